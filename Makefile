@@ -1,0 +1,28 @@
+# The commands the README gives. `make deps` installs what the tests need on
+# a fresh Debian machine; `make test` is exactly what CI runs.
+export STRATA_TEST_POSTGRES ?=
+
+.PHONY: deps install test test-short bench lint
+
+# clang-14 + wasi-libc build the C command guests (examples/command-guest,
+# the runtime's CGI test guest); wrk drives the HTTP benchmarks.
+deps:
+	@if ! command -v clang-14 >/dev/null || ! command -v wrk >/dev/null || [ ! -d /usr/lib/wasm32-wasi ] || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wrk; \
+	fi
+	go mod download
+
+install:
+	go install ./cmd/strata
+
+# Unit tests, the store conformance suite (on PostgreSQL too when
+# STRATA_TEST_POSTGRES is set) and end-to-end tests with the real binary.
+test:
+	go vet ./...
+	go test -count=1 -timeout 30m ./...
+
+test-short:
+	go test -short ./...
+
+bench:
+	go run ./bench

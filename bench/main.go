@@ -1,0 +1,342 @@
+// Command bench is Strata's whole-system benchmark harness. One command runs
+// every scenario on this machine, one after another, and prints a table plus
+// machine-readable JSON:
+//
+//	bash bench/peers/workerd/install.sh   # once, optional: the workerd peer
+//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory] [-json out.json]
+//
+// Scenarios:
+//   - warm: a hello function served by `strata dev` through the gateway,
+//     against bare Go net/http (bench/peers/nethttp) and Cloudflare's
+//     workerd (bench/peers/workerd), driven by wrk when it is on PATH, else
+//     by a built-in closed-loop load generator; reports req/s, p50, p99 and
+//     the ratios strata/nethttp and strata/workerd;
+//   - cold: in-process cold starts: a Go reactor guest instantiated and
+//     called once, and a C command guest run once;
+//   - handle: the in-process cost of one call on a warm instance;
+//   - memory: Go heap and resident memory per warm instance.
+//
+// The harness owns measurement and reporting only; it drives the platform
+// through its public binary and through internal/runtime, and installs
+// nothing (bench/peers/workerd/install.sh does). All traffic goes to
+// 127.0.0.1 and every scenario is a bounded loop. See docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stratahq/strata/sdk"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Scenario names accepted by -only.
+const (
+	scenarioWarm   = "warm"
+	scenarioCold   = "cold"
+	scenarioHandle = "handle"
+	scenarioMemory = "memory"
+)
+
+var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory}
+
+// HTTP targets of the warm scenario, in the order they run.
+const (
+	targetStrata  = "strata"
+	targetNetHTTP = "nethttp"
+	targetWorkerd = "workerd"
+)
+
+var allTargets = []string{targetStrata, targetNetHTTP, targetWorkerd}
+
+// options are the harness's settings, all from flags.
+type options struct {
+	Duration       time.Duration
+	Warmup         time.Duration
+	Connections    int
+	Loader         string
+	Scenarios      []string
+	Targets        []string
+	ColdSamples    int
+	CommandSamples int
+	HandleSamples  int
+	Instances      int
+	StartTimeout   time.Duration
+	JSONPath       string
+	Repo           string
+	StrataBin      string
+	GuestWasm      string
+	CommandWasm    string
+	KeepWork       bool
+	CPUProfile     string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured load per HTTP target")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each HTTP measurement (0 for none)")
+	fs.IntVar(&o.Connections, "connections", 64, "concurrent keep-alive connections")
+	fs.StringVar(&o.Loader, "loader", "auto", "load generator: wrk, go, or auto (wrk when on PATH)")
+	only := fs.String("only", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
+	targets := fs.String("targets", strings.Join(allTargets, ","), "HTTP targets of the warm scenario: "+strings.Join(allTargets, ","))
+	fs.IntVar(&o.ColdSamples, "cold-samples", 200, "Go reactor cold starts to sample")
+	fs.IntVar(&o.CommandSamples, "command-samples", 2000, "C command runs to sample")
+	fs.IntVar(&o.HandleSamples, "handle-samples", 20000, "warm in-process calls to sample")
+	fs.IntVar(&o.Instances, "instances", 50, "warm instances held by the memory scenario")
+	fs.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long a server may take to become ready (strata dev builds functions first)")
+	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON report to this file")
+	fs.StringVar(&o.Repo, "repo", "", "root of the strata repository (default: found from the working directory)")
+	fs.StringVar(&o.StrataBin, "strata", "", "prebuilt strata binary (default: go build ./cmd/strata)")
+	fs.StringVar(&o.GuestWasm, "guest", "", "prebuilt hello reactor .wasm (default: examples/hello built for wasip1)")
+	fs.StringVar(&o.CommandWasm, "command-guest", "", "C command guest .wasm (default: examples/command-guest/guest.wasm)")
+	fs.BoolVar(&o.KeepWork, "keep", false, "keep the temporary work directory (logs, copied projects)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the in-process scenarios and the Go load generator) to this file")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if o.Scenarios, err = pickList("-only", *only, allScenarios); err != nil {
+		return o, err
+	}
+	if o.Targets, err = pickList("-targets", *targets, allTargets); err != nil {
+		return o, err
+	}
+	switch {
+	case o.Duration <= 0:
+		return o, fmt.Errorf("-duration %v: want a positive duration", o.Duration)
+	case o.Warmup < 0:
+		return o, fmt.Errorf("-warmup %v: want zero or more", o.Warmup)
+	case o.Connections < 1:
+		return o, fmt.Errorf("-connections %d: want at least 1", o.Connections)
+	case o.ColdSamples < 1 || o.CommandSamples < 1 || o.HandleSamples < 1 || o.Instances < 1:
+		return o, errors.New("-cold-samples, -command-samples, -handle-samples and -instances must be at least 1")
+	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):
+		return o, fmt.Errorf("-loader %q: want wrk, go or auto", o.Loader)
+	}
+	return o, nil
+}
+
+// pickList parses a comma-separated subset of allowed, keeping allowed's order.
+func pickList(flagName, s string, allowed []string) ([]string, error) {
+	var picked []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(allowed, name) {
+			return nil, fmt.Errorf("%s: unknown name %q (have %s)", flagName, name, strings.Join(allowed, ", "))
+		}
+		picked = append(picked, name)
+	}
+	if len(picked) == 0 {
+		return nil, fmt.Errorf("%s: nothing selected", flagName)
+	}
+	var ordered []string
+	for _, a := range allowed {
+		if slices.Contains(picked, a) {
+			ordered = append(ordered, a)
+		}
+	}
+	return ordered, nil
+}
+
+// harness holds what the scenarios share within one run: settings, a work
+// directory, and build products made at most once.
+type harness struct {
+	log  *slog.Logger
+	opts options
+	repo string
+	work string
+
+	strataBin string // built or given strata binary; "" until needed
+	strataErr error
+	guest     []byte // hello reactor module; nil until needed
+	guestErr  error
+}
+
+// run is the whole program; main only adds the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	repo := opts.Repo
+	if repo == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if repo, err = findRepo(wd); err != nil {
+			return err
+		}
+	}
+	if repo, err = filepath.Abs(repo); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "strata-bench-")
+	if err != nil {
+		return fmt.Errorf("create work directory: %w", err)
+	}
+	if opts.KeepWork {
+		log.Info("keeping work directory", "dir", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	h := &harness{log: log, opts: opts, repo: repo, work: work}
+
+	rep := newReport(opts)
+	if opts.CPUProfile != "" {
+		// Only this process is profiled: the in-process scenarios, and the
+		// Go load generator when it is used.
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, sc := range opts.Scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		switch sc {
+		case scenarioWarm:
+			h.runWarm(ctx, rep)
+		case scenarioCold:
+			h.runCold(ctx, rep)
+		case scenarioHandle:
+			h.runHandle(ctx, rep)
+		case scenarioMemory:
+			h.runMemory(ctx, rep)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	rep.finish()
+
+	if err := rep.writeTable(stdout); err != nil {
+		return err
+	}
+	if err := rep.writeJSON(stdout); err != nil {
+		return err
+	}
+	if opts.JSONPath != "" {
+		f, err := os.Create(opts.JSONPath)
+		if err != nil {
+			return fmt.Errorf("write -json: %w", err)
+		}
+		if err := rep.writeJSON(f); err != nil {
+			f.Close()
+			return fmt.Errorf("write -json %s: %w", opts.JSONPath, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write -json %s: %w", opts.JSONPath, err)
+		}
+	}
+	if n := rep.failures(); n > 0 {
+		return fmt.Errorf("%d measurement(s) failed; see the errors above", n)
+	}
+	return nil
+}
+
+// strata returns the strata binary, building ./cmd/strata on first use.
+func (h *harness) strata(ctx context.Context) (string, error) {
+	if h.strataBin != "" || h.strataErr != nil {
+		return h.strataBin, h.strataErr
+	}
+	if h.opts.StrataBin != "" {
+		h.strataBin, h.strataErr = filepath.Abs(h.opts.StrataBin)
+		return h.strataBin, h.strataErr
+	}
+	bin := filepath.Join(h.work, "bin", "strata")
+	if err := goBuild(ctx, h.log, h.repo, "./cmd/strata", bin); err != nil {
+		h.strataErr = fmt.Errorf("build the strata binary: %w", err)
+		return "", h.strataErr
+	}
+	h.strataBin = bin
+	return bin, nil
+}
+
+// helloGuest returns the hello example compiled to a Wasm reactor the way
+// strata build compiles it (GOOS=wasip1, -buildmode=c-shared, the embedded
+// SDK), built in a copy of examples/hello on first use.
+func (h *harness) helloGuest(ctx context.Context) ([]byte, error) {
+	if h.guest != nil || h.guestErr != nil {
+		return h.guest, h.guestErr
+	}
+	h.guest, h.guestErr = h.buildHelloGuest(ctx)
+	return h.guest, h.guestErr
+}
+
+func (h *harness) buildHelloGuest(ctx context.Context) ([]byte, error) {
+	if h.opts.GuestWasm != "" {
+		b, err := os.ReadFile(h.opts.GuestWasm)
+		if err != nil {
+			return nil, fmt.Errorf("read -guest: %w", err)
+		}
+		return b, nil
+	}
+	proj := filepath.Join(h.work, "hello-build")
+	if err := copyTree(filepath.Join(h.repo, "examples", "hello"), proj); err != nil {
+		return nil, fmt.Errorf("copy examples/hello: %w", err)
+	}
+	// The example's go.mod points the SDK at ./.strata/sdk, where strata
+	// build materialises it; do the same here so the in-process scenarios
+	// need only the runtime, not the CLI.
+	if err := sdk.WriteModule(filepath.Join(proj, ".strata", "sdk")); err != nil {
+		return nil, fmt.Errorf("materialise the guest SDK: %w", err)
+	}
+	out := filepath.Join(proj, "hello.wasm")
+	h.log.Info("building the hello guest", "dir", proj)
+	cmd := execCommand(ctx, proj, "go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./hello")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build examples/hello for wasip1: %w\n%s", err, b)
+	}
+	return os.ReadFile(out)
+}
+
+// commandGuest returns the C command guest module.
+func (h *harness) commandGuest() ([]byte, error) {
+	p := h.opts.CommandWasm
+	if p == "" {
+		p = filepath.Join(h.repo, "examples", "command-guest", "guest.wasm")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read the C command guest: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets from docs/DESIGN (performance targets), checked in every report.
+const (
+	targetRatioNetHTTP = 0.7 // strata req/s ≥ 0.7 × bare net/http
+	targetRatioWorkerd = 2.0 // strata req/s ≥ 2 × workerd
+	targetColdGoP50    = 5 * time.Millisecond
+	targetColdGoP99    = 15 * time.Millisecond
+	targetColdCP50     = 100 * time.Microsecond
+	targetColdCP99     = time.Millisecond
+	targetHandleP50    = 20 * time.Microsecond
+)
+
+// report is everything one run measured; its JSON form is the harness's
+// machine-readable output.
+type report struct {
+	Date     time.Time       `json:"date"`
+	Host     hostInfo        `json:"host"`
+	Settings settings        `json:"settings"`
+	HTTP     []httpResult    `json:"http,omitempty"`
+	Ratios   []ratio         `json:"ratios,omitempty"`
+	Latency  []latencyResult `json:"latency,omitempty"`
+	Memory   *memoryResult   `json:"memory,omitempty"`
+	Failures []string        `json:"failures,omitempty"`
+}
+
+// settings are the options that shape the numbers, as the JSON shows them.
+type settings struct {
+	Duration       string   `json:"duration"`
+	Warmup         string   `json:"warmup"`
+	Connections    int      `json:"connections"`
+	Loader         string   `json:"loader"`
+	Scenarios      []string `json:"scenarios"`
+	Targets        []string `json:"targets"`
+	ColdSamples    int      `json:"cold_samples"`
+	CommandSamples int      `json:"command_samples"`
+	HandleSamples  int      `json:"handle_samples"`
+	Instances      int      `json:"memory_instances"`
+}
+
+type hostInfo struct {
+	Hostname  string `json:"hostname"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CPUs      int    `json:"cpus"`
+	GoVersion string `json:"go_version"`
+}
+
+// httpResult is one HTTP target under load.
+type httpResult struct {
+	Target      string  `json:"target"`
+	Loader      string  `json:"loader,omitempty"`
+	Connections int     `json:"connections,omitempty"`
+	Seconds     float64 `json:"seconds,omitempty"`
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`
+	Non2xx      int64   `json:"non_2xx"`
+	RPS         float64 `json:"req_per_s"`
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	MeanUS      float64 `json:"mean_us,omitempty"`
+	Skipped     string  `json:"skipped,omitempty"`
+	Error       string  `json:"error,omitempty"`
+}
+
+func (r *httpResult) fill(l loadResult) {
+	r.Loader = l.Loader
+	r.Seconds = l.Elapsed.Seconds()
+	r.Requests, r.Errors, r.Non2xx = l.Requests, l.Errors, l.Non2xx
+	r.RPS = round(l.rps(), 1)
+	r.P50us, r.P99us, r.MeanUS = micros(l.P50), micros(l.P99), micros(l.Mean)
+}
+
+// ratio compares Strata's throughput with a peer's, measured in the same run.
+type ratio struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Target float64 `json:"target_min"`
+	Met    bool    `json:"met"`
+}
+
+// latencyResult is the distribution of one in-process operation.
+type latencyResult struct {
+	Scenario    string  `json:"scenario"`
+	Name        string  `json:"name"`
+	Samples     int     `json:"samples"`
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	MeanUS      float64 `json:"mean_us"`
+	MaxUS       float64 `json:"max_us"`
+	TargetP50us float64 `json:"target_p50_us,omitempty"`
+	TargetP99us float64 `json:"target_p99_us,omitempty"`
+	Met         *bool   `json:"met,omitempty"`
+	Note        string  `json:"note,omitempty"`
+	Skipped     string  `json:"skipped,omitempty"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// memoryResult is what a warm instance costs.
+type memoryResult struct {
+	Instances         int     `json:"instances"`
+	HeapMBPerInstance float64 `json:"go_heap_mb_per_instance"`
+	RSSMBPerInstance  float64 `json:"rss_mb_per_instance"`
+	Note              string  `json:"note,omitempty"`
+	Error             string  `json:"error,omitempty"`
+}
+
+func newReport(opts options) *report {
+	host, _ := os.Hostname()
+	return &report{
+		Date: time.Now().UTC().Truncate(time.Second),
+		Settings: settings{
+			Duration: opts.Duration.String(), Warmup: opts.Warmup.String(),
+			Connections: opts.Connections, Loader: opts.Loader,
+			Scenarios: opts.Scenarios, Targets: opts.Targets,
+			ColdSamples: opts.ColdSamples, CommandSamples: opts.CommandSamples,
+			HandleSamples: opts.HandleSamples, Instances: opts.Instances,
+		},
+		Host: hostInfo{
+			Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH,
+			CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		},
+	}
+}
+
+func (r *report) addHTTP(res httpResult) {
+	r.HTTP = append(r.HTTP, res)
+	if res.Error != "" {
+		r.Failures = append(r.Failures, "warm http "+res.Target+": "+res.Error)
+	}
+}
+
+func (r *report) addLatency(res latencyResult) {
+	if res.Error == "" && res.Skipped == "" && (res.TargetP50us > 0 || res.TargetP99us > 0) {
+		met := (res.TargetP50us == 0 || res.P50us <= res.TargetP50us) &&
+			(res.TargetP99us == 0 || res.P99us <= res.TargetP99us)
+		res.Met = &met
+	}
+	r.Latency = append(r.Latency, res)
+	if res.Error != "" {
+		r.Failures = append(r.Failures, res.Scenario+" "+res.Name+": "+res.Error)
+	}
+}
+
+func (r *report) setMemory(res memoryResult) {
+	r.Memory = &res
+	if res.Error != "" {
+		r.Failures = append(r.Failures, "memory: "+res.Error)
+	}
+}
+
+// finish derives the ratios from the HTTP results.
+func (r *report) finish() {
+	rps := map[string]float64{}
+	for _, h := range r.HTTP {
+		if h.Error == "" && h.Skipped == "" && h.RPS > 0 {
+			rps[h.Target] = h.RPS
+		}
+	}
+	s, ok := rps[targetStrata]
+	if !ok {
+		return
+	}
+	for _, p := range []struct {
+		peer   string
+		target float64
+	}{{targetNetHTTP, targetRatioNetHTTP}, {targetWorkerd, targetRatioWorkerd}} {
+		if v, ok := rps[p.peer]; ok {
+			q := s / v
+			r.Ratios = append(r.Ratios, ratio{Name: "strata/" + p.peer, Value: round(q, 3), Target: p.target, Met: q >= p.target})
+		}
+	}
+}
+
+func (r *report) failures() int { return len(r.Failures) }
+
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// writeTable prints the human-readable summary.
+func (r *report) writeTable(w io.Writer) error {
+	fmt.Fprintf(w, "Strata benchmarks, %s, %d CPUs, %s\n\n", r.Date.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	section := func() {
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if len(r.HTTP) > 0 {
+		fmt.Fprintf(tw, "warm HTTP (GET %s)\tloader\treq/s\tp50\tp99\terrors\tnon-2xx\tnote\n", helloPath)
+		for _, h := range r.HTTP {
+			switch {
+			case h.Skipped != "":
+				fmt.Fprintf(tw, "  %s\t\t-\t-\t-\t\t\tskipped: %s\n", h.Target, h.Skipped)
+			case h.Error != "":
+				fmt.Fprintf(tw, "  %s\t%s\t-\t-\t-\t\t\tERROR: %s\n", h.Target, h.Loader, firstLine(h.Error))
+			default:
+				fmt.Fprintf(tw, "  %s\t%s\t%.0f\t%s\t%s\t%d\t%d\t\n", h.Target, h.Loader, h.RPS,
+					fmtMicros(h.P50us), fmtMicros(h.P99us), h.Errors, h.Non2xx)
+			}
+		}
+		for _, q := range r.Ratios {
+			fmt.Fprintf(tw, "  ratio %s\t\t%.2f\t\t\t\t\ttarget ≥ %.1f: %s\n", q.Name, q.Value, q.Target, metWord(q.Met))
+		}
+		section()
+	}
+	if len(r.Latency) > 0 {
+		fmt.Fprintln(tw, "in-process\tsamples\tp50\tp99\tmean\tmax\ttarget p50/p99\t")
+		for _, l := range r.Latency {
+			name := l.Scenario + ": " + l.Name
+			switch {
+			case l.Skipped != "":
+				fmt.Fprintf(tw, "  %s\t-\t-\t-\t-\t-\tskipped: %s\t\n", name, l.Skipped)
+			case l.Error != "":
+				fmt.Fprintf(tw, "  %s\t-\t-\t-\t-\t-\tERROR: %s\t\n", name, firstLine(l.Error))
+			default:
+				tgt := fmtMicros(l.TargetP50us) + " / " + fmtMicros(l.TargetP99us)
+				if l.Met != nil {
+					tgt += ": " + metWord(*l.Met)
+				}
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, l.Samples,
+					fmtMicros(l.P50us), fmtMicros(l.P99us), fmtMicros(l.MeanUS), fmtMicros(l.MaxUS), tgt)
+			}
+		}
+		section()
+	}
+	if m := r.Memory; m != nil {
+		if m.Error != "" {
+			fmt.Fprintf(tw, "memory per warm instance: ERROR: %s\n", firstLine(m.Error))
+		} else {
+			fmt.Fprintf(tw, "memory per warm instance (%d held)\tGo heap incl. linear memory %.2f MB\tRSS %.2f MB\n",
+				m.Instances, m.HeapMBPerInstance, m.RSSMBPerInstance)
+		}
+		section()
+	}
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "FAILED %s\n", f)
+	}
+	return tw.Flush()
+}
+
+func micros(d time.Duration) float64 { return round(float64(d)/float64(time.Microsecond), 2) }
+
+func fmtMicros(us float64) string {
+	switch {
+	case us == 0:
+		return "-"
+	case us >= 1000:
+		return fmt.Sprintf("%.2fms", us/1000)
+	default:
+		return fmt.Sprintf("%.1fµs", us)
+	}
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func metWord(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// helloPath and helloBody are what every HTTP target serves, so they are
+// compared doing the same work.
+const (
+	helloPath = "/hello/world"
+	helloBody = "hello, world!"
+)
+
+// runWarm measures warm HTTP throughput and latency of each target in turn.
+// Targets never run at the same time: each is started, checked, warmed up,
+// measured and stopped before the next starts.
+func (h *harness) runWarm(ctx context.Context, rep *report) {
+	ld, err := h.pickLoader()
+	if err != nil {
+		for _, t := range h.opts.Targets {
+			rep.addHTTP(httpResult{Target: t, Error: err.Error()})
+		}
+		return
+	}
+	for _, t := range h.opts.Targets {
+		if ctx.Err() != nil {
+			return
+		}
+		res := h.measureTarget(ctx, ld, t)
+		switch {
+		case res.Error != "":
+			h.log.Error("warm http", "target", t, "err", res.Error)
+		case res.Skipped != "":
+			h.log.Warn("warm http skipped", "target", t, "reason", res.Skipped)
+		default:
+			h.log.Info("warm http", "target", t, "req_per_s", int(res.RPS), "p50_us", int(res.P50us), "p99_us", int(res.P99us))
+		}
+		rep.addHTTP(res)
+	}
+}
+
+func (h *harness) pickLoader() (loader, error) {
+	switch h.opts.Loader {
+	case "go":
+		return goLoader{}, nil
+	case "wrk":
+		p, err := exec.LookPath("wrk")
+		if err != nil {
+			return nil, fmt.Errorf("-loader wrk: %w", err)
+		}
+		return wrkLoader{path: p}, nil
+	default:
+		if p, err := exec.LookPath("wrk"); err == nil {
+			return wrkLoader{path: p}, nil
+		}
+		h.log.Info("wrk not on PATH; using the built-in load generator")
+		return goLoader{}, nil
+	}
+}
+
+func (h *harness) measureTarget(ctx context.Context, ld loader, target string) httpResult {
+	res := httpResult{Target: target, Loader: ld.name(), Connections: h.opts.Connections}
+	srv, base, skip, err := h.startTarget(ctx, target)
+	defer srv.stop()
+	if skip != "" {
+		res.Skipped = skip
+		return res
+	}
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	url := base + helloPath
+	if err := checkHello(ctx, url, helloBody); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	if h.opts.Warmup > 0 {
+		h.log.Info("warm-up", "target", target, "duration", h.opts.Warmup)
+		if _, err := ld.run(ctx, loadSpec{URL: url, Connections: h.opts.Connections, Duration: h.opts.Warmup}); err != nil {
+			res.Error = fmt.Sprintf("warm-up: %v", err)
+			return res
+		}
+	}
+	h.log.Info("measure", "target", target, "loader", ld.name(), "connections", h.opts.Connections, "duration", h.opts.Duration)
+	lr, err := ld.run(ctx, loadSpec{URL: url, Connections: h.opts.Connections, Duration: h.opts.Duration})
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	// The answer must still be right after the load, e.g. no crashed guest.
+	if err := checkHello(ctx, url, helloBody); err != nil {
+		res.Error = fmt.Sprintf("after load: %v", err)
+		return res
+	}
+	res.fill(lr)
+	if lr.Requests == 0 {
+		res.Error = "no request completed"
+	}
+	return res
+}
+
+// startTarget starts one HTTP target and waits until it is ready. It returns
+// a reason instead of an error when the target is not installed.
+func (h *harness) startTarget(ctx context.Context, target string) (srv *server, base, skip string, err error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", "", err
+	}
+	base = "http://" + addr
+	logPath := filepath.Join(h.work, target+".log")
+	ready := base + helloPath
+	switch target {
+	case targetStrata:
+		bin, err := h.strata(ctx)
+		if err != nil {
+			return nil, "", "", err
+		}
+		proj := filepath.Join(h.work, "hello-dev")
+		if err := copyTree(filepath.Join(h.repo, "examples", "hello"), proj); err != nil {
+			return nil, "", "", fmt.Errorf("copy examples/hello: %w", err)
+		}
+		srv, err = startServer("strata dev", proj, logPath, bin, "dev", "--addr", addr)
+		ready = base + "/_strata/health"
+		if err != nil {
+			return nil, "", "", err
+		}
+	case targetNetHTTP:
+		bin := filepath.Join(h.work, "bin", "nethttp")
+		if err := goBuild(ctx, h.log, h.repo, "./bench/peers/nethttp", bin); err != nil {
+			return nil, "", "", err
+		}
+		if srv, err = startServer("nethttp peer", h.work, logPath, bin, "-addr", addr); err != nil {
+			return nil, "", "", err
+		}
+	case targetWorkerd:
+		dir := filepath.Join(h.repo, "bench", "peers", "workerd")
+		bin := filepath.Join(dir, "node_modules", ".bin", "workerd")
+		if _, err := os.Stat(bin); err != nil {
+			return nil, "", "workerd not installed; run: bash bench/peers/workerd/install.sh", nil
+		}
+		if srv, err = startServer("workerd peer", dir, logPath, bin, "serve", "config.capnp", "--socket-addr", "http="+addr); err != nil {
+			return nil, "", "", err
+		}
+	default:
+		return nil, "", "", fmt.Errorf("unknown target %q", target)
+	}
+	h.log.Info("waiting for server", "target", target, "url", ready)
+	start := time.Now()
+	if err := srv.waitReady(ctx, ready, h.opts.StartTimeout); err != nil {
+		return srv, "", "", err
+	}
+	h.log.Info("server ready", "target", target, "after", time.Since(start).Round(time.Millisecond))
+	return srv, base, "", nil
+}

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// startServer runs `strata server` with extra args and returns its URL and
+// the admin token it printed on first start.
+func startServer(t *testing.T, args ...string) (*proc, string, string) {
+	t.Helper()
+	dataDir := t.TempDir()
+	p := startProc(t, dataDir, append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
+	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
+	var url, tok string
+	eventually(t, time.Minute, "strata server to start", func() bool {
+		if p.exited() {
+			t.Fatalf("strata server exited:\n%s\n%s", p.out, p.err)
+		}
+		out := p.out.String()
+		if m := urlRe.FindStringSubmatch(out); m != nil {
+			url = m[1]
+		}
+		if m := tokRe.FindStringSubmatch(out); m != nil {
+			tok = m[1]
+		}
+		return url != "" && tok != ""
+	})
+	return p, url, tok
+}
+
+func testServerDeploy(t *testing.T, args ...string) {
+	_, url, tok := startServer(t, args...)
+	dir := copyProject(t, "hello")
+
+	// Without a token, or with a wrong one: 401, exit code 3, nothing deployed.
+	if _, errOut, code := run(t, dir, nil, "deploy", "--server", url); code != 3 || !strings.Contains(errOut, "401") {
+		t.Fatalf("deploy without token: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := run(t, dir, nil, "deploy", "--server", url, "--token", "st_wrong"); code != 3 || !strings.Contains(errOut, "invalid admin token") {
+		t.Fatalf("deploy with wrong token: exit %d: %s", code, errOut)
+	}
+	if r := do(t, "GET", url+"/hello/world", nil, nil); r.status != 404 {
+		t.Fatalf("something was deployed without a token: %d %s", r.status, r.body)
+	}
+
+	out := mustRun(t, dir, "deploy", "--server", url, "--token", tok)
+	if !strings.Contains(out, "+ function hello") || !strings.Contains(out, "1 new version") {
+		t.Fatalf("deploy output:\n%s", out)
+	}
+	if r := do(t, "GET", url+"/hello/world", nil, nil); r.status != 200 || string(r.body) != "hello, world!\n" {
+		t.Fatalf("after deploy: %d %q", r.status, r.body)
+	}
+	// Environment variables reach the CLI too.
+	t.Setenv("STRATA_SERVER", url)
+	t.Setenv("STRATA_TOKEN", tok)
+	cmdOut := mustRunEnv(t, dir, "functions")
+	if !strings.Contains(cmdOut, "hello") {
+		t.Fatalf("functions:\n%s", cmdOut)
+	}
+}
+
+func mustRunEnv(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	// run clears STRATA_SERVER/STRATA_TOKEN; pass them as flags instead.
+	return mustRun(t, dir, append(args, "--server", os.Getenv("STRATA_SERVER"), "--token", os.Getenv("STRATA_TOKEN"))...)
+}
+
+func TestServerSQLite(t *testing.T) {
+	testServerDeploy(t)
+}
+
+func TestServerPostgres(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	// A schema of its own, so the test never meets other tests' data.
+	schema := fmt.Sprintf("strata_e2e_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), pg)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(pg, "?") {
+		sep = "&"
+	}
+	testServerDeploy(t, "--store", pg+sep+"search_path="+schema)
+}
+
+func TestBadManifestIsClearError(t *testing.T) {
+	t.Parallel()
+	dir := copyProject(t, "hello")
+	man := filepath.Join(dir, "strata.yaml")
+	b, _ := os.ReadFile(man)
+	if err := os.WriteFile(man, []byte(strings.Replace(string(b), "timeout:", "timeuot:", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, dir, nil, "build")
+	if code != 1 || !regexp.MustCompile(`strata\.yaml:\d+:\d+: .*timeuot`).MatchString(errOut) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+func TestScaffoldNewProject(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	mustRun(t, parent, "new", "greeter")
+	dir := filepath.Join(parent, "greeter")
+	out := mustRun(t, dir, "build")
+	if !strings.Contains(out, "greeter") {
+		t.Fatalf("build of a new project: %s", out)
+	}
+	// A second `new` into the same folder refuses to overwrite it.
+	if _, errOut, code := run(t, parent, nil, "new", "greeter"); code == 0 {
+		t.Fatalf("new over an existing project succeeded: %s", errOut)
+	}
+}

@@ -1,0 +1,525 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// Prefix is where the admin API is mounted.
+const Prefix = "/_strata/api/v1"
+
+// MaxBlobBytes caps an uploaded module.
+const MaxBlobBytes = 256 << 20
+
+// Invoker is what the API needs from the invocation pipeline.
+type Invoker interface {
+	Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) error
+	Sync(ctx context.Context) error
+}
+
+// DirectInvoker runs a function for an HTTP request without route matching.
+type DirectInvoker interface {
+	Invoke(w http.ResponseWriter, r *http.Request, fn string)
+}
+
+// Config configures the API.
+type Config struct {
+	Store    store.Store
+	Invoker  Invoker
+	Gateway  DirectInvoker
+	Logger   *slog.Logger
+	Prices   invoke.Prices
+	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
+}
+
+// API is the admin HTTP handler.
+type API struct {
+	cfg      Config
+	mux      *http.ServeMux
+	deployMu sync.Mutex // one deploy at a time per node; the store keeps nodes consistent
+
+	tokMu sync.RWMutex
+	good  map[string]bool // hashes of tokens seen valid; tokens are never deleted
+}
+
+// New builds the API handler.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), good: map[string]bool{}}
+	a.handle("GET /whoami", a.whoami)
+	a.handle("HEAD /blobs/{sha}", a.blobHead)
+	a.handle("PUT /blobs/{sha}", a.blobPut)
+	a.handle("POST /deploy", a.deploy)
+	a.handle("GET /functions", a.functions)
+	a.handle("GET /functions/{name}/versions", a.versions)
+	a.handle("POST /functions/{name}/rollback", a.rollback)
+	a.handle("POST /functions/{name}/invoke", a.invoke)
+	a.handle("GET /routes", a.routes)
+	a.handle("GET /logs", a.logs)
+	a.handle("GET /usage", a.usage)
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		gateway.WriteError(w, gateway.Errorf(http.StatusNotFound, "unknown API endpoint %s %s", r.Method, r.URL.Path), "")
+	})
+	return a
+}
+
+// HashToken is how tokens are kept: hex SHA-256 of the token.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	method, path, _ := strings.Cut(pattern, " ")
+	a.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
+		if err := a.authorize(r); err != nil {
+			gateway.WriteError(w, err, "")
+			return
+		}
+		if err := h(w, r); err != nil {
+			if gateway.Status(err) >= 500 {
+				a.cfg.Logger.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			gateway.WriteError(w, err, "")
+		}
+	})
+}
+
+// SetGateway sets what direct invokes run through; the gateway mounts the
+// API, so it cannot be passed to New.
+func (a *API) SetGateway(g DirectInvoker) { a.cfg.Gateway = g }
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+func (a *API) authorize(r *http.Request) error {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return gateway.Errorf(http.StatusUnauthorized, "missing admin token: pass --token or set STRATA_TOKEN")
+	}
+	h := HashToken(tok)
+	a.tokMu.RLock()
+	known := a.good[h]
+	a.tokMu.RUnlock()
+	if known {
+		return nil
+	}
+	found, err := a.cfg.Store.TokenCheck(r.Context(), h)
+	if err != nil {
+		return fmt.Errorf("check token: %w", err)
+	}
+	// The store is searched by the token's hash, so lookup timing says
+	// nothing about how close a guess was.
+	if !found {
+		return gateway.Errorf(http.StatusUnauthorized, "invalid admin token")
+	}
+	a.tokMu.Lock()
+	a.good[h] = true
+	a.tokMu.Unlock()
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "authorized"})
+}
+
+func validSHA(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+func (a *API) blobHead(w http.ResponseWriter, r *http.Request) error {
+	sha := r.PathValue("sha")
+	if !validSHA(sha) {
+		return gateway.Errorf(http.StatusBadRequest, "blob id %q is not a lowercase hex SHA-256", sha)
+	}
+	ok, err := a.cfg.Store.BlobExists(r.Context(), sha)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (a *API) blobPut(w http.ResponseWriter, r *http.Request) error {
+	sha := r.PathValue("sha")
+	if !validSHA(sha) {
+		return gateway.Errorf(http.StatusBadRequest, "blob id %q is not a lowercase hex SHA-256", sha)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBlobBytes))
+	if err != nil {
+		return gateway.Errorf(http.StatusRequestEntityTooLarge, "read module: %v", err)
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != sha {
+		return gateway.Errorf(http.StatusBadRequest, "module bytes do not match their SHA-256 %s", sha)
+	}
+	if err := a.cfg.Store.BlobPut(r.Context(), sha, data); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]string{"sha256": sha})
+}
+
+// DeployResult is the answer to POST /deploy.
+type DeployResult struct {
+	Plan     *deploy.Plan    `json:"plan"`
+	PlanText string          `json:"plan_text"`
+	Applied  bool            `json:"applied"`
+	Versions []store.Version `json:"versions,omitempty"`
+}
+
+func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
+	var spec deploy.Spec
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return gateway.Errorf(http.StatusBadRequest, "decode deploy spec: %v", err)
+	}
+	planOnly, _ := strconv.ParseBool(r.URL.Query().Get("plan"))
+	res, err := a.Deploy(r.Context(), spec, planOnly)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// Deploy plans spec against what is deployed and, unless planOnly, applies
+// it: every new module is compiled first (a module that fails to compile
+// rejects the whole deploy before anything is written), then the store
+// applies the plan in one transaction, then the invoker and router pick up
+// the change.
+func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*DeployResult, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
+	}
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
+	cur, err := a.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := deploy.Compute(spec, cur)
+	if err != nil {
+		return nil, &gateway.StatusError{Code: http.StatusConflict, Err: err}
+	}
+	res := &DeployResult{Plan: plan, PlanText: planText(plan)}
+	if planOnly || plan.Empty() {
+		return res, nil
+	}
+	for _, ch := range append(append([]deploy.FunctionChange{}, plan.Add...), plan.Change...) {
+		wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config); err != nil {
+			return nil, fmt.Errorf("function %s: %w", ch.Name, err)
+		}
+	}
+	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec))
+	if err != nil {
+		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
+	}
+	res.Applied, res.Versions = true, out.Versions
+	if err := a.changed(ctx); err != nil {
+		return res, err
+	}
+	a.cfg.Logger.Info("deployed", "project", spec.Project, "new_versions", len(out.Versions), "removed", len(plan.Remove))
+	return res, nil
+}
+
+func planText(p *deploy.Plan) string {
+	var b strings.Builder
+	p.Write(&b)
+	return b.String()
+}
+
+func (a *API) changed(ctx context.Context) error {
+	if err := a.cfg.Invoker.Sync(ctx); err != nil {
+		return err
+	}
+	if a.cfg.OnChange != nil {
+		return a.cfg.OnChange(ctx)
+	}
+	return nil
+}
+
+func (a *API) state(ctx context.Context) (deploy.State, error) {
+	fns, err := a.cfg.Store.FunctionList(ctx)
+	if err != nil {
+		return deploy.State{}, err
+	}
+	st := deploy.State{Functions: fns, Active: map[string]store.Version{}}
+	for _, f := range fns {
+		v, err := a.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
+		if err != nil {
+			return deploy.State{}, fmt.Errorf("load %s@%d: %w", f.Name, f.ActiveVersion, err)
+		}
+		st.Active[f.Name] = *v
+	}
+	if st.Routes, err = a.cfg.Store.RouteList(ctx); err != nil {
+		return deploy.State{}, err
+	}
+	return st, nil
+}
+
+// FunctionInfo is one entry of GET /functions.
+type FunctionInfo struct {
+	Name          string               `json:"name"`
+	Project       string               `json:"project"`
+	ActiveVersion int                  `json:"active_version"`
+	ModuleSHA256  string               `json:"module_sha256"`
+	Config        store.FunctionConfig `json:"config"`
+	UpdatedAt     time.Time            `json:"updated_at"`
+}
+
+func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.state(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []FunctionInfo{}
+	for _, f := range st.Functions {
+		v := st.Active[f.Name]
+		out = append(out, FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
+			ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config), UpdatedAt: f.UpdatedAt})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// redactEnv hides environment values: they often hold credentials, and
+// listing functions should not print them.
+func redactEnv(c store.FunctionConfig) store.FunctionConfig {
+	if len(c.Env) == 0 {
+		return c
+	}
+	env := make(map[string]string, len(c.Env))
+	for k := range c.Env {
+		env[k] = "(set)"
+	}
+	c.Env = env
+	return c
+}
+
+// VersionInfo is one entry of GET /functions/{name}/versions.
+type VersionInfo struct {
+	Number       int                  `json:"number"`
+	ModuleSHA256 string               `json:"module_sha256"`
+	Config       store.FunctionConfig `json:"config"`
+	CreatedAt    time.Time            `json:"created_at"`
+	Active       bool                 `json:"active"`
+}
+
+func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	f, err := a.cfg.Store.FunctionGet(r.Context(), name)
+	if err != nil {
+		return fmt.Errorf("function %s: %w", name, err)
+	}
+	vs, err := a.cfg.Store.VersionList(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	out := []VersionInfo{}
+	for _, v := range vs {
+		out = append(out, VersionInfo{Number: v.Number, ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config),
+			CreatedAt: v.CreatedAt, Active: v.Number == f.ActiveVersion})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	var body struct {
+		Version int `json:"version"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil || body.Version < 1 {
+		return gateway.Errorf(http.StatusBadRequest, `rollback wants {"version": N} with N ≥ 1`)
+	}
+	ctx := r.Context()
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
+	v, err := a.cfg.Store.VersionGet(ctx, name, body.Version)
+	if err != nil {
+		return fmt.Errorf("function %s version %d: %w", name, body.Version, err)
+	}
+	wasm, err := a.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
+	if err != nil {
+		return fmt.Errorf("module of %s@%d: %w", name, v.Number, err)
+	}
+	// Compile before repointing, so the rollback never serves a version
+	// this node cannot run.
+	if err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+		return err
+	}
+	if err := a.cfg.Store.FunctionSetActiveVersion(ctx, name, body.Version); err != nil {
+		return fmt.Errorf("roll back %s to %d: %w", name, body.Version, err)
+	}
+	if err := a.changed(ctx); err != nil {
+		return err
+	}
+	a.cfg.Logger.Info("rolled back", "function", name, "version", body.Version)
+	return writeJSON(w, http.StatusOK, map[string]any{"function": name, "active_version": body.Version})
+}
+
+// invoke runs the function with the request body as its body. The request
+// reaching the guest has method X-Strata-Method (default POST) and path
+// X-Strata-Path (default "/"), so a handler written for its HTTP routes can
+// be invoked directly too.
+func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	method := r.Header.Get("X-Strata-Method")
+	if method == "" {
+		method = http.MethodPost
+	}
+	path := r.Header.Get("X-Strata-Path")
+	if path == "" {
+		path = "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		return gateway.Errorf(http.StatusBadRequest, "X-Strata-Path must start with /")
+	}
+	r2 := r.Clone(r.Context())
+	r2.Method = method
+	p, q, _ := strings.Cut(path, "?")
+	r2.URL.Path, r2.URL.RawQuery = p, q
+	r2.Header.Del("Authorization") // the admin token is not the function's business
+	r2.Header.Del("X-Strata-Method")
+	r2.Header.Del("X-Strata-Path")
+	a.cfg.Gateway.Invoke(w, r2, name)
+	return nil
+}
+
+func (a *API) routes(w http.ResponseWriter, r *http.Request) error {
+	rs, err := a.cfg.Store.RouteList(r.Context())
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []store.Route{}
+	}
+	return writeJSON(w, http.StatusOK, rs)
+}
+
+// LogEntry is one line of GET /logs (newline-delimited JSON).
+type LogEntry struct {
+	ID           int64     `json:"id"`
+	Time         time.Time `json:"time"`
+	Function     string    `json:"function"`
+	Version      int       `json:"version"`
+	InvocationID string    `json:"invocation_id"`
+	TraceID      string    `json:"trace_id"`
+	Stream       string    `json:"stream"`
+	Line         string    `json:"line"`
+}
+
+// logs streams log lines as NDJSON. With follow=true it keeps polling the
+// store (so it sees lines written by any node) until the client leaves.
+func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p := store.LogListParams{Function: q.Get("function"), InvocationID: q.Get("invocation")}
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return gateway.Errorf(http.StatusBadRequest, "after must be a log id")
+		}
+		p.AfterID = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			return gateway.Errorf(http.StatusBadRequest, "limit must be 1..10000")
+		}
+		p.Limit = n
+	}
+	follow, _ := strconv.ParseBool(q.Get("follow"))
+	if p.Function != "" {
+		if _, err := a.cfg.Store.FunctionGet(r.Context(), p.Function); err != nil {
+			return fmt.Errorf("function %s: %w", p.Function, err)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		lines, err := a.cfg.Store.LogList(r.Context(), p)
+		if err != nil {
+			if r.Context().Err() != nil {
+				return nil
+			}
+			a.cfg.Logger.Error("list logs", "err", err)
+			return nil // headers are sent; the client sees the stream end
+		}
+		for _, l := range lines {
+			_ = enc.Encode(LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
+				InvocationID: l.InvocationID, TraceID: l.TraceID, Stream: l.Stream, Line: l.Line})
+			p.AfterID = l.ID
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since := time.Time{}
+	if s := q.Get("since"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return gateway.Errorf(http.StatusBadRequest, "since must be a positive duration like 1h or 30m, got %q", s)
+		}
+		since = time.Now().Add(-d).UTC()
+	}
+	recs, err := a.cfg.Store.UsageList(r.Context(), store.UsageListParams{Function: q.Get("function"), Since: since})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, invoke.Summarize(recs, since, a.cfg.Prices))
+}

@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/spf13/cobra"
+
+	"github.com/stratahq/strata/internal/client"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/server"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// bindServerFlags binds the settings shared by `server` and `dev`.
+func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (host:port)")
+	f.StringVar(&cfg.Store, "store", cfg.Store, "store: sqlite (a file in the data dir), a SQLite file path, or postgres://…")
+	f.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "on-disk compilation cache")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim instances idle this long (scale to zero)")
+	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body cap in bytes")
+	f.Float64Var(&cfg.Prices.PerMillionRequests, "price-requests", cfg.Prices.PerMillionRequests, "USD per million requests, for cost estimates")
+	f.Float64Var(&cfg.Prices.PerGBSecond, "price-gb-second", cfg.Prices.PerGBSecond, "USD per GB-second, for cost estimates")
+	f.StringVar(logLevel, "log-level", "info", "platform log level: debug, info, warn, error")
+}
+
+func newLogger(stdio IO, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: l})), nil
+}
+
+func newServerCmd(stdio IO) *cobra.Command {
+	cfg := config.Default()
+	cfg.FromEnv()
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Strata server (the same runtime as strata dev)",
+		Long: `Run a long-lived Strata node. State lives in the embedded SQLite store under
+--data-dir, or in PostgreSQL with --store postgres://… (several nodes may share
+one database). On first start an admin token is created and printed once; only
+its hash is stored. Deploy to it with:
+
+  strata deploy --server http://HOST:PORT --token TOKEN`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger, err := newLogger(stdio, logLevel)
+			if err != nil {
+				return err
+			}
+			cfg.Version = version()
+			srv, err := server.New(cfg, logger)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx := cmd.Context()
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			tok, err := srv.EnsureAdminToken(ctx)
+			if err != nil {
+				_ = srv.Stop(context.Background())
+				return err
+			}
+			fmt.Fprintf(stdio.Out, "strata %s serving on %s\n", cfg.Version, srv.URL())
+			if tok != "" {
+				fmt.Fprintf(stdio.Out, "admin token (shown once, store it now): %s\n", tok)
+			}
+			<-ctx.Done()
+			fmt.Fprintln(stdio.Err, "stopping…")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return srv.Stop(sctx)
+		},
+	}
+	bindServerFlags(cmd, &cfg, &logLevel)
+	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded store and local state")
+	return cmd
+}
+
+func newDevCmd(stdio IO) *cobra.Command {
+	cfg := config.Default()
+	var logLevel, file string
+	var noWatch bool
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Build, deploy and serve the project here; rebuild on save",
+		Long: `Run the project in the current directory on a local Strata server: the same
+runtime as production, with state in .strata/ (embedded SQLite). Functions are
+built and deployed, function logs stream to this terminal, and saving a source
+file or strata.yaml rebuilds and swaps in a new version without dropping
+requests. Other commands run in this project (invoke, logs, usage, versions,
+rollback, deploy) reach this server with no flags.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := loadManifest(file)
+			if err != nil {
+				return err
+			}
+			logger, err := newLogger(stdio, logLevel)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			cfg.DataDir = filepath.Join(m.Dir, ".strata")
+			cfg.Version = version()
+			var outMu sync.Mutex
+			tap := func(l store.LogLine) {
+				outMu.Lock()
+				fmt.Fprintf(stdio.Out, "[%s@%d] %s %s\n", l.Function, l.Version, l.Stream, l.Line)
+				outMu.Unlock()
+			}
+			srv, err := server.New(cfg, logger, server.WithLogTap(tap))
+			if err != nil {
+				return usageError{err}
+			}
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				_ = srv.Stop(sctx)
+			}()
+			// Reuse the project's dev token across restarts, so a shell
+			// that read it keeps working.
+			tok := ""
+			if st, err := readDevState(m.Dir); err == nil && st.Token != "" {
+				tok = st.Token
+			} else {
+				tok = server.NewToken()
+			}
+			if err := srv.AddToken(ctx, tok, "dev"); err != nil {
+				return err
+			}
+			if err := writeDevState(m.Dir, devState{Server: srv.URL(), Token: tok, PID: os.Getpid()}); err != nil {
+				return fmt.Errorf("write .strata/%s: %w", devStateFile, err)
+			}
+			defer os.Remove(filepath.Join(m.Dir, ".strata", devStateFile))
+
+			c := client.New(srv.URL(), tok)
+			d := &devLoop{stdio: stdio, client: c, file: m.Path, mu: &outMu}
+			if err := d.deploy(ctx); err != nil {
+				// A broken project still gets a server: fix and save.
+				d.printf("deploy failed: %v\n", err)
+			}
+			d.printf("serving %s on %s (ctrl-c to stop)\n", m.Project, srv.URL())
+			d.printRoutes(ctx)
+			if noWatch {
+				<-ctx.Done()
+				return nil
+			}
+			return d.watch(ctx, m.Dir)
+		},
+	}
+	bindServerFlags(cmd, &cfg, &logLevel)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "path of strata.yaml (default: the project containing the working directory)")
+	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not rebuild when files change")
+	return cmd
+}
+
+// devLoop rebuilds and redeploys the project when its files change.
+type devLoop struct {
+	stdio  IO
+	client *client.Client
+	file   string
+	mu     *sync.Mutex // serialises terminal output with the log tap
+}
+
+func (d *devLoop) printf(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.stdio.Out, format, args...)
+}
+
+func (d *devLoop) deploy(ctx context.Context) error {
+	m, err := loadManifest(d.file)
+	if err != nil {
+		return err
+	}
+	bp, err := buildProject(ctx, m, d.stdio.Err)
+	if err != nil {
+		return err
+	}
+	res, err := deployProject(ctx, d.client, bp, false, d.stdio.Err)
+	if err != nil {
+		return err
+	}
+	if res.applied {
+		d.printf("%s", res.planText)
+		d.printf("deployed %s: %d new version(s)\n", m.Project, res.versions)
+	} else {
+		d.printf("no changes\n")
+	}
+	return nil
+}
+
+func (d *devLoop) printRoutes(ctx context.Context) {
+	resp, err := d.client.Functions(ctx)
+	if err != nil {
+		return
+	}
+	var names []string
+	for _, f := range resp {
+		names = append(names, fmt.Sprintf("%s@%d", f.Name, f.ActiveVersion))
+	}
+	if len(names) > 0 {
+		d.printf("functions: %s\n", strings.Join(names, ", "))
+	}
+}
+
+// watch redeploys after files that make up the project change. Changes are
+// debounced so an editor's save burst makes one rebuild; the server keeps
+// serving the old version until the new one is compiled and swapped in.
+func (d *devLoop) watch(ctx context.Context, dir string) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch project: %w", err)
+	}
+	defer w.Close()
+	addTree := func(root string) {
+		_ = filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+			if err != nil || !e.IsDir() {
+				return nil
+			}
+			if p != root && (strings.HasPrefix(e.Name(), ".") || e.Name() == "node_modules") {
+				return filepath.SkipDir
+			}
+			_ = w.Add(p)
+			return nil
+		})
+	}
+	addTree(dir)
+	var timer *time.Timer
+	fire := make(chan struct{}, 1)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Has(fsnotify.Create) {
+				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					addTree(ev.Name)
+				}
+			}
+			if !relevant(ev.Name) {
+				continue
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+			timer = time.AfterFunc(300*time.Millisecond, func() {
+				select {
+				case fire <- struct{}{}:
+				default:
+				}
+			})
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			d.printf("watch: %v\n", err)
+		case <-fire:
+			d.printf("change detected, rebuilding…\n")
+			if err := d.deploy(ctx); err != nil {
+				d.printf("deploy failed (still serving the previous version): %v\n", err)
+			}
+		}
+	}
+}
+
+func relevant(name string) bool {
+	base := filepath.Base(name)
+	if strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") {
+		return false
+	}
+	switch filepath.Ext(base) {
+	case ".go", ".wasm", ".yaml", ".yml", ".mod", ".sum":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,112 @@
+// Package config holds Strata's one flat server configuration: defaults,
+// validation, and reading the values that come from the environment. Flags
+// are bound by the CLI onto the same struct; nothing else reads the
+// environment for server settings.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stratahq/strata/internal/invoke"
+)
+
+// Config is the whole configuration of a Strata server.
+type Config struct {
+	Addr           string        // listen address, host:port
+	Store          string        // "" or "sqlite" (a file under DataDir), a SQLite file path, or postgres://…
+	DataDir        string        // where the embedded store and other local state live
+	CacheDir       string        // on-disk compilation cache shared by all projects
+	IdleTimeout    time.Duration // idle instances are reclaimed after this (scale to zero)
+	MaxBody        int64         // request body cap in bytes
+	ReadTimeout    time.Duration // whole-request read deadline against slow clients
+	SyncInterval   time.Duration // how often a node re-reads what is deployed (other nodes' deploys)
+	LogRetention   time.Duration
+	UsageRetention time.Duration
+	Prices         invoke.Prices
+	Version        string
+}
+
+// Default returns the defaults.
+func Default() Config {
+	cache := ""
+	if d, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(d, "strata", "compile")
+	}
+	return Config{
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "strata-data",
+		CacheDir:       cache,
+		IdleTimeout:    5 * time.Minute,
+		MaxBody:        6 << 20,
+		ReadTimeout:    60 * time.Second,
+		SyncInterval:   2 * time.Second,
+		LogRetention:   7 * 24 * time.Hour,
+		UsageRetention: 30 * 24 * time.Hour,
+		Prices:         invoke.DefaultPrices,
+	}
+}
+
+// FromEnv overlays STRATA_* environment variables onto c.
+func (c *Config) FromEnv() {
+	if v := os.Getenv("STRATA_ADDR"); v != "" {
+		c.Addr = v
+	}
+	if v := os.Getenv("STRATA_STORE"); v != "" {
+		c.Store = v
+	}
+	if v := os.Getenv("STRATA_DATA_DIR"); v != "" {
+		c.DataDir = v
+	}
+	if v := os.Getenv("STRATA_CACHE_DIR"); v != "" {
+		c.CacheDir = v
+	}
+}
+
+// IsPostgres reports whether the store is PostgreSQL.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://")
+}
+
+// SQLitePath is the SQLite file the embedded store uses.
+func (c Config) SQLitePath() string {
+	if c.Store == "" || c.Store == "sqlite" {
+		return filepath.Join(c.DataDir, "strata.db")
+	}
+	return strings.TrimPrefix(c.Store, "sqlite://")
+}
+
+// Validate reports every invalid setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir must be set"))
+	}
+	if c.IdleTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("idle timeout %s: must be at least 1s", c.IdleTimeout))
+	}
+	if c.MaxBody < 1 {
+		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))
+	}
+	if c.ReadTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("read timeout %s: must be at least 1s", c.ReadTimeout))
+	}
+	if c.SyncInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("sync interval %s: must be at least 100ms", c.SyncInterval))
+	}
+	if c.Prices.PerGBSecond < 0 || c.Prices.PerMillionRequests < 0 {
+		errs = append(errs, errors.New("prices must not be negative"))
+	}
+	if c.Store != "" && c.Store != "sqlite" && !c.IsPostgres() && strings.Contains(c.Store, "://") && !strings.HasPrefix(c.Store, "sqlite://") {
+		errs = append(errs, fmt.Errorf("store %q: want sqlite, a file path, sqlite://path or postgres://…", c.Store))
+	}
+	return errors.Join(errs...)
+}

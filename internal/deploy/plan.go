@@ -1,0 +1,302 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stratahq/strata/internal/route"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// State is what is deployed now, across all projects, as read from the
+// store before planning.
+type State struct {
+	Functions []store.Function
+	Active    map[string]store.Version // function name → its active version
+	Routes    []store.Route
+}
+
+// Plan is the difference between a Spec and the deployed State of its
+// project. Every list is sorted.
+type Plan struct {
+	Project      string           `json:"project"`
+	Add          []FunctionChange `json:"add,omitempty"`
+	Change       []FunctionChange `json:"change,omitempty"`
+	Remove       []string         `json:"remove,omitempty"`
+	Unchanged    []string         `json:"unchanged,omitempty"`
+	RoutesAdd    []store.Route    `json:"routes_add,omitempty"`
+	RoutesRemove []store.Route    `json:"routes_remove,omitempty"`
+}
+
+// FunctionChange is a function that gets a new version.
+type FunctionChange struct {
+	Name string         `json:"name"`
+	Old  *store.Version `json:"old,omitempty"` // nil when the function is new
+	New  FunctionSpec   `json:"new"`
+	// Fields describes the change for people: "memory 128→256 MB",
+	// "env ~KEY". Env values never appear: they may be secrets.
+	Fields []string `json:"fields,omitempty"`
+}
+
+// Empty reports whether applying the plan would change nothing.
+func (p *Plan) Empty() bool {
+	return len(p.Add)+len(p.Change)+len(p.Remove)+len(p.RoutesAdd)+len(p.RoutesRemove) == 0
+}
+
+// Compute plans spec against cur. It validates spec first. It refuses
+// (with an error wrapping store.ErrConflict) to take over a function name or
+// a route that belongs to another project.
+//
+// A function whose module digest and config equal its active version's is
+// unchanged and gets no new version, so deploying the same thing twice is a
+// no-op. An empty Kind in the spec (a prebuilt module whose kind the server
+// detects) equals any deployed kind: the kind follows from the module, and a
+// different module is a change anyway.
+func Compute(spec Spec, cur State) (*Plan, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	var conflicts []error
+	deployed := make(map[string]store.Function, len(cur.Functions))
+	for _, f := range cur.Functions {
+		deployed[f.Name] = f
+	}
+
+	p := &Plan{Project: spec.Project}
+	wanted := make(map[string]bool, len(spec.Functions))
+	for _, fs := range spec.Functions {
+		wanted[fs.Name] = true
+		f, exists := deployed[fs.Name]
+		switch {
+		case !exists:
+			p.Add = append(p.Add, FunctionChange{Name: fs.Name, New: fs, Fields: describe(fs)})
+		case f.Project != spec.Project:
+			conflicts = append(conflicts, fmt.Errorf("function %q belongs to project %q; rename it or remove it there first: %w",
+				fs.Name, f.Project, store.ErrConflict))
+		default:
+			old, ok := cur.Active[fs.Name]
+			if !ok {
+				p.Change = append(p.Change, FunctionChange{Name: fs.Name, New: fs, Fields: []string{"no active version"}})
+				continue
+			}
+			fields := diff(old, fs)
+			if len(fields) == 0 {
+				p.Unchanged = append(p.Unchanged, fs.Name)
+				continue
+			}
+			o := old
+			p.Change = append(p.Change, FunctionChange{Name: fs.Name, Old: &o, New: fs, Fields: fields})
+		}
+	}
+	for _, f := range cur.Functions {
+		if f.Project == spec.Project && !wanted[f.Name] {
+			p.Remove = append(p.Remove, f.Name)
+		}
+	}
+
+	// Routes: refuse any that another project serves on the same shape with
+	// an overlapping method. Within a project "*" and GET on one shape may
+	// coexist (GET wins), but across projects that would let one project take
+	// another's traffic.
+	others := make(map[string][]store.Route)
+	var current []store.Route
+	for _, r := range cur.Routes {
+		if r.Project == spec.Project {
+			current = append(current, r)
+			continue
+		}
+		rp, err := route.New(r.Method, r.Path)
+		if err != nil {
+			continue // cannot be matched by the gateway either
+		}
+		others[rp.Shape()] = append(others[rp.Shape()], r)
+	}
+	desired := spec.storeRoutes()
+	for _, r := range desired {
+		rp, _ := route.New(r.Method, r.Path) // valid: spec.Validate passed
+		for _, o := range others[rp.Shape()] {
+			if route.MethodsOverlap(r.Method, o.Method) {
+				conflicts = append(conflicts, fmt.Errorf("route %s %s of function %q overlaps %s %s of project %q (function %q): %w",
+					r.Method, r.Path, r.Function, o.Method, o.Path, o.Project, o.Function, store.ErrConflict))
+			}
+		}
+	}
+	if len(conflicts) > 0 {
+		return nil, fmt.Errorf("deploy project %q: %w", spec.Project, errors.Join(conflicts...))
+	}
+	p.RoutesAdd, p.RoutesRemove = diffRoutes(current, desired)
+
+	sortChanges(p.Add)
+	sortChanges(p.Change)
+	slices.Sort(p.Remove)
+	slices.Sort(p.Unchanged)
+	return p, nil
+}
+
+func sortChanges(cs []FunctionChange) {
+	slices.SortFunc(cs, func(a, b FunctionChange) int { return strings.Compare(a.Name, b.Name) })
+}
+
+func diffRoutes(current, desired []store.Route) (add, remove []store.Route) {
+	has := func(set []store.Route, r store.Route) bool {
+		return slices.ContainsFunc(set, func(x store.Route) bool {
+			return x.Method == r.Method && x.Path == r.Path && x.Function == r.Function
+		})
+	}
+	for _, r := range desired {
+		if !has(current, r) {
+			add = append(add, r)
+		}
+	}
+	for _, r := range current {
+		if !has(desired, r) {
+			remove = append(remove, r)
+		}
+	}
+	slices.SortFunc(add, compareRoutes)
+	slices.SortFunc(remove, compareRoutes)
+	return add, remove
+}
+
+// shortSHA is enough of a digest for people to tell modules apart.
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func timeoutString(ms int64) string {
+	return (time.Duration(ms) * time.Millisecond).String()
+}
+
+// describe lists a new function's settings.
+func describe(fs FunctionSpec) []string {
+	c := fs.Config
+	kind := c.Kind
+	if kind == "" {
+		kind = "detected"
+	}
+	out := []string{
+		"module " + shortSHA(fs.ModuleSHA256),
+		"kind " + kind,
+		fmt.Sprintf("memory %d MB", c.MemoryMB),
+		"timeout " + timeoutString(c.TimeoutMS),
+		fmt.Sprintf("max_concurrency %d", c.MaxConcurrency),
+	}
+	for _, k := range sortedKeys(c.Env) {
+		out = append(out, "env +"+k)
+	}
+	return out
+}
+
+// diff lists what differs between a deployed version and a wanted function;
+// nothing when they are the same version.
+func diff(old store.Version, fs FunctionSpec) []string {
+	var out []string
+	o, n := old.Config, fs.Config
+	if old.ModuleSHA256 != fs.ModuleSHA256 {
+		out = append(out, "module "+shortSHA(old.ModuleSHA256)+"→"+shortSHA(fs.ModuleSHA256))
+	}
+	if n.Kind != "" && n.Kind != o.Kind {
+		out = append(out, "kind "+o.Kind+"→"+n.Kind)
+	}
+	if o.MemoryMB != n.MemoryMB {
+		out = append(out, fmt.Sprintf("memory %d→%d MB", o.MemoryMB, n.MemoryMB))
+	}
+	if o.TimeoutMS != n.TimeoutMS {
+		out = append(out, "timeout "+timeoutString(o.TimeoutMS)+"→"+timeoutString(n.TimeoutMS))
+	}
+	if o.MaxConcurrency != n.MaxConcurrency {
+		out = append(out, fmt.Sprintf("max_concurrency %d→%d", o.MaxConcurrency, n.MaxConcurrency))
+	}
+	keys := slices.Sorted(maps.Keys(o.Env))
+	for k := range n.Env {
+		if _, ok := o.Env[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ov, inOld := o.Env[k]
+		nv, inNew := n.Env[k]
+		switch {
+		case !inOld:
+			out = append(out, "env +"+k)
+		case !inNew:
+			out = append(out, "env -"+k)
+		case ov != nv:
+			out = append(out, "env ~"+k)
+		}
+	}
+	return out
+}
+
+// Write prints the plan for people, one line per change, like
+//
+//	+ function hello: module 1a2b3c4d5e6f, kind reactor, memory 128 MB, ...
+//	~ function api: memory 128→256 MB, env ~KEY
+//	- function old
+//	+ route GET /x → hello
+//
+// followed by a summary line, or "no changes".
+func (p *Plan) Write(w io.Writer) error {
+	var b strings.Builder
+	if p.Empty() {
+		fmt.Fprintf(&b, "project %s: no changes (%d functions unchanged)\n", p.Project, len(p.Unchanged))
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	fmt.Fprintf(&b, "project %s:\n", p.Project)
+	for _, c := range p.Add {
+		fmt.Fprintf(&b, "+ function %s: %s\n", c.Name, strings.Join(c.Fields, ", "))
+	}
+	for _, c := range p.Change {
+		fmt.Fprintf(&b, "~ function %s: %s\n", c.Name, strings.Join(c.Fields, ", "))
+	}
+	for _, name := range p.Remove {
+		fmt.Fprintf(&b, "- function %s\n", name)
+	}
+	for _, r := range p.RoutesAdd {
+		fmt.Fprintf(&b, "+ route %s %s → %s\n", r.Method, r.Path, r.Function)
+	}
+	for _, r := range p.RoutesRemove {
+		fmt.Fprintf(&b, "- route %s %s → %s\n", r.Method, r.Path, r.Function)
+	}
+	fmt.Fprintf(&b, "functions: %d to add, %d to change, %d to remove, %d unchanged; routes: %d to add, %d to remove\n",
+		len(p.Add), len(p.Change), len(p.Remove), len(p.Unchanged), len(p.RoutesAdd), len(p.RoutesRemove))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ApplyParams builds the store call that carries out the plan: a new version
+// for every added or changed function, the removals, and the project's full
+// route set from spec (the Spec the plan was computed from).
+func (p *Plan) ApplyParams(spec Spec) store.DeploymentApplyParams {
+	ap := store.DeploymentApplyParams{
+		Project:         p.Project,
+		RemoveFunctions: slices.Clone(p.Remove),
+		Routes:          spec.storeRoutes(),
+	}
+	for _, list := range [][]FunctionChange{p.Add, p.Change} {
+		for _, c := range list {
+			cfg := c.New.Config
+			cfg.Env = maps.Clone(cfg.Env)
+			ap.NewVersions = append(ap.NewVersions, store.NewVersionParams{
+				Function:     c.Name,
+				ModuleSHA256: c.New.ModuleSHA256,
+				Config:       cfg,
+			})
+		}
+	}
+	slices.SortFunc(ap.NewVersions, func(a, b store.NewVersionParams) int { return strings.Compare(a.Function, b.Function) })
+	if ap.Routes == nil {
+		ap.Routes = []store.Route{}
+	}
+	return ap
+}

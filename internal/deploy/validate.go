@@ -1,0 +1,149 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stratahq/strata/internal/store"
+)
+
+// Limits and defaults of a function's configuration. schema/strata.schema.json
+// repeats them; TestSchemaAgreesWithLimits keeps the two in step.
+const (
+	MinMemoryMB     = 16
+	MaxMemoryMB     = 4096
+	DefaultMemoryMB = 128
+
+	MinTimeout     = time.Millisecond
+	MaxTimeout     = 15 * time.Minute
+	DefaultTimeout = 10 * time.Second
+
+	MinConcurrency        = 1
+	MaxConcurrency        = 10000
+	DefaultMaxConcurrency = 64
+
+	MaxNameLen = 63
+)
+
+// Rule texts, shared by the validators below and by the manifest's type
+// errors, so a user reads the same sentence whatever was wrong.
+const (
+	NameRule        = "must be a lowercase letter followed by up to 62 lowercase letters, digits or '-'"
+	MemoryRule      = "must be an integer number of MB between 16 and 4096"
+	TimeoutRule     = `must be a duration like "10s" or "1m30s" between 1ms and 15m`
+	ConcurrencyRule = "must be an integer between 1 and 10000"
+	KindRule        = `must be "reactor" or "command"`
+	EnvKeyRule      = "must be a letter or _ followed by letters, digits or _"
+	SHA256Rule      = "must be 64 lowercase hex digits (a SHA-256)"
+)
+
+// ErrInvalidSpec marks every error of Spec.Validate, so the admin API can
+// answer 400.
+var ErrInvalidSpec = errors.New("invalid deploy spec")
+
+// ValidateName checks a project or function name.
+func ValidateName(s string) error {
+	if s == "" {
+		return errors.New("must not be empty; " + NameRule)
+	}
+	ok := len(s) <= MaxNameLen && 'a' <= s[0] && s[0] <= 'z'
+	for i := 1; ok && i < len(s); i++ {
+		c := s[i]
+		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("%s, got %q", NameRule, s)
+	}
+	return nil
+}
+
+// ValidateMemoryMB checks a memory limit.
+func ValidateMemoryMB(n int) error {
+	if n < MinMemoryMB || n > MaxMemoryMB {
+		return fmt.Errorf("%s, got %d", MemoryRule, n)
+	}
+	return nil
+}
+
+// ValidateTimeout checks a timeout. It must be a whole number of
+// milliseconds because versions store it in ms.
+func ValidateTimeout(d time.Duration) error {
+	if d < MinTimeout || d > MaxTimeout {
+		return fmt.Errorf("%s, got %s", TimeoutRule, d)
+	}
+	if d%time.Millisecond != 0 {
+		return fmt.Errorf("must be a whole number of milliseconds, got %s", d)
+	}
+	return nil
+}
+
+// ValidateMaxConcurrency checks a concurrency limit.
+func ValidateMaxConcurrency(n int) error {
+	if n < MinConcurrency || n > MaxConcurrency {
+		return fmt.Errorf("%s, got %d", ConcurrencyRule, n)
+	}
+	return nil
+}
+
+// ValidateKind checks an explicit module kind.
+func ValidateKind(k string) error {
+	if k != store.KindReactor && k != store.KindCommand {
+		return fmt.Errorf("%s, got %q", KindRule, k)
+	}
+	return nil
+}
+
+// ValidateEnvKey checks an environment variable name.
+func ValidateEnvKey(k string) error {
+	ok := k != ""
+	for i := 0; ok && i < len(k); i++ {
+		c := k[i]
+		ok = c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("%s, got %q", EnvKeyRule, k)
+	}
+	return nil
+}
+
+// ValidateSHA256 checks a module digest as the store keys blobs.
+func ValidateSHA256(s string) error {
+	ok := len(s) == 64
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+	}
+	if !ok {
+		return fmt.Errorf("%s, got %q", SHA256Rule, s)
+	}
+	return nil
+}
+
+// ValidateConfig checks a function configuration as it arrives over the
+// API. An empty Kind is allowed: the server detects it from the module's
+// exports when it compiles it.
+func ValidateConfig(c store.FunctionConfig) error {
+	var errs []error
+	if c.Kind != "" {
+		if err := ValidateKind(c.Kind); err != nil {
+			errs = append(errs, fmt.Errorf("kind: %w", err))
+		}
+	}
+	if err := ValidateMemoryMB(c.MemoryMB); err != nil {
+		errs = append(errs, fmt.Errorf("memory_mb: %w", err))
+	}
+	if c.TimeoutMS < MinTimeout.Milliseconds() || c.TimeoutMS > MaxTimeout.Milliseconds() {
+		errs = append(errs, fmt.Errorf("timeout_ms: must be between %d and %d, got %d",
+			MinTimeout.Milliseconds(), MaxTimeout.Milliseconds(), c.TimeoutMS))
+	}
+	if err := ValidateMaxConcurrency(c.MaxConcurrency); err != nil {
+		errs = append(errs, fmt.Errorf("max_concurrency: %w", err))
+	}
+	for _, k := range sortedKeys(c.Env) {
+		if err := ValidateEnvKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("env: key %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,6 @@
+// Package gateway is Strata's HTTP ingress: it matches requests to function
+// routes, enforces body and time limits, turns HTTP requests into guest
+// requests and guest responses back into HTTP, serves the health endpoint and
+// mounts the admin API. It holds the one mapping from errors to HTTP status
+// (Status and WriteError), which the admin API uses too.
+package gateway

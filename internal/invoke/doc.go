@@ -1,0 +1,9 @@
+// Package invoke is the invocation pipeline: it keeps every function's active
+// version compiled with a warm pool, and runs one invocation end to end:
+// trace context, deadline, pool (warm or cold instance), guest logs, and the
+// usage record. It owns the meter that batches usage records and log lines
+// into the store, and the usage report built from them.
+//
+// It does not know about HTTP routes (the gateway does) nor about deploy
+// plans (the server applies those and then calls Sync).
+package invoke

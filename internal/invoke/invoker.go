@@ -1,0 +1,403 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// ErrNoFunction is returned when a function is not deployed.
+var ErrNoFunction = errors.New("function not deployed")
+
+// Config configures an Invoker.
+type Config struct {
+	Store       store.Store
+	Runtime     *runtime.Runtime
+	Clock       clock.Clock
+	Logger      *slog.Logger
+	IdleTimeout time.Duration       // idle instances are reclaimed after this (scale to zero)
+	LogTap      func(store.LogLine) // optional: sees every guest log line
+}
+
+// Invoker runs invocations against the active version of each function.
+type Invoker struct {
+	cfg   Config
+	meter *Meter
+
+	mu       sync.RWMutex
+	active   map[string]*deployed  // function → its active version
+	prepared map[string]*compiled  // versionKey → compiled module, shared by versions with equal code+config
+	syncMu   sync.Mutex            // serialises Sync
+	retiring sync.WaitGroup        // pools draining after a swap
+}
+
+// deployed is one function version ready to serve: its module and pool.
+type deployed struct {
+	version store.Version
+	mod     *compiled
+	pool    *pool.Pool
+}
+
+// compiled is a compiled module shared by every version with the same code
+// and configuration. users counts the pools built on it; it is closed only
+// when no pool uses it and it was not prepared recently (a deploy in
+// progress prepares modules before any pool uses them).
+type compiled struct {
+	key        string
+	mod        *runtime.Module
+	preparedAt time.Time
+	users      int // guarded by Invoker.mu
+}
+
+// preparedGrace is how long an unused prepared module is kept for the
+// deploy that prepared it.
+const preparedGrace = 10 * time.Minute
+
+// New returns an invoker. Call Sync to load what the store says is active.
+func New(cfg Config) *Invoker {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Invoker{
+		cfg:      cfg,
+		meter:    NewMeter(cfg.Store, cfg.Logger, cfg.LogTap),
+		active:   map[string]*deployed{},
+		prepared: map[string]*compiled{},
+	}
+}
+
+func versionKey(sha string, c store.FunctionConfig) string {
+	// Env is part of the instance configuration, so it is part of the key.
+	return fmt.Sprintf("%s|%s|%d|%v", sha, c.Kind, c.MemoryMB, c.Env)
+}
+
+// Prepare compiles a module for a version that is about to be deployed, so
+// compile errors reject the deploy before anything is written and the first
+// request never pays compilation. The result is cached for Sync.
+func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) error {
+	key := versionKey(sha, c)
+	iv.mu.RLock()
+	_, ok := iv.prepared[key]
+	iv.mu.RUnlock()
+	if ok {
+		return nil
+	}
+	mod, err := iv.cfg.Runtime.Compile(ctx, wasm, runtime.ModuleSpec{
+		Name: function, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
+	})
+	if err != nil {
+		return err
+	}
+	iv.mu.Lock()
+	if _, ok := iv.prepared[key]; ok {
+		iv.mu.Unlock()
+		_ = mod.Close(ctx)
+		return nil
+	}
+	iv.prepared[key] = &compiled{key: key, mod: mod, preparedAt: iv.cfg.Clock.Now()}
+	iv.mu.Unlock()
+	return nil
+}
+
+// Sync makes the served versions match the store: functions whose active
+// version changed get a new pool (the old pool drains in-flight invocations
+// and then closes), removed functions are dropped. It is how deploys,
+// rollbacks and other nodes' changes take effect.
+func (iv *Invoker) Sync(ctx context.Context) error {
+	iv.syncMu.Lock()
+	defer iv.syncMu.Unlock()
+	fns, err := iv.cfg.Store.FunctionList(ctx)
+	if err != nil {
+		return fmt.Errorf("list functions: %w", err)
+	}
+	want := make(map[string]store.Version, len(fns))
+	for _, f := range fns {
+		iv.mu.RLock()
+		cur := iv.active[f.Name]
+		iv.mu.RUnlock()
+		if cur != nil && cur.version.Number == f.ActiveVersion {
+			want[f.Name] = cur.version
+			continue
+		}
+		v, err := iv.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
+		if err != nil {
+			return fmt.Errorf("load %s@%d: %w", f.Name, f.ActiveVersion, err)
+		}
+		want[f.Name] = *v
+	}
+
+	var retired []*deployed
+	for name, v := range want {
+		iv.mu.RLock()
+		cur := iv.active[name]
+		iv.mu.RUnlock()
+		if cur != nil && cur.version.Number == v.Number {
+			continue
+		}
+		c, err := iv.compiledFor(ctx, v)
+		if err != nil {
+			// One broken version must not stop the others from loading.
+			iv.cfg.Logger.Error("load function version", "function", name, "version", v.Number, "err", err)
+			continue
+		}
+		d := &deployed{version: v, mod: c, pool: pool.New(c.mod, pool.Config{
+			MaxInstances: max(v.Config.MaxConcurrency, 1),
+			IdleTimeout:  iv.cfg.IdleTimeout,
+			Clock:        iv.cfg.Clock,
+		})}
+		iv.mu.Lock()
+		c.users++
+		iv.active[name] = d
+		iv.mu.Unlock()
+		if cur != nil {
+			retired = append(retired, cur)
+		}
+		iv.cfg.Logger.Info("function version active", "function", name, "version", v.Number)
+	}
+	iv.mu.Lock()
+	for name, d := range iv.active {
+		if _, ok := want[name]; !ok {
+			delete(iv.active, name)
+			retired = append(retired, d)
+		}
+	}
+	iv.mu.Unlock()
+
+	// Retired pools finish their in-flight invocations before closing; new
+	// requests already go to the new pool, so nothing is dropped.
+	for _, d := range retired {
+		iv.retiring.Add(1)
+		go func(d *deployed) {
+			defer iv.retiring.Done()
+			cctx, cancel := context.WithTimeout(context.Background(), time.Duration(d.version.Config.TimeoutMS)*time.Millisecond+5*time.Second)
+			defer cancel()
+			if err := d.pool.Close(cctx); err != nil {
+				iv.cfg.Logger.Warn("close retired pool", "function", d.version.Function, "version", d.version.Number, "err", err)
+			}
+			iv.mu.Lock()
+			d.mod.users--
+			iv.mu.Unlock()
+			iv.gcPrepared(cctx)
+		}(d)
+	}
+	iv.gcPrepared(ctx)
+	return nil
+}
+
+// compiledFor returns the compiled module for v, compiling it from its blob
+// when this node has not prepared it (after a restart, or when another node
+// deployed it).
+func (iv *Invoker) compiledFor(ctx context.Context, v store.Version) (*compiled, error) {
+	key := versionKey(v.ModuleSHA256, v.Config)
+	iv.mu.RLock()
+	c := iv.prepared[key]
+	iv.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	wasm, err := iv.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("module %s of %s@%d: %w", v.ModuleSHA256, v.Function, v.Number, err)
+	}
+	if err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+		return nil, fmt.Errorf("compile %s@%d: %w", v.Function, v.Number, err)
+	}
+	iv.mu.RLock()
+	defer iv.mu.RUnlock()
+	return iv.prepared[key], nil
+}
+
+// gcPrepared closes compiled modules that no pool uses and that were not
+// prepared recently.
+func (iv *Invoker) gcPrepared(ctx context.Context) {
+	now := iv.cfg.Clock.Now()
+	iv.mu.Lock()
+	var drop []*compiled
+	for k, c := range iv.prepared {
+		if c.users == 0 && now.Sub(c.preparedAt) > preparedGrace {
+			drop = append(drop, c)
+			delete(iv.prepared, k)
+		}
+	}
+	iv.mu.Unlock()
+	for _, c := range drop {
+		_ = c.mod.Close(ctx)
+	}
+}
+
+// Request is one invocation to run.
+type Request struct {
+	Function    string
+	Trigger     string // "http", "invoke"
+	TraceParent string // incoming W3C traceparent, may be empty
+	Wire        *wire.Request
+}
+
+// Result is a finished invocation.
+type Result struct {
+	Response     *wire.Response
+	InvocationID string
+	Version      int
+	Trace        TraceContext
+	Cold         bool
+	Duration     time.Duration
+}
+
+// Invoke runs one invocation on the function's active version. The error,
+// when not nil, is one of ErrNoFunction, pool.ErrAtCapacity,
+// runtime.ErrTimeout, runtime.ErrResponseTooLarge or a *runtime.TrapError
+// (wrapped); Result is returned in every case where an invocation id was
+// assigned, so callers can report it.
+func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
+	res := &Result{InvocationID: newInvocationID(), Trace: NewTrace(r.TraceParent)}
+	for attempt := 0; ; attempt++ {
+		iv.mu.RLock()
+		d := iv.active[r.Function]
+		iv.mu.RUnlock()
+		if d == nil {
+			return res, fmt.Errorf("%w: %s", ErrNoFunction, r.Function)
+		}
+		err := iv.run(ctx, d, r, res)
+		// A pool closed between lookup and use belongs to a version that was
+		// just replaced: run on the new one instead of failing the request.
+		if errors.Is(err, pool.ErrClosed) && attempt < 3 {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result) error {
+	v := d.version
+	timeout := time.Duration(v.Config.TimeoutMS) * time.Millisecond
+	start := iv.cfg.Clock.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout))
+	defer cancel()
+
+	req := r.Wire
+	req.InvocationID = res.InvocationID
+	req.TraceParent = res.Trace.Header()
+	req.DeadlineMS = start.Add(timeout).UnixMilli()
+
+	base := store.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
+	budget, dropped := maxLinesPerInvoke, 0
+	stdout := &lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &budget, dropped: &dropped}
+	stderr := &lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &budget, dropped: &dropped}
+
+	resp, cold, err := d.pool.Invoke(ctx, req, runtime.Output{Stdout: stdout, Stderr: stderr})
+	if errors.Is(err, pool.ErrClosed) {
+		return err
+	}
+	dur := iv.cfg.Clock.Now().Sub(start)
+	stdout.flush()
+	stderr.flush()
+	if dropped > 0 {
+		iv.platformLog(base, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke))
+	}
+
+	res.Response, res.Version, res.Cold, res.Duration = resp, v.Number, cold, dur
+	u := store.Usage{
+		InvocationID: res.InvocationID, Function: v.Function, Version: v.Number,
+		Trigger: r.Trigger, TraceID: res.Trace.TraceID, Start: start.UTC(), Duration: dur,
+		BilledMS: billedMS(dur), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: store.OutcomeOK,
+	}
+	switch {
+	case err == nil:
+		u.Status = resp.Status
+	case errors.Is(err, pool.ErrAtCapacity):
+		u.Outcome, u.BilledMS, u.Duration = store.OutcomeLimited, 0, 0
+	case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		u.Outcome = store.OutcomeTimeout
+		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, runtime.ErrTimeout)
+	default:
+		u.Outcome = store.OutcomeError
+		err = fmt.Errorf("%s@%d: %w", v.Function, v.Number, err)
+	}
+	if err != nil {
+		u.Error = err.Error()
+		if u.Outcome != store.OutcomeLimited {
+			// The error goes to the function's logs, where its owner looks,
+			// not only into the caller's response.
+			iv.platformLog(base, "invocation failed: "+err.Error())
+		}
+	}
+	iv.meter.RecordUsage(u)
+	return err
+}
+
+func (iv *Invoker) platformLog(base store.LogLine, msg string) {
+	l := base
+	l.Stream, l.Line, l.Time = "platform", msg, time.Now().UTC()
+	iv.meter.RecordLog(l)
+}
+
+// billedMS rounds a duration up to whole milliseconds, at least 1, as Lambda
+// bills.
+func billedMS(d time.Duration) int64 {
+	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	return max(ms, 1)
+}
+
+func newInvocationID() string {
+	// Version 7 ids sort by time, which keeps usage and log indexes local.
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// Active reports the active version number of a function, 0 if none.
+func (iv *Invoker) Active(function string) int {
+	iv.mu.RLock()
+	defer iv.mu.RUnlock()
+	if d := iv.active[function]; d != nil {
+		return d.version.Number
+	}
+	return 0
+}
+
+// PoolStats reports the pool statistics of each active function.
+func (iv *Invoker) PoolStats() map[string]pool.Stats {
+	iv.mu.RLock()
+	defer iv.mu.RUnlock()
+	out := make(map[string]pool.Stats, len(iv.active))
+	for name, d := range iv.active {
+		out[name] = d.pool.Stats()
+	}
+	return out
+}
+
+// Close drains every pool, flushes the meter and closes compiled modules.
+func (iv *Invoker) Close(ctx context.Context) error {
+	iv.mu.Lock()
+	act := iv.active
+	iv.active = map[string]*deployed{}
+	prep := iv.prepared
+	iv.prepared = map[string]*compiled{}
+	iv.mu.Unlock()
+	var errs []error
+	for _, d := range act {
+		errs = append(errs, d.pool.Close(ctx))
+	}
+	iv.retiring.Wait()
+	iv.meter.Stop()
+	for _, c := range prep {
+		errs = append(errs, c.mod.Close(ctx))
+	}
+	return errors.Join(errs...)
+}

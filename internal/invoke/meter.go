@@ -1,0 +1,132 @@
+package invoke
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/store"
+)
+
+// UsageSink and LogSink are the two store methods the meter needs.
+type meterStore interface {
+	UsageInsert(ctx context.Context, records []store.Usage) error
+	LogInsert(ctx context.Context, lines []store.LogLine) error
+}
+
+// Meter batches usage records and log lines and writes them to the store in
+// the background, so an invocation never waits on a database write. Batches
+// are flushed every FlushEvery or when MaxBatch records are pending,
+// whichever comes first. Stop flushes what is pending.
+//
+// The queue is bounded: when the store falls behind by more than queueSize
+// items, Record blocks (back-pressure) rather than dropping usage, because
+// usage is what users are billed on.
+type Meter struct {
+	st         meterStore
+	log        *slog.Logger
+	flushEvery time.Duration
+	maxBatch   int
+
+	usage chan store.Usage
+	lines chan store.LogLine
+	tap   func(store.LogLine)
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+const queueSize = 1 << 16
+
+// NewMeter starts a meter writing to st. tap, if not nil, sees every log
+// line as it is recorded (strata dev prints them to the terminal).
+func NewMeter(st meterStore, logger *slog.Logger, tap func(store.LogLine)) *Meter {
+	m := &Meter{
+		st:         st,
+		log:        logger,
+		flushEvery: 100 * time.Millisecond,
+		maxBatch:   512,
+		usage:      make(chan store.Usage, queueSize),
+		lines:      make(chan store.LogLine, queueSize),
+		tap:        tap,
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	go m.run()
+	return m
+}
+
+// RecordUsage queues one usage record.
+func (m *Meter) RecordUsage(u store.Usage) { m.usage <- u }
+
+// RecordLog queues one log line.
+func (m *Meter) RecordLog(l store.LogLine) {
+	if m.tap != nil {
+		m.tap(l)
+	}
+	m.lines <- l
+}
+
+// Stop flushes everything queued and stops the background writer. It is
+// idempotent and safe to call concurrently.
+func (m *Meter) Stop() {
+	m.stopOnce.Do(func() { close(m.stop) })
+	<-m.done
+}
+
+func (m *Meter) run() {
+	defer close(m.done)
+	tick := time.NewTicker(m.flushEvery)
+	defer tick.Stop()
+	var us []store.Usage
+	var ls []store.LogLine
+	flush := func() {
+		// A write gets its own deadline: a store that hangs must not stall
+		// the meter forever, and a failed batch is logged, not retried
+		// endlessly, so one poison record cannot block all others.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if len(ls) > 0 {
+			if err := m.st.LogInsert(ctx, ls); err != nil {
+				m.log.Error("write invocation logs", "lines", len(ls), "err", err)
+			}
+			ls = ls[:0]
+		}
+		if len(us) > 0 {
+			if err := m.st.UsageInsert(ctx, us); err != nil {
+				m.log.Error("write usage records", "records", len(us), "err", err)
+			}
+			us = us[:0]
+		}
+	}
+	for {
+		select {
+		case u := <-m.usage:
+			us = append(us, u)
+			if len(us) >= m.maxBatch {
+				flush()
+			}
+		case l := <-m.lines:
+			ls = append(ls, l)
+			if len(ls) >= m.maxBatch {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		case <-m.stop:
+			for {
+				select {
+				case u := <-m.usage:
+					us = append(us, u)
+				case l := <-m.lines:
+					ls = append(ls, l)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}

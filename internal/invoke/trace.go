@@ -1,0 +1,79 @@
+package invoke
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// TraceContext is a W3C trace context: the trace this invocation belongs to
+// and the span that stands for the invocation.
+type TraceContext struct {
+	TraceID  string // 32 lowercase hex
+	SpanID   string // 16 lowercase hex: the invocation's own span
+	ParentID string // 16 hex of the caller's span, "" when the trace starts here
+	Flags    string // 2 hex
+}
+
+// Header renders the traceparent header value carrying this span.
+func (t TraceContext) Header() string {
+	return "00-" + t.TraceID + "-" + t.SpanID + "-" + t.Flags
+}
+
+// NewTrace continues the trace in an incoming traceparent header, or starts a
+// fresh one when the header is absent or malformed (as the W3C spec says a
+// receiver must).
+func NewTrace(traceparent string) TraceContext {
+	tc := TraceContext{SpanID: randomHex(8), Flags: "01"}
+	if traceID, parent, flags, ok := parseTraceparent(traceparent); ok {
+		tc.TraceID, tc.ParentID, tc.Flags = traceID, parent, flags
+		return tc
+	}
+	tc.TraceID = randomHex(16)
+	return tc
+}
+
+func parseTraceparent(h string) (traceID, spanID, flags string, ok bool) {
+	// version(2) - trace-id(32) - parent-id(16) - flags(2)
+	if len(h) < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-' {
+		return "", "", "", false
+	}
+	if len(h) > 55 && h[55] != '-' { // future versions may append fields
+		return "", "", "", false
+	}
+	version, traceID, spanID, flags := h[0:2], h[3:35], h[36:52], h[53:55]
+	if version == "ff" || !isLowerHex(version) || !isLowerHex(traceID) || !isLowerHex(spanID) || !isLowerHex(flags) {
+		return "", "", "", false
+	}
+	if allZero(traceID) || allZero(spanID) {
+		return "", "", "", false
+	}
+	if version == "00" && len(h) != 55 {
+		return "", "", "", false
+	}
+	return traceID, spanID, flags, true
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '0' {
+			return false
+		}
+	}
+	return true
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,159 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// FileName is the manifest's conventional name.
+const FileName = "strata.yaml"
+
+// MaxSize bounds what Load reads: a manifest is a page of YAML, and a
+// runaway file should get an error rather than eat memory.
+const MaxSize = 1 << 20
+
+// Manifest is a parsed, valid strata.yaml.
+type Manifest struct {
+	Path      string     `json:"path"` // absolute path of the file
+	Dir       string     `json:"dir"`  // its directory; relative paths in the file start here
+	Project   string     `json:"project"`
+	Functions []Function `json:"functions"` // sorted by name
+}
+
+// Function is one function of the manifest, with defaults applied.
+type Function struct {
+	Name           string            `json:"name"`
+	Source         string            `json:"source,omitempty"` // absolute directory of a Go main package
+	Wasm           string            `json:"wasm,omitempty"`   // absolute path of a prebuilt module
+	Kind           string            `json:"kind"`             // reactor, command, or "" (detect from the module)
+	MemoryMB       int               `json:"memory_mb"`
+	Timeout        time.Duration     `json:"timeout"`
+	MaxConcurrency int               `json:"max_concurrency"`
+	Env            map[string]string `json:"env,omitempty"`
+	Routes         []Route           `json:"routes,omitempty"`
+	Pos            Position          `json:"pos"` // of the function's name
+}
+
+// Route is one route of a function. Method is "*" when the manifest gave
+// none.
+type Route struct {
+	Method string   `json:"method"`
+	Path   string   `json:"path"`
+	Pos    Position `json:"pos"`
+}
+
+// Config is the function's configuration as versions store it.
+func (f Function) Config() store.FunctionConfig {
+	c := store.FunctionConfig{
+		Kind:           f.Kind,
+		MemoryMB:       f.MemoryMB,
+		TimeoutMS:      f.Timeout.Milliseconds(),
+		MaxConcurrency: f.MaxConcurrency,
+	}
+	if len(f.Env) > 0 {
+		c.Env = maps.Clone(f.Env)
+	}
+	return c
+}
+
+// RouteSpecs lists the function's routes as a deploy carries them.
+func (f Function) RouteSpecs() []deploy.RouteSpec {
+	out := make([]deploy.RouteSpec, len(f.Routes))
+	for i, r := range f.Routes {
+		out[i] = deploy.RouteSpec{Method: r.Method, Path: r.Path}
+	}
+	return out
+}
+
+// Function returns the function with this name.
+func (m *Manifest) Function(name string) (Function, bool) {
+	i, found := slices.BinarySearchFunc(m.Functions, name, func(f Function, n string) int { return strings.Compare(f.Name, n) })
+	if !found {
+		return Function{}, false
+	}
+	return m.Functions[i], true
+}
+
+// Spec builds the deploy spec once every function's module is built and
+// uploaded; digests maps function name to the module's SHA-256 (hex).
+func (m *Manifest) Spec(digests map[string]string) (deploy.Spec, error) {
+	s := deploy.Spec{Project: m.Project}
+	var missing []string
+	for _, f := range m.Functions {
+		d, ok := digests[f.Name]
+		if !ok {
+			missing = append(missing, f.Name)
+			continue
+		}
+		s.Functions = append(s.Functions, deploy.FunctionSpec{
+			Name:         f.Name,
+			ModuleSHA256: d,
+			Config:       f.Config(),
+			Routes:       f.RouteSpecs(),
+		})
+	}
+	if len(missing) > 0 {
+		return deploy.Spec{}, fmt.Errorf("build spec for project %q: no module digest for %s", m.Project, strings.Join(missing, ", "))
+	}
+	return s, nil
+}
+
+// Load reads and parses a manifest file. Errors are Errors.
+func Load(path string) (*Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read manifest: %v", unwrapPath(err)), err: err}}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read manifest: %v", unwrapPath(err)), err: err}}
+	}
+	if len(data) > MaxSize {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("manifest is larger than %d bytes", MaxSize)}}
+	}
+	return Parse(path, data)
+}
+
+// unwrapPath drops the *PathError wrapper whose path the message already
+// names.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse parses and validates a manifest. filename names the file in error
+// messages and anchors relative source and wasm paths, which must exist.
+// On failure the error is Errors, listing every problem found.
+func Parse(filename string, data []byte) (*Manifest, error) {
+	abs, err := filepath.Abs(filename)
+	if err != nil {
+		return nil, Errors{{File: filename, Msg: fmt.Sprintf("cannot resolve manifest path: %v", err), err: err}}
+	}
+	p := &parser{file: filename, dir: filepath.Dir(abs), anchors: map[string]nodeRef{}}
+	m := p.parse(data)
+	if len(p.errs) > 0 {
+		slices.SortStableFunc(p.errs, func(a, b *Error) int {
+			if a.Line != b.Line {
+				return a.Line - b.Line
+			}
+			return a.Column - b.Column
+		})
+		return nil, p.errs
+	}
+	m.Path, m.Dir = abs, p.dir
+	return m, nil
+}

@@ -1,0 +1,218 @@
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/store"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// TestGolden parses every testdata/*.yaml. Files named ok_* must parse; their
+// golden file is the parsed result as JSON. All others must fail; their
+// golden file is the error text users see.
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	require.NoError(t, err)
+	var bad int
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			m, err := Load(file)
+			var got string
+			if strings.HasPrefix(name, "ok_") {
+				require.NoError(t, err)
+				got = goldenJSON(t, m)
+			} else {
+				bad++
+				require.Error(t, err)
+				var errs Errors
+				require.ErrorAs(t, err, &errs)
+				require.NotEmpty(t, errs)
+				for _, e := range errs {
+					assert.Equal(t, file, e.File)
+					assert.Positive(t, e.Line, "every problem in a file has a position: %v", e)
+					assert.Positive(t, e.Column, "every problem in a file has a position: %v", e)
+				}
+				got = err.Error() + "\n"
+			}
+			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test -update to create it")
+			assert.Equal(t, string(want), got)
+		})
+	}
+	assert.GreaterOrEqual(t, bad, 15, "keep at least 15 bad manifests")
+}
+
+// goldenJSON renders a manifest with paths relative to testdata, so golden
+// files do not depend on where the checkout lives.
+func goldenJSON(t *testing.T, m *Manifest) string {
+	t.Helper()
+	base, err := filepath.Abs("testdata")
+	require.NoError(t, err)
+	rel := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		r, err := filepath.Rel(base, p)
+		require.NoError(t, err)
+		return filepath.ToSlash(r)
+	}
+	type fnView struct {
+		Function
+		Timeout string               `json:"timeout"`
+		Config  store.FunctionConfig `json:"config"`
+	}
+	view := struct {
+		Path, Dir, Project string
+		Functions          []fnView
+	}{rel(m.Path), rel(m.Dir), m.Project, nil}
+	for _, f := range m.Functions {
+		f.Source, f.Wasm = rel(f.Source), rel(f.Wasm)
+		view.Functions = append(view.Functions, fnView{Function: f, Timeout: f.Timeout.String(), Config: f.Config()})
+	}
+	out, err := json.MarshalIndent(view, "", "  ")
+	require.NoError(t, err)
+	return string(out) + "\n"
+}
+
+func TestParseErrorFormat(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "hello"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hello", "main.go"), []byte("package main\n"), 0o644))
+	path := filepath.Join(dir, "strata.yaml")
+	// The example from the docs: line 7, column 5... of the value "lots".
+	data := "project: hello\n\nfunctions:\n  hello:\n    source: ./hello\n    timeout: 10s\n    memory: lots\n"
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+	_, err := Parse("strata.yaml", []byte(data))
+	require.Error(t, err) // ./hello is not next to the working directory
+	_, err = Load(path)
+	require.Error(t, err)
+	var e *Error
+	require.True(t, errors.As(err, &e))
+	assert.Equal(t, 7, e.Line)
+	assert.Equal(t, 13, e.Column)
+	assert.Equal(t, "functions.hello.memory", e.Field)
+	assert.Equal(t, path+`:7:13: functions.hello.memory: must be an integer number of MB between 16 and 4096, got "lots"`, e.Error())
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "hello"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hello", "main.go"), []byte("package main\n"), 0o644))
+	path := filepath.Join(dir, FileName)
+	require.NoError(t, os.WriteFile(path, []byte("project: hello\nfunctions:\n  hello:\n    source: ./hello\n    routes: [GET /hi]\n    env: {K: v}\n"), 0o644))
+
+	m, err := Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, path, m.Path)
+	assert.Equal(t, dir, m.Dir)
+	f, ok := m.Function("hello")
+	require.True(t, ok)
+	assert.Equal(t, filepath.Join(dir, "hello"), f.Source)
+	assert.Equal(t, Position{3, 3}, f.Pos)
+	_, ok = m.Function("nope")
+	assert.False(t, ok)
+
+	spec, err := m.Spec(map[string]string{"hello": strings.Repeat("a", 64)})
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate())
+	assert.Equal(t, deploy.Spec{Project: "hello", Functions: []deploy.FunctionSpec{{
+		Name:         "hello",
+		ModuleSHA256: strings.Repeat("a", 64),
+		Config:       store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64, Env: map[string]string{"K": "v"}},
+		Routes:       []deploy.RouteSpec{{Method: "GET", Path: "/hi"}},
+	}}}, spec)
+	_, err = m.Spec(nil)
+	assert.EqualError(t, err, `build spec for project "hello": no module digest for hello`)
+
+	// Config hands out a copy: changing it leaves the manifest alone.
+	f.Config().Env["K"] = "changed"
+	assert.Equal(t, "v", m.Functions[0].Env["K"])
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(filepath.Join(dir, "strata.yaml"))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, fs.ErrNotExist))
+	assert.Equal(t, filepath.Join(dir, "strata.yaml")+": cannot read manifest: no such file or directory", err.Error())
+
+	big := filepath.Join(dir, "big.yaml")
+	require.NoError(t, os.WriteFile(big, make([]byte, MaxSize+1), 0o644))
+	_, err = Load(big)
+	assert.EqualError(t, err, big+": manifest is larger than 1048576 bytes")
+}
+
+func TestSuggest(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"timout", "timeout"},
+		{"memroy", "memory"},
+		{"maxConcurrency", "max_concurrency"},
+		{"max-concurrency", "max_concurrency"},
+		{"ENV", "env"},
+		{"route", "routes"},
+		{"sources", "source"},
+		{"color", ""},
+		{"x", ""},
+		{strings.Repeat("z", 100), ""},
+	} {
+		assert.Equal(t, tt.want, suggest(tt.in, functionKeys), tt.in)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	require.NoError(f, err)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Add([]byte("a: &a [*a]\nb: *a\n"))
+	f.Add([]byte("<<: &x {<<: *x}\n"))
+	f.Add([]byte("? [a]\n: b\n"))
+	f.Add([]byte("project: !!str 1\nfunctions: {x: {wasm: fn/mod.wasm, env: !!map {A: !!str 1}}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("testdata/fuzz.yaml", data)
+		if err != nil {
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error is not a non-empty Errors: %T %v", err, err)
+			}
+			for _, e := range errs {
+				if e.Msg == "" {
+					t.Fatalf("empty message in %v", errs)
+				}
+			}
+			return
+		}
+		// A manifest that parses must make a spec the server accepts.
+		digests := map[string]string{}
+		for _, fn := range m.Functions {
+			digests[fn.Name] = strings.Repeat("0", 64)
+		}
+		spec, err := m.Spec(digests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := spec.Validate(); err != nil {
+			t.Fatalf("parsed manifest makes an invalid spec: %v\n%s", err, data)
+		}
+	})
+}

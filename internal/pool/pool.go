@@ -1,0 +1,292 @@
+// Package pool keeps the live instances of one function version: it reuses
+// warm reactor instances (one invocation per instance at a time, most
+// recently used first), bounds concurrency, pre-warms ahead of traffic and
+// reclaims idle instances (scale to zero).
+//
+// It does not own deadlines, retries, metering or logs (internal/invoke),
+// nor running code (internal/runtime). A Pool never queues: when every slot
+// is busy it answers ErrAtCapacity at once and the caller decides (the
+// gateway answers 429).
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// DefaultIdleTimeout is how long an unused instance stays warm by default.
+const DefaultIdleTimeout = 5 * time.Minute
+
+var (
+	// ErrAtCapacity means all MaxInstances are busy.
+	ErrAtCapacity = errors.New("function at concurrency limit")
+	// ErrClosed means the pool was closed (the version was replaced or
+	// scaled away); re-resolve the function and retry.
+	ErrClosed = errors.New("pool closed")
+)
+
+// Config configures a Pool.
+type Config struct {
+	MaxInstances int           // most concurrent invocations (and live instances); < 1 means 1
+	IdleTimeout  time.Duration // reclaim instances idle this long; 0 means DefaultIdleTimeout
+	Clock        clock.Clock   // judges idleness; nil means the wall clock
+}
+
+// Stats is a snapshot of a pool.
+type Stats struct {
+	Idle        int    // warm instances waiting
+	Busy        int    // invocations in flight
+	ColdStarts  uint64 // invocations that had to instantiate (every command invocation)
+	Invocations uint64 // invocations admitted
+	Prewarmed   uint64 // instances created by Prewarm
+	Discarded   uint64 // instances closed because they broke (trap, timeout, panic)
+	Reaped      uint64 // instances closed for idleness
+}
+
+// Pool holds the instances of one module. It is safe for concurrent use.
+type Pool struct {
+	m       *runtime.Module
+	cfg     Config
+	command bool
+
+	mu      sync.Mutex
+	idle    []idleInstance // a stack: the top is the most recently used
+	busy    int
+	closed  bool
+	stats   Stats
+	drained chan struct{} // closed once closed && busy == 0
+	stop    chan struct{} // stops the reaper
+	reaper  sync.WaitGroup
+}
+
+type idleInstance struct {
+	inst  *runtime.Instance
+	since time.Time
+}
+
+// New creates a pool for m and starts its idle reaper. Close stops it.
+func New(m *runtime.Module, cfg Config) *Pool {
+	if cfg.MaxInstances < 1 {
+		cfg.MaxInstances = 1
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	p := &Pool{
+		m:       m,
+		cfg:     cfg,
+		command: m.Kind() == runtime.KindCommand,
+		drained: make(chan struct{}),
+		stop:    make(chan struct{}),
+	}
+	p.reaper.Add(1)
+	go p.reapLoop(reapInterval(cfg.IdleTimeout))
+	return p
+}
+
+// reapInterval checks often enough that an instance outlives its idle
+// timeout by at most a quarter of it, and not more than once a second.
+func reapInterval(idle time.Duration) time.Duration {
+	return min(max(idle/4, time.Second), time.Minute)
+}
+
+func (p *Pool) reapLoop(every time.Duration) {
+	defer p.reaper.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.Reap()
+		}
+	}
+}
+
+// Invoke runs req on a warm instance, or on a new one (cold is then true).
+// It returns ErrAtCapacity at once when MaxInstances invocations are in
+// flight, and ErrClosed after Close. An instance that breaks (timeout, trap,
+// panic) is discarded, so the next invocation starts fresh.
+func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output) (resp *wire.Response, cold bool, err error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	if p.busy >= p.cfg.MaxInstances {
+		p.mu.Unlock()
+		return nil, false, fmt.Errorf("%s: %w (%d)", p.m.Name(), ErrAtCapacity, p.cfg.MaxInstances)
+	}
+	p.busy++
+	p.stats.Invocations++
+	var inst *runtime.Instance
+	if n := len(p.idle); n > 0 {
+		inst = p.idle[n-1].inst
+		p.idle[n-1] = idleInstance{}
+		p.idle = p.idle[:n-1]
+	} else {
+		p.stats.ColdStarts++
+		cold = true
+	}
+	p.mu.Unlock()
+
+	if p.command {
+		resp, err = p.m.RunCommand(ctx, req, out)
+		p.release(nil)
+		return resp, true, err
+	}
+	if inst == nil {
+		inst, err = p.m.Instantiate(ctx)
+		if err != nil {
+			p.release(nil)
+			return nil, true, err
+		}
+	}
+	resp, err = inst.Handle(ctx, req, out)
+	p.release(inst)
+	return resp, cold, err
+}
+
+// release returns an invocation's slot and its instance (if any), closing
+// the instance when it broke or the pool is closing.
+func (p *Pool) release(inst *runtime.Instance) {
+	p.mu.Lock()
+	p.busy--
+	keep := inst != nil && !inst.Broken() && !p.closed
+	if keep {
+		p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
+	} else if inst != nil && inst.Broken() {
+		p.stats.Discarded++
+	}
+	if p.closed && p.busy == 0 {
+		p.closeDrained()
+	}
+	p.mu.Unlock()
+	if inst != nil && !keep {
+		// The invocation's context may be done (that is often why the
+		// instance broke); closing must still happen.
+		_ = inst.Close(context.Background())
+	}
+}
+
+// closeDrained closes p.drained once. The caller holds p.mu.
+func (p *Pool) closeDrained() {
+	select {
+	case <-p.drained:
+	default:
+		close(p.drained)
+	}
+}
+
+// Prewarm instantiates instances until n are idle (bounded by
+// MaxInstances), so the next n invocations start warm. Commands have no
+// instances to keep, so for them it does nothing.
+func (p *Pool) Prewarm(ctx context.Context, n int) error {
+	if p.command {
+		return nil
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return ErrClosed
+		}
+		if len(p.idle) >= n || len(p.idle)+p.busy >= p.cfg.MaxInstances {
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+
+		inst, err := p.m.Instantiate(ctx)
+		if err != nil {
+			return fmt.Errorf("prewarm %s: %w", p.m.Name(), err)
+		}
+		p.mu.Lock()
+		// Traffic may have filled the pool while we instantiated.
+		if p.closed || len(p.idle)+p.busy >= p.cfg.MaxInstances {
+			closed := p.closed
+			p.mu.Unlock()
+			_ = inst.Close(ctx)
+			if closed {
+				return ErrClosed
+			}
+			return nil
+		}
+		p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
+		p.stats.Prewarmed++
+		p.mu.Unlock()
+	}
+}
+
+// Reap closes the instances idle for longer than IdleTimeout (by the
+// pool's clock) and returns how many it closed.
+func (p *Pool) Reap() int {
+	p.mu.Lock()
+	cutoff := p.cfg.Clock.Now().Add(-p.cfg.IdleTimeout)
+	// The stack's bottom holds the least recently used instances.
+	n := 0
+	for n < len(p.idle) && p.idle[n].since.Before(cutoff) {
+		n++
+	}
+	victims := make([]*runtime.Instance, n)
+	for i := range n {
+		victims[i] = p.idle[i].inst
+	}
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.stats.Reaped += uint64(n)
+	p.mu.Unlock()
+	for _, inst := range victims {
+		_ = inst.Close(context.Background())
+	}
+	return n
+}
+
+// Stats returns a snapshot of the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Idle = len(p.idle)
+	s.Busy = p.busy
+	return s
+}
+
+// Close stops admitting invocations, waits for those in flight to finish
+// (so swapping versions drops nothing), and closes every instance. If ctx
+// ends first it returns ctx's error; in-flight instances are then closed as
+// they finish. Close does not close the Module. It is idempotent.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.stop)
+	}
+	idle := p.idle
+	p.idle = nil
+	if p.busy == 0 {
+		p.closeDrained()
+	}
+	p.mu.Unlock()
+
+	p.reaper.Wait()
+	for _, it := range idle {
+		_ = it.inst.Close(ctx)
+	}
+	select {
+	case <-p.drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close pool %s: waiting for in-flight invocations: %w", p.m.Name(), ctx.Err())
+	}
+}

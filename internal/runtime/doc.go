@@ -1,0 +1,19 @@
+// Package runtime runs function code: it is the only package that imports
+// wazero.
+//
+// It owns compilation (with wazero's compilation cache, on disk when
+// configured), validation of modules against the strata_v1 ABI, the host
+// side of that ABI (docs/ABI.md), instantiation (the cold start), per-call
+// limits (memory per wazero runtime, deadline via context, response size)
+// and the translation of guest failures into the errors the gateway maps to
+// HTTP statuses (ErrTimeout, ErrResponseTooLarge, *TrapError,
+// ErrInvalidModule).
+//
+// It does not own instance reuse (internal/pool), concurrency limits,
+// retries or metering (internal/invoke), or routing (internal/gateway).
+//
+// Two kinds of modules run here. Reactors, built with the Go SDK, are
+// instantiated once and called through strata_handle many times, one call
+// at a time. Commands (any language, WASI _start) get a fresh instance per
+// request and speak CGI over environment, stdin and stdout.
+package runtime

@@ -1,0 +1,270 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Module kinds. They equal store.KindReactor and store.KindCommand; they are
+// repeated here so the runtime does not depend on the store.
+const (
+	KindReactor = "reactor" // Go SDK: exports strata_handle, instance reused
+	KindCommand = "command" // WASI _start, CGI style, fresh instance per request
+)
+
+// ModuleSpec says how to compile and run one function version.
+type ModuleSpec struct {
+	Name     string            // "fn@3"; names the module in errors and logs
+	Kind     string            // KindReactor, KindCommand, or "" to detect from exports
+	MemoryMB int               // linear memory limit; 0 means DefaultMemoryMB
+	Env      map[string]string // the function's environment
+}
+
+// Module is a compiled, validated function version. Instantiate (reactor)
+// or RunCommand (command) run it. It is safe for concurrent use.
+type Module struct {
+	r        *Runtime
+	eng      *engine
+	entry    *compiled
+	key      moduleKey
+	name     string
+	kind     string
+	memoryMB int
+	env      [][2]string // sorted, so instances see a stable environment
+	// base is the module configuration shared by every instance; wazero's
+	// ModuleConfig is immutable, so sharing it is safe.
+	base wazero.ModuleConfig
+
+	closeOnce sync.Once
+}
+
+// moduleKey identifies compiled code: the same bytes under the same memory
+// limit compile to the same thing, whichever function version they belong to.
+type moduleKey struct {
+	hash     [sha256.Size]byte
+	memoryMB int
+}
+
+// compiled is code shared by every Module with the same key. wazero keeps
+// compiled code per module hash in an engine shared by all our runtimes, so
+// closing one CompiledModule would pull the code out from under another
+// version with identical bytes; hence the reference count.
+type compiled struct {
+	ready chan struct{} // closed when cm or err is set
+	cm    wazero.CompiledModule
+	err   error
+	refs  int // guarded by Runtime.mu
+}
+
+var wasmMagic = []byte{0x00, 'a', 's', 'm'}
+
+// Compile compiles and validates wasm. Every validation failure wraps
+// ErrInvalidModule and names what is wrong.
+func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*Module, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("compile module %s: %s: %w", spec.Name, fmt.Sprintf(format, args...), ErrInvalidModule)
+	}
+	if !bytes.HasPrefix(wasm, wasmMagic) {
+		return nil, fail("not a WebAssembly module (it does not start with \\0asm)")
+	}
+	switch spec.Kind {
+	case "", KindReactor, KindCommand:
+	default:
+		return nil, fail("unknown kind %q (want %q or %q)", spec.Kind, KindReactor, KindCommand)
+	}
+	memoryMB := spec.MemoryMB
+	if memoryMB == 0 {
+		memoryMB = DefaultMemoryMB
+	}
+	if memoryMB < 1 || memoryMB > maxMemoryMB {
+		return nil, fail("memory %d MB out of range 1..%d", memoryMB, maxMemoryMB)
+	}
+
+	for k, v := range spec.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fail("environment variable %q: names must be non-empty without '=' or NUL, values without NUL", k)
+		}
+	}
+
+	key := moduleKey{hash: sha256.Sum256(wasm), memoryMB: memoryMB}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("compile module %s: runtime closed", spec.Name)
+	}
+	eng, err := r.engineFor(ctx, memoryMB)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
+	}
+	entry, found := r.modules[key]
+	if !found {
+		entry = &compiled{ready: make(chan struct{})}
+		r.modules[key] = entry
+	}
+	entry.refs++
+	r.mu.Unlock()
+
+	if !found {
+		start := time.Now()
+		entry.cm, entry.err = eng.rt.CompileModule(ctx, wasm)
+		if entry.err == nil {
+			r.log.InfoContext(ctx, "module compiled", "module", spec.Name, "bytes", len(wasm), "duration", time.Since(start))
+		}
+		close(entry.ready)
+	} else {
+		select {
+		case <-entry.ready:
+		case <-ctx.Done():
+			r.release(ctx, key, entry)
+			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ctx.Err())
+		}
+	}
+	if entry.err != nil {
+		r.release(ctx, key, entry)
+		return nil, fail("%v", entry.err)
+	}
+
+	kind, err := validate(entry.cm, eng, spec.Kind)
+	if err != nil {
+		r.release(ctx, key, entry)
+		return nil, fail("%v", err)
+	}
+
+	m := &Module{r: r, eng: eng, entry: entry, key: key, name: spec.Name, kind: kind, memoryMB: memoryMB}
+	for k, v := range spec.Env {
+		m.env = append(m.env, [2]string{k, v})
+	}
+	slices.SortFunc(m.env, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	m.base = wazero.NewModuleConfig().
+		WithName(""). // anonymous, so one compiled module can have many instances
+		WithArgs(spec.Name).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		// wazero's default random source is deterministic; guests need real
+		// randomness for ids and crypto.
+		WithRandSource(rand.Reader)
+	return m, nil
+}
+
+// release drops one reference to compiled code, closing it with the last.
+func (r *Runtime) release(ctx context.Context, key moduleKey, entry *compiled) {
+	r.mu.Lock()
+	entry.refs--
+	last := entry.refs == 0
+	if last && r.modules[key] == entry {
+		delete(r.modules, key)
+	}
+	r.mu.Unlock()
+	if last && entry.cm != nil {
+		_ = entry.cm.Close(ctx)
+	}
+}
+
+// validate checks the module against the ABI and returns its kind.
+func validate(cm wazero.CompiledModule, eng *engine, kind string) (string, error) {
+	var problems []string
+	for _, def := range cm.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		funcs, ok := eng.hostFuncs[mod]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("imports %s.%s from unknown host module %q (available: %s, %s)",
+				mod, name, mod, HostModule, "wasi_snapshot_preview1"))
+			continue
+		}
+		host, ok := funcs[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("imports unknown function %s.%s", mod, name))
+			continue
+		}
+		if !slices.Equal(def.ParamTypes(), host.ParamTypes()) || !slices.Equal(def.ResultTypes(), host.ResultTypes()) {
+			problems = append(problems, fmt.Sprintf("imports %s.%s with signature %s, want %s",
+				mod, name, signature(def), signature(host)))
+		}
+	}
+	for _, mem := range cm.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		problems = append(problems, fmt.Sprintf("imports memory %s.%s; a module must define its own memory", mod, name))
+	}
+	// An initial memory above the limit never gets here: wazero rejects it
+	// while decoding ("min N pages over limit of M pages").
+
+	exports := cm.ExportedFunctions()
+	hasHandle, hasInit, hasStart := exports["strata_handle"] != nil, exports["_initialize"] != nil, exports["_start"] != nil
+	if kind == "" {
+		switch {
+		case hasHandle:
+			kind = KindReactor
+		case hasStart:
+			kind = KindCommand
+		default:
+			problems = append(problems, "exports neither strata_handle (a reactor built with the Go SDK) nor _start (a WASI command)")
+		}
+	}
+	switch kind {
+	case KindReactor:
+		if !hasHandle {
+			problems = append(problems, "reactor does not export strata_handle (build with the Go SDK and -buildmode=c-shared)")
+		} else if h := exports["strata_handle"]; !slices.Equal(h.ParamTypes(), []api.ValueType{api.ValueTypeI32}) ||
+			!slices.Equal(h.ResultTypes(), []api.ValueType{api.ValueTypeI32}) {
+			problems = append(problems, fmt.Sprintf("strata_handle has signature %s, want (i32) -> i32", signature(h)))
+		}
+		if !hasInit {
+			problems = append(problems, "reactor does not export _initialize (build with -buildmode=c-shared)")
+		}
+	case KindCommand:
+		if !hasStart {
+			problems = append(problems, "command does not export _start")
+		}
+	}
+	if len(problems) > 0 {
+		return "", fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return kind, nil
+}
+
+func signature(def api.FunctionDefinition) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("(%s) -> (%s)", names(def.ParamTypes()), names(def.ResultTypes()))
+}
+
+// Name returns the name given in the ModuleSpec.
+func (m *Module) Name() string { return m.name }
+
+// Kind returns KindReactor or KindCommand.
+func (m *Module) Kind() string { return m.kind }
+
+// MemoryMB returns the module's memory limit.
+func (m *Module) MemoryMB() int { return m.memoryMB }
+
+// Close releases the compiled code once no other Module shares it.
+// Instances already created keep working until closed.
+func (m *Module) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() { m.r.release(ctx, m.key, m.entry) })
+	return nil
+}
+
+// withEnv adds the function's environment to cfg.
+func (m *Module) withEnv(cfg wazero.ModuleConfig) wazero.ModuleConfig {
+	for _, kv := range m.env {
+		cfg = cfg.WithEnv(kv[0], kv[1])
+	}
+	return cfg
+}

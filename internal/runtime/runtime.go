@@ -1,0 +1,176 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// HostModule is the name of the host module guests import the ABI from.
+const HostModule = "strata_v1"
+
+const (
+	// DefaultMaxResponseBytes matches the synchronous payload limit of AWS
+	// Lambda (6 MB), so functions ported from there keep working.
+	DefaultMaxResponseBytes = 6 << 20
+	// DefaultMemoryMB is used when a ModuleSpec leaves MemoryMB at 0.
+	DefaultMemoryMB = 128
+	// maxMemoryMB is the most a 32-bit linear memory can address.
+	maxMemoryMB = 4096
+	pagesPerMB  = 16 // 64 KiB WebAssembly pages
+)
+
+// Config configures a Runtime. The zero value is usable.
+type Config struct {
+	// CacheDir holds wazero's compilation cache so that a restarted node
+	// does not compile again; "" keeps compiled code in memory only.
+	CacheDir string
+	// MaxResponseBytes caps a response body; 0 means DefaultMaxResponseBytes.
+	MaxResponseBytes int
+	// Logger receives compile events and guest output written outside an
+	// invocation (e.g. during package init). nil discards.
+	Logger *slog.Logger
+}
+
+// Runtime compiles and runs modules. It is safe for concurrent use.
+//
+// wazero enforces the memory limit per wazero.Runtime, so Runtime keeps one
+// wazero.Runtime per distinct MemoryMB; all of them share one compilation
+// cache, so compiled code is shared between them too.
+type Runtime struct {
+	cfg   Config
+	log   *slog.Logger
+	cache wazero.CompilationCache
+
+	mu      sync.Mutex
+	engines map[int]*engine // by MemoryMB
+	modules map[moduleKey]*compiled
+	closed  bool
+}
+
+// engine is one wazero.Runtime with the host modules instantiated in it.
+type engine struct {
+	memoryMB int
+	rt       wazero.Runtime
+	// hostFuncs are the functions each host module exports, with their
+	// signatures, for validating a module's imports at compile time.
+	hostFuncs map[string]map[string]api.FunctionDefinition
+}
+
+// New creates a Runtime.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("open compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	return &Runtime{
+		cfg:     cfg,
+		log:     log,
+		cache:   cache,
+		engines: map[int]*engine{},
+		modules: map[moduleKey]*compiled{},
+	}, nil
+}
+
+// Close closes every wazero runtime, and with them every module and
+// instance, then the compilation cache (the on-disk part stays).
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	engines := r.engines
+	r.engines = map[int]*engine{}
+	r.modules = map[moduleKey]*compiled{}
+	r.mu.Unlock()
+
+	var errs []error
+	for _, e := range engines {
+		if err := e.rt.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close runtime for %d MB: %w", e.memoryMB, err))
+		}
+	}
+	if err := r.cache.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close compilation cache: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// engineFor returns the wazero runtime for memoryMB, creating it on first
+// use. The caller holds r.mu.
+func (r *Runtime) engineFor(ctx context.Context, memoryMB int) (*engine, error) {
+	if e, ok := r.engines[memoryMB]; ok {
+		return e, nil
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCompilationCache(r.cache).
+		// Compiled code checks for a closed module at function entries and
+		// loop headers, so a guest that loops forever stops at the deadline.
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(uint32(memoryMB * pagesPerMB))
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	e := &engine{memoryMB: memoryMB, rt: rt, hostFuncs: map[string]map[string]api.FunctionDefinition{}}
+
+	wasi, err := wasi_snapshot_preview1.NewBuilder(rt).Compile(ctx)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("compile WASI host module: %w", err)
+	}
+	if _, err := rt.InstantiateModule(ctx, wasi, wazero.NewModuleConfig()); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI host module: %w", err)
+	}
+	e.hostFuncs[wasi_snapshot_preview1.ModuleName] = wasi.ExportedFunctions()
+
+	host, err := r.hostModule(rt).Compile(ctx)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("compile %s host module: %w", HostModule, err)
+	}
+	if _, err := rt.InstantiateModule(ctx, host, wazero.NewModuleConfig()); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s host module: %w", HostModule, err)
+	}
+	e.hostFuncs[HostModule] = host.ExportedFunctions()
+
+	r.engines[memoryMB] = e
+	return e, nil
+}
+
+// hostModule defines strata_v1 (docs/ABI.md). The functions find the
+// invocation they serve through the call's context, which Handle sets.
+func (r *Runtime) hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
+	i32 := api.ValueTypeI32
+	b := rt.NewHostModuleBuilder(HostModule)
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(requestRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("ptr", "len").
+		Export("request_read")
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(responseWrite), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("ptr", "len").
+		Export("response_write")
+	return b
+}

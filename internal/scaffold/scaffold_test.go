@@ -1,0 +1,111 @@
+package scaffold_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/stratahq/strata/internal/build"
+	"github.com/stratahq/strata/internal/scaffold"
+)
+
+func TestNewBuilds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hello")
+	if err := scaffold.New(dir, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"strata.yaml", "hello/main.go", "go.mod", ".gitignore", "README.md"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("missing %s: %v", name, err)
+		}
+	}
+
+	var m struct {
+		Project   string `yaml:"project"`
+		Functions map[string]struct {
+			Source string            `yaml:"source"`
+			Env    map[string]string `yaml:"env"`
+			Routes []string          `yaml:"routes"`
+		} `yaml:"functions"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "strata.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("strata.yaml is not valid YAML: %v\n%s", err, raw)
+	}
+	fn, ok := m.Functions["hello"]
+	if m.Project != "hello" || !ok || fn.Source != "./hello" || len(fn.Routes) != 1 || fn.Routes[0] != "GET /hello/{name}" {
+		t.Errorf("unexpected manifest %+v from:\n%s", m, raw)
+	}
+
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(gomod) != build.GoMod("hello") || !strings.HasPrefix(string(gomod), "module hello\n\ngo 1.24\n") {
+		t.Errorf("go.mod:\n%s", gomod)
+	}
+	if ign, _ := os.ReadFile(filepath.Join(dir, ".gitignore")); !strings.Contains(string(ign), "\n.strata/\n") {
+		t.Errorf(".gitignore does not ignore .strata/:\n%s", ign)
+	}
+
+	res, err := build.Go(context.Background(), build.Params{ProjectDir: dir, Package: fn.Source, Out: ".strata/build/hello.wasm", Name: "hello"})
+	if err != nil {
+		t.Fatalf("scaffolded project does not build: %v", err)
+	}
+	if res.Size < 1000 {
+		t.Errorf("module is only %d bytes", res.Size)
+	}
+	// Building must not have had to change the scaffolded go.mod.
+	if after, _ := os.ReadFile(filepath.Join(dir, "go.mod")); string(after) != string(gomod) {
+		t.Errorf("build rewrote go.mod:\n%s", after)
+	}
+}
+
+func TestNewRefusesNonEmptyDir(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := scaffold.New(dir, "hello")
+	if !errors.Is(err, scaffold.ErrNotEmpty) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Fatalf("err = %v, want ErrNotEmpty naming notes.txt", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("New wrote into a non-empty dir: %d entries", len(entries))
+	}
+}
+
+func TestNewIntoEmptyExistingDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := scaffold.New(dir, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "api", "main.go")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRejectsBadNames(t *testing.T) {
+	for _, name := range []string{"", "Hello", "1st", "a/b", "../x", "has space", "-x", strings.Repeat("a", 64)} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "p")
+			err := scaffold.New(dir, name)
+			if err == nil || !strings.Contains(err.Error(), "name must start with") {
+				t.Fatalf("err = %v", err)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("directory created despite a bad name")
+			}
+		})
+	}
+}

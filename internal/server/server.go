@@ -1,0 +1,281 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/route"
+	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/postgres"
+	"github.com/stratahq/strata/internal/store/sqlite"
+)
+
+// Server is one running Strata node.
+type Server struct {
+	cfg    config.Config
+	log    *slog.Logger
+	logTap func(store.LogLine)
+
+	st   store.Store
+	rt   *runtime.Runtime
+	inv  *invoke.Invoker
+	gw   *gateway.Gateway
+	api  *api.API
+	http *http.Server
+	ln   net.Listener
+
+	cancel   context.CancelCauseFunc
+	bg       sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Option adjusts a server before it starts.
+type Option func(*Server)
+
+// WithLogTap makes every guest log line visible to fn as it is recorded
+// (strata dev prints them).
+func WithLogTap(fn func(store.LogLine)) Option { return func(s *Server) { s.logTap = fn } }
+
+// New validates cfg and returns a server that is not started.
+func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	s := &Server{cfg: cfg, log: logger}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// OpenStore opens the configured backend. It is the one place that picks one.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	switch {
+	case cfg.IsPostgres():
+		st, err := postgres.Open(ctx, cfg.Store)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return st, nil
+	default:
+		path := cfg.SQLitePath()
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite store %s: %w", path, err)
+		}
+		return st, nil
+	}
+}
+
+// Start opens everything, loads what is deployed (compiling modules before
+// the listener accepts a request) and starts serving.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = s.Stop(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if s.st, err = OpenStore(ctx, s.cfg); err != nil {
+		return err
+	}
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log}); err != nil {
+		return fmt.Errorf("start runtime: %w", err)
+	}
+	s.inv = invoke.New(invoke.Config{
+		Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, LogTap: s.logTap,
+	})
+	// The API invokes through the gateway and the gateway mounts the API,
+	// so the API gets its gateway after both exist.
+	s.api = api.New(api.Config{
+		Store: s.st, Invoker: s.inv, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
+	})
+	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
+	s.api.SetGateway(s.gw)
+	if err := s.inv.Sync(ctx); err != nil {
+		return fmt.Errorf("load deployed functions: %w", err)
+	}
+	if err := s.reloadRoutes(ctx); err != nil {
+		return err
+	}
+	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.http = gateway.NewServer(s.gw, s.cfg.ReadTimeout, s.log)
+
+	bgCtx, cancel := context.WithCancelCause(context.Background())
+	s.cancel = cancel
+	s.goBackground(func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	})
+	s.goBackground(func() { s.syncLoop(bgCtx) })
+	s.goBackground(func() { s.retentionLoop(bgCtx) })
+	s.log.Info("strata serving", "addr", s.ln.Addr().String(), "store", s.storeName())
+	return nil
+}
+
+func (s *Server) storeName() string {
+	if s.cfg.IsPostgres() {
+		return "postgres"
+	}
+	return "sqlite:" + s.cfg.SQLitePath()
+}
+
+func (s *Server) goBackground(fn func()) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn()
+	}()
+}
+
+// reloadRoutes rebuilds the route table from the store.
+func (s *Server) reloadRoutes(ctx context.Context) error {
+	routes, err := s.st.RouteList(ctx)
+	if err != nil {
+		return fmt.Errorf("load routes: %w", err)
+	}
+	r, err := route.NewRouter(routes)
+	if err != nil {
+		return fmt.Errorf("build routes: %w", err)
+	}
+	s.gw.SetRouter(r)
+	return nil
+}
+
+// syncLoop picks up deploys and rollbacks made through other nodes sharing
+// the store.
+func (s *Server) syncLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.inv.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sync deployed functions", "err", err)
+				continue
+			}
+			if err := s.reloadRoutes(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sync routes", "err", err)
+			}
+		}
+	}
+}
+
+// retentionLoop deletes logs and usage records past their retention.
+func (s *Server) retentionLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.st.LogDeleteBefore(ctx, time.Now().Add(-s.cfg.LogRetention)); err != nil && ctx.Err() == nil {
+			s.log.Warn("delete old logs", "err", err)
+		} else if n > 0 {
+			s.log.Info("deleted old logs", "lines", n)
+		}
+		if n, err := s.st.UsageDeleteBefore(ctx, time.Now().Add(-s.cfg.UsageRetention)); err != nil && ctx.Err() == nil {
+			s.log.Warn("delete old usage", "err", err)
+		} else if n > 0 {
+			s.log.Info("deleted old usage records", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the base URL of the server.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Store returns the server's store.
+func (s *Server) Store() store.Store { return s.st }
+
+// API returns the admin API.
+func (s *Server) API() *api.API { return s.api }
+
+// EnsureAdminToken creates a first admin token when the store has none and
+// returns it; it returns "" when tokens exist already (the token is shown
+// once and only its hash is kept).
+func (s *Server) EnsureAdminToken(ctx context.Context) (string, error) {
+	n, err := s.st.TokenCount(ctx)
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return "", nil
+	}
+	tok := NewToken()
+	if err := s.st.TokenPut(ctx, api.HashToken(tok), "admin"); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// AddToken records a token (its hash) if it is not known yet.
+func (s *Server) AddToken(ctx context.Context, tok, name string) error {
+	h := api.HashToken(tok)
+	ok, err := s.st.TokenCheck(ctx, h)
+	if err != nil || ok {
+		return err
+	}
+	return s.st.TokenPut(ctx, h, name)
+}
+
+// NewToken returns a fresh random admin token.
+func NewToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "st_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Stop stops accepting requests, lets in-flight ones finish (bounded by
+// ctx), drains pools, flushes usage and logs, and closes the store. It is
+// idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if s.http != nil {
+			errs = append(errs, s.http.Shutdown(ctx))
+		}
+		if s.cancel != nil {
+			s.cancel(errors.New("server stopping"))
+		}
+		s.bg.Wait()
+		if s.inv != nil {
+			errs = append(errs, s.inv.Close(ctx))
+		}
+		if s.rt != nil {
+			errs = append(errs, s.rt.Close(ctx))
+		}
+		if s.st != nil {
+			errs = append(errs, s.st.Close())
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}

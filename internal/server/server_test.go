@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/client"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// node is a real server on a free loopback port with an admin client.
+type node struct {
+	srv *Server
+	c   *client.Client
+	url string
+}
+
+func startNode(t *testing.T, storeURL string) *node {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.CacheDir = runtimetest.SharedCacheDir()
+	cfg.Store = storeURL
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Stop(sctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	tok, err := srv.EnsureAdminToken(ctx)
+	if err != nil || tok == "" {
+		t.Fatalf("admin token: %q %v", tok, err)
+	}
+	return &node{srv: srv, c: client.New(srv.URL(), tok), url: srv.URL()}
+}
+
+type fn struct {
+	name   string
+	wasm   []byte
+	config store.FunctionConfig
+	routes []deploy.RouteSpec
+}
+
+func cfgOf(kind string) store.FunctionConfig {
+	return store.FunctionConfig{Kind: kind, MemoryMB: 64, TimeoutMS: 2000, MaxConcurrency: 4, Env: map[string]string{"GREETING": "hi"}}
+}
+
+func (n *node) deploy(t *testing.T, project string, fns ...fn) error {
+	t.Helper()
+	ctx := context.Background()
+	spec := deploy.Spec{Project: project}
+	for _, f := range fns {
+		sum := sha256.Sum256(f.wasm)
+		sha := hex.EncodeToString(sum[:])
+		if _, err := n.c.UploadBlob(ctx, sha, f.wasm); err != nil {
+			t.Fatal(err)
+		}
+		spec.Functions = append(spec.Functions, deploy.FunctionSpec{Name: f.name, ModuleSHA256: sha, Config: f.config, Routes: f.routes})
+	}
+	_, err := n.c.Deploy(ctx, spec, false)
+	return err
+}
+
+func get(t *testing.T, url string, body []byte) (int, http.Header, string) {
+	t.Helper()
+	method := "GET"
+	if body != nil {
+		method = "POST"
+	}
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func routes(specs ...string) []deploy.RouteSpec {
+	var out []deploy.RouteSpec
+	for _, s := range specs {
+		m, p, _ := strings.Cut(s, " ")
+		out = append(out, deploy.RouteSpec{Method: m, Path: p})
+	}
+	return out
+}
+
+// TestLimitsThroughTheGateway deploys the misbehaving test guests next to a
+// healthy one and checks each failure gets its clear status while the
+// healthy function, and the failing one's next request, keep working.
+func TestLimitsThroughTheGateway(t *testing.T) {
+	n := startNode(t, "")
+	short := cfgOf(store.KindReactor)
+	short.TimeoutMS = 300
+	err := n.deploy(t, "limits",
+		fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(store.KindReactor), routes("GET /hello/{name}", "POST /hello/{name}")},
+		fn{"loop", runtimetest.Guest(t, runtimetest.Loop), short, routes("GET /loop")},
+		fn{"alloc", runtimetest.Guest(t, runtimetest.Alloc), cfgOf(store.KindReactor), routes("GET /alloc")},
+		fn{"panic", runtimetest.Guest(t, runtimetest.Panic), cfgOf(store.KindReactor), routes("GET /panic")},
+		fn{"huge", runtimetest.Guest(t, runtimetest.Huge), cfgOf(store.KindReactor), routes("GET /huge")},
+		fn{"cgi", runtimetest.BuildC(t, runtimetest.CGI), cfgOf(store.KindCommand), routes("* /cgi/{rest...}")},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, hdr, body := get(t, n.url+"/hello/world?x=1", nil)
+	if code != 200 || !strings.Contains(body, "param.name=world") || !strings.Contains(body, "env.GREETING=hi") || hdr.Get("X-Hello") != "world" {
+		t.Fatalf("hello: %d %v\n%s", code, hdr, body)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/loop", 504, "timed out"},
+		{"/alloc", 500, "function failed"},
+		{"/panic", 500, "function failed"},
+		{"/huge", 502, ""},
+	} {
+		code, hdr, body := get(t, n.url+tc.path, nil)
+		if code != tc.status || !strings.Contains(body, tc.want) || hdr.Get("X-Strata-Invocation-Id") == "" {
+			t.Fatalf("%s: %d %s (want %d containing %q)", tc.path, code, body, tc.status, tc.want)
+		}
+		// The same function serves its next, well-behaved request.
+		if code, _, body := get(t, n.url+tc.path+"?ok=1&n=10", nil); code != 200 {
+			t.Fatalf("%s?ok=1 after failure: %d %s", tc.path, code, body)
+		}
+	}
+
+	// A body over the cap: 413, before the guest runs.
+	if code, _, body := get(t, n.url+"/hello/big", make([]byte, 6<<20+10)); code != 413 {
+		t.Fatalf("oversized body: %d %s", code, body)
+	}
+	// Binary-safe through a command guest.
+	bin := []byte{0, 1, 2, 255, 254, '\r', '\n', '\r', '\n', 0}
+	if code, _, body := get(t, n.url+"/cgi/echo", bin); code != 200 || !strings.Contains(body, string(bin)) {
+		t.Fatalf("cgi echo: %d %q", code, body)
+	}
+	if code, _, _ := get(t, n.url+"/hello/world", nil); code != 200 {
+		t.Fatalf("healthy function broken by the others: %d", code)
+	}
+
+	// The panic's message is in the function's logs, not in the response.
+	var sawPanic bool
+	deadline := time.Now().Add(10 * time.Second)
+	for !sawPanic && time.Now().Before(deadline) {
+		_ = n.c.Logs(context.Background(), client.LogsParams{Function: "panic"}, func(e api.LogEntry) error {
+			if strings.Contains(e.Line, "panic") {
+				sawPanic = true
+			}
+			return nil
+		})
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !sawPanic {
+		t.Fatal("the panic is not in the function's logs")
+	}
+}
+
+// TestConcurrencyLimit fills a function's instances and checks the next
+// request is refused at once with 429 and Retry-After, never queued.
+func TestConcurrencyLimit(t *testing.T) {
+	n := startNode(t, "")
+	c := cfgOf(store.KindReactor)
+	c.MaxConcurrency = 2
+	if err := n.deploy(t, "busy", fn{"sleep", runtimetest.Guest(t, runtimetest.Sleep), c, routes("GET /sleep")}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started <- struct{}{}
+			resp, err := http.Get(n.url + "/sleep?ms=1500")
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	<-started
+	<-started
+	// Wait until both instances are busy, then the third is throttled.
+	var code int
+	var hdr http.Header
+	for i := 0; i < 200; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if code, hdr, _ = get(t, n.url+"/sleep?ms=1", nil); code == 429 {
+			break
+		}
+	}
+	wg.Wait()
+	if code != 429 || hdr.Get("Retry-After") == "" {
+		t.Fatalf("third concurrent request: %d %v", code, hdr)
+	}
+}
+
+// TestBadModulesRejectedAtDeploy: modules that are not Wasm, or import
+// host functions that do not exist, are refused with a clear error and
+// nothing is deployed.
+func TestBadModulesRejectedAtDeploy(t *testing.T) {
+	n := startNode(t, "")
+	// A valid module header with an import of a host module Strata lacks:
+	// (module (import "evil" "syscall" (func)))
+	unknownImport := []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+		1, 4, 1, 0x60, 0, 0, // type section: one func type () -> ()
+		2, 16, 1, 4, 'e', 'v', 'i', 'l', 7, 's', 'y', 's', 'c', 'a', 'l', 'l', 0, 0, // import section
+	}
+	for name, wasm := range map[string][]byte{
+		"not wasm":       []byte("#!/bin/sh\necho pwned\n"),
+		"unknown import": unknownImport,
+	} {
+		err := n.deploy(t, "bad", fn{"bad", wasm, cfgOf(""), routes("GET /bad")})
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.Status != 400 {
+			t.Fatalf("%s: deploy error %v, want a 400", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+		if fns, err := n.c.Functions(context.Background()); err != nil || len(fns) != 0 {
+			t.Fatalf("%s: something was deployed: %v %v", name, fns, err)
+		}
+	}
+}
+
+// TestAdminNeedsToken: no token or a wrong one gets 401 and changes nothing.
+func TestAdminNeedsToken(t *testing.T) {
+	n := startNode(t, "")
+	for _, tok := range []string{"", "st_wrong"} {
+		c := client.New(n.url, tok)
+		_, err := c.Deploy(context.Background(), deploy.Spec{Project: "x"}, false)
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.Status != 401 {
+			t.Fatalf("token %q: %v, want 401", tok, err)
+		}
+	}
+	if code, _, _ := get(t, n.url+"/_strata/health", nil); code != 200 {
+		t.Fatalf("health: %d", code)
+	}
+	if code, _, _ := get(t, n.url+"/_strata/api/v1/nope", nil); code != 401 && code != 404 {
+		t.Fatalf("unknown API path: %d", code)
+	}
+}
+
+// TestPostgresNode runs a deploy and an invocation on the PostgreSQL store.
+func TestPostgresNode(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	schema := testSchema(t, pg)
+	sep := "?"
+	if strings.Contains(pg, "?") {
+		sep = "&"
+	}
+	n := startNode(t, pg+sep+"search_path="+schema)
+	if err := n.deploy(t, "pg", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(store.KindReactor), routes("GET /hello/{name}")}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := get(t, n.url+"/hello/pg", nil); code != 200 || !strings.Contains(body, "param.name=pg") {
+		t.Fatalf("hello on postgres: %d %s", code, body)
+	}
+}
+
+// testSchema creates a PostgreSQL schema for one test and drops it after.
+func testSchema(t *testing.T, pg string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	schema := "strata_srv_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_") + fmt.Sprintf("_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), pg)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	return schema
+}

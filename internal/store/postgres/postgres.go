@@ -1,0 +1,232 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stratahq/strata/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is store.Store on PostgreSQL.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string // where the tables live; part of every advisory lock key
+	now    func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// schemaName is what OpenWithSchema accepts: a plain lower-case identifier,
+// so it never needs quoting in search_path or in DDL.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// string, with pgxpool's pool_* options) and migrates the schema the
+// connection's search_path resolves to, normally public.
+func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWithSchema(ctx, url, "")
+}
+
+// OpenWithSchema is Open with every table kept in schema, which is created if
+// missing and set as the connections' search_path. An empty schema means the
+// default, as Open.
+func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
+	if schema != "" && !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("open postgres store: schema %q: want lower-case letters, digits and '_'", schema)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error may quote the URL, password included; say less.
+		return nil, errors.New("open postgres store: cannot parse connection string")
+	}
+	if schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "strata"
+	}
+	where := cfg.ConnConfig.Host + ":" + strconv.Itoa(int(cfg.ConnConfig.Port)) + "/" + cfg.ConnConfig.Database
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
+	}
+	s := &Store{pool: pool, schema: schema, now: time.Now}
+	if s.schema == "" {
+		var cur *string
+		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&cur); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open postgres store %s: %w", where, err)
+		}
+		if cur == nil {
+			pool.Close()
+			return nil, fmt.Errorf("open postgres store %s: search_path names no existing schema", where)
+		}
+		s.schema = *cur
+	}
+	if err := s.migrate(ctx, schema != ""); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store %s schema %s: %w", where, s.schema, err)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Schema reports the schema the store's tables live in.
+func (s *Store) Schema() string { return s.schema }
+
+// lockKey derives an advisory lock key private to this schema and purpose.
+func (s *Store) lockKey(purpose string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("strata\x00" + s.schema + "\x00" + purpose))
+	return int64(h.Sum64())
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the embedded migrations not yet recorded in
+// schema_migrations. It holds a session advisory lock throughout, so nodes
+// starting together take turns: the first applies, the others find the work
+// recorded. Each migration runs in its own transaction with its record.
+func (s *Store) migrate(ctx context.Context, createSchema bool) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	key := s.lockKey("migrate")
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return fmt.Errorf("take migration lock: %w", err)
+	}
+	defer func() {
+		// Unlock even if ctx is done; a connection that cannot unlock
+		// must not go back to the pool still holding the lock.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			_ = conn.Conn().Close(uctx)
+		}
+	}()
+
+	if createSchema {
+		// Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can fail.
+		if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+s.schema); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer     PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			// No arguments: pgx sends it with the simple protocol, which
+			// accepts a file of several statements.
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, s.now())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// utc normalises a time read from the database, which pgx returns in the
+// local zone.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+// cleanText makes guest-provided text storable: PostgreSQL text holds
+// neither NUL nor invalid UTF-8, and one bad byte must not lose a batch.
+func cleanText(s string) string {
+	if !strings.ContainsRune(s, 0) && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}

@@ -1,0 +1,182 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	neturl "net/url"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/storetest"
+)
+
+const envURL = "STRATA_TEST_POSTGRES"
+
+// testURL returns the test database URL or skips the test.
+func testURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv(envURL)
+	if url == "" {
+		t.Skip("PostgreSQL tests skipped: set " + envURL + " (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return url
+}
+
+// freshSchema names a new schema for one test and drops it, with everything
+// in it, when the test ends. Tests in this and other packages share the
+// database; schemas keep them apart.
+func freshSchema(t testing.TB, url string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "strata_test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// openFresh opens a store in a new schema, closed before the schema drops.
+func openFresh(t testing.TB) *Store {
+	t.Helper()
+	url := testURL(t)
+	s, err := OpenWithSchema(context.Background(), url, freshSchema(t, url))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	testURL(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t) })
+}
+
+func migrationCount(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT count(*) FROM schema_migrations`).Scan(&n))
+	return n
+}
+
+func TestMigrationsRunOnceWhenNodesStartTogether(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	ctx := context.Background()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+
+	// Four nodes start at once on an empty schema: the advisory lock makes
+	// them take turns, so none fails on half-created tables.
+	const nodes = 4
+	stores := make([]*Store, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { stores[i], errs[i] = OpenWithSchema(ctx, url, schema) })
+	}
+	wg.Wait()
+	for i := range nodes {
+		require.NoError(t, errs[i])
+		defer stores[i].Close()
+	}
+	require.Equal(t, len(ms), migrationCount(t, stores[0]))
+
+	// Data written through one node is seen through another, and opening
+	// again applies nothing new.
+	data := []byte("module")
+	require.NoError(t, stores[0].BlobPut(ctx, storetest.Digest(data), data))
+	again, err := OpenWithSchema(ctx, url, schema)
+	require.NoError(t, err)
+	defer again.Close()
+	require.Equal(t, len(ms), migrationCount(t, again))
+	got, err := again.BlobGet(ctx, storetest.Digest(data))
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+}
+
+func TestSchemasAreIsolated(t *testing.T) {
+	ctx := context.Background()
+	a, b := openFresh(t), openFresh(t)
+	require.NoError(t, a.TokenPut(ctx, storetest.Digest([]byte("t")), "admin"))
+	n, err := b.TokenCount(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = a.TokenCount(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
+
+func TestOpenUsesSearchPathSchema(t *testing.T) {
+	// Open without a schema migrates whatever the connection's search_path
+	// names; here a fresh schema set through the URL's options.
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	ctx := context.Background()
+	pre, err := OpenWithSchema(ctx, url, schema) // creates the schema
+	require.NoError(t, err)
+	pre.Close()
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema) // pgx passes unknown parameters on as run-time settings
+	u.RawQuery = q.Encode()
+	s, err := Open(ctx, u.String())
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, schema, s.Schema())
+}
+
+func TestOpenRejectsBadSchemaNames(t *testing.T) {
+	for _, name := range []string{"Upper", "semi;colon", "1digit", "has space", `quo"te`} {
+		_, err := OpenWithSchema(context.Background(), "postgres://127.0.0.1:1/none", name)
+		require.Error(t, err, name)
+	}
+}
+
+func TestLogTextIsMadeStorable(t *testing.T) {
+	// PostgreSQL text refuses NUL and invalid UTF-8; a guest printing
+	// either must not cost the batch.
+	s := openFresh(t)
+	ctx := context.Background()
+	lines := []store.LogLine{{InvocationID: "i", Function: "f", Stream: "stdout", Line: "a\x00b\xffc"}}
+	require.NoError(t, s.LogInsert(ctx, lines))
+	got, err := s.LogList(ctx, store.LogListParams{})
+	require.NoError(t, err)
+	require.Equal(t, "a\uFFFDb\uFFFDc", got[0].Line)
+}
+
+func TestBatchHoldsLockUntilCommit(t *testing.T) {
+	// LogInsert relies on a pipelined batch running as one implicit
+	// transaction, so that pg_advisory_xact_lock taken by its first
+	// statement is still held by its last. Check that directly.
+	s := openFresh(t)
+	ctx := context.Background()
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey("probe"))
+	b.Queue(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted`)
+	br := s.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
+	require.NoError(t, err)
+	var held int
+	require.NoError(t, br.QueryRow().Scan(&held))
+	require.NoError(t, br.Close())
+	require.Equal(t, 1, held)
+	var after int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`).Scan(&after))
+	require.Zero(t, after, "released at the batch's commit (this may be another pooled connection, which holds none either)")
+}

@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/storetest"
+)
+
+func openTemp(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "strata.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+func migrationCount(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.r.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n))
+	return n
+}
+
+func TestReopenKeepsDataAndAppliesNothingNew(t *testing.T) {
+	ctx := context.Background()
+	// The parent directories do not exist yet: Open creates them.
+	path := filepath.Join(t.TempDir(), "nested", "dir", "strata.db")
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	require.NotEmpty(t, ms)
+	require.Equal(t, len(ms), migrationCount(t, s))
+
+	data := []byte("module")
+	require.NoError(t, s.BlobPut(ctx, storetest.Digest(data), data))
+	_, err = s.DeploymentApply(ctx, store.DeploymentApplyParams{
+		Project:     "p",
+		NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: storetest.Digest(data), Config: store.FunctionConfig{Kind: store.KindReactor}}},
+		Routes:      []store.Route{{Method: "GET", Path: "/f", Function: "f"}},
+	})
+	require.NoError(t, err)
+	lines := []store.LogLine{{InvocationID: "i", Function: "f", Version: 1, Time: time.Now(), Stream: "stdout", Line: "hi"}}
+	require.NoError(t, s.LogInsert(ctx, lines))
+	require.NoError(t, s.Close())
+
+	s, err = Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, len(ms), migrationCount(t, s), "re-opening applies nothing new")
+	got, err := s.BlobGet(ctx, storetest.Digest(data))
+	require.NoError(t, err)
+	require.Equal(t, data, got)
+	f, err := s.FunctionGet(ctx, "f")
+	require.NoError(t, err)
+	require.Equal(t, 1, f.ActiveVersion)
+	routes, err := s.RouteList(ctx)
+	require.NoError(t, err)
+	require.Len(t, routes, 1)
+	more := []store.LogLine{{InvocationID: "i", Function: "f", Version: 1, Time: time.Now(), Stream: "stdout", Line: "again"}}
+	require.NoError(t, s.LogInsert(ctx, more))
+	require.Greater(t, more[0].ID, lines[0].ID)
+}
+
+func TestTwoHandlesOnOneFile(t *testing.T) {
+	// Two Opens of one file stand for two processes: both migrate at once
+	// and then write concurrently, relying on BEGIN IMMEDIATE and
+	// busy_timeout rather than on the in-process single writer.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	stores := make([]*Store, 2)
+	errs := make([]error, 2)
+	done := make(chan int)
+	for i := range stores {
+		go func() {
+			stores[i], errs[i] = Open(ctx, path)
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i := range stores {
+		require.NoError(t, errs[i])
+		defer stores[i].Close()
+	}
+	require.Equal(t, 1, migrationCount(t, stores[0]))
+
+	for i := range 5 {
+		for _, s := range stores {
+			_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{
+				Project:     "p",
+				NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: storetest.Digest([]byte{byte(i)}), Config: store.FunctionConfig{Kind: store.KindReactor}}},
+			})
+			require.NoError(t, err)
+		}
+	}
+	vs, err := stores[1].VersionList(ctx, "f")
+	require.NoError(t, err)
+	require.Len(t, vs, 10)
+	require.Equal(t, 10, vs[0].Number)
+}
+
+func TestOpenRejectsQuestionMark(t *testing.T) {
+	_, err := Open(context.Background(), filepath.Join(t.TempDir(), "a?b.db"))
+	require.Error(t, err)
+}

@@ -1,0 +1,168 @@
+package strata
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+func serveWith(t *testing.T, h http.Handler, req *wire.Request) (*wire.Response, int32, string) {
+	t.Helper()
+	old := handler
+	t.Cleanup(func() { handler = old })
+	handler = h
+	var logs bytes.Buffer
+	s := &server{stderr: &logs}
+	out, code := s.serve(wire.AppendRequest(nil, req))
+	if code != codeOK {
+		return nil, code, logs.String()
+	}
+	resp, err := wire.DecodeResponse(out)
+	require.NoError(t, err)
+	return resp, code, logs.String()
+}
+
+func TestServeBuildsRequest(t *testing.T) {
+	deadline := time.UnixMilli(1_900_000_000_000)
+	var seen *http.Request
+	var body string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r
+		b, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		body = string(b)
+		w.Header().Set("X-Out", "1")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, "id=%s", r.PathValue("id"))
+	})
+	resp, code, _ := serveWith(t, h, &wire.Request{
+		Method: "POST", Path: "/items/42", RawQuery: "a=1&b=2", Host: "example.test",
+		RemoteAddr: "10.0.0.1:5000",
+		Headers:    []wire.Header{{Name: "content-type", Values: []string{"text/plain"}}, {Name: "X-Multi", Values: []string{"a", "b"}}},
+		Params:     []wire.Param{{Name: "id", Value: "42"}},
+		Body:       []byte("payload"), InvocationID: "inv-1", TraceParent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01",
+		DeadlineMS: deadline.UnixMilli(),
+	})
+	require.Equal(t, codeOK, code)
+	require.Equal(t, "POST", seen.Method)
+	require.Equal(t, "/items/42", seen.URL.Path)
+	require.Equal(t, "2", seen.URL.Query().Get("b"))
+	require.Equal(t, "/items/42?a=1&b=2", seen.RequestURI)
+	require.Equal(t, "example.test", seen.Host)
+	require.Equal(t, "10.0.0.1:5000", seen.RemoteAddr)
+	require.Equal(t, "text/plain", seen.Header.Get("Content-Type"))
+	require.Equal(t, []string{"a", "b"}, seen.Header.Values("X-Multi"))
+	require.Equal(t, "42", seen.PathValue("id"))
+	require.Equal(t, int64(7), seen.ContentLength)
+	require.Equal(t, "payload", body)
+	require.Equal(t, "inv-1", InvocationID(seen.Context()))
+	require.Equal(t, "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01", TraceParent(seen.Context()))
+	dl, ok := Deadline(seen.Context())
+	require.True(t, ok)
+	require.True(t, dl.Equal(deadline))
+
+	require.Equal(t, http.StatusCreated, resp.Status)
+	require.Equal(t, "id=42", string(resp.Body))
+	require.Equal(t, []wire.Header{
+		{Name: "Content-Type", Values: []string{"text/plain; charset=utf-8"}},
+		{Name: "X-Out", Values: []string{"1"}},
+	}, resp.Headers)
+}
+
+func TestServeDefaults(t *testing.T) {
+	var seen *http.Request
+	resp, code, _ := serveWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r }), &wire.Request{Path: "/"})
+	require.Equal(t, codeOK, code)
+	require.Equal(t, http.MethodGet, seen.Method)
+	require.Equal(t, http.NoBody, seen.Body)
+	_, ok := seen.Context().Deadline()
+	require.False(t, ok)
+	require.Equal(t, "", InvocationID(seen.Context()))
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.Empty(t, resp.Headers, "no body means no sniffed content type")
+	require.Empty(t, resp.Body)
+}
+
+func TestServeKeepsExplicitContentTypeAndFirstStatus(t *testing.T) {
+	resp, _, _ := serveWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTeapot)
+		w.WriteHeader(http.StatusInternalServerError) // ignored, like net/http
+		io.WriteString(w, `{"ok":true}`)
+	}), &wire.Request{Path: "/"})
+	require.Equal(t, http.StatusTeapot, resp.Status)
+	require.Equal(t, []string{"application/json"}, resp.Headers[0].Values)
+}
+
+func TestServeRecoversPanic(t *testing.T) {
+	_, code, logs := serveWith(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), &wire.Request{Path: "/"})
+	require.Equal(t, codePanic, code)
+	require.Contains(t, logs, "panic: boom")
+	require.Contains(t, logs, "goroutine", "the stack is logged")
+}
+
+func TestServeWithoutHandler(t *testing.T) {
+	_, code, logs := serveWith(t, nil, &wire.Request{Path: "/"})
+	require.Equal(t, codeNoHandler, code)
+	require.Contains(t, logs, "no handler registered")
+}
+
+func TestServeRejectsGarbage(t *testing.T) {
+	handler = http.NotFoundHandler()
+	defer func() { handler = nil }()
+	var logs bytes.Buffer
+	s := &server{stderr: &logs}
+	_, code := s.serve([]byte{9, 9, 9})
+	require.Equal(t, codeBadRequest, code)
+	require.True(t, strings.Contains(logs.String(), "decode request"))
+}
+
+// The reused buffers must not leak one invocation's response into the next.
+func TestServeReusesBuffersCleanly(t *testing.T) {
+	n := 0
+	handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if n == 1 {
+			w.Header().Set("X-First", "yes")
+			io.WriteString(w, "a long first body")
+			return
+		}
+		io.WriteString(w, "second")
+	})
+	defer func() { handler = nil }()
+	s := &server{stderr: io.Discard}
+	_, code := s.serve(wire.AppendRequest(nil, &wire.Request{Path: "/"}))
+	require.Equal(t, codeOK, code)
+	out, code := s.serve(wire.AppendRequest(nil, &wire.Request{Path: "/"}))
+	require.Equal(t, codeOK, code)
+	resp, err := wire.DecodeResponse(out)
+	require.NoError(t, err)
+	require.Equal(t, "second", string(resp.Body))
+	for _, h := range resp.Headers {
+		require.NotEqual(t, "X-First", h.Name)
+	}
+}
+
+func BenchmarkServe(b *testing.B) {
+	handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s\n", r.PathValue("name"))
+	})
+	defer func() { handler = nil }()
+	s := &server{stderr: io.Discard}
+	req := wire.AppendRequest(nil, &wire.Request{Method: "GET", Path: "/hello/world", Params: []wire.Param{{Name: "name", Value: "world"}},
+		Headers: []wire.Header{{Name: "Accept", Values: []string{"*/*"}}}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, code := s.serve(req); code != codeOK {
+			b.Fatal(code)
+		}
+	}
+}
