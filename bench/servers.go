@@ -87,9 +87,9 @@ func (s *server) logTail() string {
 	return strings.TrimSpace(string(b))
 }
 
-// waitReady polls url until it answers 200, the process exits or timeout
-// passes.
-func (s *server) waitReady(ctx context.Context, url string, timeout time.Duration) error {
+// waitReady polls url until it answers 200, the process exits, its output
+// contains failMark (when not empty) or timeout passes.
+func (s *server) waitReady(ctx context.Context, url string, timeout time.Duration, failMark string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -111,6 +111,9 @@ func (s *server) waitReady(ctx context.Context, url string, timeout time.Duratio
 			last = resp.Status
 		} else {
 			last = err.Error()
+		}
+		if failMark != "" && strings.Contains(s.logTail(), failMark) {
+			return fmt.Errorf("%s reported %q before %s answered 200:\n%s", s.name, failMark, url, s.logTail())
 		}
 		select {
 		case <-s.done:

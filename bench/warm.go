@@ -152,8 +152,18 @@ func (h *harness) startTarget(ctx context.Context, target string) (srv *server, 
 	}
 	h.log.Info("waiting for server", "target", target, "url", ready)
 	start := time.Now()
-	if err := srv.waitReady(ctx, ready, h.opts.StartTimeout); err != nil {
+	if err := srv.waitReady(ctx, ready, h.opts.StartTimeout, ""); err != nil {
 		return srv, "", "", err
+	}
+	if target == targetStrata {
+		// strata dev answers its health check while it is still building
+		// and deploying the project, so wait for the route itself. Its
+		// "deploy failed" line ends the wait early instead of at the timeout.
+		hello := base + helloPath
+		h.log.Info("waiting for the hello route", "url", hello)
+		if err := srv.waitReady(ctx, hello, h.opts.StartTimeout, "deploy failed"); err != nil {
+			return srv, "", "", err
+		}
 	}
 	h.log.Info("server ready", "target", target, "after", time.Since(start).Round(time.Millisecond))
 	return srv, base, "", nil

@@ -237,14 +237,10 @@ func diff(old store.Version, fs FunctionSpec) []string {
 	return out
 }
 
-// Write prints the plan for people, one line per change, like
-//
-//	+ function hello: module 1a2b3c4d5e6f, kind reactor, memory 128 MB, ...
-//	~ function api: memory 128→256 MB, env ~KEY
-//	- function old
-//	+ route GET /x → hello
-//
-// followed by a summary line, or "no changes".
+// Write prints the plan for people: a "project NAME:" line, then one line
+// per change ("+ function hello: module 1a2b3c4d5e6f, ...", "~ function api:
+// memory 128→256 MB, env ~KEY", "- function old", "+ route GET /x → hello"),
+// then a summary line; or one line saying there are no changes.
 func (p *Plan) Write(w io.Writer) error {
 	var b strings.Builder
 	if p.Empty() {

@@ -9,7 +9,8 @@ import (
 )
 
 // Limits and defaults of a function's configuration. schema/strata.schema.json
-// repeats them; TestSchemaAgreesWithLimits keeps the two in step.
+// repeats them; TestSchemaAgreesWithGo in internal/manifest keeps the two in
+// step.
 const (
 	MinMemoryMB     = 16
 	MaxMemoryMB     = 4096

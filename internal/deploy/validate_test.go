@@ -56,7 +56,9 @@ func TestValidateLimits(t *testing.T) {
 }
 
 func TestSpecValidate(t *testing.T) {
-	good := func() Spec { return spec("shop", fn("api", sha('1'), "GET /a", "POST /u/{id}"), fn("web", sha('2'), "/{rest...}")) }
+	good := func() Spec {
+		return spec("shop", fn("api", sha('1'), "GET /a", "POST /u/{id}"), fn("web", sha('2'), "/{rest...}"))
+	}
 	require.NoError(t, good().Validate())
 
 	tests := []struct {

@@ -211,4 +211,3 @@ func NewServer(h http.Handler, readTimeout time.Duration, logger *slog.Logger) *
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}
 }
-

@@ -36,10 +36,10 @@ type Invoker struct {
 	meter *Meter
 
 	mu       sync.RWMutex
-	active   map[string]*deployed  // function → its active version
-	prepared map[string]*compiled  // versionKey → compiled module, shared by versions with equal code+config
-	syncMu   sync.Mutex            // serialises Sync
-	retiring sync.WaitGroup        // pools draining after a swap
+	active   map[string]*deployed // function → its active version
+	prepared map[string]*compiled // versionKey → compiled module, shared by versions with equal code+config
+	syncMu   sync.Mutex           // serialises Sync
+	retiring sync.WaitGroup       // pools draining after a swap
 }
 
 // deployed is one function version ready to serve: its module and pool.

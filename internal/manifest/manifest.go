@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goccy/go-yaml/ast"
+
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -143,7 +145,7 @@ func Parse(filename string, data []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, Errors{{File: filename, Msg: fmt.Sprintf("cannot resolve manifest path: %v", err), err: err}}
 	}
-	p := &parser{file: filename, dir: filepath.Dir(abs), anchors: map[string]nodeRef{}}
+	p := &parser{file: filename, dir: filepath.Dir(abs), anchors: map[string]ast.Node{}}
 	m := p.parse(data)
 	if len(p.errs) > 0 {
 		slices.SortStableFunc(p.errs, func(a, b *Error) int {

@@ -38,11 +38,9 @@ type parser struct {
 	file    string
 	dir     string // absolute; relative paths in the manifest start here
 	errs    Errors
-	anchors map[string]nodeRef
+	anchors map[string]ast.Node
 	routes  map[string]routeOwner // route.Pattern.Key → first route with it
 }
-
-type nodeRef struct{ node ast.Node }
 
 type routeOwner struct {
 	fn   string
@@ -110,12 +108,12 @@ func (p *parser) syntaxError(err error) {
 	p.addf(Position{}, "", "invalid YAML: %v", err)
 }
 
-type anchorCollector struct{ anchors map[string]nodeRef }
+type anchorCollector struct{ anchors map[string]ast.Node }
 
 func (c anchorCollector) Visit(n ast.Node) ast.Visitor {
 	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil {
 		if tk := a.Name.GetToken(); tk != nil {
-			c.anchors[tk.Value] = nodeRef{a.Value}
+			c.anchors[tk.Value] = a.Value
 		}
 	}
 	return c
@@ -142,7 +140,7 @@ func (p *parser) resolve(n ast.Node) ast.Node {
 				p.addf(posOf(v), "", "unknown alias *%s", name)
 				return nil
 			}
-			n = ref.node
+			n = ref
 		case *ast.TagNode:
 			// "!!str 8080" is the string "8080"; other tags change nothing
 			// we care about.
@@ -193,6 +191,11 @@ func describe(n ast.Node) string {
 	case nil:
 		return "null"
 	case *ast.StringNode:
+		// go-yaml turns integers too large for 64 bits into strings; show
+		// them as the number the user wrote.
+		if v.Token != nil && v.Token.Type == token.StringType && isDigits(v.Value) {
+			return v.Value
+		}
 		return quoteShort(v.Value)
 	case *ast.LiteralNode:
 		if v.Value != nil {
@@ -208,6 +211,11 @@ func describe(n ast.Node) string {
 		return tk.Value
 	}
 	return n.Type().String()
+}
+
+func isDigits(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 func quoteShort(s string) string {
@@ -567,12 +575,16 @@ func (p *parser) integer(e entry, field, rule string, check func(int) error) int
 		p.addf(pos, field, "%s, got %s", rule, describe(e.value))
 		return 0
 	}
-	var n int64
+	// go-yaml keeps non-negative integers as uint64 and negative ones as
+	// int64; anything beyond 32 bits is outside every range we accept.
+	n := int64(1) << 40
 	switch x := iv.Value.(type) {
 	case int64:
 		n = x
 	case uint64:
-		n = 1 << 40 // out of every range we accept
+		if x < 1<<32 {
+			n = int64(x)
+		}
 	}
 	if n < -(1<<31) || n > 1<<31 {
 		p.addf(pos, field, "%s, got %s", rule, describe(e.value))

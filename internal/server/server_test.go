@@ -121,10 +121,14 @@ func TestLimitsThroughTheGateway(t *testing.T) {
 	n := startNode(t, "")
 	short := cfgOf(store.KindReactor)
 	short.TimeoutMS = 300
+	// Filling 64 MB takes the guest's GC a while on a busy machine; the
+	// point is that it ends in a trap, not in a timeout.
+	long := cfgOf(store.KindReactor)
+	long.TimeoutMS = 60000
 	err := n.deploy(t, "limits",
 		fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(store.KindReactor), routes("GET /hello/{name}", "POST /hello/{name}")},
 		fn{"loop", runtimetest.Guest(t, runtimetest.Loop), short, routes("GET /loop")},
-		fn{"alloc", runtimetest.Guest(t, runtimetest.Alloc), cfgOf(store.KindReactor), routes("GET /alloc")},
+		fn{"alloc", runtimetest.Guest(t, runtimetest.Alloc), long, routes("GET /alloc")},
 		fn{"panic", runtimetest.Guest(t, runtimetest.Panic), cfgOf(store.KindReactor), routes("GET /panic")},
 		fn{"huge", runtimetest.Guest(t, runtimetest.Huge), cfgOf(store.KindReactor), routes("GET /huge")},
 		fn{"cgi", runtimetest.BuildC(t, runtimetest.CGI), cfgOf(store.KindCommand), routes("* /cgi/{rest...}")},
@@ -148,7 +152,9 @@ func TestLimitsThroughTheGateway(t *testing.T) {
 		{"/panic", 500, "function failed"},
 		{"/huge", 502, ""},
 	} {
+		start := time.Now()
 		code, hdr, body := get(t, n.url+tc.path, nil)
+		t.Logf("%s: %d after %s", tc.path, code, time.Since(start))
 		if code != tc.status || !strings.Contains(body, tc.want) || hdr.Get("X-Strata-Invocation-Id") == "" {
 			t.Fatalf("%s: %d %s (want %d containing %q)", tc.path, code, body, tc.status, tc.want)
 		}

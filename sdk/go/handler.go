@@ -20,11 +20,11 @@ import (
 // Result codes returned by strata_handle. The host treats any non-zero code as
 // a failed invocation; the values only help it tell why (docs/ABI.md).
 const (
-	codeOK           int32 = 0 // response written
-	codePanic        int32 = 1 // the handler panicked; details went to stderr
-	codeBadRequest   int32 = 2 // the request could not be read or decoded
-	codeRejected     int32 = 3 // the host rejected the response (too large)
-	codeNoHandler    int32 = 4 // HandleHTTP was never called
+	codeOK         int32 = 0 // response written
+	codePanic      int32 = 1 // the handler panicked; details went to stderr
+	codeBadRequest int32 = 2 // the request could not be read or decoded
+	codeRejected   int32 = 3 // the host rejected the response (too large)
+	codeNoHandler  int32 = 4 // HandleHTTP was never called
 )
 
 var handler http.Handler

@@ -53,8 +53,8 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// The error may quote the URL, password included; say less.
-		return nil, errors.New("open postgres store: cannot parse connection string")
+		// pgconn redacts the password in its parse errors.
+		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
 	if schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = schema

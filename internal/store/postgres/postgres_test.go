@@ -148,18 +148,6 @@ func TestOpenRejectsBadSchemaNames(t *testing.T) {
 	}
 }
 
-func TestLogTextIsMadeStorable(t *testing.T) {
-	// PostgreSQL text refuses NUL and invalid UTF-8; a guest printing
-	// either must not cost the batch.
-	s := openFresh(t)
-	ctx := context.Background()
-	lines := []store.LogLine{{InvocationID: "i", Function: "f", Stream: "stdout", Line: "a\x00b\xffc"}}
-	require.NoError(t, s.LogInsert(ctx, lines))
-	got, err := s.LogList(ctx, store.LogListParams{})
-	require.NoError(t, err)
-	require.Equal(t, "a\uFFFDb\uFFFDc", got[0].Line)
-}
-
 func TestBatchHoldsLockUntilCommit(t *testing.T) {
 	// LogInsert relies on a pipelined batch running as one implicit
 	// transaction, so that pg_advisory_xact_lock taken by its first

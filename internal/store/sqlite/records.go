@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stratahq/strata/internal/store"
 )
@@ -22,7 +23,7 @@ func (s *Store) BlobPut(ctx context.Context, digest string, data []byte) error {
 	if data == nil {
 		data = []byte{} // nil would bind as NULL
 	}
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO blobs (sha256, data, size, created_at) VALUES (?, ?, ?, ?)
+	if _, err := s.exec(ctx, `INSERT INTO blobs (sha256, data, size, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (sha256) DO NOTHING`, digest, data, len(data), micros(s.now())); err != nil {
 		return fmt.Errorf("put blob %s: %w", digest, err)
 	}
@@ -79,7 +80,7 @@ func (s *Store) UsageInsert(ctx context.Context, records []store.Usage) error {
 			args := make([]any, 0, len(chunk)*usageCols)
 			for _, u := range chunk {
 				args = append(args, u.InvocationID, u.Function, u.Version, u.Trigger, u.TraceID, micros(u.Start),
-					int64(u.Duration), u.BilledMS, u.MemoryMB, u.Cold, u.Outcome, u.Status, u.Error)
+					int64(u.Duration), u.BilledMS, u.MemoryMB, u.Cold, u.Outcome, u.Status, cleanText(u.Error))
 			}
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
@@ -135,7 +136,7 @@ func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]store
 
 // UsageDeleteBefore deletes usage records that started before t.
 func (s *Store) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM usage WHERE start_at < ?`, micros(t))
+	res, err := s.exec(ctx, `DELETE FROM usage WHERE start_at < ?`, micros(t))
 	if err != nil {
 		return 0, fmt.Errorf("delete usage before %s: %w", t.UTC().Format(time.RFC3339), err)
 	}
@@ -158,7 +159,7 @@ func (s *Store) LogInsert(ctx context.Context, lines []store.LogLine) error {
 				placeholders(len(chunk), logCols)
 			args := make([]any, 0, len(chunk)*logCols)
 			for _, l := range chunk {
-				args = append(args, l.InvocationID, l.Function, l.Version, l.TraceID, micros(l.Time), l.Stream, l.Line)
+				args = append(args, l.InvocationID, l.Function, l.Version, l.TraceID, micros(l.Time), l.Stream, cleanText(l.Line))
 			}
 			res, err := tx.ExecContext(ctx, q, args...)
 			if err != nil {
@@ -225,7 +226,7 @@ func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]store.Log
 
 // LogDeleteBefore deletes lines written before t.
 func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM logs WHERE logged_at < ?`, micros(t))
+	res, err := s.exec(ctx, `DELETE FROM logs WHERE logged_at < ?`, micros(t))
 	if err != nil {
 		return 0, fmt.Errorf("delete logs before %s: %w", t.UTC().Format(time.RFC3339), err)
 	}
@@ -234,7 +235,7 @@ func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 
 // TokenPut records a token hash; putting an existing hash renames it.
 func (s *Store) TokenPut(ctx context.Context, hash, name string) error {
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO tokens (hash, name, created_at) VALUES (?, ?, ?)
+	if _, err := s.exec(ctx, `INSERT INTO tokens (hash, name, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET name = excluded.name`, hash, name, micros(s.now())); err != nil {
 		return fmt.Errorf("put token %s: %w", name, err)
 	}
@@ -261,6 +262,29 @@ func (s *Store) TokenCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count tokens: %w", err)
 	}
 	return n, nil
+}
+
+// exec runs one write statement in its own IMMEDIATE transaction: as a bare
+// autocommit statement it could fail with SQLITE_BUSY instead of waiting when
+// another process shares the file.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
+// cleanText replaces NUL and invalid UTF-8 in guest-provided text, as the
+// PostgreSQL backend must (its text type holds neither), so both backends
+// return the same line.
+func cleanText(s string) string {
+	if !strings.ContainsRune(s, 0) && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.

@@ -62,7 +62,7 @@ func cfg(kind string) store.FunctionConfig {
 		Env: map[string]string{"GREETING": "hi", "EMPTY": ""}}
 }
 
-// requireUTC checks that a stored time is in UTC, set, and close to when the
+// requireRecent checks that a stored time is in UTC, set, and close to when the
 // test ran (the store stamps created/updated times itself).
 func requireRecent(t *testing.T, got time.Time, before time.Time) {
 	t.Helper()
@@ -224,7 +224,7 @@ func testDeployNumbers(t *testing.T, s store.Store) {
 	require.False(t, a.UpdatedAt.Before(a.CreatedAt))
 }
 
-// requireUntouched checks that a failed deploy of project "b" left the store as
+// requireOnlyProjectA checks that a failed deploy of project "b" left the store as
 // project "a"'s first deploy made it.
 func requireOnlyProjectA(t *testing.T, s store.Store) {
 	t.Helper()
@@ -613,11 +613,10 @@ func testLogs(t *testing.T, s store.Store) {
 	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	lines := []store.LogLine{
 		logLine("i1", "a", 0, base),
-		{InvocationID: "i1", Function: "a", Version: 3, TraceID: "t", Time: base.Add(time.Millisecond), Stream: "stderr", Line: "ünïcode ✓ and \x00 nul? no: tabs\tand \"quotes\""},
+		{InvocationID: "i1", Function: "a", Version: 3, TraceID: "t", Time: base.Add(time.Millisecond), Stream: "stderr", Line: "ünïcode ✓ tabs\tand \"quotes\" 'single'"},
 		logLine("i2", "b", 0, base.Add(2*time.Millisecond)),
 		{InvocationID: "i2", Function: "b", Version: 1, Time: base.Add(time.Second), Stream: "platform", Line: ""},
 	}
-	lines[1].Line = "ünïcode ✓ tabs\tand \"quotes\" 'single'"
 	require.NoError(t, s.LogInsert(ctx, lines))
 	for i := range lines {
 		require.NotZero(t, lines[i].ID)
@@ -664,6 +663,15 @@ func testLogs(t *testing.T, s store.Store) {
 	more := []store.LogLine{logLine("i3", "a", 0, base.Add(time.Hour))}
 	require.NoError(t, s.LogInsert(ctx, more))
 	require.Greater(t, more[0].ID, lines[3].ID)
+
+	// Guests print anything. NUL and invalid UTF-8 (which PostgreSQL text
+	// refuses) become U+FFFD rather than costing the batch.
+	odd := []store.LogLine{{InvocationID: "i9", Function: "z", Stream: "stdout", Time: base, Line: "a\x00b\xffc"}}
+	require.NoError(t, s.LogInsert(ctx, odd))
+	got, err = s.LogList(ctx, store.LogListParams{Function: "z"})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, "a\uFFFDb\uFFFDc", got[0].Line)
 }
 
 func ids(lines []store.LogLine) []int64 {

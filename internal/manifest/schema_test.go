@@ -1,0 +1,166 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/route"
+)
+
+const schemaPath = "../../schema/strata.schema.json"
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(schemaPath)
+	require.NoError(t, err)
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("strata.schema.json", doc))
+	sch, err := c.Compile("strata.schema.json")
+	require.NoError(t, err)
+	return sch
+}
+
+// validateYAML converts YAML to JSON the way an editor's language server
+// sees it and validates it against the schema.
+func validateYAML(t *testing.T, sch *jsonschema.Schema, data []byte) error {
+	t.Helper()
+	js, err := yaml.YAMLToJSON(data)
+	require.NoError(t, err)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	require.NoError(t, err)
+	return sch.Validate(inst)
+}
+
+// TestSchemaTestdata checks every testdata manifest against the schema. The
+// first line of each file says what the schema must make of it:
+//
+//	# schema: accept    valid for the schema (all ok_* files; bad ones whose
+//	                    problem the schema cannot see, e.g. a missing path)
+//	# schema: reject    the schema catches a problem too
+//	# schema: n/a       editors see other data than Parse: YAML syntax errors,
+//	                    duplicate keys, several documents
+func TestSchemaTestdata(t *testing.T) {
+	sch := compileSchema(t)
+	files, err := filepath.Glob("testdata/*.yaml")
+	require.NoError(t, err)
+	var rejects int
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			first, _, _ := strings.Cut(string(data), "\n")
+			verdict, ok := strings.CutPrefix(first, "# schema: ")
+			require.True(t, ok, "first line must be a # schema: comment")
+			verdict, _, _ = strings.Cut(verdict, " ")
+			if strings.HasPrefix(name, "ok_") {
+				require.Equal(t, "accept", verdict)
+			}
+			switch verdict {
+			case "accept":
+				assert.NoError(t, validateYAML(t, sch, data))
+			case "reject":
+				rejects++
+				assert.Error(t, validateYAML(t, sch, data))
+			case "n/a":
+				// Editors see something else than Parse does (a YAML error,
+				// the last of duplicate keys, the first document only).
+				require.False(t, strings.HasPrefix(name, "ok_"))
+			default:
+				t.Fatalf("unknown schema verdict %q", verdict)
+			}
+		})
+	}
+	assert.GreaterOrEqual(t, rejects, 10)
+}
+
+// TestSchemaAgreesWithGo feeds the same values to the schema and to the Go
+// validators and requires the same verdict, so the two cannot drift apart.
+func TestSchemaAgreesWithGo(t *testing.T) {
+	sch := compileSchema(t)
+	check := func(t *testing.T, doc map[string]any, goErr error) {
+		t.Helper()
+		js, err := json.Marshal(doc)
+		require.NoError(t, err)
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+		require.NoError(t, err)
+		schemaErr := sch.Validate(inst)
+		assert.Equal(t, goErr == nil, schemaErr == nil, "doc %s: go says %v, schema says %v", js, goErr, schemaErr)
+	}
+	withFunction := func(fn map[string]any) map[string]any {
+		fn["source"] = "./x"
+		return map[string]any{"project": "p", "functions": map[string]any{"f": fn}}
+	}
+
+	t.Run("routes", func(t *testing.T) {
+		routes := []string{
+			"/", "GET /", "GET /hello/{name}", "POST /users/{id}/avatar", "/files/{path...}", "* /{rest...}",
+			"DELETE   /a/", "OPTIONS /a/*", "/*", "HEAD /a.b/..c/...", "/.well-known/x", "/_strat/x", "/_stratax",
+			"GET /ünï/%41", "GET /{a}/{_b2}/{c...}", "/a-b_c~d!$&'()+,;=:@",
+			"", "GET", "get", "hello", "GET hello", "get /x", "FETCH /x", "*", "GET\t/x", " /x", "/x ",
+			"/a//b", "//", "/a/{id", "/a/{}", "/a/{1x}", "/a/{x-y}", "/a/{...}", "/a/{rest...}/b", "/a/*/b",
+			"/a/{rest...}/", "/file-{name}", "/a*", "/a?b=1", "/a#x", "/a\tb", "GET /a b", "/a/./b", "/..", "/.",
+			"/_strata", "GET /_strata/health", "/_strata/", "* /_strata/x/y", "/a\x7f",
+		}
+		for _, r := range routes {
+			t.Run(r, func(t *testing.T) {
+				_, err := route.Parse(r)
+				check(t, withFunction(map[string]any{"routes": []any{r}}), err)
+			})
+		}
+	})
+	t.Run("names", func(t *testing.T) {
+		for _, n := range []string{"a", "hello", "a-b-1", "a-", strings.Repeat("x", 63), strings.Repeat("x", 64), "", "A", "1a", "-a", "a_b", "héllo"} {
+			check(t, map[string]any{"project": n, "functions": map[string]any{"f": map[string]any{"source": "x"}}}, deploy.ValidateName(n))
+			check(t, map[string]any{"project": "p", "functions": map[string]any{n: map[string]any{"source": "x"}}}, deploy.ValidateName(n))
+		}
+	})
+	t.Run("limits", func(t *testing.T) {
+		for _, n := range []int{deploy.MinMemoryMB - 1, deploy.MinMemoryMB, deploy.DefaultMemoryMB, deploy.MaxMemoryMB, deploy.MaxMemoryMB + 1} {
+			check(t, withFunction(map[string]any{"memory": n}), deploy.ValidateMemoryMB(n))
+		}
+		for _, n := range []int{deploy.MinConcurrency - 1, deploy.MinConcurrency, deploy.MaxConcurrency, deploy.MaxConcurrency + 1} {
+			check(t, withFunction(map[string]any{"max_concurrency": n}), deploy.ValidateMaxConcurrency(n))
+		}
+		for _, k := range []string{"reactor", "command", "Reactor", "wasm", ""} {
+			check(t, withFunction(map[string]any{"kind": k}), deploy.ValidateKind(k))
+		}
+	})
+	t.Run("env", func(t *testing.T) {
+		for _, k := range []string{"A", "_", "a_B9", "9A", "A-B", "A B", "É"} {
+			check(t, withFunction(map[string]any{"env": map[string]any{k: "v"}}), deploy.ValidateEnvKey(k))
+		}
+	})
+	t.Run("timeouts", func(t *testing.T) {
+		// The schema checks the syntax; the range is Go's alone. Only
+		// in-range values and syntax errors are compared.
+		for _, d := range []string{"10s", "1m30s", "1ms", "15m", "250ms", "1.5s", "0h1m0s", ".5s", "forever", "10", "", "5 s", "1d"} {
+			_, err := parseTimeout(d)
+			check(t, withFunction(map[string]any{"timeout": d}), err)
+		}
+	})
+}
+
+// parseTimeout is what Parse does with a timeout string.
+func parseTimeout(s string) (time.Duration, error) {
+	wasm := filepath.Join("testdata", "fn", "mod.wasm")
+	m, err := Parse("t.yaml", []byte("project: p\nfunctions:\n  f:\n    wasm: "+wasm+"\n    timeout: \""+s+"\"\n"))
+	if err != nil {
+		return 0, err
+	}
+	return m.Functions[0].Timeout, nil
+}
