@@ -38,7 +38,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stratahq/strata/sdk"
+	"github.com/stratahq/strata/internal/build"
 )
 
 func main() {
@@ -289,9 +289,8 @@ func (h *harness) strata(ctx context.Context) (string, error) {
 	return bin, nil
 }
 
-// helloGuest returns the hello example compiled to a Wasm reactor the way
-// strata build compiles it (GOOS=wasip1, -buildmode=c-shared, the embedded
-// SDK), built in a copy of examples/hello on first use.
+// helloGuest returns the hello example compiled to a Wasm reactor as
+// strata build compiles it, built in a copy of examples/hello on first use.
 func (h *harness) helloGuest(ctx context.Context) ([]byte, error) {
 	if h.guest != nil || h.guestErr != nil {
 		return h.guest, h.guestErr
@@ -312,20 +311,14 @@ func (h *harness) buildHelloGuest(ctx context.Context) ([]byte, error) {
 	if err := copyTree(filepath.Join(h.repo, "examples", "hello"), proj); err != nil {
 		return nil, fmt.Errorf("copy examples/hello: %w", err)
 	}
-	// The example's go.mod points the SDK at ./.strata/sdk, where strata
-	// build materialises it; do the same here so the in-process scenarios
-	// need only the runtime, not the CLI.
-	if err := sdk.WriteModule(filepath.Join(proj, ".strata", "sdk")); err != nil {
-		return nil, fmt.Errorf("materialise the guest SDK: %w", err)
-	}
-	out := filepath.Join(proj, "hello.wasm")
+	// internal/build is what strata build runs, so the in-process scenarios
+	// measure the same module without needing the CLI.
 	h.log.Info("building the hello guest", "dir", proj)
-	cmd := execCommand(ctx, proj, "go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./hello")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build examples/hello for wasip1: %w\n%s", err, b)
+	res, err := build.Go(ctx, build.Params{ProjectDir: proj, Package: "./hello", Out: "hello.wasm", Name: "hello"})
+	if err != nil {
+		return nil, fmt.Errorf("build examples/hello: %w", err)
 	}
-	return os.ReadFile(out)
+	return os.ReadFile(res.Path)
 }
 
 // commandGuest returns the C command guest module.

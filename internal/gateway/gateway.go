@@ -161,10 +161,18 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 	}
 }
 
-// Invoke serves the admin API's direct invoke: the request goes to fn as is,
-// with no route matching.
+// Invoke serves the admin API's direct invoke: the request goes to fn
+// whatever the routes say. When the path matches one of fn's own routes,
+// its path parameters are filled in, so a handler reading r.PathValue works
+// the same when invoked directly.
 func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
-	g.invoke(w, r, fn, nil, "invoke")
+	var params []wire.Param
+	if box := g.router.Load(); box != nil {
+		if matched, p, _, ok := box.r.Match(r.Method, r.URL.Path); ok && matched == fn {
+			params = p
+		}
+	}
+	g.invoke(w, r, fn, params, "invoke")
 }
 
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -215,4 +216,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed manifest makes an invalid spec: %v\n%s", err, data)
 		}
 	})
+}
+
+func TestMergeBomb(t *testing.T) {
+	// Each level merges the previous one ten times: without a bound this
+	// would copy 10^8 keys.
+	var b strings.Builder
+	b.WriteString("project: p\nx0: &a0 {k: v}\n")
+	for i := 1; i <= 8; i++ {
+		b.WriteString(fmt.Sprintf("x%d: &a%d {<<: [", i, i))
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(fmt.Sprintf("*a%d", i-1))
+		}
+		b.WriteString("]}\n")
+	}
+	b.WriteString("functions:\n  f:\n    <<: *a8\n    wasm: testdata/fn/mod.wasm\n")
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `merges copy more than 10000 keys`)
 }

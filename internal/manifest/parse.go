@@ -33,6 +33,10 @@ var (
 // otherwise make arbitrarily deep.
 const maxMergeDepth = 8
 
+// maxMergedKeys bounds the keys "<<" merges may copy in one file: aliases
+// can make a few lines expand exponentially ("billion laughs").
+const maxMergedKeys = 10000
+
 // parser walks the YAML syntax tree of one manifest, collecting errors.
 type parser struct {
 	file    string
@@ -40,6 +44,7 @@ type parser struct {
 	errs    Errors
 	anchors map[string]ast.Node
 	routes  map[string]routeOwner // route.Pattern.Key → first route with it
+	merged  int                   // keys copied by "<<" so far
 }
 
 type routeOwner struct {
@@ -322,8 +327,16 @@ func (p *parser) merge(v ast.Node, field, what string, depth int, pos Position) 
 		p.addf(pos, field, "\"<<\" merges nest too deeply")
 		return nil
 	}
+	if p.merged > maxMergedKeys {
+		return nil // reported once, when the limit was crossed
+	}
 	switch src := p.resolve(v).(type) {
 	case *ast.MappingNode:
+		p.merged += len(src.Values)
+		if p.merged > maxMergedKeys {
+			p.addf(pos, field, "\"<<\" merges copy more than %d keys", maxMergedKeys)
+			return nil
+		}
 		return p.entries(src, field, what, depth+1)
 	case *ast.SequenceNode:
 		var out []entry
@@ -332,6 +345,11 @@ func (p *parser) merge(v ast.Node, field, what string, depth int, pos Position) 
 			if !ok {
 				p.addf(posOf(item), field, "\"<<\" must merge a mapping or a list of mappings, got %s", describe(p.resolve(item)))
 				continue
+			}
+			p.merged += len(m.Values)
+			if p.merged > maxMergedKeys {
+				p.addf(pos, field, "\"<<\" merges copy more than %d keys", maxMergedKeys)
+				return nil
 			}
 			out = append(out, p.entries(m, field, what, depth+1)...)
 		}

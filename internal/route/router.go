@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -47,22 +48,26 @@ type node struct {
 	end      *endpoint        // routes that end here
 }
 
-// NewRouter builds a router from routes (of all projects). It fails when a
-// route does not parse or when two routes clash (same method and shape),
-// which a deploy should have prevented.
+// NewRouter builds a router from routes (of all projects). A route that does
+// not parse, or that clashes with an earlier one (same method and shape),
+// is left out and reported in the error; deploys prevent both, so this only
+// happens with bad stored data. The returned router is usable even then,
+// serving every other route, so one bad row cannot take the gateway down.
 func NewRouter(routes []store.Route) (*Router, error) {
 	r := &Router{}
+	var errs []error
 	for _, rt := range routes {
 		p, err := New(rt.Method, rt.Path)
 		if err != nil {
-			return nil, fmt.Errorf("route %s %s of function %q: %w", rt.Method, rt.Path, rt.Function, err)
+			errs = append(errs, fmt.Errorf("route %s %s of function %q: %w", rt.Method, rt.Path, rt.Function, err))
+			continue
 		}
 		if err := r.add(p, rt); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 	}
 	r.root.finish()
-	return r, nil
+	return r, errors.Join(errs...)
 }
 
 func (r *Router) add(p Pattern, rt store.Route) error {

@@ -212,6 +212,26 @@ func TestNewRouterErrors(t *testing.T) {
 	}
 }
 
+func TestNewRouterKeepsServingDespiteBadRoutes(t *testing.T) {
+	r, err := NewRouter([]store.Route{
+		{Project: "a", Method: "GET", Path: "/u/{id}", Function: "first"},
+		{Project: "b", Method: "GET", Path: "/u/{name}", Function: "second"},
+		{Project: "b", Method: "GET", Path: "/bad//path", Function: "bad"},
+		{Project: "b", Method: "GET", Path: "/ok", Function: "ok"},
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "clashes with")
+	assert.Contains(t, err.Error(), "empty segment")
+	require.NotNil(t, r)
+	fn, params, _, ok := r.Match("GET", "/u/7")
+	assert.True(t, ok)
+	assert.Equal(t, "first", fn)
+	assert.Equal(t, ps("id", "7"), params)
+	fn, _, _, ok = r.Match("GET", "/ok")
+	assert.True(t, ok)
+	assert.Equal(t, "ok", fn)
+}
+
 func TestRouterEmpty(t *testing.T) {
 	r, err := NewRouter(nil)
 	require.NoError(t, err)
