@@ -27,10 +27,11 @@ type loadSpec struct {
 
 // loadResult is what one load run measured.
 type loadResult struct {
-	Loader   string // "wrk" or "go"
-	Requests int64  // completed requests, whatever their status
-	Errors   int64  // connection, read or timeout errors
-	Non2xx   int64  // completed requests whose status was not 2xx or 3xx
+	Loader   string        // "wrk" or "go"
+	Requests int64         // completed requests, whatever their status
+	Errors   int64         // connection, read or timeout errors
+	Non2xx   int64         // completed requests whose status was not 2xx or 3xx
+	Statuses map[int]int64 // requests by status code (go loader only)
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	Mean     time.Duration
@@ -72,6 +73,7 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 		hist            *histogram
 		requests, non2x int64
 		errs            int64
+		statuses        map[int]int64
 	}
 	results := make([]connResult, spec.Connections)
 	start := time.Now()
@@ -83,6 +85,7 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 	for i := range results {
 		res := &results[i]
 		res.hist = newHistogram()
+		res.statuses = map[int]int64{}
 		wg.Go(func() {
 			var d net.Dialer
 			var conn net.Conn
@@ -123,6 +126,7 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 				}
 				res.hist.record(time.Since(t0))
 				res.requests++
+				res.statuses[status]++
 				if status < 200 || status >= 400 {
 					res.non2x++
 				}
@@ -140,9 +144,12 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 	}
 
 	total := newHistogram()
-	out := loadResult{Loader: "go", Elapsed: min(elapsed, spec.Duration)}
+	out := loadResult{Loader: "go", Elapsed: min(elapsed, spec.Duration), Statuses: map[int]int64{}}
 	for _, r := range results {
 		total.merge(r.hist)
+		for code, n := range r.statuses {
+			out.Statuses[code] += n
+		}
 		out.Requests += r.requests
 		out.Non2xx += r.non2x
 		out.Errors += r.errs

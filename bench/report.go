@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -60,19 +61,20 @@ type hostInfo struct {
 
 // httpResult is one HTTP target under load.
 type httpResult struct {
-	Target      string  `json:"target"`
-	Loader      string  `json:"loader,omitempty"`
-	Connections int     `json:"connections,omitempty"`
-	Seconds     float64 `json:"seconds,omitempty"`
-	Requests    int64   `json:"requests"`
-	Errors      int64   `json:"errors"`
-	Non2xx      int64   `json:"non_2xx"`
-	RPS         float64 `json:"req_per_s"`
-	P50us       float64 `json:"p50_us"`
-	P99us       float64 `json:"p99_us"`
-	MeanUS      float64 `json:"mean_us,omitempty"`
-	Skipped     string  `json:"skipped,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	Target      string           `json:"target"`
+	Loader      string           `json:"loader,omitempty"`
+	Connections int              `json:"connections,omitempty"`
+	Seconds     float64          `json:"seconds,omitempty"`
+	Requests    int64            `json:"requests"`
+	Errors      int64            `json:"errors"`
+	Non2xx      int64            `json:"non_2xx"`
+	Statuses    map[string]int64 `json:"statuses,omitempty"`
+	RPS         float64          `json:"req_per_s"`
+	P50us       float64          `json:"p50_us"`
+	P99us       float64          `json:"p99_us"`
+	MeanUS      float64          `json:"mean_us,omitempty"`
+	Skipped     string           `json:"skipped,omitempty"`
+	Error       string           `json:"error,omitempty"`
 }
 
 func (r *httpResult) fill(l loadResult) {
@@ -80,6 +82,12 @@ func (r *httpResult) fill(l loadResult) {
 	r.Seconds = l.Elapsed.Seconds()
 	r.Requests, r.Errors, r.Non2xx = l.Requests, l.Errors, l.Non2xx
 	r.RPS = round(l.rps(), 1)
+	if len(l.Statuses) > 0 {
+		r.Statuses = map[string]int64{}
+		for code, n := range l.Statuses {
+			r.Statuses[strconv.Itoa(code)] = n
+		}
+	}
 	r.P50us, r.P99us, r.MeanUS = micros(l.P50), micros(l.P99), micros(l.Mean)
 }
 

@@ -187,3 +187,14 @@ func get(url string) (int, string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
 }
+
+// hasVersion reports whether `strata versions` output lists version v.
+func hasVersion(out, v string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 1 && f[0] == v || len(f) >= 2 && f[0] == "*" && f[1] == v {
+			return true
+		}
+	}
+	return false
+}

@@ -137,3 +137,61 @@ func TestScaffoldNewProject(t *testing.T) {
 		t.Fatalf("new over an existing project succeeded: %s", errOut)
 	}
 }
+
+// TestDeploySurvivesKill deploys, kills the server with SIGKILL (no clean
+// shutdown), restarts it on the same data directory and checks that the
+// acknowledged deploy, its versions and the token are all still there and
+// the function serves at once, compiled before the listener opened.
+func TestDeploySurvivesKill(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	start := func() (*proc, string) {
+		p := startProc(t, dataDir, "server", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+		urlRe := regexp.MustCompile(`serving on (http://\S+)`)
+		var url string
+		eventually(t, time.Minute, "strata server to start", func() bool {
+			if m := urlRe.FindStringSubmatch(p.out.String()); m != nil {
+				url = m[1]
+			}
+			return url != ""
+		})
+		return p, url
+	}
+	p, url := start()
+	tok := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`).FindStringSubmatch(p.out.String())
+	if tok == nil {
+		t.Fatalf("no token printed:\n%s", p.out)
+	}
+	dir := copyProject(t, "hello")
+	mustRun(t, dir, "deploy", "--server", url, "--token", tok[1])
+	man := filepath.Join(dir, "strata.yaml")
+	b, _ := os.ReadFile(man)
+	if err := os.WriteFile(man, []byte(strings.Replace(string(b), "GREETING: hello", "GREETING: hey", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, "deploy", "--server", url, "--token", tok[1])
+	if r := do(t, "GET", url+"/hello/k", nil, nil); string(r.body) != "hey, k!\n" {
+		t.Fatalf("before kill: %q", r.body)
+	}
+
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+
+	p2, url2 := start()
+	if strings.Contains(p2.out.String(), "admin token") {
+		t.Fatalf("a restart printed a new admin token:\n%s", p2.out)
+	}
+	if r := do(t, "GET", url2+"/hello/k", nil, nil); r.status != 200 || string(r.body) != "hey, k!\n" || r.header.Get("X-Strata-Version") != "2" {
+		t.Fatalf("after restart: %d %q version %s", r.status, r.body, r.header.Get("X-Strata-Version"))
+	}
+	out := mustRun(t, dir, "versions", "hello", "--server", url2, "--token", tok[1])
+	if !hasActive(out, "2") || !hasVersion(out, "1") {
+		t.Fatalf("versions after restart:\n%s", out)
+	}
+	// The same project again is still a no-op after the restart.
+	if out := mustRun(t, dir, "deploy", "--server", url2, "--token", tok[1]); !strings.Contains(out, "up to date") {
+		t.Fatalf("redeploy after restart:\n%s", out)
+	}
+}

@@ -29,7 +29,7 @@ const MaxBlobBytes = 256 << 20
 
 // Invoker is what the API needs from the invocation pipeline.
 type Invoker interface {
-	Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) error
+	Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (kind string, err error)
 	Sync(ctx context.Context) error
 }
 
@@ -239,16 +239,25 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 	if planOnly || plan.Empty() {
 		return res, nil
 	}
-	for _, ch := range append(append([]deploy.FunctionChange{}, plan.Add...), plan.Change...) {
-		wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config); err != nil {
-			return nil, fmt.Errorf("function %s: %w", ch.Name, err)
+	for _, list := range [][]deploy.FunctionChange{plan.Add, plan.Change} {
+		for i := range list {
+			ch := &list[i]
+			wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
+			}
+			if err != nil {
+				return nil, err
+			}
+			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: %w", ch.Name, err)
+			}
+			// A prebuilt module's kind is detected from its exports; the
+			// version records what was detected, so it is never ambiguous.
+			if ch.New.Config.Kind == "" {
+				ch.New.Config.Kind = kind
+			}
 		}
 	}
 	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec))
@@ -384,7 +393,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Compile before repointing, so the rollback never serves a version
 	// this node cannot run.
-	if err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
 		return err
 	}
 	if err := a.cfg.Store.FunctionSetActiveVersion(ctx, name, body.Version); err != nil {

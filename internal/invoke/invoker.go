@@ -87,30 +87,37 @@ func versionKey(sha string, c store.FunctionConfig) string {
 
 // Prepare compiles a module for a version that is about to be deployed, so
 // compile errors reject the deploy before anything is written and the first
-// request never pays compilation. The result is cached for Sync.
-func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) error {
+// request never pays compilation. The result is cached for Sync. It returns
+// the module's kind, detected from its exports when c.Kind is empty.
+func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (string, error) {
 	key := versionKey(sha, c)
 	iv.mu.RLock()
-	_, ok := iv.prepared[key]
+	p, ok := iv.prepared[key]
 	iv.mu.RUnlock()
 	if ok {
-		return nil
+		return p.mod.Kind(), nil
 	}
 	mod, err := iv.cfg.Runtime.Compile(ctx, wasm, runtime.ModuleSpec{
 		Name: function, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
 	})
 	if err != nil {
-		return err
+		return "", err
+	}
+	if c.Kind == "" {
+		// Key the module by the kind it turned out to be: that is what the
+		// version records and what Sync looks up.
+		c.Kind = mod.Kind()
+		key = versionKey(sha, c)
 	}
 	iv.mu.Lock()
-	if _, ok := iv.prepared[key]; ok {
+	if p, ok := iv.prepared[key]; ok {
 		iv.mu.Unlock()
 		_ = mod.Close(ctx)
-		return nil
+		return p.mod.Kind(), nil
 	}
 	iv.prepared[key] = &compiled{key: key, mod: mod, preparedAt: iv.cfg.Clock.Now()}
 	iv.mu.Unlock()
-	return nil
+	return mod.Kind(), nil
 }
 
 // Sync makes the served versions match the store: functions whose active
@@ -213,7 +220,7 @@ func (iv *Invoker) compiledFor(ctx context.Context, v store.Version) (*compiled,
 	if err != nil {
 		return nil, fmt.Errorf("module %s of %s@%d: %w", v.ModuleSHA256, v.Function, v.Number, err)
 	}
-	if err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+	if _, err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
 		return nil, fmt.Errorf("compile %s@%d: %w", v.Function, v.Number, err)
 	}
 	iv.mu.RLock()
