@@ -159,7 +159,12 @@ type dev struct {
 // until it has deployed (the first build of a Go guest takes a while).
 func startDev(t *testing.T, example string) *dev {
 	t.Helper()
-	dir := copyProject(t, example)
+	return startDevIn(t, copyProject(t, example))
+}
+
+// startDevIn runs `strata dev` in a project directory.
+func startDevIn(t *testing.T, dir string) *dev {
+	t.Helper()
 	p := startProc(t, dir, "dev", "--addr", "127.0.0.1:0")
 	d := &dev{proc: p, dir: dir}
 	deadline := time.Now().Add(3 * time.Minute)

@@ -14,10 +14,13 @@ import (
 	"time"
 )
 
-// TestHelloLifecycle walks through what a new user does: strata dev, curl,
-// invoke, logs, usage, edit and save, versions, idempotent deploy, rollback.
+// TestHelloLifecycle walks through what a new user does: strata new,
+// strata dev, curl, invoke, logs, usage, edit and save, versions,
+// idempotent deploy, rollback.
 func TestHelloLifecycle(t *testing.T) {
-	d := startDev(t, "hello")
+	parent := t.TempDir()
+	mustRun(t, parent, "new", "hello")
+	d := startDevIn(t, filepath.Join(parent, "hello"))
 
 	r := do(t, "GET", d.url+"/hello/world", nil, nil)
 	if r.status != 200 || string(r.body) != "hello, world!\n" {
@@ -77,6 +80,9 @@ func TestHelloLifecycle(t *testing.T) {
 	// Edit and save: dev rebuilds and swaps in version 2.
 	src := filepath.Join(d.dir, "hello", "main.go")
 	b, _ := os.ReadFile(src)
+	if !bytes.Contains(b, []byte(`"%s, %s!\n"`)) {
+		t.Fatalf("the scaffolded handler changed; update this test:\n%s", b)
+	}
 	if err := os.WriteFile(src, bytes.Replace(b, []byte(`"%s, %s!\n"`), []byte(`"%s, %s!!\n"`), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,10 @@ func Errorf(code int, format string, args ...any) error {
 	return &StatusError{Code: code, Err: fmt.Errorf(format, args...)}
 }
 
+// statusClientClosed is nginx's 499: the client went away before the
+// answer. Nobody reads it; it keeps such requests out of 5xx counts.
+const statusClientClosed = 499
+
 // Status maps an error to the HTTP status a client sees. It is the only
 // such mapping in Strata.
 func Status(err error) int {
@@ -40,6 +45,8 @@ func Status(err error) int {
 		return se.Code
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.Canceled):
+		return statusClientClosed
 	case errors.Is(err, pool.ErrAtCapacity):
 		return http.StatusTooManyRequests
 	case errors.Is(err, runtime.ErrTimeout):

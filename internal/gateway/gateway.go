@@ -109,7 +109,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 		}
 	}()
 	if r.ContentLength > g.cfg.MaxBody {
-		WriteError(w, &http.MaxBytesError{Limit: g.cfg.MaxBody}, "")
+		WriteError(w, Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d byte limit", r.ContentLength, g.cfg.MaxBody), "")
 		return
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)); err != nil {

@@ -327,6 +327,11 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 		u.Status = resp.Status
 	case errors.Is(err, pool.ErrAtCapacity):
 		u.Outcome, u.BilledMS, u.Duration = store.OutcomeLimited, 0, 0
+	case errors.Is(err, context.Canceled):
+		// The caller hung up (a client closing its connection); the guest
+		// was stopped with it. Not the function's failure.
+		u.Outcome = store.OutcomeCanceled
+		err = fmt.Errorf("%s@%d: caller went away: %w", v.Function, v.Number, err)
 	case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		u.Outcome = store.OutcomeTimeout
 		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, runtime.ErrTimeout)
@@ -336,7 +341,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	}
 	if err != nil {
 		u.Error = err.Error()
-		if u.Outcome != store.OutcomeLimited {
+		if u.Outcome != store.OutcomeLimited && u.Outcome != store.OutcomeCanceled {
 			// The error goes to the function's logs, where its owner looks,
 			// not only into the caller's response.
 			iv.platformLog(base, "invocation failed: "+err.Error())

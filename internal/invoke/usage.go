@@ -26,6 +26,7 @@ type UsageLine struct {
 	Errors      int64   `json:"errors"`   // traps, panics, bad responses
 	Timeouts    int64   `json:"timeouts"` // interrupted at the deadline
 	Throttles   int64   `json:"throttles"`
+	Canceled    int64   `json:"canceled"` // the caller went away mid-invocation
 	ColdStarts  int64   `json:"cold_starts"`
 	P50MS       float64 `json:"p50_ms"`
 	P99MS       float64 `json:"p99_ms"`
@@ -65,6 +66,8 @@ func Summarize(records []store.Usage, since time.Time, prices Prices) UsageRepor
 				x.line.Errors++
 			case store.OutcomeTimeout:
 				x.line.Timeouts++
+			case store.OutcomeCanceled:
+				x.line.Canceled++
 			case store.OutcomeLimited:
 				x.line.Throttles++
 				continue

@@ -26,10 +26,11 @@ const (
 
 // Invocation outcomes recorded in usage.
 const (
-	OutcomeOK      = "ok"      // the guest answered (any HTTP status)
-	OutcomeError   = "error"   // trap, panic, bad response
-	OutcomeTimeout = "timeout" // deadline reached, guest interrupted
-	OutcomeLimited = "limited" // rejected before running (concurrency, size)
+	OutcomeOK       = "ok"       // the guest answered (any HTTP status)
+	OutcomeError    = "error"    // trap, panic, bad response
+	OutcomeTimeout  = "timeout"  // deadline reached, guest interrupted
+	OutcomeLimited  = "limited"  // rejected before running (concurrency, size)
+	OutcomeCanceled = "canceled" // the caller went away; the guest was stopped
 )
 
 // FunctionConfig is the part of a function version that is not code.

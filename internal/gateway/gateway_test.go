@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// fakeRouter routes GET /f/{x} to "f".
+type fakeRouter struct{}
+
+func (fakeRouter) Match(method, path string) (string, []wire.Param, []string, bool) {
+	x, ok := strings.CutPrefix(path, "/f/")
+	if !ok {
+		return "", nil, nil, false
+	}
+	if method != "GET" && method != "HEAD" && method != "POST" {
+		return "", nil, []string{"GET", "HEAD", "POST"}, false
+	}
+	return "f", []wire.Param{{Name: "x", Value: x}}, nil, true
+}
+
+// fakeInvoker records the request and answers with resp or err.
+type fakeInvoker struct {
+	got  invoke.Request
+	resp *wire.Response
+	err  error
+}
+
+func (f *fakeInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error) {
+	f.got = r
+	body := append([]byte(nil), r.Wire.Body...) // the gateway reuses its buffer
+	f.got.Wire.Body = body
+	res := &invoke.Result{InvocationID: "inv-1", Version: 7, Trace: invoke.NewTrace(r.TraceParent), Response: f.resp}
+	return res, f.err
+}
+
+func newGW(inv *fakeInvoker) *Gateway {
+	g := New(Config{Invoker: inv, MaxBody: 1024, Version: "test"})
+	g.SetRouter(fakeRouter{})
+	return g
+}
+
+func TestRequestAndResponseCrossIntact(t *testing.T) {
+	body := []byte{0, 1, 2, 0xff, '\r', '\n'}
+	inv := &fakeInvoker{resp: &wire.Response{Status: 201, Headers: []wire.Header{
+		{Name: "content-type", Values: []string{"application/octet-stream"}},
+		{Name: "X-Multi", Values: []string{"a", "b"}},
+		{Name: "Connection", Values: []string{"close"}},      // hop-by-hop: dropped
+		{Name: "Content-Length", Values: []string{"999999"}}, // recomputed by the gateway
+	}, Body: body}}
+	g := newGW(inv)
+	req := httptest.NewRequest("POST", "/f/abc?q=1&q=2", strings.NewReader("in\x00put"))
+	req.Header.Set("X-In", "yes")
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req)
+
+	if inv.got.Function != "f" || inv.got.Trigger != "http" {
+		t.Fatalf("invoked %+v", inv.got)
+	}
+	w := inv.got.Wire
+	if w.Method != "POST" || w.Path != "/f/abc" || w.RawQuery != "q=1&q=2" || string(w.Body) != "in\x00put" {
+		t.Fatalf("wire request %+v", w)
+	}
+	if len(w.Params) != 1 || w.Params[0] != (wire.Param{Name: "x", Value: "abc"}) {
+		t.Fatalf("params %+v", w.Params)
+	}
+	var sawHeader bool
+	for _, h := range w.Headers {
+		if h.Name == "X-In" && len(h.Values) == 1 && h.Values[0] == "yes" {
+			sawHeader = true
+		}
+	}
+	if !sawHeader {
+		t.Fatalf("header X-In missing from %+v", w.Headers)
+	}
+
+	res := rec.Result()
+	got, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 || string(got) != string(body) {
+		t.Fatalf("response %d %q", res.StatusCode, got)
+	}
+	if res.Header.Get("Content-Type") != "application/octet-stream" || len(res.Header["X-Multi"]) != 2 {
+		t.Fatalf("headers %v", res.Header)
+	}
+	if res.Header.Get("Connection") != "" || res.Header.Get("Content-Length") != fmt.Sprint(len(body)) {
+		t.Fatalf("hop-by-hop or length header passed through: %v", res.Header)
+	}
+	if res.Header.Get(HeaderInvocationID) != "inv-1" || res.Header.Get(HeaderVersion) != "7" || res.Header.Get("Traceparent") == "" {
+		t.Fatalf("platform headers %v", res.Header)
+	}
+}
+
+func TestHeadHasNoBody(t *testing.T) {
+	inv := &fakeInvoker{resp: &wire.Response{Status: 200, Body: []byte("hello")}}
+	rec := httptest.NewRecorder()
+	newGW(inv).ServeHTTP(rec, httptest.NewRequest("HEAD", "/f/x", nil))
+	if rec.Code != 200 || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") != "5" {
+		t.Fatalf("HEAD: %d %q %v", rec.Code, rec.Body, rec.Header())
+	}
+}
+
+func TestPlatformErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path string
+		body               string
+		invErr             error
+		status             int
+		want               string
+	}{
+		{"unknown route", "GET", "/nope", "", nil, 404, "no route for GET /nope"},
+		{"wrong method", "DELETE", "/f/x", "", nil, 405, "method DELETE not allowed"},
+		{"body over cap", "POST", "/f/x", strings.Repeat("x", 1025), nil, 413, "limit"},
+		{"throttled", "GET", "/f/x", "", fmt.Errorf("f: %w", pool.ErrAtCapacity), 429, ""},
+		{"timeout", "GET", "/f/x", "", fmt.Errorf("f@1 timed out: %w", runtime.ErrTimeout), 504, "timed out"},
+		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &runtime.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
+		{"response too large", "GET", "/f/x", "", runtime.ErrResponseTooLarge, 502, ""},
+		{"not deployed", "GET", "/f/x", "", fmt.Errorf("%w: f", invoke.ErrNoFunction), 404, "not deployed"},
+		{"unknown platform path", "GET", "/_strata/nope", "", nil, 404, "unknown platform path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &fakeInvoker{err: tc.invErr}
+			rec := httptest.NewRecorder()
+			newGW(inv).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Fatalf("%d %s, want %d containing %q", rec.Code, rec.Body, tc.status, tc.want)
+			}
+			if strings.Contains(rec.Body.String(), "secret panic text") {
+				t.Fatal("a guest's panic text leaked into the response")
+			}
+			if tc.status == 405 && rec.Header().Get("Allow") == "" {
+				t.Fatal("405 without Allow")
+			}
+			if tc.status == 429 && rec.Header().Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			if tc.invErr != nil && rec.Header().Get(HeaderInvocationID) != "inv-1" {
+				t.Fatalf("invocation id missing on a failed invocation: %v", rec.Header())
+			}
+		})
+	}
+}
+
+func TestStatusMapping(t *testing.T) {
+	for err, want := range map[error]int{
+		store.ErrNotFound:                             404,
+		fmt.Errorf("x: %w", store.ErrConflict):        409,
+		fmt.Errorf("x: %w", runtime.ErrInvalidModule): 400,
+		Errorf(http.StatusUnauthorized, "no"):         401,
+		errors.New("disk on fire"):                    500,
+	} {
+		if got := Status(err); got != want {
+			t.Errorf("Status(%v) = %d, want %d", err, got, want)
+		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	rec := httptest.NewRecorder()
+	New(Config{Version: "v9"}).ServeHTTP(rec, httptest.NewRequest("GET", "/_strata/health", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"v9"`) {
+		t.Fatalf("health %d %s", rec.Code, rec.Body)
+	}
+}
