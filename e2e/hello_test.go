@@ -44,6 +44,9 @@ func TestHelloLifecycle(t *testing.T) {
 		t.Fatalf("wrong method = %d %v %s", r.status, r.header, r.body)
 	}
 
+	// `logs -f` follows: it prints lines of invocations made after it started.
+	follow := startProc(t, d.dir, "logs", "hello", "-f")
+
 	// The CLI reaches the dev server with no flags.
 	out := mustRun(t, d.dir, "invoke", "hello", "--method", "GET", "--path", "/hello/cli")
 	if out != "hello, cli!\n" {
@@ -53,6 +56,10 @@ func TestHelloLifecycle(t *testing.T) {
 		out, _, _ := run(t, d.dir, nil, "logs", "hello")
 		return strings.Contains(out, `greeting "cli"`) && strings.Contains(out, "hello@1")
 	})
+	eventually(t, 10*time.Second, "logs -f to print the new line", func() bool {
+		return strings.Contains(follow.out.String(), `greeting "cli"`)
+	})
+	follow.stop()
 	// Logs also streamed to the dev terminal.
 	eventually(t, 10*time.Second, "dev terminal to show guest logs", func() bool {
 		return strings.Contains(d.out.String(), `[hello@1] stderr`) || strings.Contains(d.out.String(), `[hello@1] stdout`)

@@ -94,6 +94,11 @@ func deployProject(ctx context.Context, c *client.Client, bp *builtProject, plan
 			}
 		}
 	}
+	if !plan {
+		// The server compiles new modules before it answers; for a large Go
+		// guest on a cold cache that takes seconds, so say so.
+		fmt.Fprintf(w, "deploying %s (the server compiles changed modules first)…\n", bp.spec.Project)
+	}
 	res, err := c.Deploy(ctx, bp.spec, plan)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,8 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body cap in bytes")
 	f.Float64Var(&cfg.Prices.PerMillionRequests, "price-requests", cfg.Prices.PerMillionRequests, "USD per million requests, for cost estimates")
 	f.Float64Var(&cfg.Prices.PerGBSecond, "price-gb-second", cfg.Prices.PerGBSecond, "USD per GB-second, for cost estimates")
+	f.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "delete function logs older than this")
+	f.DurationVar(&cfg.UsageRetention, "usage-retention", cfg.UsageRetention, "delete usage records older than this")
 	f.StringVar(logLevel, "log-level", "info", "platform log level: debug, info, warn, error")
 }
 
@@ -91,6 +93,7 @@ its hash is stored. Deploy to it with:
 
 func newDevCmd(stdio IO) *cobra.Command {
 	cfg := config.Default()
+	cfg.FromEnv() // the data dir is then set to the project's .strata
 	var logLevel, file string
 	var noWatch bool
 	cmd := &cobra.Command{

@@ -102,6 +102,9 @@ func (c Config) Validate() error {
 	if c.SyncInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("sync interval %s: must be at least 100ms", c.SyncInterval))
 	}
+	if c.LogRetention < time.Minute || c.UsageRetention < time.Minute {
+		errs = append(errs, errors.New("log and usage retention must be at least 1m"))
+	}
 	if c.Prices.PerGBSecond < 0 || c.Prices.PerMillionRequests < 0 {
 		errs = append(errs, errors.New("prices must not be negative"))
 	}

@@ -71,16 +71,14 @@ func (r *reader) signed(bits int) (int64, error) {
 			return 0, err
 		}
 		if i == maxBytes-1 {
-			// Bits beyond the value's width must all equal its sign bit.
-			used := bits - 7*i // value bits carried by this byte, 1..7
-			if used < 7 {
-				rest := int8(c<<1) >> (used + 1) // bits above 'used', sign-extended from bit 6
-				sign := int8(c<<1) >> 7
-				if c&0x80 != 0 || rest != sign {
-					return 0, r.errorf("s%d LEB128 out of range", bits)
-				}
-			} else if c&0x80 != 0 {
+			if c&0x80 != 0 {
 				return 0, r.errorf("s%d LEB128 too long", bits)
+			}
+			// The bits beyond the value's width must repeat its sign bit
+			// (bit used-1 of this byte).
+			used := bits - 7*i // value bits carried by this byte, 1..7
+			if hi := (c & 0x7f) >> (used - 1); hi != 0 && hi != 0x7f>>(used-1) {
+				return 0, r.errorf("s%d LEB128 out of range", bits)
 			}
 		}
 		v |= int64(c&0x7f) << shift

@@ -35,11 +35,25 @@ type node struct {
 
 func startNode(t *testing.T, storeURL string) *node {
 	t.Helper()
+	n := startNodeWith(t, storeURL, func(*config.Config) {})
+	tok, err := n.srv.EnsureAdminToken(context.Background())
+	if err != nil || tok == "" {
+		t.Fatalf("admin token: %q %v", tok, err)
+	}
+	n.c = client.New(n.url, tok)
+	return n
+}
+
+// startNodeWith starts a node without an admin client, after adjusting its
+// configuration.
+func startNodeWith(t *testing.T, storeURL string, adjust func(*config.Config)) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.CacheDir = runtimetest.SharedCacheDir()
 	cfg.Store = storeURL
+	adjust(&cfg)
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +69,7 @@ func startNode(t *testing.T, storeURL string) *node {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	tok, err := srv.EnsureAdminToken(ctx)
-	if err != nil || tok == "" {
-		t.Fatalf("admin token: %q %v", tok, err)
-	}
-	return &node{srv: srv, c: client.New(srv.URL(), tok), url: srv.URL()}
+	return &node{srv: srv, url: srv.URL()}
 }
 
 type fn struct {
@@ -285,12 +295,7 @@ func TestPostgresNode(t *testing.T) {
 	if pg == "" {
 		t.Skip("STRATA_TEST_POSTGRES not set")
 	}
-	schema := testSchema(t, pg)
-	sep := "?"
-	if strings.Contains(pg, "?") {
-		sep = "&"
-	}
-	n := startNode(t, pg+sep+"search_path="+schema)
+	n := startNode(t, withSearchPath(pg, testSchema(t, pg)))
 	if err := n.deploy(t, "pg", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(store.KindReactor), routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
@@ -321,4 +326,63 @@ func testSchema(t *testing.T, pg string) string {
 		_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 	})
 	return schema
+}
+
+// TestTwoNodesSharePostgres: a deploy and a rollback made through one node
+// reach another node sharing the database, without a restart.
+func TestTwoNodesSharePostgres(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	url := withSearchPath(pg, testSchema(t, pg))
+	fast := func(c *config.Config) { c.SyncInterval = 100 * time.Millisecond }
+	a := startNodeWith(t, url, fast)
+	tok, err := a.srv.EnsureAdminToken(context.Background())
+	if err != nil || tok == "" {
+		t.Fatal(tok, err)
+	}
+	a.c = client.New(a.url, tok)
+	b := startNodeWith(t, url, fast)
+
+	wasm := runtimetest.Guest(t, runtimetest.Hello)
+	c1 := cfgOf(store.KindReactor)
+	if err := a.deploy(t, "shared", fn{"hello", wasm, c1, routes("GET /hello/{name}")}); err != nil {
+		t.Fatal(err)
+	}
+	waitBody := func(url, want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			code, _, body := get(t, url, nil)
+			if code == 200 && strings.Contains(body, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d %s, want %q", url, code, body, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitBody(b.url+"/hello/b", "env.GREETING=hi")
+	c2 := c1
+	c2.Env = map[string]string{"GREETING": "v2"}
+	if err := a.deploy(t, "shared", fn{"hello", wasm, c2, routes("GET /hello/{name}")}); err != nil {
+		t.Fatal(err)
+	}
+	waitBody(b.url+"/hello/b", "env.GREETING=v2")
+	// The admin token made on node A works on node B: tokens live in the store.
+	bc := client.New(b.url, tok)
+	if err := bc.Rollback(context.Background(), "hello", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitBody(a.url+"/hello/a", "env.GREETING=hi")
+}
+
+// withSearchPath points a PostgreSQL URL at a schema.
+func withSearchPath(pg, schema string) string {
+	if strings.Contains(pg, "?") {
+		return pg + "&search_path=" + schema
+	}
+	return pg + "?search_path=" + schema
 }
