@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,16 @@ func New(cfg Config) *API {
 	a.handle("GET /routes", a.routes)
 	a.handle("GET /logs", a.logs)
 	a.handle("GET /usage", a.usage)
+	// Go's profiler, for operators: behind the admin token like the rest.
+	prof := http.NewServeMux()
+	prof.HandleFunc("/debug/pprof/", pprof.Index)
+	prof.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	a.handle("GET /debug/pprof/", func(w http.ResponseWriter, r *http.Request) error {
+		http.StripPrefix(Prefix, prof).ServeHTTP(w, r)
+		return nil
+	})
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, gateway.Errorf(http.StatusNotFound, "unknown API endpoint %s %s", r.Method, r.URL.Path), "")
 	})

@@ -2,13 +2,14 @@ package invoke
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
@@ -364,13 +365,27 @@ func billedMS(d time.Duration) int64 {
 	return max(ms, 1)
 }
 
+// newInvocationID returns a UUID version 7: a millisecond timestamp then
+// random bits, so ids sort by time (which keeps usage and log indexes
+// local). The random part comes from the runtime's fast generator: ids must
+// be unique, not secret.
 func newInvocationID() string {
-	// Version 7 ids sort by time, which keeps usage and log indexes local.
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[0:8], uint64(time.Now().UnixMilli())<<16|uint64(rand.Uint32()&0x0fff))
+	binary.BigEndian.PutUint64(b[8:16], rand.Uint64())
+	b[6] = 0x70 | b[6]&0x0f // version 7
+	b[8] = 0x80 | b[8]&0x3f // RFC 9562 variant
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 // Active reports the active version number of a function, 0 if none.

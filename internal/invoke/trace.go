@@ -1,8 +1,9 @@
 package invoke
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 )
 
 // TraceContext is a W3C trace context: the trace this invocation belongs to
@@ -72,8 +73,13 @@ func allZero(s string) bool {
 	return true
 }
 
+// randomHex returns n random bytes in hex. Trace and span ids must be
+// unpredictable enough not to collide, not secret, so the runtime's fast
+// per-thread ChaCha8 generator (math/rand/v2, randomly seeded) is used
+// instead of a getrandom system call per invocation.
 func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b)
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	return hex.EncodeToString(b[:n])
 }

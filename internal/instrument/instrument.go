@@ -1,0 +1,920 @@
+package instrument
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+const (
+	// InterruptExport names the global that Options.Interrupt adds. The
+	// host sets it to a non-zero value to make the guest trap at its next
+	// loop header.
+	InterruptExport = "strata_interrupt"
+	// GlobalExportPrefix prefixes the exports Options.ExportGlobals adds:
+	// "strata_g7" is global 7.
+	GlobalExportPrefix = "strata_g"
+)
+
+var (
+	// ErrUnsupported means the module uses a feature the rewriter does not
+	// handle (SIMD, threads, exceptions, tail calls, memory64, ...), or a
+	// rewrite does not apply to it (e.g. stripping data from a module that
+	// imports its memory).
+	ErrUnsupported = errors.New("unsupported WebAssembly feature")
+	// ErrMalformed means the bytes are not a well-formed module.
+	ErrMalformed = errors.New("malformed WebAssembly module")
+)
+
+// Options selects the rewrites. The zero value changes nothing and only
+// inspects the module.
+type Options struct {
+	// Interrupt adds a mutable i32 global (initially 0) after all existing
+	// globals, exports it as InterruptExport, and inserts at the top of
+	// every loop body: global.get; if; unreachable; end.
+	Interrupt bool
+	// ExportGlobals exports every mutable global defined by the module as
+	// GlobalExportPrefix+index (the interrupt global excepted).
+	ExportGlobals bool
+	// StripData turns every active data segment into an empty passive
+	// one. The module's memory then starts zeroed.
+	StripData bool
+	// MinMemoryPages, when above the defined memory's minimum, raises it.
+	MinMemoryPages uint32
+}
+
+// Global is a global the rewrite exported.
+type Global struct {
+	Index  uint32 // global index (imported globals first)
+	Type   byte   // value type: 0x7f i32, 0x7e i64, 0x7d f32, 0x7c f64
+	Export string
+}
+
+// Info describes the module, as found while rewriting it.
+type Info struct {
+	ImportedGlobals int
+	DefinedGlobals  int // before the rewrite
+	// InterruptGlobal is the index of the added global (Options.Interrupt).
+	InterruptGlobal uint32
+	// Loops counts the loop instructions (each got a check with Interrupt).
+	Loops int
+	// Globals lists the globals exported by ExportGlobals.
+	Globals []Global
+	// Memory facts: DefinedMemories counts memories the module defines,
+	// ImportedMemories those it imports; MemoryMinPages is the defined
+	// memory's minimum before the rewrite.
+	DefinedMemories  int
+	ImportedMemories int
+	MemoryMinPages   uint32
+	// HasStart is true when the module has a start function, which runs
+	// during instantiation.
+	HasStart bool
+	// DataSegments counts all data segments, ActiveData the active ones.
+	DataSegments int
+	ActiveData   int
+	// MutatesTables is true when some code can change a table at run time
+	// (table.set, table.grow, table.fill, table.copy, table.init,
+	// elem.drop). UsesDataSegments is true for memory.init or data.drop.
+	MutatesTables    bool
+	UsesDataSegments bool
+}
+
+// Interrupt returns wasm with the interrupt checks added (Options.Interrupt).
+func Interrupt(wasm []byte) ([]byte, error) {
+	out, _, err := Rewrite(wasm, Options{Interrupt: true})
+	return out, err
+}
+
+// Section ids.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+// order is each known section's rank in the order the binary format
+// requires (the tag section, from the exception proposal, sits between
+// memory and global).
+var order = map[byte]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5, secTag: 6,
+	secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13,
+}
+
+type section struct {
+	id   byte
+	body []byte
+	off  int // offset of body in the input, for error messages
+}
+
+var header = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+
+// Rewrite applies opts to wasm and returns the new module and what it found.
+// The input is not modified. On error the output is nil and the error wraps
+// ErrMalformed or ErrUnsupported.
+func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
+	if !bytes.HasPrefix(wasm, header[:4]) {
+		return nil, nil, fmt.Errorf("%w: no \\0asm magic", ErrMalformed)
+	}
+	if !bytes.HasPrefix(wasm, header) {
+		return nil, nil, fmt.Errorf("%w: binary version other than 1 (a component?)", ErrUnsupported)
+	}
+	sections, err := splitSections(wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	info := &Info{}
+	var funcs uint32
+	haveFuncs, haveCode := false, false
+	exportNames := map[string]bool{}
+	var globalTypes []globalType // defined globals
+
+	// First pass: facts needed before rewriting (global counts, exports).
+	for _, s := range sections {
+		r := &reader{b: s.body, base: s.off}
+		switch s.id {
+		case secImport:
+			if err := readImports(r, info); err != nil {
+				return nil, nil, err
+			}
+		case secFunction:
+			if funcs, err = r.u32(); err != nil {
+				return nil, nil, err
+			}
+			haveFuncs = true
+		case secMemory:
+			if err := readMemories(r, info); err != nil {
+				return nil, nil, err
+			}
+		case secGlobal:
+			if globalTypes, err = readGlobals(r); err != nil {
+				return nil, nil, err
+			}
+			info.DefinedGlobals = len(globalTypes)
+		case secExport:
+			if err := readExports(r, exportNames); err != nil {
+				return nil, nil, err
+			}
+		case secStart:
+			info.HasStart = true
+		case secTag:
+			return nil, nil, fmt.Errorf("%w: exception handling (tag section)", ErrUnsupported)
+		}
+	}
+	if opts.Interrupt && exportNames[InterruptExport] {
+		return nil, nil, fmt.Errorf("%w: module already exports %q (instrumented twice?)", ErrUnsupported, InterruptExport)
+	}
+	if (opts.StripData || opts.MinMemoryPages > 0) && (info.DefinedMemories != 1 || info.ImportedMemories != 0) {
+		return nil, nil, fmt.Errorf("%w: memory rewrite needs exactly one defined memory (module defines %d, imports %d)",
+			ErrUnsupported, info.DefinedMemories, info.ImportedMemories)
+	}
+	info.InterruptGlobal = uint32(info.ImportedGlobals + info.DefinedGlobals)
+
+	var newExports []byte
+	exportCount := 0
+	if opts.ExportGlobals {
+		for i, g := range globalTypes {
+			if !g.mutable {
+				continue
+			}
+			idx := uint32(info.ImportedGlobals + i)
+			name := GlobalExportPrefix + strconv.FormatUint(uint64(idx), 10)
+			if exportNames[name] {
+				return nil, nil, fmt.Errorf("%w: module already exports %q", ErrUnsupported, name)
+			}
+			info.Globals = append(info.Globals, Global{Index: idx, Type: g.typ, Export: name})
+			newExports = append(appendName(newExports, name), 0x03)
+			newExports = appendU32(newExports, idx)
+			exportCount++
+		}
+	}
+	if opts.Interrupt {
+		newExports = append(appendName(newExports, InterruptExport), 0x03)
+		newExports = appendU32(newExports, info.InterruptGlobal)
+		exportCount++
+	}
+	var newGlobal []byte
+	if opts.Interrupt {
+		newGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
+	}
+
+	// Second pass: rewrite.
+	out := make([]byte, 0, len(wasm)+len(wasm)/16+64)
+	out = append(out, header...)
+	emit := func(id byte, body []byte) {
+		out = append(out, id)
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	wroteGlobal, wroteExport := false, false
+	// emitMissing writes the global or export section the module lacks,
+	// just before the first section that must follow it.
+	emitMissing := func(beforeRank int) {
+		if !wroteGlobal && newGlobal != nil && beforeRank > order[secGlobal] {
+			emit(secGlobal, append([]byte{1}, newGlobal...))
+			wroteGlobal = true
+		}
+		if !wroteExport && exportCount > 0 && beforeRank > order[secExport] {
+			emit(secExport, append(appendU32(nil, uint32(exportCount)), newExports...))
+			wroteExport = true
+		}
+	}
+	for _, s := range sections {
+		if s.id != secCustom {
+			emitMissing(order[s.id])
+		}
+		r := &reader{b: s.body, base: s.off}
+		switch s.id {
+		case secGlobal:
+			body := appendU32(nil, uint32(info.DefinedGlobals+btoi(newGlobal != nil)))
+			r.u32() // count, already read in the first pass
+			body = append(body, s.body[r.off:]...)
+			emit(s.id, append(body, newGlobal...))
+			wroteGlobal = true
+		case secExport:
+			n, _ := r.u32()
+			body := appendU32(nil, n+uint32(exportCount))
+			body = append(body, s.body[r.off:]...)
+			emit(s.id, append(body, newExports...))
+			wroteExport = true
+		case secMemory:
+			if opts.MinMemoryPages > info.MemoryMinPages {
+				body, err := raiseMemoryMin(r, opts.MinMemoryPages)
+				if err != nil {
+					return nil, nil, err
+				}
+				emit(s.id, body)
+			} else {
+				emit(s.id, s.body)
+			}
+		case secCode:
+			haveCode = true
+			body, err := rewriteCode(r, funcs, opts.Interrupt, info)
+			if err != nil {
+				return nil, nil, err
+			}
+			emit(s.id, body)
+		case secData:
+			body, err := rewriteData(r, opts.StripData, info)
+			if err != nil {
+				return nil, nil, err
+			}
+			emit(s.id, body)
+		default:
+			emit(s.id, s.body)
+		}
+	}
+	emitMissing(len(order) + 1)
+	if haveFuncs != haveCode && funcs > 0 {
+		return nil, nil, fmt.Errorf("%w: function section declares %d functions but there is no code section", ErrMalformed, funcs)
+	}
+	return out, info, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// splitSections frames the module into sections, checking that known
+// sections appear at most once and in order.
+func splitSections(wasm []byte) ([]section, error) {
+	r := &reader{b: wasm, off: len(header)}
+	var sections []section
+	last := 0
+	for !r.done() {
+		id, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		off := r.off
+		body, err := r.bytes(size)
+		if err != nil {
+			return nil, err
+		}
+		if id != secCustom {
+			rank, ok := order[id]
+			if !ok {
+				return nil, fmt.Errorf("%w: at byte %d: unknown section id %d", ErrMalformed, off, id)
+			}
+			if rank <= last {
+				return nil, fmt.Errorf("%w: at byte %d: section %d out of order or repeated", ErrMalformed, off, id)
+			}
+			last = rank
+		} else {
+			// A custom section starts with its name; check it frames.
+			cr := &reader{b: body, base: off}
+			if _, err := cr.name(); err != nil {
+				return nil, err
+			}
+		}
+		sections = append(sections, section{id: id, body: body, off: off})
+	}
+	return sections, nil
+}
+
+// readLimits reads memory or table limits and returns the minimum.
+func readLimits(r *reader) (uint32, error) {
+	flags, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	switch flags {
+	case 0x00, 0x01:
+	case 0x02, 0x03:
+		return 0, fmt.Errorf("%w: shared memory (threads)", ErrUnsupported)
+	case 0x04, 0x05, 0x06, 0x07:
+		return 0, fmt.Errorf("%w: memory64", ErrUnsupported)
+	default:
+		return 0, r.errorf("limits flags 0x%02x", flags)
+	}
+	min, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if flags == 0x01 {
+		max, err := r.u32()
+		if err != nil {
+			return 0, err
+		}
+		if max < min {
+			return 0, r.errorf("limits maximum %d below minimum %d", max, min)
+		}
+	}
+	return min, nil
+}
+
+func readImports(r *reader, info *Info) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for range n {
+		if _, err := r.name(); err != nil {
+			return err
+		}
+		if _, err := r.name(); err != nil {
+			return err
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case 0x00: // function: type index
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+		case 0x01: // table: reference type, limits
+			if err := readRefType(r); err != nil {
+				return err
+			}
+			if _, err := readLimits(r); err != nil {
+				return err
+			}
+		case 0x02:
+			if _, err := readLimits(r); err != nil {
+				return err
+			}
+			info.ImportedMemories++
+		case 0x03:
+			if _, err := readGlobalType(r); err != nil {
+				return err
+			}
+			info.ImportedGlobals++
+		case 0x04:
+			return fmt.Errorf("%w: tag import (exception handling)", ErrUnsupported)
+		default:
+			return r.errorf("import kind 0x%02x", kind)
+		}
+	}
+	if !r.done() {
+		return r.errorf("trailing bytes in import section")
+	}
+	return nil
+}
+
+func readMemories(r *reader, info *Info) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		min, err := readLimits(r)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			info.MemoryMinPages = min
+		}
+		info.DefinedMemories++
+	}
+	if !r.done() {
+		return r.errorf("trailing bytes in memory section")
+	}
+	return nil
+}
+
+// raiseMemoryMin rewrites a one-memory section with a new minimum.
+func raiseMemoryMin(r *reader, pages uint32) ([]byte, error) {
+	if _, err := r.u32(); err != nil { // count, 1 (checked by the caller)
+		return nil, err
+	}
+	flags, err := r.byte()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.u32(); err != nil {
+		return nil, err
+	}
+	body := []byte{1, flags}
+	body = appendU32(body, pages)
+	if flags == 0x01 {
+		max, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		if pages > max {
+			return nil, fmt.Errorf("%w: raise memory minimum to %d pages: above its maximum %d", ErrUnsupported, pages, max)
+		}
+		body = appendU32(body, max)
+	}
+	return body, nil
+}
+
+type globalType struct {
+	typ     byte
+	mutable bool
+}
+
+func readValType(r *reader) (byte, error) {
+	t, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	switch t {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x70, 0x6f:
+		return t, nil
+	case 0x7b:
+		return 0, fmt.Errorf("%w: v128 value type (SIMD)", ErrUnsupported)
+	default:
+		return 0, fmt.Errorf("%w: value type 0x%02x (GC or typed references?)", ErrUnsupported, t)
+	}
+}
+
+func readRefType(r *reader) error {
+	t, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if t != 0x70 && t != 0x6f {
+		return fmt.Errorf("%w: reference type 0x%02x", ErrUnsupported, t)
+	}
+	return nil
+}
+
+func readGlobalType(r *reader) (globalType, error) {
+	t, err := readValType(r)
+	if err != nil {
+		return globalType{}, err
+	}
+	mut, err := r.byte()
+	if err != nil {
+		return globalType{}, err
+	}
+	if mut > 1 {
+		return globalType{}, r.errorf("global mutability 0x%02x", mut)
+	}
+	return globalType{typ: t, mutable: mut == 1}, nil
+}
+
+func readGlobals(r *reader) ([]globalType, error) {
+	n, err := r.u32()
+	if err != nil {
+		return nil, err
+	}
+	var gs []globalType
+	for range n {
+		g, err := readGlobalType(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := walkExpr(r, nil, nil); err != nil {
+			return nil, err
+		}
+		gs = append(gs, g)
+	}
+	if !r.done() {
+		return nil, r.errorf("trailing bytes in global section")
+	}
+	return gs, nil
+}
+
+func readExports(r *reader, names map[string]bool) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	for range n {
+		name, err := r.name()
+		if err != nil {
+			return err
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if kind > 0x03 {
+			if kind == 0x04 {
+				return fmt.Errorf("%w: tag export (exception handling)", ErrUnsupported)
+			}
+			return r.errorf("export kind 0x%02x", kind)
+		}
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+		if names[name] {
+			return r.errorf("duplicate export %q", name)
+		}
+		names[name] = true
+	}
+	if !r.done() {
+		return r.errorf("trailing bytes in export section")
+	}
+	return nil
+}
+
+// rewriteCode walks every function body and, with interrupt, inserts the
+// check after each loop's block type. Body sizes and the section size are
+// re-encoded by the caller (the section) and here (the bodies).
+func rewriteCode(r *reader, funcs uint32, interrupt bool, info *Info) ([]byte, error) {
+	n, err := r.u32()
+	if err != nil {
+		return nil, err
+	}
+	if n != funcs {
+		return nil, r.errorf("code section has %d bodies, function section declares %d", n, funcs)
+	}
+	var check []byte
+	if interrupt {
+		check = []byte{0x23} // global.get
+		check = appendU32(check, info.InterruptGlobal)
+		check = append(check, 0x04, 0x40, 0x00, 0x0b) // if (empty) unreachable end
+	}
+	out := appendU32(make([]byte, 0, len(r.b)+len(r.b)/8), n)
+	var inserts []int
+	var body []byte
+	for i := range n {
+		size, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		start := r.off
+		raw, err := r.bytes(size)
+		if err != nil {
+			return nil, err
+		}
+		br := &reader{b: raw, base: r.base + start}
+		if err := readLocals(br); err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, err)
+		}
+		inserts = inserts[:0]
+		if err := walkExpr(br, &inserts, info); err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, err)
+		}
+		if !br.done() {
+			return nil, fmt.Errorf("function body %d: %w", i, br.errorf("bytes after the final end"))
+		}
+		info.Loops += len(inserts)
+		if !interrupt || len(inserts) == 0 {
+			out = appendU32(out, size)
+			out = append(out, raw...)
+			continue
+		}
+		body = body[:0]
+		prev := 0
+		for _, at := range inserts {
+			body = append(body, raw[prev:at]...)
+			body = append(body, check...)
+			prev = at
+		}
+		body = append(body, raw[prev:]...)
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	if !r.done() {
+		return nil, r.errorf("trailing bytes in code section")
+	}
+	return out, nil
+}
+
+func readLocals(r *reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	var total uint64
+	for range n {
+		c, err := r.u32()
+		if err != nil {
+			return err
+		}
+		total += uint64(c)
+		if total > 50000 { // the limit engines share (wazero and V8 use 50,000)
+			return fmt.Errorf("%w: more than 50000 locals", ErrUnsupported)
+		}
+		if _, err := readValType(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteData walks the data section and, with strip, turns active
+// segments into empty passive ones so indices (and the data count) stay
+// valid. Stripping is safe for memory.init/data.drop on those indices: the
+// spec drops active segments after instantiation anyway.
+func rewriteData(r *reader, strip bool, info *Info) ([]byte, error) {
+	n, err := r.u32()
+	if err != nil {
+		return nil, err
+	}
+	out := appendU32(nil, n)
+	for range n {
+		start := r.off
+		flags, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		active := false
+		switch flags {
+		case 0:
+			active = true
+			if err := walkExpr(r, nil, nil); err != nil {
+				return nil, err
+			}
+		case 1:
+		case 2:
+			active = true
+			if _, err := r.u32(); err != nil {
+				return nil, err
+			}
+			if err := walkExpr(r, nil, nil); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, r.errorf("data segment flags %d", flags)
+		}
+		size, err := r.u32()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.bytes(size); err != nil {
+			return nil, err
+		}
+		info.DataSegments++
+		if active {
+			info.ActiveData++
+		}
+		if strip && active {
+			out = append(out, 0x01, 0x00) // passive, no bytes
+		} else {
+			out = append(out, r.b[start:r.off]...)
+		}
+	}
+	if !r.done() {
+		return nil, r.errorf("trailing bytes in data section")
+	}
+	return out, nil
+}
+
+// unsupported names the feature behind an opcode the walker rejects.
+func unsupported(op byte) error {
+	var what string
+	switch op {
+	case 0x06, 0x07, 0x08, 0x09, 0x0a, 0x18, 0x19, 0x1f:
+		what = "exception handling"
+	case 0x12, 0x13:
+		what = "tail calls"
+	case 0x14, 0x15, 0xd3, 0xd4, 0xd5, 0xd6:
+		what = "typed function references"
+	case 0xfb:
+		what = "GC"
+	case 0xfd:
+		what = "SIMD"
+	case 0xfe:
+		what = "threads"
+	default:
+		return fmt.Errorf("%w: opcode 0x%02x", ErrMalformed, op)
+	}
+	return fmt.Errorf("%w: %s (opcode 0x%02x)", ErrUnsupported, what, op)
+}
+
+// walkExpr reads instructions up to and including the end that closes the
+// expression. With loops non-nil it appends, for every loop, the offset
+// just after its block type. With info non-nil it notes instructions that
+// mutate tables or use data segments.
+func walkExpr(r *reader, loops *[]int, info *Info) error {
+	depth := 0
+	for {
+		op, err := r.byte()
+		if err != nil {
+			return err
+		}
+		switch {
+		case op == 0x00, op == 0x01, op == 0x05, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
+			// unreachable, nop, else, return, drop, select, ref.is_null
+		case op == 0x0b: // end
+			if depth == 0 {
+				return nil
+			}
+			depth--
+		case op == 0x02, op == 0x03, op == 0x04: // block, loop, if
+			if err := readBlockType(r); err != nil {
+				return err
+			}
+			depth++
+			if op == 0x03 && loops != nil {
+				*loops = append(*loops, r.off)
+			}
+		case op == 0x0c, op == 0x0d, // br, br_if
+			op == 0x10,               // call
+			op >= 0x20 && op <= 0x24, // local.get/set/tee, global.get/set
+			op == 0xd2:               // ref.func
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+		case op == 0x25, op == 0x26: // table.get, table.set
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+			if op == 0x26 && info != nil {
+				info.MutatesTables = true
+			}
+		case op == 0x0e: // br_table
+			n, err := r.u32()
+			if err != nil {
+				return err
+			}
+			for i := uint64(0); i <= uint64(n); i++ { // n labels and the default
+				if _, err := r.u32(); err != nil {
+					return err
+				}
+			}
+		case op == 0x11: // call_indirect: type index, table index
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+		case op == 0x1c: // select t*
+			n, err := r.u32()
+			if err != nil {
+				return err
+			}
+			for range n {
+				if _, err := readValType(r); err != nil {
+					return err
+				}
+			}
+		case op >= 0x28 && op <= 0x3e: // loads and stores: memarg
+			align, err := r.u32()
+			if err != nil {
+				return err
+			}
+			if align&0x40 != 0 { // multi-memory: a memory index follows
+				if _, err := r.u32(); err != nil {
+					return err
+				}
+			}
+			if _, err := r.u32(); err != nil { // offset
+				return err
+			}
+		case op == 0x3f, op == 0x40: // memory.size, memory.grow: memory index
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+		case op == 0x41:
+			if _, err := r.signed(32); err != nil {
+				return err
+			}
+		case op == 0x42:
+			if _, err := r.signed(64); err != nil {
+				return err
+			}
+		case op == 0x43:
+			if _, err := r.bytes(4); err != nil {
+				return err
+			}
+		case op == 0x44:
+			if _, err := r.bytes(8); err != nil {
+				return err
+			}
+		case op >= 0x45 && op <= 0xc4: // numeric, no immediates
+		case op == 0xd0: // ref.null t
+			if err := readRefType(r); err != nil {
+				return err
+			}
+		case op == 0xfc:
+			if err := walkFC(r, info); err != nil {
+				return err
+			}
+		default:
+			return unsupported(op)
+		}
+	}
+}
+
+// walkFC reads the immediates of a 0xFC-prefixed instruction.
+func walkFC(r *reader, info *Info) error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	var imms int
+	switch sub {
+	case 0, 1, 2, 3, 4, 5, 6, 7: // saturating truncation
+	case 8: // memory.init dataidx memidx
+		imms = 2
+	case 9: // data.drop dataidx
+		imms = 1
+	case 10: // memory.copy memidx memidx
+		imms = 2
+	case 11: // memory.fill memidx
+		imms = 1
+	case 12: // table.init elemidx tableidx
+		imms = 2
+	case 13: // elem.drop elemidx
+		imms = 1
+	case 14: // table.copy tableidx tableidx
+		imms = 2
+	case 15, 16, 17: // table.grow, table.size, table.fill: tableidx
+		imms = 1
+	default:
+		return fmt.Errorf("%w: instruction 0xfc %d", ErrUnsupported, sub)
+	}
+	if info != nil {
+		switch sub {
+		case 8, 9:
+			info.UsesDataSegments = true
+		case 12, 13, 14, 15, 17:
+			info.MutatesTables = true
+		}
+	}
+	for range imms {
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBlockType reads a block type: empty (0x40), one value type, or a type
+// index as a non-negative s33.
+func readBlockType(r *reader) error {
+	if r.off < len(r.b) {
+		switch c := r.b[r.off]; c {
+		case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x70, 0x6f:
+			r.off++
+			return nil
+		case 0x7b:
+			return fmt.Errorf("%w: v128 block type (SIMD)", ErrUnsupported)
+		}
+	}
+	v, err := r.signed(33)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("%w: block type %d (GC or typed references?)", ErrUnsupported, v)
+	}
+	return nil
+}
+
+// Describe is a one-line summary of info for logs.
+func (info *Info) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d loops, %d globals (%d imported), %d data segments (%d active)",
+		info.Loops, info.ImportedGlobals+info.DefinedGlobals, info.ImportedGlobals, info.DataSegments, info.ActiveData)
+	return b.String()
+}
