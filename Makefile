@@ -17,9 +17,14 @@ install:
 
 # Unit tests, the store conformance suite (on PostgreSQL too when
 # STRATA_TEST_POSTGRES is set) and end-to-end tests with the real binary.
-test:
-	go vet ./...
+test: lint
 	go test -count=1 -timeout 30m ./...
+
+# gofmt, go vet and staticcheck (default checks; pinned version).
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test-short:
 	go test -short ./...

@@ -218,10 +218,3 @@ func findRepo(dir string) (string, error) {
 		d = parent
 	}
 }
-
-// execCommand is exec.CommandContext run in dir.
-func execCommand(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	return cmd
-}

@@ -121,7 +121,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+		return usageError{fmt.Errorf("%w (run '%s --help' for usage)", err, c.CommandPath())}
 	})
 	root.AddCommand(
 		newNewCmd(stdio),

@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -36,7 +40,7 @@ func (m *Module) RunCommand(ctx context.Context, req *wire.Request, out Output) 
 	// override what the owner configured.
 	cfg = m.withEnv(cfg)
 
-	mod, err := m.eng.rt.InstantiateModule(ctx, m.entry.cm, cfg)
+	mod, err := m.instantiateCommand(ctx, cfg)
 	if mod != nil {
 		defer mod.Close(context.WithoutCancel(ctx))
 	}
@@ -54,6 +58,32 @@ func (m *Module) RunCommand(ctx context.Context, req *wire.Request, out Output) 
 		return nil, fmt.Errorf("run %s: body above %d bytes: %w", m.name, max, ErrResponseTooLarge)
 	}
 	return resp, nil
+}
+
+// instantiateCommand instantiates the command and runs _start. A guarded
+// runtime runs _start inside InstantiateModule; an instrumented module is
+// instantiated without start functions so the interrupt can be armed
+// before _start runs.
+func (m *Module) instantiateCommand(ctx context.Context, cfg wazero.ModuleConfig) (api.Module, error) {
+	if !m.entry.interrupt {
+		return m.eng.rt.InstantiateModule(ctx, m.entry.cm, cfg)
+	}
+	mod, err := m.eng.rt.InstantiateModule(ctx, m.entry.cm, cfg.WithStartFunctions())
+	if err != nil {
+		return mod, err
+	}
+	intr, err := newInterrupter(mod)
+	if err != nil {
+		return mod, err
+	}
+	start := mod.ExportedFunction("_start")
+	err = intr.call(ctx, func() error { _, err := start.Call(ctx); return err })
+	// wazero treats proc_exit(0) from a start function as success; called
+	// directly it surfaces as an ExitError with code 0.
+	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = nil
+	}
+	return mod, err
 }
 
 // cgiEnv lists the CGI meta-variables for req (RFC 3875 plus Strata's

@@ -46,6 +46,7 @@ type Instance struct {
 	stdout swapWriter
 	stderr swapWriter
 	stack  []uint64
+	intr   *interrupter // nil when the module's runtime is guarded
 
 	// Per-invocation state, reached by the host functions via the context.
 	reqBuf  []byte
@@ -106,8 +107,15 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, m.classify(ctx, "instantiate", err, nil)
 	}
-	if _, err := mod.ExportedFunction("_initialize").Call(ctx); err != nil {
-		_ = mod.Close(ctx)
+	if m.entry.interrupt {
+		if i.intr, err = newInterrupter(mod); err != nil {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("instantiate %s: %w", m.name, err)
+		}
+	}
+	initialize := mod.ExportedFunction("_initialize")
+	if err := i.intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err }); err != nil {
+		_ = mod.Close(context.WithoutCancel(ctx))
 		return nil, m.classify(ctx, "_initialize", err, nil)
 	}
 	i.mod = mod
@@ -153,7 +161,8 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 	}()
 
 	i.stack[0] = api.EncodeU32(uint32(len(i.reqBuf)))
-	err := i.handle.CallWithStack(context.WithValue(ctx, invocationKey{}, i), i.stack)
+	callCtx := context.WithValue(ctx, invocationKey{}, i)
+	err := i.intr.call(ctx, func() error { return i.handle.CallWithStack(callCtx, i.stack) })
 	if err != nil {
 		i.broken = true
 		return nil, i.m.classify(ctx, "invoke", err, out.Stderr)

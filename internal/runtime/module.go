@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/stratahq/strata/internal/instrument"
 )
 
 // Module kinds. They equal store.KindReactor and store.KindCommand; they are
@@ -62,8 +65,61 @@ type moduleKey struct {
 type compiled struct {
 	ready chan struct{} // closed when cm or err is set
 	cm    wazero.CompiledModule
-	err   error
-	refs  int // guarded by Runtime.mu
+	eng   *engine // the runtime cm was compiled in
+	// interrupt is true when cm was rewritten by internal/instrument: it
+	// exports instrument.InterruptExport and eng is not guarded.
+	interrupt bool
+	err       error
+	refs      int // guarded by Runtime.mu
+}
+
+// engineError is a failure to set up a wazero runtime, as opposed to a
+// module wazero rejects.
+type engineError struct{ err error }
+
+func (e engineError) Error() string { return e.err.Error() }
+
+// compile fills entry: it rewrites wasm with interrupt checks when it can
+// (falling back to a guarded runtime when it cannot) and compiles it.
+func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, name string, memoryMB int) error {
+	start := time.Now()
+	code := wasm
+	guarded := true
+	if !r.cfg.NoInstrument {
+		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true})
+		switch {
+		case err != nil:
+			// Malformed modules land here too; wazero names the problem
+			// better when it compiles the original below.
+			r.log.InfoContext(ctx, "module not instrumented; deadline enforced by wazero's slower checks",
+				"module", name, "reason", err.Error())
+		case info.HasStart:
+			// A start function runs inside InstantiateModule, before the
+			// host could reach the interrupt global.
+			r.log.InfoContext(ctx, "module not instrumented; deadline enforced by wazero's slower checks",
+				"module", name, "reason", "module has a start function")
+		default:
+			code, guarded = out, false
+		}
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return engineError{errors.New("runtime closed")}
+	}
+	eng, err := r.engineFor(ctx, engineKey{memoryMB: memoryMB, guarded: guarded})
+	r.mu.Unlock()
+	if err != nil {
+		return engineError{err}
+	}
+	cm, err := eng.rt.CompileModule(ctx, code)
+	if err != nil {
+		return err
+	}
+	entry.cm, entry.eng, entry.interrupt = cm, eng, !guarded
+	r.log.InfoContext(ctx, "module compiled", "module", name, "bytes", len(wasm),
+		"instrumented", !guarded, "duration", time.Since(start))
+	return nil
 }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -102,11 +158,6 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		r.mu.Unlock()
 		return nil, fmt.Errorf("compile module %s: runtime closed", spec.Name)
 	}
-	eng, err := r.engineFor(ctx, memoryMB)
-	if err != nil {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
-	}
 	entry, found := r.modules[key]
 	if !found {
 		entry = &compiled{ready: make(chan struct{})}
@@ -116,11 +167,7 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 	r.mu.Unlock()
 
 	if !found {
-		start := time.Now()
-		entry.cm, entry.err = eng.rt.CompileModule(ctx, wasm)
-		if entry.err == nil {
-			r.log.InfoContext(ctx, "module compiled", "module", spec.Name, "bytes", len(wasm), "duration", time.Since(start))
-		}
+		entry.err = r.compile(ctx, entry, wasm, spec.Name, memoryMB)
 		close(entry.ready)
 	} else {
 		select {
@@ -132,8 +179,13 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 	}
 	if entry.err != nil {
 		r.release(ctx, key, entry)
+		var ee engineError
+		if errors.As(entry.err, &ee) {
+			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ee.err)
+		}
 		return nil, fail("%v", entry.err)
 	}
+	eng := entry.eng
 
 	kind, err := validate(entry.cm, eng, spec.Kind)
 	if err != nil {

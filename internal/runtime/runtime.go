@@ -37,27 +37,43 @@ type Config struct {
 	// Logger receives compile events and guest output written outside an
 	// invocation (e.g. during package init). nil discards.
 	Logger *slog.Logger
+	// NoInstrument runs every module with wazero's WithCloseOnContextDone
+	// instead of rewriting it with interrupt checks (internal/instrument).
+	// Guest code then runs several times slower; it exists to compare the
+	// two and as an escape hatch.
+	NoInstrument bool
 }
 
 // Runtime compiles and runs modules. It is safe for concurrent use.
 //
 // wazero enforces the memory limit per wazero.Runtime, so Runtime keeps one
-// wazero.Runtime per distinct MemoryMB; all of them share one compilation
-// cache, so compiled code is shared between them too.
+// wazero.Runtime per distinct MemoryMB and interrupt mechanism (see
+// engineKey); all of them share one compilation cache, so compiled code is
+// shared between them too.
 type Runtime struct {
 	cfg   Config
 	log   *slog.Logger
 	cache wazero.CompilationCache
 
 	mu      sync.Mutex
-	engines map[int]*engine // by MemoryMB
+	engines map[engineKey]*engine
 	modules map[moduleKey]*compiled
 	closed  bool
+}
+
+// engineKey picks a wazero runtime. Modules rewritten by
+// internal/instrument stop at the deadline through their own interrupt
+// global and run in a runtime without WithCloseOnContextDone (guarded
+// false); modules the rewriter cannot handle run in one with it.
+type engineKey struct {
+	memoryMB int
+	guarded  bool
 }
 
 // engine is one wazero.Runtime with the host modules instantiated in it.
 type engine struct {
 	memoryMB int
+	guarded  bool
 	rt       wazero.Runtime
 	// hostFuncs are the functions each host module exports, with their
 	// signatures, for validating a module's imports at compile time.
@@ -87,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg:     cfg,
 		log:     log,
 		cache:   cache,
-		engines: map[int]*engine{},
+		engines: map[engineKey]*engine{},
 		modules: map[moduleKey]*compiled{},
 	}, nil
 }
@@ -102,14 +118,14 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	r.closed = true
 	engines := r.engines
-	r.engines = map[int]*engine{}
+	r.engines = map[engineKey]*engine{}
 	r.modules = map[moduleKey]*compiled{}
 	r.mu.Unlock()
 
 	var errs []error
 	for _, e := range engines {
 		if err := e.rt.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close runtime for %d MB: %w", e.memoryMB, err))
+			errs = append(errs, fmt.Errorf("close runtime for %d MB (guarded %t): %w", e.memoryMB, e.guarded, err))
 		}
 	}
 	if err := r.cache.Close(ctx); err != nil {
@@ -118,20 +134,22 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// engineFor returns the wazero runtime for memoryMB, creating it on first
-// use. The caller holds r.mu.
-func (r *Runtime) engineFor(ctx context.Context, memoryMB int) (*engine, error) {
-	if e, ok := r.engines[memoryMB]; ok {
+// engineFor returns the wazero runtime for key, creating it on first use.
+// The caller holds r.mu.
+func (r *Runtime) engineFor(ctx context.Context, key engineKey) (*engine, error) {
+	if e, ok := r.engines[key]; ok {
 		return e, nil
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(r.cache).
-		// Compiled code checks for a closed module at function entries and
-		// loop headers, so a guest that loops forever stops at the deadline.
-		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(uint32(memoryMB * pagesPerMB))
+		// Guarded: compiled code calls a check trampoline at function
+		// entries and loop headers, so a guest that loops forever stops at
+		// the deadline. Costly (an indirect call per loop iteration), so
+		// only for modules internal/instrument cannot rewrite.
+		WithCloseOnContextDone(key.guarded).
+		WithMemoryLimitPages(uint32(key.memoryMB * pagesPerMB))
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	e := &engine{memoryMB: memoryMB, rt: rt, hostFuncs: map[string]map[string]api.FunctionDefinition{}}
+	e := &engine{memoryMB: key.memoryMB, guarded: key.guarded, rt: rt, hostFuncs: map[string]map[string]api.FunctionDefinition{}}
 
 	wasi, err := wasi_snapshot_preview1.NewBuilder(rt).Compile(ctx)
 	if err != nil {
@@ -155,7 +173,7 @@ func (r *Runtime) engineFor(ctx context.Context, memoryMB int) (*engine, error) 
 	}
 	e.hostFuncs[HostModule] = host.ExportedFunctions()
 
-	r.engines[memoryMB] = e
+	r.engines[key] = e
 	return e, nil
 }
 

@@ -254,4 +254,8 @@ func (s *server) encode() []byte {
 	return s.respBuf
 }
 
+// srv is the instance's one server; strata_handle (abi_wasip1.go, built for
+// wasip1 only) uses it.
+//
+//lint:ignore U1000 used by the wasip1 build
 var srv = &server{stderr: os.Stderr}
