@@ -27,6 +27,8 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "on-disk compilation cache")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim instances idle this long (scale to zero)")
 	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body cap in bytes")
+	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", cfg.HeaderTimeout, "request headers must arrive within this (slow clients)")
+	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "a whole request must arrive within this (slow clients)")
 	f.Float64Var(&cfg.Prices.PerMillionRequests, "price-requests", cfg.Prices.PerMillionRequests, "USD per million requests, for cost estimates")
 	f.Float64Var(&cfg.Prices.PerGBSecond, "price-gb-second", cfg.Prices.PerGBSecond, "USD per GB-second, for cost estimates")
 	f.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "delete function logs older than this")

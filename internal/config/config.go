@@ -24,6 +24,7 @@ type Config struct {
 	CacheDir       string        // on-disk compilation cache shared by all projects
 	IdleTimeout    time.Duration // idle instances are reclaimed after this (scale to zero)
 	MaxBody        int64         // request body cap in bytes
+	HeaderTimeout  time.Duration // request headers must arrive within this (slow clients)
 	ReadTimeout    time.Duration // whole-request read deadline against slow clients
 	SyncInterval   time.Duration // how often a node re-reads what is deployed (other nodes' deploys)
 	LogRetention   time.Duration
@@ -44,6 +45,7 @@ func Default() Config {
 		CacheDir:       cache,
 		IdleTimeout:    5 * time.Minute,
 		MaxBody:        6 << 20,
+		HeaderTimeout:  10 * time.Second,
 		ReadTimeout:    60 * time.Second,
 		SyncInterval:   2 * time.Second,
 		LogRetention:   7 * 24 * time.Hour,
@@ -96,8 +98,8 @@ func (c Config) Validate() error {
 	if c.MaxBody < 1 {
 		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))
 	}
-	if c.ReadTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("read timeout %s: must be at least 1s", c.ReadTimeout))
+	if c.HeaderTimeout <= 0 || c.ReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("header timeout %s and read timeout %s must be positive", c.HeaderTimeout, c.ReadTimeout))
 	}
 	if c.SyncInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("sync interval %s: must be at least 100ms", c.SyncInterval))

@@ -206,12 +206,12 @@ func hopByHop(name string) bool {
 }
 
 // NewServer wraps a handler in an http.Server with timeouts that stop slow
-// clients from holding connections: headers must arrive within 10 s and a
-// whole body within readTimeout.
-func NewServer(h http.Handler, readTimeout time.Duration, logger *slog.Logger) *http.Server {
+// clients from holding connections: request headers must arrive within
+// headerTimeout and the whole request within readTimeout.
+func NewServer(h http.Handler, headerTimeout, readTimeout time.Duration, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,

@@ -118,7 +118,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.http = gateway.NewServer(s.gw, s.cfg.ReadTimeout, s.log)
+	s.http = gateway.NewServer(s.gw, s.cfg.HeaderTimeout, s.cfg.ReadTimeout, s.log)
 
 	bgCtx, cancel := context.WithCancelCause(context.Background())
 	s.cancel = cancel

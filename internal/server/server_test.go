@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -385,4 +386,37 @@ func withSearchPath(pg, schema string) string {
 		return pg + "&search_path=" + schema
 	}
 	return pg + "?search_path=" + schema
+}
+
+// TestSlowClientsAreCut: a client that trickles its headers, or its body,
+// loses the connection at the deadline instead of holding it forever; other
+// clients are served meanwhile.
+func TestSlowClientsAreCut(t *testing.T) {
+	n := startNodeWith(t, "", func(c *config.Config) {
+		c.HeaderTimeout = 300 * time.Millisecond
+		c.ReadTimeout = 600 * time.Millisecond
+	})
+	for name, first := range map[string]string{
+		"headers": "GET /x HTTP/1.1\r\nHost: a\r\n",
+		"body":    "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc",
+	} {
+		conn, err := net.Dial("tcp", n.srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte(first)); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := get(t, n.url+"/_strata/health", nil); code != 200 {
+			t.Fatalf("%s: health while a slow client waits: %d", name, code)
+		}
+		// The server closes the connection; without a deadline this read
+		// would block until the test's own 10 s guard.
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.ReadAll(conn)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("%s: the server kept a slow client's connection open", name)
+		}
+		conn.Close()
+	}
 }
