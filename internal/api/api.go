@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/store"
@@ -46,6 +47,7 @@ type Config struct {
 	Gateway  DirectInvoker
 	Logger   *slog.Logger
 	Prices   invoke.Prices
+	Events   Events                          // queues, topics, async invokes
 	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
 }
 
@@ -76,6 +78,7 @@ func New(cfg Config) *API {
 	a.handle("GET /routes", a.routes)
 	a.handle("GET /logs", a.logs)
 	a.handle("GET /usage", a.usage)
+	a.routeEvents()
 	// Go's profiler, for operators: behind the admin token like the rest.
 	prof := http.NewServeMux()
 	prof.HandleFunc("/debug/pprof/", pprof.Index)
@@ -271,7 +274,7 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 			}
 		}
 	}
-	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec))
+	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec, time.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
 	}
@@ -293,6 +296,11 @@ func (a *API) changed(ctx context.Context) error {
 	if err := a.cfg.Invoker.Sync(ctx); err != nil {
 		return err
 	}
+	if a.cfg.Events != nil {
+		if err := a.cfg.Events.Reconcile(ctx); err != nil {
+			return err
+		}
+	}
 	if a.cfg.OnChange != nil {
 		return a.cfg.OnChange(ctx)
 	}
@@ -313,6 +321,15 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 		st.Active[f.Name] = *v
 	}
 	if st.Routes, err = a.cfg.Store.RouteList(ctx); err != nil {
+		return deploy.State{}, err
+	}
+	if st.Queues, err = a.cfg.Store.QueueList(ctx); err != nil {
+		return deploy.State{}, err
+	}
+	if st.Topics, err = a.cfg.Store.TopicList(ctx); err != nil {
+		return deploy.State{}, err
+	}
+	if st.Schedules, err = a.cfg.Store.ScheduleList(ctx); err != nil {
 		return deploy.State{}, err
 	}
 	return st, nil
@@ -441,6 +458,13 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	r2.Header.Del("Authorization") // the admin token is not the function's business
 	r2.Header.Del("X-Strata-Method")
 	r2.Header.Del("X-Strata-Path")
+	if async, _ := strconv.ParseBool(r.URL.Query().Get("async")); async {
+		req, err := gateway.ReadRequest(w, r2, events.MaxEventBytes)
+		if err != nil {
+			return err
+		}
+		return a.invokeAsync(w, r2, name, req)
+	}
 	a.cfg.Gateway.Invoke(w, r2, name)
 	return nil
 }

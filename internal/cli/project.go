@@ -42,7 +42,8 @@ func loadManifest(path string) (*manifest.Manifest, error) {
 // buildProject builds every Go function of m to Wasm (prebuilt modules are
 // read as they are) and assembles the deploy spec. Progress goes to w.
 func buildProject(ctx context.Context, m *manifest.Manifest, w io.Writer) (*builtProject, error) {
-	bp := &builtProject{manifest: m, spec: deploy.Spec{Project: m.Project}, modules: map[string][]byte{}}
+	bp := &builtProject{manifest: m, modules: map[string][]byte{}}
+	digests := map[string]string{}
 	for _, f := range m.Functions {
 		var wasm []byte
 		if f.Source != "" {
@@ -72,12 +73,13 @@ func buildProject(ctx context.Context, m *manifest.Manifest, w io.Writer) (*buil
 		sum := sha256.Sum256(wasm)
 		sha := hex.EncodeToString(sum[:])
 		bp.modules[sha] = wasm
-		fs := deploy.FunctionSpec{Name: f.Name, ModuleSHA256: sha, Config: f.Config()}
-		for _, r := range f.Routes {
-			fs.Routes = append(fs.Routes, deploy.RouteSpec{Method: r.Method, Path: r.Path})
-		}
-		bp.spec.Functions = append(bp.spec.Functions, fs)
+		digests[f.Name] = sha
 	}
+	spec, err := m.Spec(digests)
+	if err != nil {
+		return nil, err
+	}
+	bp.spec = spec
 	return bp, nil
 }
 

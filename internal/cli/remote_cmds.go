@@ -19,13 +19,16 @@ import (
 func newInvokeCmd(stdio IO) *cobra.Command {
 	var t target
 	var data, method, path string
-	var verbose bool
+	var verbose, async bool
 	cmd := &cobra.Command{
 		Use:   "invoke FUNCTION",
 		Short: "Run a function once and print its response body",
 		Long: `Invoke a function synchronously, bypassing routes. The guest sees an HTTP
 request with the data as its body (POST / unless --method/--path say otherwise).
 --data takes a literal, @file, or - for standard input.
+
+With --async the invoke is stored durably and its event id printed at once
+(HTTP 202); the function runs it shortly after, retried on failure.
 
 Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
 		Example: `  strata invoke hello --data '{"name":"x"}'
@@ -40,6 +43,14 @@ Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
 			c, err := t.client()
 			if err != nil {
 				return err
+			}
+			if async {
+				res, err := c.InvokeAsync(cmd.Context(), args[0], strings.ToUpper(method), path, body)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdio.Out, "accepted %s\n", res.ID)
+				return nil
 			}
 			res, err := c.Invoke(cmd.Context(), args[0], strings.ToUpper(method), path, body)
 			if err != nil {
@@ -63,6 +74,7 @@ Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
 	cmd.Flags().StringVar(&method, "method", "", "HTTP method the guest sees (default POST)")
 	cmd.Flags().StringVar(&path, "path", "", "path (and ?query) the guest sees (default /)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print status, version and invocation id to stderr")
+	cmd.Flags().BoolVar(&async, "async", false, "store the invoke and return its id at once; it runs later, retried on failure (see retries and dead_letter in strata.yaml)")
 	return cmd
 }
 

@@ -136,6 +136,10 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newVersionsCmd(stdio),
 		newRollbackCmd(stdio),
 		newVersionCmd(stdio),
+		newQueueCmd(stdio),
+		newTopicCmd(stdio),
+		newDLQCmd(stdio),
+		newSchedulesCmd(stdio),
 	)
 	return root
 }

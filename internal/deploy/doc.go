@@ -1,9 +1,13 @@
 // Package deploy owns what a deploy is once it leaves strata.yaml: the Spec
 // the CLI sends to the admin API, the rules that make a Spec valid (names,
-// limits, module digests, routes), and the Plan that diffs a Spec against
-// what is deployed and turns into one store.DeploymentApply call.
+// limits, module digests, routes, queues, topics, triggers), the event
+// configuration a Spec implies (Spec.Events: user queues, one internal
+// async queue per function, one queue per topic subscription, schedules),
+// and the Plan that diffs a Spec against what is deployed and turns into one
+// store.DeploymentApply call.
 //
-// It is pure computation: no I/O, no store calls, no clock. The server reads
+// It is pure computation: no I/O, no store calls, and no clock: the time a
+// deploy happens is passed in (ApplyParams). The server reads
 // the current State from the store, calls Compute, shows or applies the Plan.
 // Package manifest uses the validators here so that a rule is written once
 // and strata.yaml, the API and the JSON schema agree. Route syntax itself is

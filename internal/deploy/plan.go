@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ type State struct {
 	Functions []store.Function
 	Active    map[string]store.Version // function name → its active version
 	Routes    []store.Route
+	Queues    []store.QueueConfig // all projects' queues, internal ones included
+	Topics    []store.TopicConfig
+	Schedules []store.Schedule
 }
 
 // Plan is the difference between a Spec and the deployed State of its
@@ -31,6 +35,49 @@ type Plan struct {
 	Unchanged    []string         `json:"unchanged,omitempty"`
 	RoutesAdd    []store.Route    `json:"routes_add,omitempty"`
 	RoutesRemove []store.Route    `json:"routes_remove,omitempty"`
+	// RoutesChange are routes kept with other attributes (async, rate
+	// limit).
+	RoutesChange []RouteChange `json:"routes_change,omitempty"`
+
+	// Events: every queue (user and internal), topic and schedule that the
+	// deploy adds, changes or removes.
+	QueuesAdd       []store.QueueConfig `json:"queues_add,omitempty"`
+	QueuesChange    []QueueChange       `json:"queues_change,omitempty"`
+	QueuesRemove    []store.QueueConfig `json:"queues_remove,omitempty"`
+	TopicsAdd       []store.TopicConfig `json:"topics_add,omitempty"`
+	TopicsChange    []TopicChange       `json:"topics_change,omitempty"`
+	TopicsRemove    []store.TopicConfig `json:"topics_remove,omitempty"`
+	SchedulesAdd    []store.Schedule    `json:"schedules_add,omitempty"`
+	SchedulesChange []ScheduleChange    `json:"schedules_change,omitempty"`
+	SchedulesRemove []store.Schedule    `json:"schedules_remove,omitempty"`
+}
+
+// RouteChange is a route whose method, path and function stay while its
+// attributes change.
+type RouteChange struct {
+	Old    store.Route `json:"old"`
+	New    store.Route `json:"new"`
+	Fields []string    `json:"fields"` // "async off→on", "rate_limit 10→100/s"
+}
+
+// QueueChange is a queue whose settings change; its messages stay.
+type QueueChange struct {
+	Old    store.QueueConfig `json:"old"`
+	New    store.QueueConfig `json:"new"`
+	Fields []string          `json:"fields"`
+}
+
+// TopicChange is a topic whose subscribed queues change.
+type TopicChange struct {
+	Old    store.TopicConfig `json:"old"`
+	New    store.TopicConfig `json:"new"`
+	Fields []string          `json:"fields"` // "+audit", "-_topic.t.fn"
+}
+
+// ScheduleChange is a schedule with a new spec or zone.
+type ScheduleChange struct {
+	Old store.Schedule `json:"old"`
+	New store.Schedule `json:"new"`
 }
 
 // FunctionChange is a function that gets a new version.
@@ -45,7 +92,10 @@ type FunctionChange struct {
 
 // Empty reports whether applying the plan would change nothing.
 func (p *Plan) Empty() bool {
-	return len(p.Add)+len(p.Change)+len(p.Remove)+len(p.RoutesAdd)+len(p.RoutesRemove) == 0
+	return len(p.Add)+len(p.Change)+len(p.Remove)+len(p.RoutesAdd)+len(p.RoutesRemove)+len(p.RoutesChange)+
+		len(p.QueuesAdd)+len(p.QueuesChange)+len(p.QueuesRemove)+
+		len(p.TopicsAdd)+len(p.TopicsChange)+len(p.TopicsRemove)+
+		len(p.SchedulesAdd)+len(p.SchedulesChange)+len(p.SchedulesRemove) == 0
 }
 
 // Compute plans spec against cur. It validates spec first. It refuses
@@ -126,10 +176,12 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 			}
 		}
 	}
+	ev := spec.Events(time.Time{})
+	conflicts = append(conflicts, p.diffEvents(ev, cur)...)
 	if len(conflicts) > 0 {
 		return nil, fmt.Errorf("deploy project %q: %w", spec.Project, errors.Join(conflicts...))
 	}
-	p.RoutesAdd, p.RoutesRemove = diffRoutes(current, desired)
+	p.RoutesAdd, p.RoutesChange, p.RoutesRemove = diffRoutes(current, desired)
 
 	sortChanges(p.Add)
 	sortChanges(p.Change)
@@ -142,25 +194,77 @@ func sortChanges(cs []FunctionChange) {
 	slices.SortFunc(cs, func(a, b FunctionChange) int { return strings.Compare(a.Name, b.Name) })
 }
 
-func diffRoutes(current, desired []store.Route) (add, remove []store.Route) {
-	has := func(set []store.Route, r store.Route) bool {
-		return slices.ContainsFunc(set, func(x store.Route) bool {
+func diffRoutes(current, desired []store.Route) (add []store.Route, change []RouteChange, remove []store.Route) {
+	find := func(set []store.Route, r store.Route) (store.Route, bool) {
+		i := slices.IndexFunc(set, func(x store.Route) bool {
 			return x.Method == r.Method && x.Path == r.Path && x.Function == r.Function
 		})
+		if i < 0 {
+			return store.Route{}, false
+		}
+		return set[i], true
 	}
 	for _, r := range desired {
-		if !has(current, r) {
+		old, ok := find(current, r)
+		switch {
+		case !ok:
 			add = append(add, r)
+		case old.Async != r.Async || old.RateLimit != r.RateLimit || old.RateBurst != r.RateBurst:
+			change = append(change, RouteChange{Old: old, New: r, Fields: routeFields(old, r)})
 		}
 	}
 	for _, r := range current {
-		if !has(desired, r) {
+		if _, ok := find(desired, r); !ok {
 			remove = append(remove, r)
 		}
 	}
 	slices.SortFunc(add, compareRoutes)
 	slices.SortFunc(remove, compareRoutes)
-	return add, remove
+	slices.SortFunc(change, func(a, b RouteChange) int { return compareRoutes(a.New, b.New) })
+	return add, change, remove
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func rateString(r float64) string {
+	if r == 0 {
+		return "none"
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
+}
+
+func routeFields(o, n store.Route) []string {
+	var out []string
+	if o.Async != n.Async {
+		out = append(out, "async "+onOff(o.Async)+"→"+onOff(n.Async))
+	}
+	if o.RateLimit != n.RateLimit {
+		out = append(out, "rate_limit "+rateString(o.RateLimit)+"→"+rateString(n.RateLimit))
+	}
+	if o.RateBurst != n.RateBurst {
+		out = append(out, fmt.Sprintf("burst %d→%d", o.RateBurst, n.RateBurst))
+	}
+	return out
+}
+
+// routeAttrs describes a new route's attributes, "" when it has none.
+func routeAttrs(r store.Route) string {
+	var out []string
+	if r.Async {
+		out = append(out, "async")
+	}
+	if r.RateLimit > 0 {
+		out = append(out, "rate_limit "+rateString(r.RateLimit), fmt.Sprintf("burst %d", r.RateBurst))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(out, ", ") + ")"
 }
 
 // shortSHA is enough of a digest for people to tell modules apart.
@@ -212,6 +316,9 @@ func diff(old store.Version, fs FunctionSpec) []string {
 	if o.TimeoutMS != n.TimeoutMS {
 		out = append(out, "timeout "+timeoutString(o.TimeoutMS)+"→"+timeoutString(n.TimeoutMS))
 	}
+	if o.Provisioned != n.Provisioned {
+		out = append(out, fmt.Sprintf("provisioned %d→%d", o.Provisioned, n.Provisioned))
+	}
 	if o.MaxConcurrency != n.MaxConcurrency {
 		out = append(out, fmt.Sprintf("max_concurrency %d→%d", o.MaxConcurrency, n.MaxConcurrency))
 	}
@@ -239,8 +346,16 @@ func diff(old store.Version, fs FunctionSpec) []string {
 
 // Write prints the plan for people: a "project NAME:" line, then one line
 // per change ("+ function hello: module 1a2b3c4d5e6f, ...", "~ function api:
-// memory 128→256 MB, env ~KEY", "- function old", "+ route GET /x → hello"),
-// then a summary line; or one line saying there are no changes.
+// memory 128→256 MB, env ~KEY", "- function old", "+ route GET /x → hello",
+// "+ queue orders (visibility 30s, max_receives 5)", "~ schedule nightly:
+// 0 3 * * * Europe/Berlin", "- topic x"), then a summary line; or one line
+// saying there are no changes.
+//
+// Internal queues are shown only where they say something the other lines
+// do not: a function's added or removed async queue goes with the
+// function, a topic subscription with the topic, a visibility timeout with
+// the function's timeout. What remains is retries and dead letters, shown
+// as "~ events of function f: retries 2→3".
 func (p *Plan) Write(w io.Writer) error {
 	var b strings.Builder
 	if p.Empty() {
@@ -259,25 +374,43 @@ func (p *Plan) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "- function %s\n", name)
 	}
 	for _, r := range p.RoutesAdd {
-		fmt.Fprintf(&b, "+ route %s %s → %s\n", r.Method, r.Path, r.Function)
+		fmt.Fprintf(&b, "+ route %s %s → %s%s\n", r.Method, r.Path, r.Function, routeAttrs(r))
+	}
+	for _, c := range p.RoutesChange {
+		fmt.Fprintf(&b, "~ route %s %s → %s: %s\n", c.New.Method, c.New.Path, c.New.Function, strings.Join(c.Fields, ", "))
 	}
 	for _, r := range p.RoutesRemove {
 		fmt.Fprintf(&b, "- route %s %s → %s\n", r.Method, r.Path, r.Function)
 	}
-	fmt.Fprintf(&b, "functions: %d to add, %d to change, %d to remove, %d unchanged; routes: %d to add, %d to remove\n",
-		len(p.Add), len(p.Change), len(p.Remove), len(p.Unchanged), len(p.RoutesAdd), len(p.RoutesRemove))
+	counts := p.writeEvents(&b)
+	fmt.Fprintf(&b, "functions: %d to add, %d to change, %d to remove, %d unchanged; routes: %d to add, ",
+		len(p.Add), len(p.Change), len(p.Remove), len(p.Unchanged), len(p.RoutesAdd))
+	if len(p.RoutesChange) > 0 {
+		fmt.Fprintf(&b, "%d to change, ", len(p.RoutesChange))
+	}
+	fmt.Fprintf(&b, "%d to remove", len(p.RoutesRemove))
+	for _, c := range counts {
+		if c.add+c.change+c.remove > 0 {
+			fmt.Fprintf(&b, "; %s: %d to add, %d to change, %d to remove", c.what, c.add, c.change, c.remove)
+		}
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // ApplyParams builds the store call that carries out the plan: a new version
-// for every added or changed function, the removals, and the project's full
-// route set from spec (the Spec the plan was computed from).
-func (p *Plan) ApplyParams(spec Spec) store.DeploymentApplyParams {
+// for every added or changed function, the removals, the project's full
+// route set, and its complete event configuration (Spec.Events), all from
+// spec (the Spec the plan was computed from). now is when the deploy
+// happens: new schedules first fire after it.
+func (p *Plan) ApplyParams(spec Spec, now time.Time) store.DeploymentApplyParams {
+	ev := spec.Events(now)
 	ap := store.DeploymentApplyParams{
 		Project:         p.Project,
 		RemoveFunctions: slices.Clone(p.Remove),
 		Routes:          spec.storeRoutes(),
+		Events:          &ev,
 	}
 	for _, list := range [][]FunctionChange{p.Add, p.Change} {
 		for _, c := range list {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,6 +13,9 @@ import (
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 )
+
+// testNow is when tests deploy.
+var testNow = time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
 
 func sha(c byte) string { return strings.Repeat(string(c), 64) }
 
@@ -43,6 +47,10 @@ func deployed(specs ...Spec) State {
 			st.Active[f.Name] = store.Version{Function: f.Name, Number: 1, ModuleSHA256: f.ModuleSHA256, Config: f.Config}
 		}
 		st.Routes = append(st.Routes, s.storeRoutes()...)
+		ev := s.Events(testNow)
+		st.Queues = append(st.Queues, ev.Queues...)
+		st.Topics = append(st.Topics, ev.Topics...)
+		st.Schedules = append(st.Schedules, ev.Schedules...)
 	}
 	return st
 }
@@ -79,7 +87,7 @@ functions: 2 to add, 0 to change, 0 to remove, 0 unchanged; routes: 3 to add, 0 
 `, out.String())
 	assert.NotContains(t, out.String(), "secret-value")
 
-	ap := p.ApplyParams(s)
+	ap := p.ApplyParams(s, testNow)
 	assert.Equal(t, "shop", ap.Project)
 	require.Len(t, ap.NewVersions, 2)
 	assert.Equal(t, "api", ap.NewVersions[0].Function)
@@ -105,7 +113,7 @@ func TestComputeIdempotent(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, p.Write(&out))
 	assert.Equal(t, "project shop: no changes (2 functions unchanged)\n", out.String())
-	ap := p.ApplyParams(s)
+	ap := p.ApplyParams(s, testNow)
 	assert.Empty(t, ap.NewVersions)
 	assert.Empty(t, ap.RemoveFunctions)
 	assert.Len(t, ap.Routes, 1)
@@ -184,7 +192,7 @@ functions: 1 to add, 1 to change, 1 to remove, 1 unchanged; routes: 2 to add, 2 
 `, out.String())
 	assert.NotContains(t, out.String(), "secret")
 
-	ap := p.ApplyParams(after)
+	ap := p.ApplyParams(after, testNow)
 	require.Len(t, ap.NewVersions, 2)
 	assert.Equal(t, []string{"api", "new"}, []string{ap.NewVersions[0].Function, ap.NewVersions[1].Function})
 	assert.Equal(t, 256, ap.NewVersions[0].Config.MemoryMB)
@@ -275,7 +283,7 @@ func TestApplyParamsEmptyRoutesIsNotNil(t *testing.T) {
 	s := spec("shop", fn("api", sha('1')))
 	p, err := Compute(s, State{})
 	require.NoError(t, err)
-	ap := p.ApplyParams(s)
+	ap := p.ApplyParams(s, testNow)
 	assert.NotNil(t, ap.Routes)
 	assert.Empty(t, ap.Routes)
 }

@@ -12,11 +12,14 @@ import (
 )
 
 // Spec is a whole project as the CLI wants it deployed: every function with
-// the digest of its already uploaded module, its config and its routes. It is
-// the body of the admin API's deploy call.
+// the digest of its already uploaded module, its config, routes and
+// triggers, and the project's queues and topics. It is the body of the
+// admin API's deploy call.
 type Spec struct {
 	Project   string         `json:"project"`
 	Functions []FunctionSpec `json:"functions"`
+	Queues    []QueueSpec    `json:"queues,omitempty"`
+	Topics    []TopicSpec    `json:"topics,omitempty"`
 }
 
 // FunctionSpec is one function of a Spec.
@@ -25,12 +28,32 @@ type FunctionSpec struct {
 	ModuleSHA256 string               `json:"module_sha256"`
 	Config       store.FunctionConfig `json:"config"`
 	Routes       []RouteSpec          `json:"routes,omitempty"`
+
+	// Triggers besides routes: a user queue the function consumes, topics
+	// it subscribes to, a schedule.
+	Queue    *QueueTrigger `json:"queue,omitempty"`
+	Topics   []string      `json:"topics,omitempty"`
+	Schedule *ScheduleSpec `json:"schedule,omitempty"`
+
+	// Retries of async invokes, topic messages and scheduled fires after
+	// the first attempt, and the queue that gets events that failed them
+	// all. They configure the function's internal queues rather than its
+	// version, so changing them makes no new version. A spec without
+	// "retries" means 0: the manifest fills in DefaultRetries.
+	Retries    int    `json:"retries"`
+	DeadLetter string `json:"dead_letter,omitempty"`
 }
 
 // RouteSpec is one route of a function. Method is "*" for any method.
 type RouteSpec struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
+	// Async routes store the request, answer 202 and invoke later.
+	Async bool `json:"async,omitempty"`
+	// RateLimit in requests per second (0: none) with a token bucket of
+	// RateBurst; both set or both zero.
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	RateBurst int     `json:"rate_burst,omitempty"`
 }
 
 // Validate re-checks a Spec on the server: the CLI validated the manifest,
@@ -81,6 +104,7 @@ func (s Spec) Validate() error {
 			routes[p.Key()] = owner{fn: f.Name, rt: r}
 		}
 	}
+	errs = append(errs, s.validateEvents()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}
@@ -92,7 +116,10 @@ func (s Spec) storeRoutes() []store.Route {
 	var out []store.Route
 	for _, f := range s.Functions {
 		for _, r := range f.Routes {
-			out = append(out, store.Route{Project: s.Project, Method: r.Method, Path: r.Path, Function: f.Name})
+			out = append(out, store.Route{
+				Project: s.Project, Method: r.Method, Path: r.Path, Function: f.Name,
+				Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst,
+			})
 		}
 	}
 	slices.SortFunc(out, compareRoutes)

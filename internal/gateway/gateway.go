@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,7 +16,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -29,9 +35,14 @@ const (
 // synchronous payload limit.
 const DefaultMaxBody = 6 << 20
 
-// Router finds the function for a request.
+// Router finds the route, and so the function, for a request.
 type Router interface {
-	Match(method, path string) (fn string, params []wire.Param, allowed []string, ok bool)
+	MatchRoute(method, path string) (r *store.Route, params []wire.Param, allowed []string, ok bool)
+}
+
+// AsyncInvoker stores a request to run later (async routes).
+type AsyncInvoker interface {
+	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*events.SendResult, error)
 }
 
 // Invoker runs one invocation.
@@ -42,6 +53,7 @@ type Invoker interface {
 // Config configures the gateway.
 type Config struct {
 	Invoker Invoker
+	Async   AsyncInvoker // runs async routes; nil refuses them
 	Admin   http.Handler // the admin API, served under /_strata/api/
 	Logger  *slog.Logger
 	MaxBody int64  // request body cap; default DefaultMaxBody
@@ -55,7 +67,11 @@ type Gateway struct {
 	bufs   sync.Pool
 }
 
-type routerBox struct{ r Router }
+type routerBox struct {
+	r       Router
+	limits  map[string]*rate.Limiter // route key → its limiter, for routes with a rate limit
+	maxWait time.Duration
+}
 
 // New returns a gateway with no routes.
 func New(cfg Config) *Gateway {
@@ -71,8 +87,28 @@ func New(cfg Config) *Gateway {
 }
 
 // SetRouter swaps the route table atomically; requests in flight keep the
-// table they matched against.
-func (g *Gateway) SetRouter(r Router) { g.router.Store(&routerBox{r: r}) }
+// table they matched against. Routes with a rate limit get a token bucket;
+// a limiter whose route kept its limit carries over, so a redeploy does not
+// hand out a fresh burst.
+func (g *Gateway) SetRouter(r Router, routes []store.Route) {
+	box := &routerBox{r: r, limits: map[string]*rate.Limiter{}}
+	old := g.router.Load()
+	for _, rt := range routes {
+		if rt.RateLimit <= 0 {
+			continue
+		}
+		key := rt.Method + " " + rt.Path
+		burst := max(rt.RateBurst, 1)
+		if old != nil {
+			if l := old.limits[key]; l != nil && l.Limit() == rate.Limit(rt.RateLimit) && l.Burst() == burst {
+				box.limits[key] = l
+				continue
+			}
+		}
+		box.limits[key] = rate.NewLimiter(rate.Limit(rt.RateLimit), burst)
+	}
+	g.router.Store(box)
+}
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +121,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, Errorf(http.StatusNotFound, "no route for %s %s: nothing is deployed", r.Method, r.URL.Path), "")
 		return
 	}
-	fn, params, allowed, ok := box.r.Match(r.Method, r.URL.Path)
+	rt, params, allowed, ok := box.r.MatchRoute(r.Method, r.URL.Path)
 	if !ok {
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
@@ -95,7 +131,47 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, Errorf(http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path), "")
 		return
 	}
-	g.invoke(w, r, fn, params, "http")
+	if l := box.limits[rt.Method+" "+rt.Path]; l != nil {
+		if res := l.Reserve(); res.Delay() > 0 {
+			res.Cancel()
+			// Over the route's rate: refused at once, with when to retry.
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(res.Delay().Seconds()))))
+			WriteError(w, Errorf(http.StatusTooManyRequests, "rate limit of %g requests/s on %s %s exceeded", rt.RateLimit, rt.Method, rt.Path), "")
+			return
+		}
+	}
+	if rt.Async {
+		g.invokeAsync(w, r, rt.Function, params)
+		return
+	}
+	g.invoke(w, r, rt.Function, params, "http")
+}
+
+// invokeAsync stores the request for the function's async queue and
+// answers 202 with the event id: the request is durable before the client
+// hears back, so a webhook accepted is never lost.
+func (g *Gateway) invokeAsync(w http.ResponseWriter, r *http.Request, fn string, params []wire.Param) {
+	if g.cfg.Async == nil {
+		WriteError(w, Errorf(http.StatusServiceUnavailable, "async routes are not available on this node"), "")
+		return
+	}
+	req, err := ReadRequest(w, r, events.MaxEventBytes)
+	if err != nil {
+		WriteError(w, err, "")
+		return
+	}
+	req.Params = params
+	res, err := g.cfg.Async.InvokeAsync(r.Context(), fn, req, r.Header.Get("Traceparent"))
+	if err != nil {
+		if errors.Is(err, events.ErrTooLarge) {
+			err = &StatusError{Code: http.StatusRequestEntityTooLarge, Err: err}
+		}
+		WriteError(w, err, "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"id": res.ID, "status": "accepted"})
 }
 
 // invoke runs fn for an HTTP request and writes its response. The admin
@@ -113,24 +189,11 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 		return
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			WriteError(w, Errorf(http.StatusRequestEntityTooLarge, "request body over the %d byte limit", g.cfg.MaxBody), "")
-			return
-		}
-		WriteError(w, Errorf(http.StatusBadRequest, "read request body: %v", err), "")
+		WriteError(w, bodyError(err, g.cfg.MaxBody), "")
 		return
 	}
-	req := &wire.Request{
-		Method:     r.Method,
-		Path:       r.URL.Path,
-		RawQuery:   r.URL.RawQuery,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		Headers:    wireHeaders(r.Header),
-		Params:     params,
-		Body:       buf.Bytes(),
-	}
+	req := wireRequest(r, buf.Bytes())
+	req.Params = params
 	res, err := g.cfg.Invoker.Invoke(r.Context(), invoke.Request{
 		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req,
 	})
@@ -168,7 +231,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 	var params []wire.Param
 	if box := g.router.Load(); box != nil {
-		if matched, p, _, ok := box.r.Match(r.Method, r.URL.Path); ok && matched == fn {
+		if matched, p, _, ok := box.r.MatchRoute(r.Method, r.URL.Path); ok && matched.Function == fn {
 			params = p
 		}
 	}
@@ -185,6 +248,41 @@ func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {
 	default:
 		WriteError(w, Errorf(http.StatusNotFound, "unknown platform path %s", r.URL.Path), "")
 	}
+}
+
+// bodyError explains a failed body read.
+func bodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return Errorf(http.StatusRequestEntityTooLarge, "request body over the %d byte limit", limit)
+	}
+	return Errorf(http.StatusBadRequest, "read request body: %v", err)
+}
+
+// wireRequest is the guest's view of an HTTP request with its body.
+func wireRequest(r *http.Request, body []byte) *wire.Request {
+	return &wire.Request{
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		RawQuery:   r.URL.RawQuery,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		Headers:    wireHeaders(r.Header),
+		Body:       body,
+	}
+}
+
+// ReadRequest reads a whole request (body up to limit bytes) into the
+// guest's form, for requests stored to run later.
+func ReadRequest(w http.ResponseWriter, r *http.Request, limit int64) (*wire.Request, error) {
+	if r.ContentLength > limit {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d byte limit", r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, bodyError(err, limit)
+	}
+	return wireRequest(r, body), nil
 }
 
 func wireHeaders(h http.Header) []wire.Header {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/runtime"
@@ -17,18 +18,42 @@ import (
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
-// fakeRouter routes GET /f/{x} to "f".
+// fakeRouter routes GET/POST /f/{x} to "f", POST /async to "a" (an async
+// route) and GET /limited to "f" with a rate limit of 1/s, burst 2.
 type fakeRouter struct{}
 
-func (fakeRouter) Match(method, path string) (string, []wire.Param, []string, bool) {
+var (
+	routeF       = store.Route{Method: "*", Path: "/f/{x}", Function: "f"}
+	routeAsync   = store.Route{Method: "POST", Path: "/async", Function: "a", Async: true}
+	routeLimited = store.Route{Method: "GET", Path: "/limited", Function: "f", RateLimit: 1, RateBurst: 2}
+)
+
+func (fakeRouter) MatchRoute(method, path string) (*store.Route, []wire.Param, []string, bool) {
+	switch path {
+	case "/async":
+		return &routeAsync, nil, nil, true
+	case "/limited":
+		return &routeLimited, nil, nil, true
+	}
 	x, ok := strings.CutPrefix(path, "/f/")
 	if !ok {
-		return "", nil, nil, false
+		return nil, nil, nil, false
 	}
 	if method != "GET" && method != "HEAD" && method != "POST" {
-		return "", nil, []string{"GET", "HEAD", "POST"}, false
+		return nil, nil, []string{"GET", "HEAD", "POST"}, false
 	}
-	return "f", []wire.Param{{Name: "x", Value: x}}, nil, true
+	return &routeF, []wire.Param{{Name: "x", Value: x}}, nil, true
+}
+
+// fakeAsync records what an async route stored.
+type fakeAsync struct {
+	fn  string
+	req *wire.Request
+}
+
+func (f *fakeAsync) InvokeAsync(ctx context.Context, fn string, req *wire.Request, tp string) (*events.SendResult, error) {
+	f.fn, f.req = fn, req
+	return &events.SendResult{ID: "ev-1"}, nil
 }
 
 // fakeInvoker records the request and answers with resp or err.
@@ -48,8 +73,57 @@ func (f *fakeInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke.Res
 
 func newGW(inv *fakeInvoker) *Gateway {
 	g := New(Config{Invoker: inv, MaxBody: 1024, Version: "test"})
-	g.SetRouter(fakeRouter{})
+	g.SetRouter(fakeRouter{}, []store.Route{routeF, routeAsync, routeLimited})
 	return g
+}
+
+func TestAsyncRouteStoresAndAnswers202(t *testing.T) {
+	inv := &fakeInvoker{}
+	async := &fakeAsync{}
+	g := New(Config{Invoker: inv, Async: async, MaxBody: 1024})
+	g.SetRouter(fakeRouter{}, nil)
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequest("POST", "/async?x=1", strings.NewReader("payload")))
+	if rec.Code != 202 || !strings.Contains(rec.Body.String(), `"ev-1"`) {
+		t.Fatalf("async route: %d %s", rec.Code, rec.Body)
+	}
+	if async.fn != "a" || string(async.req.Body) != "payload" || async.req.RawQuery != "x=1" || async.req.Method != "POST" {
+		t.Fatalf("stored %q %+v", async.fn, async.req)
+	}
+	if inv.got.Function != "" {
+		t.Fatal("an async route ran the function synchronously")
+	}
+}
+
+func TestRouteRateLimit(t *testing.T) {
+	inv := &fakeInvoker{resp: &wire.Response{Status: 200}}
+	g := newGW(inv)
+	codes := []int{}
+	for i := 0; i < 4; i++ {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, httptest.NewRequest("GET", "/limited", nil))
+		codes = append(codes, rec.Code)
+		if rec.Code == 429 && rec.Header().Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	// A burst of 2 passes, then the 1/s rate refuses the rest at once.
+	if fmt.Sprint(codes) != "[200 200 429 429]" {
+		t.Fatalf("codes %v", codes)
+	}
+	// Other routes are not limited.
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequest("GET", "/f/x", nil))
+	if rec.Code != 200 {
+		t.Fatalf("unlimited route: %d", rec.Code)
+	}
+	// Re-setting the same routes keeps the spent bucket: no fresh burst.
+	g.SetRouter(fakeRouter{}, []store.Route{routeF, routeAsync, routeLimited})
+	rec = httptest.NewRecorder()
+	g.ServeHTTP(rec, httptest.NewRequest("GET", "/limited", nil))
+	if rec.Code != 429 {
+		t.Fatalf("after a route reload: %d, want 429", rec.Code)
+	}
 }
 
 func TestRequestAndResponseCrossIntact(t *testing.T) {

@@ -5,12 +5,14 @@
 // function, global, export, memory, data and code sections, and a walk over
 // every instruction with its immediates) and these rewrites:
 //
-//   - Interrupt checks: a new mutable i32 global, exported as
-//     InterruptExport, is read at every loop header; when the host sets it
-//     to non-zero the guest traps with `unreachable` at the next loop
-//     iteration. This replaces wazero's WithCloseOnContextDone, which calls
-//     an indirect trampoline at every loop header and function entry and
-//     makes Go guests several times slower.
+//   - Interrupt checks: every branch back to a loop header decrements a
+//     countdown global; every CheckInterval iterations the guest leaves
+//     compiled code for a moment (so Go's garbage collector can stop its
+//     goroutine) and traps with `unreachable` if the host has set the
+//     interrupt global (exported as InterruptExport). This replaces
+//     wazero's WithCloseOnContextDone, which leaves compiled code through
+//     an indirect call at every loop header and function entry and makes
+//     Go guests several times slower.
 //   - Global exports: every defined mutable global exported as
 //     GlobalExportPrefix+index, so a host can read and restore them.
 //   - Data stripping: active data segments turned into empty passive ones

@@ -9,10 +9,21 @@ import (
 )
 
 const (
-	// InterruptExport names the global that Options.Interrupt adds. The
-	// host sets it to a non-zero value to make the guest trap at its next
-	// loop header.
+	// InterruptExport names the interrupt flag that Options.Interrupt
+	// adds. To stop the guest, the host sets it to 1 and CountdownExport
+	// to 0; the guest traps with `unreachable` at its next back edge.
 	InterruptExport = "strata_interrupt"
+	// CountdownExport names the loop countdown that Options.Interrupt
+	// adds: every branch back to a loop header decrements it, and when it
+	// reaches 0 the
+	// guest leaves compiled code (memory.grow 0, which wazero runs in Go),
+	// checks the interrupt flag and resets the countdown to CheckInterval.
+	CountdownExport = "strata_countdown"
+	// CheckInterval is how many loop iterations run between two exits to
+	// the host. The exits are what let the Go scheduler stop the guest's
+	// goroutine for a garbage collection: Go cannot preempt compiled wasm
+	// code, so a loop that never left it would stall the whole process.
+	CheckInterval = 1000
 	// GlobalExportPrefix prefixes the exports Options.ExportGlobals adds:
 	// "strata_g7" is global 7.
 	GlobalExportPrefix = "strata_g"
@@ -31,9 +42,20 @@ var (
 // Options selects the rewrites. The zero value changes nothing and only
 // inspects the module.
 type Options struct {
-	// Interrupt adds a mutable i32 global (initially 0) after all existing
-	// globals, exports it as InterruptExport, and inserts at the top of
-	// every loop body: global.get; if; unreachable; end.
+	// Interrupt adds two mutable i32 globals after all existing ones, the
+	// interrupt flag (initially 0, exported as InterruptExport) and the
+	// countdown (initially CheckInterval, exported as CountdownExport),
+	// and inserts before every branch back to a loop header (br, br_if,
+	// br_table with a loop target):
+	//
+	//	countdown--
+	//	if countdown <= 0 {
+	//		drop(memory.grow(0)) // leave compiled code
+	//		if interrupt { unreachable }
+	//		countdown = CheckInterval
+	//	}
+	//
+	// The module must have a memory if it has such branches.
 	Interrupt bool
 	// ExportGlobals exports every mutable global defined by the module as
 	// GlobalExportPrefix+index (the interrupt global excepted).
@@ -56,10 +78,14 @@ type Global struct {
 type Info struct {
 	ImportedGlobals int
 	DefinedGlobals  int // before the rewrite
-	// InterruptGlobal is the index of the added global (Options.Interrupt).
+	// InterruptGlobal and CountdownGlobal are the indices of the globals
+	// Options.Interrupt adds (CountdownGlobal = InterruptGlobal+1).
 	InterruptGlobal uint32
-	// Loops counts the loop instructions (each got a check with Interrupt).
-	Loops int
+	CountdownGlobal uint32
+	// Loops counts the loop instructions, Checks the branches back to a
+	// loop header (each got a check with Interrupt).
+	Loops  int
+	Checks int
 	// Globals lists the globals exported by ExportGlobals.
 	Globals []Global
 	// Memory facts: DefinedMemories counts memories the module defines,
@@ -174,7 +200,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 			return nil, nil, fmt.Errorf("%w: exception handling (tag section)", ErrUnsupported)
 		}
 	}
-	if opts.Interrupt && exportNames[InterruptExport] {
+	if opts.Interrupt && (exportNames[InterruptExport] || exportNames[CountdownExport]) {
 		return nil, nil, fmt.Errorf("%w: module already exports %q (instrumented twice?)", ErrUnsupported, InterruptExport)
 	}
 	if (opts.StripData || opts.MinMemoryPages > 0) && (info.DefinedMemories != 1 || info.ImportedMemories != 0) {
@@ -182,6 +208,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 			ErrUnsupported, info.DefinedMemories, info.ImportedMemories)
 	}
 	info.InterruptGlobal = uint32(info.ImportedGlobals + info.DefinedGlobals)
+	info.CountdownGlobal = info.InterruptGlobal + 1
 
 	var newExports []byte
 	exportCount := 0
@@ -201,14 +228,19 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 			exportCount++
 		}
 	}
+	var newGlobal []byte
+	newGlobals := 0
 	if opts.Interrupt {
 		newExports = append(appendName(newExports, InterruptExport), 0x03)
 		newExports = appendU32(newExports, info.InterruptGlobal)
-		exportCount++
-	}
-	var newGlobal []byte
-	if opts.Interrupt {
+		newExports = append(appendName(newExports, CountdownExport), 0x03)
+		newExports = appendU32(newExports, info.CountdownGlobal)
+		exportCount += 2
 		newGlobal = []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
+		newGlobal = append(newGlobal, 0x7f, 0x01, 0x41)
+		newGlobal = appendS32(newGlobal, CheckInterval)
+		newGlobal = append(newGlobal, 0x0b)
+		newGlobals = 2
 	}
 
 	// Second pass: rewrite.
@@ -224,7 +256,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 	// just before the first section that must follow it.
 	emitMissing := func(beforeRank int) {
 		if !wroteGlobal && newGlobal != nil && beforeRank > order[secGlobal] {
-			emit(secGlobal, append([]byte{1}, newGlobal...))
+			emit(secGlobal, append([]byte{byte(newGlobals)}, newGlobal...))
 			wroteGlobal = true
 		}
 		if !wroteExport && exportCount > 0 && beforeRank > order[secExport] {
@@ -239,7 +271,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 		r := &reader{b: s.body, base: s.off}
 		switch s.id {
 		case secGlobal:
-			body := appendU32(nil, uint32(info.DefinedGlobals+btoi(newGlobal != nil)))
+			body := appendU32(nil, uint32(info.DefinedGlobals+newGlobals))
 			r.u32() // count, already read in the first pass
 			body = append(body, s.body[r.off:]...)
 			emit(s.id, append(body, newGlobal...))
@@ -278,17 +310,13 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 		}
 	}
 	emitMissing(len(order) + 1)
+	if opts.Interrupt && info.Checks > 0 && info.DefinedMemories+info.ImportedMemories == 0 {
+		return nil, nil, fmt.Errorf("%w: interrupt checks need a memory (for memory.grow 0)", ErrUnsupported)
+	}
 	if haveFuncs != haveCode && funcs > 0 {
 		return nil, nil, fmt.Errorf("%w: function section declares %d functions but there is no code section", ErrMalformed, funcs)
 	}
 	return out, info, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // splitSections frames the module into sections, checking that known
@@ -563,92 +591,6 @@ func readExports(r *reader, names map[string]bool) error {
 	return nil
 }
 
-// rewriteCode walks every function body and, with interrupt, inserts the
-// check after each loop's block type. Body sizes and the section size are
-// re-encoded by the caller (the section) and here (the bodies).
-func rewriteCode(r *reader, funcs uint32, interrupt bool, info *Info) ([]byte, error) {
-	n, err := r.u32()
-	if err != nil {
-		return nil, err
-	}
-	if n != funcs {
-		return nil, r.errorf("code section has %d bodies, function section declares %d", n, funcs)
-	}
-	var check []byte
-	if interrupt {
-		check = []byte{0x23} // global.get
-		check = appendU32(check, info.InterruptGlobal)
-		check = append(check, 0x04, 0x40, 0x00, 0x0b) // if (empty) unreachable end
-	}
-	out := appendU32(make([]byte, 0, len(r.b)+len(r.b)/8), n)
-	var inserts []int
-	var body []byte
-	for i := range n {
-		size, err := r.u32()
-		if err != nil {
-			return nil, err
-		}
-		start := r.off
-		raw, err := r.bytes(size)
-		if err != nil {
-			return nil, err
-		}
-		br := &reader{b: raw, base: r.base + start}
-		if err := readLocals(br); err != nil {
-			return nil, fmt.Errorf("function body %d: %w", i, err)
-		}
-		inserts = inserts[:0]
-		if err := walkExpr(br, &inserts, info); err != nil {
-			return nil, fmt.Errorf("function body %d: %w", i, err)
-		}
-		if !br.done() {
-			return nil, fmt.Errorf("function body %d: %w", i, br.errorf("bytes after the final end"))
-		}
-		info.Loops += len(inserts)
-		if !interrupt || len(inserts) == 0 {
-			out = appendU32(out, size)
-			out = append(out, raw...)
-			continue
-		}
-		body = body[:0]
-		prev := 0
-		for _, at := range inserts {
-			body = append(body, raw[prev:at]...)
-			body = append(body, check...)
-			prev = at
-		}
-		body = append(body, raw[prev:]...)
-		out = appendU32(out, uint32(len(body)))
-		out = append(out, body...)
-	}
-	if !r.done() {
-		return nil, r.errorf("trailing bytes in code section")
-	}
-	return out, nil
-}
-
-func readLocals(r *reader) error {
-	n, err := r.u32()
-	if err != nil {
-		return err
-	}
-	var total uint64
-	for range n {
-		c, err := r.u32()
-		if err != nil {
-			return err
-		}
-		total += uint64(c)
-		if total > 50000 { // the limit engines share (wazero and V8 use 50,000)
-			return fmt.Errorf("%w: more than 50000 locals", ErrUnsupported)
-		}
-		if _, err := readValType(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // rewriteData walks the data section and, with strip, turns active
 // segments into empty passive ones so indices (and the data count) stay
 // valid. Stripping is safe for memory.init/data.drop on those indices: the
@@ -707,214 +649,10 @@ func rewriteData(r *reader, strip bool, info *Info) ([]byte, error) {
 	return out, nil
 }
 
-// unsupported names the feature behind an opcode the walker rejects.
-func unsupported(op byte) error {
-	var what string
-	switch op {
-	case 0x06, 0x07, 0x08, 0x09, 0x0a, 0x18, 0x19, 0x1f:
-		what = "exception handling"
-	case 0x12, 0x13:
-		what = "tail calls"
-	case 0x14, 0x15, 0xd3, 0xd4, 0xd5, 0xd6:
-		what = "typed function references"
-	case 0xfb:
-		what = "GC"
-	case 0xfd:
-		what = "SIMD"
-	case 0xfe:
-		what = "threads"
-	default:
-		return fmt.Errorf("%w: opcode 0x%02x", ErrMalformed, op)
-	}
-	return fmt.Errorf("%w: %s (opcode 0x%02x)", ErrUnsupported, what, op)
-}
-
-// walkExpr reads instructions up to and including the end that closes the
-// expression. With loops non-nil it appends, for every loop, the offset
-// just after its block type. With info non-nil it notes instructions that
-// mutate tables or use data segments.
-func walkExpr(r *reader, loops *[]int, info *Info) error {
-	depth := 0
-	for {
-		op, err := r.byte()
-		if err != nil {
-			return err
-		}
-		switch {
-		case op == 0x00, op == 0x01, op == 0x05, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
-			// unreachable, nop, else, return, drop, select, ref.is_null
-		case op == 0x0b: // end
-			if depth == 0 {
-				return nil
-			}
-			depth--
-		case op == 0x02, op == 0x03, op == 0x04: // block, loop, if
-			if err := readBlockType(r); err != nil {
-				return err
-			}
-			depth++
-			if op == 0x03 && loops != nil {
-				*loops = append(*loops, r.off)
-			}
-		case op == 0x0c, op == 0x0d, // br, br_if
-			op == 0x10,               // call
-			op >= 0x20 && op <= 0x24, // local.get/set/tee, global.get/set
-			op == 0xd2:               // ref.func
-			if _, err := r.u32(); err != nil {
-				return err
-			}
-		case op == 0x25, op == 0x26: // table.get, table.set
-			if _, err := r.u32(); err != nil {
-				return err
-			}
-			if op == 0x26 && info != nil {
-				info.MutatesTables = true
-			}
-		case op == 0x0e: // br_table
-			n, err := r.u32()
-			if err != nil {
-				return err
-			}
-			for i := uint64(0); i <= uint64(n); i++ { // n labels and the default
-				if _, err := r.u32(); err != nil {
-					return err
-				}
-			}
-		case op == 0x11: // call_indirect: type index, table index
-			if _, err := r.u32(); err != nil {
-				return err
-			}
-			if _, err := r.u32(); err != nil {
-				return err
-			}
-		case op == 0x1c: // select t*
-			n, err := r.u32()
-			if err != nil {
-				return err
-			}
-			for range n {
-				if _, err := readValType(r); err != nil {
-					return err
-				}
-			}
-		case op >= 0x28 && op <= 0x3e: // loads and stores: memarg
-			align, err := r.u32()
-			if err != nil {
-				return err
-			}
-			if align&0x40 != 0 { // multi-memory: a memory index follows
-				if _, err := r.u32(); err != nil {
-					return err
-				}
-			}
-			if _, err := r.u32(); err != nil { // offset
-				return err
-			}
-		case op == 0x3f, op == 0x40: // memory.size, memory.grow: memory index
-			if _, err := r.u32(); err != nil {
-				return err
-			}
-		case op == 0x41:
-			if _, err := r.signed(32); err != nil {
-				return err
-			}
-		case op == 0x42:
-			if _, err := r.signed(64); err != nil {
-				return err
-			}
-		case op == 0x43:
-			if _, err := r.bytes(4); err != nil {
-				return err
-			}
-		case op == 0x44:
-			if _, err := r.bytes(8); err != nil {
-				return err
-			}
-		case op >= 0x45 && op <= 0xc4: // numeric, no immediates
-		case op == 0xd0: // ref.null t
-			if err := readRefType(r); err != nil {
-				return err
-			}
-		case op == 0xfc:
-			if err := walkFC(r, info); err != nil {
-				return err
-			}
-		default:
-			return unsupported(op)
-		}
-	}
-}
-
-// walkFC reads the immediates of a 0xFC-prefixed instruction.
-func walkFC(r *reader, info *Info) error {
-	sub, err := r.u32()
-	if err != nil {
-		return err
-	}
-	var imms int
-	switch sub {
-	case 0, 1, 2, 3, 4, 5, 6, 7: // saturating truncation
-	case 8: // memory.init dataidx memidx
-		imms = 2
-	case 9: // data.drop dataidx
-		imms = 1
-	case 10: // memory.copy memidx memidx
-		imms = 2
-	case 11: // memory.fill memidx
-		imms = 1
-	case 12: // table.init elemidx tableidx
-		imms = 2
-	case 13: // elem.drop elemidx
-		imms = 1
-	case 14: // table.copy tableidx tableidx
-		imms = 2
-	case 15, 16, 17: // table.grow, table.size, table.fill: tableidx
-		imms = 1
-	default:
-		return fmt.Errorf("%w: instruction 0xfc %d", ErrUnsupported, sub)
-	}
-	if info != nil {
-		switch sub {
-		case 8, 9:
-			info.UsesDataSegments = true
-		case 12, 13, 14, 15, 17:
-			info.MutatesTables = true
-		}
-	}
-	for range imms {
-		if _, err := r.u32(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// readBlockType reads a block type: empty (0x40), one value type, or a type
-// index as a non-negative s33.
-func readBlockType(r *reader) error {
-	if r.off < len(r.b) {
-		switch c := r.b[r.off]; c {
-		case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x70, 0x6f:
-			r.off++
-			return nil
-		case 0x7b:
-			return fmt.Errorf("%w: v128 block type (SIMD)", ErrUnsupported)
-		}
-	}
-	v, err := r.signed(33)
-	if err != nil {
-		return err
-	}
-	if v < 0 {
-		return fmt.Errorf("%w: block type %d (GC or typed references?)", ErrUnsupported, v)
-	}
-	return nil
-}
-
 // Describe is a one-line summary of info for logs.
 func (info *Info) Describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d loops, %d globals (%d imported), %d data segments (%d active)",
-		info.Loops, info.ImportedGlobals+info.DefinedGlobals, info.ImportedGlobals, info.DataSegments, info.ActiveData)
+	fmt.Fprintf(&b, "%d loops, %d back edges, %d globals (%d imported), %d data segments (%d active)",
+		info.Loops, info.Checks, info.ImportedGlobals+info.DefinedGlobals, info.ImportedGlobals, info.DataSegments, info.ActiveData)
 	return b.String()
 }

@@ -65,6 +65,13 @@ func TestLEB128(t *testing.T) {
 		require.Equal(t, tc.want, v, "% x", tc.in)
 		require.True(t, r.done())
 	}
+	for _, v := range []int32{0, 1, -1, 63, 64, -64, -65, 1000, 1 << 30, -1 << 31, 1<<31 - 1} {
+		r := &reader{b: appendS32(nil, v)}
+		got, err := r.signed(32)
+		require.NoError(t, err)
+		require.Equal(t, int64(v), got)
+		require.True(t, r.done())
+	}
 	for _, v := range []uint32{0, 1, 63, 64, 127, 128, 300, 1 << 20, 0xffffffff} {
 		r := &reader{b: appendU32(nil, v)}
 		got, err := r.u32()
@@ -107,39 +114,51 @@ func TestLEB128(t *testing.T) {
 }
 
 // The exact bytes of a small rewrite, worked out by hand: a module with
-// one imported global and one defined global, a function with two nested
-// loops, a block with a type-index block type and a loop inside an if.
+// one imported global and one defined global, and a function with nested
+// loops. Checks go before branches back to a loop (br_if 1 to the outer
+// loop from inside a block, br_table with a loop among its targets) and
+// not before branches to blocks or a loop's fall-through.
 func TestInterruptExactBytes(t *testing.T) {
 	imp := sec(secImport, vec(append(append(appendName(appendName(nil, "env"), "g"), 0x03), 0x7f, 0x00)))
 	glob := sec(secGlobal, vec([]byte{0x7e, 0x01, 0x42, 0x05, 0x0b})) // mut i64 = 5
-	body := fbody(noLocals,
-		0x03, 0x40, // loop
-		0x03, 0x7f, // loop (result i32)
-		0x41, 0x01, 0x0d, 0x00, // i32.const 1; br_if 0
-		0x41, 0x00, 0x0b, // i32.const 0; end
-		0x1a, 0x0b, // drop; end
-		0x02, 0x00, 0x0b, // block (type 0) end
-		0x41, 0x01, 0x04, 0x40, 0x03, 0x40, 0x0b, 0x0b, // i32.const 1; if; loop; end; end
-		0x0b)
-	in := mod(typeVoid, imp, funcs1, glob, exportRun, sec(secCode, vec(body)))
+	mem := sec(secMemory, vec([]byte{0x00, 0x01}))
+	code := func(check []byte) []byte {
+		var c []byte
+		c = append(c, 0x03, 0x40) // loop $outer
+		c = append(c, 0x02, 0x40) // block
+		c = append(c, 0x41, 0x01) // i32.const 1
+		c = append(c, check...)
+		c = append(c, 0x0d, 0x01)                   // br_if 1 ($outer: back edge)
+		c = append(c, 0x41, 0x00, 0x0d, 0x00, 0x0b) // i32.const 0; br_if 0 (the block); end
+		c = append(c, 0x03, 0x7f)                   // loop $inner (result i32)
+		c = append(c, 0x41, 0x00, 0x41, 0x00)       // i32.const 0; i32.const 0
+		c = append(c, check...)
+		c = append(c, 0x0e, 0x01, 0x00, 0x02)       // br_table $inner $outer... default 2 (function)
+		c = append(c, 0x0b, 0x1a, 0x0b)             // end; drop; end
+		c = append(c, 0x02, 0x00, 0x0c, 0x00, 0x0b) // block (type 0) br 0 end
+		return append(c, 0x0b)
+	}
+	in := mod(typeVoid, imp, funcs1, mem, glob, exportRun, sec(secCode, vec(fbody(noLocals, code(nil)...))))
 	out, info, err := Rewrite(in, Options{Interrupt: true})
 	require.NoError(t, err)
 	require.Equal(t, uint32(2), info.InterruptGlobal, "after 1 imported + 1 defined")
-	require.Equal(t, 3, info.Loops)
+	require.Equal(t, uint32(3), info.CountdownGlobal)
+	require.Equal(t, 2, info.Loops)
+	require.Equal(t, 2, info.Checks)
 
-	check := []byte{0x23, 0x02, 0x04, 0x40, 0x00, 0x0b}
-	var want []byte
-	want = append(want, 0x03, 0x40)
-	want = append(want, check...)
-	want = append(want, 0x03, 0x7f)
-	want = append(want, check...)
-	want = append(want, 0x41, 0x01, 0x0d, 0x00, 0x41, 0x00, 0x0b, 0x1a, 0x0b, 0x02, 0x00, 0x0b, 0x41, 0x01, 0x04, 0x40, 0x03, 0x40)
-	want = append(want, check...)
-	want = append(want, 0x0b, 0x0b, 0x0b)
-	expected := mod(typeVoid, imp, funcs1,
-		sec(secGlobal, vec([]byte{0x7e, 0x01, 0x42, 0x05, 0x0b}, []byte{0x7f, 0x01, 0x41, 0x00, 0x0b})),
-		sec(secExport, vec(append(appendName(nil, "run"), 0x00, 0x00), append(appendName(nil, InterruptExport), 0x03, 0x02))),
-		sec(secCode, vec(fbody(noLocals, want...))))
+	check := []byte{
+		0x23, 0x03, 0x41, 0x01, 0x6b, 0x24, 0x03, // countdown--
+		0x23, 0x03, 0x41, 0x00, 0x4c, 0x04, 0x40, // if countdown <= 0
+		0x41, 0x00, 0x40, 0x00, 0x1a, // drop(memory.grow(0))
+		0x23, 0x02, 0x04, 0x40, 0x00, 0x0b, // if interrupt { unreachable }
+		0x41, 0xe8, 0x07, 0x24, 0x03, // countdown = 1000
+		0x0b,
+	}
+	expected := mod(typeVoid, imp, funcs1, mem,
+		sec(secGlobal, vec([]byte{0x7e, 0x01, 0x42, 0x05, 0x0b}, []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}, []byte{0x7f, 0x01, 0x41, 0xe8, 0x07, 0x0b})),
+		sec(secExport, vec(append(appendName(nil, "run"), 0x00, 0x00),
+			append(appendName(nil, InterruptExport), 0x03, 0x02), append(appendName(nil, CountdownExport), 0x03, 0x03))),
+		sec(secCode, vec(fbody(noLocals, code(check)...))))
 	require.Equal(t, expected, out)
 
 	// Instrumenting twice is refused rather than adding a second global.
@@ -151,15 +170,17 @@ func TestInterruptExactBytes(t *testing.T) {
 // place (before the code section), and custom sections survive.
 func TestInterruptCreatesSections(t *testing.T) {
 	custom := sec(secCustom, appendName(nil, "name"), []byte{1, 2, 3})
-	body := fbody([]byte{1, 2, 0x7f}, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b) // 2 i32 locals; loop br 0 end
-	in := mod(custom, typeVoid, funcs1, sec(secCode, vec(body)), custom)
+	body := fbody([]byte{1, 2, 0x7f}, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b) // 2 i32 locals; loop; br 0; end
+	mem := sec(secMemory, vec([]byte{0x00, 0x01}))
+	in := mod(custom, typeVoid, funcs1, mem, sec(secCode, vec(body)), custom)
 	out, info, err := Rewrite(in, Options{Interrupt: true})
 	require.NoError(t, err)
 	require.Equal(t, uint32(0), info.InterruptGlobal)
-	expected := mod(custom, typeVoid, funcs1,
-		sec(secGlobal, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b})),
-		sec(secExport, vec(append(appendName(nil, InterruptExport), 0x03, 0x00))),
-		sec(secCode, vec(fbody([]byte{1, 2, 0x7f}, 0x03, 0x40, 0x23, 0x00, 0x04, 0x40, 0x00, 0x0b, 0x0c, 0x00, 0x0b, 0x0b))),
+	loop := append(append([]byte{0x03, 0x40}, loopCheck(0, 1)...), 0x0c, 0x00, 0x0b, 0x0b) // check before br 0
+	expected := mod(custom, typeVoid, funcs1, mem,
+		sec(secGlobal, vec([]byte{0x7f, 0x01, 0x41, 0x00, 0x0b}, []byte{0x7f, 0x01, 0x41, 0xe8, 0x07, 0x0b})),
+		sec(secExport, vec(append(appendName(nil, InterruptExport), 0x03, 0x00), append(appendName(nil, CountdownExport), 0x03, 0x01))),
+		sec(secCode, vec(fbody([]byte{1, 2, 0x7f}, loop...))),
 		custom)
 	require.Equal(t, expected, out)
 }
@@ -200,18 +221,20 @@ func TestWalkAllImmediates(t *testing.T) {
 		0xfc, 0x0f, 0x00, 0xfc, 0x10, 0x00, 0xfc, 0x11, 0x00, // table.grow/size/fill
 		0x04, 0x7e, 0x42, 0x01, 0x05, 0x42, 0x02, 0x0b, 0x1a, // if (result i64) else end; drop
 		0x03, 0x00, // loop (type 0)
+		0x0c, 0x00, // br 0
 		0x0b,
 		0x00, // unreachable
 		0x0b,
 	}
-	in := mod(typeVoid, funcs1, sec(secCode, vec(fbody(noLocals, code...))))
+	in := mod(typeVoid, funcs1, sec(secMemory, vec([]byte{0x00, 0x01})), sec(secCode, vec(fbody(noLocals, code...))))
 	out, info, err := Rewrite(in, Options{Interrupt: true})
 	require.NoError(t, err)
 	require.Equal(t, 1, info.Loops)
+	require.Equal(t, 1, info.Checks)
 	require.True(t, info.MutatesTables)
 	require.True(t, info.UsesDataSegments)
-	i := bytes.Index(code, []byte{0x03, 0x00, 0x0b}) + 2
-	wantCode := append(append(append([]byte(nil), code[:i]...), 0x23, 0x00, 0x04, 0x40, 0x00, 0x0b), code[i:]...)
+	i := bytes.Index(code, []byte{0x03, 0x00, 0x0c, 0x00, 0x0b}) + 2
+	wantCode := append(append(append([]byte(nil), code[:i]...), loopCheck(0, 1)...), code[i:]...)
 	require.True(t, bytes.Contains(out, wantCode))
 
 	_, info, err = Rewrite(in, Options{})
@@ -249,6 +272,7 @@ func TestRejects(t *testing.T) {
 		{"shared memory", mod(sec(secMemory, vec([]byte{0x03, 1, 1}))), ErrUnsupported},
 		{"memory64", mod(sec(secMemory, vec([]byte{0x04, 1}))), ErrUnsupported},
 		{"bad u32", code(0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0b), ErrMalformed},
+		{"loops but no memory", code(0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b), ErrUnsupported},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,15 +307,17 @@ func TestSnapshotRewrites(t *testing.T) {
 	require.Equal(t, 2, info.ActiveData)
 	require.Equal(t, uint32(2), info.MemoryMinPages)
 	require.Equal(t, uint32(3), info.InterruptGlobal)
+	require.Equal(t, uint32(4), info.CountdownGlobal)
 
 	expected := mod(typeVoid, funcs1,
 		sec(secMemory, vec([]byte{0x00, 70})),
-		sec(secGlobal, appendU32(nil, 4), glob[3:], []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}),
+		sec(secGlobal, appendU32(nil, 5), glob[3:], []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0xe8, 0x07, 0x0b}),
 		sec(secExport, vec(
 			append(appendName(nil, "run"), 0x00, 0x00),
 			append(appendName(nil, "strata_g0"), 0x03, 0x00),
 			append(appendName(nil, "strata_g2"), 0x03, 0x02),
-			append(appendName(nil, InterruptExport), 0x03, 0x03))),
+			append(appendName(nil, InterruptExport), 0x03, 0x03),
+			append(appendName(nil, CountdownExport), 0x03, 0x04))),
 		dataCount, sec(secCode, vec(body)),
 		sec(secData, appendU32(nil, 3), []byte{0x01, 0x00}, []byte{0x01, 0x03, 'a', 'b', 'c'}, []byte{0x01, 0x00}))
 	require.Equal(t, expected, out)
@@ -306,9 +332,9 @@ func TestSnapshotRewrites(t *testing.T) {
 
 // FuzzRewrite checks that no input makes Rewrite panic, and that whatever
 // it accepts it turns into a module it can parse again, with the same
-// loops, each now carrying a check.
+// loops and every back edge now preceded by a check.
 func FuzzRewrite(f *testing.F) {
-	f.Add(mod(typeVoid, funcs1, sec(secCode, vec(fbody(noLocals, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b)))))
+	f.Add(mod(typeVoid, funcs1, sec(secMemory, vec([]byte{0x00, 0x01})), sec(secCode, vec(fbody(noLocals, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b)))))
 	f.Add(mod(typeVoid, funcs1, exportRun, sec(secCode, vec(fbody([]byte{1, 1, 0x7e}, 0x02, 0x40, 0x03, 0x7f, 0x41, 0x00, 0x0b, 0x1a, 0x0b, 0x0b)))))
 	f.Add(mod(sec(secMemory, vec([]byte{0x00, 0x01})), sec(secData, vec([]byte{0x00, 0x41, 0x00, 0x0b, 0x01, 'x'}))))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
@@ -324,18 +350,19 @@ func FuzzRewrite(f *testing.F) {
 		require.NoError(t, err, "output must parse")
 		require.Equal(t, out, again, "inspection changes nothing")
 		require.Equal(t, info.Loops, info2.Loops)
-		require.Equal(t, info.DefinedGlobals+1, info2.DefinedGlobals)
-		require.Equal(t, info.Loops, checkedLoops(t, out, info.InterruptGlobal), "every loop has a check")
+		require.Equal(t, info.DefinedGlobals+2, info2.DefinedGlobals)
+		require.Equal(t, info.Checks, checkedSites(t, out, info.InterruptGlobal), "every back edge has a check")
 	})
 }
 
-// checkedLoops walks the code section of an instrumented module and counts
-// the loops; each must be followed by the interrupt check on global g.
-func checkedLoops(t *testing.T, wasm []byte, g uint32) int {
+// checkedSites walks the code section of an instrumented module and
+// counts the back edges; each must be preceded by the check on globals g
+// (interrupt) and g+1 (countdown).
+func checkedSites(t *testing.T, wasm []byte, g uint32) int {
 	sections, err := splitSections(wasm)
 	require.NoError(t, err)
-	check := append(appendU32([]byte{0x23}, g), 0x04, 0x40, 0x00, 0x0b)
-	loops := 0
+	check := loopCheck(g, g+1)
+	sites := 0
 	for _, s := range sections {
 		if s.id != secCode {
 			continue
@@ -353,12 +380,12 @@ func checkedLoops(t *testing.T, wasm []byte, g uint32) int {
 			var at []int
 			require.NoError(t, walkExpr(br, &at, nil))
 			for _, i := range at {
-				require.True(t, bytes.HasPrefix(raw[i:], check), "loop at %d lacks the check", i)
+				require.True(t, bytes.HasSuffix(raw[:i], check), "back edge at %d lacks the check", i)
 			}
-			loops += len(at)
+			sites += len(at)
 		}
 	}
-	return loops
+	return sites
 }
 
 // The real test guests (Go reactor, C command) rewrite without error, and
@@ -371,8 +398,8 @@ func TestRealGuests(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			out, info, err := Rewrite(wasm, Options{Interrupt: true, ExportGlobals: true})
 			require.NoError(t, err)
-			require.Positive(t, info.Loops)
-			require.Equal(t, info.Loops, checkedLoops(t, out, info.InterruptGlobal))
+			require.Positive(t, info.Checks)
+			require.Equal(t, info.Checks, checkedSites(t, out, info.InterruptGlobal))
 			require.NotEmpty(t, info.Globals)
 			t.Logf("%s: %d -> %d bytes, %s", name, len(wasm), len(out), info.Describe())
 		})

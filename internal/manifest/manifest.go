@@ -29,7 +29,27 @@ type Manifest struct {
 	Path      string     `json:"path"` // absolute path of the file
 	Dir       string     `json:"dir"`  // its directory; relative paths in the file start here
 	Project   string     `json:"project"`
-	Functions []Function `json:"functions"` // sorted by name
+	Functions []Function `json:"functions"`        // sorted by name
+	Queues    []Queue    `json:"queues,omitempty"` // sorted by name
+	Topics    []Topic    `json:"topics,omitempty"` // sorted by name
+}
+
+// Queue is a queue of the project, with defaults applied.
+type Queue struct {
+	Name              string        `json:"name"`
+	VisibilityTimeout time.Duration `json:"visibility_timeout"`
+	MaxReceives       int           `json:"max_receives"`
+	DeadLetter        string        `json:"dead_letter,omitempty"`
+	FIFO              bool          `json:"fifo,omitempty"`
+	Pos               Position      `json:"pos"`
+}
+
+// Topic is a topic of the project and the user queues subscribed to it;
+// functions subscribe with their own topic: or topics: setting.
+type Topic struct {
+	Name   string   `json:"name"`
+	Queues []string `json:"queues,omitempty"`
+	Pos    Position `json:"pos"`
 }
 
 // Function is one function of the manifest, with defaults applied.
@@ -43,15 +63,29 @@ type Function struct {
 	MaxConcurrency int               `json:"max_concurrency"`
 	Env            map[string]string `json:"env,omitempty"`
 	Routes         []Route           `json:"routes,omitempty"`
-	Pos            Position          `json:"pos"` // of the function's name
+
+	Queue    *deploy.QueueTrigger `json:"queue,omitempty"`    // the user queue it consumes
+	Topics   []string             `json:"topics,omitempty"`   // topics it subscribes to, as written
+	Schedule string               `json:"schedule,omitempty"` // cron or rate spec
+	Timezone string               `json:"timezone,omitempty"` // IANA zone of Schedule; "" is UTC
+	// Retries of async invokes, topic messages and scheduled fires (default
+	// deploy.DefaultRetries), then DeadLetter (a queue) gets the event.
+	Retries     int    `json:"retries"`
+	DeadLetter  string `json:"dead_letter,omitempty"`
+	Provisioned int    `json:"provisioned,omitempty"` // instances kept warm
+
+	Pos Position `json:"pos"` // of the function's name
 }
 
 // Route is one route of a function. Method is "*" when the manifest gave
 // none.
 type Route struct {
-	Method string   `json:"method"`
-	Path   string   `json:"path"`
-	Pos    Position `json:"pos"`
+	Method    string   `json:"method"`
+	Path      string   `json:"path"`
+	Async     bool     `json:"async,omitempty"`
+	RateLimit float64  `json:"rate_limit,omitempty"` // requests per second, 0 for none
+	RateBurst int      `json:"rate_burst,omitempty"`
+	Pos       Position `json:"pos"`
 }
 
 // Config is the function's configuration as versions store it.
@@ -61,6 +95,7 @@ func (f Function) Config() store.FunctionConfig {
 		MemoryMB:       f.MemoryMB,
 		TimeoutMS:      f.Timeout.Milliseconds(),
 		MaxConcurrency: f.MaxConcurrency,
+		Provisioned:    f.Provisioned,
 	}
 	if len(f.Env) > 0 {
 		c.Env = maps.Clone(f.Env)
@@ -72,9 +107,30 @@ func (f Function) Config() store.FunctionConfig {
 func (f Function) RouteSpecs() []deploy.RouteSpec {
 	out := make([]deploy.RouteSpec, len(f.Routes))
 	for i, r := range f.Routes {
-		out[i] = deploy.RouteSpec{Method: r.Method, Path: r.Path}
+		out[i] = deploy.RouteSpec{Method: r.Method, Path: r.Path, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst}
 	}
 	return out
+}
+
+// spec is the function as a deploy carries it, with its module's digest.
+func (f Function) spec(digest string) deploy.FunctionSpec {
+	fs := deploy.FunctionSpec{
+		Name:         f.Name,
+		ModuleSHA256: digest,
+		Config:       f.Config(),
+		Routes:       f.RouteSpecs(),
+		Topics:       slices.Clone(f.Topics),
+		Retries:      f.Retries,
+		DeadLetter:   f.DeadLetter,
+	}
+	if f.Queue != nil {
+		q := *f.Queue
+		fs.Queue = &q
+	}
+	if f.Schedule != "" {
+		fs.Schedule = &deploy.ScheduleSpec{Spec: f.Schedule, Timezone: f.Timezone}
+	}
+	return fs
 }
 
 // Function returns the function with this name.
@@ -97,12 +153,19 @@ func (m *Manifest) Spec(digests map[string]string) (deploy.Spec, error) {
 			missing = append(missing, f.Name)
 			continue
 		}
-		s.Functions = append(s.Functions, deploy.FunctionSpec{
-			Name:         f.Name,
-			ModuleSHA256: d,
-			Config:       f.Config(),
-			Routes:       f.RouteSpecs(),
+		s.Functions = append(s.Functions, f.spec(d))
+	}
+	for _, q := range m.Queues {
+		s.Queues = append(s.Queues, deploy.QueueSpec{
+			Name:                q.Name,
+			VisibilityTimeoutMS: q.VisibilityTimeout.Milliseconds(),
+			MaxReceives:         q.MaxReceives,
+			DeadLetter:          q.DeadLetter,
+			FIFO:                q.FIFO,
 		})
+	}
+	for _, t := range m.Topics {
+		s.Topics = append(s.Topics, deploy.TopicSpec{Name: t.Name, Queues: slices.Clone(t.Queues)})
 	}
 	if len(missing) > 0 {
 		return deploy.Spec{}, fmt.Errorf("build spec for project %q: no module digest for %s", m.Project, strings.Join(missing, ", "))

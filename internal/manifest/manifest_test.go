@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,8 +82,10 @@ func goldenJSON(t *testing.T, m *Manifest) string {
 	}
 	view := struct {
 		Path, Dir, Project string
+		Queues             []Queue `json:",omitempty"`
+		Topics             []Topic `json:",omitempty"`
 		Functions          []fnView
-	}{rel(m.Path), rel(m.Dir), m.Project, nil}
+	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, nil}
 	for _, f := range m.Functions {
 		f.Source, f.Wasm = rel(f.Source), rel(f.Wasm)
 		view.Functions = append(view.Functions, fnView{Function: f, Timeout: f.Timeout.String(), Config: f.Config()})
@@ -138,6 +141,7 @@ func TestLoad(t *testing.T) {
 		ModuleSHA256: strings.Repeat("a", 64),
 		Config:       store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64, Env: map[string]string{"K": "v"}},
 		Routes:       []deploy.RouteSpec{{Method: "GET", Path: "/hi"}},
+		Retries:      deploy.DefaultRetries,
 	}}}, spec)
 	_, err = m.Spec(nil)
 	assert.EqualError(t, err, `build spec for project "hello": no module digest for hello`)
@@ -237,4 +241,58 @@ func TestMergeBomb(t *testing.T) {
 	_, err := Parse("bomb.yaml", []byte(b.String()))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `merges copy more than 10000 keys`)
+}
+
+func TestSpecWithEvents(t *testing.T) {
+	m, err := Load("testdata/ok_events.yaml")
+	require.NoError(t, err)
+	digests := map[string]string{}
+	for _, f := range m.Functions {
+		digests[f.Name] = strings.Repeat("a", 64)
+	}
+	spec, err := m.Spec(digests)
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate())
+
+	assert.Contains(t, spec.Queues, deploy.QueueSpec{Name: "orders", VisibilityTimeoutMS: 45000, MaxReceives: 3, DeadLetter: "orders-dlq"})
+	assert.Contains(t, spec.Queues, deploy.QueueSpec{Name: "orders-dlq", VisibilityTimeoutMS: 30000, MaxReceives: 5})
+	assert.Contains(t, spec.Queues, deploy.QueueSpec{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 5, FIFO: true})
+	assert.Contains(t, spec.Topics, deploy.TopicSpec{Name: "user-signed-up", Queues: []string{"audit"}})
+	assert.Contains(t, spec.Topics, deploy.TopicSpec{Name: "empty"})
+
+	fns := map[string]deploy.FunctionSpec{}
+	for _, f := range spec.Functions {
+		fns[f.Name] = f
+	}
+	assert.Equal(t, &deploy.QueueTrigger{Name: "orders", BatchSize: 10}, fns["process-order"].Queue)
+	assert.Equal(t, &deploy.QueueTrigger{Name: "audit", BatchSize: 1}, fns["audit-reader"].Queue)
+	assert.Equal(t, []string{"user-signed-up", "order-placed"}, fns["audit-reader"].Topics)
+	assert.Equal(t, []string{"user-signed-up"}, fns["welcome-email"].Topics)
+	assert.Equal(t, &deploy.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"}, fns["nightly-cleanup"].Schedule)
+	assert.Equal(t, 0, fns["ticker"].Retries)
+	assert.Equal(t, deploy.DefaultRetries, fns["welcome-email"].Retries)
+	th := fns["thumbnail"]
+	assert.Equal(t, 4, th.Config.Provisioned)
+	assert.Equal(t, 10, th.Retries)
+	assert.Equal(t, "orders-dlq", th.DeadLetter)
+	assert.Equal(t, []deploy.RouteSpec{
+		{Method: "POST", Path: "/thumb"},
+		{Method: "POST", Path: "/hooks/{id}", Async: true, RateLimit: 100, RateBurst: 200},
+		{Method: "GET", Path: "/slow", RateLimit: 0.5, RateBurst: 1},
+		{Method: "PUT", Path: "/later", Async: true},
+		{Method: "GET", Path: "/fast", RateLimit: 2.5, RateBurst: 3},
+	}, th.Routes)
+
+	// The spec plans cleanly from nothing, and the store gets every queue.
+	p, err := deploy.Compute(spec, deploy.State{})
+	require.NoError(t, err)
+	ev := p.ApplyParams(spec, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Events
+	require.NotNil(t, ev)
+	assert.Len(t, ev.Queues, 5+6+3) // user queues, one async queue per function, three subscriptions
+	assert.Len(t, ev.Schedules, 2)
+
+	// Spec hands out copies.
+	fns["audit-reader"].Topics[0] = "changed"
+	f, _ := m.Function("audit-reader")
+	assert.Equal(t, "user-signed-up", f.Topics[0])
 }

@@ -25,8 +25,13 @@ import (
 // Known keys, in the order the docs list them. Suggestions for typos come
 // from these lists.
 var (
-	topKeys      = []string{"project", "functions"}
-	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes"}
+	topKeys      = []string{"project", "queues", "topics", "functions"}
+	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes",
+		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned"}
+	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
+	topicKeys        = []string{"queues"}
+	queueTriggerKeys = []string{"name", "batch_size"}
+	routeKeys        = []string{"route", "async", "rate_limit", "burst"}
 )
 
 // maxMergeDepth bounds nested "<<" merges, which YAML aliases could
@@ -45,6 +50,7 @@ type parser struct {
 	anchors map[string]ast.Node
 	routes  map[string]routeOwner // route.Pattern.Key → first route with it
 	merged  int                   // keys copied by "<<" so far
+	refs    []ref                 // names of queues and topics, checked once all are known
 }
 
 type routeOwner struct {
@@ -397,6 +403,10 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 		case "functions":
 			sawFunctions = true
 			m.Functions = p.functions(e)
+		case "queues":
+			m.Queues = p.queues(e)
+		case "topics":
+			m.Topics = p.topics(e)
 		default:
 			p.unknownKey(e, "", topKeys)
 		}
@@ -408,6 +418,7 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 	if !sawFunctions {
 		p.addf(rootPos, "functions", "required: at least one function, e.g. \"functions: {hello: {source: ./hello}}\"")
 	}
+	p.checkRefs(m)
 	return m
 }
 
@@ -447,8 +458,10 @@ func (p *parser) function(e entry) Function {
 		MemoryMB:       deploy.DefaultMemoryMB,
 		Timeout:        deploy.DefaultTimeout,
 		MaxConcurrency: deploy.DefaultMaxConcurrency,
+		Retries:        deploy.DefaultRetries,
 		Pos:            e.pos,
 	}
+	var ev fnEvents
 	if err := deploy.ValidateName(e.key); err != nil {
 		p.addf(e.pos, field, "function name %v", err)
 	}
@@ -490,10 +503,13 @@ func (p *parser) function(e entry) Function {
 			f.Env = p.env(s, sf)
 		case "routes":
 			f.Routes = p.functionRoutes(s, sf, e.key)
+		case "queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned":
+			p.functionEvent(&f, &ev, s, sf)
 		default:
 			p.unknownKey(s, field, functionKeys)
 		}
 	}
+	p.checkFunctionEvents(&f, &ev, field)
 	switch {
 	case sourcePos.Line > 0 && wasmPos.Line > 0:
 		p.addf(later(sourcePos, wasmPos), field, "set either source or wasm, not both")
@@ -615,22 +631,28 @@ func (p *parser) integer(e entry, field, rule string, check func(int) error) int
 }
 
 func (p *parser) timeout(e entry, field string) time.Duration {
+	return p.duration(e, field, deploy.TimeoutRule, deploy.ValidateTimeout)
+}
+
+// duration reads a Go duration string; a bare number is an error with a
+// hint, since YAML has no unit to guess.
+func (p *parser) duration(e entry, field, rule string, check func(time.Duration) error) time.Duration {
 	pos := valuePos(e)
 	s, ok := str(e.value)
 	if !ok {
 		if _, isInt := e.value.(*ast.IntegerNode); isInt {
-			p.addf(pos, field, "%s, got %s; a number needs a unit, e.g. \"%ss\"", deploy.TimeoutRule, describe(e.value), describe(e.value))
+			p.addf(pos, field, "%s, got %s; a number needs a unit, e.g. \"%ss\"", rule, describe(e.value), describe(e.value))
 		} else {
-			p.addf(pos, field, "%s, got %s", deploy.TimeoutRule, describe(e.value))
+			p.addf(pos, field, "%s, got %s", rule, describe(e.value))
 		}
 		return 0
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		p.addf(pos, field, "%s, got %s", deploy.TimeoutRule, describe(e.value))
+		p.addf(pos, field, "%s, got %s", rule, describe(e.value))
 		return 0
 	}
-	if err := deploy.ValidateTimeout(d); err != nil {
+	if err := check(d); err != nil {
 		p.addf(pos, field, "%v", err)
 	}
 	return d
@@ -688,9 +710,15 @@ func (p *parser) functionRoutes(e entry, field, fn string) []Route {
 		if vp := posOf(v); vp.Line > 0 && v == item {
 			pos = vp
 		}
+		var rt Route
 		s, ok := str(v)
-		if !ok {
-			p.addf(pos, rf, "must be a route like \"GET /hello/{name}\", got %s", describe(v))
+		if mv, isMap := v.(*ast.MappingNode); isMap {
+			s, rt, ok = p.routeObject(mv, rf, pos)
+			if !ok {
+				continue
+			}
+		} else if !ok {
+			p.addf(pos, rf, "must be a route like \"GET /hello/{name}\" or a mapping with route:, got %s", describe(v))
 			continue
 		}
 		pat, err := route.Parse(s)
@@ -704,7 +732,8 @@ func (p *parser) functionRoutes(e entry, field, fn string) []Route {
 			continue
 		}
 		p.routes[pat.Key()] = routeOwner{fn: fn, text: s, pos: pos}
-		out = append(out, Route{Method: pat.Method, Path: pat.Path, Pos: pos})
+		rt.Method, rt.Path, rt.Pos = pat.Method, pat.Path, pos
+		out = append(out, rt)
 	}
 	return out
 }

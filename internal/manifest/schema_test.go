@@ -145,6 +145,45 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 			check(t, withFunction(map[string]any{"env": map[string]any{k: "v"}}), deploy.ValidateEnvKey(k))
 		}
 	})
+	t.Run("events", func(t *testing.T) {
+		for _, n := range []string{"orders", "a-1", "_async", "_x", "Orders", "a_b", "", strings.Repeat("q", 64)} {
+			check(t, map[string]any{"project": "p", "queues": map[string]any{n: map[string]any{}}, "functions": map[string]any{"f": map[string]any{"source": "x"}}}, deploy.ValidateQueueName(n))
+			check(t, map[string]any{"project": "p", "topics": map[string]any{n: nil}, "functions": map[string]any{"f": map[string]any{"source": "x"}}}, deploy.ValidateQueueName(n))
+			check(t, withFunction(map[string]any{"queue": n}), deploy.ValidateQueueName(n))
+			check(t, withFunction(map[string]any{"topics": []any{n}}), deploy.ValidateQueueName(n))
+		}
+		queue := func(q map[string]any) map[string]any {
+			return map[string]any{"project": "p", "queues": map[string]any{"q": q}, "functions": map[string]any{"f": map[string]any{"source": "x"}}}
+		}
+		for _, n := range []int{deploy.MinMaxReceives - 1, deploy.MinMaxReceives, deploy.DefaultMaxReceives, deploy.MaxMaxReceives, deploy.MaxMaxReceives + 1} {
+			check(t, queue(map[string]any{"max_receives": n}), deploy.ValidateMaxReceives(n))
+		}
+		for _, n := range []int{deploy.MinBatchSize - 1, deploy.MinBatchSize, deploy.MaxBatchSize, deploy.MaxBatchSize + 1} {
+			check(t, withFunction(map[string]any{"queue": map[string]any{"name": "q", "batch_size": n}}), deploy.ValidateBatchSize(n))
+		}
+		for _, n := range []int{-1, 0, deploy.DefaultRetries, deploy.MaxRetries, deploy.MaxRetries + 1} {
+			check(t, withFunction(map[string]any{"retries": n}), deploy.ValidateRetries(n))
+		}
+		for _, n := range []int{-1, 0, 10, deploy.MaxConcurrency, deploy.MaxConcurrency + 1} {
+			check(t, withFunction(map[string]any{"provisioned": n, "max_concurrency": deploy.MaxConcurrency}), deploy.ValidateProvisioned(n, deploy.MaxConcurrency))
+		}
+		for _, r := range []float64{-1, 0, 0.001, 0.5, 100, deploy.MaxRateLimit, deploy.MaxRateLimit + 0.5} {
+			check(t, withFunction(map[string]any{"routes": []any{map[string]any{"route": "GET /x", "rate_limit": r}}}), deploy.ValidateRateLimit(r))
+		}
+		for _, n := range []int{-1, 0, 1, deploy.MaxBurst, deploy.MaxBurst + 1} {
+			check(t, withFunction(map[string]any{"routes": []any{map[string]any{"route": "GET /x", "rate_limit": 1, "burst": n}}}), deploy.ValidateBurst(n))
+		}
+		// Visibility timeouts: syntax only, as for timeouts.
+		for _, d := range []string{"30s", "1s", "12h", "1m30s", "soon", "30", ""} {
+			_, err := time.ParseDuration(d)
+			check(t, queue(map[string]any{"visibility_timeout": d}), err)
+		}
+		// The mapping form of a route carries the same route syntax.
+		for _, r := range []string{"POST /hooks/{id}", "/a//b", "/_strata/x", "get /x"} {
+			_, err := route.Parse(r)
+			check(t, withFunction(map[string]any{"routes": []any{map[string]any{"route": r, "async": true}}}), err)
+		}
+	})
 	t.Run("timeouts", func(t *testing.T) {
 		// The schema checks the syntax; the range is Go's alone. Only
 		// in-range values and syntax errors are compared.

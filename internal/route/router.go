@@ -186,15 +186,35 @@ func (r *Router) Match(method, path string) (fn string, params []wire.Param, all
 	if m.walk(&r.root, path[1:], true, 0) {
 		return m.h.fn, m.params, nil, true
 	}
-	if m.allowed != 0 {
-		allowed = make([]string, 0, 8)
-		for i, name := range Methods {
-			if m.allowed&(1<<i) != 0 {
-				allowed = append(allowed, name)
-			}
+	return "", nil, m.allowedMethods(), false
+}
+
+// MatchRoute is Match returning the whole stored route, so the gateway can
+// read its attributes (async, rate limit) from the route it matched. The
+// route belongs to the router: callers must not modify it. It does not
+// allocate more than Match.
+func (r *Router) MatchRoute(method, path string) (rt *store.Route, params []wire.Param, allowed []string, ok bool) {
+	if path == "" || path[0] != '/' {
+		return nil, nil, nil, false
+	}
+	m := matcher{method: methodIndex(method)}
+	if m.walk(&r.root, path[1:], true, 0) {
+		return &m.h.route, m.params, nil, true
+	}
+	return nil, nil, m.allowedMethods(), false
+}
+
+func (m *matcher) allowedMethods() []string {
+	if m.allowed == 0 {
+		return nil
+	}
+	allowed := make([]string, 0, 8)
+	for i, name := range Methods {
+		if m.allowed&(1<<i) != 0 {
+			allowed = append(allowed, name)
 		}
 	}
-	return "", nil, allowed, false
+	return allowed
 }
 
 // walk tries to match rest (the path after the slash that ends the part

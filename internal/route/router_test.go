@@ -286,3 +286,48 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+func TestRouterMatchRoute(t *testing.T) {
+	rs := routes(t, "POST /hooks/{id} -> thumb", "GET /hooks/{id} -> thumb", "GET /plain -> plain")
+	rs[0].Async, rs[0].RateLimit, rs[0].RateBurst = true, 100, 200
+	r, err := NewRouter(rs)
+	require.NoError(t, err)
+
+	rt, params, allowed, ok := r.MatchRoute("POST", "/hooks/7")
+	require.True(t, ok)
+	assert.Equal(t, store.Route{Project: "p", Method: "POST", Path: "/hooks/{id}", Function: "thumb", Async: true, RateLimit: 100, RateBurst: 200}, *rt)
+	assert.Equal(t, ps("id", "7"), params)
+	assert.Nil(t, allowed)
+
+	// The same path with another method is another route, without the
+	// attributes.
+	rt, _, _, ok = r.MatchRoute("GET", "/hooks/7")
+	require.True(t, ok)
+	assert.False(t, rt.Async)
+	assert.Zero(t, rt.RateLimit)
+
+	// Misses answer like Match.
+	rt, _, allowed, ok = r.MatchRoute("DELETE", "/hooks/7")
+	assert.False(t, ok)
+	assert.Nil(t, rt)
+	assert.Equal(t, []string{"GET", "HEAD", "POST"}, allowed)
+	rt, _, allowed, ok = r.MatchRoute("GET", "/nope")
+	assert.False(t, ok)
+	assert.Nil(t, rt)
+	assert.Nil(t, allowed)
+	_, _, _, ok = r.MatchRoute("GET", "")
+	assert.False(t, ok)
+
+	// Match and MatchRoute agree.
+	for _, c := range []struct{ method, path string }{{"POST", "/hooks/1"}, {"HEAD", "/plain"}, {"PUT", "/plain"}, {"GET", "/x"}} {
+		fn, p1, a1, ok1 := r.Match(c.method, c.path)
+		rt, p2, a2, ok2 := r.MatchRoute(c.method, c.path)
+		assert.Equal(t, ok1, ok2)
+		assert.Equal(t, p1, p2)
+		assert.Equal(t, a1, a2)
+		if ok2 {
+			assert.Equal(t, fn, rt.Function)
+		}
+	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { r.MatchRoute("GET", "/plain") }))
+}

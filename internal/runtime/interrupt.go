@@ -10,27 +10,40 @@ import (
 )
 
 // interrupter stops an instrumented guest at its context's deadline: a
-// context.AfterFunc sets the guest's interrupt global, and the check that
-// internal/instrument put at every loop header traps with `unreachable`.
-// classify then reports ErrTimeout (or context.Canceled) because ctx is
-// done. A guest blocked in a host call (a sleep in poll_oneoff) stops at its
-// first loop header after the call returns, as with wazero's own checks.
+// context.AfterFunc sets the guest's interrupt flag and zeroes its loop
+// countdown, so the check internal/instrument put before every branch back
+// to a loop header takes its slow path at the next iteration and traps with
+// `unreachable`. classify then reports ErrTimeout (or context.Canceled)
+// because ctx is done. A guest blocked in a host call (a sleep in
+// poll_oneoff) stops at its first loop iteration after the call returns,
+// as with wazero's own checks.
+//
+// Registering and stopping an AfterFunc costs well under a microsecond;
+// wazero's WithCloseOnContextDone starts a goroutine per call instead.
 //
 // The zero value (no flag: a module wazero guards itself) does nothing.
 type interrupter struct {
-	flag  api.MutableGlobal
-	fired chan struct{} // one token per firing of fire
-	fire  func()        // kept so arming does not allocate a method value
+	flag      api.MutableGlobal
+	countdown api.MutableGlobal
+	fired     chan struct{} // one token per firing of fire
+	fire      func()        // kept so arming does not allocate a method value
 }
 
 func newInterrupter(mod api.Module) (*interrupter, error) {
-	g, ok := mod.ExportedGlobal(instrument.InterruptExport).(api.MutableGlobal)
-	if !ok {
-		return nil, fmt.Errorf("instrumented module lacks the mutable global %s", instrument.InterruptExport)
+	flag, ok1 := mod.ExportedGlobal(instrument.InterruptExport).(api.MutableGlobal)
+	countdown, ok2 := mod.ExportedGlobal(instrument.CountdownExport).(api.MutableGlobal)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("instrumented module lacks the mutable globals %s and %s",
+			instrument.InterruptExport, instrument.CountdownExport)
 	}
-	it := &interrupter{flag: g, fired: make(chan struct{}, 1)}
+	it := &interrupter{flag: flag, countdown: countdown, fired: make(chan struct{}, 1)}
 	it.fire = func() {
+		// The flag first: the countdown reaching 0 is what makes the
+		// guest look at it. The guest may overwrite the countdown with
+		// its own decrement; it then sees the flag within CheckInterval
+		// iterations.
 		it.flag.Set(1)
+		it.countdown.Set(0)
 		it.fired <- struct{}{}
 	}
 	return it, nil

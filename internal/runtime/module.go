@@ -85,7 +85,7 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	start := time.Now()
 	code := wasm
 	guarded := true
-	if !r.cfg.NoInstrument {
+	if !r.cfg.NoInstrument && !r.cfg.unchecked {
 		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true})
 		switch {
 		case err != nil:

@@ -42,6 +42,10 @@ type Config struct {
 	// Guest code then runs several times slower; it exists to compare the
 	// two and as an escape hatch.
 	NoInstrument bool
+
+	// unchecked runs modules with no deadline enforcement at all; only
+	// benchmarks use it, to measure what the checks cost.
+	unchecked bool
 }
 
 // Runtime compiles and runs modules. It is safe for concurrent use.
@@ -146,7 +150,7 @@ func (r *Runtime) engineFor(ctx context.Context, key engineKey) (*engine, error)
 		// entries and loop headers, so a guest that loops forever stops at
 		// the deadline. Costly (an indirect call per loop iteration), so
 		// only for modules internal/instrument cannot rewrite.
-		WithCloseOnContextDone(key.guarded).
+		WithCloseOnContextDone(key.guarded && !r.cfg.unchecked).
 		WithMemoryLimitPages(uint32(key.memoryMB * pagesPerMB))
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	e := &engine{memoryMB: key.memoryMB, guarded: key.guarded, rt: rt, hostFuncs: map[string]map[string]api.FunctionDefinition{}}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/route"
@@ -33,6 +34,7 @@ type Server struct {
 	st   store.Store
 	rt   *runtime.Runtime
 	inv  *invoke.Invoker
+	ev   *events.Engine
 	gw   *gateway.Gateway
 	api  *api.API
 	http *http.Server
@@ -104,16 +106,21 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	// The API invokes through the gateway and the gateway mounts the API,
 	// so the API gets its gateway after both exist.
+	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.inv, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
+		Store: s.st, Invoker: s.inv, Events: s.ev, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
 	})
-	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
+	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
 	if err := s.inv.Sync(ctx); err != nil {
 		return fmt.Errorf("load deployed functions: %w", err)
 	}
 	if err := s.reloadRoutes(ctx); err != nil {
 		return err
+	}
+	// Consumers start after the functions they feed are loaded.
+	if err := s.ev.Start(ctx); err != nil {
+		return fmt.Errorf("start events: %w", err)
 	}
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
@@ -158,7 +165,7 @@ func (s *Server) reloadRoutes(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build routes: %w", err)
 	}
-	s.gw.SetRouter(r)
+	s.gw.SetRouter(r, routes)
 	return nil
 }
 
@@ -266,6 +273,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			s.cancel(errors.New("server stopping"))
 		}
 		s.bg.Wait()
+		if s.ev != nil {
+			errs = append(errs, s.ev.Stop(ctx))
+		}
 		if s.inv != nil {
 			errs = append(errs, s.inv.Close(ctx))
 		}

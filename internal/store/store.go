@@ -41,6 +41,9 @@ type FunctionConfig struct {
 	TimeoutMS      int64             `json:"timeout_ms"`
 	MaxConcurrency int               `json:"max_concurrency"`
 	Env            map[string]string `json:"env,omitempty"`
+	// Provisioned instances are kept initialised at all times, ahead of
+	// traffic (0: none; scale to zero when idle).
+	Provisioned int `json:"provisioned,omitempty"`
 }
 
 // Version is one immutable, numbered version of a function.
@@ -68,6 +71,13 @@ type Route struct {
 	Method   string
 	Path     string
 	Function string
+	// Async routes store the request as an event in the function's async
+	// queue and answer 202 with its id at once.
+	Async bool
+	// RateLimit is the route's steady rate in requests per second (0: no
+	// limit) and RateBurst how many may come at once.
+	RateLimit float64
+	RateBurst int
 }
 
 // NewVersionParams asks for a new version of a function (created if absent)
@@ -85,6 +95,9 @@ type DeploymentApplyParams struct {
 	NewVersions     []NewVersionParams
 	RemoveFunctions []string // functions of this project to delete (with versions)
 	Routes          []Route  // the project's complete route set after the deploy
+	// Events, when not nil, replaces the project's queues, topics and
+	// schedules in the same transaction (see EventsApplyParams).
+	Events *EventsApplyParams
 }
 
 // Validate checks what a deploy needs no database for: a project, function
@@ -120,6 +133,12 @@ func (p DeploymentApplyParams) Validate() error {
 			return fmt.Errorf("deploy project %s: route %s %s listed twice: %w", p.Project, r.Method, r.Path, ErrConflict)
 		}
 		seen[k] = true
+		if r.RateLimit < 0 || r.RateBurst < 0 {
+			return fmt.Errorf("deploy project %s: route %s %s: negative rate limit or burst", p.Project, r.Method, r.Path)
+		}
+	}
+	if p.Events != nil {
+		return p.Events.Validate(p.Project)
 	}
 	return nil
 }
@@ -189,6 +208,8 @@ type LogListParams struct {
 // Store is everything durable Strata keeps. All methods are safe for
 // concurrent use.
 type Store interface {
+	Events
+
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.
 	BlobPut(ctx context.Context, sha256 string, data []byte) error

@@ -8,3 +8,14 @@ import (
 
 func BenchmarkUsageInsert256(b *testing.B) { storetest.BenchUsageInsert(b, openFresh(b), 256) }
 func BenchmarkLogInsert256(b *testing.B)   { storetest.BenchLogInsert(b, openFresh(b), 256) }
+
+func BenchmarkMessageSend10(b *testing.B) { storetest.BenchMessageSend(b, openFresh(b), 10) }
+func BenchmarkMessageReceiveAck10(b *testing.B) {
+	storetest.BenchMessageReceiveAck(b, openFresh(b), 10)
+}
+func BenchmarkMessagePipeline10(b *testing.B) {
+	storetest.BenchMessagePipeline(b, openFresh(b), 10, false)
+}
+func BenchmarkMessagePipeline10Parallel(b *testing.B) {
+	storetest.BenchMessagePipeline(b, openFresh(b), 10, true)
+}

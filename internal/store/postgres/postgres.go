@@ -87,6 +87,10 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	return s, nil
 }
 
+// SetNow replaces the clock the store reads for "now" (message visibility,
+// dedup windows, created times). For tests; call it before using the store.
+func (s *Store) SetNow(now func() time.Time) { s.now = now }
+
 // Close closes the pool.
 func (s *Store) Close() error {
 	s.pool.Close()
@@ -211,6 +215,11 @@ func (s *Store) migrate(ctx context.Context, createSchema bool) error {
 		}
 	}
 	return nil
+}
+
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 func isUnique(err error) bool {

@@ -168,3 +168,66 @@ func TestBatchHoldsLockUntilCommit(t *testing.T) {
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`).Scan(&after))
 	require.Zero(t, after, "released at the batch's commit (this may be another pooled connection, which holds none either)")
 }
+
+func TestScheduleFireRaceTwoNodes(t *testing.T) {
+	// Two handles on one schema stand for two nodes: each fire is won by
+	// exactly one of them, with exactly one message.
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	ctx := context.Background()
+	var stores []store.Store
+	for range 2 {
+		s, err := OpenWithSchema(ctx, url, schema)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	storetest.ScheduleFireRace(t, stores)
+}
+
+func TestReceiveTwoNodes(t *testing.T) {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	ctx := context.Background()
+	var stores []store.Store
+	for range 2 {
+		s, err := OpenWithSchema(ctx, url, schema)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	storetest.ReceiveRace(t, stores)
+}
+
+var _ storetest.ClockSetter = (*Store)(nil)
+
+func TestMigration0002KeepsOldRoutes(t *testing.T) {
+	// A schema as 0001 left it, with a route, is brought up to date: the
+	// route reads back synchronous and unlimited.
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	ctx := context.Background()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`CREATE SCHEMA ` + schema,
+		`SET search_path = ` + schema,
+		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
+		ms[0].sql,
+		`INSERT INTO schema_migrations VALUES (1, '` + ms[0].name + `', now())`,
+		`INSERT INTO functions VALUES ('f', 'p', 1, now(), now())`,
+		`INSERT INTO routes (method, path, project, function) VALUES ('GET', '/f', 'p', 'f')`,
+	} {
+		_, err := conn.Exec(ctx, q)
+		require.NoError(t, err)
+	}
+	s, err := OpenWithSchema(ctx, url, schema)
+	require.NoError(t, err)
+	defer s.Close()
+	routes, err := s.RouteList(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
+}

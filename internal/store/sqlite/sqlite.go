@@ -89,6 +89,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// SetNow replaces the clock the store reads for "now" (message visibility,
+// dedup windows, created times). For tests; call it before using the store.
+func (s *Store) SetNow(now func() time.Time) { s.now = now }
+
 // Close closes both handles.
 func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
@@ -219,6 +223,12 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -93,7 +94,9 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 		require.NoError(t, errs[i])
 		defer stores[i].Close()
 	}
-	require.Equal(t, 1, migrationCount(t, stores[0]))
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	require.Equal(t, len(ms), migrationCount(t, stores[0]))
 
 	for i := range 5 {
 		for _, s := range stores {
@@ -114,3 +117,49 @@ func TestOpenRejectsQuestionMark(t *testing.T) {
 	_, err := Open(context.Background(), filepath.Join(t.TempDir(), "a?b.db"))
 	require.Error(t, err)
 }
+
+var _ storetest.ClockSetter = (*Store)(nil)
+
+func TestMigration0002KeepsOldRoutes(t *testing.T) {
+	// A file as 0001 left it, with a route, is brought up to date: the
+	// route reads back synchronous and unlimited.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+		ms[0].sql,
+		`INSERT INTO schema_migrations VALUES (1, '` + ms[0].name + `', 0)`,
+		`INSERT INTO functions VALUES ('f', 'p', 1, 0, 0)`,
+		`INSERT INTO routes (method, path, project, function) VALUES ('GET', '/f', 'p', 'f')`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	routes, err := s.RouteList(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
+}
+
+// twoHandles opens one file twice, standing for two processes sharing it.
+func twoHandles(t *testing.T) []store.Store {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var stores []store.Store
+	for range 2 {
+		s, err := Open(context.Background(), path)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	return stores
+}
+
+func TestScheduleFireRaceTwoHandles(t *testing.T) { storetest.ScheduleFireRace(t, twoHandles(t)) }
+func TestReceiveRaceTwoHandles(t *testing.T)      { storetest.ReceiveRace(t, twoHandles(t)) }

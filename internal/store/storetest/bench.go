@@ -58,3 +58,113 @@ func BenchLogInsert(b *testing.B, s store.Store, size int) {
 	}
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// benchQueue deploys queue "bench" (with a dead-letter queue and
+// MaxReceives, as async queues have, so receives take the dead-letter path
+// too) and returns a batch of size messages for it.
+func benchQueue(b *testing.B, s store.Store, size int) []store.MessageSendParams {
+	q := userQueue("bench")
+	q.MaxReceives = 3
+	q.DeadLetter = "bench-dlq"
+	deployEvents(b, s, "bench", store.EventsApplyParams{Queues: []store.QueueConfig{q, userQueue("bench-dlq")}})
+	batch := make([]store.MessageSendParams, size)
+	for i := range batch {
+		batch[i] = store.MessageSendParams{Queue: "bench", Body: []byte(fmt.Sprintf(`{"order":%d,"items":["a","b"],"total":12.5}`, i)),
+			Attributes: map[string]string{"type": "order.created", "source": "/shop"}}
+	}
+	return batch
+}
+
+// BenchMessageSend measures MessageSend of batches of size messages. It
+// reports msgs/s.
+func BenchMessageSend(b *testing.B, s store.Store, size int) {
+	ctx := context.Background()
+	batch := benchQueue(b, s, size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.MessageSend(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchMessageReceiveAck measures one receive of size messages and the ack
+// of all of them, from a queue holding a backlog. It reports msgs/s.
+func BenchMessageReceiveAck(b *testing.B, s store.Store, size int) {
+	ctx := context.Background()
+	batch := benchQueue(b, s, 1000)
+	refill := func() {
+		for range 10 {
+			if _, err := s.MessageSend(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	refill()
+	ids, receipts := make([]int64, 0, size), make([]string, 0, size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "bench", Max: size})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) < size {
+			b.StopTimer()
+			refill()
+			b.StartTimer()
+		}
+		ids, receipts = ids[:0], receipts[:0]
+		for _, m := range got {
+			ids, receipts = append(ids, m.ID), append(receipts, m.Receipt)
+		}
+		if n, err := s.MessageAck(ctx, "bench", ids, receipts); err != nil || n != len(got) {
+			b.Fatalf("acked %d of %d: %v", n, len(got), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchMessagePipeline measures the dispatch path end to end, minus the
+// function: send a batch of size, receive it, ack it. With parallel, as
+// many pipelines as GOMAXPROCS run at once on one queue. It reports msgs/s.
+func BenchMessagePipeline(b *testing.B, s store.Store, size int, parallel bool) {
+	ctx := context.Background()
+	batch := benchQueue(b, s, size)
+	cycle := func() error {
+		if _, err := s.MessageSend(ctx, batch); err != nil {
+			return err
+		}
+		got, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "bench", Max: size})
+		if err != nil {
+			return err
+		}
+		ids, receipts := make([]int64, len(got)), make([]string, len(got))
+		for i, m := range got {
+			ids[i], receipts[i] = m.ID, m.Receipt
+		}
+		_, err = s.MessageAck(ctx, "bench", ids, receipts)
+		return err
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if parallel {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := cycle(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	} else {
+		for b.Loop() {
+			if err := cycle(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogsConcurrentInsertIDs", testLogsConcurrent},
 		{"Tokens", testTokens},
 	}
+	tests = append(tests, eventsTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,285 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stratahq/strata/internal/events"
+	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/schedule"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// Events is what the API needs from the events engine.
+type Events interface {
+	Send(ctx context.Context, queue string, p events.SendParams) (*events.SendResult, error)
+	Publish(ctx context.Context, topic string, p events.SendParams) (*events.SendResult, int, error)
+	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*events.SendResult, error)
+	Reconcile(ctx context.Context) error
+}
+
+func (a *API) routeEvents() {
+	a.handle("GET /queues", a.queues)
+	a.handle("GET /queues/{name}", a.queue)
+	a.handle("POST /queues/{name}/messages", a.queueSend)
+	a.handle("GET /queues/{name}/messages", a.queuePeek)
+	a.handle("POST /queues/{name}/redrive", a.queueRedrive)
+	a.handle("GET /topics", a.topics)
+	a.handle("POST /topics/{name}/messages", a.topicPublish)
+	a.handle("GET /schedules", a.schedules)
+}
+
+// QueueInfo is a queue with its current numbers.
+type QueueInfo struct {
+	store.QueueConfig
+	Visible    int64     `json:"visible"`
+	InFlight   int64     `json:"in_flight"`
+	Delayed    int64     `json:"delayed"`
+	OldestSent time.Time `json:"oldest_sent,omitzero"`
+}
+
+func (a *API) queueInfo(ctx context.Context, q store.QueueConfig) (QueueInfo, error) {
+	st, err := a.cfg.Store.QueueStats(ctx, q.Name)
+	if err != nil {
+		return QueueInfo{}, fmt.Errorf("stats of queue %s: %w", q.Name, err)
+	}
+	return QueueInfo{QueueConfig: q, Visible: st.Visible, InFlight: st.InFlight, Delayed: st.Delayed, OldestSent: st.OldestSent}, nil
+}
+
+func (a *API) queues(w http.ResponseWriter, r *http.Request) error {
+	qs, err := a.cfg.Store.QueueList(r.Context())
+	if err != nil {
+		return err
+	}
+	all, _ := strconv.ParseBool(r.URL.Query().Get("all"))
+	out := []QueueInfo{}
+	for _, q := range qs {
+		if q.Kind != store.QueueUser && !all {
+			continue // internal queues are shown with ?all=true
+		}
+		info, err := a.queueInfo(r.Context(), q)
+		if err != nil {
+			return err
+		}
+		out = append(out, info)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) queue(w http.ResponseWriter, r *http.Request) error {
+	q, err := a.cfg.Store.QueueGet(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return fmt.Errorf("queue %s: %w", r.PathValue("name"), err)
+	}
+	info, err := a.queueInfo(r.Context(), *q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, info)
+}
+
+// sendParams reads an event to send from a request: the body is the data,
+// Content-Type its type, and optional headers carry the rest.
+func sendParams(w http.ResponseWriter, r *http.Request) (events.SendParams, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, events.MaxEventBytes))
+	if err != nil {
+		return events.SendParams{}, gateway.Errorf(http.StatusRequestEntityTooLarge, "event over the %d byte limit", events.MaxEventBytes)
+	}
+	p := events.SendParams{
+		Body: body, ContentType: r.Header.Get("Content-Type"),
+		Type: r.Header.Get("Ce-Type"), Source: r.Header.Get("Ce-Source"), Subject: r.Header.Get("Ce-Subject"),
+		GroupID: r.Header.Get("X-Strata-Group-Id"), DedupID: r.Header.Get("X-Strata-Dedup-Id"),
+		TraceParent: r.Header.Get("Traceparent"),
+	}
+	if d := r.Header.Get("X-Strata-Delay"); d != "" {
+		delay, err := time.ParseDuration(d)
+		if err != nil || delay < 0 || delay > 15*time.Minute {
+			return p, gateway.Errorf(http.StatusBadRequest, "X-Strata-Delay %q: want a duration from 0 to 15m", d)
+		}
+		p.Delay = delay
+	}
+	return p, nil
+}
+
+func (a *API) queueSend(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	p, err := sendParams(w, r)
+	if err != nil {
+		return err
+	}
+	res, err := a.cfg.Events.Send(r.Context(), name, p)
+	if err != nil {
+		return eventErr(err)
+	}
+	return writeJSON(w, http.StatusCreated, res)
+}
+
+// eventErr gives event errors their status.
+func eventErr(err error) error {
+	if errors.Is(err, events.ErrTooLarge) {
+		return &gateway.StatusError{Code: http.StatusRequestEntityTooLarge, Err: err}
+	}
+	return err
+}
+
+// MessageInfo is a message as `strata dlq list` shows it.
+type MessageInfo struct {
+	ID           int64             `json:"id"`
+	EventID      string            `json:"event_id"`
+	Attributes   map[string]string `json:"attributes"`
+	Body         string            `json:"body,omitempty"`        // when UTF-8 text
+	BodyBase64   []byte            `json:"body_base64,omitempty"` // otherwise
+	SentAt       time.Time         `json:"sent_at"`
+	ReceiveCount int               `json:"receive_count"`
+	LastError    string            `json:"last_error,omitempty"`
+}
+
+func (a *API) queuePeek(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return gateway.Errorf(http.StatusBadRequest, "limit must be 1..1000")
+		}
+		limit = n
+	}
+	if _, err := a.cfg.Store.QueueGet(r.Context(), name); err != nil {
+		return fmt.Errorf("queue %s: %w", name, err)
+	}
+	ms, err := a.cfg.Store.MessagePeek(r.Context(), name, limit)
+	if err != nil {
+		return err
+	}
+	out := []MessageInfo{}
+	for _, m := range ms {
+		mi := MessageInfo{ID: m.ID, EventID: m.Attributes["id"], Attributes: m.Attributes, SentAt: m.SentAt,
+			ReceiveCount: m.ReceiveCount, LastError: m.LastError}
+		if utf8.Valid(m.Body) {
+			mi.Body = string(m.Body)
+		} else {
+			mi.BodyBase64 = m.Body
+		}
+		out = append(out, mi)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// queueRedrive moves a dead-letter queue's messages back. Without "to", each
+// message goes back to the queue it came from (its source_queue attribute),
+// so one DLQ shared by several functions redrives correctly.
+func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	var body struct {
+		To  string `json:"to"`
+		Max int    `json:"max"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		return gateway.Errorf(http.StatusBadRequest, "redrive wants {\"to\": \"queue\", \"max\": N}: %v", err)
+	}
+	ctx := r.Context()
+	if _, err := a.cfg.Store.QueueGet(ctx, name); err != nil {
+		return fmt.Errorf("queue %s: %w", name, err)
+	}
+	if body.To != "" {
+		if _, err := a.cfg.Store.QueueGet(ctx, body.To); err != nil {
+			return fmt.Errorf("redrive target %s: %w", body.To, err)
+		}
+	}
+	moved, err := a.cfg.Store.QueueRedrive(ctx, name, body.To, body.Max)
+	if err != nil {
+		return err
+	}
+	// Wake the consumers of wherever the messages went.
+	if body.To != "" {
+		a.notify(body.To)
+	} else if err := a.cfg.Events.Reconcile(ctx); err == nil {
+		qs, _ := a.cfg.Store.QueueList(ctx)
+		for _, q := range qs {
+			a.notify(q.Name)
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]int{"moved": moved})
+}
+
+func (a *API) notify(queue string) {
+	if n, ok := a.cfg.Events.(interface{ Notify(string) }); ok {
+		n.Notify(queue)
+	}
+}
+
+func (a *API) topics(w http.ResponseWriter, r *http.Request) error {
+	ts, err := a.cfg.Store.TopicList(r.Context())
+	if err != nil {
+		return err
+	}
+	if ts == nil {
+		ts = []store.TopicConfig{}
+	}
+	return writeJSON(w, http.StatusOK, ts)
+}
+
+func (a *API) topicPublish(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	p, err := sendParams(w, r)
+	if err != nil {
+		return err
+	}
+	res, n, err := a.cfg.Events.Publish(r.Context(), name, p)
+	if err != nil {
+		return eventErr(err)
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "subscribers": n})
+}
+
+// ScheduleInfo is one schedule with its next fire times.
+type ScheduleInfo struct {
+	Name     string      `json:"name"`
+	Function string      `json:"function"`
+	Spec     string      `json:"spec"`
+	Timezone string      `json:"timezone,omitempty"`
+	Next     []time.Time `json:"next"`
+}
+
+func (a *API) schedules(w http.ResponseWriter, r *http.Request) error {
+	ss, err := a.cfg.Store.ScheduleList(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []ScheduleInfo{}
+	for _, s := range ss {
+		info := ScheduleInfo{Name: s.Name, Function: s.Function, Spec: s.Spec, Timezone: s.Timezone, Next: []time.Time{s.NextFire}}
+		if sc, err := schedule.Parse(s.Spec, s.Timezone); err == nil {
+			t := s.NextFire
+			for len(info.Next) < 5 {
+				t = sc.Next(t)
+				if t.IsZero() {
+					break
+				}
+				info.Next = append(info.Next, t)
+			}
+		}
+		out = append(out, info)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// invokeAsync stores a direct invoke for later and answers 202 with its id.
+func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request, name string, req *wire.Request) error {
+	if _, err := a.cfg.Store.FunctionGet(r.Context(), name); err != nil {
+		return fmt.Errorf("function %s: %w", name, err)
+	}
+	res, err := a.cfg.Events.InvokeAsync(r.Context(), name, req, r.Header.Get("Traceparent"))
+	if err != nil {
+		return eventErr(err)
+	}
+	return writeJSON(w, http.StatusAccepted, res)
+}

@@ -1,0 +1,401 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// Store is what the engine needs from the store.
+type Store interface {
+	QueueGet(ctx context.Context, name string) (*store.QueueConfig, error)
+	QueueList(ctx context.Context) ([]store.QueueConfig, error)
+	TopicGet(ctx context.Context, name string) (*store.TopicConfig, error)
+	MessageSend(ctx context.Context, msgs []store.MessageSendParams) ([]store.MessageSendResult, error)
+	TopicPublish(ctx context.Context, topic string, msg store.MessageSendParams) (int, error)
+	MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]store.Message, error)
+	MessageAck(ctx context.Context, queue string, ids []int64, receipts []string) (int, error)
+	MessageFail(ctx context.Context, queue string, fails []store.MessageFailParams) error
+	QueueNextVisible(ctx context.Context, queue string) (time.Time, error)
+	ScheduleList(ctx context.Context) ([]store.Schedule, error)
+	ScheduleFire(ctx context.Context, p store.ScheduleFireParams) (bool, error)
+}
+
+// Invoker runs one invocation.
+type Invoker interface {
+	Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error)
+}
+
+// Config configures the engine.
+type Config struct {
+	Store   Store
+	Invoker Invoker
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	// PollInterval bounds how long an idle consumer sleeps before looking
+	// again (messages sent through other nodes do not wake it). Default 250ms.
+	PollInterval time.Duration
+	// ReconcileInterval is how often the set of consumers is matched to the
+	// queues in the store. Default 2s; Reconcile also runs after deploys.
+	ReconcileInterval time.Duration
+	// Workers is how many deliveries of one queue run at once. Default 4.
+	Workers int
+}
+
+// Engine feeds queues to their consumer functions and fires schedules.
+type Engine struct {
+	cfg Config
+
+	mu        sync.Mutex
+	consumers map[string]*consumer // queue name → running consumer
+	wakes     map[string]chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+}
+
+type consumer struct {
+	q      store.QueueConfig
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns an engine; Start runs it.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 250 * time.Millisecond
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = 2 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	return &Engine{cfg: cfg, consumers: map[string]*consumer{}, wakes: map[string]chan struct{}{}}
+}
+
+// Start starts the consumers of every queue with a consumer function and
+// the scheduler. It returns at once; Stop ends everything.
+func (e *Engine) Start(ctx context.Context) error {
+	e.ctx, e.cancel = context.WithCancelCause(context.Background())
+	if err := e.Reconcile(ctx); err != nil {
+		return err
+	}
+	e.wg.Add(2)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(e.cfg.ReconcileInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-t.C:
+				if err := e.Reconcile(e.ctx); err != nil && e.ctx.Err() == nil {
+					e.cfg.Logger.Warn("reconcile event consumers", "err", err)
+				}
+			}
+		}
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.runScheduler(e.ctx)
+	}()
+	return nil
+}
+
+// Stop stops consumers and the scheduler and waits for deliveries in
+// progress to end (their messages are acked or failed, or left to come back
+// after their visibility timeout if ctx ends first).
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.cancel == nil {
+		return nil
+	}
+	e.cancel(errors.New("events engine stopping"))
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Reconcile starts a consumer for every queue that has a consumer function
+// and stops those whose queue went away or changed.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	qs, err := e.cfg.Store.QueueList(ctx)
+	if err != nil {
+		return fmt.Errorf("list queues: %w", err)
+	}
+	want := map[string]store.QueueConfig{}
+	for _, q := range qs {
+		if q.Consumer != "" {
+			want[q.Name] = q
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil || e.ctx.Err() != nil {
+		return nil
+	}
+	for name, c := range e.consumers {
+		q, ok := want[name]
+		if ok && sameConsumer(q, c.q) {
+			continue
+		}
+		c.cancel()
+		delete(e.consumers, name)
+	}
+	for name, q := range want {
+		if _, ok := e.consumers[name]; ok {
+			continue
+		}
+		cctx, cancel := context.WithCancel(e.ctx)
+		c := &consumer{q: q, cancel: cancel, done: make(chan struct{})}
+		e.consumers[name] = c
+		wake := e.wakeLocked(name)
+		workers := e.cfg.Workers
+		var cwg sync.WaitGroup
+		for i := 0; i < workers; i++ {
+			cwg.Add(1)
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				defer cwg.Done()
+				e.work(cctx, q, wake)
+			}()
+		}
+		go func() { cwg.Wait(); close(c.done) }()
+	}
+	return nil
+}
+
+func sameConsumer(a, b store.QueueConfig) bool {
+	return a.Consumer == b.Consumer && a.BatchSize == b.BatchSize && a.VisibilityTimeout == b.VisibilityTimeout &&
+		a.MaxReceives == b.MaxReceives && a.RetryBase == b.RetryBase && a.Kind == b.Kind && a.FIFO == b.FIFO
+}
+
+func (e *Engine) wakeLocked(queue string) chan struct{} {
+	w, ok := e.wakes[queue]
+	if !ok {
+		w = make(chan struct{}, 1)
+		e.wakes[queue] = w
+	}
+	return w
+}
+
+// Notify wakes the consumer of queue (after a send on this node), so a
+// message is picked up at once instead of at the next poll.
+func (e *Engine) Notify(queue string) {
+	e.mu.Lock()
+	w := e.wakeLocked(queue)
+	e.mu.Unlock()
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}
+
+// work is one delivery loop of a queue.
+func (e *Engine) work(ctx context.Context, q store.QueueConfig, wake chan struct{}) {
+	batch := max(q.BatchSize, 1)
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: batch})
+		if err != nil {
+			if ctx.Err() == nil {
+				e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
+			}
+			e.sleep(ctx, wake, idle, e.cfg.PollInterval)
+			continue
+		}
+		if len(msgs) == 0 {
+			e.sleep(ctx, wake, idle, e.untilNext(ctx, q.Name))
+			continue
+		}
+		// Keep other workers busy too when more is waiting.
+		if len(msgs) == batch {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+		e.deliver(ctx, q, msgs)
+	}
+}
+
+// untilNext is how long an idle consumer may sleep: until the next delayed
+// message becomes visible, at most PollInterval.
+func (e *Engine) untilNext(ctx context.Context, queue string) time.Duration {
+	next, err := e.cfg.Store.QueueNextVisible(ctx, queue)
+	if err != nil || next.IsZero() {
+		return e.cfg.PollInterval
+	}
+	d := next.Sub(e.cfg.Clock.Now())
+	return min(max(d, time.Millisecond), e.cfg.PollInterval)
+}
+
+func (e *Engine) sleep(ctx context.Context, wake chan struct{}, t *time.Timer, d time.Duration) {
+	t.Reset(d)
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+		return
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+}
+
+// deliver invokes the consumer with msgs and settles each message.
+func (e *Engine) deliver(ctx context.Context, q store.QueueConfig, msgs []store.Message) {
+	trigger := "queue"
+	switch q.Kind {
+	case store.QueueAsync:
+		trigger = "async"
+	case store.QueueTopic:
+		trigger = "topic"
+	}
+	if len(msgs) == 1 && q.Kind == store.QueueAsync && msgs[0].Attributes["type"] == TypeSchedule {
+		trigger = "schedule"
+	}
+
+	var failed map[string]string // event id → error; nil map with errAll means all failed
+	var errAll error
+	var notAttempted bool
+	if q.BatchSize > 1 {
+		req, err := batchRequest(q.Name, msgs)
+		if err != nil {
+			errAll = err
+		} else {
+			res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, Wire: req})
+			switch {
+			case err != nil:
+				errAll, notAttempted = err, errors.Is(err, pool.ErrAtCapacity)
+			case res.Response.Status >= 400:
+				errAll = fmt.Errorf("function answered %d", res.Response.Status)
+			default:
+				for id := range batchFailures(res.Response.Body) {
+					if failed == nil {
+						failed = map[string]string{}
+					}
+					failed[id] = "reported as failed by the function"
+				}
+			}
+		}
+	} else {
+		m := msgs[0]
+		req, err := singleRequest(m)
+		if err != nil {
+			errAll = err
+		} else {
+			res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, TraceParent: m.Attributes["traceparent"], Wire: req})
+			switch {
+			case err != nil:
+				errAll, notAttempted = err, errors.Is(err, pool.ErrAtCapacity)
+			case res.Response.Status >= 400:
+				errAll = fmt.Errorf("function answered %d", res.Response.Status)
+			}
+		}
+	}
+
+	var ackIDs []int64
+	var ackReceipts []string
+	var fails []store.MessageFailParams
+	for _, m := range msgs {
+		msgErr := ""
+		switch {
+		case errAll != nil:
+			msgErr = errAll.Error()
+		case failed != nil && failed[eventID(m)] != "":
+			msgErr = failed[eventID(m)]
+		}
+		if msgErr == "" {
+			ackIDs = append(ackIDs, m.ID)
+			ackReceipts = append(ackReceipts, m.Receipt)
+			continue
+		}
+		f := store.MessageFailParams{ID: m.ID, Receipt: m.Receipt, Error: msgErr, Delay: e.retryDelay(q, m.ReceiveCount)}
+		if notAttempted {
+			// Nothing ran: wait a little for a free instance, without
+			// spending one of the message's attempts.
+			f.NotAttempted, f.Delay = true, time.Duration(50+rand.IntN(200))*time.Millisecond
+		}
+		fails = append(fails, f)
+	}
+	// Settle with a context that outlives a stop in progress: the work is
+	// done, and not recording it would only deliver it again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if len(ackIDs) > 0 {
+		if _, err := e.cfg.Store.MessageAck(sctx, q.Name, ackIDs, ackReceipts); err != nil {
+			e.cfg.Logger.Warn("ack messages", "queue", q.Name, "count", len(ackIDs), "err", err)
+		}
+	}
+	if len(fails) > 0 {
+		if err := e.cfg.Store.MessageFail(sctx, q.Name, fails); err != nil {
+			e.cfg.Logger.Warn("fail messages", "queue", q.Name, "count", len(fails), "err", err)
+		}
+		if !notAttempted {
+			for _, f := range fails {
+				last := q.MaxReceives > 0 && msgCount(msgs, f.ID) >= q.MaxReceives
+				if last {
+					dest := q.DeadLetter
+					if dest == "" {
+						dest = "nowhere (no dead_letter configured): dropped"
+					}
+					e.cfg.Logger.Warn("message failed its last attempt", "queue", q.Name, "id", f.ID, "to", dest, "err", f.Error)
+				}
+			}
+		}
+	}
+}
+
+func msgCount(ms []store.Message, id int64) int {
+	for _, m := range ms {
+		if m.ID == id {
+			return m.ReceiveCount
+		}
+	}
+	return 0
+}
+
+// retryDelay is when a failed message is tried again: after the visibility
+// timeout for user queues (as SQS), with exponential backoff and jitter for
+// async and topic queues (as Lambda's async retries).
+func (e *Engine) retryDelay(q store.QueueConfig, receiveCount int) time.Duration {
+	if q.RetryBase <= 0 {
+		return q.VisibilityTimeout
+	}
+	d := q.RetryBase << min(max(receiveCount-1, 0), 16)
+	d = min(d, 5*time.Minute)
+	// Full jitter between half and the whole delay spreads retries of a
+	// burst of failures apart.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

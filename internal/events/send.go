@@ -1,0 +1,132 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// MaxEventBytes caps a message, a published event and an async invoke
+// payload: 1 MiB, as Lambda's async payload limit.
+const MaxEventBytes = 1 << 20
+
+// ErrTooLarge is returned for events over MaxEventBytes.
+var ErrTooLarge = errors.New("event over the 1 MiB limit")
+
+// AsyncQueue is the internal queue holding a function's async invokes and
+// scheduled fires.
+func AsyncQueue(function string) string { return "_async." + function }
+
+// SendParams is a message to send to a queue or publish to a topic.
+type SendParams struct {
+	Body        []byte
+	ContentType string
+	Type        string // CloudEvents type; default "strata.message"
+	Source      string // CloudEvents source; default /queues/<name> or /topics/<name>
+	Subject     string
+	GroupID     string
+	DedupID     string
+	Delay       time.Duration
+	TraceParent string
+}
+
+// SendResult reports a send.
+type SendResult struct {
+	ID        string `json:"id"` // the CloudEvents id
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+func (p SendParams) message(queue, defSource string) (store.MessageSendParams, string, error) {
+	if len(p.Body) > MaxEventBytes {
+		return store.MessageSendParams{}, "", fmt.Errorf("%w (%d bytes)", ErrTooLarge, len(p.Body))
+	}
+	id := newEventID()
+	attrs := map[string]string{
+		"id":     id,
+		"type":   orDefault(p.Type, "strata.message"),
+		"source": orDefault(p.Source, defSource),
+		"time":   time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if p.ContentType != "" {
+		attrs["datacontenttype"] = p.ContentType
+	}
+	if p.Subject != "" {
+		attrs["subject"] = p.Subject
+	}
+	if p.TraceParent != "" {
+		attrs["traceparent"] = p.TraceParent
+	}
+	return store.MessageSendParams{Queue: queue, Body: p.Body, Attributes: attrs, GroupID: p.GroupID, DedupID: p.DedupID, Delay: p.Delay}, id, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Send stores a message durably in a queue and wakes its consumer.
+func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*SendResult, error) {
+	m, id, err := p.message(queue, "/queues/"+queue)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.cfg.Store.MessageSend(ctx, []store.MessageSendParams{m})
+	if err != nil {
+		return nil, fmt.Errorf("send to queue %s: %w", queue, err)
+	}
+	e.Notify(queue)
+	return &SendResult{ID: id, Duplicate: res[0].Duplicate}, nil
+}
+
+// Publish stores one copy of an event for every subscriber of a topic and
+// wakes their consumers. It returns how many subscribers got it.
+func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*SendResult, int, error) {
+	m, id, err := p.message("", "/topics/"+topic)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := e.cfg.Store.TopicPublish(ctx, topic, m)
+	if err != nil {
+		return nil, 0, fmt.Errorf("publish to topic %s: %w", topic, err)
+	}
+	if t, err := e.cfg.Store.TopicGet(ctx, topic); err == nil {
+		for _, q := range t.Queues {
+			e.Notify(q)
+		}
+	}
+	return &SendResult{ID: id}, n, nil
+}
+
+// InvokeAsync stores an HTTP request for a function durably and returns its
+// event id; the function runs it later (retried on failure, then sent to its
+// dead-letter queue). Accepted means stored: it survives a crash.
+func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*SendResult, error) {
+	body := wire.AppendRequest(nil, req)
+	if len(body) > MaxEventBytes {
+		return nil, fmt.Errorf("%w: async request of %d bytes", ErrTooLarge, len(req.Body))
+	}
+	queue := AsyncQueue(function)
+	id := newEventID()
+	attrs := map[string]string{
+		"id": id, "type": "strata.invoke", "source": "/functions/" + function,
+		"time": time.Now().UTC().Format(time.RFC3339Nano), attrEncoding: encodingRequest,
+	}
+	if traceParent != "" {
+		attrs["traceparent"] = traceParent
+	}
+	_, err := e.cfg.Store.MessageSend(ctx, []store.MessageSendParams{{Queue: queue, Body: body, Attributes: attrs}})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("function %s is not deployed: %w", function, err)
+		}
+		return nil, fmt.Errorf("store async invoke of %s: %w", function, err)
+	}
+	e.Notify(queue)
+	return &SendResult{ID: id}, nil
+}

@@ -1,0 +1,59 @@
+package runtime
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// BenchmarkInterruptMechanisms compares, in one run, a warm call of the
+// hello guest under the three ways of (not) enforcing a deadline:
+// instrumented (the default), guarded (wazero's WithCloseOnContextDone,
+// Config.NoInstrument) and unchecked (no enforcement: the floor). The
+// context has a deadline, as every real invocation does.
+func BenchmarkInterruptMechanisms(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"instrumented", Config{}},
+		{"guarded", Config{NoInstrument: true}},
+		{"unchecked", Config{unchecked: true}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			ctx := context.Background()
+			mode.cfg.CacheDir = runtimetest.SharedCacheDir()
+			rt, err := New(ctx, mode.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(ctx)
+			m, err := rt.Compile(ctx, runtimetest.Guest(b, runtimetest.Hello), ModuleSpec{Name: "hello@1"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			inst, err := m.Instantiate(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := &wire.Request{Method: "GET", Path: "/hello/world"}
+			var samples []time.Duration
+			for b.Loop() {
+				cctx, cancel := context.WithTimeout(ctx, time.Minute)
+				start := time.Now()
+				if _, err := inst.Handle(cctx, req, Output{}); err != nil {
+					b.Fatal(err)
+				}
+				samples = append(samples, time.Since(start))
+				cancel()
+			}
+			slices.Sort(samples)
+			b.ReportMetric(float64(samples[len(samples)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(samples[len(samples)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
