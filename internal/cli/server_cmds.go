@@ -26,6 +26,7 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.StringVar(&cfg.Store, "store", cfg.Store, "store: sqlite (a file in the data dir), a SQLite file path, or postgres://…")
 	f.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "on-disk compilation cache")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim instances idle this long (scale to zero)")
+	f.IntVar(&cfg.MaxConcurrency, "max-concurrency", cfg.MaxConcurrency, "invocations at once on this node across all functions; over it: 429 (0: no cap)")
 	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body cap in bytes")
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", cfg.HeaderTimeout, "request headers must arrive within this (slow clients)")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "a whole request must arrive within this (slow clients)")

@@ -23,6 +23,7 @@ type Config struct {
 	DataDir        string        // where the embedded store and other local state live
 	CacheDir       string        // on-disk compilation cache shared by all projects
 	IdleTimeout    time.Duration // idle instances are reclaimed after this (scale to zero)
+	MaxConcurrency int           // invocations at once on this node across all functions (0: no cap)
 	MaxBody        int64         // request body cap in bytes
 	HeaderTimeout  time.Duration // request headers must arrive within this (slow clients)
 	ReadTimeout    time.Duration // whole-request read deadline against slow clients
@@ -44,6 +45,7 @@ func Default() Config {
 		DataDir:        "strata-data",
 		CacheDir:       cache,
 		IdleTimeout:    5 * time.Minute,
+		MaxConcurrency: 1000,
 		MaxBody:        6 << 20,
 		HeaderTimeout:  10 * time.Second,
 		ReadTimeout:    60 * time.Second,
@@ -94,6 +96,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("idle timeout %s: must be at least 1s", c.IdleTimeout))
+	}
+	if c.MaxConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("max concurrency %d: must be 0 (no cap) or more", c.MaxConcurrency))
 	}
 	if c.MaxBody < 1 {
 		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))

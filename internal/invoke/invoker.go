@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratahq/strata/internal/clock"
@@ -27,8 +28,13 @@ type Config struct {
 	Runtime     *runtime.Runtime
 	Clock       clock.Clock
 	Logger      *slog.Logger
-	IdleTimeout time.Duration       // idle instances are reclaimed after this (scale to zero)
-	LogTap      func(store.LogLine) // optional: sees every guest log line
+	IdleTimeout time.Duration // idle instances are reclaimed after this (scale to zero)
+	// MaxConcurrency caps invocations running at once across all functions
+	// on this node (0: no platform-wide cap; each function still has its
+	// own). Over it, invocations fail at once with pool.ErrAtCapacity: a
+	// synchronous caller gets 429, an event stays durably queued.
+	MaxConcurrency int
+	LogTap         func(store.LogLine) // optional: sees every guest log line
 }
 
 // Invoker runs invocations against the active version of each function.
@@ -40,6 +46,7 @@ type Invoker struct {
 	active   map[string]*deployed // function → its active version
 	prepared map[string]*compiled // versionKey → compiled module, shared by versions with equal code+config
 	syncMu   sync.Mutex           // serialises Sync
+	running  atomic.Int64         // invocations in progress, for MaxConcurrency
 	retiring sync.WaitGroup       // pools draining after a swap
 }
 
@@ -272,6 +279,13 @@ type Result struct {
 // assigned, so callers can report it.
 func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 	res := &Result{InvocationID: newInvocationID(), Trace: NewTrace(r.TraceParent)}
+	if limit := iv.cfg.MaxConcurrency; limit > 0 {
+		if iv.running.Add(1) > int64(limit) {
+			iv.running.Add(-1)
+			return res, fmt.Errorf("platform concurrency limit of %d reached: %w", limit, pool.ErrAtCapacity)
+		}
+		defer iv.running.Add(-1)
+	}
 	for attempt := 0; ; attempt++ {
 		iv.mu.RLock()
 		d := iv.active[r.Function]

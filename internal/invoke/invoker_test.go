@@ -218,3 +218,36 @@ func TestInvokeErrors(t *testing.T) {
 }
 
 var errAtCapacityForTest = poolErrAtCapacity()
+
+// TestPlatformConcurrencyLimit: with a platform-wide cap of 1, a second
+// invocation while one runs is refused at once, whatever the function's own
+// limit.
+func TestPlatformConcurrencyLimit(t *testing.T) {
+	b := setup(t)
+	b.inv.cfg.MaxConcurrency = 1
+	c := helloCfg
+	c.MaxConcurrency = 8
+	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Sleep), c)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.inv.Invoke(context.Background(), Request{Function: "hello", Wire: &wire.Request{Method: "GET", Path: "/", RawQuery: "ms=500"}})
+		done <- err
+	}()
+	var err error
+	for i := 0; i < 400; i++ {
+		time.Sleep(5 * time.Millisecond)
+		if _, err = b.inv.Invoke(context.Background(), Request{Function: "hello", Wire: &wire.Request{Method: "GET", Path: "/", RawQuery: "ms=1"}}); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, errAtCapacityForTest) || !strings.Contains(err.Error(), "platform concurrency limit") {
+		t.Fatalf("second invocation under a platform cap of 1: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// With the first finished, the next one runs.
+	if _, err := b.inv.Invoke(context.Background(), Request{Function: "hello", Wire: &wire.Request{Method: "GET", Path: "/", RawQuery: "ms=1"}}); err != nil {
+		t.Fatal(err)
+	}
+}

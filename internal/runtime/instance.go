@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -103,6 +104,9 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	i.stderr.reset()
 	cfg := m.withEnv(m.base).WithStdout(&i.stdout).WithStderr(&i.stderr).
 		WithStartFunctions() // _initialize is called below, to tell its failures apart
+	if m.snap != nil {
+		return i.restore(ctx, cfg)
+	}
 	mod, err := m.eng.rt.InstantiateModule(ctx, m.entry.cm, cfg)
 	if err != nil {
 		return nil, m.classify(ctx, "instantiate", err, nil)
@@ -117,6 +121,27 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if err := i.intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err }); err != nil {
 		_ = mod.Close(context.WithoutCancel(ctx))
 		return nil, m.classify(ctx, "_initialize", err, nil)
+	}
+	i.mod = mod
+	i.handle = mod.ExportedFunction("strata_handle")
+	return i, nil
+}
+
+// restore is the cold start from a snapshot: instantiate the lean module
+// (no data segments), copy the snapshot in and skip _initialize.
+func (i *Instance) restore(ctx context.Context, cfg wazero.ModuleConfig) (*Instance, error) {
+	m := i.m
+	mod, err := m.eng.rt.InstantiateModule(ctx, m.lean.cm, cfg)
+	if err != nil {
+		return nil, m.classify(ctx, "instantiate", err, nil)
+	}
+	if err := m.snap.restore(mod); err != nil {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s: restore snapshot: %w", m.name, err)
+	}
+	if i.intr, err = newInterrupter(mod); err != nil {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s: %w", m.name, err)
 	}
 	i.mod = mod
 	i.handle = mod.ExportedFunction("strata_handle")

@@ -47,6 +47,12 @@ type Module struct {
 	// base is the module configuration shared by every instance; wazero's
 	// ModuleConfig is immutable, so sharing it is safe.
 	base wazero.ModuleConfig
+	// snap, when set, is the memory and globals of an instance right after
+	// _initialize; Instantiate restores it into an instance of lean
+	// instead of running the data segments and _initialize.
+	snap    *snapshot
+	lean    *compiled
+	leanKey moduleKey
 
 	closeOnce sync.Once
 }
@@ -69,8 +75,12 @@ type compiled struct {
 	// interrupt is true when cm was rewritten by internal/instrument: it
 	// exports instrument.InterruptExport and eng is not guarded.
 	interrupt bool
-	err       error
-	refs      int // guarded by Runtime.mu
+	// wasm and info are the original bytes and what the rewriter found,
+	// for taking a snapshot (set when interrupt is).
+	wasm []byte
+	info *instrument.Info
+	err  error
+	refs int // guarded by Runtime.mu
 }
 
 // engineError is a failure to set up a wazero runtime, as opposed to a
@@ -86,7 +96,8 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	code := wasm
 	guarded := true
 	if !r.cfg.NoInstrument && !r.cfg.unchecked {
-		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true})
+		// Exported globals let Compile snapshot an initialised instance.
+		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true})
 		switch {
 		case err != nil:
 			// Malformed modules land here too; wazero names the problem
@@ -100,6 +111,7 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 				"module", name, "reason", "module has a start function")
 		default:
 			code, guarded = out, false
+			entry.wasm, entry.info = wasm, info
 		}
 	}
 	r.mu.Lock()
@@ -207,6 +219,9 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		// wazero's default random source is deterministic; guests need real
 		// randomness for ids and crypto.
 		WithRandSource(rand.Reader)
+	if kind == KindReactor && entry.interrupt && !r.cfg.NoSnapshot {
+		m.prepareSnapshot(ctx)
+	}
 	return m, nil
 }
 
@@ -309,7 +324,12 @@ func (m *Module) MemoryMB() int { return m.memoryMB }
 // Close releases the compiled code once no other Module shares it.
 // Instances already created keep working until closed.
 func (m *Module) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() { m.r.release(ctx, m.key, m.entry) })
+	m.closeOnce.Do(func() {
+		if m.lean != nil {
+			m.r.release(ctx, m.leanKey, m.lean)
+		}
+		m.r.release(ctx, m.key, m.entry)
+	})
 	return nil
 }
 

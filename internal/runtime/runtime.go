@@ -42,6 +42,10 @@ type Config struct {
 	// Guest code then runs several times slower; it exists to compare the
 	// two and as an escape hatch.
 	NoInstrument bool
+	// NoSnapshot makes every reactor cold start run the module's data
+	// segments and _initialize, instead of restoring a memory snapshot
+	// taken at Compile (see docs/ABI.md, "Cold starts").
+	NoSnapshot bool
 
 	// unchecked runs modules with no deadline enforcement at all; only
 	// benchmarks use it, to measure what the checks cost.

@@ -103,6 +103,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.inv = invoke.New(invoke.Config{
 		Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, LogTap: s.logTap,
+		MaxConcurrency: s.cfg.MaxConcurrency,
 	})
 	// The API invokes through the gateway and the gateway mounts the API,
 	// so the API gets its gateway after both exist.
