@@ -420,3 +420,106 @@ func TestSlowClientsAreCut(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestEventsThroughTheAPI deploys a queue with a consumer and a schedule
+// through the admin API and drives them as the CLI does.
+func TestEventsThroughTheAPI(t *testing.T) {
+	n := startNode(t, "")
+	ctx := context.Background()
+	wasm := runtimetest.Guest(t, runtimetest.Hello)
+	sum := sha256.Sum256(wasm)
+	sha := hex.EncodeToString(sum[:])
+	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
+		t.Fatal(err)
+	}
+	spec := deploy.Spec{
+		Project: "ev",
+		Queues: []deploy.QueueSpec{
+			{Name: "jobs", VisibilityTimeoutMS: 1000, MaxReceives: 3, DeadLetter: "jobs-dlq"},
+			{Name: "jobs-dlq", VisibilityTimeoutMS: 1000, MaxReceives: 3},
+		},
+		Functions: []deploy.FunctionSpec{{
+			Name: "worker", ModuleSHA256: sha, Config: cfgOf(store.KindReactor), Retries: 1,
+			Queue:    &deploy.QueueTrigger{Name: "jobs", BatchSize: 1},
+			Schedule: &deploy.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"},
+		}},
+	}
+	res, err := n.c.Deploy(ctx, spec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Applied {
+		t.Fatal("first deploy not applied")
+	}
+	// The same spec again is a no-op, events included.
+	if res, err := n.c.Deploy(ctx, spec, false); err != nil || res.Applied {
+		t.Fatalf("redeploy: applied=%v err=%v\n%s", res.Applied, err, res.PlanText)
+	}
+
+	sent, err := n.c.QueueSend(ctx, "jobs", []byte(`{"n":1}`), client.EventParams{ContentType: "application/json"})
+	if err != nil || sent.ID == "" {
+		t.Fatal(sent, err)
+	}
+	waitDrained := func(q string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			info, err := n.c.Queue(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Visible+info.InFlight+info.Delayed == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("queue %s not drained: %+v", q, info)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitDrained("jobs")
+
+	// An async invoke is accepted with an id and runs.
+	acc, err := n.c.InvokeAsync(ctx, "worker", "PUT", "/things", []byte("later"))
+	if err != nil || acc.ID == "" {
+		t.Fatal(acc, err)
+	}
+	waitDrained("_async.worker")
+	var sawAsync bool
+	deadline := time.Now().Add(10 * time.Second)
+	for !sawAsync && time.Now().Before(deadline) {
+		_ = n.c.Logs(ctx, client.LogsParams{Function: "worker"}, func(e api.LogEntry) error {
+			sawAsync = sawAsync || strings.Contains(e.Line, "PUT /things")
+			return nil
+		})
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawAsync {
+		t.Fatal("the async invoke did not run")
+	}
+
+	var ae *client.APIError
+	if _, err := n.c.QueueSend(ctx, "nope", []byte("x"), client.EventParams{}); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("send to an unknown queue: %v", err)
+	}
+	if _, err := n.c.QueueSend(ctx, "jobs", make([]byte, 1<<20+1), client.EventParams{}); !errors.As(err, &ae) || ae.Status != 413 {
+		t.Fatalf("oversized message: %v", err)
+	}
+	if _, err := n.c.InvokeAsync(ctx, "nope", "", "", []byte("x")); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("async invoke of an unknown function: %v", err)
+	}
+	if moved, err := n.c.QueueRedrive(ctx, "jobs-dlq", "", 0); err != nil || moved != 0 {
+		t.Fatalf("redrive of an empty queue: %d %v", moved, err)
+	}
+
+	scheds, err := n.c.Schedules(ctx)
+	if err != nil || len(scheds) != 1 || len(scheds[0].Next) < 3 {
+		t.Fatalf("schedules: %+v %v", scheds, err)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	for _, at := range scheds[0].Next {
+		if l := at.In(berlin); l.Hour() != 3 || l.Minute() != 0 {
+			t.Fatalf("next fire %v is not 03:00 in Berlin", l)
+		}
+	}
+}
