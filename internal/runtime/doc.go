@@ -9,6 +9,12 @@
 // HTTP statuses (ErrTimeout, ErrResponseTooLarge, *TrapError,
 // ErrInvalidModule).
 //
+// Deadlines are enforced by interrupt checks that internal/instrument
+// writes into each module at compile time (interrupt.go), with wazero's
+// WithCloseOnContextDone as the fallback for modules it cannot rewrite.
+// Reactor cold starts restore a memory snapshot taken at compile time when
+// the module allows it (snapshot.go).
+//
 // It does not own instance reuse (internal/pool), concurrency limits,
 // retries or metering (internal/invoke), or routing (internal/gateway).
 //

@@ -92,7 +92,8 @@ func (l logWriter) Write(p []byte) (int, error) {
 }
 
 // Instantiate creates a reactor instance and runs _initialize (the Go
-// runtime and package init). This is the cold start.
+// runtime and package init), or, when Compile took a snapshot, restores the
+// state _initialize left instead (snapshot.go). This is the cold start.
 func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if m.kind != KindReactor {
 		return nil, fmt.Errorf("instantiate %s: a %s module runs with RunCommand", m.name, m.kind)
