@@ -17,8 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRunAllScenarios runs the whole harness with tiny sizes against the
-// real binary, runtime and peers, so it keeps compiling and working. It
+// TestRunAllScenarios runs the HTTP and in-process scenarios with tiny sizes
+// against the real binary, runtime and peers, so they keep compiling and
+// working (TestEventScenarios runs the others). It
 // asserts that every scenario produced results and every request succeeded,
 // never how fast anything was.
 func TestRunAllScenarios(t *testing.T) {
@@ -30,6 +31,7 @@ func TestRunAllScenarios(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "out.json")
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{
+		"-only", "warm,cold,handle,memory",
 		"-duration", "200ms", "-warmup", "0", "-connections", "2", "-loader", "go",
 		"-cold-samples", "5", "-command-samples", "5", "-handle-samples", "5", "-instances", "2",
 		"-json", jsonPath,

@@ -3,7 +3,7 @@
 // machine-readable JSON:
 //
 //	bash bench/peers/workerd/install.sh   # once, optional: the workerd peer
-//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory] [-json out.json]
+//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst] [-json out.json]
 //
 // Scenarios:
 //   - warm: a hello function served by `strata dev` through the gateway,
@@ -14,7 +14,13 @@
 //   - cold: in-process cold starts: a Go reactor guest instantiated and
 //     called once, and a C command guest run once;
 //   - handle: the in-process cost of one call on a warm instance;
-//   - memory: Go heap and resident memory per warm instance.
+//   - memory: Go heap and resident memory per warm instance;
+//   - queue: queue throughput end to end (send → consumer function → ack)
+//     in process on SQLite and PostgreSQL, draining a backlog and with
+//     concurrent senders, against River on the same PostgreSQL;
+//   - async: async invoke latency, accepted → started, one at a time;
+//   - burst: concurrent requests to a function with provisioned: 8 and
+//     with provisioned: 0 on a fresh `strata dev`: cold starts, p99, 429s.
 //
 // The harness owns measurement and reporting only; it drives the platform
 // through its public binary and through internal/runtime, and installs
@@ -57,9 +63,12 @@ const (
 	scenarioCold   = "cold"
 	scenarioHandle = "handle"
 	scenarioMemory = "memory"
+	scenarioQueue  = "queue"
+	scenarioAsync  = "async"
+	scenarioBurst  = "burst"
 )
 
-var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory}
+var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst}
 
 // HTTP targets of the warm scenario, in the order they run.
 const (
@@ -90,6 +99,16 @@ type options struct {
 	CommandWasm    string
 	KeepWork       bool
 	CPUProfile     string
+	QueueMessages  int
+	QueueSenders   int
+	AsyncSamples   int
+	BurstRequests  int
+	BurstSleep     time.Duration
+	// Postgres is the database of the PostgreSQL event runs; "" skips them.
+	Postgres string
+	// PostgresDefaulted: Postgres is the built-in default, not asked for,
+	// so an unreachable server skips those runs instead of failing them.
+	PostgresDefaulted bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -114,9 +133,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.CommandWasm, "command-guest", "", "C command guest .wasm (default: examples/command-guest/guest.wasm)")
 	fs.BoolVar(&o.KeepWork, "keep", false, "keep the temporary work directory (logs, copied projects)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the in-process scenarios and the Go load generator) to this file")
+	fs.IntVar(&o.QueueMessages, "queue-messages", 20000, "messages per queue throughput run")
+	fs.IntVar(&o.QueueSenders, "queue-senders", 8, "concurrent senders in the steady queue runs")
+	fs.IntVar(&o.AsyncSamples, "async-samples", 200, "async invokes to sample, one at a time")
+	fs.IntVar(&o.BurstRequests, "burst-requests", 200, "concurrent requests in each burst")
+	fs.DurationVar(&o.BurstSleep, "burst-sleep", 5*time.Millisecond, "how long the burst function works per request")
+	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
+	if !pgFromEnv {
+		pgDefault = defaultPostgresURL
+	}
+	fs.StringVar(&o.Postgres, "postgres", pgDefault, "PostgreSQL URL of the queue and async runs (default $STRATA_TEST_POSTGRES, else the local test database); \"\" skips them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	pgSet := pgFromEnv
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "postgres" {
+			pgSet = true
+		}
+	})
+	o.PostgresDefaulted = !pgSet
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -136,6 +172,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-connections %d: want at least 1", o.Connections)
 	case o.ColdSamples < 1 || o.CommandSamples < 1 || o.HandleSamples < 1 || o.Instances < 1:
 		return o, errors.New("-cold-samples, -command-samples, -handle-samples and -instances must be at least 1")
+	case o.QueueMessages < 1 || o.QueueSenders < 1 || o.AsyncSamples < 1 || o.BurstRequests < 1:
+		return o, errors.New("-queue-messages, -queue-senders, -async-samples and -burst-requests must be at least 1")
+	case o.BurstSleep < 0:
+		return o, fmt.Errorf("-burst-sleep %v: want zero or more", o.BurstSleep)
 	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):
 		return o, fmt.Errorf("-loader %q: want wrk, go or auto", o.Loader)
 	}
@@ -170,15 +210,20 @@ func pickList(flagName, s string, allowed []string) ([]string, error) {
 // harness holds what the scenarios share within one run: settings, a work
 // directory, and build products made at most once.
 type harness struct {
-	log  *slog.Logger
-	opts options
-	repo string
-	work string
+	log    *slog.Logger
+	stderr io.Writer
+	opts   options
+	repo   string
+	work   string
+	// postgresSkip says why PostgreSQL runs are skipped ("" when they run).
+	postgresSkip string
 
 	strataBin string // built or given strata binary; "" until needed
 	strataErr error
 	guest     []byte // hello reactor module; nil until needed
 	guestErr  error
+	noop      []byte // noop reactor module of the event scenarios; nil until needed
+	noopErr   error
 }
 
 // run is the whole program; main only adds the exit code.
@@ -210,7 +255,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		defer os.RemoveAll(work)
 	}
-	h := &harness{log: log, opts: opts, repo: repo, work: work}
+	h := &harness{log: log, stderr: stderr, opts: opts, repo: repo, work: work}
+	if slices.Contains(opts.Scenarios, scenarioQueue) || slices.Contains(opts.Scenarios, scenarioAsync) {
+		h.checkPostgres(ctx)
+	}
 
 	rep := newReport(opts)
 	if opts.CPUProfile != "" {
@@ -239,6 +287,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			h.runHandle(ctx, rep)
 		case scenarioMemory:
 			h.runMemory(ctx, rep)
+		case scenarioQueue:
+			h.runQueue(ctx, rep)
+		case scenarioAsync:
+			h.runAsync(ctx, rep)
+		case scenarioBurst:
+			h.runBurst(ctx, rep)
 		}
 	}
 	if ctx.Err() != nil {

@@ -34,7 +34,18 @@ type report struct {
 	Ratios   []ratio         `json:"ratios,omitempty"`
 	Latency  []latencyResult `json:"latency,omitempty"`
 	Memory   *memoryResult   `json:"memory,omitempty"`
-	Failures []string        `json:"failures,omitempty"`
+	Queue    []queueResult   `json:"queue,omitempty"`
+	// QueueRatios compare Strata's queue throughput with River's on the
+	// same PostgreSQL, per mode; there is no target for them.
+	QueueRatios []comparison  `json:"queue_ratios,omitempty"`
+	Burst       []burstResult `json:"burst,omitempty"`
+	Failures    []string      `json:"failures,omitempty"`
+}
+
+// comparison is a ratio measured in one run with no target attached.
+type comparison struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
 }
 
 // settings are the options that shape the numbers, as the JSON shows them.
@@ -49,6 +60,11 @@ type settings struct {
 	CommandSamples int      `json:"command_samples"`
 	HandleSamples  int      `json:"handle_samples"`
 	Instances      int      `json:"memory_instances"`
+	QueueMessages  int      `json:"queue_messages"`
+	QueueSenders   int      `json:"queue_senders"`
+	AsyncSamples   int      `json:"async_samples"`
+	BurstRequests  int      `json:"burst_requests"`
+	BurstSleep     string   `json:"burst_sleep"`
 }
 
 type hostInfo struct {
@@ -135,6 +151,8 @@ func newReport(opts options) *report {
 			Scenarios: opts.Scenarios, Targets: opts.Targets,
 			ColdSamples: opts.ColdSamples, CommandSamples: opts.CommandSamples,
 			HandleSamples: opts.HandleSamples, Instances: opts.Instances,
+			QueueMessages: opts.QueueMessages, QueueSenders: opts.QueueSenders,
+			AsyncSamples: opts.AsyncSamples, BurstRequests: opts.BurstRequests, BurstSleep: opts.BurstSleep.String(),
 		},
 		Host: hostInfo{
 			Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH,
@@ -169,8 +187,50 @@ func (r *report) setMemory(res memoryResult) {
 	}
 }
 
-// finish derives the ratios from the HTTP results.
+func (r *report) addQueue(res queueResult) {
+	if res.Error == "" && res.Skipped == "" && res.TargetPerSec > 0 {
+		met := res.PerSecond >= res.TargetPerSec
+		res.Met = &met
+	}
+	r.Queue = append(r.Queue, res)
+	if res.Error != "" {
+		r.Failures = append(r.Failures, fmt.Sprintf("queue %s %s %s: %s", res.System, res.Store, res.Mode, res.Error))
+	}
+}
+
+func (r *report) addBurst(res burstResult) {
+	r.Burst = append(r.Burst, res)
+	if res.Error != "" {
+		r.Failures = append(r.Failures, fmt.Sprintf("burst provisioned %d: %s", res.Provisioned, res.Error))
+	}
+}
+
+// finish derives the ratios from the HTTP and queue results.
 func (r *report) finish() {
+	r.finishQueue()
+	r.finishHTTP()
+}
+
+// finishQueue compares Strata with River on PostgreSQL, mode by mode.
+func (r *report) finishQueue() {
+	rate := map[string]float64{}
+	for _, q := range r.Queue {
+		if q.Error == "" && q.Skipped == "" && q.PerSecond > 0 {
+			rate[q.System+"/"+q.Store+"/"+q.Mode] = q.PerSecond
+		}
+	}
+	for _, peer := range []string{systemRiverTuned, systemRiver} {
+		for _, mode := range []string{modeDrain, modeSteady} {
+			s, ok1 := rate[systemStrata+"/"+storePostgres+"/"+mode]
+			v, ok2 := rate[peer+"/"+storePostgres+"/"+mode]
+			if ok1 && ok2 {
+				r.QueueRatios = append(r.QueueRatios, comparison{Name: "strata/" + peer + " postgres " + mode, Value: round(s/v, 3)})
+			}
+		}
+	}
+}
+
+func (r *report) finishHTTP() {
 	rps := map[string]float64{}
 	for _, h := range r.HTTP {
 		if h.Error == "" && h.Skipped == "" && h.RPS > 0 {
@@ -252,6 +312,44 @@ func (r *report) writeTable(w io.Writer) error {
 		} else {
 			fmt.Fprintf(tw, "memory per warm instance (%d held)\tGo heap incl. linear memory %.2f MB\tRSS %.2f MB\n",
 				m.Instances, m.HeapMBPerInstance, m.RSSMBPerInstance)
+		}
+		section()
+	}
+	if len(r.Queue) > 0 {
+		fmt.Fprintln(tw, "queue throughput (send → function → ack)\tmessages\tseconds\tmsg/s\tsend/s\ttarget\tnote")
+		for _, q := range r.Queue {
+			name := q.System + " " + q.Store + " " + q.Mode
+			switch {
+			case q.Skipped != "":
+				fmt.Fprintf(tw, "  %s\t-\t-\t-\t-\t\tskipped: %s\n", name, q.Skipped)
+			case q.Error != "":
+				fmt.Fprintf(tw, "  %s\t-\t-\t-\t-\t\tERROR: %s\n", name, firstLine(q.Error))
+			default:
+				tgt, send := "", "-"
+				if q.Met != nil {
+					tgt = fmt.Sprintf("≥ %.0f: %s", q.TargetPerSec, metWord(*q.Met))
+				}
+				if q.SendPerSecond > 0 {
+					send = fmt.Sprintf("%.0f", q.SendPerSecond)
+				}
+				fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\n", name, q.Messages, q.Seconds, q.PerSecond, send, tgt, q.Note)
+			}
+		}
+		for _, c := range r.QueueRatios {
+			fmt.Fprintf(tw, "  ratio %s\t\t\t%.2f\t\t\t\n", c.Name, c.Value)
+		}
+		section()
+	}
+	if len(r.Burst) > 0 {
+		fmt.Fprintln(tw, "burst (GET /work)\trequests\t200\t429\tcold starts\tp50\tp99\twall\t")
+		for _, b := range r.Burst {
+			name := fmt.Sprintf("  provisioned %d, max_concurrency %d, %d ms work", b.Provisioned, b.MaxConcurrency, b.SleepMS)
+			if b.Error != "" && b.OK+b.Throttled == 0 {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tERROR: %s\n", name, firstLine(b.Error))
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%.1fms\t%s\n", name, b.Requests, b.OK, b.Throttled, b.ColdStarts,
+				fmtMicros(b.P50us), fmtMicros(b.P99us), b.WallMS, firstLine(b.Error))
 		}
 		section()
 	}

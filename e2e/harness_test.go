@@ -52,8 +52,14 @@ func repoRoot() string {
 // so tests never write into the repository.
 func copyProject(t *testing.T, example string) string {
 	t.Helper()
-	src := filepath.Join(repoRoot(), "examples", example)
-	dst := filepath.Join(t.TempDir(), example)
+	return copyTree(t, filepath.Join(repoRoot(), "examples", example))
+}
+
+// copyTree copies a project folder (without its .strata state) into a temp
+// dir and returns the copy's path.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/client"
 )
 
@@ -99,14 +100,14 @@ func newQueueCmd(stdio IO) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				qs = append(qs, queueRow{q.Name, q.Kind, q.Consumer, q.DeadLetter, q.Visible, q.InFlight, q.Delayed, q.OldestSent})
+				qs = append(qs, rowOf(*q))
 			} else {
 				list, err := c.Queues(cmd.Context(), all)
 				if err != nil {
 					return err
 				}
 				for _, q := range list {
-					qs = append(qs, queueRow{q.Name, q.Kind, q.Consumer, q.DeadLetter, q.Visible, q.InFlight, q.Delayed, q.OldestSent})
+					qs = append(qs, rowOf(q))
 				}
 			}
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
@@ -131,6 +132,10 @@ type queueRow struct {
 	name, kind, consumer, dlq  string
 	visible, inFlight, delayed int64
 	oldest                     time.Time
+}
+
+func rowOf(q api.QueueInfo) queueRow {
+	return queueRow{q.Name, q.Kind, q.Consumer, q.DeadLetter, q.Visible, q.InFlight, q.Delayed, q.OldestSent}
 }
 
 func dash(s string) string {

@@ -1,7 +1,15 @@
 // Package pool keeps the live instances of one function version: it reuses
 // warm reactor instances (one invocation per instance at a time, most
-// recently used first), bounds concurrency, pre-warms ahead of traffic and
-// reclaims idle instances (scale to zero).
+// recently used first), bounds concurrency, keeps provisioned instances
+// initialised, pre-warms ahead of rising demand and reclaims idle instances
+// (scale to zero).
+//
+// Instances are created in three places: on the request path (a cold start,
+// counted in Stats.ColdStarts), by Prewarm (the invoker pre-warms a version
+// to its provisioned count before traffic moves to it), and by one
+// background filler per pool that restores the provisioned count after a
+// discard or a failed start, and adds idle instances while concurrency
+// rises. The pool lock is never held while instantiating.
 //
 // It does not own deadlines, retries, metering or logs (internal/invoke),
 // nor running code (internal/runtime). A Pool never queues: when every slot
@@ -13,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -37,17 +46,38 @@ type Config struct {
 	MaxInstances int           // most concurrent invocations (and live instances); < 1 means 1
 	IdleTimeout  time.Duration // reclaim instances idle this long; 0 means DefaultIdleTimeout
 	Clock        clock.Clock   // judges idleness; nil means the wall clock
+	// Provisioned instances stay initialised whatever the traffic: the
+	// reaper never takes idle+busy below it, and the background filler
+	// recreates instances lost to traps and timeouts. New does not create
+	// them; call Prewarm(ctx, Provisioned) (the invoker does before traffic
+	// moves to a version) or the next maintenance tick fills the pool.
+	// Capped at MaxInstances. Commands have no instances to keep.
+	Provisioned int
+	// NoPrewarmAhead turns off pre-warming ahead of demand (a cold start
+	// while other invocations are in flight starts instantiating a few
+	// idle instances in the background). For comparisons and tests.
+	NoPrewarmAhead bool
+	// Logger receives background instantiation failures; nil discards.
+	Logger *slog.Logger
 }
 
 // Stats is a snapshot of a pool.
 type Stats struct {
 	Idle        int    // warm instances waiting
 	Busy        int    // invocations in flight
-	ColdStarts  uint64 // invocations that had to instantiate (every command invocation)
+	Provisioned int    // instances kept initialised at all times (Config.Provisioned, capped)
+	ColdStarts  uint64 // invocations that had to instantiate on the request path (every command invocation)
 	Invocations uint64 // invocations admitted
 	Prewarmed   uint64 // instances created by Prewarm
-	Discarded   uint64 // instances closed because they broke (trap, timeout, panic)
-	Reaped      uint64 // instances closed for idleness
+	// PrewarmedAhead counts instances the background filler created ahead
+	// of rising demand; Replenished those it created to restore the
+	// provisioned count. Neither is a cold start: the invocations they
+	// serve start warm.
+	PrewarmedAhead uint64
+	Replenished    uint64
+	PrewarmErrors  uint64 // background instantiations that failed
+	Discarded      uint64 // instances closed because they broke (trap, timeout, panic)
+	Reaped         uint64 // instances closed for idleness
 }
 
 // Pool holds the instances of one module. It is safe for concurrent use.
@@ -55,6 +85,8 @@ type Pool struct {
 	m       *runtime.Module
 	cfg     Config
 	command bool
+
+	log *slog.Logger
 
 	mu      sync.Mutex
 	idle    []idleInstance // a stack: the top is the most recently used
@@ -64,6 +96,19 @@ type Pool struct {
 	drained chan struct{} // closed once closed && busy == 0
 	stop    chan struct{} // stops the reaper
 	reaper  sync.WaitGroup
+
+	// starting counts instantiations in progress off the request path
+	// (Prewarm and the filler), so concurrent fillers do not overshoot.
+	starting int
+	// filling is true while the background filler runs (at most one per
+	// pool); ahead is set by a cold start under concurrency and asks the
+	// filler for idle instances beyond the provisioned count.
+	filling bool
+	ahead   bool
+	// bgCtx is cancelled by Close so a background instantiation stops.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
 }
 
 type idleInstance struct {
@@ -82,13 +127,24 @@ func New(m *runtime.Module, cfg Config) *Pool {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	cfg.Provisioned = min(max(cfg.Provisioned, 0), cfg.MaxInstances)
+	if m.Kind() == runtime.KindCommand {
+		cfg.Provisioned = 0
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	p := &Pool{
 		m:       m,
 		cfg:     cfg,
 		command: m.Kind() == runtime.KindCommand,
+		log:     log,
 		drained: make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
+	p.stats.Provisioned = cfg.Provisioned
+	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	p.reaper.Add(1)
 	go p.reapLoop(reapInterval(cfg.IdleTimeout))
 	return p
@@ -110,6 +166,11 @@ func (p *Pool) reapLoop(every time.Duration) {
 			return
 		case <-t.C:
 			p.Reap()
+			// Restores the provisioned count after failed background
+			// starts (the filler gives up on an error rather than spin).
+			p.mu.Lock()
+			p.startFillerLocked()
+			p.mu.Unlock()
 		}
 	}
 }
@@ -138,6 +199,14 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 	} else {
 		p.stats.ColdStarts++
 		cold = true
+		// A cold start while others are in flight means concurrency is
+		// rising: get a few instances ready for the requests behind this
+		// one. A lone request after a quiet spell says nothing about a
+		// burst, so it does not trigger this.
+		if !p.cfg.NoPrewarmAhead && !p.command && p.busy >= 2 {
+			p.ahead = true
+			p.startFillerLocked()
+		}
 	}
 	p.mu.Unlock()
 
@@ -168,6 +237,9 @@ func (p *Pool) release(inst *runtime.Instance) {
 		p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
 	} else if inst != nil && inst.Broken() {
 		p.stats.Discarded++
+		if !p.closed {
+			p.startFillerLocked() // replace it if it was one of the provisioned
+		}
 	}
 	if p.closed && p.busy == 0 {
 		p.closeDrained()
@@ -202,13 +274,17 @@ func (p *Pool) Prewarm(ctx context.Context, n int) error {
 			p.mu.Unlock()
 			return ErrClosed
 		}
-		if len(p.idle) >= n || len(p.idle)+p.busy >= p.cfg.MaxInstances {
+		if len(p.idle) >= n || p.liveLocked() >= p.cfg.MaxInstances {
 			p.mu.Unlock()
 			return nil
 		}
+		p.starting++
 		p.mu.Unlock()
 
 		inst, err := p.m.Instantiate(ctx)
+		p.mu.Lock()
+		p.starting--
+		p.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("prewarm %s: %w", p.m.Name(), err)
 		}
@@ -230,13 +306,15 @@ func (p *Pool) Prewarm(ctx context.Context, n int) error {
 }
 
 // Reap closes the instances idle for longer than IdleTimeout (by the
-// pool's clock) and returns how many it closed.
+// pool's clock) and returns how many it closed. It never takes idle+busy
+// below Provisioned: the most recently used of the expired instances stay.
 func (p *Pool) Reap() int {
 	p.mu.Lock()
 	cutoff := p.cfg.Clock.Now().Add(-p.cfg.IdleTimeout)
 	// The stack's bottom holds the least recently used instances.
+	spare := len(p.idle) + p.busy - p.cfg.Provisioned
 	n := 0
-	for n < len(p.idle) && p.idle[n].since.Before(cutoff) {
+	for n < spare && n < len(p.idle) && p.idle[n].since.Before(cutoff) {
 		n++
 	}
 	victims := make([]*runtime.Instance, n)
@@ -271,6 +349,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	if !p.closed {
 		p.closed = true
 		close(p.stop)
+		p.bgCancel()
 	}
 	idle := p.idle
 	p.idle = nil
@@ -280,6 +359,9 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Unlock()
 
 	p.reaper.Wait()
+	// The filler sees closed (and its cancelled context) and closes what
+	// it was starting.
+	p.bg.Wait()
 	for _, it := range idle {
 		_ = it.inst.Close(ctx)
 	}
