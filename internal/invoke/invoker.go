@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +74,10 @@ type compiled struct {
 // deploy that prepared it.
 const preparedGrace = 10 * time.Minute
 
+// provisionTimeout bounds pre-warming a version's provisioned instances
+// before it becomes active, so a slow start cannot hold a deploy forever.
+const provisionTimeout = 30 * time.Second
+
 // New returns an invoker. Call Sync to load what the store says is active.
 func New(cfg Config) *Invoker {
 	if cfg.Clock == nil {
@@ -88,9 +94,21 @@ func New(cfg Config) *Invoker {
 	}
 }
 
-func versionKey(sha string, c store.FunctionConfig) string {
+func versionKey(function, sha string, c store.FunctionConfig) string {
 	// Env is part of the instance configuration, so it is part of the key.
-	return fmt.Sprintf("%s|%s|%d|%v", sha, c.Kind, c.MemoryMB, c.Env)
+	// So is the function: its instances send events as that function.
+	return fmt.Sprintf("%s|%s|%s|%d|%v", function, sha, c.Kind, c.MemoryMB, c.Env)
+}
+
+// functionName strips a "@<version>" suffix: Prepare is called with either
+// the function's name or "fn@3".
+func functionName(s string) string {
+	if i := strings.LastIndexByte(s, '@'); i > 0 {
+		if _, err := strconv.Atoi(s[i+1:]); err == nil {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 // Prepare compiles a module for a version that is about to be deployed, so
@@ -98,7 +116,8 @@ func versionKey(sha string, c store.FunctionConfig) string {
 // request never pays compilation. The result is cached for Sync. It returns
 // the module's kind, detected from its exports when c.Kind is empty.
 func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (string, error) {
-	key := versionKey(sha, c)
+	fn := functionName(function)
+	key := versionKey(fn, sha, c)
 	iv.mu.RLock()
 	p, ok := iv.prepared[key]
 	iv.mu.RUnlock()
@@ -106,7 +125,7 @@ func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sh
 		return p.mod.Kind(), nil
 	}
 	mod, err := iv.cfg.Runtime.Compile(ctx, wasm, runtime.ModuleSpec{
-		Name: function, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
+		Name: function, Function: fn, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
 	})
 	if err != nil {
 		return "", err
@@ -115,7 +134,7 @@ func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sh
 		// Key the module by the kind it turned out to be: that is what the
 		// version records and what Sync looks up.
 		c.Kind = mod.Kind()
-		key = versionKey(sha, c)
+		key = versionKey(fn, sha, c)
 	}
 	iv.mu.Lock()
 	if p, ok := iv.prepared[key]; ok {
@@ -173,7 +192,20 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			MaxInstances: max(v.Config.MaxConcurrency, 1),
 			IdleTimeout:  iv.cfg.IdleTimeout,
 			Clock:        iv.cfg.Clock,
+			Provisioned:  v.Config.Provisioned,
+			Logger:       iv.cfg.Logger,
 		})}
+		if v.Config.Provisioned > 0 {
+			// Traffic moves to a warm version: instantiate the provisioned
+			// instances before the swap. Failing here is not fatal: the
+			// pool's maintenance keeps trying, and requests cold-start.
+			pctx, cancel := context.WithTimeout(ctx, provisionTimeout)
+			if err := d.pool.Prewarm(pctx, v.Config.Provisioned); err != nil {
+				iv.cfg.Logger.Warn("pre-warm provisioned instances", "function", name, "version", v.Number,
+					"provisioned", v.Config.Provisioned, "err", err)
+			}
+			cancel()
+		}
 		iv.mu.Lock()
 		c.users++
 		iv.active[name] = d
@@ -217,7 +249,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 // when this node has not prepared it (after a restart, or when another node
 // deployed it).
 func (iv *Invoker) compiledFor(ctx context.Context, v store.Version) (*compiled, error) {
-	key := versionKey(v.ModuleSHA256, v.Config)
+	key := versionKey(v.Function, v.ModuleSHA256, v.Config)
 	iv.mu.RLock()
 	c := iv.prepared[key]
 	iv.mu.RUnlock()

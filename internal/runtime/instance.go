@@ -50,9 +50,12 @@ type Instance struct {
 	intr   *interrupter // nil when the module's runtime is guarded
 
 	// Per-invocation state, reached by the host functions via the context.
-	reqBuf  []byte
-	resp    *wire.Response
-	respErr error
+	reqBuf       []byte
+	resp         *wire.Response
+	respErr      error
+	result       []byte // text of the last host call (event_send): an id or an error
+	invocationID string
+	traceParent  string
 
 	broken bool
 }
@@ -175,12 +178,16 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 	}
 	i.reqBuf = wire.AppendRequest(i.reqBuf[:0], &r)
 	i.resp, i.respErr = nil, nil
+	i.result = i.result[:0]
+	i.invocationID, i.traceParent = r.InvocationID, r.TraceParent
 	i.stdout.set(out.Stdout)
 	i.stderr.set(out.Stderr)
 	defer func() {
 		i.stdout.reset()
 		i.stderr.reset()
 		i.resp, i.respErr = nil, nil
+		i.result = i.result[:0]
+		i.invocationID, i.traceParent = "", ""
 		if cap(i.reqBuf) > keepReqBuf {
 			i.reqBuf = nil
 		}

@@ -28,6 +28,7 @@ const (
 // ModuleSpec says how to compile and run one function version.
 type ModuleSpec struct {
 	Name     string            // "fn@3"; names the module in errors and logs
+	Function string            // the function, e.g. "fn": events its instances send come from it; "" derives it from Name
 	Kind     string            // KindReactor, KindCommand, or "" to detect from exports
 	MemoryMB int               // linear memory limit; 0 means DefaultMemoryMB
 	Env      map[string]string // the function's environment
@@ -41,6 +42,7 @@ type Module struct {
 	entry    *compiled
 	key      moduleKey
 	name     string
+	function string
 	kind     string
 	memoryMB int
 	env      [][2]string // sorted, so instances see a stable environment
@@ -205,7 +207,10 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		return nil, fail("%v", err)
 	}
 
-	m := &Module{r: r, eng: eng, entry: entry, key: key, name: spec.Name, kind: kind, memoryMB: memoryMB}
+	m := &Module{r: r, eng: eng, entry: entry, key: key, name: spec.Name, function: spec.Function, kind: kind, memoryMB: memoryMB}
+	if m.function == "" {
+		m.function = functionOf(spec.Name)
+	}
 	for k, v := range spec.Env {
 		m.env = append(m.env, [2]string{k, v})
 	}
@@ -314,6 +319,9 @@ func signature(def api.FunctionDefinition) string {
 
 // Name returns the name given in the ModuleSpec.
 func (m *Module) Name() string { return m.name }
+
+// Function returns the function the module runs as (ModuleSpec.Function).
+func (m *Module) Function() string { return m.function }
 
 // Kind returns KindReactor or KindCommand.
 func (m *Module) Kind() string { return m.kind }

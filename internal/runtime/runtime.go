@@ -46,6 +46,9 @@ type Config struct {
 	// segments and _initialize, instead of restoring a memory snapshot
 	// taken at Compile (see docs/ABI.md, "Cold starts").
 	NoSnapshot bool
+	// Events receives the events guests send to queues and topics
+	// (strata_v1.event_send); nil makes those calls fail with ErrNoEvents.
+	Events EventSink
 
 	// unchecked runs modules with no deadline enforcement at all; only
 	// benchmarks use it, to measure what the checks cost.
@@ -198,5 +201,16 @@ func (r *Runtime) hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 		WithGoModuleFunction(api.GoModuleFunc(responseWrite), []api.ValueType{i32, i32}, []api.ValueType{i32}).
 		WithParameterNames("ptr", "len").
 		Export("response_write")
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(eventSend), []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("kind", "name_ptr", "name_len", "body_ptr", "body_len", "opts_ptr", "opts_len").
+		Export("event_send")
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(resultLen), nil, []api.ValueType{i32}).
+		Export("result_len")
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(resultRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("ptr", "len").
+		Export("result_read")
 	return b
 }

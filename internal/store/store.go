@@ -44,6 +44,18 @@ type FunctionConfig struct {
 	// Provisioned instances are kept initialised at all times, ahead of
 	// traffic (0: none; scale to zero when idle).
 	Provisioned int `json:"provisioned,omitempty"`
+	// Bindings are the databases and KV namespaces the function may use.
+	Bindings []Binding `json:"bindings,omitempty"`
+	// Secrets the function may read (names; values live encrypted in the
+	// store and are read at call time, so rotation needs no redeploy).
+	Secrets []string `json:"secrets,omitempty"`
+	// Fetch is the outbound HTTP allow-list: exact hosts ("api.stripe.com"),
+	// wildcards ("*.example.org"), optionally with a port. Empty: no
+	// outbound HTTP at all.
+	Fetch []string `json:"fetch,omitempty"`
+	// FetchPrivate allows fetch to reach loopback, private and link-local
+	// addresses of listed hosts (off by default, against SSRF).
+	FetchPrivate bool `json:"fetch_private,omitempty"`
 }
 
 // Version is one immutable, numbered version of a function.
@@ -98,6 +110,9 @@ type DeploymentApplyParams struct {
 	// Events, when not nil, replaces the project's queues, topics and
 	// schedules in the same transaction (see EventsApplyParams).
 	Events *EventsApplyParams
+	// Bindings, when not nil, replaces the project's databases and KV
+	// namespaces in the same transaction (see BindingsApplyParams).
+	Bindings *BindingsApplyParams
 }
 
 // Validate checks what a deploy needs no database for: a project, function
