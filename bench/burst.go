@@ -24,6 +24,7 @@ const burstMaxConcurrency = 64
 
 // burstResult is one burst of concurrent requests on a fresh `strata dev`.
 type burstResult struct {
+	Round          int              `json:"round"`
 	Provisioned    int              `json:"provisioned"`
 	MaxConcurrency int              `json:"max_concurrency"`
 	SleepMS        int              `json:"sleep_ms"`
@@ -66,32 +67,36 @@ const burstSettle = 2 * time.Second
 
 // runBurst sends one burst of concurrent requests to a function with
 // provisioned: 8 and then to the same function with provisioned: 0, each
-// on its own fresh `strata dev` that served no request before.
+// on its own fresh `strata dev` that served no request before, and repeats
+// that -burst-rounds times: one burst on two shared CPUs is at the mercy of
+// whatever else runs, so the rounds alternate and every one is reported.
 func (h *harness) runBurst(ctx context.Context, rep *report) {
-	for _, prov := range []int{8, 0} {
-		if ctx.Err() != nil {
-			return
+	for r := 1; r <= h.opts.BurstRounds; r++ {
+		for _, prov := range []int{8, 0} {
+			if ctx.Err() != nil {
+				return
+			}
+			res := h.burstOnce(ctx, r, prov)
+			if res.Error != "" {
+				h.log.Error("burst", "round", r, "provisioned", prov, "err", res.Error)
+			} else {
+				h.log.Info("burst", "round", r, "provisioned", prov, "ok", res.OK, "429", res.Throttled, "cold_starts", res.ColdStarts, "p99_us", int(res.P99us))
+			}
+			rep.addBurst(res)
 		}
-		res := h.burstOnce(ctx, prov)
-		if res.Error != "" {
-			h.log.Error("burst", "provisioned", prov, "err", res.Error)
-		} else {
-			h.log.Info("burst", "provisioned", prov, "ok", res.OK, "429", res.Throttled, "cold_starts", res.ColdStarts, "p99_us", int(res.P99us))
-		}
-		rep.addBurst(res)
 	}
 }
 
-func (h *harness) burstOnce(ctx context.Context, provisioned int) burstResult {
+func (h *harness) burstOnce(ctx context.Context, rnd, provisioned int) burstResult {
 	sleepMS := int(h.opts.BurstSleep / time.Millisecond)
-	res := burstResult{Provisioned: provisioned, MaxConcurrency: burstMaxConcurrency, SleepMS: sleepMS, Requests: h.opts.BurstRequests,
+	res := burstResult{Round: rnd, Provisioned: provisioned, MaxConcurrency: burstMaxConcurrency, SleepMS: sleepMS, Requests: h.opts.BurstRequests,
 		Note: fmt.Sprintf("strata dev --no-watch, fresh, idle %v after deploy; %d requests released at once, one connection each", burstSettle, h.opts.BurstRequests)}
 	bin, err := h.strata(ctx)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	proj := filepath.Join(h.work, fmt.Sprintf("burst-p%d", provisioned))
+	proj := filepath.Join(h.work, fmt.Sprintf("burst-r%d-p%d", rnd, provisioned))
 	if err := writeNoopProject(proj, burstFunction, burstManifest(provisioned, sleepMS)); err != nil {
 		res.Error = fmt.Sprintf("write the burst project: %v", err)
 		return res
@@ -102,7 +107,7 @@ func (h *harness) burstOnce(ctx context.Context, provisioned int) burstResult {
 		return res
 	}
 	srv, err := startServer(fmt.Sprintf("strata dev (burst, provisioned %d)", provisioned), proj,
-		filepath.Join(h.work, fmt.Sprintf("burst-p%d.log", provisioned)), bin, "dev", "--addr", addr, "--no-watch")
+		filepath.Join(h.work, fmt.Sprintf("burst-r%d-p%d.log", rnd, provisioned)), bin, "dev", "--addr", addr, "--no-watch")
 	if err != nil {
 		res.Error = err.Error()
 		return res

@@ -30,7 +30,7 @@ func TestEventScenarios(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{
 		"-only", "queue,async,burst",
-		"-queue-messages", "45", "-queue-senders", "3", "-async-samples", "3", "-burst-requests", "5",
+		"-queue-messages", "45", "-queue-senders", "3", "-async-samples", "3", "-burst-requests", "5", "-burst-rounds", "1",
 		"-postgres", pg, "-json", jsonPath,
 	}, &stdout, &stderr)
 	require.NoError(t, err, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
@@ -94,7 +94,7 @@ func TestEventScenarios(t *testing.T) {
 	})
 
 	t.Run("burst", func(t *testing.T) {
-		require.Len(t, rep.Burst, 2)
+		require.Len(t, rep.Burst, 2, "provisioned 8 and 0, one round")
 		for _, b := range rep.Burst {
 			assert.Empty(t, b.Error, "provisioned %d", b.Provisioned)
 			// Five requests are far below max_concurrency: all succeed,

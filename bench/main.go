@@ -104,6 +104,7 @@ type options struct {
 	AsyncSamples   int
 	BurstRequests  int
 	BurstSleep     time.Duration
+	BurstRounds    int
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
 	// PostgresDefaulted: Postgres is the built-in default, not asked for,
@@ -137,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.QueueSenders, "queue-senders", 8, "concurrent senders in the steady queue runs")
 	fs.IntVar(&o.AsyncSamples, "async-samples", 200, "async invokes to sample, one at a time")
 	fs.IntVar(&o.BurstRequests, "burst-requests", 200, "concurrent requests in each burst")
+	fs.IntVar(&o.BurstRounds, "burst-rounds", 3, "bursts per provisioned setting, each on a fresh server")
 	fs.DurationVar(&o.BurstSleep, "burst-sleep", 5*time.Millisecond, "how long the burst function works per request")
 	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
 	if !pgFromEnv {
@@ -172,8 +174,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-connections %d: want at least 1", o.Connections)
 	case o.ColdSamples < 1 || o.CommandSamples < 1 || o.HandleSamples < 1 || o.Instances < 1:
 		return o, errors.New("-cold-samples, -command-samples, -handle-samples and -instances must be at least 1")
-	case o.QueueMessages < 1 || o.QueueSenders < 1 || o.AsyncSamples < 1 || o.BurstRequests < 1:
-		return o, errors.New("-queue-messages, -queue-senders, -async-samples and -burst-requests must be at least 1")
+	case o.QueueMessages < 1 || o.QueueSenders < 1 || o.AsyncSamples < 1 || o.BurstRequests < 1 || o.BurstRounds < 1:
+		return o, errors.New("-queue-messages, -queue-senders, -async-samples, -burst-requests and -burst-rounds must be at least 1")
 	case o.BurstSleep < 0:
 		return o, fmt.Errorf("-burst-sleep %v: want zero or more", o.BurstSleep)
 	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):

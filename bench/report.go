@@ -65,6 +65,7 @@ type settings struct {
 	AsyncSamples   int      `json:"async_samples"`
 	BurstRequests  int      `json:"burst_requests"`
 	BurstSleep     string   `json:"burst_sleep"`
+	BurstRounds    int      `json:"burst_rounds"`
 }
 
 type hostInfo struct {
@@ -153,6 +154,7 @@ func newReport(opts options) *report {
 			HandleSamples: opts.HandleSamples, Instances: opts.Instances,
 			QueueMessages: opts.QueueMessages, QueueSenders: opts.QueueSenders,
 			AsyncSamples: opts.AsyncSamples, BurstRequests: opts.BurstRequests, BurstSleep: opts.BurstSleep.String(),
+			BurstRounds: opts.BurstRounds,
 		},
 		Host: hostInfo{
 			Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH,
@@ -201,7 +203,7 @@ func (r *report) addQueue(res queueResult) {
 func (r *report) addBurst(res burstResult) {
 	r.Burst = append(r.Burst, res)
 	if res.Error != "" {
-		r.Failures = append(r.Failures, fmt.Sprintf("burst provisioned %d: %s", res.Provisioned, res.Error))
+		r.Failures = append(r.Failures, fmt.Sprintf("burst round %d provisioned %d: %s", res.Round, res.Provisioned, res.Error))
 	}
 }
 
@@ -343,7 +345,7 @@ func (r *report) writeTable(w io.Writer) error {
 	if len(r.Burst) > 0 {
 		fmt.Fprintln(tw, "burst (GET /work)\trequests\t200\t429\tcold starts\tp50\tp99\twall\t")
 		for _, b := range r.Burst {
-			name := fmt.Sprintf("  provisioned %d, max_concurrency %d, %d ms work", b.Provisioned, b.MaxConcurrency, b.SleepMS)
+			name := fmt.Sprintf("  round %d: provisioned %d, max_concurrency %d, %d ms work", b.Round, b.Provisioned, b.MaxConcurrency, b.SleepMS)
 			if b.Error != "" && b.OK+b.Throttled == 0 {
 				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tERROR: %s\n", name, firstLine(b.Error))
 				continue

@@ -179,12 +179,12 @@ func openRiverPool(ctx context.Context, url, schema string) (*pgxpool.Pool, erro
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("River pool: %w", err)
+		return nil, fmt.Errorf("open the pool for River: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("River pool: %w", err)
+		return nil, fmt.Errorf("open the pool for River: %w", err)
 	}
 	return pool, nil
 }

@@ -1,9 +1,11 @@
 // Package deploy owns what a deploy is once it leaves strata.yaml: the Spec
 // the CLI sends to the admin API, the rules that make a Spec valid (names,
-// limits, module digests, routes, queues, topics, triggers), the event
+// limits, module digests, routes, queues, topics, triggers, databases, KV
+// namespaces, secret names, bindings and fetch allow-lists), the event
 // configuration a Spec implies (Spec.Events: user queues, one internal
 // async queue per function, one queue per topic subscription, schedules),
-// and the Plan that diffs a Spec against what is deployed and turns into one
+// the binding resources it implies (Spec.Bindings), and the Plan that
+// diffs a Spec against what is deployed and turns into one
 // store.DeploymentApply call.
 //
 // It is pure computation: no I/O, no store calls, and no clock: the time a

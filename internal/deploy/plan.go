@@ -23,6 +23,8 @@ type State struct {
 	Queues    []store.QueueConfig // all projects' queues, internal ones included
 	Topics    []store.TopicConfig
 	Schedules []store.Schedule
+	Databases []store.DatabaseConfig // all projects' databases
+	KV        []store.KVNamespace    // all projects' KV namespaces
 }
 
 // Plan is the difference between a Spec and the deployed State of its
@@ -50,6 +52,15 @@ type Plan struct {
 	SchedulesAdd    []store.Schedule    `json:"schedules_add,omitempty"`
 	SchedulesChange []ScheduleChange    `json:"schedules_change,omitempty"`
 	SchedulesRemove []store.Schedule    `json:"schedules_remove,omitempty"`
+
+	// Bindings: databases and KV namespaces the deploy adds, changes or
+	// removes. A KV namespace has no settings, so it is only added or
+	// removed (which deletes its entries).
+	DatabasesAdd    []store.DatabaseConfig `json:"databases_add,omitempty"`
+	DatabasesChange []DatabaseChange       `json:"databases_change,omitempty"`
+	DatabasesRemove []store.DatabaseConfig `json:"databases_remove,omitempty"`
+	KVAdd           []store.KVNamespace    `json:"kv_add,omitempty"`
+	KVRemove        []store.KVNamespace    `json:"kv_remove,omitempty"`
 }
 
 // RouteChange is a route whose method, path and function stay while its
@@ -95,7 +106,8 @@ func (p *Plan) Empty() bool {
 	return len(p.Add)+len(p.Change)+len(p.Remove)+len(p.RoutesAdd)+len(p.RoutesRemove)+len(p.RoutesChange)+
 		len(p.QueuesAdd)+len(p.QueuesChange)+len(p.QueuesRemove)+
 		len(p.TopicsAdd)+len(p.TopicsChange)+len(p.TopicsRemove)+
-		len(p.SchedulesAdd)+len(p.SchedulesChange)+len(p.SchedulesRemove) == 0
+		len(p.SchedulesAdd)+len(p.SchedulesChange)+len(p.SchedulesRemove)+
+		len(p.DatabasesAdd)+len(p.DatabasesChange)+len(p.DatabasesRemove)+len(p.KVAdd)+len(p.KVRemove) == 0
 }
 
 // Compute plans spec against cur. It validates spec first. It refuses
@@ -178,6 +190,7 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 	}
 	ev := spec.Events(time.Time{})
 	conflicts = append(conflicts, p.diffEvents(ev, cur)...)
+	conflicts = append(conflicts, p.diffBindings(spec.Bindings(), cur)...)
 	if len(conflicts) > 0 {
 		return nil, fmt.Errorf("deploy project %q: %w", spec.Project, errors.Join(conflicts...))
 	}
@@ -296,7 +309,7 @@ func describe(fs FunctionSpec) []string {
 	for _, k := range sortedKeys(c.Env) {
 		out = append(out, "env +"+k)
 	}
-	return out
+	return append(out, describeBindings(c)...)
 }
 
 // diff lists what differs between a deployed version and a wanted function;
@@ -341,7 +354,7 @@ func diff(old store.Version, fs FunctionSpec) []string {
 			out = append(out, "env ~"+k)
 		}
 	}
-	return out
+	return append(out, bindingFields(o, n)...)
 }
 
 // Write prints the plan for people: a "project NAME:" line, then one line
@@ -356,6 +369,11 @@ func diff(old store.Version, fs FunctionSpec) []string {
 // function, a topic subscription with the topic, a visibility timeout with
 // the function's timeout. What remains is retries and dead letters, shown
 // as "~ events of function f: retries 2→3".
+//
+// Databases and KV namespaces follow ("+ database orders (postgres
+// ${secret:ORDERS_DB_URL}, max_connections 10)", "- kv sessions (its
+// entries are deleted)"). URLs are printed as written: they hold secret
+// references only, never values.
 func (p *Plan) Write(w io.Writer) error {
 	var b strings.Builder
 	if p.Empty() {
@@ -383,6 +401,7 @@ func (p *Plan) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "- route %s %s → %s\n", r.Method, r.Path, r.Function)
 	}
 	counts := p.writeEvents(&b)
+	counts = append(counts, p.writeBindings(&b)...)
 	fmt.Fprintf(&b, "functions: %d to add, %d to change, %d to remove, %d unchanged; routes: %d to add, ",
 		len(p.Add), len(p.Change), len(p.Remove), len(p.Unchanged), len(p.RoutesAdd))
 	if len(p.RoutesChange) > 0 {
@@ -401,21 +420,27 @@ func (p *Plan) Write(w io.Writer) error {
 
 // ApplyParams builds the store call that carries out the plan: a new version
 // for every added or changed function, the removals, the project's full
-// route set, and its complete event configuration (Spec.Events), all from
-// spec (the Spec the plan was computed from). now is when the deploy
-// happens: new schedules first fire after it.
+// route set, its complete event configuration (Spec.Events) and its
+// complete databases and KV namespaces (Spec.Bindings), all from spec (the
+// Spec the plan was computed from). now is when the deploy happens: new
+// schedules first fire after it.
 func (p *Plan) ApplyParams(spec Spec, now time.Time) store.DeploymentApplyParams {
 	ev := spec.Events(now)
+	bind := spec.Bindings()
 	ap := store.DeploymentApplyParams{
 		Project:         p.Project,
 		RemoveFunctions: slices.Clone(p.Remove),
 		Routes:          spec.storeRoutes(),
 		Events:          &ev,
+		Bindings:        &bind,
 	}
 	for _, list := range [][]FunctionChange{p.Add, p.Change} {
 		for _, c := range list {
 			cfg := c.New.Config
 			cfg.Env = maps.Clone(cfg.Env)
+			cfg.Bindings = slices.Clone(cfg.Bindings)
+			cfg.Secrets = slices.Clone(cfg.Secrets)
+			cfg.Fetch = slices.Clone(cfg.Fetch)
 			ap.NewVersions = append(ap.NewVersions, store.NewVersionParams{
 				Function:     c.Name,
 				ModuleSHA256: c.New.ModuleSHA256,

@@ -51,6 +51,9 @@ func deployed(specs ...Spec) State {
 		st.Queues = append(st.Queues, ev.Queues...)
 		st.Topics = append(st.Topics, ev.Topics...)
 		st.Schedules = append(st.Schedules, ev.Schedules...)
+		b := s.Bindings()
+		st.Databases = append(st.Databases, b.Databases...)
+		st.KV = append(st.KV, b.KV...)
 	}
 	return st
 }

@@ -13,13 +13,17 @@ import (
 
 // Spec is a whole project as the CLI wants it deployed: every function with
 // the digest of its already uploaded module, its config, routes and
-// triggers, and the project's queues and topics. It is the body of the
-// admin API's deploy call.
+// triggers, the project's queues and topics, and its binding resources:
+// databases, KV namespaces and the names of the secrets it uses (never
+// their values). It is the body of the admin API's deploy call.
 type Spec struct {
 	Project   string         `json:"project"`
 	Functions []FunctionSpec `json:"functions"`
 	Queues    []QueueSpec    `json:"queues,omitempty"`
 	Topics    []TopicSpec    `json:"topics,omitempty"`
+	Databases []DatabaseSpec `json:"databases,omitempty"`
+	KV        []KVSpec       `json:"kv,omitempty"`
+	Secrets   []string       `json:"secrets,omitempty"`
 }
 
 // FunctionSpec is one function of a Spec.
@@ -105,6 +109,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	errs = append(errs, s.validateEvents()...)
+	errs = append(errs, s.validateBindings()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}

@@ -122,7 +122,8 @@ func ValidateSHA256(s string) error {
 }
 
 // ValidateConfig checks a function configuration as it arrives over the
-// API. An empty Kind is allowed: the server detects it from the module's
+// API, bindings included (their names, kinds, secret names and fetch
+// patterns; Spec.Validate checks that the resources exist). An empty Kind is allowed: the server detects it from the module's
 // exports when it compiles it.
 func ValidateConfig(c store.FunctionConfig) error {
 	var errs []error
@@ -146,5 +147,6 @@ func ValidateConfig(c store.FunctionConfig) error {
 			errs = append(errs, fmt.Errorf("env: key %w", err))
 		}
 	}
+	errs = append(errs, validateFunctionBindings(c)...)
 	return errors.Join(errs...)
 }

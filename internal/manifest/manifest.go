@@ -32,6 +32,38 @@ type Manifest struct {
 	Functions []Function `json:"functions"`        // sorted by name
 	Queues    []Queue    `json:"queues,omitempty"` // sorted by name
 	Topics    []Topic    `json:"topics,omitempty"` // sorted by name
+
+	Databases []Database    `json:"databases,omitempty"` // sorted by name
+	KV        []KVNamespace `json:"kv,omitempty"`        // sorted by name
+	// Secrets are the names of the secrets the project uses, sorted; their
+	// values are set with `strata secrets set` and never appear here.
+	Secrets []string `json:"secrets,omitempty"`
+}
+
+// Database is a SQL database of the project, with defaults applied. URL
+// holds ${secret:NAME} references, never a password.
+type Database struct {
+	Name           string   `json:"name"`
+	Engine         string   `json:"engine"` // store.EngineSQLite (default) or store.EnginePostgres
+	URL            string   `json:"url,omitempty"`
+	MaxConnections int      `json:"max_connections"`
+	Pos            Position `json:"pos"`
+}
+
+// KVNamespace is a key-value namespace of the project.
+type KVNamespace struct {
+	Name string   `json:"name"`
+	Pos  Position `json:"pos"`
+}
+
+// Binding gives a function a database or KV namespace under a name of its
+// own. Kind (store.BindingSQL or store.BindingKV) follows from what
+// Resource names.
+type Binding struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Resource string   `json:"resource"`
+	Pos      Position `json:"pos"` // of the resource name
 }
 
 // Queue is a queue of the project, with defaults applied.
@@ -74,6 +106,13 @@ type Function struct {
 	DeadLetter  string `json:"dead_letter,omitempty"`
 	Provisioned int    `json:"provisioned,omitempty"` // instances kept warm
 
+	Bindings []Binding `json:"bindings,omitempty"` // sorted by name
+	Secrets  []string  `json:"secrets,omitempty"`  // secrets it may read, as written
+	Fetch    []string  `json:"fetch,omitempty"`    // outbound HTTP allow-list, as written
+	// FetchPrivate lets fetch reach loopback and private addresses of the
+	// listed hosts.
+	FetchPrivate bool `json:"fetch_private,omitempty"`
+
 	Pos Position `json:"pos"` // of the function's name
 }
 
@@ -88,7 +127,9 @@ type Route struct {
 	Pos       Position `json:"pos"`
 }
 
-// Config is the function's configuration as versions store it.
+// Config is the function's configuration as versions store it. Bindings
+// are sorted by name and secrets and fetch patterns sorted too, so that
+// reordering them in the file changes nothing.
 func (f Function) Config() store.FunctionConfig {
 	c := store.FunctionConfig{
 		Kind:           f.Kind,
@@ -96,9 +137,20 @@ func (f Function) Config() store.FunctionConfig {
 		TimeoutMS:      f.Timeout.Milliseconds(),
 		MaxConcurrency: f.MaxConcurrency,
 		Provisioned:    f.Provisioned,
+		FetchPrivate:   f.FetchPrivate,
 	}
 	if len(f.Env) > 0 {
 		c.Env = maps.Clone(f.Env)
+	}
+	for _, b := range f.Bindings {
+		c.Bindings = append(c.Bindings, store.Binding{Name: b.Name, Kind: b.Kind, Resource: b.Resource})
+	}
+	slices.SortFunc(c.Bindings, func(a, b store.Binding) int { return strings.Compare(a.Name, b.Name) })
+	if len(f.Secrets) > 0 {
+		c.Secrets = slices.Sorted(slices.Values(f.Secrets))
+	}
+	if len(f.Fetch) > 0 {
+		c.Fetch = slices.Sorted(slices.Values(f.Fetch))
 	}
 	return c
 }
@@ -167,6 +219,13 @@ func (m *Manifest) Spec(digests map[string]string) (deploy.Spec, error) {
 	for _, t := range m.Topics {
 		s.Topics = append(s.Topics, deploy.TopicSpec{Name: t.Name, Queues: slices.Clone(t.Queues)})
 	}
+	for _, d := range m.Databases {
+		s.Databases = append(s.Databases, deploy.DatabaseSpec{Name: d.Name, Engine: d.Engine, URL: d.URL, MaxConnections: d.MaxConnections})
+	}
+	for _, k := range m.KV {
+		s.KV = append(s.KV, deploy.KVSpec{Name: k.Name})
+	}
+	s.Secrets = slices.Clone(m.Secrets)
 	if len(missing) > 0 {
 		return deploy.Spec{}, fmt.Errorf("build spec for project %q: no module digest for %s", m.Project, strings.Join(missing, ", "))
 	}

@@ -82,10 +82,13 @@ func goldenJSON(t *testing.T, m *Manifest) string {
 	}
 	view := struct {
 		Path, Dir, Project string
-		Queues             []Queue `json:",omitempty"`
-		Topics             []Topic `json:",omitempty"`
+		Queues             []Queue       `json:",omitempty"`
+		Topics             []Topic       `json:",omitempty"`
+		Databases          []Database    `json:",omitempty"`
+		KV                 []KVNamespace `json:",omitempty"`
+		Secrets            []string      `json:",omitempty"`
 		Functions          []fnView
-	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, nil}
+	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, nil}
 	for _, f := range m.Functions {
 		f.Source, f.Wasm = rel(f.Source), rel(f.Wasm)
 		view.Functions = append(view.Functions, fnView{Function: f, Timeout: f.Timeout.String(), Config: f.Config()})
@@ -295,4 +298,80 @@ func TestSpecWithEvents(t *testing.T) {
 	fns["audit-reader"].Topics[0] = "changed"
 	f, _ := m.Function("audit-reader")
 	assert.Equal(t, "user-signed-up", f.Topics[0])
+}
+
+func TestSpecWithBindings(t *testing.T) {
+	m, err := Load("testdata/ok_bindings.yaml")
+	require.NoError(t, err)
+	digests := map[string]string{}
+	for _, f := range m.Functions {
+		digests[f.Name] = strings.Repeat("a", 64)
+	}
+	spec, err := m.Spec(digests)
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate())
+
+	assert.Equal(t, []deploy.DatabaseSpec{
+		{Name: "cache-db", Engine: "sqlite", MaxConnections: 10},
+		{Name: "main", Engine: "sqlite", MaxConnections: 10},
+		{Name: "orders", Engine: "postgres", URL: "${secret:ORDERS_DB_URL}", MaxConnections: 20},
+		{Name: "reports", Engine: "postgres", URL: "postgres://reader:${secret:REPORTS_PASSWORD}@db.internal:5432/reports?sslmode=require", MaxConnections: 10},
+	}, spec.Databases)
+	assert.Equal(t, []deploy.KVSpec{{Name: "flags"}, {Name: "sessions"}}, spec.KV)
+	assert.Equal(t, []string{"ORDERS_DB_URL", "REPORTS_PASSWORD", "STRIPE_KEY"}, spec.Secrets)
+
+	fns := map[string]deploy.FunctionSpec{}
+	for _, f := range spec.Functions {
+		fns[f.Name] = f
+	}
+	api := fns["api"].Config
+	assert.Equal(t, []store.Binding{
+		{Name: "cache", Kind: store.BindingKV, Resource: "sessions"},
+		{Name: "db", Kind: store.BindingSQL, Resource: "main"},
+		{Name: "orders", Kind: store.BindingSQL, Resource: "orders"},
+	}, api.Bindings)
+	assert.Equal(t, []string{"STRIPE_KEY"}, api.Secrets)
+	assert.Equal(t, []string{"*.example.org", "127.0.0.1:9000", "[::1]:8443", "api.stripe.com"}, api.Fetch)
+	assert.True(t, api.FetchPrivate)
+	plain := fns["plain"].Config
+	assert.Empty(t, plain.Bindings)
+	assert.Empty(t, plain.Fetch)
+	assert.False(t, plain.FetchPrivate)
+
+	// First deploy adds everything; deploying the same manifest again is a
+	// no-op, with the complete binding sets still sent.
+	p, err := deploy.Compute(spec, deploy.State{})
+	require.NoError(t, err)
+	ap := p.ApplyParams(spec, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NotNil(t, ap.Bindings)
+	require.NoError(t, ap.Validate())
+	st := deploy.State{Active: map[string]store.Version{}, Databases: ap.Bindings.Databases, KV: ap.Bindings.KV}
+	for _, v := range ap.NewVersions {
+		st.Functions = append(st.Functions, store.Function{Name: v.Function, Project: spec.Project, ActiveVersion: 1})
+		st.Active[v.Function] = store.Version{Function: v.Function, Number: 1, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
+	}
+	st.Routes = ap.Routes
+	st.Queues, st.Topics, st.Schedules = ap.Events.Queues, ap.Events.Topics, ap.Events.Schedules
+	again, err := deploy.Compute(spec, st)
+	require.NoError(t, err)
+	assert.True(t, again.Empty(), "%+v", again)
+
+	// Reordering lists in the file makes no new version either.
+	data, err := os.ReadFile("testdata/ok_bindings.yaml")
+	require.NoError(t, err)
+	reordered := strings.Replace(string(data), `[api.stripe.com, "*.example.org", "127.0.0.1:9000", "[::1]:8443"]`, `["[::1]:8443", "127.0.0.1:9000", "*.example.org", api.stripe.com]`, 1)
+	reordered = strings.Replace(reordered, `{ db: main, orders: orders, cache: sessions, secrets: [STRIPE_KEY] }`, `{ secrets: [STRIPE_KEY], cache: sessions, orders: orders, db: main }`, 1)
+	require.NotEqual(t, string(data), reordered)
+	m2, err := Parse("testdata/ok_bindings.yaml", []byte(reordered))
+	require.NoError(t, err)
+	spec2, err := m2.Spec(digests)
+	require.NoError(t, err)
+	again, err = deploy.Compute(spec2, st)
+	require.NoError(t, err)
+	assert.True(t, again.Empty())
+
+	// Spec hands out copies.
+	api.Fetch[0] = "changed"
+	f, _ := m.Function("api")
+	assert.NotContains(t, f.Fetch, "changed")
 }

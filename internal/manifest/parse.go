@@ -25,9 +25,10 @@ import (
 // Known keys, in the order the docs list them. Suggestions for typos come
 // from these lists.
 var (
-	topKeys      = []string{"project", "queues", "topics", "functions"}
+	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "functions"}
 	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes",
-		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned"}
+		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
+		"bindings", "fetch", "fetch_private"}
 	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
 	topicKeys        = []string{"queues"}
 	queueTriggerKeys = []string{"name", "batch_size"}
@@ -50,7 +51,7 @@ type parser struct {
 	anchors map[string]ast.Node
 	routes  map[string]routeOwner // route.Pattern.Key → first route with it
 	merged  int                   // keys copied by "<<" so far
-	refs    []ref                 // names of queues and topics, checked once all are known
+	refs    []ref                 // names of queues, topics and secrets, checked once all are known
 }
 
 type routeOwner struct {
@@ -407,6 +408,12 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 			m.Queues = p.queues(e)
 		case "topics":
 			m.Topics = p.topics(e)
+		case "databases":
+			m.Databases = p.databases(e)
+		case "kv":
+			m.KV = p.kvNamespaces(e)
+		case "secrets":
+			m.Secrets = p.secrets(e)
 		default:
 			p.unknownKey(e, "", topKeys)
 		}
@@ -419,6 +426,7 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 		p.addf(rootPos, "functions", "required: at least one function, e.g. \"functions: {hello: {source: ./hello}}\"")
 	}
 	p.checkRefs(m)
+	p.checkBindings(m)
 	return m
 }
 
@@ -462,6 +470,7 @@ func (p *parser) function(e entry) Function {
 		Pos:            e.pos,
 	}
 	var ev fnEvents
+	var fb fnBindings
 	if err := deploy.ValidateName(e.key); err != nil {
 		p.addf(e.pos, field, "function name %v", err)
 	}
@@ -505,11 +514,14 @@ func (p *parser) function(e entry) Function {
 			f.Routes = p.functionRoutes(s, sf, e.key)
 		case "queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned":
 			p.functionEvent(&f, &ev, s, sf)
+		case "bindings", "fetch", "fetch_private":
+			p.functionBinding(&f, &fb, s, sf)
 		default:
 			p.unknownKey(s, field, functionKeys)
 		}
 	}
 	p.checkFunctionEvents(&f, &ev, field)
+	p.checkFunctionBindings(&f, &fb, field)
 	switch {
 	case sourcePos.Line > 0 && wasmPos.Line > 0:
 		p.addf(later(sourcePos, wasmPos), field, "set either source or wasm, not both")

@@ -13,10 +13,10 @@ import (
 	"github.com/stratahq/strata/internal/schedule"
 )
 
-// ref is a use of a queue or topic name, checked in checkRefs once every
-// queue and topic of the file is known (they may come after the functions).
+// ref is a use of a queue, topic or secret name, checked in checkRefs once
+// every one of the file is known (they may come after the functions).
 type ref struct {
-	kind  string // "queue" or "topic"
+	kind  string // "queue", "topic" or "secret"
 	name  string
 	pos   Position
 	field string
@@ -345,7 +345,7 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position) (st
 	return text, rt, true
 }
 
-// checkRefs checks every queue and topic name used against those declared,
+// checkRefs checks every queue, topic and secret name used against those declared,
 // and what depends on all of them: one consumer per queue, dead-letter
 // chains.
 func (p *parser) checkRefs(m *Manifest) {
@@ -364,12 +364,16 @@ func (p *parser) checkRefs(m *Manifest) {
 	for _, r := range p.refs {
 		var known []string
 		var ok bool
-		if r.kind == "queue" {
+		switch r.kind {
+		case "queue":
 			_, ok = queues[r.name]
 			for _, q := range m.Queues {
 				known = append(known, q.Name)
 			}
-		} else {
+		case "secret":
+			ok = slices.Contains(m.Secrets, r.name)
+			known = m.Secrets
+		default:
 			ok = topics[r.name]
 			for _, t := range m.Topics {
 				known = append(known, t.Name)

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/route"
+	"github.com/stratahq/strata/internal/store"
 )
 
 const schemaPath = "../../schema/strata.schema.json"
@@ -202,4 +204,100 @@ func parseTimeout(s string) (time.Duration, error) {
 		return 0, err
 	}
 	return m.Functions[0].Timeout, nil
+}
+
+// TestSchemaAgreesWithGoOnBindings does for databases, kv namespaces,
+// secrets, bindings and fetch what TestSchemaAgreesWithGo does for the rest.
+func TestSchemaAgreesWithGoOnBindings(t *testing.T) {
+	sch := compileSchema(t)
+	check := func(t *testing.T, doc map[string]any, goErr error) {
+		t.Helper()
+		js, err := json.Marshal(doc)
+		require.NoError(t, err)
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+		require.NoError(t, err)
+		schemaErr := sch.Validate(inst)
+		assert.Equal(t, goErr == nil, schemaErr == nil, "doc %s: go says %v, schema says %v", js, goErr, schemaErr)
+	}
+	project := func(extra map[string]any, fn map[string]any) map[string]any {
+		fn["source"] = "./x"
+		doc := map[string]any{"project": "p", "functions": map[string]any{"f": fn}}
+		for k, v := range extra {
+			doc[k] = v
+		}
+		return doc
+	}
+	declared := func(n string) bool { return n == "PW" || n == "URL" || n == "USER" }
+
+	t.Run("names", func(t *testing.T) {
+		for _, n := range []string{"main", "a-1", "a_b", "Main", "1a", "", "-a", strings.Repeat("d", 63), strings.Repeat("d", 64)} {
+			check(t, project(map[string]any{"databases": map[string]any{n: nil}}, map[string]any{}), deploy.ValidateResourceName(n))
+			check(t, project(map[string]any{"kv": map[string]any{n: map[string]any{}}}, map[string]any{}), deploy.ValidateResourceName(n))
+		}
+		for _, n := range []string{"db", "a_b", "a-b", "a1", "Db", "_x", "1a", "", "a.b", strings.Repeat("b", 63), strings.Repeat("b", 64)} {
+			check(t, project(map[string]any{"kv": map[string]any{"k": nil}}, map[string]any{"bindings": map[string]any{n: "k"}}), deploy.ValidateBindingName(n))
+		}
+		for _, n := range []string{"STRIPE_KEY", "a", "_", "A9", "9A", "A-B", "A B", "", "É", strings.Repeat("S", 128), strings.Repeat("S", 129)} {
+			check(t, project(map[string]any{"secrets": []any{n}}, map[string]any{}), deploy.ValidateSecretName(n))
+		}
+	})
+	t.Run("databases", func(t *testing.T) {
+		for _, n := range []int{0, 1, deploy.DefaultMaxConnections, 1000, 1001} {
+			check(t, project(map[string]any{"databases": map[string]any{"d": map[string]any{"max_connections": n}}}, map[string]any{}), deploy.ValidateMaxConnections(n))
+		}
+		for _, e := range []string{"sqlite", "postgres", "mysql", "SQLite", ""} {
+			d := map[string]any{"engine": e}
+			if e == "postgres" {
+				d["url"] = "postgres://h/db"
+			}
+			check(t, project(map[string]any{"databases": map[string]any{"d": d}}, map[string]any{}), deploy.ValidateEngine(e))
+		}
+		for _, u := range []string{
+			"${secret:URL}", "postgres://h/db", "postgresql://u@h:5432/db?sslmode=require", "postgres://u:${secret:PW}@h/db",
+			"postgres://${secret:USER}:${secret:PW}@h/db", "postgres://u:${secret:PW}@[::1]:5432/db", "postgres://h/db?password=${secret:PW}",
+			"postgres://", "postgres://h/a@b",
+			"postgres://u:pw@h/db", "postgres://u:@h/db", "postgres://u:p@ss@h/db", "postgres://u:${secret:PW}x@h/db",
+			"mysql://h/db", "http://h", "POSTGRES://h/db", "postgres:db", "h/db", "", "${secret:URL", "$URL",
+			"${secret:lower-case}", "${secret:URL}${secret:PW}", "${secret:URL}/db",
+		} {
+			err := deploy.ValidateDatabaseURL("d", store.EnginePostgres, u, declared)
+			check(t, project(map[string]any{"secrets": []any{"PW", "URL", "USER"}, "databases": map[string]any{"d": map[string]any{"engine": "postgres", "url": u}}}, map[string]any{}), err)
+		}
+		// postgres needs a url and sqlite takes none.
+		for _, tc := range []struct {
+			engine any
+			url    any
+		}{{"postgres", nil}, {"sqlite", "postgres://h/db"}, {nil, "postgres://h/db"}, {"sqlite", nil}} {
+			d := map[string]any{}
+			if tc.engine != nil {
+				d["engine"] = tc.engine
+			}
+			if tc.url != nil {
+				d["url"] = tc.url
+			}
+			engine, _ := tc.engine.(string)
+			if engine == "" {
+				engine = store.EngineSQLite
+			}
+			u, _ := tc.url.(string)
+			check(t, project(map[string]any{"databases": map[string]any{"d": d}}, map[string]any{}), deploy.ValidateDatabaseURL("d", engine, u, declared))
+		}
+	})
+	t.Run("fetch", func(t *testing.T) {
+		for _, f := range []string{
+			"api.stripe.com", "*.example.org", "*.a.b.example.org", "127.0.0.1:9000", "127.0.0.1", "0.0.0.0", "localhost",
+			"localhost:8080", "a", "x-1.example.org", "[::1]", "[::1]:8443", "api.stripe.com:1", "api.stripe.com:65535",
+			"example.org:443", "xn--bcher-kva.example",
+			"https://api.stripe.com", "api.stripe.com/v1", "10.0.0.0/8", "10.0.0.1-10.0.0.9", "*", "api.*.com", "*.com",
+			"**.example.org", "*example.org", "api.stripe.com:0", "api.stripe.com:65536", "api.stripe.com:08", "::1",
+			"API.Stripe.com", "", "1.2.3", "01.2.3.4", "256.1.1.1", "1a", "-a.com", "a-.com", "a..b", "a.b.", ".a.b",
+			"a_b.com", "*.1.2.3.4", "api.stripe.com:", "api.stripe.com:http", "a b", "[::1]8443", "[::1]:0",
+		} {
+			check(t, project(nil, map[string]any{"fetch": []any{f}}), deploy.ValidateFetchPattern(f))
+		}
+		check(t, project(nil, map[string]any{"fetch_private": true}), errors.New("needs fetch"))
+		check(t, project(nil, map[string]any{"fetch_private": true, "fetch": []any{}}), errors.New("needs fetch"))
+		check(t, project(nil, map[string]any{"fetch_private": false}), nil)
+		check(t, project(nil, map[string]any{"fetch_private": true, "fetch": []any{"a.com"}}), nil)
+	})
 }

@@ -98,7 +98,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.st, err = OpenStore(ctx, s.cfg); err != nil {
 		return err
 	}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log}); err != nil {
+	sink := &eventSink{st: s.st}
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{
@@ -108,6 +109,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// The API invokes through the gateway and the gateway mounts the API,
 	// so the API gets its gateway after both exist.
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
+	sink.ev = s.ev // before any function loads, so before any guest can send
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.inv, Events: s.ev, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
 	})

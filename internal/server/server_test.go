@@ -523,3 +523,75 @@ func TestEventsThroughTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionsSendEvents deploys a function that publishes to a topic of
+// its project through the SDK and observes the subscriber queue with the
+// real engine; sending to another project's queue or to an internal queue
+// is refused with a clear error.
+func TestFunctionsSendEvents(t *testing.T) {
+	n := startNode(t, "")
+	ctx := context.Background()
+	wasm := runtimetest.Guest(t, runtimetest.Sender)
+	sum := sha256.Sum256(wasm)
+	sha := hex.EncodeToString(sum[:])
+	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
+		t.Fatal(err)
+	}
+	deployProject := func(spec deploy.Spec) {
+		t.Helper()
+		if res, err := n.c.Deploy(ctx, spec, false); err != nil || !res.Applied {
+			t.Fatalf("deploy %s: %v", spec.Project, err)
+		}
+	}
+	deployProject(deploy.Spec{
+		Project: "shop",
+		Queues:  []deploy.QueueSpec{{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
+		Topics:  []deploy.TopicSpec{{Name: "orders", Queues: []string{"audit"}}},
+		Functions: []deploy.FunctionSpec{{Name: "sender", ModuleSHA256: sha, Config: cfgOf(store.KindReactor),
+			Routes: routes("GET /send")}},
+	})
+	deployProject(deploy.Spec{Project: "other", Queues: []deploy.QueueSpec{{Name: "secret", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
+		Functions: []deploy.FunctionSpec{{Name: "other-fn", ModuleSHA256: sha, Config: cfgOf(store.KindReactor)}}})
+
+	status, _, body := get(t, n.url+"/send?kind=topic&name=orders&body=order-1&type=order.placed&subject=orders/1", nil)
+	if status != 200 || !strings.HasPrefix(body, "id=") {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+	id := strings.TrimPrefix(body, "id=")
+	msgs, err := n.c.QueuePeek(ctx, "audit", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("audit queue holds %d messages, want the published one: %+v", len(msgs), msgs)
+	}
+	m := msgs[0]
+	if m.EventID != id || m.Body != "order-1" || m.Attributes["type"] != "order.placed" ||
+		m.Attributes["subject"] != "orders/1" || m.Attributes["source"] != "/functions/sender" || m.Attributes["traceparent"] == "" {
+		t.Fatalf("published event: %+v (id %s)", m, id)
+	}
+
+	status, _, body = get(t, n.url+"/send?kind=queue&name=audit&body=direct&json=1", nil)
+	if status != 200 {
+		t.Fatalf("send to own queue: %d %s", status, body)
+	}
+	if msgs, err := n.c.QueuePeek(ctx, "audit", 10); err != nil || len(msgs) != 2 ||
+		msgs[1].Body != `{"body":"direct"}` || msgs[1].Attributes["datacontenttype"] != "application/json" {
+		t.Fatalf("after a direct send: %+v %v", msgs, err)
+	}
+
+	refusals := []struct{ query, want string }{
+		{"kind=queue&name=secret&body=x", "error=strata: send to queue secret: queue secret does not exist in project shop"},
+		{"kind=queue&name=_async.sender&body=x", "error=strata: send to queue _async.sender: queue _async.sender is internal to Strata"},
+		{"kind=topic&name=nope&body=x", "error=strata: publish to topic nope: topic nope does not exist in project shop"},
+	}
+	for _, r := range refusals {
+		status, _, body := get(t, n.url+"/send?"+r.query, nil)
+		if status != 502 || !strings.HasPrefix(body, r.want) {
+			t.Fatalf("%s: got %d %q, want 502 %q...", r.query, status, body, r.want)
+		}
+	}
+	if msgs, err := n.c.QueuePeek(ctx, "secret", 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("another project's queue was written: %+v %v", msgs, err)
+	}
+}

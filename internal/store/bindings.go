@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Binding kinds.
@@ -56,6 +60,136 @@ type Binding struct {
 type BindingsApplyParams struct {
 	Databases []DatabaseConfig
 	KV        []KVNamespace
+}
+
+// Limits of databases, KV entries and secrets.
+const (
+	DefaultMaxConnections = 10      // DatabaseConfig.MaxConnections when 0
+	MaxMaxConnections     = 1000    // the highest MaxConnections accepted
+	KVMaxKeyBytes         = 512     // keys are 1..512 bytes of UTF-8 without NUL
+	KVMaxValueBytes       = 1 << 20 // 1 MiB
+	KVDefaultListLimit    = 1000    // KVListParams.Limit when 0
+	SecretMaxNameBytes    = 128
+)
+
+// Validate checks what needs no database: names present and not listed
+// twice (ErrConflict), known engines, a URL exactly for PostgreSQL
+// databases, MaxConnections 0 (DefaultMaxConnections) or
+// 1..MaxMaxConnections. The Project fields are ignored: backends set them to
+// project. DeploymentApplyParams.Validate calls it.
+func (p BindingsApplyParams) Validate(project string) error {
+	dbs := make(map[string]bool, len(p.Databases))
+	for _, d := range p.Databases {
+		if d.Name == "" {
+			return fmt.Errorf("deploy project %s: database with empty name", project)
+		}
+		if dbs[d.Name] {
+			return fmt.Errorf("deploy project %s: database %s listed twice: %w", project, d.Name, ErrConflict)
+		}
+		dbs[d.Name] = true
+		switch d.Engine {
+		case EnginePostgres:
+			if d.URL == "" {
+				return fmt.Errorf("deploy project %s: database %s: engine %s needs a url", project, d.Name, EnginePostgres)
+			}
+		case EngineSQLite:
+			if d.URL != "" {
+				return fmt.Errorf("deploy project %s: database %s: engine %s takes no url (Strata manages the file)", project, d.Name, EngineSQLite)
+			}
+		default:
+			return fmt.Errorf("deploy project %s: database %s: engine %q is not %s or %s", project, d.Name, d.Engine, EngineSQLite, EnginePostgres)
+		}
+		if d.MaxConnections < 0 || d.MaxConnections > MaxMaxConnections {
+			return fmt.Errorf("deploy project %s: database %s: max connections %d is not in 1..%d", project, d.Name, d.MaxConnections, MaxMaxConnections)
+		}
+	}
+	kv := make(map[string]bool, len(p.KV))
+	for _, n := range p.KV {
+		if n.Name == "" {
+			return fmt.Errorf("deploy project %s: kv namespace with empty name", project)
+		}
+		if kv[n.Name] {
+			return fmt.Errorf("deploy project %s: kv namespace %s listed twice: %w", project, n.Name, ErrConflict)
+		}
+		kv[n.Name] = true
+	}
+	return nil
+}
+
+// CheckKVKey reports whether key is a valid KV key: 1..KVMaxKeyBytes bytes
+// (longer wraps ErrTooLarge) of valid UTF-8 without NUL, which PostgreSQL
+// text cannot hold.
+func CheckKVKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("empty key")
+	case len(key) > KVMaxKeyBytes:
+		return fmt.Errorf("key of %d bytes is over the limit of %d: %w", len(key), KVMaxKeyBytes, ErrTooLarge)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("key %q is not valid UTF-8", key)
+	case strings.IndexByte(key, 0) >= 0:
+		return fmt.Errorf("key %q contains NUL", key)
+	}
+	return nil
+}
+
+// Validate checks a listing: a namespace, and a prefix and cursor that
+// could be (parts of) keys.
+func (p KVListParams) Validate() error {
+	if p.Namespace == "" {
+		return errors.New("empty namespace")
+	}
+	if p.Limit < 0 {
+		return fmt.Errorf("negative limit %d", p.Limit)
+	}
+	for _, s := range []string{p.Prefix, p.After} {
+		if s == "" {
+			continue
+		}
+		if err := CheckKVKey(s); err != nil {
+			return fmt.Errorf("prefix or cursor: %w", err)
+		}
+	}
+	return nil
+}
+
+// KVPrefixEnd returns the least string greater than every string that
+// starts with prefix (valid UTF-8), so that a listing scans the key range
+// [prefix, end) of an index; ok is false when there is no such bound (an
+// empty prefix, or one of only U+10FFFF). It relies on UTF-8 sorting
+// bytewise in code point order: the last code point below U+10FFFF is
+// replaced by the next one (skipping surrogates), and what follows it
+// dropped, which keeps the bound valid UTF-8 (PostgreSQL checks).
+func KVPrefixEnd(prefix string) (end string, ok bool) {
+	for i := len(prefix); i > 0; {
+		r, size := utf8.DecodeLastRuneInString(prefix[:i])
+		i -= size
+		if r == utf8.MaxRune || r == utf8.RuneError && size == 1 {
+			continue
+		}
+		next := r + 1
+		if next == 0xD800 {
+			next = 0xE000
+		}
+		return prefix[:i] + string(next), true
+	}
+	return "", false
+}
+
+// CheckSecretName reports whether name is a valid secret name:
+// [A-Z_][A-Z0-9_]{0,127}, like an environment variable.
+func CheckSecretName(name string) error {
+	if name == "" || len(name) > SecretMaxNameBytes {
+		return fmt.Errorf("secret name %q: want 1..%d characters A-Z, 0-9 and _, not starting with a digit", name, SecretMaxNameBytes)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return fmt.Errorf("secret name %q: want 1..%d characters A-Z, 0-9 and _, not starting with a digit", name, SecretMaxNameBytes)
+	}
+	return nil
 }
 
 // KVEntry is one key of a namespace.

@@ -16,6 +16,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrTooLarge: a value or key is over its limit (KVMaxValueBytes,
+	// KVMaxKeyBytes); nothing was stored.
+	ErrTooLarge = errors.New("too large")
 )
 
 // Module kinds.
@@ -153,7 +156,12 @@ func (p DeploymentApplyParams) Validate() error {
 		}
 	}
 	if p.Events != nil {
-		return p.Events.Validate(p.Project)
+		if err := p.Events.Validate(p.Project); err != nil {
+			return err
+		}
+	}
+	if p.Bindings != nil {
+		return p.Bindings.Validate(p.Project)
 	}
 	return nil
 }
@@ -224,6 +232,7 @@ type LogListParams struct {
 // concurrent use.
 type Store interface {
 	Events
+	Bindings
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

@@ -4,6 +4,7 @@ package strata
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -14,6 +15,54 @@ func requestRead(ptr unsafe.Pointer, n int32) int32
 
 //go:wasmimport strata_v1 response_write
 func responseWrite(ptr unsafe.Pointer, n int32) int32
+
+//go:wasmimport strata_v1 event_send
+func eventSend(kind int32, namePtr unsafe.Pointer, nameLen int32, bodyPtr unsafe.Pointer, bodyLen int32,
+	optsPtr unsafe.Pointer, optsLen int32) int32
+
+//go:wasmimport strata_v1 result_len
+func resultLen() int32
+
+//go:wasmimport strata_v1 result_read
+func resultRead(ptr unsafe.Pointer, n int32) int32
+
+// hostMu keeps a host call and the read of its result text together when a
+// handler sends from several goroutines.
+var hostMu sync.Mutex
+
+// hostSend calls event_send and reads the result text: the event id on
+// success, the reason otherwise. The caller holds hostMu.
+var hostSend = func(topic bool, name string, body, opts []byte) (id, msg string, ok bool) {
+	kind := int32(0)
+	if topic {
+		kind = 1
+	}
+	code := eventSend(kind, unsafe.Pointer(unsafe.StringData(name)), int32(len(name)),
+		unsafe.Pointer(unsafe.SliceData(body)), int32(len(body)),
+		unsafe.Pointer(unsafe.SliceData(opts)), int32(len(opts)))
+	text := hostResult()
+	if code == 0 {
+		return text, "", true
+	}
+	if text == "" {
+		text = fmt.Sprintf("host call failed with code %d (is it called outside an invocation, e.g. from init?)", code)
+	}
+	return "", text, false
+}
+
+// hostResult reads the text the last host call left.
+func hostResult() string {
+	n := resultLen()
+	if n <= 0 {
+		return ""
+	}
+	buf := make([]byte, n)
+	got := resultRead(unsafe.Pointer(&buf[0]), n)
+	if got <= 0 {
+		return ""
+	}
+	return string(buf[:got])
+}
 
 // reqBuf is reused between invocations so a warm instance does not allocate
 // a fresh request buffer each time.

@@ -26,6 +26,9 @@ const (
 	Alloc = "alloc" // allocates without bound unless ?ok=1
 	Huge  = "huge"  // answers ?n= bytes, default 7 MiB
 	Sleep = "sleep" // sleeps ?ms= milliseconds, default 20
+	// Sender sends to a queue or publishes to a topic as its query says
+	// (see testdata/sender); it answers "id=..." or 502 "error=...".
+	Sender = "sender"
 )
 
 // CGI is the C command guest (testdata/cgi/cgi.c), for BuildC.

@@ -19,3 +19,8 @@ func BenchmarkMessagePipeline10(b *testing.B) {
 func BenchmarkMessagePipeline10Parallel(b *testing.B) {
 	storetest.BenchMessagePipeline(b, openFresh(b), 10, true)
 }
+
+func BenchmarkKVGet(b *testing.B)         { storetest.BenchKVGet(b, openFresh(b), false) }
+func BenchmarkKVGetParallel(b *testing.B) { storetest.BenchKVGet(b, openFresh(b), true) }
+func BenchmarkKVPut(b *testing.B)         { storetest.BenchKVPut(b, openFresh(b), false) }
+func BenchmarkKVPutParallel(b *testing.B) { storetest.BenchKVPut(b, openFresh(b), true) }

@@ -231,3 +231,24 @@ func TestMigration0002KeepsOldRoutes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []store.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
 }
+
+func TestKVDeleteExpiredInBatches(t *testing.T) {
+	// More expired entries than one housekeeping statement takes: all go,
+	// and the count is their sum; live entries stay.
+	ctx := context.Background()
+	s := openFresh(t)
+	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p",
+		Bindings: &store.BindingsApplyParams{KV: []store.KVNamespace{{Name: "kv"}}}})
+	require.NoError(t, err)
+	expired := 2*expiredBatch + 3
+	_, err = s.pool.Exec(ctx, `INSERT INTO kv_entries (namespace, key, value, expires_at, updated_at)
+		SELECT 'kv', 'k' || i, '\x00', CASE WHEN i <= $2 THEN timestamptz '2000-01-01' END, now()
+		FROM generate_series(1, $1::int) i`, expired+10, expired)
+	require.NoError(t, err)
+	n, err := s.KVDeleteExpired(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, expired, n)
+	es, err := s.KVList(ctx, store.KVListParams{Namespace: "kv"})
+	require.NoError(t, err)
+	require.Len(t, es, 10)
+}

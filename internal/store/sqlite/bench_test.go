@@ -17,3 +17,8 @@ func BenchmarkMessagePipeline10(b *testing.B) {
 func BenchmarkMessagePipeline10Parallel(b *testing.B) {
 	storetest.BenchMessagePipeline(b, openTemp(b), 10, true)
 }
+
+func BenchmarkKVGet(b *testing.B)         { storetest.BenchKVGet(b, openTemp(b), false) }
+func BenchmarkKVGetParallel(b *testing.B) { storetest.BenchKVGet(b, openTemp(b), true) }
+func BenchmarkKVPut(b *testing.B)         { storetest.BenchKVPut(b, openTemp(b), false) }
+func BenchmarkKVPutParallel(b *testing.B) { storetest.BenchKVPut(b, openTemp(b), true) }

@@ -46,7 +46,12 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 			}
 		}
 		if p.Events != nil {
-			return applyEvents(ctx, tx, p.Project, p.Events)
+			if err := applyEvents(ctx, tx, p.Project, p.Events); err != nil {
+				return err
+			}
+		}
+		if p.Bindings != nil {
+			return applyBindings(ctx, tx, p.Project, p.Bindings)
 		}
 		return nil
 	})

@@ -163,3 +163,24 @@ func twoHandles(t *testing.T) []store.Store {
 
 func TestScheduleFireRaceTwoHandles(t *testing.T) { storetest.ScheduleFireRace(t, twoHandles(t)) }
 func TestReceiveRaceTwoHandles(t *testing.T)      { storetest.ReceiveRace(t, twoHandles(t)) }
+
+func TestKVDeleteExpiredInBatches(t *testing.T) {
+	// More expired entries than one housekeeping transaction takes: all go,
+	// and the count is their sum; live entries stay.
+	ctx := context.Background()
+	s := openTemp(t)
+	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p",
+		Bindings: &store.BindingsApplyParams{KV: []store.KVNamespace{{Name: "kv"}}}})
+	require.NoError(t, err)
+	expired := 2*expiredBatch + 3
+	_, err = s.exec(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO kv_entries (namespace, key, value, expires_at, updated_at)
+		SELECT 'kv', 'k' || i, x'00', CASE WHEN i <= ? THEN 1 ELSE NULL END, 0 FROM n`, expired+10, expired)
+	require.NoError(t, err)
+	n, err := s.KVDeleteExpired(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, expired, n)
+	es, err := s.KVList(ctx, store.KVListParams{Namespace: "kv"})
+	require.NoError(t, err)
+	require.Len(t, es, 10)
+}

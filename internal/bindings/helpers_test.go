@@ -1,0 +1,48 @@
+package bindings
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/store"
+)
+
+type fixture struct {
+	st  *memStore
+	b   *Bindings
+	dir string
+}
+
+func setup(t testing.TB, mod ...func(*Config)) *fixture {
+	t.Helper()
+	f := &fixture{st: newMemStore(), dir: t.TempDir()}
+	cfg := Config{Store: f.st, DataDir: f.dir}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	b, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+	f.b = b
+	return f
+}
+
+// as returns a context of an invocation of function fn with cfg.
+func as(fn, invocation string, cfg store.FunctionConfig) context.Context {
+	return WithCaller(context.Background(), Caller{Function: fn, Version: 1, InvocationID: invocation, Config: cfg})
+}
+
+func sqlBinding(name, db string) store.Binding {
+	return store.Binding{Name: name, Kind: store.BindingSQL, Resource: db}
+}
+
+func wireNaN() float64 {
+	var zero float64
+	return zero / zero
+}
+
+func storeConfigWithSecret(names ...string) store.FunctionConfig {
+	return store.FunctionConfig{Secrets: names}
+}
