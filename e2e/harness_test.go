@@ -184,7 +184,13 @@ func startDevIn(t *testing.T, dir string) *dev {
 				d.url, d.token = st.Server, st.Token
 			}
 		}
-		if d.url != "" && strings.Contains(p.out.String(), "serving ") {
+		out := p.out.String()
+		if strings.Contains(out, "deploy failed") {
+			t.Fatalf("strata dev could not deploy the project:\n%s\n%s", out, p.err)
+		}
+		// Ready means deployed, not just listening: dev serves (and
+		// says so) even when a broken project failed to deploy.
+		if d.url != "" && strings.Contains(out, "serving ") && (strings.Contains(out, "deployed ") || strings.Contains(out, "no changes")) {
 			return d
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -48,6 +48,7 @@ type Config struct {
 	Logger   *slog.Logger
 	Prices   invoke.Prices
 	Events   Events                          // queues, topics, async invokes
+	Bindings BindingsAdmin                   // secrets, databases
 	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
 }
 
@@ -79,6 +80,7 @@ func New(cfg Config) *API {
 	a.handle("GET /logs", a.logs)
 	a.handle("GET /usage", a.usage)
 	a.routeEvents()
+	a.routeBindings()
 	// Go's profiler, for operators: behind the admin token like the rest.
 	prof := http.NewServeMux()
 	prof.HandleFunc("/debug/pprof/", pprof.Index)
@@ -330,6 +332,12 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 		return deploy.State{}, err
 	}
 	if st.Schedules, err = a.cfg.Store.ScheduleList(ctx); err != nil {
+		return deploy.State{}, err
+	}
+	if st.Databases, err = a.cfg.Store.DatabaseList(ctx); err != nil {
+		return deploy.State{}, err
+	}
+	if st.KV, err = a.cfg.Store.KVNamespaceList(ctx); err != nil {
 		return deploy.State{}, err
 	}
 	return st, nil

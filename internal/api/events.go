@@ -77,7 +77,7 @@ func (a *API) queues(w http.ResponseWriter, r *http.Request) error {
 func (a *API) queue(w http.ResponseWriter, r *http.Request) error {
 	q, err := a.cfg.Store.QueueGet(r.Context(), r.PathValue("name"))
 	if err != nil {
-		return fmt.Errorf("queue %s: %w", r.PathValue("name"), err)
+		return err // the store names the queue
 	}
 	info, err := a.queueInfo(r.Context(), *q)
 	if err != nil {
@@ -153,7 +153,7 @@ func (a *API) queuePeek(w http.ResponseWriter, r *http.Request) error {
 		limit = n
 	}
 	if _, err := a.cfg.Store.QueueGet(r.Context(), name); err != nil {
-		return fmt.Errorf("queue %s: %w", name, err)
+		return err
 	}
 	ms, err := a.cfg.Store.MessagePeek(r.Context(), name, limit)
 	if err != nil {
@@ -187,7 +187,7 @@ func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if _, err := a.cfg.Store.QueueGet(ctx, name); err != nil {
-		return fmt.Errorf("queue %s: %w", name, err)
+		return err
 	}
 	if body.To != "" {
 		if _, err := a.cfg.Store.QueueGet(ctx, body.To); err != nil {

@@ -148,8 +148,9 @@ type Bindings struct {
 	txs   map[string]*openTx  // by tx id
 	byInv map[string][]string // invocation id -> tx ids
 
-	fetchPublic  *http.Client // connections only to checked public addresses
-	fetchPrivate *http.Client // for FetchPrivate callers; never shares a connection with the above
+	txGrace      time.Duration // see defaultTxGrace
+	fetchPublic  *http.Client  // connections only to checked public addresses
+	fetchPrivate *http.Client  // for FetchPrivate callers; never shares a connection with the above
 }
 
 // New checks cfg, loads or creates the secret key, and returns Bindings.
@@ -200,6 +201,8 @@ func New(ctx context.Context, cfg Config) (*Bindings, error) {
 		dbs:   map[string]*database{},
 		txs:   map[string]*openTx{},
 		byInv: map[string][]string{},
+
+		txGrace: defaultTxGrace,
 	}
 	b.fetchPublic = b.newFetchClient(false)
 	b.fetchPrivate = b.newFetchClient(true)

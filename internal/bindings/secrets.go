@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/stratahq/strata/internal/store"
 )
@@ -88,6 +89,16 @@ func loadOrCreateKey(path string, log *slog.Logger) ([]byte, error) {
 		return data, nil
 	}
 	return nil, fmt.Errorf("read secret key %s: want base64 of %d bytes", path, keySize)
+}
+
+// ParseKey decodes a secret key given as base64 of 32 bytes (the form of
+// STRATA_SECRET_KEY and of the key file), for Config.Key.
+func ParseKey(s string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(key) != keySize {
+		return nil, fmt.Errorf("secret key: want base64 of %d random bytes (openssl rand -base64 32)", keySize)
+	}
+	return key, nil
 }
 
 func checkSecretName(name string) error {

@@ -112,3 +112,11 @@ func TestSecretKeyFile(t *testing.T) {
 	_, err = New(ctx, Config{Store: st, DataDir: dir, Key: []byte("short")})
 	require.ErrorContains(t, err, "32")
 }
+
+func TestParseKey(t *testing.T) {
+	key, err := ParseKey(" AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+	require.NoError(t, err)
+	require.Len(t, key, 32)
+	_, err = ParseKey("c2hvcnQ=")
+	require.Error(t, err)
+}

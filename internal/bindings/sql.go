@@ -65,9 +65,9 @@ type openTx struct {
 	reaper *time.Timer
 }
 
-// txGrace is how long after its invocation's deadline a transaction may
-// stay open.
-const txGrace = 5 * time.Second
+// defaultTxGrace is how long after its invocation's deadline a
+// transaction may stay open.
+const defaultTxGrace = 5 * time.Second
 
 var databaseName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
@@ -227,7 +227,7 @@ func (b *Bindings) begin(ctx context.Context, c Caller, bd store.Binding) (*wire
 	rand.Read(raw[:])
 	tx := &openTx{id: "tx_" + hex.EncodeToString(raw[:]), invocation: c.InvocationID, database: bd.Resource, conn: ec}
 	if !c.Deadline.IsZero() {
-		tx.reaper = time.AfterFunc(time.Until(c.Deadline)+txGrace, func() { b.abandon(tx, "its invocation's deadline passed") })
+		tx.reaper = time.AfterFunc(time.Until(c.Deadline)+b.txGrace, func() { b.abandon(tx, "its invocation's deadline passed") })
 	}
 	b.txMu.Lock()
 	b.txs[tx.id] = tx

@@ -405,3 +405,24 @@ func TestMigrate(t *testing.T) {
 		require.Len(t, resp.Rows, 2)
 	})
 }
+
+func TestSQLTransactionReapedAfterDeadline(t *testing.T) {
+	s := newSQLEnv(t, sqliteCase, 1)
+	s.b.txGrace = 0
+	s.must(t, s.ctx("setup"), exec(sqliteCase.ddl))
+	ctx := WithCaller(context.Background(), Caller{Function: "app", Version: 1, InvocationID: "forgotten", Config: s.cfg,
+		Deadline: time.Now().Add(100 * time.Millisecond)})
+	tx := s.must(t, ctx, wire.SQLRequest{Op: wire.SQLBegin}).Tx
+	ins := exec("INSERT INTO t (id) VALUES (1)")
+	ins.Tx = tx
+	s.must(t, ctx, ins)
+	// Nobody calls EndInvocation; the only connection comes back anyway,
+	// without the row.
+	later, cancel := context.WithTimeout(s.ctx("later"), 30*time.Second)
+	defer cancel()
+	resp := s.must(t, later, query("SELECT count(*) FROM t"))
+	require.Equal(t, wire.Int(0), resp.Rows[0][0])
+	s.b.txMu.Lock()
+	require.Empty(t, s.b.txs)
+	s.b.txMu.Unlock()
+}

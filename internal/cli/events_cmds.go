@@ -276,9 +276,15 @@ func newSchedulesCmd(stdio IO) *cobra.Command {
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SCHEDULE\tFUNCTION\tSPEC\tTIMEZONE\tNEXT FIRES")
 			for _, s := range ss {
+				// Fire times read in the schedule's own zone: a Berlin job
+				// at 03:00 shows as 03:00 wherever the command runs.
+				loc := time.UTC
+				if l, err := time.LoadLocation(s.Timezone); err == nil && s.Timezone != "" {
+					loc = l
+				}
 				var next []string
 				for _, n := range s.Next {
-					next = append(next, n.Local().Format("2006-01-02 15:04:05 MST"))
+					next = append(next, n.In(loc).Format("2006-01-02 15:04:05 MST"))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Function, s.Spec, dash(s.Timezone), strings.Join(next, ", "))
 			}

@@ -140,6 +140,8 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newTopicCmd(stdio),
 		newDLQCmd(stdio),
 		newSchedulesCmd(stdio),
+		newSecretsCmd(stdio),
+		newDBCmd(stdio),
 	)
 	return root
 }

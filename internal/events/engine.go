@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // Store is what the engine needs from the store.
@@ -299,7 +301,7 @@ func (e *Engine) deliver(ctx context.Context, q store.QueueConfig, msgs []store.
 			case err != nil:
 				errAll, notAttempted = err, errors.Is(err, pool.ErrAtCapacity)
 			case res.Response.Status >= 400:
-				errAll = fmt.Errorf("function answered %d", res.Response.Status)
+				errAll = answerError(res.Response)
 			default:
 				for id := range batchFailures(res.Response.Body) {
 					if failed == nil {
@@ -320,7 +322,7 @@ func (e *Engine) deliver(ctx context.Context, q store.QueueConfig, msgs []store.
 			case err != nil:
 				errAll, notAttempted = err, errors.Is(err, pool.ErrAtCapacity)
 			case res.Response.Status >= 400:
-				errAll = fmt.Errorf("function answered %d", res.Response.Status)
+				errAll = answerError(res.Response)
 			}
 		}
 	}
@@ -375,6 +377,20 @@ func (e *Engine) deliver(ctx context.Context, q store.QueueConfig, msgs []store.
 			}
 		}
 	}
+}
+
+// answerError describes a failed delivery from the function's answer: its
+// status and the start of its body, which is where handlers put the reason
+// (it ends up in the dead-letter queue's error attribute).
+func answerError(r *wire.Response) error {
+	body := strings.TrimSpace(string(r.Body))
+	if len(body) > 300 {
+		body = body[:300] + "…"
+	}
+	if body == "" {
+		return fmt.Errorf("function answered %d", r.Status)
+	}
+	return fmt.Errorf("function answered %d: %s", r.Status, body)
 }
 
 func msgCount(ms []store.Message, id int64) int {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/runtime"
@@ -31,6 +32,9 @@ type Config struct {
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	IdleTimeout time.Duration // idle instances are reclaimed after this (scale to zero)
+	// Bindings, when set, is told when an invocation ends so it can roll
+	// back a transaction the guest left open.
+	Bindings interface{ EndInvocation(invocationID string) }
 	// MaxConcurrency caps invocations running at once across all functions
 	// on this node (0: no platform-wide cap; each function still has its
 	// own). Over it, invocations fail at once with pool.ErrAtCapacity: a
@@ -346,6 +350,16 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	req.InvocationID = res.InvocationID
 	req.TraceParent = res.Trace.Header()
 	req.DeadlineMS = start.Add(timeout).UnixMilli()
+	// Host calls (SQL, KV, fetch, secrets) act for this invocation: its
+	// function's bindings, its deadline, its trace.
+	ctx = bindings.WithCaller(ctx, bindings.Caller{
+		Function: v.Function, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
+		Deadline: start.Add(timeout), TraceParent: req.TraceParent,
+	})
+	if len(v.Config.Bindings) > 0 && iv.cfg.Bindings != nil {
+		// A transaction the guest left open ends with the invocation.
+		defer iv.cfg.Bindings.EndInvocation(res.InvocationID)
+	}
 
 	base := store.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
 	budget, dropped := maxLinesPerInvoke, 0

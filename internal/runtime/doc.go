@@ -18,6 +18,10 @@
 // It does not own instance reuse (internal/pool), concurrency limits,
 // retries or metering (internal/invoke), or routing (internal/gateway).
 //
+// Guests send to queues and publish to topics through strata_v1.event_send
+// (events.go); the runtime only moves the bytes to a Config.Events sink,
+// which decides what a function may use.
+//
 // Two kinds of modules run here. Reactors, built with the Go SDK, are
 // instantiated once and called through strata_handle many times, one call
 // at a time. Commands (any language, WASI _start) get a fresh instance per

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
@@ -35,6 +36,7 @@ type Server struct {
 	rt   *runtime.Runtime
 	inv  *invoke.Invoker
 	ev   *events.Engine
+	bnd  *bindings.Bindings
 	gw   *gateway.Gateway
 	api  *api.API
 	http *http.Server
@@ -99,19 +101,26 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	sink := &eventSink{st: s.st}
+	key, err := secretKey()
+	if err != nil {
+		return err
+	}
+	if s.bnd, err = bindings.New(ctx, bindings.Config{Store: s.st, DataDir: s.cfg.DataDir, Key: key, Logger: s.log}); err != nil {
+		return fmt.Errorf("start bindings: %w", err)
+	}
 	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{
 		Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, LogTap: s.logTap,
-		MaxConcurrency: s.cfg.MaxConcurrency,
+		MaxConcurrency: s.cfg.MaxConcurrency, Bindings: s.bnd,
 	})
 	// The API invokes through the gateway and the gateway mounts the API,
 	// so the API gets its gateway after both exist.
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	sink.ev = s.ev // before any function loads, so before any guest can send
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.inv, Events: s.ev, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
+		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
 	})
 	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
@@ -216,6 +225,21 @@ func (s *Server) retentionLoop(ctx context.Context) {
 	}
 }
 
+// secretKey reads the key that encrypts secrets from STRATA_SECRET_KEY
+// (base64 of 32 bytes), for deployments that keep it out of the data
+// directory; nil lets package bindings use (or create) the key file there.
+func secretKey() ([]byte, error) {
+	v := os.Getenv("STRATA_SECRET_KEY")
+	if v == "" {
+		return nil, nil
+	}
+	k, err := bindings.ParseKey(v)
+	if err != nil {
+		return nil, fmt.Errorf("STRATA_SECRET_KEY: %w", err)
+	}
+	return k, nil
+}
+
 // Addr is the address the server listens on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
@@ -284,6 +308,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.rt != nil {
 			errs = append(errs, s.rt.Close(ctx))
+		}
+		if s.bnd != nil {
+			errs = append(errs, s.bnd.Close())
 		}
 		if s.st != nil {
 			errs = append(errs, s.st.Close())

@@ -130,14 +130,18 @@ func HandleEvent(f func(ctx context.Context, e Event) error) {
 			return
 		}
 		var failed []string
+		var lastErr error
 		for _, e := range evs {
 			if err := f(r.Context(), e); err != nil {
+				lastErr = err
 				fmt.Fprintf(os.Stderr, "event %s failed: %v\n", e.ID, err)
 				failed = append(failed, e.ID)
 			}
 		}
 		if len(evs) == 1 && len(failed) == 1 {
-			http.Error(w, "event failed", http.StatusInternalServerError)
+			// The reason travels back to the platform, which keeps it with
+			// the event if it ends in a dead-letter queue.
+			http.Error(w, "event failed: "+lastErr.Error(), http.StatusInternalServerError)
 			return
 		}
 		writeBatchResult(w, failed)
@@ -158,7 +162,7 @@ func HandleBatch(f func(ctx context.Context, events []Event) (failed []string, e
 		failed, err := f(r.Context(), evs)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "batch of %d events failed: %v\n", len(evs), err)
-			http.Error(w, "batch failed", http.StatusInternalServerError)
+			http.Error(w, "batch failed: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 		writeBatchResult(w, failed)

@@ -1,0 +1,67 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/bindings"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// SecretSet stores a secret's value (encrypted by the server).
+func (c *Client) SecretSet(ctx context.Context, name string, value []byte) error {
+	resp, err := c.do(ctx, http.MethodPut, "/secrets/"+url.PathEscape(name), bytes.NewReader(value), http.Header{"Content-Type": {"application/octet-stream"}})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return decodeError(resp)
+	}
+	return nil
+}
+
+// Secrets lists secret names (never values).
+func (c *Client) Secrets(ctx context.Context) ([]api.SecretEntry, error) {
+	var out []api.SecretEntry
+	return out, c.getJSON(ctx, http.MethodGet, "/secrets", nil, &out)
+}
+
+// SecretDelete removes a secret.
+func (c *Client) SecretDelete(ctx context.Context, name string) error {
+	resp, err := c.do(ctx, http.MethodDelete, "/secrets/"+url.PathEscape(name), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return decodeError(resp)
+	}
+	return nil
+}
+
+// Databases lists the SQL databases of every project.
+func (c *Client) Databases(ctx context.Context) ([]store.DatabaseConfig, error) {
+	var out []store.DatabaseConfig
+	return out, c.getJSON(ctx, http.MethodGet, "/databases", nil, &out)
+}
+
+// Query runs one SQL statement on a database.
+func (c *Client) Query(ctx context.Context, database, sql string, args []wire.SQLValue) (*wire.SQLResponse, error) {
+	var out wire.SQLResponse
+	return &out, c.getJSON(ctx, http.MethodPost, "/databases/"+url.PathEscape(database)+"/query", api.QueryRequest{SQL: sql, Args: args}, &out)
+}
+
+// Migrate applies migration files not yet applied to a database and
+// returns the names it applied.
+func (c *Client) Migrate(ctx context.Context, database string, files []bindings.Migration) ([]string, error) {
+	var out struct {
+		Applied []string `json:"applied"`
+	}
+	err := c.getJSON(ctx, http.MethodPost, "/databases/"+url.PathEscape(database)+"/migrate", api.MigrateRequest{Files: files}, &out)
+	return out.Applied, err
+}
