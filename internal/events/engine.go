@@ -61,6 +61,8 @@ type Engine struct {
 	consumers map[string]*consumer // queue name → running consumer
 	wakes     map[string]chan struct{}
 
+	sends groupCommit // shares commits between concurrent sends
+
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup

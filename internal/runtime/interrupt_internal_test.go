@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
@@ -82,9 +81,12 @@ func TestInterruptAfterReturnIsCleared(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	err = inst.intr.call(cctx, func() error {
 		cancel()
-		for inst.intr.flag.Get() == 0 {
-			goruntime.Gosched()
-		}
+		// Wait for the AfterFunc through its channel (reading the global
+		// while it is written would be a data race), then hand the token
+		// back for call.
+		<-inst.intr.fired
+		require.Equal(t, uint64(1), inst.intr.flag.Get(), "the late deadline set the flag")
+		inst.intr.fired <- struct{}{}
 		return nil
 	})
 	require.NoError(t, err)
