@@ -99,7 +99,7 @@ func (p *Pool) fill() {
 			_ = inst.Close(context.Background())
 			return
 		}
-		p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
+		p.putIdleLocked(inst)
 		if reason == fillProvisioned {
 			p.stats.Replenished++
 		} else {

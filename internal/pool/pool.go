@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -59,7 +60,23 @@ type Config struct {
 	NoPrewarmAhead bool
 	// Logger receives background instantiation failures; nil discards.
 	Logger *slog.Logger
+	// WarmWait is how long an invocation that finds no idle instance waits
+	// for one to be released before it instantiates a new one, once at
+	// least WaitAbove invocations are already running. An instance is busy
+	// only while its guest computes, so with more running invocations than
+	// CPUs a release is microseconds away, while a cold start costs
+	// milliseconds and another copy of the guest's memory (which evicts
+	// the warm ones from the CPU caches). 0 means DefaultWarmWait; < 0
+	// never waits.
+	WarmWait time.Duration
+	// WaitAbove is the number of running invocations from which an
+	// invocation waits for a warm instance. 0 means GOMAXPROCS.
+	WaitAbove int
 }
+
+// DefaultWarmWait is the default Config.WarmWait: about half a Go guest's
+// cold start from its memory snapshot.
+const DefaultWarmWait = time.Millisecond
 
 // Stats is a snapshot of a pool.
 type Stats struct {
@@ -77,6 +94,7 @@ type Stats struct {
 	Replenished    uint64
 	PrewarmErrors  uint64 // background instantiations that failed
 	Discarded      uint64 // instances closed because they broke (trap, timeout, panic)
+	WaitedWarm     uint64 // invocations that waited for a released instance instead of a cold start
 	Reaped         uint64 // instances closed for idleness
 }
 
@@ -89,7 +107,8 @@ type Pool struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	idle    []idleInstance // a stack: the top is the most recently used
+	idle    []idleInstance           // a stack: the top is the most recently used
+	waiters []chan *runtime.Instance // invocations waiting for a released instance, oldest first
 	busy    int
 	closed  bool
 	stats   Stats
@@ -128,6 +147,12 @@ func New(m *runtime.Module, cfg Config) *Pool {
 		cfg.Clock = clock.Real{}
 	}
 	cfg.Provisioned = min(max(cfg.Provisioned, 0), cfg.MaxInstances)
+	if cfg.WarmWait == 0 {
+		cfg.WarmWait = DefaultWarmWait
+	}
+	if cfg.WaitAbove <= 0 {
+		cfg.WaitAbove = goruntime.GOMAXPROCS(0)
+	}
 	if m.Kind() == runtime.KindCommand {
 		cfg.Provisioned = 0
 	}
@@ -196,7 +221,12 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 		inst = p.idle[n-1].inst
 		p.idle[n-1] = idleInstance{}
 		p.idle = p.idle[:n-1]
-	} else {
+	} else if ch := p.waitWarmLocked(); ch != nil {
+		p.mu.Unlock()
+		inst = p.awaitWarm(ch)
+		p.mu.Lock()
+	}
+	if inst == nil {
 		p.stats.ColdStarts++
 		cold = true
 		// A cold start while others are in flight means concurrency is
@@ -229,12 +259,63 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 
 // release returns an invocation's slot and its instance (if any), closing
 // the instance when it broke or the pool is closing.
+// waitWarmLocked decides whether an invocation that found no idle instance
+// should wait for a released one, and if so registers it as a waiter. The
+// caller holds p.mu and has counted itself in p.busy.
+func (p *Pool) waitWarmLocked() chan *runtime.Instance {
+	if p.command || p.cfg.WarmWait < 0 || p.busy-1 < p.cfg.WaitAbove {
+		return nil
+	}
+	ch := make(chan *runtime.Instance, 1)
+	p.waiters = append(p.waiters, ch)
+	return ch
+}
+
+// awaitWarm waits up to WarmWait for an instance handed over by release
+// (or the filler); nil means none came and the caller cold-starts.
+func (p *Pool) awaitWarm(ch chan *runtime.Instance) *runtime.Instance {
+	t := time.NewTimer(p.cfg.WarmWait)
+	defer t.Stop()
+	select {
+	case inst := <-ch:
+		p.mu.Lock()
+		p.stats.WaitedWarm++
+		p.mu.Unlock()
+		return inst
+	case <-t.C:
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, w := range p.waiters {
+		if w == ch {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			return nil
+		}
+	}
+	// Handed over just as the wait ended: it is in the channel.
+	p.stats.WaitedWarm++
+	return <-ch
+}
+
+// putIdleLocked makes a warm instance available: to the oldest waiting
+// invocation if there is one, else onto the idle stack. The caller holds
+// p.mu.
+func (p *Pool) putIdleLocked(inst *runtime.Instance) {
+	if len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- inst // buffered: never blocks
+		return
+	}
+	p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
+}
+
 func (p *Pool) release(inst *runtime.Instance) {
 	p.mu.Lock()
 	p.busy--
 	keep := inst != nil && !inst.Broken() && !p.closed
 	if keep {
-		p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
+		p.putIdleLocked(inst)
 	} else if inst != nil && inst.Broken() {
 		p.stats.Discarded++
 		if !p.closed {
@@ -299,7 +380,7 @@ func (p *Pool) Prewarm(ctx context.Context, n int) error {
 			}
 			return nil
 		}
-		p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
+		p.putIdleLocked(inst)
 		p.stats.Prewarmed++
 		p.mu.Unlock()
 	}

@@ -304,3 +304,63 @@ func assertNoError(t *testing.T, err error) bool {
 	}
 	return true
 }
+
+// TestWaitsForWarmInstance: with enough invocations running, one that
+// finds no idle instance waits for a released one instead of cold-starting
+// (and cold-starts when none comes in time).
+func TestWaitsForWarmInstance(t *testing.T) {
+	t.Parallel()
+	m := module(t, runtimetest.Hello)
+	for _, tc := range []struct {
+		name     string
+		warmWait time.Duration
+		release  bool // A's instance is released while B waits
+		wantCold bool
+	}{
+		{"released in time", time.Minute, true, false},
+		{"none in time", 20 * time.Millisecond, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPool(t, m, pool.Config{MaxInstances: 4, WarmWait: tc.warmWait, WaitAbove: 1, NoPrewarmAhead: true})
+			a := newGate()
+			aDone := make(chan error, 1)
+			go func() {
+				_, _, err := p.Invoke(context.Background(), get("/a", ""), runtime.Output{Stdout: a})
+				aDone <- err
+			}()
+			<-a.entered
+			type result struct {
+				cold bool
+				err  error
+			}
+			bDone := make(chan result, 1)
+			go func() {
+				_, cold, err := p.Invoke(context.Background(), get("/b", ""), runtime.Output{})
+				bDone <- result{cold, err}
+			}()
+			if tc.release {
+				// B is waiting once it counts as busy (it registers as a
+				// waiter under the same lock).
+				for p.Stats().Busy < 2 {
+					time.Sleep(time.Millisecond)
+				}
+				close(a.open)
+			}
+			b := <-bDone
+			require.NoError(t, b.err)
+			require.Equal(t, tc.wantCold, b.cold)
+			if !tc.release {
+				close(a.open)
+			}
+			require.NoError(t, <-aDone)
+			s := p.Stats()
+			if tc.wantCold {
+				require.Equal(t, uint64(2), s.ColdStarts)
+				require.Zero(t, s.WaitedWarm)
+			} else {
+				require.Equal(t, uint64(1), s.ColdStarts, "B reused A's instance")
+				require.Equal(t, uint64(1), s.WaitedWarm)
+			}
+		})
+	}
+}

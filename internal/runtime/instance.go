@@ -53,7 +53,7 @@ type Instance struct {
 	reqBuf       []byte
 	resp         *wire.Response
 	respErr      error
-	result       []byte // text of the last host call (event_send): an id or an error
+	result       []byte // text of the last host call (event_send, binding_call): an answer or an error
 	invocationID string
 	traceParent  string
 
@@ -187,6 +187,9 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 		i.stderr.reset()
 		i.resp, i.respErr = nil, nil
 		i.result = i.result[:0]
+		if cap(i.result) > keepResult {
+			i.result = nil
+		}
 		i.invocationID, i.traceParent = "", ""
 		if cap(i.reqBuf) > keepReqBuf {
 			i.reqBuf = nil

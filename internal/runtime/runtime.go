@@ -49,6 +49,10 @@ type Config struct {
 	// Events receives the events guests send to queues and topics
 	// (strata_v1.event_send); nil makes those calls fail with ErrNoEvents.
 	Events EventSink
+	// Bindings serves the guests' SQL, KV, fetch and secret calls
+	// (strata_v1.binding_call); nil makes those calls fail with
+	// ErrNoBindings.
+	Bindings Bindings
 
 	// unchecked runs modules with no deadline enforcement at all; only
 	// benchmarks use it, to measure what the checks cost.
@@ -205,6 +209,10 @@ func (r *Runtime) hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 		WithGoModuleFunction(api.GoModuleFunc(eventSend), []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, []api.ValueType{i32}).
 		WithParameterNames("kind", "name_ptr", "name_len", "body_ptr", "body_len", "opts_ptr", "opts_len").
 		Export("event_send")
+	b.NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(bindingCall), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("op", "req_ptr", "req_len").
+		Export("binding_call")
 	b.NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(resultLen), nil, []api.ValueType{i32}).
 		Export("result_len")

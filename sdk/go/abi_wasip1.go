@@ -4,8 +4,9 @@ package strata
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
+
+	"github.com/stratahq/strata/sdk/go/internal/hostcall"
 )
 
 // The strata_v1 host module (docs/ABI.md).
@@ -20,15 +21,8 @@ func responseWrite(ptr unsafe.Pointer, n int32) int32
 func eventSend(kind int32, namePtr unsafe.Pointer, nameLen int32, bodyPtr unsafe.Pointer, bodyLen int32,
 	optsPtr unsafe.Pointer, optsLen int32) int32
 
-//go:wasmimport strata_v1 result_len
-func resultLen() int32
-
-//go:wasmimport strata_v1 result_read
-func resultRead(ptr unsafe.Pointer, n int32) int32
-
-// hostMu keeps a host call and the read of its result text together when a
-// handler sends from several goroutines.
-var hostMu sync.Mutex
+// result_len and result_read are imported by internal/hostcall, shared
+// with the binding packages.
 
 // hostSend calls event_send and reads the result text: the event id on
 // success, the reason otherwise. The caller holds hostMu.
@@ -51,18 +45,7 @@ var hostSend = func(topic bool, name string, body, opts []byte) (id, msg string,
 }
 
 // hostResult reads the text the last host call left.
-func hostResult() string {
-	n := resultLen()
-	if n <= 0 {
-		return ""
-	}
-	buf := make([]byte, n)
-	got := resultRead(unsafe.Pointer(&buf[0]), n)
-	if got <= 0 {
-		return ""
-	}
-	return string(buf[:got])
-}
+func hostResult() string { return string(hostcall.Result()) }
 
 // reqBuf is reused between invocations so a warm instance does not allocate
 // a fresh request buffer each time.

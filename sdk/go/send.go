@@ -6,8 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/sdk/go/internal/hostcall"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
+
+// hostMu keeps a host call and the read of its result text together when a
+// handler sends from several goroutines; it is shared with the binding
+// packages (db, kv, fetch, secrets), which use the same result text.
+var hostMu = &hostcall.Mu
 
 // SendOption sets an optional attribute of an event sent with Send or
 // Publish.

@@ -2,10 +2,6 @@
 
 package strata
 
-import "sync"
-
-var hostMu sync.Mutex
-
 // hostSend is the host call behind Send and Publish. Outside WebAssembly
 // there is no host; tests replace it.
 var hostSend = func(topic bool, name string, body, opts []byte) (id, msg string, ok bool) {
