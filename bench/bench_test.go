@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -257,4 +258,67 @@ func TestParseFlags(t *testing.T) {
 			tc.check(t, o)
 		})
 	}
+}
+
+// TestBindingsScenario runs the bindings scenario with tiny sizes on
+// STRATA_TEST_POSTGRES: every request through the binding succeeds, the
+// pool never holds more than max_connections, every naive request is
+// accounted for, and the schema and role are gone afterwards. Never how
+// fast.
+func TestBindingsScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the strata binary and a Go guest and starts a server; run without -short")
+	}
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set: the bindings scenario needs PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	jsonPath := filepath.Join(t.TempDir(), "out.json")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{
+		"-only", "bindings", "-postgres", pg, "-json", jsonPath,
+		"-bindings-clients", "12", "-bindings-requests", "3", "-bindings-max-connections", "3",
+		"-bindings-role-limit", "4", "-bindings-query-ms", "1",
+	}, &stdout, &stderr)
+	require.NoError(t, err, "stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+
+	b, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	var rep report
+	require.NoError(t, json.Unmarshal(b, &rep))
+	assert.Empty(t, rep.Failures)
+	assert.Contains(t, stdout.String(), "bindings (PostgreSQL lookups)", "the table is printed")
+	require.Len(t, rep.Bindings, 2)
+
+	s, n := rep.Bindings[0], rep.Bindings[1]
+	require.Equal(t, bindingsStrata, s.System)
+	require.Equal(t, bindingsNaive, n.System)
+	for _, r := range rep.Bindings {
+		assert.Empty(t, r.Error, r.System)
+		assert.Empty(t, r.Skipped, r.System)
+		assert.Equal(t, 36, r.Requests, r.System)
+		assert.Equal(t, int64(r.Requests), r.OK+r.TooMany+r.Errors, "%s: every request is counted once", r.System)
+		assert.Positive(t, r.ConnsChecked, "%s: pg_stat_activity was sampled", r.System)
+	}
+	assert.Equal(t, int64(36), s.OK, "every request through the binding succeeds")
+	assert.Equal(t, map[string]int64{"200": 36}, s.Statuses)
+	assert.Positive(t, s.PerSecond)
+	assert.Equal(t, 3, s.MaxConns)
+	// The pool was seen, and never above its ceiling.
+	assert.GreaterOrEqual(t, s.PeakConns, 1)
+	assert.LessOrEqual(t, s.PeakConns, 3)
+	// PostgreSQL enforces the role's limit; refusals are counted, not errors.
+	assert.Zero(t, n.Errors, n.FirstError)
+
+	// Nothing is left behind.
+	conn, err := pgx.Connect(ctx, pg)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var left int
+	require.NoError(t, conn.QueryRow(ctx, "select count(*) from pg_namespace where nspname = $1", s.Schema).Scan(&left))
+	assert.Zero(t, left, "schema %s dropped", s.Schema)
+	require.NoError(t, conn.QueryRow(ctx, "select count(*) from pg_roles where rolname = $1", n.Role).Scan(&left))
+	assert.Zero(t, left, "role %s dropped", n.Role)
 }

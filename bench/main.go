@@ -3,7 +3,7 @@
 // machine-readable JSON:
 //
 //	bash bench/peers/workerd/install.sh   # once, optional: the workerd peer
-//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst] [-json out.json]
+//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings] [-json out.json]
 //
 // Scenarios:
 //   - warm: a hello function served by `strata dev` through the gateway,
@@ -20,7 +20,12 @@
 //     concurrent senders, against River on the same PostgreSQL;
 //   - async: async invoke latency, accepted → started, one at a time;
 //   - burst: concurrent requests to a function with provisioned: 8 and
-//     with provisioned: 0 on a fresh `strata dev`: cold starts, p99, 429s.
+//     with provisioned: 0 on a fresh `strata dev`: cold starts, p99, 429s;
+//   - bindings: 500 concurrent invocations of a function querying
+//     PostgreSQL through a binding with max_connections 10 (throughput,
+//     errors, peak connections in pg_stat_activity), against 500
+//     goroutines opening a connection per request as a role with a
+//     CONNECTION LIMIT (how many are refused).
 //
 // The harness owns measurement and reporting only; it drives the platform
 // through its public binary and through internal/runtime, and installs
@@ -66,9 +71,11 @@ const (
 	scenarioQueue  = "queue"
 	scenarioAsync  = "async"
 	scenarioBurst  = "burst"
+	// scenarioBindings: bench/bindings.go.
+	scenarioBindings = "bindings"
 )
 
-var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst}
+var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings}
 
 // HTTP targets of the warm scenario, in the order they run.
 const (
@@ -105,6 +112,12 @@ type options struct {
 	BurstRequests  int
 	BurstSleep     time.Duration
 	BurstRounds    int
+	// The bindings scenario (bench/bindings.go).
+	BindingsClients   int
+	BindingsRequests  int
+	BindingsMaxConns  int
+	BindingsRoleLimit int
+	BindingsQueryMS   int
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
 	// PostgresDefaulted: Postgres is the built-in default, not asked for,
@@ -140,6 +153,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.BurstRequests, "burst-requests", 200, "concurrent requests in each burst")
 	fs.IntVar(&o.BurstRounds, "burst-rounds", 3, "bursts per provisioned setting, each on a fresh server")
 	fs.DurationVar(&o.BurstSleep, "burst-sleep", 5*time.Millisecond, "how long the burst function works per request")
+	fs.IntVar(&o.BindingsClients, "bindings-clients", 500, "concurrent clients (invocations at once) in the bindings scenario")
+	fs.IntVar(&o.BindingsRequests, "bindings-requests", 4, "requests each bindings client makes, one after another")
+	fs.IntVar(&o.BindingsMaxConns, "bindings-max-connections", 10, "max_connections of the PostgreSQL database binding")
+	fs.IntVar(&o.BindingsRoleLimit, "bindings-role-limit", 50, "CONNECTION LIMIT of the role the naive connect-per-request clients use")
+	fs.IntVar(&o.BindingsQueryMS, "bindings-query-ms", 2, "milliseconds of pg_sleep in each bindings query (work the database does)")
 	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
 	if !pgFromEnv {
 		pgDefault = defaultPostgresURL
@@ -176,6 +194,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-cold-samples, -command-samples, -handle-samples and -instances must be at least 1")
 	case o.QueueMessages < 1 || o.QueueSenders < 1 || o.AsyncSamples < 1 || o.BurstRequests < 1 || o.BurstRounds < 1:
 		return o, errors.New("-queue-messages, -queue-senders, -async-samples, -burst-requests and -burst-rounds must be at least 1")
+	case o.BindingsClients < 1 || o.BindingsRequests < 1 || o.BindingsMaxConns < 1 || o.BindingsRoleLimit < 1 || o.BindingsQueryMS < 0:
+		return o, errors.New("-bindings-clients, -bindings-requests, -bindings-max-connections and -bindings-role-limit must be at least 1, -bindings-query-ms at least 0")
 	case o.BurstSleep < 0:
 		return o, fmt.Errorf("-burst-sleep %v: want zero or more", o.BurstSleep)
 	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):
@@ -258,7 +278,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(work)
 	}
 	h := &harness{log: log, stderr: stderr, opts: opts, repo: repo, work: work}
-	if slices.Contains(opts.Scenarios, scenarioQueue) || slices.Contains(opts.Scenarios, scenarioAsync) {
+	if slices.Contains(opts.Scenarios, scenarioQueue) || slices.Contains(opts.Scenarios, scenarioAsync) || slices.Contains(opts.Scenarios, scenarioBindings) {
 		h.checkPostgres(ctx)
 	}
 
@@ -295,6 +315,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			h.runAsync(ctx, rep)
 		case scenarioBurst:
 			h.runBurst(ctx, rep)
+		case scenarioBindings:
+			h.runBindings(ctx, rep)
 		}
 	}
 	if ctx.Err() != nil {

@@ -39,7 +39,9 @@ type report struct {
 	// same PostgreSQL, per mode; there is no target for them.
 	QueueRatios []comparison  `json:"queue_ratios,omitempty"`
 	Burst       []burstResult `json:"burst,omitempty"`
-	Failures    []string      `json:"failures,omitempty"`
+	// Bindings: the pooled database binding against connect-per-request.
+	Bindings []bindingsResult `json:"bindings,omitempty"`
+	Failures []string         `json:"failures,omitempty"`
 }
 
 // comparison is a ratio measured in one run with no target attached.
@@ -200,6 +202,13 @@ func (r *report) addQueue(res queueResult) {
 	}
 }
 
+func (r *report) addBindings(res bindingsResult) {
+	r.Bindings = append(r.Bindings, res)
+	if res.Error != "" {
+		r.Failures = append(r.Failures, fmt.Sprintf("bindings %s: %s", res.System, res.Error))
+	}
+}
+
 func (r *report) addBurst(res burstResult) {
 	r.Burst = append(r.Burst, res)
 	if res.Error != "" {
@@ -353,6 +362,10 @@ func (r *report) writeTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%.1fms\t%s\n", name, b.Requests, b.OK, b.Throttled, b.ColdStarts,
 				fmtMicros(b.P50us), fmtMicros(b.P99us), b.WallMS, firstLine(b.Error))
 		}
+		section()
+	}
+	if len(r.Bindings) > 0 {
+		writeBindingsTable(tw, r.Bindings)
 		section()
 	}
 	for _, f := range r.Failures {

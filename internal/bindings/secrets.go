@@ -158,7 +158,7 @@ func (b *Bindings) SecretSet(ctx context.Context, name string, value []byte) err
 func (b *Bindings) SecretGet(ctx context.Context, name string) ([]byte, error) {
 	ct, err := b.cfg.Store.SecretGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("secret %s is not set (strata secret set %s): %w", name, name, store.ErrNotFound)
+		return nil, fmt.Errorf("secret %s is not set (run: strata secrets set %s): %w", name, name, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get secret %s: %w", name, err)

@@ -166,7 +166,7 @@ func ValidateDatabaseURL(name, engine, u string, declared func(string) bool) err
 		return nil // reported as a bad engine
 	}
 	if u == "" {
-		return fmt.Errorf("a postgres database needs a url, e.g. %q with %s declared under secrets:", SecretRef(suggestSecret(name, "URL")), suggestSecret(name, "URL"))
+		return fmt.Errorf("a postgres database needs a url, e.g. %q with %s declared under the project's secrets", SecretRef(suggestSecret(name, "URL")), suggestSecret(name, "URL"))
 	}
 	refs, err := SecretRefs(u)
 	if err != nil {

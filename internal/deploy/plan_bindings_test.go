@@ -117,14 +117,14 @@ func TestComputeBindingsChange(t *testing.T) {
 
 	st := deployed(old)
 	st.KV = append(st.KV, store.KVNamespace{Name: "carts", Project: "shop"}, store.KVNamespace{Name: "theirs", Project: "other"})
-	p, err := Compute(s, st)
+	_, err := Compute(s, st)
 	require.Error(t, err, "binding db→main after main is gone must fail validation")
 	assert.ErrorIs(t, err, ErrInvalidSpec)
 	assert.Contains(t, err.Error(), `function "api": bindings: "db": unknown database or kv namespace "main"`)
 
 	s.Databases = append(s.Databases, DatabaseSpec{Name: "main", Engine: store.EngineSQLite, MaxConnections: 10})
 	api.Config.Bindings[0].Resource = "audit"
-	p, err = Compute(s, st)
+	p, err := Compute(s, st)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"api", "web"}, names(p.Change))
 	assert.Equal(t, []string{

@@ -68,9 +68,8 @@ type Gateway struct {
 }
 
 type routerBox struct {
-	r       Router
-	limits  map[string]*rate.Limiter // route key → its limiter, for routes with a rate limit
-	maxWait time.Duration
+	r      Router
+	limits map[string]*rate.Limiter // route key → its limiter, for routes with a rate limit
 }
 
 // New returns a gateway with no routes.

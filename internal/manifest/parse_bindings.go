@@ -11,11 +11,9 @@ import (
 	"github.com/stratahq/strata/internal/store"
 )
 
-// Known keys of binding resources.
-var (
-	databaseKeys = []string{"engine", "url", "max_connections"}
-	kvKeys       = []string{} // a namespace has no settings (yet)
-)
+// databaseKeys are the known keys of a database (a kv namespace has none
+// yet).
+var databaseKeys = []string{"engine", "url", "max_connections"}
 
 // item is one string of a YAML list, with where it was.
 type item struct {

@@ -20,7 +20,9 @@
 //
 // Guests send to queues and publish to topics through strata_v1.event_send
 // (events.go); the runtime only moves the bytes to a Config.Events sink,
-// which decides what a function may use.
+// which decides what a function may use. Bindings (SQL, KV, fetch,
+// secrets) go the same way through strata_v1.binding_call (bindings.go)
+// to a Config.Bindings host, given the invocation's context.
 //
 // Two kinds of modules run here. Reactors, built with the Go SDK, are
 // instantiated once and called through strata_handle many times, one call

@@ -86,6 +86,9 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	}
 }
 
+// The bindings serve the guests' binding calls (strata_v1.binding_call).
+var _ runtime.Bindings = (*bindings.Bindings)(nil)
+
 // Start opens everything, loads what is deployed (compiling modules before
 // the listener accepts a request) and starts serving.
 func (s *Server) Start(ctx context.Context) (err error) {
@@ -108,7 +111,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.bnd, err = bindings.New(ctx, bindings.Config{Store: s.st, DataDir: s.cfg.DataDir, Key: key, Logger: s.log}); err != nil {
 		return fmt.Errorf("start bindings: %w", err)
 	}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink}); err != nil {
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{

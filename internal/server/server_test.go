@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
@@ -594,4 +597,143 @@ func TestFunctionsSendEvents(t *testing.T) {
 	if msgs, err := n.c.QueuePeek(ctx, "secret", 10); err != nil || len(msgs) != 0 {
 		t.Fatalf("another project's queue was written: %+v %v", msgs, err)
 	}
+}
+
+// TestBindingsFromGuests deploys the binder guest with a SQLite database,
+// a KV namespace, a secret and a fetch allow-list, and checks each binding
+// end to end through the gateway with the real bindings.
+func TestBindingsFromGuests(t *testing.T) {
+	n := startNode(t, "")
+	ctx := context.Background()
+
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Test", r.Header.Get("Traceparent")[:2])
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, body)
+	}))
+	t.Cleanup(upstream.Close)
+	upstreamHost := strings.TrimPrefix(upstream.URL, "http://") // 127.0.0.1:port
+
+	wasm := runtimetest.Guest(t, runtimetest.Binder)
+	sum := sha256.Sum256(wasm)
+	sha := hex.EncodeToString(sum[:])
+	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
+		t.Fatal(err)
+	}
+	config := func(secrets []string, fetch []string, private bool) store.FunctionConfig {
+		c := cfgOf(store.KindReactor)
+		c.TimeoutMS = 20000 // -race on a busy machine; nothing here waits on purpose
+		c.Bindings = []store.Binding{{Name: "db", Kind: store.BindingSQL, Resource: "appdb"}, {Name: "cache", Kind: store.BindingKV, Resource: "appcache"}}
+		c.Secrets, c.Fetch, c.FetchPrivate = secrets, fetch, private
+		return c
+	}
+	spec := deploy.Spec{
+		Project:   "bound",
+		Databases: []deploy.DatabaseSpec{{Name: "appdb", Engine: store.EngineSQLite, MaxConnections: 4}},
+		KV:        []deploy.KVSpec{{Name: "appcache"}},
+		Secrets:   []string{"API_KEY"},
+		Functions: []deploy.FunctionSpec{
+			{Name: "binder", ModuleSHA256: sha, Config: config([]string{"API_KEY"}, []string{upstreamHost}, true), Routes: routes("GET /b")},
+			{Name: "stranger", ModuleSHA256: sha, Config: config(nil, []string{"api.example.org"}, false), Routes: routes("GET /s")},
+			{Name: "public", ModuleSHA256: sha, Config: config(nil, []string{upstreamHost}, false), Routes: routes("GET /p")},
+		},
+	}
+	if _, err := n.c.Deploy(ctx, spec, false); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := n.c.Migrate(ctx, "appdb", []bindings.Migration{{Name: "0001_items.sql", SQL: `CREATE TABLE items (
+		id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, price REAL, data BLOB, active BOOLEAN, created TEXT, note TEXT, qty INTEGER)`}})
+	if err != nil || len(applied) != 1 {
+		t.Fatalf("migrate: %v %v", applied, err)
+	}
+	if err := n.c.SecretSet(ctx, "API_KEY", []byte("s3cr3t")); err != nil {
+		t.Fatal(err)
+	}
+
+	call := func(path string, q url.Values) (int, string) {
+		t.Helper()
+		code, _, body := get(t, n.url+path+"?"+q.Encode(), nil)
+		return code, body
+	}
+	expect := func(path string, q url.Values, wantCode int, want string) {
+		t.Helper()
+		code, body := call(path, q)
+		if code != wantCode || body != want {
+			t.Fatalf("%s?%s: got %d %q, want %d %q", path, q.Encode(), code, body, wantCode, want)
+		}
+	}
+
+	created := time.Date(2026, 11, 25, 10, 30, 0, 5000, time.UTC)
+	expect("/b", url.Values{"op": {"sql-exec"}, "sql": {"INSERT INTO items (name, price, data, active, created, note, qty) VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+		"arg": {"s:widget", "f:2.5", "x:00ff10", "b:true", "t:" + created.Format(time.RFC3339Nano), "n:", "i:9007199254740993"}},
+		200, "affected=1 last=1")
+	expect("/b", url.Values{"op": {"sql-typed"}, "sql": {"SELECT id, price, name, data, active, created, note, qty FROM items WHERE name = $1"}, "arg": {"s:widget"}},
+		200, "i=1 f=2.5 s=widget b=00ff10 ok=true t=2026-11-25T10:30:00.000005Z ns=false/ p=9007199254740993")
+	expect("/b", url.Values{"op": {"sql-query"}, "sql": {"SELECT name, qty FROM items"}},
+		200, "name|qty\nstring:widget|int64:9007199254740993\n")
+	expect("/b", url.Values{"op": {"sql-row"}, "sql": {"SELECT name FROM items WHERE id = $1"}, "arg": {"i:42"}}, 404, "norows")
+
+	var code int
+	var body string
+	// Errors of the database carry SQLite's code; the instance survives.
+	expect("/b", url.Values{"op": {"sql-query"}, "sql": {"SELEC 1"}}, 409, `dberror=SQLITE_ERROR|SQL logic error: near "SELEC": syntax error (1)`)
+	code, body = call("/b", url.Values{"op": {"sql-exec"}, "sql": {"INSERT INTO items (name) VALUES ('widget')"}})
+	if code != 409 || !strings.HasPrefix(body, "dberror=SQLITE_CONSTRAINT_UNIQUE|") {
+		t.Fatalf("unique violation: %d %q", code, body)
+	}
+	code, body = call("/b", url.Values{"op": {"sql-exec"}, "db": {"nope"}, "sql": {"SELECT 1"}})
+	if code != 502 || !strings.Contains(body, `nope`) || strings.HasPrefix(body, "dberror") {
+		t.Fatalf("unbound database: %d %q", code, body)
+	}
+
+	// Transactions: committed work stays, work left open is rolled back
+	// when the invocation ends.
+	expect("/b", url.Values{"op": {"sql-tx"}, "sql": {"INSERT INTO items (name) VALUES ('kept')"}, "check": {"SELECT count(*) FROM items"}, "end": {"commit"}},
+		200, "inside=2 tx commit")
+	expect("/b", url.Values{"op": {"sql-tx"}, "sql": {"INSERT INTO items (name) VALUES ('lost')"}, "check": {"SELECT count(*) FROM items"}, "end": {"open"}},
+		200, "inside=3 tx open")
+	expect("/b", url.Values{"op": {"sql-row"}, "sql": {"SELECT group_concat(name, ',') FROM (SELECT name FROM items ORDER BY id)"}},
+		200, "row=widget,kept")
+	// The left-open transaction held the write lock; it is free again.
+	// (last= is SQLite's last_insert_rowid of the connection, whatever the
+	// statement; only affected= matters here.)
+	code, body = call("/b", url.Values{"op": {"sql-exec"}, "sql": {"UPDATE items SET qty = 1 WHERE name = 'kept'"}})
+	if code != 200 || !strings.HasPrefix(body, "affected=1 ") {
+		t.Fatalf("write after a transaction left open: %d %q", code, body)
+	}
+
+	// KV.
+	expect("/b", url.Values{"op": {"kv-put"}, "key": {"user/1"}, "value": {"ann"}}, 200, "put")
+	expect("/b", url.Values{"op": {"kv-put"}, "key": {"user/2"}, "value": {"bob"}, "ttl_ms": {"3600000"}}, 200, "put")
+	expect("/b", url.Values{"op": {"kv-put"}, "key": {"other"}, "value": {"x"}}, 200, "put")
+	expect("/b", url.Values{"op": {"kv-get"}, "key": {"user/1"}}, 200, "found=true value=ann")
+	expect("/b", url.Values{"op": {"kv-get"}, "key": {"user/9"}}, 200, "found=false value=")
+	expect("/b", url.Values{"op": {"kv-list"}, "prefix": {"user/"}, "limit": {"1"}}, 200, "user/1=ann next=user/1")
+	expect("/b", url.Values{"op": {"kv-list"}, "prefix": {"user/"}, "after": {"user/1"}}, 200, "user/2=bob next=")
+	expect("/b", url.Values{"op": {"kv-del"}, "key": {"user/1"}}, 200, "deleted=true")
+	expect("/b", url.Values{"op": {"kv-del"}, "key": {"user/1"}}, 200, "deleted=false")
+
+	// Secrets: read by the function that lists it, refused to another.
+	expect("/b", url.Values{"op": {"secret"}, "name": {"API_KEY"}}, 200, "secret=s3cr3t")
+	code, body = call("/s", url.Values{"op": {"secret"}, "name": {"API_KEY"}})
+	if code != 502 || !strings.Contains(body, "may not read secret API_KEY") {
+		t.Fatalf("secret of another function: %d %q", code, body)
+	}
+
+	// Fetch to 127.0.0.1: only with the host listed and fetch_private.
+	code, body = call("/b", url.Values{"op": {"fetch"}, "method": {"POST"}, "url": {upstream.URL + "/echo"}, "body": {"ping"}})
+	if code != 200 || !strings.Contains(body, "status=200 url="+upstream.URL+"/echo x-test=00 ") || !strings.HasSuffix(body, " body=POST /echo ping") {
+		t.Fatalf("fetch: %d %q", code, body)
+	}
+	code, body = call("/s", url.Values{"op": {"fetch"}, "url": {upstream.URL + "/echo"}})
+	if code != 502 || !strings.Contains(body, "is not in the fetch allow-list of function stranger") {
+		t.Fatalf("fetch without the host listed: %d %q", code, body)
+	}
+	code, body = call("/p", url.Values{"op": {"fetch"}, "url": {upstream.URL + "/echo"}})
+	if code != 502 || !strings.Contains(body, "not permitted") {
+		t.Fatalf("fetch of a loopback address without fetch_private: %d %q", code, body)
+	}
+
+	// The other functions share the database binding.
+	expect("/s", url.Values{"op": {"sql-row"}, "sql": {"SELECT name FROM items ORDER BY id"}}, 200, "row=widget")
 }

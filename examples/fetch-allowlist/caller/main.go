@@ -95,7 +95,7 @@ func callBlocked(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := fetch.Get(r.Context(), target)
 	if err != nil {
-		fmt.Printf("refused: %s is not on the allow-list\n", hostOf(target))
+		fmt.Printf("refused %s: %v\n", hostOf(target), err)
 		writeJSON(w, http.StatusForbidden, map[string]any{"url": target, "refused": true, "error": err.Error()})
 		return
 	}

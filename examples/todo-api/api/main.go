@@ -168,7 +168,7 @@ func updateTodo(w http.ResponseWriter, r *http.Request) {
 		writeDBError(w, err)
 		return
 	}
-	defer tx.Rollback() // a no-op after Commit
+	defer tx.Rollback(ctx) // after Commit it only reports ErrTxDone
 	var t Todo
 	err = tx.QueryRow(ctx, "select id, title, done from todos where id = $1", id).Scan(&t.ID, &t.Title, &t.Done)
 	if err != nil {
@@ -185,7 +185,7 @@ func updateTodo(w http.ResponseWriter, r *http.Request) {
 		writeDBError(w, err)
 		return
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		writeDBError(w, err)
 		return
 	}

@@ -29,6 +29,9 @@ const (
 	// Sender sends to a queue or publishes to a topic as its query says
 	// (see testdata/sender); it answers "id=..." or 502 "error=...".
 	Sender = "sender"
+	// Binder uses the SQL, KV, fetch and secret bindings as its query says
+	// (see testdata/binder).
+	Binder = "binder"
 )
 
 // CGI is the C command guest (testdata/cgi/cgi.c), for BuildC.

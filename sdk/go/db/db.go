@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -114,21 +113,19 @@ func (d *DB) call(ctx context.Context, req wire.SQLRequest, args []any, what str
 			req.Args[n] = v
 		}
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("db %s: %s: encode request: %w", d.binding, what, err)
-	}
-	var resp wire.SQLResponse
-	err = hostcall.Call(hostcall.SQL, body, func(answer []byte) error {
-		return json.Unmarshal(answer, &resp)
-	})
+	// Hand-written JSON (wire.AppendSQLRequest, wire.ParseSQLResponse):
+	// encoding/json's reflection costs more than the query in WebAssembly.
+	var resp *wire.SQLResponse
+	err := hostcall.CallEncode(hostcall.SQL,
+		func(dst []byte) ([]byte, error) { return wire.AppendSQLRequest(dst, &req) },
+		func(answer []byte) (err error) { resp, err = wire.ParseSQLResponse(answer); return err })
 	if err != nil {
 		return nil, fmt.Errorf("db %s: %s: %w", d.binding, what, err)
 	}
 	if resp.Error != nil {
 		return nil, &Error{Code: resp.Error.Code, Message: resp.Error.Message}
 	}
-	return &resp, nil
+	return resp, nil
 }
 
 // Tx is a transaction. It is not for concurrent use.

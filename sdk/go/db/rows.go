@@ -203,9 +203,12 @@ type (
 )
 
 // timeLayouts are the forms a time stored as text is read in: RFC 3339,
-// and what SQLite's date functions and CURRENT_TIMESTAMP write.
+// what SQLite's date functions and CURRENT_TIMESTAMP write, and Go's
+// time.Time.String, which the SQLite driver on the host writes for a
+// time.Time argument.
 var timeLayouts = []string{
 	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999 -0700 MST",
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999",
 	"2006-01-02T15:04:05.999999999",
@@ -243,7 +246,7 @@ func assign(d any, v wire.SQLValue) error {
 			rv.Elem().SetZero()
 			return nil
 		}
-		return fmt.Errorf("NULL into %T (scan into a db.Null, a %T pointer to pointer, or *any)", d, d)
+		return fmt.Errorf("NULL into %T (scan into a db.Null, a *%T or *any)", d, d)
 	}
 	switch p := d.(type) {
 	case *any:

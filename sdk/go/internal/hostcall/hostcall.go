@@ -43,6 +43,28 @@ var Binding = binding
 func Call(op Op, req []byte, decode func(answer []byte) error) error {
 	Mu.Lock()
 	defer Mu.Unlock()
+	return call(op, req, decode)
+}
+
+// reqBuf is the request buffer CallEncode reuses (guarded by Mu).
+var reqBuf []byte
+
+// CallEncode is Call with the request appended by encode to a buffer
+// reused across calls, for the hot SQL path.
+func CallEncode(op Op, encode func(dst []byte) ([]byte, error), decode func(answer []byte) error) error {
+	Mu.Lock()
+	defer Mu.Unlock()
+	req, err := encode(reqBuf[:0])
+	if err != nil {
+		return err
+	}
+	if cap(req) <= 64<<10 {
+		reqBuf = req
+	}
+	return call(op, req, decode)
+}
+
+func call(op Op, req []byte, decode func(answer []byte) error) error {
 	code, res := Binding(op, req)
 	if code == 0 {
 		return decode(res)
