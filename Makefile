@@ -18,7 +18,15 @@ install:
 # Unit tests, the store conformance suite (on PostgreSQL too when
 # STRATA_TEST_POSTGRES is set) and end-to-end tests with the real binary.
 test: lint
+	go test -race -count=1 -timeout 20m $(RACE_PKGS)
 	go test -count=1 -timeout 30m ./...
+
+# The packages with concurrent machinery run under the race detector too.
+# The runtime, server and end-to-end suites compile multi-MB Wasm modules,
+# which the race detector slows several-fold; they run once, without it.
+RACE_PKGS = ./internal/store/... ./internal/events/... ./internal/gateway/... ./internal/pool/... \
+	./internal/invoke/... ./internal/bindings/... ./internal/deploy/... ./internal/manifest/... \
+	./internal/route/... ./internal/schedule/... ./internal/config/... ./sdk/...
 
 # gofmt, go vet and staticcheck (default checks; pinned version).
 lint:
