@@ -143,6 +143,7 @@ type Bindings struct {
 	mu     sync.Mutex
 	dbs    map[string]*database // by database name
 	closed bool
+	bg     sync.WaitGroup // closes of databases Refresh retired
 
 	txMu  sync.Mutex
 	txs   map[string]*openTx  // by tx id
@@ -246,6 +247,7 @@ func (b *Bindings) Close() error {
 			}
 		}
 	}
+	b.bg.Wait()
 	b.fetchPublic.CloseIdleConnections()
 	b.fetchPrivate.CloseIdleConnections()
 	return errors.Join(errs...)

@@ -44,10 +44,11 @@ type limits struct {
 // database is a cached, opened database. ready is closed once eng or err
 // is set, so concurrent first uses open it once.
 type database struct {
-	cfg   store.DatabaseConfig
-	ready chan struct{}
-	eng   engine
-	err   error
+	cfg      store.DatabaseConfig
+	ready    chan struct{}
+	eng      engine
+	err      error
+	openedAt time.Time // for Refresh: secrets set later are newer than its URL
 }
 
 // openTx is a transaction a guest began: pinned to one connection and to
@@ -81,7 +82,7 @@ func (b *Bindings) db(ctx context.Context, name string) (*database, error) {
 	}
 	d, ok := b.dbs[name]
 	if !ok {
-		d = &database{ready: make(chan struct{})}
+		d = &database{ready: make(chan struct{}), openedAt: time.Now()}
 		b.dbs[name] = d
 		b.mu.Unlock()
 		d.eng, d.cfg, d.err = b.openDatabase(ctx, name)

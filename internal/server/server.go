@@ -123,7 +123,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	sink.ev = s.ev // before any function loads, so before any guest can send
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.reloadRoutes,
+		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 	})
 	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
@@ -170,6 +170,30 @@ func (s *Server) goBackground(fn func()) {
 	}()
 }
 
+// changed brings what this node serves up to date after a deploy or
+// rollback: routes, and database pools whose configuration changed.
+func (s *Server) changed(ctx context.Context) error {
+	if err := s.reloadRoutes(ctx); err != nil {
+		return err
+	}
+	return s.refreshBindings(ctx)
+}
+
+// refreshBindings retires database pools whose configuration or URL secrets
+// changed (through this node or another one).
+func (s *Server) refreshBindings(ctx context.Context) error {
+	dbs, err := s.st.DatabaseList(ctx)
+	if err != nil {
+		return fmt.Errorf("list databases: %w", err)
+	}
+	secrets, err := s.st.SecretList(ctx)
+	if err != nil {
+		return fmt.Errorf("list secrets: %w", err)
+	}
+	s.bnd.Refresh(ctx, dbs, secrets)
+	return nil
+}
+
 // reloadRoutes rebuilds the route table from the store.
 func (s *Server) reloadRoutes(ctx context.Context) error {
 	routes, err := s.st.RouteList(ctx)
@@ -198,8 +222,8 @@ func (s *Server) syncLoop(ctx context.Context) {
 				s.log.Warn("sync deployed functions", "err", err)
 				continue
 			}
-			if err := s.reloadRoutes(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sync routes", "err", err)
+			if err := s.changed(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sync routes and database pools", "err", err)
 			}
 		}
 	}
