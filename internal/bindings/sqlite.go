@@ -49,7 +49,10 @@ func (b *Bindings) openSQLite(ctx context.Context, cfg store.DatabaseConfig) (en
 	// synchronous(FULL): a commit the guest was told about survives power
 	// loss, as the platform's own store promises.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.Itoa(sqliteBusyMS) + ")" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=journal_mode(WAL)"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=journal_mode(WAL)" +
+		// Times are stored as SQLite's own text format (sortable, read by
+		// SQLite's date functions) rather than Go's time.Time.String().
+		"&_time_format=sqlite"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
