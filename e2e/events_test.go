@@ -173,25 +173,30 @@ func TestEventsOrderQueue(t *testing.T) {
 	}
 
 	// Every good order was processed; every failing one was tried 3 times.
-	logs := mustRun(t, d.dir, "logs", "process-order")
-	for id, n := range order {
-		if failing[n] {
-			re := regexp.MustCompile(fmt.Sprintf(`order %d failed \(event %s, attempt (\d+)\): order id %d is divisible by 7`, n, regexp.QuoteMeta(id), n))
-			var attempts []string
-			for _, m := range re.FindAllStringSubmatch(logs, -1) {
-				attempts = append(attempts, m[1])
-			}
-			for _, a := range []string{"1", "2", "3"} {
-				if !slices.Contains(attempts, a) {
-					t.Fatalf("order %d: attempts logged %v, want 1, 2 and 3:\n%s", n, attempts, logs)
+	// Log lines are stored in batches, so the last attempt's line may land
+	// a moment after its message reached the DLQ: poll.
+	waitFor(t, eventsWait, "every order's log lines", func() error {
+		logs := mustRun(t, d.dir, "logs", "process-order")
+		for id, n := range order {
+			if failing[n] {
+				re := regexp.MustCompile(fmt.Sprintf(`order %d failed \(event %s, attempt (\d+)\): order id %d is divisible by 7`, n, regexp.QuoteMeta(id), n))
+				var attempts []string
+				for _, m := range re.FindAllStringSubmatch(logs, -1) {
+					attempts = append(attempts, m[1])
 				}
+				for _, a := range []string{"1", "2", "3"} {
+					if !slices.Contains(attempts, a) {
+						return fmt.Errorf("order %d: attempts logged %v, want 1, 2 and 3", n, attempts)
+					}
+				}
+				continue
 			}
-			continue
+			if !regexp.MustCompile(fmt.Sprintf(`processed order %d \(event %s, attempt \d+\)`, n, regexp.QuoteMeta(id))).MatchString(logs) {
+				return fmt.Errorf("order %d (event %s) was not processed", n, id)
+			}
 		}
-		if !regexp.MustCompile(fmt.Sprintf(`processed order %d \(event %s, attempt \d+\)`, n, regexp.QuoteMeta(id))).MatchString(logs) {
-			t.Fatalf("order %d (event %s) was not processed:\n%s", n, id, logs)
-		}
-	}
+		return nil
+	})
 
 	// Redrive moves them back; they fail three more times and return.
 	if out := mustRun(t, d.dir, "dlq", "redrive", "orders-dlq"); strings.TrimSpace(out) != "redrove 4 message(s)" {
@@ -372,9 +377,14 @@ func TestEventsFanoutTopic(t *testing.T) {
 	})
 	waitFor(t, eventsWait, "both subscribers to see both sign-ups", func() error {
 		logs := mustRun(t, d.dir, "logs")
+		// Log lines are stored in batches: wait until every line the
+		// checks below count has landed.
 		for _, want := range []string{
 			"welcome-email@1", "welcome mail sent to ada@example.com (user u1)",
 			`audit: strata.message from /topics/user-signed-up at`,
+			`"user_id":"u1"`, `"user_id":"u2"`,
+			`welcome mail to "bob@bounce.example" failed (attempt 1)`,
+			`welcome mail to "bob@bounce.example" failed (attempt 2)`,
 		} {
 			if !strings.Contains(logs, want) {
 				return fmt.Errorf("logs lack %q", want)
