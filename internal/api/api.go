@@ -20,6 +20,7 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -33,6 +34,7 @@ const MaxBlobBytes = 256 << 20
 type Invoker interface {
 	Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (kind string, err error)
 	Sync(ctx context.Context) error
+	PoolStats() map[string]pool.Stats
 }
 
 // DirectInvoker runs a function for an HTTP request without route matching.
@@ -351,6 +353,22 @@ type FunctionInfo struct {
 	ModuleSHA256  string               `json:"module_sha256"`
 	Config        store.FunctionConfig `json:"config"`
 	UpdatedAt     time.Time            `json:"updated_at"`
+	// Instances is this node's pool of the active version (absent when it
+	// has none loaded).
+	Instances *InstanceInfo `json:"instances,omitempty"`
+}
+
+// InstanceInfo describes a function's warm pool on the node that answered.
+type InstanceInfo struct {
+	Idle           int    `json:"idle"`
+	Busy           int    `json:"busy"`
+	Provisioned    int    `json:"provisioned"`
+	ColdStarts     uint64 `json:"cold_starts"`
+	Invocations    uint64 `json:"invocations"`
+	PrewarmedAhead uint64 `json:"prewarmed_ahead"`
+	WaitedWarm     uint64 `json:"waited_warm"`
+	Discarded      uint64 `json:"discarded"`
+	Reaped         uint64 `json:"reaped"`
 }
 
 func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
@@ -358,11 +376,18 @@ func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pools := a.cfg.Invoker.PoolStats()
 	out := []FunctionInfo{}
 	for _, f := range st.Functions {
 		v := st.Active[f.Name]
-		out = append(out, FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
-			ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config), UpdatedAt: f.UpdatedAt})
+		info := FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
+			ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config), UpdatedAt: f.UpdatedAt}
+		if ps, ok := pools[f.Name]; ok {
+			info.Instances = &InstanceInfo{Idle: ps.Idle, Busy: ps.Busy, Provisioned: ps.Provisioned, ColdStarts: ps.ColdStarts,
+				Invocations: ps.Invocations, PrewarmedAhead: ps.PrewarmedAhead, WaitedWarm: ps.WaitedWarm,
+				Discarded: ps.Discarded, Reaped: ps.Reaped}
+		}
+		out = append(out, info)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

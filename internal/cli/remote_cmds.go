@@ -181,7 +181,7 @@ func newFunctionsCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "functions",
 		Aliases: []string{"ls"},
-		Short:   "List deployed functions with their active version",
+		Short:   "List deployed functions: active version, settings, and this node's warm instances",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := t.client()
@@ -193,10 +193,18 @@ func newFunctionsCmd(stdio IO) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FUNCTION\tPROJECT\tVERSION\tKIND\tMEMORY\tTIMEOUT\tCONCURRENCY\tMODULE")
+			fmt.Fprintln(tw, "FUNCTION\tPROJECT\tVERSION\tKIND\tMEMORY\tTIMEOUT\tCONCURRENCY\tWARM (IDLE/BUSY)\tCOLD STARTS\tMODULE")
 			for _, f := range fns {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d MB\t%s\t%d\t%s\n", f.Name, f.Project, f.ActiveVersion, kindOr(f.Config.Kind), f.Config.MemoryMB,
-					time.Duration(f.Config.TimeoutMS)*time.Millisecond, f.Config.MaxConcurrency, f.ModuleSHA256[:12])
+				warm, cold := "-", "-"
+				if in := f.Instances; in != nil {
+					warm = fmt.Sprintf("%d/%d", in.Idle, in.Busy)
+					if in.Provisioned > 0 {
+						warm += fmt.Sprintf(" (%d provisioned)", in.Provisioned)
+					}
+					cold = fmt.Sprint(in.ColdStarts)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d MB\t%s\t%d\t%s\t%s\t%s\n", f.Name, f.Project, f.ActiveVersion, kindOr(f.Config.Kind), f.Config.MemoryMB,
+					time.Duration(f.Config.TimeoutMS)*time.Millisecond, f.Config.MaxConcurrency, warm, cold, f.ModuleSHA256[:12])
 			}
 			return tw.Flush()
 		},

@@ -737,3 +737,32 @@ func TestBindingsFromGuests(t *testing.T) {
 	// The other functions share the database binding.
 	expect("/s", url.Values{"op": {"sql-row"}, "sql": {"SELECT name FROM items ORDER BY id"}}, 200, "row=widget")
 }
+
+// TestProvisionedInstancesThroughTheAPI: a version with provisioned
+// instances is warm before it takes traffic, its first request is not a
+// cold start, and the admin API shows the pool.
+func TestProvisionedInstancesThroughTheAPI(t *testing.T) {
+	n := startNode(t, "")
+	c := cfgOf(store.KindReactor)
+	c.Provisioned = 2
+	if err := n.deploy(t, "warm", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), c, routes("GET /hello/{name}")}); err != nil {
+		t.Fatal(err)
+	}
+	info := func() *api.InstanceInfo {
+		t.Helper()
+		fns, err := n.c.Functions(context.Background())
+		if err != nil || len(fns) != 1 || fns[0].Instances == nil {
+			t.Fatalf("functions: %+v %v", fns, err)
+		}
+		return fns[0].Instances
+	}
+	if in := info(); in.Idle != 2 || in.Provisioned != 2 || in.ColdStarts != 0 {
+		t.Fatalf("before traffic: %+v, want 2 idle provisioned instances and no cold start", in)
+	}
+	if code, hdr, body := get(t, n.url+"/hello/w", nil); code != 200 {
+		t.Fatalf("hello: %d %s %v", code, body, hdr)
+	}
+	if in := info(); in.ColdStarts != 0 || in.Invocations != 1 {
+		t.Fatalf("after one request: %+v, want it served warm", in)
+	}
+}
