@@ -24,6 +24,8 @@ type Events interface {
 	Publish(ctx context.Context, topic string, p events.SendParams) (*events.SendResult, int, error)
 	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*events.SendResult, error)
 	Reconcile(ctx context.Context) error
+	// Notify wakes the consumer of a queue this node just filled.
+	Notify(queue string)
 }
 
 func (a *API) routeEvents() {
@@ -201,8 +203,8 @@ func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 	// Wake the consumers of wherever the messages went.
 	if body.To != "" {
 		a.notify(body.To)
-	} else if err := a.cfg.Events.Reconcile(ctx); err == nil {
-		qs, _ := a.cfg.Store.QueueList(ctx)
+	} else if qs, err := a.cfg.Store.QueueList(ctx); err == nil {
+		// Each message went back to its own source queue.
 		for _, q := range qs {
 			a.notify(q.Name)
 		}
@@ -210,11 +212,7 @@ func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]int{"moved": moved})
 }
 
-func (a *API) notify(queue string) {
-	if n, ok := a.cfg.Events.(interface{ Notify(string) }); ok {
-		n.Notify(queue)
-	}
-}
+func (a *API) notify(queue string) { a.cfg.Events.Notify(queue) }
 
 func (a *API) topics(w http.ResponseWriter, r *http.Request) error {
 	ts, err := a.cfg.Store.TopicList(r.Context())

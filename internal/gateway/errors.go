@@ -83,7 +83,9 @@ func WriteError(w http.ResponseWriter, err error, invocationID string) {
 	if errors.As(err, &trap) {
 		msg = "function failed; its logs have the error"
 	}
-	if code == http.StatusTooManyRequests {
+	if code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		// A rate limit sets its own wait; a full pool frees up within a
+		// second.
 		w.Header().Set("Retry-After", "1")
 	}
 	if invocationID != "" {

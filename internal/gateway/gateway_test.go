@@ -26,6 +26,7 @@ var (
 	routeF       = store.Route{Method: "*", Path: "/f/{x}", Function: "f"}
 	routeAsync   = store.Route{Method: "POST", Path: "/async", Function: "a", Async: true}
 	routeLimited = store.Route{Method: "GET", Path: "/limited", Function: "f", RateLimit: 1, RateBurst: 2}
+	routeSlow    = store.Route{Method: "GET", Path: "/slow", Function: "f", RateLimit: 0.1, RateBurst: 1}
 )
 
 func (fakeRouter) MatchRoute(method, path string) (*store.Route, []wire.Param, []string, bool) {
@@ -34,6 +35,8 @@ func (fakeRouter) MatchRoute(method, path string) (*store.Route, []wire.Param, [
 		return &routeAsync, nil, nil, true
 	case "/limited":
 		return &routeLimited, nil, nil, true
+	case "/slow":
+		return &routeSlow, nil, nil, true
 	}
 	x, ok := strings.CutPrefix(path, "/f/")
 	if !ok {
@@ -103,8 +106,9 @@ func TestRouteRateLimit(t *testing.T) {
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, httptest.NewRequest("GET", "/limited", nil))
 		codes = append(codes, rec.Code)
-		if rec.Code == 429 && rec.Header().Get("Retry-After") == "" {
-			t.Fatal("429 without Retry-After")
+		// 1 request/s: the next token is a second away.
+		if rec.Code == 429 && rec.Header().Get("Retry-After") != "1" {
+			t.Fatalf("429 with Retry-After %q, want 1", rec.Header().Get("Retry-After"))
 		}
 	}
 	// A burst of 2 passes, then the 1/s rate refuses the rest at once.
@@ -245,5 +249,23 @@ func TestHealth(t *testing.T) {
 	New(Config{Version: "v9"}).ServeHTTP(rec, httptest.NewRequest("GET", "/_strata/health", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"v9"`) {
 		t.Fatalf("health %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestRateLimitRetryAfterIsTheWait: the 429 of a slow rate limit says how
+// long until the next token, not a generic second.
+func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
+	g := New(Config{Invoker: &fakeInvoker{resp: &wire.Response{Status: 200}}})
+	g.SetRouter(fakeRouter{}, []store.Route{routeSlow})
+	first := httptest.NewRecorder()
+	g.ServeHTTP(first, httptest.NewRequest("GET", "/slow", nil))
+	second := httptest.NewRecorder()
+	g.ServeHTTP(second, httptest.NewRequest("GET", "/slow", nil))
+	if first.Code != 200 || second.Code != 429 {
+		t.Fatalf("codes %d, %d", first.Code, second.Code)
+	}
+	// 0.1 requests/s: about 10 s to the next token.
+	if ra := second.Header().Get("Retry-After"); ra != "10" && ra != "9" {
+		t.Fatalf("Retry-After %q, want about 10", ra)
 	}
 }

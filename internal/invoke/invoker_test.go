@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
@@ -168,7 +169,7 @@ func TestSwapWhileBusy(t *testing.T) {
 			defer wg.Done()
 			for {
 				_, err := b.inv.Invoke(context.Background(), Request{Function: "hello", Wire: &wire.Request{Method: "GET", Path: "/", RawQuery: "ms=30"}})
-				if err == nil || !errors.Is(err, errAtCapacityForTest) {
+				if err == nil || !errors.Is(err, pool.ErrAtCapacity) {
 					errs <- err
 					return
 				}
@@ -217,8 +218,6 @@ func TestInvokeErrors(t *testing.T) {
 	}
 }
 
-var errAtCapacityForTest = poolErrAtCapacity()
-
 // TestPlatformConcurrencyLimit: with a platform-wide cap of 1, a second
 // invocation while one runs is refused at once, whatever the function's own
 // limit.
@@ -240,7 +239,7 @@ func TestPlatformConcurrencyLimit(t *testing.T) {
 			break
 		}
 	}
-	if !errors.Is(err, errAtCapacityForTest) || !strings.Contains(err.Error(), "platform concurrency limit") {
+	if !errors.Is(err, pool.ErrAtCapacity) || !strings.Contains(err.Error(), "platform concurrency limit") {
 		t.Fatalf("second invocation under a platform cap of 1: %v", err)
 	}
 	if err := <-done; err != nil {

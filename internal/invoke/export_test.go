@@ -1,5 +1,0 @@
-package invoke
-
-import "github.com/stratahq/strata/internal/pool"
-
-func poolErrAtCapacity() error { return pool.ErrAtCapacity }
