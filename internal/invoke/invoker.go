@@ -458,6 +458,17 @@ func (iv *Invoker) Active(function string) int {
 	return 0
 }
 
+// Versions returns the active version of every function this node serves.
+func (iv *Invoker) Versions() []store.Version {
+	iv.mu.RLock()
+	defer iv.mu.RUnlock()
+	out := make([]store.Version, 0, len(iv.active))
+	for _, d := range iv.active {
+		out = append(out, d.version)
+	}
+	return out
+}
+
 // PoolStats reports the pool statistics of each active function.
 func (iv *Invoker) PoolStats() map[string]pool.Stats {
 	iv.mu.RLock()

@@ -27,6 +27,16 @@ type Bindings interface {
 	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
+// Flow serves strata_v1.binding_call op 5 (internal/flow). ctx is the
+// invocation's: the flow engine finds there which run or activity the
+// call belongs to.
+type Flow interface {
+	Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowResponse, error)
+}
+
+// ErrNoFlow is the error a guest sees when the runtime has no Flow.
+var ErrNoFlow = errors.New("workflows are not available on this host (runtime.Config.Flow is not set)")
+
 // ErrNoBindings is the error a guest sees when the runtime has no Bindings.
 var ErrNoBindings = errors.New("bindings (sql, kv, fetch, secrets) are not available on this host (runtime.Config.Bindings is not set)")
 
@@ -36,6 +46,7 @@ const (
 	BindingKV     = 2
 	BindingFetch  = 3
 	BindingSecret = 4
+	BindingFlow   = 5
 )
 
 // Results of binding_call. On 0 the result text is the answer; on a
@@ -137,8 +148,18 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		}
 		i.result = append(i.result[:0], v...)
 		return bindingOK
+	case BindingFlow:
+		var r wire.FlowRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return fail(bindingInvalid, "binding_call: decode flow request: %v", err)
+		}
+		f := i.m.r.cfg.Flow
+		if f == nil {
+			return fail(bindingFailed, "%s", ErrNoFlow)
+		}
+		resp, err = nonNil(f.Flow(ctx, r))
 	default:
-		return fail(bindingInvalid, "binding_call: op %d (want 1 sql, 2 kv, 3 fetch, 4 secret)", op)
+		return fail(bindingInvalid, "binding_call: op %d (want 1 sql, 2 kv, 3 fetch, 4 secret, 5 flow)", op)
 	}
 	if err != nil {
 		return fail(bindingFailed, "%s", err)

@@ -53,6 +53,10 @@ type Config struct {
 	// (strata_v1.binding_call); nil makes those calls fail with
 	// ErrNoBindings.
 	Bindings Bindings
+	// Flow serves workflow calls (binding_call op 5): orchestrator
+	// commands, activity heartbeats, starting and signalling workflows.
+	// Nil: guests get ErrNoFlow.
+	Flow Flow
 
 	// unchecked runs modules with no deadline enforcement at all; only
 	// benchmarks use it, to measure what the checks cost.

@@ -17,6 +17,8 @@ import (
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/events"
+	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/flow/code"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/route"
@@ -36,6 +38,8 @@ type Server struct {
 	rt   *runtime.Runtime
 	inv  *invoke.Invoker
 	ev   *events.Engine
+	fl   *flow.Engine
+	wfs  workflowIndex
 	bnd  *bindings.Bindings
 	gw   *gateway.Gateway
 	api  *api.API
@@ -111,7 +115,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.bnd, err = bindings.New(ctx, bindings.Config{Store: s.st, DataDir: s.cfg.DataDir, Key: key, Logger: s.log}); err != nil {
 		return fmt.Errorf("start bindings: %w", err)
 	}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd}); err != nil {
+	flowHost := &code.Host{ProjectOf: s.wfs.projectOf}
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{
@@ -122,6 +127,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// so the API gets its gateway after both exist.
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	sink.ev = s.ev // before any function loads, so before any guest can send
+	s.fl = flow.New(flow.Config{
+		Store: s.st, Invoker: s.inv, Orchestrator: &code.Orchestrator{Invoker: s.inv},
+		Workflows: s.wfs.lookup, Logger: s.log,
+	})
+	flowHost.Engine = s.fl
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 	})
@@ -130,13 +140,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.inv.Sync(ctx); err != nil {
 		return fmt.Errorf("load deployed functions: %w", err)
 	}
-	if err := s.reloadRoutes(ctx); err != nil {
+	if err := s.changed(ctx); err != nil {
 		return err
 	}
 	// Consumers start after the functions they feed are loaded.
 	if err := s.ev.Start(ctx); err != nil {
 		return fmt.Errorf("start events: %w", err)
 	}
+	s.fl.Run()
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
@@ -173,6 +184,9 @@ func (s *Server) goBackground(fn func()) {
 // changed brings what this node serves up to date after a deploy or
 // rollback: routes, and database pools whose configuration changed.
 func (s *Server) changed(ctx context.Context) error {
+	if err := s.wfs.rebuild(ctx, s.st, s.inv); err != nil {
+		return err
+	}
 	if err := s.reloadRoutes(ctx); err != nil {
 		return err
 	}
@@ -329,6 +343,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.bg.Wait()
 		if s.ev != nil {
 			errs = append(errs, s.ev.Stop(ctx))
+		}
+		if s.fl != nil {
+			s.fl.Close()
 		}
 		if s.inv != nil {
 			errs = append(errs, s.inv.Close(ctx))

@@ -59,6 +59,19 @@ type FunctionConfig struct {
 	// FetchPrivate allows fetch to reach loopback, private and link-local
 	// addresses of listed hosts (off by default, against SSRF).
 	FetchPrivate bool `json:"fetch_private,omitempty"`
+	// Workflows are the workflows this function's code orchestrates
+	// (declared under workflows: in strata.yaml).
+	Workflows []WorkflowConfig `json:"workflows,omitempty"`
+}
+
+// WorkflowConfig is one workflow a function orchestrates.
+type WorkflowConfig struct {
+	Name string `json:"name"`
+	// HistoryLimit is the number of events one run may hold (0: the
+	// engine's default).
+	HistoryLimit int `json:"history_limit,omitempty"`
+	// Retention keeps a finished execution this long (0: the default).
+	Retention time.Duration `json:"retention,omitempty"`
 }
 
 // Version is one immutable, numbered version of a function.
@@ -86,6 +99,9 @@ type Route struct {
 	Method   string
 	Path     string
 	Function string
+	// Workflow, when set, makes the route start an execution of this
+	// workflow (orchestrated by Function) and answer 202 with its id.
+	Workflow string
 	// Async routes store the request as an event in the function's async
 	// queue and answer 202 with its id at once.
 	Async bool
@@ -233,6 +249,7 @@ type LogListParams struct {
 type Store interface {
 	Events
 	Bindings
+	Flow
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

@@ -22,6 +22,7 @@ const (
 	KV     Op = 2
 	Fetch  Op = 3
 	Secret Op = 4
+	Flow   Op = 5 // durable workflows (wire.FlowRequest)
 )
 
 // ErrOutside is what every binding returns when the code does not run

@@ -1,0 +1,499 @@
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// Store is the part of the store the engine uses.
+type Store interface {
+	store.Flow
+}
+
+// Invoker runs activities (and, through the code orchestrator,
+// orchestrators): *invoke.Invoker.
+type Invoker interface {
+	Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error)
+}
+
+// Orchestrator advances a run: it runs the execution's orchestrator code
+// once over r, which answers its commands from the history and records
+// new ones (Run.Schedule, Run.Await). It returns the outcome, or an error
+// when the code could not run at all (missing function, trap, timeout).
+type Orchestrator interface {
+	Orchestrate(ctx context.Context, r *Run) (Outcome, error)
+}
+
+// Outcome is what one orchestrator pass ended with.
+type Outcome = wire.FlowOutcome
+
+// WorkflowRef is where a workflow's code lives and how it is configured.
+type WorkflowRef struct {
+	Function string
+	Project  string
+	Config   store.WorkflowConfig
+}
+
+// Config configures an Engine.
+type Config struct {
+	Store        Store
+	Invoker      Invoker
+	Orchestrator Orchestrator
+	// Workflows resolves a workflow name from the active deploys.
+	Workflows func(name string) (WorkflowRef, bool)
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	// Node names this engine in leases ("" → a random name).
+	Node string
+	// LeaseFor is how long a claimed task stays leased without renewal
+	// (default 30 s): how soon another node takes over a crashed one's
+	// executions.
+	LeaseFor time.Duration
+	// MaxRuns bounds the executions this node runs at once (default 512).
+	MaxRuns int
+	// Poll is how often the engine looks for due tasks when nothing woke
+	// it (default 500 ms): other nodes' signals and timers.
+	Poll time.Duration
+	// Hold is the longest wait (a timer, a retry backoff) a run sits out
+	// in memory; longer waits release the task and end the pass (default
+	// 2 s).
+	Hold time.Duration
+}
+
+// Engine runs executions: it starts them, claims their tasks, drives
+// their runs and answers the admin API.
+type Engine struct {
+	cfg Config
+	gc  groupCommit
+
+	mu     sync.Mutex
+	runs   map[string]*Run // executions this node holds a lease on
+	wake   chan struct{}
+	slots  chan struct{}
+	closed bool
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	ctx    context.Context
+}
+
+// New returns an engine; Run starts its loops.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Node == "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		cfg.Node = "node-" + hex.EncodeToString(b)
+	}
+	if cfg.LeaseFor <= 0 {
+		cfg.LeaseFor = 30 * time.Second
+	}
+	if cfg.MaxRuns <= 0 {
+		cfg.MaxRuns = 512
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 500 * time.Millisecond
+	}
+	if cfg.Hold <= 0 {
+		cfg.Hold = 2 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		cfg: cfg, runs: make(map[string]*Run), wake: make(chan struct{}, 1),
+		slots: make(chan struct{}, cfg.MaxRuns), ctx: ctx, cancel: cancel,
+	}
+	e.gc.st, e.gc.clock = cfg.Store, cfg.Clock
+	return e
+}
+
+// Start loops: claim due tasks, renew leases, sweep expired executions.
+// They stop with Close.
+func (e *Engine) Run() {
+	e.wg.Add(3)
+	go func() { defer e.wg.Done(); e.claimLoop() }()
+	go func() { defer e.wg.Done(); e.renewLoop() }()
+	go func() { defer e.wg.Done(); e.sweepLoop() }()
+}
+
+// Close stops the loops and the runs in progress (their leases lapse and
+// another node, or the next start, picks them up), waiting for them.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.cancel()
+	e.wg.Wait()
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) newLease() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return e.cfg.Node + "/" + hex.EncodeToString(b)
+}
+
+// Start starts an execution, or returns the existing one with that ID
+// (created false). A created execution runs on this node at once.
+func (e *Engine) Start(ctx context.Context, p StartParams) (*store.FlowExecution, bool, error) {
+	return e.start(ctx, p, "", 0)
+}
+
+func (e *Engine) start(ctx context.Context, p StartParams, parent string, parentStep int) (*store.FlowExecution, bool, error) {
+	sp, err := e.startParams(p, parent, parentStep)
+	if err != nil {
+		return nil, false, err
+	}
+	now := e.now()
+	sp.Lease, sp.LeaseUntil = e.newLease(), now.Add(e.cfg.LeaseFor)
+	exec, created, err := e.cfg.Store.FlowStart(ctx, *sp, now)
+	if err != nil {
+		return nil, false, fmt.Errorf("start %s: %w", p.Workflow, err)
+	}
+	if created {
+		e.launch(store.FlowTask{ExecutionID: exec.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1})
+	}
+	return exec, created, nil
+}
+
+// startParams validates a start and builds its first event.
+func (e *Engine) startParams(p StartParams, parent string, parentStep int) (*store.FlowStartParams, error) {
+	ref, ok := e.cfg.Workflows(p.Workflow)
+	if !ok || (p.Project != "" && ref.Project != p.Project) {
+		return nil, fmt.Errorf("%w: %q (no active function declares it under workflows: in strata.yaml)", ErrUnknownWorkflow, p.Workflow)
+	}
+	id := p.ID
+	if id == "" {
+		v, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		id = v.String()
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	input := p.Input
+	if len(input) == 0 {
+		input = []byte("null")
+	}
+	if len(input) > MaxPayload {
+		return nil, fmt.Errorf("%w: input of %d bytes (at most %d)", ErrPayloadTooLarge, len(input), MaxPayload)
+	}
+	if !json.Valid(input) {
+		return nil, fmt.Errorf("%w: input is not valid JSON", ErrBadInput)
+	}
+	trace := invoke.NewTrace(p.TraceParent)
+	now := e.now()
+	data, _ := json.Marshal(startedData{Input: input, TraceID: trace.TraceID, Parent: parent, ParentStep: parentStep})
+	return &store.FlowStartParams{
+		Execution: store.FlowExecution{
+			ID: id, Project: ref.Project, Workflow: p.Workflow, Function: ref.Function,
+			Input: input, TraceID: trace.TraceID, ParentID: parent, ParentStep: parentStep,
+		},
+		Events: []store.FlowEvent{{Type: EvStarted, Name: p.Workflow, Data: data, Time: now}},
+		DueAt:  now,
+	}, nil
+}
+
+func checkID(id string) error {
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("%w: execution id of %d bytes (at most %d)", ErrBadInput, len(id), MaxIDLength)
+	}
+	for _, c := range id {
+		if c < 0x21 || c == 0x7f {
+			return fmt.Errorf("%w: execution id %q holds a space or control character", ErrBadInput, id)
+		}
+	}
+	return nil
+}
+
+// Get returns an execution.
+func (e *Engine) Get(ctx context.Context, id string) (*store.FlowExecution, error) {
+	return e.cfg.Store.FlowGet(ctx, id)
+}
+
+// List lists executions.
+func (e *Engine) List(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+	return e.cfg.Store.FlowList(ctx, p)
+}
+
+// History returns the events of run (0: the current run).
+func (e *Engine) History(ctx context.Context, id string, run int) ([]store.FlowEvent, error) {
+	if run <= 0 {
+		ex, err := e.cfg.Store.FlowGet(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		run = ex.Run
+	}
+	return e.cfg.Store.FlowHistory(ctx, id, run, 0, 0)
+}
+
+// Signal sends signal name with a JSON value to a running execution. It
+// waits in the execution's inbox until a WaitSignal consumes it.
+func (e *Engine) Signal(ctx context.Context, id, name string, value []byte) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty signal name", ErrBadInput)
+	}
+	if len(value) == 0 {
+		value = []byte("null")
+	}
+	if len(value) > MaxPayload {
+		return fmt.Errorf("%w: signal value of %d bytes (at most %d)", ErrPayloadTooLarge, len(value), MaxPayload)
+	}
+	if !json.Valid(value) {
+		return fmt.Errorf("%w: signal value is not valid JSON", ErrBadInput)
+	}
+	return e.send(ctx, store.FlowInbox{ExecutionID: id, Kind: store.InboxSignal, Name: name, Data: value})
+}
+
+// Cancel asks a running execution to cancel: its code sees Canceled at
+// its next wait and may compensate; its running children are asked too.
+func (e *Engine) Cancel(ctx context.Context, id, reason string) error {
+	data, _ := json.Marshal(reason)
+	return e.send(ctx, store.FlowInbox{ExecutionID: id, Kind: store.InboxCancel, Data: data})
+}
+
+func (e *Engine) send(ctx context.Context, m store.FlowInbox) error {
+	m.Time = e.now()
+	if _, err := e.cfg.Store.FlowSend(ctx, m, m.Time); err != nil {
+		return fmt.Errorf("execution %s: %w", m.ExecutionID, err)
+	}
+	e.mu.Lock()
+	r := e.runs[m.ExecutionID]
+	e.mu.Unlock()
+	if r != nil {
+		r.notifyInbox()
+	}
+	e.poke()
+	return nil
+}
+
+// Terminate ends a running execution at once, without running its code,
+// and its running children with it.
+func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
+	if reason == "" {
+		reason = "terminated"
+	}
+	now := e.now()
+	ex, err := e.cfg.Store.FlowGet(ctx, id)
+	if err != nil {
+		return fmt.Errorf("execution %s: %w", id, err)
+	}
+	data, _ := json.Marshal(map[string]string{"reason": reason})
+	ferr, _ := json.Marshal(wire.FlowError{Type: "Terminated", Message: reason})
+	c := store.FlowClose{Status: store.FlowTerminated, Error: ferr, RetainUntil: now.Add(e.retention(ex.Workflow))}
+	if err := e.cfg.Store.FlowTerminate(ctx, id, store.FlowEvent{Type: EvTerminated, Data: data, Time: now}, c, now); err != nil {
+		return fmt.Errorf("execution %s: %w", id, err)
+	}
+	e.mu.Lock()
+	r := e.runs[id]
+	e.mu.Unlock()
+	if r != nil {
+		r.abort()
+	}
+	children, err := e.cfg.Store.FlowList(ctx, store.FlowListParams{ParentID: id, Status: store.FlowRunning, Limit: 1000})
+	if err == nil {
+		for _, c := range children {
+			_ = e.Terminate(ctx, c.ID, "parent "+id+" terminated: "+reason)
+		}
+	}
+	// A parent waiting for this one hears of it.
+	if ex.ParentID != "" {
+		_ = e.send(ctx, childMessage(ex.ParentID, ex.ParentStep, nil, &wire.FlowError{Type: "Terminated", Message: reason, Name: ex.Workflow}))
+	}
+	return nil
+}
+
+// Restart reopens a finished execution: from the start (a new run with the
+// same input) or, with fromFailure, where it failed: every result recorded
+// before the failing step is kept and that step runs again.
+func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (*store.FlowExecution, error) {
+	ex, err := e.cfg.Store.FlowGet(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: %w", id, err)
+	}
+	now := e.now()
+	p := store.FlowReopenParams{ID: id}
+	if fromFailure {
+		if ex.Status != store.FlowFailed && ex.Status != store.FlowRunning {
+			return nil, fmt.Errorf("%w: execution %s is %s, not failed: restart it without --from-failure", ErrBadInput, id, ex.Status)
+		}
+		var fe wire.FlowError
+		_ = json.Unmarshal(ex.Error, &fe)
+		data, _ := json.Marshal(restartData{DiscardStep: fe.Step})
+		p.Events = []store.FlowEvent{{Type: EvRestarted, Step: fe.Step, Data: data, Time: now}}
+	} else {
+		data, _ := json.Marshal(startedData{Input: ex.Input, TraceID: ex.TraceID, Parent: ex.ParentID, ParentStep: ex.ParentStep, Restarted: true})
+		p.NewRun = &store.FlowNewRun{Input: ex.Input, Events: []store.FlowEvent{{Type: EvStarted, Name: ex.Workflow, Data: data, Time: now}}}
+	}
+	out, err := e.cfg.Store.FlowReopen(ctx, p, now)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: %w", id, err)
+	}
+	e.poke()
+	return out, nil
+}
+
+func (e *Engine) retention(workflow string) time.Duration {
+	if ref, ok := e.cfg.Workflows(workflow); ok && ref.Config.Retention > 0 {
+		return ref.Config.Retention
+	}
+	return DefaultRetention
+}
+
+func (e *Engine) historyLimit(workflow string) int {
+	if ref, ok := e.cfg.Workflows(workflow); ok && ref.Config.HistoryLimit > 0 {
+		return ref.Config.HistoryLimit
+	}
+	return DefaultHistoryLimit
+}
+
+// launch runs a claimed task in its own goroutine, once a run slot is
+// free. A task claimed while this node's previous run of the same
+// execution is still winding down (it just gave the task back, and a
+// signal made it due again) follows that run.
+func (e *Engine) launch(t store.FlowTask) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	if old := e.runs[t.ExecutionID]; old != nil {
+		old.follow = &t
+		e.mu.Unlock()
+		return
+	}
+	r := &Run{e: e, task: t, notify: make(chan struct{}, 1)}
+	e.runs[t.ExecutionID] = r
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.wg.Done()
+		select {
+		case e.slots <- struct{}{}:
+			e.execute(r)
+			<-e.slots
+		case <-e.ctx.Done():
+		}
+		e.mu.Lock()
+		delete(e.runs, t.ExecutionID)
+		next := r.follow
+		e.mu.Unlock()
+		if next != nil {
+			e.launch(*next)
+		}
+	}()
+}
+
+func (e *Engine) claimLoop() {
+	for {
+		e.mu.Lock()
+		free := e.cfg.MaxRuns - len(e.runs)
+		e.mu.Unlock()
+		if free > 0 {
+			tasks, err := e.cfg.Store.FlowClaim(e.ctx, e.cfg.Node, e.now(), e.cfg.LeaseFor, min(free, 64))
+			if err != nil && e.ctx.Err() == nil {
+				e.cfg.Logger.Warn("flow: claim failed", "err", err)
+			}
+			for _, t := range tasks {
+				e.launch(t)
+			}
+			if len(tasks) == min(free, 64) {
+				continue // more may be due
+			}
+		}
+		wait := e.cfg.Poll
+		if t, ok, err := e.cfg.Store.FlowNextDue(e.ctx); err == nil && ok {
+			wait = min(wait, max(t.Sub(e.now()), time.Millisecond))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-e.ctx.Done():
+			timer.Stop()
+			return
+		case <-e.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+func (e *Engine) renewLoop() {
+	tick := time.NewTicker(e.cfg.LeaseFor / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		e.mu.Lock()
+		held := make([]store.FlowTask, 0, len(e.runs))
+		byID := make(map[string]*Run, len(e.runs))
+		for id, r := range e.runs {
+			held = append(held, store.FlowTask{ExecutionID: id, Lease: r.task.Lease})
+			byID[id] = r
+		}
+		e.mu.Unlock()
+		if len(held) == 0 {
+			continue
+		}
+		lost, err := e.cfg.Store.FlowRenew(e.ctx, held, e.now().Add(e.cfg.LeaseFor))
+		if err != nil {
+			e.cfg.Logger.Warn("flow: lease renewal failed", "err", err)
+			continue
+		}
+		for _, id := range lost {
+			if r := byID[id]; r != nil {
+				r.abort()
+			}
+		}
+	}
+}
+
+func (e *Engine) sweepLoop() {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n, err := e.cfg.Store.FlowSweep(e.ctx, e.now(), 1000); err != nil {
+			e.cfg.Logger.Warn("flow: retention sweep failed", "err", err)
+		} else if n > 0 {
+			e.cfg.Logger.Info("flow: deleted finished executions past their retention", "count", n)
+		}
+	}
+}
+
+// errAborted ends a run whose lease is gone.
+var errAborted = errors.New("flow: run aborted (lease lost or execution terminated)")

@@ -1,0 +1,624 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// Run is one execution while this node holds its task's lease: the
+// current run's history in memory (committed and pending events), the
+// state folded from it, and the activities in flight. The orchestrator is
+// run over it in passes; each pass replays the code from the start and
+// either finishes, or suspends at a wait. A Run outlives its passes while
+// activities are in flight or a short wait is due, so the next pass needs
+// no store read; correctness never depends on that: a Run rebuilt from
+// the store after a crash replays to the same state.
+type Run struct {
+	e      *Engine
+	task   store.FlowTask
+	notify chan struct{}   // activity done, inbox changed, abort
+	follow *store.FlowTask // claimed again before this run ended (engine.mu)
+
+	mu        sync.Mutex
+	exec      store.FlowExecution
+	hist      []store.FlowEvent
+	durable   int  // hist[:durable] is committed
+	needFlush bool // pending holds something that must be durable before the next effect
+	consume   []int64
+	starts    []store.FlowStartParams
+	sends     []store.FlowInbox
+	inbox     []store.FlowInbox // arrived, not consumed
+	inboxSeen int64
+	inboxNew  bool        // the inbox may have changed: reload before deciding
+	cmds      map[int]int // step → index in hist of its command
+	ncmds     int
+	results   map[int]*wire.FlowResult
+	calls     map[int]*callState
+	cancelAt  int // the await the cancel request was delivered to (0: none)
+	aborted   bool
+	failure   *wire.FlowError // the run must fail with this (non-determinism, limits)
+	limit     int
+
+	// Per pass.
+	step      int
+	awaits    int
+	suspended bool
+	wakeAt    time.Time
+	deadline  time.Time
+}
+
+type callState struct {
+	fn       string
+	input    []byte
+	retry    wire.FlowRetry
+	timeouts wire.FlowTimeouts
+	first    time.Time // scheduled at: schedule-to-close counts from here
+	attempts int       // attempts finished
+	nextAt   time.Time // the next attempt may start then
+	running  bool
+	beat     time.Time // last heartbeat of the running attempt
+	details  json.RawMessage
+	stop     context.CancelCauseFunc
+}
+
+// Execution returns the execution as loaded (its ID, workflow, input).
+func (r *Run) Execution() store.FlowExecution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exec
+}
+
+// TraceParent is a traceparent in the execution's trace, with a new span.
+func (r *Run) TraceParent() string {
+	return "00-" + r.exec.TraceID + "-" + randomHex(8) + "-01"
+}
+
+func randomHex(n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 2*n)
+	for i := range b {
+		b[i] = digits[rand.IntN(16)]
+	}
+	return string(b)
+}
+
+func (r *Run) wakeUp() {
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Run) notifyInbox() {
+	r.mu.Lock()
+	r.inboxNew = true
+	r.mu.Unlock()
+	r.wakeUp()
+}
+
+func (r *Run) abort() {
+	r.mu.Lock()
+	r.aborted = true
+	for _, cs := range r.calls {
+		if cs.stop != nil {
+			cs.stop(errAborted)
+		}
+	}
+	r.mu.Unlock()
+	r.wakeUp()
+}
+
+// load reads the execution and folds its history.
+func (r *Run) load(ctx context.Context) error {
+	st := r.e.cfg.Store
+	ex, err := st.FlowGet(ctx, r.task.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if ex.Status != store.FlowRunning {
+		return fmt.Errorf("execution %s is %s", ex.ID, ex.Status)
+	}
+	hist, err := st.FlowHistory(ctx, ex.ID, ex.Run, 0, 0)
+	if err != nil {
+		return err
+	}
+	inbox, err := st.FlowInboxList(ctx, ex.ID)
+	if err != nil {
+		return err
+	}
+	r.reset(*ex, hist)
+	r.setInbox(inbox)
+	return nil
+}
+
+func (r *Run) reset(ex store.FlowExecution, hist []store.FlowEvent) {
+	r.exec, r.hist, r.durable = ex, hist, len(hist)
+	r.cmds, r.ncmds = make(map[int]int), 0
+	r.results, r.calls = make(map[int]*wire.FlowResult), make(map[int]*callState)
+	r.cancelAt, r.failure = 0, nil
+	r.limit = r.e.historyLimit(ex.Workflow)
+	for i, ev := range hist {
+		r.apply(i, ev)
+	}
+}
+
+func (r *Run) setInbox(in []store.FlowInbox) {
+	pending := make(map[int64]bool, len(r.consume))
+	for _, id := range r.consume {
+		pending[id] = true
+	}
+	r.inbox = r.inbox[:0]
+	for _, m := range in {
+		if !pending[m.ID] {
+			r.inbox = append(r.inbox, m)
+		}
+		r.inboxSeen = max(r.inboxSeen, m.ID)
+	}
+	r.inboxNew = false
+}
+
+// apply folds one event (already at hist[i]) into the run's state.
+func (r *Run) apply(i int, ev store.FlowEvent) {
+	var d resultData
+	switch ev.Type {
+	case EvCallScheduled, EvChildStarted, EvTimerStarted, EvSignalWaiting, EvMarker:
+		r.cmds[ev.Step] = i
+		r.ncmds = max(r.ncmds, ev.Step)
+		switch ev.Type {
+		case EvCallScheduled:
+			var c callData
+			_ = json.Unmarshal(ev.Data, &c)
+			cs := &callState{fn: ev.Name, input: c.Input, first: ev.Time}
+			if c.Retry != nil {
+				cs.retry = *c.Retry
+			}
+			if c.Timeouts != nil {
+				cs.timeouts = *c.Timeouts
+			}
+			r.calls[ev.Step] = cs
+		case EvMarker:
+			var w waitData
+			_ = json.Unmarshal(ev.Data, &w)
+			r.results[ev.Step] = &wire.FlowResult{Step: ev.Step, Output: w.Value}
+		}
+	case EvCallRetrying:
+		_ = json.Unmarshal(ev.Data, &d)
+		if cs := r.calls[ev.Step]; cs != nil {
+			cs.attempts = d.Attempt
+			if d.NextAt != nil {
+				cs.nextAt = *d.NextAt
+			}
+		}
+	case EvCallCompleted, EvChildCompleted, EvTimerFired, EvSignalReceived:
+		_ = json.Unmarshal(ev.Data, &d)
+		out := d.Output
+		if ev.Type == EvSignalReceived {
+			var w waitData
+			_ = json.Unmarshal(ev.Data, &w)
+			out = w.Value
+		}
+		r.results[ev.Step] = &wire.FlowResult{Step: ev.Step, Output: out}
+		if cs := r.calls[ev.Step]; cs != nil {
+			cs.attempts = max(cs.attempts, d.Attempt)
+		}
+	case EvCallFailed, EvChildFailed:
+		_ = json.Unmarshal(ev.Data, &d)
+		r.results[ev.Step] = &wire.FlowResult{Step: ev.Step, Error: d.Error}
+	case EvSignalTimedOut:
+		r.results[ev.Step] = &wire.FlowResult{Step: ev.Step, Error: &wire.FlowError{
+			Type: wire.FlowErrTimeout, Message: "signal " + ev.Name + " did not arrive in time", Step: ev.Step, Name: ev.Name}}
+	case EvCancelReq:
+		var c cancelData
+		_ = json.Unmarshal(ev.Data, &c)
+		r.cancelAt = c.Await
+	case EvRestarted:
+		var rd restartData
+		_ = json.Unmarshal(ev.Data, &rd)
+		if rd.DiscardStep > 0 {
+			delete(r.results, rd.DiscardStep)
+			if cs := r.calls[rd.DiscardStep]; cs != nil {
+				cs.attempts, cs.nextAt, cs.first = 0, time.Time{}, ev.Time
+			}
+		}
+	}
+}
+
+// appendEvent adds a new event to the pending part of the history.
+func (r *Run) appendEvent(ev store.FlowEvent) {
+	ev.Time = r.e.now()
+	ev.Seq = len(r.hist) + 1
+	r.hist = append(r.hist, ev)
+	r.apply(len(r.hist)-1, ev)
+	if !isCommand(ev.Type) || ev.Type == EvMarker || ev.Type == EvChildStarted {
+		r.needFlush = true
+	}
+	if len(r.hist) > r.limit && r.failure == nil {
+		r.failure = &wire.FlowError{Type: wire.FlowErrHistoryLimit, Message: fmt.Sprintf(
+			"the run's history reached %d events, the limit for workflow %s: end the run with ContinueAsNew to start a fresh history, or raise history_limit", r.limit, r.exec.Workflow)}
+	}
+}
+
+var suspend = &wire.FlowResponse{Suspend: true}
+
+// stopped reports whether the pass must end now.
+func (r *Run) stopped() bool { return r.suspended || r.aborted || r.failure != nil }
+
+// Schedule records (or, replaying, matches) one command of the
+// orchestrator: the next step.
+func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResponse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped() {
+		return suspend
+	}
+	k := r.step + 1
+	name := req.Name
+	if req.Kind == wire.FlowVersion {
+		name = "version:" + req.Name
+	}
+	if idx, ok := r.cmds[k]; ok {
+		ev := r.hist[idx]
+		if req.Kind == wire.FlowVersion && (ev.Type != EvMarker || ev.Name != name) {
+			// The history predates this change marker: the code takes
+			// its oldest branch and the step is not consumed.
+			return &wire.FlowResponse{Value: mustJSON(req.Min)}
+		}
+		if kindOf(ev) != req.Kind || (ev.Name != name && req.Kind != wire.FlowNow && req.Kind != wire.FlowRandom && req.Kind != wire.FlowUUID) ||
+			(ev.Type == EvMarker && ev.Name != req.Kind && req.Kind != wire.FlowVersion) {
+			r.nonDeterminism(k, ev, req)
+			return suspend
+		}
+		r.step = k
+		if ev.Type == EvMarker {
+			return &wire.FlowResponse{Step: k, Value: r.results[k].Output}
+		}
+		return &wire.FlowResponse{Step: k}
+	}
+	if len(req.Input) > MaxPayload {
+		return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrPayloadTooLarge, NonRetryable: true, Name: req.Name,
+			Message: fmt.Sprintf("input of %d bytes for %s %s (at most %d)", len(req.Input), req.Kind, req.Name, MaxPayload)}}
+	}
+	if len(req.Input) > 0 && !json.Valid(req.Input) {
+		return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: "input is not valid JSON"}}
+	}
+	now := r.e.now()
+	ev := store.FlowEvent{Step: k, Name: req.Name}
+	switch req.Kind {
+	case wire.FlowCall:
+		if req.Name == "" {
+			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: "call: empty function name"}}
+		}
+		ev.Type = EvCallScheduled
+		ev.Data = mustJSON(callData{Input: orNull(req.Input), Retry: req.Retry, Timeouts: req.Timeouts})
+	case wire.FlowChild:
+		ref, ok := r.e.cfg.Workflows(req.Name)
+		if !ok || ref.Project != r.exec.Project {
+			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrUnknown, NonRetryable: true, Name: req.Name,
+				Message: fmt.Sprintf("child workflow %q: no active function of project %s declares it", req.Name, r.exec.Project)}}
+		}
+		id := req.ID
+		if id == "" {
+			id = r.exec.ID + "/" + strconv.Itoa(r.exec.Run) + "/" + strconv.Itoa(k)
+		}
+		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent()}, r.exec.ID, k)
+		if err != nil {
+			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: err.Error()}}
+		}
+		ev.Type = EvChildStarted
+		ev.Data = mustJSON(waitData{ID: id, Input: orNull(req.Input)})
+		r.starts = append(r.starts, *sp)
+	case wire.FlowSleep:
+		at := now.Add(time.Duration(req.DurationMS) * time.Millisecond)
+		ev.Type, ev.Data = EvTimerStarted, mustJSON(waitData{FireAt: &at})
+	case wire.FlowSignal:
+		if req.Name == "" {
+			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: "wait for signal: empty name"}}
+		}
+		w := waitData{}
+		if req.DurationMS > 0 {
+			at := now.Add(time.Duration(req.DurationMS) * time.Millisecond)
+			w.TimeoutAt = &at
+		}
+		ev.Type, ev.Data = EvSignalWaiting, mustJSON(w)
+	case wire.FlowNow, wire.FlowRandom, wire.FlowUUID, wire.FlowVersion:
+		var v any
+		switch req.Kind {
+		case wire.FlowNow:
+			v = now.UTC().Format(time.RFC3339Nano)
+		case wire.FlowRandom:
+			v = rand.Uint64()
+		case wire.FlowUUID:
+			v = uuid.NewString()
+		case wire.FlowVersion:
+			v = req.Max
+		}
+		ev.Type, ev.Name, ev.Data = EvMarker, req.Kind, mustJSON(waitData{Value: mustJSON(v)})
+		if req.Kind == wire.FlowVersion {
+			ev.Name = name
+		}
+	default:
+		return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: fmt.Sprintf("unknown command kind %q", req.Kind)}}
+	}
+	r.step = k
+	r.appendEvent(ev)
+	if r.failure != nil {
+		return suspend
+	}
+	if ev.Type == EvMarker {
+		return &wire.FlowResponse{Step: k, Value: r.results[k].Output}
+	}
+	if ev.Type == EvCallScheduled {
+		// Activities start at once, so a fan-out runs concurrently.
+		if err := r.startCall(ctx, k); err != nil {
+			return suspend
+		}
+	}
+	return &wire.FlowResponse{Step: k}
+}
+
+func orNull(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+func (r *Run) nonDeterminism(k int, ev store.FlowEvent, req wire.FlowRequest) {
+	r.failure = &wire.FlowError{Type: wire.FlowErrNonDeterminism, Step: k, Name: req.Name, NonRetryable: true, Message: fmt.Sprintf(
+		"workflow %s no longer matches the history of execution %s at step %d: the history records %s %q, the code now asks for %s %q "+
+			"(changing the steps of a workflow with running executions needs a version marker, see flow.Version)",
+		r.exec.Workflow, r.exec.ID, k, kindOf(ev), ev.Name, req.Kind, req.Name)}
+}
+
+// Await waits until every step has a result (or the pass must suspend)
+// and returns the results.
+func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped() {
+		return suspend
+	}
+	r.awaits++
+	for _, k := range steps {
+		if _, ok := r.cmds[k]; !ok || k > r.step {
+			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: fmt.Sprintf("await: step %d was not scheduled", k)}}
+		}
+	}
+	if r.cancelAt == r.awaits {
+		return &wire.FlowResponse{Canceled: true}
+	}
+	for {
+		if r.stopped() {
+			return suspend
+		}
+		if r.inboxNew {
+			r.reloadInbox(ctx)
+		}
+		if r.cancelAt == 0 && r.deliverCancel() {
+			return &wire.FlowResponse{Canceled: true}
+		}
+		now := r.e.now()
+		var wake time.Time
+		busy, progressed, done := false, false, true
+		for _, k := range steps {
+			if r.results[k] != nil {
+				continue
+			}
+			ev := r.hist[r.cmds[k]]
+			var w waitData
+			_ = json.Unmarshal(ev.Data, &w)
+			switch ev.Type {
+			case EvCallScheduled:
+				cs := r.calls[k]
+				switch {
+				case cs.running:
+					busy = true
+				case !cs.nextAt.After(now):
+					if err := r.startCall(ctx, k); err != nil {
+						return suspend
+					}
+					busy = true
+				default:
+					wake = earliest(wake, cs.nextAt)
+				}
+			case EvTimerStarted:
+				if !w.FireAt.After(now) {
+					r.appendEvent(store.FlowEvent{Type: EvTimerFired, Step: k})
+					progressed = true
+				} else {
+					wake = earliest(wake, *w.FireAt)
+				}
+			case EvSignalWaiting:
+				if m, ok := r.take(store.InboxSignal, ev.Name); ok {
+					r.appendEvent(store.FlowEvent{Type: EvSignalReceived, Step: k, Name: ev.Name, Data: mustJSON(waitData{Value: orNull(m.Data)})})
+					progressed = true
+				} else if w.TimeoutAt != nil && !w.TimeoutAt.After(now) {
+					r.appendEvent(store.FlowEvent{Type: EvSignalTimedOut, Step: k, Name: ev.Name})
+					progressed = true
+				} else if w.TimeoutAt != nil {
+					wake = earliest(wake, *w.TimeoutAt)
+				}
+			case EvChildStarted:
+				if m, ok := r.take(store.InboxChild, strconv.Itoa(k)); ok {
+					var d resultData
+					_ = json.Unmarshal(m.Data, &d)
+					typ := EvChildCompleted
+					if d.Error != nil {
+						typ = EvChildFailed
+						d.Error.Step, d.Error.Name = k, ev.Name
+					}
+					r.appendEvent(store.FlowEvent{Type: typ, Step: k, Name: ev.Name, Data: mustJSON(resultData{Output: d.Output, Error: d.Error})})
+					progressed = true
+				}
+			}
+			if r.results[k] == nil {
+				done = false
+			}
+		}
+		if r.failure != nil {
+			return suspend
+		}
+		if done {
+			res := make([]wire.FlowResult, len(steps))
+			for i, k := range steps {
+				res[i] = *r.results[k]
+			}
+			return &wire.FlowResponse{Results: res}
+		}
+		if progressed {
+			continue
+		}
+		if !busy && (wake.IsZero() || wake.Sub(now) > r.e.cfg.Hold) || !r.deadline.IsZero() && now.After(r.deadline) {
+			r.suspended, r.wakeAt = true, wake
+			return suspend
+		}
+		r.waitLocked(ctx, wake, true)
+		if ctx.Err() != nil {
+			r.suspended, r.wakeAt = true, wake
+			return suspend
+		}
+	}
+}
+
+// waitLocked sleeps (r.mu released) until something changes, wake comes
+// or, when poll is set, a second passes (the inbox may have been written
+// by another node).
+func (r *Run) waitLocked(ctx context.Context, wake time.Time, poll bool) {
+	d := time.Second
+	if !wake.IsZero() {
+		d = min(d, wake.Sub(r.e.now()))
+	}
+	if !r.deadline.IsZero() {
+		d = min(d, r.deadline.Sub(r.e.now()))
+	}
+	d = max(d, time.Millisecond)
+	r.mu.Unlock()
+	t := time.NewTimer(d)
+	select {
+	case <-r.notify:
+	case <-t.C:
+		if poll {
+			r.mu.Lock()
+			r.inboxNew = true
+			r.mu.Unlock()
+		}
+	case <-ctx.Done():
+	}
+	t.Stop()
+	r.mu.Lock()
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (r *Run) reloadInbox(ctx context.Context) {
+	in, err := r.e.cfg.Store.FlowInboxList(ctx, r.exec.ID)
+	if err != nil {
+		return
+	}
+	r.setInbox(in)
+}
+
+// take consumes the oldest inbox message of a kind and name.
+func (r *Run) take(kind, name string) (store.FlowInbox, bool) {
+	for i, m := range r.inbox {
+		if m.Kind == kind && m.Name == name {
+			r.inbox = append(r.inbox[:i], r.inbox[i+1:]...)
+			r.consume = append(r.consume, m.ID)
+			return m, true
+		}
+	}
+	return store.FlowInbox{}, false
+}
+
+// deliverCancel hands a waiting cancel request to the current await,
+// records where (so replays deliver it at the same await) and passes it
+// on to the children still running.
+func (r *Run) deliverCancel() bool {
+	m, ok := r.take(store.InboxCancel, "")
+	if !ok {
+		return false
+	}
+	var reason string
+	_ = json.Unmarshal(m.Data, &reason)
+	for {
+		if _, more := r.take(store.InboxCancel, ""); !more {
+			break
+		}
+	}
+	r.appendEvent(store.FlowEvent{Type: EvCancelReq, Data: mustJSON(cancelData{Await: r.awaits, Reason: reason})})
+	for k, idx := range r.cmds {
+		ev := r.hist[idx]
+		if ev.Type == EvChildStarted && r.results[k] == nil {
+			var w waitData
+			_ = json.Unmarshal(ev.Data, &w)
+			r.sends = append(r.sends, store.FlowInbox{ExecutionID: w.ID, Kind: store.InboxCancel, Data: mustJSON("parent " + r.exec.ID + " canceled")})
+		}
+	}
+	return true
+}
+
+// inflight reports whether an activity of this run is running.
+func (r *Run) inflight() bool {
+	for _, cs := range r.calls {
+		if cs.running {
+			return true
+		}
+	}
+	return false
+}
+
+// flushLocked commits the pending events (and what goes with them) under
+// the lease, keeping it.
+func (r *Run) flushLocked(ctx context.Context) error {
+	return r.commitLocked(ctx, store.FlowCommit{LeaseUntil: r.e.now().Add(r.e.cfg.LeaseFor)})
+}
+
+func (r *Run) commitLocked(ctx context.Context, c store.FlowCommit) error {
+	c.ExecutionID, c.Lease, c.FromSeq = r.exec.ID, r.task.Lease, r.durable
+	c.Events = r.hist[r.durable:len(r.hist):len(r.hist)]
+	c.ConsumeInbox, c.Start, c.Send = r.consume, r.starts, r.sends
+	n := len(r.hist)
+	// The commit itself does not need the run's lock; activities finishing
+	// meanwhile append after n and are committed next time.
+	r.mu.Unlock()
+	err := r.e.gc.commit(ctx, c)
+	r.mu.Lock()
+	if err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			r.aborted = true
+		}
+		return err
+	}
+	r.durable = n
+	r.consume, r.starts, r.sends = nil, nil, nil
+	r.needFlush = false
+	for i := n; i < len(r.hist); i++ {
+		if ev := r.hist[i]; !isCommand(ev.Type) || ev.Type == EvMarker || ev.Type == EvChildStarted {
+			r.needFlush = true
+		}
+	}
+	if len(c.Start) > 0 || len(c.Send) > 0 {
+		r.e.poke() // children and woken executions may be due here
+	}
+	return nil
+}
+
+// atCapacity reports an invocation refused for concurrency.
+func atCapacity(err error) bool { return errors.Is(err, pool.ErrAtCapacity) }

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// workflowIndex maps workflow names to the active functions that
+// orchestrate them, and functions to their projects. It is rebuilt after
+// every deploy or sync and read on every start, so readers take a
+// snapshot without locking.
+type workflowIndex struct {
+	snap atomic.Pointer[workflowSnapshot]
+}
+
+type workflowSnapshot struct {
+	workflows map[string]flow.WorkflowRef
+	projects  map[string]string
+}
+
+func (w *workflowIndex) rebuild(ctx context.Context, st store.Store, inv *invoke.Invoker) error {
+	fns, err := st.FunctionList(ctx)
+	if err != nil {
+		return fmt.Errorf("list functions: %w", err)
+	}
+	s := &workflowSnapshot{workflows: make(map[string]flow.WorkflowRef), projects: make(map[string]string, len(fns))}
+	for _, f := range fns {
+		s.projects[f.Name] = f.Project
+	}
+	for _, v := range inv.Versions() {
+		for _, wc := range v.Config.Workflows {
+			s.workflows[wc.Name] = flow.WorkflowRef{Function: v.Function, Project: s.projects[v.Function], Config: wc}
+		}
+	}
+	w.snap.Store(s)
+	return nil
+}
+
+func (w *workflowIndex) lookup(name string) (flow.WorkflowRef, bool) {
+	s := w.snap.Load()
+	if s == nil {
+		return flow.WorkflowRef{}, false
+	}
+	ref, ok := s.workflows[name]
+	return ref, ok
+}
+
+func (w *workflowIndex) projectOf(function string) string {
+	if s := w.snap.Load(); s != nil {
+		return s.projects[function]
+	}
+	return ""
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Durable execution (internal/flow). An execution is an append-only
+// history of events per run, at most one task row (the execution's
+// "orchestrate" task: due time plus lease) and an inbox of messages from
+// outside (signals, cancel requests, child results) waiting to be consumed.
+//
+// Invariant every backend keeps: a running execution has exactly one task
+// row; a closed one has none and an empty inbox.
+
+// Execution statuses.
+const (
+	FlowRunning    = "running"
+	FlowCompleted  = "completed"
+	FlowFailed     = "failed"
+	FlowCanceled   = "canceled"
+	FlowTerminated = "terminated"
+)
+
+// Inbox message kinds.
+const (
+	InboxSignal = "signal" // Name is the signal's name, Data its JSON value
+	InboxCancel = "cancel" // Data is the reason (JSON string), may be empty
+	InboxChild  = "child"  // a child execution closed; Data is chosen by the engine
+)
+
+var (
+	// ErrLeaseLost: a commit or renewal from a holder whose lease is no
+	// longer the task's (expired and claimed by another worker, or the
+	// execution was terminated, closed or reopened), or whose FromSeq is
+	// not the history's length. Nothing was written for it.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrClosed: the execution is not running; signals and cancels are
+	// refused, and terminate has nothing to do.
+	ErrClosed = errors.New("execution closed")
+	// ErrRunning: reopening an execution that is still running.
+	ErrRunning = errors.New("execution running")
+)
+
+// FlowExecution is one execution (all its runs; Run is the current one).
+type FlowExecution struct {
+	ID       string
+	Project  string
+	Workflow string
+	Function string // the function whose code orchestrates it
+	Run      int    // 1 for the first run; continue-as-new and a full restart add 1
+	Status   string
+	Input    []byte // JSON input of the current run
+	Output   []byte // JSON output once completed
+	Error    []byte // JSON error once failed/canceled/terminated (engine's shape)
+	TraceID  string // 32 hex: every run of the execution belongs to this trace
+	// ParentID and ParentStep name the execution and step that started this
+	// one as a child; "" and 0 for a top-level execution.
+	ParentID   string
+	ParentStep int
+	// HistoryLen is the number of events in the current run's history (the
+	// Seq of its last event).
+	HistoryLen  int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ClosedAt    time.Time // zero while running
+	RetainUntil time.Time // zero while running; FlowSweep deletes after it
+}
+
+// FlowEvent is one history event of one run. Seq is 1-based and dense per
+// run; the store assigns it from FlowCommit.FromSeq. Type, Step, Name and
+// Data are the engine's; the store keeps them as given.
+type FlowEvent struct {
+	Seq  int
+	Type string
+	Step int    // the orchestrator step it belongs to, 0 for none
+	Name string // function, workflow, timer, signal or marker name
+	Data []byte // JSON, may be nil
+	Time time.Time
+}
+
+// FlowInbox is a message waiting for an execution. ID is assigned by the
+// store and increases in arrival order.
+type FlowInbox struct {
+	ID          int64
+	ExecutionID string
+	Kind        string // InboxSignal, InboxCancel, InboxChild
+	Name        string
+	Data        []byte
+	Time        time.Time
+}
+
+// FlowTask is a claimed task: the execution and the lease its holder must
+// present to commit. Attempts counts claims since the last release (a
+// task that keeps crashing its orchestrator is noticed by the engine).
+type FlowTask struct {
+	ExecutionID string
+	Lease       string
+	LeaseUntil  time.Time
+	Attempts    int
+}
+
+// FlowStartParams creates an execution with its first history events
+// (Seq 1..len(Events)) and its task, due at DueAt. With Lease set the task
+// is created already claimed (the starting node runs it at once) until
+// LeaseUntil. Execution.Status, Run, HistoryLen and the times are set by
+// the store (running, 1, len(Events), now).
+type FlowStartParams struct {
+	Execution  FlowExecution
+	Events     []FlowEvent
+	DueAt      time.Time
+	Lease      string
+	LeaseUntil time.Time
+}
+
+// FlowClose finishes an execution: its task and inbox are deleted.
+type FlowClose struct {
+	Status      string // FlowCompleted, FlowFailed, FlowCanceled, FlowTerminated
+	Output      []byte
+	Error       []byte
+	RetainUntil time.Time
+}
+
+// FlowCommit is what one run writes at once, under its lease:
+//   - Events are appended to the current run with Seq FromSeq+1, ...;
+//     FromSeq must equal the execution's HistoryLen (else ErrLeaseLost);
+//   - ConsumeInbox messages (moved into Events by the engine) are deleted;
+//   - Start creates child executions (an id that exists is left as it is);
+//   - Send puts messages in other executions' inboxes and wakes their
+//     tasks (a target that is unknown or closed is skipped);
+//   - then exactly one of: Close (finish), NewRun (continue-as-new: Run+1,
+//     Input = NewRun.Input, the new run's history is NewRun.Events, task
+//     due now and released), Release (lease cleared; due at DueAt, or now
+//     if the inbox holds a message not consumed here; never due when DueAt
+//     is zero and the inbox is empty; Attempts reset), or none of them
+//     (the lease is kept and extended to LeaseUntil).
+type FlowCommit struct {
+	ExecutionID  string
+	Lease        string
+	FromSeq      int
+	Events       []FlowEvent
+	ConsumeInbox []int64
+	Start        []FlowStartParams
+	Send         []FlowInbox
+	Close        *FlowClose
+	NewRun       *FlowNewRun
+	Release      *FlowRelease
+	LeaseUntil   time.Time
+}
+
+// FlowNewRun starts the next run of an execution (continue-as-new).
+type FlowNewRun struct {
+	Input  []byte
+	Events []FlowEvent
+}
+
+// FlowRelease gives a task back until DueAt (zero: until a message).
+// InboxSeen is the highest inbox message ID the holder has seen: only a
+// message with a higher ID (one that arrived since) makes the task due
+// now, so a buffered signal nobody waits for yet does not wake the
+// execution again and again.
+type FlowRelease struct {
+	DueAt     time.Time
+	InboxSeen int64
+}
+
+// FlowReopenParams reopens a closed execution (restart). Events are
+// appended to the current run (e.g. "restarted", telling the engine which
+// recorded results to forget) unless NewRun is set, in which case a new
+// run starts with NewRun.Input and NewRun.Events. The task is due now.
+type FlowReopenParams struct {
+	ID     string
+	Events []FlowEvent
+	NewRun *FlowNewRun
+}
+
+// FlowListParams filters executions; zero fields do not filter. Newest
+// (by CreatedAt, then ID) first. Before pages: only executions created
+// strictly before the execution with this ID.
+type FlowListParams struct {
+	Project  string
+	Workflow string
+	Status   string
+	ParentID string
+	Before   string
+	Limit    int // 0 means 100
+}
+
+// Flow is the durable execution part of the store. now is passed in so
+// the engine's clock (fake in tests) decides what is due.
+type Flow interface {
+	// FlowStart creates an execution; created is false (and nothing is
+	// written) when the ID exists, and the existing execution is returned.
+	FlowStart(ctx context.Context, p FlowStartParams, now time.Time) (exec *FlowExecution, created bool, err error)
+	// FlowCommitBatch applies commits in one transaction and returns one
+	// error per commit (nil: written). A commit that fails its lease or
+	// FromSeq check gets ErrLeaseLost and writes nothing; the others are
+	// applied. A failure of the transaction itself is returned for all.
+	FlowCommitBatch(ctx context.Context, commits []FlowCommit, now time.Time) []error
+	// FlowClaim leases up to limit due tasks (due at or before now, not
+	// leased or lease expired) to owner until now+leaseFor, each with a
+	// fresh lease string, and counts the attempt. Oldest due first.
+	FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]FlowTask, error)
+	// FlowRenew extends held leases to until and returns the execution IDs
+	// whose lease was lost.
+	FlowRenew(ctx context.Context, held []FlowTask, until time.Time) (lost []string, err error)
+	// FlowNextDue is the earliest due time of a task not leased (or leased
+	// until before it); ok is false when nothing is due ever.
+	FlowNextDue(ctx context.Context) (t time.Time, ok bool, err error)
+
+	// FlowGet returns an execution or ErrNotFound.
+	FlowGet(ctx context.Context, id string) (*FlowExecution, error)
+	// FlowList lists executions (see FlowListParams).
+	FlowList(ctx context.Context, p FlowListParams) ([]FlowExecution, error)
+	// FlowHistory returns events of one run with Seq > afterSeq in order,
+	// at most limit (0: all).
+	FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]FlowEvent, error)
+	// FlowInboxList returns an execution's waiting messages, oldest first.
+	FlowInboxList(ctx context.Context, id string) ([]FlowInbox, error)
+
+	// FlowSend puts a message in a running execution's inbox and makes its
+	// task due now (a leased task keeps its lease; its holder finds the
+	// message). ErrNotFound for an unknown execution, ErrClosed when it is
+	// not running. Returns the message's ID.
+	FlowSend(ctx context.Context, m FlowInbox, now time.Time) (int64, error)
+	// FlowTerminate closes a running execution at once, without its
+	// code: ev is appended to the current run, the close applied, task
+	// and inbox deleted. ErrNotFound, or ErrClosed if it was not running.
+	FlowTerminate(ctx context.Context, id string, ev FlowEvent, c FlowClose, now time.Time) error
+	// FlowReopen makes a closed execution running again (see
+	// FlowReopenParams). ErrNotFound, or ErrRunning if it is running.
+	FlowReopen(ctx context.Context, p FlowReopenParams, now time.Time) (*FlowExecution, error)
+	// FlowSweep deletes up to limit closed executions whose RetainUntil is
+	// before now, with their histories, and returns how many.
+	FlowSweep(ctx context.Context, now time.Time, limit int) (int, error)
+}
