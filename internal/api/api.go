@@ -51,6 +51,7 @@ type Config struct {
 	Prices   invoke.Prices
 	Events   Events                          // queues, topics, async invokes
 	Bindings BindingsAdmin                   // secrets, databases
+	Flows    Flows                           // workflow executions; nil: not enabled (503)
 	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
 }
 
@@ -83,6 +84,7 @@ func New(cfg Config) *API {
 	a.handle("GET /usage", a.usage)
 	a.routeEvents()
 	a.routeBindings()
+	a.routeFlows()
 	// Go's profiler, for operators: behind the admin token like the rest.
 	prof := http.NewServeMux()
 	prof.HandleFunc("/debug/pprof/", pprof.Index)

@@ -114,7 +114,7 @@ Start here:
   curl localhost:8080/hello/world
 
 Commands that talk to a server (deploy, invoke, logs, usage, versions,
-rollback, functions) find the dev server of the project in the current
+rollback, functions, workflow, ...) find the dev server of the project in the current
 directory by themselves; elsewhere pass --server and --token or set
 STRATA_SERVER and STRATA_TOKEN.`,
 		SilenceUsage:  true,
@@ -142,6 +142,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newSchedulesCmd(stdio),
 		newSecretsCmd(stdio),
 		newDBCmd(stdio),
+		newWorkflowCmd(stdio),
 	)
 	return root
 }

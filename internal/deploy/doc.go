@@ -1,7 +1,8 @@
 // Package deploy owns what a deploy is once it leaves strata.yaml: the Spec
 // the CLI sends to the admin API, the rules that make a Spec valid (names,
 // limits, module digests, routes, queues, topics, triggers, databases, KV
-// namespaces, secret names, bindings and fetch allow-lists), the event
+// namespaces, secret names, bindings, fetch allow-lists and workflows,
+// which travel in their function's config), the event
 // configuration a Spec implies (Spec.Events: user queues, one internal
 // async queue per function, one queue per topic subscription, schedules),
 // the binding resources it implies (Spec.Bindings), and the Plan that

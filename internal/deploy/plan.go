@@ -38,7 +38,7 @@ type Plan struct {
 	RoutesAdd    []store.Route    `json:"routes_add,omitempty"`
 	RoutesRemove []store.Route    `json:"routes_remove,omitempty"`
 	// RoutesChange are routes kept with other attributes (async, rate
-	// limit).
+	// limit, the workflow they start).
 	RoutesChange []RouteChange `json:"routes_change,omitempty"`
 
 	// Events: every queue (user and internal), topic and schedule that the
@@ -61,6 +61,13 @@ type Plan struct {
 	DatabasesRemove []store.DatabaseConfig `json:"databases_remove,omitempty"`
 	KVAdd           []store.KVNamespace    `json:"kv_add,omitempty"`
 	KVRemove        []store.KVNamespace    `json:"kv_remove,omitempty"`
+
+	// Workflows the deploy adds, changes or removes. They are part of
+	// their function's config, so each also shows as a change of that
+	// function (a new version).
+	WorkflowsAdd    []Workflow       `json:"workflows_add,omitempty"`
+	WorkflowsChange []WorkflowChange `json:"workflows_change,omitempty"`
+	WorkflowsRemove []Workflow       `json:"workflows_remove,omitempty"`
 }
 
 // RouteChange is a route whose method, path and function stay while its
@@ -107,7 +114,8 @@ func (p *Plan) Empty() bool {
 		len(p.QueuesAdd)+len(p.QueuesChange)+len(p.QueuesRemove)+
 		len(p.TopicsAdd)+len(p.TopicsChange)+len(p.TopicsRemove)+
 		len(p.SchedulesAdd)+len(p.SchedulesChange)+len(p.SchedulesRemove)+
-		len(p.DatabasesAdd)+len(p.DatabasesChange)+len(p.DatabasesRemove)+len(p.KVAdd)+len(p.KVRemove) == 0
+		len(p.DatabasesAdd)+len(p.DatabasesChange)+len(p.DatabasesRemove)+len(p.KVAdd)+len(p.KVRemove)+
+		len(p.WorkflowsAdd)+len(p.WorkflowsChange)+len(p.WorkflowsRemove) == 0
 }
 
 // Compute plans spec against cur. It validates spec first. It refuses
@@ -118,11 +126,13 @@ func (p *Plan) Empty() bool {
 // unchanged and gets no new version, so deploying the same thing twice is a
 // no-op. An empty Kind in the spec (a prebuilt module whose kind the server
 // detects) equals any deployed kind: the kind follows from the module, and a
-// different module is a change anyway.
+// different module is a change anyway. Workflows compare as a set: their
+// order in the spec changes nothing, and new versions list them sorted.
 func Compute(spec Spec, cur State) (*Plan, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	spec = sortWorkflows(spec)
 	var conflicts []error
 	deployed := make(map[string]store.Function, len(cur.Functions))
 	for _, f := range cur.Functions {
@@ -191,6 +201,7 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 	ev := spec.Events(time.Time{})
 	conflicts = append(conflicts, p.diffEvents(ev, cur)...)
 	conflicts = append(conflicts, p.diffBindings(spec.Bindings(), cur)...)
+	conflicts = append(conflicts, p.diffWorkflows(spec, cur)...)
 	if len(conflicts) > 0 {
 		return nil, fmt.Errorf("deploy project %q: %w", spec.Project, errors.Join(conflicts...))
 	}
@@ -222,7 +233,7 @@ func diffRoutes(current, desired []store.Route) (add []store.Route, change []Rou
 		switch {
 		case !ok:
 			add = append(add, r)
-		case old.Async != r.Async || old.RateLimit != r.RateLimit || old.RateBurst != r.RateBurst:
+		case old.Async != r.Async || old.RateLimit != r.RateLimit || old.RateBurst != r.RateBurst || old.Workflow != r.Workflow:
 			change = append(change, RouteChange{Old: old, New: r, Fields: routeFields(old, r)})
 		}
 	}
@@ -253,6 +264,9 @@ func rateString(r float64) string {
 
 func routeFields(o, n store.Route) []string {
 	var out []string
+	if o.Workflow != n.Workflow {
+		out = append(out, "workflow "+noneIfEmpty(o.Workflow)+"→"+noneIfEmpty(n.Workflow))
+	}
 	if o.Async != n.Async {
 		out = append(out, "async "+onOff(o.Async)+"→"+onOff(n.Async))
 	}
@@ -268,6 +282,9 @@ func routeFields(o, n store.Route) []string {
 // routeAttrs describes a new route's attributes, "" when it has none.
 func routeAttrs(r store.Route) string {
 	var out []string
+	if r.Workflow != "" {
+		out = append(out, "starts workflow "+r.Workflow)
+	}
 	if r.Async {
 		out = append(out, "async")
 	}
@@ -309,7 +326,8 @@ func describe(fs FunctionSpec) []string {
 	for _, k := range sortedKeys(c.Env) {
 		out = append(out, "env +"+k)
 	}
-	return append(out, describeBindings(c)...)
+	out = append(out, describeBindings(c)...)
+	return append(out, functionWorkflowFields(store.FunctionConfig{}, c)...)
 }
 
 // diff lists what differs between a deployed version and a wanted function;
@@ -354,15 +372,17 @@ func diff(old store.Version, fs FunctionSpec) []string {
 			out = append(out, "env ~"+k)
 		}
 	}
-	return append(out, bindingFields(o, n)...)
+	out = append(out, bindingFields(o, n)...)
+	return append(out, functionWorkflowFields(o, n)...)
 }
 
 // Write prints the plan for people: a "project NAME:" line, then one line
 // per change ("+ function hello: module 1a2b3c4d5e6f, ...", "~ function api:
 // memory 128→256 MB, env ~KEY", "- function old", "+ route GET /x → hello",
-// "+ queue orders (visibility 30s, max_receives 5)", "~ schedule nightly:
-// 0 3 * * * Europe/Berlin", "- topic x"), then a summary line; or one line
-// saying there are no changes.
+// "+ workflow fulfil (orders, retention 24h)", "+ queue orders (visibility
+// 30s, max_receives 5)", "~ schedule nightly: 0 3 * * * Europe/Berlin",
+// "- topic x"), then a summary line; or one line saying there are no
+// changes.
 //
 // Internal queues are shown only where they say something the other lines
 // do not: a function's added or removed async queue goes with the
@@ -400,7 +420,8 @@ func (p *Plan) Write(w io.Writer) error {
 	for _, r := range p.RoutesRemove {
 		fmt.Fprintf(&b, "- route %s %s → %s\n", r.Method, r.Path, r.Function)
 	}
-	counts := p.writeEvents(&b)
+	counts := p.writeWorkflows(&b)
+	counts = append(counts, p.writeEvents(&b)...)
 	counts = append(counts, p.writeBindings(&b)...)
 	fmt.Fprintf(&b, "functions: %d to add, %d to change, %d to remove, %d unchanged; routes: %d to add, ",
 		len(p.Add), len(p.Change), len(p.Remove), len(p.Unchanged), len(p.RoutesAdd))
@@ -441,6 +462,7 @@ func (p *Plan) ApplyParams(spec Spec, now time.Time) store.DeploymentApplyParams
 			cfg.Bindings = slices.Clone(cfg.Bindings)
 			cfg.Secrets = slices.Clone(cfg.Secrets)
 			cfg.Fetch = slices.Clone(cfg.Fetch)
+			cfg.Workflows = slices.Clone(cfg.Workflows)
 			ap.NewVersions = append(ap.NewVersions, store.NewVersionParams{
 				Function:     c.Name,
 				ModuleSHA256: c.New.ModuleSHA256,

@@ -58,6 +58,10 @@ type RouteSpec struct {
 	// RateBurst; both set or both zero.
 	RateLimit float64 `json:"rate_limit,omitempty"`
 	RateBurst int     `json:"rate_burst,omitempty"`
+	// Workflow, when set, makes the route start an execution of this
+	// workflow instead of invoking the function; it must be one of the
+	// function's own (Config.Workflows). Not with Async.
+	Workflow string `json:"workflow,omitempty"`
 }
 
 // Validate re-checks a Spec on the server: the CLI validated the manifest,
@@ -110,6 +114,7 @@ func (s Spec) Validate() error {
 	}
 	errs = append(errs, s.validateEvents()...)
 	errs = append(errs, s.validateBindings()...)
+	errs = append(errs, s.validateWorkflows()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}
@@ -123,7 +128,7 @@ func (s Spec) storeRoutes() []store.Route {
 		for _, r := range f.Routes {
 			out = append(out, store.Route{
 				Project: s.Project, Method: r.Method, Path: r.Path, Function: f.Name,
-				Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst,
+				Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst,
 			})
 		}
 	}

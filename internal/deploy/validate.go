@@ -123,7 +123,8 @@ func ValidateSHA256(s string) error {
 
 // ValidateConfig checks a function configuration as it arrives over the
 // API, bindings included (their names, kinds, secret names and fetch
-// patterns; Spec.Validate checks that the resources exist). An empty Kind is allowed: the server detects it from the module's
+// patterns; Spec.Validate checks that the resources exist) and workflows.
+// An empty Kind is allowed: the server detects it from the module's
 // exports when it compiles it.
 func ValidateConfig(c store.FunctionConfig) error {
 	var errs []error
@@ -148,5 +149,6 @@ func ValidateConfig(c store.FunctionConfig) error {
 		}
 	}
 	errs = append(errs, validateFunctionBindings(c)...)
+	errs = append(errs, validateFunctionWorkflows(c)...)
 	return errors.Join(errs...)
 }

@@ -1,6 +1,8 @@
 // Package gateway is Strata's HTTP ingress: it matches requests to function
 // routes, enforces body and time limits, turns HTTP requests into guest
-// requests and guest responses back into HTTP, serves the health endpoint and
-// mounts the admin API. It holds the one mapping from errors to HTTP status
-// (Status and WriteError), which the admin API uses too.
+// requests and guest responses back into HTTP, starts workflow executions
+// for routes that name a workflow (through a WorkflowStarter), serves the
+// health endpoint and mounts the admin API. It holds the one mapping from
+// errors to HTTP status (Status and WriteError), which the admin API uses
+// too.
 package gateway

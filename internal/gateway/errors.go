@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/runtime"
@@ -57,9 +58,15 @@ func Status(err error) int {
 		return http.StatusInternalServerError
 	case errors.Is(err, runtime.ErrInvalidModule):
 		return http.StatusBadRequest
-	case errors.Is(err, invoke.ErrNoFunction), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, invoke.ErrNoFunction), errors.Is(err, store.ErrNotFound), errors.Is(err, flow.ErrUnknownWorkflow):
 		return http.StatusNotFound
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, flow.ErrBadInput):
+		return http.StatusBadRequest
+	case errors.Is(err, flow.ErrPayloadTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrRunning):
+		// ErrClosed: a signal or cancel for a finished execution;
+		// ErrRunning: restarting one that still runs.
 		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/stratahq/strata/internal/events"
+	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -50,14 +51,23 @@ type Invoker interface {
 	Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error)
 }
 
+// WorkflowStarter starts workflow executions (routes with a workflow); the
+// flow engine implements it.
+type WorkflowStarter interface {
+	// Start starts an execution, or returns the existing one with p.ID
+	// (created false).
+	Start(ctx context.Context, p flow.StartParams) (*store.FlowExecution, bool, error)
+}
+
 // Config configures the gateway.
 type Config struct {
-	Invoker Invoker
-	Async   AsyncInvoker // runs async routes; nil refuses them
-	Admin   http.Handler // the admin API, served under /_strata/api/
-	Logger  *slog.Logger
-	MaxBody int64  // request body cap; default DefaultMaxBody
-	Version string // reported by the health endpoint
+	Invoker   Invoker
+	Async     AsyncInvoker    // runs async routes; nil refuses them
+	Workflows WorkflowStarter // starts workflow routes' executions; nil refuses them
+	Admin     http.Handler    // the admin API, served under /_strata/api/
+	Logger    *slog.Logger
+	MaxBody   int64  // request body cap; default DefaultMaxBody
+	Version   string // reported by the health endpoint
 }
 
 // Gateway is the HTTP handler in front of all functions.
@@ -138,6 +148,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, Errorf(http.StatusTooManyRequests, "rate limit of %g requests/s on %s %s exceeded", rt.RateLimit, rt.Method, rt.Path), "")
 			return
 		}
+	}
+	if rt.Workflow != "" {
+		g.startWorkflow(w, r, rt)
+		return
 	}
 	if rt.Async {
 		g.invokeAsync(w, r, rt.Function, params)

@@ -3,7 +3,8 @@
 // their limits, environment, HTTP routes, event triggers (queue, topics,
 // schedule) and bindings (databases, kv namespaces, secrets, the outbound
 // fetch allow-list), and the project's queues, topics, databases, kv
-// namespaces and secret names. Secret values never appear in a manifest:
+// namespaces, secret names and workflows (each handed to the function that
+// orchestrates it; a route may start one instead of invoking). Secret values never appear in a manifest:
 // database URLs refer to secrets as ${secret:NAME}.
 //
 // Parse reports every problem it finds, each with file:line:column and the

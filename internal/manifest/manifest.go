@@ -35,6 +35,7 @@ type Manifest struct {
 
 	Databases []Database    `json:"databases,omitempty"` // sorted by name
 	KV        []KVNamespace `json:"kv,omitempty"`        // sorted by name
+	Workflows []Workflow    `json:"workflows,omitempty"` // sorted by name
 	// Secrets are the names of the secrets the project uses, sorted; their
 	// values are set with `strata secrets set` and never appear here.
 	Secrets []string `json:"secrets,omitempty"`
@@ -54,6 +55,19 @@ type Database struct {
 type KVNamespace struct {
 	Name string   `json:"name"`
 	Pos  Position `json:"pos"`
+}
+
+// Workflow is a workflow of the project: a name the code of Function
+// registers, with its settings (0 for the engine's defaults). Each is also
+// in its function's Workflows, and so in its versioned config.
+type Workflow struct {
+	Name         string        `json:"name"`
+	Function     string        `json:"function"`
+	HistoryLimit int           `json:"history_limit,omitempty"` // events per run
+	Retention    time.Duration `json:"retention,omitempty"`     // how long finished executions are kept
+	Pos          Position      `json:"pos"`                     // of the workflow's name
+
+	fnPos Position // of the function's name
 }
 
 // Binding gives a function a database or KV namespace under a name of its
@@ -112,6 +126,9 @@ type Function struct {
 	// FetchPrivate lets fetch reach loopback and private addresses of the
 	// listed hosts.
 	FetchPrivate bool `json:"fetch_private,omitempty"`
+	// Workflows are the workflows (top-level workflows:) that name this
+	// function, sorted by name.
+	Workflows []store.WorkflowConfig `json:"workflows,omitempty"`
 
 	Pos Position `json:"pos"` // of the function's name
 }
@@ -119,17 +136,20 @@ type Function struct {
 // Route is one route of a function. Method is "*" when the manifest gave
 // none.
 type Route struct {
-	Method    string   `json:"method"`
-	Path      string   `json:"path"`
-	Async     bool     `json:"async,omitempty"`
-	RateLimit float64  `json:"rate_limit,omitempty"` // requests per second, 0 for none
-	RateBurst int      `json:"rate_burst,omitempty"`
-	Pos       Position `json:"pos"`
+	Method    string  `json:"method"`
+	Path      string  `json:"path"`
+	Async     bool    `json:"async,omitempty"`
+	RateLimit float64 `json:"rate_limit,omitempty"` // requests per second, 0 for none
+	RateBurst int     `json:"rate_burst,omitempty"`
+	// Workflow, when set, makes the route start an execution of this
+	// workflow (one of the function's) instead of invoking the function.
+	Workflow string   `json:"workflow,omitempty"`
+	Pos      Position `json:"pos"`
 }
 
 // Config is the function's configuration as versions store it. Bindings
-// are sorted by name and secrets and fetch patterns sorted too, so that
-// reordering them in the file changes nothing.
+// and workflows are sorted by name and secrets and fetch patterns sorted
+// too, so that reordering them in the file changes nothing.
 func (f Function) Config() store.FunctionConfig {
 	c := store.FunctionConfig{
 		Kind:           f.Kind,
@@ -152,6 +172,10 @@ func (f Function) Config() store.FunctionConfig {
 	if len(f.Fetch) > 0 {
 		c.Fetch = slices.Sorted(slices.Values(f.Fetch))
 	}
+	if len(f.Workflows) > 0 {
+		c.Workflows = slices.Clone(f.Workflows)
+		slices.SortFunc(c.Workflows, func(a, b store.WorkflowConfig) int { return strings.Compare(a.Name, b.Name) })
+	}
 	return c
 }
 
@@ -159,7 +183,7 @@ func (f Function) Config() store.FunctionConfig {
 func (f Function) RouteSpecs() []deploy.RouteSpec {
 	out := make([]deploy.RouteSpec, len(f.Routes))
 	for i, r := range f.Routes {
-		out[i] = deploy.RouteSpec{Method: r.Method, Path: r.Path, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst}
+		out[i] = deploy.RouteSpec{Method: r.Method, Path: r.Path, Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst}
 	}
 	return out
 }

@@ -25,14 +25,14 @@ import (
 // Known keys, in the order the docs list them. Suggestions for typos come
 // from these lists.
 var (
-	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "functions"}
+	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "functions"}
 	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes",
 		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
 		"bindings", "fetch", "fetch_private"}
 	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
 	topicKeys        = []string{"queues"}
 	queueTriggerKeys = []string{"name", "batch_size"}
-	routeKeys        = []string{"route", "async", "rate_limit", "burst"}
+	routeKeys        = []string{"route", "workflow", "async", "rate_limit", "burst"}
 )
 
 // maxMergeDepth bounds nested "<<" merges, which YAML aliases could
@@ -52,6 +52,7 @@ type parser struct {
 	routes  map[string]routeOwner // route.Pattern.Key → first route with it
 	merged  int                   // keys copied by "<<" so far
 	refs    []ref                 // names of queues, topics and secrets, checked once all are known
+	wfRefs  []ref                 // workflows that routes start, checked once all are known
 }
 
 type routeOwner struct {
@@ -414,6 +415,8 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 			m.KV = p.kvNamespaces(e)
 		case "secrets":
 			m.Secrets = p.secrets(e)
+		case "workflows":
+			m.Workflows = p.workflows(e)
 		default:
 			p.unknownKey(e, "", topKeys)
 		}
@@ -427,6 +430,7 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 	}
 	p.checkRefs(m)
 	p.checkBindings(m)
+	p.checkWorkflows(m)
 	return m
 }
 
@@ -725,7 +729,7 @@ func (p *parser) functionRoutes(e entry, field, fn string) []Route {
 		var rt Route
 		s, ok := str(v)
 		if mv, isMap := v.(*ast.MappingNode); isMap {
-			s, rt, ok = p.routeObject(mv, rf, pos)
+			s, rt, ok = p.routeObject(mv, rf, pos, fn)
 			if !ok {
 				continue
 			}

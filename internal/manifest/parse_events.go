@@ -290,11 +290,11 @@ func (p *parser) checkFunctionEvents(f *Function, ev *fnEvents, field string) {
 	}
 }
 
-// routeObject reads the mapping form of a route.
-func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position) (string, Route, bool) {
+// routeObject reads the mapping form of a route of function fn.
+func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn string) (string, Route, bool) {
 	var rt Route
 	text, sawRoute, burstSet := "", false, false
-	var burstPos Position
+	var burstPos, asyncPos Position
 	for _, s := range p.entries(m, field, "key", 0) {
 		sf := join(field, s.key)
 		switch s.key {
@@ -308,7 +308,12 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position) (st
 			text = v
 		case "async":
 			if s.value != nil {
+				asyncPos = s.pos
 				rt.Async = p.boolean(s, sf)
+			}
+		case "workflow":
+			if s.value != nil {
+				rt.Workflow = p.routeWorkflow(s, sf, fn)
 			}
 		case "rate_limit":
 			if s.value == nil {
@@ -334,6 +339,10 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position) (st
 	if !sawRoute {
 		p.addf(pos, field, "needs route: the method and path, e.g. \"route: POST /hooks/{id}\"")
 		return "", rt, false
+	}
+	if rt.Async && rt.Workflow != "" {
+		p.addf(asyncPos, join(field, "async"), "a route that starts a workflow cannot be async: it answers 202 with the execution's id as soon as the execution is stored")
+		rt.Async = false
 	}
 	switch {
 	case burstSet && rt.RateLimit == 0:

@@ -133,9 +133,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	flowHost.Engine = s.fl
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
+		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 	})
-	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
+	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
 	if err := s.inv.Sync(ctx); err != nil {
 		return fmt.Errorf("load deployed functions: %w", err)
