@@ -68,6 +68,9 @@ type Config struct {
 	// Poll is how often the engine looks for due tasks when nothing woke
 	// it (default 500 ms): other nodes' signals and timers.
 	Poll time.Duration
+	// OnClose, when set, hears of every execution this node closes,
+	// after the close is committed (benchmarks and tests wait on it).
+	OnClose func(id, status string)
 	// Hold is the longest wait (a timer, a retry backoff) a run sits out
 	// in memory; longer waits release the task and end the pass (default
 	// 2 s).
@@ -345,10 +348,25 @@ func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (*sto
 		if ex.Status != store.FlowFailed && ex.Status != store.FlowRunning {
 			return nil, fmt.Errorf("%w: execution %s is %s, not failed: restart it without --from-failure", ErrBadInput, id, ex.Status)
 		}
+		// The step whose failure failed the execution runs again; a
+		// failure of the code itself (a panic, non-determinism) keeps
+		// every step's result and replays with the code deployed now.
 		var fe wire.FlowError
 		_ = json.Unmarshal(ex.Error, &fe)
-		data, _ := json.Marshal(restartData{DiscardStep: fe.Step})
-		p.Events = []store.FlowEvent{{Type: EvRestarted, Step: fe.Step, Data: data, Time: now}}
+		discard := 0
+		if fe.Step > 0 {
+			hist, err := e.cfg.Store.FlowHistory(ctx, id, ex.Run, 0, 0)
+			if err != nil {
+				return nil, err
+			}
+			for _, ev := range hist {
+				if ev.Step == fe.Step && (ev.Type == EvCallFailed || ev.Type == EvChildFailed) {
+					discard = fe.Step
+				}
+			}
+		}
+		data, _ := json.Marshal(restartData{DiscardStep: discard})
+		p.Events = []store.FlowEvent{{Type: EvRestarted, Step: discard, Data: data, Time: now}}
 	} else {
 		data, _ := json.Marshal(startedData{Input: ex.Input, TraceID: ex.TraceID, Parent: ex.ParentID, ParentStep: ex.ParentStep, Restarted: true})
 		p.NewRun = &store.FlowNewRun{Input: ex.Input, Events: []store.FlowEvent{{Type: EvStarted, Name: ex.Workflow, Data: data, Time: now}}}

@@ -47,7 +47,6 @@ func (e *Engine) execute(r *Run) {
 			return
 		}
 		r.step, r.awaits, r.suspended, r.wakeAt = 0, 0, false, time.Time{}
-		r.deadline = time.Time{}
 		r.mu.Unlock()
 
 		out, err := e.cfg.Orchestrator.Orchestrate(WithRun(ctx, r), r)
@@ -192,7 +191,11 @@ func (e *Engine) closeLocked(ctx context.Context, r *Run, output []byte, ferr *w
 	r.limit = max(r.limit, len(r.hist)+1)
 	r.failure = nil
 	r.appendEvent(ev)
-	if err := r.commitLocked(ctx, store.FlowCommit{Close: c}); err != nil && !errors.Is(err, store.ErrLeaseLost) && ctx.Err() == nil {
+	err := r.commitLocked(ctx, store.FlowCommit{Close: c})
+	switch {
+	case err == nil && e.cfg.OnClose != nil:
+		e.cfg.OnClose(r.exec.ID, c.Status)
+	case err != nil && !errors.Is(err, store.ErrLeaseLost) && ctx.Err() == nil:
 		e.cfg.Logger.Warn("flow: close execution", "id", r.exec.ID, "err", err)
 	}
 }

@@ -56,8 +56,11 @@ type Run struct {
 	awaits    int
 	suspended bool
 	wakeAt    time.Time
-	deadline  time.Time
 }
+
+// passMargin is how long before its invocation's deadline an
+// orchestrator pass stops waiting.
+const passMargin = 500 * time.Millisecond
 
 type callState struct {
 	fn       string
@@ -275,8 +278,7 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 			// its oldest branch and the step is not consumed.
 			return &wire.FlowResponse{Value: mustJSON(req.Min)}
 		}
-		if kindOf(ev) != req.Kind || (ev.Name != name && req.Kind != wire.FlowNow && req.Kind != wire.FlowRandom && req.Kind != wire.FlowUUID) ||
-			(ev.Type == EvMarker && ev.Name != req.Kind && req.Kind != wire.FlowVersion) {
+		if !matches(ev, req, name) {
 			r.nonDeterminism(k, ev, req)
 			return suspend
 		}
@@ -368,6 +370,27 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 	return &wire.FlowResponse{Step: k}
 }
 
+// matches reports whether a recorded command is the one the code asks
+// for. Inputs are not compared: a step's input may legitimately depend on
+// data the code reads differently after a fix; its kind and target may not.
+func matches(ev store.FlowEvent, req wire.FlowRequest, name string) bool {
+	switch req.Kind {
+	case wire.FlowCall:
+		return ev.Type == EvCallScheduled && ev.Name == req.Name
+	case wire.FlowChild:
+		return ev.Type == EvChildStarted && ev.Name == req.Name
+	case wire.FlowSleep:
+		return ev.Type == EvTimerStarted
+	case wire.FlowSignal:
+		return ev.Type == EvSignalWaiting && ev.Name == req.Name
+	case wire.FlowNow, wire.FlowRandom, wire.FlowUUID:
+		return ev.Type == EvMarker && ev.Name == req.Kind
+	case wire.FlowVersion:
+		return ev.Type == EvMarker && ev.Name == name
+	}
+	return false
+}
+
 func orNull(b []byte) json.RawMessage {
 	if len(b) == 0 {
 		return json.RawMessage("null")
@@ -405,9 +428,6 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 		}
 		if r.inboxNew {
 			r.reloadInbox(ctx)
-		}
-		if r.cancelAt == 0 && r.deliverCancel() {
-			return &wire.FlowResponse{Canceled: true}
 		}
 		now := r.e.now()
 		var wake time.Time
@@ -480,7 +500,19 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 		if progressed {
 			continue
 		}
-		if !busy && (wake.IsZero() || wake.Sub(now) > r.e.cfg.Hold) || !r.deadline.IsZero() && now.After(r.deadline) {
+		// A cancel request is delivered to an await that has to wait:
+		// never to one a replay answers from the history, so the code
+		// takes the same path on every replay up to here.
+		if r.cancelAt == 0 && r.deliverCancel() {
+			return &wire.FlowResponse{Canceled: true}
+		}
+		// The orchestrator's invocation has a deadline: give the pass
+		// up before it, the run goes on without it.
+		if dl, ok := ctx.Deadline(); ok && now.After(dl.Add(-passMargin)) {
+			r.suspended, r.wakeAt = true, wake
+			return suspend
+		}
+		if !busy && (wake.IsZero() || wake.Sub(now) > r.e.cfg.Hold) {
 			r.suspended, r.wakeAt = true, wake
 			return suspend
 		}
@@ -500,8 +532,8 @@ func (r *Run) waitLocked(ctx context.Context, wake time.Time, poll bool) {
 	if !wake.IsZero() {
 		d = min(d, wake.Sub(r.e.now()))
 	}
-	if !r.deadline.IsZero() {
-		d = min(d, r.deadline.Sub(r.e.now()))
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, dl.Add(-passMargin).Sub(r.e.now()))
 	}
 	d = max(d, time.Millisecond)
 	r.mu.Unlock()

@@ -1,0 +1,562 @@
+package flow_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// These tests drive the core with orchestrators written in Go against
+// the same Run API the Wasm SDK reaches through host calls, and with a
+// fake invoker whose "functions" are Go funcs; the store is a real SQLite
+// file. The Wasm path is tested end to end in e2e/.
+
+// wf is a workflow: Go code using the test context c.
+type wf func(c *tctx, input json.RawMessage) (any, error)
+
+type tctx struct {
+	ctx context.Context
+	r   *flow.Run
+}
+
+type suspended struct{}
+
+type flowErr struct{ *wire.FlowError }
+
+func (e flowErr) Error() string { return e.Type + ": " + e.Message }
+
+func (c *tctx) schedule(req wire.FlowRequest) *wire.FlowResponse {
+	req.Op = wire.FlowOpSchedule
+	resp := c.r.Schedule(c.ctx, req)
+	if resp.Suspend {
+		panic(suspended{})
+	}
+	return resp
+}
+
+func (c *tctx) await(steps ...int) ([]wire.FlowResult, bool) {
+	resp := c.r.Await(c.ctx, steps)
+	if resp.Suspend {
+		panic(suspended{})
+	}
+	return resp.Results, resp.Canceled
+}
+
+func (c *tctx) result(step int) (json.RawMessage, error) {
+	res, canceled := c.await(step)
+	if canceled {
+		return nil, flowErr{&wire.FlowError{Type: wire.FlowErrCanceled, Message: "canceled"}}
+	}
+	if res[0].Error != nil {
+		return nil, flowErr{res[0].Error}
+	}
+	return res[0].Output, nil
+}
+
+func (c *tctx) call(fn string, in any, retry *wire.FlowRetry) (json.RawMessage, error) {
+	b, _ := json.Marshal(in)
+	resp := c.schedule(wire.FlowRequest{Kind: wire.FlowCall, Name: fn, Input: b, Retry: retry})
+	if resp.Error != nil {
+		return nil, flowErr{resp.Error}
+	}
+	return c.result(resp.Step)
+}
+
+func (c *tctx) sleep(d time.Duration) error {
+	resp := c.schedule(wire.FlowRequest{Kind: wire.FlowSleep, DurationMS: d.Milliseconds()})
+	_, err := c.result(resp.Step)
+	return err
+}
+
+func (c *tctx) signal(name string, timeout time.Duration) (json.RawMessage, error) {
+	resp := c.schedule(wire.FlowRequest{Kind: wire.FlowSignal, Name: name, DurationMS: timeout.Milliseconds()})
+	return c.result(resp.Step)
+}
+
+// orch runs wfs by name; tests swap them to change the "code".
+type orch struct {
+	mu  sync.Mutex
+	wfs map[string]wf
+}
+
+func (o *orch) set(name string, f wf) {
+	o.mu.Lock()
+	o.wfs[name] = f
+	o.mu.Unlock()
+}
+
+func (o *orch) Orchestrate(ctx context.Context, r *flow.Run) (out flow.Outcome, err error) {
+	ex := r.Execution()
+	o.mu.Lock()
+	f := o.wfs[ex.Workflow]
+	o.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(suspended); !ok {
+				panic(p)
+			}
+			out = flow.Outcome{Suspended: true}
+		}
+	}()
+	res, werr := f(&tctx{ctx: ctx, r: r}, ex.Input)
+	var fe flowErr
+	switch {
+	case errors.As(werr, &fe):
+		return flow.Outcome{Error: fe.FlowError}, nil
+	case werr != nil:
+		var can continueAsNew
+		if errors.As(werr, &can) {
+			return flow.Outcome{ContinueAsNew: json.RawMessage(can)}, nil
+		}
+		return flow.Outcome{Error: &wire.FlowError{Type: "WorkflowError", Message: werr.Error()}}, nil
+	}
+	b, _ := json.Marshal(res)
+	return flow.Outcome{Output: b}, nil
+}
+
+type continueAsNew string
+
+func (continueAsNew) Error() string { return "continue as new" }
+
+// activities is a fake invoker: each function is a Go func; calls are
+// counted per function and input.
+type activities struct {
+	mu    sync.Mutex
+	fns   map[string]func(in json.RawMessage, attempt string) (int, string)
+	calls map[string]int
+}
+
+func (a *activities) Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error) {
+	a.mu.Lock()
+	f := a.fns[r.Function]
+	a.calls[r.Function]++
+	a.mu.Unlock()
+	if f == nil {
+		return &invoke.Result{}, fmt.Errorf("%w: %s", invoke.ErrNoFunction, r.Function)
+	}
+	attempt := ""
+	for _, h := range r.Wire.Headers {
+		if h.Name == wire.FlowAttemptHeader {
+			attempt = h.Values[0]
+		}
+	}
+	status, body := f(r.Wire.Body, attempt)
+	return &invoke.Result{Response: &wire.Response{Status: status, Body: []byte(body)}}, nil
+}
+
+func (a *activities) count(fn string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[fn]
+}
+
+type harness struct {
+	t    *testing.T
+	path string
+	st   store.Store
+	o    *orch
+	acts *activities
+	e    *flow.Engine
+	refs map[string]flow.WorkflowRef
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{
+		t: t, path: filepath.Join(t.TempDir(), "strata.db"),
+		o:    &orch{wfs: map[string]wf{}},
+		acts: &activities{fns: map[string]func(json.RawMessage, string) (int, string){}, calls: map[string]int{}},
+		refs: map[string]flow.WorkflowRef{},
+	}
+	h.open()
+	t.Cleanup(h.close)
+	return h
+}
+
+func (h *harness) open() {
+	st, err := sqlite.Open(context.Background(), h.path)
+	require.NoError(h.t, err)
+	h.st = st
+	h.e = flow.New(flow.Config{
+		Store: st, Invoker: h.acts, Orchestrator: h.o, Hold: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
+		LeaseFor: 3 * time.Second,
+		Workflows: func(name string) (flow.WorkflowRef, bool) {
+			ref, ok := h.refs[name]
+			return ref, ok
+		},
+	})
+	h.e.Run()
+}
+
+func (h *harness) close() {
+	if h.e != nil {
+		h.e.Close()
+		h.e = nil
+		_ = h.st.Close()
+	}
+}
+
+// restart stops the engine (as a crash would, leaving leases behind) and
+// opens a new one on the same file.
+func (h *harness) restart() {
+	h.close()
+	h.open()
+}
+
+func (h *harness) workflow(name string, f wf) {
+	h.refs[name] = flow.WorkflowRef{Function: name + "-fn", Project: "p", Config: store.WorkflowConfig{Name: name, HistoryLimit: 200}}
+	h.o.set(name, f)
+}
+
+func (h *harness) activity(name string, f func(in json.RawMessage, attempt string) (int, string)) {
+	h.acts.mu.Lock()
+	h.acts.fns[name] = f
+	h.acts.mu.Unlock()
+}
+
+func (h *harness) start(workflow, id string, input string) *store.FlowExecution {
+	ex, _, err := h.e.Start(context.Background(), flow.StartParams{Workflow: workflow, ID: id, Input: []byte(input)})
+	require.NoError(h.t, err)
+	return ex
+}
+
+// wait polls until the execution is not running and returns it.
+func (h *harness) wait(id string) *store.FlowExecution {
+	h.t.Helper()
+	var ex *store.FlowExecution
+	require.Eventually(h.t, func() bool {
+		var err error
+		ex, err = h.e.Get(context.Background(), id)
+		require.NoError(h.t, err)
+		return ex.Status != store.FlowRunning
+	}, 20*time.Second, 5*time.Millisecond, "execution %s still running", id)
+	return ex
+}
+
+func (h *harness) history(id string) []string {
+	evs, err := h.e.History(context.Background(), id, 0)
+	require.NoError(h.t, err)
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Type
+		if ev.Step > 0 {
+			out[i] = fmt.Sprintf("%s#%d", ev.Type, ev.Step)
+		}
+	}
+	return out
+}
+
+func echo(in json.RawMessage, _ string) (int, string) { return 200, string(in) }
+
+func threeSteps(c *tctx, in json.RawMessage) (any, error) {
+	var n int
+	_ = json.Unmarshal(in, &n)
+	for _, fn := range []string{"add", "add", "double"} {
+		out, err := c.call(fn, n, nil)
+		if err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal(out, &n)
+	}
+	return n, nil
+}
+
+func addDouble(h *harness) {
+	h.activity("add", func(in json.RawMessage, _ string) (int, string) {
+		var n int
+		_ = json.Unmarshal(in, &n)
+		return 200, fmt.Sprint(n + 1)
+	})
+	h.activity("double", func(in json.RawMessage, _ string) (int, string) {
+		var n int
+		_ = json.Unmarshal(in, &n)
+		return 200, fmt.Sprint(n * 2)
+	})
+}
+
+func TestThreeStepsComplete(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("calc", threeSteps)
+	h.start("calc", "calc-1", "1")
+	ex := h.wait("calc-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.JSONEq(t, "6", string(ex.Output))
+	require.Equal(t, []string{"started",
+		"call_scheduled#1", "call_completed#1", "call_scheduled#2", "call_completed#2",
+		"call_scheduled#3", "call_completed#3", "completed"}, h.history("calc-1"))
+	require.Len(t, ex.TraceID, 32)
+
+	// The id is the idempotency key: starting it again runs nothing.
+	again, created, err := h.e.Start(context.Background(), flow.StartParams{Workflow: "calc", ID: "calc-1", Input: []byte("5")})
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, store.FlowCompleted, again.Status)
+	require.Equal(t, 2, h.acts.count("add"))
+}
+
+func TestStartRejectsBadInput(t *testing.T) {
+	h := newHarness(t)
+	h.workflow("calc", threeSteps)
+	_, _, err := h.e.Start(context.Background(), flow.StartParams{Workflow: "nope"})
+	require.ErrorIs(t, err, flow.ErrUnknownWorkflow)
+	_, _, err = h.e.Start(context.Background(), flow.StartParams{Workflow: "calc", Input: []byte("{not json")})
+	require.ErrorIs(t, err, flow.ErrBadInput)
+	_, _, err = h.e.Start(context.Background(), flow.StartParams{Workflow: "calc", Input: []byte(`"` + strings.Repeat("x", flow.MaxPayload) + `"`)})
+	require.ErrorIs(t, err, flow.ErrPayloadTooLarge)
+	_, _, err = h.e.Start(context.Background(), flow.StartParams{Workflow: "calc", ID: "has space"})
+	require.ErrorIs(t, err, flow.ErrBadInput)
+	require.ErrorIs(t, h.e.Signal(context.Background(), "missing", "go", nil), store.ErrNotFound)
+}
+
+func TestDurableTimerSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("nap", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("add", 1, nil); err != nil {
+			return nil, err
+		}
+		if err := c.sleep(600 * time.Millisecond); err != nil {
+			return nil, err
+		}
+		return c.call("double", 2, nil)
+	})
+	h.start("nap", "nap-1", "null")
+	require.Eventually(t, func() bool { return h.acts.count("add") == 1 }, 5*time.Second, time.Millisecond)
+	// Kill while the timer runs: the timer is in the store, the first
+	// step's result too.
+	h.restart()
+	ex := h.wait("nap-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.JSONEq(t, "4", string(ex.Output))
+	require.Equal(t, 1, h.acts.count("add"), "a completed activity ran again after the restart")
+	require.Contains(t, h.history("nap-1"), "timer_fired#2")
+}
+
+func TestSignalsBufferedAndTimeout(t *testing.T) {
+	h := newHarness(t)
+	h.workflow("approve", func(c *tctx, in json.RawMessage) (any, error) {
+		v, err := c.signal("approval", 5*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		_, err = c.signal("never", 300*time.Millisecond)
+		var fe flowErr
+		if !errors.As(err, &fe) || fe.Type != wire.FlowErrTimeout {
+			return nil, fmt.Errorf("want a timeout, got %v", err)
+		}
+		return v, nil
+	})
+	ex := h.start("approve", "a-1", "null")
+	// Sent early, before anything waits: kept until consumed.
+	require.NoError(t, h.e.Signal(context.Background(), ex.ID, "unrelated", []byte(`1`)))
+	require.NoError(t, h.e.Signal(context.Background(), ex.ID, "approval", []byte(`{"ok":true}`)))
+	done := h.wait("a-1")
+	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
+	require.JSONEq(t, `{"ok":true}`, string(done.Output))
+	require.ErrorIs(t, h.e.Signal(context.Background(), ex.ID, "approval", []byte(`1`)), store.ErrClosed)
+	require.ErrorIs(t, h.e.Cancel(context.Background(), ex.ID, "late"), store.ErrClosed)
+}
+
+func TestRetriesThenTypedFailure(t *testing.T) {
+	h := newHarness(t)
+	h.activity("flaky", func(in json.RawMessage, attempt string) (int, string) {
+		if attempt != "3" {
+			return 503, "busy"
+		}
+		return 200, `"ok"`
+	})
+	h.activity("broken", func(json.RawMessage, string) (int, string) {
+		return 500, `{"error":{"type":"CardDeclined","message":"insufficient funds","non_retryable":true}}`
+	})
+	h.activity("compensate", echo)
+	h.workflow("saga", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("flaky", 1, &wire.FlowRetry{MaxAttempts: 5, InitialMS: 10}); err != nil {
+			return nil, err
+		}
+		if _, err := c.call("broken", 2, &wire.FlowRetry{MaxAttempts: 5, InitialMS: 10}); err != nil {
+			var fe flowErr
+			if errors.As(err, &fe) && fe.Type == "CardDeclined" && fe.Step == 2 && fe.Attempts == 1 {
+				if _, cerr := c.call("compensate", 3, nil); cerr != nil {
+					return nil, cerr
+				}
+			}
+			return nil, err
+		}
+		return "unreachable", nil
+	})
+	h.start("saga", "s-1", "null")
+	ex := h.wait("s-1")
+	require.Equal(t, store.FlowFailed, ex.Status)
+	var fe wire.FlowError
+	require.NoError(t, json.Unmarshal(ex.Error, &fe))
+	require.Equal(t, "CardDeclined", fe.Type)
+	require.Equal(t, 2, fe.Step)
+	require.Equal(t, 3, h.acts.count("flaky"))
+	require.Equal(t, 1, h.acts.count("broken"))
+	require.Equal(t, 1, h.acts.count("compensate"))
+	hist := h.history("s-1")
+	require.Equal(t, 2, count(hist, "call_retrying#1"))
+}
+
+func count(s []string, v string) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
+
+func TestNonDeterminismFailsClearlyAndRestartRecovers(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("calc", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("add", 1, nil); err != nil {
+			return nil, err
+		}
+		return c.signal("go", 0)
+	})
+	h.start("calc", "nd-1", "null")
+	require.Eventually(t, func() bool { return h.acts.count("add") == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // let it suspend on the signal
+	// The code changes under the running execution.
+	h.workflow("calc", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("double", 1, nil); err != nil {
+			return nil, err
+		}
+		return c.signal("go", 0)
+	})
+	require.NoError(t, h.e.Signal(context.Background(), "nd-1", "go", []byte(`7`)))
+	ex := h.wait("nd-1")
+	require.Equal(t, store.FlowFailed, ex.Status)
+	var fe wire.FlowError
+	require.NoError(t, json.Unmarshal(ex.Error, &fe))
+	require.Equal(t, wire.FlowErrNonDeterminism, fe.Type)
+	require.Equal(t, 1, fe.Step)
+	require.Contains(t, fe.Message, `call "add"`)
+	require.Contains(t, fe.Message, `call "double"`)
+	require.Equal(t, 0, h.acts.count("double"))
+	hist := h.history("nd-1")
+	require.Equal(t, "call_completed#1", hist[2], "history before the failure is intact")
+
+	// The fix is deployed; restarting from the failure keeps step 1.
+	h.workflow("calc", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("add", 1, nil); err != nil {
+			return nil, err
+		}
+		return c.signal("go", 0)
+	})
+	_, err := h.e.Restart(context.Background(), "nd-1", true)
+	require.NoError(t, err)
+	// Messages still waiting when an execution closes go with it.
+	require.NoError(t, h.e.Signal(context.Background(), "nd-1", "go", []byte(`8`)))
+	ex = h.wait("nd-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.JSONEq(t, "8", string(ex.Output))
+	require.Equal(t, 1, h.acts.count("add"))
+}
+
+func TestCancelRunsCompensationAndReachesChildren(t *testing.T) {
+	h := newHarness(t)
+	h.activity("undo", echo)
+	h.workflow("child", func(c *tctx, in json.RawMessage) (any, error) {
+		return c.signal("never", 0)
+	})
+	h.workflow("parent", func(c *tctx, in json.RawMessage) (any, error) {
+		resp := c.schedule(wire.FlowRequest{Kind: wire.FlowChild, Name: "child", Input: []byte(`1`)})
+		_, err := c.result(resp.Step)
+		if err != nil {
+			if _, cerr := c.call("undo", "compensate", nil); cerr != nil {
+				return nil, cerr
+			}
+		}
+		return nil, err
+	})
+	h.start("parent", "p-1", "null")
+	require.Eventually(t, func() bool {
+		ex, err := h.e.Get(context.Background(), "p-1/1/1")
+		return err == nil && ex.Status == store.FlowRunning
+	}, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, h.e.Cancel(context.Background(), "p-1", "customer changed their mind"))
+	ex := h.wait("p-1")
+	require.Equal(t, store.FlowCanceled, ex.Status, string(ex.Error))
+	require.Equal(t, 1, h.acts.count("undo"))
+	child := h.wait("p-1/1/1")
+	require.Equal(t, store.FlowCanceled, child.Status)
+	require.Equal(t, "p-1", child.ParentID)
+}
+
+func TestChildResultAndContinueAsNew(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("calc", threeSteps)
+	h.workflow("loop", func(c *tctx, in json.RawMessage) (any, error) {
+		var n int
+		_ = json.Unmarshal(in, &n)
+		resp := c.schedule(wire.FlowRequest{Kind: wire.FlowChild, Name: "calc", Input: in})
+		out, err := c.result(resp.Step)
+		if err != nil {
+			return nil, err
+		}
+		var m int
+		_ = json.Unmarshal(out, &m)
+		if m < 100 {
+			return nil, continueAsNew(fmt.Sprint(m))
+		}
+		return m, nil
+	})
+	h.start("loop", "l-1", "0")
+	ex := h.wait("l-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	// 0 → 4 → 12 → 28 → 60 → 124, one run each.
+	require.JSONEq(t, "124", string(ex.Output))
+	require.Equal(t, 5, ex.Run)
+	first, err := h.e.History(context.Background(), "l-1", 1)
+	require.NoError(t, err)
+	require.Equal(t, flow.EvContinued, first[len(first)-1].Type)
+}
+
+func TestHistoryLimitAndTerminate(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("endless", func(c *tctx, in json.RawMessage) (any, error) {
+		for {
+			if _, err := c.call("add", 1, nil); err != nil {
+				return nil, err
+			}
+		}
+	})
+	h.start("endless", "e-1", "null")
+	ex := h.wait("e-1")
+	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Contains(t, string(ex.Error), wire.FlowErrHistoryLimit)
+	require.LessOrEqual(t, ex.HistoryLen, 202)
+
+	h.workflow("waiter", func(c *tctx, in json.RawMessage) (any, error) { return c.signal("x", 0) })
+	h.start("waiter", "w-1", "null")
+	require.NoError(t, h.e.Terminate(context.Background(), "w-1", "stuck"))
+	ex = h.wait("w-1")
+	require.Equal(t, store.FlowTerminated, ex.Status)
+	require.ErrorIs(t, h.e.Terminate(context.Background(), "w-1", "again"), store.ErrClosed)
+	_, err := h.e.Restart(context.Background(), "w-1", false)
+	require.NoError(t, err)
+	require.NoError(t, h.e.Signal(context.Background(), "w-1", "x", []byte(`"second run"`)))
+	ex = h.wait("w-1")
+	require.Equal(t, store.FlowCompleted, ex.Status)
+	require.Equal(t, 2, ex.Run)
+}
