@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -335,9 +336,9 @@ func TestDurableTimerSurvivesRestart(t *testing.T) {
 		return c.call("double", 2, nil)
 	})
 	h.start("nap", "nap-1", "null")
-	require.Eventually(t, func() bool { return h.acts.count("add") == 1 }, 5*time.Second, time.Millisecond)
-	// Kill while the timer runs: the timer is in the store, the first
-	// step's result too.
+	// Kill while the timer runs: once the timer is in the store, the
+	// first step's result is too.
+	require.Eventually(t, func() bool { return slices.Contains(h.history("nap-1"), "timer_started#2") }, 5*time.Second, time.Millisecond)
 	h.restart()
 	ex := h.wait("nap-1")
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))

@@ -102,7 +102,7 @@ type FlowTask struct {
 }
 
 // FlowStartParams creates an execution with its first history events
-// (Seq 1..len(Events)) and its task, due at DueAt. With Lease set the task
+// (Seq 1..len(Events)) and its task, due at DueAt (zero: now). With Lease set the task
 // is created already claimed (the starting node runs it at once) until
 // LeaseUntil. Execution.Status, Run, HistoryLen and the times are set by
 // the store (running, 1, len(Events), now).
@@ -205,8 +205,9 @@ type Flow interface {
 	// FlowRenew extends held leases to until and returns the execution IDs
 	// whose lease was lost.
 	FlowRenew(ctx context.Context, held []FlowTask, until time.Time) (lost []string, err error)
-	// FlowNextDue is the earliest due time of a task not leased (or leased
-	// until before it); ok is false when nothing is due ever.
+	// FlowNextDue is the earliest time a task becomes claimable: its due
+	// time, or the end of its lease when that is later (a crashed node's
+	// task); ok is false when nothing is ever due.
 	FlowNextDue(ctx context.Context) (t time.Time, ok bool, err error)
 
 	// FlowGet returns an execution or ErrNotFound.

@@ -24,3 +24,5 @@ func BenchmarkKVGet(b *testing.B)         { storetest.BenchKVGet(b, openFresh(b)
 func BenchmarkKVGetParallel(b *testing.B) { storetest.BenchKVGet(b, openFresh(b), true) }
 func BenchmarkKVPut(b *testing.B)         { storetest.BenchKVPut(b, openFresh(b), false) }
 func BenchmarkKVPutParallel(b *testing.B) { storetest.BenchKVPut(b, openFresh(b), true) }
+
+func BenchmarkFlowCommitBatch32(b *testing.B) { storetest.BenchFlowCommitBatch(b, openFresh(b), 32) }

@@ -133,9 +133,9 @@ func insertRoute(ctx context.Context, tx pgx.Tx, project string, r store.Route) 
 	case !errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("route %s %s: look up owner: %w", r.Method, r.Path, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO routes (method, path, project, function, async, rate_limit, rate_burst)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		r.Method, r.Path, project, r.Function, r.Async, r.RateLimit, r.RateBurst); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.Method, r.Path, project, r.Function, cleanText(r.Workflow), r.Async, r.RateLimit, r.RateBurst); err != nil {
 		if isUnique(err) {
 			return fmt.Errorf("route %s %s: %w", r.Method, r.Path, store.ErrConflict)
 		}
@@ -248,13 +248,13 @@ func scanVersion(row pgx.Row) (store.Version, error) {
 
 // RouteList returns every route, sorted by path then method in byte order.
 func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
-	rows, err := s.pool.Query(ctx, `SELECT project, method, path, function, async, rate_limit, rate_burst FROM routes ORDER BY path COLLATE "C", method COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path COLLATE "C", method COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Route, error) {
 		var r store.Route
-		err := row.Scan(&r.Project, &r.Method, &r.Path, &r.Function, &r.Async, &r.RateLimit, &r.RateBurst)
+		err := row.Scan(&r.Project, &r.Method, &r.Path, &r.Function, &r.Workflow, &r.Async, &r.RateLimit, &r.RateBurst)
 		return r, err
 	})
 	if err != nil {

@@ -270,12 +270,13 @@ func queueCommit(b *pgx.Batch, c store.FlowCommit, st *flowState, now time.Time)
 	case c.Release != nil:
 		st.lease = ""
 		b.Queue(`UPDATE flow_executions SET history_len = $2, updated_at = $3 WHERE id = $1`, id, st.historyLen, now)
-		// Due now if a message came that this commit did not consume:
-		// its sender found the task held and left waking it to us.
+		// Due now if a message came that the holder has not seen: its
+		// sender found the task held and left waking it to us. Messages
+		// it saw and left (a signal nobody waits for yet) do not wake it.
 		b.Queue(`UPDATE flow_tasks SET lease = '', lease_until = NULL, attempts = 0,
-			due_at = CASE WHEN EXISTS (SELECT 1 FROM flow_inbox WHERE execution_id = $1)
+			due_at = CASE WHEN EXISTS (SELECT 1 FROM flow_inbox WHERE execution_id = $1 AND id > $4)
 				THEN LEAST($2::timestamptz, $3::timestamptz) ELSE $3::timestamptz END
-			WHERE execution_id = $1`, id, now, nullTime(c.Release.DueAt))
+			WHERE execution_id = $1`, id, now, nullTime(c.Release.DueAt), c.Release.InboxSeen)
 	default:
 		b.Queue(`UPDATE flow_executions SET history_len = $2, updated_at = $3 WHERE id = $1`, id, st.historyLen, now)
 		if !c.LeaseUntil.IsZero() {

@@ -199,6 +199,23 @@ func TestReceiveTwoNodes(t *testing.T) {
 	storetest.ReceiveRace(t, stores)
 }
 
+// twoNodes opens two handles on one fresh schema, standing for two nodes.
+func twoNodes(t *testing.T) []store.Store {
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	var stores []store.Store
+	for range 2 {
+		s, err := OpenWithSchema(context.Background(), url, schema)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	return stores
+}
+
+func TestFlowClaimRaceTwoNodes(t *testing.T)       { storetest.FlowClaimRace(t, twoNodes(t)) }
+func TestFlowSendReleaseRaceTwoNodes(t *testing.T) { storetest.FlowSendReleaseRace(t, twoNodes(t)) }
+
 var _ storetest.ClockSetter = (*Store)(nil)
 
 func TestMigration0002KeepsOldRoutes(t *testing.T) {

@@ -22,3 +22,5 @@ func BenchmarkKVGet(b *testing.B)         { storetest.BenchKVGet(b, openTemp(b),
 func BenchmarkKVGetParallel(b *testing.B) { storetest.BenchKVGet(b, openTemp(b), true) }
 func BenchmarkKVPut(b *testing.B)         { storetest.BenchKVPut(b, openTemp(b), false) }
 func BenchmarkKVPutParallel(b *testing.B) { storetest.BenchKVPut(b, openTemp(b), true) }
+
+func BenchmarkFlowCommitBatch32(b *testing.B) { storetest.BenchFlowCommitBatch(b, openTemp(b), 32) }

@@ -124,9 +124,9 @@ func insertRoute(ctx context.Context, tx *sql.Tx, project string, r store.Route)
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("route %s %s: look up owner: %w", r.Method, r.Path, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO routes (method, path, project, function, async, rate_limit, rate_burst)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.Method, r.Path, project, r.Function, r.Async, r.RateLimit, r.RateBurst); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Method, r.Path, project, r.Function, cleanText(r.Workflow), r.Async, r.RateLimit, r.RateBurst); err != nil {
 		if isUnique(err) {
 			return fmt.Errorf("route %s %s: %w", r.Method, r.Path, store.ErrConflict)
 		}
@@ -267,7 +267,7 @@ func scanVersion(sc scanner) (*store.Version, error) {
 
 // RouteList returns every route, sorted by path then method.
 func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT project, method, path, function, async, rate_limit, rate_burst FROM routes ORDER BY path, method`)
+	rows, err := s.r.QueryContext(ctx, `SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path, method`)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -275,7 +275,7 @@ func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
 	var out []store.Route
 	for rows.Next() {
 		var r store.Route
-		if err := rows.Scan(&r.Project, &r.Method, &r.Path, &r.Function, &r.Async, &r.RateLimit, &r.RateBurst); err != nil {
+		if err := rows.Scan(&r.Project, &r.Method, &r.Path, &r.Function, &r.Workflow, &r.Async, &r.RateLimit, &r.RateBurst); err != nil {
 			return nil, fmt.Errorf("list routes: %w", err)
 		}
 		out = append(out, r)

@@ -204,11 +204,12 @@ func flowCommit(ctx context.Context, tx *sql.Tx, c store.FlowCommit, now time.Ti
 		if err := setHistoryLen(ctx, tx, id, historyLen, now); err != nil {
 			return false, err
 		}
-		// Due now if a message came that this commit did not consume:
-		// its sender found the task held and left waking it to us.
+		// Due now if a message came that the holder has not seen: its
+		// sender found the task held and left waking it to us. Messages
+		// it saw and left (a signal nobody waits for yet) do not wake it.
 		if _, err := tx.ExecContext(ctx, `UPDATE flow_tasks SET lease = '', lease_until = NULL, attempts = 0,
-			due_at = CASE WHEN EXISTS (SELECT 1 FROM flow_inbox WHERE execution_id = ?1) THEN min(?2, coalesce(?3, ?2)) ELSE ?3 END
-			WHERE execution_id = ?1`, id, micros(now), nullMicros(c.Release.DueAt)); err != nil {
+			due_at = CASE WHEN EXISTS (SELECT 1 FROM flow_inbox WHERE execution_id = ?1 AND id > ?4) THEN min(?2, coalesce(?3, ?2)) ELSE ?3 END
+			WHERE execution_id = ?1`, id, micros(now), nullMicros(c.Release.DueAt), c.Release.InboxSeen); err != nil {
 			return false, fmt.Errorf("release task: %w", err)
 		}
 	default:

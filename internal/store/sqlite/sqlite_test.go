@@ -163,6 +163,10 @@ func twoHandles(t *testing.T) []store.Store {
 
 func TestScheduleFireRaceTwoHandles(t *testing.T) { storetest.ScheduleFireRace(t, twoHandles(t)) }
 func TestReceiveRaceTwoHandles(t *testing.T)      { storetest.ReceiveRace(t, twoHandles(t)) }
+func TestFlowClaimRaceTwoHandles(t *testing.T)    { storetest.FlowClaimRace(t, twoHandles(t)) }
+func TestFlowSendReleaseRaceTwoHandles(t *testing.T) {
+	storetest.FlowSendReleaseRace(t, twoHandles(t))
+}
 
 func TestKVDeleteExpiredInBatches(t *testing.T) {
 	// More expired entries than one housekeeping transaction takes: all go,
