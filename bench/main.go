@@ -3,7 +3,7 @@
 // machine-readable JSON:
 //
 //	bash bench/peers/workerd/install.sh   # once, optional: the workerd peer
-//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings] [-json out.json]
+//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings,workflow] [-json out.json]
 //
 // Scenarios:
 //   - warm: a hello function served by `strata dev` through the gateway,
@@ -25,7 +25,13 @@
 //     PostgreSQL through a binding with max_connections 10 (throughput,
 //     errors, peak connections in pg_stat_activity), against 500
 //     goroutines opening a connection per request as a role with a
-//     CONNECTION LIMIT (how many are refused).
+//     CONNECTION LIMIT (how many are refused);
+//   - workflow: durable workflows in process on SQLite and PostgreSQL
+//     (bench/workflow.go): workflows of three no-op steps, each a function
+//     invocation, started by 32 concurrent clients (wf/s), one at a time
+//     (p50, p99), and one workflow of 10,000 steps (its cost per step along
+//     the history), against DBOS Transact for Go on the same databases and
+//     Temporal's dev server (bench/workflow_peers.go), with the ratios.
 //
 // The harness owns measurement and reporting only; it drives the platform
 // through its public binary and through internal/runtime, and installs
@@ -73,9 +79,11 @@ const (
 	scenarioBurst  = "burst"
 	// scenarioBindings: bench/bindings.go.
 	scenarioBindings = "bindings"
+	// scenarioWorkflow: bench/workflow.go.
+	scenarioWorkflow = "workflow"
 )
 
-var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings}
+var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings, scenarioWorkflow}
 
 // HTTP targets of the warm scenario, in the order they run.
 const (
@@ -118,6 +126,14 @@ type options struct {
 	BindingsMaxConns  int
 	BindingsRoleLimit int
 	BindingsQueryMS   int
+	// The workflow scenario (bench/workflow.go).
+	Workflows         int
+	WorkflowClients   int
+	WorkflowLone      int
+	WorkflowSteps     int
+	WorkflowPeers     []string
+	TemporalWorkflows int
+	TemporalLone      int
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
 	// PostgresDefaulted: Postgres is the built-in default, not asked for,
@@ -158,6 +174,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.BindingsMaxConns, "bindings-max-connections", 10, "max_connections of the PostgreSQL database binding")
 	fs.IntVar(&o.BindingsRoleLimit, "bindings-role-limit", 50, "CONNECTION LIMIT of the role the naive connect-per-request clients use")
 	fs.IntVar(&o.BindingsQueryMS, "bindings-query-ms", 2, "milliseconds of pg_sleep in each bindings query (work the database does)")
+	fs.IntVar(&o.Workflows, "workflows", 2000, "workflows per throughput run of the workflow scenario (Strata and DBOS)")
+	fs.IntVar(&o.WorkflowClients, "workflow-clients", 32, "concurrent clients starting workflows, each waiting for its workflow to close")
+	fs.IntVar(&o.WorkflowLone, "workflow-lone", 200, "lone workflows to sample, one at a time (Strata and DBOS)")
+	fs.IntVar(&o.WorkflowSteps, "workflow-steps", 10000, "steps of the long workflow")
+	peers := fs.String("workflow-peers", strings.Join(allWorkflowPeers, ","), "workflow peers to run: "+strings.Join(allWorkflowPeers, ",")+" (\"\" for none)")
+	fs.IntVar(&o.TemporalWorkflows, "temporal-workflows", 200, "workflows of the Temporal peer's throughput run (it is slow)")
+	fs.IntVar(&o.TemporalLone, "temporal-lone", 20, "lone workflows of the Temporal peer")
 	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
 	if !pgFromEnv {
 		pgDefault = defaultPostgresURL
@@ -183,6 +206,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Targets, err = pickList("-targets", *targets, allTargets); err != nil {
 		return o, err
 	}
+	if strings.TrimSpace(*peers) != "" {
+		if o.WorkflowPeers, err = pickList("-workflow-peers", *peers, allWorkflowPeers); err != nil {
+			return o, err
+		}
+	}
 	switch {
 	case o.Duration <= 0:
 		return o, fmt.Errorf("-duration %v: want a positive duration", o.Duration)
@@ -196,6 +224,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-queue-messages, -queue-senders, -async-samples, -burst-requests and -burst-rounds must be at least 1")
 	case o.BindingsClients < 1 || o.BindingsRequests < 1 || o.BindingsMaxConns < 1 || o.BindingsRoleLimit < 1 || o.BindingsQueryMS < 0:
 		return o, errors.New("-bindings-clients, -bindings-requests, -bindings-max-connections and -bindings-role-limit must be at least 1, -bindings-query-ms at least 0")
+	case o.Workflows < 1 || o.WorkflowClients < 1 || o.WorkflowLone < 1 || o.WorkflowSteps < 1 || o.TemporalWorkflows < 1 || o.TemporalLone < 1:
+		return o, errors.New("-workflows, -workflow-clients, -workflow-lone, -workflow-steps, -temporal-workflows and -temporal-lone must be at least 1")
 	case o.BurstSleep < 0:
 		return o, fmt.Errorf("-burst-sleep %v: want zero or more", o.BurstSleep)
 	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):
@@ -246,6 +276,8 @@ type harness struct {
 	guestErr  error
 	noop      []byte // noop reactor module of the event scenarios; nil until needed
 	noopErr   error
+	wf        []byte // orchestrator module of the workflow scenario; nil until needed
+	wfErr     error
 }
 
 // run is the whole program; main only adds the exit code.
@@ -278,7 +310,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(work)
 	}
 	h := &harness{log: log, stderr: stderr, opts: opts, repo: repo, work: work}
-	if slices.Contains(opts.Scenarios, scenarioQueue) || slices.Contains(opts.Scenarios, scenarioAsync) || slices.Contains(opts.Scenarios, scenarioBindings) {
+	if slices.Contains(opts.Scenarios, scenarioQueue) || slices.Contains(opts.Scenarios, scenarioAsync) || slices.Contains(opts.Scenarios, scenarioBindings) ||
+		slices.Contains(opts.Scenarios, scenarioWorkflow) {
 		h.checkPostgres(ctx)
 	}
 
@@ -317,6 +350,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			h.runBurst(ctx, rep)
 		case scenarioBindings:
 			h.runBindings(ctx, rep)
+		case scenarioWorkflow:
+			h.runWorkflow(ctx, rep)
 		}
 	}
 	if ctx.Err() != nil {

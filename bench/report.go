@@ -41,7 +41,13 @@ type report struct {
 	Burst       []burstResult `json:"burst,omitempty"`
 	// Bindings: the pooled database binding against connect-per-request.
 	Bindings []bindingsResult `json:"bindings,omitempty"`
-	Failures []string         `json:"failures,omitempty"`
+	// Workflow: three-step workflows, Strata and its peers; WorkflowSteps:
+	// Strata's many-step workflow per store; WorkflowRatios compare Strata
+	// with the peers measured in the same run.
+	Workflow       []workflowResult      `json:"workflow,omitempty"`
+	WorkflowSteps  []workflowStepsResult `json:"workflow_steps,omitempty"`
+	WorkflowRatios []comparison          `json:"workflow_ratios,omitempty"`
+	Failures       []string              `json:"failures,omitempty"`
 }
 
 // comparison is a ratio measured in one run with no target attached.
@@ -68,6 +74,13 @@ type settings struct {
 	BurstRequests  int      `json:"burst_requests"`
 	BurstSleep     string   `json:"burst_sleep"`
 	BurstRounds    int      `json:"burst_rounds"`
+	Workflows      int      `json:"workflows"`
+	WorkflowClient int      `json:"workflow_clients"`
+	WorkflowLone   int      `json:"workflow_lone"`
+	WorkflowSteps  int      `json:"workflow_steps"`
+	WorkflowPeers  []string `json:"workflow_peers"`
+	TemporalWfs    int      `json:"temporal_workflows"`
+	TemporalLone   int      `json:"temporal_lone"`
 }
 
 type hostInfo struct {
@@ -157,6 +170,9 @@ func newReport(opts options) *report {
 			QueueMessages: opts.QueueMessages, QueueSenders: opts.QueueSenders,
 			AsyncSamples: opts.AsyncSamples, BurstRequests: opts.BurstRequests, BurstSleep: opts.BurstSleep.String(),
 			BurstRounds: opts.BurstRounds,
+			Workflows:   opts.Workflows, WorkflowClient: opts.WorkflowClients, WorkflowLone: opts.WorkflowLone,
+			WorkflowSteps: opts.WorkflowSteps, WorkflowPeers: opts.WorkflowPeers,
+			TemporalWfs: opts.TemporalWorkflows, TemporalLone: opts.TemporalLone,
 		},
 		Host: hostInfo{
 			Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH,
@@ -216,10 +232,63 @@ func (r *report) addBurst(res burstResult) {
 	}
 }
 
-// finish derives the ratios from the HTTP and queue results.
+// addWorkflow records a workflow row and checks Strata's against its
+// targets. Only Strata's errors fail the run: a peer that could not run is
+// reported with its error.
+func (r *report) addWorkflow(res workflowResult) {
+	if res.Error == "" && res.Skipped == "" {
+		if res.TargetWfPerSec > 0 {
+			met := res.WfPerSec >= res.TargetWfPerSec
+			res.Met = &met
+		}
+		if res.TargetLoneP50 > 0 {
+			met := res.LoneP50ms <= res.TargetLoneP50
+			res.LoneMet = &met
+		}
+	}
+	r.Workflow = append(r.Workflow, res)
+	if res.Error != "" && res.System == systemStrata {
+		r.Failures = append(r.Failures, fmt.Sprintf("workflow %s %s: %s", res.System, res.Store, res.Error))
+	}
+}
+
+func (r *report) addWorkflowSteps(res workflowStepsResult) {
+	r.WorkflowSteps = append(r.WorkflowSteps, res)
+	if res.Error != "" {
+		r.Failures = append(r.Failures, fmt.Sprintf("workflow %d steps %s: %s", res.Steps, res.Store, res.Error))
+	}
+}
+
+// finish derives the ratios from the HTTP, queue and workflow results.
 func (r *report) finish() {
 	r.finishQueue()
 	r.finishHTTP()
+	r.finishWorkflow()
+}
+
+// finishWorkflow compares Strata with each peer on the same kind of
+// database: throughput strata/peer (above 1: Strata does more) and lone
+// p50 strata/peer (below 1: Strata is faster).
+func (r *report) finishWorkflow() {
+	ok := map[string]workflowResult{}
+	for _, w := range r.Workflow {
+		if w.Error == "" && w.Skipped == "" && w.WfPerSec > 0 {
+			ok[w.System+"/"+w.Store] = w
+		}
+	}
+	for _, peer := range allWorkflowPeers {
+		for _, db := range []string{storeSQLite, storePostgres} {
+			s, ok1 := ok[systemStrata+"/"+db]
+			p, ok2 := ok[peer+"/"+db]
+			if !ok1 || !ok2 {
+				continue
+			}
+			r.WorkflowRatios = append(r.WorkflowRatios, comparison{Name: "wf/s strata/" + peer + " " + db, Value: round(s.WfPerSec/p.WfPerSec, 3)})
+			if s.LoneP50ms > 0 && p.LoneP50ms > 0 {
+				r.WorkflowRatios = append(r.WorkflowRatios, comparison{Name: "lone p50 strata/" + peer + " " + db, Value: round(s.LoneP50ms/p.LoneP50ms, 4)})
+			}
+		}
+	}
 }
 
 // finishQueue compares Strata with River on PostgreSQL, mode by mode.
@@ -368,6 +437,14 @@ func (r *report) writeTable(w io.Writer) error {
 		writeBindingsTable(tw, r.Bindings)
 		section()
 	}
+	if len(r.Workflow) > 0 {
+		writeWorkflowTable(tw, r.Workflow, r.WorkflowRatios)
+		section()
+	}
+	if len(r.WorkflowSteps) > 0 {
+		writeWorkflowStepsTable(tw, r.WorkflowSteps)
+		section()
+	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "FAILED %s\n", f)
 	}
@@ -404,4 +481,55 @@ func firstLine(s string) string {
 		return s[:i] + " …"
 	}
 	return s
+}
+
+func writeWorkflowTable(tw *tabwriter.Writer, rs []workflowResult, ratios []comparison) {
+	fmt.Fprintln(tw, "workflows (3 no-op steps)\tstore\tclients\tworkflows\tseconds\twf/s\ttarget\tlone\tp50\tp99\ttarget p50\tnote")
+	for _, w := range rs {
+		switch {
+		case w.Skipped != "":
+			fmt.Fprintf(tw, "  %s\t%s\t-\t-\t-\t-\t\t-\t-\t-\t\tskipped: %s\n", w.System, w.Store, w.Skipped)
+			continue
+		case w.Error != "":
+			fmt.Fprintf(tw, "  %s\t%s\t-\t-\t-\t-\t\t-\t-\t-\t\tERROR: %s\n", w.System, w.Store, firstLine(w.Error))
+			continue
+		}
+		tgt, lone := "", ""
+		if w.Met != nil {
+			tgt = fmt.Sprintf("≥ %.0f: %s", w.TargetWfPerSec, metWord(*w.Met))
+		}
+		if w.LoneMet != nil {
+			lone = fmt.Sprintf("≤ %gms: %s", w.TargetLoneP50, metWord(*w.LoneMet))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%.2f\t%.0f\t%s\t%d\t%s\t%s\t%s\t%s\n", w.System, w.Store, w.Concurrency, w.Workflows, w.Seconds,
+			w.WfPerSec, tgt, w.Lone, fmtMicros(w.LoneP50ms*1000), fmtMicros(w.LoneP99ms*1000), lone, w.Version)
+	}
+	for _, c := range ratios {
+		hint := "above 1: Strata does more"
+		if strings.HasPrefix(c.Name, "lone") {
+			hint = "below 1: Strata is faster"
+		}
+		fmt.Fprintf(tw, "  ratio %s\t\t\t\t\t%.3g\t\t\t\t\t\t%s\n", c.Name, c.Value, hint)
+	}
+}
+
+func writeWorkflowStepsTable(tw *tabwriter.Writer, rs []workflowStepsResult) {
+	fmt.Fprintln(tw, "long workflow (sequential no-op steps)\tsteps\tevents\tseconds\tsteps/s\tµs per step, block by block\tlast/first")
+	for _, s := range rs {
+		name := "  strata " + s.Store
+		switch {
+		case s.Skipped != "":
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t\tskipped: %s\n", name, s.Skipped)
+			continue
+		case s.Error != "":
+			fmt.Fprintf(tw, "%s\t%d\t-\t-\t-\t\tERROR: %s\n", name, s.Steps, firstLine(s.Error))
+			continue
+		}
+		curve := make([]string, len(s.CurveUS))
+		for i, v := range s.CurveUS {
+			curve[i] = fmt.Sprintf("%.0f", v)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.0f\t%s (blocks of %d)\t%.2f\n", name, s.Steps, s.Events, s.Seconds, s.StepsPerSec,
+			strings.Join(curve, " "), s.BlockSize, s.Growth)
+	}
 }

@@ -80,6 +80,11 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	}
 	res, err := r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req})
 	out, ferr, free := interpret(ctx, fn, res, err)
+	if ferr != nil && ferr.Type == wire.FlowErrTimeout && to.StartToCloseMS > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The step's own limit, not the function's, cut the attempt.
+		ferr.Message = fmt.Sprintf("activity %s did not finish within the step's start-to-close timeout of %s",
+			fn, time.Duration(to.StartToCloseMS)*time.Millisecond)
+	}
 	r.callDone(k, attempt, out, ferr, free)
 }
 
@@ -153,6 +158,7 @@ func (r *Run) callDone(k, attempt int, out json.RawMessage, ferr *wire.FlowError
 	defer r.mu.Unlock()
 	cs := r.calls[k]
 	cs.running, cs.stop = false, nil
+	defer func() { cs.details = nil }()
 	if r.aborted || r.results[k] != nil {
 		return
 	}
@@ -166,12 +172,16 @@ func (r *Run) callDone(k, attempt int, out json.RawMessage, ferr *wire.FlowError
 		return
 	}
 	ferr.Step, ferr.Name, ferr.Attempts = k, cs.fn, attempt
+	if ferr.Details == nil && cs.details != nil {
+		// The last heartbeat's progress goes with the failed attempt.
+		ferr.Details = cs.details
+	}
 	if next, ok := cs.retryAt(now, attempt, ferr); ok {
 		cs.attempts, cs.nextAt = attempt, next
-		r.appendEvent(store.FlowEvent{Type: EvCallRetrying, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, NextAt: &next})})
+		r.appendEvent(store.FlowEvent{Type: EvCallRetrying, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, NextAt: &next, Details: cs.details})})
 		return
 	}
-	r.appendEvent(store.FlowEvent{Type: EvCallFailed, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt})})
+	r.appendEvent(store.FlowEvent{Type: EvCallFailed, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, Details: cs.details})})
 }
 
 // retryAt decides whether a failed attempt is retried, and when.

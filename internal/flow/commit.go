@@ -3,71 +3,68 @@ package flow
 import (
 	"context"
 	"sync"
-	"time"
-
-	"github.com/stratahq/strata/internal/clock"
-	"github.com/stratahq/strata/internal/store"
 )
 
-// groupCommit writes concurrent runs' commits in shared transactions. The
-// first caller to arrive while no commit is running leads: it commits
-// everything queued, then whatever queued meanwhile, until nothing is
-// left. A lone commit goes at once; under load one synced transaction
-// carries many executions' steps.
-type groupCommit struct {
-	st      store.Flow
-	clock   clock.Clock
+// batcher runs concurrent calls in shared batches. The first caller to
+// arrive while no batch is running leads: it runs everything queued, then
+// whatever queued meanwhile, until nothing is left. A lone call runs at
+// once; under load one synced transaction serves many executions, which is
+// what bounds throughput on a store that syncs every commit. No goroutine
+// is started: leaders are the callers themselves.
+type batcher[In, Out any] struct {
+	run     func(ctx context.Context, in []In) ([]Out, []error)
 	mu      sync.Mutex
-	pending []*pendingCommit
+	pending []*pending[In, Out]
 	busy    bool
 }
 
-type pendingCommit struct {
-	c    store.FlowCommit
+type pending[In, Out any] struct {
+	in   In
+	out  Out
 	err  error
 	done chan struct{}
 }
 
-const maxGroup = 256
+const maxBatch = 256
 
-func (g *groupCommit) commit(ctx context.Context, c store.FlowCommit) error {
-	p := &pendingCommit{c: c, done: make(chan struct{})}
-	g.mu.Lock()
-	g.pending = append(g.pending, p)
-	if g.busy {
-		g.mu.Unlock()
+func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
+	p := &pending[In, Out]{in: in, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, p)
+	if b.busy {
+		b.mu.Unlock()
 		// Once queued it may be written: waiting is not cut short.
 		<-p.done
-		return p.err
+		return p.out, p.err
 	}
-	g.busy = true
+	b.busy = true
 	for {
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
+		n := min(len(b.pending), maxBatch)
+		batch := b.pending[:n:n]
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
 
-		commits := make([]store.FlowCommit, len(batch))
-		for i, b := range batch {
-			commits[i] = b.c
+		ins := make([]In, len(batch))
+		for i, q := range batch {
+			ins[i] = q.in
 		}
-		now := time.Now()
-		if g.clock != nil {
-			now = g.clock.Now()
-		}
-		errs := g.st.FlowCommitBatch(context.WithoutCancel(ctx), commits, now)
-		for i, b := range batch {
-			b.err = errs[i]
-			close(b.done)
+		// The leader's own context must not fail the others.
+		outs, errs := b.run(context.WithoutCancel(ctx), ins)
+		for i, q := range batch {
+			if outs != nil {
+				q.out = outs[i]
+			}
+			q.err = errs[i]
+			close(q.done)
 		}
 
-		g.mu.Lock()
-		if len(g.pending) == 0 {
-			g.busy = false
-			g.mu.Unlock()
+		b.mu.Lock()
+		if len(b.pending) == 0 {
+			b.busy = false
+			b.mu.Unlock()
 			break
 		}
 	}
 	<-p.done
-	return p.err
+	return p.out, p.err
 }

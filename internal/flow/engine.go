@@ -80,8 +80,9 @@ type Config struct {
 // Engine runs executions: it starts them, claims their tasks, drives
 // their runs and answers the admin API.
 type Engine struct {
-	cfg Config
-	gc  groupCommit
+	cfg     Config
+	commits batcher[store.FlowCommit, struct{}]
+	starts  batcher[store.FlowStartParams, store.FlowStarted]
 
 	mu     sync.Mutex
 	runs   map[string]*Run // executions this node holds a lease on
@@ -123,7 +124,10 @@ func New(cfg Config) *Engine {
 		cfg: cfg, runs: make(map[string]*Run), wake: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.MaxRuns), ctx: ctx, cancel: cancel,
 	}
-	e.gc.st, e.gc.clock = cfg.Store, cfg.Clock
+	e.commits.run = func(ctx context.Context, cs []store.FlowCommit) ([]struct{}, []error) {
+		return nil, cfg.Store.FlowCommitBatch(ctx, cs, cfg.Clock.Now())
+	}
+	e.starts.run = e.startBatch
 	return e
 }
 
@@ -174,14 +178,48 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 	}
 	now := e.now()
 	sp.Lease, sp.LeaseUntil = e.newLease(), now.Add(e.cfg.LeaseFor)
-	exec, created, err := e.cfg.Store.FlowStart(ctx, *sp, now)
+	res, err := e.starts.do(ctx, *sp)
 	if err != nil {
 		return nil, false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
-	if created {
-		e.launch(store.FlowTask{ExecutionID: exec.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1})
+	if res.Created {
+		// The new execution runs here at once, from what was just
+		// written: no need to read it back.
+		ex := *res.Execution
+		e.launch(store.FlowTask{ExecutionID: ex.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1},
+			&preloaded{exec: ex, events: sp.Events})
 	}
-	return exec, created, nil
+	return res.Execution, res.Created, nil
+}
+
+// startBatch stores concurrent starts in one transaction; if that fails,
+// each is tried alone so one bad start does not fail the others.
+func (e *Engine) startBatch(ctx context.Context, ps []store.FlowStartParams) ([]store.FlowStarted, []error) {
+	errs := make([]error, len(ps))
+	out, err := e.cfg.Store.FlowStartBatch(ctx, ps, e.now())
+	if err == nil {
+		return out, errs
+	}
+	if len(ps) == 1 {
+		errs[0] = err
+		return nil, errs
+	}
+	out = make([]store.FlowStarted, len(ps))
+	for i, p := range ps {
+		one, err := e.cfg.Store.FlowStartBatch(ctx, []store.FlowStartParams{p}, e.now())
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		out[i] = one[0]
+	}
+	return out, errs
+}
+
+// preloaded is a new execution's state as its starter wrote it.
+type preloaded struct {
+	exec   store.FlowExecution
+	events []store.FlowEvent
 }
 
 // startParams validates a start and builds its first event.
@@ -286,7 +324,7 @@ func (e *Engine) Cancel(ctx context.Context, id, reason string) error {
 func (e *Engine) send(ctx context.Context, m store.FlowInbox) error {
 	m.Time = e.now()
 	if _, err := e.cfg.Store.FlowSend(ctx, m, m.Time); err != nil {
-		return fmt.Errorf("execution %s: %w", m.ExecutionID, err)
+		return err // the store's error names the execution
 	}
 	e.mu.Lock()
 	r := e.runs[m.ExecutionID]
@@ -307,13 +345,13 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 	now := e.now()
 	ex, err := e.cfg.Store.FlowGet(ctx, id)
 	if err != nil {
-		return fmt.Errorf("execution %s: %w", id, err)
+		return err
 	}
 	data, _ := json.Marshal(map[string]string{"reason": reason})
 	ferr, _ := json.Marshal(wire.FlowError{Type: "Terminated", Message: reason})
 	c := store.FlowClose{Status: store.FlowTerminated, Error: ferr, RetainUntil: now.Add(e.retention(ex.Workflow))}
 	if err := e.cfg.Store.FlowTerminate(ctx, id, store.FlowEvent{Type: EvTerminated, Data: data, Time: now}, c, now); err != nil {
-		return fmt.Errorf("execution %s: %w", id, err)
+		return err
 	}
 	e.mu.Lock()
 	r := e.runs[id]
@@ -340,7 +378,7 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (*store.FlowExecution, error) {
 	ex, err := e.cfg.Store.FlowGet(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("execution %s: %w", id, err)
+		return nil, err
 	}
 	now := e.now()
 	p := store.FlowReopenParams{ID: id}
@@ -373,7 +411,7 @@ func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (*sto
 	}
 	out, err := e.cfg.Store.FlowReopen(ctx, p, now)
 	if err != nil {
-		return nil, fmt.Errorf("execution %s: %w", id, err)
+		return nil, err
 	}
 	e.poke()
 	return out, nil
@@ -397,7 +435,7 @@ func (e *Engine) historyLimit(workflow string) int {
 // free. A task claimed while this node's previous run of the same
 // execution is still winding down (it just gave the task back, and a
 // signal made it due again) follows that run.
-func (e *Engine) launch(t store.FlowTask) {
+func (e *Engine) launch(t store.FlowTask, pre *preloaded) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -408,7 +446,7 @@ func (e *Engine) launch(t store.FlowTask) {
 		e.mu.Unlock()
 		return
 	}
-	r := &Run{e: e, task: t, notify: make(chan struct{}, 1)}
+	r := &Run{e: e, task: t, notify: make(chan struct{}, 1), pre: pre}
 	e.runs[t.ExecutionID] = r
 	e.wg.Add(1)
 	e.mu.Unlock()
@@ -425,7 +463,7 @@ func (e *Engine) launch(t store.FlowTask) {
 		next := r.follow
 		e.mu.Unlock()
 		if next != nil {
-			e.launch(*next)
+			e.launch(*next, nil)
 		}
 	}()
 }
@@ -441,7 +479,7 @@ func (e *Engine) claimLoop() {
 				e.cfg.Logger.Warn("flow: claim failed", "err", err)
 			}
 			for _, t := range tasks {
-				e.launch(t)
+				e.launch(t, nil)
 			}
 			if len(tasks) == min(free, 64) {
 				continue // more may be due

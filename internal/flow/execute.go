@@ -33,7 +33,9 @@ const maxCrashes = 5
 func (e *Engine) execute(r *Run) {
 	ctx := e.ctx
 	if err := r.load(ctx); err != nil {
-		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+		// A task claimed just as its execution was terminated or swept
+		// has nothing to do.
+		if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrClosed) && ctx.Err() == nil {
 			e.cfg.Logger.Warn("flow: load execution", "id", r.task.ExecutionID, "err", err)
 		}
 		return

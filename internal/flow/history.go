@@ -64,6 +64,7 @@ type resultData struct {
 	Error   *wire.FlowError `json:"error,omitempty"`
 	Attempt int             `json:"attempt,omitempty"`
 	NextAt  *time.Time      `json:"next_at,omitempty"`
+	Details json.RawMessage `json:"details,omitempty"` // the attempt's last heartbeat
 	Reason  string          `json:"reason,omitempty"`
 }
 

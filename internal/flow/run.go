@@ -30,6 +30,7 @@ type Run struct {
 	task   store.FlowTask
 	notify chan struct{}   // activity done, inbox changed, abort
 	follow *store.FlowTask // claimed again before this run ended (engine.mu)
+	pre    *preloaded      // a new execution's state, so load reads nothing
 
 	mu        sync.Mutex
 	exec      store.FlowExecution
@@ -125,13 +126,23 @@ func (r *Run) abort() {
 
 // load reads the execution and folds its history.
 func (r *Run) load(ctx context.Context) error {
+	if p := r.pre; p != nil {
+		r.pre = nil
+		hist := make([]store.FlowEvent, len(p.events))
+		for i, ev := range p.events {
+			ev.Seq = i + 1
+			hist[i] = ev
+		}
+		r.reset(p.exec, hist)
+		return nil
+	}
 	st := r.e.cfg.Store
 	ex, err := st.FlowGet(ctx, r.task.ExecutionID)
 	if err != nil {
 		return err
 	}
 	if ex.Status != store.FlowRunning {
-		return fmt.Errorf("execution %s is %s", ex.ID, ex.Status)
+		return fmt.Errorf("execution %s is %s: %w", ex.ID, ex.Status, store.ErrClosed)
 	}
 	hist, err := st.FlowHistory(ctx, ex.ID, ex.Run, 0, 0)
 	if err != nil {
@@ -630,7 +641,7 @@ func (r *Run) commitLocked(ctx context.Context, c store.FlowCommit) error {
 	// The commit itself does not need the run's lock; activities finishing
 	// meanwhile append after n and are committed next time.
 	r.mu.Unlock()
-	err := r.e.gc.commit(ctx, c)
+	_, err := r.e.commits.do(ctx, c)
 	r.mu.Lock()
 	if err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {

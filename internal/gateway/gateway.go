@@ -301,9 +301,20 @@ func ReadRequest(w http.ResponseWriter, r *http.Request, limit int64) (*wire.Req
 func wireHeaders(h http.Header) []wire.Header {
 	out := make([]wire.Header, 0, len(h))
 	for name, vals := range h {
+		if flowHeader(name) {
+			continue
+		}
 		out = append(out, wire.Header{Name: name, Values: vals})
 	}
 	return out
+}
+
+// flowHeader reports the headers only the flow engine may set: they tell
+// a function it runs as a workflow's orchestrator or activity, so a
+// client sending them could run a step or forge an idempotency key.
+func flowHeader(name string) bool {
+	const prefix = "X-Strata-Flow"
+	return len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
 }
 
 // hopByHop reports headers that describe one connection, which a guest must

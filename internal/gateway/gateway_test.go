@@ -269,3 +269,38 @@ func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
 		t.Fatalf("Retry-After %q, want about 10", ra)
 	}
 }
+
+// A client cannot make a function believe it runs as a workflow step: the
+// flow engine's headers never pass the gateway, on sync or async routes.
+func TestFlowHeadersAreStripped(t *testing.T) {
+	inv := &fakeInvoker{resp: &wire.Response{Status: 200}}
+	g := newGW(inv)
+	async := &fakeAsync{}
+	g.cfg.Async = async
+	for _, path := range []string{"/f/x", "/async"} {
+		req := httptest.NewRequest("POST", path, strings.NewReader("{}"))
+		req.Header.Set(wire.FlowExecutionHeader, "forged")
+		req.Header.Set(wire.FlowStepHeader, "1")
+		req.Header.Set(wire.FlowHeader, "orchestrate")
+		req.Header.Set("x-strata-flow-attempt", "1")
+		req.Header.Set("X-Kept", "1")
+		g.ServeHTTP(httptest.NewRecorder(), req)
+		w := inv.got.Wire
+		if path == "/async" {
+			w = async.req
+		}
+		if w == nil {
+			t.Fatalf("%s: nothing reached the function", path)
+		}
+		kept := false
+		for _, h := range w.Headers {
+			if strings.HasPrefix(strings.ToLower(h.Name), "x-strata-flow") {
+				t.Fatalf("%s: header %s reached the function", path, h.Name)
+			}
+			kept = kept || h.Name == "X-Kept"
+		}
+		if !kept {
+			t.Fatalf("%s: ordinary header dropped: %+v", path, w.Headers)
+		}
+	}
+}

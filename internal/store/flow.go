@@ -114,6 +114,13 @@ type FlowStartParams struct {
 	LeaseUntil time.Time
 }
 
+// FlowStarted is one result of FlowStartBatch: the execution, and
+// whether this call created it.
+type FlowStarted struct {
+	Execution *FlowExecution
+	Created   bool
+}
+
 // FlowClose finishes an execution: its task and inbox are deleted.
 type FlowClose struct {
 	Status      string // FlowCompleted, FlowFailed, FlowCanceled, FlowTerminated
@@ -193,6 +200,10 @@ type Flow interface {
 	// FlowStart creates an execution; created is false (and nothing is
 	// written) when the ID exists, and the existing execution is returned.
 	FlowStart(ctx context.Context, p FlowStartParams, now time.Time) (exec *FlowExecution, created bool, err error)
+	// FlowStartBatch is FlowStart for several executions in one
+	// transaction (concurrent starts share one synced commit). It fails
+	// as a whole: on an error nothing was created.
+	FlowStartBatch(ctx context.Context, ps []FlowStartParams, now time.Time) ([]FlowStarted, error)
 	// FlowCommitBatch applies commits in one transaction and returns one
 	// error per commit (nil: written). A commit that fails its lease or
 	// FromSeq check gets ErrLeaseLost and writes nothing; the others are

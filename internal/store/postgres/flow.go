@@ -132,6 +132,36 @@ func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time
 	return exec, created, nil
 }
 
+// FlowStartBatch implements store.Flow.
+func (s *Store) FlowStartBatch(ctx context.Context, ps []store.FlowStartParams, now time.Time) ([]store.FlowStarted, error) {
+	now = flowTime(now)
+	out := make([]store.FlowStarted, len(ps))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for i, p := range ps {
+			id := p.Execution.ID
+			if id == "" {
+				return errors.New("start execution: empty id")
+			}
+			var got string
+			err := tx.QueryRow(ctx, startSQL, startArgs(p, now)...).Scan(&got)
+			created := err == nil
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("start execution %s: %w", id, err)
+			}
+			exec, err := flowGet(ctx, tx, id)
+			if err != nil {
+				return fmt.Errorf("start execution %s: %w", id, err)
+			}
+			out[i] = store.FlowStarted{Execution: exec, Created: created}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // flowState is what a batch knows of one locked execution.
 type flowState struct {
 	lease      string
@@ -573,6 +603,9 @@ func (s *Store) FlowSend(ctx context.Context, m store.FlowInbox, now time.Time) 
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) {
+			return 0, err // already names the execution and its state
+		}
 		return 0, fmt.Errorf("send %s %q to execution %s: %w", m.Kind, m.Name, m.ExecutionID, err)
 	}
 	return id, nil

@@ -61,6 +61,32 @@ func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time
 	return exec, created, nil
 }
 
+// FlowStartBatch implements store.Flow.
+func (s *Store) FlowStartBatch(ctx context.Context, ps []store.FlowStartParams, now time.Time) ([]store.FlowStarted, error) {
+	out := make([]store.FlowStarted, len(ps))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, p := range ps {
+			if p.Execution.ID == "" {
+				return errors.New("start execution: empty id")
+			}
+			created, err := flowInsert(ctx, tx, p, now)
+			if err != nil {
+				return fmt.Errorf("start execution %s: %w", p.Execution.ID, err)
+			}
+			exec, err := flowGet(ctx, tx, p.Execution.ID)
+			if err != nil {
+				return fmt.Errorf("start execution %s: %w", p.Execution.ID, err)
+			}
+			out[i] = store.FlowStarted{Execution: exec, Created: created}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // flowInsert creates the execution of p with its events and task unless
 // its id exists, and reports whether it did.
 func flowInsert(ctx context.Context, tx *sql.Tx, p store.FlowStartParams, now time.Time) (bool, error) {
@@ -531,6 +557,9 @@ func (s *Store) FlowSend(ctx context.Context, m store.FlowInbox, now time.Time) 
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClosed) {
+			return 0, err // already names the execution and its state
+		}
 		return 0, fmt.Errorf("send %s %q to execution %s: %w", m.Kind, m.Name, m.ExecutionID, err)
 	}
 	return id, nil

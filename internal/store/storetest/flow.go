@@ -21,6 +21,7 @@ var flowTests = []struct {
 }{
 	{"FlowStartIsIdempotent", testFlowStart},
 	{"FlowStartHeld", testFlowStartHeld},
+	{"FlowStartBatch", testFlowStartBatch},
 	{"FlowClaim", testFlowClaim},
 	{"FlowCommitLeaseLost", testFlowCommitLeaseLost},
 	{"FlowCommitKeepsLease", testFlowCommitKeep},
@@ -985,4 +986,28 @@ func BenchFlowCommitBatch(b *testing.B, s store.Store, size int) {
 		}
 	}
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "commits/s")
+}
+
+func testFlowStartBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	flowStart(t, s, "old", t0)
+	params := func(id string) store.FlowStartParams {
+		return store.FlowStartParams{Execution: flowExec(id), Events: []store.FlowEvent{fev("started", 0, "wf", `{"n":2}`)},
+			Lease: "me/" + id, LeaseUntil: t0.Add(leaseFor)}
+	}
+	got, err := s.FlowStartBatch(ctx, []store.FlowStartParams{params("a"), params("old"), params("b"), params("a")}, t0)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	require.True(t, got[0].Created)
+	require.False(t, got[1].Created, "an id that exists is returned, not created")
+	require.True(t, got[2].Created)
+	require.False(t, got[3].Created, "the same id twice in one batch starts once")
+	require.Equal(t, "a", got[0].Execution.ID)
+	require.Equal(t, store.FlowRunning, got[0].Execution.Status)
+	require.Equal(t, 1, got[0].Execution.HistoryLen)
+	hist, err := s.FlowHistory(ctx, "b", 1, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+	// Started held: only "old" (not held) is claimable now.
+	require.Equal(t, []string{"old"}, claimIDs(t, s, t0))
 }
