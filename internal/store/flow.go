@@ -12,7 +12,8 @@ import (
 // outside (signals, cancel requests, child results) waiting to be consumed.
 //
 // Invariant every backend keeps: a running execution has exactly one task
-// row; a closed one has none and an empty inbox.
+// row; a closed one has none and an empty inbox, except that a failed one
+// keeps its unconsumed signals for a restart from the failure.
 
 // Execution statuses.
 const (
@@ -121,7 +122,8 @@ type FlowStarted struct {
 	Created   bool
 }
 
-// FlowClose finishes an execution: its task and inbox are deleted.
+// FlowClose finishes an execution: its task and inbox are deleted (a
+// failed execution keeps the signals in its inbox).
 type FlowClose struct {
 	Status      string // FlowCompleted, FlowFailed, FlowCanceled, FlowTerminated
 	Output      []byte

@@ -327,7 +327,9 @@ func queueClose(b *pgx.Batch, id string, historyLen int, c store.FlowClose, now 
 		closed_at = $6, retain_until = $7 WHERE id = $1`,
 		id, c.Status, c.Output, c.Error, historyLen, now, flowTime(c.RetainUntil))
 	b.Queue(`DELETE FROM flow_tasks WHERE execution_id = $1`, id)
-	b.Queue(`DELETE FROM flow_inbox WHERE execution_id = $1`, id)
+	// A failed execution keeps the signals it had not consumed: a
+	// restart from the failure uses them.
+	b.Queue(`DELETE FROM flow_inbox WHERE execution_id = $1 AND (kind <> $2 OR $3 <> $4)`, id, store.InboxSignal, c.Status, store.FlowFailed)
 }
 
 // FlowClaim leases up to limit due tasks to owner. Tasks locked by a

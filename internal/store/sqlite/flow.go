@@ -286,7 +286,10 @@ func flowClose(ctx context.Context, tx *sql.Tx, id string, historyLen int, c sto
 	if _, err := tx.ExecContext(ctx, `DELETE FROM flow_tasks WHERE execution_id = ?`, id); err != nil {
 		return fmt.Errorf("close: delete task: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM flow_inbox WHERE execution_id = ?`, id); err != nil {
+	// A failed execution keeps the signals it had not consumed: a
+	// restart from the failure uses them.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM flow_inbox WHERE execution_id = ? AND (kind <> ? OR ? <> ?)`,
+		id, store.InboxSignal, c.Status, store.FlowFailed); err != nil {
 		return fmt.Errorf("close: delete inbox: %w", err)
 	}
 	return nil

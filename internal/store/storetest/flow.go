@@ -462,12 +462,24 @@ func testFlowClose(t *testing.T, s store.Store) {
 
 	flowStart(t, s, "y", t0)
 	task = claimOne(t, s, "y", t0)
+	_, err = s.FlowSend(ctx, signal("y", "approval", `true`), t0)
+	require.NoError(t, err)
+	_, err = s.FlowSend(ctx, store.FlowInbox{ExecutionID: "y", Kind: store.InboxCancel}, t0)
+	require.NoError(t, err)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "y", Lease: task.Lease, FromSeq: 1,
 		Close: &store.FlowClose{Status: store.FlowFailed, Error: []byte(`{"step":3}`), RetainUntil: now}}, now))
 	e = flowGet(t, s, "y")
 	require.Equal(t, store.FlowFailed, e.Status)
 	require.Nil(t, e.Output)
 	require.Equal(t, []byte(`{"step":3}`), e.Error)
+	// A failed execution keeps its signals for a restart from the failure;
+	// other messages go.
+	left := inbox(t, s, "y")
+	require.Len(t, left, 1)
+	require.Equal(t, "approval", left[0].Name)
+	_, err = s.FlowReopen(ctx, store.FlowReopenParams{ID: "y"}, now)
+	require.NoError(t, err)
+	require.Len(t, inbox(t, s, "y"), 1, "reopening keeps them")
 }
 
 func testFlowNewRun(t *testing.T, s store.Store) {
