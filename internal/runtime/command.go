@@ -32,7 +32,9 @@ func (m *Module) RunCommand(ctx context.Context, req *wire.Request, out Output) 
 	if out.Stderr != nil {
 		stderr = out.Stderr
 	}
-	cfg := m.base.WithStdin(bytes.NewReader(req.Body)).WithStdout(stdout).WithStderr(stderr)
+	done := ctx.Done()
+	cfg := m.base.WithStdin(bytes.NewReader(req.Body)).WithStdout(stdout).WithStderr(stderr).
+		WithNanosleep(func(ns int64) { sleepUntil(done, ns) })
 	for _, kv := range cgiEnv(req) {
 		cfg = cfg.WithEnv(kv[0], kv[1])
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -56,8 +58,36 @@ type Instance struct {
 	result       []byte // text of the last host call (event_send, binding_call): an answer or an error
 	invocationID string
 	traceParent  string
+	// done is the running invocation's ctx.Done: a guest sleeping in
+	// poll_oneoff (time.Sleep, a timer) wakes when it closes, so the
+	// interrupt stops it at its deadline rather than when the sleep ends.
+	done atomic.Pointer[<-chan struct{}]
 
 	broken bool
+}
+
+// sleep is the instance's nanosleep (poll_oneoff's clock waits).
+func (i *Instance) sleep(ns int64) {
+	var done <-chan struct{}
+	if p := i.done.Load(); p != nil {
+		done = *p
+	}
+	sleepUntil(done, ns)
+}
+
+// sleepUntil sleeps ns nanoseconds or until done closes. Returning early
+// is safe: the guest sees a clock that has not advanced, and the interrupt
+// armed for the same deadline stops it at its next loop back-edge.
+func sleepUntil(done <-chan struct{}, ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-done:
+	}
 }
 
 type invocationKey struct{}
@@ -107,6 +137,7 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	i.stdout.reset()
 	i.stderr.reset()
 	cfg := m.withEnv(m.base).WithStdout(&i.stdout).WithStderr(&i.stderr).
+		WithNanosleep(i.sleep).
 		WithStartFunctions() // _initialize is called below, to tell its failures apart
 	if m.snap != nil {
 		return i.restore(ctx, cfg)
@@ -197,6 +228,9 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 	}()
 
 	i.stack[0] = api.EncodeU32(uint32(len(i.reqBuf)))
+	done := ctx.Done()
+	i.done.Store(&done)
+	defer i.done.Store(nil)
 	callCtx := context.WithValue(ctx, invocationKey{}, i)
 	err := i.intr.call(ctx, func() error { return i.handle.CallWithStack(callCtx, i.stack) })
 	if err != nil {

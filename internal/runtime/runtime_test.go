@@ -331,3 +331,31 @@ func moduleWith(parts ...[]section) []byte {
 	}
 	return out
 }
+
+// A guest asleep in poll_oneoff (time.Sleep) is woken at its deadline and
+// interrupted then, not when its sleep would have ended: an hour's sleep
+// with a 100 ms deadline returns ErrTimeout. The bound on the wait below is
+// only there so a regression fails instead of hanging the suite.
+func TestSleepingGuestStopsAtDeadline(t *testing.T) {
+	t.Parallel()
+	m := compile(t, testRuntime(t), "sleep", runtime.ModuleSpec{})
+	inst := instantiate(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := inst.Handle(ctx, get("/", "ms=3600000"), runtime.Output{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, runtime.ErrTimeout)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("a guest sleeping past its deadline was not interrupted")
+	}
+	// A short sleep within the deadline still completes normally.
+	inst2 := instantiate(t, m)
+	resp, err := inst2.Handle(context.Background(), get("/", "ms=5"), runtime.Output{})
+	require.NoError(t, err)
+	require.Equal(t, "slept 5ms", string(resp.Body))
+}
