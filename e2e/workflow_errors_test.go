@@ -177,6 +177,24 @@ func TestWorkflowErrors(t *testing.T) {
 	requireDeployed(t, d)
 	w := wfe{d: d}
 
+	t.Run("started from a queue and a schedule", func(t *testing.T) {
+		t.Parallel()
+		// A queue consumer starts one execution per message, with the
+		// message id as the execution id (flow.Start from any function).
+		msg := strings.TrimSpace(mustRun(t, d.dir, "queue", "send", "jobs", "--data", "41"))
+		require.NotEmpty(t, msg)
+		v := w.closed(t, "job-"+msg, "completed")
+		require.JSONEq(t, "42", string(v.Execution.Output))
+		// The schedule (every 2 s) starts them too.
+		waitFor(t, eventsWait, "a scheduled execution", func() error {
+			out := mustRun(t, d.dir, "workflow", "list", "--workflow", "quick", "--status", "completed")
+			if !strings.Contains(out, "tick-") {
+				return fmt.Errorf("no tick-* execution completed yet:\n%s", out)
+			}
+			return nil
+		})
+	})
+
 	t.Run("unknown workflow", func(t *testing.T) {
 		t.Parallel()
 		errOut := w.fails(t, 1, "workflow", "start", "no-such-flow", "--id", "wfe-unknown")
