@@ -163,6 +163,7 @@ func (r *Run) callDone(k, attempt int, out json.RawMessage, ferr *wire.FlowError
 		return
 	}
 	now := r.e.now()
+	cs.throttled = free
 	if free {
 		cs.nextAt = now.Add(50 * time.Millisecond)
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -90,8 +91,9 @@ func (c *tctx) signal(name string, timeout time.Duration) (json.RawMessage, erro
 
 // orch runs wfs by name; tests swap them to change the "code".
 type orch struct {
-	mu  sync.Mutex
-	wfs map[string]wf
+	mu     sync.Mutex
+	wfs    map[string]wf
+	passes int
 }
 
 func (o *orch) set(name string, f wf) {
@@ -104,6 +106,7 @@ func (o *orch) Orchestrate(ctx context.Context, r *flow.Run) (out flow.Outcome, 
 	ex := r.Execution()
 	o.mu.Lock()
 	f := o.wfs[ex.Workflow]
+	o.passes++
 	o.mu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
@@ -136,15 +139,21 @@ func (continueAsNew) Error() string { return "continue as new" }
 // activities is a fake invoker: each function is a Go func; calls are
 // counted per function and input.
 type activities struct {
-	mu    sync.Mutex
-	fns   map[string]func(in json.RawMessage, attempt string) (int, string)
-	calls map[string]int
+	mu       sync.Mutex
+	fns      map[string]func(in json.RawMessage, attempt string) (int, string)
+	calls    map[string]int
+	throttle map[string]int // refusals for concurrency before a function runs
 }
 
 func (a *activities) Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error) {
 	a.mu.Lock()
 	f := a.fns[r.Function]
 	a.calls[r.Function]++
+	if a.throttle[r.Function] > 0 {
+		a.throttle[r.Function]--
+		a.mu.Unlock()
+		return &invoke.Result{}, fmt.Errorf("%s at capacity: %w", r.Function, pool.ErrAtCapacity)
+	}
 	a.mu.Unlock()
 	if f == nil {
 		return &invoke.Result{}, fmt.Errorf("%w: %s", invoke.ErrNoFunction, r.Function)
@@ -179,7 +188,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{
 		t: t, path: filepath.Join(t.TempDir(), "strata.db"),
 		o:    &orch{wfs: map[string]wf{}},
-		acts: &activities{fns: map[string]func(json.RawMessage, string) (int, string){}, calls: map[string]int{}},
+		acts: &activities{fns: map[string]func(json.RawMessage, string) (int, string){}, calls: map[string]int{}, throttle: map[string]int{}},
 		refs: map[string]flow.WorkflowRef{},
 	}
 	h.open()
@@ -560,4 +569,26 @@ func TestHistoryLimitAndTerminate(t *testing.T) {
 	ex = h.wait("w-1")
 	require.Equal(t, store.FlowCompleted, ex.Status)
 	require.Equal(t, 2, ex.Run)
+}
+
+// A step refused for concurrency is retried without spending an attempt,
+// and the pass ends meanwhile, so the orchestrator does not hold an
+// instance its own activity may need.
+func TestThrottledStepEndsThePassAndSpendsNoAttempt(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.acts.mu.Lock()
+	h.acts.throttle["add"] = 3
+	h.acts.mu.Unlock()
+	h.workflow("calc", threeSteps)
+	h.start("calc", "th-1", "1")
+	ex := h.wait("th-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.JSONEq(t, "6", string(ex.Output))
+	require.Equal(t, 5, h.acts.count("add"), "3 refusals and 2 runs")
+	require.Zero(t, count(h.history("th-1"), "call_retrying#1"), "refusals spend no attempt")
+	h.o.mu.Lock()
+	passes := h.o.passes
+	h.o.mu.Unlock()
+	require.Greater(t, passes, 1, "the pass ended while the step was throttled")
 }

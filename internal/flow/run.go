@@ -72,9 +72,12 @@ type callState struct {
 	attempts int       // attempts finished
 	nextAt   time.Time // the next attempt may start then
 	running  bool
-	beat     time.Time // last heartbeat of the running attempt
-	details  json.RawMessage
-	stop     context.CancelCauseFunc
+	// throttled: the last attempt was refused for concurrency (it did
+	// not count) and waits for nextAt.
+	throttled bool
+	beat      time.Time // last heartbeat of the running attempt
+	details   json.RawMessage
+	stop      context.CancelCauseFunc
 }
 
 // Execution returns the execution as loaded (its ID, workflow, input).
@@ -442,7 +445,7 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 		}
 		now := r.e.now()
 		var wake time.Time
-		busy, progressed, done := false, false, true
+		busy, throttled, progressed, done := false, false, false, true
 		for _, k := range steps {
 			if r.results[k] != nil {
 				continue
@@ -463,6 +466,7 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 					busy = true
 				default:
 					wake = earliest(wake, cs.nextAt)
+					throttled = throttled || cs.throttled
 				}
 			case EvTimerStarted:
 				if !w.FireAt.After(now) {
@@ -523,7 +527,10 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 			r.suspended, r.wakeAt = true, wake
 			return suspend
 		}
-		if !busy && (wake.IsZero() || wake.Sub(now) > r.e.cfg.Hold) {
+		// A step refused for concurrency ends the pass: the orchestrator's
+		// instance may be the one its activity is waiting for (a function
+		// that is its own activity, at its max_concurrency).
+		if !busy && (wake.IsZero() || wake.Sub(now) > r.e.cfg.Hold || throttled) {
 			r.suspended, r.wakeAt = true, wake
 			return suspend
 		}
