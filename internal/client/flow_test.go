@@ -22,7 +22,6 @@ import (
 
 // fakeFlows answers with its function fields; a nil field fails the test.
 type fakeFlows struct {
-	t         *testing.T
 	start     func(flow.StartParams) (*store.FlowExecution, bool, error)
 	get       func(id string) (*store.FlowExecution, error)
 	list      func(store.FlowListParams) ([]store.FlowExecution, error)
