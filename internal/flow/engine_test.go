@@ -592,3 +592,50 @@ func TestThrottledStepEndsThePassAndSpendsNoAttempt(t *testing.T) {
 	h.o.mu.Unlock()
 	require.Greater(t, passes, 1, "the pass ended while the step was throttled")
 }
+
+func (c *tctx) version(change string, lo, hi int) int {
+	resp := c.schedule(wire.FlowRequest{Kind: wire.FlowVersion, Name: change, Min: lo, Max: hi})
+	var v int
+	_ = json.Unmarshal(resp.Value, &v)
+	return v
+}
+
+// A version marker lets code change under running executions: an
+// execution whose history predates the marker replays the old branch, a
+// new one records the new version and takes the new branch.
+func TestVersionMarkerKeepsOldExecutionsReplaying(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("v", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("add", 1, nil); err != nil {
+			return nil, err
+		}
+		return c.signal("go", 0)
+	})
+	h.start("v", "old", "null")
+	require.Eventually(t, func() bool { return slices.Contains(h.history("old"), "signal_waiting#2") }, 5*time.Second, time.Millisecond)
+
+	h.workflow("v", func(c *tctx, in json.RawMessage) (any, error) {
+		if c.version("double-first", 0, 1) == 1 {
+			if _, err := c.call("double", 1, nil); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := c.call("add", 1, nil); err != nil {
+			return nil, err
+		}
+		return c.signal("go", 0)
+	})
+	require.NoError(t, h.e.Signal(context.Background(), "old", "go", []byte(`"old"`)))
+	ex := h.wait("old")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, 0, h.acts.count("double"), "the old execution took the old branch")
+
+	h.start("v", "new", "null")
+	require.NoError(t, h.e.Signal(context.Background(), "new", "go", []byte(`"new"`)))
+	ex = h.wait("new")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, 1, h.acts.count("double"))
+	require.Equal(t, []string{"started", "marker#1", "call_scheduled#2", "call_completed#2",
+		"call_scheduled#3", "call_completed#3", "signal_waiting#4", "signal_received#4", "completed"}, h.history("new"))
+}
