@@ -639,3 +639,24 @@ func TestVersionMarkerKeepsOldExecutionsReplaying(t *testing.T) {
 	require.Equal(t, []string{"started", "marker#1", "call_scheduled#2", "call_completed#2",
 		"call_scheduled#3", "call_completed#3", "signal_waiting#4", "signal_received#4", "completed"}, h.history("new"))
 }
+
+// A step's schedule-to-close timeout bounds all its attempts with their
+// waits: no retry is scheduled past it.
+func TestScheduleToCloseStopsRetries(t *testing.T) {
+	h := newHarness(t)
+	h.activity("down", func(json.RawMessage, string) (int, string) { return 503, "down" })
+	h.workflow("s2c", func(c *tctx, in json.RawMessage) (any, error) {
+		resp := c.schedule(wire.FlowRequest{Kind: wire.FlowCall, Name: "down",
+			Retry: &wire.FlowRetry{MaxAttempts: 10, InitialMS: 100}, Timeouts: &wire.FlowTimeouts{ScheduleToCloseMS: 250}})
+		return c.result(resp.Step)
+	})
+	h.start("s2c", "s2c-1", "null")
+	ex := h.wait("s2c-1")
+	require.Equal(t, store.FlowFailed, ex.Status)
+	var fe wire.FlowError
+	require.NoError(t, json.Unmarshal(ex.Error, &fe))
+	require.Equal(t, "HTTP 503", fe.Type)
+	require.Equal(t, 2, fe.Attempts)
+	require.Contains(t, fe.Message, "schedule-to-close timeout of 250ms")
+	require.Equal(t, 2, h.acts.count("down"))
+}

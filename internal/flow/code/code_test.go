@@ -39,7 +39,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	sha := hex.EncodeToString(sum[:])
 	require.NoError(t, st.BlobPut(ctx, sha, wasm))
 	cfg := store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 128, TimeoutMS: 60_000, MaxConcurrency: 16,
-		Workflows: []store.WorkflowConfig{{Name: "count"}, {Name: "greet"}}}
+		Workflows: []store.WorkflowConfig{{Name: "count"}, {Name: "greet"}, {Name: "parent"}}}
 	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project: "p", NewVersions: []store.NewVersionParams{{Function: "greeter", ModuleSHA256: sha, Config: cfg}}, Routes: []store.Route{},
 	})
@@ -58,7 +58,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	e := flow.New(flow.Config{
 		Store: st, Invoker: inv, Orchestrator: &code.Orchestrator{Invoker: inv}, Logger: quiet,
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
-			if name != "greet" && name != "count" {
+			if name != "greet" && name != "count" && name != "parent" {
 				return flow.WorkflowRef{}, false
 			}
 			return flow.WorkflowRef{Function: "greeter", Project: "p", Config: store.WorkflowConfig{Name: name}}, true
@@ -120,6 +120,20 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	ex = wait("c-bad")
 	require.Equal(t, store.FlowFailed, ex.Status)
 	require.Contains(t, string(ex.Error), `"BadInput"`)
+
+	// Child workflows, one with an id of its own, and a durable timer.
+	_, _, err = e.Start(ctx, flow.StartParams{Workflow: "parent", ID: "p-1", Input: []byte(`4`)})
+	require.NoError(t, err)
+	ex = wait("p-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.JSONEq(t, `9`, string(ex.Output))
+	for _, id := range []string{"p-1/1/1", "p-1-second"} {
+		child, err := e.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, store.FlowCompleted, child.Status)
+		require.Equal(t, "p-1", child.ParentID)
+		require.Equal(t, ex.TraceID, child.TraceID, "a child joins its parent's trace")
+	}
 
 	// Starting a workflow from inside a function is not what this guest
 	// does; an orchestrator command outside a workflow invocation is

@@ -8,6 +8,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stratahq/strata/sdk/go/flow"
 )
@@ -32,6 +33,22 @@ func init() {
 			}
 		}
 		return n, nil
+	})
+	// parent runs count as a child twice, the second time under its own
+	// id, and sleeps a little in between (a durable timer).
+	flow.Workflow("parent", func(ctx flow.Context, n int) (int, error) {
+		a, err := flow.Child[int](ctx, "count", n)
+		if err != nil {
+			return 0, err
+		}
+		if err := flow.Sleep(ctx, 10*time.Millisecond); err != nil {
+			return 0, err
+		}
+		b, err := flow.Child[int](ctx, "count", n+1, flow.ID(ctx.ExecutionID()+"-second"))
+		if err != nil {
+			return 0, err
+		}
+		return a + b, nil
 	})
 	flow.Activity(func(ctx context.Context, name string) (string, error) {
 		if name == "" {
