@@ -21,16 +21,16 @@ import (
 // AppendSQLRequest appends r as JSON, as json.Marshal would write it.
 func AppendSQLRequest(dst []byte, r *SQLRequest) ([]byte, error) {
 	dst = append(dst, `{"op":`...)
-	dst = appendJSONString(dst, r.Op)
+	dst = AppendJSONString(dst, r.Op)
 	dst = append(dst, `,"binding":`...)
-	dst = appendJSONString(dst, r.Binding)
+	dst = AppendJSONString(dst, r.Binding)
 	if r.Tx != "" {
 		dst = append(dst, `,"tx":`...)
-		dst = appendJSONString(dst, r.Tx)
+		dst = AppendJSONString(dst, r.Tx)
 	}
 	if r.SQL != "" {
 		dst = append(dst, `,"sql":`...)
-		dst = appendJSONString(dst, r.SQL)
+		dst = AppendJSONString(dst, r.SQL)
 	}
 	if len(r.Args) > 0 {
 		dst = append(dst, `,"args":[`...)
@@ -50,7 +50,7 @@ func AppendSQLRequest(dst []byte, r *SQLRequest) ([]byte, error) {
 
 func appendSQLValue(dst []byte, v *SQLValue) ([]byte, error) {
 	dst = append(dst, `{"t":`...)
-	dst = appendJSONString(dst, v.Type)
+	dst = AppendJSONString(dst, v.Type)
 	if v.Int != 0 {
 		dst = append(dst, `,"i":"`...)
 		dst = strconv.AppendInt(dst, v.Int, 10)
@@ -65,7 +65,7 @@ func appendSQLValue(dst []byte, v *SQLValue) ([]byte, error) {
 	}
 	if v.Text != "" {
 		dst = append(dst, `,"s":`...)
-		dst = appendJSONString(dst, v.Text)
+		dst = AppendJSONString(dst, v.Text)
 	}
 	if len(v.Bytes) > 0 {
 		dst = append(dst, `,"b":"`...)
@@ -80,9 +80,11 @@ func appendSQLValue(dst []byte, v *SQLValue) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString quotes s. Invalid UTF-8 becomes U+FFFD, as with
-// encoding/json.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s quoted as a JSON string. Invalid UTF-8
+// becomes U+FFFD, as with encoding/json. The SDK's hand-written encoders
+// (SQL requests, flow requests) share it: reflection-based JSON costs more
+// than the work inside WebAssembly.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
