@@ -429,6 +429,18 @@ func TestWorkflowErrors(t *testing.T) {
 			`orch/main\.go:\d+`)
 	})
 
+	t.Run("workflow declared but not in the code", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct{ workflow, fn string }{{"ghost", "orch"}, {"stepless", "worker"}} {
+			id := "wfe-" + c.workflow
+			w.start(t, c.workflow, id, "")
+			v := w.closed(t, id, "failed")
+			require.NotNil(t, v.Execution.Error)
+			require.Equal(t, "UnknownWorkflow", v.Execution.Error.Type, "%s: %+v", c.workflow, v.Execution.Error)
+			require.Contains(t, v.Execution.Error.Message, c.workflow)
+		}
+	})
+
 	t.Run("idempotent start", func(t *testing.T) {
 		t.Parallel()
 		w.start(t, "quick", "wfe-idem", "1")
