@@ -375,7 +375,7 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 // Restart reopens a finished execution: from the start (a new run with the
 // same input) or, with fromFailure, where it failed: every result recorded
 // before the failing step is kept and that step runs again.
-func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (out *store.FlowExecution, err error) {
 	ex, err := e.cfg.Store.FlowGet(ctx, id)
 	if err != nil {
 		return nil, err
@@ -391,25 +391,51 @@ func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (*sto
 		// every step's result and replays with the code deployed now.
 		var fe wire.FlowError
 		_ = json.Unmarshal(ex.Error, &fe)
-		discard := 0
+		discard, child := 0, ""
 		if fe.Step > 0 {
 			hist, err := e.cfg.Store.FlowHistory(ctx, id, ex.Run, 0, 0)
 			if err != nil {
 				return nil, err
 			}
 			for _, ev := range hist {
-				if ev.Step == fe.Step && (ev.Type == EvCallFailed || ev.Type == EvChildFailed) {
+				if ev.Step != fe.Step {
+					continue
+				}
+				switch ev.Type {
+				case EvCallFailed:
+					discard = fe.Step
+				case EvChildStarted:
+					var w waitData
+					_ = json.Unmarshal(ev.Data, &w)
+					child = w.ID
+				case EvChildFailed:
 					discard = fe.Step
 				}
 			}
 		}
+		if discard == 0 {
+			child = ""
+		}
+		defer func() {
+			// A failed child step runs again by restarting the child from
+			// its own failure, once the parent is running to hear of it.
+			if err == nil && child != "" {
+				_, err = e.Restart(ctx, child, true)
+				if errors.Is(err, ErrBadInput) { // canceled or terminated: from its start
+					_, err = e.Restart(ctx, child, false)
+				}
+				if err != nil {
+					err = fmt.Errorf("execution %s restarted, but not its failed child %s: %w", id, child, err)
+				}
+			}
+		}()
 		data, _ := json.Marshal(restartData{DiscardStep: discard})
 		p.Events = []store.FlowEvent{{Type: EvRestarted, Step: discard, Data: data, Time: now}}
 	} else {
 		data, _ := json.Marshal(startedData{Input: ex.Input, TraceID: ex.TraceID, Parent: ex.ParentID, ParentStep: ex.ParentStep, Restarted: true})
 		p.NewRun = &store.FlowNewRun{Input: ex.Input, Events: []store.FlowEvent{{Type: EvStarted, Name: ex.Workflow, Data: data, Time: now}}}
 	}
-	out, err := e.cfg.Store.FlowReopen(ctx, p, now)
+	out, err = e.cfg.Store.FlowReopen(ctx, p, now)
 	if err != nil {
 		return nil, err
 	}

@@ -660,3 +660,73 @@ func TestScheduleToCloseStopsRetries(t *testing.T) {
 	require.Contains(t, fe.Message, "schedule-to-close timeout of 250ms")
 	require.Equal(t, 2, h.acts.count("down"))
 }
+
+// Restarting a parent from a failed child step restarts the child from
+// its own failure: the fixed step runs, the child completes and the parent
+// hears of it; nothing else runs again.
+func TestRestartFromFailedChild(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	broken := true
+	var mu sync.Mutex
+	h.activity("fragile", func(in json.RawMessage, _ string) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return 500, `{"error":{"type":"Bug","message":"not yet","non_retryable":true}}`
+		}
+		return 200, string(in)
+	})
+	h.workflow("kid", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("add", 1, nil); err != nil {
+			return nil, err
+		}
+		return c.call("fragile", in, nil)
+	})
+	h.workflow("mom", func(c *tctx, in json.RawMessage) (any, error) {
+		if _, err := c.call("double", 1, nil); err != nil {
+			return nil, err
+		}
+		resp := c.schedule(wire.FlowRequest{Kind: wire.FlowChild, Name: "kid", Input: []byte(`"fixed"`)})
+		return c.result(resp.Step)
+	})
+	h.start("mom", "mom-1", "null")
+	ex := h.wait("mom-1")
+	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Contains(t, string(ex.Error), `"Bug"`)
+	require.Equal(t, store.FlowFailed, h.wait("mom-1/1/2").Status)
+
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	_, err := h.e.Restart(context.Background(), "mom-1", true)
+	require.NoError(t, err)
+	ex = h.wait("mom-1")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.JSONEq(t, `"fixed"`, string(ex.Output))
+	require.Equal(t, store.FlowCompleted, h.wait("mom-1/1/2").Status)
+	require.Equal(t, 1, h.acts.count("double"))
+	require.Equal(t, 1, h.acts.count("add"))
+	require.Equal(t, 2, h.acts.count("fragile"))
+}
+
+// A child id that another execution holds is refused at the command, not
+// left to wait for a child that will never report.
+func TestChildIDTaken(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("calc", threeSteps)
+	h.start("calc", "taken", "1")
+	h.wait("taken")
+	h.workflow("p", func(c *tctx, in json.RawMessage) (any, error) {
+		resp := c.schedule(wire.FlowRequest{Kind: wire.FlowChild, Name: "calc", ID: "taken", Input: []byte(`1`)})
+		if resp.Error == nil {
+			return nil, errors.New("a taken child id was accepted")
+		}
+		return resp.Error.Message, nil
+	})
+	h.start("p", "p-taken", "null")
+	ex := h.wait("p-taken")
+	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Contains(t, string(ex.Output), `child id \"taken\" is taken by an execution of workflow calc (completed)`)
+}

@@ -327,6 +327,11 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 		id := req.ID
 		if id == "" {
 			id = r.exec.ID + "/" + strconv.Itoa(r.exec.Run) + "/" + strconv.Itoa(k)
+		} else if other, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
+			// Started as it is, the child would never report to this
+			// parent: it is another execution.
+			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
+				Message: fmt.Sprintf("child id %q is taken by an execution of workflow %s (%s)", id, other.Workflow, other.Status)}}
 		}
 		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent()}, r.exec.ID, k)
 		if err != nil {
