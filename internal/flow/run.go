@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -560,6 +561,8 @@ func (r *Run) waitLocked(ctx context.Context, wake time.Time, poll bool) {
 	}
 	d = max(d, time.Millisecond)
 	r.mu.Unlock()
+	// An orchestrator's invocation is not billed for waiting on its steps.
+	defer func(began time.Time) { invoke.AddIdle(ctx, time.Since(began)) }(time.Now())
 	t := time.NewTimer(d)
 	select {
 	case <-r.notify:

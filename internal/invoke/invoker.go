@@ -352,6 +352,8 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	req.DeadlineMS = start.Add(timeout).UnixMilli()
 	// Host calls (SQL, KV, fetch, secrets) act for this invocation: its
 	// function's bindings, its deadline, its trace.
+	idle := new(atomic.Int64)
+	ctx = context.WithValue(ctx, idleKey{}, idle)
 	ctx = bindings.WithCaller(ctx, bindings.Caller{
 		Function: v.Function, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
 		Deadline: start.Add(timeout), TraceParent: req.TraceParent,
@@ -381,7 +383,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	u := store.Usage{
 		InvocationID: res.InvocationID, Function: v.Function, Version: v.Number,
 		Trigger: r.Trigger, TraceID: res.Trace.TraceID, Start: start.UTC(), Duration: dur,
-		BilledMS: billedMS(dur), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: store.OutcomeOK,
+		BilledMS: billedMS(dur - time.Duration(idle.Load())), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: store.OutcomeOK,
 	}
 	switch {
 	case err == nil:
@@ -416,6 +418,20 @@ func (iv *Invoker) platformLog(base store.LogLine, msg string) {
 	l := base
 	l.Stream, l.Line, l.Time = "platform", msg, time.Now().UTC()
 	iv.meter.RecordLog(l)
+}
+
+type idleKey struct{}
+
+// AddIdle records that the invocation whose context is ctx spent d
+// waiting on the platform rather than working: a workflow orchestrator
+// blocked while its steps run. Idle time is in the invocation's duration
+// but not in its billed time (as Step Functions and Durable Functions do
+// not bill an orchestration's waits). Outside an invocation it does
+// nothing.
+func AddIdle(ctx context.Context, d time.Duration) {
+	if c, ok := ctx.Value(idleKey{}).(*atomic.Int64); ok && d > 0 {
+		c.Add(int64(d))
+	}
 }
 
 // billedMS rounds a duration up to whole milliseconds, at least 1, as Lambda

@@ -135,6 +135,20 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 		require.Equal(t, ex.TraceID, child.TraceID, "a child joins its parent's trace")
 	}
 
+	// The parent's pass waited in memory for its timer (10 ms) and its
+	// children: that wait is in the orchestrator's duration, not in its
+	// billed time.
+	require.Eventually(t, func() bool {
+		us, err := st.UsageList(ctx, store.UsageListParams{Function: "greeter"})
+		require.NoError(t, err)
+		for _, u := range us {
+			if u.Trigger == "workflow" && time.Duration(u.BilledMS)*time.Millisecond+9*time.Millisecond <= u.Duration {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "no orchestrator pass was billed less than its duration")
+
 	// Starting a workflow from inside a function is not what this guest
 	// does; an orchestrator command outside a workflow invocation is
 	// refused by the host.
