@@ -328,11 +328,11 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 		id := req.ID
 		if id == "" {
 			id = r.exec.ID + "/" + strconv.Itoa(r.exec.Run) + "/" + strconv.Itoa(k)
-		} else if other, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
+		} else if taken := r.childIDTaken(ctx, id); taken != "" {
 			// Started as it is, the child would never report to this
 			// parent: it is another execution.
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
-				Message: fmt.Sprintf("child id %q is taken by an execution of workflow %s (%s)", id, other.Workflow, other.Status)}}
+				Message: fmt.Sprintf("child id %q is taken by %s", id, taken)}}
 		}
 		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent()}, r.exec.ID, k)
 		if err != nil {
@@ -388,6 +388,20 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 		}
 	}
 	return &wire.FlowResponse{Step: k}
+}
+
+// childIDTaken describes the execution that holds id already, or the
+// child of this pass about to be created with it; "" when it is free.
+func (r *Run) childIDTaken(ctx context.Context, id string) string {
+	for _, sp := range r.starts {
+		if sp.Execution.ID == id {
+			return "another child of this execution"
+		}
+	}
+	if other, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
+		return fmt.Sprintf("an execution of workflow %s (%s)", other.Workflow, other.Status)
+	}
+	return ""
 }
 
 // matches reports whether a recorded command is the one the code asks
