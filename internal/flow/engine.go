@@ -68,6 +68,9 @@ type Config struct {
 	// Poll is how often the engine looks for due tasks when nothing woke
 	// it (default 500 ms): other nodes' signals and timers.
 	Poll time.Duration
+	// SweepEvery is how often finished executions past their retention
+	// are deleted (default 1 min).
+	SweepEvery time.Duration
 	// OnClose, when set, hears of every execution this node closes,
 	// after the close is committed (benchmarks and tests wait on it).
 	OnClose func(id, status string)
@@ -118,6 +121,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.Hold <= 0 {
 		cfg.Hold = 2 * time.Second
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
@@ -561,7 +567,7 @@ func (e *Engine) renewLoop() {
 }
 
 func (e *Engine) sweepLoop() {
-	tick := time.NewTicker(time.Minute)
+	tick := time.NewTicker(e.cfg.SweepEvery)
 	defer tick.Stop()
 	for {
 		select {

@@ -202,7 +202,7 @@ func (h *harness) open() {
 	h.st = st
 	h.e = flow.New(flow.Config{
 		Store: st, Invoker: h.acts, Orchestrator: h.o, Hold: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
-		LeaseFor: 3 * time.Second,
+		LeaseFor: 3 * time.Second, SweepEvery: 50 * time.Millisecond,
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			ref, ok := h.refs[name]
 			return ref, ok
@@ -729,4 +729,44 @@ func TestChildIDTaken(t *testing.T) {
 	ex := h.wait("p-taken")
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
 	require.Contains(t, string(ex.Output), `child id \"taken\" is taken by an execution of workflow calc (completed)`)
+}
+
+// Finished executions are deleted with their history once their
+// workflow's retention has passed; running ones are not.
+func TestRetentionSweepsFinishedExecutions(t *testing.T) {
+	h := newHarness(t)
+	addDouble(h)
+	h.workflow("calc", threeSteps)
+	ref := h.refs["calc"]
+	ref.Config.Retention = 100 * time.Millisecond
+	h.refs["calc"] = ref
+	h.workflow("waiter", func(c *tctx, in json.RawMessage) (any, error) { return c.signal("x", 0) })
+	h.start("calc", "short-lived", "1")
+	h.start("waiter", "long-lived", "null")
+	require.Equal(t, store.FlowCompleted, h.wait("short-lived").Status)
+	require.Eventually(t, func() bool {
+		_, err := h.e.Get(context.Background(), "short-lived")
+		return errors.Is(err, store.ErrNotFound)
+	}, 10*time.Second, 20*time.Millisecond, "a finished execution outlived its retention")
+	_, err := h.e.History(context.Background(), "short-lived", 1)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	ex, err := h.e.Get(context.Background(), "long-lived")
+	require.NoError(t, err)
+	require.Equal(t, store.FlowRunning, ex.Status)
+}
+
+// A durable timer may be a year long: it is the task's due time.
+func TestYearLongTimer(t *testing.T) {
+	h := newHarness(t)
+	h.workflow("nap", func(c *tctx, in json.RawMessage) (any, error) { return nil, c.sleep(365 * 24 * time.Hour) })
+	before := time.Now()
+	h.start("nap", "year", "null")
+	require.Eventually(t, func() bool {
+		due, ok, err := h.st.FlowNextDue(context.Background())
+		return err == nil && ok && due.After(before.Add(364*24*time.Hour))
+	}, 5*time.Second, 10*time.Millisecond, "the timer is not the task's due time")
+	ex, err := h.e.Get(context.Background(), "year")
+	require.NoError(t, err)
+	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Contains(t, h.history("year"), "timer_started#1")
 }
