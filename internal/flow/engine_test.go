@@ -738,7 +738,8 @@ func TestRetentionSweepsFinishedExecutions(t *testing.T) {
 	addDouble(h)
 	h.workflow("calc", threeSteps)
 	ref := h.refs["calc"]
-	ref.Config.Retention = 100 * time.Millisecond
+	// Long enough for h.wait to see it closed before the sweep takes it.
+	ref.Config.Retention = time.Second
 	h.refs["calc"] = ref
 	h.workflow("waiter", func(c *tctx, in json.RawMessage) (any, error) { return c.signal("x", 0) })
 	h.start("calc", "short-lived", "1")
