@@ -137,7 +137,9 @@ func (r *Run) load(ctx context.Context) error {
 			ev.Seq = i + 1
 			hist[i] = ev
 		}
+		r.mu.Lock()
 		r.reset(p.exec, hist)
+		r.mu.Unlock()
 		return nil
 	}
 	st := r.e.cfg.Store
@@ -156,6 +158,10 @@ func (r *Run) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Under the lock: the engine may abort the run (terminate, a lost
+	// lease) while it loads.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.reset(*ex, hist)
 	r.setInbox(inbox)
 	return nil
