@@ -204,24 +204,8 @@ func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptio
 			s.close(context.WithoutCancel(ctx))
 		}
 	}()
-	switch kind {
-	case storeSQLite:
-		dir, err := os.MkdirTemp(h.work, "events-sqlite-")
-		if err != nil {
-			return nil, err
-		}
-		if s.st, err = sqlite.Open(ctx, filepath.Join(dir, "strata.db")); err != nil {
-			return nil, fmt.Errorf("open SQLite store: %w", err)
-		}
-	case storePostgres:
-		url := h.postgresURL()
-		schema := "strata_bench_" + randomHex(6)
-		if s.st, err = postgres.OpenWithSchema(ctx, url, schema); err != nil {
-			return nil, fmt.Errorf("open PostgreSQL store (schema %s): %w", schema, err)
-		}
-		s.drop = func(ctx context.Context) error { return dropSchema(ctx, url, schema) }
-	default:
-		return nil, fmt.Errorf("unknown store %q", kind)
+	if s.st, s.drop, err = h.openStore(ctx, kind, "events"); err != nil {
+		return nil, err
 	}
 	if err := deployNoop(ctx, s.st, wasm); err != nil {
 		return nil, err
@@ -242,6 +226,34 @@ func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptio
 	s.ack = &ackCounter{Store: s.st}
 	s.eng = events.New(events.Config{Store: s.ack, Invoker: iv, Logger: h.quietLog()})
 	return s, nil
+}
+
+// openStore opens a fresh store of the given kind for one stack: a SQLite
+// file in its own directory under the run's work dir, or a new PostgreSQL
+// schema, which drop removes afterwards.
+func (h *harness) openStore(ctx context.Context, kind, prefix string) (store.Store, func(context.Context) error, error) {
+	none := func(context.Context) error { return nil }
+	switch kind {
+	case storeSQLite:
+		dir, err := os.MkdirTemp(h.work, prefix+"-sqlite-")
+		if err != nil {
+			return nil, none, err
+		}
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "strata.db"))
+		if err != nil {
+			return nil, none, fmt.Errorf("open SQLite store: %w", err)
+		}
+		return st, none, nil
+	case storePostgres:
+		url := h.postgresURL()
+		schema := "strata_bench_" + randomHex(6)
+		st, err := postgres.OpenWithSchema(ctx, url, schema)
+		if err != nil {
+			return nil, none, fmt.Errorf("open PostgreSQL store (schema %s): %w", schema, err)
+		}
+		return st, func(ctx context.Context) error { return dropSchema(ctx, url, schema) }, nil
+	}
+	return nil, none, fmt.Errorf("unknown store %q", kind)
 }
 
 // quietLog is the logger of components under measurement: warnings and

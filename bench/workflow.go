@@ -20,8 +20,6 @@ import (
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
-	"github.com/stratahq/strata/internal/store/postgres"
-	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -447,24 +445,8 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 			s.close(context.WithoutCancel(ctx))
 		}
 	}()
-	switch kind {
-	case storeSQLite:
-		dir, err := os.MkdirTemp(h.work, "workflow-sqlite-")
-		if err != nil {
-			return nil, err
-		}
-		if s.st, err = sqlite.Open(ctx, filepath.Join(dir, "strata.db")); err != nil {
-			return nil, fmt.Errorf("open SQLite store: %w", err)
-		}
-	case storePostgres:
-		url := h.postgresURL()
-		schema := "strata_bench_" + randomHex(6)
-		if s.st, err = postgres.OpenWithSchema(ctx, url, schema); err != nil {
-			return nil, fmt.Errorf("open PostgreSQL store (schema %s): %w", schema, err)
-		}
-		s.drop = func(ctx context.Context) error { return dropSchema(ctx, url, schema) }
-	default:
-		return nil, fmt.Errorf("unknown store %q", kind)
+	if s.st, s.drop, err = h.openStore(ctx, kind, "workflow"); err != nil {
+		return nil, err
 	}
 	workflows, err := deployWorkflows(ctx, s.st, noop, wf, h.opts.WorkflowSteps)
 	if err != nil {

@@ -61,7 +61,7 @@ type Engine struct {
 	consumers map[string]*consumer // queue name → running consumer
 	wakes     map[string]chan struct{}
 
-	sends groupCommit // shares commits between concurrent sends
+	sends *groupCommit // shares commits between concurrent sends
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -91,7 +91,7 @@ func New(cfg Config) *Engine {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
-	return &Engine{cfg: cfg, consumers: map[string]*consumer{}, wakes: map[string]chan struct{}{}}
+	return &Engine{cfg: cfg, consumers: map[string]*consumer{}, wakes: map[string]chan struct{}{}, sends: newGroupCommit(cfg.Store)}
 }
 
 // Start starts the consumers of every queue with a consumer function and

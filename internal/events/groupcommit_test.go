@@ -14,7 +14,7 @@ import (
 func TestGroupCommitSharesTransactionsAndIsolatesFailures(t *testing.T) {
 	e := setup(t, []store.QueueConfig{{Name: "q", Project: "p", Kind: store.QueueUser, VisibilityTimeout: time.Second}}, nil, nil)
 	counting := &countingStore{Store: e.st}
-	var g groupCommit
+	g := newGroupCommit(counting)
 	var wg sync.WaitGroup
 	errs := make([]error, 200)
 	for i := range 200 {
@@ -25,7 +25,7 @@ func TestGroupCommitSharesTransactionsAndIsolatesFailures(t *testing.T) {
 			if i%50 == 7 {
 				q = "missing" // fails alone, not with its batch
 			}
-			_, errs[i] = g.send(context.Background(), counting, store.MessageSendParams{Queue: q, Body: []byte(fmt.Sprint(i))})
+			_, errs[i] = g.send(context.Background(), store.MessageSendParams{Queue: q, Body: []byte(fmt.Sprint(i))})
 		}()
 	}
 	wg.Wait()
@@ -51,7 +51,7 @@ func TestGroupCommitSharesTransactionsAndIsolatesFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := g.send(context.Background(), counting, store.MessageSendParams{Queue: "q", Body: []byte(fmt.Sprint(i))}); err != nil {
+			if _, err := g.send(context.Background(), store.MessageSendParams{Queue: "q", Body: []byte(fmt.Sprint(i))}); err != nil {
 				t.Error(err)
 			}
 		}()

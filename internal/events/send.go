@@ -76,7 +76,7 @@ func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*SendRes
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.sends.send(ctx, e.cfg.Store, m)
+	res, err := e.sends.send(ctx, m)
 	if err != nil {
 		return nil, fmt.Errorf("send to queue %s: %w", queue, err)
 	}
@@ -120,7 +120,7 @@ func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Req
 	if traceParent != "" {
 		attrs["traceparent"] = traceParent
 	}
-	_, err := e.sends.send(ctx, e.cfg.Store, store.MessageSendParams{Queue: queue, Body: body, Attributes: attrs})
+	_, err := e.sends.send(ctx, store.MessageSendParams{Queue: queue, Body: body, Attributes: attrs})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("function %s is not deployed: %w", function, err)

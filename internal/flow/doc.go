@@ -12,6 +12,6 @@
 // Durability rule: whatever an orchestrator learns (an activity's result,
 // a consumed signal) is committed before the next effect it causes starts
 // (another activity, a child, the close); commits of concurrent runs share
-// transactions (group commit), so a commit's cost is spread over many
+// transactions (group commit, internal/batch), so a commit's cost is spread over many
 // executions when the store syncs every transaction.
 package flow

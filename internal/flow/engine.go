@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stratahq/strata/internal/batch"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/store"
@@ -84,8 +85,8 @@ type Config struct {
 // their runs and answers the admin API.
 type Engine struct {
 	cfg     Config
-	commits batcher[store.FlowCommit, struct{}]
-	starts  batcher[store.FlowStartParams, store.FlowStarted]
+	commits batch.Batcher[store.FlowCommit, struct{}]
+	starts  batch.Batcher[store.FlowStartParams, store.FlowStarted]
 
 	mu     sync.Mutex
 	runs   map[string]*Run // executions this node holds a lease on
@@ -130,10 +131,15 @@ func New(cfg Config) *Engine {
 		cfg: cfg, runs: make(map[string]*Run), wake: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.MaxRuns), ctx: ctx, cancel: cancel,
 	}
-	e.commits.run = func(ctx context.Context, cs []store.FlowCommit) ([]struct{}, []error) {
+	// Concurrent executions' commits and starts share transactions.
+	e.commits.Run = func(ctx context.Context, cs []store.FlowCommit) ([]struct{}, []error) {
 		return nil, cfg.Store.FlowCommitBatch(ctx, cs, cfg.Clock.Now())
 	}
-	e.starts.run = e.startBatch
+	e.starts.Run = func(ctx context.Context, ps []store.FlowStartParams) ([]store.FlowStarted, []error) {
+		return batch.AllOrEach(ctx, ps, func(ctx context.Context, ps []store.FlowStartParams) ([]store.FlowStarted, error) {
+			return cfg.Store.FlowStartBatch(ctx, ps, cfg.Clock.Now())
+		})
+	}
 	return e
 }
 
@@ -184,7 +190,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 	}
 	now := e.now()
 	sp.Lease, sp.LeaseUntil = e.newLease(), now.Add(e.cfg.LeaseFor)
-	res, err := e.starts.do(ctx, *sp)
+	res, err := e.starts.Do(ctx, *sp)
 	if err != nil {
 		return nil, false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
@@ -196,30 +202,6 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 			&preloaded{exec: ex, events: sp.Events})
 	}
 	return res.Execution, res.Created, nil
-}
-
-// startBatch stores concurrent starts in one transaction; if that fails,
-// each is tried alone so one bad start does not fail the others.
-func (e *Engine) startBatch(ctx context.Context, ps []store.FlowStartParams) ([]store.FlowStarted, []error) {
-	errs := make([]error, len(ps))
-	out, err := e.cfg.Store.FlowStartBatch(ctx, ps, e.now())
-	if err == nil {
-		return out, errs
-	}
-	if len(ps) == 1 {
-		errs[0] = err
-		return nil, errs
-	}
-	out = make([]store.FlowStarted, len(ps))
-	for i, p := range ps {
-		one, err := e.cfg.Store.FlowStartBatch(ctx, []store.FlowStartParams{p}, e.now())
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		out[i] = one[0]
-	}
-	return out, errs
 }
 
 // preloaded is a new execution's state as its starter wrote it.

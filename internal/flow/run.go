@@ -676,7 +676,7 @@ func (r *Run) commitLocked(ctx context.Context, c store.FlowCommit) error {
 	// The commit itself does not need the run's lock; activities finishing
 	// meanwhile append after n and are committed next time.
 	r.mu.Unlock()
-	_, err := r.e.commits.do(ctx, c)
+	_, err := r.e.commits.Do(ctx, c)
 	r.mu.Lock()
 	if err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
