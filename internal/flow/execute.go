@@ -101,9 +101,7 @@ func (e *Engine) execute(r *Run) {
 		// news arrived; otherwise give the task back until its next time.
 		now := e.now()
 		if r.inflight() || r.inboxNew || (!r.wakeAt.IsZero() && r.wakeAt.Sub(now) <= e.cfg.Hold) {
-			if !r.inflight() && !r.inboxNew {
-				r.waitLocked(ctx, r.wakeAt, false)
-			} else if r.inflight() {
+			if !r.inboxNew { // news is read by the next pass at once
 				r.waitLocked(ctx, r.wakeAt, false)
 			}
 			r.mu.Unlock()

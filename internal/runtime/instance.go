@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -61,19 +60,14 @@ type Instance struct {
 	// done is the running invocation's ctx.Done: a guest sleeping in
 	// poll_oneoff (time.Sleep, a timer) wakes when it closes, so the
 	// interrupt stops it at its deadline rather than when the sleep ends.
-	done atomic.Pointer[<-chan struct{}]
+	// The guest runs on Handle's goroutine, so nanosleep reads it there.
+	done <-chan struct{}
 
 	broken bool
 }
 
 // sleep is the instance's nanosleep (poll_oneoff's clock waits).
-func (i *Instance) sleep(ns int64) {
-	var done <-chan struct{}
-	if p := i.done.Load(); p != nil {
-		done = *p
-	}
-	sleepUntil(done, ns)
-}
+func (i *Instance) sleep(ns int64) { sleepUntil(i.done, ns) }
 
 // sleepUntil sleeps ns nanoseconds or until done closes. Returning early
 // is safe: the guest sees a clock that has not advanced, and the interrupt
@@ -228,9 +222,8 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 	}()
 
 	i.stack[0] = api.EncodeU32(uint32(len(i.reqBuf)))
-	done := ctx.Done()
-	i.done.Store(&done)
-	defer i.done.Store(nil)
+	i.done = ctx.Done()
+	defer func() { i.done = nil }()
 	callCtx := context.WithValue(ctx, invocationKey{}, i)
 	err := i.intr.call(ctx, func() error { return i.handle.CallWithStack(callCtx, i.stack) })
 	if err != nil {
