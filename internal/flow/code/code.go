@@ -87,9 +87,12 @@ func (h *Host) Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowRespon
 			return nil, errors.New("flow: workflows are not enabled on this host")
 		}
 		c, ok := bindings.CallerFrom(ctx)
-		project := "\x00" // outside an invocation: no project matches
-		if ok && h.ProjectOf != nil {
-			project = h.ProjectOf(c.Function)
+		if !ok || h.ProjectOf == nil {
+			return nil, errors.New("flow: start a workflow from inside an invocation")
+		}
+		project := h.ProjectOf(c.Function)
+		if project == "" { // "" would match any project's workflow
+			return nil, fmt.Errorf("flow: function %s has no project on this node yet", c.Function)
 		}
 		ex, created, err := h.Engine.Start(ctx, flow.StartParams{
 			Workflow: req.Workflow, ID: req.ID, Input: req.Input, TraceParent: c.TraceParent, Project: project,
