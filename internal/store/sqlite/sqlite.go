@@ -35,8 +35,11 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // busyTimeoutMS bounds how long a statement waits for another process
-// holding the write lock before failing with SQLITE_BUSY.
-const busyTimeoutMS = 10000
+// holding the write lock before failing with SQLITE_BUSY. SQLite's busy
+// handler is not fair: under steady writes from another process (and slow
+// syncs) a waiter can lose the lock many times in a row, so the bound is
+// generous; a request waiting on it still has its own deadline.
+const busyTimeoutMS = 30000
 
 // Open opens (creating if needed, with its parent directory) the SQLite
 // database at path and brings its schema up to date.
