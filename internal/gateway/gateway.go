@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -30,6 +31,13 @@ const (
 	HeaderInvocationID = "X-Strata-Invocation-Id"
 	HeaderVersion      = "X-Strata-Version"
 	HeaderTraceparent  = "Traceparent"
+)
+
+// Log attribute keys.
+const (
+	logFunction   = "function"
+	logInvocation = "invocation_id"
+	logStatus     = "status"
 )
 
 // DefaultMaxBody is the default cap on request bodies: 6 MiB, as Lambda's
@@ -121,6 +129,7 @@ func (g *Gateway) SetRouter(r Router, routes []store.Route) {
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cleanRequestPath(r)
 	if strings.HasPrefix(r.URL.Path, "/_strata/") {
 		g.servePlatform(w, r)
 		return
@@ -222,6 +231,18 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 		WriteError(w, err, id)
 		return
 	}
+	if st := res.Response.Status; st < 200 || st > 999 {
+		// A 1xx is not a final answer, and a 101 without the gateway's
+		// own handshake would have a proxy in front treat the connection
+		// as switched while this server goes on reading HTTP from it; so
+		// the guest's answer is refused, never relayed.
+		g.cfg.Logger.Error("function answered a status that is not a final response",
+			logFunction, fn, logInvocation, res.InvocationID, logStatus, st)
+		WriteError(w, &StatusError{Code: http.StatusBadGateway, Err: fmt.Errorf(
+			"function %s answered status %d, which is not a final HTTP response; a function must answer 200..999 (1xx and protocol switches are not relayed)",
+			fn, st)}, res.InvocationID)
+		return
+	}
 	for _, hv := range res.Response.Headers {
 		if hopByHop(hv.Name) {
 			continue
@@ -242,6 +263,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 // its path parameters are filled in, so a handler reading r.PathValue works
 // the same when invoked directly.
 func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
+	cleanRequestPath(r)
 	var params []wire.Param
 	if box := g.router.Load(); box != nil {
 		if matched, p, _, ok := box.r.MatchRoute(r.Method, r.URL.Path); ok && matched.Function == fn {
@@ -301,7 +323,7 @@ func ReadRequest(w http.ResponseWriter, r *http.Request, limit int64) (*wire.Req
 func wireHeaders(h http.Header) []wire.Header {
 	out := make([]wire.Header, 0, len(h))
 	for name, vals := range h {
-		if flowHeader(name) {
+		if platformHeader(name) {
 			continue
 		}
 		out = append(out, wire.Header{Name: name, Values: vals})
@@ -309,12 +331,78 @@ func wireHeaders(h http.Header) []wire.Header {
 	return out
 }
 
-// flowHeader reports the headers only the flow engine may set: they tell
-// a function it runs as a workflow's orchestrator or activity, so a
-// client sending them could run a step or forge an idempotency key.
-func flowHeader(name string) bool {
-	const prefix = "X-Strata-Flow"
-	return len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
+// platformHeader reports the request headers only Strata may set, which a
+// client's request never carries to a function:
+//
+//   - X-Strata-*: the flow engine's (X-Strata-Flow-*: a function runs as a
+//     workflow's orchestrator or activity, so a client sending them could
+//     run a step or forge an idempotency key) and the event engine's
+//     (X-Strata-Queue, X-Strata-Receive-Count, X-Strata-Event-Id);
+//   - Ce-*: the CloudEvents binary-mode attributes. Events reach functions
+//     from the event engine, never through the gateway, so no HTTP route is
+//     an event route; a client's ce-id would make the SDK take its request
+//     for an event from one of the project's queues.
+func platformHeader(name string) bool {
+	return hasPrefixFold(name, "X-Strata-") || hasPrefixFold(name, "Ce-")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// cleanRequestPath resolves the "." and ".." segments of the request's
+// (unescaped) path, so that they never reach the router or a function as
+// path parameters: "/a/%2e%2e/b" is "/a/../b" once unescaped, and routed as
+// "/b". This is RFC 3986's remove_dot_segments; a ".." above the root stays
+// at the root. Other segments are left as they are (an empty segment "//"
+// is not a "." and no route parameter matches it).
+func cleanRequestPath(r *http.Request) {
+	if p, changed := cleanPath(r.URL.Path); changed {
+		r.URL.Path = p
+		r.URL.RawPath = "" // the escaped form described the old path
+	}
+}
+
+func cleanPath(p string) (string, bool) {
+	if !hasDotSegment(p) {
+		return p, false // the common case: no allocation
+	}
+	segs := strings.Split(p, "/")[1:] // p starts with "/"; the server ensures it
+	out := make([]string, 0, len(segs))
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+			continue
+		}
+		if last {
+			out = append(out, "") // "/a/." is "/a/": a directory, as RFC 3986 has it
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
+}
+
+// hasDotSegment reports whether p has a segment "." or "..".
+func hasDotSegment(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '.' || (i > 0 && p[i-1] != '/') {
+			continue
+		}
+		j := i + 1
+		if j < len(p) && p[j] == '.' {
+			j++
+		}
+		if j == len(p) || p[j] == '/' {
+			return true
+		}
+	}
+	return false
 }
 
 // hopByHop reports headers that describe one connection, which a guest must

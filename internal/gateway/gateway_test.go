@@ -270,8 +270,9 @@ func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
 	}
 }
 
-// A client cannot make a function believe it runs as a workflow step: the
-// flow engine's headers never pass the gateway, on sync or async routes.
+// A client cannot make a function believe it runs as a workflow step, or
+// that its request is an event: the flow and event engines' headers never
+// pass the gateway, on sync or async routes.
 func TestFlowHeadersAreStripped(t *testing.T) {
 	inv := &fakeInvoker{resp: &wire.Response{Status: 200}}
 	g := newGW(inv)
@@ -283,6 +284,12 @@ func TestFlowHeadersAreStripped(t *testing.T) {
 		req.Header.Set(wire.FlowStepHeader, "1")
 		req.Header.Set(wire.FlowHeader, "orchestrate")
 		req.Header.Set("x-strata-flow-attempt", "1")
+		// The event engine's: an async route's delivery adds its own
+		// receive count after the client's headers, and the SDK reads the
+		// first.
+		req.Header.Set("X-Strata-Receive-Count", "99")
+		req.Header.Set("X-Strata-Event-Id", "forged")
+		req.Header.Set("ce-id", "forged")
 		req.Header.Set("X-Kept", "1")
 		g.ServeHTTP(httptest.NewRecorder(), req)
 		w := inv.got.Wire
@@ -294,13 +301,59 @@ func TestFlowHeadersAreStripped(t *testing.T) {
 		}
 		kept := false
 		for _, h := range w.Headers {
-			if strings.HasPrefix(strings.ToLower(h.Name), "x-strata-flow") {
+			if l := strings.ToLower(h.Name); strings.HasPrefix(l, "x-strata-") || strings.HasPrefix(l, "ce-") {
 				t.Fatalf("%s: header %s reached the function", path, h.Name)
 			}
 			kept = kept || h.Name == "X-Kept"
 		}
 		if !kept {
 			t.Fatalf("%s: ordinary header dropped: %+v", path, w.Headers)
+		}
+	}
+}
+
+// TestInformationalStatusesAre502: whatever a guest (of any language)
+// answers below 200 or above 999 is refused with 502, never relayed: net/http
+// would send a 1xx as an interim answer and then a 200 of its own, or panic
+// on a status out of range.
+func TestInformationalStatusesAre502(t *testing.T) {
+	for _, code := range []int{0, 99, 100, 101, 102, 103, 199, 1000} {
+		inv := &fakeInvoker{resp: &wire.Response{Status: code, Headers: []wire.Header{{Name: "Upgrade", Values: []string{"websocket"}}}, Body: []byte("x")}}
+		rec := httptest.NewRecorder()
+		newGW(inv).ServeHTTP(rec, httptest.NewRequest("GET", "/f/x", nil))
+		want := fmt.Sprintf("function f answered status %d, which is not a final HTTP response", code)
+		if rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), want) || rec.Header().Get("Upgrade") != "" {
+			t.Fatalf("status %d: %d %v %s", code, rec.Code, rec.Header(), rec.Body)
+		}
+	}
+	for _, code := range []int{200, 204, 418, 599, 999} {
+		rec := httptest.NewRecorder()
+		newGW(&fakeInvoker{resp: &wire.Response{Status: code}}).ServeHTTP(rec, httptest.NewRequest("GET", "/f/x", nil))
+		if rec.Code != code {
+			t.Fatalf("status %d relayed as %d", code, rec.Code)
+		}
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":              "/",
+		"/a/b/":          "/a/b/",
+		"/a//b":          "/a//b",
+		"/a.b/..c/...":   "/a.b/..c/...",
+		"/.":             "/",
+		"/..":            "/",
+		"/../../a":       "/a",
+		"/a/.":           "/a/",
+		"/a/..":          "/",
+		"/a/b/..":        "/a/",
+		"/a/./b/../c":    "/a/c",
+		"/a/b/../../../": "/",
+		"/a/.../b":       "/a/.../b",
+	} {
+		got, _ := cleanPath(in)
+		if got != want {
+			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
