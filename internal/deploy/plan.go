@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -171,33 +170,15 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 		}
 	}
 
-	// Routes: refuse any that another project serves on the same shape with
-	// an overlapping method. Within a project "*" and GET on one shape may
-	// coexist (GET wins), but across projects that would let one project take
-	// another's traffic.
-	others := make(map[string][]store.Route)
+	// Routes: refuse any that would take paths another project owns.
 	var current []store.Route
 	for _, r := range cur.Routes {
 		if r.Project == spec.Project {
 			current = append(current, r)
-			continue
 		}
-		rp, err := route.New(r.Method, r.Path)
-		if err != nil {
-			continue // cannot be matched by the gateway either
-		}
-		others[rp.Shape()] = append(others[rp.Shape()], r)
 	}
 	desired := spec.storeRoutes()
-	for _, r := range desired {
-		rp, _ := route.New(r.Method, r.Path) // valid: spec.Validate passed
-		for _, o := range others[rp.Shape()] {
-			if route.MethodsOverlap(r.Method, o.Method) {
-				conflicts = append(conflicts, fmt.Errorf("route %s %s of function %q overlaps %s %s of project %q (function %q): %w",
-					r.Method, r.Path, r.Function, o.Method, o.Path, o.Project, o.Function, store.ErrConflict))
-			}
-		}
-	}
+	conflicts = append(conflicts, RouteOwnershipConflicts(spec.Project, desired, cur.Routes)...)
 	ev := spec.Events(time.Time{})
 	conflicts = append(conflicts, p.diffEvents(ev, cur)...)
 	conflicts = append(conflicts, p.diffBindings(spec.Bindings(), cur)...)

@@ -242,7 +242,8 @@ func TestComputeConflicts(t *testing.T) {
 		{
 			name: "same route shape",
 			spec: spec("shop", fn("api", sha('2'), "GET /posts/{slug}")),
-			errs: []string{`route GET /posts/{slug} of function "api" overlaps GET /posts/{id} of project "blog" (function "hello"): conflict`},
+			errs: []string{`route GET /posts/{slug} of function "api" overlaps GET /posts/{id} of project "blog" (function "hello"): project "blog" owns /posts/ and every path under it; ` +
+				`paths belong to the first project that deploys a route on them: choose a path outside it, or remove the route from project "blog" first: conflict`},
 		},
 		{
 			name: "specific method under another project's any-method route",
@@ -271,9 +272,52 @@ func TestComputeConflicts(t *testing.T) {
 		})
 	}
 
-	// Different method on the same shape in another project is fine.
-	_, err := Compute(spec("shop", fn("api", sha('2'), "PUT /posts/{slug}")), deployed(other))
+	// Paths outside the other project's are fine.
+	_, err := Compute(spec("shop", fn("api", sha('2'), "PUT /shop/{slug}", "GET /postscript", "GET /feed/", "GET /")), deployed(other))
 	assert.NoError(t, err)
+}
+
+// TestComputeRouteOwnership reproduces issue 9's route hijack (Found 7):
+// project "thief" deploying GET /victim/login beside project "victim"'s
+// GET /victim/{op} took those requests, as a literal beats a parameter. A
+// project owns the paths its routes claim; another project's route on them
+// is refused, naming the owner.
+func TestComputeRouteOwnership(t *testing.T) {
+	victim := spec("victim", fn("ops", sha('1'), "GET /victim/{op}", "GET /pages/about"))
+	for _, tc := range []struct {
+		name, route string
+		want        string // "" when the deploy is allowed
+	}{
+		{"the hijack", "GET /victim/login", `route GET /victim/login of function "steal" overlaps GET /victim/{op} of project "victim" (function "ops"): project "victim" owns /victim/ and every path under it`},
+		{"another method", "POST /victim/login", `overlaps GET /victim/{op} of project "victim"`},
+		{"deeper under the prefix", "GET /victim/a/b", `project "victim" owns /victim/`},
+		{"the prefix itself", "/victim", `project "victim" owns /victim/`},
+		{"a wider claim", "GET /pages/{p}", `overlaps GET /pages/about of project "victim" (function "ops"): it would take /pages/ and every path under it, where project "victim" serves /pages/about`},
+		{"a root catch-all", "/{rest...}", `it would take / and every path under it, where project "victim" serves`},
+		{"beside a literal path", "GET /pages/contact", ""},
+		{"a different prefix", "GET /victimised/{x}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compute(spec("thief", fn("steal", sha('2'), tc.route)), deployed(victim))
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, store.ErrConflict)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+
+	// The owner redeploys and extends its own routes freely.
+	_, err := Compute(spec("victim", fn("ops", sha('3'), "GET /victim/{op}", "GET /victim/login", "POST /victim/{op}/x")), deployed(victim))
+	require.NoError(t, err)
+
+	// First deploy wins: once thief holds a prefix, victim cannot take it.
+	thief := spec("thief", fn("steal", sha('2'), "GET /shared/{x}"))
+	_, err = Compute(spec("victim", fn("ops", sha('1'), "GET /shared/login")), deployed(thief))
+	require.ErrorIs(t, err, store.ErrConflict)
+	assert.Contains(t, err.Error(), `project "thief" owns /shared/`)
 }
 
 func TestComputeRejectsInvalidSpec(t *testing.T) {
