@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// hostileProject copies the hello example as project name, function fn,
+// with the given routes and greeting, so two projects can be deployed side
+// by side and told apart by their answers.
+func hostileProject(t *testing.T, name, fn, greeting string, routes ...string) string {
+	t.Helper()
+	dir := copyProject(t, "hello")
+	var b strings.Builder
+	fmt.Fprintf(&b, "project: %s\nfunctions:\n  %s:\n    source: ./hello\n    memory: 128\n    timeout: 10s\n    env:\n      GREETING: %s\n    routes:\n", name, fn, greeting)
+	for _, r := range routes {
+		fmt.Fprintf(&b, "      - %s\n", r)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// testRouteHijackRefused reproduces issue 9's route hijack (Found 7) on the
+// real binary: project "thief" deploying GET /victim/login beside project
+// "victim"'s GET /victim/{op} took those requests. Now thief's deploy is
+// refused naming victim and its route, and victim keeps answering. urls
+// are the nodes: victim deploys through the first, thief through the last,
+// so with two nodes on one store the check is shown to read the store, not
+// one node's memory.
+func testRouteHijackRefused(t *testing.T, tok string, urls ...string) {
+	victimURL, thiefURL := urls[0], urls[len(urls)-1]
+	victim := hostileProject(t, "victim", "ops", "victim", "GET /victim/{name}")
+	mustRun(t, victim, "deploy", "--server", victimURL, "--token", tok)
+	for _, u := range urls {
+		eventually(t, time.Minute, "victim's route on "+u, func() bool {
+			r := do(t, "GET", u+"/victim/login", nil, nil)
+			return r.status == 200 && string(r.body) == "victim, login!\n"
+		})
+	}
+
+	for _, attack := range []string{"GET /victim/login", "POST /victim/login", "/victim/{rest...}", "/{rest...}"} {
+		thief := hostileProject(t, "thief", "steal", "thief", attack, "GET /thief/{name}")
+		out, errOut, code := run(t, thief, nil, "deploy", "--server", thiefURL, "--token", tok)
+		if code == 0 {
+			t.Fatalf("thief deployed %s beside victim's GET /victim/{name}:\n%s", attack, out)
+		}
+		for _, want := range []string{"409", `overlaps GET /victim/{name} of project "victim" (function "ops")`} {
+			if !strings.Contains(errOut, want) {
+				t.Fatalf("thief's deploy of %s: exit %d, stderr lacks %q:\n%s", attack, code, want, errOut)
+			}
+		}
+	}
+	// Nothing of thief's was applied, and victim's route still answers
+	// everywhere, for every method it serves.
+	for _, u := range urls {
+		if r := do(t, "GET", u+"/victim/login", nil, nil); r.status != 200 || string(r.body) != "victim, login!\n" {
+			t.Fatalf("victim's route after the attack on %s: %d %q", u, r.status, r.body)
+		}
+		if r := do(t, "GET", u+"/thief/x", nil, nil); r.status != 404 {
+			t.Fatalf("a refused deploy was partly applied on %s: %d %q", u, r.status, r.body)
+		}
+	}
+
+	// Thief's own paths are fine, and the first deploy wins the other way
+	// round too: victim cannot take a prefix thief now owns.
+	thief := hostileProject(t, "thief", "steal", "thief", "GET /thief/{name}")
+	mustRun(t, thief, "deploy", "--server", thiefURL, "--token", tok)
+	eventually(t, time.Minute, "thief's own route", func() bool {
+		r := do(t, "GET", thiefURL+"/thief/x", nil, nil)
+		return r.status == 200 && string(r.body) == "thief, x!\n"
+	})
+	grab := hostileProject(t, "victim", "ops", "victim", "GET /victim/{name}", "GET /thief/admin")
+	if _, errOut, code := run(t, grab, nil, "deploy", "--server", victimURL, "--token", tok); code == 0 ||
+		!strings.Contains(errOut, `overlaps GET /thief/{name} of project "thief" (function "steal"): project "thief" owns /thief/`) {
+		t.Fatalf("victim took thief's prefix: exit %d\n%s", code, errOut)
+	}
+	// And victim redeploys its own routes freely.
+	again := hostileProject(t, "victim", "ops", "victim", "GET /victim/{name}", "POST /victim/{name}")
+	mustRun(t, again, "deploy", "--server", victimURL, "--token", tok)
+}
+
+func TestHostileRouteHijackSQLite(t *testing.T) {
+	t.Parallel()
+	_, url, tok := startServer(t)
+	testRouteHijackRefused(t, tok, url)
+}
+
+// TestHostileRouteHijackPostgres runs two nodes on one PostgreSQL schema:
+// victim deploys through one, thief through the other.
+func TestHostileRouteHijackPostgres(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	t.Parallel()
+	schema := fmt.Sprintf("strata_e2e_hijack_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), pg)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(pg, "?") {
+		sep = "&"
+	}
+	store := pg + sep + "search_path=" + schema
+	_, url1, tok := startServer(t, "--store", store)
+	// A second node on the same store: it prints no token (the store has
+	// one already).
+	dataDir := t.TempDir()
+	p := startProc(t, dataDir, "server", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--store", store)
+	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
+	var url2 string
+	eventually(t, time.Minute, "the second node to start", func() bool {
+		if p.exited() {
+			t.Fatalf("second node exited:\n%s\n%s", p.out, p.err)
+		}
+		if m := urlRe.FindStringSubmatch(p.out.String()); m != nil {
+			url2 = m[1]
+		}
+		return url2 != ""
+	})
+	testRouteHijackRefused(t, tok, url1, url2)
+}
