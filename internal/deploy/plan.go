@@ -455,5 +455,6 @@ func (p *Plan) ApplyParams(spec Spec, now time.Time) store.DeploymentApplyParams
 	if ap.Routes == nil {
 		ap.Routes = []store.Route{}
 	}
+	ap.CheckRoutes = routeCheck(spec.Project, ap.Routes)
 	return ap
 }

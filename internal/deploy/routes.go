@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/stratahq/strata/internal/route"
@@ -65,4 +66,16 @@ func RouteOwnershipConflicts(project string, routes, others []store.Route) []err
 		}
 	}
 	return errs
+}
+
+// routeCheck is DeploymentApplyParams.CheckRoutes for a deploy of project
+// with routes: the ownership check again, inside the store's transaction,
+// so two nodes planning at once cannot both take one path.
+func routeCheck(project string, routes []store.Route) func(others []store.Route) error {
+	return func(others []store.Route) error {
+		if errs := RouteOwnershipConflicts(project, routes, others); len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		return nil
+	}
 }

@@ -132,6 +132,12 @@ type DeploymentApplyParams struct {
 	// Bindings, when not nil, replaces the project's databases and KV
 	// namespaces in the same transaction (see BindingsApplyParams).
 	Bindings *BindingsApplyParams
+	// CheckRoutes, when not nil, is called inside the transaction, once
+	// no other deploy can commit (the deploy lock is held), with every
+	// other project's routes; an error aborts the deploy. It keeps the
+	// planner's route-ownership check true against a deploy another node
+	// committed since the plan was made.
+	CheckRoutes func(others []Route) error
 }
 
 // Validate checks what a deploy needs no database for: a project, function

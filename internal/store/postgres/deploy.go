@@ -47,6 +47,11 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 			}
 			res.Versions = append(res.Versions, *v)
 		}
+		if p.CheckRoutes != nil {
+			if err := checkRoutes(ctx, tx, p.Project, p.CheckRoutes); err != nil {
+				return err
+			}
+		}
 		for _, r := range p.Routes {
 			if err := insertRoute(ctx, tx, p.Project, r); err != nil {
 				return err
@@ -269,4 +274,23 @@ func nilIfEmpty[T any](s []T) []T {
 		return nil
 	}
 	return s
+}
+
+// checkRoutes calls check with the routes of every project but project, as
+// the deploy's transaction sees them (under the deploy lock, so no other
+// deploy commits meanwhile).
+func checkRoutes(ctx context.Context, tx pgx.Tx, project string, check func([]store.Route) error) error {
+	rows, err := tx.Query(ctx, `SELECT project, method, path, function FROM routes WHERE project <> $1`, project)
+	if err != nil {
+		return fmt.Errorf("list other projects' routes: %w", err)
+	}
+	others, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Route, error) {
+		var r store.Route
+		err := row.Scan(&r.Project, &r.Method, &r.Path, &r.Function)
+		return r, err
+	})
+	if err != nil {
+		return fmt.Errorf("list other projects' routes: %w", err)
+	}
+	return check(others)
 }

@@ -40,6 +40,11 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 			}
 			res.Versions = append(res.Versions, *v)
 		}
+		if p.CheckRoutes != nil {
+			if err := checkRoutes(ctx, tx, p.Project, p.CheckRoutes); err != nil {
+				return err
+			}
+		}
 		for _, r := range p.Routes {
 			if err := insertRoute(ctx, tx, p.Project, r); err != nil {
 				return err
@@ -284,4 +289,26 @@ func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
 	return out, nil
+}
+
+// checkRoutes calls check with the routes of every project but project, as
+// the deploy's transaction sees them.
+func checkRoutes(ctx context.Context, tx *sql.Tx, project string, check func([]store.Route) error) error {
+	rows, err := tx.QueryContext(ctx, `SELECT project, method, path, function FROM routes WHERE project <> ?`, project)
+	if err != nil {
+		return fmt.Errorf("list other projects' routes: %w", err)
+	}
+	defer rows.Close()
+	var others []store.Route
+	for rows.Next() {
+		var r store.Route
+		if err := rows.Scan(&r.Project, &r.Method, &r.Path, &r.Function); err != nil {
+			return fmt.Errorf("list other projects' routes: %w", err)
+		}
+		others = append(others, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list other projects' routes: %w", err)
+	}
+	return check(others)
 }

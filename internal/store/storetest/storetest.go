@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, eventsTests...)
 	tests = append(tests, bindingsTests...)
 	tests = append(tests, flowTests...)
+	tests = append(tests, routesTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
