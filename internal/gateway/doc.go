@@ -1,6 +1,8 @@
 // Package gateway is Strata's HTTP ingress: it matches requests to function
-// routes, enforces body and time limits, turns HTTP requests into guest
-// requests and guest responses back into HTTP, starts workflow executions
+// routes (after resolving "." and ".." path segments), enforces body and
+// time limits, turns HTTP requests into guest requests (without the
+// X-Strata-* and Ce-* headers only the platform may set) and guest
+// responses back into HTTP (refusing a guest's 1xx status with 502), starts workflow executions
 // for routes that name a workflow (through a WorkflowStarter), serves the
 // health endpoint and mounts the admin API. It holds the one mapping from
 // errors to HTTP status (Status and WriteError), which the admin API uses

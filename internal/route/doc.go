@@ -13,6 +13,12 @@
 // A route with method "*" does not clash with a specific method on the same
 // shape: the specific method wins when matching.
 //
+// Across projects, routes are kept apart by their claims (Claim): a route
+// with a parameter or catch-all claims its literal prefix and everything
+// under it, an all-literal route its one path. Any two routes that can
+// match one request have overlapping claims, so package deploy refuses a
+// route whose claim overlaps another project's.
+//
 // This package parses and matches; it does not know about projects, stores
 // or deploys. Package deploy and package manifest validate routes with Parse
 // so that the rules live in one place.
