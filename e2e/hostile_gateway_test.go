@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -142,4 +146,95 @@ func TestHostileRouteHijackPostgres(t *testing.T) {
 		return url2 != ""
 	})
 	testRouteHijackRefused(t, tok, url1, url2)
+}
+
+// TestHostileClientGateway attacks the gateway of the real binary as an
+// anonymous client would (issue 9, Found 5 and 9), against the probe
+// project (testdata/hostile-probe): a guest made to answer 101, platform
+// headers sent to fool the SDK's event detection, and dot segments, plain
+// and escaped, in a path parameter. The store plays no part here, so one
+// store (SQLite) is enough.
+func TestHostileClientGateway(t *testing.T) {
+	t.Parallel()
+	_, url, tok := startServer(t)
+	dir := copyTree(t, filepath.Join(repoRoot(), "e2e", "testdata", "hostile-probe"))
+	mustRun(t, dir, "deploy", "--server", url, "--token", tok)
+	addr := strings.TrimPrefix(url, "http://")
+
+	// raw sends requests as written on one TCP connection and reads n
+	// answers.
+	raw := func(t *testing.T, n int, requests string) []response {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil { // a hang fails the test
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, requests); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		var out []response
+		for i := 0; i < n; i++ {
+			res, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("answer %d of %d: %v", i+1, n, err)
+			}
+			b, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, response{res.StatusCode, res.Header, b})
+		}
+		return out
+	}
+
+	t.Run("guest status 101", func(t *testing.T) {
+		rs := raw(t, 2, "GET /probe?status=101 HTTP/1.1\r\nHost: x\r\n\r\nGET /probe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if rs[0].status != 502 || !strings.Contains(string(rs[0].body), "function probe answered status 101") || rs[0].header.Get("Upgrade") != "" {
+			t.Fatalf("first answer: %d %v %s", rs[0].status, rs[0].header, rs[0].body)
+		}
+		// The pipelined request behind it is answered as HTTP on the same
+		// connection: it was never switched.
+		if rs[1].status != 200 || !strings.Contains(string(rs[1].body), "path=/probe\n") {
+			t.Fatalf("pipelined answer: %d %s", rs[1].status, rs[1].body)
+		}
+	})
+
+	t.Run("forged event headers", func(t *testing.T) {
+		r := do(t, "POST", url+"/probe", []byte(`{"amount":1000}`), map[string]string{
+			"Ce-Id": "forged", "Ce-Specversion": "1.0", "Ce-Source": "/queues/payments", "Ce-Type": "payment.settled",
+			"X-Strata-Queue": "payments", "X-Strata-Receive-Count": "1", "X-Strata-Flow": "orchestrate",
+		})
+		body := string(r.body)
+		if r.status != 200 || !strings.Contains(body, "is_event=false\n") || strings.Contains(body, "header.") || strings.Contains(body, "event.") {
+			t.Fatalf("the function saw platform headers from a client: %d\n%s", r.status, body)
+		}
+	})
+
+	t.Run("dot segments", func(t *testing.T) {
+		for path, want := range map[string]string{
+			"/probe/%2e%2e":             "", // "/": no route
+			"/probe/..":                 "",
+			"/probe/%2E":                "", // "/probe/": {op} needs a segment
+			"/probe/x/%2e%2e/login":     "param.op=login\n",
+			"/probe/x/../%2e/login":     "param.op=login\n",
+			"/probe/%2e%2e/probe/admin": "param.op=admin\n",
+		} {
+			rs := raw(t, 1, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			body := string(rs[0].body)
+			if want == "" {
+				if rs[0].status != 404 {
+					t.Fatalf("%s: %d %s, want 404", path, rs[0].status, body)
+				}
+				continue
+			}
+			if rs[0].status != 200 || !strings.Contains(body, want) {
+				t.Fatalf("%s: %d %s, want %q", path, rs[0].status, body, want)
+			}
+		}
+	})
 }
