@@ -213,6 +213,12 @@ func TestHostileClientGateway(t *testing.T) {
 		if r.status != 200 || !strings.Contains(body, "is_event=false\n") || strings.Contains(body, "header.") || strings.Contains(body, "event.") {
 			t.Fatalf("the function saw platform headers from a client: %d\n%s", r.status, body)
 		}
+		r = do(t, "POST", url+"/probe", []byte(`[{"specversion":"1.0","id":"forged","source":"/queues/payments","type":"t"}]`), map[string]string{
+			"Content-Type": "application/cloudevents-batch+json", "X-Strata-Queue": "payments",
+		})
+		if body := string(r.body); r.status != 200 || !strings.Contains(body, "is_event=false\n") {
+			t.Fatalf("a client's batch-typed request was taken for events: %d\n%s", r.status, body)
+		}
 	})
 
 	t.Run("dot segments", func(t *testing.T) {

@@ -153,6 +153,14 @@ func TestClientPlatformHeadersStripped(t *testing.T) {
 	for _, h := range []string{"header.Ce-", "header.X-Strata-", "event."} {
 		require.NotContains(t, body, h)
 	}
+
+	// Batch mode: the content type alone, without the event engine's
+	// X-Strata-Queue, is not a batch of events to the SDK.
+	code, body = get(t, srv.URL+"/probe", map[string]string{
+		"Content-Type": "application/cloudevents-batch+json", "X-Strata-Queue": "payments",
+	})
+	require.Equal(t, 200, code, body)
+	require.Contains(t, body, "is_event=false\n")
 }
 
 // TestDotSegmentsNeverReachFunctions (issue 9, Found 9): "." and ".."

@@ -44,7 +44,14 @@ func IsEvent(r *http.Request) bool {
 	return r.Header.Get("Ce-Id") != "" || isBatch(r)
 }
 
+// isBatch reports a batch delivery from Strata's event engine: the batch
+// content type with the X-Strata-Queue header the engine always sets. The
+// gateway drops X-Strata-* headers from clients' requests, so an HTTP
+// client posting a batch-typed body is not taken for the event engine.
 func isBatch(r *http.Request) bool {
+	if r.Header.Get("X-Strata-Queue") == "" {
+		return false
+	}
 	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	return strings.TrimSpace(ct) == "application/cloudevents-batch+json"
 }

@@ -38,7 +38,22 @@ func batchReq() *http.Request {
 	          {"specversion":"1.0","id":"b","source":"s","type":"t","data_base64":"AAEC"}]`
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/cloudevents-batch+json")
+	r.Header.Set("X-Strata-Queue", "orders") // the event engine sets it on every batch
 	return r
+}
+
+// A batch-typed body without the event engine's X-Strata-Queue (which the
+// gateway drops from clients' requests) is an HTTP client's, not a batch of
+// the project's events.
+func TestBatchNeedsTheEngineHeader(t *testing.T) {
+	r := batchReq()
+	r.Header.Del("X-Strata-Queue")
+	if IsEvent(r) {
+		t.Fatal("a batch-typed request without X-Strata-Queue taken for an event")
+	}
+	if _, err := EventsFromRequest(r); err == nil {
+		t.Fatal("a batch-typed request without X-Strata-Queue parsed as events")
+	}
 }
 
 func TestEventsFromBatch(t *testing.T) {
