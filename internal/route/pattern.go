@@ -241,7 +241,3 @@ func (p Pattern) Params() []string {
 	}
 	return names
 }
-
-// MethodsOverlap reports whether two route methods can match the same
-// request: equal, or either is Any.
-func MethodsOverlap(a, b string) bool { return a == b || a == Any || b == Any }
