@@ -310,6 +310,7 @@ func wireRequest(r *http.Request, body []byte) *wire.Request {
 // ReadRequest reads a whole request (body up to limit bytes) into the
 // guest's form, for requests stored to run later.
 func ReadRequest(w http.ResponseWriter, r *http.Request, limit int64) (*wire.Request, error) {
+	cleanRequestPath(r) // for the admin API's async invoke; a no-op after ServeHTTP
 	if r.ContentLength > limit {
 		return nil, Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d byte limit", r.ContentLength, limit)
 	}
