@@ -338,9 +338,9 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 			// Started as it is, the child would never report to this
 			// parent: it is another execution.
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
-				Message: fmt.Sprintf("child id %q is taken by %s", id, taken)}}
+				Message: fmt.Sprintf("child id %q is taken by %s; choose another id", id, taken)}}
 		}
-		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent()}, r.exec.ID, k)
+		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent(), Project: r.exec.Project}, r.exec.ID, k)
 		if err != nil {
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: err.Error()}}
 		}
@@ -404,8 +404,9 @@ func (r *Run) childIDTaken(ctx context.Context, id string) string {
 			return "another child of this execution"
 		}
 	}
-	if other, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
-		return fmt.Sprintf("an execution of workflow %s (%s)", other.Workflow, other.Status)
+	if _, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
+		// Nothing about it: it may be another project's.
+		return "another execution"
 	}
 	return ""
 }
