@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,7 +161,6 @@ func TestChildStaysInItsProject(t *testing.T) {
 	victim(h)
 	addDouble(h)
 	h.workflow("calc", threeSteps)
-	h.start("hold", "v-1", "null")
 	h.workflow("parent", func(c *tctx, in json.RawMessage) (any, error) {
 		var out []string
 		for _, req := range []wire.FlowRequest{
@@ -174,6 +175,7 @@ func TestChildStaysInItsProject(t *testing.T) {
 		}
 		return out, nil
 	})
+	h.start("hold", "v-1", "null")
 	h.start("parent", "parent-1", "null")
 	done := h.wait("parent-1")
 	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
@@ -185,6 +187,46 @@ func TestChildStaysInItsProject(t *testing.T) {
 	}, msgs)
 
 	ex, err := h.e.Get(context.Background(), "victim", "v-1")
+	require.NoError(t, err)
+	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Empty(t, ex.ParentID)
+}
+
+// A child id another project takes between the command and its commit
+// (the store leaves an existing id as it is) is not this execution's
+// child: canceling the parent must not cancel it.
+func TestCancelReachesOnlyOwnChildren(t *testing.T) {
+	h := newHarness(t)
+	victim(h)
+	addDouble(h)
+	h.workflow("calc", threeSteps)
+	ctx := context.Background()
+	var squat sync.Once
+	h.workflow("squatter", func(c *tctx, in json.RawMessage) (any, error) {
+		resp := c.schedule(wire.FlowRequest{Kind: wire.FlowChild, Name: "calc", ID: "v-9", Input: []byte(`1`)})
+		if resp.Error != nil {
+			return nil, flowErr{resp.Error}
+		}
+		// The victim starts its execution under the id before this pass
+		// commits the child.
+		squat.Do(func() {
+			_, _, err := h.e.Start(ctx, flow.StartParams{Workflow: "hold", ID: "v-9", Project: "victim"})
+			require.NoError(t, err)
+		})
+		return c.result(resp.Step)
+	})
+	h.start("squatter", "sq-1", "null")
+	require.Eventually(t, func() bool { return slices.Contains(h.history("sq-1"), "child_started#1") }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, h.e.Cancel(ctx, "p", "sq-1", "stop"))
+	require.Equal(t, store.FlowCanceled, h.wait("sq-1").Status)
+
+	// Inbox first, then history: a cancel consumed before the inbox was
+	// read is in the history by the time it is read.
+	inbox, err := h.st.FlowInboxList(ctx, "v-9")
+	require.NoError(t, err)
+	require.Empty(t, inbox, "the squatter's cancel reached the victim")
+	require.NotContains(t, h.history("v-9"), "cancel_requested")
+	ex, err := h.e.Get(ctx, "victim", "v-9")
 	require.NoError(t, err)
 	require.Equal(t, store.FlowRunning, ex.Status)
 	require.Empty(t, ex.ParentID)
