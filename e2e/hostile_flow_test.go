@@ -159,14 +159,14 @@ func testHostileFlow(t *testing.T, serverArgs ...string) {
 	t.Run("start under another project's execution id", func(t *testing.T) {
 		o := attack(t, "/thief/start/"+url.PathEscape(vid))
 		require.Empty(t, o.Value, "flow.Start with a foreign id reported success")
-		require.Contains(t, o.Error, fmt.Sprintf("execution id %q is in use by another execution", vid))
+		require.Contains(t, o.Error, fmt.Sprintf("execution id taken: %q is in use by another execution", vid))
 		noLeak(t, o.Error)
 	})
 
 	t.Run("Idempotency-Key of another project's execution, no token", func(t *testing.T) {
 		r := do(t, "POST", base+"/thief/steal", nil, map[string]string{"Idempotency-Key": vid})
 		require.Equal(t, 409, r.status, "%s", r.body)
-		require.Contains(t, string(r.body), "is in use by another execution")
+		require.Contains(t, string(r.body), "execution id taken: ")
 		noLeak(t, string(r.body))
 		require.Empty(t, r.header.Get("Location"))
 		// Within thief too: an id of one workflow does not answer for

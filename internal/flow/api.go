@@ -2,7 +2,6 @@ package flow
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/stratahq/strata/internal/store"
@@ -22,10 +21,14 @@ var (
 	// workflow or another project. The error says nothing more about that
 	// execution: ids are a global namespace, and telling the caller whose
 	// execution holds one would let any project read others' executions
-	// by guessing ids.
-	// It wraps store.ErrConflict (409 at the gateway).
-	ErrIDTaken = fmt.Errorf("execution id taken: %w", store.ErrConflict)
+	// by guessing ids. It is a store.ErrConflict (409 at the gateway).
+	ErrIDTaken error = idTaken{}
 )
+
+type idTaken struct{}
+
+func (idTaken) Error() string        { return "execution id taken" }
+func (idTaken) Is(target error) bool { return target == store.ErrConflict }
 
 // AllProjects, as the project argument of the engine's methods, reaches
 // executions of every project. Only the token-authenticated admin API

@@ -222,7 +222,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 // else is refused with an error that names only the id, whoever holds it.
 func sameExecution(ex *store.FlowExecution, p StartParams, id string) error {
 	if (p.Project != AllProjects && ex.Project != p.Project) || ex.Workflow != p.Workflow {
-		return fmt.Errorf("%w: execution id %q is in use by another execution; start with another id (or none for a new one)", ErrIDTaken, id)
+		return fmt.Errorf("%w: %q is in use by another execution; start with another id (or none for a new one)", ErrIDTaken, id)
 	}
 	return nil
 }

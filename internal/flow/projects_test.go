@@ -135,7 +135,7 @@ func TestStartWithATakenIDIsRefused(t *testing.T) {
 			require.Nil(t, ex)
 			require.False(t, created)
 			msg := err.Error()
-			require.Contains(t, msg, `execution id "`+tc.id+`" is in use by another execution`)
+			require.Equal(t, `execution id taken: "`+tc.id+`" is in use by another execution; start with another id (or none for a new one)`, msg)
 			for _, leak := range []string{"hold", "victim", "running", "completed", "sum", "total"} {
 				require.NotContains(t, msg, leak)
 			}

@@ -337,7 +337,7 @@ func TestWorkflowRouteIdempotencyKeyOfAnotherExecution(t *testing.T) {
 			require.Equal(t, http.StatusConflict, rec.Code, rec.Body.String())
 			var eb ErrorBody
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &eb), rec.Body.String())
-			assert.Contains(t, eb.Error, `execution id "`+key+`" is in use by another execution`)
+			assert.Equal(t, `execution id taken: "`+key+`" is in use by another execution; start with another id (or none for a new one)`, eb.Error)
 			for _, leak := range []string{"payroll", "victim", "fulfil", "running", "hr"} {
 				assert.NotContains(t, rec.Body.String(), leak)
 			}
