@@ -474,7 +474,8 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 			}
 			return flow.WorkflowRef{}, false
 		},
-		OnClose: s.closed, Logger: h.quietLog(),
+		ProjectOf: func(string) string { return wfProject },
+		OnClose:   s.closed, Logger: h.quietLog(),
 	})
 	host.Engine = s.eng
 	s.eng.Run()

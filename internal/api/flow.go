@@ -16,15 +16,18 @@ import (
 )
 
 // Flows is what the API needs from the workflow engine (package flow).
+// Every method that takes an execution id takes the project the caller
+// may reach; the API's tokens reach every project (flow.AllProjects)
+// until tokens are scoped to projects, and then pass the token's.
 type Flows interface {
 	Start(ctx context.Context, p flow.StartParams) (exec *store.FlowExecution, created bool, err error)
-	Get(ctx context.Context, id string) (*store.FlowExecution, error)
+	Get(ctx context.Context, project, id string) (*store.FlowExecution, error)
 	List(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error)
-	History(ctx context.Context, id string, run int) ([]store.FlowEvent, error)
-	Signal(ctx context.Context, id, name string, value []byte) error
-	Cancel(ctx context.Context, id, reason string) error
-	Terminate(ctx context.Context, id, reason string) error
-	Restart(ctx context.Context, id string, fromFailure bool) (*store.FlowExecution, error)
+	History(ctx context.Context, project, id string, run int) ([]store.FlowEvent, error)
+	Signal(ctx context.Context, project, id, name string, value []byte) error
+	Cancel(ctx context.Context, project, id, reason string) error
+	Terminate(ctx context.Context, project, id, reason string) error
+	Restart(ctx context.Context, project, id string, fromFailure bool) (*store.FlowExecution, error)
 }
 
 var _ Flows = (*flow.Engine)(nil)
@@ -218,7 +221,7 @@ func (a *API) executionGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	exec, err := fl.Get(r.Context(), id)
+	exec, err := fl.Get(r.Context(), flow.AllProjects, id)
 	if err != nil {
 		return fmt.Errorf("execution %s: %w", id, err)
 	}
@@ -239,7 +242,7 @@ func (a *API) executionHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		run = n
 	}
-	evs, err := fl.History(r.Context(), id, run)
+	evs, err := fl.History(r.Context(), flow.AllProjects, id, run)
 	if err != nil {
 		return fmt.Errorf("history of execution %s: %w", id, err)
 	}
@@ -269,7 +272,7 @@ func (a *API) executionSignal(w http.ResponseWriter, r *http.Request) error {
 	if !json.Valid(value) {
 		return gateway.Errorf(http.StatusBadRequest, "signal %s: the body must be a JSON value (a string needs quotes)", name)
 	}
-	if err := fl.Signal(r.Context(), id, name, value); err != nil {
+	if err := fl.Signal(r.Context(), flow.AllProjects, id, name, value); err != nil {
 		return fmt.Errorf("signal %s: %w", name, err)
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "signal": name})
@@ -290,7 +293,7 @@ func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &body, `cancel wants {"reason": "..."}`); err != nil {
 		return err
 	}
-	if err := fl.Cancel(r.Context(), id, body.Reason); err != nil {
+	if err := fl.Cancel(r.Context(), flow.AllProjects, id, body.Reason); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	a.cfg.Logger.Info("workflow cancel requested", "execution", id)
@@ -307,7 +310,7 @@ func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &body, `terminate wants {"reason": "..."}`); err != nil {
 		return err
 	}
-	if err := fl.Terminate(r.Context(), id, body.Reason); err != nil {
+	if err := fl.Terminate(r.Context(), flow.AllProjects, id, body.Reason); err != nil {
 		return fmt.Errorf("terminate: %w", err)
 	}
 	a.cfg.Logger.Info("workflow terminated", "execution", id)
@@ -326,7 +329,7 @@ func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &body, `restart wants {"from_failure": true|false}`); err != nil {
 		return err
 	}
-	exec, err := fl.Restart(r.Context(), id, body.FromFailure)
+	exec, err := fl.Restart(r.Context(), flow.AllProjects, id, body.FromFailure)
 	if err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}

@@ -89,7 +89,7 @@ func (m *memFlows) get(id string) (*store.FlowExecution, error) {
 	return ex, nil
 }
 
-func (m *memFlows) Get(ctx context.Context, id string) (*store.FlowExecution, error) {
+func (m *memFlows) Get(ctx context.Context, _ string, id string) (*store.FlowExecution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.get(id)
@@ -131,7 +131,7 @@ func (m *memFlows) List(ctx context.Context, p store.FlowListParams) ([]store.Fl
 	return out, nil
 }
 
-func (m *memFlows) History(ctx context.Context, id string, run int) ([]store.FlowEvent, error) {
+func (m *memFlows) History(ctx context.Context, _ string, id string, run int) ([]store.FlowEvent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.get(id)
@@ -158,7 +158,7 @@ func (m *memFlows) running(id string) (*store.FlowExecution, error) {
 	return ex, nil
 }
 
-func (m *memFlows) Signal(ctx context.Context, id, name string, value []byte) error {
+func (m *memFlows) Signal(ctx context.Context, _ string, id, name string, value []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := m.running(id); err != nil {
@@ -168,7 +168,7 @@ func (m *memFlows) Signal(ctx context.Context, id, name string, value []byte) er
 	return nil
 }
 
-func (m *memFlows) Cancel(ctx context.Context, id, reason string) error {
+func (m *memFlows) Cancel(ctx context.Context, _ string, id, reason string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := m.running(id); err != nil {
@@ -178,7 +178,7 @@ func (m *memFlows) Cancel(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-func (m *memFlows) Terminate(ctx context.Context, id, reason string) error {
+func (m *memFlows) Terminate(ctx context.Context, _ string, id, reason string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.running(id)
@@ -190,7 +190,7 @@ func (m *memFlows) Terminate(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-func (m *memFlows) Restart(ctx context.Context, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (m *memFlows) Restart(ctx context.Context, _ string, id string, fromFailure bool) (*store.FlowExecution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.get(id)

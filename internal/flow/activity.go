@@ -78,8 +78,17 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 		},
 		Body: input,
 	}
-	res, err := r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req})
-	out, ferr, free := interpret(ctx, fn, res, err)
+	var res *invoke.Result
+	var err error
+	if r.e.cfg.ProjectOf(fn) == r.exec.Project {
+		res, err = r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req})
+	} else {
+		// Function names are global, projects are not: another project's
+		// function is answered exactly as one that does not exist, so a
+		// workflow learns nothing of what other projects deploy.
+		err = fmt.Errorf("function %s: %w", fn, invoke.ErrNoFunction)
+	}
+	out, ferr, free := interpret(ctx, r.exec.Project, fn, res, err)
 	if ferr != nil && ferr.Type == wire.FlowErrTimeout && to.StartToCloseMS > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// The step's own limit, not the function's, cut the attempt.
 		ferr.Message = fmt.Sprintf("activity %s did not finish within the step's start-to-close timeout of %s",
@@ -109,7 +118,7 @@ func (r *Run) watchHeartbeat(ctx context.Context, k int, every time.Duration, st
 
 // interpret turns an invocation's answer into a step output or error.
 // free is true when the attempt never ran (throttled) and does not count.
-func interpret(ctx context.Context, fn string, res *invoke.Result, err error) (out json.RawMessage, ferr *wire.FlowError, free bool) {
+func interpret(ctx context.Context, project, fn string, res *invoke.Result, err error) (out json.RawMessage, ferr *wire.FlowError, free bool) {
 	if err != nil {
 		switch {
 		case atCapacity(err):
@@ -119,7 +128,7 @@ func interpret(ctx context.Context, fn string, res *invoke.Result, err error) (o
 		case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 			return nil, &wire.FlowError{Type: wire.FlowErrTimeout, Message: err.Error()}, false
 		case errors.Is(err, invoke.ErrNoFunction):
-			return nil, &wire.FlowError{Type: wire.FlowErrFunction, Message: fmt.Sprintf("function %s is not deployed", fn)}, false
+			return nil, &wire.FlowError{Type: wire.FlowErrFunction, Message: fmt.Sprintf("function %s not found in project %s (is it deployed?)", fn, project)}, false
 		}
 		return nil, &wire.FlowError{Type: wire.FlowErrFunction, Message: err.Error()}, false
 	}

@@ -3,6 +3,8 @@ package flow
 import (
 	"errors"
 	"time"
+
+	"github.com/stratahq/strata/internal/store"
 )
 
 // Errors the admin API and the SDK map to statuses. Store errors
@@ -15,7 +17,23 @@ var (
 	ErrBadInput = errors.New("bad input")
 	// ErrPayloadTooLarge: an input, output or signal over MaxPayload.
 	ErrPayloadTooLarge = errors.New("payload too large")
+	// ErrIDTaken: a start names an id held by an execution of another
+	// workflow or another project. The error says nothing more about that
+	// execution: ids are a global namespace, and telling the caller whose
+	// execution holds one would let any project read others' executions
+	// by guessing ids. It is a store.ErrConflict (409 at the gateway).
+	ErrIDTaken error = idTaken{}
 )
+
+type idTaken struct{}
+
+func (idTaken) Error() string        { return "execution id taken" }
+func (idTaken) Is(target error) bool { return target == store.ErrConflict }
+
+// AllProjects, as the project argument of the engine's methods, reaches
+// executions of every project. Only the token-authenticated admin API
+// passes it; a function's host calls always pass the caller's project.
+const AllProjects = ""
 
 // Limits (docs/workflows.md).
 const (
@@ -39,6 +57,8 @@ type StartParams struct {
 	Input       []byte // JSON; nil is null
 	TraceParent string // W3C traceparent to join, may be empty
 	// Project, when set, must be the workflow's project (a function
-	// starting a workflow of another project gets ErrUnknownWorkflow).
+	// starting a workflow of another project gets ErrUnknownWorkflow), and
+	// an existing execution with ID is returned only when it belongs to
+	// this project (else ErrIDTaken). AllProjects: the admin API.
 	Project string
 }

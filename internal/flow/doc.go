@@ -14,4 +14,12 @@
 // (another activity, a child, the close); commits of concurrent runs share
 // transactions (group commit, internal/batch), so a commit's cost is spread over many
 // executions when the store syncs every transaction.
+//
+// Isolation rule: an execution belongs to one project and reaches only
+// it. Activities and orchestrators run only functions of that project
+// (Config.ProjectOf), children are of its workflows, and every method that
+// takes an execution id takes the caller's project as an explicit
+// argument (AllProjects only for the token-authenticated admin API);
+// another project's execution is answered as an unknown one, and a start
+// under an id held by another execution gets ErrIDTaken, naming nothing.
 package flow

@@ -56,6 +56,11 @@ type Config struct {
 	Orchestrator Orchestrator
 	// Workflows resolves a workflow name from the active deploys.
 	Workflows func(name string) (WorkflowRef, bool)
+	// ProjectOf names the project of a deployed function ("" for none).
+	// Required: an execution calls activities and runs its orchestrator
+	// only within its own project, so a workflow cannot run another
+	// project's function with that project's env and secrets.
+	ProjectOf func(function string) string
 	Clock     clock.Clock
 	Logger    *slog.Logger
 	// Node names this engine in leases ("" → a random name).
@@ -100,6 +105,9 @@ type Engine struct {
 
 // New returns an engine; Run starts its loops.
 func New(cfg Config) *Engine {
+	if cfg.ProjectOf == nil {
+		panic("flow: Config.ProjectOf is required (executions call only their own project's functions)")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -194,6 +202,11 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 	if err != nil {
 		return nil, false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
+	if !res.Created {
+		if err := sameExecution(res.Execution, p, sp.Execution.ID); err != nil {
+			return nil, false, err
+		}
+	}
 	if res.Created {
 		// The new execution runs here at once, from what was just
 		// written: no need to read it back.
@@ -202,6 +215,36 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 			&preloaded{exec: ex, events: sp.Events})
 	}
 	return res.Execution, res.Created, nil
+}
+
+// sameExecution checks that an existing execution found under a start's
+// id is the one the start asks for: of its project and workflow. Anything
+// else is refused with an error that names only the id, whoever holds it.
+func sameExecution(ex *store.FlowExecution, p StartParams, id string) error {
+	if (p.Project != AllProjects && ex.Project != p.Project) || ex.Workflow != p.Workflow {
+		return fmt.Errorf("%w: %q is in use by another execution; start with another id (or none for a new one)", ErrIDTaken, id)
+	}
+	return nil
+}
+
+// notFound is the error for an execution a caller of project cannot see:
+// the same whether the id is unknown or held by another project, so it
+// tells nothing of other projects' executions.
+func notFound(project, id string) error {
+	return fmt.Errorf("execution %s not found in project %s: %w", id, project, store.ErrNotFound)
+}
+
+// get reads an execution the caller of project may reach (AllProjects:
+// any).
+func (e *Engine) get(ctx context.Context, project, id string) (*store.FlowExecution, error) {
+	ex, err := e.cfg.Store.FlowGet(ctx, id)
+	if project == AllProjects {
+		return ex, err
+	}
+	if errors.Is(err, store.ErrNotFound) || (err == nil && ex.Project != project) {
+		return nil, notFound(project, id)
+	}
+	return ex, err
 }
 
 // preloaded is a new execution's state as its starter wrote it.
@@ -262,9 +305,9 @@ func checkID(id string) error {
 	return nil
 }
 
-// Get returns an execution.
-func (e *Engine) Get(ctx context.Context, id string) (*store.FlowExecution, error) {
-	return e.cfg.Store.FlowGet(ctx, id)
+// Get returns an execution of project (AllProjects: of any).
+func (e *Engine) Get(ctx context.Context, project, id string) (*store.FlowExecution, error) {
+	return e.get(ctx, project, id)
 }
 
 // List lists executions.
@@ -272,21 +315,23 @@ func (e *Engine) List(ctx context.Context, p store.FlowListParams) ([]store.Flow
 	return e.cfg.Store.FlowList(ctx, p)
 }
 
-// History returns the events of run (0: the current run).
-func (e *Engine) History(ctx context.Context, id string, run int) ([]store.FlowEvent, error) {
+// History returns the events of run (0: the current run) of an
+// execution of project (AllProjects: of any).
+func (e *Engine) History(ctx context.Context, project, id string, run int) ([]store.FlowEvent, error) {
+	ex, err := e.get(ctx, project, id)
+	if err != nil {
+		return nil, err
+	}
 	if run <= 0 {
-		ex, err := e.cfg.Store.FlowGet(ctx, id)
-		if err != nil {
-			return nil, err
-		}
 		run = ex.Run
 	}
 	return e.cfg.Store.FlowHistory(ctx, id, run, 0, 0)
 }
 
-// Signal sends signal name with a JSON value to a running execution. It
-// waits in the execution's inbox until a WaitSignal consumes it.
-func (e *Engine) Signal(ctx context.Context, id, name string, value []byte) error {
+// Signal sends signal name with a JSON value to a running execution of
+// project (AllProjects: of any). It waits in the execution's inbox until a
+// WaitSignal consumes it.
+func (e *Engine) Signal(ctx context.Context, project, id, name string, value []byte) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty signal name", ErrBadInput)
 	}
@@ -299,12 +344,19 @@ func (e *Engine) Signal(ctx context.Context, id, name string, value []byte) erro
 	if !json.Valid(value) {
 		return fmt.Errorf("%w: signal value is not valid JSON", ErrBadInput)
 	}
+	if _, err := e.get(ctx, project, id); err != nil {
+		return err
+	}
 	return e.send(ctx, store.FlowInbox{ExecutionID: id, Kind: store.InboxSignal, Name: name, Data: value})
 }
 
-// Cancel asks a running execution to cancel: its code sees Canceled at
-// its next wait and may compensate; its running children are asked too.
-func (e *Engine) Cancel(ctx context.Context, id, reason string) error {
+// Cancel asks a running execution of project (AllProjects: of any) to
+// cancel: its code sees Canceled at its next wait and may compensate; its
+// running children are asked too.
+func (e *Engine) Cancel(ctx context.Context, project, id, reason string) error {
+	if _, err := e.get(ctx, project, id); err != nil {
+		return err
+	}
 	data, _ := json.Marshal(reason)
 	return e.send(ctx, store.FlowInbox{ExecutionID: id, Kind: store.InboxCancel, Data: data})
 }
@@ -324,14 +376,14 @@ func (e *Engine) send(ctx context.Context, m store.FlowInbox) error {
 	return nil
 }
 
-// Terminate ends a running execution at once, without running its code,
-// and its running children with it.
-func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
+// Terminate ends a running execution of project (AllProjects: of any) at
+// once, without running its code, and its running children with it.
+func (e *Engine) Terminate(ctx context.Context, project, id, reason string) error {
 	if reason == "" {
 		reason = "terminated"
 	}
 	now := e.now()
-	ex, err := e.cfg.Store.FlowGet(ctx, id)
+	ex, err := e.get(ctx, project, id)
 	if err != nil {
 		return err
 	}
@@ -347,10 +399,10 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 	if r != nil {
 		r.abort()
 	}
-	children, err := e.cfg.Store.FlowList(ctx, store.FlowListParams{ParentID: id, Status: store.FlowRunning, Limit: 1000})
+	children, err := e.cfg.Store.FlowList(ctx, store.FlowListParams{Project: ex.Project, ParentID: id, Status: store.FlowRunning, Limit: 1000})
 	if err == nil {
 		for _, c := range children {
-			_ = e.Terminate(ctx, c.ID, "parent "+id+" terminated: "+reason)
+			_ = e.Terminate(ctx, ex.Project, c.ID, "parent "+id+" terminated: "+reason)
 		}
 	}
 	// A parent waiting for this one hears of it.
@@ -360,11 +412,12 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// Restart reopens a finished execution: from the start (a new run with the
-// same input) or, with fromFailure, where it failed: every result recorded
-// before the failing step is kept and that step runs again.
-func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (out *store.FlowExecution, err error) {
-	ex, err := e.cfg.Store.FlowGet(ctx, id)
+// Restart reopens a finished execution of project (AllProjects: of any):
+// from the start (a new run with the same input) or, with fromFailure,
+// where it failed: every result recorded before the failing step is kept
+// and that step runs again.
+func (e *Engine) Restart(ctx context.Context, project, id string, fromFailure bool) (out *store.FlowExecution, err error) {
+	ex, err := e.get(ctx, project, id)
 	if err != nil {
 		return nil, err
 	}
@@ -408,9 +461,9 @@ func (e *Engine) Restart(ctx context.Context, id string, fromFailure bool) (out 
 			// A failed child step runs again by restarting the child from
 			// its own failure, once the parent is running to hear of it.
 			if err == nil && child != "" {
-				_, err = e.Restart(ctx, child, true)
+				_, err = e.Restart(ctx, ex.Project, child, true)
 				if errors.Is(err, ErrBadInput) { // canceled or terminated: from its start
-					_, err = e.Restart(ctx, child, false)
+					_, err = e.Restart(ctx, ex.Project, child, false)
 				}
 				if err != nil {
 					err = fmt.Errorf("execution %s restarted, but not its failed child %s: %w", id, child, err)

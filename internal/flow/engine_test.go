@@ -182,6 +182,8 @@ type harness struct {
 	acts *activities
 	e    *flow.Engine
 	refs map[string]flow.WorkflowRef
+	// projects names the project of a function; unlisted ones are "p".
+	projects sync.Map
 }
 
 func newHarness(t *testing.T) *harness {
@@ -206,6 +208,12 @@ func (h *harness) open() {
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			ref, ok := h.refs[name]
 			return ref, ok
+		},
+		ProjectOf: func(fn string) string {
+			if p, ok := h.projects.Load(fn); ok {
+				return p.(string)
+			}
+			return "p"
 		},
 	})
 	h.e.Run()
@@ -249,7 +257,7 @@ func (h *harness) wait(id string) *store.FlowExecution {
 	var ex *store.FlowExecution
 	require.Eventually(h.t, func() bool {
 		var err error
-		ex, err = h.e.Get(context.Background(), id)
+		ex, err = h.e.Get(context.Background(), flow.AllProjects, id)
 		require.NoError(h.t, err)
 		return ex.Status != store.FlowRunning
 	}, 20*time.Second, 5*time.Millisecond, "execution %s still running", id)
@@ -257,7 +265,7 @@ func (h *harness) wait(id string) *store.FlowExecution {
 }
 
 func (h *harness) history(id string) []string {
-	evs, err := h.e.History(context.Background(), id, 0)
+	evs, err := h.e.History(context.Background(), flow.AllProjects, id, 0)
 	require.NoError(h.t, err)
 	out := make([]string, len(evs))
 	for i, ev := range evs {
@@ -329,7 +337,7 @@ func TestStartRejectsBadInput(t *testing.T) {
 	require.ErrorIs(t, err, flow.ErrPayloadTooLarge)
 	_, _, err = h.e.Start(context.Background(), flow.StartParams{Workflow: "calc", ID: "has space"})
 	require.ErrorIs(t, err, flow.ErrBadInput)
-	require.ErrorIs(t, h.e.Signal(context.Background(), "missing", "go", nil), store.ErrNotFound)
+	require.ErrorIs(t, h.e.Signal(context.Background(), "p", "missing", "go", nil), store.ErrNotFound)
 }
 
 func TestDurableTimerSurvivesRestart(t *testing.T) {
@@ -372,13 +380,13 @@ func TestSignalsBufferedAndTimeout(t *testing.T) {
 	})
 	ex := h.start("approve", "a-1", "null")
 	// Sent early, before anything waits: kept until consumed.
-	require.NoError(t, h.e.Signal(context.Background(), ex.ID, "unrelated", []byte(`1`)))
-	require.NoError(t, h.e.Signal(context.Background(), ex.ID, "approval", []byte(`{"ok":true}`)))
+	require.NoError(t, h.e.Signal(context.Background(), "p", ex.ID, "unrelated", []byte(`1`)))
+	require.NoError(t, h.e.Signal(context.Background(), "p", ex.ID, "approval", []byte(`{"ok":true}`)))
 	done := h.wait("a-1")
 	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
 	require.JSONEq(t, `{"ok":true}`, string(done.Output))
-	require.ErrorIs(t, h.e.Signal(context.Background(), ex.ID, "approval", []byte(`1`)), store.ErrClosed)
-	require.ErrorIs(t, h.e.Cancel(context.Background(), ex.ID, "late"), store.ErrClosed)
+	require.ErrorIs(t, h.e.Signal(context.Background(), "p", ex.ID, "approval", []byte(`1`)), store.ErrClosed)
+	require.ErrorIs(t, h.e.Cancel(context.Background(), "p", ex.ID, "late"), store.ErrClosed)
 }
 
 func TestRetriesThenTypedFailure(t *testing.T) {
@@ -451,7 +459,7 @@ func TestNonDeterminismFailsClearlyAndRestartRecovers(t *testing.T) {
 		}
 		return c.signal("go", 0)
 	})
-	require.NoError(t, h.e.Signal(context.Background(), "nd-1", "go", []byte(`7`)))
+	require.NoError(t, h.e.Signal(context.Background(), "p", "nd-1", "go", []byte(`7`)))
 	ex := h.wait("nd-1")
 	require.Equal(t, store.FlowFailed, ex.Status)
 	var fe wire.FlowError
@@ -471,7 +479,7 @@ func TestNonDeterminismFailsClearlyAndRestartRecovers(t *testing.T) {
 		}
 		return c.signal("go", 0)
 	})
-	_, err := h.e.Restart(context.Background(), "nd-1", true)
+	_, err := h.e.Restart(context.Background(), "p", "nd-1", true)
 	require.NoError(t, err)
 	// The signal the failed replay never reached was kept with the
 	// failed execution: the restart consumes it.
@@ -499,10 +507,10 @@ func TestCancelRunsCompensationAndReachesChildren(t *testing.T) {
 	})
 	h.start("parent", "p-1", "null")
 	require.Eventually(t, func() bool {
-		ex, err := h.e.Get(context.Background(), "p-1/1/1")
+		ex, err := h.e.Get(context.Background(), "p", "p-1/1/1")
 		return err == nil && ex.Status == store.FlowRunning
 	}, 5*time.Second, 5*time.Millisecond)
-	require.NoError(t, h.e.Cancel(context.Background(), "p-1", "customer changed their mind"))
+	require.NoError(t, h.e.Cancel(context.Background(), "p", "p-1", "customer changed their mind"))
 	ex := h.wait("p-1")
 	require.Equal(t, store.FlowCanceled, ex.Status, string(ex.Error))
 	require.Equal(t, 1, h.acts.count("undo"))
@@ -536,7 +544,7 @@ func TestChildResultAndContinueAsNew(t *testing.T) {
 	// 0 → 4 → 12 → 28 → 60 → 124, one run each.
 	require.JSONEq(t, "124", string(ex.Output))
 	require.Equal(t, 5, ex.Run)
-	first, err := h.e.History(context.Background(), "l-1", 1)
+	first, err := h.e.History(context.Background(), "p", "l-1", 1)
 	require.NoError(t, err)
 	require.Equal(t, flow.EvContinued, first[len(first)-1].Type)
 }
@@ -559,13 +567,13 @@ func TestHistoryLimitAndTerminate(t *testing.T) {
 
 	h.workflow("waiter", func(c *tctx, in json.RawMessage) (any, error) { return c.signal("x", 0) })
 	h.start("waiter", "w-1", "null")
-	require.NoError(t, h.e.Terminate(context.Background(), "w-1", "stuck"))
+	require.NoError(t, h.e.Terminate(context.Background(), "p", "w-1", "stuck"))
 	ex = h.wait("w-1")
 	require.Equal(t, store.FlowTerminated, ex.Status)
-	require.ErrorIs(t, h.e.Terminate(context.Background(), "w-1", "again"), store.ErrClosed)
-	_, err := h.e.Restart(context.Background(), "w-1", false)
+	require.ErrorIs(t, h.e.Terminate(context.Background(), "p", "w-1", "again"), store.ErrClosed)
+	_, err := h.e.Restart(context.Background(), "p", "w-1", false)
 	require.NoError(t, err)
-	require.NoError(t, h.e.Signal(context.Background(), "w-1", "x", []byte(`"second run"`)))
+	require.NoError(t, h.e.Signal(context.Background(), "p", "w-1", "x", []byte(`"second run"`)))
 	ex = h.wait("w-1")
 	require.Equal(t, store.FlowCompleted, ex.Status)
 	require.Equal(t, 2, ex.Run)
@@ -626,13 +634,13 @@ func TestVersionMarkerKeepsOldExecutionsReplaying(t *testing.T) {
 		}
 		return c.signal("go", 0)
 	})
-	require.NoError(t, h.e.Signal(context.Background(), "old", "go", []byte(`"old"`)))
+	require.NoError(t, h.e.Signal(context.Background(), "p", "old", "go", []byte(`"old"`)))
 	ex := h.wait("old")
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
 	require.Equal(t, 0, h.acts.count("double"), "the old execution took the old branch")
 
 	h.start("v", "new", "null")
-	require.NoError(t, h.e.Signal(context.Background(), "new", "go", []byte(`"new"`)))
+	require.NoError(t, h.e.Signal(context.Background(), "p", "new", "go", []byte(`"new"`)))
 	ex = h.wait("new")
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
 	require.Equal(t, 1, h.acts.count("double"))
@@ -699,7 +707,7 @@ func TestRestartFromFailedChild(t *testing.T) {
 	mu.Lock()
 	broken = false
 	mu.Unlock()
-	_, err := h.e.Restart(context.Background(), "mom-1", true)
+	_, err := h.e.Restart(context.Background(), "p", "mom-1", true)
 	require.NoError(t, err)
 	ex = h.wait("mom-1")
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
@@ -728,7 +736,10 @@ func TestChildIDTaken(t *testing.T) {
 	h.start("p", "p-taken", "null")
 	ex := h.wait("p-taken")
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
-	require.Contains(t, string(ex.Output), `child id \"taken\" is taken by an execution of workflow calc (completed)`)
+	require.Contains(t, string(ex.Output), `child id \"taken\" is taken by another execution`)
+	// Nothing about the holder: it may be another project's.
+	require.NotContains(t, string(ex.Output), "calc")
+	require.NotContains(t, string(ex.Output), "completed")
 }
 
 // Finished executions are deleted with their history once their
@@ -746,12 +757,12 @@ func TestRetentionSweepsFinishedExecutions(t *testing.T) {
 	h.start("waiter", "long-lived", "null")
 	require.Equal(t, store.FlowCompleted, h.wait("short-lived").Status)
 	require.Eventually(t, func() bool {
-		_, err := h.e.Get(context.Background(), "short-lived")
+		_, err := h.e.Get(context.Background(), "p", "short-lived")
 		return errors.Is(err, store.ErrNotFound)
 	}, 10*time.Second, 20*time.Millisecond, "a finished execution outlived its retention")
-	_, err := h.e.History(context.Background(), "short-lived", 1)
+	_, err := h.e.History(context.Background(), "p", "short-lived", 1)
 	require.ErrorIs(t, err, store.ErrNotFound)
-	ex, err := h.e.Get(context.Background(), "long-lived")
+	ex, err := h.e.Get(context.Background(), "p", "long-lived")
 	require.NoError(t, err)
 	require.Equal(t, store.FlowRunning, ex.Status)
 }
@@ -766,7 +777,7 @@ func TestYearLongTimer(t *testing.T) {
 		due, ok, err := h.st.FlowNextDue(context.Background())
 		return err == nil && ok && due.After(before.Add(364*24*time.Hour))
 	}, 5*time.Second, 10*time.Millisecond, "the timer is not the task's due time")
-	ex, err := h.e.Get(context.Background(), "year")
+	ex, err := h.e.Get(context.Background(), "p", "year")
 	require.NoError(t, err)
 	require.Equal(t, store.FlowRunning, ex.Status)
 	require.Contains(t, h.history("year"), "timer_started#1")

@@ -51,7 +51,15 @@ func (e *Engine) execute(r *Run) {
 		r.step, r.awaits, r.suspended, r.wakeAt = 0, 0, false, time.Time{}
 		r.mu.Unlock()
 
-		out, err := e.cfg.Orchestrator.Orchestrate(WithRun(ctx, r), r)
+		var out Outcome
+		var err error
+		if fn := r.exec.Function; e.cfg.ProjectOf(fn) == r.exec.Project {
+			out, err = e.cfg.Orchestrator.Orchestrate(WithRun(ctx, r), r)
+		} else {
+			// The function was removed and its name taken by another
+			// project: that project's code must not run this execution.
+			err = fmt.Errorf("orchestrator function %s not found in project %s", fn, r.exec.Project)
+		}
 
 		r.mu.Lock()
 		switch {

@@ -91,7 +91,7 @@ func takeOver(t *testing.T, open func() store.Store) {
 		return flow.WorkflowRef{Function: "w-fn", Project: "p", Config: store.WorkflowConfig{Name: name}}, name == "w"
 	}
 	node := func(st store.Store, name string) *flow.Engine {
-		e := flow.New(flow.Config{Store: st, Invoker: acts, Orchestrator: o, Workflows: refs, Node: name,
+		e := flow.New(flow.Config{Store: st, Invoker: acts, Orchestrator: o, Workflows: refs, Node: name, ProjectOf: func(string) string { return "p" },
 			LeaseFor: 2 * time.Second, Hold: 50 * time.Millisecond, Poll: 20 * time.Millisecond, MaxRuns: 8})
 		e.Run()
 		return e
@@ -128,14 +128,14 @@ func takeOver(t *testing.T, open func() store.Store) {
 	b := node(stB, "b")
 	t.Cleanup(b.Close)
 	for i := range n {
-		require.NoError(t, b.Signal(ctx, fmt.Sprintf("x-%d", i), "go", []byte(fmt.Sprintf(`"s%d"`, i))))
+		require.NoError(t, b.Signal(ctx, "p", fmt.Sprintf("x-%d", i), "go", []byte(fmt.Sprintf(`"s%d"`, i))))
 	}
 	for i := range n {
 		id := fmt.Sprintf("x-%d", i)
 		var ex *store.FlowExecution
 		require.Eventually(t, func() bool {
 			var err error
-			ex, err = b.Get(ctx, id)
+			ex, err = b.Get(ctx, "p", id)
 			require.NoError(t, err)
 			return ex.Status != store.FlowRunning
 		}, 60*time.Second, 20*time.Millisecond, "execution %s was not taken over", id)

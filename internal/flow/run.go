@@ -338,9 +338,9 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 			// Started as it is, the child would never report to this
 			// parent: it is another execution.
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
-				Message: fmt.Sprintf("child id %q is taken by %s", id, taken)}}
+				Message: fmt.Sprintf("child id %q is taken by %s; choose another id", id, taken)}}
 		}
-		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent()}, r.exec.ID, k)
+		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent(), Project: r.exec.Project}, r.exec.ID, k)
 		if err != nil {
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: err.Error()}}
 		}
@@ -404,8 +404,9 @@ func (r *Run) childIDTaken(ctx context.Context, id string) string {
 			return "another child of this execution"
 		}
 	}
-	if other, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
-		return fmt.Sprintf("an execution of workflow %s (%s)", other.Workflow, other.Status)
+	if _, err := r.e.cfg.Store.FlowGet(ctx, id); err == nil {
+		// Nothing about it: it may be another project's.
+		return "another execution"
 	}
 	return ""
 }
@@ -544,7 +545,7 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 		// A cancel request is delivered to an await that has to wait:
 		// never to one a replay answers from the history, so the code
 		// takes the same path on every replay up to here.
-		if r.cancelAt == 0 && r.deliverCancel() {
+		if r.cancelAt == 0 && r.deliverCancel(ctx) {
 			return &wire.FlowResponse{Canceled: true}
 		}
 		// The orchestrator's invocation has a deadline: give the pass
@@ -628,7 +629,7 @@ func (r *Run) take(kind, name string) (store.FlowInbox, bool) {
 // deliverCancel hands a waiting cancel request to the current await,
 // records where (so replays deliver it at the same await) and passes it
 // on to the children still running.
-func (r *Run) deliverCancel() bool {
+func (r *Run) deliverCancel(ctx context.Context) bool {
 	m, ok := r.take(store.InboxCancel, "")
 	if !ok {
 		return false
@@ -646,10 +647,31 @@ func (r *Run) deliverCancel() bool {
 		if ev.Type == EvChildStarted && r.results[k] == nil {
 			var w waitData
 			_ = json.Unmarshal(ev.Data, &w)
-			r.sends = append(r.sends, store.FlowInbox{ExecutionID: w.ID, Kind: store.InboxCancel, Data: mustJSON("parent " + r.exec.ID + " canceled")})
+			if r.ownChild(ctx, w.ID) {
+				r.sends = append(r.sends, store.FlowInbox{ExecutionID: w.ID, Kind: store.InboxCancel, Data: mustJSON("parent " + r.exec.ID + " canceled")})
+			}
 		}
 	}
 	return true
+}
+
+// ownChild reports whether execution id is this run's child. A child
+// whose id another execution took between the command and its commit
+// (the store leaves an existing id as it is) is someone else's, perhaps
+// another project's: it must not hear of this execution's cancel. A child
+// of this pass not stored yet is this run's (it is created by the commit
+// that sends the cancel).
+func (r *Run) ownChild(ctx context.Context, id string) bool {
+	ex, err := r.e.cfg.Store.FlowGet(ctx, id)
+	if err == nil {
+		return ex.ParentID == r.exec.ID && ex.Project == r.exec.Project
+	}
+	for _, sp := range r.starts {
+		if sp.Execution.ID == id {
+			return errors.Is(err, store.ErrNotFound)
+		}
+	}
+	return false
 }
 
 // inflight reports whether an activity of this run is running.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -283,4 +286,74 @@ func TestStatusMappingFlow(t *testing.T) {
 	} {
 		assert.Equal(t, want, Status(err), err.Error())
 	}
+}
+
+// suspender is an orchestrator whose executions wait for ever (nothing in
+// these tests needs them to run).
+type suspender struct{}
+
+func (suspender) Orchestrate(context.Context, *flow.Run) (flow.Outcome, error) {
+	return flow.Outcome{Suspended: true}, nil
+}
+
+// Issue 9, Found 2: an HTTP start through a workflow route, with no token
+// and the id of another project's execution as its Idempotency-Key, was
+// answered 200 with that execution's workflow name and status. With the
+// real engine and a real SQLite store: it is a 409 that names only the
+// key; so is a key held by the same project's execution of another
+// workflow; a key of the route's own workflow is still the idempotent 200.
+func TestWorkflowRouteIdempotencyKeyOfAnotherExecution(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	refs := map[string]flow.WorkflowRef{
+		"fulfil":   {Function: "orders", Project: "shop"},
+		"approval": {Function: "orders", Project: "shop"},
+		"payroll":  {Function: "hr", Project: "victim"},
+	}
+	eng := flow.New(flow.Config{
+		Store: st, Orchestrator: suspender{}, Invoker: &fakeInvoker{resp: &wire.Response{Status: 200}},
+		Workflows: func(name string) (flow.WorkflowRef, bool) { r, ok := refs[name]; return r, ok },
+		ProjectOf: func(fn string) string { return map[string]string{"orders": "shop", "hr": "victim"}[fn] },
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(eng.Close)
+	_, created, err := eng.Start(ctx, flow.StartParams{Workflow: "payroll", ID: "salaries-2026", Project: "victim"})
+	require.NoError(t, err)
+	require.True(t, created)
+	_, _, err = eng.Start(ctx, flow.StartParams{Workflow: "fulfil", ID: "order-7", Project: "shop"})
+	require.NoError(t, err)
+
+	g := newWorkflowGW(t, Config{Workflows: eng})
+	start := func(key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("PUT", "/approvals/1", strings.NewReader(`true`))
+		req.Header.Set(HeaderIdempotencyKey, key)
+		return serve(g, req)
+	}
+	for _, key := range []string{"salaries-2026", "order-7"} {
+		t.Run(key, func(t *testing.T) {
+			rec := start(key)
+			require.Equal(t, http.StatusConflict, rec.Code, rec.Body.String())
+			var eb ErrorBody
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &eb), rec.Body.String())
+			assert.Equal(t, `execution id taken: "`+key+`" is in use by another execution; start with another id (or none for a new one)`, eb.Error)
+			for _, leak := range []string{"payroll", "victim", "fulfil", "running", "hr"} {
+				assert.NotContains(t, rec.Body.String(), leak)
+			}
+			assert.Empty(t, rec.Header().Get("Location"))
+		})
+	}
+
+	first := start("approval-1")
+	require.Equal(t, http.StatusAccepted, first.Code, first.Body.String())
+	again := start("approval-1")
+	require.Equal(t, http.StatusOK, again.Code, again.Body.String())
+	assert.Equal(t, StartResponse{ID: "approval-1", Workflow: "approval", Status: "running", Created: false}, decodeStart(t, again))
+
+	// The victim's execution is untouched.
+	ex, err := eng.Get(ctx, "victim", "salaries-2026")
+	require.NoError(t, err)
+	assert.Equal(t, "payroll", ex.Workflow)
+	assert.Equal(t, 1, ex.HistoryLen)
 }

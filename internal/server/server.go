@@ -129,7 +129,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	sink.ev = s.ev // before any function loads, so before any guest can send
 	s.fl = flow.New(flow.Config{
 		Store: s.st, Invoker: s.inv, Orchestrator: &code.Orchestrator{Invoker: s.inv},
-		Workflows: s.wfs.lookup, Logger: s.log,
+		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log,
 	})
 	flowHost.Engine = s.fl
 	s.api = api.New(api.Config{

@@ -83,16 +83,9 @@ func (h *Host) Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowRespon
 		}
 		return &wire.FlowResponse{Canceled: canceled}, nil
 	case wire.FlowOpStart:
-		if h.Engine == nil {
-			return nil, errors.New("flow: workflows are not enabled on this host")
-		}
-		c, ok := bindings.CallerFrom(ctx)
-		if !ok || h.ProjectOf == nil {
-			return nil, errors.New("flow: start a workflow from inside an invocation")
-		}
-		project := h.ProjectOf(c.Function)
-		if project == "" { // "" would match any project's workflow
-			return nil, fmt.Errorf("flow: function %s has no project on this node yet", c.Function)
+		c, project, err := h.caller(ctx)
+		if err != nil {
+			return nil, err
 		}
 		ex, created, err := h.Engine.Start(ctx, flow.StartParams{
 			Workflow: req.Workflow, ID: req.ID, Input: req.Input, TraceParent: c.TraceParent, Project: project,
@@ -102,13 +95,33 @@ func (h *Host) Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowRespon
 		}
 		return &wire.FlowResponse{ID: ex.ID, Existed: !created}, nil
 	case wire.FlowOpSignal:
-		if h.Engine == nil {
-			return nil, errors.New("flow: workflows are not enabled on this host")
+		_, project, err := h.caller(ctx)
+		if err != nil {
+			return nil, err
 		}
-		if err := h.Engine.Signal(ctx, req.ID, req.Name, req.Input); err != nil {
+		// Only the caller's project's executions: a signal to another
+		// project's id is answered as one to an id that does not exist.
+		if err := h.Engine.Signal(ctx, project, req.ID, req.Name, req.Input); err != nil {
 			return nil, err
 		}
 		return &wire.FlowResponse{}, nil
 	}
 	return nil, fmt.Errorf("flow: unknown op %q", req.Op)
+}
+
+// caller names the invocation making a host call that reaches executions
+// (start, signal) and its project, which bounds what it reaches.
+func (h *Host) caller(ctx context.Context) (bindings.Caller, string, error) {
+	if h.Engine == nil {
+		return bindings.Caller{}, "", errors.New("flow: workflows are not enabled on this host")
+	}
+	c, ok := bindings.CallerFrom(ctx)
+	if !ok || h.ProjectOf == nil {
+		return bindings.Caller{}, "", errors.New("flow: start or signal a workflow from inside an invocation")
+	}
+	project := h.ProjectOf(c.Function)
+	if project == flow.AllProjects { // it would reach every project's executions
+		return bindings.Caller{}, "", fmt.Errorf("flow: function %s has no project on this node yet", c.Function)
+	}
+	return c, project, nil
 }

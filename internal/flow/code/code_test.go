@@ -63,7 +63,8 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 			}
 			return flow.WorkflowRef{Function: "greeter", Project: "p", Config: store.WorkflowConfig{Name: name}}, true
 		},
-		OnClose: func(id, status string) { closed <- id },
+		ProjectOf: func(string) string { return "p" },
+		OnClose:   func(id, status string) { closed <- id },
 	})
 	host.Engine = e
 	e.Run()
@@ -77,7 +78,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 				if got != id {
 					continue
 				}
-				ex, err := e.Get(ctx, id)
+				ex, err := e.Get(ctx, "p", id)
 				require.NoError(t, err)
 				return ex
 			case <-time.After(time.Minute):
@@ -94,7 +95,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	require.NoError(t, json.Unmarshal(ex.Output, &out))
 	require.True(t, strings.HasPrefix(out, "hello ann (g-1/1); hello bob (g-1/2); hello cy (g-1/3); "), out)
 	// The id the workflow generated is recorded, so it survives replays.
-	hist, err := e.History(ctx, "g-1", 0)
+	hist, err := e.History(ctx, "p", "g-1", 0)
 	require.NoError(t, err)
 	var marker string
 	for _, ev := range hist {
@@ -128,7 +129,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, `9`, string(ex.Output))
 	for _, id := range []string{"p-1/1/1", "p-1-second"} {
-		child, err := e.Get(ctx, id)
+		child, err := e.Get(ctx, "p", id)
 		require.NoError(t, err)
 		require.Equal(t, store.FlowCompleted, child.Status)
 		require.Equal(t, "p-1", child.ParentID)

@@ -4,5 +4,6 @@
 // orchestrator function for one pass, and Host answers the flow host
 // calls (binding_call op 5) guests make: an orchestrator's commands, an
 // activity's heartbeats, and any function starting or signalling a
-// workflow.
+// workflow, which reaches only its own project's workflows and
+// executions.
 package code
