@@ -80,7 +80,7 @@ func (e *engine) Start(_ context.Context, p flow.StartParams) (*store.FlowExecut
 	return ex, true, nil
 }
 
-func (e *engine) Get(_ context.Context, id string) (*store.FlowExecution, error) {
+func (e *engine) Get(_ context.Context, _ string, id string) (*store.FlowExecution, error) {
 	ex, ok := e.execs[id]
 	if !ok {
 		return nil, fmt.Errorf("flow execution %s: %w", id, store.ErrNotFound)
@@ -93,13 +93,13 @@ func (e *engine) List(_ context.Context, p store.FlowListParams) ([]store.FlowEx
 	return []store.FlowExecution{*e.execs["order-42"], *e.execs["order-41"]}, nil
 }
 
-func (e *engine) History(_ context.Context, id string, run int) ([]store.FlowEvent, error) {
+func (e *engine) History(_ context.Context, _ string, id string, run int) ([]store.FlowEvent, error) {
 	e.calls = append(e.calls, fmt.Sprintf("history %s %d", id, run))
 	return e.history[id], nil
 }
 
 func (e *engine) running(id string) error {
-	ex, err := e.Get(context.Background(), id)
+	ex, err := e.Get(context.Background(), "", id)
 	if err != nil {
 		return err
 	}
@@ -109,24 +109,24 @@ func (e *engine) running(id string) error {
 	return nil
 }
 
-func (e *engine) Signal(_ context.Context, id, name string, value []byte) error {
+func (e *engine) Signal(_ context.Context, _ string, id, name string, value []byte) error {
 	e.calls = append(e.calls, fmt.Sprintf("signal %s %s %s", id, name, value))
 	return e.running(id)
 }
 
-func (e *engine) Cancel(_ context.Context, id, reason string) error {
+func (e *engine) Cancel(_ context.Context, _ string, id, reason string) error {
 	e.calls = append(e.calls, fmt.Sprintf("cancel %s %q", id, reason))
 	return e.running(id)
 }
 
-func (e *engine) Terminate(_ context.Context, id, reason string) error {
+func (e *engine) Terminate(_ context.Context, _ string, id, reason string) error {
 	e.calls = append(e.calls, fmt.Sprintf("terminate %s %q", id, reason))
 	return e.running(id)
 }
 
-func (e *engine) Restart(_ context.Context, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (e *engine) Restart(_ context.Context, _ string, id string, fromFailure bool) (*store.FlowExecution, error) {
 	e.calls = append(e.calls, fmt.Sprintf("restart %s %v", id, fromFailure))
-	ex, err := e.Get(context.Background(), id)
+	ex, err := e.Get(context.Background(), "", id)
 	if err != nil {
 		return nil, err
 	}

@@ -37,21 +37,25 @@ var _ api.Flows = (*fakeFlows)(nil)
 func (f *fakeFlows) Start(_ context.Context, p flow.StartParams) (*store.FlowExecution, bool, error) {
 	return f.start(p)
 }
-func (f *fakeFlows) Get(_ context.Context, id string) (*store.FlowExecution, error) { return f.get(id) }
+func (f *fakeFlows) Get(_ context.Context, _ string, id string) (*store.FlowExecution, error) {
+	return f.get(id)
+}
 func (f *fakeFlows) List(_ context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
 	return f.list(p)
 }
-func (f *fakeFlows) History(_ context.Context, id string, run int) ([]store.FlowEvent, error) {
+func (f *fakeFlows) History(_ context.Context, _ string, id string, run int) ([]store.FlowEvent, error) {
 	return f.history(id, run)
 }
-func (f *fakeFlows) Signal(_ context.Context, id, name string, value []byte) error {
+func (f *fakeFlows) Signal(_ context.Context, _ string, id, name string, value []byte) error {
 	return f.signal(id, name, value)
 }
-func (f *fakeFlows) Cancel(_ context.Context, id, reason string) error { return f.cancel(id, reason) }
-func (f *fakeFlows) Terminate(_ context.Context, id, reason string) error {
+func (f *fakeFlows) Cancel(_ context.Context, _ string, id, reason string) error {
+	return f.cancel(id, reason)
+}
+func (f *fakeFlows) Terminate(_ context.Context, _ string, id, reason string) error {
 	return f.terminate(id, reason)
 }
-func (f *fakeFlows) Restart(_ context.Context, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (f *fakeFlows) Restart(_ context.Context, _ string, id string, fromFailure bool) (*store.FlowExecution, error) {
 	return f.restart(id, fromFailure)
 }
 
