@@ -112,7 +112,7 @@ func TestMigrationsRunOnceWhenNodesStartTogether(t *testing.T) {
 func TestSchemasAreIsolated(t *testing.T) {
 	ctx := context.Background()
 	a, b := openFresh(t), openFresh(t)
-	require.NoError(t, a.TokenPut(ctx, storetest.Digest([]byte("t")), "admin"))
+	require.NoError(t, a.TokenPut(ctx, store.Token{Hash: storetest.Digest([]byte("t")), Name: "admin"}))
 	n, err := b.TokenCount(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
