@@ -27,12 +27,12 @@ import (
 // which lets the store's migration copy a legacy value to each project
 // that used it.
 const (
-	secretV1   byte = 1
-	secretV2   byte = 2
-	secretADv1      = "strata secret v1:"
-	secretADv2      = "strata secret v2:"
-	keySize         = 32
-	maxSecretSize   = 64 << 10
+	secretV1      byte = 1
+	secretV2      byte = 2
+	secretADv1         = "strata secret v1:"
+	secretADv2         = "strata secret v2:"
+	keySize            = 32
+	maxSecretSize      = 64 << 10
 )
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
