@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -156,10 +155,7 @@ func DatabaseProject(param string) Access {
 func PathProject(param string) Access {
 	return func(a *API, r *http.Request) (string, error) {
 		p := r.PathValue(param)
-		if err := deploy.ValidateName(p); err != nil {
-			return "", gateway.Errorf(http.StatusBadRequest, "project %q: %v", p, err)
-		}
-		return p, nil
+		return p, checkProjectName(p)
 	}
 }
 
@@ -273,8 +269,8 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 		return gateway.Errorf(http.StatusBadRequest, "token name %q: want 1..%d printable characters", req.Name, maxTokenName)
 	}
 	if req.Project != "" {
-		if err := deploy.ValidateName(req.Project); err != nil {
-			return gateway.Errorf(http.StatusBadRequest, "token project %q: %v", req.Project, err)
+		if err := checkProjectName(req.Project); err != nil {
+			return err
 		}
 	}
 	secret := NewToken()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/bindings"
+	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -76,10 +77,21 @@ func checkSecretName(name string) error {
 	return nil
 }
 
+// checkProjectName answers 400 for a name no project can have.
+func checkProjectName(project string) error {
+	if err := deploy.ValidateName(project); err != nil {
+		return gateway.Errorf(http.StatusBadRequest, "project %q: %v", project, err)
+	}
+	return nil
+}
+
 // secretPut sets a project's secret from the raw request body. Functions
 // read secrets at call time, so this rotates a secret without a redeploy.
 func (a *API) secretPut(w http.ResponseWriter, r *http.Request) error {
 	project, name := r.PathValue("project"), r.PathValue("name")
+	if err := checkProjectName(project); err != nil {
+		return err
+	}
 	if err := checkSecretName(name); err != nil {
 		return err
 	}
@@ -109,6 +121,9 @@ func (a *API) secretPutGlobal(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) secretDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := checkProjectName(r.PathValue("project")); err != nil {
+		return err
+	}
 	return a.deleteSecret(w, r, r.PathValue("project"), r.PathValue("name"))
 }
 
