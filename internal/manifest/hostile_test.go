@@ -107,3 +107,14 @@ func BenchmarkRejectDeepNesting(b *testing.B) {
 		}
 	}
 }
+
+// TestSourceOutsideProjectIsRefused: source: follows the same rule.
+func TestSourceOutsideProjectIsRefused(t *testing.T) {
+	root := t.TempDir()
+	proj := filepath.Join(root, "proj")
+	require.NoError(t, os.MkdirAll(proj, 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "other"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "other", "main.go"), []byte("package main\n"), 0o644))
+	_, err := Parse(filepath.Join(proj, FileName), []byte("project: p\nfunctions:\n  f:\n    source: ../other\n"))
+	require.ErrorContains(t, err, `functions.f.source: "../other" is outside the project directory`)
+}

@@ -594,6 +594,10 @@ func (p *parser) path(e entry, field string, source bool) string {
 		}
 		if !slices.ContainsFunc(des, func(d fs.DirEntry) bool { return !d.IsDir() && strings.HasSuffix(d.Name(), ".go") }) {
 			p.addf(pos, field, "directory %q holds no .go files; source must be %s", v, what)
+			return abs
+		}
+		if err := p.inProject(abs); err != nil {
+			p.addf(pos, field, "%q %v; source must be inside it (the project is what is built)", v, err)
 		}
 		return abs
 	}
