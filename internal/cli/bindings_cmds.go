@@ -66,7 +66,7 @@ only its own project's secrets.`,
 			if err := c.SecretSet(cmd.Context(), project, args[0], value); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdio.Out, "secret %s of project %s set\n", args[0], project)
+			fmt.Fprintf(stdio.Out, "secret %s set\n", args[0])
 			return nil
 		},
 	}
@@ -128,7 +128,7 @@ only its own project's secrets.`,
 			if err := c.SecretDelete(cmd.Context(), project, args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdio.Out, "secret %s of project %s deleted\n", args[0], project)
+			fmt.Fprintf(stdio.Out, "secret %s deleted\n", args[0])
 			return nil
 		},
 	}
