@@ -43,8 +43,9 @@ func NewToken() string {
 // tokenCache remembers tokens seen valid, each for TokenCacheTTL, so most
 // requests cost no store read and a revocation still reaches every node.
 type tokenCache struct {
-	mu sync.Mutex
-	m  map[string]cachedToken // by hash
+	mu  sync.Mutex
+	m   map[string]cachedToken // by hash
+	gen uint64                 // revocations through this node so far
 }
 
 type cachedToken struct {
@@ -63,9 +64,21 @@ func (c *tokenCache) get(hash string, now time.Time) (store.Token, bool) {
 	return e.tok, true
 }
 
-func (c *tokenCache) put(t store.Token, now time.Time) {
+// generation is read before the store is asked, and put with it: a lookup
+// that started before a revocation on this node must not cache its
+// (now stale) answer after the revocation dropped the entry.
+func (c *tokenCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *tokenCache) put(t store.Token, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]cachedToken{}
 	}
@@ -83,6 +96,7 @@ func (c *tokenCache) drop(hash string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, hash)
+	c.gen++
 }
 
 // authenticate finds the request's token: the store is searched by the
@@ -98,6 +112,7 @@ func (a *API) authenticate(r *http.Request) (store.Token, error) {
 	if t, ok := a.tokens.get(h, now); ok {
 		return t, nil
 	}
+	gen := a.tokens.generation()
 	t, err := a.cfg.Store.TokenGet(r.Context(), h)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
@@ -105,7 +120,7 @@ func (a *API) authenticate(r *http.Request) (store.Token, error) {
 	if err != nil {
 		return store.Token{}, fmt.Errorf("check token: %w", err)
 	}
-	a.tokens.put(*t, now)
+	a.tokens.put(*t, now, gen)
 	return *t, nil
 }
 

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,4 +241,45 @@ func TestSecretNames(t *testing.T) {
 	r = call(t, n, testToken, "PUT", "/secrets/A", "v")
 	require.Equal(t, http.StatusBadRequest, r.status)
 	require.Contains(t, string(r.body), "--project")
+}
+
+// TestTokenRevokeHammer: requests with a token run while it is revoked;
+// once the revocation has answered, no request on that node succeeds with
+// it (a lookup that began before the revocation may not re-cache it).
+func TestTokenRevokeHammer(t *testing.T) {
+	c := newNodes(t, 1)
+	n := c.nodes[0]
+	tok := c.createToken(t, "victim", "a")
+	var revoked atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				after := revoked.Load()
+				req, _ := http.NewRequest("GET", n.URL+api.Prefix+"/whoami", nil)
+				req.Header.Set("Authorization", "Bearer "+tok.Token)
+				resp, err := n.Client().Do(req)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				resp.Body.Close()
+				if after && resp.StatusCode != http.StatusUnauthorized {
+					errs <- fmt.Sprintf("status %d after the revocation answered", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	r := call(t, n, testToken, "DELETE", "/tokens/"+tok.ID, "")
+	require.Equal(t, http.StatusOK, r.status)
+	revoked.Store(true)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
