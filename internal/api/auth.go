@@ -154,6 +154,25 @@ func FunctionProject(param string) Access {
 	}
 }
 
+// QueryFunctionProject: the route acts on the function named by the query
+// parameter param (logs and usage of one function); without it the route
+// spans every project and needs an admin token.
+func QueryFunctionProject(param string) Access {
+	return func(a *API, r *http.Request) (string, error) {
+		name := r.URL.Query().Get(param)
+		if name == "" {
+			tok := tokenFrom(r)
+			return "", gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s of every project needs an admin token (name one of your functions with ?%s=)",
+				tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix), param)
+		}
+		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
+		if err != nil {
+			return "", fmt.Errorf("function %s: %w", name, err)
+		}
+		return f.Project, nil
+	}
+}
+
 // DatabaseProject: the route acts on the database named by param.
 func DatabaseProject(param string) Access {
 	return func(a *API, r *http.Request) (string, error) {

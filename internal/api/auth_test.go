@@ -212,6 +212,11 @@ func TestProjectScopedToken(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, r.status, p)
 		require.Contains(t, string(r.body), "needs an admin token", p)
 	}
+	// Logs and usage of one of its own functions, not another project's.
+	require.Equal(t, http.StatusOK, call(t, n, tok, "GET", "/logs?function=fa", "").status)
+	require.Equal(t, http.StatusOK, call(t, n, tok, "GET", "/usage?function=fa", "").status)
+	require.Equal(t, http.StatusForbidden, call(t, n, tok, "GET", "/logs?function=fb", "").status)
+	require.Equal(t, http.StatusForbidden, call(t, n, tok, "GET", "/usage?function=fb", "").status)
 	// The admin token reaches everything.
 	r = call(t, n, testToken, "GET", "/functions", "")
 	require.NoError(t, json.Unmarshal(r.body, &fns))
