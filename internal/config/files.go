@@ -59,7 +59,7 @@ func SecureDataDir(dir string, log *slog.Logger) error {
 		if err := os.Chmod(path, want); err != nil {
 			return fmt.Errorf("restrict %s (mode %s): %w", path, mode, err)
 		}
-		log.Warn("data file was readable by other users; restricted it to the server's user",
+		log.Warn("data dir entry was readable by other users; restricted it to the server's user",
 			"path", path, "was", mode.String(), "now", want.String())
 		return nil
 	})
