@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
@@ -52,6 +53,7 @@ type Config struct {
 	Events   Events                          // queues, topics, async invokes
 	Bindings BindingsAdmin                   // secrets, databases
 	Flows    Flows                           // workflow executions; nil: not enabled (503)
+	Clock    clock.Clock                     // token cache expiry; nil: the real clock
 	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
 }
 
@@ -61,8 +63,7 @@ type API struct {
 	mux      *http.ServeMux
 	deployMu sync.Mutex // one deploy at a time per node; the store keeps nodes consistent
 
-	tokMu sync.RWMutex
-	good  map[string]bool // hashes of tokens seen valid; tokens are never deleted
+	tokens tokenCache // tokens seen valid, for TokenCacheTTL
 }
 
 // New builds the API handler.
@@ -70,18 +71,25 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), good: map[string]bool{}}
-	a.handle("GET /whoami", a.whoami)
-	a.handle("HEAD /blobs/{sha}", a.blobHead)
-	a.handle("PUT /blobs/{sha}", a.blobPut)
-	a.handle("POST /deploy", a.deploy)
-	a.handle("GET /functions", a.functions)
-	a.handle("GET /functions/{name}/versions", a.versions)
-	a.handle("POST /functions/{name}/rollback", a.rollback)
-	a.handle("POST /functions/{name}/invoke", a.invoke)
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	// Routes registered with handle need an admin token; those a
+	// project-scoped token may use are registered with handleScoped and
+	// say which project they act on (auth.go).
+	a.handleScoped("GET /whoami", AnyProject, a.whoami)
+	a.handleScoped("HEAD /blobs/{sha}", AnyProject, a.blobHead)
+	a.handleScoped("PUT /blobs/{sha}", AnyProject, a.blobPut)
+	a.handleScoped("POST /deploy", AnyProject, a.deploy) // checks the spec's project
+	a.handleScoped("GET /functions", AnyProject, a.functions)
+	a.handleScoped("GET /functions/{name}/versions", FunctionProject("name"), a.versions)
+	a.handleScoped("POST /functions/{name}/rollback", FunctionProject("name"), a.rollback)
+	a.handleScoped("POST /functions/{name}/invoke", FunctionProject("name"), a.invoke)
+	a.routeTokens()
 	a.handle("GET /routes", a.routes)
-	a.handle("GET /logs", a.logs)
-	a.handle("GET /usage", a.usage)
+	a.handleScoped("GET /logs", QueryFunctionProject("function"), a.logs)
+	a.handleScoped("GET /usage", QueryFunctionProject("function"), a.usage)
 	a.routeEvents()
 	a.routeBindings()
 	a.routeFlows()
@@ -101,16 +109,18 @@ func New(cfg Config) *API {
 	return a
 }
 
-// HashToken is how tokens are kept: hex SHA-256 of the token.
-func HashToken(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
+// handle registers an admin-only route (project-scoped tokens get 403).
+func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.handleScoped(pattern, AdminOnly, h)
 }
 
-func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+// handleScoped registers a route that project-scoped tokens may use on
+// the project acc names.
+func (a *API) handleScoped(pattern string, acc Access, h func(w http.ResponseWriter, r *http.Request) error) {
 	method, path, _ := strings.Cut(pattern, " ")
 	a.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
-		if err := a.authorize(r); err != nil {
+		r, err := a.authorize(r, acc)
+		if err != nil {
 			gateway.WriteError(w, err, "")
 			return
 		}
@@ -129,44 +139,12 @@ func (a *API) SetGateway(g DirectInvoker) { a.cfg.Gateway = g }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-func (a *API) authorize(r *http.Request) error {
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || tok == "" {
-		return gateway.Errorf(http.StatusUnauthorized, "missing admin token: pass --token or set STRATA_TOKEN")
-	}
-	h := HashToken(tok)
-	a.tokMu.RLock()
-	known := a.good[h]
-	a.tokMu.RUnlock()
-	if known {
-		return nil
-	}
-	found, err := a.cfg.Store.TokenCheck(r.Context(), h)
-	if err != nil {
-		return fmt.Errorf("check token: %w", err)
-	}
-	// The store is searched by the token's hash, so lookup timing says
-	// nothing about how close a guess was.
-	if !found {
-		return gateway.Errorf(http.StatusUnauthorized, "invalid admin token")
-	}
-	a.tokMu.Lock()
-	a.good[h] = true
-	a.tokMu.Unlock()
-	return nil
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "authorized"})
 }
 
 func validSHA(s string) bool {
@@ -227,6 +205,9 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
 		return gateway.Errorf(http.StatusBadRequest, "decode deploy spec: %v", err)
+	}
+	if err := a.allow(r, spec.Project); err != nil {
+		return err
 	}
 	planOnly, _ := strconv.ParseBool(r.URL.Query().Get("plan"))
 	res, err := a.Deploy(r.Context(), spec, planOnly)
@@ -381,6 +362,9 @@ func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
 	pools := a.cfg.Invoker.PoolStats()
 	out := []FunctionInfo{}
 	for _, f := range st.Functions {
+		if !a.allowed(r, f.Project) {
+			continue
+		}
 		v := st.Active[f.Name]
 		info := FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
 			ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config), UpdatedAt: f.UpdatedAt}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +18,7 @@ import (
 
 // BindingsAdmin is what the API needs from package bindings.
 type BindingsAdmin interface {
-	SecretSet(ctx context.Context, name string, value []byte) error
+	SecretSet(ctx context.Context, project, name string, value []byte) error
 	Query(ctx context.Context, database, sql string, args []wire.SQLValue) (*wire.SQLResponse, error)
 	Migrate(ctx context.Context, database string, files []bindings.Migration) ([]string, error)
 }
@@ -26,40 +27,73 @@ type BindingsAdmin interface {
 const maxSecretBytes = 64 << 10
 
 func (a *API) routeBindings() {
-	a.handle("GET /secrets", a.secrets)
-	a.handle("PUT /secrets/{name}", a.secretPut)
-	a.handle("DELETE /secrets/{name}", a.secretDelete)
-	a.handle("GET /databases", a.databases)
-	a.handle("POST /databases/{name}/query", a.databaseQuery)
-	a.handle("POST /databases/{name}/migrate", a.databaseMigrate)
-	a.handle("GET /kv", a.kvNamespaces)
+	// Secrets are per project: /projects/{project}/secrets/{name}.
+	a.handleScoped("GET /secrets", AnyProject, a.secrets) // filtered to the token's project
+	a.handleScoped("GET /projects/{project}/secrets", PathProject("project"), a.secrets)
+	a.handleScoped("PUT /projects/{project}/secrets/{name}", PathProject("project"), a.secretPut)
+	a.handleScoped("DELETE /projects/{project}/secrets/{name}", PathProject("project"), a.secretDelete)
+	a.handleScoped("PUT /secrets/{name}", AnyProject, a.secretPutGlobal)
+	a.handle("DELETE /secrets/{name}", a.secretDeleteLegacy)
+	a.handleScoped("GET /databases", AnyProject, a.databases) // filtered
+	a.handleScoped("POST /databases/{name}/query", DatabaseProject("name"), a.databaseQuery)
+	a.handleScoped("POST /databases/{name}/migrate", DatabaseProject("name"), a.databaseMigrate)
+	a.handleScoped("GET /kv", AnyProject, a.kvNamespaces) // filtered
 }
 
-// SecretEntry is a secret as listed: its name and when it was set, never
-// its value.
+// SecretEntry is a secret as listed: its project, its name and when it
+// was set, never its value. Project "" is the legacy namespace (secrets
+// from before they were per project that no project used; no function
+// can read them).
 type SecretEntry struct {
+	Project   string    `json:"project"`
 	Name      string    `json:"name"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// secrets lists the secrets of {project} or, without one, of every
+// project the token reaches.
 func (a *API) secrets(w http.ResponseWriter, r *http.Request) error {
 	ss, err := a.cfg.Store.SecretList(r.Context())
 	if err != nil {
 		return err
 	}
+	only := r.PathValue("project")
 	out := []SecretEntry{}
 	for _, s := range ss {
-		out = append(out, SecretEntry{Name: s.Name, UpdatedAt: s.UpdatedAt})
+		if only != "" && s.Project != only || !a.allowed(r, s.Project) {
+			continue
+		}
+		out = append(out, SecretEntry{Project: s.Project, Name: s.Name, UpdatedAt: s.UpdatedAt})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// secretPut sets a secret from the raw request body. Functions read
-// secrets at call time, so this rotates a secret without a redeploy.
+// checkSecretName answers 400 for a name no secret can have, before any
+// store is asked (a store refusing it would be a 500).
+func checkSecretName(name string) error {
+	if err := store.CheckSecretName(name); err != nil {
+		return &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
+	}
+	return nil
+}
+
+// checkProjectName answers 400 for a name no project can have.
+func checkProjectName(project string) error {
+	if err := deploy.ValidateName(project); err != nil {
+		return gateway.Errorf(http.StatusBadRequest, "project %q: %v", project, err)
+	}
+	return nil
+}
+
+// secretPut sets a project's secret from the raw request body. Functions
+// read secrets at call time, so this rotates a secret without a redeploy.
 func (a *API) secretPut(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
-	if err := deploy.ValidateSecretName(name); err != nil {
-		return gateway.Errorf(http.StatusBadRequest, "secret name %q: %v", name, err)
+	project, name := r.PathValue("project"), r.PathValue("name")
+	if err := checkProjectName(project); err != nil {
+		return err
+	}
+	if err := checkSecretName(name); err != nil {
+		return err
 	}
 	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSecretBytes))
 	if err != nil {
@@ -68,47 +102,77 @@ func (a *API) secretPut(w http.ResponseWriter, r *http.Request) error {
 	if len(value) == 0 {
 		return gateway.Errorf(http.StatusBadRequest, "secret %s: empty value", name)
 	}
-	if err := a.cfg.Bindings.SecretSet(r.Context(), name, value); err != nil {
+	if err := a.cfg.Bindings.SecretSet(r.Context(), project, name, value); err != nil {
+		if errors.Is(err, bindings.ErrBadRequest) {
+			return &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
+		}
 		return err
 	}
 	// Never log the value; the name is not secret.
-	a.cfg.Logger.Info("secret set", "name", name)
+	a.cfg.Logger.Info("secret set", "project", project, "name", name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// secretPutGlobal answers a client from before secrets were per project.
+func (a *API) secretPutGlobal(w http.ResponseWriter, r *http.Request) error {
+	return gateway.Errorf(http.StatusBadRequest, "secret %s: secrets belong to a project: PUT %s/projects/PROJECT/secrets/%s (strata secrets set %s --project PROJECT, or run it in the project's directory)",
+		r.PathValue("name"), Prefix, r.PathValue("name"), r.PathValue("name"))
+}
+
 func (a *API) secretDelete(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
-	ok, err := a.cfg.Store.SecretDelete(r.Context(), name)
+	if err := checkProjectName(r.PathValue("project")); err != nil {
+		return err
+	}
+	return a.deleteSecret(w, r, r.PathValue("project"), r.PathValue("name"))
+}
+
+// secretDeleteLegacy deletes a secret of the legacy namespace (admin).
+func (a *API) secretDeleteLegacy(w http.ResponseWriter, r *http.Request) error {
+	return a.deleteSecret(w, r, store.LegacySecretProject, r.PathValue("name"))
+}
+
+func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request, project, name string) error {
+	if err := checkSecretName(name); err != nil {
+		return err
+	}
+	ok, err := a.cfg.Store.SecretDelete(r.Context(), project, name)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("secret %s: %w", name, store.ErrNotFound)
+		return fmt.Errorf("secret %s of project %q: %w", name, project, store.ErrNotFound)
 	}
+	a.cfg.Logger.Info("secret deleted", "project", project, "name", name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (a *API) databases(w http.ResponseWriter, r *http.Request) error {
-	ds, err := a.cfg.Store.DatabaseList(r.Context())
+	all, err := a.cfg.Store.DatabaseList(r.Context())
 	if err != nil {
 		return err
 	}
-	if ds == nil {
-		ds = []store.DatabaseConfig{}
+	ds := []store.DatabaseConfig{}
+	for _, d := range all {
+		if a.allowed(r, d.Project) {
+			ds = append(ds, d)
+		}
 	}
 	// URLs are shown as written: they hold ${secret:…} references only.
 	return writeJSON(w, http.StatusOK, ds)
 }
 
 func (a *API) kvNamespaces(w http.ResponseWriter, r *http.Request) error {
-	ns, err := a.cfg.Store.KVNamespaceList(r.Context())
+	all, err := a.cfg.Store.KVNamespaceList(r.Context())
 	if err != nil {
 		return err
 	}
-	if ns == nil {
-		ns = []store.KVNamespace{}
+	ns := []store.KVNamespace{}
+	for _, n := range all {
+		if a.allowed(r, n.Project) {
+			ns = append(ns, n)
+		}
 	}
 	return writeJSON(w, http.StatusOK, ns)
 }

@@ -220,7 +220,7 @@ func server(t *testing.T, fl api.Flows) *httptest.Server {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, api.HashToken(testToken), "test"))
+	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken(testToken), Name: "test"}))
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: fl}))
 	t.Cleanup(srv.Close)
 	return srv

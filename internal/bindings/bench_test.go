@@ -93,7 +93,7 @@ func BenchmarkSQLPointQuery(b *testing.B) {
 // BenchmarkSecret measures a guest's secret read: store read and decrypt.
 func BenchmarkSecret(b *testing.B) {
 	f := setup(b)
-	require.NoError(b, f.b.SecretSet(context.Background(), "K", []byte("0123456789abcdef0123456789abcdef")))
+	require.NoError(b, f.b.SecretSet(context.Background(), testProject, "K", []byte("0123456789abcdef0123456789abcdef")))
 	ctx := as("app", "i", storeConfigWithSecret("K"))
 	timed(b, func(int) {
 		if _, err := f.b.Secret(ctx, "K"); err != nil {

@@ -40,8 +40,8 @@ type BindingsStore interface {
 	KVPut(ctx context.Context, namespace, key string, value []byte, ttl time.Duration) error
 	KVDelete(ctx context.Context, namespace, key string) (bool, error)
 	KVList(ctx context.Context, p store.KVListParams) ([]store.KVEntry, error)
-	SecretPut(ctx context.Context, name string, ciphertext []byte) error
-	SecretGet(ctx context.Context, name string) ([]byte, error)
+	SecretPut(ctx context.Context, project, name string, ciphertext []byte) error
+	SecretGet(ctx context.Context, project, name string) ([]byte, error)
 }
 
 var _ BindingsStore = store.Bindings(nil)
@@ -60,6 +60,7 @@ type Dialer interface {
 // Caller is the invocation a host call comes from.
 type Caller struct {
 	Function     string
+	Project      string // the function's project; secrets are read from its namespace
 	Version      int
 	InvocationID string
 	Config       store.FunctionConfig

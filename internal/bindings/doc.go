@@ -9,7 +9,8 @@
 // It owns: the database connection pools and their hard per-database
 // ceilings, the transactions guests leave open (rolled back by
 // EndInvocation), the encryption of secrets (AES-256-GCM under a key
-// file), the SSRF checks of fetch, and schema migrations of bound
+// file, bound to the secret's project and name; a function reads only its
+// own project's secrets, Caller.Project), the SSRF checks of fetch, and schema migrations of bound
 // databases. It does not own: where configurations and KV entries are
 // stored (package store, through the BindingsStore interface), how
 // requests cross the Wasm boundary (internal/runtime calls the handlers

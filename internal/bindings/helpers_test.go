@@ -30,8 +30,11 @@ func setup(t testing.TB, mod ...func(*Config)) *fixture {
 }
 
 // as returns a context of an invocation of function fn with cfg.
+// testProject is the project of the functions as() stands for.
+const testProject = "p"
+
 func as(fn, invocation string, cfg store.FunctionConfig) context.Context {
-	return WithCaller(context.Background(), Caller{Function: fn, Version: 1, InvocationID: invocation, Config: cfg})
+	return WithCaller(context.Background(), Caller{Function: fn, Project: testProject, Version: 1, InvocationID: invocation, Config: cfg})
 }
 
 func sqlBinding(name, db string) store.Binding {

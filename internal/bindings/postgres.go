@@ -26,12 +26,13 @@ type postgresEngine struct {
 
 var secretRef = regexp.MustCompile(`\$\{secret:([A-Za-z0-9_.-]+)\}`)
 
-// resolveSecrets replaces ${secret:NAME} in a URL with the secret's value.
-func (b *Bindings) resolveSecrets(ctx context.Context, url string) (string, error) {
+// resolveSecrets replaces ${secret:NAME} in a URL with the value of the
+// project's secret NAME (the database's project: never another's).
+func (b *Bindings) resolveSecrets(ctx context.Context, project, url string) (string, error) {
 	var firstErr error
 	out := secretRef.ReplaceAllStringFunc(url, func(ref string) string {
 		name := secretRef.FindStringSubmatch(ref)[1]
-		v, err := b.SecretGet(ctx, name)
+		v, err := b.SecretGet(ctx, project, name)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("url references %w", err)
@@ -44,7 +45,7 @@ func (b *Bindings) resolveSecrets(ctx context.Context, url string) (string, erro
 }
 
 func (b *Bindings) openPostgres(ctx context.Context, cfg store.DatabaseConfig) (engine, error) {
-	url, err := b.resolveSecrets(ctx, cfg.URL)
+	url, err := b.resolveSecrets(ctx, cfg.Project, cfg.URL)
 	if err != nil {
 		return nil, err
 	}

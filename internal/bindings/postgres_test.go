@@ -99,15 +99,15 @@ func TestPostgresURLSecret(t *testing.T) {
 	}
 	f := setup(t)
 	ctx := context.Background()
-	require.NoError(t, f.b.SecretSet(ctx, "PGUSER", []byte("postgres")))
-	f.st.addDatabase(store.DatabaseConfig{Name: "withsecret", Engine: store.EnginePostgres, MaxConnections: 1,
+	require.NoError(t, f.b.SecretSet(ctx, testProject, "PGUSER", []byte("postgres")))
+	f.st.addDatabase(store.DatabaseConfig{Name: "withsecret", Project: testProject, Engine: store.EnginePostgres, MaxConnections: 1,
 		URL: strings.Replace(url, "postgres://postgres@", "postgres://${secret:PGUSER}@", 1)})
 	resp, err := f.b.Query(ctx, "withsecret", "SELECT current_user::text", nil)
 	require.NoError(t, err)
 	require.Nil(t, resp.Error)
 	require.Equal(t, wire.Text("postgres"), resp.Rows[0][0])
 
-	f.st.addDatabase(store.DatabaseConfig{Name: "nosecret", Engine: store.EnginePostgres,
+	f.st.addDatabase(store.DatabaseConfig{Name: "nosecret", Project: testProject, Engine: store.EnginePostgres,
 		URL: strings.Replace(url, "postgres://postgres@", "postgres://${secret:NOPE}@", 1)})
 	_, err = f.b.Query(ctx, "nosecret", "SELECT 1", nil)
 	require.ErrorIs(t, err, store.ErrNotFound)

@@ -24,7 +24,7 @@ func (b *Bindings) Refresh(ctx context.Context, dbs []store.DatabaseConfig, secr
 	}
 	setAt := make(map[string]time.Time, len(secrets))
 	for _, s := range secrets {
-		setAt[s.Name] = s.UpdatedAt
+		setAt[s.Project+"/"+s.Name] = s.UpdatedAt
 	}
 	b.mu.Lock()
 	var stale []*database
@@ -60,7 +60,7 @@ func (b *Bindings) Refresh(ctx context.Context, dbs []store.DatabaseConfig, secr
 // after the database was opened.
 func rotated(d *database, setAt map[string]time.Time) bool {
 	for _, m := range secretRef.FindAllStringSubmatch(d.cfg.URL, -1) {
-		if t, ok := setAt[m[1]]; ok && t.After(d.openedAt) {
+		if t, ok := setAt[d.cfg.Project+"/"+m[1]]; ok && t.After(d.openedAt) {
 			return true
 		}
 	}

@@ -20,14 +20,19 @@ import (
 )
 
 // Ciphertext layout: version byte, 12-byte random nonce, then the GCM seal
-// of the value. The additional data is secretAD + name, so a ciphertext
-// copied to another name fails to open instead of leaking under it.
+// of the value. The additional data binds the ciphertext to where it is
+// stored, so one copied elsewhere in the store fails to open instead of
+// leaking there: version 2 (written now) binds project and name; version 1
+// (before secrets were per project) bound the name only and is still read,
+// which lets the store's migration copy a legacy value to each project
+// that used it.
 const (
-	secretVersion byte = 1
-	secretAD           = "strata secret v1:"
+	secretV1      byte = 1
+	secretV2      byte = 2
+	secretADv1         = "strata secret v1:"
+	secretADv2         = "strata secret v2:"
 	keySize            = 32
 	maxSecretSize      = 64 << 10
-	maxSecretName      = 128
 )
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -102,72 +107,84 @@ func ParseKey(s string) ([]byte, error) {
 }
 
 func checkSecretName(name string) error {
-	if name == "" || len(name) > maxSecretName {
-		return fmt.Errorf("secret name %q: want 1 to %d characters: %w", name, maxSecretName, ErrBadRequest)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return fmt.Errorf("secret name %q: use letters, digits, '_', '-' and '.': %w", name, ErrBadRequest)
-		}
+	if err := store.CheckSecretName(name); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrBadRequest)
 	}
 	return nil
 }
 
-func (b *Bindings) seal(name string, value []byte) ([]byte, error) {
+// secretAD is the additional data of a version 2 ciphertext: project and
+// name, separated by a byte neither may contain.
+func secretAD(project, name string) []byte {
+	return []byte(secretADv2 + project + "\x00" + name)
+}
+
+func (b *Bindings) seal(project, name string, value []byte) ([]byte, error) {
 	out := make([]byte, 1+b.aead.NonceSize(), 1+b.aead.NonceSize()+len(value)+b.aead.Overhead())
-	out[0] = secretVersion
+	out[0] = secretV2
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, err
 	}
-	return b.aead.Seal(out, out[1:], value, []byte(secretAD+name)), nil
+	return b.aead.Seal(out, out[1:], value, secretAD(project, name)), nil
 }
 
-func (b *Bindings) open(name string, ct []byte) ([]byte, error) {
+func (b *Bindings) open(project, name string, ct []byte) ([]byte, error) {
 	ns := b.aead.NonceSize()
-	if len(ct) < 1+ns+b.aead.Overhead() || ct[0] != secretVersion {
-		return nil, fmt.Errorf("secret %s: stored value is not a version %d ciphertext", name, secretVersion)
+	if len(ct) < 1+ns+b.aead.Overhead() || ct[0] != secretV1 && ct[0] != secretV2 {
+		return nil, fmt.Errorf("secret %s of project %s: stored value is not a version %d or %d ciphertext", name, project, secretV1, secretV2)
 	}
-	pt, err := b.aead.Open(nil, ct[1:1+ns], ct[1+ns:], []byte(secretAD+name))
+	ad := secretAD(project, name)
+	if ct[0] == secretV1 {
+		ad = []byte(secretADv1 + name)
+	}
+	pt, err := b.aead.Open(nil, ct[1:1+ns], ct[1+ns:], ad)
 	if err != nil {
-		// Wrong key, tampering, or a value moved from another name.
-		return nil, fmt.Errorf("secret %s: cannot decrypt (wrong key, or the stored value was altered): %w", name, err)
+		// Wrong key, tampering, or a value moved from another name or project.
+		return nil, fmt.Errorf("secret %s of project %s: cannot decrypt (wrong key, or the stored value was altered): %w", name, project, err)
 	}
 	return pt, nil
 }
 
-// SecretSet encrypts value and stores it under name.
-func (b *Bindings) SecretSet(ctx context.Context, name string, value []byte) error {
+// SecretSet encrypts value and stores it under the project's name.
+func (b *Bindings) SecretSet(ctx context.Context, project, name string, value []byte) error {
 	if err := checkSecretName(name); err != nil {
 		return fmt.Errorf("set secret: %w", err)
+	}
+	if err := store.CheckSecretProject(project); err != nil {
+		return fmt.Errorf("set secret %s: %w: %w", name, err, ErrBadRequest)
 	}
 	if len(value) > maxSecretSize {
 		return fmt.Errorf("set secret %s: %d bytes, limit %d: %w", name, len(value), maxSecretSize, ErrLimit)
 	}
-	ct, err := b.seal(name, value)
+	ct, err := b.seal(project, name, value)
 	if err != nil {
 		return fmt.Errorf("set secret %s: %w", name, err)
 	}
-	if err := b.cfg.Store.SecretPut(ctx, name, ct); err != nil {
+	if err := b.cfg.Store.SecretPut(ctx, project, name, ct); err != nil {
 		return fmt.Errorf("set secret %s: %w", name, err)
 	}
 	return nil
 }
 
-// SecretGet returns a secret's value whoever asks (admin and platform
+// SecretGet returns a project's secret whoever asks (admin and platform
 // use; guests go through Secret). A missing secret is store.ErrNotFound.
-func (b *Bindings) SecretGet(ctx context.Context, name string) ([]byte, error) {
-	ct, err := b.cfg.Store.SecretGet(ctx, name)
+func (b *Bindings) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
+	if err := checkSecretName(name); err != nil {
+		return nil, fmt.Errorf("get secret: %w", err)
+	}
+	ct, err := b.cfg.Store.SecretGet(ctx, project, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("secret %s is not set (run: strata secrets set %s): %w", name, name, store.ErrNotFound)
+		return nil, fmt.Errorf("secret %s is not set in project %s (run: strata secrets set %s --project %s): %w", name, project, name, project, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get secret %s: %w", name, err)
 	}
-	return b.open(name, ct)
+	return b.open(project, name, ct)
 }
 
 // Secret returns a secret's value to the calling function, which must list
-// it under secrets:.
+// it under secrets:. It is read from the function's own project: a
+// same-named secret of another project is never reachable.
 func (b *Bindings) Secret(ctx context.Context, name string) ([]byte, error) {
 	c, err := callerFrom(ctx, "read secret "+name)
 	if err != nil {
@@ -176,5 +193,10 @@ func (b *Bindings) Secret(ctx context.Context, name string) ([]byte, error) {
 	if !slices.Contains(c.Config.Secrets, name) {
 		return nil, fmt.Errorf("function %s may not read secret %s (list it under secrets: in the manifest): %w", c, name, ErrNotPermitted)
 	}
-	return b.SecretGet(ctx, name)
+	if c.Project == "" {
+		// Never fall back to a shared namespace: that is how one
+		// project read another's secrets.
+		return nil, fmt.Errorf("function %s has no project to read secret %s from: %w", c, name, ErrNotPermitted)
+	}
+	return b.SecretGet(ctx, c.Project, name)
 }

@@ -101,17 +101,17 @@ func (m *memStore) KVList(ctx context.Context, p store.KVListParams) ([]store.KV
 	return out, nil
 }
 
-func (m *memStore) SecretPut(ctx context.Context, name string, ct []byte) error {
+func (m *memStore) SecretPut(ctx context.Context, project, name string, ct []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.secrets[name] = slices.Clone(ct)
+	m.secrets[project+"/"+name] = slices.Clone(ct)
 	return nil
 }
 
-func (m *memStore) SecretGet(ctx context.Context, name string) ([]byte, error) {
+func (m *memStore) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ct, ok := m.secrets[name]
+	ct, ok := m.secrets[project+"/"+name]
 	if !ok {
 		return nil, fmt.Errorf("secret %s: %w", name, store.ErrNotFound)
 	}

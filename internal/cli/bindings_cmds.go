@@ -25,19 +25,26 @@ func newSecretsCmd(stdio IO) *cobra.Command {
 		Short: "Set, list and delete secrets (values are encrypted at rest and never printed)",
 	}
 	var st target
+	var setProject string
 	set := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Set a secret from standard input (never from the command line)",
 		Long: `Read the secret's value from standard input and store it encrypted. The value
 is never taken from an argument, where shell history and process listings would
 see it. Functions read secrets at call time: setting one again rotates it with
-no redeploy. A trailing newline is removed.`,
+no redeploy. A trailing newline is removed. Secrets belong to one project
+(--project, default: the project in the current directory): a function reads
+only its own project's secrets.`,
 		Example: `  strata secrets set STRIPE_KEY < key.txt
   printf %s "$VALUE" | strata secrets set STRIPE_KEY`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := deploy.ValidateSecretName(args[0]); err != nil {
 				return usagef("secret name %q: %v", args[0], err)
+			}
+			project, err := secretsProject(setProject)
+			if err != nil {
+				return err
 			}
 			if f, ok := stdio.In.(*os.File); ok {
 				if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -56,7 +63,7 @@ no redeploy. A trailing newline is removed.`,
 			if err != nil {
 				return err
 			}
-			if err := c.SecretSet(cmd.Context(), args[0], value); err != nil {
+			if err := c.SecretSet(cmd.Context(), project, args[0], value); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdio.Out, "secret %s set\n", args[0])
@@ -64,40 +71,61 @@ no redeploy. A trailing newline is removed.`,
 		},
 	}
 	st.bind(set)
+	set.Flags().StringVar(&setProject, "project", "", "the project the secret belongs to (default: the project in the current directory)")
 	var lt target
+	var listAll bool
+	var listProject string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List secret names and when they were set",
+		Short: "List a project's secret names and when they were set (--all: every project)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			project := ""
+			if !listAll {
+				var err error
+				if project, err = secretsProject(listProject); err != nil {
+					return err
+				}
+			}
 			c, err := lt.client()
 			if err != nil {
 				return err
 			}
-			ss, err := c.Secrets(cmd.Context())
+			ss, err := c.Secrets(cmd.Context(), project)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SECRET\tSET")
+			fmt.Fprintln(tw, "PROJECT\tSECRET\tSET")
 			for _, s := range ss {
-				fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.UpdatedAt.Local().Format(time.DateTime))
+				p := s.Project
+				if p == "" {
+					p = "(legacy)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", p, s.Name, s.UpdatedAt.Local().Format(time.DateTime))
 			}
 			return tw.Flush()
 		},
 	}
 	lt.bind(list)
+	list.Flags().StringVar(&listProject, "project", "", "the project (default: the project in the current directory)")
+	list.Flags().BoolVar(&listAll, "all", false, "every project the token reaches")
 	var dt target
+	var delProject string
 	del := &cobra.Command{
 		Use:   "delete NAME",
-		Short: "Delete a secret",
+		Short: "Delete a project's secret",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			project, err := secretsProject(delProject)
+			if err != nil {
+				return err
+			}
 			c, err := dt.client()
 			if err != nil {
 				return err
 			}
-			if err := c.SecretDelete(cmd.Context(), args[0]); err != nil {
+			if err := c.SecretDelete(cmd.Context(), project, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdio.Out, "secret %s deleted\n", args[0])
@@ -105,8 +133,28 @@ no redeploy. A trailing newline is removed.`,
 		},
 	}
 	dt.bind(del)
+	del.Flags().StringVar(&delProject, "project", "", "the project the secret belongs to (default: the project in the current directory)")
 	cmd.AddCommand(set, list, del)
 	return cmd
+}
+
+// secretsProject is the project secrets commands act on: the flag, or
+// the project containing the working directory.
+func secretsProject(flag string) (string, error) {
+	if flag != "" {
+		if err := deploy.ValidateName(flag); err != nil {
+			return "", usagef("--project %q: %v", flag, err)
+		}
+		return flag, nil
+	}
+	if _, err := findProjectDir(); err != nil {
+		return "", usagef("secrets belong to a project: pass --project or run this inside the project (%v)", err)
+	}
+	m, err := loadManifest("")
+	if err != nil {
+		return "", err
+	}
+	return m.Project, nil
 }
 
 func newDBCmd(stdio IO) *cobra.Command {

@@ -141,6 +141,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newDLQCmd(stdio),
 		newSchedulesCmd(stdio),
 		newSecretsCmd(stdio),
+		newTokenCmd(stdio),
 		newDBCmd(stdio),
 		newWorkflowCmd(stdio),
 	)

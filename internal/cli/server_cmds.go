@@ -65,6 +65,9 @@ its hash is stored. Deploy to it with:
 				return err
 			}
 			cfg.Version = version()
+			if err := cfg.SecureFiles(logger); err != nil {
+				return err
+			}
 			srv, err := server.New(cfg, logger)
 			if err != nil {
 				return usageError{err}
@@ -126,6 +129,9 @@ rollback, deploy) reach this server with no flags.`,
 				outMu.Lock()
 				fmt.Fprintf(stdio.Out, "[%s@%d] %s %s\n", l.Function, l.Version, l.Stream, l.Line)
 				outMu.Unlock()
+			}
+			if err := cfg.SecureFiles(logger); err != nil {
+				return err
 			}
 			srv, err := server.New(cfg, logger, server.WithLogTap(tap))
 			if err != nil {

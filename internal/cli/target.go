@@ -100,7 +100,7 @@ func readDevState(projectDir string) (*devState, error) {
 
 func writeDevState(projectDir string, st devState) error {
 	dir := filepath.Join(projectDir, ".strata")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil { // .strata holds the dev store and token
 		return err
 	}
 	b, _ := json.MarshalIndent(st, "", "  ")

@@ -154,7 +154,7 @@ func setup(t *testing.T) *strata {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, api.HashToken("tok"), "test"))
+	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken("tok"), Name: "test"}))
 	e := newEngine()
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: e}))
 	t.Cleanup(srv.Close)

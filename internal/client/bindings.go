@@ -12,9 +12,14 @@ import (
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
-// SecretSet stores a secret's value (encrypted by the server).
-func (c *Client) SecretSet(ctx context.Context, name string, value []byte) error {
-	resp, err := c.do(ctx, http.MethodPut, "/secrets/"+url.PathEscape(name), bytes.NewReader(value), http.Header{"Content-Type": {"application/octet-stream"}})
+// secretPath is where a project's secret lives in the API.
+func secretPath(project, name string) string {
+	return "/projects/" + url.PathEscape(project) + "/secrets/" + url.PathEscape(name)
+}
+
+// SecretSet stores a project's secret (encrypted by the server).
+func (c *Client) SecretSet(ctx context.Context, project, name string, value []byte) error {
+	resp, err := c.do(ctx, http.MethodPut, secretPath(project, name), bytes.NewReader(value), http.Header{"Content-Type": {"application/octet-stream"}})
 	if err != nil {
 		return err
 	}
@@ -25,15 +30,20 @@ func (c *Client) SecretSet(ctx context.Context, name string, value []byte) error
 	return nil
 }
 
-// Secrets lists secret names (never values).
-func (c *Client) Secrets(ctx context.Context) ([]api.SecretEntry, error) {
+// Secrets lists a project's secret names (never values); project ""
+// lists every project the token reaches.
+func (c *Client) Secrets(ctx context.Context, project string) ([]api.SecretEntry, error) {
 	var out []api.SecretEntry
-	return out, c.getJSON(ctx, http.MethodGet, "/secrets", nil, &out)
+	path := "/secrets"
+	if project != "" {
+		path = "/projects/" + url.PathEscape(project) + "/secrets"
+	}
+	return out, c.getJSON(ctx, http.MethodGet, path, nil, &out)
 }
 
-// SecretDelete removes a secret.
-func (c *Client) SecretDelete(ctx context.Context, name string) error {
-	resp, err := c.do(ctx, http.MethodDelete, "/secrets/"+url.PathEscape(name), nil, nil)
+// SecretDelete removes a project's secret.
+func (c *Client) SecretDelete(ctx context.Context, project, name string) error {
+	resp, err := c.do(ctx, http.MethodDelete, secretPath(project, name), nil, nil)
 	if err != nil {
 		return err
 	}

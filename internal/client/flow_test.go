@@ -67,7 +67,7 @@ func setup(t *testing.T, fl api.Flows) *client.Client {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, api.HashToken("tok"), "test"))
+	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken("tok"), Name: "test"}))
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: fl}))
 	t.Cleanup(srv.Close)
 	return client.New(srv.URL, "tok")

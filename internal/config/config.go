@@ -1,7 +1,9 @@
 // Package config holds Strata's one flat server configuration: defaults,
 // validation, and reading the values that come from the environment. Flags
 // are bound by the CLI onto the same struct; nothing else reads the
-// environment for server settings.
+// environment for server settings. It also owns the modes of what a server
+// keeps on disk (files.go): a private umask and a data directory only the
+// server's user can read.
 package config
 
 import (

@@ -59,6 +59,7 @@ type Invoker struct {
 // deployed is one function version ready to serve: its module and pool.
 type deployed struct {
 	version store.Version
+	project string // the function's project: host calls act within it
 	mod     *compiled
 	pool    *pool.Pool
 }
@@ -163,7 +164,9 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 		return fmt.Errorf("list functions: %w", err)
 	}
 	want := make(map[string]store.Version, len(fns))
+	projects := make(map[string]string, len(fns))
 	for _, f := range fns {
+		projects[f.Name] = f.Project
 		iv.mu.RLock()
 		cur := iv.active[f.Name]
 		iv.mu.RUnlock()
@@ -192,7 +195,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			iv.cfg.Logger.Error("load function version", "function", name, "version", v.Number, "err", err)
 			continue
 		}
-		d := &deployed{version: v, mod: c, pool: pool.New(c.mod, pool.Config{
+		d := &deployed{version: v, project: projects[name], mod: c, pool: pool.New(c.mod, pool.Config{
 			MaxInstances: max(v.Config.MaxConcurrency, 1),
 			IdleTimeout:  iv.cfg.IdleTimeout,
 			Clock:        iv.cfg.Clock,
@@ -355,7 +358,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	idle := new(atomic.Int64)
 	ctx = context.WithValue(ctx, idleKey{}, idle)
 	ctx = bindings.WithCaller(ctx, bindings.Caller{
-		Function: v.Function, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
+		Function: v.Function, Project: d.project, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
 		Deadline: start.Add(timeout), TraceParent: req.TraceParent,
 	})
 	if len(v.Config.Bindings) > 0 && iv.cfg.Bindings != nil {

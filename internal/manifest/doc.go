@@ -11,7 +11,10 @@
 // dotted path of the offending key, and never panics on any input. The rules
 // for names, limits, bindings, routes and schedules are package deploy's,
 // package route's and package schedule's, so the manifest, the admin API
-// and schema/strata.schema.json agree.
+// and schema/strata.schema.json agree. A manifest is untrusted input: it is
+// at most MaxSize bytes, nests at most MaxNesting levels (checked before the
+// YAML parser runs), and its source and wasm paths must lie inside the
+// project directory once symbolic links are resolved.
 //
 // This package does not build modules or talk to a server: the CLI turns a
 // Manifest into a deploy.Spec with Manifest.Spec once modules are uploaded.

@@ -73,6 +73,12 @@ func (p *parser) addf(pos Position, field, format string, args ...any) {
 }
 
 func (p *parser) parse(data []byte) *Manifest {
+	if pos, err := checkNesting(data); err != nil {
+		// The YAML parser takes time and memory that grow faster than
+		// the nesting depth; refuse before it runs.
+		p.addf(pos, "", "%v", err)
+		return nil
+	}
 	file, err := parseYAML(data)
 	if err != nil {
 		p.syntaxError(err)
@@ -588,6 +594,10 @@ func (p *parser) path(e entry, field string, source bool) string {
 		}
 		if !slices.ContainsFunc(des, func(d fs.DirEntry) bool { return !d.IsDir() && strings.HasSuffix(d.Name(), ".go") }) {
 			p.addf(pos, field, "directory %q holds no .go files; source must be %s", v, what)
+			return abs
+		}
+		if err := p.inProject(abs); err != nil {
+			p.addf(pos, field, "%q %v; source must be inside it (the project is what is built)", v, err)
 		}
 		return abs
 	}
@@ -595,10 +605,37 @@ func (p *parser) path(e entry, field string, source bool) string {
 		p.addf(pos, field, "%q is a directory; wasm must be %s (use source: for a Go package directory)", v, what)
 		return abs
 	}
+	if err := p.inProject(abs); err != nil {
+		p.addf(pos, field, "%q %v; wasm must be inside it (copy the module into the project)", v, err)
+		return abs
+	}
 	if err := checkWasmMagic(abs); err != nil {
 		p.addf(pos, field, "%q %v", v, err)
 	}
 	return abs
+}
+
+// inProject reports an error unless path, with every symbolic link
+// resolved, is inside the project directory: a deploy uploads the module,
+// and a manifest must not make the CLI read (and send) a file from
+// elsewhere on the machine.
+func (p *parser) inProject(path string) error {
+	dir, err := filepath.EvalSymlinks(p.dir)
+	if err != nil {
+		return fmt.Errorf("cannot resolve the project directory: %v", unwrapPath(err))
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("cannot be resolved: %v", unwrapPath(err))
+	}
+	rel, err := filepath.Rel(dir, real)
+	if err != nil || !filepath.IsLocal(rel) {
+		if real != path {
+			return errors.New("leads outside the project directory (through a symbolic link)")
+		}
+		return errors.New("is outside the project directory")
+	}
+	return nil
 }
 
 var wasmMagic = []byte("\x00asm")

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -305,7 +303,7 @@ func (s *Server) EnsureAdminToken(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	tok := NewToken()
-	if err := s.st.TokenPut(ctx, api.HashToken(tok), "admin"); err != nil {
+	if err := s.st.TokenPut(ctx, store.Token{Hash: api.HashToken(tok), Name: "admin"}); err != nil {
 		return "", err
 	}
 	return tok, nil
@@ -314,19 +312,15 @@ func (s *Server) EnsureAdminToken(ctx context.Context) (string, error) {
 // AddToken records a token (its hash) if it is not known yet.
 func (s *Server) AddToken(ctx context.Context, tok, name string) error {
 	h := api.HashToken(tok)
-	ok, err := s.st.TokenCheck(ctx, h)
-	if err != nil || ok {
+	_, err := s.st.TokenGet(ctx, h)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return s.st.TokenPut(ctx, h, name)
+	return s.st.TokenPut(ctx, store.Token{Hash: h, Name: name})
 }
 
 // NewToken returns a fresh random admin token.
-func NewToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return "st_" + base64.RawURLEncoding.EncodeToString(b)
-}
+func NewToken() string { return api.NewToken() }
 
 // Stop stops accepting requests, lets in-flight ones finish (bounded by
 // ctx), drains pools, flushes usage and logs, and closes the store. It is

@@ -646,7 +646,7 @@ func TestBindingsFromGuests(t *testing.T) {
 	if err != nil || len(applied) != 1 {
 		t.Fatalf("migrate: %v %v", applied, err)
 	}
-	if err := n.c.SecretSet(ctx, "API_KEY", []byte("s3cr3t")); err != nil {
+	if err := n.c.SecretSet(ctx, "bound", "API_KEY", []byte("s3cr3t")); err != nil {
 		t.Fatal(err)
 	}
 

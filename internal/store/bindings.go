@@ -176,21 +176,36 @@ func KVPrefixEnd(prefix string) (end string, ok bool) {
 	return "", false
 }
 
-// CheckSecretName reports whether name is a valid secret name:
-// [A-Z_][A-Z0-9_]{0,127}, like an environment variable.
+// CheckSecretName reports whether name is a valid secret name: 1..128
+// ASCII letters, digits and _, not starting with a digit, like an
+// environment variable (the rule the manifest and the API apply too).
 func CheckSecretName(name string) error {
-	if name == "" || len(name) > SecretMaxNameBytes {
-		return fmt.Errorf("secret name %q: want 1..%d characters A-Z, 0-9 and _, not starting with a digit", name, SecretMaxNameBytes)
-	}
-	for i := 0; i < len(name); i++ {
+	ok := name != "" && len(name) <= SecretMaxNameBytes
+	for i := 0; ok && i < len(name); i++ {
 		c := name[i]
-		if c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return fmt.Errorf("secret name %q: want 1..%d characters A-Z, 0-9 and _, not starting with a digit", name, SecretMaxNameBytes)
+		ok = c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("secret name %q: want 1..%d characters A-Z, a-z, 0-9 and _, not starting with a digit", name, SecretMaxNameBytes)
 	}
 	return nil
 }
+
+// CheckSecretProject reports whether a secret's project is set: every
+// secret belongs to one project (LegacySecretProject only holds values
+// from before secrets were per project, and is never written).
+func CheckSecretProject(project string) error {
+	if project == "" {
+		return errors.New("secret without a project: secrets belong to one project")
+	}
+	return nil
+}
+
+// LegacySecretProject is the namespace of secrets stored before secrets
+// were per project that no function or database of any project used when
+// the store was upgraded (the used ones were copied to each project that
+// used them). No function can read it; an admin lists and deletes it.
+const LegacySecretProject = ""
 
 // KVEntry is one key of a namespace.
 type KVEntry struct {
@@ -210,6 +225,7 @@ type KVListParams struct {
 
 // SecretInfo describes a secret without its value.
 type SecretInfo struct {
+	Project   string
 	Name      string
 	UpdatedAt time.Time
 }
@@ -235,11 +251,15 @@ type Bindings interface {
 	// KVDeleteExpired removes expired entries (housekeeping).
 	KVDeleteExpired(ctx context.Context) (int64, error)
 
-	// SecretPut stores an encrypted secret value (the store never sees
-	// the plaintext; package bindings encrypts).
-	SecretPut(ctx context.Context, name string, ciphertext []byte) error
+	// Secrets are per project: (project, name) is the key, and a project
+	// never reads another's. SecretPut stores an encrypted secret value
+	// (the store never sees the plaintext; package bindings encrypts).
+	SecretPut(ctx context.Context, project, name string, ciphertext []byte) error
 	// SecretGet returns the ciphertext; missing: ErrNotFound.
-	SecretGet(ctx context.Context, name string) ([]byte, error)
+	SecretGet(ctx context.Context, project, name string) ([]byte, error)
+	// SecretList lists every project's secrets, by project then name.
 	SecretList(ctx context.Context) ([]SecretInfo, error)
-	SecretDelete(ctx context.Context, name string) (bool, error)
+	// SecretDelete removes a secret and reports whether it existed
+	// (project LegacySecretProject deletes a legacy one).
+	SecretDelete(ctx context.Context, project, name string) (bool, error)
 }

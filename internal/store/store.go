@@ -250,6 +250,17 @@ type LogListParams struct {
 	Limit        int // 0 means the backend's default of 1000
 }
 
+// Token is an API token as the store keeps it: the SHA-256 of the secret
+// value, never the value.
+type Token struct {
+	Hash string // hex SHA-256 of the token
+	Name string // what the operator called it; not unique
+	// Project limits the token to one project's functions, deploys,
+	// secrets and databases; "" is an admin token (every project).
+	Project   string
+	CreatedAt time.Time
+}
+
 // Store is everything durable Strata keeps. All methods are safe for
 // concurrent use.
 type Store interface {
@@ -288,10 +299,17 @@ type Store interface {
 	LogList(ctx context.Context, p LogListParams) ([]LogLine, error)
 	LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 
-	// TokenPut records the SHA-256 hash (hex) of an admin token.
-	TokenPut(ctx context.Context, hash string, name string) error
-	// TokenCheck reports whether a token with this hash exists.
-	TokenCheck(ctx context.Context, hash string) (bool, error)
+	// TokenPut records a token by the SHA-256 hash (hex) of its secret
+	// value; putting an existing hash renames and re-scopes it.
+	TokenPut(ctx context.Context, t Token) error
+	// TokenGet returns the token with this hash; unknown: ErrNotFound.
+	TokenGet(ctx context.Context, hash string) (*Token, error)
+	// TokenList returns every token (hashes included, never the secret
+	// values, which the store does not have), oldest first.
+	TokenList(ctx context.Context) ([]Token, error)
+	// TokenDelete removes the token with this hash (revocation) and
+	// reports whether it existed.
+	TokenDelete(ctx context.Context, hash string) (bool, error)
 	// TokenCount reports how many admin tokens exist.
 	TokenCount(ctx context.Context) (int, error)
 

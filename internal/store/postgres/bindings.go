@@ -294,33 +294,36 @@ func (s *Store) KVDeleteExpired(ctx context.Context) (int64, error) {
 }
 
 // SecretPut stores a secret's ciphertext, replacing any earlier value.
-func (s *Store) SecretPut(ctx context.Context, name string, ciphertext []byte) error {
+func (s *Store) SecretPut(ctx context.Context, project, name string, ciphertext []byte) error {
+	if err := store.CheckSecretProject(project); err != nil {
+		return fmt.Errorf("put secret %s: %w", name, err)
+	}
 	if err := store.CheckSecretName(name); err != nil {
 		return fmt.Errorf("put secret: %w", err)
 	}
 	if ciphertext == nil {
 		ciphertext = []byte{}
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO secrets (name, ciphertext, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		name, ciphertext, s.now()); err != nil {
-		return fmt.Errorf("put secret %s: %w", name, err)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO secrets (project, name, ciphertext, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (project, name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
+		project, name, ciphertext, s.now()); err != nil {
+		return fmt.Errorf("put secret %s of project %s: %w", name, project, err)
 	}
 	return nil
 }
 
 // SecretGet returns a secret's ciphertext.
-func (s *Store) SecretGet(ctx context.Context, name string) ([]byte, error) {
+func (s *Store) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
 	if err := store.CheckSecretName(name); err != nil {
 		return nil, fmt.Errorf("get secret: %w", err)
 	}
 	var ct []byte
-	err := s.pool.QueryRow(ctx, `SELECT ciphertext FROM secrets WHERE name = $1`, name).Scan(&ct)
+	err := s.pool.QueryRow(ctx, `SELECT ciphertext FROM secrets WHERE project = $1 AND name = $2`, project, name).Scan(&ct)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("secret %s: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("secret %s of project %s: %w", name, project, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get secret %s: %w", name, err)
+		return nil, fmt.Errorf("get secret %s of project %s: %w", name, project, err)
 	}
 	if ct == nil {
 		ct = []byte{}
@@ -328,15 +331,16 @@ func (s *Store) SecretGet(ctx context.Context, name string) ([]byte, error) {
 	return ct, nil
 }
 
-// SecretList returns every secret's name and update time, sorted by name.
+// SecretList returns every secret's project, name and update time, sorted
+// by project and name.
 func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, updated_at FROM secrets ORDER BY name COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT project, name, updated_at FROM secrets ORDER BY project COLLATE "C", name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SecretInfo, error) {
 		var si store.SecretInfo
-		err := row.Scan(&si.Name, &si.UpdatedAt)
+		err := row.Scan(&si.Project, &si.Name, &si.UpdatedAt)
 		si.UpdatedAt = utc(si.UpdatedAt)
 		return si, err
 	})
@@ -347,13 +351,13 @@ func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
 }
 
 // SecretDelete removes a secret and reports whether it existed.
-func (s *Store) SecretDelete(ctx context.Context, name string) (bool, error) {
+func (s *Store) SecretDelete(ctx context.Context, project, name string) (bool, error) {
 	if err := store.CheckSecretName(name); err != nil {
 		return false, fmt.Errorf("delete secret: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM secrets WHERE name = $1`, name)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM secrets WHERE project = $1 AND name = $2`, project, name)
 	if err != nil {
-		return false, fmt.Errorf("delete secret %s: %w", name, err)
+		return false, fmt.Errorf("delete secret %s of project %s: %w", name, project, err)
 	}
 	return tag.RowsAffected() > 0, nil
 }

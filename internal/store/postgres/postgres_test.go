@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	neturl "net/url"
 	"os"
 	"sync"
@@ -112,7 +113,7 @@ func TestMigrationsRunOnceWhenNodesStartTogether(t *testing.T) {
 func TestSchemasAreIsolated(t *testing.T) {
 	ctx := context.Background()
 	a, b := openFresh(t), openFresh(t)
-	require.NoError(t, a.TokenPut(ctx, storetest.Digest([]byte("t")), "admin"))
+	require.NoError(t, a.TokenPut(ctx, store.Token{Hash: storetest.Digest([]byte("t")), Name: "admin"}))
 	n, err := b.TokenCount(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -268,4 +269,64 @@ func TestKVDeleteExpiredInBatches(t *testing.T) {
 	es, err := s.KVList(ctx, store.KVListParams{Namespace: "kv"})
 	require.NoError(t, err)
 	require.Len(t, es, 10)
+}
+
+func TestMigration0008SecretsPerProject(t *testing.T) {
+	// A schema from before secrets were per project: each legacy secret is
+	// copied to the projects that use it (a function lists it, or a
+	// database URL references it), one nobody uses stays in the legacy
+	// namespace, and existing tokens stay admin tokens.
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	ctx := context.Background()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	qs := []string{
+		`CREATE SCHEMA ` + schema,
+		`SET search_path = ` + schema,
+		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
+	}
+	for _, m := range ms {
+		if m.version >= 8 {
+			break
+		}
+		qs = append(qs, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, m.version, m.name))
+	}
+	qs = append(qs,
+		`INSERT INTO functions VALUES ('api', 'shop', 1, now(), now())`,
+		`INSERT INTO functions VALUES ('web', 'blog', 1, now(), now())`,
+		`INSERT INTO versions VALUES ('api', 1, 'x', '{"kind":"reactor","secrets":["STRIPE_KEY","SHARED"]}', now())`,
+		`INSERT INTO versions VALUES ('web', 1, 'x', '{"kind":"reactor","secrets":["SHARED"]}', now())`,
+		`INSERT INTO databases VALUES ('main', 'data', 'postgres', 'postgres://app:${secret:DB_PASSWORD}@db/app', 10)`,
+		`INSERT INTO secrets VALUES ('STRIPE_KEY', '\x01', now())`,
+		`INSERT INTO secrets VALUES ('SHARED', '\x02', now())`,
+		`INSERT INTO secrets VALUES ('DB_PASSWORD', '\x03', now())`,
+		`INSERT INTO secrets VALUES ('UNUSED', '\x04', now())`,
+		`INSERT INTO tokens VALUES ('`+storetest.Digest([]byte("old"))+`', 'admin', now())`,
+	)
+	for _, q := range qs {
+		_, err := conn.Exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+	s, err := OpenWithSchema(ctx, url, schema)
+	require.NoError(t, err)
+	defer s.Close()
+	ss, err := s.SecretList(ctx)
+	require.NoError(t, err)
+	var got []string
+	for _, si := range ss {
+		got = append(got, si.Project+"/"+si.Name)
+	}
+	require.Equal(t, []string{"/UNUSED", "blog/SHARED", "data/DB_PASSWORD", "shop/SHARED", "shop/STRIPE_KEY"}, got)
+	ct, err := s.SecretGet(ctx, "blog", "SHARED")
+	require.NoError(t, err)
+	require.Equal(t, []byte{2}, ct)
+	_, err = s.SecretGet(ctx, "blog", "STRIPE_KEY")
+	require.ErrorIs(t, err, store.ErrNotFound, "blog never used shop's secret, so it cannot read it now")
+	tok, err := s.TokenGet(ctx, storetest.Digest([]byte("old")))
+	require.NoError(t, err)
+	require.Empty(t, tok.Project, "tokens from before are admin tokens")
 }

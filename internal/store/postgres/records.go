@@ -225,22 +225,57 @@ func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 	return tag.RowsAffected(), nil
 }
 
-// TokenPut records a token hash; putting an existing hash renames it.
-func (s *Store) TokenPut(ctx context.Context, hash, name string) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO tokens (hash, name, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (hash) DO UPDATE SET name = excluded.name`, hash, name, s.now()); err != nil {
-		return fmt.Errorf("put token %s: %w", name, err)
+// TokenPut records a token; putting an existing hash renames and
+// re-scopes it.
+func (s *Store) TokenPut(ctx context.Context, t store.Token) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO tokens (hash, name, project, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project`,
+		t.Hash, t.Name, t.Project, s.now()); err != nil {
+		return fmt.Errorf("put token %s: %w", t.Name, err)
 	}
 	return nil
 }
 
-// TokenCheck reports whether a token with this hash exists.
-func (s *Store) TokenCheck(ctx context.Context, hash string) (bool, error) {
-	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE hash = $1)`, hash).Scan(&ok); err != nil {
-		return false, fmt.Errorf("check token: %w", err)
+// TokenGet returns the token with this hash.
+func (s *Store) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
+	t := store.Token{Hash: hash}
+	err := s.pool.QueryRow(ctx, `SELECT name, project, created_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&t.Name, &t.Project, &t.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("token: %w", store.ErrNotFound)
 	}
-	return ok, nil
+	if err != nil {
+		return nil, fmt.Errorf("get token: %w", err)
+	}
+	t.CreatedAt = utc(t.CreatedAt)
+	return &t, nil
+}
+
+// TokenList returns every token, oldest first.
+func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Token, error) {
+		var t store.Token
+		err := row.Scan(&t.Hash, &t.Name, &t.Project, &t.CreatedAt)
+		t.CreatedAt = utc(t.CreatedAt)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return nilIfEmpty(out), nil
+}
+
+// TokenDelete removes a token and reports whether it existed.
+func (s *Store) TokenDelete(ctx context.Context, hash string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE hash = $1`, hash)
+	if err != nil {
+		return false, fmt.Errorf("delete token: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
 }
 
 // TokenCount reports how many tokens exist.

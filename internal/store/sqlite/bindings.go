@@ -345,33 +345,36 @@ func (s *Store) KVDeleteExpired(ctx context.Context) (int64, error) {
 }
 
 // SecretPut stores a secret's ciphertext, replacing any earlier value.
-func (s *Store) SecretPut(ctx context.Context, name string, ciphertext []byte) error {
+func (s *Store) SecretPut(ctx context.Context, project, name string, ciphertext []byte) error {
+	if err := store.CheckSecretProject(project); err != nil {
+		return fmt.Errorf("put secret %s: %w", name, err)
+	}
 	if err := store.CheckSecretName(name); err != nil {
 		return fmt.Errorf("put secret: %w", err)
 	}
 	if ciphertext == nil {
 		ciphertext = []byte{}
 	}
-	if _, err := s.exec(ctx, `INSERT INTO secrets (name, ciphertext, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		name, ciphertext, micros(s.now())); err != nil {
-		return fmt.Errorf("put secret %s: %w", name, err)
+	if _, err := s.exec(ctx, `INSERT INTO secrets (project, name, ciphertext, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (project, name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
+		project, name, ciphertext, micros(s.now())); err != nil {
+		return fmt.Errorf("put secret %s of project %s: %w", name, project, err)
 	}
 	return nil
 }
 
 // SecretGet returns a secret's ciphertext.
-func (s *Store) SecretGet(ctx context.Context, name string) ([]byte, error) {
+func (s *Store) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
 	if err := store.CheckSecretName(name); err != nil {
 		return nil, fmt.Errorf("get secret: %w", err)
 	}
 	var ct []byte
-	err := s.r.QueryRowContext(ctx, `SELECT ciphertext FROM secrets WHERE name = ?`, name).Scan(&ct)
+	err := s.r.QueryRowContext(ctx, `SELECT ciphertext FROM secrets WHERE project = ? AND name = ?`, project, name).Scan(&ct)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("secret %s: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("secret %s of project %s: %w", name, project, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get secret %s: %w", name, err)
+		return nil, fmt.Errorf("get secret %s of project %s: %w", name, project, err)
 	}
 	if ct == nil {
 		ct = []byte{}
@@ -379,9 +382,10 @@ func (s *Store) SecretGet(ctx context.Context, name string) ([]byte, error) {
 	return ct, nil
 }
 
-// SecretList returns every secret's name and update time, sorted by name.
+// SecretList returns every secret's project, name and update time, sorted
+// by project and name.
 func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, updated_at FROM secrets ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT project, name, updated_at FROM secrets ORDER BY project, name`)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
@@ -390,7 +394,7 @@ func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
 	for rows.Next() {
 		var si store.SecretInfo
 		var updated int64
-		if err := rows.Scan(&si.Name, &updated); err != nil {
+		if err := rows.Scan(&si.Project, &si.Name, &updated); err != nil {
 			return nil, fmt.Errorf("list secrets: %w", err)
 		}
 		si.UpdatedAt = fromMicros(updated)
@@ -403,17 +407,17 @@ func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
 }
 
 // SecretDelete removes a secret and reports whether it existed.
-func (s *Store) SecretDelete(ctx context.Context, name string) (bool, error) {
+func (s *Store) SecretDelete(ctx context.Context, project, name string) (bool, error) {
 	if err := store.CheckSecretName(name); err != nil {
 		return false, fmt.Errorf("delete secret: %w", err)
 	}
-	res, err := s.exec(ctx, `DELETE FROM secrets WHERE name = ?`, name)
+	res, err := s.exec(ctx, `DELETE FROM secrets WHERE project = ? AND name = ?`, project, name)
 	if err != nil {
-		return false, fmt.Errorf("delete secret %s: %w", name, err)
+		return false, fmt.Errorf("delete secret %s of project %s: %w", name, project, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("delete secret %s: %w", name, err)
+		return false, fmt.Errorf("delete secret %s of project %s: %w", name, project, err)
 	}
 	return n > 0, nil
 }

@@ -233,26 +233,67 @@ func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 	return res.RowsAffected()
 }
 
-// TokenPut records a token hash; putting an existing hash renames it.
-func (s *Store) TokenPut(ctx context.Context, hash, name string) error {
-	if _, err := s.exec(ctx, `INSERT INTO tokens (hash, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (hash) DO UPDATE SET name = excluded.name`, hash, name, micros(s.now())); err != nil {
-		return fmt.Errorf("put token %s: %w", name, err)
+// TokenPut records a token; putting an existing hash renames and
+// re-scopes it.
+func (s *Store) TokenPut(ctx context.Context, t store.Token) error {
+	if _, err := s.exec(ctx, `INSERT INTO tokens (hash, name, project, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project`,
+		t.Hash, t.Name, t.Project, micros(s.now())); err != nil {
+		return fmt.Errorf("put token %s: %w", t.Name, err)
 	}
 	return nil
 }
 
-// TokenCheck reports whether a token with this hash exists.
-func (s *Store) TokenCheck(ctx context.Context, hash string) (bool, error) {
-	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE hash = ?`, hash).Scan(&one)
+// TokenGet returns the token with this hash.
+func (s *Store) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
+	t := store.Token{Hash: hash}
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT name, project, created_at FROM tokens WHERE hash = ?`, hash).
+		Scan(&t.Name, &t.Project, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return nil, fmt.Errorf("token: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return false, fmt.Errorf("check token: %w", err)
+		return nil, fmt.Errorf("get token: %w", err)
 	}
-	return true, nil
+	t.CreatedAt = fromMicros(created)
+	return &t, nil
+}
+
+// TokenList returns every token, oldest first.
+func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var t store.Token
+		var created int64
+		if err := rows.Scan(&t.Hash, &t.Name, &t.Project, &created); err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		t.CreatedAt = fromMicros(created)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// TokenDelete removes a token and reports whether it existed.
+func (s *Store) TokenDelete(ctx context.Context, hash string) (bool, error) {
+	res, err := s.exec(ctx, `DELETE FROM tokens WHERE hash = ?`, hash)
+	if err != nil {
+		return false, fmt.Errorf("delete token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("delete token: %w", err)
+	}
+	return n > 0, nil
 }
 
 // TokenCount reports how many tokens exist.

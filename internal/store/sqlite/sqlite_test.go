@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -187,4 +188,59 @@ func TestKVDeleteExpiredInBatches(t *testing.T) {
 	es, err := s.KVList(ctx, store.KVListParams{Namespace: "kv"})
 	require.NoError(t, err)
 	require.Len(t, es, 10)
+}
+
+func TestMigration0008SecretsPerProject(t *testing.T) {
+	// A file from before secrets were per project: each legacy secret is
+	// copied to the projects that use it (a function lists it, or a
+	// database URL references it), one nobody uses stays in the legacy
+	// namespace, and existing tokens stay admin tokens.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	qs := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
+	for _, m := range ms {
+		if m.version >= 8 {
+			break
+		}
+		qs = append(qs, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, m.version, m.name))
+	}
+	qs = append(qs,
+		`INSERT INTO functions VALUES ('api', 'shop', 1, 0, 0)`,
+		`INSERT INTO functions VALUES ('web', 'blog', 1, 0, 0)`,
+		`INSERT INTO versions VALUES ('api', 1, 'x', '{"kind":"reactor","secrets":["STRIPE_KEY","SHARED"]}', 0)`,
+		`INSERT INTO versions VALUES ('web', 1, 'x', '{"kind":"reactor","secrets":["SHARED"]}', 0)`,
+		`INSERT INTO databases VALUES ('main', 'data', 'postgres', 'postgres://app:${secret:DB_PASSWORD}@db/app', 10)`,
+		`INSERT INTO secrets VALUES ('STRIPE_KEY', x'01', 0)`,
+		`INSERT INTO secrets VALUES ('SHARED', x'02', 0)`,
+		`INSERT INTO secrets VALUES ('DB_PASSWORD', x'03', 0)`,
+		`INSERT INTO secrets VALUES ('UNUSED', x'04', 0)`,
+		`INSERT INTO tokens VALUES ('`+storetest.Digest([]byte("old"))+`', 'admin', 0)`,
+	)
+	for _, q := range qs {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	ss, err := s.SecretList(ctx)
+	require.NoError(t, err)
+	var got []string
+	for _, si := range ss {
+		got = append(got, si.Project+"/"+si.Name)
+	}
+	require.Equal(t, []string{"/UNUSED", "blog/SHARED", "data/DB_PASSWORD", "shop/SHARED", "shop/STRIPE_KEY"}, got)
+	ct, err := s.SecretGet(ctx, "blog", "SHARED")
+	require.NoError(t, err)
+	require.Equal(t, []byte{2}, ct)
+	_, err = s.SecretGet(ctx, "blog", "STRIPE_KEY")
+	require.ErrorIs(t, err, store.ErrNotFound, "blog never used shop's secret, so it cannot read it now")
+	tok, err := s.TokenGet(ctx, storetest.Digest([]byte("old")))
+	require.NoError(t, err)
+	require.Empty(t, tok.Project, "tokens from before are admin tokens")
 }

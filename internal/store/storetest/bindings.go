@@ -34,6 +34,7 @@ var bindingsTests = []struct {
 	{"KVListDefaultLimit", testKVListDefaultLimit},
 	{"KVReadAfterWrite", testKVReadAfterWrite},
 	{"Secrets", testSecrets},
+	{"SecretsPerProject", testSecretsPerProject},
 }
 
 // deployBindings deploys project with one function "<project>-fn" and b.
@@ -631,49 +632,79 @@ func testSecrets(t *testing.T, s store.Store) {
 	require.Empty(t, ss)
 
 	ct := []byte{0x01, 0x00, 0xff, 'n', 'o', 'n', 'c', 'e'}
-	require.NoError(t, s.SecretPut(ctx, "STRIPE_KEY", ct))
+	require.NoError(t, s.SecretPut(ctx, "shop", "STRIPE_KEY", ct))
 	clk.Advance(time.Minute)
-	require.NoError(t, s.SecretPut(ctx, "DB_PASSWORD", []byte("ct2")))
-	got, err := s.SecretGet(ctx, "STRIPE_KEY")
+	require.NoError(t, s.SecretPut(ctx, "shop", "DB_PASSWORD", []byte("ct2")))
+	got, err := s.SecretGet(ctx, "shop", "STRIPE_KEY")
 	require.NoError(t, err)
 	require.Equal(t, ct, got, "ciphertext bytes come back as stored")
 	ss, err = s.SecretList(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []store.SecretInfo{
-		{Name: "DB_PASSWORD", UpdatedAt: t0.Add(time.Minute)},
-		{Name: "STRIPE_KEY", UpdatedAt: t0},
+		{Project: "shop", Name: "DB_PASSWORD", UpdatedAt: t0.Add(time.Minute)},
+		{Project: "shop", Name: "STRIPE_KEY", UpdatedAt: t0},
 	}, ss, "names and times, sorted, no values")
 
 	// Rotation replaces the value and the time.
 	clk.Advance(time.Minute)
-	require.NoError(t, s.SecretPut(ctx, "STRIPE_KEY", []byte("rotated")))
-	got, err = s.SecretGet(ctx, "STRIPE_KEY")
+	require.NoError(t, s.SecretPut(ctx, "shop", "STRIPE_KEY", []byte("rotated")))
+	got, err = s.SecretGet(ctx, "shop", "STRIPE_KEY")
 	require.NoError(t, err)
 	require.Equal(t, "rotated", string(got))
 	ss, err = s.SecretList(ctx)
 	require.NoError(t, err)
 	require.Equal(t, t0.Add(2*time.Minute), ss[1].UpdatedAt)
 
-	ok, err := s.SecretDelete(ctx, "STRIPE_KEY")
+	ok, err := s.SecretDelete(ctx, "shop", "STRIPE_KEY")
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, err = s.SecretDelete(ctx, "STRIPE_KEY")
+	ok, err = s.SecretDelete(ctx, "shop", "STRIPE_KEY")
 	require.NoError(t, err)
 	require.False(t, ok)
-	_, err = s.SecretGet(ctx, "STRIPE_KEY")
+	_, err = s.SecretGet(ctx, "shop", "STRIPE_KEY")
 	require.ErrorIs(t, err, store.ErrNotFound)
 
-	// Names: [A-Z_][A-Z0-9_]{0,127}.
-	for _, name := range []string{"_", "A", "A1", "_9", "X" + strings.Repeat("_", 127)} {
-		require.NoError(t, s.SecretPut(ctx, name, []byte("v")), name)
+	// Names: [A-Za-z_][A-Za-z0-9_]{0,127}, the rule of the manifest and the API.
+	for _, name := range []string{"_", "A", "A1", "_9", "lower", "Mixed", "X" + strings.Repeat("_", 127)} {
+		require.NoError(t, s.SecretPut(ctx, "shop", name, []byte("v")), name)
 	}
-	for _, name := range []string{"", "lower", "Mixed", "1ABC", "A-B", "A B", "A.B", "É", "X" + strings.Repeat("_", 128)} {
-		require.Error(t, s.SecretPut(ctx, name, []byte("v")), "%q", name)
-		_, err := s.SecretGet(ctx, name)
+	for _, name := range []string{"", "1ABC", "A-B", "A B", "A.B", "É", "X" + strings.Repeat("_", 128)} {
+		require.Error(t, s.SecretPut(ctx, "shop", name, []byte("v")), "%q", name)
+		_, err := s.SecretGet(ctx, "shop", name)
 		require.Error(t, err, "%q", name)
 		require.NotErrorIs(t, err, store.ErrNotFound, "%q: a bad name is not a missing secret", name)
 	}
+	require.Error(t, s.SecretPut(ctx, "", "A", []byte("v")), "every secret written belongs to a project")
 	ss, err = s.SecretList(ctx)
 	require.NoError(t, err)
-	require.Len(t, ss, 6, "DB_PASSWORD and the five valid names")
+	require.Len(t, ss, 8, "DB_PASSWORD and the seven valid names")
+}
+
+// testSecretsPerProject: secret names are per project, so a project never
+// reads, overwrites or deletes another's secret of the same name (issue 9:
+// any project could bind another project's secret by name).
+func testSecretsPerProject(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.SecretPut(ctx, "victim", "API_KEY", []byte("victim-ct")))
+	_, err := s.SecretGet(ctx, "thief", "API_KEY")
+	require.ErrorIs(t, err, store.ErrNotFound, "another project's secret is not visible under the same name")
+	ok, err := s.SecretDelete(ctx, "thief", "API_KEY")
+	require.NoError(t, err)
+	require.False(t, ok, "deleting in one project leaves another's alone")
+
+	require.NoError(t, s.SecretPut(ctx, "thief", "API_KEY", []byte("thief-ct")))
+	got, err := s.SecretGet(ctx, "victim", "API_KEY")
+	require.NoError(t, err)
+	require.Equal(t, "victim-ct", string(got), "a same-named secret of another project does not overwrite")
+	got, err = s.SecretGet(ctx, "thief", "API_KEY")
+	require.NoError(t, err)
+	require.Equal(t, "thief-ct", string(got))
+	_, err = s.SecretGet(ctx, store.LegacySecretProject, "API_KEY")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	ss, err := s.SecretList(ctx)
+	require.NoError(t, err)
+	require.Len(t, ss, 2)
+	require.Equal(t, [2]string{"thief", "API_KEY"}, [2]string{ss[0].Project, ss[0].Name}, "sorted by project, then name")
+	require.Equal(t, [2]string{"victim", "API_KEY"}, [2]string{ss[1].Project, ss[1].Name})
 }

@@ -1,0 +1,376 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/store"
+)
+
+// TokenCacheTTL bounds how long a node trusts a token it has seen valid
+// without asking the store again: a token revoked through another node
+// stops working here within this time (through this node, at once).
+const TokenCacheTTL = 2 * time.Second
+
+// tokenIDLen is how many hex digits of a token's hash name it in listings
+// and revocations: enough to be unique, useless to guess the token.
+const tokenIDLen = 12
+
+// HashToken is how tokens are kept: hex SHA-256 of the token.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// NewToken returns a fresh random token (32 random bytes).
+func NewToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "st_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tokenCache remembers tokens seen valid, each for TokenCacheTTL, so most
+// requests cost no store read and a revocation still reaches every node.
+type tokenCache struct {
+	mu  sync.Mutex
+	m   map[string]cachedToken // by hash
+	gen uint64                 // revocations through this node so far
+}
+
+type cachedToken struct {
+	tok   store.Token
+	until time.Time
+}
+
+func (c *tokenCache) get(hash string, now time.Time) (store.Token, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok || !now.Before(e.until) {
+		delete(c.m, hash)
+		return store.Token{}, false
+	}
+	return e.tok, true
+}
+
+// generation is read before the store is asked, and put with it: a lookup
+// that started before a revocation on this node must not cache its
+// (now stale) answer after the revocation dropped the entry.
+func (c *tokenCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *tokenCache) put(t store.Token, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.m == nil {
+		c.m = map[string]cachedToken{}
+	}
+	// Expired entries of tokens nobody presents again go here, so the map
+	// holds at most the tokens used in the last TokenCacheTTL.
+	for h, e := range c.m {
+		if !now.Before(e.until) {
+			delete(c.m, h)
+		}
+	}
+	c.m[t.Hash] = cachedToken{tok: t, until: now.Add(TokenCacheTTL)}
+}
+
+func (c *tokenCache) drop(hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, hash)
+	c.gen++
+}
+
+// authenticate finds the request's token: the store is searched by the
+// token's hash, so lookup timing says nothing about how close a guess was.
+func (a *API) authenticate(r *http.Request) (store.Token, error) {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return store.Token{}, gateway.Errorf(http.StatusUnauthorized, "missing admin token: pass --token or set STRATA_TOKEN")
+	}
+	h := HashToken(tok)
+	now := a.cfg.Clock.Now()
+	if t, ok := a.tokens.get(h, now); ok {
+		return t, nil
+	}
+	gen := a.tokens.generation()
+	t, err := a.cfg.Store.TokenGet(r.Context(), h)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("check token: %w", err)
+	}
+	a.tokens.put(*t, now, gen)
+	return *t, nil
+}
+
+// Access says which project a request acts on, so that a project-scoped
+// token is let through only to its own project. Every route declares one
+// when it is registered (handle); this file is the one place the
+// decision is made.
+type Access func(a *API, r *http.Request) (project string, err error)
+
+// AdminOnly routes act on every project (or on none in particular: the
+// route table, logs, tokens, the profiler) and need an admin token.
+var AdminOnly Access
+
+// AnyProject routes either touch no project's data (content-addressed
+// blob uploads, whoami) or check or filter by project themselves through
+// allow and allowed (deploy: the project is in the body; listings).
+func AnyProject(*API, *http.Request) (string, error) { return "", errAnyProject }
+
+var errAnyProject = errors.New("any project")
+
+// FunctionProject: the route acts on the function named by the path
+// parameter param, so on its project.
+func FunctionProject(param string) Access {
+	return func(a *API, r *http.Request) (string, error) {
+		name := r.PathValue(param)
+		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
+		if err != nil {
+			return "", fmt.Errorf("function %s: %w", name, err)
+		}
+		return f.Project, nil
+	}
+}
+
+// QueryFunctionProject: the route acts on the function named by the query
+// parameter param (logs and usage of one function); without it the route
+// spans every project and needs an admin token.
+func QueryFunctionProject(param string) Access {
+	return func(a *API, r *http.Request) (string, error) {
+		name := r.URL.Query().Get(param)
+		if name == "" {
+			tok := tokenFrom(r)
+			return "", gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s of every project needs an admin token (name one of your functions with ?%s=)",
+				tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix), param)
+		}
+		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
+		if err != nil {
+			return "", fmt.Errorf("function %s: %w", name, err)
+		}
+		return f.Project, nil
+	}
+}
+
+// DatabaseProject: the route acts on the database named by param.
+func DatabaseProject(param string) Access {
+	return func(a *API, r *http.Request) (string, error) {
+		name := r.PathValue(param)
+		d, err := a.cfg.Store.DatabaseGet(r.Context(), name)
+		if err != nil {
+			return "", fmt.Errorf("database %s: %w", name, err)
+		}
+		return d.Project, nil
+	}
+}
+
+// PathProject: the path parameter param is the project.
+func PathProject(param string) Access {
+	return func(a *API, r *http.Request) (string, error) {
+		p := r.PathValue(param)
+		return p, checkProjectName(p)
+	}
+}
+
+type tokenKey struct{}
+
+// tokenFrom returns the token that authorised the request.
+func tokenFrom(r *http.Request) store.Token {
+	t, _ := r.Context().Value(tokenKey{}).(store.Token)
+	return t
+}
+
+// authorize authenticates r and checks its token may use a route with
+// this access; it returns r carrying the token for allow and allowed.
+func (a *API) authorize(r *http.Request, acc Access) (*http.Request, error) {
+	tok, err := a.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
+	if tok.Project == "" {
+		return r, nil // an admin token reaches every project
+	}
+	if acc == nil {
+		return nil, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token",
+			tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix))
+	}
+	project, err := acc(a, r)
+	if errors.Is(err, errAnyProject) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := a.allow(r, project); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// allow answers 403 unless the request's token may act on project.
+func (a *API) allow(r *http.Request, project string) error {
+	if a.allowed(r, project) {
+		return nil
+	}
+	tok := tokenFrom(r)
+	return gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; it may not act on project %s (use a token of that project, or an admin token)",
+		tok.Name, tok.Project, project)
+}
+
+// allowed reports whether the request's token may act on project (for
+// filtering listings).
+func (a *API) allowed(r *http.Request, project string) bool {
+	tok := tokenFrom(r)
+	return tok.Project == "" || tok.Project == project
+}
+
+func (a *API) routeTokens() {
+	a.handle("GET /tokens", a.tokenList)
+	a.handle("POST /tokens", a.tokenCreate)
+	a.handle("DELETE /tokens/{id}", a.tokenRevoke)
+}
+
+// TokenInfo describes a token without its secret value. ID is the start
+// of the token's hash: it names the token for revocation.
+type TokenInfo struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Project   string    `json:"project,omitempty"` // "": admin token (every project)
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TokenCreateRequest is the body of POST /tokens.
+type TokenCreateRequest struct {
+	Name    string `json:"name"`
+	Project string `json:"project,omitempty"` // "": an admin token
+}
+
+// TokenCreated answers POST /tokens: the only time the token is shown.
+type TokenCreated struct {
+	TokenInfo
+	Token string `json:"token"`
+}
+
+func tokenInfo(t store.Token) TokenInfo {
+	return TokenInfo{ID: t.Hash[:min(tokenIDLen, len(t.Hash))], Name: t.Name, Project: t.Project, CreatedAt: t.CreatedAt}
+}
+
+func (a *API) tokenList(w http.ResponseWriter, r *http.Request) error {
+	ts, err := a.cfg.Store.TokenList(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []TokenInfo{}
+	for _, t := range ts {
+		out = append(out, tokenInfo(t))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// maxTokenName caps a token's name (a label for people).
+const maxTokenName = 100
+
+func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
+	var req TokenCreateRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return gateway.Errorf(http.StatusBadRequest, `create token wants {"name": "...", "project": "..."}: %v`, err)
+	}
+	if req.Name == "" || len(req.Name) > maxTokenName || strings.ContainsFunc(req.Name, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+		return gateway.Errorf(http.StatusBadRequest, "token name %q: want 1..%d printable characters", req.Name, maxTokenName)
+	}
+	if req.Project != "" {
+		if err := checkProjectName(req.Project); err != nil {
+			return err
+		}
+	}
+	secret := NewToken()
+	t := store.Token{Hash: HashToken(secret), Name: req.Name, Project: req.Project}
+	if err := a.cfg.Store.TokenPut(r.Context(), t); err != nil {
+		return fmt.Errorf("create token %s: %w", req.Name, err)
+	}
+	got, err := a.cfg.Store.TokenGet(r.Context(), t.Hash)
+	if err != nil {
+		return fmt.Errorf("create token %s: %w", req.Name, err)
+	}
+	a.cfg.Logger.Info("token created", "name", req.Name, "project", req.Project, "id", tokenInfo(*got).ID)
+	return writeJSON(w, http.StatusCreated, TokenCreated{TokenInfo: tokenInfo(*got), Token: secret})
+}
+
+// tokenRevoke deletes a token, named by its ID or by its name when that
+// is unique. It stops working on this node at once and on every other
+// node within TokenCacheTTL. The last admin token cannot be revoked: that
+// would lock everyone out of the API.
+func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
+	ref := r.PathValue("id")
+	ts, err := a.cfg.Store.TokenList(r.Context())
+	if err != nil {
+		return err
+	}
+	var match []store.Token
+	admins := 0
+	for _, t := range ts {
+		if t.Project == "" {
+			admins++
+		}
+		if strings.HasPrefix(t.Hash, ref) && len(ref) == tokenIDLen || t.Name == ref {
+			match = append(match, t)
+		}
+	}
+	switch {
+	case len(match) == 0:
+		return fmt.Errorf("token %q (an id from strata token list, or a name): %w", ref, store.ErrNotFound)
+	case len(match) > 1:
+		ids := make([]string, len(match))
+		for i, t := range match {
+			ids[i] = tokenInfo(t).ID
+		}
+		return gateway.Errorf(http.StatusConflict, "%d tokens are named %q; revoke one by id: %s", len(match), ref, strings.Join(ids, ", "))
+	}
+	t := match[0]
+	if t.Project == "" && admins == 1 {
+		return gateway.Errorf(http.StatusConflict, "token %s is the last admin token; create another admin token first (strata token create NAME)", ref)
+	}
+	ok, err := a.cfg.Store.TokenDelete(r.Context(), t.Hash)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", ref, err)
+	}
+	a.tokens.drop(t.Hash)
+	if !ok {
+		return fmt.Errorf("token %s: %w", ref, store.ErrNotFound)
+	}
+	a.cfg.Logger.Info("token revoked", "name", t.Name, "project", t.Project, "id", tokenInfo(t).ID)
+	return writeJSON(w, http.StatusOK, tokenInfo(t))
+}
+
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
+	t := tokenFrom(r)
+	scope := t.Project
+	if scope == "" {
+		scope = "*"
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "authorized", "token": t.Name, "project": scope})
+}
