@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/runtime"
 )
 
 // Config is the whole configuration of a Strata server.
@@ -32,6 +33,13 @@ type Config struct {
 	UsageRetention time.Duration
 	Prices         invoke.Prices
 	Version        string
+	// CompileBudget bounds compiling one module at deploy and start-up; a
+	// module over it is refused (runtime.DefaultCompileBudget).
+	CompileBudget time.Duration
+	// InitTimeout bounds a reactor's _initialize when it runs at deploy
+	// and start-up to take its snapshot; a module whose _initialize does
+	// not return in time is refused (runtime.DefaultInitTimeout).
+	InitTimeout time.Duration
 }
 
 // Default returns the defaults.
@@ -53,6 +61,8 @@ func Default() Config {
 		LogRetention:   7 * 24 * time.Hour,
 		UsageRetention: 30 * 24 * time.Hour,
 		Prices:         invoke.DefaultPrices,
+		CompileBudget:  runtime.DefaultCompileBudget,
+		InitTimeout:    runtime.DefaultInitTimeout,
 	}
 }
 
@@ -111,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogRetention < time.Minute || c.UsageRetention < time.Minute {
 		errs = append(errs, errors.New("log and usage retention must be at least 1m"))
+	}
+	if c.CompileBudget < 100*time.Millisecond || c.InitTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("compile budget %s and init timeout %s: must be at least 100ms", c.CompileBudget, c.InitTimeout))
 	}
 	if c.Prices.PerGBSecond < 0 || c.Prices.PerMillionRequests < 0 {
 		errs = append(errs, errors.New("prices must not be negative"))

@@ -100,6 +100,14 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	if !r.cfg.NoInstrument && !r.cfg.unchecked {
 		// Exported globals let Compile snapshot an initialised instance.
 		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true})
+		if err == nil && r.cfg.MaxFunctionBranches > 0 && info.MaxFunctionBranches > r.cfg.MaxFunctionBranches {
+			// Refused before wazero spends minutes on it (see
+			// DefaultMaxFunctionBranches). Modules the rewriter cannot
+			// read are bounded by the compile budget alone.
+			return &overBudget{fmt.Sprintf("function %d has %d control instructions (block, loop, if, br, br_if, br_table), "+
+				"over the limit of %d that keeps compilation within its budget; split the function",
+				info.MaxBranchesFunc, info.MaxFunctionBranches, r.cfg.MaxFunctionBranches)}
+		}
 		switch {
 		case err != nil:
 			// Malformed modules land here too; wazero names the problem
@@ -126,7 +134,7 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	if err != nil {
 		return engineError{err}
 	}
-	cm, err := eng.rt.CompileModule(ctx, code)
+	cm, err := r.compileBounded(ctx, eng, code, name)
 	if err != nil {
 		return err
 	}
@@ -172,6 +180,10 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		r.mu.Unlock()
 		return nil, fmt.Errorf("compile module %s: runtime closed", spec.Name)
 	}
+	if err := r.refusedLocked(key); err != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("compile module %s: %w (refused recently; not compiled again)", spec.Name, err)
+	}
 	entry, found := r.modules[key]
 	if !found {
 		entry = &compiled{ready: make(chan struct{})}
@@ -182,6 +194,9 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 
 	if !found {
 		entry.err = r.compile(ctx, entry, wasm, spec.Name, memoryMB)
+		if errors.Is(entry.err, ErrOverBudget) {
+			r.refuse(key, entry.err)
+		}
 		close(entry.ready)
 	} else {
 		select {
@@ -194,8 +209,11 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 	if entry.err != nil {
 		r.release(ctx, key, entry)
 		var ee engineError
-		if errors.As(entry.err, &ee) {
+		switch {
+		case errors.As(entry.err, &ee):
 			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ee.err)
+		case errors.Is(entry.err, ErrOverBudget), errors.Is(entry.err, context.Canceled), errors.Is(entry.err, context.DeadlineExceeded):
+			return nil, fmt.Errorf("compile module %s: %w", spec.Name, entry.err)
 		}
 		return nil, fail("%v", entry.err)
 	}
@@ -225,7 +243,13 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		// randomness for ids and crypto.
 		WithRandSource(rand.Reader)
 	if kind == KindReactor && entry.interrupt && !r.cfg.NoSnapshot {
-		m.prepareSnapshot(ctx)
+		if err := m.prepareSnapshot(ctx); err != nil {
+			_ = m.Close(ctx)
+			if errors.Is(err, ErrOverBudget) {
+				r.refuse(key, err)
+			}
+			return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
+		}
 	}
 	return m, nil
 }
