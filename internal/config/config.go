@@ -40,6 +40,10 @@ type Config struct {
 	// and start-up to take its snapshot; a module whose _initialize does
 	// not return in time is refused (runtime.DefaultInitTimeout).
 	InitTimeout time.Duration
+	// MaxFunctionBranches refuses, before compiling, a module with a
+	// function of more control instructions than this: compile time
+	// explodes above some tens of thousands (runtime.DefaultMaxFunctionBranches).
+	MaxFunctionBranches int
 }
 
 // Default returns the defaults.
@@ -63,6 +67,8 @@ func Default() Config {
 		Prices:         invoke.DefaultPrices,
 		CompileBudget:  runtime.DefaultCompileBudget,
 		InitTimeout:    runtime.DefaultInitTimeout,
+
+		MaxFunctionBranches: runtime.DefaultMaxFunctionBranches,
 	}
 }
 
@@ -124,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.CompileBudget < 100*time.Millisecond || c.InitTimeout < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("compile budget %s and init timeout %s: must be at least 100ms", c.CompileBudget, c.InitTimeout))
+	}
+	if c.MaxFunctionBranches < 1 {
+		errs = append(errs, fmt.Errorf("max function branches %d: must be positive", c.MaxFunctionBranches))
 	}
 	if c.Prices.PerGBSecond < 0 || c.Prices.PerMillionRequests < 0 {
 		errs = append(errs, errors.New("prices must not be negative"))

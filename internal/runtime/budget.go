@@ -22,10 +22,11 @@ const (
 	// DefaultMaxFunctionBranches is the most control instructions (block,
 	// loop, if, br, br_if, br_table) one function body may have. wazero's
 	// optimising compiler takes time that grows much faster than linearly
-	// with it: 8,000 loops each with a br_if (16,000 of them) compile in
-	// 4 s, 16,000 loops in over 2 minutes. The largest function of the
-	// examples' Go modules has about a tenth of the limit.
-	DefaultMaxFunctionBranches = 20000
+	// with them, with a cliff: one function of 10,000 loops each with a
+	// br_if (20,000 control instructions) compiles in 5 s, 12,000 loops in
+	// 78 s, 16,000 in over 2 minutes. The largest function in the
+	// examples' Go modules has 1,286, in a C command 632.
+	DefaultMaxFunctionBranches = 10000
 	// refusedFor is how long a module refused for its compile time or for
 	// an _initialize that did not return stays refused on this node
 	// without being tried again (its abandoned compile may still be

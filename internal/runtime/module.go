@@ -100,13 +100,8 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	if !r.cfg.NoInstrument && !r.cfg.unchecked {
 		// Exported globals let Compile snapshot an initialised instance.
 		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true})
-		if err == nil && r.cfg.MaxFunctionBranches > 0 && info.MaxFunctionBranches > r.cfg.MaxFunctionBranches {
-			// Refused before wazero spends minutes on it (see
-			// DefaultMaxFunctionBranches). Modules the rewriter cannot
-			// read are bounded by the compile budget alone.
-			return &overBudget{fmt.Sprintf("function %d has %d control instructions (block, loop, if, br, br_if, br_table), "+
-				"over the limit of %d that keeps compilation within its budget; split the function",
-				info.MaxBranchesFunc, info.MaxFunctionBranches, r.cfg.MaxFunctionBranches)}
+		if err := r.checkShape(wasm, info, err); err != nil {
+			return err
 		}
 		switch {
 		case err != nil:
@@ -142,6 +137,32 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	r.log.InfoContext(ctx, "module compiled", "module", name, "bytes", len(wasm),
 		"instrumented", !guarded, "duration", time.Since(start))
 	return nil
+}
+
+// checkShape refuses, before wazero spends minutes on it, a module with a
+// function of more control instructions than Config.MaxFunctionBranches
+// (see DefaultMaxFunctionBranches). info and rewriteErr are what the
+// interrupt rewrite found; when it could not instrument the module (no
+// memory, a start function is fine) the code is walked again without
+// rewriting. Modules whose code internal/instrument cannot read at all
+// (SIMD, threads, ...) are bounded by the compile budget alone.
+func (r *Runtime) checkShape(wasm []byte, info *instrument.Info, rewriteErr error) error {
+	limit := r.cfg.MaxFunctionBranches
+	if limit <= 0 {
+		return nil
+	}
+	if rewriteErr != nil {
+		var err error
+		if _, info, err = instrument.Rewrite(wasm, instrument.Options{}); err != nil {
+			return nil
+		}
+	}
+	if info.MaxFunctionBranches <= limit {
+		return nil
+	}
+	return &overBudget{fmt.Sprintf("function %d has %d control instructions (block, loop, if, br, br_if, br_table), "+
+		"over the limit of %d that keeps compilation within its budget; split the function",
+		info.MaxBranchesFunc, info.MaxFunctionBranches, limit)}
 }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -212,7 +233,8 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		switch {
 		case errors.As(entry.err, &ee):
 			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ee.err)
-		case errors.Is(entry.err, ErrOverBudget), errors.Is(entry.err, context.Canceled), errors.Is(entry.err, context.DeadlineExceeded):
+		case errors.Is(entry.err, ErrOverBudget), errors.Is(entry.err, ErrCompileBusy),
+			errors.Is(entry.err, context.Canceled), errors.Is(entry.err, context.DeadlineExceeded):
 			return nil, fmt.Errorf("compile module %s: %w", spec.Name, entry.err)
 		}
 		return nil, fail("%v", entry.err)

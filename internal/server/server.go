@@ -118,7 +118,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	flowHost := &code.Host{ProjectOf: s.wfs.projectOf}
 	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost,
-		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout}); err != nil {
+		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{
