@@ -91,14 +91,28 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 	// The budget is the compile's own: waiting for a slot is not counted.
 	timer.Reset(budget)
 	start := time.Now()
+	r.log.DebugContext(ctx, "compiling module", "module", name, "bytes", len(code), "budget", budget)
 	job := &compileJob{done: make(chan struct{})}
 	// The compile outlives a caller that stops waiting; it must not be
 	// cut short halfway by that caller's context (wazero would not stop
 	// anyway), and it is owned by the slot it holds.
 	cctx := context.WithoutCancel(ctx)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		<-r.compileSlots
+		return nil, engineError{errors.New("runtime closed")}
+	}
+	r.inflight++
 	r.compiling.Add(1)
+	r.mu.Unlock()
 	go func() {
-		defer r.compiling.Done()
+		defer func() {
+			r.mu.Lock()
+			r.inflight--
+			r.mu.Unlock()
+			r.compiling.Done()
+		}()
 		cm, err := eng.rt.CompileModule(cctx, code)
 		<-r.compileSlots
 		job.mu.Lock()
@@ -121,7 +135,7 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 		stop = fmt.Errorf("compilation stopped: %w", context.Cause(ctx))
 	case <-timer.C:
 		stop = &overBudget{fmt.Sprintf("compilation exceeded the %v compile budget; "+
-			"split very large functions (or raise the node's compile_budget)", budget)}
+			"split very large functions (or raise the node's --compile-budget)", budget)}
 	}
 	job.mu.Lock()
 	defer job.mu.Unlock()

@@ -97,6 +97,7 @@ type Runtime struct {
 	// compileSlots holds a token per wazero compile running (MaxCompiles).
 	compileSlots chan struct{}
 	compiling    sync.WaitGroup // compile goroutines, abandoned ones included
+	inflight     int            // compile goroutines running; guarded by mu
 
 	mu      sync.Mutex
 	engines map[engineKey]*engine
@@ -167,9 +168,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 }
 
 // Close closes every wazero runtime, and with them every module and
-// instance, then the compilation cache (the on-disk part stays). It does
-// not wait for compiles abandoned over the budget: they cannot be stopped
-// and end on their own.
+// instance, then the compilation cache (the on-disk part stays). Compiles
+// abandoned over the budget cannot be stopped, and wazero must not see its
+// runtime closed under a compile; when some still run, Close returns at
+// once and the runtimes are closed when the last of them ends.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -180,18 +182,32 @@ func (r *Runtime) Close(ctx context.Context) error {
 	engines := r.engines
 	r.engines = map[engineKey]*engine{}
 	r.modules = map[moduleKey]*compiled{}
+	inflight := r.inflight
 	r.mu.Unlock()
 
-	var errs []error
-	for _, e := range engines {
-		if err := e.rt.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close runtime for %d MB (guarded %t): %w", e.memoryMB, e.guarded, err))
+	closeAll := func(ctx context.Context) error {
+		var errs []error
+		for _, e := range engines {
+			if err := e.rt.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close runtime for %d MB (guarded %t): %w", e.memoryMB, e.guarded, err))
+			}
 		}
+		if err := r.cache.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close compilation cache: %w", err))
+		}
+		return errors.Join(errs...)
 	}
-	if err := r.cache.Close(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("close compilation cache: %w", err))
+	if inflight == 0 {
+		return closeAll(ctx)
 	}
-	return errors.Join(errs...)
+	r.log.WarnContext(ctx, "runtime closes when the compiles still running end", "compiles", inflight)
+	go func() {
+		r.compiling.Wait()
+		if err := closeAll(context.WithoutCancel(ctx)); err != nil {
+			r.log.Warn("close runtime", "err", err)
+		}
+	}()
+	return nil
 }
 
 // engineFor returns the wazero runtime for key, creating it on first use.
