@@ -11,14 +11,19 @@ import (
 )
 
 const (
-	// DefaultCompileBudget bounds compiling one module. The examples' Go
-	// modules (5–6 MB) compile in 3–14 s on a busy two-core machine, a C
-	// command in 0.2 s; the budget leaves room above that. See
-	// docs/RATIONALE.md, "Compile budget".
-	DefaultCompileBudget = 60 * time.Second
+	// DefaultCompileBudget bounds compiling one module. It is measured in
+	// wall time, so it must leave room for a busy node: the examples' Go
+	// modules (5–6 MB) compile in 3–14 s on a busy two-core machine, and
+	// took 75 s there while several test binaries compiled at once. Known
+	// compile bombs are refused by their shape before this applies
+	// (DefaultMaxFunctionBranches). See docs/RATIONALE.md, "Compile budget".
+	DefaultCompileBudget = 2 * time.Minute
 	// DefaultInitTimeout bounds _initialize when Compile runs it to take a
-	// snapshot. Go's runtime and package init take milliseconds.
-	DefaultInitTimeout = 10 * time.Second
+	// snapshot. Go's runtime and package init take tens of milliseconds on
+	// a quiet machine, but the hello example's took 1.8 s on a busy one;
+	// 30 s is the bound snapshots had before they refused modules, so no
+	// module that deployed before is refused now.
+	DefaultInitTimeout = 30 * time.Second
 	// DefaultMaxFunctionBranches is the most control instructions (block,
 	// loop, if, br, br_if, br_table) one function body may have. wazero's
 	// optimising compiler takes time that grows much faster than linearly
@@ -48,7 +53,12 @@ var ErrCompileBusy = errors.New("compiler busy")
 var ErrOverBudget = errors.New("over budget")
 
 // overBudget is an error that is both ErrOverBudget and ErrInvalidModule.
-type overBudget struct{ msg string }
+// For a compile abandoned over the budget, running is closed when that
+// compile ends.
+type overBudget struct {
+	msg     string
+	running <-chan struct{}
+}
 
 func (e *overBudget) Error() string { return e.msg }
 func (e *overBudget) Is(target error) bool {
@@ -59,7 +69,8 @@ func (e *overBudget) Is(target error) bool {
 // that stops waiting (budget passed, request cancelled) marks it abandoned;
 // the goroutine then closes the code it produces.
 type compileJob struct {
-	done chan struct{} // closed when cm and err are set, unless abandoned
+	done     chan struct{} // closed when cm and err are set, unless abandoned
+	finished chan struct{} // closed when the compile ends, abandoned or not
 
 	mu        sync.Mutex
 	abandoned bool
@@ -92,7 +103,7 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 	timer.Reset(budget)
 	start := time.Now()
 	r.log.DebugContext(ctx, "compiling module", "module", name, "bytes", len(code), "budget", budget)
-	job := &compileJob{done: make(chan struct{})}
+	job := &compileJob{done: make(chan struct{}), finished: make(chan struct{})}
 	// The compile outlives a caller that stops waiting; it must not be
 	// cut short halfway by that caller's context (wazero would not stop
 	// anyway), and it is owned by the slot it holds.
@@ -108,6 +119,7 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 	r.mu.Unlock()
 	go func() {
 		defer func() {
+			close(job.finished)
 			r.mu.Lock()
 			r.inflight--
 			r.mu.Unlock()
@@ -134,8 +146,8 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 	case <-ctx.Done():
 		stop = fmt.Errorf("compilation stopped: %w", context.Cause(ctx))
 	case <-timer.C:
-		stop = &overBudget{fmt.Sprintf("compilation exceeded the %v compile budget; "+
-			"split very large functions (or raise the node's --compile-budget)", budget)}
+		stop = &overBudget{msg: fmt.Sprintf("compilation exceeded the %v compile budget; "+
+			"split very large functions (or raise the node's --compile-budget)", budget), running: job.finished}
 	}
 	job.mu.Lock()
 	defer job.mu.Unlock()
@@ -152,18 +164,31 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 
 // refusal is a remembered over-budget refusal.
 type refusal struct {
-	err error
-	at  time.Time
+	err     error
+	at      time.Time
+	running <-chan struct{} // the abandoned compile, if any
 }
 
-// refused returns the remembered refusal of key, if recent. The caller
-// holds r.mu.
+// refusedLocked returns the remembered refusal of key, if still valid: a
+// compile refused over the budget stays refused while its abandoned
+// compile runs (trying again would only start a second one); once that
+// ends, its code is in the compilation cache and a new attempt is cheap.
+// An _initialize that did not return stays refused for refusedFor. The
+// caller holds r.mu.
 func (r *Runtime) refusedLocked(key moduleKey) error {
 	f, ok := r.refused[key]
 	if !ok {
 		return nil
 	}
-	if time.Since(f.at) > refusedFor {
+	expired := time.Since(f.at) > refusedFor
+	if f.running != nil {
+		select {
+		case <-f.running:
+			expired = true
+		default:
+		}
+	}
+	if expired {
 		delete(r.refused, key)
 		return nil
 	}
@@ -172,6 +197,10 @@ func (r *Runtime) refusedLocked(key moduleKey) error {
 
 // refuse remembers that key was refused for err.
 func (r *Runtime) refuse(key moduleKey, err error) {
+	var ob *overBudget
+	if !errors.As(err, &ob) {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.refused) >= maxRefused {
@@ -180,5 +209,5 @@ func (r *Runtime) refuse(key moduleKey, err error) {
 			break
 		}
 	}
-	r.refused[key] = refusal{err: err, at: time.Now()}
+	r.refused[key] = refusal{err: err, at: time.Now(), running: ob.running}
 }

@@ -160,7 +160,7 @@ func (r *Runtime) checkShape(wasm []byte, info *instrument.Info, rewriteErr erro
 	if info.MaxFunctionBranches <= limit {
 		return nil
 	}
-	return &overBudget{fmt.Sprintf("function %d has %d control instructions (block, loop, if, br, br_if, br_table), "+
+	return &overBudget{msg: fmt.Sprintf("function %d has %d control instructions (block, loop, if, br, br_if, br_table), "+
 		"over the limit of %d that keeps compilation within its budget; split the function",
 		info.MaxBranchesFunc, info.MaxFunctionBranches, limit)}
 }

@@ -119,7 +119,7 @@ func (m *Module) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	initialize := mod.ExportedFunction("_initialize")
 	if err := intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err }); err != nil {
 		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, &overBudget{fmt.Sprintf("_initialize did not return within the %v init timeout "+
+			return nil, &overBudget{msg: fmt.Sprintf("_initialize did not return within the %v init timeout "+
 				"(package init or the Go runtime's start loops or blocks); every cold start would hang the same way",
 				m.r.cfg.InitTimeout)}
 		}
