@@ -21,6 +21,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -336,7 +337,7 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 			}
 			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config)
 			if err != nil {
-				return nil, fmt.Errorf("function %s: %w", ch.Name, err)
+				return nil, compileError(fmt.Errorf("function %s: %w", ch.Name, err))
 			}
 			// A prebuilt module's kind is detected from its exports; the
 			// version records what was detected, so it is never ambiguous.
@@ -347,6 +348,15 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 		}
 	}
 	return seen, nil
+}
+
+// compileError answers a busy compiler (every compile slot taken, e.g. by
+// compiles abandoned over the budget) with 503: the module may be fine.
+func compileError(err error) error {
+	if errors.Is(err, runtime.ErrCompileBusy) {
+		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
+	}
+	return err
 }
 
 func planText(p *deploy.Plan) string {
@@ -523,7 +533,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	// Compile before repointing, so the rollback never serves a version
 	// this node cannot run.
 	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
-		return err
+		return compileError(err)
 	}
 	a.deployMu.Lock()
 	defer a.deployMu.Unlock()
