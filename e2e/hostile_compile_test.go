@@ -205,11 +205,11 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p2, url, _, _ := hostileServer(t, dataDir, tok, "--init-timeout", "3s")
+	p2, url, _, _ := hostileServer(t, dataDir, tok, "--init-timeout", "5s")
 	if r := do(t, "GET", url+"/fine/api", nil, nil); r.status != 200 {
 		t.Fatalf("after restart, the fine project: %d %s", r.status, r.body)
 	}
-	if !strings.Contains(p2.err.String(), "_initialize did not return within the 3s init timeout") {
+	if !strings.Contains(p2.err.String(), "_initialize did not return within the 5s init timeout") {
 		t.Fatalf("the hanging function was not refused at start:\n%s", p2.err)
 	}
 }
