@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
@@ -125,4 +126,46 @@ func TestInitializeThatNeverReturnsRefused(t *testing.T) {
 	require.Equal(t, KindReactor, m.Kind())
 	require.NotNil(t, m.snap, "its snapshot was taken")
 	require.NoError(t, m.Close(ctx))
+}
+
+// Two deploys compile the same bytes and the first one's client goes
+// away: the second still gets its module instead of the first one's
+// cancellation.
+func TestSharedCompileSurvivesOtherCallersCancel(t *testing.T) {
+	t.Parallel()
+	r := budgetRuntime(t, Config{CompileBudget: time.Hour, MaxCompiles: 2})
+	bomb := runtimetest.CompileBomb(3000, true)
+	key := moduleKey{hash: sha256.Sum256(bomb), memoryMB: DefaultMemoryMB}
+	refs := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if e := r.modules[key]; e != nil {
+			return e.refs
+		}
+		return 0
+	}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	first := make(chan error, 1)
+	go func() {
+		_, err := r.Compile(ctx1, bomb, ModuleSpec{Name: "same@1"})
+		first <- err
+	}()
+	for refs() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() {
+		m, err := r.Compile(context.Background(), bomb, ModuleSpec{Name: "same@2"})
+		if err == nil {
+			err = m.Close(context.Background())
+		}
+		second <- err
+	}()
+	for refs() < 2 { // the second waits for the first's compile
+		time.Sleep(time.Millisecond)
+	}
+	cancel1()
+	require.ErrorIs(t, <-first, context.Canceled)
+	require.NoError(t, <-second)
 }

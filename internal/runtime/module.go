@@ -215,8 +215,17 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 
 	if !found {
 		entry.err = r.compile(ctx, entry, wasm, spec.Name, memoryMB)
-		if errors.Is(entry.err, ErrOverBudget) {
-			r.refuse(key, entry.err)
+		if entry.err != nil {
+			if errors.Is(entry.err, ErrOverBudget) {
+				r.refuse(key, entry.err)
+			}
+			// A failed entry is not shared with later callers: one whose
+			// context is live must not get this caller's cancellation.
+			r.mu.Lock()
+			if r.modules[key] == entry {
+				delete(r.modules, key)
+			}
+			r.mu.Unlock()
 		}
 		close(entry.ready)
 	} else {
@@ -225,6 +234,12 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		case <-ctx.Done():
 			r.release(ctx, key, entry)
 			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ctx.Err())
+		}
+		if entry.err != nil && ctx.Err() == nil &&
+			(errors.Is(entry.err, context.Canceled) || errors.Is(entry.err, context.DeadlineExceeded)) {
+			// The caller that compiled gave up; compile for this one.
+			r.release(ctx, key, entry)
+			return r.Compile(ctx, wasm, spec)
 		}
 	}
 	if entry.err != nil {
