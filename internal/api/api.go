@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -59,9 +60,13 @@ type Config struct {
 
 // API is the admin HTTP handler.
 type API struct {
-	cfg      Config
-	mux      *http.ServeMux
-	deployMu sync.Mutex // one deploy at a time per node; the store keeps nodes consistent
+	cfg Config
+	mux *http.ServeMux
+	// deployMu serialises reading the deployed state with planning, and
+	// applying a plan, on this node (the store keeps nodes consistent).
+	// Compiles happen outside it, under the project's lock (locks.go).
+	deployMu sync.Mutex
+	projects projectLocks
 
 	tokens tokenCache // tokens seen valid, for TokenCacheTTL
 }
@@ -222,44 +227,48 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
 // rejects the whole deploy before anything is written), then the store
 // applies the plan in one transaction, then the invoker and router pick up
 // the change.
+//
+// Deploys of one project run one at a time; compiles run outside the
+// node-wide deploy lock, so a slow compile (bounded by the runtime's
+// compile budget, and stopped when ctx ends) holds up only its own
+// project. The plan is computed again under the lock before applying, as
+// other projects may have deployed meanwhile; the modules are compiled by
+// then, so that second pass costs no compile.
 func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*DeployResult, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
 	}
-	a.deployMu.Lock()
-	defer a.deployMu.Unlock()
-	cur, err := a.state(ctx)
+	unlock, err := a.projects.lock(ctx, spec.Project)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := deploy.Compute(spec, cur)
+	defer unlock()
+
+	a.deployMu.Lock()
+	plan, err := a.plan(ctx, spec)
+	a.deployMu.Unlock()
 	if err != nil {
-		return nil, &gateway.StatusError{Code: http.StatusConflict, Err: err}
+		return nil, err
+	}
+	if planOnly || plan.Empty() {
+		return &DeployResult{Plan: plan, PlanText: planText(plan)}, nil
+	}
+	kinds, err := a.prepare(ctx, plan, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
+	if plan, err = a.plan(ctx, spec); err != nil {
+		return nil, err
 	}
 	res := &DeployResult{Plan: plan, PlanText: planText(plan)}
-	if planOnly || plan.Empty() {
+	if plan.Empty() {
 		return res, nil
 	}
-	for _, list := range [][]deploy.FunctionChange{plan.Add, plan.Change} {
-		for i := range list {
-			ch := &list[i]
-			wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
-			}
-			if err != nil {
-				return nil, err
-			}
-			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config)
-			if err != nil {
-				return nil, fmt.Errorf("function %s: %w", ch.Name, err)
-			}
-			// A prebuilt module's kind is detected from its exports; the
-			// version records what was detected, so it is never ambiguous.
-			if ch.New.Config.Kind == "" {
-				ch.New.Config.Kind = kind
-			}
-		}
+	if _, err := a.prepare(ctx, plan, kinds); err != nil {
+		return nil, err
 	}
 	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec, time.Now()))
 	if err != nil {
@@ -271,6 +280,64 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 	}
 	a.cfg.Logger.Info("deployed", "project", spec.Project, "new_versions", len(out.Versions), "removed", len(plan.Remove))
 	return res, nil
+}
+
+// plan computes spec's plan against the deployed state. The caller holds
+// deployMu.
+func (a *API) plan(ctx context.Context, spec deploy.Spec) (*deploy.Plan, error) {
+	cur, err := a.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := deploy.Compute(spec, cur)
+	if err != nil {
+		return nil, &gateway.StatusError{Code: http.StatusConflict, Err: err}
+	}
+	return plan, nil
+}
+
+// prepare compiles the module of every added or changed function and
+// records the detected kind of prebuilt modules in the plan. kinds, from
+// an earlier pass over the same spec, gives those kinds up front, so the
+// compiled modules are found in the invoker's cache; prepare returns the
+// kinds it saw.
+func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]string) (map[string]string, error) {
+	seen := map[string]string{}
+	for _, list := range [][]deploy.FunctionChange{plan.Add, plan.Change} {
+		for i := range list {
+			ch := &list[i]
+			if ch.New.Config.Kind == "" && kinds[ch.Name] != "" {
+				ch.New.Config.Kind = kinds[ch.Name]
+			}
+			wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
+			}
+			if err != nil {
+				return nil, err
+			}
+			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config)
+			if err != nil {
+				return nil, compileError(fmt.Errorf("function %s: %w", ch.Name, err))
+			}
+			// A prebuilt module's kind is detected from its exports; the
+			// version records what was detected, so it is never ambiguous.
+			if ch.New.Config.Kind == "" {
+				ch.New.Config.Kind = kind
+			}
+			seen[ch.Name] = kind
+		}
+	}
+	return seen, nil
+}
+
+// compileError answers a busy compiler (every compile slot taken, e.g. by
+// compiles abandoned over the budget) with 503: the module may be fine.
+func compileError(err error) error {
+	if errors.Is(err, runtime.ErrCompileBusy) {
+		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
+	}
+	return err
 }
 
 func planText(p *deploy.Plan) string {
@@ -428,8 +495,17 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 		return gateway.Errorf(http.StatusBadRequest, `rollback wants {"version": N} with N ≥ 1`)
 	}
 	ctx := r.Context()
-	a.deployMu.Lock()
-	defer a.deployMu.Unlock()
+	f, err := a.cfg.Store.FunctionGet(ctx, name)
+	if err != nil {
+		return fmt.Errorf("function %s: %w", name, err)
+	}
+	// Like a deploy: the project's lock around the whole rollback, the
+	// node-wide lock only around repointing, not around the compile.
+	unlock, err := a.projects.lock(ctx, f.Project)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	v, err := a.cfg.Store.VersionGet(ctx, name, body.Version)
 	if err != nil {
 		return fmt.Errorf("function %s version %d: %w", name, body.Version, err)
@@ -441,8 +517,10 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	// Compile before repointing, so the rollback never serves a version
 	// this node cannot run.
 	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
-		return err
+		return compileError(err)
 	}
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
 	if err := a.cfg.Store.FunctionSetActiveVersion(ctx, name, body.Version); err != nil {
 		return fmt.Errorf("roll back %s to %d: %w", name, body.Version, err)
 	}

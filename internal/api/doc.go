@@ -11,5 +11,7 @@
 //
 // It applies deploys (plan → compile → one store transaction → sync the
 // invoker and the routes) but leaves planning itself to package deploy and
-// running functions to the gateway and invoker.
+// running functions to the gateway and invoker. Deploys and rollbacks of a
+// project run one at a time; compiles run outside the node-wide deploy
+// lock (locks.go has the lock order).
 package api

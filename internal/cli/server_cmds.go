@@ -34,6 +34,9 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.Float64Var(&cfg.Prices.PerGBSecond, "price-gb-second", cfg.Prices.PerGBSecond, "USD per GB-second, for cost estimates")
 	f.DurationVar(&cfg.LogRetention, "log-retention", cfg.LogRetention, "delete function logs older than this")
 	f.DurationVar(&cfg.UsageRetention, "usage-retention", cfg.UsageRetention, "delete usage records older than this")
+	f.DurationVar(&cfg.CompileBudget, "compile-budget", cfg.CompileBudget, "refuse a module whose compilation takes longer than this")
+	f.DurationVar(&cfg.InitTimeout, "init-timeout", cfg.InitTimeout, "refuse a module whose _initialize (package init) takes longer than this")
+	f.IntVar(&cfg.MaxFunctionBranches, "max-function-branches", cfg.MaxFunctionBranches, "refuse a module with a function of more control instructions than this (compile time explodes above)")
 	f.StringVar(logLevel, "log-level", "info", "platform log level: debug, info, warn, error")
 }
 

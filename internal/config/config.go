@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/runtime"
 )
 
 // Config is the whole configuration of a Strata server.
@@ -34,6 +35,17 @@ type Config struct {
 	UsageRetention time.Duration
 	Prices         invoke.Prices
 	Version        string
+	// CompileBudget bounds compiling one module at deploy and start-up; a
+	// module over it is refused (runtime.DefaultCompileBudget).
+	CompileBudget time.Duration
+	// InitTimeout bounds a reactor's _initialize when it runs at deploy
+	// and start-up to take its snapshot; a module whose _initialize does
+	// not return in time is refused (runtime.DefaultInitTimeout).
+	InitTimeout time.Duration
+	// MaxFunctionBranches refuses, before compiling, a module with a
+	// function of more control instructions than this: compile time
+	// explodes above some tens of thousands (runtime.DefaultMaxFunctionBranches).
+	MaxFunctionBranches int
 }
 
 // Default returns the defaults.
@@ -55,6 +67,10 @@ func Default() Config {
 		LogRetention:   7 * 24 * time.Hour,
 		UsageRetention: 30 * 24 * time.Hour,
 		Prices:         invoke.DefaultPrices,
+		CompileBudget:  runtime.DefaultCompileBudget,
+		InitTimeout:    runtime.DefaultInitTimeout,
+
+		MaxFunctionBranches: runtime.DefaultMaxFunctionBranches,
 	}
 }
 
@@ -113,6 +129,12 @@ func (c Config) Validate() error {
 	}
 	if c.LogRetention < time.Minute || c.UsageRetention < time.Minute {
 		errs = append(errs, errors.New("log and usage retention must be at least 1m"))
+	}
+	if c.CompileBudget < 100*time.Millisecond || c.InitTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("compile budget %s and init timeout %s: must be at least 100ms", c.CompileBudget, c.InitTimeout))
+	}
+	if c.MaxFunctionBranches < 1 {
+		errs = append(errs, fmt.Errorf("max function branches %d: must be positive", c.MaxFunctionBranches))
 	}
 	if c.Prices.PerGBSecond < 0 || c.Prices.PerMillionRequests < 0 {
 		errs = append(errs, errors.New("prices must not be negative"))

@@ -53,8 +53,12 @@ func rewriteCode(r *reader, funcs uint32, interrupt bool, info *Info) ([]byte, e
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}
 		inserts = inserts[:0]
+		info.branches = 0
 		if err := walkExpr(br, &inserts, info); err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
+		}
+		if info.branches > info.MaxFunctionBranches {
+			info.MaxFunctionBranches, info.MaxBranchesFunc = info.branches, int(i)
 		}
 		if !br.done() {
 			return nil, fmt.Errorf("function body %d: %w", i, br.errorf("bytes after the final end"))
@@ -163,13 +167,19 @@ func walkExpr(r *reader, sites *[]int, info *Info) error {
 				return err
 			}
 			labels = append(labels, op == 0x03)
-			if op == 0x03 && info != nil {
-				info.Loops++
+			if info != nil {
+				info.branches++
+				if op == 0x03 {
+					info.Loops++
+				}
 			}
 		case op == 0x0c, op == 0x0d: // br, br_if
 			l, err := r.u32()
 			if err != nil {
 				return err
+			}
+			if info != nil {
+				info.branches++
 			}
 			if sites != nil && isLoop(l) {
 				*sites = append(*sites, at)
@@ -178,6 +188,9 @@ func walkExpr(r *reader, sites *[]int, info *Info) error {
 			n, err := r.u32()
 			if err != nil {
 				return err
+			}
+			if info != nil {
+				info.branches++
 			}
 			back := false
 			for i := uint64(0); i <= uint64(n); i++ { // n labels and the default

@@ -20,6 +20,10 @@
 //     minimum raised, for restoring a memory snapshot instead of running
 //     the data segments and the guest's initialisation again.
 //
+// While walking the code it counts, per function, the control instructions
+// (Info.MaxFunctionBranches), so the runtime can refuse functions that
+// would take minutes to compile.
+//
 // Everything it does not understand (SIMD, threads, exceptions, tail calls,
 // GC types, memory64) makes it return ErrUnsupported; malformed input gives
 // ErrMalformed. Either way the caller runs the original bytes by another

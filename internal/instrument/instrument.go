@@ -105,6 +105,14 @@ type Info struct {
 	// elem.drop). UsesDataSegments is true for memory.init or data.drop.
 	MutatesTables    bool
 	UsesDataSegments bool
+	// MaxFunctionBranches is the most control instructions (block, loop,
+	// if, br, br_if, br_table) in one function body, and MaxBranchesFunc
+	// that function's index among the defined functions. Compile time in
+	// an optimising compiler grows faster than linearly with it, so the
+	// runtime refuses modules far above what compilers emit.
+	MaxFunctionBranches int
+	MaxBranchesFunc     int
+	branches            int // in the body being walked
 }
 
 // Interrupt returns wasm with the interrupt checks added (Options.Interrupt).

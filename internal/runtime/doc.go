@@ -9,6 +9,13 @@
 // HTTP statuses (ErrTimeout, ErrResponseTooLarge, *TrapError,
 // ErrInvalidModule).
 //
+// Compilation is bounded (budget.go): a module with a function of too many
+// control instructions is refused before compiling, a compile is given a
+// time budget and stops being waited for when its context ends, at most
+// MaxCompiles compiles run at once (abandoned ones included), and the
+// _initialize run for the snapshot has a timeout; over any of them the
+// module is refused with ErrOverBudget.
+//
 // Deadlines are enforced by interrupt checks that internal/instrument
 // writes into each module at compile time (interrupt.go), with wazero's
 // WithCloseOnContextDone as the fallback for modules it cannot rewrite.

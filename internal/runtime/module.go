@@ -100,6 +100,9 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	if !r.cfg.NoInstrument && !r.cfg.unchecked {
 		// Exported globals let Compile snapshot an initialised instance.
 		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true})
+		if err := r.checkShape(wasm, info, err); err != nil {
+			return err
+		}
 		switch {
 		case err != nil:
 			// Malformed modules land here too; wazero names the problem
@@ -126,7 +129,7 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	if err != nil {
 		return engineError{err}
 	}
-	cm, err := eng.rt.CompileModule(ctx, code)
+	cm, err := r.compileBounded(ctx, eng, code, name)
 	if err != nil {
 		return err
 	}
@@ -134,6 +137,32 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	r.log.InfoContext(ctx, "module compiled", "module", name, "bytes", len(wasm),
 		"instrumented", !guarded, "duration", time.Since(start))
 	return nil
+}
+
+// checkShape refuses, before wazero spends minutes on it, a module with a
+// function of more control instructions than Config.MaxFunctionBranches
+// (see DefaultMaxFunctionBranches). info and rewriteErr are what the
+// interrupt rewrite found; when it could not instrument the module (no
+// memory, a start function is fine) the code is walked again without
+// rewriting. Modules whose code internal/instrument cannot read at all
+// (SIMD, threads, ...) are bounded by the compile budget alone.
+func (r *Runtime) checkShape(wasm []byte, info *instrument.Info, rewriteErr error) error {
+	limit := r.cfg.MaxFunctionBranches
+	if limit <= 0 {
+		return nil
+	}
+	if rewriteErr != nil {
+		var err error
+		if _, info, err = instrument.Rewrite(wasm, instrument.Options{}); err != nil {
+			return nil
+		}
+	}
+	if info.MaxFunctionBranches <= limit {
+		return nil
+	}
+	return &overBudget{msg: fmt.Sprintf("function %d has %d control instructions (block, loop, if, br, br_if, br_table), "+
+		"over the limit of %d that keeps compilation within its budget; split the function",
+		info.MaxBranchesFunc, info.MaxFunctionBranches, limit)}
 }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -172,6 +201,10 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		r.mu.Unlock()
 		return nil, fmt.Errorf("compile module %s: runtime closed", spec.Name)
 	}
+	if err := r.refusedLocked(key); err != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("compile module %s: %w (refused recently; not compiled again)", spec.Name, err)
+	}
 	entry, found := r.modules[key]
 	if !found {
 		entry = &compiled{ready: make(chan struct{})}
@@ -182,6 +215,18 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 
 	if !found {
 		entry.err = r.compile(ctx, entry, wasm, spec.Name, memoryMB)
+		if entry.err != nil {
+			if errors.Is(entry.err, ErrOverBudget) {
+				r.refuse(key, entry.err)
+			}
+			// A failed entry is not shared with later callers: one whose
+			// context is live must not get this caller's cancellation.
+			r.mu.Lock()
+			if r.modules[key] == entry {
+				delete(r.modules, key)
+			}
+			r.mu.Unlock()
+		}
 		close(entry.ready)
 	} else {
 		select {
@@ -190,12 +235,22 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 			r.release(ctx, key, entry)
 			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ctx.Err())
 		}
+		if entry.err != nil && ctx.Err() == nil &&
+			(errors.Is(entry.err, context.Canceled) || errors.Is(entry.err, context.DeadlineExceeded)) {
+			// The caller that compiled gave up; compile for this one.
+			r.release(ctx, key, entry)
+			return r.Compile(ctx, wasm, spec)
+		}
 	}
 	if entry.err != nil {
 		r.release(ctx, key, entry)
 		var ee engineError
-		if errors.As(entry.err, &ee) {
+		switch {
+		case errors.As(entry.err, &ee):
 			return nil, fmt.Errorf("compile module %s: %w", spec.Name, ee.err)
+		case errors.Is(entry.err, ErrOverBudget), errors.Is(entry.err, ErrCompileBusy),
+			errors.Is(entry.err, context.Canceled), errors.Is(entry.err, context.DeadlineExceeded):
+			return nil, fmt.Errorf("compile module %s: %w", spec.Name, entry.err)
 		}
 		return nil, fail("%v", entry.err)
 	}
@@ -225,7 +280,13 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		// randomness for ids and crypto.
 		WithRandSource(rand.Reader)
 	if kind == KindReactor && entry.interrupt && !r.cfg.NoSnapshot {
-		m.prepareSnapshot(ctx)
+		if err := m.prepareSnapshot(ctx); err != nil {
+			_ = m.Close(ctx)
+			if errors.Is(err, ErrOverBudget) {
+				r.refuse(key, err)
+			}
+			return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
+		}
 	}
 	return m, nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	goruntime "runtime"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -58,6 +60,24 @@ type Config struct {
 	// Nil: guests get ErrNoFlow.
 	Flow Flow
 
+	// CompileBudget bounds compiling one module (and waiting for a compile
+	// slot); a module over it is refused with ErrOverBudget. 0 means
+	// DefaultCompileBudget.
+	CompileBudget time.Duration
+	// InitTimeout bounds _initialize when Compile runs it for a reactor's
+	// snapshot; a module whose _initialize does not return in time is
+	// refused with ErrOverBudget. 0 means DefaultInitTimeout.
+	InitTimeout time.Duration
+	// MaxCompiles caps wazero compiles running at once, including ones
+	// abandoned over the budget that run on until wazero finishes. 0
+	// means GOMAXPROCS.
+	MaxCompiles int
+	// MaxFunctionBranches refuses, before compiling, a module with a
+	// function of more control instructions than this (see
+	// DefaultMaxFunctionBranches). 0 means the default; -1 turns the check
+	// off.
+	MaxFunctionBranches int
+
 	// unchecked runs modules with no deadline enforcement at all; only
 	// benchmarks use it, to measure what the checks cost.
 	unchecked bool
@@ -74,9 +94,15 @@ type Runtime struct {
 	log   *slog.Logger
 	cache wazero.CompilationCache
 
+	// compileSlots holds a token per wazero compile running (MaxCompiles).
+	compileSlots chan struct{}
+	compiling    sync.WaitGroup // compile goroutines, abandoned ones included
+	inflight     int            // compile goroutines running; guarded by mu
+
 	mu      sync.Mutex
 	engines map[engineKey]*engine
 	modules map[moduleKey]*compiled
+	refused map[moduleKey]refusal // recent over-budget refusals
 	closed  bool
 }
 
@@ -104,6 +130,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
+	if cfg.CompileBudget <= 0 {
+		cfg.CompileBudget = DefaultCompileBudget
+	}
+	if cfg.InitTimeout <= 0 {
+		cfg.InitTimeout = DefaultInitTimeout
+	}
+	if cfg.MaxCompiles <= 0 {
+		cfg.MaxCompiles = goruntime.GOMAXPROCS(0)
+	}
+	if cfg.MaxFunctionBranches == 0 {
+		cfg.MaxFunctionBranches = DefaultMaxFunctionBranches
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -119,16 +157,21 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	return &Runtime{
-		cfg:     cfg,
-		log:     log,
-		cache:   cache,
-		engines: map[engineKey]*engine{},
-		modules: map[moduleKey]*compiled{},
+		cfg:          cfg,
+		log:          log,
+		cache:        cache,
+		compileSlots: make(chan struct{}, cfg.MaxCompiles),
+		engines:      map[engineKey]*engine{},
+		modules:      map[moduleKey]*compiled{},
+		refused:      map[moduleKey]refusal{},
 	}, nil
 }
 
 // Close closes every wazero runtime, and with them every module and
-// instance, then the compilation cache (the on-disk part stays).
+// instance, then the compilation cache (the on-disk part stays). Compiles
+// abandoned over the budget cannot be stopped, and wazero must not see its
+// runtime closed under a compile; when some still run, Close returns at
+// once and the runtimes are closed when the last of them ends.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -139,18 +182,32 @@ func (r *Runtime) Close(ctx context.Context) error {
 	engines := r.engines
 	r.engines = map[engineKey]*engine{}
 	r.modules = map[moduleKey]*compiled{}
+	inflight := r.inflight
 	r.mu.Unlock()
 
-	var errs []error
-	for _, e := range engines {
-		if err := e.rt.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("close runtime for %d MB (guarded %t): %w", e.memoryMB, e.guarded, err))
+	closeAll := func(ctx context.Context) error {
+		var errs []error
+		for _, e := range engines {
+			if err := e.rt.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close runtime for %d MB (guarded %t): %w", e.memoryMB, e.guarded, err))
+			}
 		}
+		if err := r.cache.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close compilation cache: %w", err))
+		}
+		return errors.Join(errs...)
 	}
-	if err := r.cache.Close(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("close compilation cache: %w", err))
+	if inflight == 0 {
+		return closeAll(ctx)
 	}
-	return errors.Join(errs...)
+	r.log.WarnContext(ctx, "runtime closes when the compiles still running end", "compiles", inflight)
+	go func() {
+		r.compiling.Wait()
+		if err := closeAll(context.WithoutCancel(ctx)); err != nil {
+			r.log.Warn("close runtime", "err", err)
+		}
+	}()
+	return nil
 }
 
 // engineFor returns the wazero runtime for key, creating it on first use.

@@ -45,22 +45,23 @@ type globalValue struct {
 // snapshotChunk is the granularity at which zero memory is skipped.
 const snapshotChunk = 4096
 
-// snapshotInitTimeout bounds _initialize when taking a snapshot, so a guest
-// whose init never ends cannot hang Compile; the module then runs without a
-// snapshot and its cold starts fail as they would have.
-const snapshotInitTimeout = 30 * time.Second
-
-// prepareSnapshot takes m's snapshot and compiles its lean variant. It
-// never fails Compile: when something does not fit, the module simply
-// cold-starts the normal way, and the reason is logged.
-func (m *Module) prepareSnapshot(ctx context.Context) {
+// prepareSnapshot takes m's snapshot and compiles its lean variant. When
+// something does not fit, the module simply cold-starts the normal way and
+// the reason is logged. It fails only when _initialize did not return
+// within Config.InitTimeout (ErrOverBudget: every cold start would hang
+// the same way, so the module is refused) or ctx ended.
+func (m *Module) prepareSnapshot(ctx context.Context) error {
 	start := time.Now()
 	if err := m.trySnapshot(ctx); err != nil {
+		if errors.Is(err, ErrOverBudget) || ctx.Err() != nil {
+			return err
+		}
 		m.r.log.InfoContext(ctx, "cold starts run _initialize (no snapshot)", "module", m.name, "reason", err.Error())
-		return
+		return nil
 	}
 	m.r.log.InfoContext(ctx, "snapshot taken", "module", m.name, "pages", m.snap.pages,
 		"bytes", m.snap.size(), "ranges", len(m.snap.ranges), "duration", time.Since(start))
+	return nil
 }
 
 func (m *Module) trySnapshot(ctx context.Context) error {
@@ -100,7 +101,8 @@ func (m *Module) trySnapshot(ctx context.Context) error {
 // takeSnapshot instantiates the full module with m's configuration, runs
 // _initialize and copies the resulting state.
 func (m *Module) takeSnapshot(ctx context.Context) (*snapshot, error) {
-	ctx, cancel := context.WithTimeout(ctx, snapshotInitTimeout)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, m.r.cfg.InitTimeout)
 	defer cancel()
 	out := logWriter{log: m.r.log, module: m.name, stream: "stdout (init, snapshot)"}
 	errw := logWriter{log: m.r.log, module: m.name, stream: "stderr (init, snapshot)"}
@@ -116,6 +118,11 @@ func (m *Module) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	}
 	initialize := mod.ExportedFunction("_initialize")
 	if err := intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err }); err != nil {
+		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &overBudget{msg: fmt.Sprintf("_initialize did not return within the %v init timeout "+
+				"(package init or the Go runtime's start loops or blocks); every cold start would hang the same way",
+				m.r.cfg.InitTimeout)}
+		}
 		return nil, fmt.Errorf("_initialize: %w", err)
 	}
 
@@ -209,7 +216,7 @@ func (r *Runtime) acquireVariant(ctx context.Context, eng *engine, code []byte) 
 	entry.refs++
 	r.mu.Unlock()
 	if !found {
-		entry.cm, entry.err = eng.rt.CompileModule(ctx, code)
+		entry.cm, entry.err = r.compileBounded(ctx, eng, code, "lean variant")
 		close(entry.ready)
 	} else {
 		select {

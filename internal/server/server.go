@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -114,7 +115,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start bindings: %w", err)
 	}
 	flowHost := &code.Host{ProjectOf: s.wfs.projectOf}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost}); err != nil {
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost,
+		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{
@@ -135,6 +137,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
+	s.preload(ctx)
 	if err := s.inv.Sync(ctx); err != nil {
 		return fmt.Errorf("load deployed functions: %w", err)
 	}
@@ -162,6 +165,45 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.goBackground(func() { s.retentionLoop(bgCtx) })
 	s.log.Info("strata serving", "addr", s.ln.Addr().String(), "store", s.storeName())
 	return nil
+}
+
+// preload compiles the active version of every deployed function, several
+// at once, so that Sync, which activates them one after another, finds them
+// compiled. Each compile is bounded by the compile budget and each
+// snapshot's _initialize by the init timeout, so start-up takes about the
+// slowest module's time instead of the sum of all; a module that fails is
+// logged and left out (Sync logs it again and serves the others). Modules
+// refused for their time are remembered by the runtime, so Sync does not
+// pay for them twice.
+func (s *Server) preload(ctx context.Context) {
+	fns, err := s.st.FunctionList(ctx)
+	if err != nil {
+		return // Sync reports it
+	}
+	start := time.Now()
+	slots := make(chan struct{}, max(goruntime.GOMAXPROCS(0), 1))
+	var wg sync.WaitGroup
+	for _, f := range fns {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			v, err := s.st.VersionGet(ctx, f.Name, f.ActiveVersion)
+			if err != nil {
+				return // Sync reports it
+			}
+			wasm, err := s.st.BlobGet(ctx, v.ModuleSHA256)
+			if err != nil {
+				return
+			}
+			name := fmt.Sprintf("%s@%d", v.Function, v.Number)
+			if _, err := s.inv.Prepare(ctx, name, wasm, v.ModuleSHA256, v.Config); err != nil {
+				s.log.Error("load function version; its routes answer 404 until a deploy fixes it",
+					"function", v.Function, "version", v.Number, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	s.log.Info("deployed functions compiled", "functions", len(fns), "duration", time.Since(start))
 }
 
 func (s *Server) storeName() string {

@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/client"
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlite"
+)
+
+// Found item 4 of issue 9 (deploy-time compile bombs), on the real binary:
+// a compile bomb of one project held the node-wide deploy lock for minutes
+// and went on compiling after its client left; an _initialize that never
+// returned cost its time at every server start, one function after
+// another.
+
+// hostileServer starts `strata server` in dataDir with args and returns
+// the process, its URL and an admin client (the token is printed on the
+// first start only; later starts reuse tok).
+func hostileServer(t *testing.T, dataDir, tok string, args ...string) (*proc, string, *client.Client, string) {
+	t.Helper()
+	p := startProc(t, dataDir, append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug"}, args...)...)
+	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
+	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
+	var url string
+	eventually(t, 3*time.Minute, "strata server to start", func() bool {
+		if p.exited() {
+			t.Fatalf("strata server exited:\n%s\n%s", p.out, p.err)
+		}
+		out := p.out.String()
+		if m := urlRe.FindStringSubmatch(out); m != nil {
+			url = m[1]
+		}
+		if m := tokRe.FindStringSubmatch(out); m != nil {
+			tok = m[1]
+		}
+		return url != "" && tok != ""
+	})
+	return p, url, client.New(url, tok), tok
+}
+
+// hostileDeploy uploads the modules and deploys one function per module,
+// each with a GET route /<project>/<name>.
+func hostileSpec(t *testing.T, c *client.Client, project string, fns map[string][]byte) deploy.Spec {
+	t.Helper()
+	spec := deploy.Spec{Project: project}
+	for name, wasm := range fns {
+		sum := sha256.Sum256(wasm)
+		sha := hex.EncodeToString(sum[:])
+		if _, err := c.UploadBlob(context.Background(), sha, wasm); err != nil {
+			t.Fatalf("upload %s: %v", name, err)
+		}
+		spec.Functions = append(spec.Functions, deploy.FunctionSpec{
+			Name: name, ModuleSHA256: sha,
+			Config: store.FunctionConfig{MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4},
+			Routes: []deploy.RouteSpec{{Method: "GET", Path: "/" + project + "/" + name}},
+		})
+	}
+	return spec
+}
+
+// pgSchemaStore returns --store for a fresh PostgreSQL schema, or skips.
+func pgSchemaStore(t *testing.T) []string {
+	t.Helper()
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	schema := fmt.Sprintf("strata_e2e_compile_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), pg)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(pg, "?") {
+		sep = "&"
+	}
+	return []string{"--store", pg + sep + "search_path=" + schema}
+}
+
+func TestHostileCompileSQLite(t *testing.T) {
+	t.Parallel()
+	testHostileCompile(t)
+}
+
+func TestHostileCompilePostgres(t *testing.T) {
+	testHostileCompile(t, pgSchemaStore(t)...)
+}
+
+// testHostileCompile: project "attacker" deploys compile bombs; project
+// "victim" deploys meanwhile and is served.
+func testHostileCompile(t *testing.T, args ...string) {
+	p, url, c, _ := hostileServer(t, t.TempDir(), "", args...)
+	hello := runtimetest.Guest(t, runtimetest.Hello)
+
+	// The bomb whose shape shows is refused at once, naming the cause.
+	_, err := c.Deploy(context.Background(), hostileSpec(t, c, "attacker", map[string][]byte{
+		"bomb": runtimetest.CompileBomb(12000, false)}), false)
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(err.Error(), "function 0 has 24000 control instructions") {
+		t.Fatalf("shape bomb: %v, want a 400 naming its control instructions", err)
+	}
+
+	// The bomb whose shape is hidden compiles for minutes under the
+	// default budget. Meanwhile the victim deploys and is served.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": runtimetest.CompileBomb(12000, true)})
+	bombDone := make(chan error, 1)
+	go func() {
+		_, err := c.Deploy(ctx, bombSpec, false)
+		bombDone <- err
+	}()
+	eventually(t, time.Minute, "the bomb to compile", func() bool {
+		return strings.Contains(p.err.String(), `msg="compiling module" module=bomb`)
+	})
+	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "victim", map[string][]byte{"api": hello}), false); err != nil {
+		t.Fatalf("the victim's deploy while the attacker's bomb compiles: %v", err)
+	}
+	if r := do(t, "GET", url+"/victim/api", nil, nil); r.status != 200 {
+		t.Fatalf("victim route: %d %s", r.status, r.body)
+	}
+	select {
+	case err := <-bombDone:
+		t.Fatalf("the bomb's deploy ended before the victim's: %v", err)
+	default:
+	}
+
+	// The attacker's client goes away: the server stops waiting for the
+	// compile (it runs on, holding one compile slot, until wazero ends).
+	cancel()
+	<-bombDone
+	eventually(t, time.Minute, "the server to give up the bomb", func() bool {
+		return strings.Contains(p.err.String(), "compile abandoned") &&
+			strings.Contains(p.err.String(), "compilation stopped: context canceled")
+	})
+	fns, err := c.Functions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fns {
+		if f.Project == "attacker" {
+			t.Fatalf("a bomb was deployed: %+v", f)
+		}
+	}
+}
+
+// A function whose _initialize never returns (written to the store past a
+// deploy's checks, as by an older node) is refused at start after the
+// init timeout; the node starts and serves the other projects.
+func TestHostileStartWithHangingInit(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	p, _, c, tok := hostileServer(t, dataDir, "")
+	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "fine", map[string][]byte{"api": runtimetest.Guest(t, runtimetest.Hello)}), false); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	p.stop()
+
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "strata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := runtimetest.InitLoop(-1)
+	sum := sha256.Sum256(wasm)
+	sha := hex.EncodeToString(sum[:])
+	if err := st.BlobPut(ctx, sha, wasm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
+		Project:     "hang",
+		NewVersions: []store.NewVersionParams{{Function: "hang", ModuleSHA256: sha, Config: store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4}}},
+		Routes:      []store.Route{{Project: "hang", Method: "GET", Path: "/hang", Function: "hang"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	p2, url, _, _ := hostileServer(t, dataDir, tok, "--init-timeout", "5s")
+	if r := do(t, "GET", url+"/fine/api", nil, nil); r.status != 200 {
+		t.Fatalf("after restart, the fine project: %d %s", r.status, r.body)
+	}
+	if !strings.Contains(p2.err.String(), "_initialize did not return within the 5s init timeout") {
+		t.Fatalf("the hanging function was not refused at start:\n%s", p2.err)
+	}
+}
