@@ -154,10 +154,6 @@ func (c *sqliteConn) runGuarded(ctx context.Context, query string, args []any, r
 	if mayControlTx(query) {
 		c.dirty = true
 	}
-	// The driver interrupts a statement at ctx's end only inside Exec
-	// and Query; this covers rows.Next too. Deferred before the rows'
-	// Close, so it runs after it.
-	defer c.guard.interruptAt(ctx)()
 	if !rows {
 		res, err := c.c.ExecContext(ctx, query, args...)
 		if err != nil {
@@ -168,6 +164,10 @@ func (c *sqliteConn) runGuarded(ctx context.Context, query string, args []any, r
 		resp.LastInsertID, _ = res.LastInsertId()
 		return resp, nil
 	}
+	// The driver interrupts a statement at ctx's end only inside Exec
+	// and Query, not in rows.Next; this covers the rows. Deferred before
+	// the rows' Close, so it runs after it.
+	defer c.guard.interruptAt(ctx)()
 	r, err := c.c.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
