@@ -7,7 +7,9 @@
 // resource that is and whether the guest may use it.
 //
 // It owns: the database connection pools and their hard per-database
-// ceilings, the transactions guests leave open (rolled back by
+// ceilings, the confinement of guest SQL to its one database (SQLite's
+// authorizer, limits and defensive mode, see sqliteguard.go), result caps
+// and deadlines enforced while a statement runs, the transactions guests leave open (rolled back by
 // EndInvocation), the encryption of secrets (AES-256-GCM under a key
 // file, bound to the secret's project and name; a function reads only its
 // own project's secrets, Caller.Project), the SSRF checks of fetch, and schema migrations of bound

@@ -44,10 +44,21 @@ var specialPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 }
 
+// neverAllowed explains the refusals that fetch_private does not lift.
+// The unspecified address (0.0.0.0, ::) is "this host": Linux connects it
+// to loopback, so it would be a second spelling of 127.0.0.1 that no
+// allow-list entry names. Refusing it always (rather than treating it as
+// loopback) keeps one spelling per service: a function that must reach
+// this host lists 127.0.0.1 or [::1] and sets fetch_private.
+var neverAllowed = map[string]string{
+	"unspecified": "the unspecified address means this host itself and is never a server's address, so fetch refuses it even with fetch_private (to reach a service on this host, list 127.0.0.1 or [::1] and set fetch_private)",
+	"multicast":   "a multicast address is never a server's, so fetch refuses it even with fetch_private",
+}
+
 // refusal says why fetch may not connect to a, or "" if it may. Only
 // private callers (FetchPrivate) reach loopback, private, link-local and
-// special addresses; nobody reaches unspecified or multicast ones, which
-// are never a server.
+// special addresses; nobody reaches unspecified or multicast ones (see
+// neverAllowed).
 func refusal(a netip.Addr, private bool) string {
 	a = a.Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
 	switch {
@@ -188,9 +199,14 @@ func (b *Bindings) dialChecked(ctx context.Context, network, addr string, privat
 	// public and an internal address is a rebinding attempt, not a
 	// service.
 	for _, a := range addrs {
-		if why := refusal(a, private); why != "" {
-			return nil, fmt.Errorf("fetch: %s resolves to %s, a %s address (allowed only with fetch_private): %w", host, a, why, ErrNotPermitted)
+		why := refusal(a, private)
+		if why == "" {
+			continue
 		}
+		if never, ok := neverAllowed[why]; ok {
+			return nil, fmt.Errorf("fetch: %s resolves to %s, a %s address: %s: %w", host, a, why, never, ErrNotPermitted)
+		}
+		return nil, fmt.Errorf("fetch: %s resolves to %s, a %s address (allowed only with fetch_private): %w", host, a, why, ErrNotPermitted)
 	}
 	var errs []error
 	for _, a := range addrs {

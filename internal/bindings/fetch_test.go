@@ -282,3 +282,35 @@ func ExampleBindings_Fetch() {
 	fmt.Println(allowed([]string{"*.example.org"}, &url.URL{Scheme: "https", Host: "api.example.org"}))
 	// Output: true
 }
+
+// TestFetchUnspecifiedNeverAllowed: 0.0.0.0 and :: mean "this host". The
+// refusal used to say "allowed only with fetch_private" although
+// fetch_private did not lift it; now it is refused with or without
+// fetch_private, says so, and never dials.
+func TestFetchUnspecifiedNeverAllowed(t *testing.T) {
+	res := &fakeResolver{hosts: map[string][]string{
+		"zero.example.org":  {"0.0.0.0"},
+		"zero6.example.org": {"::"},
+	}}
+	f := setup(t, func(c *Config) { c.Resolver = res; c.Dialer = failDialer{t} })
+	allow := []string{"0.0.0.0", "0.0.0.0:8080", "[::]", "[::ffff:0.0.0.0]", "*.example.org", "224.0.0.1"}
+	for _, private := range []bool{false, true} {
+		ctx := as("app", "i1", store.FunctionConfig{Fetch: allow, FetchPrivate: private})
+		for _, u := range []string{
+			"http://0.0.0.0/", "http://0.0.0.0:8080/admin", "http://[::]/", "http://[::ffff:0.0.0.0]/",
+			"http://zero.example.org/", "http://zero6.example.org/",
+		} {
+			t.Run(fmt.Sprintf("%s private=%v", u, private), func(t *testing.T) {
+				_, err := f.b.Fetch(ctx, wire.FetchRequest{URL: u})
+				require.ErrorIs(t, err, ErrNotPermitted)
+				require.ErrorContains(t, err, "unspecified")
+				require.ErrorContains(t, err, "this host")
+				require.ErrorContains(t, err, "even with fetch_private")
+				require.NotContains(t, err.Error(), "allowed only with fetch_private")
+			})
+		}
+		_, err := f.b.Fetch(ctx, wire.FetchRequest{URL: "http://224.0.0.1/"})
+		require.ErrorIs(t, err, ErrNotPermitted)
+		require.ErrorContains(t, err, "even with fetch_private")
+	}
+}

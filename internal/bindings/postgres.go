@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/store"
@@ -21,8 +26,14 @@ import (
 // MaxConnections: the pool, shared by every instance of every function
 // bound to the database, never opens more.
 type postgresEngine struct {
+	name string
 	pool *pgxpool.Pool
 }
+
+// pgCancelGrace is how long after a context ends pgx waits for the
+// server to acknowledge the cancel request before it closes the
+// connection: a call still returns at its deadline plus at most this.
+const pgCancelGrace = 500 * time.Millisecond
 
 var secretRef = regexp.MustCompile(`\$\{secret:([A-Za-z0-9_.-]+)\}`)
 
@@ -65,11 +76,47 @@ func (b *Bindings) openPostgres(ctx context.Context, cfg store.DatabaseConfig) (
 	if pc.ConnConfig.RuntimeParams["application_name"] == "" {
 		pc.ConnConfig.RuntimeParams["application_name"] = "strata:" + cfg.Name
 	}
+	// A statement whose context ends (the invocation's deadline, or the
+	// result cap reached mid-stream) is cancelled on the server at once,
+	// so it stops working and sending; pgx's default only closes the
+	// socket, leaving the server to run on until it next writes.
+	pc.ConnConfig.BuildContextWatcherHandler = func(pg *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pg, DeadlineDelay: pgCancelGrace}
+	}
+	// No message from the server may be larger than a result: pgx reads
+	// a whole row into memory before it is counted, so a row of
+	// repeat('x', 1e9) would cost a gigabyte. A message over this fails
+	// on its length header, before it is read.
+	maxMsg := pgMaxMessage(b.cfg.MaxResultBytes)
+	pc.ConnConfig.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		f := pgproto3.NewFrontend(r, w)
+		f.SetMaxBodyLen(maxMsg)
+		return f
+	}
+	var warnOnce sync.Once
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		// A binding grants its guests everything the URL's role may do;
+		// a superuser may read server files and run programs there.
+		if c.PgConn().ParameterStatus("is_superuser") == "on" {
+			warnOnce.Do(func() {
+				b.log.Warn("postgres binding connects as a superuser: its functions can read server files and run programs on the database host; give it a role limited to its own schema",
+					"database", cfg.Name, "user", pc.ConnConfig.User)
+			})
+		}
+		return nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, err
 	}
-	return &postgresEngine{pool: pool}, nil
+	return &postgresEngine{name: cfg.Name, pool: pool}, nil
+}
+
+// pgMaxMessage is the largest protocol message read from the server for
+// a result cap: the cap plus room for the row's framing, and at least
+// 1 MiB so errors and notices always fit.
+func pgMaxMessage(maxResult int) int {
+	return max(maxResult, 1<<20) + 64<<10
 }
 
 func (e *postgresEngine) close() error { e.pool.Close(); return nil }
@@ -79,14 +126,39 @@ func (e *postgresEngine) conn(ctx context.Context) (engineConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &postgresConn{c: c}, nil
+	return &postgresConn{e: e, c: c}, nil
 }
 
 type postgresConn struct {
+	e *postgresEngine
 	c *pgxpool.Conn
 }
 
 func (c *postgresConn) run(ctx context.Context, query string, args []any, rows bool, lim limits) (*wire.SQLResponse, error) {
+	resp, err := c.runStreaming(ctx, query, args, rows, lim)
+	if err == nil {
+		return resp, nil
+	}
+	var big *pgproto3.ExceededMaxBodyLenErr
+	switch {
+	case errors.Is(err, ErrLimit):
+	case errors.As(err, &big):
+		// pgx closed the connection: the rest of the message is unread.
+		return nil, fmt.Errorf("database %s: a row of the result is %d bytes, more than the %d a result may have; select fewer or shorter columns: %w",
+			c.e.name, big.ActualBodyLen, lim.bytes, ErrLimit)
+	case ctx.Err() != nil:
+		// The server reports the cancel as 57014, which is not the
+		// guest's error to handle: the platform stopped the statement.
+		return nil, fmt.Errorf("database %s: statement stopped at the invocation's deadline (make it cheaper, add a LIMIT or raise the function's timeout): %w: %w",
+			c.e.name, ErrTimeout, context.Cause(ctx))
+	}
+	return nil, err
+}
+
+// runStreaming runs a statement, reading rows as they arrive and counting
+// each against the limits; at the first row over them the statement is
+// cancelled on the server rather than its rest read and thrown away.
+func (c *postgresConn) runStreaming(ctx context.Context, query string, args []any, rows bool, lim limits) (*wire.SQLResponse, error) {
 	if !rows {
 		tag, err := c.c.Exec(ctx, query, args...)
 		if err != nil {
@@ -94,7 +166,9 @@ func (c *postgresConn) run(ctx context.Context, query string, args []any, rows b
 		}
 		return &wire.SQLResponse{RowsAffected: tag.RowsAffected()}, nil
 	}
-	r, err := c.c.Query(ctx, query, args...)
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r, err := c.c.Query(qctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +194,10 @@ func (c *postgresConn) run(ctx context.Context, query string, args []any, rows b
 			row[i] = pgValue(v)
 		}
 		if err := size.add(row); err != nil {
-			return nil, err
+			// Cancel before the deferred Close, which would otherwise
+			// read every remaining row.
+			cancel()
+			return nil, fmt.Errorf("database %s: %w", c.e.name, err)
 		}
 		resp.Rows = append(resp.Rows, row)
 	}

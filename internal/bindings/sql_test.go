@@ -296,8 +296,11 @@ func TestSQLResultCap(t *testing.T) {
 		require.ErrorIs(t, err, ErrLimit)
 		require.Contains(t, err.Error(), "LIMIT")
 
-		s.must(t, ctx, exec("UPDATE t SET s = $1 WHERE id = 0", wire.Text(strings.Repeat("y", 2000))))
-		_, err = s.b.SQL(ctx, wire.SQLRequest{Op: wire.SQLQuery, Binding: "db", SQL: "SELECT s FROM t WHERE id = 0"})
+		// Two values each under the byte cap, together over it. (One
+		// value over the cap cannot even be stored in SQLite, whose
+		// SQLITE_LIMIT_LENGTH is the cap: see TestSQLiteLengthLimit.)
+		s.must(t, ctx, exec("UPDATE t SET s = $1 WHERE id < 2", wire.Text(strings.Repeat("y", 600))))
+		_, err = s.b.SQL(ctx, wire.SQLRequest{Op: wire.SQLQuery, Binding: "db", SQL: "SELECT s FROM t WHERE id < 2"})
 		require.ErrorIs(t, err, ErrLimit)
 	})
 }

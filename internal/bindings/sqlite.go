@@ -3,6 +3,7 @@ package bindings
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -20,16 +21,19 @@ import (
 
 // sqliteBusyMS bounds how long a statement waits on another process's
 // write lock; writers in this process queue on wlock instead, which
-// honours the caller's deadline.
+// honours the caller's deadline. The driver's busy handler also gives up
+// when the statement's context ends, so this never holds a guest past
+// its deadline.
 const sqliteBusyMS = 5000
 
 // sqliteEngine is a SQLite file with a pool of connections. WAL lets
 // readers run beside the one writer; wlock serialises writers here so they
 // queue in Go (deadline-aware) rather than spin in busy handlers.
 type sqliteEngine struct {
-	name  string
-	db    *sql.DB
-	wlock chan struct{} // capacity 1: held by a writer
+	name      string
+	db        *sql.DB
+	wlock     chan struct{} // capacity 1: held by a writer
+	maxResult int           // SQLITE_LIMIT_LENGTH of every connection (see sqliteguard.go)
 }
 
 // SQLitePath is where the SQLite database of that name lives.
@@ -48,15 +52,20 @@ func (b *Bindings) openSQLite(ctx context.Context, cfg store.DatabaseConfig) (en
 	}
 	// synchronous(FULL): a commit the guest was told about survives power
 	// loss, as the platform's own store promises.
-	dsn := path + "?_pragma=busy_timeout(" + strconv.Itoa(sqliteBusyMS) + ")" +
+	// A plain path, never a "file:" URI: SQLite then applies no URI
+	// parameters (mode, vfs, immutable), and the name checked above is
+	// the whole of it. _defensive turns on SQLITE_DBCONFIG_DEFENSIVE
+	// before anything else runs on the connection.
+	dsn := path + "?_defensive=1&_pragma=busy_timeout(" + strconv.Itoa(sqliteBusyMS) + ")" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=journal_mode(WAL)" +
 		// Times are stored as SQLite's own text format (sortable, read by
 		// SQLite's date functions) rather than Go's time.Time.String().
 		"&_time_format=sqlite"
-	db, err := sql.Open("sqlite", dsn)
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	db := sql.OpenDB(sqliteConnector{base})
 	db.SetMaxOpenConns(cfg.MaxConnections)
 	db.SetMaxIdleConns(cfg.MaxConnections)
 	db.SetConnMaxLifetime(0)
@@ -65,7 +74,7 @@ func (b *Bindings) openSQLite(ctx context.Context, cfg store.DatabaseConfig) (en
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &sqliteEngine{name: cfg.Name, db: db, wlock: make(chan struct{}, 1)}, nil
+	return &sqliteEngine{name: cfg.Name, db: db, wlock: make(chan struct{}, 1), maxResult: b.cfg.MaxResultBytes}, nil
 }
 
 func (e *sqliteEngine) close() error { return e.db.Close() }
@@ -75,12 +84,20 @@ func (e *sqliteEngine) conn(ctx context.Context) (engineConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sqliteConn{e: e, c: c}, nil
+	sc := &sqliteConn{e: e, c: c}
+	if err := guardConn(c, &sc.guard, e.maxResult); err != nil {
+		// Never hand out a connection that is not confined.
+		c.Raw(func(any) error { return driver.ErrBadConn })
+		c.Close()
+		return nil, fmt.Errorf("database %s: %w", e.name, err)
+	}
+	return sc, nil
 }
 
 type sqliteConn struct {
 	e      *sqliteEngine
 	c      *sql.Conn
+	guard  sqliteGuard
 	inTx   bool // holds wlock for a transaction begun through begin
 	dirty  bool // ran a statement that may have opened a transaction itself
 	broken bool
@@ -98,6 +115,33 @@ func (c *sqliteConn) lock(ctx context.Context) error {
 func (c *sqliteConn) unlock() { <-c.e.wlock }
 
 func (c *sqliteConn) run(ctx context.Context, query string, args []any, rows bool, lim limits) (*wire.SQLResponse, error) {
+	resp, err := c.runGuarded(ctx, query, args, rows, lim)
+	if err != nil {
+		err = c.explain(ctx, err)
+	}
+	return resp, err
+}
+
+// explain turns the bare errors of a refused or interrupted statement
+// into ones that say why.
+func (c *sqliteConn) explain(ctx context.Context, err error) error {
+	// A denial fails the statement: at prepare ("not authorized"), or
+	// when VACUUM attaches its copy (SQLITE_AUTH) as it runs.
+	if why := c.guard.takeDenial(); why != "" {
+		return fmt.Errorf("database %s: %s: %w", c.e.name, why, ErrNotPermitted)
+	}
+	if ctx.Err() != nil && !errors.Is(err, ErrTimeout) {
+		return fmt.Errorf("database %s: statement stopped at the invocation's deadline (make it cheaper, add a LIMIT or raise the function's timeout): %w: %w", c.e.name, ErrTimeout, context.Cause(ctx))
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_TOOBIG {
+		return &wire.SQLError{Code: "SQLITE_TOOBIG", Message: fmt.Sprintf("%s: no string, blob or row of a function's database may exceed %d bytes, the result cap", se.Error(), c.e.maxResult)}
+	}
+	return err
+}
+
+func (c *sqliteConn) runGuarded(ctx context.Context, query string, args []any, rows bool, lim limits) (*wire.SQLResponse, error) {
+	c.guard.takeDenial() // forget a denial of an earlier statement
 	if n, named := sqliteParams(query); !named && n != len(args) {
 		return nil, &wire.SQLError{Code: "SQLITE_RANGE", Message: fmt.Sprintf("statement takes %d arguments, got %d", n, len(args))}
 	}
@@ -120,6 +164,10 @@ func (c *sqliteConn) run(ctx context.Context, query string, args []any, rows boo
 		resp.LastInsertID, _ = res.LastInsertId()
 		return resp, nil
 	}
+	// The driver interrupts a statement at ctx's end only inside Exec
+	// and Query, not in rows.Next; this covers the rows. Deferred before
+	// the rows' Close, so it runs after it.
+	defer c.guard.interruptAt(ctx)()
 	r, err := c.c.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
