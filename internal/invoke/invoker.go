@@ -40,7 +40,30 @@ type Config struct {
 	// own). Over it, invocations fail at once with pool.ErrAtCapacity: a
 	// synchronous caller gets 429, an event stays durably queued.
 	MaxConcurrency int
+	// ProjectConcurrency caps the invocations one project may run at once
+	// on this node, so one project cannot take the whole node: the rest of
+	// MaxConcurrency stays free for the others. 0 means
+	// DefaultProjectConcurrency(MaxConcurrency); < 0 means no per-project
+	// cap. A function's max_concurrency above it is clamped to it (with a
+	// warning in the platform log).
+	ProjectConcurrency int
+	// MemoryBudgetMB is the memory every live instance on this node holds
+	// together, each its function's memory limit (0: no budget). A new
+	// instance that does not fit is refused with pool.ErrMemoryBudget
+	// (429) after idle instances have made what room they can.
+	MemoryBudgetMB int64
 	LogTap         func(store.LogLine) // optional: sees every guest log line
+}
+
+// DefaultProjectConcurrency is the per-project cap derived from a node
+// cap: 80% of it, so a fifth of the node (at least one slot) stays free
+// for other projects while one project is saturated. With a node cap of 1
+// there is nothing to share; 0 (no node cap) means no per-project cap.
+func DefaultProjectConcurrency(node int) int {
+	if node <= 1 {
+		return node
+	}
+	return node - max(node/5, 1)
 }
 
 // Invoker runs invocations against the active version of each function.
@@ -53,6 +76,11 @@ type Invoker struct {
 	prepared map[string]*compiled // versionKey → compiled module, shared by versions with equal code+config
 	syncMu   sync.Mutex           // serialises Sync
 	running  atomic.Int64         // invocations in progress, for MaxConcurrency
+	// projects counts each project's invocations in progress, for
+	// ProjectConcurrency; entries are added by Sync and never removed (a
+	// counter per project name ever served, a few words each).
+	projects map[string]*atomic.Int64 // guarded by mu
+	budget   *pool.Budget
 	retiring sync.WaitGroup       // pools draining after a swap
 }
 
@@ -61,6 +89,8 @@ type deployed struct {
 	version store.Version
 	mod     *compiled
 	pool    *pool.Pool
+	project string
+	running *atomic.Int64 // the project's invocations in progress
 }
 
 // compiled is a compiled module shared by every version with the same code
@@ -90,11 +120,19 @@ func New(cfg Config) *Invoker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ProjectConcurrency == 0 {
+		cfg.ProjectConcurrency = DefaultProjectConcurrency(cfg.MaxConcurrency)
+	}
+	if cfg.MaxConcurrency > 0 && cfg.ProjectConcurrency > cfg.MaxConcurrency {
+		cfg.ProjectConcurrency = cfg.MaxConcurrency
+	}
 	return &Invoker{
 		cfg:      cfg,
 		meter:    NewMeter(cfg.Store, cfg.Logger, cfg.LogTap),
 		active:   map[string]*deployed{},
 		prepared: map[string]*compiled{},
+		projects: map[string]*atomic.Int64{},
+		budget:   pool.NewBudget(cfg.MemoryBudgetMB),
 	}
 }
 
@@ -163,7 +201,9 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 		return fmt.Errorf("list functions: %w", err)
 	}
 	want := make(map[string]store.Version, len(fns))
+	projectOf := make(map[string]string, len(fns))
 	for _, f := range fns {
+		projectOf[f.Name] = f.Project
 		iv.mu.RLock()
 		cur := iv.active[f.Name]
 		iv.mu.RUnlock()
@@ -192,12 +232,21 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			iv.cfg.Logger.Error("load function version", "function", name, "version", v.Number, "err", err)
 			continue
 		}
-		d := &deployed{version: v, mod: c, pool: pool.New(c.mod, pool.Config{
-			MaxInstances: max(v.Config.MaxConcurrency, 1),
+		maxInst := max(v.Config.MaxConcurrency, 1)
+		if lim := iv.cfg.ProjectConcurrency; lim > 0 && maxInst > lim {
+			// More than the project may ever run at once on this node:
+			// clamp (nodes may differ in size, so this is no deploy error).
+			iv.cfg.Logger.Warn("function max_concurrency above this node's per-project cap; clamped",
+				"function", name, "version", v.Number, "max_concurrency", v.Config.MaxConcurrency, "project_concurrency", lim)
+			maxInst = lim
+		}
+		d := &deployed{version: v, mod: c, project: projectOf[name], pool: pool.New(c.mod, pool.Config{
+			MaxInstances: maxInst,
 			IdleTimeout:  iv.cfg.IdleTimeout,
 			Clock:        iv.cfg.Clock,
 			Provisioned:  v.Config.Provisioned,
 			Logger:       iv.cfg.Logger,
+			Budget:       iv.budget,
 		})}
 		if v.Config.Provisioned > 0 {
 			// Traffic moves to a warm version: instantiate the provisioned
@@ -211,6 +260,11 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			cancel()
 		}
 		iv.mu.Lock()
+		d.running = iv.projects[d.project]
+		if d.running == nil {
+			d.running = new(atomic.Int64)
+			iv.projects[d.project] = d.running
+		}
 		c.users++
 		iv.active[name] = d
 		iv.mu.Unlock()
@@ -329,7 +383,7 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 		if d == nil {
 			return res, fmt.Errorf("%w: %s", ErrNoFunction, r.Function)
 		}
-		err := iv.run(ctx, d, r, res)
+		err := iv.admitProject(ctx, d, r, res)
 		// A pool closed between lookup and use belongs to a version that was
 		// just replaced: run on the new one instead of failing the request.
 		if errors.Is(err, pool.ErrClosed) && attempt < 3 {
@@ -337,6 +391,22 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 		}
 		return res, err
 	}
+}
+
+// admitProject runs r on d within its project's share of the node: over
+// ProjectConcurrency in flight, it fails at once with pool.ErrAtCapacity
+// (429), leaving the rest of the node to other projects.
+func (iv *Invoker) admitProject(ctx context.Context, d *deployed, r Request, res *Result) error {
+	if lim := iv.cfg.ProjectConcurrency; lim > 0 {
+		if d.running.Add(1) > int64(lim) {
+			d.running.Add(-1)
+			return fmt.Errorf("project %s: its share of this node, %d invocations at once, is in use "+
+				"(the rest of the node is kept for other projects; see --project-concurrency): %w",
+				d.project, lim, pool.ErrAtCapacity)
+		}
+		defer d.running.Add(-1)
+	}
+	return iv.run(ctx, d, r, res)
 }
 
 func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result) error {
@@ -495,6 +565,10 @@ func (iv *Invoker) PoolStats() map[string]pool.Stats {
 	}
 	return out
 }
+
+// MemoryBudget reports the node's instance memory budget and what live
+// instances hold of it (zero when there is no budget).
+func (iv *Invoker) MemoryBudget() pool.BudgetStats { return iv.budget.Stats() }
 
 // Close drains every pool, flushes the meter and closes compiled modules.
 func (iv *Invoker) Close(ctx context.Context) error {
