@@ -197,7 +197,7 @@ func TestMemoryBudgetAcrossFunctions(t *testing.T) {
 	}
 	<-b.entered
 	<-b.entered
-	require.Equal(t, pool.BudgetStats{LimitMB: 160, UsedMB: 128}, b.inv.MemoryBudget())
+	require.Equal(t, pool.BudgetStats{LimitMB: 160, ProjectMB: 160, UsedMB: 128}, b.inv.MemoryBudget())
 	_, err := b.inv.Invoke(ctx, call("victim"))
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.ErrorIs(t, err, pool.ErrAtCapacity)

@@ -50,9 +50,24 @@ type Config struct {
 	// MemoryBudgetMB is the memory every live instance on this node holds
 	// together, each its function's memory limit (0: no budget). A new
 	// instance that does not fit is refused with pool.ErrMemoryBudget
-	// (429) after idle instances have made what room they can.
+	// (429) after idle instances have made what room they can. One
+	// project may hold the same fraction of it as ProjectConcurrency is of
+	// MaxConcurrency.
 	MemoryBudgetMB int64
 	LogTap         func(store.LogLine) // optional: sees every guest log line
+}
+
+// projectMemoryMB is the part of the memory budget one project may hold:
+// the same fraction of it as ProjectConcurrency is of MaxConcurrency (80%
+// by default), so one project cannot take the node's memory either.
+func projectMemoryMB(cfg Config) int64 {
+	switch {
+	case cfg.MemoryBudgetMB <= 0 || cfg.ProjectConcurrency < 0:
+		return cfg.MemoryBudgetMB
+	case cfg.MaxConcurrency > 0 && cfg.ProjectConcurrency > 0:
+		return cfg.MemoryBudgetMB * int64(cfg.ProjectConcurrency) / int64(cfg.MaxConcurrency)
+	}
+	return cfg.MemoryBudgetMB * 4 / 5
 }
 
 // DefaultProjectConcurrency is the per-project cap derived from a node
@@ -81,7 +96,7 @@ type Invoker struct {
 	// counter per project name ever served, a few words each).
 	projects map[string]*atomic.Int64 // guarded by mu
 	budget   *pool.Budget
-	retiring sync.WaitGroup       // pools draining after a swap
+	retiring sync.WaitGroup // pools draining after a swap
 }
 
 // deployed is one function version ready to serve: its module and pool.
@@ -132,7 +147,7 @@ func New(cfg Config) *Invoker {
 		active:   map[string]*deployed{},
 		prepared: map[string]*compiled{},
 		projects: map[string]*atomic.Int64{},
-		budget:   pool.NewBudget(cfg.MemoryBudgetMB),
+		budget:   pool.NewBudget(cfg.MemoryBudgetMB, projectMemoryMB(cfg)),
 	}
 }
 
@@ -247,6 +262,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			Provisioned:  v.Config.Provisioned,
 			Logger:       iv.cfg.Logger,
 			Budget:       iv.budget,
+			Project:      projectOf[name],
 		})}
 		if v.Config.Provisioned > 0 {
 			// Traffic moves to a warm version: instantiate the provisioned

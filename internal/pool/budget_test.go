@@ -38,12 +38,16 @@ func hold(t *testing.T, p *pool.Pool) (release func()) {
 		t.Fatalf("held invocation ended early: %v", err)
 	}
 	var once sync.Once
-	return func() {
+	release = func() {
 		once.Do(func() {
 			close(g.open)
 			require.NoError(t, <-done)
 		})
 	}
+	// A failing test still lets its held invocations end (before the
+	// pool's Close, which waits for them).
+	t.Cleanup(release)
+	return release
 }
 
 // A node's instances together hold at most the memory budget: once two
@@ -53,12 +57,12 @@ func hold(t *testing.T, p *pool.Pool) (release func()) {
 // calls end, their idle instances make way for the other function.
 func TestMemoryBudgetRefusesBeyond(t *testing.T) {
 	t.Parallel()
-	budget := pool.NewBudget(160)
+	budget := pool.NewBudget(160, 0)
 	a := newPool(t, moduleMB(t, "a-fn@1", 64), pool.Config{MaxInstances: 10, Budget: budget, NoPrewarmAhead: true})
 	b := newPool(t, moduleMB(t, "b-fn@1", 64), pool.Config{MaxInstances: 10, Budget: budget, NoPrewarmAhead: true})
 
 	r1, r2 := hold(t, a), hold(t, a)
-	require.Equal(t, pool.BudgetStats{LimitMB: 160, UsedMB: 128}, budget.Stats())
+	require.Equal(t, pool.BudgetStats{LimitMB: 160, ProjectMB: 160, UsedMB: 128}, budget.Stats())
 
 	_, _, err := b.Invoke(context.Background(), get("/", ""), runtime.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
@@ -76,7 +80,7 @@ func TestMemoryBudgetRefusesBeyond(t *testing.T) {
 	require.True(t, cold)
 	require.Equal(t, 200, resp.Status)
 	require.Equal(t, uint64(1), a.Stats().Shed)
-	require.Equal(t, pool.BudgetStats{LimitMB: 160, UsedMB: 128}, budget.Stats())
+	require.Equal(t, pool.BudgetStats{LimitMB: 160, ProjectMB: 160, UsedMB: 128}, budget.Stats())
 
 	// Closing the pools gives everything back.
 	require.NoError(t, a.Close(context.Background()))
@@ -88,17 +92,17 @@ func TestMemoryBudgetRefusesBeyond(t *testing.T) {
 // run; the error says so and what to change.
 func TestMemoryBudgetTooSmallForOneInstance(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, moduleMB(t, "big@1", 256), pool.Config{Budget: pool.NewBudget(100)})
+	p := newPool(t, moduleMB(t, "big@1", 256), pool.Config{Budget: pool.NewBudget(100, 0)})
 	_, _, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
-	require.ErrorContains(t, err, "big@1 needs 256 MB per instance, more than the node's whole instance memory budget of 100 MB")
+	require.ErrorContains(t, err, "big@1 needs 256 MB per instance, more than a project's share of the node's instance memory budget (100 of 100 MB")
 }
 
 // Provisioned instances are a promise: shedding for the budget never takes
 // a pool below its provisioned count.
 func TestMemoryBudgetKeepsProvisioned(t *testing.T) {
 	t.Parallel()
-	budget := pool.NewBudget(100)
+	budget := pool.NewBudget(100, 0)
 	a := newPool(t, moduleMB(t, "prov@1", 64), pool.Config{MaxInstances: 2, Provisioned: 1, Budget: budget})
 	require.NoError(t, a.Prewarm(context.Background(), 1))
 	b := newPool(t, moduleMB(t, "other@1", 64), pool.Config{Budget: budget})
@@ -106,4 +110,22 @@ func TestMemoryBudgetKeepsProvisioned(t *testing.T) {
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.Equal(t, 1, a.Stats().Idle)
 	require.Equal(t, uint64(0), a.Stats().Shed)
+}
+
+// One project may hold only its share of the budget: project A's third
+// 64 MB instance does not fit in its 130 MB share although the node has
+// room, and project B's instance still starts.
+func TestMemoryBudgetProjectShare(t *testing.T) {
+	t.Parallel()
+	budget := pool.NewBudget(200, 130)
+	a := newPool(t, moduleMB(t, "a-fn@1", 64), pool.Config{MaxInstances: 10, Budget: budget, Project: "tenant-a", NoPrewarmAhead: true})
+	b := newPool(t, moduleMB(t, "b-fn@1", 64), pool.Config{MaxInstances: 10, Budget: budget, Project: "tenant-b", NoPrewarmAhead: true})
+	hold(t, a)
+	hold(t, a)
+	_, _, err := a.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	require.ErrorIs(t, err, pool.ErrMemoryBudget)
+	require.ErrorContains(t, err, "a-fn@1: a new 64 MB instance does not fit in project tenant-a's share of the node's instance memory (128 of 130 MB")
+	resp, _, err := b.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.Status)
 }

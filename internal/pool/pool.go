@@ -75,6 +75,9 @@ type Config struct {
 	// Budget is the node-wide memory budget every instance of this pool
 	// holds its module's memory limit from; nil means none.
 	Budget *Budget
+	// Project is the project the function belongs to: its pools share
+	// one project's part of the Budget.
+	Project string
 }
 
 // DefaultWarmWait is the default Config.WarmWait: about half a Go guest's
@@ -259,7 +262,7 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 			return nil, true, err
 		}
 		resp, err = p.m.RunCommand(ctx, req, out)
-		p.cfg.Budget.release(p.mb)
+		p.cfg.Budget.release(p.cfg.Project, p.mb)
 		p.release(nil)
 		return resp, true, err
 	}
@@ -360,7 +363,7 @@ func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*runtime.Instance
 	}
 	inst, err := p.m.Instantiate(ctx)
 	if err != nil {
-		p.cfg.Budget.release(p.mb)
+		p.cfg.Budget.release(p.cfg.Project, p.mb)
 		return nil, err
 	}
 	return inst, nil
@@ -370,7 +373,7 @@ func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*runtime.Instance
 // The caller holds no lock.
 func (p *Pool) closeInstance(inst *runtime.Instance) {
 	_ = inst.Close(context.Background())
-	p.cfg.Budget.release(p.mb)
+	p.cfg.Budget.release(p.cfg.Project, p.mb)
 }
 
 // shedIdle closes this pool's least recently used idle instance when the
