@@ -57,14 +57,23 @@ func TestMachineMemoryMB(t *testing.T) {
 
 func TestGoMemoryLimit(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
+	oldV2, oldV1, oldMem := cgroupV2Max, cgroupV1Max, procMeminfo
+	t.Cleanup(func() { cgroupV2Max, cgroupV1Max, procMeminfo = oldV2, oldV1, oldMem })
+	dir := t.TempDir()
+	procMeminfo = writeFile(t, dir, "meminfo", "MemTotal: 8388608 kB\n") // 8 GiB
+	cgroupV2Max, cgroupV1Max = filepath.Join(dir, "absent"), filepath.Join(dir, "absent")
 	c := Default()
-	c.MemoryBudgetMB = 2048
-	if lim, ok := c.GoMemoryLimit(); !ok || lim != (2048+512)<<20 {
-		t.Fatalf("GoMemoryLimit = %d %v, want %d", lim, ok, (2048+512)<<20)
+	c.MemoryBudgetMB = 6144
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != 2048<<20 {
+		t.Fatalf("GoMemoryLimit = %d %v, want the 2 GiB the budget leaves", lim, ok)
 	}
-	c.MemoryBudgetMB = 100
-	if lim, ok := c.GoMemoryLimit(); !ok || lim != (100+256)<<20 {
-		t.Fatalf("small budget: GoMemoryLimit = %d %v", lim, ok)
+	c.MemoryBudgetMB = 8100
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != 256<<20 {
+		t.Fatalf("budget near the machine's memory: GoMemoryLimit = %d %v, want the 256 MB floor", lim, ok)
+	}
+	c.MemoryBudgetMB = 0
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != 2048<<20 {
+		t.Fatalf("derived budget: GoMemoryLimit = %d %v", lim, ok)
 	}
 	c.MemoryBudgetMB = -1
 	if _, ok := c.GoMemoryLimit(); ok {
