@@ -11,6 +11,10 @@
 // discard or a failed start, and adds idle instances while concurrency
 // rises. The pool lock is never held while instantiating.
 //
+// It also owns the node-wide memory Budget (budget.go) that every pool's
+// instances hold their memory limit from, so all instances together stay
+// within the node's memory, each project within its share.
+//
 // It does not own deadlines, retries, metering or logs (internal/invoke),
 // nor running code (internal/runtime). A Pool never queues: when every slot
 // is busy it answers ErrAtCapacity at once and the caller decides (the
