@@ -12,24 +12,26 @@ import (
 // collector), refuses to grow past it, and is unmapped by Free.
 func TestMappedMemoryGrowsInPlace(t *testing.T) {
 	const page = 64 << 10
-	lm := allocateMapped(page, 1024*page)
-	m, ok := lm.(*mapped)
-	if !ok {
-		t.Fatalf("allocateMapped returned %T, want *mapped (mmap refused?)", lm)
-	}
+	const max = 2 * heapLimit
+	lm := allocateMapped(page, max)
+	m := lm.(*mapped)
 	first := lm.Reallocate(page)
-	if len(first) != page {
-		t.Fatalf("len %d, want %d", len(first), page)
+	if len(first) != page || m.buf != nil {
+		t.Fatalf("len %d, mapped %v: a small memory stays on the heap", len(first), m.buf != nil)
 	}
 	first[0], first[page-1] = 1, 2
-	grown := lm.Reallocate(1024 * page)
-	if len(grown) != 1024*page || unsafe.SliceData(grown) != unsafe.SliceData(first) {
-		t.Fatal("memory moved when it grew")
+	big := lm.Reallocate(heapLimit + page)
+	if m.buf == nil || len(big) != heapLimit+page {
+		t.Fatal("a memory past heapLimit is not mapped")
 	}
-	if grown[0] != 1 || grown[page-1] != 2 || grown[1024*page-1] != 0 {
-		t.Fatal("contents lost or new pages not zero")
+	if big[0] != 1 || big[page-1] != 2 || big[heapLimit] != 0 {
+		t.Fatal("contents lost when the memory moved to its mapping, or new pages not zero")
 	}
-	if lm.Reallocate(1025*page) != nil {
+	grown := lm.Reallocate(max)
+	if len(grown) != max || unsafe.SliceData(grown) != unsafe.SliceData(big) {
+		t.Fatal("a mapped memory moved when it grew")
+	}
+	if lm.Reallocate(max+page) != nil {
 		t.Fatal("grew past its maximum")
 	}
 	lm.Free()
