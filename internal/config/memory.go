@@ -83,13 +83,13 @@ func (c Config) InstanceMemoryBudgetMB() int64 {
 }
 
 // GoMemoryLimit is the soft memory limit for the Go runtime
-// (debug.SetMemoryLimit) in bytes. Guest memories are mapped outside the Go
-// heap (internal/runtime), so the heap gets what the instance budget leaves
-// of the machine's memory, at least 256 MB (or, when the machine's memory
-// is unknown, a quarter of the budget, at least 256 MB): the collector then
-// works harder, and returns memory sooner, before the node runs short. ok
-// is false when the user set GOMEMLIMIT (the Go runtime applied theirs) or
-// there is no budget.
+// (debug.SetMemoryLimit) in bytes: the instance budget (guest memories up
+// to 64 MiB live on the Go heap; larger ones are mapped outside it, see
+// internal/runtime) plus room for the server's own heap, a quarter of the
+// budget and at least 256 MB, but not above the machine's memory. The
+// collector then works harder, and returns memory sooner, before the node
+// runs short. ok is false when the user set GOMEMLIMIT (the Go runtime
+// applied theirs) or there is no budget.
 func (c Config) GoMemoryLimit() (limit int64, ok bool) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0, false
@@ -98,9 +98,9 @@ func (c Config) GoMemoryLimit() (limit int64, ok bool) {
 	if budget <= 0 {
 		return 0, false
 	}
-	mb := max(budget/4, 256)
-	if machine := MachineMemoryMB(); machine > 0 {
-		mb = max(machine-budget, 256)
+	mb := budget + max(budget/4, 256)
+	if machine := MachineMemoryMB(); machine > 0 && mb > machine {
+		mb = max(machine, budget)
 	}
 	return mb << 20, true
 }

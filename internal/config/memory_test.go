@@ -63,16 +63,20 @@ func TestGoMemoryLimit(t *testing.T) {
 	procMeminfo = writeFile(t, dir, "meminfo", "MemTotal: 8388608 kB\n") // 8 GiB
 	cgroupV2Max, cgroupV1Max = filepath.Join(dir, "absent"), filepath.Join(dir, "absent")
 	c := Default()
-	c.MemoryBudgetMB = 6144
-	if lim, ok := c.GoMemoryLimit(); !ok || lim != 2048<<20 {
-		t.Fatalf("GoMemoryLimit = %d %v, want the 2 GiB the budget leaves", lim, ok)
+	c.MemoryBudgetMB = 2048
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != (2048+512)<<20 {
+		t.Fatalf("GoMemoryLimit = %d %v, want the budget and a quarter", lim, ok)
 	}
-	c.MemoryBudgetMB = 8100
-	if lim, ok := c.GoMemoryLimit(); !ok || lim != 256<<20 {
-		t.Fatalf("budget near the machine's memory: GoMemoryLimit = %d %v, want the 256 MB floor", lim, ok)
+	c.MemoryBudgetMB = 512
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != (512+256)<<20 {
+		t.Fatalf("small budget: GoMemoryLimit = %d %v, want the budget and 256 MB", lim, ok)
+	}
+	c.MemoryBudgetMB = 8000
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != 8192<<20 {
+		t.Fatalf("budget near the machine's memory: GoMemoryLimit = %d %v, want the machine's 8 GiB", lim, ok)
 	}
 	c.MemoryBudgetMB = 0
-	if lim, ok := c.GoMemoryLimit(); !ok || lim != 2048<<20 {
+	if lim, ok := c.GoMemoryLimit(); !ok || lim != (6144+1536)<<20 {
 		t.Fatalf("derived budget: GoMemoryLimit = %d %v", lim, ok)
 	}
 	c.MemoryBudgetMB = -1
