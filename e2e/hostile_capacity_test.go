@@ -104,3 +104,55 @@ func TestHostileCapacityFloodKeepsOtherProjectServed(t *testing.T) {
 		t.Fatalf("no clamp warning for max_concurrency 50 > project share 2 in the server log:\n%s", log)
 	}
 }
+
+// Found 6, memory: a project's instances together hold at most its share
+// of the node's instance memory budget. With a 300 MB budget and a project
+// share of half the node, project A's 128 MB slow function fits once; its
+// other calls get 429 (not another 128 MB each towards the node's memory),
+// and project B's 128 MB function still starts and answers 200.
+func TestHostileCapacityMemoryShare(t *testing.T) {
+	t.Parallel()
+	_, url, tok := startServer(t, "--max-concurrency", "10", "--project-concurrency", "5", "--memory-budget", "300")
+	a := writeWasmProject(t, "tenant-a", "slow", runtimetest.Guest(t, runtimetest.Sleep),
+		"    memory: 128\n    timeout: 30s\n    max_concurrency: 5\n    routes:\n      - GET /a/slow\n")
+	b := writeWasmProject(t, "tenant-b", "hello", runtimetest.Guest(t, runtimetest.Hello),
+		"    memory: 128\n    timeout: 10s\n    routes:\n      - GET /b/{name}\n")
+	mustRun(t, a, "deploy", "--server", url, "--token", tok)
+	mustRun(t, b, "deploy", "--server", url, "--token", tok)
+
+	const flood = 5
+	statuses := make(chan int, flood)
+	for range flood {
+		go func() {
+			resp, err := http.Get(url + "/a/slow?ms=5000")
+			if err != nil {
+				statuses <- -1
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for refused := 0; refused < flood-1; {
+		select {
+		case s := <-statuses:
+			if s != http.StatusTooManyRequests {
+				t.Fatalf("a flood call answered %d after %d refusals: project A held more than its 150 MB share", s, refused)
+			}
+			refused++
+		case <-time.After(time.Minute):
+			t.Fatalf("only %d of %d flood calls refused", refused, flood)
+		}
+	}
+	if r := do(t, "GET", url+"/b/world", nil, nil); r.status != 200 {
+		t.Fatalf("project B during project A's flood: %d %s", r.status, r.body)
+	}
+	select {
+	case s := <-statuses:
+		t.Fatalf("the slow call ended (%d) before project B was checked; the check proved nothing", s)
+	default:
+	}
+	if s := <-statuses; s != 200 {
+		t.Fatalf("admitted flood call: %d", s)
+	}
+}
