@@ -27,6 +27,8 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "on-disk compilation cache")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim instances idle this long (scale to zero)")
 	f.IntVar(&cfg.MaxConcurrency, "max-concurrency", cfg.MaxConcurrency, "invocations at once on this node across all functions; over it: 429 (0: no cap)")
+	f.IntVar(&cfg.ProjectConcurrency, "project-concurrency", cfg.ProjectConcurrency, "invocations at once one project may run on this node, so others keep the rest; over it: 429 (0: 80% of --max-concurrency; -1: no per-project cap)")
+	f.Int64Var(&cfg.MemoryBudgetMB, "memory-budget", cfg.MemoryBudgetMB, "MB all live instances may hold together, each its function's memory limit; over it: 429 (0: 3/4 of the machine's memory; -1: none); GOMEMLIMIT is set from it unless set")
 	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "request body cap in bytes")
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", cfg.HeaderTimeout, "request headers must arrive within this (slow clients)")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "a whole request must arrive within this (slow clients)")

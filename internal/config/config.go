@@ -27,6 +27,15 @@ type Config struct {
 	CacheDir       string        // on-disk compilation cache shared by all projects
 	IdleTimeout    time.Duration // idle instances are reclaimed after this (scale to zero)
 	MaxConcurrency int           // invocations at once on this node across all functions (0: no cap)
+	// ProjectConcurrency is the most invocations one project may run at
+	// once on this node, so one project cannot take the whole node (0:
+	// 80% of MaxConcurrency; -1: no per-project cap).
+	ProjectConcurrency int
+	// MemoryBudgetMB is the memory all live instances together may hold,
+	// each its function's memory limit (0: three quarters of the
+	// machine's memory, or of the cgroup's limit when lower; -1: none).
+	// GOMEMLIMIT is set from it unless the environment sets GOMEMLIMIT.
+	MemoryBudgetMB int64
 	MaxBody        int64         // request body cap in bytes
 	HeaderTimeout  time.Duration // request headers must arrive within this (slow clients)
 	ReadTimeout    time.Duration // whole-request read deadline against slow clients
@@ -117,6 +126,13 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("max concurrency %d: must be 0 (no cap) or more", c.MaxConcurrency))
+	}
+	if c.ProjectConcurrency < -1 || c.MaxConcurrency > 0 && c.ProjectConcurrency > c.MaxConcurrency {
+		errs = append(errs, fmt.Errorf("project concurrency %d: must be between 1 and max concurrency (%d), 0 (80%% of it) or -1 (no per-project cap)",
+			c.ProjectConcurrency, c.MaxConcurrency))
+	}
+	if c.MemoryBudgetMB < -1 {
+		errs = append(errs, fmt.Errorf("memory budget %d MB: must be a number of MB, 0 (derived from the machine's memory) or -1 (none)", c.MemoryBudgetMB))
 	}
 	if c.MaxBody < 1 {
 		errs = append(errs, fmt.Errorf("max body %d: must be positive", c.MaxBody))

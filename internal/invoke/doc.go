@@ -4,6 +4,10 @@
 // usage record. It owns the meter that batches usage records and log lines
 // into the store, and the usage report built from them.
 //
+// It admits invocations against the node's limits: the node-wide
+// concurrency cap, each project's share of it (so one project cannot take
+// the node), and the node's instance memory budget (pool.Budget).
+//
 // It does not know about HTTP routes (the gateway does) nor about deploy
 // plans (the server applies those and then calls Sync).
 package invoke

@@ -40,7 +40,45 @@ type Config struct {
 	// own). Over it, invocations fail at once with pool.ErrAtCapacity: a
 	// synchronous caller gets 429, an event stays durably queued.
 	MaxConcurrency int
+	// ProjectConcurrency caps the invocations one project may run at once
+	// on this node, so one project cannot take the whole node: the rest of
+	// MaxConcurrency stays free for the others. 0 means
+	// DefaultProjectConcurrency(MaxConcurrency); < 0 means no per-project
+	// cap. A function's max_concurrency above it is clamped to it (with a
+	// warning in the platform log).
+	ProjectConcurrency int
+	// MemoryBudgetMB is the memory every live instance on this node holds
+	// together, each its function's memory limit (0: no budget). A new
+	// instance that does not fit is refused with pool.ErrMemoryBudget
+	// (429) after idle instances have made what room they can. One
+	// project may hold the same fraction of it as ProjectConcurrency is of
+	// MaxConcurrency.
+	MemoryBudgetMB int64
 	LogTap         func(store.LogLine) // optional: sees every guest log line
+}
+
+// projectMemoryMB is the part of the memory budget one project may hold:
+// the same fraction of it as ProjectConcurrency is of MaxConcurrency (80%
+// by default), so one project cannot take the node's memory either.
+func projectMemoryMB(cfg Config) int64 {
+	switch {
+	case cfg.MemoryBudgetMB <= 0 || cfg.ProjectConcurrency < 0:
+		return cfg.MemoryBudgetMB
+	case cfg.MaxConcurrency > 0 && cfg.ProjectConcurrency > 0:
+		return cfg.MemoryBudgetMB * int64(cfg.ProjectConcurrency) / int64(cfg.MaxConcurrency)
+	}
+	return cfg.MemoryBudgetMB * 4 / 5
+}
+
+// DefaultProjectConcurrency is the per-project cap derived from a node
+// cap: 80% of it, so a fifth of the node (at least one slot) stays free
+// for other projects while one project is saturated. With a node cap of 1
+// there is nothing to share; 0 (no node cap) means no per-project cap.
+func DefaultProjectConcurrency(node int) int {
+	if node <= 1 {
+		return node
+	}
+	return node - max(node/5, 1)
 }
 
 // Invoker runs invocations against the active version of each function.
@@ -53,7 +91,12 @@ type Invoker struct {
 	prepared map[string]*compiled // versionKey → compiled module, shared by versions with equal code+config
 	syncMu   sync.Mutex           // serialises Sync
 	running  atomic.Int64         // invocations in progress, for MaxConcurrency
-	retiring sync.WaitGroup       // pools draining after a swap
+	// projects counts each project's invocations in progress, for
+	// ProjectConcurrency; entries are added by Sync and never removed (a
+	// counter per project name ever served, a few words each).
+	projects map[string]*atomic.Int64 // guarded by mu
+	budget   *pool.Budget
+	retiring sync.WaitGroup // pools draining after a swap
 }
 
 // deployed is one function version ready to serve: its module and pool.
@@ -62,6 +105,7 @@ type deployed struct {
 	project string // the function's project: host calls act within it
 	mod     *compiled
 	pool    *pool.Pool
+	running *atomic.Int64 // the project's invocations in progress
 }
 
 // compiled is a compiled module shared by every version with the same code
@@ -91,11 +135,19 @@ func New(cfg Config) *Invoker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ProjectConcurrency == 0 {
+		cfg.ProjectConcurrency = DefaultProjectConcurrency(cfg.MaxConcurrency)
+	}
+	if cfg.MaxConcurrency > 0 && cfg.ProjectConcurrency > cfg.MaxConcurrency {
+		cfg.ProjectConcurrency = cfg.MaxConcurrency
+	}
 	return &Invoker{
 		cfg:      cfg,
 		meter:    NewMeter(cfg.Store, cfg.Logger, cfg.LogTap),
 		active:   map[string]*deployed{},
 		prepared: map[string]*compiled{},
+		projects: map[string]*atomic.Int64{},
+		budget:   pool.NewBudget(cfg.MemoryBudgetMB, projectMemoryMB(cfg)),
 	}
 }
 
@@ -164,9 +216,9 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 		return fmt.Errorf("list functions: %w", err)
 	}
 	want := make(map[string]store.Version, len(fns))
-	projects := make(map[string]string, len(fns))
+	projectOf := make(map[string]string, len(fns))
 	for _, f := range fns {
-		projects[f.Name] = f.Project
+		projectOf[f.Name] = f.Project
 		iv.mu.RLock()
 		cur := iv.active[f.Name]
 		iv.mu.RUnlock()
@@ -195,12 +247,22 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			iv.cfg.Logger.Error("load function version", "function", name, "version", v.Number, "err", err)
 			continue
 		}
-		d := &deployed{version: v, project: projects[name], mod: c, pool: pool.New(c.mod, pool.Config{
-			MaxInstances: max(v.Config.MaxConcurrency, 1),
+		maxInst := max(v.Config.MaxConcurrency, 1)
+		if lim := iv.cfg.ProjectConcurrency; lim > 0 && maxInst > lim {
+			// More than the project may ever run at once on this node:
+			// clamp (nodes may differ in size, so this is no deploy error).
+			iv.cfg.Logger.Warn("function max_concurrency above this node's per-project cap; clamped",
+				"function", name, "version", v.Number, "max_concurrency", v.Config.MaxConcurrency, "project_concurrency", lim)
+			maxInst = lim
+		}
+		d := &deployed{version: v, mod: c, project: projectOf[name], pool: pool.New(c.mod, pool.Config{
+			MaxInstances: maxInst,
 			IdleTimeout:  iv.cfg.IdleTimeout,
 			Clock:        iv.cfg.Clock,
 			Provisioned:  v.Config.Provisioned,
 			Logger:       iv.cfg.Logger,
+			Budget:       iv.budget,
+			Project:      projectOf[name],
 		})}
 		if v.Config.Provisioned > 0 {
 			// Traffic moves to a warm version: instantiate the provisioned
@@ -214,6 +276,11 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			cancel()
 		}
 		iv.mu.Lock()
+		d.running = iv.projects[d.project]
+		if d.running == nil {
+			d.running = new(atomic.Int64)
+			iv.projects[d.project] = d.running
+		}
 		c.users++
 		iv.active[name] = d
 		iv.mu.Unlock()
@@ -332,7 +399,7 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 		if d == nil {
 			return res, fmt.Errorf("%w: %s", ErrNoFunction, r.Function)
 		}
-		err := iv.run(ctx, d, r, res)
+		err := iv.admitProject(ctx, d, r, res)
 		// A pool closed between lookup and use belongs to a version that was
 		// just replaced: run on the new one instead of failing the request.
 		if errors.Is(err, pool.ErrClosed) && attempt < 3 {
@@ -340,6 +407,22 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 		}
 		return res, err
 	}
+}
+
+// admitProject runs r on d within its project's share of the node: over
+// ProjectConcurrency in flight, it fails at once with pool.ErrAtCapacity
+// (429), leaving the rest of the node to other projects.
+func (iv *Invoker) admitProject(ctx context.Context, d *deployed, r Request, res *Result) error {
+	if lim := iv.cfg.ProjectConcurrency; lim > 0 {
+		if d.running.Add(1) > int64(lim) {
+			d.running.Add(-1)
+			return fmt.Errorf("project %s: its share of this node, %d invocations at once, is in use "+
+				"(the rest of the node is kept for other projects; see --project-concurrency): %w",
+				d.project, lim, pool.ErrAtCapacity)
+		}
+		defer d.running.Add(-1)
+	}
+	return iv.run(ctx, d, r, res)
 }
 
 func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result) error {
@@ -498,6 +581,10 @@ func (iv *Invoker) PoolStats() map[string]pool.Stats {
 	}
 	return out
 }
+
+// MemoryBudget reports the node's instance memory budget and what live
+// instances hold of it (zero when there is no budget).
+func (iv *Invoker) MemoryBudget() pool.BudgetStats { return iv.budget.Stats() }
 
 // Close drains every pool, flushes the meter and closes compiled modules.
 func (iv *Invoker) Close(ctx context.Context) error {

@@ -1,7 +1,5 @@
 package pool
 
-import "context"
-
 // The background filler: one goroutine per pool at a time, started on
 // demand, that creates instances off the request path until the pool has
 // what it wants, then exits. It is how provisioned instances come back
@@ -76,18 +74,20 @@ func (p *Pool) fill() {
 		p.starting++
 		p.mu.Unlock()
 
-		inst, err := p.m.Instantiate(p.bgCtx)
+		// Only provisioned instances (a promise to the function) may push
+		// other pools' idle instances out of the memory budget.
+		inst, err := p.instantiate(p.bgCtx, reason == fillProvisioned)
 
 		p.mu.Lock()
 		p.starting--
 		if err != nil {
 			p.filling, p.ahead = false, false
 			closed := p.closed
-			if !closed {
+			if !closed && !isBudget(err) {
 				p.stats.PrewarmErrors++
 			}
 			p.mu.Unlock()
-			if !closed {
+			if !closed && !isBudget(err) {
 				p.log.Warn("background instantiation failed", logModule, p.m.Name(), logReason, reason.String(), logErr, err)
 			}
 			return
@@ -96,7 +96,7 @@ func (p *Pool) fill() {
 		if p.closed || len(p.idle)+p.busy >= p.cfg.MaxInstances {
 			p.filling, p.ahead = false, false
 			p.mu.Unlock()
-			_ = inst.Close(context.Background())
+			p.closeInstance(inst)
 			return
 		}
 		p.putIdleLocked(inst)

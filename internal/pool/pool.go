@@ -11,6 +11,10 @@
 // discard or a failed start, and adds idle instances while concurrency
 // rises. The pool lock is never held while instantiating.
 //
+// It also owns the node-wide memory Budget (budget.go) that every pool's
+// instances hold their memory limit from, so all instances together stay
+// within the node's memory, each project within its share.
+//
 // It does not own deadlines, retries, metering or logs (internal/invoke),
 // nor running code (internal/runtime). A Pool never queues: when every slot
 // is busy it answers ErrAtCapacity at once and the caller decides (the
@@ -72,6 +76,12 @@ type Config struct {
 	// WaitAbove is the number of running invocations from which an
 	// invocation waits for a warm instance. 0 means GOMAXPROCS.
 	WaitAbove int
+	// Budget is the node-wide memory budget every instance of this pool
+	// holds its module's memory limit from; nil means none.
+	Budget *Budget
+	// Project is the project the function belongs to: its pools share
+	// one project's part of the Budget.
+	Project string
 }
 
 // DefaultWarmWait is the default Config.WarmWait: about half a Go guest's
@@ -80,6 +90,7 @@ const DefaultWarmWait = time.Millisecond
 
 // Stats is a snapshot of a pool.
 type Stats struct {
+	Max         int    // most concurrent invocations (Config.MaxInstances, after defaults)
 	Idle        int    // warm instances waiting
 	Busy        int    // invocations in flight
 	Provisioned int    // instances kept initialised at all times (Config.Provisioned, capped)
@@ -96,6 +107,9 @@ type Stats struct {
 	Discarded      uint64 // instances closed because they broke (trap, timeout, panic)
 	WaitedWarm     uint64 // invocations that waited for a released instance instead of a cold start
 	Reaped         uint64 // instances closed for idleness
+	// Shed counts idle instances closed early to make room in the node's
+	// memory budget for another instance.
+	Shed uint64
 }
 
 // Pool holds the instances of one module. It is safe for concurrent use.
@@ -103,6 +117,7 @@ type Pool struct {
 	m       *runtime.Module
 	cfg     Config
 	command bool
+	mb      int64 // memory each instance holds from cfg.Budget
 
 	log *slog.Logger
 
@@ -164,11 +179,14 @@ func New(m *runtime.Module, cfg Config) *Pool {
 		m:       m,
 		cfg:     cfg,
 		command: m.Kind() == runtime.KindCommand,
+		mb:      int64(m.MemoryMB()),
 		log:     log,
 		drained: make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
 	p.stats.Provisioned = cfg.Provisioned
+	p.stats.Max = cfg.MaxInstances
+	cfg.Budget.register(p)
 	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	p.reaper.Add(1)
 	go p.reapLoop(reapInterval(cfg.IdleTimeout))
@@ -241,12 +259,19 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 	p.mu.Unlock()
 
 	if p.command {
+		// A command instantiates for each run: it holds its memory for
+		// the run's duration.
+		if err = p.cfg.Budget.acquire(p, p.mb, true); err != nil {
+			p.release(nil)
+			return nil, true, err
+		}
 		resp, err = p.m.RunCommand(ctx, req, out)
+		p.cfg.Budget.release(p.cfg.Project, p.mb)
 		p.release(nil)
 		return resp, true, err
 	}
 	if inst == nil {
-		inst, err = p.m.Instantiate(ctx)
+		inst, err = p.instantiate(ctx, true)
 		if err != nil {
 			p.release(nil)
 			return nil, true, err
@@ -329,8 +354,47 @@ func (p *Pool) release(inst *runtime.Instance) {
 	if inst != nil && !keep {
 		// The invocation's context may be done (that is often why the
 		// instance broke); closing must still happen.
-		_ = inst.Close(context.Background())
+		p.closeInstance(inst)
 	}
+}
+
+// instantiate creates an instance holding its memory from the budget
+// (reclaim: it may close idle instances to make room). The caller holds
+// no lock.
+func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*runtime.Instance, error) {
+	if err := p.cfg.Budget.acquire(p, p.mb, reclaim); err != nil {
+		return nil, err
+	}
+	inst, err := p.m.Instantiate(ctx)
+	if err != nil {
+		p.cfg.Budget.release(p.cfg.Project, p.mb)
+		return nil, err
+	}
+	return inst, nil
+}
+
+// closeInstance closes an instance and returns its memory to the budget.
+// The caller holds no lock.
+func (p *Pool) closeInstance(inst *runtime.Instance) {
+	_ = inst.Close(context.Background())
+	p.cfg.Budget.release(p.cfg.Project, p.mb)
+}
+
+// shedIdle closes this pool's least recently used idle instance when the
+// pool has one beyond its provisioned count, for the memory budget, and
+// reports whether it did.
+func (p *Pool) shedIdle() bool {
+	p.mu.Lock()
+	if len(p.idle) == 0 || len(p.idle)+p.busy <= p.cfg.Provisioned {
+		p.mu.Unlock()
+		return false
+	}
+	inst := p.idle[0].inst
+	p.idle = append(p.idle[:0], p.idle[1:]...)
+	p.stats.Shed++
+	p.mu.Unlock()
+	p.closeInstance(inst)
+	return true
 }
 
 // closeDrained closes p.drained once. The caller holds p.mu.
@@ -362,7 +426,7 @@ func (p *Pool) Prewarm(ctx context.Context, n int) error {
 		p.starting++
 		p.mu.Unlock()
 
-		inst, err := p.m.Instantiate(ctx)
+		inst, err := p.instantiate(ctx, true)
 		p.mu.Lock()
 		p.starting--
 		p.mu.Unlock()
@@ -374,7 +438,7 @@ func (p *Pool) Prewarm(ctx context.Context, n int) error {
 		if p.closed || len(p.idle)+p.busy >= p.cfg.MaxInstances {
 			closed := p.closed
 			p.mu.Unlock()
-			_ = inst.Close(ctx)
+			p.closeInstance(inst)
 			if closed {
 				return ErrClosed
 			}
@@ -406,7 +470,7 @@ func (p *Pool) Reap() int {
 	p.stats.Reaped += uint64(n)
 	p.mu.Unlock()
 	for _, inst := range victims {
-		_ = inst.Close(context.Background())
+		p.closeInstance(inst)
 	}
 	return n
 }
@@ -444,8 +508,9 @@ func (p *Pool) Close(ctx context.Context) error {
 	// it was starting.
 	p.bg.Wait()
 	for _, it := range idle {
-		_ = it.inst.Close(ctx)
+		p.closeInstance(it.inst)
 	}
+	p.cfg.Budget.unregister(p)
 	select {
 	case <-p.drained:
 		return nil

@@ -87,7 +87,7 @@ func TestWarmReuse(t *testing.T) {
 	require.False(t, cold)
 	require.Contains(t, string(resp.Body), "path=/two\n")
 	s := p.Stats()
-	require.Equal(t, pool.Stats{Idle: 1, Busy: 0, ColdStarts: 1, Invocations: 2}, s)
+	require.Equal(t, pool.Stats{Max: 2, Idle: 1, Busy: 0, ColdStarts: 1, Invocations: 2}, s)
 }
 
 func TestAtCapacity(t *testing.T) {
@@ -117,7 +117,7 @@ func TestAtCapacity(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	require.Equal(t, pool.Stats{Idle: max, ColdStarts: max, Invocations: max}, p.Stats(),
+	require.Equal(t, pool.Stats{Max: max, Idle: max, ColdStarts: max, Invocations: max}, p.Stats(),
 		"a rejected call is not an invocation")
 	_, cold, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
 	require.NoError(t, err)
@@ -248,7 +248,7 @@ func TestCommandPool(t *testing.T) {
 		require.True(t, cold, "commands always start fresh")
 		require.Contains(t, string(resp.Body), "path=/c\n")
 	}
-	require.Equal(t, pool.Stats{ColdStarts: 2, Invocations: 2}, p.Stats())
+	require.Equal(t, pool.Stats{Max: 1, ColdStarts: 2, Invocations: 2}, p.Stats())
 }
 
 // TestHammer drives one pool from many goroutines: every call either

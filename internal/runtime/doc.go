@@ -20,7 +20,8 @@
 // writes into each module at compile time (interrupt.go), with wazero's
 // WithCloseOnContextDone as the fallback for modules it cannot rewrite.
 // Reactor cold starts restore a memory snapshot taken at compile time when
-// the module allows it (snapshot.go).
+// the module allows it (snapshot.go). Guest linear memories are mapped
+// outside the Go heap and unmapped on Close (linearmem.go).
 //
 // It does not own instance reuse (internal/pool), concurrency limits,
 // retries or metering (internal/invoke), or routing (internal/gateway).

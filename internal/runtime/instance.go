@@ -136,7 +136,7 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if m.snap != nil {
 		return i.restore(ctx, cfg)
 	}
-	mod, err := m.eng.rt.InstantiateModule(ctx, m.entry.cm, cfg)
+	mod, err := m.eng.rt.InstantiateModule(withLinearMemory(ctx), m.entry.cm, cfg)
 	if err != nil {
 		return nil, m.classify(ctx, "instantiate", err, nil)
 	}
@@ -160,7 +160,7 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 // (no data segments), copy the snapshot in and skip _initialize.
 func (i *Instance) restore(ctx context.Context, cfg wazero.ModuleConfig) (*Instance, error) {
 	m := i.m
-	mod, err := m.eng.rt.InstantiateModule(ctx, m.lean.cm, cfg)
+	mod, err := m.eng.rt.InstantiateModule(withLinearMemory(ctx), m.lean.cm, cfg)
 	if err != nil {
 		return nil, m.classify(ctx, "instantiate", err, nil)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -122,7 +123,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.inv = invoke.New(invoke.Config{
 		Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, LogTap: s.logTap,
 		MaxConcurrency: s.cfg.MaxConcurrency, Bindings: s.bnd,
+		ProjectConcurrency: s.cfg.ProjectConcurrency, MemoryBudgetMB: s.cfg.InstanceMemoryBudgetMB(),
 	})
+	if lim, ok := s.cfg.GoMemoryLimit(); ok {
+		// Guest memories live on the Go heap: a soft limit makes the
+		// collector run (and return memory) before the node runs out.
+		debug.SetMemoryLimit(lim)
+		s.log.Info("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
+	}
 	// The API invokes through the gateway and the gateway mounts the API,
 	// so the API gets its gateway after both exist.
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
