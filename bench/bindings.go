@@ -232,7 +232,7 @@ func (h *harness) bindingsStrata(ctx context.Context, pg, schema, suffix string)
 	// application_name (strata:<database>), which the monitor counts.
 	database := "bb" + strings.ReplaceAll(suffix, "_", "-")
 	appName := "strata:" + database
-	res.Note = fmt.Sprintf("strata dev --no-watch, max_concurrency %d, %d clients each with its own keep-alive connection, after an unmeasured round of %d; connections counted by application_name %s",
+	res.Note = fmt.Sprintf("strata dev --no-watch --memory-budget -1, max_concurrency %d, %d clients each with its own keep-alive connection, after an unmeasured round of %d; connections counted by application_name %s",
 		o.BindingsClients, o.BindingsClients, o.BindingsClients, appName)
 	bin, err := h.strata(ctx)
 	if err != nil {
@@ -249,7 +249,11 @@ func (h *harness) bindingsStrata(ctx context.Context, pg, schema, suffix string)
 		res.Error = err.Error()
 		return res
 	}
-	srv, err := startServer("strata dev (bindings)", proj, filepath.Join(h.work, "bindings.log"), bin, "dev", "--addr", addr, "--no-watch")
+	srv, err := startServer("strata dev (bindings)", proj, filepath.Join(h.work, "bindings.log"), bin, "dev", "--addr", addr, "--no-watch",
+		// Hundreds of 128 MB instances at once are the point of this run (a
+		// pool of connections under them), not what the node's default
+		// memory budget (3/4 of RAM) admits.
+		"--memory-budget", "-1")
 	if err != nil {
 		res.Error = err.Error()
 		return res
