@@ -246,7 +246,8 @@ func fillSamples(res latencyResult, n int, once func() (time.Duration, error)) l
 
 // runMemory holds opts.Instances warm instances of the hello guest (each has
 // served one request) and reports what each costs: the growth of the Go heap
-// (which, with wazero's default allocator, also holds linear memory) and of
+// (which holds linear memory up to 64 MiB; larger memories move to their own
+// mapping, see internal/runtime's memory allocator) and of
 // the resident set, divided by the number of instances.
 func (h *harness) runMemory(ctx context.Context, rep *report) {
 	res := memoryResult{Instances: h.opts.Instances}
@@ -305,7 +306,7 @@ func (h *harness) runMemory(ctx context.Context, rep *report) {
 	const mb = 1 << 20
 	res.HeapMBPerInstance = round(float64(int64(heap1)-int64(heap0))/n/mb, 3)
 	res.RSSMBPerInstance = round(float64(int64(rss1)-int64(rss0))/n/mb, 3)
-	res.Note = "Go heap growth per held instance; it includes linear memory, which wazero allocates on the Go heap"
+	res.Note = "Go heap growth per held instance; it includes linear memory, which stays on the Go heap up to 64 MiB"
 	h.log.Info("memory per instance", "heap_mb", res.HeapMBPerInstance, "rss_mb", res.RSSMBPerInstance)
 	rep.setMemory(res)
 }
