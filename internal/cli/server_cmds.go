@@ -86,9 +86,16 @@ its hash is stored. Deploy to it with:
 				_ = srv.Stop(context.Background())
 				return err
 			}
-			fmt.Fprintf(stdio.Out, "strata %s serving on %s\n", cfg.Version, srv.URL())
+			// It serves already; "serving on" waits until everything
+			// deployed is loaded (GET /_strata/ready says the same).
+			fmt.Fprintf(stdio.Out, "strata %s listening on %s, loading deployed functions\n", cfg.Version, srv.URL())
 			if tok != "" {
 				fmt.Fprintf(stdio.Out, "admin token (shown once, store it now): %s\n", tok)
+			}
+			select {
+			case <-srv.Loaded():
+				fmt.Fprintf(stdio.Out, "strata %s serving on %s\n", cfg.Version, srv.URL())
+			case <-ctx.Done():
 			}
 			<-ctx.Done()
 			fmt.Fprintln(stdio.Err, "stopping…")
@@ -166,6 +173,13 @@ rollback, deploy) reach this server with no flags.`,
 			}
 			defer os.Remove(filepath.Join(m.Dir, ".strata", devStateFile))
 
+			// The first deploy waits for what is deployed to load, so its
+			// answer and the first requests see the project as it is.
+			select {
+			case <-srv.Loaded():
+			case <-ctx.Done():
+				return nil
+			}
 			c := client.New(srv.URL(), tok)
 			d := &devLoop{stdio: stdio, client: c, file: m.Path, mu: &outMu}
 			if err := d.deploy(ctx); err != nil {

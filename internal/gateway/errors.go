@@ -48,6 +48,8 @@ func Status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.Canceled):
 		return statusClientClosed
+	case errors.Is(err, invoke.ErrLoading):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, pool.ErrAtCapacity):
 		return http.StatusTooManyRequests
 	case errors.Is(err, runtime.ErrTimeout):
@@ -94,6 +96,10 @@ func WriteError(w http.ResponseWriter, err error, invocationID string) {
 		// A rate limit sets its own wait; a full pool frees up within a
 		// second.
 		w.Header().Set("Retry-After", "1")
+	}
+	if errors.Is(err, invoke.ErrLoading) && w.Header().Get("Retry-After") == "" {
+		// Loading takes up to the compile budget or init timeout.
+		w.Header().Set("Retry-After", RetryAfterLoading)
 	}
 	if invocationID != "" {
 		w.Header().Set(HeaderInvocationID, invocationID)

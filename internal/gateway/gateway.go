@@ -83,6 +83,33 @@ type Gateway struct {
 	cfg    Config
 	router atomic.Pointer[routerBox]
 	bufs   sync.Pool
+	// loading, while the node loads what is deployed after a start, lists
+	// what is still loading; nil once everything is loaded.
+	loading atomic.Pointer[func() []string]
+}
+
+// RetryAfterLoading is the Retry-After, in seconds, of answers refused
+// because the node is still loading a function.
+const RetryAfterLoading = "5"
+
+// SetLoading marks the node as loading its deployed functions (fn lists
+// what is still loading) or, with nil, as done: /_strata/ready answers 503
+// and workflow routes are refused with 503 until then.
+func (g *Gateway) SetLoading(fn func() []string) {
+	if fn == nil {
+		g.loading.Store(nil)
+		return
+	}
+	g.loading.Store(&fn)
+}
+
+// stillLoading reports whether the node is loading, and what.
+func (g *Gateway) stillLoading() ([]string, bool) {
+	fn := g.loading.Load()
+	if fn == nil {
+		return nil, false
+	}
+	return (*fn)(), true
 }
 
 type routerBox struct {
@@ -276,8 +303,23 @@ func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/_strata/health":
+		// Liveness: the node answers. It says whether loading is done, but
+		// stays 200 while it is not (a node that is loading is not broken).
+		_, loading := g.stillLoading()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "version": g.cfg.Version})
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "version": g.cfg.Version, "ready": !loading})
+	case r.URL.Path == "/_strata/ready":
+		// Readiness: 200 once every deployed function is loaded (or
+		// refused) and queues and workflows run; 503 before, so a load
+		// balancer sends traffic to nodes that serve all of it.
+		w.Header().Set("Content-Type", "application/json")
+		if fns, loading := g.stillLoading(); loading {
+			w.Header().Set("Retry-After", RetryAfterLoading)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "loading", "version": g.cfg.Version, "loading": fns})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "version": g.cfg.Version})
 	case strings.HasPrefix(r.URL.Path, "/_strata/api/") && g.cfg.Admin != nil:
 		g.cfg.Admin.ServeHTTP(w, r)
 	default:

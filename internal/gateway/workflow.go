@@ -3,11 +3,13 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -40,6 +42,13 @@ type StartResponse struct {
 func (g *Gateway) startWorkflow(w http.ResponseWriter, r *http.Request, rt *store.Route) {
 	if g.cfg.Workflows == nil {
 		WriteError(w, Errorf(http.StatusServiceUnavailable, "workflow routes are not available on this node"), "")
+		return
+	}
+	if _, loading := g.stillLoading(); loading {
+		// The workflow index is built from the loaded functions, so
+		// before that an existing workflow would look unknown (404).
+		WriteError(w, &StatusError{Code: http.StatusServiceUnavailable, Err: fmt.Errorf(
+			"workflow %s: this node is still loading its deployed functions; retry shortly: %w", rt.Workflow, invoke.ErrLoading)}, "")
 		return
 	}
 	input, err := readInput(w, r, rt.Workflow, min(g.cfg.MaxBody, flow.MaxPayload))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,11 @@ import (
 
 // ErrNoFunction is returned when a function is not deployed.
 var ErrNoFunction = errors.New("function not deployed")
+
+// ErrLoading is returned for a deployed function whose module this node is
+// still compiling or initialising after a start (see Load): the caller may
+// retry shortly, unlike ErrNoFunction.
+var ErrLoading = errors.New("function still loading")
 
 // Config configures an Invoker.
 type Config struct {
@@ -90,7 +96,11 @@ type Invoker struct {
 	active   map[string]*deployed // function → its active version
 	prepared map[string]*compiled // versionKey → compiled module, shared by versions with equal code+config
 	syncMu   sync.Mutex           // serialises Sync
-	running  atomic.Int64         // invocations in progress, for MaxConcurrency
+	// loading holds the functions Load has not settled yet (function →
+	// the version being loaded): Invoke answers ErrLoading for them
+	// instead of ErrNoFunction, and Sync leaves them to Load.
+	loading map[string]int // guarded by mu
+	running atomic.Int64   // invocations in progress, for MaxConcurrency
 	// projects counts each project's invocations in progress, for
 	// ProjectConcurrency; entries are added by Sync and never removed (a
 	// counter per project name ever served, a few words each).
@@ -146,6 +156,7 @@ func New(cfg Config) *Invoker {
 		meter:    NewMeter(cfg.Store, cfg.Logger, cfg.LogTap),
 		active:   map[string]*deployed{},
 		prepared: map[string]*compiled{},
+		loading:  map[string]int{},
 		projects: map[string]*atomic.Int64{},
 		budget:   pool.NewBudget(cfg.MemoryBudgetMB, projectMemoryMB(cfg)),
 	}
@@ -237,57 +248,28 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 	for name, v := range want {
 		iv.mu.RLock()
 		cur := iv.active[name]
+		loadingVersion, loading := iv.loading[name]
 		iv.mu.RUnlock()
 		if cur != nil && cur.version.Number == v.Number {
 			continue
 		}
+		if loading && loadingVersion == v.Number {
+			// Load is compiling it (a deploy during start-up): it
+			// activates it when ready, without holding up this Sync.
+			continue
+		}
 		c, err := iv.compiledFor(ctx, v)
+		iv.mu.Lock()
+		delete(iv.loading, name) // another version is active now, or none
+		iv.mu.Unlock()
 		if err != nil {
 			// One broken version must not stop the others from loading.
 			iv.cfg.Logger.Error("load function version", "function", name, "version", v.Number, "err", err)
 			continue
 		}
-		maxInst := max(v.Config.MaxConcurrency, 1)
-		if lim := iv.cfg.ProjectConcurrency; lim > 0 && maxInst > lim {
-			// More than the project may ever run at once on this node:
-			// clamp (nodes may differ in size, so this is no deploy error).
-			iv.cfg.Logger.Warn("function max_concurrency above this node's per-project cap; clamped",
-				"function", name, "version", v.Number, "max_concurrency", v.Config.MaxConcurrency, "project_concurrency", lim)
-			maxInst = lim
+		if old := iv.activate(ctx, v, projectOf[name], c); old != nil {
+			retired = append(retired, old)
 		}
-		d := &deployed{version: v, mod: c, project: projectOf[name], pool: pool.New(c.mod, pool.Config{
-			MaxInstances: maxInst,
-			IdleTimeout:  iv.cfg.IdleTimeout,
-			Clock:        iv.cfg.Clock,
-			Provisioned:  v.Config.Provisioned,
-			Logger:       iv.cfg.Logger,
-			Budget:       iv.budget,
-			Project:      projectOf[name],
-		})}
-		if v.Config.Provisioned > 0 {
-			// Traffic moves to a warm version: instantiate the provisioned
-			// instances before the swap. Failing here is not fatal: the
-			// pool's maintenance keeps trying, and requests cold-start.
-			pctx, cancel := context.WithTimeout(ctx, provisionTimeout)
-			if err := d.pool.Prewarm(pctx, v.Config.Provisioned); err != nil {
-				iv.cfg.Logger.Warn("pre-warm provisioned instances", "function", name, "version", v.Number,
-					"provisioned", v.Config.Provisioned, "err", err)
-			}
-			cancel()
-		}
-		iv.mu.Lock()
-		d.running = iv.projects[d.project]
-		if d.running == nil {
-			d.running = new(atomic.Int64)
-			iv.projects[d.project] = d.running
-		}
-		c.users++
-		iv.active[name] = d
-		iv.mu.Unlock()
-		if cur != nil {
-			retired = append(retired, cur)
-		}
-		iv.cfg.Logger.Info("function version active", "function", name, "version", v.Number)
 	}
 	iv.mu.Lock()
 	for name, d := range iv.active {
@@ -296,8 +278,68 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 			retired = append(retired, d)
 		}
 	}
+	for name := range iv.loading {
+		if _, ok := want[name]; !ok {
+			delete(iv.loading, name) // removed while loading
+		}
+	}
 	iv.mu.Unlock()
+	iv.retire(ctx, retired)
+	return nil
+}
 
+// activate makes v, compiled as c, the version that serves its function,
+// and returns the version it replaces (nil if none). The caller holds
+// syncMu.
+func (iv *Invoker) activate(ctx context.Context, v store.Version, project string, c *compiled) *deployed {
+	name := v.Function
+	iv.mu.RLock()
+	cur := iv.active[name]
+	iv.mu.RUnlock()
+	maxInst := max(v.Config.MaxConcurrency, 1)
+	if lim := iv.cfg.ProjectConcurrency; lim > 0 && maxInst > lim {
+		// More than the project may ever run at once on this node:
+		// clamp (nodes may differ in size, so this is no deploy error).
+		iv.cfg.Logger.Warn("function max_concurrency above this node's per-project cap; clamped",
+			"function", name, "version", v.Number, "max_concurrency", v.Config.MaxConcurrency, "project_concurrency", lim)
+		maxInst = lim
+	}
+	d := &deployed{version: v, mod: c, project: project, pool: pool.New(c.mod, pool.Config{
+		MaxInstances: maxInst,
+		IdleTimeout:  iv.cfg.IdleTimeout,
+		Clock:        iv.cfg.Clock,
+		Provisioned:  v.Config.Provisioned,
+		Logger:       iv.cfg.Logger,
+		Budget:       iv.budget,
+		Project:      project,
+	})}
+	if v.Config.Provisioned > 0 {
+		// Traffic moves to a warm version: instantiate the provisioned
+		// instances before the swap. Failing here is not fatal: the
+		// pool's maintenance keeps trying, and requests cold-start.
+		pctx, cancel := context.WithTimeout(ctx, provisionTimeout)
+		if err := d.pool.Prewarm(pctx, v.Config.Provisioned); err != nil {
+			iv.cfg.Logger.Warn("pre-warm provisioned instances", "function", name, "version", v.Number,
+				"provisioned", v.Config.Provisioned, "err", err)
+		}
+		cancel()
+	}
+	iv.mu.Lock()
+	d.running = iv.projects[d.project]
+	if d.running == nil {
+		d.running = new(atomic.Int64)
+		iv.projects[d.project] = d.running
+	}
+	c.users++
+	iv.active[name] = d
+	iv.mu.Unlock()
+	iv.cfg.Logger.Info("function version active", "function", name, "version", v.Number)
+	return cur
+}
+
+// retire closes the pools of replaced versions once their in-flight
+// invocations finish.
+func (iv *Invoker) retire(ctx context.Context, retired []*deployed) {
 	// Retired pools finish their in-flight invocations before closing; new
 	// requests already go to the new pool, so nothing is dropped.
 	for _, d := range retired {
@@ -316,7 +358,85 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 		}(d)
 	}
 	iv.gcPrepared(ctx)
-	return nil
+}
+
+// Load is the first Sync of a node that just started, done so that the
+// node can serve while it runs: every deployed function is marked loading
+// (Invoke answers ErrLoading for it), the active versions are compiled
+// and initialised several at once (workers), and each one serves as soon
+// as it is ready, so one slow module (up to the compile budget or init
+// timeout) holds up only its own function. A version that fails is
+// logged and left out (its function answers ErrNoFunction, as after a
+// Sync). It ends with a Sync, which also picks up deploys made meanwhile.
+func (iv *Invoker) Load(ctx context.Context, workers int) error {
+	fns, err := iv.cfg.Store.FunctionList(ctx)
+	if err != nil {
+		return fmt.Errorf("list functions: %w", err)
+	}
+	iv.mu.Lock()
+	for _, f := range fns {
+		if iv.active[f.Name] == nil {
+			iv.loading[f.Name] = f.ActiveVersion
+		}
+	}
+	iv.mu.Unlock()
+	slots := make(chan struct{}, max(workers, 1))
+	var wg sync.WaitGroup
+	for _, f := range fns {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			iv.loadOne(ctx, f)
+		})
+	}
+	wg.Wait()
+	iv.mu.Lock()
+	clear(iv.loading) // each loadOne settled its own; this covers none missed
+	iv.mu.Unlock()
+	return iv.Sync(ctx)
+}
+
+// loadOne compiles f's active version outside syncMu (the slow part, run
+// alongside the others) and activates it unless a Sync settled the
+// function meanwhile.
+func (iv *Invoker) loadOne(ctx context.Context, f store.Function) {
+	v, err := iv.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
+	var c *compiled
+	if err == nil {
+		c, err = iv.compiledFor(ctx, *v)
+	}
+	iv.syncMu.Lock()
+	defer iv.syncMu.Unlock()
+	iv.mu.Lock()
+	n, still := iv.loading[f.Name]
+	if still && n == f.ActiveVersion {
+		delete(iv.loading, f.Name)
+	}
+	iv.mu.Unlock()
+	if !still || n != f.ActiveVersion {
+		return // a Sync settled it (a deploy or removal during start-up)
+	}
+	if err != nil {
+		iv.cfg.Logger.Error("load function version; its routes answer 404 until a deploy fixes it",
+			"function", f.Name, "version", f.ActiveVersion, "err", err)
+		return
+	}
+	if old := iv.activate(ctx, *v, f.Project, c); old != nil {
+		iv.retire(ctx, []*deployed{old})
+	}
+}
+
+// Loading returns "function@version" for each function Load has not
+// settled yet.
+func (iv *Invoker) Loading() []string {
+	iv.mu.RLock()
+	defer iv.mu.RUnlock()
+	out := make([]string, 0, len(iv.loading))
+	for name, n := range iv.loading {
+		out = append(out, fmt.Sprintf("%s@%d", name, n))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // compiledFor returns the compiled module for v, compiling it from its blob
@@ -395,7 +515,12 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 	for attempt := 0; ; attempt++ {
 		iv.mu.RLock()
 		d := iv.active[r.Function]
+		loadingVersion, loading := iv.loading[r.Function]
 		iv.mu.RUnlock()
+		if d == nil && loading {
+			return res, fmt.Errorf("function %s@%d is still loading on this node (compiling or initialising after a start); retry shortly: %w",
+				r.Function, loadingVersion, ErrLoading)
+		}
 		if d == nil {
 			return res, fmt.Errorf("%w: %s", ErrNoFunction, r.Function)
 		}

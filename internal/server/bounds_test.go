@@ -195,10 +195,14 @@ func specOf(t *testing.T, n *node, project string, fns ...fn) deploy.Spec {
 }
 
 // Found item 4: every server start ran each slow _initialize again, one
-// function after another. A function whose _initialize never returns
-// (written to the store without a deploy's checks, as by an older node)
-// is now refused at start after the init timeout, and the node serves
-// the others.
+// function after another, and the node listened only once all were done.
+// A function whose _initialize never returns (written to the store
+// without a deploy's checks, as by an older node) now holds up only its
+// own route: the node serves at once, the other function answers 200 as
+// soon as it is loaded, the hanging one's route answers 503 with
+// Retry-After while it loads, readiness is 503 until it is refused after
+// the init timeout, and then its route answers 404 as for any function
+// that failed to load.
 func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	dir := t.TempDir()
 	first, _ := startWatched(t, func(c *config.Config) { c.DataDir = dir })
@@ -207,13 +211,41 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	storeHanging(t, first.srv.Store(), "hang", "hang")
 	require.NoError(t, first.srv.Stop(context.Background()))
 
+	// The init timeout is long enough that the hanging function is
+	// still loading while the fine one is checked.
 	second, watch := startWatched(t, func(c *config.Config) {
 		c.DataDir = dir
-		c.InitTimeout = 5 * time.Second
+		c.InitTimeout = 20 * time.Second
 	})
+	code, h, body := get(t, second.url+"/hang", nil)
+	require.Equal(t, 503, code, body)
+	require.Equal(t, "5", h.Get("Retry-After"))
+	require.Contains(t, body, "function hang@1 is still loading on this node")
+	code, _, body = get(t, second.url+"/_strata/ready", nil)
+	require.Equal(t, 503, code, body)
+	require.Contains(t, body, `"hang@1"`)
+	code, _, body = get(t, second.url+"/_strata/health", nil)
+	require.Equal(t, 200, code, "health is liveness: 200 while loading")
+	require.Contains(t, body, `"ready":false`)
+
+	watch.wait(t, "function version active", "function=api")
+	code, _, body = get(t, second.url+"/api", nil)
+	require.Equal(t, 200, code, body)
+	code, _, body = get(t, second.url+"/hang", nil)
+	require.Equal(t, 503, code, "the hanging function is still loading while the other serves: %s", body)
+
 	watch.wait(t, "load function version; its routes answer 404 until a deploy fixes it",
-		"function=hang", "_initialize did not return within the 5s init timeout")
-	code, _, body := get(t, second.url+"/api", nil)
+		"function=hang", "_initialize did not return within the 20s init timeout")
+	select {
+	case <-second.srv.Loaded():
+	case <-time.After(2 * time.Minute):
+		t.Fatal("loading did not finish after the hanging function was refused")
+	}
+	code, _, body = get(t, second.url+"/_strata/ready", nil)
+	require.Equal(t, 200, code, body)
+	code, _, body = get(t, second.url+"/hang", nil)
+	require.Equal(t, 404, code, body)
+	code, _, body = get(t, second.url+"/api", nil)
 	require.Equal(t, 200, code, body)
 }
 

@@ -46,6 +46,7 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 
+	loaded   chan struct{} // closed when load is done
 	cancel   context.CancelCauseFunc
 	bg       sync.WaitGroup
 	stopOnce sync.Once
@@ -64,7 +65,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger}
+	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -93,8 +94,9 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // The bindings serve the guests' binding calls (strata_v1.binding_call).
 var _ runtime.Bindings = (*bindings.Bindings)(nil)
 
-// Start opens everything, loads what is deployed (compiling modules before
-// the listener accepts a request) and starts serving.
+// Start opens everything and starts serving; what is deployed loads in
+// the background (see load and Loaded), so a slow module does not keep the
+// node from serving the others.
 func (s *Server) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -145,18 +147,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
-	s.preload(ctx)
-	if err := s.inv.Sync(ctx); err != nil {
-		return fmt.Errorf("load deployed functions: %w", err)
-	}
+	// Routes first: a route whose function is still loading answers 503
+	// (invoke.ErrLoading), not 404.
+	s.gw.SetLoading(s.inv.Loading)
 	if err := s.changed(ctx); err != nil {
 		return err
 	}
-	// Consumers start after the functions they feed are loaded.
-	if err := s.ev.Start(ctx); err != nil {
-		return fmt.Errorf("start events: %w", err)
-	}
-	s.fl.Run()
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
@@ -169,49 +165,78 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	})
-	s.goBackground(func() { s.syncLoop(bgCtx) })
+	s.goBackground(func() {
+		ok := s.load(bgCtx)
+		close(s.loaded)
+		if ok {
+			s.syncLoop(bgCtx)
+		}
+	})
 	s.goBackground(func() { s.retentionLoop(bgCtx) })
-	s.log.Info("strata serving", "addr", s.ln.Addr().String(), "store", s.storeName())
+	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "store", s.storeName())
 	return nil
 }
 
-// preload compiles the active version of every deployed function, several
-// at once, so that Sync, which activates them one after another, finds them
-// compiled. Each compile is bounded by the compile budget and each
-// snapshot's _initialize by the init timeout, so start-up takes about the
-// slowest module's time instead of the sum of all; a module that fails is
-// logged and left out (Sync logs it again and serves the others). Modules
-// refused for their time are remembered by the runtime, so Sync does not
-// pay for them twice.
-func (s *Server) preload(ctx context.Context) {
-	fns, err := s.st.FunctionList(ctx)
-	if err != nil {
-		return // Sync reports it
-	}
+// Loaded is closed once every deployed function is loaded (or refused) and
+// queues and workflows run (or the server stopped first).
+func (s *Server) Loaded() <-chan struct{} { return s.loaded }
+
+// load loads what is deployed while the node already serves: each
+// function's active version is compiled and initialised alongside the
+// others (each bounded by the compile budget and the init timeout) and
+// serves as soon as it is ready, so one slow module holds up only its own
+// routes, which answer 503 with Retry-After meanwhile. Queue consumers
+// and the workflow engine start after it: they then find every function
+// that can load loaded. It reports false when the server stopped first.
+func (s *Server) load(ctx context.Context) bool {
 	start := time.Now()
-	slots := make(chan struct{}, max(goruntime.GOMAXPROCS(0), 1))
-	var wg sync.WaitGroup
-	for _, f := range fns {
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			v, err := s.st.VersionGet(ctx, f.Name, f.ActiveVersion)
-			if err != nil {
-				return // Sync reports it
-			}
-			wasm, err := s.st.BlobGet(ctx, v.ModuleSHA256)
-			if err != nil {
-				return
-			}
-			name := fmt.Sprintf("%s@%d", v.Function, v.Number)
-			if _, err := s.inv.Prepare(ctx, name, wasm, v.ModuleSHA256, v.Config); err != nil {
-				s.log.Error("load function version; its routes answer 404 until a deploy fixes it",
-					"function", v.Function, "version", v.Number, "err", err)
-			}
-		})
+	for {
+		err := s.inv.Load(ctx, goruntime.GOMAXPROCS(0))
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		// The store did not answer: nothing loaded can be trusted yet.
+		s.log.Error("load deployed functions; retrying", "err", err)
+		if !sleepCtx(ctx, s.cfg.SyncInterval) {
+			return false
+		}
 	}
-	wg.Wait()
-	s.log.Info("deployed functions compiled", "functions", len(fns), "duration", time.Since(start))
+	for {
+		err := s.changed(ctx)
+		if err == nil {
+			// Consumers start after the functions they feed are loaded.
+			err = s.ev.Start(ctx)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.log.Error("start queues and workflows after loading; retrying", "err", err)
+		if !sleepCtx(ctx, s.cfg.SyncInterval) {
+			return false
+		}
+	}
+	s.fl.Run()
+	s.gw.SetLoading(nil)
+	s.log.Info("strata serving; deployed functions loaded", "duration", time.Since(start))
+	return true
+}
+
+// sleepCtx waits d, or less if ctx ends; it reports whether ctx is live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func (s *Server) storeName() string {
