@@ -173,11 +173,14 @@ func testHostileCompile(t *testing.T, args ...string) {
 
 // A function whose _initialize never returns (written to the store past a
 // deploy's checks, as by an older node) is refused at start after the
-// init timeout; the node starts and serves the other projects.
+// init timeout; meanwhile the node already listens, serves the other
+// projects, answers 503 with Retry-After on the loading function's route
+// and 503 on /_strata/ready, and prints "serving on" only once loading is
+// done.
 func TestHostileStartWithHangingInit(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
-	p, _, c, tok := hostileServer(t, dataDir, "")
+	p, _, c, _ := hostileServer(t, dataDir, "")
 	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "fine", map[string][]byte{"api": runtimetest.Guest(t, runtimetest.Hello)}), false); err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
@@ -205,11 +208,50 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p2, url, _, _ := hostileServer(t, dataDir, tok, "--init-timeout", "5s")
-	if r := do(t, "GET", url+"/fine/api", nil, nil); r.status != 200 {
-		t.Fatalf("after restart, the fine project: %d %s", r.status, r.body)
+	// The node serves before the hanging function is refused: the init
+	// timeout is long enough for the checks made while it loads.
+	p2 := startProc(t, dataDir, "server", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--init-timeout", "20s")
+	listenRe := regexp.MustCompile(`listening on (http://[^\s,]+)`)
+	var url string
+	eventually(t, time.Minute, "strata server to listen", func() bool {
+		if p2.exited() {
+			t.Fatalf("strata server exited:\n%s\n%s", p2.out, p2.err)
+		}
+		if m := listenRe.FindStringSubmatch(p2.out.String()); m != nil {
+			url = m[1]
+		}
+		return url != ""
+	})
+	if r := do(t, "GET", url+"/hang", nil, nil); r.status != 503 || r.header.Get("Retry-After") == "" ||
+		!strings.Contains(string(r.body), "function hang@1 is still loading on this node") {
+		t.Fatalf("the hanging function while it loads: %d %v %s", r.status, r.header, r.body)
 	}
-	if !strings.Contains(p2.err.String(), "_initialize did not return within the 5s init timeout") {
+	if r := do(t, "GET", url+"/_strata/ready", nil, nil); r.status != 503 || !strings.Contains(string(r.body), `"hang@1"`) {
+		t.Fatalf("readiness while loading: %d %s", r.status, r.body)
+	}
+	var last response
+	eventually(t, time.Minute, "the fine project to serve while the other loads", func() bool {
+		last = do(t, "GET", url+"/fine/api", nil, nil)
+		return last.status == 200
+	})
+	if r := do(t, "GET", url+"/hang", nil, nil); r.status != 503 {
+		t.Fatalf("the hanging function was settled before the fine one served: %d %s", r.status, r.body)
+	}
+	if strings.Contains(p2.out.String(), "serving on") {
+		t.Fatalf("strata server said it serves everything while a function loads:\n%s", p2.out)
+	}
+
+	eventually(t, 2*time.Minute, "loading to finish", func() bool { return strings.Contains(p2.out.String(), "serving on") })
+	if !strings.Contains(p2.err.String(), "_initialize did not return within the 20s init timeout") {
 		t.Fatalf("the hanging function was not refused at start:\n%s", p2.err)
+	}
+	if r := do(t, "GET", url+"/_strata/ready", nil, nil); r.status != 200 {
+		t.Fatalf("readiness once loaded: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", url+"/hang", nil, nil); r.status != 404 {
+		t.Fatalf("the refused function: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", url+"/fine/api", nil, nil); r.status != 200 {
+		t.Fatalf("the fine project once loaded: %d %s", r.status, r.body)
 	}
 }

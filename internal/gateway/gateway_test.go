@@ -205,6 +205,7 @@ func TestPlatformErrors(t *testing.T) {
 		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &runtime.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
 		{"response too large", "GET", "/f/x", "", runtime.ErrResponseTooLarge, 502, ""},
 		{"not deployed", "GET", "/f/x", "", fmt.Errorf("%w: f", invoke.ErrNoFunction), 404, "not deployed"},
+		{"still loading", "GET", "/f/x", "", fmt.Errorf("function f@2 is still loading on this node: %w", invoke.ErrLoading), 503, "f@2 is still loading"},
 		{"unknown platform path", "GET", "/_strata/nope", "", nil, 404, "unknown platform path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,8 +221,8 @@ func TestPlatformErrors(t *testing.T) {
 			if tc.status == 405 && rec.Header().Get("Allow") == "" {
 				t.Fatal("405 without Allow")
 			}
-			if tc.status == 429 && rec.Header().Get("Retry-After") == "" {
-				t.Fatal("429 without Retry-After")
+			if (tc.status == 429 || tc.status == 503) && rec.Header().Get("Retry-After") == "" {
+				t.Fatalf("%d without Retry-After", tc.status)
 			}
 			if tc.invErr != nil && rec.Header().Get(HeaderInvocationID) != "inv-1" {
 				t.Fatalf("invocation id missing on a failed invocation: %v", rec.Header())
@@ -249,6 +250,37 @@ func TestHealth(t *testing.T) {
 	New(Config{Version: "v9"}).ServeHTTP(rec, httptest.NewRequest("GET", "/_strata/health", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"v9"`) {
 		t.Fatalf("health %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestReadiness: while the node loads its deployed functions, health stays
+// 200 (liveness) and says so, readiness is 503 with what is still loading,
+// and workflow routes are refused with 503 (their index is not built yet);
+// once loaded, readiness is 200.
+func TestReadiness(t *testing.T) {
+	g := newWorkflowGW(t, Config{Workflows: &fakeStarter{}, Version: "v9"})
+	g.SetLoading(func() []string { return []string{"slow@3"} })
+	do := func(method, path string) *httptest.ResponseRecorder {
+		return serve(g, httptest.NewRequest(method, path, strings.NewReader("{}")))
+	}
+	if rec := do("GET", "/_strata/health"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ready":false`) {
+		t.Fatalf("health while loading: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("GET", "/_strata/ready"); rec.Code != 503 || !strings.Contains(rec.Body.String(), `"slow@3"`) || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("ready while loading: %d %s %v", rec.Code, rec.Body, rec.Header())
+	}
+	if rec := do("POST", "/orders"); rec.Code != 503 || !strings.Contains(rec.Body.String(), "still loading") {
+		t.Fatalf("workflow route while loading: %d %s", rec.Code, rec.Body)
+	}
+	g.SetLoading(nil)
+	if rec := do("GET", "/_strata/ready"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ready"`) {
+		t.Fatalf("ready once loaded: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("GET", "/_strata/health"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ready":true`) {
+		t.Fatalf("health once loaded: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("POST", "/orders"); rec.Code == 503 {
+		t.Fatalf("workflow route once loaded: %d %s", rec.Code, rec.Body)
 	}
 }
 

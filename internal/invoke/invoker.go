@@ -416,6 +416,9 @@ func (iv *Invoker) loadOne(ctx context.Context, f store.Function) {
 	if !still || n != f.ActiveVersion {
 		return // a Sync settled it (a deploy or removal during start-up)
 	}
+	if err != nil && ctx.Err() != nil {
+		return // the node is stopping
+	}
 	if err != nil {
 		iv.cfg.Logger.Error("load function version; its routes answer 404 until a deploy fixes it",
 			"function", f.Name, "version", f.ActiveVersion, "err", err)
