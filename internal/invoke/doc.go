@@ -4,6 +4,10 @@
 // usage record. It owns the meter that batches usage records and log lines
 // into the store, and the usage report built from them.
 //
+// After a start, Load brings up the deployed versions several at once, each
+// serving as soon as it is ready; until then a function answers ErrLoading
+// (503, retry) rather than ErrNoFunction.
+//
 // It admits invocations against the node's limits: the node-wide
 // concurrency cap, each project's share of it (so one project cannot take
 // the node), and the node's instance memory budget (pool.Budget).

@@ -233,6 +233,16 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	require.Equal(t, 200, code, body)
 	code, _, body = get(t, second.url+"/hang", nil)
 	require.Equal(t, 503, code, "the hanging function is still loading while the other serves: %s", body)
+	// A deploy made meanwhile does not wait for the hanging module (Sync
+	// leaves it to the loader) and serves at once.
+	tok := NewToken()
+	require.NoError(t, second.srv.AddToken(context.Background(), tok, "test"))
+	second.c = client.New(second.url, tok)
+	require.NoError(t, second.deploy(t, "late", fn{"late", hello, cfgOf(store.KindReactor), routes("GET /late")}))
+	code, _, body = get(t, second.url+"/late", nil)
+	require.Equal(t, 200, code, body)
+	code, _, body = get(t, second.url+"/hang", nil)
+	require.Equal(t, 503, code, "the deploy did not settle the loading function: %s", body)
 
 	watch.wait(t, "load function version; its routes answer 404 until a deploy fixes it",
 		"function=hang", "_initialize did not return within the 20s init timeout")
@@ -246,6 +256,8 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	code, _, body = get(t, second.url+"/hang", nil)
 	require.Equal(t, 404, code, body)
 	code, _, body = get(t, second.url+"/api", nil)
+	require.Equal(t, 200, code, body)
+	code, _, body = get(t, second.url+"/late", nil)
 	require.Equal(t, 200, code, body)
 }
 
