@@ -271,3 +271,16 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// pgStoreArgs returns the --store flag of a fresh schema (named prefix_N) of
+// STRATA_TEST_POSTGRES, dropped at the end of the test, or skips the test
+// when STRATA_TEST_POSTGRES is not set.
+func pgStoreArgs(t *testing.T, prefix string) []string {
+	t.Helper()
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	_, schema := pgSchema(t, pg, prefix)
+	return []string{"--store", withParam(pg, "search_path="+schema)}
+}

@@ -5,15 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/deploy"
@@ -73,44 +69,13 @@ func hostileSpec(t *testing.T, c *client.Client, project string, fns map[string]
 	return spec
 }
 
-// pgSchemaStore returns --store for a fresh PostgreSQL schema, or skips.
-func pgSchemaStore(t *testing.T) []string {
-	t.Helper()
-	pg := os.Getenv("STRATA_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set")
-	}
-	schema := fmt.Sprintf("strata_e2e_compile_%d", time.Now().UnixNano())
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), pg)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(pg, "?") {
-		sep = "&"
-	}
-	return []string{"--store", pg + sep + "search_path=" + schema}
-}
-
 func TestHostileCompileSQLite(t *testing.T) {
 	t.Parallel()
 	testHostileCompile(t)
 }
 
 func TestHostileCompilePostgres(t *testing.T) {
-	testHostileCompile(t, pgSchemaStore(t)...)
+	testHostileCompile(t, pgStoreArgs(t, "strata_e2e_compile")...)
 }
 
 // testHostileCompile: project "attacker" deploys compile bombs; project

@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,36 +27,8 @@ func TestHostileFlowSQLite(t *testing.T) {
 }
 
 func TestHostileFlowPostgres(t *testing.T) {
-	pg := os.Getenv("STRATA_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set")
-	}
 	t.Parallel()
-	testHostileFlow(t, "--store", hostileFlowSchema(t, pg))
-}
-
-// hostileFlowSchema makes a PostgreSQL schema for one test, dropped after
-// it, and returns the store URL that uses it.
-func hostileFlowSchema(t *testing.T, pg string) string {
-	t.Helper()
-	schema := fmt.Sprintf("strata_e2e_hflow_%d", time.Now().UnixNano())
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), pg); err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(pg, "?") {
-		sep = "&"
-	}
-	return pg + sep + "search_path=" + schema
+	testHostileFlow(t, pgStoreArgs(t, "strata_e2e_hflow")...)
 }
 
 // hflowExec is an execution as the admin API shows it.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // hostileProject copies the hello example as project name, function fn,
@@ -102,33 +99,8 @@ func TestHostileRouteHijackSQLite(t *testing.T) {
 // TestHostileRouteHijackPostgres runs two nodes on one PostgreSQL schema:
 // victim deploys through one, thief through the other.
 func TestHostileRouteHijackPostgres(t *testing.T) {
-	pg := os.Getenv("STRATA_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set")
-	}
 	t.Parallel()
-	schema := fmt.Sprintf("strata_e2e_hijack_%d", time.Now().UnixNano())
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), pg)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(pg, "?") {
-		sep = "&"
-	}
-	store := pg + sep + "search_path=" + schema
+	store := pgStoreArgs(t, "strata_e2e_hijack")[1]
 	_, url1, tok := startServer(t, "--store", store)
 	// A second node on the same store: it prints no token (the store has
 	// one already).

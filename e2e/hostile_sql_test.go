@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Hostile tenant, SQL slice (issue 9, found items 1 and 3): a deployed
@@ -75,38 +71,7 @@ func TestHostileSQLSQLiteStore(t *testing.T) {
 
 func TestHostileSQLPostgresStore(t *testing.T) {
 	t.Parallel()
-	testHostileSQL(t, hostileSQLPGStore(t)...)
-}
-
-// hostileSQLPGStore returns --store for a fresh schema of
-// STRATA_TEST_POSTGRES, dropped at the end, or skips.
-func hostileSQLPGStore(t *testing.T) []string {
-	pg := os.Getenv("STRATA_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set")
-	}
-	schema := fmt.Sprintf("strata_e2e_hsql_%d", time.Now().UnixNano())
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), pg)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(pg, "?") {
-		sep = "&"
-	}
-	return []string{"--store", pg + sep + "search_path=" + schema}
+	testHostileSQL(t, pgStoreArgs(t, "strata_e2e_hsql")...)
 }
 
 func testHostileSQL(t *testing.T, serverArgs ...string) {

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // startServer runs `strata server` with extra args and returns its URL and
@@ -80,33 +76,8 @@ func TestServerSQLite(t *testing.T) {
 }
 
 func TestServerPostgres(t *testing.T) {
-	pg := os.Getenv("STRATA_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set")
-	}
 	// A schema of its own, so the test never meets other tests' data.
-	schema := fmt.Sprintf("strata_e2e_%d", time.Now().UnixNano())
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), pg)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(pg, "?") {
-		sep = "&"
-	}
-	testServerDeploy(t, "--store", pg+sep+"search_path="+schema)
+	testServerDeploy(t, pgStoreArgs(t, "strata_e2e")...)
 }
 
 func TestBadManifestIsClearError(t *testing.T) {
