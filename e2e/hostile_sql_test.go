@@ -15,11 +15,12 @@ import (
 // the node with a zeroblob bomb and a statement that never ends, while
 // another project keeps being served.
 
-// addHostileSQLRoutes adds POST /sql (exec) and POST /query (query,
-// reading every row) to a copy of todo-api, renames the project thief
-// and gives its function a 3 s timeout.
+// addHostileSQLRoutes adds POST /sql (exec, addSQLRoute's) and POST /query
+// (query, reading every row) to a copy of todo-api, renames the project
+// thief and gives its function a 3 s timeout.
 func addHostileSQLRoutes(t *testing.T, dir string) {
 	t.Helper()
+	addSQLRoute(t, dir)
 	src := `package main
 
 import (
@@ -28,14 +29,6 @@ import (
 )
 
 func init() {
-	mux.HandleFunc("POST /sql", func(w http.ResponseWriter, r *http.Request) {
-		stmt, _ := io.ReadAll(r.Body)
-		if _, err := database.Exec(r.Context(), string(stmt)); err != nil {
-			writeDBError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
 	mux.HandleFunc("POST /query", func(w http.ResponseWriter, r *http.Request) {
 		stmt, _ := io.ReadAll(r.Body)
 		rows, err := database.Query(r.Context(), string(stmt))
@@ -61,7 +54,7 @@ func init() {
 	}
 	editFile(t, filepath.Join(dir, "strata.yaml"), "project: todo-api", "project: thief")
 	editFile(t, filepath.Join(dir, "strata.yaml"), "timeout: 10s", "timeout: 3s")
-	editFile(t, filepath.Join(dir, "strata.yaml"), "      - DELETE /todos/{id}\n", "      - DELETE /todos/{id}\n      - POST /sql\n      - POST /query\n")
+	editFile(t, filepath.Join(dir, "strata.yaml"), "      - POST /sql\n", "      - POST /sql\n      - POST /query\n")
 }
 
 func TestHostileSQLSQLiteStore(t *testing.T) {

@@ -3,11 +3,9 @@ package e2e
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Hostile tenants, tokens and secrets (issue 9): two projects on one real
@@ -31,30 +29,6 @@ func TestHostileTokensPostgres(t *testing.T) {
 	}
 	_, schema := pgSchema(t, pg, "strata_e2e_tok")
 	testHostileTokens(t, "--store", withParam(pg, "search_path="+schema))
-}
-
-// startServerIn runs `strata server` on dataDir and returns its URL and
-// the admin token printed on first start.
-func startServerIn(t *testing.T, dataDir string, args ...string) (*proc, string, string) {
-	t.Helper()
-	p := startProc(t, dataDir, append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
-	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
-	var url, tok string
-	eventually(t, time.Minute, "strata server to start", func() bool {
-		if p.exited() {
-			t.Fatalf("strata server exited:\n%s\n%s", p.out, p.err)
-		}
-		out := p.out.String()
-		if m := urlRe.FindStringSubmatch(out); m != nil {
-			url = m[1]
-		}
-		if m := tokRe.FindStringSubmatch(out); m != nil {
-			tok = m[1]
-		}
-		return url != "" && tok != ""
-	})
-	return p, url, tok
 }
 
 // fetchProject copies the fetch-allowlist example as project name, with

@@ -9,11 +9,17 @@ import (
 	"time"
 )
 
-// startServer runs `strata server` with extra args and returns its URL and
-// the admin token it printed on first start.
+// startServer runs `strata server` on a fresh data directory with extra
+// args and returns its URL and the admin token it printed on first start.
 func startServer(t *testing.T, args ...string) (*proc, string, string) {
 	t.Helper()
-	dataDir := t.TempDir()
+	return startServerIn(t, t.TempDir(), args...)
+}
+
+// startServerIn runs `strata server` on dataDir and returns its URL and
+// the admin token printed on first start.
+func startServerIn(t *testing.T, dataDir string, args ...string) (*proc, string, string) {
+	t.Helper()
 	p := startProc(t, dataDir, append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
 	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
