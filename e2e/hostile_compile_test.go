@@ -92,11 +92,14 @@ func testHostileCompile(t *testing.T, args ...string) {
 		t.Fatalf("shape bomb: %v, want a 400 naming its control instructions", err)
 	}
 
-	// The bomb whose shape is hidden compiles for minutes under the
-	// default budget. Meanwhile the victim deploys and is served.
+	// The bomb whose shape is hidden compiles for a long time under the
+	// default budget (compile time grows with the square of its loops:
+	// 12,000 took 5.5 s on an idle 2-core machine and 10 s under the e2e
+	// suite's load, which let it finish before the victim's deploy; 30,000
+	// takes about 40 s idle). Meanwhile the victim deploys and is served.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": runtimetest.CompileBomb(12000, true)})
+	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": runtimetest.CompileBomb(30000, true)})
 	bombDone := make(chan error, 1)
 	go func() {
 		_, err := c.Deploy(ctx, bombSpec, false)

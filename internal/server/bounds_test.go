@@ -127,7 +127,8 @@ func TestCompileBombsRefusedAtDeploy(t *testing.T) {
 		want string
 	}{
 		"shape": {runtimetest.CompileBomb(12000, false), "function 0 has 24000 control instructions"},
-		// 12,000 loops take minutes; its SIMD instruction hides its shape.
+		// 12,000 loops take 5.5 s on an idle 2-core machine; its SIMD
+		// instruction hides its shape.
 		"budget":     {runtimetest.CompileBomb(12000, true), "compilation exceeded the 3s compile budget"},
 		"initialize": {runtimetest.InitLoop(-1), "_initialize did not return within the 1s init timeout"},
 	} {
@@ -151,8 +152,10 @@ func TestSlowCompileDoesNotBlockOtherProjects(t *testing.T) {
 	n, watch := startWatched(t, func(c *config.Config) { c.CompileBudget = time.Hour })
 	hello := runtimetest.Guest(t, runtimetest.Hello)
 	// The bomb can only be stopped by its budget or its client: its SIMD
-	// instruction hides its shape, and 12,000 loops take minutes.
-	bomb := runtimetest.CompileBomb(12000, true)
+	// instruction hides its shape. Compile time grows with the square of
+	// its loops: 12,000 took 5.5 s idle, close to a Go guest's deploy
+	// under load, so it could finish first; 30,000 take about 40 s.
+	bomb := runtimetest.CompileBomb(30000, true)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
