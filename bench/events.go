@@ -18,6 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
@@ -275,18 +276,18 @@ func deployNoop(ctx context.Context, st store.Store, wasm []byte) error {
 	if err := st.BlobPut(ctx, sha, wasm); err != nil {
 		return fmt.Errorf("store the noop module: %w", err)
 	}
-	cfg := store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: 8}
+	cfg := record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: 8}
 	_, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "bench",
 		NewVersions: []store.NewVersionParams{{Function: noopFunction, ModuleSHA256: sha, Config: cfg}},
-		Routes:      []store.Route{},
-		Events: &store.EventsApplyParams{Queues: []store.QueueConfig{
+		Routes:      []record.Route{},
+		Events: &store.EventsApplyParams{Queues: []record.QueueConfig{
 			{
-				Name: benchQueue, Kind: store.QueueUser, Consumer: noopFunction, BatchSize: benchBatch,
+				Name: benchQueue, Kind: record.QueueUser, Consumer: noopFunction, BatchSize: benchBatch,
 				VisibilityTimeout: deploy.DefaultVisibilityTimeout, MaxReceives: deploy.DefaultMaxReceives,
 			},
 			{
-				Name: events.AsyncQueue(noopFunction), Kind: store.QueueAsync, Consumer: noopFunction, BatchSize: 1,
+				Name: events.AsyncQueue(noopFunction), Kind: record.QueueAsync, Consumer: noopFunction, BatchSize: 1,
 				VisibilityTimeout: time.Duration(cfg.TimeoutMS)*time.Millisecond + deploy.AsyncVisibilityMargin,
 				MaxReceives:       deploy.DefaultRetries + 1, RetryBase: deploy.AsyncRetryBase,
 			},

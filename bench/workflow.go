@@ -18,6 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/flow/code"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -309,7 +310,7 @@ func (h *harness) workflowSteps(ctx context.Context, s *workflowStack, res *work
 // mean time per step of each block, in microseconds: from the completion
 // of the block's previous step (the start event for the first block) to
 // the completion of its last. growth is the last block over the first.
-func stepCurve(hist []store.FlowEvent, steps, blocks int) (size int, curve []float64, growth float64, err error) {
+func stepCurve(hist []record.FlowEvent, steps, blocks int) (size int, curve []float64, growth float64, err error) {
 	if len(hist) == 0 || hist[0].Type != flow.EvStarted {
 		return 0, nil, 0, errors.New("history does not begin with a started event")
 	}
@@ -489,9 +490,9 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 //	functions:
 //	  wf:   { max_concurrency: 64, timeout: 10m }
 //	  noop: { max_concurrency: 64 }
-func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps int) ([]store.WorkflowConfig, error) {
+func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps int) ([]record.WorkflowConfig, error) {
 	var versions []store.NewVersionParams
-	workflows := []store.WorkflowConfig{
+	workflows := []record.WorkflowConfig{
 		{Name: wfThree},
 		// Two events per step, plus the start and the close.
 		{Name: wfSteps, HistoryLimit: max(flow.DefaultHistoryLimit, 2*steps+16)},
@@ -499,10 +500,10 @@ func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps
 	for _, m := range []struct {
 		fn   string
 		wasm []byte
-		cfg  store.FunctionConfig
+		cfg  record.FunctionConfig
 	}{
-		{noopFunction, noop, store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: wfConcurrency}},
-		{wfFunction, wf, store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: wfTimeoutMS, MaxConcurrency: wfConcurrency, Workflows: workflows}},
+		{noopFunction, noop, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: wfConcurrency}},
+		{wfFunction, wf, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: wfTimeoutMS, MaxConcurrency: wfConcurrency, Workflows: workflows}},
 	} {
 		sum := sha256.Sum256(m.wasm)
 		sha := hex.EncodeToString(sum[:])
@@ -511,7 +512,7 @@ func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps
 		}
 		versions = append(versions, store.NewVersionParams{Function: m.fn, ModuleSHA256: sha, Config: m.cfg})
 	}
-	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: wfProject, NewVersions: versions, Routes: []store.Route{}}); err != nil {
+	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: wfProject, NewVersions: versions, Routes: []record.Route{}}); err != nil {
 		return nil, fmt.Errorf("deploy the workflow functions: %w", err)
 	}
 	return workflows, nil
@@ -559,7 +560,7 @@ func (s *workflowStack) run(ctx context.Context, workflow, id string, input []by
 	select {
 	case status := <-ch:
 		took := time.Since(start)
-		if status != store.FlowCompleted {
+		if status != record.FlowCompleted {
 			return took, fmt.Errorf("execution %s closed %s%s", id, status, s.closeError(ctx, id))
 		}
 		return took, nil
@@ -633,7 +634,7 @@ func (s *workflowStack) verifyOne(ctx context.Context, id, output string) error 
 	if err != nil {
 		return err
 	}
-	if ex.Status != store.FlowCompleted || strings.TrimSpace(string(ex.Output)) != output {
+	if ex.Status != record.FlowCompleted || strings.TrimSpace(string(ex.Output)) != output {
 		return fmt.Errorf("execution %s: status %s, output %s, error %s; want completed with %s", id, ex.Status, ex.Output, ex.Error, output)
 	}
 	return nil

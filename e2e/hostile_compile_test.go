@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -62,7 +63,7 @@ func hostileSpec(t *testing.T, c *client.Client, project string, fns map[string]
 		}
 		spec.Functions = append(spec.Functions, deploy.FunctionSpec{
 			Name: name, ModuleSHA256: sha,
-			Config: store.FunctionConfig{MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4},
+			Config: record.FunctionConfig{MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4},
 			Routes: []deploy.RouteSpec{{Method: "GET", Path: "/" + project + "/" + name}},
 		})
 	}
@@ -167,8 +168,8 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 	}
 	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "hang",
-		NewVersions: []store.NewVersionParams{{Function: "hang", ModuleSHA256: sha, Config: store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4}}},
-		Routes:      []store.Route{{Project: "hang", Method: "GET", Path: "/hang", Function: "hang"}},
+		NewVersions: []store.NewVersionParams{{Function: "hang", ModuleSHA256: sha, Config: record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4}}},
+		Routes:      []record.Route{{Project: "hang", Method: "GET", Path: "/hang", Function: "hang"}},
 	}); err != nil {
 		t.Fatal(err)
 	}

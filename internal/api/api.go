@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -34,7 +35,7 @@ const MaxBlobBytes = 256 << 20
 
 // Invoker is what the API needs from the invocation pipeline.
 type Invoker interface {
-	Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (kind string, err error)
+	Prepare(ctx context.Context, function string, wasm []byte, sha string, c record.FunctionConfig) (kind string, err error)
 	Sync(ctx context.Context) error
 	PoolStats() map[string]pool.Stats
 }
@@ -198,10 +199,10 @@ func (a *API) blobPut(w http.ResponseWriter, r *http.Request) error {
 
 // DeployResult is the answer to POST /deploy.
 type DeployResult struct {
-	Plan     *deploy.Plan    `json:"plan"`
-	PlanText string          `json:"plan_text"`
-	Applied  bool            `json:"applied"`
-	Versions []store.Version `json:"versions,omitempty"`
+	Plan     *deploy.Plan     `json:"plan"`
+	PlanText string           `json:"plan_text"`
+	Applied  bool             `json:"applied"`
+	Versions []record.Version `json:"versions,omitempty"`
 }
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
@@ -366,7 +367,7 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 	if err != nil {
 		return deploy.State{}, err
 	}
-	st := deploy.State{Functions: fns, Active: map[string]store.Version{}}
+	st := deploy.State{Functions: fns, Active: map[string]record.Version{}}
 	for _, f := range fns {
 		v, err := a.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
 		if err != nil {
@@ -397,12 +398,12 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 
 // FunctionInfo is one entry of GET /functions.
 type FunctionInfo struct {
-	Name          string               `json:"name"`
-	Project       string               `json:"project"`
-	ActiveVersion int                  `json:"active_version"`
-	ModuleSHA256  string               `json:"module_sha256"`
-	Config        store.FunctionConfig `json:"config"`
-	UpdatedAt     time.Time            `json:"updated_at"`
+	Name          string                `json:"name"`
+	Project       string                `json:"project"`
+	ActiveVersion int                   `json:"active_version"`
+	ModuleSHA256  string                `json:"module_sha256"`
+	Config        record.FunctionConfig `json:"config"`
+	UpdatedAt     time.Time             `json:"updated_at"`
 	// Instances is this node's pool of the active version (absent when it
 	// has none loaded).
 	Instances *InstanceInfo `json:"instances,omitempty"`
@@ -447,7 +448,7 @@ func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
 
 // redactEnv hides environment values: they often hold credentials, and
 // listing functions should not print them.
-func redactEnv(c store.FunctionConfig) store.FunctionConfig {
+func redactEnv(c record.FunctionConfig) record.FunctionConfig {
 	if len(c.Env) == 0 {
 		return c
 	}
@@ -461,11 +462,11 @@ func redactEnv(c store.FunctionConfig) store.FunctionConfig {
 
 // VersionInfo is one entry of GET /functions/{name}/versions.
 type VersionInfo struct {
-	Number       int                  `json:"number"`
-	ModuleSHA256 string               `json:"module_sha256"`
-	Config       store.FunctionConfig `json:"config"`
-	CreatedAt    time.Time            `json:"created_at"`
-	Active       bool                 `json:"active"`
+	Number       int                   `json:"number"`
+	ModuleSHA256 string                `json:"module_sha256"`
+	Config       record.FunctionConfig `json:"config"`
+	CreatedAt    time.Time             `json:"created_at"`
+	Active       bool                  `json:"active"`
 }
 
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
@@ -572,7 +573,7 @@ func (a *API) routes(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if rs == nil {
-		rs = []store.Route{}
+		rs = []record.Route{}
 	}
 	return writeJSON(w, http.StatusOK, rs)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -23,13 +24,13 @@ import (
 type fakeRouter struct{}
 
 var (
-	routeF       = store.Route{Method: "*", Path: "/f/{x}", Function: "f"}
-	routeAsync   = store.Route{Method: "POST", Path: "/async", Function: "a", Async: true}
-	routeLimited = store.Route{Method: "GET", Path: "/limited", Function: "f", RateLimit: 1, RateBurst: 2}
-	routeSlow    = store.Route{Method: "GET", Path: "/slow", Function: "f", RateLimit: 0.1, RateBurst: 1}
+	routeF       = record.Route{Method: "*", Path: "/f/{x}", Function: "f"}
+	routeAsync   = record.Route{Method: "POST", Path: "/async", Function: "a", Async: true}
+	routeLimited = record.Route{Method: "GET", Path: "/limited", Function: "f", RateLimit: 1, RateBurst: 2}
+	routeSlow    = record.Route{Method: "GET", Path: "/slow", Function: "f", RateLimit: 0.1, RateBurst: 1}
 )
 
-func (fakeRouter) MatchRoute(method, path string) (*store.Route, []wire.Param, []string, bool) {
+func (fakeRouter) MatchRoute(method, path string) (*record.Route, []wire.Param, []string, bool) {
 	switch path {
 	case "/async":
 		return &routeAsync, nil, nil, true
@@ -76,7 +77,7 @@ func (f *fakeInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke.Res
 
 func newGW(inv *fakeInvoker) *Gateway {
 	g := New(Config{Invoker: inv, MaxBody: 1024, Version: "test"})
-	g.SetRouter(fakeRouter{}, []store.Route{routeF, routeAsync, routeLimited})
+	g.SetRouter(fakeRouter{}, []record.Route{routeF, routeAsync, routeLimited})
 	return g
 }
 
@@ -122,7 +123,7 @@ func TestRouteRateLimit(t *testing.T) {
 		t.Fatalf("unlimited route: %d", rec.Code)
 	}
 	// Re-setting the same routes keeps the spent bucket: no fresh burst.
-	g.SetRouter(fakeRouter{}, []store.Route{routeF, routeAsync, routeLimited})
+	g.SetRouter(fakeRouter{}, []record.Route{routeF, routeAsync, routeLimited})
 	rec = httptest.NewRecorder()
 	g.ServeHTTP(rec, httptest.NewRequest("GET", "/limited", nil))
 	if rec.Code != 429 {
@@ -288,7 +289,7 @@ func TestReadiness(t *testing.T) {
 // long until the next token, not a generic second.
 func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
 	g := New(Config{Invoker: &fakeInvoker{resp: &wire.Response{Status: 200}}})
-	g.SetRouter(fakeRouter{}, []store.Route{routeSlow})
+	g.SetRouter(fakeRouter{}, []record.Route{routeSlow})
 	first := httptest.NewRecorder()
 	g.ServeHTTP(first, httptest.NewRequest("GET", "/slow", nil))
 	second := httptest.NewRecorder()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
@@ -30,7 +31,7 @@ import (
 
 // probeRoutes are the routes of the probe guest (testdata/probe) in the
 // tests below.
-var probeRoutes = []store.Route{
+var probeRoutes = []record.Route{
 	{Project: "p", Method: "*", Path: "/probe", Function: "probe"},
 	{Project: "p", Method: "GET", Path: "/victim/{op}", Function: "probe"},
 	{Project: "p", Method: "GET", Path: "/files/{rest...}", Function: "probe"},
@@ -58,8 +59,8 @@ func probeServer(t *testing.T) (srv *httptest.Server, logs *bytes.Buffer) {
 	require.NoError(t, st.BlobPut(ctx, digest, wasm))
 	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project: "p",
-		NewVersions: []store.NewVersionParams{{Function: "probe", ModuleSHA256: digest, Config: store.FunctionConfig{
-			Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 10000, MaxConcurrency: 4,
+		NewVersions: []store.NewVersionParams{{Function: "probe", ModuleSHA256: digest, Config: record.FunctionConfig{
+			Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 10000, MaxConcurrency: 4,
 		}}},
 		Routes: probeRoutes,
 	})

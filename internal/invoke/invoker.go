@@ -18,6 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -60,7 +61,7 @@ type Config struct {
 	// project may hold the same fraction of it as ProjectConcurrency is of
 	// MaxConcurrency.
 	MemoryBudgetMB int64
-	LogTap         func(store.LogLine) // optional: sees every guest log line
+	LogTap         func(record.LogLine) // optional: sees every guest log line
 }
 
 // projectMemoryMB is the part of the memory budget one project may hold:
@@ -111,7 +112,7 @@ type Invoker struct {
 
 // deployed is one function version ready to serve: its module and pool.
 type deployed struct {
-	version store.Version
+	version record.Version
 	project string // the function's project: host calls act within it
 	mod     *compiled
 	pool    *pool.Pool
@@ -162,7 +163,7 @@ func New(cfg Config) *Invoker {
 	}
 }
 
-func versionKey(function, sha string, c store.FunctionConfig) string {
+func versionKey(function, sha string, c record.FunctionConfig) string {
 	// Env is part of the instance configuration, so it is part of the key.
 	// So is the function: its instances send events as that function.
 	return fmt.Sprintf("%s|%s|%s|%d|%v", function, sha, c.Kind, c.MemoryMB, c.Env)
@@ -183,7 +184,7 @@ func functionName(s string) string {
 // compile errors reject the deploy before anything is written and the first
 // request never pays compilation. The result is cached for Sync. It returns
 // the module's kind, detected from its exports when c.Kind is empty.
-func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (string, error) {
+func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c record.FunctionConfig) (string, error) {
 	fn := functionName(function)
 	key := versionKey(fn, sha, c)
 	iv.mu.RLock()
@@ -226,7 +227,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
 	}
-	want := make(map[string]store.Version, len(fns))
+	want := make(map[string]record.Version, len(fns))
 	projectOf := make(map[string]string, len(fns))
 	for _, f := range fns {
 		projectOf[f.Name] = f.Project
@@ -291,7 +292,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 // activate makes v, compiled as c, the version that serves its function,
 // and returns the version it replaces (nil if none). The caller holds
 // syncMu.
-func (iv *Invoker) activate(ctx context.Context, v store.Version, project string, c *compiled) *deployed {
+func (iv *Invoker) activate(ctx context.Context, v record.Version, project string, c *compiled) *deployed {
 	name := v.Function
 	iv.mu.RLock()
 	cur := iv.active[name]
@@ -399,7 +400,7 @@ func (iv *Invoker) Load(ctx context.Context, workers int) error {
 // loadOne compiles f's active version outside syncMu (the slow part, run
 // alongside the others) and activates it unless a Sync settled the
 // function meanwhile.
-func (iv *Invoker) loadOne(ctx context.Context, f store.Function) {
+func (iv *Invoker) loadOne(ctx context.Context, f record.Function) {
 	v, err := iv.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
 	var c *compiled
 	if err == nil {
@@ -445,7 +446,7 @@ func (iv *Invoker) Loading() []string {
 // compiledFor returns the compiled module for v, compiling it from its blob
 // when this node has not prepared it (after a restart, or when another node
 // deployed it).
-func (iv *Invoker) compiledFor(ctx context.Context, v store.Version) (*compiled, error) {
+func (iv *Invoker) compiledFor(ctx context.Context, v record.Version) (*compiled, error) {
 	key := versionKey(v.Function, v.ModuleSHA256, v.Config)
 	iv.mu.RLock()
 	c := iv.prepared[key]
@@ -577,7 +578,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 		defer iv.cfg.Bindings.EndInvocation(res.InvocationID)
 	}
 
-	base := store.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
+	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
 	budget, dropped := maxLinesPerInvoke, 0
 	stdout := &lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &budget, dropped: &dropped}
 	stderr := &lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &budget, dropped: &dropped}
@@ -594,31 +595,31 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	}
 
 	res.Response, res.Version, res.Cold, res.Duration = resp, v.Number, cold, dur
-	u := store.Usage{
+	u := record.Usage{
 		InvocationID: res.InvocationID, Function: v.Function, Version: v.Number,
 		Trigger: r.Trigger, TraceID: res.Trace.TraceID, Start: start.UTC(), Duration: dur,
-		BilledMS: billedMS(dur - time.Duration(idle.Load())), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: store.OutcomeOK,
+		BilledMS: billedMS(dur - time.Duration(idle.Load())), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: record.OutcomeOK,
 	}
 	switch {
 	case err == nil:
 		u.Status = resp.Status
 	case errors.Is(err, pool.ErrAtCapacity):
-		u.Outcome, u.BilledMS, u.Duration = store.OutcomeLimited, 0, 0
+		u.Outcome, u.BilledMS, u.Duration = record.OutcomeLimited, 0, 0
 	case errors.Is(err, context.Canceled):
 		// The caller hung up (a client closing its connection); the guest
 		// was stopped with it. Not the function's failure.
-		u.Outcome = store.OutcomeCanceled
+		u.Outcome = record.OutcomeCanceled
 		err = fmt.Errorf("%s@%d: caller went away: %w", v.Function, v.Number, err)
 	case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		u.Outcome = store.OutcomeTimeout
+		u.Outcome = record.OutcomeTimeout
 		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, runtime.ErrTimeout)
 	default:
-		u.Outcome = store.OutcomeError
+		u.Outcome = record.OutcomeError
 		err = fmt.Errorf("%s@%d: %w", v.Function, v.Number, err)
 	}
 	if err != nil {
 		u.Error = err.Error()
-		if u.Outcome != store.OutcomeLimited && u.Outcome != store.OutcomeCanceled {
+		if u.Outcome != record.OutcomeLimited && u.Outcome != record.OutcomeCanceled {
 			// The error goes to the function's logs, where its owner looks,
 			// not only into the caller's response.
 			iv.platformLog(base, "invocation failed: "+err.Error())
@@ -628,7 +629,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	return err
 }
 
-func (iv *Invoker) platformLog(base store.LogLine, msg string) {
+func (iv *Invoker) platformLog(base record.LogLine, msg string) {
 	l := base
 	l.Stream, l.Line, l.Time = "platform", msg, time.Now().UTC()
 	iv.meter.RecordLog(l)
@@ -689,10 +690,10 @@ func (iv *Invoker) Active(function string) int {
 }
 
 // Versions returns the active version of every function this node serves.
-func (iv *Invoker) Versions() []store.Version {
+func (iv *Invoker) Versions() []record.Version {
 	iv.mu.RLock()
 	defer iv.mu.RUnlock()
-	out := make([]store.Version, 0, len(iv.active))
+	out := make([]record.Version, 0, len(iv.active))
 	for _, d := range iv.active {
 		out = append(out, d.version)
 	}

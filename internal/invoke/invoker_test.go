@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
@@ -46,7 +47,7 @@ func setup(t *testing.T) *bundle {
 }
 
 // deploy stores a module and a new active version of fn, then syncs.
-func (b *bundle) deploy(t *testing.T, fn string, wasm []byte, c store.FunctionConfig) int {
+func (b *bundle) deploy(t *testing.T, fn string, wasm []byte, c record.FunctionConfig) int {
 	t.Helper()
 	ctx := context.Background()
 	sum := sha256.Sum256(wasm)
@@ -55,7 +56,7 @@ func (b *bundle) deploy(t *testing.T, fn string, wasm []byte, c store.FunctionCo
 		t.Fatal(err)
 	}
 	res, err := b.st.DeploymentApply(ctx, store.DeploymentApplyParams{
-		Project: "p", NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []store.Route{},
+		Project: "p", NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []record.Route{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func req(path string) Request {
 	return Request{Function: "hello", Trigger: "invoke", Wire: &wire.Request{Method: "GET", Path: path}}
 }
 
-var helloCfg = store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 2, Env: map[string]string{"GREETING": "v1"}}
+var helloCfg = record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 2, Env: map[string]string{"GREETING": "v1"}}
 
 func TestInvokeMetersAndLogs(t *testing.T) {
 	b := setup(t)
@@ -108,7 +109,7 @@ func TestInvokeMetersAndLogs(t *testing.T) {
 		t.Fatalf("%d usage records, want 2", len(us))
 	}
 	for i, u := range us {
-		if u.Outcome != store.OutcomeOK || u.BilledMS < 1 || u.MemoryMB != 64 || u.Status != 200 || u.TraceID == "" || u.Trigger != "invoke" {
+		if u.Outcome != record.OutcomeOK || u.BilledMS < 1 || u.MemoryMB != 64 || u.Status != 200 || u.TraceID == "" || u.Trigger != "invoke" {
 			t.Fatalf("usage %d: %+v", i, u)
 		}
 	}
@@ -205,7 +206,7 @@ func TestInvokeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	us, _ := b.st.UsageList(context.Background(), store.UsageListParams{Function: "hello"})
-	if len(us) != 1 || us[0].Outcome != store.OutcomeTimeout || !strings.Contains(us[0].Error, "timed out") {
+	if len(us) != 1 || us[0].Outcome != record.OutcomeTimeout || !strings.Contains(us[0].Error, "timed out") {
 		t.Fatalf("usage of the timeout: %+v", us)
 	}
 	logs, _ := b.st.LogList(context.Background(), store.LogListParams{InvocationID: res.InvocationID})

@@ -18,7 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/instrument"
 )
 
-// Module kinds. They equal store.KindReactor and store.KindCommand; they are
+// Module kinds. They equal record.KindReactor and record.KindCommand; they are
 // repeated here so the runtime does not depend on the store.
 const (
 	KindReactor = "reactor" // Go SDK: exports strata_handle, instance reused

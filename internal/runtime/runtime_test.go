@@ -14,9 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
-	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -64,8 +64,8 @@ func get(path, query string) *wire.Request {
 }
 
 func TestKindsMatchStore(t *testing.T) {
-	require.Equal(t, store.KindReactor, runtime.KindReactor)
-	require.Equal(t, store.KindCommand, runtime.KindCommand)
+	require.Equal(t, record.KindReactor, runtime.KindReactor)
+	require.Equal(t, record.KindCommand, runtime.KindCommand)
 }
 
 func TestReactorRoundTrip(t *testing.T) {

@@ -22,8 +22,8 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
-	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -66,10 +66,10 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	if _, err := c.UploadBlob(ctx, sha, wasm); err != nil {
 		b.Fatal(err)
 	}
-	fc := store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 60000, MaxConcurrency: 1,
-		Bindings: []store.Binding{{Name: "db", Kind: store.BindingSQL, Resource: "benchdb"}}}
+	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 60000, MaxConcurrency: 1,
+		Bindings: []record.Binding{{Name: "db", Kind: record.BindingSQL, Resource: "benchdb"}}}
 	spec := deploy.Spec{Project: "bench",
-		Databases: []deploy.DatabaseSpec{{Name: "benchdb", Engine: store.EngineSQLite, MaxConnections: 4}},
+		Databases: []deploy.DatabaseSpec{{Name: "benchdb", Engine: record.EngineSQLite, MaxConnections: 4}},
 		Functions: []deploy.FunctionSpec{{Name: "binder", ModuleSHA256: sha, Config: fc, Routes: []deploy.RouteSpec{{Method: "GET", Path: "/b"}}}}}
 	if _, err := c.Deploy(ctx, spec, false); err != nil {
 		b.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -120,7 +121,7 @@ func TestCompileBombsRefusedAtDeploy(t *testing.T) {
 	})
 	// The victim's active version is a tiny reactor: a Go guest may not
 	// compile within the short budget on a busy machine.
-	require.NoError(t, n.deploy(t, "victim", fn{"api", runtimetest.InitLoop(10), cfgOf(store.KindReactor), routes("GET /api")}))
+	require.NoError(t, n.deploy(t, "victim", fn{"api", runtimetest.InitLoop(10), cfgOf(record.KindReactor), routes("GET /api")}))
 	before, _, _ := get(t, n.url+"/api", nil)
 	for name, tc := range map[string]struct {
 		wasm []byte
@@ -167,7 +168,7 @@ func TestSlowCompileDoesNotBlockOtherProjects(t *testing.T) {
 	}()
 	watch.wait(t, "compiling module", "module=bomb")
 
-	require.NoError(t, n.deploy(t, "bystander", fn{"api", hello, cfgOf(store.KindReactor), routes("GET /api")}),
+	require.NoError(t, n.deploy(t, "bystander", fn{"api", hello, cfgOf(record.KindReactor), routes("GET /api")}),
 		"another project deploys while the bomb compiles")
 	code, _, body := get(t, n.url+"/api", nil)
 	require.Equal(t, 200, code, body)
@@ -210,7 +211,7 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	dir := t.TempDir()
 	first, _ := startWatched(t, func(c *config.Config) { c.DataDir = dir })
 	hello := runtimetest.Guest(t, runtimetest.Hello)
-	require.NoError(t, first.deploy(t, "fine", fn{"api", hello, cfgOf(store.KindReactor), routes("GET /api")}))
+	require.NoError(t, first.deploy(t, "fine", fn{"api", hello, cfgOf(record.KindReactor), routes("GET /api")}))
 	storeHanging(t, first.srv.Store(), "hang", "hang")
 	require.NoError(t, first.srv.Stop(context.Background()))
 
@@ -241,7 +242,7 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	tok := NewToken()
 	require.NoError(t, second.srv.AddToken(context.Background(), tok, "test"))
 	second.c = client.New(second.url, tok)
-	require.NoError(t, second.deploy(t, "late", fn{"late", hello, cfgOf(store.KindReactor), routes("GET /late")}))
+	require.NoError(t, second.deploy(t, "late", fn{"late", hello, cfgOf(record.KindReactor), routes("GET /late")}))
 	code, _, body = get(t, second.url+"/late", nil)
 	require.Equal(t, 200, code, body)
 	code, _, body = get(t, second.url+"/hang", nil)
@@ -275,8 +276,8 @@ func storeHanging(t *testing.T, st store.Store, project, function string) {
 	require.NoError(t, st.BlobPut(ctx, sha, wasm))
 	_, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     project,
-		NewVersions: []store.NewVersionParams{{Function: function, ModuleSHA256: sha, Config: cfgOf(store.KindReactor)}},
-		Routes:      []store.Route{{Project: project, Method: "GET", Path: "/" + function, Function: function}},
+		NewVersions: []store.NewVersionParams{{Function: function, ModuleSHA256: sha, Config: cfgOf(record.KindReactor)}},
+		Routes:      []record.Route{{Project: project, Method: "GET", Path: "/" + function, Function: function}},
 	})
 	require.NoError(t, err)
 }

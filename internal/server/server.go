@@ -21,6 +21,7 @@ import (
 	"github.com/stratahq/strata/internal/flow/code"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
@@ -32,7 +33,7 @@ import (
 type Server struct {
 	cfg    config.Config
 	log    *slog.Logger
-	logTap func(store.LogLine)
+	logTap func(record.LogLine)
 
 	st   store.Store
 	rt   *runtime.Runtime
@@ -58,7 +59,7 @@ type Option func(*Server)
 
 // WithLogTap makes every guest log line visible to fn as it is recorded
 // (strata dev prints them).
-func WithLogTap(fn func(store.LogLine)) Option { return func(s *Server) { s.logTap = fn } }
+func WithLogTap(fn func(record.LogLine)) Option { return func(s *Server) { s.logTap = fn } }
 
 // New validates cfg and returns a server that is not started.
 func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
@@ -378,7 +379,7 @@ func (s *Server) EnsureAdminToken(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	tok := NewToken()
-	if err := s.st.TokenPut(ctx, store.Token{Hash: api.HashToken(tok), Name: "admin"}); err != nil {
+	if err := s.st.TokenPut(ctx, record.Token{Hash: api.HashToken(tok), Name: "admin"}); err != nil {
 		return "", err
 	}
 	return tok, nil
@@ -391,7 +392,7 @@ func (s *Server) AddToken(ctx context.Context, tok, name string) error {
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return s.st.TokenPut(ctx, store.Token{Hash: h, Name: name})
+	return s.st.TokenPut(ctx, record.Token{Hash: h, Name: name})
 }
 
 // NewToken returns a fresh random admin token.

@@ -17,6 +17,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/flow/code"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
@@ -38,10 +39,10 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	require.NoError(t, st.BlobPut(ctx, sha, wasm))
-	cfg := store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 128, TimeoutMS: 60_000, MaxConcurrency: 16,
-		Workflows: []store.WorkflowConfig{{Name: "count"}, {Name: "greet"}, {Name: "parent"}}}
+	cfg := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 128, TimeoutMS: 60_000, MaxConcurrency: 16,
+		Workflows: []record.WorkflowConfig{{Name: "count"}, {Name: "greet"}, {Name: "parent"}}}
 	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
-		Project: "p", NewVersions: []store.NewVersionParams{{Function: "greeter", ModuleSHA256: sha, Config: cfg}}, Routes: []store.Route{},
+		Project: "p", NewVersions: []store.NewVersionParams{{Function: "greeter", ModuleSHA256: sha, Config: cfg}}, Routes: []record.Route{},
 	})
 	require.NoError(t, err)
 
@@ -61,7 +62,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 			if name != "greet" && name != "count" && name != "parent" {
 				return flow.WorkflowRef{}, false
 			}
-			return flow.WorkflowRef{Function: "greeter", Project: "p", Config: store.WorkflowConfig{Name: name}}, true
+			return flow.WorkflowRef{Function: "greeter", Project: "p", Config: record.WorkflowConfig{Name: name}}, true
 		},
 		ProjectOf: func(string) string { return "p" },
 		OnClose:   func(id, status string) { closed <- id },
@@ -70,7 +71,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	e.Run()
 	t.Cleanup(e.Close)
 
-	wait := func(id string) *store.FlowExecution {
+	wait := func(id string) *record.FlowExecution {
 		t.Helper()
 		for {
 			select {
@@ -90,7 +91,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	_, _, err = e.Start(ctx, flow.StartParams{Workflow: "greet", ID: "g-1", Input: []byte(`["ann","bob","cy"]`)})
 	require.NoError(t, err)
 	ex := wait("g-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	var out string
 	require.NoError(t, json.Unmarshal(ex.Output, &out))
 	require.True(t, strings.HasPrefix(out, "hello ann (g-1/1); hello bob (g-1/2); hello cy (g-1/3); "), out)
@@ -112,26 +113,26 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	_, _, err = e.Start(ctx, flow.StartParams{Workflow: "count", ID: "c-1", Input: []byte(`300`)})
 	require.NoError(t, err)
 	ex = wait("c-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, `300`, string(ex.Output))
 	require.Equal(t, 2+2*300, ex.HistoryLen)
 
 	_, _, err = e.Start(ctx, flow.StartParams{Workflow: "count", ID: "c-bad", Input: []byte(`"three"`)})
 	require.NoError(t, err)
 	ex = wait("c-bad")
-	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Equal(t, record.FlowFailed, ex.Status)
 	require.Contains(t, string(ex.Error), `"BadInput"`)
 
 	// Child workflows, one with an id of its own, and a durable timer.
 	_, _, err = e.Start(ctx, flow.StartParams{Workflow: "parent", ID: "p-1", Input: []byte(`4`)})
 	require.NoError(t, err)
 	ex = wait("p-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, `9`, string(ex.Output))
 	for _, id := range []string{"p-1/1/1", "p-1-second"} {
 		child, err := e.Get(ctx, "p", id)
 		require.NoError(t, err)
-		require.Equal(t, store.FlowCompleted, child.Status)
+		require.Equal(t, record.FlowCompleted, child.Status)
 		require.Equal(t, "p-1", child.ParentID)
 		require.Equal(t, ex.TraceID, child.TraceID, "a child joins its parent's trace")
 	}
