@@ -19,10 +19,10 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -161,7 +161,7 @@ func (h *harness) checkPostgres(ctx context.Context) {
 type eventStack struct {
 	name string // storeSQLite or storePostgres
 	st   store.Store
-	rt   *runtime.Runtime
+	rt   *wasm.Runtime
 	inv  *invoke.Invoker
 	eng  *events.Engine
 	ack  *ackCounter
@@ -195,7 +195,7 @@ type stackOptions struct {
 // as the consumer of benchQueue (batch_size benchBatch) with its async queue,
 // and loads it into an invoker. The engine is created but not started.
 func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptions) (_ *eventStack, err error) {
-	wasm, err := h.noopGuest(ctx)
+	bin, err := h.noopGuest(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptio
 	if s.st, s.drop, err = h.openStore(ctx, kind, "events"); err != nil {
 		return nil, err
 	}
-	if err := deployNoop(ctx, s.st, wasm); err != nil {
+	if err := deployNoop(ctx, s.st, bin); err != nil {
 		return nil, err
 	}
 	if s.rt, err = h.newRuntime(ctx); err != nil {
@@ -270,10 +270,10 @@ func (h *harness) quietLog() *slog.Logger {
 //	queues: { bench: {} }
 //	functions:
 //	  noop: { max_concurrency: 8, queue: { name: bench, batch_size: 10 } }
-func deployNoop(ctx context.Context, st store.Store, wasm []byte) error {
-	sum := sha256.Sum256(wasm)
+func deployNoop(ctx context.Context, st store.Store, bin []byte) error {
+	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
-	if err := st.BlobPut(ctx, sha, wasm); err != nil {
+	if err := st.BlobPut(ctx, sha, bin); err != nil {
 		return fmt.Errorf("store the noop module: %w", err)
 	}
 	cfg := record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: 8}

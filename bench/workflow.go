@@ -16,11 +16,11 @@ import (
 
 	"github.com/stratahq/strata/internal/build"
 	"github.com/stratahq/strata/internal/flow"
-	"github.com/stratahq/strata/internal/flow/code"
+	"github.com/stratahq/strata/internal/flow/orchestrator"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -343,7 +343,7 @@ func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Mill
 type workflowStack struct {
 	name  string
 	st    store.Store
-	rt    *runtime.Runtime
+	rt    *wasm.Runtime
 	inv   *invoke.Invoker
 	eng   *flow.Engine
 	calls *countingInvoker
@@ -455,9 +455,9 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 	}
 	// The same wiring as internal/server: the code host answers the
 	// orchestrator's flow calls and needs the engine, which needs the
-	// invoker, which needs the runtime.
-	host := &code.Host{ProjectOf: func(string) string { return wfProject }}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(h.work, "wasm-cache"), Flow: host}); err != nil {
+	// invoker, which needs the wasm.
+	host := &orchestrator.Host{ProjectOf: func(string) string { return wfProject }}
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(h.work, "wasm-cache"), Flow: host}); err != nil {
 		return nil, fmt.Errorf("open runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{Store: s.st, Runtime: s.rt, Logger: h.quietLog()})
@@ -466,7 +466,7 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 	}
 	s.calls = &countingInvoker{Invoker: s.inv, function: noopFunction, seen: map[string]bool{}}
 	s.eng = flow.New(flow.Config{
-		Store: s.st, Invoker: s.calls, Orchestrator: &code.Orchestrator{Invoker: s.inv},
+		Store: s.st, Invoker: s.calls, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			for _, w := range workflows {
 				if w.Name == name {
@@ -499,15 +499,15 @@ func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps
 	}
 	for _, m := range []struct {
 		fn   string
-		wasm []byte
+		bin []byte
 		cfg  record.FunctionConfig
 	}{
 		{noopFunction, noop, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: wfConcurrency}},
 		{wfFunction, wf, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: wfTimeoutMS, MaxConcurrency: wfConcurrency, Workflows: workflows}},
 	} {
-		sum := sha256.Sum256(m.wasm)
+		sum := sha256.Sum256(m.bin)
 		sha := hex.EncodeToString(sum[:])
-		if err := st.BlobPut(ctx, sha, m.wasm); err != nil {
+		if err := st.BlobPut(ctx, sha, m.bin); err != nil {
 			return nil, fmt.Errorf("store the %s module: %w", m.fn, err)
 		}
 		versions = append(versions, store.NewVersionParams{Function: m.fn, ModuleSHA256: sha, Config: m.cfg})

@@ -14,9 +14,9 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // Found item 4 of issue 9 (deploy-time compile bombs), on the real binary:
@@ -83,11 +83,11 @@ func TestHostileCompilePostgres(t *testing.T) {
 // "victim" deploys meanwhile and is served.
 func testHostileCompile(t *testing.T, args ...string) {
 	p, url, c, _ := hostileServer(t, t.TempDir(), "", args...)
-	hello := runtimetest.Guest(t, runtimetest.Hello)
+	hello := wasmtest.Guest(t, wasmtest.Hello)
 
 	// The bomb whose shape shows is refused at once, naming the cause.
 	_, err := c.Deploy(context.Background(), hostileSpec(t, c, "attacker", map[string][]byte{
-		"bomb": runtimetest.CompileBomb(12000, false)}), false)
+		"bomb": wasmtest.CompileBomb(12000, false)}), false)
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(err.Error(), "function 0 has 24000 control instructions") {
 		t.Fatalf("shape bomb: %v, want a 400 naming its control instructions", err)
@@ -100,7 +100,7 @@ func testHostileCompile(t *testing.T, args ...string) {
 	// takes about 40 s idle). Meanwhile the victim deploys and is served.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": runtimetest.CompileBomb(30000, true)})
+	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": wasmtest.CompileBomb(30000, true)})
 	bombDone := make(chan error, 1)
 	go func() {
 		_, err := c.Deploy(ctx, bombSpec, false)
@@ -150,7 +150,7 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 	p, _, c, _ := hostileServer(t, dataDir, "")
-	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "fine", map[string][]byte{"api": runtimetest.Guest(t, runtimetest.Hello)}), false); err != nil {
+	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "fine", map[string][]byte{"api": wasmtest.Guest(t, wasmtest.Hello)}), false); err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
 	p.stop()
@@ -160,7 +160,7 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm := runtimetest.InitLoop(-1)
+	wasm := wasmtest.InitLoop(-1)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if err := st.BlobPut(ctx, sha, wasm); err != nil {

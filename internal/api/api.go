@@ -23,8 +23,8 @@ import (
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // Prefix is where the admin API is mounted.
@@ -35,7 +35,7 @@ const MaxBlobBytes = 256 << 20
 
 // Invoker is what the API needs from the invocation pipeline.
 type Invoker interface {
-	Prepare(ctx context.Context, function string, wasm []byte, sha string, c record.FunctionConfig) (kind string, err error)
+	Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (kind string, err error)
 	Sync(ctx context.Context) error
 	PoolStats() map[string]pool.Stats
 }
@@ -310,14 +310,14 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 			if ch.New.Config.Kind == "" && kinds[ch.Name] != "" {
 				ch.New.Config.Kind = kinds[ch.Name]
 			}
-			wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
+			bin, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
 			}
 			if err != nil {
 				return nil, err
 			}
-			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config)
+			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, bin, ch.New.ModuleSHA256, ch.New.Config)
 			if err != nil {
 				return nil, compileError(fmt.Errorf("function %s: %w", ch.Name, err))
 			}
@@ -335,7 +335,7 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 // compileError answers a busy compiler (every compile slot taken, e.g. by
 // compiles abandoned over the budget) with 503: the module may be fine.
 func compileError(err error) error {
-	if errors.Is(err, runtime.ErrCompileBusy) {
+	if errors.Is(err, wasm.ErrCompileBusy) {
 		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
 	}
 	return err
@@ -511,13 +511,13 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("function %s version %d: %w", name, body.Version, err)
 	}
-	wasm, err := a.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
+	bin, err := a.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
 	if err != nil {
 		return fmt.Errorf("module of %s@%d: %w", name, v.Number, err)
 	}
 	// Compile before repointing, so the rollback never serves a version
 	// this node cannot run.
-	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), bin, v.ModuleSHA256, v.Config); err != nil {
 		return compileError(err)
 	}
 	a.deployMu.Lock()

@@ -14,8 +14,8 @@ import (
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -202,9 +202,9 @@ func TestPlatformErrors(t *testing.T) {
 		{"wrong method", "DELETE", "/f/x", "", nil, 405, "method DELETE not allowed"},
 		{"body over cap", "POST", "/f/x", strings.Repeat("x", 1025), nil, 413, "limit"},
 		{"throttled", "GET", "/f/x", "", fmt.Errorf("f: %w", pool.ErrAtCapacity), 429, ""},
-		{"timeout", "GET", "/f/x", "", fmt.Errorf("f@1 timed out: %w", runtime.ErrTimeout), 504, "timed out"},
-		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &runtime.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
-		{"response too large", "GET", "/f/x", "", runtime.ErrResponseTooLarge, 502, ""},
+		{"timeout", "GET", "/f/x", "", fmt.Errorf("f@1 timed out: %w", wasm.ErrTimeout), 504, "timed out"},
+		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &wasm.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
+		{"response too large", "GET", "/f/x", "", wasm.ErrResponseTooLarge, 502, ""},
 		{"not deployed", "GET", "/f/x", "", fmt.Errorf("%w: f", invoke.ErrNoFunction), 404, "not deployed"},
 		{"still loading", "GET", "/f/x", "", fmt.Errorf("function f@2 is still loading on this node: %w", invoke.ErrLoading), 503, "f@2 is still loading"},
 		{"unknown platform path", "GET", "/_strata/nope", "", nil, 404, "unknown platform path"},
@@ -234,11 +234,11 @@ func TestPlatformErrors(t *testing.T) {
 
 func TestStatusMapping(t *testing.T) {
 	for err, want := range map[error]int{
-		store.ErrNotFound:                             404,
-		fmt.Errorf("x: %w", store.ErrConflict):        409,
-		fmt.Errorf("x: %w", runtime.ErrInvalidModule): 400,
-		Errorf(http.StatusUnauthorized, "no"):         401,
-		errors.New("disk on fire"):                    500,
+		store.ErrNotFound:                          404,
+		fmt.Errorf("x: %w", store.ErrConflict):     409,
+		fmt.Errorf("x: %w", wasm.ErrInvalidModule): 400,
+		Errorf(http.StatusUnauthorized, "no"):      401,
+		errors.New("disk on fire"):                 500,
 	} {
 		if got := Status(err); got != want {
 			t.Errorf("Status(%v) = %d, want %d", err, got, want)

@@ -14,10 +14,10 @@ import (
 
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -40,7 +40,7 @@ func setupCapacity(t *testing.T, cfg Config) *capacityBundle {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: runtimetest.SharedCacheDir()})
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	require.NoError(t, err)
 	b := &capacityBundle{st: st, logs: new(bytes.Buffer), entered: make(chan struct{}, 100), release: make(chan struct{})}
 	cfg.Store, cfg.Runtime = st, rt
@@ -85,10 +85,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func (b *capacityBundle) deploy(t *testing.T, project, fn string, c record.FunctionConfig) {
 	t.Helper()
 	ctx := context.Background()
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
-	sum := sha256.Sum256(wasm)
+	bin := wasmtest.Guest(t, wasmtest.Hello)
+	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
-	require.NoError(t, b.st.BlobPut(ctx, sha, wasm))
+	require.NoError(t, b.st.BlobPut(ctx, sha, bin))
 	_, err := b.st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project: project, NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []record.Route{},
 	})

@@ -19,8 +19,8 @@ import (
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -35,7 +35,7 @@ var ErrLoading = errors.New("function still loading")
 // Config configures an Invoker.
 type Config struct {
 	Store       store.Store
-	Runtime     *runtime.Runtime
+	Runtime     *wasm.Runtime
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	IdleTimeout time.Duration // idle instances are reclaimed after this (scale to zero)
@@ -125,7 +125,7 @@ type deployed struct {
 // progress prepares modules before any pool uses them).
 type compiled struct {
 	key        string
-	mod        *runtime.Module
+	mod        *wasm.Module
 	preparedAt time.Time
 	users      int // guarded by Invoker.mu
 }
@@ -184,7 +184,7 @@ func functionName(s string) string {
 // compile errors reject the deploy before anything is written and the first
 // request never pays compilation. The result is cached for Sync. It returns
 // the module's kind, detected from its exports when c.Kind is empty.
-func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c record.FunctionConfig) (string, error) {
+func (iv *Invoker) Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (string, error) {
 	fn := functionName(function)
 	key := versionKey(fn, sha, c)
 	iv.mu.RLock()
@@ -193,7 +193,7 @@ func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sh
 	if ok {
 		return p.mod.Kind(), nil
 	}
-	mod, err := iv.cfg.Runtime.Compile(ctx, wasm, runtime.ModuleSpec{
+	mod, err := iv.cfg.Runtime.Compile(ctx, bin, wasm.ModuleSpec{
 		Name: function, Function: fn, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
 	})
 	if err != nil {
@@ -454,11 +454,11 @@ func (iv *Invoker) compiledFor(ctx context.Context, v record.Version) (*compiled
 	if c != nil {
 		return c, nil
 	}
-	wasm, err := iv.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
+	bin, err := iv.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
 	if err != nil {
 		return nil, fmt.Errorf("module %s of %s@%d: %w", v.ModuleSHA256, v.Function, v.Number, err)
 	}
-	if _, err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+	if _, err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), bin, v.ModuleSHA256, v.Config); err != nil {
 		return nil, fmt.Errorf("compile %s@%d: %w", v.Function, v.Number, err)
 	}
 	iv.mu.RLock()
@@ -504,7 +504,7 @@ type Result struct {
 
 // Invoke runs one invocation on the function's active version. The error,
 // when not nil, is one of ErrNoFunction, pool.ErrAtCapacity,
-// runtime.ErrTimeout, runtime.ErrResponseTooLarge or a *runtime.TrapError
+// wasm.ErrTimeout, wasm.ErrResponseTooLarge or a *wasm.TrapError
 // (wrapped); Result is returned in every case where an invocation id was
 // assigned, so callers can report it.
 func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
@@ -583,7 +583,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	stdout := &lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &budget, dropped: &dropped}
 	stderr := &lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &budget, dropped: &dropped}
 
-	resp, cold, err := d.pool.Invoke(ctx, req, runtime.Output{Stdout: stdout, Stderr: stderr})
+	resp, cold, err := d.pool.Invoke(ctx, req, wasm.Output{Stdout: stdout, Stderr: stderr})
 	if errors.Is(err, pool.ErrClosed) {
 		return err
 	}
@@ -610,9 +610,9 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 		// was stopped with it. Not the function's failure.
 		u.Outcome = record.OutcomeCanceled
 		err = fmt.Errorf("%s@%d: caller went away: %w", v.Function, v.Number, err)
-	case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, wasm.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		u.Outcome = record.OutcomeTimeout
-		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, runtime.ErrTimeout)
+		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, wasm.ErrTimeout)
 	default:
 		u.Outcome = record.OutcomeError
 		err = fmt.Errorf("%s@%d: %w", v.Function, v.Number, err)

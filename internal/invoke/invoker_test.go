@@ -13,16 +13,16 @@ import (
 
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 type bundle struct {
 	st  store.Store
-	rt  *runtime.Runtime
+	rt  *wasm.Runtime
 	inv *Invoker
 }
 
@@ -33,7 +33,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: runtimetest.SharedCacheDir()})
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +47,12 @@ func setup(t *testing.T) *bundle {
 }
 
 // deploy stores a module and a new active version of fn, then syncs.
-func (b *bundle) deploy(t *testing.T, fn string, wasm []byte, c record.FunctionConfig) int {
+func (b *bundle) deploy(t *testing.T, fn string, bin []byte, c record.FunctionConfig) int {
 	t.Helper()
 	ctx := context.Background()
-	sum := sha256.Sum256(wasm)
+	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
-	if err := b.st.BlobPut(ctx, sha, wasm); err != nil {
+	if err := b.st.BlobPut(ctx, sha, bin); err != nil {
 		t.Fatal(err)
 	}
 	res, err := b.st.DeploymentApply(ctx, store.DeploymentApplyParams{
@@ -75,7 +75,7 @@ var helloCfg = record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, Tim
 
 func TestInvokeMetersAndLogs(t *testing.T) {
 	b := setup(t)
-	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Hello), helloCfg)
+	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Hello), helloCfg)
 	ctx := context.Background()
 
 	r1, err := b.inv.Invoke(ctx, req("/one"))
@@ -127,11 +127,11 @@ func TestInvokeMetersAndLogs(t *testing.T) {
 
 func TestSyncSwapsVersions(t *testing.T) {
 	b := setup(t)
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
-	b.deploy(t, "hello", wasm, helloCfg)
+	bin := wasmtest.Guest(t, wasmtest.Hello)
+	b.deploy(t, "hello", bin, helloCfg)
 	v2 := helloCfg
 	v2.Env = map[string]string{"GREETING": "v2"}
-	if n := b.deploy(t, "hello", wasm, v2); n != 2 {
+	if n := b.deploy(t, "hello", bin, v2); n != 2 {
 		t.Fatalf("second version number %d", n)
 	}
 	if b.inv.Active("hello") != 2 {
@@ -158,10 +158,10 @@ func TestSyncSwapsVersions(t *testing.T) {
 // one of them completes, on the old or the new version.
 func TestSwapWhileBusy(t *testing.T) {
 	b := setup(t)
-	wasm := runtimetest.Guest(t, runtimetest.Sleep)
+	bin := wasmtest.Guest(t, wasmtest.Sleep)
 	c := helloCfg
 	c.MaxConcurrency = 16
-	b.deploy(t, "hello", wasm, c)
+	b.deploy(t, "hello", bin, c)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := 0; i < 64; i++ {
@@ -180,7 +180,7 @@ func TestSwapWhileBusy(t *testing.T) {
 	}
 	c2 := c
 	c2.Env = map[string]string{"V": "2"}
-	b.deploy(t, "hello", wasm, c2)
+	b.deploy(t, "hello", bin, c2)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -197,9 +197,9 @@ func TestInvokeErrors(t *testing.T) {
 	}
 	c := helloCfg
 	c.TimeoutMS = 200
-	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Loop), c)
+	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Loop), c)
 	res, err := b.inv.Invoke(context.Background(), req("/"))
-	if !errors.Is(err, runtime.ErrTimeout) || res.InvocationID == "" {
+	if !errors.Is(err, wasm.ErrTimeout) || res.InvocationID == "" {
 		t.Fatalf("loop: %v", err)
 	}
 	if err := b.inv.Close(context.Background()); err != nil {
@@ -227,7 +227,7 @@ func TestPlatformConcurrencyLimit(t *testing.T) {
 	b.inv.cfg.MaxConcurrency = 1
 	c := helloCfg
 	c.MaxConcurrency = 8
-	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Sleep), c)
+	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Sleep), c)
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.inv.Invoke(context.Background(), Request{Function: "hello", Wire: &wire.Request{Method: "GET", Path: "/", RawQuery: "ms=500"}})

@@ -23,7 +23,7 @@ import (
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -45,7 +45,7 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
-	cfg.CacheDir = runtimetest.SharedCacheDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +60,7 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	}
 	c := client.New(srv.URL(), tok)
 
-	wasm := runtimetest.Guest(b, runtimetest.Binder)
+	wasm := wasmtest.Guest(b, wasmtest.Binder)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := c.UploadBlob(ctx, sha, wasm); err != nil {

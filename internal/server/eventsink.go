@@ -9,8 +9,8 @@ import (
 
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // eventSink carries the events guests send (strata.Send, strata.Publish)
@@ -24,11 +24,11 @@ type eventSink struct {
 	ev *events.Engine
 }
 
-var _ runtime.EventSink = (*eventSink)(nil)
+var _ wasm.EventSink = (*eventSink)(nil)
 
-// SendEvent implements runtime.EventSink. Its errors reach the guest, so
+// SendEvent implements wasm.EventSink. Its errors reach the guest, so
 // they say what to fix and never name another project.
-func (k *eventSink) SendEvent(ctx context.Context, e runtime.OutboundEvent) (string, error) {
+func (k *eventSink) SendEvent(ctx context.Context, e wasm.OutboundEvent) (string, error) {
 	what := "queue"
 	if e.Topic {
 		what = "topic"

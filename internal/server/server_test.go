@@ -27,7 +27,7 @@ import (
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // node is a real server on a free loopback port with an admin client.
@@ -55,7 +55,7 @@ func startNodeWith(t *testing.T, storeURL string, adjust func(*config.Config)) *
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.CacheDir = runtimetest.SharedCacheDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
 	cfg.Store = storeURL
 	adjust(&cfg)
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -140,12 +140,12 @@ func TestLimitsThroughTheGateway(t *testing.T) {
 	long := cfgOf(record.KindReactor)
 	long.TimeoutMS = 60000
 	err := n.deploy(t, "limits",
-		fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(record.KindReactor), routes("GET /hello/{name}", "POST /hello/{name}")},
-		fn{"loop", runtimetest.Guest(t, runtimetest.Loop), short, routes("GET /loop")},
-		fn{"alloc", runtimetest.Guest(t, runtimetest.Alloc), long, routes("GET /alloc")},
-		fn{"panic", runtimetest.Guest(t, runtimetest.Panic), cfgOf(record.KindReactor), routes("GET /panic")},
-		fn{"huge", runtimetest.Guest(t, runtimetest.Huge), cfgOf(record.KindReactor), routes("GET /huge")},
-		fn{"cgi", runtimetest.BuildC(t, runtimetest.CGI), cfgOf(record.KindCommand), routes("* /cgi/{rest...}")},
+		fn{"hello", wasmtest.Guest(t, wasmtest.Hello), cfgOf(record.KindReactor), routes("GET /hello/{name}", "POST /hello/{name}")},
+		fn{"loop", wasmtest.Guest(t, wasmtest.Loop), short, routes("GET /loop")},
+		fn{"alloc", wasmtest.Guest(t, wasmtest.Alloc), long, routes("GET /alloc")},
+		fn{"panic", wasmtest.Guest(t, wasmtest.Panic), cfgOf(record.KindReactor), routes("GET /panic")},
+		fn{"huge", wasmtest.Guest(t, wasmtest.Huge), cfgOf(record.KindReactor), routes("GET /huge")},
+		fn{"cgi", wasmtest.BuildC(t, wasmtest.CGI), cfgOf(record.KindCommand), routes("* /cgi/{rest...}")},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	n := startNode(t, "")
 	c := cfgOf(record.KindReactor)
 	c.MaxConcurrency = 2
-	if err := n.deploy(t, "busy", fn{"sleep", runtimetest.Guest(t, runtimetest.Sleep), c, routes("GET /sleep")}); err != nil {
+	if err := n.deploy(t, "busy", fn{"sleep", wasmtest.Guest(t, wasmtest.Sleep), c, routes("GET /sleep")}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -300,7 +300,7 @@ func TestPostgresNode(t *testing.T) {
 		t.Skip("STRATA_TEST_POSTGRES not set")
 	}
 	n := startNode(t, withSearchPath(pg, testSchema(t, pg)))
-	if err := n.deploy(t, "pg", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(record.KindReactor), routes("GET /hello/{name}")}); err != nil {
+	if err := n.deploy(t, "pg", fn{"hello", wasmtest.Guest(t, wasmtest.Hello), cfgOf(record.KindReactor), routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, body := get(t, n.url+"/hello/pg", nil); code != 200 || !strings.Contains(body, "param.name=pg") {
@@ -349,7 +349,7 @@ func TestTwoNodesSharePostgres(t *testing.T) {
 	a.c = client.New(a.url, tok)
 	b := startNodeWith(t, url, fast)
 
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
+	wasm := wasmtest.Guest(t, wasmtest.Hello)
 	c1 := cfgOf(record.KindReactor)
 	if err := a.deploy(t, "shared", fn{"hello", wasm, c1, routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
@@ -429,7 +429,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 func TestEventsThroughTheAPI(t *testing.T) {
 	n := startNode(t, "")
 	ctx := context.Background()
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
+	wasm := wasmtest.Guest(t, wasmtest.Hello)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
@@ -534,7 +534,7 @@ func TestEventsThroughTheAPI(t *testing.T) {
 func TestFunctionsSendEvents(t *testing.T) {
 	n := startNode(t, "")
 	ctx := context.Background()
-	wasm := runtimetest.Guest(t, runtimetest.Sender)
+	wasm := wasmtest.Guest(t, wasmtest.Sender)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
@@ -614,7 +614,7 @@ func TestBindingsFromGuests(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	upstreamHost := strings.TrimPrefix(upstream.URL, "http://") // 127.0.0.1:port
 
-	wasm := runtimetest.Guest(t, runtimetest.Binder)
+	wasm := wasmtest.Guest(t, wasmtest.Binder)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
@@ -745,7 +745,7 @@ func TestProvisionedInstancesThroughTheAPI(t *testing.T) {
 	n := startNode(t, "")
 	c := cfgOf(record.KindReactor)
 	c.Provisioned = 2
-	if err := n.deploy(t, "warm", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), c, routes("GET /hello/{name}")}); err != nil {
+	if err := n.deploy(t, "warm", fn{"hello", wasmtest.Guest(t, wasmtest.Hello), c, routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
 	info := func() *api.InstanceInfo {
