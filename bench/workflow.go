@@ -498,9 +498,9 @@ func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps
 		{Name: wfSteps, HistoryLimit: max(flow.DefaultHistoryLimit, 2*steps+16)},
 	}
 	for _, m := range []struct {
-		fn   string
+		fn  string
 		bin []byte
-		cfg  record.FunctionConfig
+		cfg record.FunctionConfig
 	}{
 		{noopFunction, noop, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: wfConcurrency}},
 		{wfFunction, wf, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: wfTimeoutMS, MaxConcurrency: wfConcurrency, Workflows: workflows}},

@@ -251,7 +251,7 @@ func TestCompileRejects(t *testing.T) {
 	hello := wasmtest.Guest(t, wasmtest.Hello)
 	tests := []struct {
 		name string
-		bin []byte
+		bin  []byte
 		spec wasm.ModuleSpec
 		want []string
 	}{
