@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/stratahq/strata/internal/client"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
+)
+
+// BenchmarkHandleHTTP measures the warm path a user's request takes: an
+// HTTP request over loopback to the gateway, route match, the invocation
+// pipeline and a warm hello instance, and the answer back. It is the
+// number the whole node adds around BenchmarkInvoke (internal/invoke).
+func BenchmarkHandleHTTP(b *testing.B) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = b.TempDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	<-srv.Loaded()
+	tok, err := srv.EnsureAdminToken(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := client.New(srv.URL(), tok)
+	bin := wasmtest.Guest(b, wasmtest.Hello)
+	sum := sha256.Sum256(bin)
+	sha := hex.EncodeToString(sum[:])
+	if _, err := c.UploadBlob(ctx, sha, bin); err != nil {
+		b.Fatal(err)
+	}
+	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 1}
+	spec := deploy.Spec{Project: "bench",
+		Functions: []deploy.FunctionSpec{{Name: "hello", ModuleSHA256: sha, Config: fc, Routes: []deploy.RouteSpec{{Method: "GET", Path: "/hello"}}}}}
+	if _, err := c.Deploy(ctx, spec, false); err != nil {
+		b.Fatal(err)
+	}
+	hc := &http.Client{}
+	url := srv.URL() + "/hello?name=world"
+	get := func() {
+		resp, err := hc.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET /hello: %d", resp.StatusCode)
+		}
+	}
+	get() // the cold start
+	b.ReportAllocs()
+	for b.Loop() {
+		get()
+	}
+}
