@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -162,6 +163,7 @@ type eventStack struct {
 	name string // storeSQLite or storePostgres
 	st   store.Store
 	rt   *wasm.Runtime
+	reg  *registry.Registry
 	inv  *invoke.Invoker
 	eng  *events.Engine
 	ack  *ackCounter
@@ -216,8 +218,9 @@ func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptio
 	}
 	// The same wiring as internal/server: the invoker meters every
 	// invocation into the store, and the engine runs with its defaults.
-	s.inv = invoke.New(invoke.Config{Store: s.st, Runtime: s.rt, Logger: h.quietLog()})
-	if err := s.inv.Sync(ctx); err != nil {
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: h.quietLog()})
+	s.inv = invoke.New(invoke.Config{Registry: s.reg, Store: s.st, Logger: h.quietLog()})
+	if err := s.reg.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("load the noop function: %w", err)
 	}
 	var iv events.Invoker = s.inv
@@ -333,6 +336,9 @@ func (s *eventStack) close(ctx context.Context) {
 	defer cancel()
 	if s.eng != nil {
 		_ = s.eng.Stop(ctx)
+	}
+	if s.reg != nil {
+		_ = s.reg.Close(ctx)
 	}
 	if s.inv != nil {
 		_ = s.inv.Close(ctx)

@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/flow/orchestrator"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -344,6 +345,7 @@ type workflowStack struct {
 	name  string
 	st    store.Store
 	rt    *wasm.Runtime
+	reg   *registry.Registry
 	inv   *invoke.Invoker
 	eng   *flow.Engine
 	calls *countingInvoker
@@ -460,8 +462,9 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(h.work, "wasm-cache"), Flow: host}); err != nil {
 		return nil, fmt.Errorf("open runtime: %w", err)
 	}
-	s.inv = invoke.New(invoke.Config{Store: s.st, Runtime: s.rt, Logger: h.quietLog()})
-	if err := s.inv.Sync(ctx); err != nil {
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: h.quietLog()})
+	s.inv = invoke.New(invoke.Config{Registry: s.reg, Store: s.st, Logger: h.quietLog()})
+	if err := s.reg.Sync(ctx); err != nil {
 		return nil, fmt.Errorf("load the workflow functions: %w", err)
 	}
 	s.calls = &countingInvoker{Invoker: s.inv, function: noopFunction, seen: map[string]bool{}}
@@ -647,6 +650,9 @@ func (s *workflowStack) close(ctx context.Context) {
 	defer cancel()
 	if s.eng != nil {
 		s.eng.Close()
+	}
+	if s.reg != nil {
+		_ = s.reg.Close(ctx)
 	}
 	if s.inv != nil {
 		_ = s.inv.Close(ctx)

@@ -21,10 +21,10 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
-	"github.com/stratahq/strata/internal/wasm"
 )
 
 // Prefix is where the admin API is mounted.
@@ -33,7 +33,9 @@ const Prefix = "/_strata/api/v1"
 // MaxBlobBytes caps an uploaded module.
 const MaxBlobBytes = 256 << 20
 
-// Invoker is what the API needs from the invocation pipeline.
+// Invoker is what the API needs of the versions this node serves
+// (*registry.Registry): compiling a version before a deploy writes it,
+// serving what the store says after, and the pools' statistics.
 type Invoker interface {
 	Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (kind string, err error)
 	Sync(ctx context.Context) error
@@ -51,7 +53,7 @@ type Config struct {
 	Invoker  Invoker
 	Gateway  DirectInvoker
 	Logger   *slog.Logger
-	Prices   invoke.Prices
+	Prices   meter.Prices
 	Events   Events                          // queues, topics, async invokes
 	Bindings BindingsAdmin                   // secrets, databases
 	Flows    Flows                           // workflow executions; nil: not enabled (503)
@@ -335,7 +337,7 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 // compileError answers a busy compiler (every compile slot taken, e.g. by
 // compiles abandoned over the budget) with 503: the module may be fine.
 func compileError(err error) error {
-	if errors.Is(err, wasm.ErrCompileBusy) {
+	if invoke.IsCompileBusy(err) {
 		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
 	}
 	return err
@@ -663,5 +665,6 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, invoke.Summarize(recs, since, a.cfg.Prices))
+	sum := meter.Summarize(recs, a.cfg.Prices)
+	return writeJSON(w, http.StatusOK, invoke.UsageReport{Since: since, Prices: a.cfg.Prices, Functions: sum.Functions, Total: sum.Total})
 }

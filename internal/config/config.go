@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/wasm"
 )
 
@@ -42,7 +42,7 @@ type Config struct {
 	SyncInterval   time.Duration // how often a node re-reads what is deployed (other nodes' deploys)
 	LogRetention   time.Duration
 	UsageRetention time.Duration
-	Prices         invoke.Prices
+	Prices         meter.Prices
 	Version        string
 	// CompileBudget bounds compiling one module at deploy and start-up; a
 	// module over it is refused (wasm.DefaultCompileBudget).
@@ -75,7 +75,7 @@ func Default() Config {
 		SyncInterval:   2 * time.Second,
 		LogRetention:   7 * 24 * time.Hour,
 		UsageRetention: 30 * 24 * time.Hour,
-		Prices:         invoke.DefaultPrices,
+		Prices:         meter.DefaultPrices,
 		CompileBudget:  wasm.DefaultCompileBudget,
 		InitTimeout:    wasm.DefaultInitTimeout,
 

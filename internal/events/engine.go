@@ -12,7 +12,6 @@ import (
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -302,7 +301,7 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, Wire: req})
 			switch {
 			case err != nil:
-				errAll, notAttempted = err, errors.Is(err, pool.ErrAtCapacity)
+				errAll, notAttempted = err, invoke.IsThrottled(err)
 			case res.Response.Status >= 400:
 				errAll = answerError(res.Response)
 			default:
@@ -323,7 +322,7 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, TraceParent: m.Attributes["traceparent"], Wire: req})
 			switch {
 			case err != nil:
-				errAll, notAttempted = err, errors.Is(err, pool.ErrAtCapacity)
+				errAll, notAttempted = err, invoke.IsThrottled(err)
 			case res.Response.Status >= 400:
 				errAll = answerError(res.Response)
 			}

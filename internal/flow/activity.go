@@ -11,7 +11,6 @@ import (
 
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -125,9 +124,9 @@ func interpret(ctx context.Context, project, fn string, res *invoke.Result, err 
 			return nil, nil, true
 		case errors.Is(context.Cause(ctx), errHeartbeat):
 			return nil, &wire.FlowError{Type: wire.FlowErrHeartbeatTimeout, Message: fmt.Sprintf("activity %s stopped heartbeating", fn)}, false
-		case errors.Is(err, wasm.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		case invoke.IsTimeout(err), errors.Is(err, context.DeadlineExceeded):
 			return nil, &wire.FlowError{Type: wire.FlowErrTimeout, Message: err.Error()}, false
-		case errors.Is(err, invoke.ErrNoFunction):
+		case invoke.IsNoFunction(err):
 			return nil, &wire.FlowError{Type: wire.FlowErrFunction, Message: fmt.Sprintf("function %s not found in project %s (is it deployed?)", fn, project)}, false
 		}
 		return nil, &wire.FlowError{Type: wire.FlowErrFunction, Message: err.Error()}, false

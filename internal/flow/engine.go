@@ -18,6 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -281,7 +282,7 @@ func (e *Engine) startParams(p StartParams, parent string, parentStep int) (*sto
 	if !json.Valid(input) {
 		return nil, fmt.Errorf("%w: input is not valid JSON", ErrBadInput)
 	}
-	trace := invoke.NewTrace(p.TraceParent)
+	trace := trace.New(p.TraceParent)
 	now := e.now()
 	data, _ := json.Marshal(startedData{Input: input, TraceID: trace.TraceID, Parent: parent, ParentStep: parentStep})
 	return &store.FlowStartParams{

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -722,4 +721,4 @@ func (r *Run) commitLocked(ctx context.Context, c store.FlowCommit) error {
 }
 
 // atCapacity reports an invocation refused for concurrency.
-func atCapacity(err error) bool { return errors.Is(err, pool.ErrAtCapacity) }
+func atCapacity(err error) bool { return invoke.IsThrottled(err) }

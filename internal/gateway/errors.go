@@ -9,9 +9,7 @@ import (
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/store"
-	"github.com/stratahq/strata/internal/wasm"
 )
 
 // StatusError carries an explicit HTTP status for errors that are about the
@@ -38,7 +36,6 @@ const statusClientClosed = 499
 func Status(err error) int {
 	var se *StatusError
 	var mbe *http.MaxBytesError
-	var trap *wasm.TrapError
 	switch {
 	case err == nil:
 		return http.StatusOK
@@ -48,19 +45,19 @@ func Status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.Canceled):
 		return statusClientClosed
-	case errors.Is(err, invoke.ErrLoading):
+	case invoke.IsLoading(err):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, pool.ErrAtCapacity):
+	case invoke.IsThrottled(err):
 		return http.StatusTooManyRequests
-	case errors.Is(err, wasm.ErrTimeout):
+	case invoke.IsTimeout(err):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, wasm.ErrResponseTooLarge):
+	case invoke.IsResponseTooLarge(err):
 		return http.StatusBadGateway
-	case errors.As(err, &trap):
+	case invoke.IsGuestFailure(err):
 		return http.StatusInternalServerError
-	case errors.Is(err, wasm.ErrInvalidModule):
+	case invoke.IsInvalidModule(err):
 		return http.StatusBadRequest
-	case errors.Is(err, invoke.ErrNoFunction), errors.Is(err, store.ErrNotFound), errors.Is(err, flow.ErrUnknownWorkflow):
+	case invoke.IsNoFunction(err), errors.Is(err, store.ErrNotFound), errors.Is(err, flow.ErrUnknownWorkflow):
 		return http.StatusNotFound
 	case errors.Is(err, flow.ErrBadInput):
 		return http.StatusBadRequest
@@ -88,8 +85,7 @@ type ErrorBody struct {
 func WriteError(w http.ResponseWriter, err error, invocationID string) {
 	code := Status(err)
 	msg := err.Error()
-	var trap *wasm.TrapError
-	if errors.As(err, &trap) {
+	if invoke.IsGuestFailure(err) {
 		msg = "function failed; its logs have the error"
 	}
 	if code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
@@ -97,7 +93,7 @@ func WriteError(w http.ResponseWriter, err error, invocationID string) {
 		// second.
 		w.Header().Set("Retry-After", "1")
 	}
-	if errors.Is(err, invoke.ErrLoading) && w.Header().Get("Retry-After") == "" {
+	if invoke.IsLoading(err) && w.Header().Get("Retry-After") == "" {
 		// Loading takes up to the compile budget or init timeout.
 		w.Header().Set("Retry-After", RetryAfterLoading)
 	}

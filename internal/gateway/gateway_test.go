@@ -15,6 +15,7 @@ import (
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -71,7 +72,7 @@ func (f *fakeInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke.Res
 	f.got = r
 	body := append([]byte(nil), r.Wire.Body...) // the gateway reuses its buffer
 	f.got.Wire.Body = body
-	res := &invoke.Result{InvocationID: "inv-1", Version: 7, Trace: invoke.NewTrace(r.TraceParent), Response: f.resp}
+	res := &invoke.Result{InvocationID: "inv-1", Version: 7, Trace: trace.New(r.TraceParent), Response: f.resp}
 	return res, f.err
 }
 

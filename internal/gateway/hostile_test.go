@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -47,8 +48,10 @@ func probeServer(t *testing.T) (srv *httptest.Server, logs *bytes.Buffer) {
 	require.NoError(t, err)
 	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	require.NoError(t, err)
-	inv := invoke.New(invoke.Config{Store: st, Runtime: rt})
+	reg := registry.New(registry.Config{Store: st, Runtime: rt})
+	inv := invoke.New(invoke.Config{Registry: reg, Store: st})
 	t.Cleanup(func() {
+		_ = reg.Close(context.Background())
 		_ = inv.Close(context.Background())
 		_ = rt.Close(context.Background())
 		_ = st.Close()
@@ -65,7 +68,7 @@ func probeServer(t *testing.T) (srv *httptest.Server, logs *bytes.Buffer) {
 		Routes: probeRoutes,
 	})
 	require.NoError(t, err)
-	require.NoError(t, inv.Sync(ctx))
+	require.NoError(t, reg.Sync(ctx))
 	logs = &bytes.Buffer{}
 	g := gateway.New(gateway.Config{Invoker: inv, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	r, err := route.NewRouter(probeRoutes)

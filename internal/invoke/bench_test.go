@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
@@ -31,8 +32,12 @@ func BenchmarkInvoke(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inv := invoke.New(invoke.Config{Store: st, Runtime: rt, MaxConcurrency: 64})
+	icfg := invoke.Config{Store: st, MaxConcurrency: 64}
+	reg := registry.New(registry.Config{Store: st, Runtime: rt, Pools: icfg.PoolLimits()})
+	icfg.Registry = reg
+	inv := invoke.New(icfg)
 	b.Cleanup(func() {
+		_ = reg.Close(context.Background())
 		_ = inv.Close(context.Background())
 		_ = rt.Close(context.Background())
 		_ = st.Close()
@@ -49,7 +54,7 @@ func BenchmarkInvoke(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	if err := inv.Sync(ctx); err != nil {
+	if err := reg.Sync(ctx); err != nil {
 		b.Fatal(err)
 	}
 	call := func() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
@@ -26,6 +27,7 @@ import (
 // invocations of that function busy without sleeping.
 type capacityBundle struct {
 	st   store.Store
+	reg  *registry.Registry
 	inv  *Invoker
 	logs *bytes.Buffer
 
@@ -43,7 +45,7 @@ func setupCapacity(t *testing.T, cfg Config) *capacityBundle {
 	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	require.NoError(t, err)
 	b := &capacityBundle{st: st, logs: new(bytes.Buffer), entered: make(chan struct{}, 100), release: make(chan struct{})}
-	cfg.Store, cfg.Runtime = st, rt
+	cfg.Store = st
 	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, nil))
 	cfg.LogTap = func(l record.LogLine) {
 		b.mu.Lock()
@@ -54,6 +56,8 @@ func setupCapacity(t *testing.T, cfg Config) *capacityBundle {
 			<-b.release
 		}
 	}
+	b.reg = registry.New(registry.Config{Store: st, Runtime: rt, Logger: cfg.Logger, Pools: cfg.PoolLimits()})
+	cfg.Registry = b.reg
 	b.inv = New(cfg)
 	t.Cleanup(func() {
 		b.mu.Lock()
@@ -64,6 +68,7 @@ func setupCapacity(t *testing.T, cfg Config) *capacityBundle {
 		default:
 			close(b.release)
 		}
+		_ = b.reg.Close(context.Background())
 		_ = b.inv.Close(context.Background())
 		_ = rt.Close(context.Background())
 		_ = st.Close()
@@ -93,7 +98,7 @@ func (b *capacityBundle) deploy(t *testing.T, project, fn string, c record.Funct
 		Project: project, NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []record.Route{},
 	})
 	require.NoError(t, err)
-	require.NoError(t, b.inv.Sync(ctx))
+	require.NoError(t, b.reg.Sync(ctx))
 }
 
 func call(fn string) Request {
@@ -143,7 +148,7 @@ func TestProjectShareKeepsOtherProjectsServed(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 200, res.Response.Status)
 	}
-	require.Equal(t, 2, b.inv.PoolStats()["flood"].Busy, "A's calls were still in flight while B ran")
+	require.Equal(t, 2, b.reg.PoolStats()["flood"].Busy, "A's calls were still in flight while B ran")
 
 	close(b.release)
 	wg.Wait()
@@ -153,7 +158,7 @@ func TestProjectShareKeepsOtherProjectsServed(t *testing.T) {
 	}
 	// The greedy max_concurrency was clamped to the project's share, with
 	// a warning naming the function.
-	require.Equal(t, 2, b.inv.PoolStats()["flood"].Max)
+	require.Equal(t, 2, b.reg.PoolStats()["flood"].Max)
 	require.Contains(t, b.logs.String(), "function max_concurrency above this node's per-project cap; clamped")
 	require.Contains(t, b.logs.String(), "function=flood")
 }
@@ -198,7 +203,7 @@ func TestMemoryBudgetAcrossFunctions(t *testing.T) {
 	}
 	<-b.entered
 	<-b.entered
-	require.Equal(t, pool.BudgetStats{LimitMB: 160, ProjectMB: 160, UsedMB: 128}, b.inv.MemoryBudget())
+	require.Equal(t, pool.BudgetStats{LimitMB: 160, ProjectMB: 160, UsedMB: 128}, b.reg.MemoryBudget())
 	_, err := b.inv.Invoke(ctx, call("victim"))
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.ErrorIs(t, err, pool.ErrAtCapacity)

@@ -1,17 +1,25 @@
-// Package invoke is the invocation pipeline: it keeps every function's active
-// version compiled with a warm pool, and runs one invocation end to end:
-// trace context, deadline, pool (warm or cold instance), guest logs, and the
-// usage record. It owns the meter that batches usage records and log lines
-// into the store, and the usage report built from them.
-//
-// After a start, Load brings up the deployed versions several at once, each
-// serving as soon as it is ready; until then a function answers ErrLoading
-// (503, retry) rather than ErrNoFunction.
+// Package invoke is the invocation pipeline: it runs one invocation end
+// to end on the version the registry (internal/registry) says serves the
+// function: admission, trace context (internal/trace), deadline, the
+// pool's warm or cold instance, the guest's logs and the invocation's
+// usage record, which it hands to the meter (internal/meter).
 //
 // It admits invocations against the node's limits: the node-wide
-// concurrency cap, each project's share of it (so one project cannot take
-// the node), and the node's instance memory budget (pool.Budget).
+// concurrency cap and each project's share of it (so one project cannot
+// take the node). The limits pools enforce themselves (a function's
+// max_concurrency clamped to the project's share, the node's instance
+// memory budget, pool.Budget) come from the same Config, PoolLimits, so
+// both agree.
 //
-// It does not know about HTTP routes (the gateway does) nor about deploy
-// plans (the server applies those and then calls Sync).
+// The predicates of errors.go (IsThrottled, IsTimeout, IsLoading,
+// IsNoFunction, ...) are the one place that says what a failed invocation
+// means. They live here, not in a package of their own, because every
+// caller that branches on them (the gateway's status mapping, queue
+// delivery, workflow steps) is a caller of Invoke already, and this
+// package is where the errors of the layers below (pool, wasm) meet: the
+// callers need not import those layers to read an error.
+//
+// It does not know about HTTP routes (the gateway does), deploy plans
+// (the admin API applies those; the registry follows the store), nor
+// which versions exist (the registry).
 package invoke

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
@@ -23,6 +24,7 @@ import (
 type bundle struct {
 	st  store.Store
 	rt  *wasm.Runtime
+	reg *registry.Registry
 	inv *Invoker
 }
 
@@ -37,13 +39,15 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := New(Config{Store: st, Runtime: rt})
+	reg := registry.New(registry.Config{Store: st, Runtime: rt})
+	inv := New(Config{Registry: reg, Store: st})
 	t.Cleanup(func() {
+		_ = reg.Close(context.Background())
 		_ = inv.Close(context.Background())
 		_ = rt.Close(context.Background())
 		_ = st.Close()
 	})
-	return &bundle{st, rt, inv}
+	return &bundle{st, rt, reg, inv}
 }
 
 // deploy stores a module and a new active version of fn, then syncs.
@@ -61,7 +65,7 @@ func (b *bundle) deploy(t *testing.T, fn string, bin []byte, c record.FunctionCo
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.inv.Sync(ctx); err != nil {
+	if err := b.reg.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return res.Versions[0].Number
@@ -134,8 +138,8 @@ func TestSyncSwapsVersions(t *testing.T) {
 	if n := b.deploy(t, "hello", bin, v2); n != 2 {
 		t.Fatalf("second version number %d", n)
 	}
-	if b.inv.Active("hello") != 2 {
-		t.Fatalf("active %d", b.inv.Active("hello"))
+	if b.reg.Active("hello") != 2 {
+		t.Fatalf("active %d", b.reg.Active("hello"))
 	}
 	r, err := b.inv.Invoke(context.Background(), req("/"))
 	if err != nil || !strings.Contains(string(r.Response.Body), "env.GREETING=v2") || r.Version != 2 {
@@ -145,7 +149,7 @@ func TestSyncSwapsVersions(t *testing.T) {
 	if err := b.st.FunctionSetActiveVersion(context.Background(), "hello", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.inv.Sync(context.Background()); err != nil {
+	if err := b.reg.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	r, err = b.inv.Invoke(context.Background(), req("/"))

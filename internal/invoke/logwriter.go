@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"time"
 
+	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/record"
 )
 
@@ -21,7 +22,7 @@ const (
 // One invocation's stdout and stderr share a budget; it is not safe for
 // concurrent use (an instance serves one invocation at a time).
 type lineWriter struct {
-	meter   *Meter
+	meter   *meter.Meter
 	base    record.LogLine // invocation fields copied into every line
 	stream  string
 	buf     []byte

@@ -16,7 +16,7 @@ func TestProvisionedWarmBeforeActive(t *testing.T) {
 	cfg := helloCfg
 	cfg.MaxConcurrency, cfg.Provisioned = 4, 3
 	b.deploy(t, "hello", wasm, cfg)
-	s := b.inv.PoolStats()["hello"]
+	s := b.reg.PoolStats()["hello"]
 	if s.Idle != 3 || s.Provisioned != 3 || s.Prewarmed != 3 {
 		t.Fatalf("after deploy: %+v, want 3 provisioned idle instances", s)
 	}
@@ -36,7 +36,7 @@ func TestProvisionedWarmBeforeActive(t *testing.T) {
 	if v := b.deploy(t, "hello", wasm, cfg); v != 2 {
 		t.Fatalf("version %d, want 2", v)
 	}
-	if s := b.inv.PoolStats()["hello"]; s.Idle != 3 || s.ColdStarts != 0 {
+	if s := b.reg.PoolStats()["hello"]; s.Idle != 3 || s.ColdStarts != 0 {
 		t.Fatalf("after redeploy: %+v", s)
 	}
 	r, err := b.inv.Invoke(ctx, req("/v2"))
@@ -45,13 +45,5 @@ func TestProvisionedWarmBeforeActive(t *testing.T) {
 	}
 	if r.Cold || r.Version != 2 {
 		t.Fatalf("first request to v2: cold %v version %d", r.Cold, r.Version)
-	}
-}
-
-func TestFunctionName(t *testing.T) {
-	for in, want := range map[string]string{"fn": "fn", "fn@3": "fn", "a@b@12": "a@b", "x@y": "x@y"} {
-		if got := functionName(in); got != want {
-			t.Errorf("functionName(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
@@ -37,6 +38,7 @@ type Server struct {
 
 	st   store.Store
 	rt   *wasm.Runtime
+	reg  *registry.Registry
 	inv  *invoke.Invoker
 	ev   *events.Engine
 	fl   *flow.Engine
@@ -123,11 +125,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
-	s.inv = invoke.New(invoke.Config{
-		Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, LogTap: s.logTap,
-		MaxConcurrency: s.cfg.MaxConcurrency, Bindings: s.bnd,
+	icfg := invoke.Config{
+		Store: s.st, Logger: s.log, LogTap: s.logTap, MaxConcurrency: s.cfg.MaxConcurrency, Bindings: s.bnd,
 		ProjectConcurrency: s.cfg.ProjectConcurrency, MemoryBudgetMB: s.cfg.InstanceMemoryBudgetMB(),
-	})
+	}
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits()})
+	icfg.Registry = s.reg
+	s.inv = invoke.New(icfg)
 	if lim, ok := s.cfg.GoMemoryLimit(); ok {
 		// Guest memories live on the Go heap: a soft limit makes the
 		// collector run (and return memory) before the node runs out.
@@ -144,13 +148,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	flowHost.Engine = s.fl
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.inv, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
+		Store: s.st, Invoker: s.reg, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 	})
 	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
 	s.api.SetGateway(s.gw)
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
-	s.gw.SetLoading(s.inv.Loading)
+	s.gw.SetLoading(s.reg.Loading)
 	if err := s.changed(ctx); err != nil {
 		return err
 	}
@@ -192,7 +196,7 @@ func (s *Server) Loaded() <-chan struct{} { return s.loaded }
 func (s *Server) load(ctx context.Context) bool {
 	start := time.Now()
 	for {
-		err := s.inv.Load(ctx, runtime.GOMAXPROCS(0))
+		err := s.reg.Load(ctx, runtime.GOMAXPROCS(0))
 		if err == nil {
 			break
 		}
@@ -258,7 +262,7 @@ func (s *Server) goBackground(fn func()) {
 // changed brings what this node serves up to date after a deploy or
 // rollback: routes, and database pools whose configuration changed.
 func (s *Server) changed(ctx context.Context) error {
-	if err := s.wfs.rebuild(ctx, s.st, s.inv); err != nil {
+	if err := s.wfs.rebuild(ctx, s.st, s.reg); err != nil {
 		return err
 	}
 	if err := s.reloadRoutes(ctx); err != nil {
@@ -306,7 +310,7 @@ func (s *Server) syncLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.inv.Sync(ctx); err != nil && ctx.Err() == nil {
+			if err := s.reg.Sync(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("sync deployed functions", "err", err)
 				continue
 			}
@@ -416,6 +420,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.fl != nil {
 			s.fl.Close()
+		}
+		if s.reg != nil {
+			errs = append(errs, s.reg.Close(ctx))
 		}
 		if s.inv != nil {
 			errs = append(errs, s.inv.Close(ctx))

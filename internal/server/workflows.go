@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stratahq/strata/internal/flow"
-	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -23,7 +23,7 @@ type workflowSnapshot struct {
 	projects  map[string]string
 }
 
-func (w *workflowIndex) rebuild(ctx context.Context, st store.Store, inv *invoke.Invoker) error {
+func (w *workflowIndex) rebuild(ctx context.Context, st store.Store, reg *registry.Registry) error {
 	fns, err := st.FunctionList(ctx)
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
@@ -32,7 +32,7 @@ func (w *workflowIndex) rebuild(ctx context.Context, st store.Store, inv *invoke
 	for _, f := range fns {
 		s.projects[f.Name] = f.Project
 	}
-	for _, v := range inv.Versions() {
+	for _, v := range reg.Versions() {
 		for _, wc := range v.Config.Workflows {
 			s.workflows[wc.Name] = flow.WorkflowRef{Function: v.Function, Project: s.projects[v.Function], Config: wc}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/flow/orchestrator"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
@@ -51,9 +52,10 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir(), Logger: quiet, Flow: host})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	inv := invoke.New(invoke.Config{Store: st, Runtime: rt, Logger: quiet})
-	t.Cleanup(func() { _ = inv.Close(context.Background()) })
-	require.NoError(t, inv.Sync(ctx))
+	reg := registry.New(registry.Config{Store: st, Runtime: rt, Logger: quiet})
+	inv := invoke.New(invoke.Config{Registry: reg, Store: st, Logger: quiet})
+	t.Cleanup(func() { _ = reg.Close(context.Background()); _ = inv.Close(context.Background()) })
+	require.NoError(t, reg.Sync(ctx))
 
 	closed := make(chan string, 16)
 	e := flow.New(flow.Config{

@@ -1,4 +1,4 @@
-package invoke
+package meter
 
 import (
 	"math"
@@ -16,8 +16,8 @@ func TestBilledMSRoundsUp(t *testing.T) {
 		{0, 1}, {time.Microsecond, 1}, {time.Millisecond, 1},
 		{time.Millisecond + 1, 2}, {1500 * time.Microsecond, 2}, {2 * time.Second, 2000},
 	} {
-		if got := billedMS(tc.d); got != tc.want {
-			t.Errorf("billedMS(%v) = %d, want %d", tc.d, got, tc.want)
+		if got := BilledMS(tc.d); got != tc.want {
+			t.Errorf("BilledMS(%v) = %d, want %d", tc.d, got, tc.want)
 		}
 	}
 }
@@ -27,14 +27,14 @@ func TestSummarize(t *testing.T) {
 	// 100 ok invocations of "a" at 1..100 ms, 128 MB, the first cold.
 	for i := 1; i <= 100; i++ {
 		d := time.Duration(i) * time.Millisecond
-		recs = append(recs, record.Usage{Function: "a", Duration: d, BilledMS: billedMS(d), MemoryMB: 128, Cold: i == 1, Outcome: record.OutcomeOK})
+		recs = append(recs, record.Usage{Function: "a", Duration: d, BilledMS: BilledMS(d), MemoryMB: 128, Cold: i == 1, Outcome: record.OutcomeOK})
 	}
 	recs = append(recs,
 		record.Usage{Function: "b", Duration: 3 * time.Second, BilledMS: 3000, MemoryMB: 1024, Outcome: record.OutcomeTimeout},
 		record.Usage{Function: "b", Duration: time.Millisecond, BilledMS: 1, MemoryMB: 1024, Outcome: record.OutcomeError, Cold: true},
 		record.Usage{Function: "b", Outcome: record.OutcomeLimited},
 	)
-	rep := Summarize(recs, time.Time{}, DefaultPrices)
+	rep := Summarize(recs, DefaultPrices)
 	if len(rep.Functions) != 2 || rep.Functions[0].Function != "a" || rep.Functions[1].Function != "b" {
 		t.Fatalf("functions = %+v", rep.Functions)
 	}

@@ -1,4 +1,4 @@
-package invoke
+package trace
 
 import (
 	"encoding/binary"
@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 )
 
-// TraceContext is a W3C trace context: the trace this invocation belongs to
+// Context is a W3C trace context: the trace this invocation belongs to
 // and the span that stands for the invocation.
-type TraceContext struct {
+type Context struct {
 	TraceID  string // 32 lowercase hex
 	SpanID   string // 16 lowercase hex: the invocation's own span
 	ParentID string // 16 hex of the caller's span, "" when the trace starts here
@@ -16,15 +16,15 @@ type TraceContext struct {
 }
 
 // Header renders the traceparent header value carrying this span.
-func (t TraceContext) Header() string {
+func (t Context) Header() string {
 	return "00-" + t.TraceID + "-" + t.SpanID + "-" + t.Flags
 }
 
-// NewTrace continues the trace in an incoming traceparent header, or starts a
+// New continues the trace in an incoming traceparent header, or starts a
 // fresh one when the header is absent or malformed (as the W3C spec says a
 // receiver must).
-func NewTrace(traceparent string) TraceContext {
-	tc := TraceContext{SpanID: randomHex(8), Flags: "01"}
+func New(traceparent string) Context {
+	tc := Context{SpanID: randomHex(8), Flags: "01"}
 	if traceID, parent, flags, ok := parseTraceparent(traceparent); ok {
 		tc.TraceID, tc.ParentID, tc.Flags = traceID, parent, flags
 		return tc

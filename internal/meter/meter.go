@@ -1,4 +1,4 @@
-package invoke
+package meter
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/stratahq/strata/internal/record"
 )
 
-// UsageSink and LogSink are the two store methods the meter needs.
-type meterStore interface {
+// Store is the part of the store the meter writes to.
+type Store interface {
 	UsageInsert(ctx context.Context, records []record.Usage) error
 	LogInsert(ctx context.Context, lines []record.LogLine) error
 }
@@ -24,7 +24,7 @@ type meterStore interface {
 // items, Record blocks (back-pressure) rather than dropping usage, because
 // usage is what users are billed on.
 type Meter struct {
-	st         meterStore
+	st         Store
 	log        *slog.Logger
 	flushEvery time.Duration
 	maxBatch   int
@@ -40,9 +40,9 @@ type Meter struct {
 
 const queueSize = 1 << 16
 
-// NewMeter starts a meter writing to st. tap, if not nil, sees every log
-// line as it is recorded (strata dev prints them to the terminal).
-func NewMeter(st meterStore, logger *slog.Logger, tap func(record.LogLine)) *Meter {
+// New starts a meter writing to st. tap, if not nil, sees every log line
+// as it is recorded (strata dev prints them to the terminal).
+func New(st Store, logger *slog.Logger, tap func(record.LogLine)) *Meter {
 	m := &Meter{
 		st:         st,
 		log:        logger,
