@@ -39,7 +39,7 @@ func greetRequest(path string) *wire.Request {
 }
 
 // discard is the output of guests whose logs the benchmark does not read.
-var discard = wasm.Output{Stdout: io.Discard, Stderr: io.Discard}
+var discard = wasm.Env{Stdout: io.Discard, Stderr: io.Discard}
 
 // newRuntime opens a runtime whose compilation cache lives in the work
 // directory, shared by all in-process scenarios of one run.

@@ -86,11 +86,11 @@ func New(cfg Config) *API {
 	// Routes registered with handle need an admin token; those a
 	// project-scoped token may use are registered with handleScoped and
 	// say which project they act on (auth.go).
-	a.handleScoped("GET /whoami", AnyProject, a.whoami)
+	a.handleToken("GET /whoami", AnyProject, a.whoami)
 	a.handleScoped("HEAD /blobs/{sha}", AnyProject, a.blobHead)
 	a.handleScoped("PUT /blobs/{sha}", AnyProject, a.blobPut)
-	a.handleScoped("POST /deploy", AnyProject, a.deploy) // checks the spec's project
-	a.handleScoped("GET /functions", AnyProject, a.functions)
+	a.handleToken("POST /deploy", AnyProject, a.deploy) // checks the spec's project
+	a.handleToken("GET /functions", AnyProject, a.functions)
 	a.handleScoped("GET /functions/{name}/versions", FunctionProject("name"), a.versions)
 	a.handleScoped("POST /functions/{name}/rollback", FunctionProject("name"), a.rollback)
 	a.handleScoped("POST /functions/{name}/invoke", FunctionProject("name"), a.invoke)
@@ -125,14 +125,21 @@ func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 // handleScoped registers a route that project-scoped tokens may use on
 // the project acc names.
 func (a *API) handleScoped(pattern string, acc Access, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.handleToken(pattern, acc, func(w http.ResponseWriter, r *http.Request, _ record.Token) error { return h(w, r) })
+}
+
+// handleToken is handleScoped for a handler that needs the token that
+// authorised the request (to filter or check by its project): it gets it
+// as an argument.
+func (a *API) handleToken(pattern string, acc Access, h func(w http.ResponseWriter, r *http.Request, tok record.Token) error) {
 	method, path, _ := strings.Cut(pattern, " ")
 	a.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
-		r, err := a.authorize(r, acc)
+		tok, err := a.authorize(r, acc)
 		if err != nil {
 			gateway.WriteError(w, err, "")
 			return
 		}
-		if err := h(w, r); err != nil {
+		if err := h(w, r, tok); err != nil {
 			if gateway.Status(err) >= 500 {
 				a.cfg.Logger.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
@@ -140,10 +147,6 @@ func (a *API) handleScoped(pattern string, acc Access, h func(w http.ResponseWri
 		}
 	})
 }
-
-// SetGateway sets what direct invokes run through; the gateway mounts the
-// API, so it cannot be passed to New.
-func (a *API) SetGateway(g DirectInvoker) { a.cfg.Gateway = g }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
@@ -207,14 +210,14 @@ type DeployResult struct {
 	Versions []record.Version `json:"versions,omitempty"`
 }
 
-func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
+func (a *API) deploy(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	var spec deploy.Spec
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
 		return gateway.Errorf(http.StatusBadRequest, "decode deploy spec: %v", err)
 	}
-	if err := a.allow(r, spec.Project); err != nil {
+	if err := a.allow(tok, spec.Project); err != nil {
 		return err
 	}
 	planOnly, _ := strconv.ParseBool(r.URL.Query().Get("plan"))
@@ -424,7 +427,7 @@ type InstanceInfo struct {
 	Reaped         uint64 `json:"reaped"`
 }
 
-func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
+func (a *API) functions(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	st, err := a.state(r.Context())
 	if err != nil {
 		return err
@@ -432,7 +435,7 @@ func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
 	pools := a.cfg.Invoker.PoolStats()
 	out := []FunctionInfo{}
 	for _, f := range st.Functions {
-		if !a.allowed(r, f.Project) {
+		if !a.allowed(tok, f.Project) {
 			continue
 		}
 		v := st.Active[f.Name]

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -129,7 +128,7 @@ func (a *API) authenticate(r *http.Request) (record.Token, error) {
 // token is let through only to its own project. Every route declares one
 // when it is registered (handle); this file is the one place the
 // decision is made.
-type Access func(a *API, r *http.Request) (project string, err error)
+type Access func(a *API, r *http.Request, tok record.Token) (project string, err error)
 
 // AdminOnly routes act on every project (or on none in particular: the
 // route table, logs, tokens, the profiler) and need an admin token.
@@ -138,14 +137,14 @@ var AdminOnly Access
 // AnyProject routes either touch no project's data (content-addressed
 // blob uploads, whoami) or check or filter by project themselves through
 // allow and allowed (deploy: the project is in the body; listings).
-func AnyProject(*API, *http.Request) (string, error) { return "", errAnyProject }
+func AnyProject(*API, *http.Request, record.Token) (string, error) { return "", errAnyProject }
 
 var errAnyProject = errors.New("any project")
 
 // FunctionProject: the route acts on the function named by the path
 // parameter param, so on its project.
 func FunctionProject(param string) Access {
-	return func(a *API, r *http.Request) (string, error) {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
 		name := r.PathValue(param)
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 		if err != nil {
@@ -159,10 +158,9 @@ func FunctionProject(param string) Access {
 // parameter param (logs and usage of one function); without it the route
 // spans every project and needs an admin token.
 func QueryFunctionProject(param string) Access {
-	return func(a *API, r *http.Request) (string, error) {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
 		name := r.URL.Query().Get(param)
 		if name == "" {
-			tok := tokenFrom(r)
 			return "", gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s of every project needs an admin token (name one of your functions with ?%s=)",
 				tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix), param)
 		}
@@ -176,7 +174,7 @@ func QueryFunctionProject(param string) Access {
 
 // DatabaseProject: the route acts on the database named by param.
 func DatabaseProject(param string) Access {
-	return func(a *API, r *http.Request) (string, error) {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
 		name := r.PathValue(param)
 		d, err := a.cfg.Store.DatabaseGet(r.Context(), name)
 		if err != nil {
@@ -188,62 +186,52 @@ func DatabaseProject(param string) Access {
 
 // PathProject: the path parameter param is the project.
 func PathProject(param string) Access {
-	return func(a *API, r *http.Request) (string, error) {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
 		p := r.PathValue(param)
 		return p, checkProjectName(p)
 	}
 }
 
-type tokenKey struct{}
-
-// tokenFrom returns the token that authorised the request.
-func tokenFrom(r *http.Request) record.Token {
-	t, _ := r.Context().Value(tokenKey{}).(record.Token)
-	return t
-}
-
 // authorize authenticates r and checks its token may use a route with
-// this access; it returns r carrying the token for allow and allowed.
-func (a *API) authorize(r *http.Request, acc Access) (*http.Request, error) {
+// this access; it returns the token, which the route's handler gets as
+// an argument (for allow and allowed).
+func (a *API) authorize(r *http.Request, acc Access) (record.Token, error) {
 	tok, err := a.authenticate(r)
 	if err != nil {
-		return nil, err
+		return record.Token{}, err
 	}
-	r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
 	if tok.Project == "" {
-		return r, nil // an admin token reaches every project
+		return tok, nil // an admin token reaches every project
 	}
 	if acc == nil {
-		return nil, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token",
+		return record.Token{}, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token",
 			tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix))
 	}
-	project, err := acc(a, r)
+	project, err := acc(a, r, tok)
 	if errors.Is(err, errAnyProject) {
-		return r, nil
+		return tok, nil
 	}
 	if err != nil {
-		return nil, err
+		return record.Token{}, err
 	}
-	if err := a.allow(r, project); err != nil {
-		return nil, err
+	if err := a.allow(tok, project); err != nil {
+		return record.Token{}, err
 	}
-	return r, nil
+	return tok, nil
 }
 
 // allow answers 403 unless the request's token may act on project.
-func (a *API) allow(r *http.Request, project string) error {
-	if a.allowed(r, project) {
+func (a *API) allow(tok record.Token, project string) error {
+	if a.allowed(tok, project) {
 		return nil
 	}
-	tok := tokenFrom(r)
 	return gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; it may not act on project %s (use a token of that project, or an admin token)",
 		tok.Name, tok.Project, project)
 }
 
 // allowed reports whether the request's token may act on project (for
 // filtering listings).
-func (a *API) allowed(r *http.Request, project string) bool {
-	tok := tokenFrom(r)
+func (a *API) allowed(tok record.Token, project string) bool {
 	return tok.Project == "" || tok.Project == project
 }
 
@@ -367,8 +355,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, tokenInfo(t))
 }
 
-func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
-	t := tokenFrom(r)
+func (a *API) whoami(w http.ResponseWriter, r *http.Request, t record.Token) error {
 	scope := t.Project
 	if scope == "" {
 		scope = "*"

@@ -29,16 +29,16 @@ const maxSecretBytes = 64 << 10
 
 func (a *API) routeBindings() {
 	// Secrets are per project: /projects/{project}/secrets/{name}.
-	a.handleScoped("GET /secrets", AnyProject, a.secrets) // filtered to the token's project
-	a.handleScoped("GET /projects/{project}/secrets", PathProject("project"), a.secrets)
+	a.handleToken("GET /secrets", AnyProject, a.secrets) // filtered to the token's project
+	a.handleToken("GET /projects/{project}/secrets", PathProject("project"), a.secrets)
 	a.handleScoped("PUT /projects/{project}/secrets/{name}", PathProject("project"), a.secretPut)
 	a.handleScoped("DELETE /projects/{project}/secrets/{name}", PathProject("project"), a.secretDelete)
 	a.handleScoped("PUT /secrets/{name}", AnyProject, a.secretPutGlobal)
 	a.handle("DELETE /secrets/{name}", a.secretDeleteLegacy)
-	a.handleScoped("GET /databases", AnyProject, a.databases) // filtered
+	a.handleToken("GET /databases", AnyProject, a.databases) // filtered
 	a.handleScoped("POST /databases/{name}/query", DatabaseProject("name"), a.databaseQuery)
 	a.handleScoped("POST /databases/{name}/migrate", DatabaseProject("name"), a.databaseMigrate)
-	a.handleScoped("GET /kv", AnyProject, a.kvNamespaces) // filtered
+	a.handleToken("GET /kv", AnyProject, a.kvNamespaces) // filtered
 }
 
 // SecretEntry is a secret as listed: its project, its name and when it
@@ -53,7 +53,7 @@ type SecretEntry struct {
 
 // secrets lists the secrets of {project} or, without one, of every
 // project the token reaches.
-func (a *API) secrets(w http.ResponseWriter, r *http.Request) error {
+func (a *API) secrets(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	ss, err := a.cfg.Store.SecretList(r.Context())
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func (a *API) secrets(w http.ResponseWriter, r *http.Request) error {
 	only := r.PathValue("project")
 	out := []SecretEntry{}
 	for _, s := range ss {
-		if only != "" && s.Project != only || !a.allowed(r, s.Project) {
+		if only != "" && s.Project != only || !a.allowed(tok, s.Project) {
 			continue
 		}
 		out = append(out, SecretEntry{Project: s.Project, Name: s.Name, UpdatedAt: s.UpdatedAt})
@@ -149,14 +149,14 @@ func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request, project, name
 	return nil
 }
 
-func (a *API) databases(w http.ResponseWriter, r *http.Request) error {
+func (a *API) databases(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	all, err := a.cfg.Store.DatabaseList(r.Context())
 	if err != nil {
 		return err
 	}
 	ds := []record.DatabaseConfig{}
 	for _, d := range all {
-		if a.allowed(r, d.Project) {
+		if a.allowed(tok, d.Project) {
 			ds = append(ds, d)
 		}
 	}
@@ -164,14 +164,14 @@ func (a *API) databases(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, ds)
 }
 
-func (a *API) kvNamespaces(w http.ResponseWriter, r *http.Request) error {
+func (a *API) kvNamespaces(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	all, err := a.cfg.Store.KVNamespaceList(r.Context())
 	if err != nil {
 		return err
 	}
 	ns := []record.KVNamespace{}
 	for _, n := range all {
-		if a.allowed(r, n.Project) {
+		if a.allowed(tok, n.Project) {
 			ns = append(ns, n)
 		}
 	}

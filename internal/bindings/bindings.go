@@ -11,18 +11,19 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
 // Sentinel errors; wrapped with context, so use errors.Is.
 var (
-	// ErrNoCaller: a guest-facing call was made without WithCaller.
-	ErrNoCaller = errors.New("no calling function in context")
+	// ErrNoCaller: a guest-facing call was made for no invocation (a
+	// nil *host.Call).
+	ErrNoCaller = errors.New("no calling function")
 	// ErrNotPermitted: the function did not declare the binding, secret
 	// or host, or fetch refused the address.
 	ErrNotPermitted = errors.New("not permitted")
@@ -58,21 +59,8 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// Caller is the invocation a host call comes from.
-type Caller struct {
-	Function     string
-	Project      string // the function's project; secrets are read from its namespace
-	Version      int
-	InvocationID string
-	Config       record.FunctionConfig
-	Deadline     time.Time // zero: none beyond the context's
-	TraceParent  string    // W3C traceparent of the invocation, sent on fetches
-}
-
-func (c Caller) String() string { return c.Function + "@" + strconv.Itoa(c.Version) }
-
-// binding finds the function's binding name of the given kind.
-func (c Caller) binding(name, kind string) (record.Binding, error) {
+// bindingOf finds the calling function's binding name of the given kind.
+func bindingOf(c *host.Call, name, kind string) (record.Binding, error) {
 	for _, b := range c.Config.Bindings {
 		if b.Name == name {
 			if b.Kind != kind {
@@ -84,26 +72,12 @@ func (c Caller) binding(name, kind string) (record.Binding, error) {
 	return record.Binding{}, fmt.Errorf("function %s has no %s binding %q (declare it under bindings: in the manifest): %w", c, kind, name, ErrNotPermitted)
 }
 
-type callerKey struct{}
-
-// WithCaller returns a context carrying c; the invoker sets it once per
-// invocation, and every guest-facing method here reads it.
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// CallerFrom returns the Caller set by WithCaller.
-func CallerFrom(ctx context.Context) (Caller, bool) {
-	c, ok := ctx.Value(callerKey{}).(Caller)
-	return c, ok
-}
-
-func callerFrom(ctx context.Context, what string) (Caller, error) {
-	c, ok := CallerFrom(ctx)
-	if !ok {
-		return Caller{}, fmt.Errorf("%s: %w", what, ErrNoCaller)
+// checkCaller refuses a guest-facing call made for no invocation.
+func checkCaller(c *host.Call, what string) error {
+	if c == nil {
+		return fmt.Errorf("%s: %w", what, ErrNoCaller)
 	}
-	return c, nil
+	return nil
 }
 
 // Default limits.

@@ -3,7 +3,7 @@
 // and PostgreSQL), key-value namespaces, outbound HTTP through an
 // allow-list, and secrets. The platform holds every connection; guests
 // never do. A guest names a binding ("db") and the calling function's
-// configuration (Caller, set per invocation with WithCaller) says which
+// configuration (the *host.Call every guest-facing method takes) says which
 // resource that is and whether the guest may use it.
 //
 // It owns: the database connection pools and their hard per-database
@@ -12,7 +12,7 @@
 // and deadlines enforced while a statement runs, the transactions guests leave open (rolled back by
 // EndInvocation), the encryption of secrets (AES-256-GCM under a key
 // file, bound to the secret's project and name; a function reads only its
-// own project's secrets, Caller.Project), the SSRF checks of fetch, and schema migrations of bound
+// own project's secrets, host.Call.Project), the SSRF checks of fetch, and schema migrations of bound
 // databases. It does not own: where configurations and KV entries are
 // stored (package store, through the BindingsStore interface), how
 // requests cross the Wasm boundary (internal/wasm calls the handlers

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -128,9 +129,13 @@ func defaultPort(scheme string) string {
 	return "80"
 }
 
+// fetchCallerKey carries the calling invocation from Fetch to the
+// redirect check of its request, and nowhere else.
+type fetchCallerKey struct{}
+
 // checkURL applies the scheme and allow-list rules to a request or
 // redirect target.
-func checkURL(c Caller, u *url.URL) error {
+func checkURL(c *host.Call, u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("fetch %s: only http and https are allowed: %w", u.Redacted(), ErrNotPermitted)
 	}
@@ -163,8 +168,8 @@ func (b *Bindings) newFetchClient(private bool) *http.Client {
 			if len(via) > maxRedirects {
 				return fmt.Errorf("fetch %s: more than %d redirects: %w", via[0].URL.Redacted(), maxRedirects, ErrLimit)
 			}
-			c, err := callerFrom(req.Context(), "fetch redirect")
-			if err != nil {
+			c, _ := req.Context().Value(fetchCallerKey{}).(*host.Call)
+			if err := checkCaller(c, "fetch redirect"); err != nil {
 				return err
 			}
 			if err := checkURL(c, req.URL); err != nil {
@@ -224,9 +229,8 @@ func (b *Bindings) dialChecked(ctx context.Context, network, addr string, privat
 
 // Fetch makes an outbound HTTP request for the calling function, within
 // its allow-list. Any HTTP status is a response, not an error.
-func (b *Bindings) Fetch(ctx context.Context, req wire.FetchRequest) (*wire.FetchResponse, error) {
-	c, err := callerFrom(ctx, "fetch")
-	if err != nil {
+func (b *Bindings) Fetch(ctx context.Context, c *host.Call, req wire.FetchRequest) (*wire.FetchResponse, error) {
+	if err := checkCaller(c, "fetch"); err != nil {
 		return nil, err
 	}
 	if len(c.Config.Fetch) == 0 {
@@ -262,7 +266,10 @@ func (b *Bindings) Fetch(ctx context.Context, req wire.FetchRequest) (*wire.Fetc
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	// The redirect check (CheckRedirect) applies the caller's allow-list
+	// to every hop; net/http hands it only the request, so the caller
+	// rides on the request's context, privately to this file.
+	hr, err := http.NewRequestWithContext(context.WithValue(ctx, fetchCallerKey{}, c), method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w: %w", u.Redacted(), err, ErrBadRequest)
 	}

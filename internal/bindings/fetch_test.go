@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -173,7 +174,7 @@ func TestFetch(t *testing.T) {
 	dialer := &recordDialer{}
 	f := setup(t, func(c *Config) { c.Resolver = res; c.Dialer = dialer; c.MaxFetchBody = 1000 })
 	cfg := record.FunctionConfig{Fetch: []string{"api.test:" + port}, FetchPrivate: true}
-	ctx := WithCaller(context.Background(), Caller{Function: "app", Version: 2, InvocationID: "i1", Config: cfg,
+	ctx := withCaller(context.Background(), &host.Call{Function: "app", Version: 2, InvocationID: "i1", Config: cfg,
 		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
 	base := "http://api.test:" + port
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -20,12 +21,11 @@ const (
 
 // KV serves the KV host calls of a guest. A missing key is not an error
 // (Found false).
-func (b *Bindings) KV(ctx context.Context, req wire.KVRequest) (*wire.KVResponse, error) {
-	c, err := callerFrom(ctx, "kv "+req.Binding)
-	if err != nil {
+func (b *Bindings) KV(ctx context.Context, c *host.Call, req wire.KVRequest) (*wire.KVResponse, error) {
+	if err := checkCaller(c, "kv "+req.Binding); err != nil {
 		return nil, err
 	}
-	bd, err := c.binding(req.Binding, record.BindingKV)
+	bd, err := bindingOf(c, req.Binding, record.BindingKV)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -185,9 +186,8 @@ func (b *Bindings) SecretGet(ctx context.Context, project, name string) ([]byte,
 // Secret returns a secret's value to the calling function, which must list
 // it under secrets:. It is read from the function's own project: a
 // same-named secret of another project is never reachable.
-func (b *Bindings) Secret(ctx context.Context, name string) ([]byte, error) {
-	c, err := callerFrom(ctx, "read secret "+name)
-	if err != nil {
+func (b *Bindings) Secret(ctx context.Context, c *host.Call, name string) ([]byte, error) {
+	if err := checkCaller(c, "read secret "+name); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(c.Config.Secrets, name) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -136,7 +137,7 @@ func TestSecretOtherProjectIsUnreachable(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, f.b.SecretSet(ctx, "victim", "API_KEY", []byte("victim's")))
 
-	thief := WithCaller(ctx, Caller{Function: "steal", Project: "thief", Version: 1, InvocationID: "i",
+	thief := withCaller(ctx, &host.Call{Function: "steal", Project: "thief", Version: 1, InvocationID: "i",
 		Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}})
 	_, err := f.b.Secret(thief, "API_KEY")
 	require.ErrorIs(t, err, store.ErrNotFound, "the thief's namespace has no API_KEY")
@@ -147,14 +148,14 @@ func TestSecretOtherProjectIsUnreachable(t *testing.T) {
 	got, err := f.b.Secret(thief, "API_KEY")
 	require.NoError(t, err)
 	require.Equal(t, "thief's", string(got))
-	victim := WithCaller(ctx, Caller{Function: "app", Project: "victim", Version: 1, InvocationID: "j",
+	victim := withCaller(ctx, &host.Call{Function: "app", Project: "victim", Version: 1, InvocationID: "j",
 		Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}})
 	got, err = f.b.Secret(victim, "API_KEY")
 	require.NoError(t, err)
 	require.Equal(t, "victim's", string(got))
 
 	// A caller without a project reads nothing (no shared fallback).
-	_, err = f.b.Secret(WithCaller(ctx, Caller{Function: "x", Version: 1, Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}}), "API_KEY")
+	_, err = f.b.Secret(withCaller(ctx, &host.Call{Function: "x", Version: 1, Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}}), "API_KEY")
 	require.ErrorIs(t, err, ErrNotPermitted)
 }
 

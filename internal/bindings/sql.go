@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -151,12 +152,11 @@ func (b *Bindings) limits() limits {
 // SQL serves every SQL host call of a guest. Errors the database reports
 // are in the response's Error; a Go error is the platform refusing or
 // failing (see the package doc).
-func (b *Bindings) SQL(ctx context.Context, req wire.SQLRequest) (*wire.SQLResponse, error) {
-	c, err := callerFrom(ctx, "sql "+req.Binding)
-	if err != nil {
+func (b *Bindings) SQL(ctx context.Context, c *host.Call, req wire.SQLRequest) (*wire.SQLResponse, error) {
+	if err := checkCaller(c, "sql "+req.Binding); err != nil {
 		return nil, err
 	}
-	bd, err := c.binding(req.Binding, record.BindingSQL)
+	bd, err := bindingOf(c, req.Binding, record.BindingSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ func respond(resp *wire.SQLResponse, err error) (*wire.SQLResponse, error) {
 	return nil, err
 }
 
-func (b *Bindings) begin(ctx context.Context, c Caller, bd record.Binding) (*wire.SQLResponse, error) {
+func (b *Bindings) begin(ctx context.Context, c *host.Call, bd record.Binding) (*wire.SQLResponse, error) {
 	if c.InvocationID == "" {
 		return nil, fmt.Errorf("sql %s: begin: function %s has no invocation id to tie the transaction to: %w", bd.Name, c, ErrBadRequest)
 	}
@@ -239,7 +239,7 @@ func (b *Bindings) begin(ctx context.Context, c Caller, bd record.Binding) (*wir
 
 // lookupTx finds a transaction of this invocation on this binding's
 // database.
-func (b *Bindings) lookupTx(c Caller, bd record.Binding, id string) (*openTx, error) {
+func (b *Bindings) lookupTx(c *host.Call, bd record.Binding, id string) (*openTx, error) {
 	b.txMu.Lock()
 	tx := b.txs[id]
 	b.txMu.Unlock()
@@ -252,7 +252,7 @@ func (b *Bindings) lookupTx(c Caller, bd record.Binding, id string) (*openTx, er
 	return tx, nil
 }
 
-func (b *Bindings) inTx(ctx context.Context, c Caller, bd record.Binding, id string, f func(engineConn) (*wire.SQLResponse, error)) (*wire.SQLResponse, error) {
+func (b *Bindings) inTx(ctx context.Context, c *host.Call, bd record.Binding, id string, f func(engineConn) (*wire.SQLResponse, error)) (*wire.SQLResponse, error) {
 	tx, err := b.lookupTx(c, bd, id)
 	if err != nil {
 		return nil, err
@@ -265,7 +265,7 @@ func (b *Bindings) inTx(ctx context.Context, c Caller, bd record.Binding, id str
 	return respond(f(tx.conn))
 }
 
-func (b *Bindings) endTx(ctx context.Context, c Caller, bd record.Binding, id string, commit bool) (*wire.SQLResponse, error) {
+func (b *Bindings) endTx(ctx context.Context, c *host.Call, bd record.Binding, id string, commit bool) (*wire.SQLResponse, error) {
 	tx, err := b.lookupTx(c, bd, id)
 	if err != nil {
 		return nil, err

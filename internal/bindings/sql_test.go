@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -414,7 +415,7 @@ func TestSQLTransactionReapedAfterDeadline(t *testing.T) {
 	s := newSQLEnv(t, sqliteCase, 1)
 	s.b.txGrace = 0
 	s.must(t, s.ctx("setup"), exec(sqliteCase.ddl))
-	ctx := WithCaller(context.Background(), Caller{Function: "app", Version: 1, InvocationID: "forgotten", Config: s.cfg,
+	ctx := withCaller(context.Background(), &host.Call{Function: "app", Version: 1, InvocationID: "forgotten", Config: s.cfg,
 		Deadline: time.Now().Add(100 * time.Millisecond)})
 	tx := s.must(t, ctx, wire.SQLRequest{Op: wire.SQLBegin}).Tx
 	ins := exec("INSERT INTO t (id) VALUES (1)")

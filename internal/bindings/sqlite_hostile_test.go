@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -271,7 +272,7 @@ func TestSQLiteStatementStopsAtDeadline(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := "inv-" + strings.ReplaceAll(tt.name, " ", "-")
-			ctx := WithCaller(context.Background(), Caller{Function: "app", Version: 1, InvocationID: inv, Config: s.cfg,
+			ctx := withCaller(context.Background(), &host.Call{Function: "app", Version: 1, InvocationID: inv, Config: s.cfg,
 				Deadline: time.Now().Add(300 * time.Millisecond)})
 			req := tt.req
 			req.Binding = "db"

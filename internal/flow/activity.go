@@ -23,10 +23,8 @@ const (
 
 var errHeartbeat = errors.New("no heartbeat in time")
 
-type activityKey struct{}
-
-// activity identifies an attempt in its invocation's context, so the
-// activity's heartbeats find their way back.
+// activity is an attempt of a step: its invocation's host.Call carries
+// it (Workflow), so the activity's heartbeats find their way back.
 type activity struct {
 	r       *Run
 	step    int
@@ -65,7 +63,6 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	if to.HeartbeatMS > 0 {
 		go r.watchHeartbeat(ctx, k, time.Duration(to.HeartbeatMS)*time.Millisecond, stopBeat)
 	}
-	ctx = context.WithValue(ctx, activityKey{}, &activity{r: r, step: k, attempt: attempt})
 	req := &wire.Request{
 		Method: "POST", Path: "/",
 		Headers: []wire.Header{
@@ -80,7 +77,8 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	var res *invoke.Result
 	var err error
 	if r.e.cfg.ProjectOf(fn) == r.exec.Project {
-		res, err = r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req})
+		res, err = r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req,
+			Workflow: &activity{r: r, step: k, attempt: attempt}})
 	} else {
 		// Function names are global, projects are not: another project's
 		// function is answered exactly as one that does not exist, so a
@@ -236,18 +234,14 @@ func (cs *callState) retryAt(now time.Time, attempt int, ferr *wire.FlowError) (
 	return next, true
 }
 
-// Heartbeat records that the activity calling it is alive. canceled
-// tells it to stop: its execution was canceled or it is no longer wanted.
-func Heartbeat(ctx context.Context, details json.RawMessage) (canceled bool, err error) {
-	a, _ := ctx.Value(activityKey{}).(*activity)
-	if a == nil {
-		return false, errors.New("heartbeat outside a workflow activity")
-	}
+// heartbeat records that the activity is alive. canceled tells it to
+// stop: its execution was canceled or it is no longer wanted.
+func (a *activity) heartbeat(ctx context.Context, details json.RawMessage) (canceled bool) {
 	r := a.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cs := r.calls[a.step]; cs != nil && cs.running {
 		cs.beat, cs.details = r.e.now(), details
 	}
-	return r.aborted || r.cancelAt > 0 || ctx.Err() != nil, nil
+	return r.aborted || r.cancelAt > 0 || ctx.Err() != nil
 }

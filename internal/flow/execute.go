@@ -12,19 +12,6 @@ import (
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
-type runKey struct{}
-
-// WithRun returns ctx carrying r, for the orchestrator's host calls.
-func WithRun(ctx context.Context, r *Run) context.Context {
-	return context.WithValue(ctx, runKey{}, r)
-}
-
-// RunFrom returns the run an orchestrator invocation works on, or nil.
-func RunFrom(ctx context.Context) *Run {
-	r, _ := ctx.Value(runKey{}).(*Run)
-	return r
-}
-
 // maxCrashes is how many orchestrator passes in a row may fail to run
 // (trap, timeout, function missing) before the execution fails.
 const maxCrashes = 5
@@ -55,7 +42,7 @@ func (e *Engine) execute(r *Run) {
 		var out Outcome
 		var err error
 		if fn := r.exec.Function; e.cfg.ProjectOf(fn) == r.exec.Project {
-			out, err = e.cfg.Orchestrator.Orchestrate(WithRun(ctx, r), r)
+			out, err = e.cfg.Orchestrator.Orchestrate(ctx, r)
 		} else {
 			// The function was removed and its name taken by another
 			// project: that project's code must not run this execution.
@@ -73,7 +60,7 @@ func (e *Engine) execute(r *Run) {
 			return
 		case err != nil && !r.suspended:
 			if atCapacity(err) {
-				r.waitLocked(ctx, e.now().Add(20*time.Millisecond), false)
+				r.waitLocked(ctx, nil, e.now().Add(20*time.Millisecond), false)
 				r.mu.Unlock()
 				continue
 			}
@@ -85,7 +72,7 @@ func (e *Engine) execute(r *Run) {
 				r.mu.Unlock()
 				return
 			}
-			r.waitLocked(ctx, e.now().Add(time.Duration(crashes)*100*time.Millisecond), false)
+			r.waitLocked(ctx, nil, e.now().Add(time.Duration(crashes)*100*time.Millisecond), false)
 			r.mu.Unlock()
 			continue
 		case err == nil && !r.suspended && !out.Suspended:
@@ -111,7 +98,7 @@ func (e *Engine) execute(r *Run) {
 		now := e.now()
 		if r.inflight() || r.inboxNew || (!r.wakeAt.IsZero() && r.wakeAt.Sub(now) <= e.cfg.Hold) {
 			if !r.inboxNew { // news is read by the next pass at once
-				r.waitLocked(ctx, r.wakeAt, false)
+				r.waitLocked(ctx, nil, r.wakeAt, false)
 			}
 			r.mu.Unlock()
 			continue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -449,6 +450,12 @@ func (r *Run) nonDeterminism(k int, ev record.FlowEvent, req wire.FlowRequest) {
 // Await waits until every step has a result (or the pass must suspend)
 // and returns the results.
 func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
+	return r.await(ctx, nil, steps)
+}
+
+// await is Await for the orchestrator invocation c (nil: none), whose
+// waiting is not billed (host.Call.AddIdle).
+func (r *Run) await(ctx context.Context, c *host.Call, steps []int) *wire.FlowResponse {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped() {
@@ -561,7 +568,7 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 			r.suspended, r.wakeAt = true, wake
 			return suspend
 		}
-		r.waitLocked(ctx, wake, true)
+		r.waitLocked(ctx, c, wake, true)
 		if ctx.Err() != nil {
 			r.suspended, r.wakeAt = true, wake
 			return suspend
@@ -571,8 +578,9 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 
 // waitLocked sleeps (r.mu released) until something changes, wake comes
 // or, when poll is set, a second passes (the inbox may have been written
-// by another node).
-func (r *Run) waitLocked(ctx context.Context, wake time.Time, poll bool) {
+// by another node). The wait is idle time of the orchestrator invocation
+// c, when there is one.
+func (r *Run) waitLocked(ctx context.Context, c *host.Call, wake time.Time, poll bool) {
 	d := time.Second
 	if !wake.IsZero() {
 		d = min(d, wake.Sub(r.e.now()))
@@ -583,7 +591,7 @@ func (r *Run) waitLocked(ctx context.Context, wake time.Time, poll bool) {
 	d = max(d, time.Millisecond)
 	r.mu.Unlock()
 	// An orchestrator's invocation is not billed for waiting on its steps.
-	defer func(began time.Time) { invoke.AddIdle(ctx, time.Since(began)) }(time.Now())
+	defer func(began time.Time) { c.AddIdle(time.Since(began)) }(time.Now())
 	t := time.NewTimer(d)
 	select {
 	case <-r.notify:

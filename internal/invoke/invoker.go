@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
@@ -53,7 +53,8 @@ type Config struct {
 	// instance that does not fit is refused with pool.ErrMemoryBudget
 	// (429) after idle instances have made what room they can. One
 	// project may hold the same fraction of it as ProjectConcurrency is of
-	// MaxConcurrency.
+	// MaxConcurrency. The pools enforce it, and the clamp above, with the
+	// limits PoolLimits derives from this Config.
 	MemoryBudgetMB int64
 	LogTap         func(record.LogLine) // optional: sees every guest log line
 }
@@ -133,6 +134,10 @@ type Request struct {
 	Trigger     string // "http", "invoke"
 	TraceParent string // incoming W3C traceparent, may be empty
 	Wire        *wire.Request
+	// Workflow is the workflow work the invocation does for the flow
+	// engine (an orchestrator pass, an activity attempt), which its guest's
+	// flow host calls reach; nil for any other invocation.
+	Workflow host.Workflow
 }
 
 // Result is a finished invocation.
@@ -216,14 +221,14 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	req.InvocationID = res.InvocationID
 	req.TraceParent = res.Trace.Header()
 	req.DeadlineMS = start.Add(timeout).UnixMilli()
-	// Host calls (SQL, KV, fetch, secrets) act for this invocation: its
-	// function's bindings, its deadline, its trace.
-	idle := new(atomic.Int64)
-	ctx = context.WithValue(ctx, idleKey{}, idle)
-	ctx = bindings.WithCaller(ctx, bindings.Caller{
+	// Host calls (SQL, KV, fetch, secrets, events, workflows) act for
+	// this invocation: its function and project, bindings, deadline,
+	// trace, and the workflow work it does. The runtime hands call to
+	// every host-call handler.
+	call := &host.Call{
 		Function: v.Function, Project: d.Project, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
-		Deadline: start.Add(timeout), TraceParent: req.TraceParent,
-	})
+		Deadline: start.Add(timeout), TraceParent: req.TraceParent, Workflow: r.Workflow,
+	}
 	if len(v.Config.Bindings) > 0 && iv.cfg.Bindings != nil {
 		// A transaction the guest left open ends with the invocation.
 		defer iv.cfg.Bindings.EndInvocation(res.InvocationID)
@@ -234,7 +239,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	stdout := &lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &budget, dropped: &dropped}
 	stderr := &lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &budget, dropped: &dropped}
 
-	resp, cold, err := d.Pool.Invoke(ctx, req, wasm.Output{Stdout: stdout, Stderr: stderr})
+	resp, cold, err := d.Pool.Invoke(ctx, req, wasm.Env{Stdout: stdout, Stderr: stderr, Call: call})
 	if errors.Is(err, pool.ErrClosed) {
 		return err
 	}
@@ -249,7 +254,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	u := record.Usage{
 		InvocationID: res.InvocationID, Function: v.Function, Version: v.Number,
 		Trigger: r.Trigger, TraceID: res.Trace.TraceID, Start: start.UTC(), Duration: dur,
-		BilledMS: meter.BilledMS(dur - time.Duration(idle.Load())), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: record.OutcomeOK,
+		BilledMS: meter.BilledMS(dur - call.Idle()), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: record.OutcomeOK,
 	}
 	switch {
 	case err == nil:
@@ -284,20 +289,6 @@ func (iv *Invoker) platformLog(base record.LogLine, msg string) {
 	l := base
 	l.Stream, l.Line, l.Time = "platform", msg, time.Now().UTC()
 	iv.meter.RecordLog(l)
-}
-
-type idleKey struct{}
-
-// AddIdle records that the invocation whose context is ctx spent d
-// waiting on the platform rather than working: a workflow orchestrator
-// blocked while its steps run. Idle time is in the invocation's duration
-// but not in its billed time (as Step Functions and Durable Functions do
-// not bill an orchestration's waits). Outside an invocation it does
-// nothing.
-func AddIdle(ctx context.Context, d time.Duration) {
-	if c, ok := ctx.Value(idleKey{}).(*atomic.Int64); ok && d > 0 {
-		c.Add(int64(d))
-	}
 }
 
 // newInvocationID returns a UUID version 7: a millisecond timestamp then

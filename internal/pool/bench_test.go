@@ -17,12 +17,12 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	req := &wire.Request{Method: "GET", Path: "/hello/world", Params: []wire.Param{{Name: "name", Value: "world"}},
 		Headers: []wire.Header{{Name: "Accept", Values: []string{"*/*"}}}}
 	ctx := context.Background()
-	if _, _, err := p.Invoke(ctx, req, wasm.Output{}); err != nil {
+	if _, _, err := p.Invoke(ctx, req, wasm.Env{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := p.Invoke(ctx, req, wasm.Output{}); err != nil {
+		if _, _, err := p.Invoke(ctx, req, wasm.Env{}); err != nil {
 			b.Fatal(err)
 		}
 	}

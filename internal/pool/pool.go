@@ -222,7 +222,7 @@ func (p *Pool) reapLoop(every time.Duration) {
 // It returns ErrAtCapacity at once when MaxInstances invocations are in
 // flight, and ErrClosed after Close. An instance that breaks (timeout, trap,
 // panic) is discarded, so the next invocation starts fresh.
-func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Output) (resp *wire.Response, cold bool, err error) {
+func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (resp *wire.Response, cold bool, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

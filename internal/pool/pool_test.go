@@ -78,11 +78,11 @@ func (g *gate) Write(p []byte) (int, error) {
 func TestWarmReuse(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, module(t, wasmtest.Hello), pool.Config{MaxInstances: 2})
-	resp, cold, err := p.Invoke(context.Background(), get("/one", ""), wasm.Output{})
+	resp, cold, err := p.Invoke(context.Background(), get("/one", ""), wasm.Env{})
 	require.NoError(t, err)
 	require.True(t, cold)
 	require.Contains(t, string(resp.Body), "path=/one\n")
-	resp, cold, err = p.Invoke(context.Background(), get("/two", ""), wasm.Output{})
+	resp, cold, err = p.Invoke(context.Background(), get("/two", ""), wasm.Env{})
 	require.NoError(t, err)
 	require.False(t, cold)
 	require.Contains(t, string(resp.Body), "path=/two\n")
@@ -102,12 +102,12 @@ func TestAtCapacity(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: gates[i]})
+			_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), wasm.Env{Stdout: gates[i]})
 		}()
 		<-gates[i].entered
 	}
 	require.Equal(t, max, p.Stats().Busy)
-	_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
+	_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Env{})
 	require.ErrorIs(t, err, pool.ErrAtCapacity)
 	require.ErrorContains(t, err, "hello@1")
 	for _, g := range gates {
@@ -119,7 +119,7 @@ func TestAtCapacity(t *testing.T) {
 	}
 	require.Equal(t, pool.Stats{Max: max, Idle: max, ColdStarts: max, Invocations: max}, p.Stats(),
 		"a rejected call is not an invocation")
-	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
+	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Env{})
 	require.NoError(t, err)
 	require.False(t, cold)
 }
@@ -144,11 +144,11 @@ func TestDiscardBrokenInstances(t *testing.T) {
 		t.Run(tt.guest, func(t *testing.T) {
 			t.Parallel()
 			p := newPool(t, module(t, tt.guest), pool.Config{MaxInstances: 1})
-			_, _, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Output{})
+			_, _, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Env{})
 			require.NoError(t, err)
 
 			ctx, cancel := tt.ctx()
-			_, cold, err := p.Invoke(ctx, get("/", ""), wasm.Output{})
+			_, cold, err := p.Invoke(ctx, get("/", ""), wasm.Env{})
 			cancel()
 			require.False(t, cold)
 			tt.check(t, err)
@@ -157,7 +157,7 @@ func TestDiscardBrokenInstances(t *testing.T) {
 			require.Equal(t, 0, s.Busy)
 			require.Equal(t, uint64(1), s.Discarded)
 
-			resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Output{})
+			resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Env{})
 			require.NoError(t, err)
 			require.True(t, cold, "the broken instance was not reused")
 			require.Equal(t, "fine", string(resp.Body))
@@ -177,7 +177,7 @@ func TestPrewarmAndReap(t *testing.T) {
 
 	clk.Advance(3 * time.Minute)
 	require.Equal(t, 0, p.Reap(), "nothing idle long enough")
-	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
+	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Env{})
 	require.NoError(t, err)
 	require.False(t, cold)
 
@@ -190,7 +190,7 @@ func TestPrewarmAndReap(t *testing.T) {
 	require.Equal(t, 0, s.Idle)
 	require.Equal(t, uint64(3), s.Reaped)
 
-	_, cold, err = p.Invoke(context.Background(), get("/", ""), wasm.Output{})
+	_, cold, err = p.Invoke(context.Background(), get("/", ""), wasm.Env{})
 	require.NoError(t, err)
 	require.True(t, cold, "scaled to zero")
 }
@@ -203,7 +203,7 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 	invoked := make(chan error, 1)
 	var body []byte
 	go func() {
-		resp, _, err := p.Invoke(context.Background(), get("/inflight", ""), wasm.Output{Stdout: g})
+		resp, _, err := p.Invoke(context.Background(), get("/inflight", ""), wasm.Env{Stdout: g})
 		if err == nil {
 			body = resp.Body
 		}
@@ -215,7 +215,7 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 	go func() { closed <- p.Close(context.Background()) }()
 	// New invocations are refused once Close has begun.
 	require.Eventually(t, func() bool {
-		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
+		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Env{})
 		return errors.Is(err, pool.ErrClosed)
 	}, 10*time.Second, time.Millisecond)
 	select {
@@ -243,7 +243,7 @@ func TestCommandPool(t *testing.T) {
 	p := newPool(t, module(t, wasmtest.CGI), pool.Config{MaxInstances: 1})
 	require.NoError(t, p.Prewarm(context.Background(), 1))
 	for range 2 {
-		resp, cold, err := p.Invoke(context.Background(), get("/c", ""), wasm.Output{})
+		resp, cold, err := p.Invoke(context.Background(), get("/c", ""), wasm.Env{})
 		require.NoError(t, err)
 		require.True(t, cold, "commands always start fresh")
 		require.Contains(t, string(resp.Body), "path=/c\n")
@@ -271,7 +271,7 @@ func TestHammer(t *testing.T) {
 			for c := range calls {
 				path := fmt.Sprintf("/g%d/c%d", g, c)
 				var logs bytes.Buffer
-				resp, _, err := p.Invoke(context.Background(), get(path, ""), wasm.Output{Stdout: &logs})
+				resp, _, err := p.Invoke(context.Background(), get(path, ""), wasm.Env{Stdout: &logs})
 				if errors.Is(err, pool.ErrAtCapacity) {
 					refused.Add(1)
 					continue
@@ -325,7 +325,7 @@ func TestWaitsForWarmInstance(t *testing.T) {
 			a := newGate()
 			aDone := make(chan error, 1)
 			go func() {
-				_, _, err := p.Invoke(context.Background(), get("/a", ""), wasm.Output{Stdout: a})
+				_, _, err := p.Invoke(context.Background(), get("/a", ""), wasm.Env{Stdout: a})
 				aDone <- err
 			}()
 			<-a.entered
@@ -335,7 +335,7 @@ func TestWaitsForWarmInstance(t *testing.T) {
 			}
 			bDone := make(chan result, 1)
 			go func() {
-				_, cold, err := p.Invoke(context.Background(), get("/b", ""), wasm.Output{})
+				_, cold, err := p.Invoke(context.Background(), get("/b", ""), wasm.Env{})
 				bDone <- result{cold, err}
 			}()
 			if tc.release {

@@ -25,7 +25,7 @@ func TestProvisionedSurvivesReap(t *testing.T) {
 
 	clk.Advance(time.Hour)
 	require.Equal(t, 0, p.Reap(), "provisioned instances are never reaped")
-	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
+	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Env{})
 	require.NoError(t, err)
 	require.False(t, cold)
 
@@ -40,7 +40,7 @@ func TestProvisionedSurvivesReap(t *testing.T) {
 	g := newGate()
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: g})
+		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Env{Stdout: g})
 		done <- err
 	}()
 	<-g.entered
@@ -70,7 +70,7 @@ func TestProvisionedReplacesDiscarded(t *testing.T) {
 			require.NoError(t, p.Prewarm(context.Background(), 2))
 
 			ctx, cancel := tt.ctx()
-			_, cold, err := p.Invoke(ctx, get("/", ""), wasm.Output{})
+			_, cold, err := p.Invoke(ctx, get("/", ""), wasm.Env{})
 			cancel()
 			require.Error(t, err)
 			require.False(t, cold)
@@ -83,7 +83,7 @@ func TestProvisionedReplacesDiscarded(t *testing.T) {
 				return s.Idle == 2 && s.Replenished == 1
 			}, 30*time.Second, 5*time.Millisecond)
 			for range 2 {
-				resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Output{})
+				resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Env{})
 				require.NoError(t, err)
 				require.False(t, cold, "served by a provisioned instance")
 				require.Equal(t, "fine", string(resp.Body))
@@ -110,7 +110,7 @@ func burst(t *testing.T, p *pool.Pool, n, wave int) pool.Stats {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: gates[i]})
+				_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), wasm.Env{Stdout: gates[i]})
 				if errs[i] != nil {
 					gates[i].once.Do(func() { close(gates[i].entered) })
 				}

@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -110,13 +111,13 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 		return out
 	}
 
-	hostCtx := bindings.WithCaller(ctx, bindings.Caller{Function: "binder", Version: 1, InvocationID: "bench", Config: fc})
+	caller := &host.Call{Function: "binder", Version: 1, InvocationID: "bench", Config: fc}
 	hostRun := func() []time.Duration {
 		out := make([]time.Duration, perCall)
 		req := wire.SQLRequest{Op: wire.SQLQuery, Binding: "db", SQL: query, Args: []wire.SQLValue{wire.Int(500)}}
 		for i := range out {
 			start := time.Now()
-			resp, err := srv.bnd.SQL(hostCtx, req)
+			resp, err := srv.bnd.SQL(ctx, caller, req)
 			if err != nil || resp.Error != nil || len(resp.Rows) != 1 {
 				b.Fatalf("host: %v %+v", err, resp)
 			}

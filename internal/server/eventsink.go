@@ -18,8 +18,6 @@ import (
 // which queues and topics a function may use: those of its own project,
 // and never Strata's internal queues.
 type eventSink struct {
-	// Set in Start before any function is loaded; the runtime is created
-	// before the engine, so these cannot be constructor arguments.
 	st store.Store
 	ev *events.Engine
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/flow/orchestrator"
 	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
@@ -28,6 +29,7 @@ import (
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // Server is one running Strata node.
@@ -36,18 +38,25 @@ type Server struct {
 	log    *slog.Logger
 	logTap func(record.LogLine)
 
-	st   store.Store
-	rt   *wasm.Runtime
-	reg  *registry.Registry
-	inv  *invoke.Invoker
-	ev   *events.Engine
-	fl   *flow.Engine
-	wfs  workflowIndex
-	bnd  *bindings.Bindings
-	gw   *gateway.Gateway
-	api  *api.API
-	http *http.Server
-	ln   net.Listener
+	st  store.Store
+	rt  *wasm.Runtime
+	reg *registry.Registry
+	inv *invoke.Invoker
+	ev  *events.Engine
+	fl  *flow.Engine
+	wfs workflowIndex
+	bnd *bindings.Bindings
+	// sink and flowHost answer guests' event and workflow host calls.
+	// They need the engines, which run functions on the runtime, so they
+	// are built after it: the runtime reaches them through the functions
+	// Start gives it (hostCalls), and Start builds them before any
+	// function loads.
+	sink     *eventSink
+	flowHost *orchestrator.Host
+	gw       *gateway.Gateway
+	api      *api.API
+	http     *http.Server
+	ln       net.Listener
 
 	loaded   chan struct{} // closed when load is done
 	cancel   context.CancelCauseFunc
@@ -112,7 +121,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.st, err = OpenStore(ctx, s.cfg); err != nil {
 		return err
 	}
-	sink := &eventSink{st: s.st}
 	key, err := secretKey()
 	if err != nil {
 		return err
@@ -120,8 +128,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.bnd, err = bindings.New(ctx, bindings.Config{Store: s.st, DataDir: s.cfg.DataDir, Key: key, Logger: s.log}); err != nil {
 		return fmt.Errorf("start bindings: %w", err)
 	}
-	flowHost := &orchestrator.Host{ProjectOf: s.wfs.projectOf}
-	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost,
+	sends, flows := s.hostCalls()
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sends, Bindings: s.bnd, Flow: flows,
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
@@ -138,20 +146,21 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		debug.SetMemoryLimit(lim)
 		s.log.Info("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
-	// The API invokes through the gateway and the gateway mounts the API,
-	// so the API gets its gateway after both exist.
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
-	sink.ev = s.ev // before any function loads, so before any guest can send
+	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	s.fl = flow.New(flow.Config{
 		Store: s.st, Invoker: s.inv, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log,
 	})
-	flowHost.Engine = s.fl
+	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
+	// The API invokes through the gateway and the gateway mounts the API:
+	// the gateway is built first and serves the API through a function
+	// that reaches s.api, built next (before the listener opens).
+	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
+		Admin: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.ServeHTTP(w, r) })})
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.reg, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
+		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 	})
-	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Admin: s.api, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version})
-	s.api.SetGateway(s.gw)
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
 	s.gw.SetLoading(s.reg.Loading)
@@ -180,6 +189,20 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.goBackground(func() { s.retentionLoop(bgCtx) })
 	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "store", s.storeName())
 	return nil
+}
+
+// hostCalls are the runtime's event and workflow handlers: they forward
+// to s.sink and s.flowHost, which Start builds once the engines exist
+// (the engines run functions on the runtime, so they come after it).
+// Guests call them only once a function has loaded, after Start.
+func (s *Server) hostCalls() (wasm.EventSink, wasm.Flow) {
+	sends := wasm.EventSinkFunc(func(ctx context.Context, ev wasm.OutboundEvent) (string, error) {
+		return s.sink.SendEvent(ctx, ev)
+	})
+	flows := wasm.FlowFunc(func(ctx context.Context, c *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error) {
+		return s.flowHost.Flow(ctx, c, req)
+	})
+	return sends, flows
 }
 
 // Loaded is closed once every deployed function is loaded (or refused) and

@@ -45,7 +45,7 @@ func BenchmarkInterruptMechanisms(b *testing.B) {
 			for b.Loop() {
 				cctx, cancel := context.WithTimeout(ctx, time.Minute)
 				start := time.Now()
-				if _, err := inst.Handle(cctx, req, Output{}); err != nil {
+				if _, err := inst.Handle(cctx, req, Env{}); err != nil {
 					b.Fatal(err)
 				}
 				samples = append(samples, time.Since(start))
@@ -92,7 +92,7 @@ func BenchmarkColdStartModes(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := inst.Handle(cctx, req, Output{}); err != nil {
+				if _, err := inst.Handle(cctx, req, Env{}); err != nil {
 					b.Fatal(err)
 				}
 				samples = append(samples, time.Since(start))

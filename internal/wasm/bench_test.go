@@ -25,7 +25,7 @@ func BenchmarkColdStart(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := inst.Handle(ctx, req, wasm.Output{}); err != nil {
+		if _, err := inst.Handle(ctx, req, wasm.Env{}); err != nil {
 			b.Fatal(err)
 		}
 		samples = append(samples, time.Since(start))
@@ -48,7 +48,7 @@ func BenchmarkCommand(b *testing.B) {
 	var samples []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		if _, err := m.RunCommand(context.Background(), req, wasm.Output{}); err != nil {
+		if _, err := m.RunCommand(context.Background(), req, wasm.Env{}); err != nil {
 			b.Fatal(err)
 		}
 		samples = append(samples, time.Since(start))
@@ -79,7 +79,7 @@ func BenchmarkHandle(b *testing.B) {
 			var samples []time.Duration
 			for b.Loop() {
 				start := time.Now()
-				if _, err := inst.Handle(context.Background(), req, wasm.Output{}); err != nil {
+				if _, err := inst.Handle(context.Background(), req, wasm.Env{}); err != nil {
 					b.Fatal(err)
 				}
 				samples = append(samples, time.Since(start))

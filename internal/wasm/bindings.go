@@ -8,30 +8,43 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // Bindings serves the binding calls guests make (strata_v1.binding_call):
 // SQL, KV, outbound fetch and secrets. The composition root passes
 // *bindings.Bindings; the runtime only decodes requests, encodes answers
-// and moves the bytes. ctx is the invocation's: it carries the deadline
-// and whatever the invoker put there (the calling function).
+// and moves the bytes. ctx is the invocation's (it carries the deadline);
+// c is the calling invocation (Env.Call, nil outside one), whose
+// function's bindings say what the call may reach.
 //
 // An error's text reaches the guest, so it should say what to fix and hold
 // nothing secret. Errors the database itself reports travel inside
 // SQLResponse.Error, not as an error.
 type Bindings interface {
-	SQL(ctx context.Context, req wire.SQLRequest) (*wire.SQLResponse, error)
-	KV(ctx context.Context, req wire.KVRequest) (*wire.KVResponse, error)
-	Fetch(ctx context.Context, req wire.FetchRequest) (*wire.FetchResponse, error)
-	Secret(ctx context.Context, name string) ([]byte, error)
+	SQL(ctx context.Context, c *host.Call, req wire.SQLRequest) (*wire.SQLResponse, error)
+	KV(ctx context.Context, c *host.Call, req wire.KVRequest) (*wire.KVResponse, error)
+	Fetch(ctx context.Context, c *host.Call, req wire.FetchRequest) (*wire.FetchResponse, error)
+	Secret(ctx context.Context, c *host.Call, name string) ([]byte, error)
 }
 
-// Flow serves strata_v1.binding_call op 5 (internal/flow). ctx is the
-// invocation's: the flow engine finds there which run or activity the
-// call belongs to.
+// Flow serves strata_v1.binding_call op 5 (internal/flow). c is the
+// calling invocation (nil outside one): its project bounds the
+// executions it reaches, and c.Workflow is the run or activity it works
+// for.
 type Flow interface {
-	Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowResponse, error)
+	Flow(ctx context.Context, c *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error)
+}
+
+// FlowFunc is a Flow made of a function. A composition root whose flow
+// engine is built after the runtime (the engine runs functions on it)
+// gives the runtime a FlowFunc that forwards to the engine's handler.
+type FlowFunc func(ctx context.Context, c *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error)
+
+// Flow implements Flow.
+func (f FlowFunc) Flow(ctx context.Context, c *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error) {
+	return f(ctx, c, req)
 }
 
 // ErrNoFlow is the error a guest sees when the runtime has no Flow.
@@ -117,7 +130,7 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		resp, err = nonNil(b.SQL(ctx, r))
+		resp, err = nonNil(b.SQL(ctx, i.call, r))
 	case BindingKV:
 		var r wire.KVRequest
 		if err := json.Unmarshal(req, &r); err != nil {
@@ -126,7 +139,7 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		resp, err = nonNil(b.KV(ctx, r))
+		resp, err = nonNil(b.KV(ctx, i.call, r))
 	case BindingFetch:
 		var r wire.FetchRequest
 		if err := json.Unmarshal(req, &r); err != nil {
@@ -135,14 +148,14 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		resp, err = nonNil(b.Fetch(ctx, r))
+		resp, err = nonNil(b.Fetch(ctx, i.call, r))
 	case BindingSecret:
 		// The request is the secret's name and the answer its value, raw:
 		// nothing to structure, and values may be binary.
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		v, err := b.Secret(ctx, string(req))
+		v, err := b.Secret(ctx, i.call, string(req))
 		if err != nil {
 			return fail(bindingFailed, "%s", err)
 		}
@@ -157,7 +170,7 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if f == nil {
 			return fail(bindingFailed, "%s", ErrNoFlow)
 		}
-		resp, err = nonNil(f.Flow(ctx, r))
+		resp, err = nonNil(f.Flow(ctx, i.call, r))
 	default:
 		return fail(bindingInvalid, "binding_call: op %d (want 1 sql, 2 kv, 3 fetch, 4 secret, 5 flow)", op)
 	}

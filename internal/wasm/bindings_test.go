@@ -15,12 +15,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
-
-type callerKey struct{}
 
 // fakeBindings is a hand-written host: it records every request and
 // answers through the function fields, which a test sets before invoking.
@@ -39,11 +38,11 @@ type fakeBindings struct {
 
 var _ wasm.Bindings = (*fakeBindings)(nil)
 
-// checkCtx proves the host call got the invocation's context: the value
-// the test put in it and its deadline.
-func checkCtx(ctx context.Context) error {
-	if ctx.Value(callerKey{}) != "binder-test" {
-		return errors.New("fake host: the invocation's context did not reach the binding")
+// checkCtx proves the host call got the invocation's context (its
+// deadline) and its caller, the Call the test handed to Handle.
+func checkCtx(ctx context.Context, c *host.Call) error {
+	if c == nil || c.Function != "binder-test" {
+		return errors.New("fake host: the invocation's caller did not reach the binding")
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		return errors.New("fake host: no deadline")
@@ -51,8 +50,8 @@ func checkCtx(ctx context.Context) error {
 	return nil
 }
 
-func (f *fakeBindings) SQL(ctx context.Context, req wire.SQLRequest) (*wire.SQLResponse, error) {
-	if err := checkCtx(ctx); err != nil {
+func (f *fakeBindings) SQL(ctx context.Context, c *host.Call, req wire.SQLRequest) (*wire.SQLResponse, error) {
+	if err := checkCtx(ctx, c); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -61,8 +60,8 @@ func (f *fakeBindings) SQL(ctx context.Context, req wire.SQLRequest) (*wire.SQLR
 	return f.sql(req)
 }
 
-func (f *fakeBindings) KV(ctx context.Context, req wire.KVRequest) (*wire.KVResponse, error) {
-	if err := checkCtx(ctx); err != nil {
+func (f *fakeBindings) KV(ctx context.Context, c *host.Call, req wire.KVRequest) (*wire.KVResponse, error) {
+	if err := checkCtx(ctx, c); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -71,8 +70,8 @@ func (f *fakeBindings) KV(ctx context.Context, req wire.KVRequest) (*wire.KVResp
 	return f.kv(req)
 }
 
-func (f *fakeBindings) Fetch(ctx context.Context, req wire.FetchRequest) (*wire.FetchResponse, error) {
-	if err := checkCtx(ctx); err != nil {
+func (f *fakeBindings) Fetch(ctx context.Context, c *host.Call, req wire.FetchRequest) (*wire.FetchResponse, error) {
+	if err := checkCtx(ctx, c); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -81,8 +80,8 @@ func (f *fakeBindings) Fetch(ctx context.Context, req wire.FetchRequest) (*wire.
 	return f.fetch(req)
 }
 
-func (f *fakeBindings) Secret(ctx context.Context, name string) ([]byte, error) {
-	if err := checkCtx(ctx); err != nil {
+func (f *fakeBindings) Secret(ctx context.Context, c *host.Call, name string) ([]byte, error) {
+	if err := checkCtx(ctx, c); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -124,9 +123,10 @@ func (h *binderHarness) call(t *testing.T, q url.Values) (int, string) {
 
 func callBinder(t *testing.T, inst *wasm.Instance, q url.Values) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callerKey{}, "binder-test"), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	resp, err := inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: q.Encode(), InvocationID: "inv-1"}, wasm.Output{})
+	resp, err := inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: q.Encode(), InvocationID: "inv-1"},
+		wasm.Env{Call: &host.Call{Function: "binder-test"}})
 	require.NoError(t, err)
 	return resp.Status, string(resp.Body)
 }

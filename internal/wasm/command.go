@@ -22,7 +22,7 @@ import (
 // instance whose environment describes the request, whose stdin is the body
 // and whose stdout is the response (docs/ABI.md). Its stderr goes to
 // out.Stderr.
-func (m *Module) RunCommand(ctx context.Context, req *wire.Request, out Output) (*wire.Response, error) {
+func (m *Module) RunCommand(ctx context.Context, req *wire.Request, out Env) (*wire.Response, error) {
 	if m.kind != KindCommand {
 		return nil, fmt.Errorf("run %s: a %s module runs with Instantiate and Handle", m.name, m.kind)
 	}

@@ -37,7 +37,7 @@ func TestCommandCGI(t *testing.T) {
 		},
 		Params: []wire.Param{{Name: "id", Value: "7"}},
 		Body:   []byte(`{"n":1}`),
-	}, wasm.Output{Stderr: &stderr})
+	}, wasm.Env{Stderr: &stderr})
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status)
 	require.Equal(t, []wire.Header{
@@ -54,7 +54,7 @@ func TestCommandCGIResponses(t *testing.T) {
 	t.Parallel()
 	m := compileCGI(t)
 	run := func(query string) (*wire.Response, error) {
-		return m.RunCommand(context.Background(), &wire.Request{Method: "GET", Path: "/", RawQuery: query}, wasm.Output{})
+		return m.RunCommand(context.Background(), &wire.Request{Method: "GET", Path: "/", RawQuery: query}, wasm.Env{})
 	}
 
 	resp, err := run("status=404")
@@ -76,7 +76,7 @@ func TestCommandCGIResponses(t *testing.T) {
 	require.Equal(t, want, resp.Body)
 
 	var stderr bytes.Buffer
-	_, err = m.RunCommand(context.Background(), &wire.Request{RawQuery: "exit=3"}, wasm.Output{Stderr: &stderr})
+	_, err = m.RunCommand(context.Background(), &wire.Request{RawQuery: "exit=3"}, wasm.Env{Stderr: &stderr})
 	var trap *wasm.TrapError
 	require.ErrorAs(t, err, &trap)
 	require.Equal(t, "cgi@1", trap.Module)

@@ -30,7 +30,9 @@
 // (events.go); the runtime only moves the bytes to a Config.Events sink,
 // which decides what a function may use. Bindings (SQL, KV, fetch,
 // secrets) go the same way through strata_v1.binding_call (bindings.go)
-// to a Config.Bindings host, given the invocation's context.
+// to a Config.Bindings host, and workflow calls to Config.Flow, each
+// given the invocation's context (its deadline) and, as an argument, the
+// calling invocation (Env.Call, a *host.Call the invoker built).
 //
 // Two kinds of modules run here. Reactors, built with the Go SDK, are
 // instantiated once and called through strata_handle many times, one call

@@ -21,6 +21,15 @@ type EventSink interface {
 	SendEvent(ctx context.Context, ev OutboundEvent) (id string, err error)
 }
 
+// EventSinkFunc is an EventSink made of a function, for a composition
+// root whose events engine is built after the runtime (see FlowFunc).
+type EventSinkFunc func(ctx context.Context, ev OutboundEvent) (id string, err error)
+
+// SendEvent implements EventSink.
+func (f EventSinkFunc) SendEvent(ctx context.Context, ev OutboundEvent) (string, error) {
+	return f(ctx, ev)
+}
+
 // OutboundEvent is one event a guest sends.
 type OutboundEvent struct {
 	Caller       string // the sending function (ModuleSpec.Function)

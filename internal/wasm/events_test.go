@@ -79,7 +79,7 @@ func send(t *testing.T, inst *wasm.Instance, q url.Values) (int, string) {
 	defer cancel()
 	req := &wire.Request{Method: "POST", Path: "/", RawQuery: q.Encode(), InvocationID: "inv-" + q.Get("name"),
 		TraceParent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"}
-	resp, err := inst.Handle(ctx, req, wasm.Output{})
+	resp, err := inst.Handle(ctx, req, wasm.Env{})
 	require.NoError(t, err)
 	return resp.Status, string(resp.Body)
 }

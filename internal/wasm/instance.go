@@ -13,13 +13,19 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
-// Output receives one invocation's logs. Nil writers discard.
-type Output struct {
-	Stdout io.Writer // reactor: guest stdout; command: unused (stdout is the response)
-	Stderr io.Writer
+// Env is one invocation's environment: where its logs go and what its
+// host calls act for. The invoker builds one per invocation.
+type Env struct {
+	Stdout io.Writer // reactor: guest stdout; command: unused (stdout is the response). Nil discards.
+	Stderr io.Writer // nil discards
+	// Call is the invocation as host-call handlers see it: every handler
+	// (Bindings, Flow) receives it as an argument. Nil: the handlers
+	// answer as outside an invocation.
+	Call *host.Call
 }
 
 // Result codes of strata_handle, mirrored from sdk/go (docs/ABI.md).
@@ -50,7 +56,9 @@ type Instance struct {
 	stack  []uint64
 	intr   *interrupter // nil when the module's runtime is guarded
 
-	// Per-invocation state, reached by the host functions via the context.
+	// Per-invocation state, reached by the host functions through the
+	// instance the context carries (invocationKey).
+	call         *host.Call
 	reqBuf       []byte
 	resp         *wire.Response
 	respErr      error
@@ -84,6 +92,12 @@ func sleepUntil(done <-chan struct{}, ns int64) {
 	}
 }
 
+// invocationKey carries the running instance to the host functions. It
+// is the one context value of the host ABI, and private to this package:
+// wazero calls a host function with (ctx, module, stack) only, and its
+// host modules are shared by every instance of an engine, so the context
+// of the call is the only way to reach the instance. What the handlers
+// outside this package need travels as arguments (Env.Call).
 type invocationKey struct{}
 
 // swapWriter lets a long-lived instance send each invocation's output to
@@ -191,7 +205,7 @@ func (i *Instance) Close(ctx context.Context) error {
 // guest is interrupted, Handle returns an error wrapping ErrTimeout and the
 // instance is broken. If the request has no DeadlineMS, the ctx deadline is
 // passed to the guest.
-func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*wire.Response, error) {
+func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Env) (*wire.Response, error) {
 	if i.broken {
 		return nil, fmt.Errorf("invoke %s: %w", i.m.name, ErrInstanceBroken)
 	}
@@ -205,6 +219,7 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 	i.resp, i.respErr = nil, nil
 	i.result = i.result[:0]
 	i.invocationID, i.traceParent = r.InvocationID, r.TraceParent
+	i.call = out.Call
 	i.stdout.set(out.Stdout)
 	i.stderr.set(out.Stderr)
 	defer func() {
@@ -216,6 +231,7 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Output) (*
 			i.result = nil
 		}
 		i.invocationID, i.traceParent = "", ""
+		i.call = nil
 		if cap(i.reqBuf) > keepReqBuf {
 			i.reqBuf = nil
 		}

@@ -59,7 +59,7 @@ func TestInstrumentedPathIsUsed(t *testing.T) {
 	require.NotNil(t, inst.intr)
 	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	_, err = inst.Handle(tctx, &wire.Request{Method: "GET", Path: "/"}, Output{})
+	_, err = inst.Handle(tctx, &wire.Request{Method: "GET", Path: "/"}, Env{})
 	require.ErrorIs(t, err, ErrTimeout)
 	require.True(t, inst.Broken(), "stopped by the interrupt global: the runtime has no other way")
 }
@@ -91,7 +91,7 @@ func TestInterruptAfterReturnIsCleared(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, uint64(0), inst.intr.flag.Get(), "cleared after the call")
-	resp, err := inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: "ok=1"}, Output{})
+	resp, err := inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: "ok=1"}, Env{})
 	require.NoError(t, err)
 	require.Equal(t, "fine", string(resp.Body))
 }
@@ -110,7 +110,7 @@ func TestFallbackToGuardedRuntime(t *testing.T) {
 
 	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	_, err = m.RunCommand(tctx, &wire.Request{Method: "GET", Path: "/"}, Output{})
+	_, err = m.RunCommand(tctx, &wire.Request{Method: "GET", Path: "/"}, Env{})
 	require.ErrorIs(t, err, ErrTimeout)
 }
 
@@ -125,7 +125,7 @@ func TestNoInstrumentOption(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, m.entry.interrupt)
 	require.True(t, m.entry.eng.guarded)
-	resp, err := m.RunCommand(ctx, &wire.Request{Method: "GET", Path: "/"}, Output{})
+	resp, err := m.RunCommand(ctx, &wire.Request{Method: "GET", Path: "/"}, Env{})
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status)
 }

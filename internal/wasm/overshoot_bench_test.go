@@ -41,7 +41,7 @@ func BenchmarkTimeoutOvershootUnderMemoryPressure(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		start := time.Now()
-		_, err = inst.Handle(ctx, get("/", ""), wasm.Output{})
+		_, err = inst.Handle(ctx, get("/", ""), wasm.Env{})
 		over := time.Since(start) - timeout
 		var trap *wasm.TrapError
 		if !errors.Is(err, wasm.ErrTimeout) && !errors.As(err, &trap) {

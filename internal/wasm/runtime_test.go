@@ -86,7 +86,7 @@ func TestReactorRoundTrip(t *testing.T) {
 		Body:         []byte("the body\x00\xff"),
 		InvocationID: "inv-123",
 		TraceParent:  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-	}, wasm.Output{Stdout: &stdout, Stderr: &stderr})
+	}, wasm.Env{Stdout: &stdout, Stderr: &stderr})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.Status)
 	require.Contains(t, resp.Headers, wire.Header{Name: "X-Hello", Values: []string{"world"}})
@@ -107,7 +107,7 @@ func TestReactorRoundTrip(t *testing.T) {
 	// The same instance serves the next call, and its logs go to the new
 	// invocation's writers only.
 	var stdout2 bytes.Buffer
-	resp, err = inst.Handle(context.Background(), get("/again", "status=201"), wasm.Output{Stdout: &stdout2})
+	resp, err = inst.Handle(context.Background(), get("/again", "status=201"), wasm.Env{Stdout: &stdout2})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, resp.Status)
 	require.Contains(t, string(resp.Body), "path=/again\n")
@@ -121,7 +121,7 @@ func TestPanicBreaksInstanceOnly(t *testing.T) {
 	m := compile(t, testRuntime(t), wasmtest.Panic, wasm.ModuleSpec{})
 	inst := instantiate(t, m)
 	var stderr bytes.Buffer
-	_, err := inst.Handle(context.Background(), get("/", ""), wasm.Output{Stderr: &stderr})
+	_, err := inst.Handle(context.Background(), get("/", ""), wasm.Env{Stderr: &stderr})
 	var trap *wasm.TrapError
 	require.ErrorAs(t, err, &trap)
 	require.Equal(t, "panic@1", trap.Module)
@@ -129,10 +129,10 @@ func TestPanicBreaksInstanceOnly(t *testing.T) {
 	require.Contains(t, stderr.String(), "guest panicked on purpose")
 	require.Contains(t, stderr.String(), "main.init", "the stack is logged")
 	require.True(t, inst.Broken())
-	_, err = inst.Handle(context.Background(), get("/", "ok=1"), wasm.Output{})
+	_, err = inst.Handle(context.Background(), get("/", "ok=1"), wasm.Env{})
 	require.ErrorIs(t, err, wasm.ErrInstanceBroken)
 
-	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ok=1"), wasm.Output{})
+	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ok=1"), wasm.Env{})
 	require.NoError(t, err)
 	require.Equal(t, "fine", string(resp.Body))
 }
@@ -143,12 +143,12 @@ func TestTimeoutInterruptsLoop(t *testing.T) {
 	inst := instantiate(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := inst.Handle(ctx, get("/", ""), wasm.Output{})
+	_, err := inst.Handle(ctx, get("/", ""), wasm.Env{})
 	require.ErrorIs(t, err, wasm.ErrTimeout)
 	require.Contains(t, err.Error(), "loop@1")
 	require.True(t, inst.Broken())
 
-	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ok=1"), wasm.Output{})
+	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ok=1"), wasm.Env{})
 	require.NoError(t, err)
 	require.Equal(t, "fine", string(resp.Body))
 }
@@ -159,7 +159,7 @@ func TestCanceledContext(t *testing.T) {
 	inst := instantiate(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-	_, err := inst.Handle(ctx, get("/", ""), wasm.Output{})
+	_, err := inst.Handle(ctx, get("/", ""), wasm.Env{})
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotErrorIs(t, err, wasm.ErrTimeout)
 	require.True(t, inst.Broken())
@@ -171,13 +171,13 @@ func TestUnboundedAllocationTraps(t *testing.T) {
 	require.Equal(t, 32, m.MemoryMB())
 	inst := instantiate(t, m)
 	var stderr bytes.Buffer
-	_, err := inst.Handle(context.Background(), get("/", ""), wasm.Output{Stderr: &stderr})
+	_, err := inst.Handle(context.Background(), get("/", ""), wasm.Env{Stderr: &stderr})
 	var trap *wasm.TrapError
 	require.ErrorAs(t, err, &trap)
 	require.Contains(t, stderr.String(), "out of memory")
 	require.True(t, inst.Broken())
 
-	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ok=1"), wasm.Output{})
+	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ok=1"), wasm.Env{})
 	require.NoError(t, err)
 	require.Equal(t, "fine", string(resp.Body))
 }
@@ -186,10 +186,10 @@ func TestResponseTooLarge(t *testing.T) {
 	t.Parallel()
 	m := compile(t, testRuntime(t), wasmtest.Huge, wasm.ModuleSpec{})
 	inst := instantiate(t, m)
-	_, err := inst.Handle(context.Background(), get("/", ""), wasm.Output{})
+	_, err := inst.Handle(context.Background(), get("/", ""), wasm.Env{})
 	require.ErrorIs(t, err, wasm.ErrResponseTooLarge)
 	require.False(t, inst.Broken(), "the guest returned normally")
-	resp, err := inst.Handle(context.Background(), get("/", "n=10"), wasm.Output{})
+	resp, err := inst.Handle(context.Background(), get("/", "n=10"), wasm.Env{})
 	require.NoError(t, err)
 	require.Equal(t, "xxxxxxxxxx", string(resp.Body))
 }
@@ -203,17 +203,17 @@ func TestResponseCapIsOnBody(t *testing.T) {
 	require.NoError(t, err)
 	inst, err := m.Instantiate(context.Background())
 	require.NoError(t, err)
-	resp, err := inst.Handle(context.Background(), get("/", "n=1000"), wasm.Output{})
+	resp, err := inst.Handle(context.Background(), get("/", "n=1000"), wasm.Env{})
 	require.NoError(t, err)
 	require.Len(t, resp.Body, 1000)
-	_, err = inst.Handle(context.Background(), get("/", "n=1001"), wasm.Output{})
+	_, err = inst.Handle(context.Background(), get("/", "n=1001"), wasm.Env{})
 	require.ErrorIs(t, err, wasm.ErrResponseTooLarge)
 }
 
 func TestSleepingGuest(t *testing.T) {
 	t.Parallel()
 	m := compile(t, testRuntime(t), wasmtest.Sleep, wasm.ModuleSpec{})
-	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ms=5"), wasm.Output{})
+	resp, err := instantiate(t, m).Handle(context.Background(), get("/", "ms=5"), wasm.Env{})
 	require.NoError(t, err)
 	require.Equal(t, "slept 5ms", string(resp.Body))
 }
@@ -233,7 +233,7 @@ func TestSharedCodeSurvivesClose(t *testing.T) {
 	inst, err := b.Instantiate(context.Background())
 	require.NoError(t, err)
 	defer inst.Close(context.Background())
-	_, err = inst.Handle(context.Background(), get("/", "ms=0"), wasm.Output{})
+	_, err = inst.Handle(context.Background(), get("/", "ms=0"), wasm.Env{})
 	require.NoError(t, err)
 	require.NoError(t, b.Close(context.Background()))
 }
@@ -241,7 +241,7 @@ func TestSharedCodeSurvivesClose(t *testing.T) {
 func TestWrongEntryPoint(t *testing.T) {
 	t.Parallel()
 	m := compile(t, testRuntime(t), wasmtest.Sleep, wasm.ModuleSpec{})
-	_, err := m.RunCommand(context.Background(), get("/", ""), wasm.Output{})
+	_, err := m.RunCommand(context.Background(), get("/", ""), wasm.Env{})
 	require.ErrorContains(t, err, "runs with Instantiate")
 }
 
@@ -344,7 +344,7 @@ func TestSleepingGuestStopsAtDeadline(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := inst.Handle(ctx, get("/", "ms=3600000"), wasm.Output{})
+		_, err := inst.Handle(ctx, get("/", "ms=3600000"), wasm.Env{})
 		done <- err
 	}()
 	select {
@@ -355,7 +355,7 @@ func TestSleepingGuestStopsAtDeadline(t *testing.T) {
 	}
 	// A short sleep within the deadline still completes normally.
 	inst2 := instantiate(t, m)
-	resp, err := inst2.Handle(context.Background(), get("/", "ms=5"), wasm.Output{})
+	resp, err := inst2.Handle(context.Background(), get("/", "ms=5"), wasm.Env{})
 	require.NoError(t, err)
 	require.Equal(t, "slept 5ms", string(resp.Body))
 }

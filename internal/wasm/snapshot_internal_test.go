@@ -56,10 +56,10 @@ func TestSnapshotColdStart(t *testing.T) {
 		require.NoError(t, err)
 		defer inst.Close(ctx)
 		var stdout bytes.Buffer
-		resp, err := inst.Handle(ctx, req, Output{Stdout: &stdout})
+		resp, err := inst.Handle(ctx, req, Env{Stdout: &stdout})
 		require.NoError(t, err)
 		// A second call on the same instance works too.
-		_, err = inst.Handle(ctx, req, Output{})
+		_, err = inst.Handle(ctx, req, Env{})
 		require.NoError(t, err)
 		return resp, stdout.String()
 	}
@@ -77,7 +77,7 @@ func TestSnapshotColdStart(t *testing.T) {
 		insts = append(insts, inst)
 	}
 	for _, inst := range insts {
-		resp, err := inst.Handle(ctx, req, Output{})
+		resp, err := inst.Handle(ctx, req, Env{})
 		require.NoError(t, err)
 		require.Equal(t, want.Body, resp.Body)
 		require.NoError(t, inst.Close(ctx))
@@ -97,7 +97,7 @@ func TestSnapshotFallback(t *testing.T) {
 	inst, err := m.Instantiate(ctx)
 	require.NoError(t, err)
 	defer inst.Close(ctx)
-	resp, err := inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: "ok=1"}, Output{})
+	resp, err := inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: "ok=1"}, Env{})
 	require.NoError(t, err)
 	require.Equal(t, "fine", string(resp.Body))
 }

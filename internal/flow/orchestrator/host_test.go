@@ -9,9 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/flow/orchestrator"
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -52,31 +52,29 @@ func TestHostCallsStayInTheCallersProject(t *testing.T) {
 		ProjectOf: func(fn string) string { return projects[fn] },
 	})
 	t.Cleanup(e.Close)
+	as := func(fn string) *host.Call { return &host.Call{Function: fn} }
 	host := &orchestrator.Host{Engine: e, ProjectOf: func(fn string) string { return projects[fn] }}
-	as := func(fn string) context.Context {
-		return bindings.WithCaller(ctx, bindings.Caller{Function: fn})
-	}
-	resp, err := host.Flow(as("vault"), wire.FlowRequest{Op: wire.FlowOpStart, Workflow: "hold", ID: "v-1"})
+	resp, err := host.Flow(ctx, as("vault"), wire.FlowRequest{Op: wire.FlowOpStart, Workflow: "hold", ID: "v-1"})
 	require.NoError(t, err)
 	require.Equal(t, "v-1", resp.ID)
 
-	_, err = host.Flow(as("thief-fn"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go", Input: []byte(`"stolen"`)})
+	_, err = host.Flow(ctx, as("thief-fn"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go", Input: []byte(`"stolen"`)})
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.EqualError(t, err, "execution v-1 not found in project thief: not found")
 
-	resp, err = host.Flow(as("thief-fn"), wire.FlowRequest{Op: wire.FlowOpStart, Workflow: "steal", ID: "v-1"})
+	resp, err = host.Flow(ctx, as("thief-fn"), wire.FlowRequest{Op: wire.FlowOpStart, Workflow: "steal", ID: "v-1"})
 	require.ErrorIs(t, err, flow.ErrIDTaken, "flow.Start with another project's id answered %+v", resp)
 	require.NotContains(t, err.Error(), "hold")
 	require.NotContains(t, err.Error(), "victim")
 
 	// A function with no project on this node reaches nothing.
-	_, err = host.Flow(as("stranger"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go"})
+	_, err = host.Flow(ctx, as("stranger"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go"})
 	require.ErrorContains(t, err, "function stranger has no project on this node yet")
 
 	inbox, err := st.FlowInboxList(ctx, "v-1")
 	require.NoError(t, err)
 	require.Empty(t, inbox, "a foreign signal reached the victim's inbox")
-	_, err = host.Flow(as("vault"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go", Input: []byte(`"owner"`)})
+	_, err = host.Flow(ctx, as("vault"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go", Input: []byte(`"owner"`)})
 	require.NoError(t, err)
 	inbox, err = st.FlowInboxList(ctx, "v-1")
 	require.NoError(t, err)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -23,7 +23,8 @@ type Orchestrator struct {
 }
 
 // Orchestrate invokes the execution's function with the task; the
-// guest's flow calls reach r through ctx (flow.WithRun, set by the core).
+// guest's flow calls reach r through its invocation's host.Call
+// (Request.Workflow).
 func (o *Orchestrator) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, error) {
 	ex := r.Execution()
 	body, err := json.Marshal(wire.FlowTask{Workflow: ex.Workflow, Execution: ex.ID, Run: ex.Run, Input: ex.Input})
@@ -31,7 +32,7 @@ func (o *Orchestrator) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outco
 		return flow.Outcome{}, err
 	}
 	res, err := o.Invoker.Invoke(ctx, invoke.Request{
-		Function: ex.Function, Trigger: "workflow", TraceParent: r.TraceParent(),
+		Function: ex.Function, Trigger: "workflow", TraceParent: r.TraceParent(), Workflow: r,
 		Wire: &wire.Request{
 			Method: "POST", Path: "/",
 			Headers: []wire.Header{
@@ -64,26 +65,15 @@ type Host struct {
 	ProjectOf func(function string) string
 }
 
-// Flow implements runtime.Flow.
-func (h *Host) Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowResponse, error) {
+// Flow implements wasm.Flow: c is the calling invocation (nil outside
+// one).
+func (h *Host) Flow(ctx context.Context, c *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error) {
 	switch req.Op {
-	case wire.FlowOpSchedule, wire.FlowOpAwait:
-		r := flow.RunFrom(ctx)
-		if r == nil {
-			return nil, errors.New("flow: workflow commands work only inside a workflow (register it with flow.Workflow and start it as a workflow)")
-		}
-		if req.Op == wire.FlowOpSchedule {
-			return r.Schedule(ctx, req), nil
-		}
-		return r.Await(ctx, req.Steps), nil
-	case wire.FlowOpHeartbeat:
-		canceled, err := flow.Heartbeat(ctx, req.Details)
-		if err != nil {
-			return nil, err
-		}
-		return &wire.FlowResponse{Canceled: canceled}, nil
+	case wire.FlowOpSchedule, wire.FlowOpAwait, wire.FlowOpHeartbeat:
+		// Work for the run or activity the invocation serves.
+		return flow.Command(ctx, c, req)
 	case wire.FlowOpStart:
-		c, project, err := h.caller(ctx)
+		project, err := h.project(c)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +85,7 @@ func (h *Host) Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowRespon
 		}
 		return &wire.FlowResponse{ID: ex.ID, Existed: !created}, nil
 	case wire.FlowOpSignal:
-		_, project, err := h.caller(ctx)
+		project, err := h.project(c)
 		if err != nil {
 			return nil, err
 		}
@@ -109,19 +99,18 @@ func (h *Host) Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowRespon
 	return nil, fmt.Errorf("flow: unknown op %q", req.Op)
 }
 
-// caller names the invocation making a host call that reaches executions
-// (start, signal) and its project, which bounds what it reaches.
-func (h *Host) caller(ctx context.Context) (bindings.Caller, string, error) {
+// project is the project of the invocation c making a host call that
+// reaches executions (start, signal): it bounds what the call reaches.
+func (h *Host) project(c *host.Call) (string, error) {
 	if h.Engine == nil {
-		return bindings.Caller{}, "", errors.New("flow: workflows are not enabled on this host")
+		return "", errors.New("flow: workflows are not enabled on this host")
 	}
-	c, ok := bindings.CallerFrom(ctx)
-	if !ok || h.ProjectOf == nil {
-		return bindings.Caller{}, "", errors.New("flow: start or signal a workflow from inside an invocation")
+	if c == nil || h.ProjectOf == nil {
+		return "", errors.New("flow: start or signal a workflow from inside an invocation")
 	}
 	project := h.ProjectOf(c.Function)
 	if project == flow.AllProjects { // it would reach every project's executions
-		return bindings.Caller{}, "", fmt.Errorf("flow: function %s has no project on this node yet", c.Function)
+		return "", fmt.Errorf("flow: function %s has no project on this node yet", c.Function)
 	}
-	return c, project, nil
+	return project, nil
 }

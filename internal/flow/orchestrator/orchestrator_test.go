@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/flow/orchestrator"
+	hostcall "github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
@@ -48,8 +49,14 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	host := &orchestrator.Host{ProjectOf: func(string) string { return "p" }}
-	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir(), Logger: quiet, Flow: host})
+	// The engine runs the guest on the runtime, and the guest's host
+	// calls reach the engine: the runtime forwards them to host, built
+	// once the engine exists (as the server does).
+	var host *orchestrator.Host
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir(), Logger: quiet, Flow: wasm.FlowFunc(
+		func(ctx context.Context, c *hostcall.Call, req wire.FlowRequest) (*wire.FlowResponse, error) {
+			return host.Flow(ctx, c, req)
+		})})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
 	reg := registry.New(registry.Config{Store: st, Runtime: rt, Logger: quiet})
@@ -69,7 +76,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 		ProjectOf: func(string) string { return "p" },
 		OnClose:   func(id, status string) { closed <- id },
 	})
-	host.Engine = e
+	host = &orchestrator.Host{Engine: e, ProjectOf: func(string) string { return "p" }}
 	e.Run()
 	t.Cleanup(e.Close)
 
@@ -156,7 +163,7 @@ func TestWasmWorkflowsEndToEnd(t *testing.T) {
 	// Starting a workflow from inside a function is not what this guest
 	// does; an orchestrator command outside a workflow invocation is
 	// refused by the host.
-	_, err = host.Flow(ctx, wireSchedule())
+	_, err = host.Flow(ctx, nil, wireSchedule())
 	require.ErrorContains(t, err, "only inside a workflow")
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -38,7 +39,7 @@ type wasmHost struct {
 
 var _ wasm.Flow = (*wasmHost)(nil)
 
-func (h *wasmHost) Flow(_ context.Context, req wire.FlowRequest) (*wire.FlowResponse, error) {
+func (h *wasmHost) Flow(_ context.Context, _ *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error) {
 	switch req.Op {
 	case wire.FlowOpSchedule:
 		if h.pos < len(h.history) {
@@ -98,7 +99,7 @@ func handle(t testing.TB, inst *wasm.Instance, req *wire.Request) *wire.Response
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	resp, err := inst.Handle(ctx, req, wasm.Output{})
+	resp, err := inst.Handle(ctx, req, wasm.Env{})
 	require.NoError(t, err)
 	return resp
 }
@@ -194,7 +195,7 @@ func BenchmarkWasmReplay(b *testing.B) {
 // countHost answers every await of "count" at once.
 type countHost struct{ pos int }
 
-func (h *countHost) Flow(_ context.Context, req wire.FlowRequest) (*wire.FlowResponse, error) {
+func (h *countHost) Flow(_ context.Context, _ *host.Call, req wire.FlowRequest) (*wire.FlowResponse, error) {
 	if req.Op == wire.FlowOpSchedule {
 		h.pos++
 		return &wire.FlowResponse{Step: h.pos}, nil
