@@ -25,7 +25,7 @@ test: lint
 # The runtime, server and end-to-end suites compile multi-MB Wasm modules,
 # which the race detector slows several-fold; they run once, without it.
 RACE_PKGS = ./internal/store/... ./internal/events/... ./internal/gateway/... ./internal/pool/... \
-	./internal/invoke/... ./internal/bindings/... ./internal/flow ./internal/batch ./internal/deploy/... ./internal/manifest/... \
+	./internal/invoke/... ./internal/registry/... ./internal/meter/... ./internal/trace/... ./internal/host/... ./internal/bindings/... ./internal/flow ./internal/batch ./internal/deploy/... ./internal/manifest/... \
 	./internal/route/... ./internal/schedule/... ./internal/config/... ./sdk/...
 
 # gofmt, go vet and staticcheck (default checks; pinned version).
