@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/events"
@@ -26,9 +27,6 @@ import (
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/wasm"
 )
-
-// Prefix is where the admin API is mounted.
-const Prefix = "/_strata/api/v1"
 
 // MaxBlobBytes caps an uploaded module.
 const MaxBlobBytes = 256 << 20
@@ -51,7 +49,7 @@ type Config struct {
 	Invoker  Invoker
 	Gateway  DirectInvoker
 	Logger   *slog.Logger
-	Prices   invoke.Prices
+	Prices   apitype.Prices
 	Events   Events                          // queues, topics, async invokes
 	Bindings BindingsAdmin                   // secrets, databases
 	Flows    Flows                           // workflow executions; nil: not enabled (503)
@@ -106,7 +104,7 @@ func New(cfg Config) *API {
 	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	a.handle("GET /debug/pprof/", func(w http.ResponseWriter, r *http.Request) error {
-		http.StripPrefix(Prefix, prof).ServeHTTP(w, r)
+		http.StripPrefix(apitype.Prefix, prof).ServeHTTP(w, r)
 		return nil
 	})
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +122,7 @@ func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 // the project acc names.
 func (a *API) handleScoped(pattern string, acc Access, h func(w http.ResponseWriter, r *http.Request) error) {
 	method, path, _ := strings.Cut(pattern, " ")
-	a.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
+	a.mux.HandleFunc(method+" "+apitype.Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		r, err := a.authorize(r, acc)
 		if err != nil {
 			gateway.WriteError(w, err, "")
@@ -197,16 +195,8 @@ func (a *API) blobPut(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, map[string]string{"sha256": sha})
 }
 
-// DeployResult is the answer to POST /deploy.
-type DeployResult struct {
-	Plan     *deploy.Plan     `json:"plan"`
-	PlanText string           `json:"plan_text"`
-	Applied  bool             `json:"applied"`
-	Versions []record.Version `json:"versions,omitempty"`
-}
-
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
-	var spec deploy.Spec
+	var spec apitype.Spec
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
@@ -235,8 +225,8 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
 // project. The plan is computed again under the lock before applying, as
 // other projects may have deployed meanwhile; the modules are compiled by
 // then, so that second pass costs no compile.
-func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*DeployResult, error) {
-	if err := spec.Validate(); err != nil {
+func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*apitype.DeployResult, error) {
+	if err := deploy.Validate(spec); err != nil {
 		return nil, &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
 	}
 	unlock, err := a.projects.lock(ctx, spec.Project)
@@ -252,7 +242,7 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 		return nil, err
 	}
 	if planOnly || plan.Empty() {
-		return &DeployResult{Plan: plan, PlanText: planText(plan)}, nil
+		return deployResult(plan)
 	}
 	kinds, err := a.prepare(ctx, plan, nil)
 	if err != nil {
@@ -264,9 +254,8 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 	if plan, err = a.plan(ctx, spec); err != nil {
 		return nil, err
 	}
-	res := &DeployResult{Plan: plan, PlanText: planText(plan)}
 	if plan.Empty() {
-		return res, nil
+		return deployResult(plan)
 	}
 	if _, err := a.prepare(ctx, plan, kinds); err != nil {
 		return nil, err
@@ -274,6 +263,12 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec, time.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
+	}
+	// The answer shows the plan as applied: prepare filled in the kinds it
+	// detected.
+	res, err := deployResult(plan)
+	if err != nil {
+		return nil, err
 	}
 	res.Applied, res.Versions = true, out.Versions
 	if err := a.changed(ctx); err != nil {
@@ -285,7 +280,7 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 
 // plan computes spec's plan against the deployed state. The caller holds
 // deployMu.
-func (a *API) plan(ctx context.Context, spec deploy.Spec) (*deploy.Plan, error) {
+func (a *API) plan(ctx context.Context, spec apitype.Spec) (*deploy.Plan, error) {
 	cur, err := a.state(ctx)
 	if err != nil {
 		return nil, err
@@ -339,6 +334,16 @@ func compileError(err error) error {
 		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
 	}
 	return err
+}
+
+// deployResult is the answer showing plan. The plan goes as JSON: the
+// client shows the text and has no need of package deploy's types.
+func deployResult(p *deploy.Plan) (*apitype.DeployResult, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode plan of %s: %w", p.Project, err)
+	}
+	return &apitype.DeployResult{Plan: b, PlanText: planText(p)}, nil
 }
 
 func planText(p *deploy.Plan) string {
@@ -396,48 +401,22 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 	return st, nil
 }
 
-// FunctionInfo is one entry of GET /functions.
-type FunctionInfo struct {
-	Name          string                `json:"name"`
-	Project       string                `json:"project"`
-	ActiveVersion int                   `json:"active_version"`
-	ModuleSHA256  string                `json:"module_sha256"`
-	Config        record.FunctionConfig `json:"config"`
-	UpdatedAt     time.Time             `json:"updated_at"`
-	// Instances is this node's pool of the active version (absent when it
-	// has none loaded).
-	Instances *InstanceInfo `json:"instances,omitempty"`
-}
-
-// InstanceInfo describes a function's warm pool on the node that answered.
-type InstanceInfo struct {
-	Idle           int    `json:"idle"`
-	Busy           int    `json:"busy"`
-	Provisioned    int    `json:"provisioned"`
-	ColdStarts     uint64 `json:"cold_starts"`
-	Invocations    uint64 `json:"invocations"`
-	PrewarmedAhead uint64 `json:"prewarmed_ahead"`
-	WaitedWarm     uint64 `json:"waited_warm"`
-	Discarded      uint64 `json:"discarded"`
-	Reaped         uint64 `json:"reaped"`
-}
-
 func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.state(r.Context())
 	if err != nil {
 		return err
 	}
 	pools := a.cfg.Invoker.PoolStats()
-	out := []FunctionInfo{}
+	out := []apitype.FunctionInfo{}
 	for _, f := range st.Functions {
 		if !a.allowed(r, f.Project) {
 			continue
 		}
 		v := st.Active[f.Name]
-		info := FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
+		info := apitype.FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
 			ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config), UpdatedAt: f.UpdatedAt}
 		if ps, ok := pools[f.Name]; ok {
-			info.Instances = &InstanceInfo{Idle: ps.Idle, Busy: ps.Busy, Provisioned: ps.Provisioned, ColdStarts: ps.ColdStarts,
+			info.Instances = &apitype.InstanceInfo{Idle: ps.Idle, Busy: ps.Busy, Provisioned: ps.Provisioned, ColdStarts: ps.ColdStarts,
 				Invocations: ps.Invocations, PrewarmedAhead: ps.PrewarmedAhead, WaitedWarm: ps.WaitedWarm,
 				Discarded: ps.Discarded, Reaped: ps.Reaped}
 		}
@@ -460,15 +439,6 @@ func redactEnv(c record.FunctionConfig) record.FunctionConfig {
 	return c
 }
 
-// VersionInfo is one entry of GET /functions/{name}/versions.
-type VersionInfo struct {
-	Number       int                   `json:"number"`
-	ModuleSHA256 string                `json:"module_sha256"`
-	Config       record.FunctionConfig `json:"config"`
-	CreatedAt    time.Time             `json:"created_at"`
-	Active       bool                  `json:"active"`
-}
-
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	f, err := a.cfg.Store.FunctionGet(r.Context(), name)
@@ -479,9 +449,9 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []VersionInfo{}
+	out := []apitype.VersionInfo{}
 	for _, v := range vs {
-		out = append(out, VersionInfo{Number: v.Number, ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config),
+		out = append(out, apitype.VersionInfo{Number: v.Number, ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config),
 			CreatedAt: v.CreatedAt, Active: v.Number == f.ActiveVersion})
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -489,9 +459,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	var body struct {
-		Version int `json:"version"`
-	}
+	var body apitype.RollbackRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil || body.Version < 1 {
 		return gateway.Errorf(http.StatusBadRequest, `rollback wants {"version": N} with N ≥ 1`)
 	}
@@ -538,11 +506,11 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 // be invoked directly too.
 func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	method := r.Header.Get("X-Strata-Method")
+	method := r.Header.Get(apitype.HeaderMethod)
 	if method == "" {
 		method = http.MethodPost
 	}
-	path := r.Header.Get("X-Strata-Path")
+	path := r.Header.Get(apitype.HeaderPath)
 	if path == "" {
 		path = "/"
 	}
@@ -554,8 +522,8 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	p, q, _ := strings.Cut(path, "?")
 	r2.URL.Path, r2.URL.RawQuery = p, q
 	r2.Header.Del("Authorization") // the admin token is not the function's business
-	r2.Header.Del("X-Strata-Method")
-	r2.Header.Del("X-Strata-Path")
+	r2.Header.Del(apitype.HeaderMethod)
+	r2.Header.Del(apitype.HeaderPath)
 	if async, _ := strconv.ParseBool(r.URL.Query().Get("async")); async {
 		req, err := gateway.ReadRequest(w, r2, events.MaxEventBytes)
 		if err != nil {
@@ -576,18 +544,6 @@ func (a *API) routes(w http.ResponseWriter, r *http.Request) error {
 		rs = []record.Route{}
 	}
 	return writeJSON(w, http.StatusOK, rs)
-}
-
-// LogEntry is one line of GET /logs (newline-delimited JSON).
-type LogEntry struct {
-	ID           int64     `json:"id"`
-	Time         time.Time `json:"time"`
-	Function     string    `json:"function"`
-	Version      int       `json:"version"`
-	InvocationID string    `json:"invocation_id"`
-	TraceID      string    `json:"trace_id"`
-	Stream       string    `json:"stream"`
-	Line         string    `json:"line"`
 }
 
 // logs streams log lines as NDJSON. With follow=true it keeps polling the
@@ -631,7 +587,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 			return nil // headers are sent; the client sees the stream end
 		}
 		for _, l := range lines {
-			_ = enc.Encode(LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
+			_ = enc.Encode(apitype.LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
 				InvocationID: l.InvocationID, TraceID: l.TraceID, Stream: l.Stream, Line: l.Line})
 			p.AfterID = l.ID
 		}

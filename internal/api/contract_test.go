@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
@@ -45,27 +46,28 @@ func (prepInvoker) PoolStats() map[string]pool.Stats {
 // fixedEvents answers sends and publishes with fixed ids.
 type fixedEvents struct{}
 
-func (fixedEvents) Send(context.Context, string, events.SendParams) (*events.SendResult, error) {
-	return &events.SendResult{ID: "ev-9", Duplicate: true}, nil
+func (fixedEvents) Send(context.Context, string, events.SendParams) (*apitype.SendResult, error) {
+	return &apitype.SendResult{ID: "ev-9", Duplicate: true}, nil
 }
-func (fixedEvents) Publish(context.Context, string, events.SendParams) (*events.SendResult, int, error) {
-	return &events.SendResult{ID: "ev-10"}, 2, nil
+func (fixedEvents) Publish(context.Context, string, events.SendParams) (*apitype.SendResult, int, error) {
+	return &apitype.SendResult{ID: "ev-10"}, 2, nil
 }
-func (fixedEvents) InvokeAsync(context.Context, string, *wire.Request, string) (*events.SendResult, error) {
-	return &events.SendResult{ID: "ev-11"}, nil
+func (fixedEvents) InvokeAsync(context.Context, string, *wire.Request, string) (*apitype.SendResult, error) {
+	return &apitype.SendResult{ID: "ev-11"}, nil
 }
 func (fixedEvents) Reconcile(context.Context) error { return nil }
 func (fixedEvents) Notify(string)                   {}
 
 // contractSpec is a deploy request as the CLI sends it: every part of a
-// spec, so the plan in the answer has every kind of change.
+// spec, so the plan in the answer has every kind of change. Function
+// worker names no kind: the applied plan shows the one detected.
 const contractSpec = `{"project":"shop","functions":[
  {"name":"api","module_sha256":"{{sha}}","config":{"kind":"reactor","memory_mb":128,"timeout_ms":10000,"max_concurrency":8,
    "env":{"MODE":"live"},"bindings":[{"name":"db","kind":"sql","resource":"main"},{"name":"cache","kind":"kv","resource":"sessions"}],
    "secrets":["stripe_key"],"fetch":["api.example.org"]},
   "routes":[{"method":"GET","path":"/orders/{id}"},{"method":"POST","path":"/hooks","async":true,"rate_limit":10,"rate_burst":20}],
   "topics":["signups"],"retries":2,"dead_letter":"dlq"},
- {"name":"worker","module_sha256":"{{sha}}","config":{"kind":"reactor","memory_mb":64,"timeout_ms":5000,"max_concurrency":1},
+ {"name":"worker","module_sha256":"{{sha}}","config":{"memory_mb":64,"timeout_ms":5000,"max_concurrency":1},
   "queue":{"name":"orders","batch_size":10},"schedule":{"spec":"0 3 * * *","timezone":"Europe/Berlin"},"retries":0}],
  "queues":[{"name":"orders","visibility_timeout_ms":30000,"max_receives":5,"dead_letter":"dlq"},
   {"name":"dlq","visibility_timeout_ms":30000,"max_receives":5,"fifo":true}],
