@@ -336,8 +336,8 @@ func compileError(err error) error {
 	return err
 }
 
-// deployResult is the answer showing plan. The plan goes as JSON: the
-// client shows the text and has no need of package deploy's types.
+// deployResult is the answer for plan: the plan as JSON and as text. The
+// client shows the text, so it needs none of package deploy's types.
 func deployResult(p *deploy.Plan) (*apitype.DeployResult, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
