@@ -192,7 +192,7 @@ func (a *API) blobPut(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Store.BlobPut(r.Context(), sha, data); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, map[string]string{"sha256": sha})
+	return writeJSON(w, http.StatusCreated, apitype.BlobStored{SHA256: sha})
 }
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
@@ -497,7 +497,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.cfg.Logger.Info("rolled back", "function", name, "version", body.Version)
-	return writeJSON(w, http.StatusOK, map[string]any{"function": name, "active_version": body.Version})
+	return writeJSON(w, http.StatusOK, apitype.RollbackResult{ActiveVersion: body.Version, Function: name})
 }
 
 // invoke runs the function with the request body as its body. The request

@@ -353,5 +353,5 @@ func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
 	if scope == "" {
 		scope = "*"
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "authorized", "token": t.Name, "project": scope})
+	return writeJSON(w, http.StatusOK, apitype.Whoami{Project: scope, Status: "authorized", Token: t.Name})
 }

@@ -167,6 +167,11 @@ func TestResponseBodies(t *testing.T) {
 		{"invoke-async", "POST", "/functions/api/invoke?async=true", `{}`, http.StatusAccepted},
 		{"redrive", "POST", "/queues/dlq/redrive", `{"to":"orders","max":1}`, http.StatusOK},
 		{"rollback", "POST", "/functions/api/rollback", `{"version":1}`, http.StatusOK},
+		{"whoami", "GET", "/whoami", "", http.StatusOK},
+		{"signal", "POST", "/executions/order-1/signals/approve", "true", http.StatusAccepted},
+		{"cancel", "POST", "/executions/order-1/cancel", `{"reason":"asked"}`, http.StatusAccepted},
+		{"terminate", "POST", "/executions/order-2/terminate", `{"reason":"stuck"}`, http.StatusOK},
+		{"restart", "POST", "/executions/order-2/restart", `{"from_failure":false}`, http.StatusOK},
 		{"error-not-found", "GET", "/executions/nope", "", http.StatusNotFound},
 		{"error-bad-request", "POST", "/tokens", `{"name":""}`, http.StatusBadRequest},
 	}

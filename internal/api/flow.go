@@ -236,7 +236,7 @@ func (a *API) executionSignal(w http.ResponseWriter, r *http.Request) error {
 	if err := fl.Signal(r.Context(), flow.AllProjects, id, name, value); err != nil {
 		return fmt.Errorf("signal %s: %w", name, err)
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "signal": name})
+	return writeJSON(w, http.StatusAccepted, apitype.SignalAccepted{ID: id, Signal: name})
 }
 
 func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
@@ -253,7 +253,7 @@ func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	a.cfg.Logger.Info("workflow cancel requested", "execution", id)
-	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancel requested"})
+	return writeJSON(w, http.StatusAccepted, apitype.ExecutionAck{ID: id, Status: "cancel requested"})
 }
 
 func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
@@ -270,7 +270,7 @@ func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("terminate: %w", err)
 	}
 	a.cfg.Logger.Info("workflow terminated", "execution", id)
-	return writeJSON(w, http.StatusOK, map[string]string{"id": id, "status": record.FlowTerminated})
+	return writeJSON(w, http.StatusOK, apitype.ExecutionAck{ID: id, Status: record.FlowTerminated})
 }
 
 func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {

@@ -102,6 +102,12 @@ type KVSpec struct {
 	Name string `json:"name"`
 }
 
+// BlobStored answers PUT /blobs/{sha256}: the module is stored under its
+// digest.
+type BlobStored struct {
+	SHA256 string `json:"sha256"`
+}
+
 // DeployResult is the answer to POST /deploy.
 type DeployResult struct {
 	// Plan is package deploy's Plan (deploy.Plan) as JSON: what the deploy

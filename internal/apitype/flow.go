@@ -55,6 +55,20 @@ type ExecutionHistory struct {
 	Events []ExecutionEvent `json:"events"`
 }
 
+// SignalAccepted answers POST /executions/{id}/signals/{name}: the signal
+// is stored, and the execution consumes it when its code waits for it.
+type SignalAccepted struct {
+	ID     string `json:"id"`
+	Signal string `json:"signal"`
+}
+
+// ExecutionAck answers POST /executions/{id}/cancel ("cancel requested")
+// and /terminate ("terminated").
+type ExecutionAck struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
 // ReasonRequest is the body of POST /executions/{id}/cancel and
 // /terminate (optional).
 type ReasonRequest struct {

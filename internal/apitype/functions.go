@@ -11,6 +11,13 @@ type RollbackRequest struct {
 	Version int `json:"version"`
 }
 
+// RollbackResult answers POST /functions/{name}/rollback. (Its fields are
+// in name order, as the answer had them when it was a map.)
+type RollbackResult struct {
+	ActiveVersion int    `json:"active_version"`
+	Function      string `json:"function"`
+}
+
 // FunctionInfo is one entry of GET /functions.
 type FunctionInfo struct {
 	Name          string                `json:"name"`

@@ -2,6 +2,13 @@ package apitype
 
 import "time"
 
+// Whoami answers GET /whoami: the token the request carried is valid.
+type Whoami struct {
+	Project string `json:"project"` // "*": an admin token (every project)
+	Status  string `json:"status"`  // "authorized"
+	Token   string `json:"token"`   // the token's name
+}
+
 // TokenInfo describes a token without its secret value. ID is the start
 // of the token's hash: it names the token for revocation.
 type TokenInfo struct {

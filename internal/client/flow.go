@@ -88,7 +88,7 @@ func (c *Client) ExecutionSignal(ctx context.Context, id, name string, value []b
 	if len(value) == 0 {
 		value = []byte("null")
 	}
-	var out struct{}
+	var out apitype.SignalAccepted
 	return c.postRaw(ctx, "/executions/"+url.PathEscape(id)+"/signals/"+url.PathEscape(name), value,
 		http.Header{"Content-Type": {"application/json"}}, &out)
 }
