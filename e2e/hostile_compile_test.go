@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -52,19 +52,19 @@ func hostileServer(t *testing.T, dataDir, tok string, args ...string) (*proc, st
 
 // hostileDeploy uploads the modules and deploys one function per module,
 // each with a GET route /<project>/<name>.
-func hostileSpec(t *testing.T, c *client.Client, project string, fns map[string][]byte) deploy.Spec {
+func hostileSpec(t *testing.T, c *client.Client, project string, fns map[string][]byte) apitype.Spec {
 	t.Helper()
-	spec := deploy.Spec{Project: project}
+	spec := apitype.Spec{Project: project}
 	for name, wasm := range fns {
 		sum := sha256.Sum256(wasm)
 		sha := hex.EncodeToString(sum[:])
 		if _, err := c.UploadBlob(context.Background(), sha, wasm); err != nil {
 			t.Fatalf("upload %s: %v", name, err)
 		}
-		spec.Functions = append(spec.Functions, deploy.FunctionSpec{
+		spec.Functions = append(spec.Functions, apitype.FunctionSpec{
 			Name: name, ModuleSHA256: sha,
 			Config: record.FunctionConfig{MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4},
-			Routes: []deploy.RouteSpec{{Method: "GET", Path: "/" + project + "/" + name}},
+			Routes: []apitype.RouteSpec{{Method: "GET", Path: "/" + project + "/" + name}},
 		})
 	}
 	return spec

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/events"
@@ -26,9 +27,6 @@ import (
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
-
-// Prefix is where the admin API is mounted.
-const Prefix = "/_strata/api/v1"
 
 // MaxBlobBytes caps an uploaded module.
 const MaxBlobBytes = 256 << 20
@@ -53,7 +51,7 @@ type Config struct {
 	Invoker  Invoker
 	Gateway  DirectInvoker
 	Logger   *slog.Logger
-	Prices   meter.Prices
+	Prices   apitype.Prices
 	Events   Events                          // queues, topics, async invokes
 	Bindings BindingsAdmin                   // secrets, databases
 	Flows    Flows                           // workflow executions; nil: not enabled (503)
@@ -108,7 +106,7 @@ func New(cfg Config) *API {
 	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	a.handle("GET /debug/pprof/", func(w http.ResponseWriter, r *http.Request) error {
-		http.StripPrefix(Prefix, prof).ServeHTTP(w, r)
+		http.StripPrefix(apitype.Prefix, prof).ServeHTTP(w, r)
 		return nil
 	})
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +131,7 @@ func (a *API) handleScoped(pattern string, acc Access, h func(w http.ResponseWri
 // as an argument.
 func (a *API) handleToken(pattern string, acc Access, h func(w http.ResponseWriter, r *http.Request, tok record.Token) error) {
 	method, path, _ := strings.Cut(pattern, " ")
-	a.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
+	a.mux.HandleFunc(method+" "+apitype.Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		tok, err := a.authorize(r, acc)
 		if err != nil {
 			gateway.WriteError(w, err, "")
@@ -199,19 +197,11 @@ func (a *API) blobPut(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Store.BlobPut(r.Context(), sha, data); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, map[string]string{"sha256": sha})
-}
-
-// DeployResult is the answer to POST /deploy.
-type DeployResult struct {
-	Plan     *deploy.Plan     `json:"plan"`
-	PlanText string           `json:"plan_text"`
-	Applied  bool             `json:"applied"`
-	Versions []record.Version `json:"versions,omitempty"`
+	return writeJSON(w, http.StatusCreated, apitype.BlobStored{SHA256: sha})
 }
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request, tok record.Token) error {
-	var spec deploy.Spec
+	var spec apitype.Spec
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
@@ -240,8 +230,8 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request, tok record.Token) e
 // project. The plan is computed again under the lock before applying, as
 // other projects may have deployed meanwhile; the modules are compiled by
 // then, so that second pass costs no compile.
-func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*DeployResult, error) {
-	if err := spec.Validate(); err != nil {
+func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*apitype.DeployResult, error) {
+	if err := deploy.Validate(spec); err != nil {
 		return nil, &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
 	}
 	unlock, err := a.projects.lock(ctx, spec.Project)
@@ -257,7 +247,7 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 		return nil, err
 	}
 	if planOnly || plan.Empty() {
-		return &DeployResult{Plan: plan, PlanText: planText(plan)}, nil
+		return deployResult(plan)
 	}
 	kinds, err := a.prepare(ctx, plan, nil)
 	if err != nil {
@@ -269,9 +259,8 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 	if plan, err = a.plan(ctx, spec); err != nil {
 		return nil, err
 	}
-	res := &DeployResult{Plan: plan, PlanText: planText(plan)}
 	if plan.Empty() {
-		return res, nil
+		return deployResult(plan)
 	}
 	if _, err := a.prepare(ctx, plan, kinds); err != nil {
 		return nil, err
@@ -279,6 +268,12 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec, time.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
+	}
+	// The answer shows the plan as applied: prepare filled in the kinds it
+	// detected.
+	res, err := deployResult(plan)
+	if err != nil {
+		return nil, err
 	}
 	res.Applied, res.Versions = true, out.Versions
 	if err := a.changed(ctx); err != nil {
@@ -290,7 +285,7 @@ func (a *API) Deploy(ctx context.Context, spec deploy.Spec, planOnly bool) (*Dep
 
 // plan computes spec's plan against the deployed state. The caller holds
 // deployMu.
-func (a *API) plan(ctx context.Context, spec deploy.Spec) (*deploy.Plan, error) {
+func (a *API) plan(ctx context.Context, spec apitype.Spec) (*deploy.Plan, error) {
 	cur, err := a.state(ctx)
 	if err != nil {
 		return nil, err
@@ -344,6 +339,16 @@ func compileError(err error) error {
 		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
 	}
 	return err
+}
+
+// deployResult is the answer for plan: the plan as JSON and as text. The
+// client shows the text, so it needs none of package deploy's types.
+func deployResult(p *deploy.Plan) (*apitype.DeployResult, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode plan of %s: %w", p.Project, err)
+	}
+	return &apitype.DeployResult{Plan: b, PlanText: planText(p)}, nil
 }
 
 func planText(p *deploy.Plan) string {
@@ -401,48 +406,22 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 	return st, nil
 }
 
-// FunctionInfo is one entry of GET /functions.
-type FunctionInfo struct {
-	Name          string                `json:"name"`
-	Project       string                `json:"project"`
-	ActiveVersion int                   `json:"active_version"`
-	ModuleSHA256  string                `json:"module_sha256"`
-	Config        record.FunctionConfig `json:"config"`
-	UpdatedAt     time.Time             `json:"updated_at"`
-	// Instances is this node's pool of the active version (absent when it
-	// has none loaded).
-	Instances *InstanceInfo `json:"instances,omitempty"`
-}
-
-// InstanceInfo describes a function's warm pool on the node that answered.
-type InstanceInfo struct {
-	Idle           int    `json:"idle"`
-	Busy           int    `json:"busy"`
-	Provisioned    int    `json:"provisioned"`
-	ColdStarts     uint64 `json:"cold_starts"`
-	Invocations    uint64 `json:"invocations"`
-	PrewarmedAhead uint64 `json:"prewarmed_ahead"`
-	WaitedWarm     uint64 `json:"waited_warm"`
-	Discarded      uint64 `json:"discarded"`
-	Reaped         uint64 `json:"reaped"`
-}
-
 func (a *API) functions(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	st, err := a.state(r.Context())
 	if err != nil {
 		return err
 	}
 	pools := a.cfg.Invoker.PoolStats()
-	out := []FunctionInfo{}
+	out := []apitype.FunctionInfo{}
 	for _, f := range st.Functions {
 		if !a.allowed(tok, f.Project) {
 			continue
 		}
 		v := st.Active[f.Name]
-		info := FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
+		info := apitype.FunctionInfo{Name: f.Name, Project: f.Project, ActiveVersion: f.ActiveVersion,
 			ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config), UpdatedAt: f.UpdatedAt}
 		if ps, ok := pools[f.Name]; ok {
-			info.Instances = &InstanceInfo{Idle: ps.Idle, Busy: ps.Busy, Provisioned: ps.Provisioned, ColdStarts: ps.ColdStarts,
+			info.Instances = &apitype.InstanceInfo{Idle: ps.Idle, Busy: ps.Busy, Provisioned: ps.Provisioned, ColdStarts: ps.ColdStarts,
 				Invocations: ps.Invocations, PrewarmedAhead: ps.PrewarmedAhead, WaitedWarm: ps.WaitedWarm,
 				Discarded: ps.Discarded, Reaped: ps.Reaped}
 		}
@@ -465,15 +444,6 @@ func redactEnv(c record.FunctionConfig) record.FunctionConfig {
 	return c
 }
 
-// VersionInfo is one entry of GET /functions/{name}/versions.
-type VersionInfo struct {
-	Number       int                   `json:"number"`
-	ModuleSHA256 string                `json:"module_sha256"`
-	Config       record.FunctionConfig `json:"config"`
-	CreatedAt    time.Time             `json:"created_at"`
-	Active       bool                  `json:"active"`
-}
-
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	f, err := a.cfg.Store.FunctionGet(r.Context(), name)
@@ -484,9 +454,9 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []VersionInfo{}
+	out := []apitype.VersionInfo{}
 	for _, v := range vs {
-		out = append(out, VersionInfo{Number: v.Number, ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config),
+		out = append(out, apitype.VersionInfo{Number: v.Number, ModuleSHA256: v.ModuleSHA256, Config: redactEnv(v.Config),
 			CreatedAt: v.CreatedAt, Active: v.Number == f.ActiveVersion})
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -494,9 +464,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	var body struct {
-		Version int `json:"version"`
-	}
+	var body apitype.RollbackRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil || body.Version < 1 {
 		return gateway.Errorf(http.StatusBadRequest, `rollback wants {"version": N} with N ≥ 1`)
 	}
@@ -534,7 +502,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.cfg.Logger.Info("rolled back", "function", name, "version", body.Version)
-	return writeJSON(w, http.StatusOK, map[string]any{"function": name, "active_version": body.Version})
+	return writeJSON(w, http.StatusOK, apitype.RollbackResult{ActiveVersion: body.Version, Function: name})
 }
 
 // invoke runs the function with the request body as its body. The request
@@ -543,11 +511,11 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 // be invoked directly too.
 func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	method := r.Header.Get("X-Strata-Method")
+	method := r.Header.Get(apitype.HeaderMethod)
 	if method == "" {
 		method = http.MethodPost
 	}
-	path := r.Header.Get("X-Strata-Path")
+	path := r.Header.Get(apitype.HeaderPath)
 	if path == "" {
 		path = "/"
 	}
@@ -559,8 +527,8 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	p, q, _ := strings.Cut(path, "?")
 	r2.URL.Path, r2.URL.RawQuery = p, q
 	r2.Header.Del("Authorization") // the admin token is not the function's business
-	r2.Header.Del("X-Strata-Method")
-	r2.Header.Del("X-Strata-Path")
+	r2.Header.Del(apitype.HeaderMethod)
+	r2.Header.Del(apitype.HeaderPath)
 	if async, _ := strconv.ParseBool(r.URL.Query().Get("async")); async {
 		req, err := gateway.ReadRequest(w, r2, events.MaxEventBytes)
 		if err != nil {
@@ -581,18 +549,6 @@ func (a *API) routes(w http.ResponseWriter, r *http.Request) error {
 		rs = []record.Route{}
 	}
 	return writeJSON(w, http.StatusOK, rs)
-}
-
-// LogEntry is one line of GET /logs (newline-delimited JSON).
-type LogEntry struct {
-	ID           int64     `json:"id"`
-	Time         time.Time `json:"time"`
-	Function     string    `json:"function"`
-	Version      int       `json:"version"`
-	InvocationID string    `json:"invocation_id"`
-	TraceID      string    `json:"trace_id"`
-	Stream       string    `json:"stream"`
-	Line         string    `json:"line"`
 }
 
 // logs streams log lines as NDJSON. With follow=true it keeps polling the
@@ -636,7 +592,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 			return nil // headers are sent; the client sees the stream end
 		}
 		for _, l := range lines {
-			_ = enc.Encode(LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
+			_ = enc.Encode(apitype.LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
 				InvocationID: l.InvocationID, TraceID: l.TraceID, Stream: l.Stream, Line: l.Line})
 			p.AfterID = l.ID
 		}
@@ -669,5 +625,5 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	sum := meter.Summarize(recs, a.cfg.Prices)
-	return writeJSON(w, http.StatusOK, invoke.UsageReport{Since: since, Prices: a.cfg.Prices, Functions: sum.Functions, Total: sum.Total})
+	return writeJSON(w, http.StatusOK, apitype.UsageReport{Since: since, Prices: a.cfg.Prices, Functions: sum.Functions, Total: sum.Total})
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -162,7 +163,7 @@ func QueryFunctionProject(param string) Access {
 		name := r.URL.Query().Get(param)
 		if name == "" {
 			return "", gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s of every project needs an admin token (name one of your functions with ?%s=)",
-				tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix), param)
+				tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, apitype.Prefix), param)
 		}
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 		if err != nil {
@@ -205,7 +206,7 @@ func (a *API) authorize(r *http.Request, acc Access) (record.Token, error) {
 	}
 	if acc == nil {
 		return record.Token{}, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token",
-			tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, Prefix))
+			tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, apitype.Prefix))
 	}
 	project, err := acc(a, r, tok)
 	if errors.Is(err, errAnyProject) {
@@ -241,29 +242,8 @@ func (a *API) routeTokens() {
 	a.handle("DELETE /tokens/{id}", a.tokenRevoke)
 }
 
-// TokenInfo describes a token without its secret value. ID is the start
-// of the token's hash: it names the token for revocation.
-type TokenInfo struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Project   string    `json:"project,omitempty"` // "": admin token (every project)
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// TokenCreateRequest is the body of POST /tokens.
-type TokenCreateRequest struct {
-	Name    string `json:"name"`
-	Project string `json:"project,omitempty"` // "": an admin token
-}
-
-// TokenCreated answers POST /tokens: the only time the token is shown.
-type TokenCreated struct {
-	TokenInfo
-	Token string `json:"token"`
-}
-
-func tokenInfo(t record.Token) TokenInfo {
-	return TokenInfo{ID: t.Hash[:min(tokenIDLen, len(t.Hash))], Name: t.Name, Project: t.Project, CreatedAt: t.CreatedAt}
+func tokenInfo(t record.Token) apitype.TokenInfo {
+	return apitype.TokenInfo{ID: t.Hash[:min(tokenIDLen, len(t.Hash))], Name: t.Name, Project: t.Project, CreatedAt: t.CreatedAt}
 }
 
 func (a *API) tokenList(w http.ResponseWriter, r *http.Request) error {
@@ -271,7 +251,7 @@ func (a *API) tokenList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []TokenInfo{}
+	out := []apitype.TokenInfo{}
 	for _, t := range ts {
 		out = append(out, tokenInfo(t))
 	}
@@ -282,7 +262,7 @@ func (a *API) tokenList(w http.ResponseWriter, r *http.Request) error {
 const maxTokenName = 100
 
 func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
-	var req TokenCreateRequest
+	var req apitype.TokenCreateRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -306,7 +286,7 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("create token %s: %w", req.Name, err)
 	}
 	a.cfg.Logger.Info("token created", "name", req.Name, "project", req.Project, "id", tokenInfo(*got).ID)
-	return writeJSON(w, http.StatusCreated, TokenCreated{TokenInfo: tokenInfo(*got), Token: secret})
+	return writeJSON(w, http.StatusCreated, apitype.TokenCreated{TokenInfo: tokenInfo(*got), Token: secret})
 }
 
 // tokenRevoke deletes a token, named by its ID or by its name when that
@@ -360,5 +340,5 @@ func (a *API) whoami(w http.ResponseWriter, r *http.Request, t record.Token) err
 	if scope == "" {
 		scope = "*"
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "authorized", "token": t.Name, "project": scope})
+	return writeJSON(w, http.StatusOK, apitype.Whoami{Project: scope, Status: "authorized", Token: t.Name})
 }

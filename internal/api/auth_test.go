@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
@@ -66,12 +67,12 @@ func (noInvoker) Sync(context.Context) error       { return nil }
 func (noInvoker) PoolStats() map[string]pool.Stats { return nil }
 
 // createToken creates a token through the API with the admin token.
-func (c *nodes) createToken(t *testing.T, name, project string) api.TokenCreated {
+func (c *nodes) createToken(t *testing.T, name, project string) apitype.TokenCreated {
 	t.Helper()
-	body, _ := json.Marshal(api.TokenCreateRequest{Name: name, Project: project})
+	body, _ := json.Marshal(apitype.TokenCreateRequest{Name: name, Project: project})
 	r := call(t, c.nodes[0], testToken, "POST", "/tokens", string(body))
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var out api.TokenCreated
+	var out apitype.TokenCreated
 	require.NoError(t, json.Unmarshal(r.body, &out))
 	require.NotEmpty(t, out.Token)
 	return out
@@ -139,7 +140,7 @@ func TestTokenRevokeRefusals(t *testing.T) {
 
 	r = call(t, n, testToken, "GET", "/tokens", "")
 	require.Equal(t, http.StatusOK, r.status)
-	var list []api.TokenInfo
+	var list []apitype.TokenInfo
 	require.NoError(t, json.Unmarshal(r.body, &list))
 	require.Len(t, list, 3)
 	require.NotContains(t, string(r.body), t1.Token, "a listing never shows a token's value")
@@ -178,7 +179,7 @@ func TestProjectScopedToken(t *testing.T) {
 	// Functions: listed and reached in its project only.
 	r = call(t, n, tok, "GET", "/functions", "")
 	require.Equal(t, http.StatusOK, r.status)
-	var fns []api.FunctionInfo
+	var fns []apitype.FunctionInfo
 	require.NoError(t, json.Unmarshal(r.body, &fns))
 	require.Len(t, fns, 1)
 	require.Equal(t, "fa", fns[0].Name)
@@ -265,7 +266,7 @@ func TestTokenRevokeHammer(t *testing.T) {
 			defer wg.Done()
 			for range 50 {
 				after := revoked.Load()
-				req, _ := http.NewRequest("GET", n.URL+api.Prefix+"/whoami", nil)
+				req, _ := http.NewRequest("GET", n.URL+apitype.Prefix+"/whoami", nil)
 				req.Header.Set("Authorization", "Bearer "+tok.Token)
 				resp, err := n.Client().Do(req)
 				if err != nil {

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/gateway"
@@ -21,7 +21,7 @@ import (
 type BindingsAdmin interface {
 	SecretSet(ctx context.Context, project, name string, value []byte) error
 	Query(ctx context.Context, database, sql string, args []wire.SQLValue) (*wire.SQLResponse, error)
-	Migrate(ctx context.Context, database string, files []bindings.Migration) ([]string, error)
+	Migrate(ctx context.Context, database string, files []apitype.Migration) ([]string, error)
 }
 
 // maxSecretBytes caps a secret value.
@@ -41,16 +41,6 @@ func (a *API) routeBindings() {
 	a.handleToken("GET /kv", AnyProject, a.kvNamespaces) // filtered
 }
 
-// SecretEntry is a secret as listed: its project, its name and when it
-// was set, never its value. Project "" is the legacy namespace (secrets
-// from before they were per project that no project used; no function
-// can read them).
-type SecretEntry struct {
-	Project   string    `json:"project"`
-	Name      string    `json:"name"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
 // secrets lists the secrets of {project} or, without one, of every
 // project the token reaches.
 func (a *API) secrets(w http.ResponseWriter, r *http.Request, tok record.Token) error {
@@ -59,12 +49,12 @@ func (a *API) secrets(w http.ResponseWriter, r *http.Request, tok record.Token) 
 		return err
 	}
 	only := r.PathValue("project")
-	out := []SecretEntry{}
+	out := []apitype.SecretEntry{}
 	for _, s := range ss {
 		if only != "" && s.Project != only || !a.allowed(tok, s.Project) {
 			continue
 		}
-		out = append(out, SecretEntry{Project: s.Project, Name: s.Name, UpdatedAt: s.UpdatedAt})
+		out = append(out, apitype.SecretEntry{Project: s.Project, Name: s.Name, UpdatedAt: s.UpdatedAt})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -118,7 +108,7 @@ func (a *API) secretPut(w http.ResponseWriter, r *http.Request) error {
 // secretPutGlobal answers a client from before secrets were per project.
 func (a *API) secretPutGlobal(w http.ResponseWriter, r *http.Request) error {
 	return gateway.Errorf(http.StatusBadRequest, "secret %s: secrets belong to a project: PUT %s/projects/PROJECT/secrets/%s (strata secrets set %s --project PROJECT, or run it in the project's directory)",
-		r.PathValue("name"), Prefix, r.PathValue("name"), r.PathValue("name"))
+		r.PathValue("name"), apitype.Prefix, r.PathValue("name"), r.PathValue("name"))
 }
 
 func (a *API) secretDelete(w http.ResponseWriter, r *http.Request) error {
@@ -178,17 +168,11 @@ func (a *API) kvNamespaces(w http.ResponseWriter, r *http.Request, tok record.To
 	return writeJSON(w, http.StatusOK, ns)
 }
 
-// QueryRequest is the body of POST /databases/{name}/query.
-type QueryRequest struct {
-	SQL  string          `json:"sql"`
-	Args []wire.SQLValue `json:"args,omitempty"`
-}
-
 // databaseQuery runs one statement for `strata db shell`. A database error
 // (syntax, constraint) comes back in the response's error field with the
 // database's code, with status 200: the call itself worked.
 func (a *API) databaseQuery(w http.ResponseWriter, r *http.Request) error {
-	var q QueryRequest
+	var q apitype.QueryRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&q); err != nil || q.SQL == "" {
 		return gateway.Errorf(http.StatusBadRequest, `query wants {"sql": "...", "args": [...]}`)
 	}
@@ -199,13 +183,8 @@ func (a *API) databaseQuery(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, res)
 }
 
-// MigrateRequest is the body of POST /databases/{name}/migrate.
-type MigrateRequest struct {
-	Files []bindings.Migration `json:"files"`
-}
-
 func (a *API) databaseMigrate(w http.ResponseWriter, r *http.Request) error {
-	var m MigrateRequest
+	var m apitype.MigrateRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&m); err != nil {
 		return gateway.Errorf(http.StatusBadRequest, `migrate wants {"files": [{"Name": "...", "SQL": "..."}]}: %v`, err)
 	}
@@ -216,5 +195,5 @@ func (a *API) databaseMigrate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &gateway.StatusError{Code: http.StatusUnprocessableEntity, Err: fmt.Errorf("after applying %v: %w", applied, err)}
 	}
-	return writeJSON(w, http.StatusOK, map[string][]string{"applied": applied})
+	return writeJSON(w, http.StatusOK, apitype.MigrateResult{Applied: applied})
 }

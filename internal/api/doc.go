@@ -7,7 +7,8 @@
 // the routes registered with handleScoped, on its own project (auth.go is
 // the one place this is decided). Tokens are created, listed and revoked
 // here (auth.go); a node re-checks a token after TokenCacheTTL, so a
-// revocation reaches every node within it.
+// revocation reaches every node within it. The request and response
+// bodies are package apitype's, which the client shares.
 //
 // It applies deploys (plan → compile → one store transaction → sync the
 // invoker and the routes) but leaves planning itself to package deploy and

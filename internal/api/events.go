@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/record"
@@ -20,9 +21,9 @@ import (
 
 // Events is what the API needs from the events engine.
 type Events interface {
-	Send(ctx context.Context, queue string, p events.SendParams) (*events.SendResult, error)
-	Publish(ctx context.Context, topic string, p events.SendParams) (*events.SendResult, int, error)
-	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*events.SendResult, error)
+	Send(ctx context.Context, queue string, p events.SendParams) (*apitype.SendResult, error)
+	Publish(ctx context.Context, topic string, p events.SendParams) (*apitype.SendResult, int, error)
+	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error)
 	Reconcile(ctx context.Context) error
 	// Notify wakes the consumer of a queue this node just filled.
 	Notify(queue string)
@@ -39,21 +40,12 @@ func (a *API) routeEvents() {
 	a.handle("GET /schedules", a.schedules)
 }
 
-// QueueInfo is a queue with its current numbers.
-type QueueInfo struct {
-	record.QueueConfig
-	Visible    int64     `json:"visible"`
-	InFlight   int64     `json:"in_flight"`
-	Delayed    int64     `json:"delayed"`
-	OldestSent time.Time `json:"oldest_sent,omitzero"`
-}
-
-func (a *API) queueInfo(ctx context.Context, q record.QueueConfig) (QueueInfo, error) {
+func (a *API) queueInfo(ctx context.Context, q record.QueueConfig) (apitype.QueueInfo, error) {
 	st, err := a.cfg.Store.QueueStats(ctx, q.Name)
 	if err != nil {
-		return QueueInfo{}, fmt.Errorf("stats of queue %s: %w", q.Name, err)
+		return apitype.QueueInfo{}, fmt.Errorf("stats of queue %s: %w", q.Name, err)
 	}
-	return QueueInfo{QueueConfig: q, Visible: st.Visible, InFlight: st.InFlight, Delayed: st.Delayed, OldestSent: st.OldestSent}, nil
+	return apitype.QueueInfo{QueueConfig: q, Visible: st.Visible, InFlight: st.InFlight, Delayed: st.Delayed, OldestSent: st.OldestSent}, nil
 }
 
 func (a *API) queues(w http.ResponseWriter, r *http.Request) error {
@@ -62,7 +54,7 @@ func (a *API) queues(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	all, _ := strconv.ParseBool(r.URL.Query().Get("all"))
-	out := []QueueInfo{}
+	out := []apitype.QueueInfo{}
 	for _, q := range qs {
 		if q.Kind != record.QueueUser && !all {
 			continue // internal queues are shown with ?all=true
@@ -96,12 +88,16 @@ func sendParams(w http.ResponseWriter, r *http.Request) (events.SendParams, erro
 		return events.SendParams{}, gateway.Errorf(http.StatusRequestEntityTooLarge, "event over the %d byte limit", events.MaxEventBytes)
 	}
 	p := events.SendParams{
-		Body: body, ContentType: r.Header.Get("Content-Type"),
-		Type: r.Header.Get("Ce-Type"), Source: r.Header.Get("Ce-Source"), Subject: r.Header.Get("Ce-Subject"),
-		GroupID: r.Header.Get("X-Strata-Group-Id"), DedupID: r.Header.Get("X-Strata-Dedup-Id"),
+		Body:        body,
+		ContentType: r.Header.Get("Content-Type"),
+		Type:        r.Header.Get(apitype.HeaderEventType),
+		Source:      r.Header.Get(apitype.HeaderEventSource),
+		Subject:     r.Header.Get(apitype.HeaderEventSubject),
+		GroupID:     r.Header.Get(apitype.HeaderGroupID),
+		DedupID:     r.Header.Get(apitype.HeaderDedupID),
 		TraceParent: r.Header.Get("Traceparent"),
 	}
-	if d := r.Header.Get("X-Strata-Delay"); d != "" {
+	if d := r.Header.Get(apitype.HeaderDelay); d != "" {
 		delay, err := time.ParseDuration(d)
 		if err != nil || delay < 0 || delay > 15*time.Minute {
 			return p, gateway.Errorf(http.StatusBadRequest, "X-Strata-Delay %q: want a duration from 0 to 15m", d)
@@ -132,18 +128,6 @@ func eventErr(err error) error {
 	return err
 }
 
-// MessageInfo is a message as `strata dlq list` shows it.
-type MessageInfo struct {
-	ID           int64             `json:"id"`
-	EventID      string            `json:"event_id"`
-	Attributes   map[string]string `json:"attributes"`
-	Body         string            `json:"body,omitempty"`        // when UTF-8 text
-	BodyBase64   []byte            `json:"body_base64,omitempty"` // otherwise
-	SentAt       time.Time         `json:"sent_at"`
-	ReceiveCount int               `json:"receive_count"`
-	LastError    string            `json:"last_error,omitempty"`
-}
-
 func (a *API) queuePeek(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	limit := 100
@@ -161,9 +145,9 @@ func (a *API) queuePeek(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []MessageInfo{}
+	out := []apitype.MessageInfo{}
 	for _, m := range ms {
-		mi := MessageInfo{ID: m.ID, EventID: m.Attributes["id"], Attributes: m.Attributes, SentAt: m.SentAt,
+		mi := apitype.MessageInfo{ID: m.ID, EventID: m.Attributes["id"], Attributes: m.Attributes, SentAt: m.SentAt,
 			ReceiveCount: m.ReceiveCount, LastError: m.LastError}
 		if utf8.Valid(m.Body) {
 			mi.Body = string(m.Body)
@@ -180,10 +164,7 @@ func (a *API) queuePeek(w http.ResponseWriter, r *http.Request) error {
 // so one DLQ shared by several functions redrives correctly.
 func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	var body struct {
-		To  string `json:"to"`
-		Max int    `json:"max"`
-	}
+	var body apitype.RedriveRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
 		return gateway.Errorf(http.StatusBadRequest, "redrive wants {\"to\": \"queue\", \"max\": N}: %v", err)
 	}
@@ -209,7 +190,7 @@ func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 			a.notify(q.Name)
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]int{"moved": moved})
+	return writeJSON(w, http.StatusOK, apitype.RedriveResult{Moved: moved})
 }
 
 func (a *API) notify(queue string) { a.cfg.Events.Notify(queue) }
@@ -235,16 +216,7 @@ func (a *API) topicPublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return eventErr(err)
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "subscribers": n})
-}
-
-// ScheduleInfo is one schedule with its next fire times.
-type ScheduleInfo struct {
-	Name     string      `json:"name"`
-	Function string      `json:"function"`
-	Spec     string      `json:"spec"`
-	Timezone string      `json:"timezone,omitempty"`
-	Next     []time.Time `json:"next"`
+	return writeJSON(w, http.StatusAccepted, apitype.PublishResult{ID: res.ID, Subscribers: n})
 }
 
 func (a *API) schedules(w http.ResponseWriter, r *http.Request) error {
@@ -252,9 +224,9 @@ func (a *API) schedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []ScheduleInfo{}
+	out := []apitype.ScheduleInfo{}
 	for _, s := range ss {
-		info := ScheduleInfo{Name: s.Name, Function: s.Function, Spec: s.Spec, Timezone: s.Timezone, Next: []time.Time{s.NextFire}}
+		info := apitype.ScheduleInfo{Name: s.Name, Function: s.Function, Spec: s.Spec, Timezone: s.Timezone, Next: []time.Time{s.NextFire}}
 		if sc, err := schedule.Parse(s.Spec, s.Timezone); err == nil {
 			t := s.NextFire
 			for len(info.Next) < 5 {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/record"
@@ -56,48 +56,8 @@ func (a *API) routeFlows() {
 	a.handle("POST /executions/{id}/restart", a.executionRestart)
 }
 
-// ExecutionStart is the body of POST /executions.
-type ExecutionStart struct {
-	Workflow string `json:"workflow"`
-	// ID is the execution id and its idempotency key; empty gets a new one.
-	ID    string          `json:"id,omitempty"`
-	Input json.RawMessage `json:"input,omitempty"`
-}
-
-// ExecutionInfo is an execution as the API shows it. Input, Output and
-// Error are the JSON the engine recorded, embedded as JSON (null when
-// absent).
-type ExecutionInfo struct {
-	ID         string          `json:"id"`
-	Workflow   string          `json:"workflow"`
-	Function   string          `json:"function"`
-	Project    string          `json:"project"`
-	Run        int             `json:"run"`
-	Status     string          `json:"status"`
-	Input      json.RawMessage `json:"input"`
-	Output     json.RawMessage `json:"output"`
-	Error      json.RawMessage `json:"error"`
-	TraceID    string          `json:"trace_id"`
-	ParentID   string          `json:"parent_id"`
-	ParentStep int             `json:"parent_step"`
-	HistoryLen int             `json:"history_len"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	ClosedAt   time.Time       `json:"closed_at,omitzero"` // absent while running
-}
-
-// ExecutionEvent is one history event.
-type ExecutionEvent struct {
-	Seq  int             `json:"seq"`
-	Type string          `json:"type"`
-	Step int             `json:"step"`
-	Name string          `json:"name"`
-	Data json.RawMessage `json:"data"`
-	Time time.Time       `json:"time"`
-}
-
-func executionInfo(e *record.FlowExecution) ExecutionInfo {
-	return ExecutionInfo{ID: e.ID, Workflow: e.Workflow, Function: e.Function, Project: e.Project, Run: e.Run,
+func executionInfo(e *record.FlowExecution) apitype.ExecutionInfo {
+	return apitype.ExecutionInfo{ID: e.ID, Workflow: e.Workflow, Function: e.Function, Project: e.Project, Run: e.Run,
 		Status: e.Status, Input: rawJSON(e.Input), Output: rawJSON(e.Output), Error: rawJSON(e.Error),
 		TraceID: e.TraceID, ParentID: e.ParentID, ParentStep: e.ParentStep, HistoryLen: e.HistoryLen,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, ClosedAt: e.ClosedAt}
@@ -163,7 +123,7 @@ func (a *API) executionStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ExecutionStart
+	var req apitype.ExecutionStart
 	if err := json.Unmarshal(b, &req); err != nil {
 		return gateway.Errorf(http.StatusBadRequest, `start wants {"workflow": "name", "id": "optional id", "input": JSON}: %v`, err)
 	}
@@ -209,11 +169,11 @@ func (a *API) executionList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]ExecutionInfo, 0, len(list))
+	out := make([]apitype.ExecutionInfo, 0, len(list))
 	for i := range list {
 		out = append(out, executionInfo(&list[i]))
 	}
-	return writeJSON(w, http.StatusOK, map[string][]ExecutionInfo{"executions": out})
+	return writeJSON(w, http.StatusOK, apitype.ExecutionList{Executions: out})
 }
 
 func (a *API) executionGet(w http.ResponseWriter, r *http.Request) error {
@@ -247,11 +207,11 @@ func (a *API) executionHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("history of execution %s: %w", id, err)
 	}
-	out := make([]ExecutionEvent, 0, len(evs))
+	out := make([]apitype.ExecutionEvent, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, ExecutionEvent{Seq: e.Seq, Type: e.Type, Step: e.Step, Name: e.Name, Data: rawJSON(e.Data), Time: e.Time})
+		out = append(out, apitype.ExecutionEvent{Seq: e.Seq, Type: e.Type, Step: e.Step, Name: e.Name, Data: rawJSON(e.Data), Time: e.Time})
 	}
-	return writeJSON(w, http.StatusOK, map[string][]ExecutionEvent{"events": out})
+	return writeJSON(w, http.StatusOK, apitype.ExecutionHistory{Events: out})
 }
 
 // executionSignal sends the request body, a JSON value (empty: null), as
@@ -276,12 +236,7 @@ func (a *API) executionSignal(w http.ResponseWriter, r *http.Request) error {
 	if err := fl.Signal(r.Context(), flow.AllProjects, id, name, value); err != nil {
 		return fmt.Errorf("signal %s: %w", name, err)
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "signal": name})
-}
-
-// reasonBody is the body of cancel and terminate.
-type reasonBody struct {
-	Reason string `json:"reason"`
+	return writeJSON(w, http.StatusAccepted, apitype.SignalAccepted{ID: id, Signal: name})
 }
 
 func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
@@ -290,7 +245,7 @@ func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	var body reasonBody
+	var body apitype.ReasonRequest
 	if err := decodeOptional(w, r, &body, `cancel wants {"reason": "..."}`); err != nil {
 		return err
 	}
@@ -298,7 +253,7 @@ func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	a.cfg.Logger.Info("workflow cancel requested", "execution", id)
-	return writeJSON(w, http.StatusAccepted, map[string]string{"id": id, "status": "cancel requested"})
+	return writeJSON(w, http.StatusAccepted, apitype.ExecutionAck{ID: id, Status: "cancel requested"})
 }
 
 func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
@@ -307,7 +262,7 @@ func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	var body reasonBody
+	var body apitype.ReasonRequest
 	if err := decodeOptional(w, r, &body, `terminate wants {"reason": "..."}`); err != nil {
 		return err
 	}
@@ -315,7 +270,7 @@ func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("terminate: %w", err)
 	}
 	a.cfg.Logger.Info("workflow terminated", "execution", id)
-	return writeJSON(w, http.StatusOK, map[string]string{"id": id, "status": record.FlowTerminated})
+	return writeJSON(w, http.StatusOK, apitype.ExecutionAck{ID: id, Status: record.FlowTerminated})
 }
 
 func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {
@@ -324,9 +279,7 @@ func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	var body struct {
-		FromFailure bool `json:"from_failure"`
-	}
+	var body apitype.RestartRequest
 	if err := decodeOptional(w, r, &body, `restart wants {"from_failure": true|false}`); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -242,7 +243,7 @@ func (a answer) json(t *testing.T) map[string]any {
 // call sends one request with the test token (token "" sends none).
 func call(t *testing.T, srv *httptest.Server, token, method, path, body string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+api.Prefix+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, srv.URL+apitype.Prefix+path, strings.NewReader(body))
 	require.NoError(t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -423,7 +424,7 @@ func TestExecutionList(t *testing.T) {
 		a := do(t, srv, "GET", path, "")
 		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
 		var out struct {
-			Executions []api.ExecutionInfo `json:"executions"`
+			Executions []apitype.ExecutionInfo `json:"executions"`
 		}
 		require.NoError(t, json.Unmarshal(a.body, &out))
 		var ids []string

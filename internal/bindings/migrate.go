@@ -6,13 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// Migration is one plain .sql file of a database's migrations.
-type Migration struct {
-	Name string // e.g. "0001_create_users.sql"; migrations run in name order
-	SQL  string
-}
+	"github.com/stratahq/strata/internal/apitype"
+)
 
 const migrationsTable = "strata_migrations"
 
@@ -20,9 +16,9 @@ const migrationsTable = "strata_migrations"
 // database's strata_migrations table, each in its own transaction with
 // its record, and returns the names it applied. It stops at the first
 // failure, whose error carries the database's message and code.
-func (b *Bindings) Migrate(ctx context.Context, database string, files []Migration) (applied []string, err error) {
+func (b *Bindings) Migrate(ctx context.Context, database string, files []apitype.Migration) (applied []string, err error) {
 	files = slices.Clone(files)
-	slices.SortFunc(files, func(a, b Migration) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(files, func(a, b apitype.Migration) int { return strings.Compare(a.Name, b.Name) })
 	for i := 1; i < len(files); i++ {
 		if files[i].Name == files[i-1].Name {
 			return nil, fmt.Errorf("migrate database %s: migration %s listed twice: %w", database, files[i].Name, ErrBadRequest)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -378,7 +379,7 @@ func TestMigrate(t *testing.T) {
 	forEngines(t, func(t *testing.T, e engineCase) {
 		s := newSQLEnv(t, e, 2)
 		ctx := context.Background()
-		files := []Migration{
+		files := []apitype.Migration{
 			{Name: "0002_seed.sql", SQL: "INSERT INTO users (id, name) VALUES (1, 'ada');\nINSERT INTO users (id, name) VALUES (2, 'bob');"},
 			{Name: "0001_users.sql", SQL: "CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL);"},
 		}
@@ -392,8 +393,8 @@ func TestMigrate(t *testing.T) {
 
 		// A failing migration is rolled back whole and stops the run.
 		files = append(files,
-			Migration{Name: "0003_bad.sql", SQL: "INSERT INTO users (id, name) VALUES (3, 'cy');\nINSERT INTO users (id, name) VALUES (1, 'dup');"},
-			Migration{Name: "0004_after.sql", SQL: "CREATE TABLE later (id integer);"})
+			apitype.Migration{Name: "0003_bad.sql", SQL: "INSERT INTO users (id, name) VALUES (3, 'cy');\nINSERT INTO users (id, name) VALUES (1, 'dup');"},
+			apitype.Migration{Name: "0004_after.sql", SQL: "CREATE TABLE later (id integer);"})
 		applied, err = s.b.Migrate(ctx, s.db, files)
 		require.Error(t, err)
 		require.Empty(t, applied)

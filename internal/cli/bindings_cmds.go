@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratahq/strata/internal/bindings"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -231,12 +231,12 @@ before it stay applied.`,
 	return cmd
 }
 
-func readMigrations(dir string) ([]bindings.Migration, error) {
+func readMigrations(dir string) ([]apitype.Migration, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	var out []bindings.Migration
+	var out []apitype.Migration
 	for _, e := range entries {
 		if e.IsDir() || filepath.Ext(e.Name()) != ".sql" {
 			continue
@@ -245,7 +245,7 @@ func readMigrations(dir string) ([]bindings.Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, bindings.Migration{Name: e.Name(), SQL: string(b)})
+		out = append(out, apitype.Migration{Name: e.Name(), SQL: string(b)})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no .sql files in %s", dir)

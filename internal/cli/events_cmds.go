@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 )
 
@@ -134,7 +134,7 @@ type queueRow struct {
 	oldest                     time.Time
 }
 
-func rowOf(q api.QueueInfo) queueRow {
+func rowOf(q apitype.QueueInfo) queueRow {
 	return queueRow{q.Name, q.Kind, q.Consumer, q.DeadLetter, q.Visible, q.InFlight, q.Delayed, q.OldestSent}
 }
 

@@ -9,16 +9,16 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/build"
 	"github.com/stratahq/strata/internal/client"
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/manifest"
 )
 
 // builtProject is a project whose functions are built and ready to deploy.
 type builtProject struct {
 	manifest *manifest.Manifest
-	spec     deploy.Spec
+	spec     apitype.Spec
 	modules  map[string][]byte // sha256 → module bytes
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 )
 
@@ -108,7 +108,7 @@ traps) have the stream "platform". Without FUNCTION, logs of all functions.`,
 			if len(args) == 1 {
 				p.Function = args[0]
 			}
-			return c.Logs(cmd.Context(), p, func(e api.LogEntry) error {
+			return c.Logs(cmd.Context(), p, func(e apitype.LogEntry) error {
 				_, err := fmt.Fprintf(stdio.Out, "%s %s@%d %s %s %s\n", e.Time.Local().Format("15:04:05.000"), e.Function, e.Version, shortID(e.InvocationID), e.Stream, e.Line)
 				return err
 			})

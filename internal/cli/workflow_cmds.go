@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -164,8 +164,8 @@ per event: time since the run started, event type, step, name and data.`,
 				enc := json.NewEncoder(stdio.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
-					Execution *api.ExecutionInfo   `json:"execution"`
-					Events    []api.ExecutionEvent `json:"events"`
+					Execution *apitype.ExecutionInfo   `json:"execution"`
+					Events    []apitype.ExecutionEvent `json:"events"`
 				}{ex, evs})
 			}
 			writeExecution(stdio.Out, ex, run, evs)
@@ -181,7 +181,7 @@ per event: time since the run started, event type, step, name and data.`,
 // showLimit bounds a JSON value in `workflow show`; --json prints it all.
 const showLimit = 400
 
-func writeExecution(w io.Writer, ex *api.ExecutionInfo, run int, evs []api.ExecutionEvent) {
+func writeExecution(w io.Writer, ex *apitype.ExecutionInfo, run int, evs []apitype.ExecutionEvent) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID\t%s\n", ex.ID)
 	fmt.Fprintf(tw, "Workflow\t%s (function %s, project %s)\n", ex.Workflow, dash(ex.Function), dash(ex.Project))

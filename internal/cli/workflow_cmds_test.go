@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/cli"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
@@ -266,8 +267,8 @@ func TestWorkflowShow(t *testing.T) {
 	r = s.run(t, "", "workflow", "show", "order-41", "--json", "--run", "1")
 	require.Equal(t, 0, r.code, r.errOut)
 	var v struct {
-		Execution api.ExecutionInfo    `json:"execution"`
-		Events    []api.ExecutionEvent `json:"events"`
+		Execution apitype.ExecutionInfo    `json:"execution"`
+		Events    []apitype.ExecutionEvent `json:"events"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.out), &v), r.out)
 	require.Equal(t, "failed", v.Execution.Status)

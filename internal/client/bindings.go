@@ -6,10 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/stratahq/strata/internal/api"
-	"github.com/stratahq/strata/internal/bindings"
-	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/sdk/go/wire"
+	"github.com/stratahq/strata/internal/apitype"
 )
 
 // secretPath is where a project's secret lives in the API.
@@ -32,8 +29,8 @@ func (c *Client) SecretSet(ctx context.Context, project, name string, value []by
 
 // Secrets lists a project's secret names (never values); project ""
 // lists every project the token reaches.
-func (c *Client) Secrets(ctx context.Context, project string) ([]api.SecretEntry, error) {
-	var out []api.SecretEntry
+func (c *Client) Secrets(ctx context.Context, project string) ([]apitype.SecretEntry, error) {
+	var out []apitype.SecretEntry
 	path := "/secrets"
 	if project != "" {
 		path = "/projects/" + url.PathEscape(project) + "/secrets"
@@ -55,23 +52,21 @@ func (c *Client) SecretDelete(ctx context.Context, project, name string) error {
 }
 
 // Databases lists the SQL databases of every project.
-func (c *Client) Databases(ctx context.Context) ([]record.DatabaseConfig, error) {
-	var out []record.DatabaseConfig
+func (c *Client) Databases(ctx context.Context) ([]apitype.Database, error) {
+	var out []apitype.Database
 	return out, c.getJSON(ctx, http.MethodGet, "/databases", nil, &out)
 }
 
 // Query runs one SQL statement on a database.
-func (c *Client) Query(ctx context.Context, database, sql string, args []wire.SQLValue) (*wire.SQLResponse, error) {
-	var out wire.SQLResponse
-	return &out, c.getJSON(ctx, http.MethodPost, "/databases/"+url.PathEscape(database)+"/query", api.QueryRequest{SQL: sql, Args: args}, &out)
+func (c *Client) Query(ctx context.Context, database, sql string, args []apitype.SQLValue) (*apitype.SQLResponse, error) {
+	var out apitype.SQLResponse
+	return &out, c.getJSON(ctx, http.MethodPost, "/databases/"+url.PathEscape(database)+"/query", apitype.QueryRequest{SQL: sql, Args: args}, &out)
 }
 
 // Migrate applies migration files not yet applied to a database and
 // returns the names it applied.
-func (c *Client) Migrate(ctx context.Context, database string, files []bindings.Migration) ([]string, error) {
-	var out struct {
-		Applied []string `json:"applied"`
-	}
-	err := c.getJSON(ctx, http.MethodPost, "/databases/"+url.PathEscape(database)+"/migrate", api.MigrateRequest{Files: files}, &out)
+func (c *Client) Migrate(ctx context.Context, database string, files []apitype.Migration) ([]string, error) {
+	var out apitype.MigrateResult
+	err := c.getJSON(ctx, http.MethodPost, "/databases/"+url.PathEscape(database)+"/migrate", apitype.MigrateRequest{Files: files}, &out)
 	return out.Applied, err
 }

@@ -17,10 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratahq/strata/internal/api"
-	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/gateway"
-	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/apitype"
 )
 
 // Client talks to one Strata server.
@@ -46,7 +43,7 @@ func (e *APIError) Error() string {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+api.Prefix+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+apitype.Prefix+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +62,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var eb gateway.ErrorBody
+	var eb apitype.ErrorBody
 	if json.Unmarshal(b, &eb) == nil && eb.Error != "" {
 		return &APIError{Status: resp.StatusCode, Message: eb.Error}
 	}
@@ -129,27 +126,27 @@ func (c *Client) UploadBlob(ctx context.Context, sha string, data []byte) (bool,
 }
 
 // Deploy sends a deploy spec; with plan it only computes the plan.
-func (c *Client) Deploy(ctx context.Context, spec deploy.Spec, plan bool) (*api.DeployResult, error) {
-	var out api.DeployResult
+func (c *Client) Deploy(ctx context.Context, spec apitype.Spec, plan bool) (*apitype.DeployResult, error) {
+	var out apitype.DeployResult
 	err := c.getJSON(ctx, http.MethodPost, "/deploy?plan="+strconv.FormatBool(plan), spec, &out)
 	return &out, err
 }
 
 // Functions lists deployed functions.
-func (c *Client) Functions(ctx context.Context) ([]api.FunctionInfo, error) {
-	var out []api.FunctionInfo
+func (c *Client) Functions(ctx context.Context) ([]apitype.FunctionInfo, error) {
+	var out []apitype.FunctionInfo
 	return out, c.getJSON(ctx, http.MethodGet, "/functions", nil, &out)
 }
 
 // Versions lists a function's versions, newest first.
-func (c *Client) Versions(ctx context.Context, fn string) ([]api.VersionInfo, error) {
-	var out []api.VersionInfo
+func (c *Client) Versions(ctx context.Context, fn string) ([]apitype.VersionInfo, error) {
+	var out []apitype.VersionInfo
 	return out, c.getJSON(ctx, http.MethodGet, "/functions/"+url.PathEscape(fn)+"/versions", nil, &out)
 }
 
 // Rollback repoints a function to an earlier version.
 func (c *Client) Rollback(ctx context.Context, fn string, version int) error {
-	return c.getJSON(ctx, http.MethodPost, "/functions/"+url.PathEscape(fn)+"/rollback", map[string]int{"version": version}, nil)
+	return c.getJSON(ctx, http.MethodPost, "/functions/"+url.PathEscape(fn)+"/rollback", apitype.RollbackRequest{Version: version}, nil)
 }
 
 // InvokeResult is a function's answer to a direct invoke.
@@ -165,10 +162,10 @@ type InvokeResult struct {
 func (c *Client) Invoke(ctx context.Context, fn, method, path string, body []byte) (*InvokeResult, error) {
 	hdr := http.Header{}
 	if method != "" {
-		hdr.Set("X-Strata-Method", method)
+		hdr.Set(apitype.HeaderMethod, method)
 	}
 	if path != "" {
-		hdr.Set("X-Strata-Path", path)
+		hdr.Set(apitype.HeaderPath, path)
 	}
 	if json.Valid(body) {
 		hdr.Set("Content-Type", "application/json")
@@ -182,11 +179,11 @@ func (c *Client) Invoke(ctx context.Context, fn, method, path string, body []byt
 	if err != nil {
 		return nil, err
 	}
-	id := resp.Header.Get(gateway.HeaderInvocationID)
+	id := resp.Header.Get(apitype.HeaderInvocationID)
 	// A platform error (no such function, timeout, trap, throttle) has
 	// Strata's JSON error body; a function's own answer is passed through.
-	if resp.Header.Get(gateway.HeaderVersion) == "" && resp.StatusCode >= 400 {
-		var eb gateway.ErrorBody
+	if resp.Header.Get(apitype.HeaderVersion) == "" && resp.StatusCode >= 400 {
+		var eb apitype.ErrorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Error != "" {
 			return &InvokeResult{Status: resp.StatusCode, Header: resp.Header, Body: b, InvocationID: id},
 				&APIError{Status: resp.StatusCode, Message: eb.Error}
@@ -204,7 +201,7 @@ type LogsParams struct {
 
 // Logs calls fn for each log line until the stream ends (or, when
 // following, until ctx is done).
-func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(api.LogEntry) error) error {
+func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(apitype.LogEntry) error) error {
 	q := url.Values{}
 	if p.Function != "" {
 		q.Set("function", p.Function)
@@ -224,7 +221,7 @@ func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(api.LogEntry) e
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var e api.LogEntry
+		var e apitype.LogEntry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return fmt.Errorf("decode log line: %w", err)
 		}
@@ -239,7 +236,7 @@ func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(api.LogEntry) e
 }
 
 // Usage fetches the usage report for the last since (0 = everything).
-func (c *Client) Usage(ctx context.Context, function string, since time.Duration) (*invoke.UsageReport, error) {
+func (c *Client) Usage(ctx context.Context, function string, since time.Duration) (*apitype.UsageReport, error) {
 	q := url.Values{}
 	if function != "" {
 		q.Set("function", function)
@@ -247,6 +244,6 @@ func (c *Client) Usage(ctx context.Context, function string, since time.Duration
 	if since > 0 {
 		q.Set("since", since.String())
 	}
-	var out invoke.UsageReport
+	var out apitype.UsageReport
 	return &out, c.getJSON(ctx, http.MethodGet, "/usage?"+q.Encode(), nil, &out)
 }

@@ -8,14 +8,14 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 )
 
 // ExecutionStart starts a workflow execution. With an id that exists it
 // returns that execution and created false (starting is idempotent on the
 // id). input is JSON; nil is null.
-func (c *Client) ExecutionStart(ctx context.Context, workflow, id string, input []byte) (exec *api.ExecutionInfo, created bool, err error) {
-	b, err := json.Marshal(api.ExecutionStart{Workflow: workflow, ID: id, Input: input})
+func (c *Client) ExecutionStart(ctx context.Context, workflow, id string, input []byte) (exec *apitype.ExecutionInfo, created bool, err error) {
+	b, err := json.Marshal(apitype.ExecutionStart{Workflow: workflow, ID: id, Input: input})
 	if err != nil {
 		return nil, false, err
 	}
@@ -27,7 +27,7 @@ func (c *Client) ExecutionStart(ctx context.Context, workflow, id string, input 
 	if resp.StatusCode >= 300 {
 		return nil, false, decodeError(resp)
 	}
-	var out api.ExecutionInfo
+	var out apitype.ExecutionInfo
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, false, err
 	}
@@ -44,7 +44,7 @@ type ExecutionListParams struct {
 }
 
 // Executions lists executions, newest first.
-func (c *Client) Executions(ctx context.Context, p ExecutionListParams) ([]api.ExecutionInfo, error) {
+func (c *Client) Executions(ctx context.Context, p ExecutionListParams) ([]apitype.ExecutionInfo, error) {
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -58,15 +58,13 @@ func (c *Client) Executions(ctx context.Context, p ExecutionListParams) ([]api.E
 	if p.Limit > 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))
 	}
-	var out struct {
-		Executions []api.ExecutionInfo `json:"executions"`
-	}
+	var out apitype.ExecutionList
 	return out.Executions, c.getJSON(ctx, http.MethodGet, "/executions?"+q.Encode(), nil, &out)
 }
 
 // Execution returns one execution.
-func (c *Client) Execution(ctx context.Context, id string) (*api.ExecutionInfo, error) {
-	var out api.ExecutionInfo
+func (c *Client) Execution(ctx context.Context, id string) (*apitype.ExecutionInfo, error) {
+	var out apitype.ExecutionInfo
 	if err := c.getJSON(ctx, http.MethodGet, "/executions/"+url.PathEscape(id), nil, &out); err != nil {
 		return nil, err
 	}
@@ -75,14 +73,12 @@ func (c *Client) Execution(ctx context.Context, id string) (*api.ExecutionInfo, 
 
 // ExecutionHistory returns the events of one run of an execution (0: the
 // current run), oldest first.
-func (c *Client) ExecutionHistory(ctx context.Context, id string, run int) ([]api.ExecutionEvent, error) {
+func (c *Client) ExecutionHistory(ctx context.Context, id string, run int) ([]apitype.ExecutionEvent, error) {
 	path := "/executions/" + url.PathEscape(id) + "/history"
 	if run > 0 {
 		path += "?run=" + strconv.Itoa(run)
 	}
-	var out struct {
-		Events []api.ExecutionEvent `json:"events"`
-	}
+	var out apitype.ExecutionHistory
 	return out.Events, c.getJSON(ctx, http.MethodGet, path, nil, &out)
 }
 
@@ -92,7 +88,7 @@ func (c *Client) ExecutionSignal(ctx context.Context, id, name string, value []b
 	if len(value) == 0 {
 		value = []byte("null")
 	}
-	var out struct{}
+	var out apitype.SignalAccepted
 	return c.postRaw(ctx, "/executions/"+url.PathEscape(id)+"/signals/"+url.PathEscape(name), value,
 		http.Header{"Content-Type": {"application/json"}}, &out)
 }
@@ -100,20 +96,20 @@ func (c *Client) ExecutionSignal(ctx context.Context, id, name string, value []b
 // ExecutionCancel asks a running execution to cancel; its code sees the
 // cancellation at its next wait and may compensate.
 func (c *Client) ExecutionCancel(ctx context.Context, id, reason string) error {
-	return c.getJSON(ctx, http.MethodPost, "/executions/"+url.PathEscape(id)+"/cancel", map[string]string{"reason": reason}, nil)
+	return c.getJSON(ctx, http.MethodPost, "/executions/"+url.PathEscape(id)+"/cancel", apitype.ReasonRequest{Reason: reason}, nil)
 }
 
 // ExecutionTerminate ends a running execution at once, without running
 // its code.
 func (c *Client) ExecutionTerminate(ctx context.Context, id, reason string) error {
-	return c.getJSON(ctx, http.MethodPost, "/executions/"+url.PathEscape(id)+"/terminate", map[string]string{"reason": reason}, nil)
+	return c.getJSON(ctx, http.MethodPost, "/executions/"+url.PathEscape(id)+"/terminate", apitype.ReasonRequest{Reason: reason}, nil)
 }
 
 // ExecutionRestart reopens a finished execution: a new run from the start,
 // or with fromFailure from its failed step, keeping the results before it.
-func (c *Client) ExecutionRestart(ctx context.Context, id string, fromFailure bool) (*api.ExecutionInfo, error) {
-	var out api.ExecutionInfo
-	err := c.getJSON(ctx, http.MethodPost, "/executions/"+url.PathEscape(id)+"/restart", map[string]bool{"from_failure": fromFailure}, &out)
+func (c *Client) ExecutionRestart(ctx context.Context, id string, fromFailure bool) (*apitype.ExecutionInfo, error) {
+	var out apitype.ExecutionInfo
+	err := c.getJSON(ctx, http.MethodPost, "/executions/"+url.PathEscape(id)+"/restart", apitype.RestartRequest{FromFailure: fromFailure}, &out)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/api"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
@@ -175,7 +176,7 @@ func TestExecutionReads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, gotRun)
 	require.Len(t, evs, 2)
-	require.Equal(t, api.ExecutionEvent{Seq: 2, Type: "call_scheduled", Step: 1, Name: "charge", Data: json.RawMessage("null"), Time: evs[1].Time}, evs[1])
+	require.Equal(t, apitype.ExecutionEvent{Seq: 2, Type: "call_scheduled", Step: 1, Name: "charge", Data: json.RawMessage("null"), Time: evs[1].Time}, evs[1])
 	require.JSONEq(t, `{"input":{"n":1}}`, string(evs[0].Data))
 	_, err = c.ExecutionHistory(ctx, "o1", 3)
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/wasm"
 )
@@ -42,7 +43,7 @@ type Config struct {
 	SyncInterval   time.Duration // how often a node re-reads what is deployed (other nodes' deploys)
 	LogRetention   time.Duration
 	UsageRetention time.Duration
-	Prices         meter.Prices
+	Prices         apitype.Prices
 	Version        string
 	// CompileBudget bounds compiling one module at deploy and start-up; a
 	// module over it is refused (wasm.DefaultCompileBudget).

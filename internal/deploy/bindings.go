@@ -10,23 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
-
-// DatabaseSpec is a SQL database declared under databases: in strata.yaml.
-// URL holds ${secret:NAME} references only, never a resolved secret.
-type DatabaseSpec struct {
-	Name           string `json:"name"`
-	Engine         string `json:"engine"` // record.EngineSQLite or record.EnginePostgres
-	URL            string `json:"url,omitempty"`
-	MaxConnections int    `json:"max_connections"`
-}
-
-// KVSpec is a key-value namespace declared under kv: in strata.yaml.
-type KVSpec struct {
-	Name string `json:"name"`
-}
 
 // Limits and defaults of bindings, shared with the manifest and the schema.
 const (
@@ -384,7 +371,7 @@ func validateFunctionBindings(c record.FunctionConfig) []error {
 
 // validateBindings checks the project's databases, KV namespaces and
 // secrets, and every function's bindings against them.
-func (s Spec) validateBindings() []error {
+func validateBindings(s apitype.Spec) []error {
 	var errs []error
 	secrets := make(map[string]bool, len(s.Secrets))
 	for i, name := range s.Secrets {
@@ -458,7 +445,7 @@ func (s Spec) validateBindings() []error {
 // Bindings derives the store's binding resources of the project: its
 // databases and KV namespaces, sorted by name, never nil. The Spec must be
 // valid.
-func (s Spec) Bindings() store.BindingsApplyParams {
+func Bindings(s apitype.Spec) store.BindingsApplyParams {
 	b := store.BindingsApplyParams{Databases: []record.DatabaseConfig{}, KV: []record.KVNamespace{}}
 	for _, d := range s.Databases {
 		b.Databases = append(b.Databases, record.DatabaseConfig{

@@ -9,38 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/schedule"
 	"github.com/stratahq/strata/internal/store"
 )
-
-// QueueSpec is a queue declared under queues: in strata.yaml.
-type QueueSpec struct {
-	Name                string `json:"name"`
-	VisibilityTimeoutMS int64  `json:"visibility_timeout_ms"`
-	MaxReceives         int    `json:"max_receives"`
-	DeadLetter          string `json:"dead_letter,omitempty"` // a queue of the same Spec
-	FIFO                bool   `json:"fifo,omitempty"`
-}
-
-// TopicSpec is a topic and the user queues subscribed to it besides the
-// functions whose topics name it.
-type TopicSpec struct {
-	Name   string   `json:"name"`
-	Queues []string `json:"queues,omitempty"`
-}
-
-// QueueTrigger makes a function the consumer of a user queue.
-type QueueTrigger struct {
-	Name      string `json:"name"`
-	BatchSize int    `json:"batch_size"`
-}
-
-// ScheduleSpec fires a function on a cron or rate spec (package schedule).
-type ScheduleSpec struct {
-	Spec     string `json:"spec"`
-	Timezone string `json:"timezone,omitempty"` // IANA; "" is UTC
-}
 
 // Limits and defaults of events, shared with the manifest and the schema.
 const (
@@ -188,9 +161,9 @@ func ValidateSchedule(spec, timezone string) error {
 
 // validateEvents checks queues, topics and every function's triggers and
 // event settings against each other.
-func (s Spec) validateEvents() []error {
+func validateEvents(s apitype.Spec) []error {
 	var errs []error
-	queues := make(map[string]QueueSpec, len(s.Queues))
+	queues := make(map[string]apitype.QueueSpec, len(s.Queues))
 	for i, q := range s.Queues {
 		where := fmt.Sprintf("queues[%d]", i)
 		if q.Name != "" {
@@ -333,9 +306,9 @@ func DeadLetterCheck(queue, dl string, lookup func(string) (string, bool)) error
 // topic subscription, topics with all their subscribed queues, and a
 // schedule per scheduled function whose first fire is the first after now.
 // The Spec must be valid.
-func (s Spec) Events(now time.Time) store.EventsApplyParams {
+func Events(s apitype.Spec, now time.Time) store.EventsApplyParams {
 	var ev store.EventsApplyParams
-	consumer := map[string]QueueTrigger{}
+	consumer := map[string]apitype.QueueTrigger{}
 	fnOf := map[string]string{}
 	for _, f := range s.Functions {
 		if f.Queue != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -17,25 +18,25 @@ import (
 // shop is the project of the docs: a queue with a dead-letter queue, a
 // topic, a scheduled function and a function with async, rate-limited
 // routes.
-func shop() Spec {
+func shop() apitype.Spec {
 	s := spec("shop",
 		fn("process-order", sha('1')),
 		fn("welcome-email", sha('2')),
 		fn("nightly-cleanup", sha('3')),
 		fn("thumbnail", sha('4'), "POST /thumb", "POST /hooks/{id}"),
 	)
-	s.Queues = []QueueSpec{
+	s.Queues = []apitype.QueueSpec{
 		{Name: "orders", VisibilityTimeoutMS: 30000, MaxReceives: 5, DeadLetter: "orders-dlq"},
 		{Name: "orders-dlq", VisibilityTimeoutMS: 30000, MaxReceives: 5},
 		{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 5, FIFO: true},
 	}
-	s.Topics = []TopicSpec{{Name: "user-signed-up", Queues: []string{"audit"}}}
+	s.Topics = []apitype.TopicSpec{{Name: "user-signed-up", Queues: []string{"audit"}}}
 	for i := range s.Functions {
 		s.Functions[i].Retries = DefaultRetries
 	}
-	s.Functions[0].Queue = &QueueTrigger{Name: "orders", BatchSize: 10}
+	s.Functions[0].Queue = &apitype.QueueTrigger{Name: "orders", BatchSize: 10}
 	s.Functions[1].Topics = []string{"user-signed-up"}
-	s.Functions[2].Schedule = &ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"}
+	s.Functions[2].Schedule = &apitype.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"}
 	th := &s.Functions[3]
 	th.Config.Provisioned, th.Config.MaxConcurrency, th.Retries, th.DeadLetter = 4, 50, 3, "orders-dlq"
 	th.Routes[1].Async, th.Routes[1].RateLimit, th.Routes[1].RateBurst = true, 100, 200
@@ -44,8 +45,8 @@ func shop() Spec {
 
 func TestEvents(t *testing.T) {
 	s := shop()
-	require.NoError(t, s.Validate())
-	ev := s.Events(testNow)
+	require.NoError(t, Validate(s))
+	ev := Events(s, testNow)
 
 	byName := map[string]record.QueueConfig{}
 	var names []string
@@ -109,7 +110,7 @@ functions: 4 to add, 0 to change, 0 to remove, 0 unchanged; routes: 2 to add, 0 
 
 	ap := p.ApplyParams(s, testNow)
 	require.NotNil(t, ap.Events)
-	assert.Equal(t, s.Events(testNow), *ap.Events)
+	assert.Equal(t, Events(s, testNow), *ap.Events)
 	assert.Equal(t, record.Route{Project: "shop", Method: "POST", Path: "/hooks/{id}", Function: "thumbnail", Async: true, RateLimit: 100, RateBurst: 200}, ap.Routes[0])
 
 	// Deploying the same thing again changes nothing.
@@ -130,17 +131,17 @@ functions: 4 to add, 0 to change, 0 to remove, 0 unchanged; routes: 2 to add, 0 
 
 func TestComputeEventChanges(t *testing.T) {
 	before := shop()
-	before.Topics = append(before.Topics, TopicSpec{Name: "old-topic"})
-	before.Queues = append(before.Queues, QueueSpec{Name: "gone", VisibilityTimeoutMS: 1000, MaxReceives: 1})
+	before.Topics = append(before.Topics, apitype.TopicSpec{Name: "old-topic"})
+	before.Queues = append(before.Queues, apitype.QueueSpec{Name: "gone", VisibilityTimeoutMS: 1000, MaxReceives: 1})
 	st := deployed(before)
 
 	after := shop()
 	after.Queues[0].VisibilityTimeoutMS = 60000                                            // orders
 	after.Queues[2].FIFO = false                                                           // audit
 	after.Topics[0].Queues = nil                                                           // user-signed-up loses audit
-	after.Functions[2].Schedule = &ScheduleSpec{Spec: "0 4 * * *"}                         // nightly-cleanup
+	after.Functions[2].Schedule = &apitype.ScheduleSpec{Spec: "0 4 * * *"}                 // nightly-cleanup
 	after.Functions[1].Topics = nil                                                        // welcome-email unsubscribes
-	after.Functions[1].Schedule = &ScheduleSpec{Spec: "rate(1 hour)"}                      // and runs hourly
+	after.Functions[1].Schedule = &apitype.ScheduleSpec{Spec: "rate(1 hour)"}              // and runs hourly
 	after.Functions[3].Retries, after.Functions[3].DeadLetter = 0, ""                      // thumbnail
 	after.Functions[3].Routes[1].Async, after.Functions[3].Routes[1].RateLimit = false, 10 // hooks
 	after.Functions[3].Routes[1].RateBurst = 10
@@ -201,8 +202,8 @@ functions: 0 to add, 0 to change, 1 to remove, 1 unchanged; routes: 0 to add, 0 
 
 func TestComputeEventConflicts(t *testing.T) {
 	other := spec("blog", fn("poster", sha('9')))
-	other.Queues = []QueueSpec{{Name: "orders", VisibilityTimeoutMS: 1000, MaxReceives: 1}}
-	other.Topics = []TopicSpec{{Name: "user-signed-up"}}
+	other.Queues = []apitype.QueueSpec{{Name: "orders", VisibilityTimeoutMS: 1000, MaxReceives: 1}}
+	other.Topics = []apitype.TopicSpec{{Name: "user-signed-up"}}
 	_, err := Compute(shop(), deployed(other))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, store.ErrConflict))
@@ -211,46 +212,46 @@ func TestComputeEventConflicts(t *testing.T) {
 }
 
 func TestSpecValidateEvents(t *testing.T) {
-	require.NoError(t, shop().Validate())
+	require.NoError(t, Validate(shop()))
 	tests := []struct {
 		name   string
-		mutate func(*Spec)
+		mutate func(*apitype.Spec)
 		errs   []string
 	}{
-		{"reserved queue name", func(s *Spec) { s.Queues[0].Name = "_async.x" }, []string{`queues[0].name: is reserved: names starting with "_"`}},
-		{"duplicate queue", func(s *Spec) { s.Queues[1].Name = "orders" }, []string{`queue "orders": appears twice`}},
-		{"queue limits", func(s *Spec) { s.Queues[0].VisibilityTimeoutMS, s.Queues[0].MaxReceives = 0, 0 }, []string{
+		{"reserved queue name", func(s *apitype.Spec) { s.Queues[0].Name = "_async.x" }, []string{`queues[0].name: is reserved: names starting with "_"`}},
+		{"duplicate queue", func(s *apitype.Spec) { s.Queues[1].Name = "orders" }, []string{`queue "orders": appears twice`}},
+		{"queue limits", func(s *apitype.Spec) { s.Queues[0].VisibilityTimeoutMS, s.Queues[0].MaxReceives = 0, 0 }, []string{
 			`queue "orders": visibility_timeout_ms: must be a duration like "30s" or "5m" between 1s and 12h, got 0s`,
 			`queue "orders": max_receives: must be an integer between 1 and 1000, got 0`,
 		}},
-		{"missing dead letter", func(s *Spec) { s.Queues[0].DeadLetter = "nope" }, []string{`queue "orders": dead_letter: unknown queue "nope"`}},
-		{"own dead letter", func(s *Spec) { s.Queues[0].DeadLetter = "orders" }, []string{`queue "orders": dead_letter: a queue cannot be its own dead-letter queue`}},
-		{"dead letter circle", func(s *Spec) { s.Queues[1].DeadLetter = "orders" }, []string{`dead letters would go round in a circle: orders → orders-dlq → orders`}},
-		{"bad topic", func(s *Spec) { s.Topics[0].Name = "Topic"; s.Topics[0].Queues = []string{"nope", "nope"} }, []string{
+		{"missing dead letter", func(s *apitype.Spec) { s.Queues[0].DeadLetter = "nope" }, []string{`queue "orders": dead_letter: unknown queue "nope"`}},
+		{"own dead letter", func(s *apitype.Spec) { s.Queues[0].DeadLetter = "orders" }, []string{`queue "orders": dead_letter: a queue cannot be its own dead-letter queue`}},
+		{"dead letter circle", func(s *apitype.Spec) { s.Queues[1].DeadLetter = "orders" }, []string{`dead letters would go round in a circle: orders → orders-dlq → orders`}},
+		{"bad topic", func(s *apitype.Spec) { s.Topics[0].Name = "Topic"; s.Topics[0].Queues = []string{"nope", "nope"} }, []string{
 			`topics[0].name: must be a lowercase letter`, `topic "Topic": queues: unknown queue "nope"`,
 		}},
-		{"topic queue twice", func(s *Spec) { s.Topics[0].Queues = []string{"audit", "audit"} }, []string{`topic "user-signed-up": queues: "audit" is listed twice`}},
-		{"unknown trigger queue", func(s *Spec) { s.Functions[0].Queue.Name = "nope" }, []string{`function "process-order": queue: unknown queue "nope"`}},
-		{"two consumers", func(s *Spec) { s.Functions[1].Queue = &QueueTrigger{Name: "orders", BatchSize: 1} }, []string{
+		{"topic queue twice", func(s *apitype.Spec) { s.Topics[0].Queues = []string{"audit", "audit"} }, []string{`topic "user-signed-up": queues: "audit" is listed twice`}},
+		{"unknown trigger queue", func(s *apitype.Spec) { s.Functions[0].Queue.Name = "nope" }, []string{`function "process-order": queue: unknown queue "nope"`}},
+		{"two consumers", func(s *apitype.Spec) { s.Functions[1].Queue = &apitype.QueueTrigger{Name: "orders", BatchSize: 1} }, []string{
 			`function "welcome-email": queue: "orders" is already consumed by function "process-order"`,
 		}},
-		{"batch size", func(s *Spec) { s.Functions[0].Queue.BatchSize = 0 }, []string{`queue: batch_size: must be an integer between 1 and 100, got 0`}},
-		{"unknown topic", func(s *Spec) { s.Functions[1].Topics = []string{"nope"} }, []string{`function "welcome-email": topics: unknown topic "nope"`}},
-		{"bad schedule", func(s *Spec) { s.Functions[2].Schedule.Spec = "0 0 30 2 *" }, []string{`function "nightly-cleanup": schedule: schedule "0 0 30 2 *" never fires`}},
-		{"bad zone", func(s *Spec) { s.Functions[2].Schedule.Timezone = "Mars/Base" }, []string{`schedule: unknown time zone "Mars/Base"`}},
-		{"retries", func(s *Spec) { s.Functions[0].Retries = 11 }, []string{`retries: must be an integer between 0 and 10, got 11`}},
-		{"function dead letter", func(s *Spec) { s.Functions[3].DeadLetter = "nope" }, []string{`function "thumbnail": dead_letter: unknown queue "nope"`}},
-		{"dead letter is input", func(s *Spec) { s.Functions[0].DeadLetter = "orders" }, []string{`dead_letter: "orders" is the queue this function consumes`}},
-		{"provisioned", func(s *Spec) { s.Functions[3].Config.Provisioned = 51 }, []string{`function "thumbnail": provisioned: must be an integer between 0 and max_concurrency (50), got 51`}},
-		{"rate limit", func(s *Spec) { s.Functions[3].Routes[1].RateLimit = -1 }, []string{`route POST /hooks/{id}: rate_limit: must be a number`}},
-		{"burst without rate", func(s *Spec) { s.Functions[3].Routes[0].RateBurst = 5 }, []string{`route POST /thumb: rate_limit: must be a number`}},
-		{"rate without burst", func(s *Spec) { s.Functions[3].Routes[0].RateLimit = 5 }, []string{`route POST /thumb: rate_burst: must be an integer between 1 and 1000000, got 0`}},
+		{"batch size", func(s *apitype.Spec) { s.Functions[0].Queue.BatchSize = 0 }, []string{`queue: batch_size: must be an integer between 1 and 100, got 0`}},
+		{"unknown topic", func(s *apitype.Spec) { s.Functions[1].Topics = []string{"nope"} }, []string{`function "welcome-email": topics: unknown topic "nope"`}},
+		{"bad schedule", func(s *apitype.Spec) { s.Functions[2].Schedule.Spec = "0 0 30 2 *" }, []string{`function "nightly-cleanup": schedule: schedule "0 0 30 2 *" never fires`}},
+		{"bad zone", func(s *apitype.Spec) { s.Functions[2].Schedule.Timezone = "Mars/Base" }, []string{`schedule: unknown time zone "Mars/Base"`}},
+		{"retries", func(s *apitype.Spec) { s.Functions[0].Retries = 11 }, []string{`retries: must be an integer between 0 and 10, got 11`}},
+		{"function dead letter", func(s *apitype.Spec) { s.Functions[3].DeadLetter = "nope" }, []string{`function "thumbnail": dead_letter: unknown queue "nope"`}},
+		{"dead letter is input", func(s *apitype.Spec) { s.Functions[0].DeadLetter = "orders" }, []string{`dead_letter: "orders" is the queue this function consumes`}},
+		{"provisioned", func(s *apitype.Spec) { s.Functions[3].Config.Provisioned = 51 }, []string{`function "thumbnail": provisioned: must be an integer between 0 and max_concurrency (50), got 51`}},
+		{"rate limit", func(s *apitype.Spec) { s.Functions[3].Routes[1].RateLimit = -1 }, []string{`route POST /hooks/{id}: rate_limit: must be a number`}},
+		{"burst without rate", func(s *apitype.Spec) { s.Functions[3].Routes[0].RateBurst = 5 }, []string{`route POST /thumb: rate_limit: must be a number`}},
+		{"rate without burst", func(s *apitype.Spec) { s.Functions[3].Routes[0].RateLimit = 5 }, []string{`route POST /thumb: rate_burst: must be an integer between 1 and 1000000, got 0`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := shop()
 			tt.mutate(&s)
-			err := s.Validate()
+			err := Validate(s)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrInvalidSpec))
 			for _, want := range tt.errs {
@@ -263,9 +264,9 @@ func TestSpecValidateEvents(t *testing.T) {
 func TestSpecJSON(t *testing.T) {
 	// A spec of a client that knows nothing of events still decodes, and
 	// one with events survives the trip.
-	var old Spec
+	var old apitype.Spec
 	require.NoError(t, json.Unmarshal([]byte(`{"project":"p","functions":[{"name":"f","module_sha256":"`+sha('1')+`","config":{"kind":"reactor","memory_mb":128,"timeout_ms":1000,"max_concurrency":1},"routes":[{"method":"GET","path":"/"}]}]}`), &old))
-	require.NoError(t, old.Validate())
+	require.NoError(t, Validate(old))
 	assert.Zero(t, old.Functions[0].Retries)
 
 	s := shop()
@@ -274,7 +275,7 @@ func TestSpecJSON(t *testing.T) {
 	assert.Contains(t, string(js), `"queue":{"name":"orders","batch_size":10}`)
 	assert.Contains(t, string(js), `"schedule":{"spec":"0 3 * * *","timezone":"Europe/Berlin"}`)
 	assert.Contains(t, string(js), `{"method":"POST","path":"/hooks/{id}","async":true,"rate_limit":100,"rate_burst":200}`)
-	var back Spec
+	var back apitype.Spec
 	require.NoError(t, json.Unmarshal(js, &back))
 	assert.Equal(t, s, back)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -100,9 +101,9 @@ type ScheduleChange struct {
 
 // FunctionChange is a function that gets a new version.
 type FunctionChange struct {
-	Name string          `json:"name"`
-	Old  *record.Version `json:"old,omitempty"` // nil when the function is new
-	New  FunctionSpec    `json:"new"`
+	Name string               `json:"name"`
+	Old  *record.Version      `json:"old,omitempty"` // nil when the function is new
+	New  apitype.FunctionSpec `json:"new"`
 	// Fields describes the change for people: "memory 128→256 MB",
 	// "env ~KEY". Env values never appear: they may be secrets.
 	Fields []string `json:"fields,omitempty"`
@@ -128,8 +129,8 @@ func (p *Plan) Empty() bool {
 // detects) equals any deployed kind: the kind follows from the module, and a
 // different module is a change anyway. Workflows compare as a set: their
 // order in the spec changes nothing, and new versions list them sorted.
-func Compute(spec Spec, cur State) (*Plan, error) {
-	if err := spec.Validate(); err != nil {
+func Compute(spec apitype.Spec, cur State) (*Plan, error) {
+	if err := Validate(spec); err != nil {
 		return nil, err
 	}
 	spec = sortWorkflows(spec)
@@ -178,11 +179,11 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 			current = append(current, r)
 		}
 	}
-	desired := spec.storeRoutes()
+	desired := storeRoutes(spec)
 	conflicts = append(conflicts, RouteOwnershipConflicts(spec.Project, desired, cur.Routes)...)
-	ev := spec.Events(time.Time{})
+	ev := Events(spec, time.Time{})
 	conflicts = append(conflicts, p.diffEvents(ev, cur)...)
-	conflicts = append(conflicts, p.diffBindings(spec.Bindings(), cur)...)
+	conflicts = append(conflicts, p.diffBindings(Bindings(spec), cur)...)
 	conflicts = append(conflicts, p.diffWorkflows(spec, cur)...)
 	if len(conflicts) > 0 {
 		return nil, fmt.Errorf("deploy project %q: %w", spec.Project, errors.Join(conflicts...))
@@ -292,7 +293,7 @@ func timeoutString(ms int64) string {
 }
 
 // describe lists a new function's settings.
-func describe(fs FunctionSpec) []string {
+func describe(fs apitype.FunctionSpec) []string {
 	c := fs.Config
 	kind := c.Kind
 	if kind == "" {
@@ -314,7 +315,7 @@ func describe(fs FunctionSpec) []string {
 
 // diff lists what differs between a deployed version and a wanted function;
 // nothing when they are the same version.
-func diff(old record.Version, fs FunctionSpec) []string {
+func diff(old record.Version, fs apitype.FunctionSpec) []string {
 	var out []string
 	o, n := old.Config, fs.Config
 	if old.ModuleSHA256 != fs.ModuleSHA256 {
@@ -423,17 +424,17 @@ func (p *Plan) Write(w io.Writer) error {
 
 // ApplyParams builds the store call that carries out the plan: a new version
 // for every added or changed function, the removals, the project's full
-// route set, its complete event configuration (Spec.Events) and its
-// complete databases and KV namespaces (Spec.Bindings), all from spec (the
+// route set, its complete event configuration (Events) and its
+// complete databases and KV namespaces (Bindings), all from spec (the
 // Spec the plan was computed from). now is when the deploy happens: new
 // schedules first fire after it.
-func (p *Plan) ApplyParams(spec Spec, now time.Time) store.DeploymentApplyParams {
-	ev := spec.Events(now)
-	bind := spec.Bindings()
+func (p *Plan) ApplyParams(spec apitype.Spec, now time.Time) store.DeploymentApplyParams {
+	ev := Events(spec, now)
+	bind := Bindings(spec)
 	ap := store.DeploymentApplyParams{
 		Project:         p.Project,
 		RemoveFunctions: slices.Clone(p.Remove),
-		Routes:          spec.storeRoutes(),
+		Routes:          storeRoutes(spec),
 		Events:          &ev,
 		Bindings:        &bind,
 	}

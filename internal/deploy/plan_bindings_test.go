@@ -8,13 +8,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
 // bindingSpec is a project with a database of each engine, a KV namespace
 // and a function using them, as the manifest's docs example has it.
-func bindingSpec() Spec {
+func bindingSpec() apitype.Spec {
 	api := fn("api", sha('1'), "GET /a")
 	api.Config.Bindings = []record.Binding{
 		{Name: "db", Kind: record.BindingSQL, Resource: "main"},
@@ -23,11 +24,11 @@ func bindingSpec() Spec {
 	api.Config.Secrets = []string{"STRIPE_KEY"}
 	api.Config.Fetch = []string{"*.example.org"}
 	s := spec("shop", api, fn("web", sha('2')))
-	s.Databases = []DatabaseSpec{
+	s.Databases = []apitype.DatabaseSpec{
 		{Name: "main", Engine: record.EngineSQLite, MaxConnections: 10},
 		{Name: "orders", Engine: record.EnginePostgres, URL: "postgres://app:${secret:ORDERS_PW}@db/orders", MaxConnections: 10},
 	}
-	s.KV = []KVSpec{{Name: "sessions"}}
+	s.KV = []apitype.KVSpec{{Name: "sessions"}}
 	s.Secrets = []string{"ORDERS_PW", "STRIPE_KEY"}
 	return s
 }
@@ -113,8 +114,8 @@ func TestComputeBindingsChange(t *testing.T) {
 	s.Databases[1].MaxConnections = 20
 	s.Databases[1].URL = "${secret:ORDERS_URL}"
 	s.Secrets = append(s.Secrets, "ORDERS_URL")
-	s.Databases = append(s.Databases[1:], DatabaseSpec{Name: "audit", Engine: record.EngineSQLite, MaxConnections: 1})
-	s.KV = []KVSpec{{Name: "sessions"}, {Name: "flags"}}
+	s.Databases = append(s.Databases[1:], apitype.DatabaseSpec{Name: "audit", Engine: record.EngineSQLite, MaxConnections: 1})
+	s.KV = []apitype.KVSpec{{Name: "sessions"}, {Name: "flags"}}
 
 	st := deployed(old)
 	st.KV = append(st.KV, record.KVNamespace{Name: "carts", Project: "shop"}, record.KVNamespace{Name: "theirs", Project: "other"})
@@ -123,7 +124,7 @@ func TestComputeBindingsChange(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidSpec)
 	assert.Contains(t, err.Error(), `function "api": bindings: "db": unknown database or kv namespace "main"`)
 
-	s.Databases = append(s.Databases, DatabaseSpec{Name: "main", Engine: record.EngineSQLite, MaxConnections: 10})
+	s.Databases = append(s.Databases, apitype.DatabaseSpec{Name: "main", Engine: record.EngineSQLite, MaxConnections: 10})
 	api.Config.Bindings[0].Resource = "audit"
 	p, err := Compute(s, st)
 	require.NoError(t, err)

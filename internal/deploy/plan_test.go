@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
@@ -25,34 +26,36 @@ func cfg() record.FunctionConfig {
 }
 
 // fn builds a function spec with default config and routes like "GET /x".
-func fn(name, digest string, routes ...string) FunctionSpec {
-	f := FunctionSpec{Name: name, ModuleSHA256: digest, Config: cfg()}
+func fn(name, digest string, routes ...string) apitype.FunctionSpec {
+	f := apitype.FunctionSpec{Name: name, ModuleSHA256: digest, Config: cfg()}
 	for _, r := range routes {
 		p, err := route.Parse(r)
 		if err != nil {
 			panic(err)
 		}
-		f.Routes = append(f.Routes, RouteSpec{Method: p.Method, Path: p.Path})
+		f.Routes = append(f.Routes, apitype.RouteSpec{Method: p.Method, Path: p.Path})
 	}
 	return f
 }
 
-func spec(project string, fns ...FunctionSpec) Spec { return Spec{Project: project, Functions: fns} }
+func spec(project string, fns ...apitype.FunctionSpec) apitype.Spec {
+	return apitype.Spec{Project: project, Functions: fns}
+}
 
 // deployed turns a spec into the state the store would hold after applying it.
-func deployed(specs ...Spec) State {
+func deployed(specs ...apitype.Spec) State {
 	st := State{Active: map[string]record.Version{}}
 	for _, s := range specs {
 		for _, f := range s.Functions {
 			st.Functions = append(st.Functions, record.Function{Name: f.Name, Project: s.Project, ActiveVersion: 1})
 			st.Active[f.Name] = record.Version{Function: f.Name, Number: 1, ModuleSHA256: f.ModuleSHA256, Config: f.Config}
 		}
-		st.Routes = append(st.Routes, s.storeRoutes()...)
-		ev := s.Events(testNow)
+		st.Routes = append(st.Routes, storeRoutes(s)...)
+		ev := Events(s, testNow)
 		st.Queues = append(st.Queues, ev.Queues...)
 		st.Topics = append(st.Topics, ev.Topics...)
 		st.Schedules = append(st.Schedules, ev.Schedules...)
-		b := s.Bindings()
+		b := Bindings(s)
 		st.Databases = append(st.Databases, b.Databases...)
 		st.KV = append(st.KV, b.KV...)
 	}
@@ -232,7 +235,7 @@ func TestComputeConflicts(t *testing.T) {
 	other := spec("blog", fn("hello", sha('1'), "GET /posts/{id}", "* /feed", "POST /x"))
 	tests := []struct {
 		name string
-		spec Spec
+		spec apitype.Spec
 		errs []string
 	}{
 		{

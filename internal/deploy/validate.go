@@ -39,7 +39,7 @@ const (
 	SHA256Rule      = "must be 64 lowercase hex digits (a SHA-256)"
 )
 
-// ErrInvalidSpec marks every error of Spec.Validate, so the admin API can
+// ErrInvalidSpec marks every error of Validate, so the admin API can
 // answer 400.
 var ErrInvalidSpec = errors.New("invalid deploy spec")
 
@@ -123,7 +123,7 @@ func ValidateSHA256(s string) error {
 
 // ValidateConfig checks a function configuration as it arrives over the
 // API, bindings included (their names, kinds, secret names and fetch
-// patterns; Spec.Validate checks that the resources exist) and workflows.
+// patterns; Validate checks that the resources exist) and workflows.
 // An empty Kind is allowed: the server detects it from the module's
 // exports when it compiles it.
 func ValidateConfig(c record.FunctionConfig) error {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,41 +80,41 @@ func TestValidateBindingNames(t *testing.T) {
 }
 
 func TestSpecValidateBindings(t *testing.T) {
-	require.NoError(t, bindingSpec().Validate())
+	require.NoError(t, Validate(bindingSpec()))
 
 	for name, tc := range map[string]struct {
-		edit func(*Spec)
+		edit func(*apitype.Spec)
 		want string
 	}{
-		"unknown resource": {func(s *Spec) { s.Functions[0].Config.Bindings[0].Resource = "nope" }, `function "api": bindings: "db": unknown database or kv namespace "nope"`},
-		"wrong kind":       {func(s *Spec) { s.Functions[0].Config.Bindings[0].Kind = record.BindingKV }, `function "api": bindings: "db": "main" is a sql resource, not kv`},
-		"bad kind":         {func(s *Spec) { s.Functions[0].Config.Bindings[0].Kind = "queue" }, `kind must be "sql" or "kv", got "queue"`},
-		"bound twice": {func(s *Spec) {
+		"unknown resource": {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Resource = "nope" }, `function "api": bindings: "db": unknown database or kv namespace "nope"`},
+		"wrong kind":       {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Kind = record.BindingKV }, `function "api": bindings: "db": "main" is a sql resource, not kv`},
+		"bad kind":         {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Kind = "queue" }, `kind must be "sql" or "kv", got "queue"`},
+		"bound twice": {func(s *apitype.Spec) {
 			s.Functions[0].Config.Bindings = append(s.Functions[0].Config.Bindings, record.Binding{Name: "db", Kind: record.BindingKV, Resource: "sessions"})
 		}, `bindings: "db" is bound twice`},
-		"binding named secrets": {func(s *Spec) { s.Functions[0].Config.Bindings[0].Name = "secrets" }, `"secrets" is reserved`},
-		"undeclared secret":     {func(s *Spec) { s.Functions[1].Config.Secrets = []string{"NOPE"} }, `function "web": secrets: "NOPE" is not declared`},
-		"secret twice":          {func(s *Spec) { s.Secrets = append(s.Secrets, "ORDERS_PW") }, `secrets: "ORDERS_PW" is listed twice`},
-		"bad fetch":             {func(s *Spec) { s.Functions[0].Config.Fetch = []string{"http://x.com"} }, "fetch: must be a host without a scheme"},
-		"fetch twice":           {func(s *Spec) { s.Functions[0].Config.Fetch = []string{"x.com", "x.com"} }, `fetch: "x.com" is listed twice`},
-		"fetch_private alone": {func(s *Spec) {
+		"binding named secrets": {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Name = "secrets" }, `"secrets" is reserved`},
+		"undeclared secret":     {func(s *apitype.Spec) { s.Functions[1].Config.Secrets = []string{"NOPE"} }, `function "web": secrets: "NOPE" is not declared`},
+		"secret twice":          {func(s *apitype.Spec) { s.Secrets = append(s.Secrets, "ORDERS_PW") }, `secrets: "ORDERS_PW" is listed twice`},
+		"bad fetch":             {func(s *apitype.Spec) { s.Functions[0].Config.Fetch = []string{"http://x.com"} }, "fetch: must be a host without a scheme"},
+		"fetch twice":           {func(s *apitype.Spec) { s.Functions[0].Config.Fetch = []string{"x.com", "x.com"} }, `fetch: "x.com" is listed twice`},
+		"fetch_private alone": {func(s *apitype.Spec) {
 			s.Functions[1].Config.FetchPrivate = true
 		}, "fetch_private: allows private addresses of the hosts listed under fetch, but fetch lists none"},
-		"literal password":     {func(s *Spec) { s.Databases[1].URL = "postgres://app:pw@db/orders" }, `database "orders": url: holds a literal password`},
-		"undeclared url ref":   {func(s *Spec) { s.Secrets = []string{"STRIPE_KEY"} }, `database "orders": url: secret ORDERS_PW is not declared`},
-		"postgres without url": {func(s *Spec) { s.Databases[1].URL = "" }, `database "orders": url: a postgres database needs a url`},
-		"sqlite with url":      {func(s *Spec) { s.Databases[0].URL = "postgres://h/db" }, `database "main": url: a sqlite database is a file`},
-		"bad engine":           {func(s *Spec) { s.Databases[0].Engine = "mysql" }, `database "main": engine: must be "sqlite" or "postgres"`},
-		"max_connections":      {func(s *Spec) { s.Databases[0].MaxConnections = 0 }, `database "main": max_connections: must be an integer between 1 and 1000, got 0`},
-		"database twice":       {func(s *Spec) { s.Databases = append(s.Databases, s.Databases[0]) }, `database "main": appears twice`},
-		"kv twice":             {func(s *Spec) { s.KV = append(s.KV, s.KV[0]) }, `kv namespace "sessions": appears twice`},
-		"kv named as database": {func(s *Spec) { s.KV = append(s.KV, KVSpec{Name: "main"}) }, `kv namespace "main": a database has that name`},
-		"bad database name":    {func(s *Spec) { s.Databases[0].Name = "Main" }, `databases[0].name: must be a lowercase letter`},
+		"literal password":     {func(s *apitype.Spec) { s.Databases[1].URL = "postgres://app:pw@db/orders" }, `database "orders": url: holds a literal password`},
+		"undeclared url ref":   {func(s *apitype.Spec) { s.Secrets = []string{"STRIPE_KEY"} }, `database "orders": url: secret ORDERS_PW is not declared`},
+		"postgres without url": {func(s *apitype.Spec) { s.Databases[1].URL = "" }, `database "orders": url: a postgres database needs a url`},
+		"sqlite with url":      {func(s *apitype.Spec) { s.Databases[0].URL = "postgres://h/db" }, `database "main": url: a sqlite database is a file`},
+		"bad engine":           {func(s *apitype.Spec) { s.Databases[0].Engine = "mysql" }, `database "main": engine: must be "sqlite" or "postgres"`},
+		"max_connections":      {func(s *apitype.Spec) { s.Databases[0].MaxConnections = 0 }, `database "main": max_connections: must be an integer between 1 and 1000, got 0`},
+		"database twice":       {func(s *apitype.Spec) { s.Databases = append(s.Databases, s.Databases[0]) }, `database "main": appears twice`},
+		"kv twice":             {func(s *apitype.Spec) { s.KV = append(s.KV, s.KV[0]) }, `kv namespace "sessions": appears twice`},
+		"kv named as database": {func(s *apitype.Spec) { s.KV = append(s.KV, apitype.KVSpec{Name: "main"}) }, `kv namespace "main": a database has that name`},
+		"bad database name":    {func(s *apitype.Spec) { s.Databases[0].Name = "Main" }, `databases[0].name: must be a lowercase letter`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := bindingSpec()
 			tc.edit(&s)
-			err := s.Validate()
+			err := Validate(s)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalidSpec)
 			assert.Contains(t, err.Error(), tc.want)

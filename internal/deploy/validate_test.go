@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,22 +56,22 @@ func TestValidateLimits(t *testing.T) {
 }
 
 func TestSpecValidate(t *testing.T) {
-	good := func() Spec {
+	good := func() apitype.Spec {
 		return spec("shop", fn("api", sha('1'), "GET /a", "POST /u/{id}"), fn("web", sha('2'), "/{rest...}"))
 	}
-	require.NoError(t, good().Validate())
+	require.NoError(t, Validate(good()))
 
 	tests := []struct {
 		name   string
-		mutate func(*Spec)
+		mutate func(*apitype.Spec)
 		errs   []string
 	}{
-		{"bad project", func(s *Spec) { s.Project = "Shop" }, []string{`project: must be a lowercase letter`}},
-		{"no functions", func(s *Spec) { s.Functions = nil }, []string{"functions: at least one function is required"}},
-		{"bad name", func(s *Spec) { s.Functions[0].Name = "API" }, []string{`functions[0].name: must be`}},
-		{"duplicate", func(s *Spec) { s.Functions[1].Name = "api" }, []string{`function "api": appears twice`}},
-		{"bad sha", func(s *Spec) { s.Functions[0].ModuleSHA256 = "xyz" }, []string{`function "api": module_sha256: must be 64 lowercase hex digits (a SHA-256), got "xyz"`}},
-		{"config", func(s *Spec) {
+		{"bad project", func(s *apitype.Spec) { s.Project = "Shop" }, []string{`project: must be a lowercase letter`}},
+		{"no functions", func(s *apitype.Spec) { s.Functions = nil }, []string{"functions: at least one function is required"}},
+		{"bad name", func(s *apitype.Spec) { s.Functions[0].Name = "API" }, []string{`functions[0].name: must be`}},
+		{"duplicate", func(s *apitype.Spec) { s.Functions[1].Name = "api" }, []string{`function "api": appears twice`}},
+		{"bad sha", func(s *apitype.Spec) { s.Functions[0].ModuleSHA256 = "xyz" }, []string{`function "api": module_sha256: must be 64 lowercase hex digits (a SHA-256), got "xyz"`}},
+		{"config", func(s *apitype.Spec) {
 			s.Functions[0].Config = record.FunctionConfig{Kind: "wasm", MemoryMB: 1, TimeoutMS: 0, MaxConcurrency: 0, Env: map[string]string{"1A": "x"}}
 		}, []string{
 			`function "api": config: kind: must be "reactor" or "command", got "wasm"`,
@@ -79,18 +80,20 @@ func TestSpecValidate(t *testing.T) {
 			`max_concurrency: must be an integer between 1 and 10000, got 0`,
 			`env: key must be a letter or _ followed by letters, digits or _, got "1A"`,
 		}},
-		{"bad route", func(s *Spec) { s.Functions[0].Routes[0].Path = "/a//b" }, []string{`function "api": route GET /a//b: path "/a//b" has an empty segment`}},
-		{"bad method", func(s *Spec) { s.Functions[0].Routes[0].Method = "" }, []string{`function "api": route  /a: method "" is not one of`}},
-		{"clash", func(s *Spec) { s.Functions[1].Routes = []RouteSpec{{Method: "POST", Path: "/u/{name}"}} },
+		{"bad route", func(s *apitype.Spec) { s.Functions[0].Routes[0].Path = "/a//b" }, []string{`function "api": route GET /a//b: path "/a//b" has an empty segment`}},
+		{"bad method", func(s *apitype.Spec) { s.Functions[0].Routes[0].Method = "" }, []string{`function "api": route  /a: method "" is not one of`}},
+		{"clash", func(s *apitype.Spec) {
+			s.Functions[1].Routes = []apitype.RouteSpec{{Method: "POST", Path: "/u/{name}"}}
+		},
 			[]string{`function "web": route POST /u/{name} clashes with POST /u/{id} of function "api"`}},
-		{"reserved", func(s *Spec) { s.Functions[1].Routes = []RouteSpec{{Method: "*", Path: "/_strata/x"}} },
+		{"reserved", func(s *apitype.Spec) { s.Functions[1].Routes = []apitype.RouteSpec{{Method: "*", Path: "/_strata/x"}} },
 			[]string{`reserved for the platform`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := good()
 			tt.mutate(&s)
-			err := s.Validate()
+			err := Validate(s)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrInvalidSpec))
 			for _, want := range tt.errs {
@@ -102,9 +105,9 @@ func TestSpecValidate(t *testing.T) {
 	// Kind may be empty (detected from the module by the server).
 	s := good()
 	s.Functions[0].Config.Kind = ""
-	assert.NoError(t, s.Validate())
+	assert.NoError(t, Validate(s))
 	// "*" and GET on one shape do not clash: GET wins at match time.
 	s = good()
-	s.Functions[1].Routes = []RouteSpec{{Method: "*", Path: "/a"}}
-	assert.NoError(t, s.Validate())
+	s.Functions[1].Routes = []apitype.RouteSpec{{Method: "*", Path: "/a"}}
+	assert.NoError(t, Validate(s))
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -102,7 +103,7 @@ func validateFunctionWorkflows(c record.FunctionConfig) []error {
 // validateWorkflows checks what spans functions: a workflow name is
 // declared by one function of the project, and a route that starts a
 // workflow starts one of its own function's and is not async.
-func (s Spec) validateWorkflows() []error {
+func validateWorkflows(s apitype.Spec) []error {
 	var errs []error
 	owner := map[string]string{}
 	for _, f := range s.Functions {
@@ -137,7 +138,7 @@ func (s Spec) validateWorkflows() []error {
 // sortWorkflows returns spec with every function's workflows sorted by
 // name, so that their order in the request changes nothing. It copies what
 // it changes.
-func sortWorkflows(spec Spec) Spec {
+func sortWorkflows(spec apitype.Spec) apitype.Spec {
 	spec.Functions = slices.Clone(spec.Functions)
 	for i := range spec.Functions {
 		c := &spec.Functions[i].Config
@@ -170,7 +171,7 @@ func workflowsOf(fns map[string]record.FunctionConfig) map[string]Workflow {
 // and the deployed state, and returns conflicts with workflow names that an
 // active function of another project declares: the engine finds a workflow
 // by name, so a name must stay unambiguous across projects.
-func (p *Plan) diffWorkflows(spec Spec, cur State) []error {
+func (p *Plan) diffWorkflows(spec apitype.Spec, cur State) []error {
 	var conflicts []error
 	wantFns := map[string]record.FunctionConfig{}
 	for _, f := range spec.Functions {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -16,20 +17,20 @@ import (
 // shopWithWorkflows: orders orchestrates fulfil and refund (listed out of
 // order), POST /orders starts fulfil with a rate limit, GET /orders/{id}
 // invokes orders; api has no workflow.
-func shopWithWorkflows() Spec {
+func shopWithWorkflows() apitype.Spec {
 	s := spec("shop", fn("orders", sha('1'), "GET /orders/{id}"), fn("api", sha('2'), "GET /a"))
 	o := &s.Functions[0]
 	o.Config.Workflows = []record.WorkflowConfig{
 		{Name: "refund"},
 		{Name: "fulfil", HistoryLimit: 1000, Retention: 24 * time.Hour},
 	}
-	o.Routes = append(o.Routes, RouteSpec{Method: "POST", Path: "/orders", Workflow: "fulfil", RateLimit: 10, RateBurst: 10})
+	o.Routes = append(o.Routes, apitype.RouteSpec{Method: "POST", Path: "/orders", Workflow: "fulfil", RateLimit: 10, RateBurst: 10})
 	return s
 }
 
 // applied is the state after applying spec's plan against cur, as the store
 // would keep it.
-func applied(t *testing.T, s Spec, cur State) State {
+func applied(t *testing.T, s apitype.Spec, cur State) State {
 	t.Helper()
 	p, err := Compute(s, cur)
 	require.NoError(t, err)
@@ -189,28 +190,28 @@ func TestWorkflowNameOwnedByAnotherProject(t *testing.T) {
 func TestWorkflowSpecValidate(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
-		change func(s *Spec)
+		change func(s *apitype.Spec)
 		want   string
 	}{
-		{"bad name", func(s *Spec) { s.Functions[0].Config.Workflows[0].Name = "Fulfil" }, `function "orders": config: workflows: name must be a lowercase letter`},
-		{"listed twice", func(s *Spec) { s.Functions[0].Config.Workflows[0].Name = "fulfil" }, `workflows: "fulfil" is listed twice`},
-		{"history limit low", func(s *Spec) { s.Functions[0].Config.Workflows[1].HistoryLimit = 99 }, `workflow "fulfil": history_limit: must be an integer number of events per run between 100 and 1000000, got 99`},
-		{"history limit high", func(s *Spec) { s.Functions[0].Config.Workflows[1].HistoryLimit = MaxHistoryLimit + 1 }, `got 1000001`},
-		{"retention short", func(s *Spec) { s.Functions[0].Config.Workflows[1].Retention = 59 * time.Second }, `workflow "fulfil": retention: must be a duration like "168h" or "30m" between 1m and 8760h (a year); days are written in hours, got 59s`},
-		{"retention long", func(s *Spec) { s.Functions[0].Config.Workflows[1].Retention = MaxRetention + time.Hour }, `got 8761h`},
-		{"command module", func(s *Spec) { s.Functions[0].Config.Kind = record.KindCommand }, `function "orders": config: workflows: a command module cannot orchestrate workflows`},
-		{"two functions", func(s *Spec) { s.Functions[1].Config.Workflows = []record.WorkflowConfig{{Name: "fulfil"}} }, `workflow "fulfil" is declared by functions "orders" and "api"`},
-		{"unknown route workflow", func(s *Spec) { s.Functions[0].Routes[1].Workflow = "fulfill" }, `function "orders": route POST /orders: unknown workflow "fulfill"`},
-		{"async route workflow", func(s *Spec) { s.Functions[0].Routes[1].Async = true }, `function "orders": route POST /orders: a route that starts workflow "fulfil" cannot be async`},
-		{"other function's workflow", func(s *Spec) {
-			s.Functions[1].Routes = append(s.Functions[1].Routes, RouteSpec{Method: "POST", Path: "/refund", Workflow: "refund"})
+		{"bad name", func(s *apitype.Spec) { s.Functions[0].Config.Workflows[0].Name = "Fulfil" }, `function "orders": config: workflows: name must be a lowercase letter`},
+		{"listed twice", func(s *apitype.Spec) { s.Functions[0].Config.Workflows[0].Name = "fulfil" }, `workflows: "fulfil" is listed twice`},
+		{"history limit low", func(s *apitype.Spec) { s.Functions[0].Config.Workflows[1].HistoryLimit = 99 }, `workflow "fulfil": history_limit: must be an integer number of events per run between 100 and 1000000, got 99`},
+		{"history limit high", func(s *apitype.Spec) { s.Functions[0].Config.Workflows[1].HistoryLimit = MaxHistoryLimit + 1 }, `got 1000001`},
+		{"retention short", func(s *apitype.Spec) { s.Functions[0].Config.Workflows[1].Retention = 59 * time.Second }, `workflow "fulfil": retention: must be a duration like "168h" or "30m" between 1m and 8760h (a year); days are written in hours, got 59s`},
+		{"retention long", func(s *apitype.Spec) { s.Functions[0].Config.Workflows[1].Retention = MaxRetention + time.Hour }, `got 8761h`},
+		{"command module", func(s *apitype.Spec) { s.Functions[0].Config.Kind = record.KindCommand }, `function "orders": config: workflows: a command module cannot orchestrate workflows`},
+		{"two functions", func(s *apitype.Spec) { s.Functions[1].Config.Workflows = []record.WorkflowConfig{{Name: "fulfil"}} }, `workflow "fulfil" is declared by functions "orders" and "api"`},
+		{"unknown route workflow", func(s *apitype.Spec) { s.Functions[0].Routes[1].Workflow = "fulfill" }, `function "orders": route POST /orders: unknown workflow "fulfill"`},
+		{"async route workflow", func(s *apitype.Spec) { s.Functions[0].Routes[1].Async = true }, `function "orders": route POST /orders: a route that starts workflow "fulfil" cannot be async`},
+		{"other function's workflow", func(s *apitype.Spec) {
+			s.Functions[1].Routes = append(s.Functions[1].Routes, apitype.RouteSpec{Method: "POST", Path: "/refund", Workflow: "refund"})
 		}, `function "api": route POST /refund: workflow "refund" belongs to function "orders"; the route must be one of that function's`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := shopWithWorkflows()
-			require.NoError(t, s.Validate())
+			require.NoError(t, Validate(s))
 			tt.change(&s)
-			err := s.Validate()
+			err := Validate(s)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrInvalidSpec))
 			assert.Contains(t, err.Error(), tt.want)
@@ -224,7 +225,7 @@ func TestWorkflowSpecValidate(t *testing.T) {
 	s.Functions[0].Config.Workflows[1].Retention = MinRetention
 	s.Functions[0].Config.Workflows[0].HistoryLimit = MaxHistoryLimit
 	s.Functions[0].Config.Workflows[0].Retention = MaxRetention
-	require.NoError(t, s.Validate())
+	require.NoError(t, Validate(s))
 }
 
 func TestShortDuration(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -32,12 +33,6 @@ type SendParams struct {
 	DedupID     string
 	Delay       time.Duration
 	TraceParent string
-}
-
-// SendResult reports a send.
-type SendResult struct {
-	ID        string `json:"id"` // the CloudEvents id
-	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
 func (p SendParams) message(queue, defSource string) (store.MessageSendParams, string, error) {
@@ -71,7 +66,7 @@ func orDefault(s, def string) string {
 }
 
 // Send stores a message durably in a queue and wakes its consumer.
-func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*SendResult, error) {
+func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*apitype.SendResult, error) {
 	m, id, err := p.message(queue, "/queues/"+queue)
 	if err != nil {
 		return nil, err
@@ -81,12 +76,12 @@ func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*SendRes
 		return nil, fmt.Errorf("send to queue %s: %w", queue, err)
 	}
 	e.Notify(queue)
-	return &SendResult{ID: id, Duplicate: res.Duplicate}, nil
+	return &apitype.SendResult{ID: id, Duplicate: res.Duplicate}, nil
 }
 
 // Publish stores one copy of an event for every subscriber of a topic and
 // wakes their consumers. It returns how many subscribers got it.
-func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*SendResult, int, error) {
+func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*apitype.SendResult, int, error) {
 	m, id, err := p.message("", "/topics/"+topic)
 	if err != nil {
 		return nil, 0, err
@@ -100,13 +95,13 @@ func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*Send
 			e.Notify(q)
 		}
 	}
-	return &SendResult{ID: id}, n, nil
+	return &apitype.SendResult{ID: id}, n, nil
 }
 
 // InvokeAsync stores an HTTP request for a function durably and returns its
 // event id; the function runs it later (retried on failure, then sent to its
 // dead-letter queue). Accepted means stored: it survives a crash.
-func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*SendResult, error) {
+func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error) {
 	body := wire.AppendRequest(nil, req)
 	if len(body) > MaxEventBytes {
 		return nil, fmt.Errorf("%w: async request of %d bytes", ErrTooLarge, len(req.Body))
@@ -128,5 +123,5 @@ func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Req
 		return nil, fmt.Errorf("store async invoke of %s: %w", function, err)
 	}
 	e.Notify(queue)
-	return &SendResult{ID: id}, nil
+	return &apitype.SendResult{ID: id}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/store"
@@ -72,13 +73,6 @@ func Status(err error) int {
 	}
 }
 
-// ErrorBody is the JSON body of every error Strata itself answers with.
-type ErrorBody struct {
-	Error        string `json:"error"`
-	Status       int    `json:"status"`
-	InvocationID string `json:"invocation_id,omitempty"`
-}
-
 // WriteError answers with the error's status and a JSON body. Guest traps
 // are not echoed to the caller (a panic message may hold data the function's
 // owner did not mean to publish); they are in the function's logs.
@@ -98,10 +92,10 @@ func WriteError(w http.ResponseWriter, err error, invocationID string) {
 		w.Header().Set("Retry-After", RetryAfterLoading)
 	}
 	if invocationID != "" {
-		w.Header().Set(HeaderInvocationID, invocationID)
+		w.Header().Set(apitype.HeaderInvocationID, invocationID)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(ErrorBody{Error: msg, Status: code, InvocationID: invocationID})
+	_ = json.NewEncoder(w).Encode(apitype.ErrorBody{Error: msg, Status: code, InvocationID: invocationID})
 }

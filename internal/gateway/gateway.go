@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
@@ -26,12 +27,11 @@ import (
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
-// Response headers the gateway adds to every function response.
-const (
-	HeaderInvocationID = "X-Strata-Invocation-Id"
-	HeaderVersion      = "X-Strata-Version"
-	HeaderTraceparent  = "Traceparent"
-)
+// HeaderTraceparent carries the W3C trace context of a request and its
+// response. The invocation id and version the gateway adds to every
+// function response are apitype.HeaderInvocationID and
+// apitype.HeaderVersion: the admin API's client reads them.
+const HeaderTraceparent = "Traceparent"
 
 // Log attribute keys.
 const (
@@ -51,7 +51,7 @@ type Router interface {
 
 // AsyncInvoker stores a request to run later (async routes).
 type AsyncInvoker interface {
-	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*events.SendResult, error)
+	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error)
 }
 
 // Invoker runs one invocation.
@@ -276,8 +276,8 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 		}
 		h[http.CanonicalHeaderKey(hv.Name)] = hv.Values
 	}
-	h.Set(HeaderInvocationID, res.InvocationID)
-	h.Set(HeaderVersion, strconv.Itoa(res.Version))
+	h.Set(apitype.HeaderInvocationID, res.InvocationID)
+	h.Set(apitype.HeaderVersion, strconv.Itoa(res.Version))
 	h.Set("Content-Length", strconv.Itoa(len(res.Response.Body)))
 	w.WriteHeader(res.Response.Status)
 	if r.Method != http.MethodHead {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratahq/strata/internal/events"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
@@ -56,9 +56,9 @@ type fakeAsync struct {
 	req *wire.Request
 }
 
-func (f *fakeAsync) InvokeAsync(ctx context.Context, fn string, req *wire.Request, tp string) (*events.SendResult, error) {
+func (f *fakeAsync) InvokeAsync(ctx context.Context, fn string, req *wire.Request, tp string) (*apitype.SendResult, error) {
 	f.fn, f.req = fn, req
-	return &events.SendResult{ID: "ev-1"}, nil
+	return &apitype.SendResult{ID: "ev-1"}, nil
 }
 
 // fakeInvoker records the request and answers with resp or err.
@@ -177,7 +177,7 @@ func TestRequestAndResponseCrossIntact(t *testing.T) {
 	if res.Header.Get("Connection") != "" || res.Header.Get("Content-Length") != fmt.Sprint(len(body)) {
 		t.Fatalf("hop-by-hop or length header passed through: %v", res.Header)
 	}
-	if res.Header.Get(HeaderInvocationID) != "inv-1" || res.Header.Get(HeaderVersion) != "7" || res.Header.Get("Traceparent") == "" {
+	if res.Header.Get(apitype.HeaderInvocationID) != "inv-1" || res.Header.Get(apitype.HeaderVersion) != "7" || res.Header.Get("Traceparent") == "" {
 		t.Fatalf("platform headers %v", res.Header)
 	}
 }
@@ -226,7 +226,7 @@ func TestPlatformErrors(t *testing.T) {
 			if (tc.status == 429 || tc.status == 503) && rec.Header().Get("Retry-After") == "" {
 				t.Fatalf("%d without Retry-After", tc.status)
 			}
-			if tc.invErr != nil && rec.Header().Get(HeaderInvocationID) != "inv-1" {
+			if tc.invErr != nil && rec.Header().Get(apitype.HeaderInvocationID) != "inv-1" {
 				t.Fatalf("invocation id missing on a failed invocation: %v", rec.Header())
 			}
 		})

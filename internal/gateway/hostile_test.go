@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
@@ -123,7 +124,7 @@ func TestGuestInformationalStatusIs502(t *testing.T) {
 			require.Equal(t, http.StatusBadGateway, first.StatusCode, "first answer: %s", body)
 			require.Contains(t, string(body), fmt.Sprintf("function probe answered status %d, which is not a final HTTP response", code))
 			require.Empty(t, first.Header.Get("Upgrade"))
-			require.NotEmpty(t, first.Header.Get(gateway.HeaderInvocationID))
+			require.NotEmpty(t, first.Header.Get(apitype.HeaderInvocationID))
 
 			second, err := http.ReadResponse(br, nil)
 			require.NoError(t, err, "the pipelined request got no HTTP answer")

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
@@ -191,7 +192,7 @@ func TestWorkflowRouteInput(t *testing.T) {
 			require.Equal(t, tc.status, rec.Code, rec.Body.String())
 			if tc.status != http.StatusAccepted {
 				assert.Empty(t, st.calls(), "the engine was called for a bad request")
-				var eb ErrorBody
+				var eb apitype.ErrorBody
 				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &eb))
 				assert.Contains(t, eb.Error, tc.want)
 				assert.Equal(t, tc.status, eb.Status)
@@ -247,7 +248,7 @@ func TestWorkflowRouteErrors(t *testing.T) {
 			g := newWorkflowGW(t, Config{Workflows: &fakeStarter{err: tc.err}})
 			rec := serve(g, httptest.NewRequest("POST", "/orders", strings.NewReader(`{}`)))
 			require.Equal(t, tc.status, rec.Code)
-			var eb ErrorBody
+			var eb apitype.ErrorBody
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &eb))
 			assert.Equal(t, tc.err.Error(), eb.Error)
 			assert.Empty(t, rec.Header().Get("Location"))
@@ -336,7 +337,7 @@ func TestWorkflowRouteIdempotencyKeyOfAnotherExecution(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			rec := start(key)
 			require.Equal(t, http.StatusConflict, rec.Code, rec.Body.String())
-			var eb ErrorBody
+			var eb apitype.ErrorBody
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &eb), rec.Body.String())
 			assert.Equal(t, `execution id taken: "`+key+`" is in use by another execution; start with another id (or none for a new one)`, eb.Error)
 			for _, leak := range []string{"payroll", "victim", "fulfil", "running", "hr"} {

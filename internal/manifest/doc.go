@@ -17,5 +17,5 @@
 // project directory once symbolic links are resolved.
 //
 // This package does not build modules or talk to a server: the CLI turns a
-// Manifest into a deploy.Spec with Manifest.Spec once modules are uploaded.
+// Manifest into an apitype.Spec with Manifest.Spec once modules are uploaded.
 package manifest

@@ -13,7 +13,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
-	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 )
 
@@ -110,10 +110,10 @@ type Function struct {
 	Env            map[string]string `json:"env,omitempty"`
 	Routes         []Route           `json:"routes,omitempty"`
 
-	Queue    *deploy.QueueTrigger `json:"queue,omitempty"`    // the user queue it consumes
-	Topics   []string             `json:"topics,omitempty"`   // topics it subscribes to, as written
-	Schedule string               `json:"schedule,omitempty"` // cron or rate spec
-	Timezone string               `json:"timezone,omitempty"` // IANA zone of Schedule; "" is UTC
+	Queue    *apitype.QueueTrigger `json:"queue,omitempty"`    // the user queue it consumes
+	Topics   []string              `json:"topics,omitempty"`   // topics it subscribes to, as written
+	Schedule string                `json:"schedule,omitempty"` // cron or rate spec
+	Timezone string                `json:"timezone,omitempty"` // IANA zone of Schedule; "" is UTC
 	// Retries of async invokes, topic messages and scheduled fires (default
 	// deploy.DefaultRetries), then DeadLetter (a queue) gets the event.
 	Retries     int    `json:"retries"`
@@ -180,17 +180,17 @@ func (f Function) Config() record.FunctionConfig {
 }
 
 // RouteSpecs lists the function's routes as a deploy carries them.
-func (f Function) RouteSpecs() []deploy.RouteSpec {
-	out := make([]deploy.RouteSpec, len(f.Routes))
+func (f Function) RouteSpecs() []apitype.RouteSpec {
+	out := make([]apitype.RouteSpec, len(f.Routes))
 	for i, r := range f.Routes {
-		out[i] = deploy.RouteSpec{Method: r.Method, Path: r.Path, Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst}
+		out[i] = apitype.RouteSpec{Method: r.Method, Path: r.Path, Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst}
 	}
 	return out
 }
 
 // spec is the function as a deploy carries it, with its module's digest.
-func (f Function) spec(digest string) deploy.FunctionSpec {
-	fs := deploy.FunctionSpec{
+func (f Function) spec(digest string) apitype.FunctionSpec {
+	fs := apitype.FunctionSpec{
 		Name:         f.Name,
 		ModuleSHA256: digest,
 		Config:       f.Config(),
@@ -204,7 +204,7 @@ func (f Function) spec(digest string) deploy.FunctionSpec {
 		fs.Queue = &q
 	}
 	if f.Schedule != "" {
-		fs.Schedule = &deploy.ScheduleSpec{Spec: f.Schedule, Timezone: f.Timezone}
+		fs.Schedule = &apitype.ScheduleSpec{Spec: f.Schedule, Timezone: f.Timezone}
 	}
 	return fs
 }
@@ -220,8 +220,8 @@ func (m *Manifest) Function(name string) (Function, bool) {
 
 // Spec builds the deploy spec once every function's module is built and
 // uploaded; digests maps function name to the module's SHA-256 (hex).
-func (m *Manifest) Spec(digests map[string]string) (deploy.Spec, error) {
-	s := deploy.Spec{Project: m.Project}
+func (m *Manifest) Spec(digests map[string]string) (apitype.Spec, error) {
+	s := apitype.Spec{Project: m.Project}
 	var missing []string
 	for _, f := range m.Functions {
 		d, ok := digests[f.Name]
@@ -232,7 +232,7 @@ func (m *Manifest) Spec(digests map[string]string) (deploy.Spec, error) {
 		s.Functions = append(s.Functions, f.spec(d))
 	}
 	for _, q := range m.Queues {
-		s.Queues = append(s.Queues, deploy.QueueSpec{
+		s.Queues = append(s.Queues, apitype.QueueSpec{
 			Name:                q.Name,
 			VisibilityTimeoutMS: q.VisibilityTimeout.Milliseconds(),
 			MaxReceives:         q.MaxReceives,
@@ -241,17 +241,17 @@ func (m *Manifest) Spec(digests map[string]string) (deploy.Spec, error) {
 		})
 	}
 	for _, t := range m.Topics {
-		s.Topics = append(s.Topics, deploy.TopicSpec{Name: t.Name, Queues: slices.Clone(t.Queues)})
+		s.Topics = append(s.Topics, apitype.TopicSpec{Name: t.Name, Queues: slices.Clone(t.Queues)})
 	}
 	for _, d := range m.Databases {
-		s.Databases = append(s.Databases, deploy.DatabaseSpec{Name: d.Name, Engine: d.Engine, URL: d.URL, MaxConnections: d.MaxConnections})
+		s.Databases = append(s.Databases, apitype.DatabaseSpec{Name: d.Name, Engine: d.Engine, URL: d.URL, MaxConnections: d.MaxConnections})
 	}
 	for _, k := range m.KV {
-		s.KV = append(s.KV, deploy.KVSpec{Name: k.Name})
+		s.KV = append(s.KV, apitype.KVSpec{Name: k.Name})
 	}
 	s.Secrets = slices.Clone(m.Secrets)
 	if len(missing) > 0 {
-		return deploy.Spec{}, fmt.Errorf("build spec for project %q: no module digest for %s", m.Project, strings.Join(missing, ", "))
+		return apitype.Spec{}, fmt.Errorf("build spec for project %q: no module digest for %s", m.Project, strings.Join(missing, ", "))
 	}
 	return s, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
 )
@@ -139,12 +140,12 @@ func TestLoad(t *testing.T) {
 
 	spec, err := m.Spec(map[string]string{"hello": strings.Repeat("a", 64)})
 	require.NoError(t, err)
-	require.NoError(t, spec.Validate())
-	assert.Equal(t, deploy.Spec{Project: "hello", Functions: []deploy.FunctionSpec{{
+	require.NoError(t, deploy.Validate(spec))
+	assert.Equal(t, apitype.Spec{Project: "hello", Functions: []apitype.FunctionSpec{{
 		Name:         "hello",
 		ModuleSHA256: strings.Repeat("a", 64),
 		Config:       record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64, Env: map[string]string{"K": "v"}},
-		Routes:       []deploy.RouteSpec{{Method: "GET", Path: "/hi"}},
+		Routes:       []apitype.RouteSpec{{Method: "GET", Path: "/hi"}},
 		Retries:      deploy.DefaultRetries,
 	}}}, spec)
 	_, err = m.Spec(nil)
@@ -220,7 +221,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := spec.Validate(); err != nil {
+		if err := deploy.Validate(spec); err != nil {
 			t.Fatalf("parsed manifest makes an invalid spec: %v\n%s", err, data)
 		}
 	})
@@ -256,30 +257,30 @@ func TestSpecWithEvents(t *testing.T) {
 	}
 	spec, err := m.Spec(digests)
 	require.NoError(t, err)
-	require.NoError(t, spec.Validate())
+	require.NoError(t, deploy.Validate(spec))
 
-	assert.Contains(t, spec.Queues, deploy.QueueSpec{Name: "orders", VisibilityTimeoutMS: 45000, MaxReceives: 3, DeadLetter: "orders-dlq"})
-	assert.Contains(t, spec.Queues, deploy.QueueSpec{Name: "orders-dlq", VisibilityTimeoutMS: 30000, MaxReceives: 5})
-	assert.Contains(t, spec.Queues, deploy.QueueSpec{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 5, FIFO: true})
-	assert.Contains(t, spec.Topics, deploy.TopicSpec{Name: "user-signed-up", Queues: []string{"audit"}})
-	assert.Contains(t, spec.Topics, deploy.TopicSpec{Name: "empty"})
+	assert.Contains(t, spec.Queues, apitype.QueueSpec{Name: "orders", VisibilityTimeoutMS: 45000, MaxReceives: 3, DeadLetter: "orders-dlq"})
+	assert.Contains(t, spec.Queues, apitype.QueueSpec{Name: "orders-dlq", VisibilityTimeoutMS: 30000, MaxReceives: 5})
+	assert.Contains(t, spec.Queues, apitype.QueueSpec{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 5, FIFO: true})
+	assert.Contains(t, spec.Topics, apitype.TopicSpec{Name: "user-signed-up", Queues: []string{"audit"}})
+	assert.Contains(t, spec.Topics, apitype.TopicSpec{Name: "empty"})
 
-	fns := map[string]deploy.FunctionSpec{}
+	fns := map[string]apitype.FunctionSpec{}
 	for _, f := range spec.Functions {
 		fns[f.Name] = f
 	}
-	assert.Equal(t, &deploy.QueueTrigger{Name: "orders", BatchSize: 10}, fns["process-order"].Queue)
-	assert.Equal(t, &deploy.QueueTrigger{Name: "audit", BatchSize: 1}, fns["audit-reader"].Queue)
+	assert.Equal(t, &apitype.QueueTrigger{Name: "orders", BatchSize: 10}, fns["process-order"].Queue)
+	assert.Equal(t, &apitype.QueueTrigger{Name: "audit", BatchSize: 1}, fns["audit-reader"].Queue)
 	assert.Equal(t, []string{"user-signed-up", "order-placed"}, fns["audit-reader"].Topics)
 	assert.Equal(t, []string{"user-signed-up"}, fns["welcome-email"].Topics)
-	assert.Equal(t, &deploy.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"}, fns["nightly-cleanup"].Schedule)
+	assert.Equal(t, &apitype.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"}, fns["nightly-cleanup"].Schedule)
 	assert.Equal(t, 0, fns["ticker"].Retries)
 	assert.Equal(t, deploy.DefaultRetries, fns["welcome-email"].Retries)
 	th := fns["thumbnail"]
 	assert.Equal(t, 4, th.Config.Provisioned)
 	assert.Equal(t, 10, th.Retries)
 	assert.Equal(t, "orders-dlq", th.DeadLetter)
-	assert.Equal(t, []deploy.RouteSpec{
+	assert.Equal(t, []apitype.RouteSpec{
 		{Method: "POST", Path: "/thumb"},
 		{Method: "POST", Path: "/hooks/{id}", Async: true, RateLimit: 100, RateBurst: 200},
 		{Method: "GET", Path: "/slow", RateLimit: 0.5, RateBurst: 1},
@@ -310,18 +311,18 @@ func TestSpecWithBindings(t *testing.T) {
 	}
 	spec, err := m.Spec(digests)
 	require.NoError(t, err)
-	require.NoError(t, spec.Validate())
+	require.NoError(t, deploy.Validate(spec))
 
-	assert.Equal(t, []deploy.DatabaseSpec{
+	assert.Equal(t, []apitype.DatabaseSpec{
 		{Name: "cache-db", Engine: "sqlite", MaxConnections: 10},
 		{Name: "main", Engine: "sqlite", MaxConnections: 10},
 		{Name: "orders", Engine: "postgres", URL: "${secret:ORDERS_DB_URL}", MaxConnections: 20},
 		{Name: "reports", Engine: "postgres", URL: "postgres://reader:${secret:REPORTS_PASSWORD}@db.internal:5432/reports?sslmode=require", MaxConnections: 10},
 	}, spec.Databases)
-	assert.Equal(t, []deploy.KVSpec{{Name: "flags"}, {Name: "sessions"}}, spec.KV)
+	assert.Equal(t, []apitype.KVSpec{{Name: "flags"}, {Name: "sessions"}}, spec.KV)
 	assert.Equal(t, []string{"ORDERS_DB_URL", "REPORTS_PASSWORD", "STRIPE_KEY"}, spec.Secrets)
 
-	fns := map[string]deploy.FunctionSpec{}
+	fns := map[string]apitype.FunctionSpec{}
 	for _, f := range spec.Functions {
 		fns[f.Name] = f
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
 )
@@ -17,7 +18,7 @@ import (
 func TestSpecWithWorkflows(t *testing.T) {
 	data, err := os.ReadFile("testdata/ok_workflows.yaml")
 	require.NoError(t, err)
-	specOf := func(t *testing.T, data string) deploy.Spec {
+	specOf := func(t *testing.T, data string) apitype.Spec {
 		t.Helper()
 		m, err := Parse("testdata/ok_workflows.yaml", []byte(data))
 		require.NoError(t, err)
@@ -27,11 +28,11 @@ func TestSpecWithWorkflows(t *testing.T) {
 		}
 		spec, err := m.Spec(digests)
 		require.NoError(t, err)
-		require.NoError(t, spec.Validate())
+		require.NoError(t, deploy.Validate(spec))
 		return spec
 	}
 	spec := specOf(t, string(data))
-	fns := map[string]deploy.FunctionSpec{}
+	fns := map[string]apitype.FunctionSpec{}
 	for _, f := range spec.Functions {
 		fns[f.Name] = f
 	}
@@ -40,7 +41,7 @@ func TestSpecWithWorkflows(t *testing.T) {
 		{Name: "fulfil", HistoryLimit: 50000, Retention: 168 * time.Hour},
 	}, fns["orders"].Config.Workflows)
 	assert.Equal(t, []record.WorkflowConfig{{Name: "pages"}}, fns["pipeline"].Config.Workflows)
-	assert.Equal(t, []deploy.RouteSpec{
+	assert.Equal(t, []apitype.RouteSpec{
 		{Method: "GET", Path: "/orders/{id}"},
 		{Method: "POST", Path: "/orders", Workflow: "fulfil", RateLimit: 5, RateBurst: 5},
 		{Method: "POST", Path: "/approvals/{id}", Workflow: "approval"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/schedule"
 )
@@ -238,20 +239,20 @@ func (p *parser) functionEvent(f *Function, ev *fnEvents, s entry, field string)
 }
 
 // queueTrigger reads "queue: orders" or "queue: {name: orders, batch_size: 10}".
-func (p *parser) queueTrigger(e entry, field, fn string) *deploy.QueueTrigger {
+func (p *parser) queueTrigger(e entry, field, fn string) *apitype.QueueTrigger {
 	if _, ok := str(e.value); ok {
 		name := p.nameRef(e, field, "queue", fn)
 		if name == "" {
 			return nil
 		}
-		return &deploy.QueueTrigger{Name: name, BatchSize: 1}
+		return &apitype.QueueTrigger{Name: name, BatchSize: 1}
 	}
 	settings, ok := p.mapping(e.value, field, "key")
 	if !ok {
 		p.addf(valuePos(e), field, "must be a queue name or a mapping with name and batch_size, got %s", describe(e.value))
 		return nil
 	}
-	t := &deploy.QueueTrigger{BatchSize: 1}
+	t := &apitype.QueueTrigger{BatchSize: 1}
 	sawName := false
 	for _, s := range settings {
 		sf := join(field, s.key)

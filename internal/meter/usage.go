@@ -5,48 +5,26 @@ import (
 	"sort"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
 )
 
-// Prices turn usage into a cost estimate. The defaults are AWS Lambda's
-// public x86 list prices, so users can compare like for like.
-type Prices struct {
-	PerMillionRequests float64 `json:"per_million_requests"`
-	PerGBSecond        float64 `json:"per_gb_second"`
-}
-
 // DefaultPrices are AWS Lambda's x86 on-demand list prices (us-east-1):
 // $0.20 per million requests and $0.0000166667 per GB-second.
-var DefaultPrices = Prices{PerMillionRequests: 0.20, PerGBSecond: 0.0000166667}
-
-// UsageLine is the usage of one function (or the total, Function "").
-type UsageLine struct {
-	Function    string  `json:"function"`
-	Invocations int64   `json:"invocations"`
-	Errors      int64   `json:"errors"`   // traps, panics, bad responses
-	Timeouts    int64   `json:"timeouts"` // interrupted at the deadline
-	Throttles   int64   `json:"throttles"`
-	Canceled    int64   `json:"canceled"` // the caller went away mid-invocation
-	ColdStarts  int64   `json:"cold_starts"`
-	P50MS       float64 `json:"p50_ms"`
-	P99MS       float64 `json:"p99_ms"`
-	BilledMS    int64   `json:"billed_ms"`
-	GBSeconds   float64 `json:"gb_seconds"`
-	CostUSD     float64 `json:"cost_usd"`
-}
+var DefaultPrices = apitype.Prices{PerMillionRequests: 0.20, PerGBSecond: 0.0000166667}
 
 // Summary is usage aggregated per function and in total.
 type Summary struct {
-	Functions []UsageLine // sorted by function
-	Total     UsageLine
+	Functions []apitype.UsageLine // sorted by function
+	Total     apitype.UsageLine
 }
 
 // Summarize aggregates usage records per function and in total. Throttled
 // invocations (rejected before running) are counted but neither billed nor
 // part of the latency percentiles.
-func Summarize(records []record.Usage, prices Prices) Summary {
+func Summarize(records []record.Usage, prices apitype.Prices) Summary {
 	type acc struct {
-		line UsageLine
+		line apitype.UsageLine
 		durs []time.Duration
 	}
 	by := map[string]*acc{}
@@ -54,7 +32,7 @@ func Summarize(records []record.Usage, prices Prices) Summary {
 	for _, u := range records {
 		a := by[u.Function]
 		if a == nil {
-			a = &acc{line: UsageLine{Function: u.Function}}
+			a = &acc{line: apitype.UsageLine{Function: u.Function}}
 			by[u.Function] = a
 		}
 		for _, x := range []*acc{a, total} {
@@ -78,14 +56,14 @@ func Summarize(records []record.Usage, prices Prices) Summary {
 			x.durs = append(x.durs, u.Duration)
 		}
 	}
-	finish := func(a *acc) UsageLine {
+	finish := func(a *acc) apitype.UsageLine {
 		l := a.line
 		l.P50MS = percentileMS(a.durs, 0.50)
 		l.P99MS = percentileMS(a.durs, 0.99)
 		l.CostUSD = float64(l.Invocations-l.Throttles)/1e6*prices.PerMillionRequests + l.GBSeconds*prices.PerGBSecond
 		return l
 	}
-	sum := Summary{Functions: []UsageLine{}}
+	sum := Summary{Functions: []apitype.UsageLine{}}
 	for _, a := range by {
 		sum.Functions = append(sum.Functions, finish(a))
 	}

@@ -18,10 +18,10 @@ import (
 
 	_ "modernc.org/sqlite" // the driver the bindings use, for the baseline
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
@@ -69,16 +69,16 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	}
 	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 60000, MaxConcurrency: 1,
 		Bindings: []record.Binding{{Name: "db", Kind: record.BindingSQL, Resource: "benchdb"}}}
-	spec := deploy.Spec{Project: "bench",
-		Databases: []deploy.DatabaseSpec{{Name: "benchdb", Engine: record.EngineSQLite, MaxConnections: 4}},
-		Functions: []deploy.FunctionSpec{{Name: "binder", ModuleSHA256: sha, Config: fc, Routes: []deploy.RouteSpec{{Method: "GET", Path: "/b"}}}}}
+	spec := apitype.Spec{Project: "bench",
+		Databases: []apitype.DatabaseSpec{{Name: "benchdb", Engine: record.EngineSQLite, MaxConnections: 4}},
+		Functions: []apitype.FunctionSpec{{Name: "binder", ModuleSHA256: sha, Config: fc, Routes: []apitype.RouteSpec{{Method: "GET", Path: "/b"}}}}}
 	if _, err := c.Deploy(ctx, spec, false); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := c.Migrate(ctx, "benchdb", []bindings.Migration{{Name: "0001.sql", SQL: `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+	if _, err := c.Migrate(ctx, "benchdb", []apitype.Migration{{Name: "0001.sql", SQL: `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 		INSERT INTO items (id, name) SELECT value, 'item-' || value FROM generate_series(1, 1000)`}}); err != nil {
 		// generate_series is an extension some builds lack: fill by hand.
-		if _, err := c.Migrate(ctx, "benchdb", []bindings.Migration{{Name: "0001.sql", SQL: "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"}}); err != nil {
+		if _, err := c.Migrate(ctx, "benchdb", []apitype.Migration{{Name: "0001.sql", SQL: "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"}}); err != nil {
 			b.Fatal(err)
 		}
 		for i := 1; i <= 1000; i++ {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
@@ -185,15 +185,15 @@ func TestSlowCompileDoesNotBlockOtherProjects(t *testing.T) {
 }
 
 // specOf uploads fns' modules and returns the deploy spec.
-func specOf(t *testing.T, n *node, project string, fns ...fn) deploy.Spec {
+func specOf(t *testing.T, n *node, project string, fns ...fn) apitype.Spec {
 	t.Helper()
-	spec := deploy.Spec{Project: project}
+	spec := apitype.Spec{Project: project}
 	for _, f := range fns {
 		sum := sha256.Sum256(f.wasm)
 		sha := hex.EncodeToString(sum[:])
 		_, err := n.c.UploadBlob(context.Background(), sha, f.wasm)
 		require.NoError(t, err)
-		spec.Functions = append(spec.Functions, deploy.FunctionSpec{Name: f.name, ModuleSHA256: sha, Config: f.config, Routes: f.routes})
+		spec.Functions = append(spec.Functions, apitype.FunctionSpec{Name: f.name, ModuleSHA256: sha, Config: f.config, Routes: f.routes})
 	}
 	return spec
 }

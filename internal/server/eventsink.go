@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -56,7 +57,7 @@ func (k *eventSink) SendEvent(ctx context.Context, e wasm.OutboundEvent) (string
 		GroupID: e.Options.GroupID, DedupID: e.Options.DedupID, Delay: time.Duration(e.Options.DelayMS) * time.Millisecond,
 		Source: "/functions/" + e.Caller, TraceParent: e.TraceParent,
 	}
-	var res *events.SendResult
+	var res *apitype.SendResult
 	if e.Topic {
 		res, _, err = k.ev.Publish(ctx, e.Name, p)
 	} else {

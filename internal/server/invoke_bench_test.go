@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
@@ -47,8 +47,8 @@ func BenchmarkHandleHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 1}
-	spec := deploy.Spec{Project: "bench",
-		Functions: []deploy.FunctionSpec{{Name: "hello", ModuleSHA256: sha, Config: fc, Routes: []deploy.RouteSpec{{Method: "GET", Path: "/hello"}}}}}
+	spec := apitype.Spec{Project: "bench",
+		Functions: []apitype.FunctionSpec{{Name: "hello", ModuleSHA256: sha, Config: fc, Routes: []apitype.RouteSpec{{Method: "GET", Path: "/hello"}}}}}
 	if _, err := c.Deploy(ctx, spec, false); err != nil {
 		b.Fatal(err)
 	}

@@ -21,11 +21,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stratahq/strata/internal/api"
-	"github.com/stratahq/strata/internal/bindings"
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
@@ -80,7 +78,7 @@ type fn struct {
 	name   string
 	wasm   []byte
 	config record.FunctionConfig
-	routes []deploy.RouteSpec
+	routes []apitype.RouteSpec
 }
 
 func cfgOf(kind string) record.FunctionConfig {
@@ -90,14 +88,14 @@ func cfgOf(kind string) record.FunctionConfig {
 func (n *node) deploy(t *testing.T, project string, fns ...fn) error {
 	t.Helper()
 	ctx := context.Background()
-	spec := deploy.Spec{Project: project}
+	spec := apitype.Spec{Project: project}
 	for _, f := range fns {
 		sum := sha256.Sum256(f.wasm)
 		sha := hex.EncodeToString(sum[:])
 		if _, err := n.c.UploadBlob(ctx, sha, f.wasm); err != nil {
 			t.Fatal(err)
 		}
-		spec.Functions = append(spec.Functions, deploy.FunctionSpec{Name: f.name, ModuleSHA256: sha, Config: f.config, Routes: f.routes})
+		spec.Functions = append(spec.Functions, apitype.FunctionSpec{Name: f.name, ModuleSHA256: sha, Config: f.config, Routes: f.routes})
 	}
 	_, err := n.c.Deploy(ctx, spec, false)
 	return err
@@ -119,11 +117,11 @@ func get(t *testing.T, url string, body []byte) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-func routes(specs ...string) []deploy.RouteSpec {
-	var out []deploy.RouteSpec
+func routes(specs ...string) []apitype.RouteSpec {
+	var out []apitype.RouteSpec
 	for _, s := range specs {
 		m, p, _ := strings.Cut(s, " ")
-		out = append(out, deploy.RouteSpec{Method: m, Path: p})
+		out = append(out, apitype.RouteSpec{Method: m, Path: p})
 	}
 	return out
 }
@@ -195,7 +193,7 @@ func TestLimitsThroughTheGateway(t *testing.T) {
 	var sawPanic bool
 	deadline := time.Now().Add(10 * time.Second)
 	for !sawPanic && time.Now().Before(deadline) {
-		_ = n.c.Logs(context.Background(), client.LogsParams{Function: "panic"}, func(e api.LogEntry) error {
+		_ = n.c.Logs(context.Background(), client.LogsParams{Function: "panic"}, func(e apitype.LogEntry) error {
 			if strings.Contains(e.Line, "panic") {
 				sawPanic = true
 			}
@@ -279,7 +277,7 @@ func TestAdminNeedsToken(t *testing.T) {
 	n := startNode(t, "")
 	for _, tok := range []string{"", "st_wrong"} {
 		c := client.New(n.url, tok)
-		_, err := c.Deploy(context.Background(), deploy.Spec{Project: "x"}, false)
+		_, err := c.Deploy(context.Background(), apitype.Spec{Project: "x"}, false)
 		var ae *client.APIError
 		if !errors.As(err, &ae) || ae.Status != 401 {
 			t.Fatalf("token %q: %v, want 401", tok, err)
@@ -435,16 +433,16 @@ func TestEventsThroughTheAPI(t *testing.T) {
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
 		t.Fatal(err)
 	}
-	spec := deploy.Spec{
+	spec := apitype.Spec{
 		Project: "ev",
-		Queues: []deploy.QueueSpec{
+		Queues: []apitype.QueueSpec{
 			{Name: "jobs", VisibilityTimeoutMS: 1000, MaxReceives: 3, DeadLetter: "jobs-dlq"},
 			{Name: "jobs-dlq", VisibilityTimeoutMS: 1000, MaxReceives: 3},
 		},
-		Functions: []deploy.FunctionSpec{{
+		Functions: []apitype.FunctionSpec{{
 			Name: "worker", ModuleSHA256: sha, Config: cfgOf(record.KindReactor), Retries: 1,
-			Queue:    &deploy.QueueTrigger{Name: "jobs", BatchSize: 1},
-			Schedule: &deploy.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"},
+			Queue:    &apitype.QueueTrigger{Name: "jobs", BatchSize: 1},
+			Schedule: &apitype.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"},
 		}},
 	}
 	res, err := n.c.Deploy(ctx, spec, false)
@@ -491,7 +489,7 @@ func TestEventsThroughTheAPI(t *testing.T) {
 	var sawAsync bool
 	deadline := time.Now().Add(10 * time.Second)
 	for !sawAsync && time.Now().Before(deadline) {
-		_ = n.c.Logs(ctx, client.LogsParams{Function: "worker"}, func(e api.LogEntry) error {
+		_ = n.c.Logs(ctx, client.LogsParams{Function: "worker"}, func(e apitype.LogEntry) error {
 			sawAsync = sawAsync || strings.Contains(e.Line, "PUT /things")
 			return nil
 		})
@@ -540,21 +538,21 @@ func TestFunctionsSendEvents(t *testing.T) {
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
 		t.Fatal(err)
 	}
-	deployProject := func(spec deploy.Spec) {
+	deployProject := func(spec apitype.Spec) {
 		t.Helper()
 		if res, err := n.c.Deploy(ctx, spec, false); err != nil || !res.Applied {
 			t.Fatalf("deploy %s: %v", spec.Project, err)
 		}
 	}
-	deployProject(deploy.Spec{
+	deployProject(apitype.Spec{
 		Project: "shop",
-		Queues:  []deploy.QueueSpec{{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
-		Topics:  []deploy.TopicSpec{{Name: "orders", Queues: []string{"audit"}}},
-		Functions: []deploy.FunctionSpec{{Name: "sender", ModuleSHA256: sha, Config: cfgOf(record.KindReactor),
+		Queues:  []apitype.QueueSpec{{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
+		Topics:  []apitype.TopicSpec{{Name: "orders", Queues: []string{"audit"}}},
+		Functions: []apitype.FunctionSpec{{Name: "sender", ModuleSHA256: sha, Config: cfgOf(record.KindReactor),
 			Routes: routes("GET /send")}},
 	})
-	deployProject(deploy.Spec{Project: "other", Queues: []deploy.QueueSpec{{Name: "secret", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
-		Functions: []deploy.FunctionSpec{{Name: "other-fn", ModuleSHA256: sha, Config: cfgOf(record.KindReactor)}}})
+	deployProject(apitype.Spec{Project: "other", Queues: []apitype.QueueSpec{{Name: "secret", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
+		Functions: []apitype.FunctionSpec{{Name: "other-fn", ModuleSHA256: sha, Config: cfgOf(record.KindReactor)}}})
 
 	status, _, body := get(t, n.url+"/send?kind=topic&name=orders&body=order-1&type=order.placed&subject=orders/1", nil)
 	if status != 200 || !strings.HasPrefix(body, "id=") {
@@ -627,12 +625,12 @@ func TestBindingsFromGuests(t *testing.T) {
 		c.Secrets, c.Fetch, c.FetchPrivate = secrets, fetch, private
 		return c
 	}
-	spec := deploy.Spec{
+	spec := apitype.Spec{
 		Project:   "bound",
-		Databases: []deploy.DatabaseSpec{{Name: "appdb", Engine: record.EngineSQLite, MaxConnections: 4}},
-		KV:        []deploy.KVSpec{{Name: "appcache"}},
+		Databases: []apitype.DatabaseSpec{{Name: "appdb", Engine: record.EngineSQLite, MaxConnections: 4}},
+		KV:        []apitype.KVSpec{{Name: "appcache"}},
 		Secrets:   []string{"API_KEY"},
-		Functions: []deploy.FunctionSpec{
+		Functions: []apitype.FunctionSpec{
 			{Name: "binder", ModuleSHA256: sha, Config: config([]string{"API_KEY"}, []string{upstreamHost}, true), Routes: routes("GET /b")},
 			{Name: "stranger", ModuleSHA256: sha, Config: config(nil, []string{"api.example.org"}, false), Routes: routes("GET /s")},
 			{Name: "public", ModuleSHA256: sha, Config: config(nil, []string{upstreamHost}, false), Routes: routes("GET /p")},
@@ -641,7 +639,7 @@ func TestBindingsFromGuests(t *testing.T) {
 	if _, err := n.c.Deploy(ctx, spec, false); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := n.c.Migrate(ctx, "appdb", []bindings.Migration{{Name: "0001_items.sql", SQL: `CREATE TABLE items (
+	applied, err := n.c.Migrate(ctx, "appdb", []apitype.Migration{{Name: "0001_items.sql", SQL: `CREATE TABLE items (
 		id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, price REAL, data BLOB, active BOOLEAN, created TEXT, note TEXT, qty INTEGER)`}})
 	if err != nil || len(applied) != 1 {
 		t.Fatalf("migrate: %v %v", applied, err)
@@ -748,7 +746,7 @@ func TestProvisionedInstancesThroughTheAPI(t *testing.T) {
 	if err := n.deploy(t, "warm", fn{"hello", wasmtest.Guest(t, wasmtest.Hello), c, routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
-	info := func() *api.InstanceInfo {
+	info := func() *apitype.InstanceInfo {
 		t.Helper()
 		fns, err := n.c.Functions(context.Background())
 		if err != nil || len(fns) != 1 || fns[0].Instances == nil {

@@ -1,0 +1,124 @@
+package apitype
+
+import (
+	"encoding/json"
+
+	"github.com/stratahq/strata/internal/record"
+)
+
+// Spec is a whole project as the CLI wants it deployed: every function with
+// the digest of its already uploaded module, its config, routes and
+// triggers, the project's queues and topics, and its binding resources:
+// databases, KV namespaces and the names of the secrets it uses (never
+// their values). It is the body of the admin API's deploy call; package
+// deploy validates it (deploy.Validate) and plans it.
+type Spec struct {
+	Project   string         `json:"project"`
+	Functions []FunctionSpec `json:"functions"`
+	Queues    []QueueSpec    `json:"queues,omitempty"`
+	Topics    []TopicSpec    `json:"topics,omitempty"`
+	Databases []DatabaseSpec `json:"databases,omitempty"`
+	KV        []KVSpec       `json:"kv,omitempty"`
+	Secrets   []string       `json:"secrets,omitempty"`
+}
+
+// FunctionSpec is one function of a Spec.
+type FunctionSpec struct {
+	Name         string                `json:"name"`
+	ModuleSHA256 string                `json:"module_sha256"`
+	Config       record.FunctionConfig `json:"config"`
+	Routes       []RouteSpec           `json:"routes,omitempty"`
+
+	// Triggers besides routes: a user queue the function consumes, topics
+	// it subscribes to, a schedule.
+	Queue    *QueueTrigger `json:"queue,omitempty"`
+	Topics   []string      `json:"topics,omitempty"`
+	Schedule *ScheduleSpec `json:"schedule,omitempty"`
+
+	// Retries of async invokes, topic messages and scheduled fires after
+	// the first attempt, and the queue that gets events that failed them
+	// all. They configure the function's internal queues rather than its
+	// version, so changing them makes no new version. A spec without
+	// "retries" means 0: the manifest fills in deploy.DefaultRetries.
+	Retries    int    `json:"retries"`
+	DeadLetter string `json:"dead_letter,omitempty"`
+}
+
+// RouteSpec is one route of a function. Method is "*" for any method.
+type RouteSpec struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// Async routes store the request, answer 202 and invoke later.
+	Async bool `json:"async,omitempty"`
+	// RateLimit in requests per second (0: none) with a token bucket of
+	// RateBurst; both set or both zero.
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	RateBurst int     `json:"rate_burst,omitempty"`
+	// Workflow, when set, makes the route start an execution of this
+	// workflow instead of invoking the function; it must be one of the
+	// function's own (Config.Workflows). Not with Async.
+	Workflow string `json:"workflow,omitempty"`
+}
+
+// QueueSpec is a queue declared under queues: in strata.yaml.
+type QueueSpec struct {
+	Name                string `json:"name"`
+	VisibilityTimeoutMS int64  `json:"visibility_timeout_ms"`
+	MaxReceives         int    `json:"max_receives"`
+	DeadLetter          string `json:"dead_letter,omitempty"` // a queue of the same Spec
+	FIFO                bool   `json:"fifo,omitempty"`
+}
+
+// TopicSpec is a topic and the user queues subscribed to it besides the
+// functions whose topics name it.
+type TopicSpec struct {
+	Name   string   `json:"name"`
+	Queues []string `json:"queues,omitempty"`
+}
+
+// QueueTrigger makes a function the consumer of a user queue.
+type QueueTrigger struct {
+	Name      string `json:"name"`
+	BatchSize int    `json:"batch_size"`
+}
+
+// ScheduleSpec fires a function on a cron or rate spec (package schedule).
+type ScheduleSpec struct {
+	Spec     string `json:"spec"`
+	Timezone string `json:"timezone,omitempty"` // IANA; "" is UTC
+}
+
+// DatabaseSpec is a SQL database declared under databases: in strata.yaml.
+// URL holds ${secret:NAME} references only, never a resolved secret.
+type DatabaseSpec struct {
+	Name           string `json:"name"`
+	Engine         string `json:"engine"` // record.EngineSQLite or record.EnginePostgres
+	URL            string `json:"url,omitempty"`
+	MaxConnections int    `json:"max_connections"`
+}
+
+// KVSpec is a key-value namespace declared under kv: in strata.yaml.
+type KVSpec struct {
+	Name string `json:"name"`
+}
+
+// BlobStored answers PUT /blobs/{sha256}: the module is stored under its
+// digest.
+type BlobStored struct {
+	SHA256 string `json:"sha256"`
+}
+
+// DeployResult is the answer to POST /deploy.
+type DeployResult struct {
+	// Plan is package deploy's Plan (deploy.Plan) as JSON: what the deploy
+	// adds, changes and removes. It stays opaque here because the plan is
+	// the deploy package's computation, with its methods; the CLI shows
+	// PlanText.
+	Plan     json.RawMessage `json:"plan"`
+	PlanText string          `json:"plan_text"`
+	Applied  bool            `json:"applied"`
+	// Versions are the versions the deploy created, as the store keeps
+	// them (record.Version has no JSON names: its fields are shown as
+	// named in Go).
+	Versions []record.Version `json:"versions,omitempty"`
+}

@@ -1,0 +1,31 @@
+package apitype
+
+import "time"
+
+// Whoami answers GET /whoami: the token the request carried is valid.
+type Whoami struct {
+	Project string `json:"project"` // "*": an admin token (every project)
+	Status  string `json:"status"`  // "authorized"
+	Token   string `json:"token"`   // the token's name
+}
+
+// TokenInfo describes a token without its secret value. ID is the start
+// of the token's hash: it names the token for revocation.
+type TokenInfo struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Project   string    `json:"project,omitempty"` // "": admin token (every project)
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TokenCreateRequest is the body of POST /tokens.
+type TokenCreateRequest struct {
+	Name    string `json:"name"`
+	Project string `json:"project,omitempty"` // "": an admin token
+}
+
+// TokenCreated answers POST /tokens: the only time the token is shown.
+type TokenCreated struct {
+	TokenInfo
+	Token string `json:"token"`
+}
