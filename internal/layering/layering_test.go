@@ -24,7 +24,7 @@ var layers = map[string]int{
 	// 1: contracts and engines without a database: the storage contract,
 	// routing, the Wasm runtime, metering's records, builds, the guest SDK.
 	"internal/store": 1, "internal/route": 1, "internal/wasm": 1, "internal/wasm/wasmtest": 1,
-	"internal/meter": 1, "internal/build": 1,
+	"internal/meter": 1, "internal/host": 1, "internal/build": 1,
 	"sdk/go": 1, "sdk/go/db": 1, "sdk/go/fetch": 1, "sdk/go/kv": 1, "sdk/go/secrets": 1,
 	// 2: directly on those: the store's rules over a dialect, instance
 	// pools, bindings, configuration, scaffolding.
