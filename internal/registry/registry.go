@@ -322,17 +322,10 @@ func (reg *Registry) retire(ctx context.Context, retired []*Deployed) {
 // logged and left out (its function is not found, as after a
 // Sync). It ends with a Sync, which also picks up deploys made meanwhile.
 func (reg *Registry) Load(ctx context.Context, workers int) error {
-	fns, err := reg.cfg.Store.FunctionList(ctx)
+	fns, err := reg.markLoading(ctx)
 	if err != nil {
-		return fmt.Errorf("list functions: %w", err)
+		return err
 	}
-	reg.mu.Lock()
-	for _, f := range fns {
-		if reg.active[f.Name] == nil {
-			reg.loading[f.Name] = f.ActiveVersion
-		}
-	}
-	reg.mu.Unlock()
 	slots := make(chan struct{}, max(workers, 1))
 	var wg sync.WaitGroup
 	for _, f := range fns {
@@ -347,6 +340,30 @@ func (reg *Registry) Load(ctx context.Context, workers int) error {
 	clear(reg.loading) // each loadOne settled its own; this covers none missed
 	reg.mu.Unlock()
 	return reg.Sync(ctx)
+}
+
+// MarkLoading marks every deployed function that is not active as
+// loading, as Load does first. A node calls it before it listens, so that
+// no request arriving before Load starts finds a deployed function
+// missing (404) instead of loading (503).
+func (reg *Registry) MarkLoading(ctx context.Context) error {
+	_, err := reg.markLoading(ctx)
+	return err
+}
+
+func (reg *Registry) markLoading(ctx context.Context) ([]record.Function, error) {
+	fns, err := reg.cfg.Store.FunctionList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list functions: %w", err)
+	}
+	reg.mu.Lock()
+	for _, f := range fns {
+		if reg.active[f.Name] == nil {
+			reg.loading[f.Name] = f.ActiveVersion
+		}
+	}
+	reg.mu.Unlock()
+	return fns, nil
 }
 
 // loadOne compiles f's active version outside syncMu (the slow part, run

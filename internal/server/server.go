@@ -164,6 +164,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
 	s.gw.SetLoading(s.reg.Loading)
+	if err := s.reg.MarkLoading(ctx); err != nil {
+		return err
+	}
 	if err := s.changed(ctx); err != nil {
 		return err
 	}
