@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 )
 
 // DeploymentApply applies a project's deploy in one transaction. Deploys are
@@ -149,21 +150,6 @@ func insertRoute(ctx context.Context, tx pgx.Tx, project string, r store.Route) 
 	return nil
 }
 
-// FunctionGet returns one function.
-func (s *Store) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
-	var f store.Function
-	err := s.pool.QueryRow(ctx, `SELECT name, project, active_version, created_at, updated_at FROM functions WHERE name = $1`, name).
-		Scan(&f.Name, &f.Project, &f.ActiveVersion, &f.CreatedAt, &f.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("function %s: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get function %s: %w", name, err)
-	}
-	f.CreatedAt, f.UpdatedAt = utc(f.CreatedAt), utc(f.UpdatedAt)
-	return &f, nil
-}
-
 // FunctionList returns every function, sorted by name in byte order (COLLATE
 // "C", as SQLite sorts, whatever the database's collation).
 func (s *Store) FunctionList(ctx context.Context) ([]store.Function, error) {
@@ -203,20 +189,6 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 		return fmt.Errorf("activate %s@%d: %w", name, version, err)
 	}
 	return fmt.Errorf("activate %s@%d: version %d: %w", name, version, version, store.ErrNotFound)
-}
-
-// VersionGet returns one version of a function.
-func (s *Store) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
-	row := s.pool.QueryRow(ctx, `SELECT function, number, module_sha256, config, created_at FROM versions
-		WHERE function = $1 AND number = $2`, function, number)
-	v, err := scanVersion(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("version %s@%d: %w", function, number, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get version %s@%d: %w", function, number, err)
-	}
-	return &v, nil
 }
 
 // VersionList returns a function's versions, newest first; ErrNotFound if
@@ -293,4 +265,21 @@ func checkRoutes(ctx context.Context, tx pgx.Tx, project string, check func([]st
 		return fmt.Errorf("list other projects' routes: %w", err)
 	}
 	return check(others)
+}
+
+func (q queries) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
+	r, err := q.q.FunctionGet(ctx, name)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &store.Function{Name: r.Name, Project: r.Project, ActiveVersion: int(r.ActiveVersion),
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}, nil
+}
+
+func (q queries) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
+	r, err := q.q.VersionGet(ctx, function, int32(number))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return sqlstore.DecodeVersion(r.Function, int(r.Number), r.ModuleSha256, r.Config, r.CreatedAt)
 }

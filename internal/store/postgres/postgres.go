@@ -19,13 +19,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/postgres/internal/pgdb"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Store is store.Store on PostgreSQL.
+// Store is store.Store on PostgreSQL: the rules of sqlstore over this
+// package's driver.
 type Store struct {
+	*sqlstore.Store
 	pool   *pgxpool.Pool
 	schema string // where the tables live; part of every advisory lock key
 	now    func() time.Time
@@ -68,6 +72,7 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
 	}
 	s := &Store{pool: pool, schema: schema, now: time.Now}
+	s.Store = sqlstore.New(driver{s})
 	if s.schema == "" {
 		var cur *string
 		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&cur); err != nil {
@@ -89,7 +94,10 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 
 // SetNow replaces the clock the store reads for "now" (message visibility,
 // dedup windows, created times). For tests; call it before using the store.
-func (s *Store) SetNow(now func() time.Time) { s.now = now }
+func (s *Store) SetNow(now func() time.Time) {
+	s.now = now
+	s.Store.SetNow(now)
+}
 
 // Close closes the pool.
 func (s *Store) Close() error {
@@ -215,6 +223,42 @@ func (s *Store) migrate(ctx context.Context, createSchema bool) error {
 		}
 	}
 	return nil
+}
+
+// driver is sqlstore.Driver on the pool. It points back at the Store for
+// the schema, which advisory lock keys include.
+type driver struct{ s *Store }
+
+var _ sqlstore.Driver = driver{}
+
+func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	return pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error {
+		return fn(queries{q: pgdb.New(tx), db: tx, s: d.s})
+	})
+}
+
+func (d driver) Read() sqlstore.Queries { return queries{q: pgdb.New(d.s.pool), db: d.s.pool, s: d.s} }
+
+func (driver) IsUnique(err error) bool     { return isUnique(err) }
+func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
+
+// queries is sqlstore.Queries on one handle (a transaction or the pool): the
+// generated statements in q, db for the few written by hand. The area files
+// (deploy.go, ...) hold its methods.
+type queries struct {
+	q  *pgdb.Queries
+	db pgdb.DBTX
+	s  *Store
+}
+
+var _ sqlstore.Queries = queries{}
+
+// notFound maps "no row" to the bare store.ErrNotFound the rules expect.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
 }
 
 func isForeignKey(err error) bool {

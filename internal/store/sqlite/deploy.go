@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 )
 
 // DeploymentApply applies a project's deploy in one write transaction. With a
@@ -140,22 +141,6 @@ func insertRoute(ctx context.Context, tx *sql.Tx, project string, r store.Route)
 	return nil
 }
 
-// FunctionGet returns one function.
-func (s *Store) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
-	var f store.Function
-	var created, updated int64
-	err := s.r.QueryRowContext(ctx, `SELECT name, project, active_version, created_at, updated_at FROM functions WHERE name = ?`, name).
-		Scan(&f.Name, &f.Project, &f.ActiveVersion, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("function %s: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get function %s: %w", name, err)
-	}
-	f.CreatedAt, f.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &f, nil
-}
-
 // FunctionList returns every function, sorted by name.
 func (s *Store) FunctionList(ctx context.Context) ([]store.Function, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT name, project, active_version, created_at, updated_at FROM functions ORDER BY name`)
@@ -201,20 +186,6 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 		}
 		return fmt.Errorf("activate %s@%d: version %d: %w", name, version, version, store.ErrNotFound)
 	})
-}
-
-// VersionGet returns one version of a function.
-func (s *Store) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT function, number, module_sha256, config, created_at FROM versions
-		WHERE function = ? AND number = ?`, function, number)
-	v, err := scanVersion(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("version %s@%d: %w", function, number, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get version %s@%d: %w", function, number, err)
-	}
-	return v, nil
 }
 
 // VersionList returns a function's versions, newest first; ErrNotFound if
@@ -311,4 +282,21 @@ func checkRoutes(ctx context.Context, tx *sql.Tx, project string, check func([]s
 		return fmt.Errorf("list other projects' routes: %w", err)
 	}
 	return check(others)
+}
+
+func (q queries) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
+	r, err := q.q.FunctionGet(ctx, name)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &store.Function{Name: r.Name, Project: r.Project, ActiveVersion: int(r.ActiveVersion),
+		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)}, nil
+}
+
+func (q queries) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
+	r, err := q.q.VersionGet(ctx, function, int64(number))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return sqlstore.DecodeVersion(r.Function, int(r.Number), r.ModuleSha256, []byte(r.Config), fromMicros(r.CreatedAt))
 }

@@ -19,13 +19,17 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlite/internal/sqlitedb"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Store is store.Store on a SQLite file.
+// Store is store.Store on a SQLite file: the rules of sqlstore over this
+// package's driver.
 type Store struct {
+	*sqlstore.Store
 	path string
 	w    *sql.DB // exactly one connection: the single writer
 	r    *sql.DB // read-only pool
@@ -84,7 +88,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{path: path, w: w, r: r, now: time.Now}
+	s := &Store{Store: sqlstore.New(driver{w: w, r: r}), path: path, w: w, r: r, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
@@ -94,7 +98,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // SetNow replaces the clock the store reads for "now" (message visibility,
 // dedup windows, created times). For tests; call it before using the store.
-func (s *Store) SetNow(now func() time.Time) { s.now = now }
+func (s *Store) SetNow(now func() time.Time) {
+	s.now = now
+	s.Store.SetNow(now)
+}
 
 // Close closes both handles.
 func (s *Store) Close() error {
@@ -226,6 +233,49 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// driver is sqlstore.Driver on the two handles: write transactions on the
+// single writer, reads on the read-only pool.
+type driver struct {
+	w, r *sql.DB
+}
+
+var _ sqlstore.Driver = driver{}
+
+func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(queries{q: sqlitedb.New(tx), db: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (d driver) Read() sqlstore.Queries { return queries{q: sqlitedb.New(d.r), db: d.r} }
+
+func (driver) IsUnique(err error) bool     { return isUnique(err) }
+func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
+
+// queries is sqlstore.Queries on one handle (a write transaction or the read
+// pool): the generated statements in q, db for the few written by hand. The
+// area files (deploy.go, ...) hold its methods.
+type queries struct {
+	q  *sqlitedb.Queries
+	db sqlitedb.DBTX
+}
+
+var _ sqlstore.Queries = queries{}
+
+// notFound maps "no row" to the bare store.ErrNotFound the rules expect.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
 
 // isForeignKey reports whether err is a FOREIGN KEY violation.
 func isForeignKey(err error) bool {

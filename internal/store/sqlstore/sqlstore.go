@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+)
+
+// Driver is what a backend implements: how to run a write transaction, a
+// handle for reads, and how to classify its errors. Operations whose shape
+// truly differs per dialect (claims with SKIP LOCKED against a single
+// writer, group commit) are methods of the area interfaces, not rules here.
+type Driver interface {
+	// InTx runs fn in one write transaction, committing when it returns
+	// nil and rolling back otherwise. The Queries must not escape fn.
+	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Read returns queries on the read handle: each statement sees the
+	// latest commit, with no transaction around several.
+	Read() Queries
+	// IsUnique reports a UNIQUE or PRIMARY KEY violation.
+	IsUnique(err error) bool
+	// IsForeignKey reports a FOREIGN KEY violation.
+	IsForeignKey(err error) bool
+}
+
+// Queries is every area's statements on one handle (a transaction or the
+// read handle). Each area declares its part in its own file, next to the
+// rules that use it.
+//
+// Conventions for implementations: a query expecting one row returns
+// store.ErrNotFound, bare, when there is none (the rules add what was looked
+// up); times go in and come out as time.Time in UTC, however the backend
+// stores them; methods take and return record types, never generated rows.
+type Queries interface {
+	DeployQueries
+}
+
+// Store implements the store operations once, over a Driver. Backends embed
+// it and add what is theirs (Close, test hooks).
+type Store struct {
+	d   Driver
+	now func() time.Time
+}
+
+// New returns a Store over d, reading the wall clock.
+func New(d Driver) *Store { return &Store{d: d, now: time.Now} }
+
+// SetNow replaces the clock the store reads for "now" (message visibility,
+// dedup windows, created times). For tests; call it before using the store.
+func (s *Store) SetNow(now func() time.Time) { s.now = now }
+
+// nowUTC is the current time as every backend can store it: UTC, to the
+// microsecond (SQLite keeps integer microseconds, PostgreSQL timestamptz).
+func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
