@@ -18,10 +18,11 @@ import (
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -160,7 +161,7 @@ func (h *harness) checkPostgres(ctx context.Context) {
 type eventStack struct {
 	name string // storeSQLite or storePostgres
 	st   store.Store
-	rt   *runtime.Runtime
+	rt   *wasm.Runtime
 	inv  *invoke.Invoker
 	eng  *events.Engine
 	ack  *ackCounter
@@ -194,7 +195,7 @@ type stackOptions struct {
 // as the consumer of benchQueue (batch_size benchBatch) with its async queue,
 // and loads it into an invoker. The engine is created but not started.
 func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptions) (_ *eventStack, err error) {
-	wasm, err := h.noopGuest(ctx)
+	bin, err := h.noopGuest(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func (h *harness) openEventStack(ctx context.Context, kind string, so stackOptio
 	if s.st, s.drop, err = h.openStore(ctx, kind, "events"); err != nil {
 		return nil, err
 	}
-	if err := deployNoop(ctx, s.st, wasm); err != nil {
+	if err := deployNoop(ctx, s.st, bin); err != nil {
 		return nil, err
 	}
 	if s.rt, err = h.newRuntime(ctx); err != nil {
@@ -269,24 +270,24 @@ func (h *harness) quietLog() *slog.Logger {
 //	queues: { bench: {} }
 //	functions:
 //	  noop: { max_concurrency: 8, queue: { name: bench, batch_size: 10 } }
-func deployNoop(ctx context.Context, st store.Store, wasm []byte) error {
-	sum := sha256.Sum256(wasm)
+func deployNoop(ctx context.Context, st store.Store, bin []byte) error {
+	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
-	if err := st.BlobPut(ctx, sha, wasm); err != nil {
+	if err := st.BlobPut(ctx, sha, bin); err != nil {
 		return fmt.Errorf("store the noop module: %w", err)
 	}
-	cfg := store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: 8}
+	cfg := record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: 8}
 	_, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "bench",
 		NewVersions: []store.NewVersionParams{{Function: noopFunction, ModuleSHA256: sha, Config: cfg}},
-		Routes:      []store.Route{},
-		Events: &store.EventsApplyParams{Queues: []store.QueueConfig{
+		Routes:      []record.Route{},
+		Events: &store.EventsApplyParams{Queues: []record.QueueConfig{
 			{
-				Name: benchQueue, Kind: store.QueueUser, Consumer: noopFunction, BatchSize: benchBatch,
+				Name: benchQueue, Kind: record.QueueUser, Consumer: noopFunction, BatchSize: benchBatch,
 				VisibilityTimeout: deploy.DefaultVisibilityTimeout, MaxReceives: deploy.DefaultMaxReceives,
 			},
 			{
-				Name: events.AsyncQueue(noopFunction), Kind: store.QueueAsync, Consumer: noopFunction, BatchSize: 1,
+				Name: events.AsyncQueue(noopFunction), Kind: record.QueueAsync, Consumer: noopFunction, BatchSize: 1,
 				VisibilityTimeout: time.Duration(cfg.TimeoutMS)*time.Millisecond + deploy.AsyncVisibilityMargin,
 				MaxReceives:       deploy.DefaultRetries + 1, RetryBase: deploy.AsyncRetryBase,
 			},

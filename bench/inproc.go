@@ -7,16 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
-// The in-process scenarios call internal/runtime directly, without the
+// The in-process scenarios call internal/wasm directly, without the
 // gateway, the pool or HTTP, to isolate what the Wasm engine itself costs.
 
 // helloRequest is the request every in-process call makes: what the gateway
@@ -39,12 +39,12 @@ func greetRequest(path string) *wire.Request {
 }
 
 // discard is the output of guests whose logs the benchmark does not read.
-var discard = runtime.Output{Stdout: io.Discard, Stderr: io.Discard}
+var discard = wasm.Output{Stdout: io.Discard, Stderr: io.Discard}
 
 // newRuntime opens a runtime whose compilation cache lives in the work
 // directory, shared by all in-process scenarios of one run.
-func (h *harness) newRuntime(ctx context.Context) (*runtime.Runtime, error) {
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(h.work, "wasm-cache")})
+func (h *harness) newRuntime(ctx context.Context) (*wasm.Runtime, error) {
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(h.work, "wasm-cache")})
 	if err != nil {
 		return nil, fmt.Errorf("open runtime: %w", err)
 	}
@@ -52,20 +52,20 @@ func (h *harness) newRuntime(ctx context.Context) (*runtime.Runtime, error) {
 }
 
 // compileHello builds (on first use) and compiles the hello reactor.
-func (h *harness) compileHello(ctx context.Context, rt *runtime.Runtime) (*runtime.Module, error) {
-	wasm, err := h.helloGuest(ctx)
+func (h *harness) compileHello(ctx context.Context, rt *wasm.Runtime) (*wasm.Module, error) {
+	bin, err := h.helloGuest(ctx)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	mod, err := rt.Compile(ctx, wasm, runtime.ModuleSpec{
+	mod, err := rt.Compile(ctx, bin, wasm.ModuleSpec{
 		Name: "hello", Kind: "reactor", MemoryMB: 128,
 		Env: map[string]string{"GREETING": "hello"}, // as examples/hello/strata.yaml sets it
 	})
 	if err != nil {
 		return nil, fmt.Errorf("compile the hello guest: %w", err)
 	}
-	h.log.Info("compiled hello guest", "bytes", len(wasm), "took", time.Since(start).Round(time.Millisecond))
+	h.log.Info("compiled hello guest", "bytes", len(bin), "took", time.Since(start).Round(time.Millisecond))
 	return mod, nil
 }
 
@@ -96,7 +96,7 @@ func (h *harness) runCold(ctx context.Context, rep *report) {
 	rep.addLatency(h.coldC(ctx, rt))
 }
 
-func (h *harness) coldGo(ctx context.Context, rt *runtime.Runtime) latencyResult {
+func (h *harness) coldGo(ctx context.Context, rt *wasm.Runtime) latencyResult {
 	res := latencyResult{
 		Scenario: scenarioCold, Name: "go reactor",
 		Note:        "Instantiate (instantiate + _initialize) + first Handle of the compiled hello guest",
@@ -132,13 +132,13 @@ func (h *harness) coldGo(ctx context.Context, rt *runtime.Runtime) latencyResult
 	return fillSamples(res, h.opts.ColdSamples, once)
 }
 
-func (h *harness) coldC(ctx context.Context, rt *runtime.Runtime) latencyResult {
+func (h *harness) coldC(ctx context.Context, rt *wasm.Runtime) latencyResult {
 	res := latencyResult{
 		Scenario: scenarioCold, Name: "c command",
 		Note:        "RunCommand (fresh instance, _start, response from stdout) of examples/command-guest",
 		TargetP50us: micros(targetColdCP50), TargetP99us: micros(targetColdCP99),
 	}
-	wasm, err := h.commandGuest()
+	bin, err := h.commandGuest()
 	if err != nil {
 		if os.IsNotExist(err) && h.opts.CommandWasm == "" {
 			res.Skipped = "examples/command-guest/guest.wasm not built"
@@ -147,7 +147,7 @@ func (h *harness) coldC(ctx context.Context, rt *runtime.Runtime) latencyResult 
 		}
 		return res
 	}
-	mod, err := rt.Compile(ctx, wasm, runtime.ModuleSpec{Name: "command-guest", Kind: "command"})
+	mod, err := rt.Compile(ctx, bin, wasm.ModuleSpec{Name: "command-guest", Kind: "command"})
 	if err != nil {
 		res.Error = fmt.Sprintf("compile the C command guest: %v", err)
 		return res
@@ -247,7 +247,7 @@ func fillSamples(res latencyResult, n int, once func() (time.Duration, error)) l
 // runMemory holds opts.Instances warm instances of the hello guest (each has
 // served one request) and reports what each costs: the growth of the Go heap
 // (which holds linear memory up to 64 MiB; larger memories move to their own
-// mapping, see internal/runtime's memory allocator) and of
+// mapping, see internal/wasm's memory allocator) and of
 // the resident set, divided by the number of instances.
 func (h *harness) runMemory(ctx context.Context, rep *report) {
 	res := memoryResult{Instances: h.opts.Instances}
@@ -277,7 +277,7 @@ func (h *harness) runMemory(ctx context.Context, rep *report) {
 	warm.Close(ctx)
 
 	heap0, rss0 := memNow()
-	insts := make([]*runtime.Instance, 0, h.opts.Instances)
+	insts := make([]*wasm.Instance, 0, h.opts.Instances)
 	defer func() {
 		for _, inst := range insts {
 			inst.Close(ctx)
@@ -300,7 +300,7 @@ func (h *harness) runMemory(ctx context.Context, rep *report) {
 		}
 	}
 	heap1, rss1 := memNow()
-	goruntime.KeepAlive(insts)
+	runtime.KeepAlive(insts)
 
 	n := float64(len(insts))
 	const mb = 1 << 20
@@ -314,10 +314,10 @@ func (h *harness) runMemory(ctx context.Context, rep *report) {
 // memNow returns the live Go heap after a full collection and the resident
 // set size of the process.
 func memNow() (heap, rss uint64) {
-	goruntime.GC()
-	goruntime.GC()
-	var ms goruntime.MemStats
-	goruntime.ReadMemStats(&ms)
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc, residentBytes()
 }
 

@@ -34,7 +34,7 @@
 //     Temporal's dev server (bench/workflow_peers.go), with the ratios.
 //
 // The harness owns measurement and reporting only; it drives the platform
-// through its public binary and through internal/runtime, and installs
+// through its public binary and through internal/wasm, and installs
 // nothing (bench/peers/workerd/install.sh does). All traffic goes to
 // 127.0.0.1 and every scenario is a bounded loop. See docs/benchmarks.md.
 package main

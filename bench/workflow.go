@@ -16,10 +16,11 @@ import (
 
 	"github.com/stratahq/strata/internal/build"
 	"github.com/stratahq/strata/internal/flow"
-	"github.com/stratahq/strata/internal/flow/code"
+	"github.com/stratahq/strata/internal/flow/orchestrator"
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -309,7 +310,7 @@ func (h *harness) workflowSteps(ctx context.Context, s *workflowStack, res *work
 // mean time per step of each block, in microseconds: from the completion
 // of the block's previous step (the start event for the first block) to
 // the completion of its last. growth is the last block over the first.
-func stepCurve(hist []store.FlowEvent, steps, blocks int) (size int, curve []float64, growth float64, err error) {
+func stepCurve(hist []record.FlowEvent, steps, blocks int) (size int, curve []float64, growth float64, err error) {
 	if len(hist) == 0 || hist[0].Type != flow.EvStarted {
 		return 0, nil, 0, errors.New("history does not begin with a started event")
 	}
@@ -342,7 +343,7 @@ func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Mill
 type workflowStack struct {
 	name  string
 	st    store.Store
-	rt    *runtime.Runtime
+	rt    *wasm.Runtime
 	inv   *invoke.Invoker
 	eng   *flow.Engine
 	calls *countingInvoker
@@ -454,9 +455,9 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 	}
 	// The same wiring as internal/server: the code host answers the
 	// orchestrator's flow calls and needs the engine, which needs the
-	// invoker, which needs the runtime.
-	host := &code.Host{ProjectOf: func(string) string { return wfProject }}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(h.work, "wasm-cache"), Flow: host}); err != nil {
+	// invoker, which needs the wasm.
+	host := &orchestrator.Host{ProjectOf: func(string) string { return wfProject }}
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(h.work, "wasm-cache"), Flow: host}); err != nil {
 		return nil, fmt.Errorf("open runtime: %w", err)
 	}
 	s.inv = invoke.New(invoke.Config{Store: s.st, Runtime: s.rt, Logger: h.quietLog()})
@@ -465,7 +466,7 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 	}
 	s.calls = &countingInvoker{Invoker: s.inv, function: noopFunction, seen: map[string]bool{}}
 	s.eng = flow.New(flow.Config{
-		Store: s.st, Invoker: s.calls, Orchestrator: &code.Orchestrator{Invoker: s.inv},
+		Store: s.st, Invoker: s.calls, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			for _, w := range workflows {
 				if w.Name == name {
@@ -489,29 +490,29 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 //	functions:
 //	  wf:   { max_concurrency: 64, timeout: 10m }
 //	  noop: { max_concurrency: 64 }
-func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps int) ([]store.WorkflowConfig, error) {
+func deployWorkflows(ctx context.Context, st store.Store, noop, wf []byte, steps int) ([]record.WorkflowConfig, error) {
 	var versions []store.NewVersionParams
-	workflows := []store.WorkflowConfig{
+	workflows := []record.WorkflowConfig{
 		{Name: wfThree},
 		// Two events per step, plus the start and the close.
 		{Name: wfSteps, HistoryLimit: max(flow.DefaultHistoryLimit, 2*steps+16)},
 	}
 	for _, m := range []struct {
-		fn   string
-		wasm []byte
-		cfg  store.FunctionConfig
+		fn  string
+		bin []byte
+		cfg record.FunctionConfig
 	}{
-		{noopFunction, noop, store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: wfConcurrency}},
-		{wfFunction, wf, store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: wfTimeoutMS, MaxConcurrency: wfConcurrency, Workflows: workflows}},
+		{noopFunction, noop, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10_000, MaxConcurrency: wfConcurrency}},
+		{wfFunction, wf, record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: wfTimeoutMS, MaxConcurrency: wfConcurrency, Workflows: workflows}},
 	} {
-		sum := sha256.Sum256(m.wasm)
+		sum := sha256.Sum256(m.bin)
 		sha := hex.EncodeToString(sum[:])
-		if err := st.BlobPut(ctx, sha, m.wasm); err != nil {
+		if err := st.BlobPut(ctx, sha, m.bin); err != nil {
 			return nil, fmt.Errorf("store the %s module: %w", m.fn, err)
 		}
 		versions = append(versions, store.NewVersionParams{Function: m.fn, ModuleSHA256: sha, Config: m.cfg})
 	}
-	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: wfProject, NewVersions: versions, Routes: []store.Route{}}); err != nil {
+	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: wfProject, NewVersions: versions, Routes: []record.Route{}}); err != nil {
 		return nil, fmt.Errorf("deploy the workflow functions: %w", err)
 	}
 	return workflows, nil
@@ -559,7 +560,7 @@ func (s *workflowStack) run(ctx context.Context, workflow, id string, input []by
 	select {
 	case status := <-ch:
 		took := time.Since(start)
-		if status != store.FlowCompleted {
+		if status != record.FlowCompleted {
 			return took, fmt.Errorf("execution %s closed %s%s", id, status, s.closeError(ctx, id))
 		}
 		return took, nil
@@ -633,7 +634,7 @@ func (s *workflowStack) verifyOne(ctx context.Context, id, output string) error 
 	if err != nil {
 		return err
 	}
-	if ex.Status != store.FlowCompleted || strings.TrimSpace(string(ex.Output)) != output {
+	if ex.Status != record.FlowCompleted || strings.TrimSpace(string(ex.Output)) != output {
 		return fmt.Errorf("execution %s: status %s, output %s, error %s; want completed with %s", id, ex.Status, ex.Output, ex.Error, output)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/flow"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // TestWorkflowScenario runs the workflow scenario with tiny sizes and no
@@ -93,14 +93,14 @@ func TestWorkflowScenario(t *testing.T) {
 
 // history builds the history of a workflow whose step k completes at
 // start + at[k-1].
-func history(start time.Time, at ...time.Duration) []store.FlowEvent {
-	h := []store.FlowEvent{{Seq: 1, Type: flow.EvStarted, Time: start}}
+func history(start time.Time, at ...time.Duration) []record.FlowEvent {
+	h := []record.FlowEvent{{Seq: 1, Type: flow.EvStarted, Time: start}}
 	for i, d := range at {
 		h = append(h,
-			store.FlowEvent{Seq: len(h) + 1, Type: flow.EvCallScheduled, Step: i + 1, Time: start},
-			store.FlowEvent{Seq: len(h) + 2, Type: flow.EvCallCompleted, Step: i + 1, Time: start.Add(d)})
+			record.FlowEvent{Seq: len(h) + 1, Type: flow.EvCallScheduled, Step: i + 1, Time: start},
+			record.FlowEvent{Seq: len(h) + 2, Type: flow.EvCallCompleted, Step: i + 1, Time: start.Add(d)})
 	}
-	return append(h, store.FlowEvent{Seq: len(h) + 1, Type: flow.EvCompleted, Time: start.Add(at[len(at)-1])})
+	return append(h, record.FlowEvent{Seq: len(h) + 1, Type: flow.EvCompleted, Time: start.Add(at[len(at)-1])})
 }
 
 func TestStepCurve(t *testing.T) {

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 var strataBin string
@@ -37,14 +37,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// Share one compilation cache with the other test binaries.
-	os.Setenv("STRATA_CACHE_DIR", runtimetest.SharedCacheDir())
+	os.Setenv("STRATA_CACHE_DIR", wasmtest.SharedCacheDir())
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
 func repoRoot() string {
-	_, file, _, _ := goruntime.Caller(0)
+	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(file))
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // writeWasmProject writes a one-function project whose function is a
@@ -38,9 +38,9 @@ func writeWasmProject(t *testing.T, project, fn string, wasm []byte, fnConfig st
 func TestHostileCapacityFloodKeepsOtherProjectServed(t *testing.T) {
 	t.Parallel()
 	srv, url, tok := startServer(t, "--max-concurrency", "4", "--project-concurrency", "2", "--memory-budget", "1024")
-	a := writeWasmProject(t, "tenant-a", "slow", runtimetest.Guest(t, runtimetest.Sleep),
+	a := writeWasmProject(t, "tenant-a", "slow", wasmtest.Guest(t, wasmtest.Sleep),
 		"    memory: 64\n    timeout: 30s\n    max_concurrency: 50\n    routes:\n      - GET /a/slow\n")
-	b := writeWasmProject(t, "tenant-b", "hello", runtimetest.Guest(t, runtimetest.Hello),
+	b := writeWasmProject(t, "tenant-b", "hello", wasmtest.Guest(t, wasmtest.Hello),
 		"    memory: 64\n    timeout: 10s\n    routes:\n      - GET /b/{name}\n")
 	mustRun(t, a, "deploy", "--server", url, "--token", tok)
 	mustRun(t, b, "deploy", "--server", url, "--token", tok)
@@ -113,9 +113,9 @@ func TestHostileCapacityFloodKeepsOtherProjectServed(t *testing.T) {
 func TestHostileCapacityMemoryShare(t *testing.T) {
 	t.Parallel()
 	_, url, tok := startServer(t, "--max-concurrency", "10", "--project-concurrency", "5", "--memory-budget", "300")
-	a := writeWasmProject(t, "tenant-a", "slow", runtimetest.Guest(t, runtimetest.Sleep),
+	a := writeWasmProject(t, "tenant-a", "slow", wasmtest.Guest(t, wasmtest.Sleep),
 		"    memory: 128\n    timeout: 30s\n    max_concurrency: 5\n    routes:\n      - GET /a/slow\n")
-	b := writeWasmProject(t, "tenant-b", "hello", runtimetest.Guest(t, runtimetest.Hello),
+	b := writeWasmProject(t, "tenant-b", "hello", wasmtest.Guest(t, wasmtest.Hello),
 		"    memory: 128\n    timeout: 10s\n    routes:\n      - GET /b/{name}\n")
 	mustRun(t, a, "deploy", "--server", url, "--token", tok)
 	mustRun(t, b, "deploy", "--server", url, "--token", tok)

@@ -13,9 +13,10 @@ import (
 
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // Found item 4 of issue 9 (deploy-time compile bombs), on the real binary:
@@ -62,7 +63,7 @@ func hostileSpec(t *testing.T, c *client.Client, project string, fns map[string]
 		}
 		spec.Functions = append(spec.Functions, deploy.FunctionSpec{
 			Name: name, ModuleSHA256: sha,
-			Config: store.FunctionConfig{MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4},
+			Config: record.FunctionConfig{MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4},
 			Routes: []deploy.RouteSpec{{Method: "GET", Path: "/" + project + "/" + name}},
 		})
 	}
@@ -82,11 +83,11 @@ func TestHostileCompilePostgres(t *testing.T) {
 // "victim" deploys meanwhile and is served.
 func testHostileCompile(t *testing.T, args ...string) {
 	p, url, c, _ := hostileServer(t, t.TempDir(), "", args...)
-	hello := runtimetest.Guest(t, runtimetest.Hello)
+	hello := wasmtest.Guest(t, wasmtest.Hello)
 
 	// The bomb whose shape shows is refused at once, naming the cause.
 	_, err := c.Deploy(context.Background(), hostileSpec(t, c, "attacker", map[string][]byte{
-		"bomb": runtimetest.CompileBomb(12000, false)}), false)
+		"bomb": wasmtest.CompileBomb(12000, false)}), false)
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(err.Error(), "function 0 has 24000 control instructions") {
 		t.Fatalf("shape bomb: %v, want a 400 naming its control instructions", err)
@@ -99,7 +100,7 @@ func testHostileCompile(t *testing.T, args ...string) {
 	// takes about 40 s idle). Meanwhile the victim deploys and is served.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": runtimetest.CompileBomb(30000, true)})
+	bombSpec := hostileSpec(t, c, "attacker", map[string][]byte{"bomb": wasmtest.CompileBomb(30000, true)})
 	bombDone := make(chan error, 1)
 	go func() {
 		_, err := c.Deploy(ctx, bombSpec, false)
@@ -149,7 +150,7 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 	p, _, c, _ := hostileServer(t, dataDir, "")
-	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "fine", map[string][]byte{"api": runtimetest.Guest(t, runtimetest.Hello)}), false); err != nil {
+	if _, err := c.Deploy(context.Background(), hostileSpec(t, c, "fine", map[string][]byte{"api": wasmtest.Guest(t, wasmtest.Hello)}), false); err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
 	p.stop()
@@ -159,7 +160,7 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm := runtimetest.InitLoop(-1)
+	wasm := wasmtest.InitLoop(-1)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if err := st.BlobPut(ctx, sha, wasm); err != nil {
@@ -167,8 +168,8 @@ func TestHostileStartWithHangingInit(t *testing.T) {
 	}
 	if _, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "hang",
-		NewVersions: []store.NewVersionParams{{Function: "hang", ModuleSHA256: sha, Config: store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4}}},
-		Routes:      []store.Route{{Project: "hang", Method: "GET", Path: "/hang", Function: "hang"}},
+		NewVersions: []store.NewVersionParams{{Function: "hang", ModuleSHA256: sha, Config: record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 4}}},
+		Routes:      []record.Route{{Project: "hang", Method: "GET", Path: "/hang", Function: "hang"}},
 	}); err != nil {
 		t.Fatal(err)
 	}

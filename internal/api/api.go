@@ -22,8 +22,9 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // Prefix is where the admin API is mounted.
@@ -34,7 +35,7 @@ const MaxBlobBytes = 256 << 20
 
 // Invoker is what the API needs from the invocation pipeline.
 type Invoker interface {
-	Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (kind string, err error)
+	Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (kind string, err error)
 	Sync(ctx context.Context) error
 	PoolStats() map[string]pool.Stats
 }
@@ -198,10 +199,10 @@ func (a *API) blobPut(w http.ResponseWriter, r *http.Request) error {
 
 // DeployResult is the answer to POST /deploy.
 type DeployResult struct {
-	Plan     *deploy.Plan    `json:"plan"`
-	PlanText string          `json:"plan_text"`
-	Applied  bool            `json:"applied"`
-	Versions []store.Version `json:"versions,omitempty"`
+	Plan     *deploy.Plan     `json:"plan"`
+	PlanText string           `json:"plan_text"`
+	Applied  bool             `json:"applied"`
+	Versions []record.Version `json:"versions,omitempty"`
 }
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) error {
@@ -309,14 +310,14 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 			if ch.New.Config.Kind == "" && kinds[ch.Name] != "" {
 				ch.New.Config.Kind = kinds[ch.Name]
 			}
-			wasm, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
+			bin, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
 			}
 			if err != nil {
 				return nil, err
 			}
-			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, wasm, ch.New.ModuleSHA256, ch.New.Config)
+			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, bin, ch.New.ModuleSHA256, ch.New.Config)
 			if err != nil {
 				return nil, compileError(fmt.Errorf("function %s: %w", ch.Name, err))
 			}
@@ -334,7 +335,7 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 // compileError answers a busy compiler (every compile slot taken, e.g. by
 // compiles abandoned over the budget) with 503: the module may be fine.
 func compileError(err error) error {
-	if errors.Is(err, runtime.ErrCompileBusy) {
+	if errors.Is(err, wasm.ErrCompileBusy) {
 		return &gateway.StatusError{Code: http.StatusServiceUnavailable, Err: err}
 	}
 	return err
@@ -366,7 +367,7 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 	if err != nil {
 		return deploy.State{}, err
 	}
-	st := deploy.State{Functions: fns, Active: map[string]store.Version{}}
+	st := deploy.State{Functions: fns, Active: map[string]record.Version{}}
 	for _, f := range fns {
 		v, err := a.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
 		if err != nil {
@@ -397,12 +398,12 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 
 // FunctionInfo is one entry of GET /functions.
 type FunctionInfo struct {
-	Name          string               `json:"name"`
-	Project       string               `json:"project"`
-	ActiveVersion int                  `json:"active_version"`
-	ModuleSHA256  string               `json:"module_sha256"`
-	Config        store.FunctionConfig `json:"config"`
-	UpdatedAt     time.Time            `json:"updated_at"`
+	Name          string                `json:"name"`
+	Project       string                `json:"project"`
+	ActiveVersion int                   `json:"active_version"`
+	ModuleSHA256  string                `json:"module_sha256"`
+	Config        record.FunctionConfig `json:"config"`
+	UpdatedAt     time.Time             `json:"updated_at"`
 	// Instances is this node's pool of the active version (absent when it
 	// has none loaded).
 	Instances *InstanceInfo `json:"instances,omitempty"`
@@ -447,7 +448,7 @@ func (a *API) functions(w http.ResponseWriter, r *http.Request) error {
 
 // redactEnv hides environment values: they often hold credentials, and
 // listing functions should not print them.
-func redactEnv(c store.FunctionConfig) store.FunctionConfig {
+func redactEnv(c record.FunctionConfig) record.FunctionConfig {
 	if len(c.Env) == 0 {
 		return c
 	}
@@ -461,11 +462,11 @@ func redactEnv(c store.FunctionConfig) store.FunctionConfig {
 
 // VersionInfo is one entry of GET /functions/{name}/versions.
 type VersionInfo struct {
-	Number       int                  `json:"number"`
-	ModuleSHA256 string               `json:"module_sha256"`
-	Config       store.FunctionConfig `json:"config"`
-	CreatedAt    time.Time            `json:"created_at"`
-	Active       bool                 `json:"active"`
+	Number       int                   `json:"number"`
+	ModuleSHA256 string                `json:"module_sha256"`
+	Config       record.FunctionConfig `json:"config"`
+	CreatedAt    time.Time             `json:"created_at"`
+	Active       bool                  `json:"active"`
 }
 
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
@@ -510,13 +511,13 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("function %s version %d: %w", name, body.Version, err)
 	}
-	wasm, err := a.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
+	bin, err := a.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
 	if err != nil {
 		return fmt.Errorf("module of %s@%d: %w", name, v.Number, err)
 	}
 	// Compile before repointing, so the rollback never serves a version
 	// this node cannot run.
-	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+	if _, err := a.cfg.Invoker.Prepare(ctx, fmt.Sprintf("%s@%d", name, v.Number), bin, v.ModuleSHA256, v.Config); err != nil {
 		return compileError(err)
 	}
 	a.deployMu.Lock()
@@ -572,7 +573,7 @@ func (a *API) routes(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if rs == nil {
-		rs = []store.Route{}
+		rs = []record.Route{}
 	}
 	return writeJSON(w, http.StatusOK, rs)
 }

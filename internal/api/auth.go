@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -49,17 +50,17 @@ type tokenCache struct {
 }
 
 type cachedToken struct {
-	tok   store.Token
+	tok   record.Token
 	until time.Time
 }
 
-func (c *tokenCache) get(hash string, now time.Time) (store.Token, bool) {
+func (c *tokenCache) get(hash string, now time.Time) (record.Token, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[hash]
 	if !ok || !now.Before(e.until) {
 		delete(c.m, hash)
-		return store.Token{}, false
+		return record.Token{}, false
 	}
 	return e.tok, true
 }
@@ -73,7 +74,7 @@ func (c *tokenCache) generation() uint64 {
 	return c.gen
 }
 
-func (c *tokenCache) put(t store.Token, now time.Time, gen uint64) {
+func (c *tokenCache) put(t record.Token, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -101,11 +102,11 @@ func (c *tokenCache) drop(hash string) {
 
 // authenticate finds the request's token: the store is searched by the
 // token's hash, so lookup timing says nothing about how close a guess was.
-func (a *API) authenticate(r *http.Request) (store.Token, error) {
+func (a *API) authenticate(r *http.Request) (record.Token, error) {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
-		return store.Token{}, gateway.Errorf(http.StatusUnauthorized, "missing admin token: pass --token or set STRATA_TOKEN")
+		return record.Token{}, gateway.Errorf(http.StatusUnauthorized, "missing admin token: pass --token or set STRATA_TOKEN")
 	}
 	h := HashToken(tok)
 	now := a.cfg.Clock.Now()
@@ -115,10 +116,10 @@ func (a *API) authenticate(r *http.Request) (store.Token, error) {
 	gen := a.tokens.generation()
 	t, err := a.cfg.Store.TokenGet(r.Context(), h)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
+		return record.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
 	}
 	if err != nil {
-		return store.Token{}, fmt.Errorf("check token: %w", err)
+		return record.Token{}, fmt.Errorf("check token: %w", err)
 	}
 	a.tokens.put(*t, now, gen)
 	return *t, nil
@@ -196,8 +197,8 @@ func PathProject(param string) Access {
 type tokenKey struct{}
 
 // tokenFrom returns the token that authorised the request.
-func tokenFrom(r *http.Request) store.Token {
-	t, _ := r.Context().Value(tokenKey{}).(store.Token)
+func tokenFrom(r *http.Request) record.Token {
+	t, _ := r.Context().Value(tokenKey{}).(record.Token)
 	return t
 }
 
@@ -273,7 +274,7 @@ type TokenCreated struct {
 	Token string `json:"token"`
 }
 
-func tokenInfo(t store.Token) TokenInfo {
+func tokenInfo(t record.Token) TokenInfo {
 	return TokenInfo{ID: t.Hash[:min(tokenIDLen, len(t.Hash))], Name: t.Name, Project: t.Project, CreatedAt: t.CreatedAt}
 }
 
@@ -308,7 +309,7 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	secret := NewToken()
-	t := store.Token{Hash: HashToken(secret), Name: req.Name, Project: req.Project}
+	t := record.Token{Hash: HashToken(secret), Name: req.Name, Project: req.Project}
 	if err := a.cfg.Store.TokenPut(r.Context(), t); err != nil {
 		return fmt.Errorf("create token %s: %w", req.Name, err)
 	}
@@ -330,7 +331,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var match []store.Token
+	var match []record.Token
 	admins := 0
 	for _, t := range ts {
 		if t.Project == "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/store/storetest"
@@ -41,7 +42,7 @@ func newNodes(t *testing.T, n int) *nodes {
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken(testToken), Name: "admin"}))
+	require.NoError(t, st.TokenPut(ctx, record.Token{Hash: api.HashToken(testToken), Name: "admin"}))
 	b, err := bindings.New(ctx, bindings.Config{Store: st, DataDir: dir})
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
@@ -58,7 +59,7 @@ func newNodes(t *testing.T, n int) *nodes {
 // function: pool statistics are empty and nothing compiles.
 type noInvoker struct{}
 
-func (noInvoker) Prepare(context.Context, string, []byte, string, store.FunctionConfig) (string, error) {
+func (noInvoker) Prepare(context.Context, string, []byte, string, record.FunctionConfig) (string, error) {
 	return "", errors.New("not compiling in this test")
 }
 func (noInvoker) Sync(context.Context) error       { return nil }
@@ -82,7 +83,7 @@ func (c *nodes) deployFunctions(t *testing.T) {
 	for _, p := range []string{"a", "b"} {
 		_, err := c.st.DeploymentApply(context.Background(), store.DeploymentApplyParams{Project: p,
 			NewVersions: []store.NewVersionParams{{Function: "f" + p, ModuleSHA256: storetest.Digest([]byte(p)),
-				Config: store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 1}}}})
+				Config: record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 1}}}})
 		require.NoError(t, err)
 	}
 }
@@ -161,7 +162,7 @@ func TestProjectScopedToken(t *testing.T) {
 	spec := func(project string) string {
 		b, _ := json.Marshal(map[string]any{"project": project, "functions": []any{map[string]any{
 			"name": "f" + project, "module_sha256": storetest.Digest([]byte(project)),
-			"config": store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 1},
+			"config": record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 1},
 		}}})
 		return string(b)
 	}

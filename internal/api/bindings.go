@@ -12,6 +12,7 @@ import (
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -153,7 +154,7 @@ func (a *API) databases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ds := []store.DatabaseConfig{}
+	ds := []record.DatabaseConfig{}
 	for _, d := range all {
 		if a.allowed(r, d.Project) {
 			ds = append(ds, d)
@@ -168,7 +169,7 @@ func (a *API) kvNamespaces(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns := []store.KVNamespace{}
+	ns := []record.KVNamespace{}
 	for _, n := range all {
 		if a.allowed(r, n.Project) {
 			ns = append(ns, n)

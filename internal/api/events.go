@@ -13,8 +13,8 @@ import (
 
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/schedule"
-	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -41,14 +41,14 @@ func (a *API) routeEvents() {
 
 // QueueInfo is a queue with its current numbers.
 type QueueInfo struct {
-	store.QueueConfig
+	record.QueueConfig
 	Visible    int64     `json:"visible"`
 	InFlight   int64     `json:"in_flight"`
 	Delayed    int64     `json:"delayed"`
 	OldestSent time.Time `json:"oldest_sent,omitzero"`
 }
 
-func (a *API) queueInfo(ctx context.Context, q store.QueueConfig) (QueueInfo, error) {
+func (a *API) queueInfo(ctx context.Context, q record.QueueConfig) (QueueInfo, error) {
 	st, err := a.cfg.Store.QueueStats(ctx, q.Name)
 	if err != nil {
 		return QueueInfo{}, fmt.Errorf("stats of queue %s: %w", q.Name, err)
@@ -64,7 +64,7 @@ func (a *API) queues(w http.ResponseWriter, r *http.Request) error {
 	all, _ := strconv.ParseBool(r.URL.Query().Get("all"))
 	out := []QueueInfo{}
 	for _, q := range qs {
-		if q.Kind != store.QueueUser && !all {
+		if q.Kind != record.QueueUser && !all {
 			continue // internal queues are shown with ?all=true
 		}
 		info, err := a.queueInfo(r.Context(), q)
@@ -220,7 +220,7 @@ func (a *API) topics(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if ts == nil {
-		ts = []store.TopicConfig{}
+		ts = []record.TopicConfig{}
 	}
 	return writeJSON(w, http.StatusOK, ts)
 }

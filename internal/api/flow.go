@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/gateway"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -20,14 +21,14 @@ import (
 // may reach; the API's tokens reach every project (flow.AllProjects)
 // until tokens are scoped to projects, and then pass the token's.
 type Flows interface {
-	Start(ctx context.Context, p flow.StartParams) (exec *store.FlowExecution, created bool, err error)
-	Get(ctx context.Context, project, id string) (*store.FlowExecution, error)
-	List(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error)
-	History(ctx context.Context, project, id string, run int) ([]store.FlowEvent, error)
+	Start(ctx context.Context, p flow.StartParams) (exec *record.FlowExecution, created bool, err error)
+	Get(ctx context.Context, project, id string) (*record.FlowExecution, error)
+	List(ctx context.Context, p store.FlowListParams) ([]record.FlowExecution, error)
+	History(ctx context.Context, project, id string, run int) ([]record.FlowEvent, error)
 	Signal(ctx context.Context, project, id, name string, value []byte) error
 	Cancel(ctx context.Context, project, id, reason string) error
 	Terminate(ctx context.Context, project, id, reason string) error
-	Restart(ctx context.Context, project, id string, fromFailure bool) (*store.FlowExecution, error)
+	Restart(ctx context.Context, project, id string, fromFailure bool) (*record.FlowExecution, error)
 }
 
 var _ Flows = (*flow.Engine)(nil)
@@ -95,7 +96,7 @@ type ExecutionEvent struct {
 	Time time.Time       `json:"time"`
 }
 
-func executionInfo(e *store.FlowExecution) ExecutionInfo {
+func executionInfo(e *record.FlowExecution) ExecutionInfo {
 	return ExecutionInfo{ID: e.ID, Workflow: e.Workflow, Function: e.Function, Project: e.Project, Run: e.Run,
 		Status: e.Status, Input: rawJSON(e.Input), Output: rawJSON(e.Output), Error: rawJSON(e.Error),
 		TraceID: e.TraceID, ParentID: e.ParentID, ParentStep: e.ParentStep, HistoryLen: e.HistoryLen,
@@ -183,8 +184,8 @@ func (a *API) executionStart(w http.ResponseWriter, r *http.Request) error {
 }
 
 // executionStatuses are the values GET /executions filters on.
-var executionStatuses = map[string]bool{store.FlowRunning: true, store.FlowCompleted: true, store.FlowFailed: true,
-	store.FlowCanceled: true, store.FlowTerminated: true}
+var executionStatuses = map[string]bool{record.FlowRunning: true, record.FlowCompleted: true, record.FlowFailed: true,
+	record.FlowCanceled: true, record.FlowTerminated: true}
 
 func (a *API) executionList(w http.ResponseWriter, r *http.Request) error {
 	fl, err := a.flows()
@@ -314,7 +315,7 @@ func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("terminate: %w", err)
 	}
 	a.cfg.Logger.Info("workflow terminated", "execution", id)
-	return writeJSON(w, http.StatusOK, map[string]string{"id": id, "status": store.FlowTerminated})
+	return writeJSON(w, http.StatusOK, map[string]string{"id": id, "status": record.FlowTerminated})
 }
 
 func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 )
@@ -29,9 +30,9 @@ type memFlows struct {
 	mu        sync.Mutex
 	workflows map[string]string // workflow → function
 	base      time.Time
-	execs     map[string]*store.FlowExecution
-	order     []string                       // creation order
-	history   map[string][][]store.FlowEvent // per execution, per run
+	execs     map[string]*record.FlowExecution
+	order     []string                        // creation order
+	history   map[string][][]record.FlowEvent // per execution, per run
 	lastStart flow.StartParams
 	signals   []string // "id/name=value"
 	cancels   map[string]string
@@ -40,10 +41,10 @@ type memFlows struct {
 
 func newMemFlows() *memFlows {
 	return &memFlows{workflows: map[string]string{"fulfil": "shop"}, base: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		execs: map[string]*store.FlowExecution{}, history: map[string][][]store.FlowEvent{}, cancels: map[string]string{}}
+		execs: map[string]*record.FlowExecution{}, history: map[string][][]record.FlowEvent{}, cancels: map[string]string{}}
 }
 
-func (m *memFlows) Start(ctx context.Context, p flow.StartParams) (*store.FlowExecution, bool, error) {
+func (m *memFlows) Start(ctx context.Context, p flow.StartParams) (*record.FlowExecution, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastStart = p
@@ -65,11 +66,11 @@ func (m *memFlows) Start(ctx context.Context, p flow.StartParams) (*store.FlowEx
 		return &c, false, nil
 	}
 	at := m.base.Add(time.Duration(len(m.order)) * time.Minute)
-	ex := &store.FlowExecution{ID: p.ID, Project: "shop", Workflow: p.Workflow, Function: fn, Run: 1, Status: store.FlowRunning,
+	ex := &record.FlowExecution{ID: p.ID, Project: "shop", Workflow: p.Workflow, Function: fn, Run: 1, Status: record.FlowRunning,
 		Input: p.Input, TraceID: "0af7651916cd43dd8448eb211c80319c", HistoryLen: 1, CreatedAt: at, UpdatedAt: at}
 	m.execs[p.ID] = ex
 	m.order = append(m.order, p.ID)
-	m.history[p.ID] = [][]store.FlowEvent{{{Seq: 1, Type: "started", Name: p.Workflow, Data: []byte(`{"input":` + string(orNull(p.Input)) + `}`), Time: at}}}
+	m.history[p.ID] = [][]record.FlowEvent{{{Seq: 1, Type: "started", Name: p.Workflow, Data: []byte(`{"input":` + string(orNull(p.Input)) + `}`), Time: at}}}
 	c := *ex
 	return &c, true, nil
 }
@@ -81,7 +82,7 @@ func orNull(b []byte) []byte {
 	return b
 }
 
-func (m *memFlows) get(id string) (*store.FlowExecution, error) {
+func (m *memFlows) get(id string) (*record.FlowExecution, error) {
 	ex, ok := m.execs[id]
 	if !ok {
 		return nil, fmt.Errorf("flow execution %s: %w", id, store.ErrNotFound)
@@ -89,7 +90,7 @@ func (m *memFlows) get(id string) (*store.FlowExecution, error) {
 	return ex, nil
 }
 
-func (m *memFlows) Get(ctx context.Context, _ string, id string) (*store.FlowExecution, error) {
+func (m *memFlows) Get(ctx context.Context, _ string, id string) (*record.FlowExecution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.get(id)
@@ -100,14 +101,14 @@ func (m *memFlows) Get(ctx context.Context, _ string, id string) (*store.FlowExe
 	return &c, nil
 }
 
-func (m *memFlows) List(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+func (m *memFlows) List(ctx context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	limit := p.Limit
 	if limit == 0 {
 		limit = 100
 	}
-	var out []store.FlowExecution
+	var out []record.FlowExecution
 	ids := slices.Clone(m.order)
 	slices.Reverse(ids)
 	if p.Before != "" {
@@ -131,7 +132,7 @@ func (m *memFlows) List(ctx context.Context, p store.FlowListParams) ([]store.Fl
 	return out, nil
 }
 
-func (m *memFlows) History(ctx context.Context, _ string, id string, run int) ([]store.FlowEvent, error) {
+func (m *memFlows) History(ctx context.Context, _ string, id string, run int) ([]record.FlowEvent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.get(id)
@@ -147,12 +148,12 @@ func (m *memFlows) History(ctx context.Context, _ string, id string, run int) ([
 	return m.history[id][run-1], nil
 }
 
-func (m *memFlows) running(id string) (*store.FlowExecution, error) {
+func (m *memFlows) running(id string) (*record.FlowExecution, error) {
 	ex, err := m.get(id)
 	if err != nil {
 		return nil, err
 	}
-	if ex.Status != store.FlowRunning {
+	if ex.Status != record.FlowRunning {
 		return nil, fmt.Errorf("execution %s: %w", id, store.ErrClosed)
 	}
 	return ex, nil
@@ -185,27 +186,27 @@ func (m *memFlows) Terminate(ctx context.Context, _ string, id, reason string) e
 	if err != nil {
 		return err
 	}
-	ex.Status, ex.ClosedAt = store.FlowTerminated, ex.CreatedAt.Add(90*time.Second)
+	ex.Status, ex.ClosedAt = record.FlowTerminated, ex.CreatedAt.Add(90*time.Second)
 	ex.Error = []byte(`{"type":"Terminated","message":` + strconv.Quote(reason) + `}`)
 	return nil
 }
 
-func (m *memFlows) Restart(ctx context.Context, _ string, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (m *memFlows) Restart(ctx context.Context, _ string, id string, fromFailure bool) (*record.FlowExecution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ex, err := m.get(id)
 	if err != nil {
 		return nil, err
 	}
-	if ex.Status == store.FlowRunning {
+	if ex.Status == record.FlowRunning {
 		return nil, fmt.Errorf("execution %s: %w", id, store.ErrRunning)
 	}
 	m.restarts = append(m.restarts, id+" "+strconv.FormatBool(fromFailure))
 	if !fromFailure {
 		ex.Run++
-		m.history[id] = append(m.history[id], []store.FlowEvent{{Seq: 1, Type: "started", Name: ex.Workflow, Time: ex.CreatedAt}})
+		m.history[id] = append(m.history[id], []record.FlowEvent{{Seq: 1, Type: "started", Name: ex.Workflow, Time: ex.CreatedAt}})
 	}
-	ex.Status, ex.ClosedAt, ex.Error = store.FlowRunning, time.Time{}, nil
+	ex.Status, ex.ClosedAt, ex.Error = record.FlowRunning, time.Time{}, nil
 	c := *ex
 	return &c, nil
 }
@@ -220,7 +221,7 @@ func server(t *testing.T, fl api.Flows) *httptest.Server {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken(testToken), Name: "test"}))
+	require.NoError(t, st.TokenPut(ctx, record.Token{Hash: api.HashToken(testToken), Name: "test"}))
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: fl}))
 	t.Cleanup(srv.Close)
 	return srv

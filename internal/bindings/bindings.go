@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -35,11 +36,11 @@ var (
 
 // BindingsStore is the part of store.Bindings this package uses.
 type BindingsStore interface {
-	DatabaseGet(ctx context.Context, name string) (*store.DatabaseConfig, error)
-	KVGet(ctx context.Context, namespace, key string) (*store.KVEntry, error)
+	DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error)
+	KVGet(ctx context.Context, namespace, key string) (*record.KVEntry, error)
 	KVPut(ctx context.Context, namespace, key string, value []byte, ttl time.Duration) error
 	KVDelete(ctx context.Context, namespace, key string) (bool, error)
-	KVList(ctx context.Context, p store.KVListParams) ([]store.KVEntry, error)
+	KVList(ctx context.Context, p store.KVListParams) ([]record.KVEntry, error)
 	SecretPut(ctx context.Context, project, name string, ciphertext []byte) error
 	SecretGet(ctx context.Context, project, name string) ([]byte, error)
 }
@@ -63,7 +64,7 @@ type Caller struct {
 	Project      string // the function's project; secrets are read from its namespace
 	Version      int
 	InvocationID string
-	Config       store.FunctionConfig
+	Config       record.FunctionConfig
 	Deadline     time.Time // zero: none beyond the context's
 	TraceParent  string    // W3C traceparent of the invocation, sent on fetches
 }
@@ -71,16 +72,16 @@ type Caller struct {
 func (c Caller) String() string { return c.Function + "@" + strconv.Itoa(c.Version) }
 
 // binding finds the function's binding name of the given kind.
-func (c Caller) binding(name, kind string) (store.Binding, error) {
+func (c Caller) binding(name, kind string) (record.Binding, error) {
 	for _, b := range c.Config.Bindings {
 		if b.Name == name {
 			if b.Kind != kind {
-				return store.Binding{}, fmt.Errorf("function %s: binding %q is %s, not %s: %w", c, name, b.Kind, kind, ErrNotPermitted)
+				return record.Binding{}, fmt.Errorf("function %s: binding %q is %s, not %s: %w", c, name, b.Kind, kind, ErrNotPermitted)
 			}
 			return b, nil
 		}
 	}
-	return store.Binding{}, fmt.Errorf("function %s has no %s binding %q (declare it under bindings: in the manifest): %w", c, kind, name, ErrNotPermitted)
+	return record.Binding{}, fmt.Errorf("function %s has no %s binding %q (declare it under bindings: in the manifest): %w", c, kind, name, ErrNotPermitted)
 }
 
 type callerKey struct{}

@@ -15,7 +15,7 @@
 // own project's secrets, Caller.Project), the SSRF checks of fetch, and schema migrations of bound
 // databases. It does not own: where configurations and KV entries are
 // stored (package store, through the BindingsStore interface), how
-// requests cross the Wasm boundary (internal/runtime calls the handlers
+// requests cross the Wasm boundary (internal/wasm calls the handlers
 // here with the JSON types of sdk/go/wire), nor reading the key from the
 // environment (the caller passes Config.Key).
 //

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -78,7 +78,7 @@ func TestFetchRefusesBeforeDialing(t *testing.T) {
 	}}
 	f := setup(t, func(c *Config) { c.Resolver = res; c.Dialer = failDialer{t} })
 	allow := []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "[::1]", "0.0.0.0", "[::ffff:127.0.0.1]", "*.example.org"}
-	ctx := as("app", "i1", store.FunctionConfig{Fetch: allow})
+	ctx := as("app", "i1", record.FunctionConfig{Fetch: allow})
 
 	for _, tt := range []struct {
 		url  string
@@ -113,15 +113,15 @@ func TestFetchRefusesBeforeDialing(t *testing.T) {
 	res.lookups = nil
 	for _, tt := range []struct {
 		url string
-		cfg store.FunctionConfig
+		cfg record.FunctionConfig
 	}{
-		{"http://evil.org/", store.FunctionConfig{Fetch: allow}},
-		{"http://example.org/", store.FunctionConfig{Fetch: allow}}, // *.example.org is subdomains only
-		{"http://a.example.org:8080/", store.FunctionConfig{Fetch: allow}},
-		{"file:///etc/passwd", store.FunctionConfig{Fetch: allow}},
-		{"gopher://a.example.org/", store.FunctionConfig{Fetch: allow}},
-		{"http://a.example.org/", store.FunctionConfig{}},
-		{"http://127.0.0.1/", store.FunctionConfig{Fetch: []string{"localhost"}}},
+		{"http://evil.org/", record.FunctionConfig{Fetch: allow}},
+		{"http://example.org/", record.FunctionConfig{Fetch: allow}}, // *.example.org is subdomains only
+		{"http://a.example.org:8080/", record.FunctionConfig{Fetch: allow}},
+		{"file:///etc/passwd", record.FunctionConfig{Fetch: allow}},
+		{"gopher://a.example.org/", record.FunctionConfig{Fetch: allow}},
+		{"http://a.example.org/", record.FunctionConfig{}},
+		{"http://127.0.0.1/", record.FunctionConfig{Fetch: []string{"localhost"}}},
 	} {
 		t.Run("unlisted "+tt.url, func(t *testing.T) {
 			_, err := f.b.Fetch(as("app", "i1", tt.cfg), wire.FetchRequest{URL: tt.url})
@@ -172,7 +172,7 @@ func TestFetch(t *testing.T) {
 	res := &fakeResolver{hosts: map[string][]string{"api.test": {"127.0.0.1"}, "evil.org": {"127.0.0.1"}}}
 	dialer := &recordDialer{}
 	f := setup(t, func(c *Config) { c.Resolver = res; c.Dialer = dialer; c.MaxFetchBody = 1000 })
-	cfg := store.FunctionConfig{Fetch: []string{"api.test:" + port}, FetchPrivate: true}
+	cfg := record.FunctionConfig{Fetch: []string{"api.test:" + port}, FetchPrivate: true}
 	ctx := WithCaller(context.Background(), Caller{Function: "app", Version: 2, InvocationID: "i1", Config: cfg,
 		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
 	base := "http://api.test:" + port
@@ -295,7 +295,7 @@ func TestFetchUnspecifiedNeverAllowed(t *testing.T) {
 	f := setup(t, func(c *Config) { c.Resolver = res; c.Dialer = failDialer{t} })
 	allow := []string{"0.0.0.0", "0.0.0.0:8080", "[::]", "[::ffff:0.0.0.0]", "*.example.org", "224.0.0.1"}
 	for _, private := range []bool{false, true} {
-		ctx := as("app", "i1", store.FunctionConfig{Fetch: allow, FetchPrivate: private})
+		ctx := as("app", "i1", record.FunctionConfig{Fetch: allow, FetchPrivate: private})
 		for _, u := range []string{
 			"http://0.0.0.0/", "http://0.0.0.0:8080/admin", "http://[::]/", "http://[::ffff:0.0.0.0]/",
 			"http://zero.example.org/", "http://zero6.example.org/",

@@ -4,9 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stretchr/testify/require"
-
-	"github.com/stratahq/strata/internal/store"
 )
 
 type fixture struct {
@@ -33,12 +32,12 @@ func setup(t testing.TB, mod ...func(*Config)) *fixture {
 // testProject is the project of the functions as() stands for.
 const testProject = "p"
 
-func as(fn, invocation string, cfg store.FunctionConfig) context.Context {
+func as(fn, invocation string, cfg record.FunctionConfig) context.Context {
 	return WithCaller(context.Background(), Caller{Function: fn, Project: testProject, Version: 1, InvocationID: invocation, Config: cfg})
 }
 
-func sqlBinding(name, db string) store.Binding {
-	return store.Binding{Name: name, Kind: store.BindingSQL, Resource: db}
+func sqlBinding(name, db string) record.Binding {
+	return record.Binding{Name: name, Kind: record.BindingSQL, Resource: db}
 }
 
 func wireNaN() float64 {
@@ -46,6 +45,6 @@ func wireNaN() float64 {
 	return zero / zero
 }
 
-func storeConfigWithSecret(names ...string) store.FunctionConfig {
-	return store.FunctionConfig{Secrets: names}
+func storeConfigWithSecret(names ...string) record.FunctionConfig {
+	return record.FunctionConfig{Secrets: names}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -24,7 +25,7 @@ func (b *Bindings) KV(ctx context.Context, req wire.KVRequest) (*wire.KVResponse
 	if err != nil {
 		return nil, err
 	}
-	bd, err := c.binding(req.Binding, store.BindingKV)
+	bd, err := c.binding(req.Binding, record.BindingKV)
 	if err != nil {
 		return nil, err
 	}

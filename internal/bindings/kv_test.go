@@ -7,14 +7,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 func TestKV(t *testing.T) {
 	f := setup(t)
 	f.st.addNamespace("sessions")
-	ctx := as("app", "i1", store.FunctionConfig{Bindings: []store.Binding{{Name: "cache", Kind: store.BindingKV, Resource: "sessions"}}})
+	ctx := as("app", "i1", record.FunctionConfig{Bindings: []record.Binding{{Name: "cache", Kind: record.BindingKV, Resource: "sessions"}}})
 	kv := func(req wire.KVRequest) *wire.KVResponse {
 		t.Helper()
 		req.Binding = "cache"

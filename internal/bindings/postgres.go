@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -55,7 +55,7 @@ func (b *Bindings) resolveSecrets(ctx context.Context, project, url string) (str
 	return out, firstErr
 }
 
-func (b *Bindings) openPostgres(ctx context.Context, cfg store.DatabaseConfig) (engine, error) {
+func (b *Bindings) openPostgres(ctx context.Context, cfg record.DatabaseConfig) (engine, error) {
 	url, err := b.resolveSecrets(ctx, cfg.Project, cfg.URL)
 	if err != nil {
 		return nil, err

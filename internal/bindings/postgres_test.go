@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -100,14 +101,14 @@ func TestPostgresURLSecret(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	require.NoError(t, f.b.SecretSet(ctx, testProject, "PGUSER", []byte("postgres")))
-	f.st.addDatabase(store.DatabaseConfig{Name: "withsecret", Project: testProject, Engine: store.EnginePostgres, MaxConnections: 1,
+	f.st.addDatabase(record.DatabaseConfig{Name: "withsecret", Project: testProject, Engine: record.EnginePostgres, MaxConnections: 1,
 		URL: strings.Replace(url, "postgres://postgres@", "postgres://${secret:PGUSER}@", 1)})
 	resp, err := f.b.Query(ctx, "withsecret", "SELECT current_user::text", nil)
 	require.NoError(t, err)
 	require.Nil(t, resp.Error)
 	require.Equal(t, wire.Text("postgres"), resp.Rows[0][0])
 
-	f.st.addDatabase(store.DatabaseConfig{Name: "nosecret", Project: testProject, Engine: store.EnginePostgres,
+	f.st.addDatabase(record.DatabaseConfig{Name: "nosecret", Project: testProject, Engine: record.EnginePostgres,
 		URL: strings.Replace(url, "postgres://postgres@", "postgres://${secret:NOPE}@", 1)})
 	_, err = f.b.Query(ctx, "nosecret", "SELECT 1", nil)
 	require.ErrorIs(t, err, store.ErrNotFound)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // Refresh closes opened databases whose configuration changed (a deploy
@@ -14,8 +14,8 @@ import (
 // current. The server calls it after deploys and on its sync tick, with
 // what the store lists; queries in flight finish on the old connections,
 // which close once returned.
-func (b *Bindings) Refresh(ctx context.Context, dbs []store.DatabaseConfig, secrets []store.SecretInfo) {
-	want := make(map[string]store.DatabaseConfig, len(dbs))
+func (b *Bindings) Refresh(ctx context.Context, dbs []record.DatabaseConfig, secrets []record.SecretInfo) {
+	want := make(map[string]record.DatabaseConfig, len(dbs))
 	for _, d := range dbs {
 		if d.MaxConnections <= 0 {
 			d.MaxConnections = DefaultMaxConnections

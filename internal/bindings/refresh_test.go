@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -16,9 +16,9 @@ import (
 // an unchanged one keeps its pool.
 func TestRefreshReopensChangedDatabases(t *testing.T) {
 	f := setup(t)
-	main := store.DatabaseConfig{Name: "main", Engine: store.EngineSQLite, MaxConnections: 5}
+	main := record.DatabaseConfig{Name: "main", Engine: record.EngineSQLite, MaxConnections: 5}
 	f.st.addDatabase(main)
-	ctx := as("fn", "inv-1", store.FunctionConfig{Bindings: []store.Binding{sqlBinding("db", "main")}})
+	ctx := as("fn", "inv-1", record.FunctionConfig{Bindings: []record.Binding{sqlBinding("db", "main")}})
 	query := func() {
 		t.Helper()
 		res, err := f.b.SQL(ctx, wire.SQLRequest{Op: wire.SQLQuery, Binding: "db", SQL: "select 1"})
@@ -34,13 +34,13 @@ func TestRefreshReopensChangedDatabases(t *testing.T) {
 	first := opened()
 	require.NotNil(t, first)
 
-	f.b.Refresh(context.Background(), []store.DatabaseConfig{main}, nil)
+	f.b.Refresh(context.Background(), []record.DatabaseConfig{main}, nil)
 	require.Same(t, first, opened(), "unchanged configuration keeps the pool")
 
 	changed := main
 	changed.MaxConnections = 7
 	f.st.addDatabase(changed)
-	f.b.Refresh(context.Background(), []store.DatabaseConfig{changed}, nil)
+	f.b.Refresh(context.Background(), []record.DatabaseConfig{changed}, nil)
 	require.Nil(t, opened(), "a changed configuration retires the pool")
 	query()
 	second := opened()
@@ -49,11 +49,11 @@ func TestRefreshReopensChangedDatabases(t *testing.T) {
 
 	// A secret referenced by the URL, set after the open, retires it too.
 	second.cfg.URL = "postgres://u:${secret:PW}@h/db"
-	f.b.Refresh(context.Background(), []store.DatabaseConfig{{Name: "main", Engine: store.EngineSQLite, MaxConnections: 7, URL: second.cfg.URL}},
-		[]store.SecretInfo{{Name: "PW", UpdatedAt: second.openedAt.Add(-time.Minute)}})
+	f.b.Refresh(context.Background(), []record.DatabaseConfig{{Name: "main", Engine: record.EngineSQLite, MaxConnections: 7, URL: second.cfg.URL}},
+		[]record.SecretInfo{{Name: "PW", UpdatedAt: second.openedAt.Add(-time.Minute)}})
 	require.Same(t, second, opened(), "a secret set before the open changes nothing")
-	f.b.Refresh(context.Background(), []store.DatabaseConfig{{Name: "main", Engine: store.EngineSQLite, MaxConnections: 7, URL: second.cfg.URL}},
-		[]store.SecretInfo{{Name: "PW", UpdatedAt: second.openedAt.Add(time.Minute)}})
+	f.b.Refresh(context.Background(), []record.DatabaseConfig{{Name: "main", Engine: record.EngineSQLite, MaxConnections: 7, URL: second.cfg.URL}},
+		[]record.SecretInfo{{Name: "PW", UpdatedAt: second.openedAt.Add(time.Minute)}})
 	require.Nil(t, opened(), "a rotated secret retires the pool")
 
 	// A database no longer deployed is closed.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -68,12 +69,12 @@ func TestSecretGuestAccess(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, f.b.SecretSet(ctx, testProject, "TOKEN", []byte("t0k")))
 
-	allowed := as("app", "i1", store.FunctionConfig{Secrets: []string{"TOKEN", "UNSET"}})
+	allowed := as("app", "i1", record.FunctionConfig{Secrets: []string{"TOKEN", "UNSET"}})
 	got, err := f.b.Secret(allowed, "TOKEN")
 	require.NoError(t, err)
 	require.Equal(t, []byte("t0k"), got)
 
-	_, err = f.b.Secret(as("other", "i2", store.FunctionConfig{Secrets: []string{"ELSE"}}), "TOKEN")
+	_, err = f.b.Secret(as("other", "i2", record.FunctionConfig{Secrets: []string{"ELSE"}}), "TOKEN")
 	require.ErrorIs(t, err, ErrNotPermitted)
 	require.ErrorContains(t, err, "other@1 may not read secret TOKEN")
 
@@ -136,7 +137,7 @@ func TestSecretOtherProjectIsUnreachable(t *testing.T) {
 	require.NoError(t, f.b.SecretSet(ctx, "victim", "API_KEY", []byte("victim's")))
 
 	thief := WithCaller(ctx, Caller{Function: "steal", Project: "thief", Version: 1, InvocationID: "i",
-		Config: store.FunctionConfig{Secrets: []string{"API_KEY"}}})
+		Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}})
 	_, err := f.b.Secret(thief, "API_KEY")
 	require.ErrorIs(t, err, store.ErrNotFound, "the thief's namespace has no API_KEY")
 	require.ErrorContains(t, err, "not set in project thief")
@@ -147,13 +148,13 @@ func TestSecretOtherProjectIsUnreachable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "thief's", string(got))
 	victim := WithCaller(ctx, Caller{Function: "app", Project: "victim", Version: 1, InvocationID: "j",
-		Config: store.FunctionConfig{Secrets: []string{"API_KEY"}}})
+		Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}})
 	got, err = f.b.Secret(victim, "API_KEY")
 	require.NoError(t, err)
 	require.Equal(t, "victim's", string(got))
 
 	// A caller without a project reads nothing (no shared fallback).
-	_, err = f.b.Secret(WithCaller(ctx, Caller{Function: "x", Version: 1, Config: store.FunctionConfig{Secrets: []string{"API_KEY"}}}), "API_KEY")
+	_, err = f.b.Secret(WithCaller(ctx, Caller{Function: "x", Version: 1, Config: record.FunctionConfig{Secrets: []string{"API_KEY"}}}), "API_KEY")
 	require.ErrorIs(t, err, ErrNotPermitted)
 }
 

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -44,7 +44,7 @@ type limits struct {
 // database is a cached, opened database. ready is closed once eng or err
 // is set, so concurrent first uses open it once.
 type database struct {
-	cfg      store.DatabaseConfig
+	cfg      record.DatabaseConfig
 	ready    chan struct{}
 	eng      engine
 	err      error
@@ -106,25 +106,25 @@ func (b *Bindings) db(ctx context.Context, name string) (*database, error) {
 	return d, nil
 }
 
-func (b *Bindings) openDatabase(ctx context.Context, name string) (engine, store.DatabaseConfig, error) {
+func (b *Bindings) openDatabase(ctx context.Context, name string) (engine, record.DatabaseConfig, error) {
 	cfg, err := b.cfg.Store.DatabaseGet(ctx, name)
 	if err != nil {
-		return nil, store.DatabaseConfig{}, fmt.Errorf("open database %s: %w", name, err)
+		return nil, record.DatabaseConfig{}, fmt.Errorf("open database %s: %w", name, err)
 	}
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = DefaultMaxConnections
 	}
 	var eng engine
 	switch cfg.Engine {
-	case store.EngineSQLite, "":
+	case record.EngineSQLite, "":
 		eng, err = b.openSQLite(ctx, *cfg)
-	case store.EnginePostgres:
+	case record.EnginePostgres:
 		eng, err = b.openPostgres(ctx, *cfg)
 	default:
 		err = fmt.Errorf("unknown engine %q", cfg.Engine)
 	}
 	if err != nil {
-		return nil, store.DatabaseConfig{}, fmt.Errorf("open database %s: %w", name, err)
+		return nil, record.DatabaseConfig{}, fmt.Errorf("open database %s: %w", name, err)
 	}
 	b.log.Debug("database opened", "database", name, "engine", cfg.Engine, "max_connections", cfg.MaxConnections)
 	return eng, *cfg, nil
@@ -156,7 +156,7 @@ func (b *Bindings) SQL(ctx context.Context, req wire.SQLRequest) (*wire.SQLRespo
 	if err != nil {
 		return nil, err
 	}
-	bd, err := c.binding(req.Binding, store.BindingSQL)
+	bd, err := c.binding(req.Binding, record.BindingSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ func respond(resp *wire.SQLResponse, err error) (*wire.SQLResponse, error) {
 	return nil, err
 }
 
-func (b *Bindings) begin(ctx context.Context, c Caller, bd store.Binding) (*wire.SQLResponse, error) {
+func (b *Bindings) begin(ctx context.Context, c Caller, bd record.Binding) (*wire.SQLResponse, error) {
 	if c.InvocationID == "" {
 		return nil, fmt.Errorf("sql %s: begin: function %s has no invocation id to tie the transaction to: %w", bd.Name, c, ErrBadRequest)
 	}
@@ -239,7 +239,7 @@ func (b *Bindings) begin(ctx context.Context, c Caller, bd store.Binding) (*wire
 
 // lookupTx finds a transaction of this invocation on this binding's
 // database.
-func (b *Bindings) lookupTx(c Caller, bd store.Binding, id string) (*openTx, error) {
+func (b *Bindings) lookupTx(c Caller, bd record.Binding, id string) (*openTx, error) {
 	b.txMu.Lock()
 	tx := b.txs[id]
 	b.txMu.Unlock()
@@ -252,7 +252,7 @@ func (b *Bindings) lookupTx(c Caller, bd store.Binding, id string) (*openTx, err
 	return tx, nil
 }
 
-func (b *Bindings) inTx(ctx context.Context, c Caller, bd store.Binding, id string, f func(engineConn) (*wire.SQLResponse, error)) (*wire.SQLResponse, error) {
+func (b *Bindings) inTx(ctx context.Context, c Caller, bd record.Binding, id string, f func(engineConn) (*wire.SQLResponse, error)) (*wire.SQLResponse, error) {
 	tx, err := b.lookupTx(c, bd, id)
 	if err != nil {
 		return nil, err
@@ -265,7 +265,7 @@ func (b *Bindings) inTx(ctx context.Context, c Caller, bd store.Binding, id stri
 	return respond(f(tx.conn))
 }
 
-func (b *Bindings) endTx(ctx context.Context, c Caller, bd store.Binding, id string, commit bool) (*wire.SQLResponse, error) {
+func (b *Bindings) endTx(ctx context.Context, c Caller, bd record.Binding, id string, commit bool) (*wire.SQLResponse, error) {
 	tx, err := b.lookupTx(c, bd, id)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -41,7 +42,7 @@ var sqliteCase = engineCase{
 	name: "sqlite",
 	newDB: func(t testing.TB, f *fixture, maxConns int) string {
 		name := randomName("db")
-		f.st.addDatabase(store.DatabaseConfig{Name: name, Engine: store.EngineSQLite, MaxConnections: maxConns})
+		f.st.addDatabase(record.DatabaseConfig{Name: name, Engine: record.EngineSQLite, MaxConnections: maxConns})
 		return name
 	},
 	ddl:        "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, f REAL, s TEXT, b BLOB, flag BOOLEAN, ts DATETIME)",
@@ -91,7 +92,7 @@ var postgresCase = engineCase{
 	name: "postgres",
 	newDB: func(t testing.TB, f *fixture, maxConns int) string {
 		schema := pgSchema(t)
-		f.st.addDatabase(store.DatabaseConfig{Name: schema, Engine: store.EnginePostgres, MaxConnections: maxConns,
+		f.st.addDatabase(record.DatabaseConfig{Name: schema, Engine: record.EnginePostgres, MaxConnections: maxConns,
 			URL: pgURL(t, map[string]string{"search_path": schema, "application_name": schema})})
 		return schema
 	},
@@ -109,13 +110,13 @@ func forEngines(t *testing.T, f func(t *testing.T, e engineCase)) {
 type sqlEnv struct {
 	*fixture
 	db  string
-	cfg store.FunctionConfig
+	cfg record.FunctionConfig
 }
 
 func newSQLEnv(t testing.TB, e engineCase, maxConns int, mod ...func(*Config)) *sqlEnv {
 	f := setup(t, mod...)
 	db := e.newDB(t, f, maxConns)
-	return &sqlEnv{fixture: f, db: db, cfg: store.FunctionConfig{Bindings: []store.Binding{sqlBinding("db", db)}}}
+	return &sqlEnv{fixture: f, db: db, cfg: record.FunctionConfig{Bindings: []record.Binding{sqlBinding("db", db)}}}
 }
 
 func (s *sqlEnv) ctx(invocation string) context.Context { return as("app", invocation, s.cfg) }
@@ -307,7 +308,7 @@ func TestSQLResultCap(t *testing.T) {
 
 func TestSQLPermissions(t *testing.T) {
 	s := newSQLEnv(t, sqliteCase, 2)
-	s.cfg.Bindings = append(s.cfg.Bindings, store.Binding{Name: "cache", Kind: store.BindingKV, Resource: "c"})
+	s.cfg.Bindings = append(s.cfg.Bindings, record.Binding{Name: "cache", Kind: record.BindingKV, Resource: "c"})
 	tests := []struct {
 		name string
 		ctx  context.Context
@@ -331,7 +332,7 @@ func TestSQLPermissions(t *testing.T) {
 		})
 	}
 	// A binding to a database that is not configured names it.
-	s.cfg.Bindings = []store.Binding{sqlBinding("db", "missing")}
+	s.cfg.Bindings = []record.Binding{sqlBinding("db", "missing")}
 	_, err := s.b.SQL(s.ctx("i"), wire.SQLRequest{Op: wire.SQLQuery, Binding: "db", SQL: "SELECT 1"})
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.Contains(t, err.Error(), "missing")
@@ -349,7 +350,7 @@ func TestSQLiteFileLayoutAndConfigCache(t *testing.T) {
 	s.st.mu.Unlock()
 
 	f := setup(t)
-	f.st.addDatabase(store.DatabaseConfig{Name: "../escape", Engine: store.EngineSQLite})
+	f.st.addDatabase(record.DatabaseConfig{Name: "../escape", Engine: record.EngineSQLite})
 	_, err = f.b.Query(context.Background(), "../escape", "SELECT 1", nil)
 	require.Error(t, err)
 }

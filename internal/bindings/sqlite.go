@@ -15,7 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -41,7 +41,7 @@ func SQLitePath(dataDir, name string) string {
 	return filepath.Join(dataDir, "databases", name+".db")
 }
 
-func (b *Bindings) openSQLite(ctx context.Context, cfg store.DatabaseConfig) (engine, error) {
+func (b *Bindings) openSQLite(ctx context.Context, cfg record.DatabaseConfig) (engine, error) {
 	// The name becomes a file name: no separators, no "..".
 	if !databaseName.MatchString(cfg.Name) || strings.Contains(cfg.Name, "..") {
 		return nil, fmt.Errorf("sqlite database name %q: use letters, digits, '_', '-' and '.'", cfg.Name)

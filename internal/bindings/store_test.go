@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -15,8 +16,8 @@ import (
 // against store.Bindings by storetest; here we only need its behaviour.
 type memStore struct {
 	mu      sync.Mutex
-	dbs     map[string]store.DatabaseConfig
-	kv      map[string]map[string]store.KVEntry // namespace -> key -> entry
+	dbs     map[string]record.DatabaseConfig
+	kv      map[string]map[string]record.KVEntry // namespace -> key -> entry
 	secrets map[string][]byte
 	dbGets  int
 	now     func() time.Time
@@ -25,11 +26,11 @@ type memStore struct {
 var _ BindingsStore = (*memStore)(nil)
 
 func newMemStore() *memStore {
-	return &memStore{dbs: map[string]store.DatabaseConfig{}, kv: map[string]map[string]store.KVEntry{},
+	return &memStore{dbs: map[string]record.DatabaseConfig{}, kv: map[string]map[string]record.KVEntry{},
 		secrets: map[string][]byte{}, now: time.Now}
 }
 
-func (m *memStore) addDatabase(c store.DatabaseConfig) {
+func (m *memStore) addDatabase(c record.DatabaseConfig) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dbs[c.Name] = c
@@ -38,10 +39,10 @@ func (m *memStore) addDatabase(c store.DatabaseConfig) {
 func (m *memStore) addNamespace(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.kv[name] = map[string]store.KVEntry{}
+	m.kv[name] = map[string]record.KVEntry{}
 }
 
-func (m *memStore) DatabaseGet(ctx context.Context, name string) (*store.DatabaseConfig, error) {
+func (m *memStore) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dbGets++
@@ -52,7 +53,7 @@ func (m *memStore) DatabaseGet(ctx context.Context, name string) (*store.Databas
 	return &c, nil
 }
 
-func (m *memStore) KVGet(ctx context.Context, ns, key string) (*store.KVEntry, error) {
+func (m *memStore) KVGet(ctx context.Context, ns, key string) (*record.KVEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.kv[ns][key]
@@ -69,7 +70,7 @@ func (m *memStore) KVPut(ctx context.Context, ns, key string, value []byte, ttl 
 	if !ok {
 		return fmt.Errorf("namespace %s: %w", ns, store.ErrNotFound)
 	}
-	e := store.KVEntry{Key: key, Value: slices.Clone(value), UpdatedAt: m.now()}
+	e := record.KVEntry{Key: key, Value: slices.Clone(value), UpdatedAt: m.now()}
 	if ttl > 0 {
 		e.ExpiresAt = m.now().Add(ttl)
 	}
@@ -85,16 +86,16 @@ func (m *memStore) KVDelete(ctx context.Context, ns, key string) (bool, error) {
 	return ok && (e.ExpiresAt.IsZero() || m.now().Before(e.ExpiresAt)), nil
 }
 
-func (m *memStore) KVList(ctx context.Context, p store.KVListParams) ([]store.KVEntry, error) {
+func (m *memStore) KVList(ctx context.Context, p store.KVListParams) ([]record.KVEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []store.KVEntry
+	var out []record.KVEntry
 	for k, e := range m.kv[p.Namespace] {
 		if strings.HasPrefix(k, p.Prefix) && k > p.After && (e.ExpiresAt.IsZero() || m.now().Before(e.ExpiresAt)) {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b store.KVEntry) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b record.KVEntry) int { return strings.Compare(a.Key, b.Key) })
 	if p.Limit > 0 && len(out) > p.Limit {
 		out = out[:p.Limit]
 	}

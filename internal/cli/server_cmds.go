@@ -15,8 +15,8 @@ import (
 
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/server"
-	"github.com/stratahq/strata/internal/store"
 )
 
 // bindServerFlags binds the settings shared by `server` and `dev`.
@@ -137,7 +137,7 @@ rollback, deploy) reach this server with no flags.`,
 			cfg.DataDir = filepath.Join(m.Dir, ".strata")
 			cfg.Version = version()
 			var outMu sync.Mutex
-			tap := func(l store.LogLine) {
+			tap := func(l record.LogLine) {
 				outMu.Lock()
 				fmt.Fprintf(stdio.Out, "[%s@%d] %s %s\n", l.Function, l.Version, l.Stream, l.Line)
 				outMu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/cli"
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 )
@@ -33,8 +34,8 @@ func TestMain(m *testing.M) {
 // engine is a workflow engine for the CLI to talk to: executions in a
 // map, every call recorded.
 type engine struct {
-	execs   map[string]*store.FlowExecution
-	history map[string][]store.FlowEvent
+	execs   map[string]*record.FlowExecution
+	history map[string][]record.FlowEvent
 	calls   []string
 }
 
@@ -43,16 +44,16 @@ var _ api.Flows = (*engine)(nil)
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newEngine() *engine {
-	failed := &store.FlowExecution{ID: "order-41", Project: "shop", Workflow: "fulfil", Function: "orders", Run: 1,
-		Status: store.FlowFailed, Input: []byte(`{"order": 41, "items": ["book", "lamp"]}`),
+	failed := &record.FlowExecution{ID: "order-41", Project: "shop", Workflow: "fulfil", Function: "orders", Run: 1,
+		Status: record.FlowFailed, Input: []byte(`{"order": 41, "items": ["book", "lamp"]}`),
 		Error:   []byte(`{"type":"FunctionError","message":"card declined","step":2,"name":"charge-card","attempts":3}`),
 		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", HistoryLen: 6,
 		CreatedAt: t0, UpdatedAt: t0.Add(2*time.Second + 345*time.Millisecond), ClosedAt: t0.Add(2*time.Second + 345*time.Millisecond)}
-	running := &store.FlowExecution{ID: "order-42", Project: "shop", Workflow: "fulfil", Function: "orders", Run: 2,
-		Status: store.FlowRunning, Input: []byte(`{"order":42}`), CreatedAt: t0.Add(time.Hour), UpdatedAt: t0.Add(time.Hour)}
+	running := &record.FlowExecution{ID: "order-42", Project: "shop", Workflow: "fulfil", Function: "orders", Run: 2,
+		Status: record.FlowRunning, Input: []byte(`{"order":42}`), CreatedAt: t0.Add(time.Hour), UpdatedAt: t0.Add(time.Hour)}
 	return &engine{
-		execs: map[string]*store.FlowExecution{failed.ID: failed, running.ID: running},
-		history: map[string][]store.FlowEvent{"order-41": {
+		execs: map[string]*record.FlowExecution{failed.ID: failed, running.ID: running},
+		history: map[string][]record.FlowEvent{"order-41": {
 			{Seq: 1, Type: "started", Name: "fulfil", Data: []byte(`{"input":{"order":41,"items":["book","lamp"]},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}`), Time: t0},
 			{Seq: 2, Type: "call_scheduled", Step: 1, Name: "reserve-stock", Data: []byte(`{"input":{"order":41}}`), Time: t0.Add(3 * time.Millisecond)},
 			{Seq: 3, Type: "call_completed", Step: 1, Name: "reserve-stock", Data: []byte(`{"result":{"reserved":["book","lamp"],"warehouse":"north-east-7","note":"a result long enough to be cut short in the timeline"}}`), Time: t0.Add(41 * time.Millisecond)},
@@ -63,7 +64,7 @@ func newEngine() *engine {
 	}
 }
 
-func (e *engine) Start(_ context.Context, p flow.StartParams) (*store.FlowExecution, bool, error) {
+func (e *engine) Start(_ context.Context, p flow.StartParams) (*record.FlowExecution, bool, error) {
 	e.calls = append(e.calls, fmt.Sprintf("start %s %s %s", p.Workflow, p.ID, p.Input))
 	if p.Workflow != "fulfil" {
 		return nil, false, fmt.Errorf("%w: %q (no active function declares it under workflows: in strata.yaml)", flow.ErrUnknownWorkflow, p.Workflow)
@@ -75,12 +76,12 @@ func (e *engine) Start(_ context.Context, p flow.StartParams) (*store.FlowExecut
 	if id == "" {
 		id = "0195a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 	}
-	ex := &store.FlowExecution{ID: id, Workflow: p.Workflow, Function: "orders", Run: 1, Status: store.FlowRunning, Input: p.Input, CreatedAt: t0}
+	ex := &record.FlowExecution{ID: id, Workflow: p.Workflow, Function: "orders", Run: 1, Status: record.FlowRunning, Input: p.Input, CreatedAt: t0}
 	e.execs[id] = ex
 	return ex, true, nil
 }
 
-func (e *engine) Get(_ context.Context, _ string, id string) (*store.FlowExecution, error) {
+func (e *engine) Get(_ context.Context, _ string, id string) (*record.FlowExecution, error) {
 	ex, ok := e.execs[id]
 	if !ok {
 		return nil, fmt.Errorf("flow execution %s: %w", id, store.ErrNotFound)
@@ -88,12 +89,12 @@ func (e *engine) Get(_ context.Context, _ string, id string) (*store.FlowExecuti
 	return ex, nil
 }
 
-func (e *engine) List(_ context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+func (e *engine) List(_ context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
 	e.calls = append(e.calls, fmt.Sprintf("list workflow=%s status=%s parent=%s before=%s limit=%d", p.Workflow, p.Status, p.ParentID, p.Before, p.Limit))
-	return []store.FlowExecution{*e.execs["order-42"], *e.execs["order-41"]}, nil
+	return []record.FlowExecution{*e.execs["order-42"], *e.execs["order-41"]}, nil
 }
 
-func (e *engine) History(_ context.Context, _ string, id string, run int) ([]store.FlowEvent, error) {
+func (e *engine) History(_ context.Context, _ string, id string, run int) ([]record.FlowEvent, error) {
 	e.calls = append(e.calls, fmt.Sprintf("history %s %d", id, run))
 	return e.history[id], nil
 }
@@ -103,7 +104,7 @@ func (e *engine) running(id string) error {
 	if err != nil {
 		return err
 	}
-	if ex.Status != store.FlowRunning {
+	if ex.Status != record.FlowRunning {
 		return fmt.Errorf("execution %s: %w", id, store.ErrClosed)
 	}
 	return nil
@@ -124,17 +125,17 @@ func (e *engine) Terminate(_ context.Context, _ string, id, reason string) error
 	return e.running(id)
 }
 
-func (e *engine) Restart(_ context.Context, _ string, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (e *engine) Restart(_ context.Context, _ string, id string, fromFailure bool) (*record.FlowExecution, error) {
 	e.calls = append(e.calls, fmt.Sprintf("restart %s %v", id, fromFailure))
 	ex, err := e.Get(context.Background(), "", id)
 	if err != nil {
 		return nil, err
 	}
-	if ex.Status == store.FlowRunning {
+	if ex.Status == record.FlowRunning {
 		return nil, fmt.Errorf("execution %s: %w", id, store.ErrRunning)
 	}
 	c := *ex
-	c.Status, c.ClosedAt, c.Error = store.FlowRunning, time.Time{}, nil
+	c.Status, c.ClosedAt, c.Error = record.FlowRunning, time.Time{}, nil
 	if !fromFailure {
 		c.Run++
 	}
@@ -154,7 +155,7 @@ func setup(t *testing.T) *strata {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken("tok"), Name: "test"}))
+	require.NoError(t, st.TokenPut(ctx, record.Token{Hash: api.HashToken("tok"), Name: "test"}))
 	e := newEngine()
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: e}))
 	t.Cleanup(srv.Close)

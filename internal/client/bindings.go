@@ -8,7 +8,7 @@ import (
 
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/bindings"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -55,8 +55,8 @@ func (c *Client) SecretDelete(ctx context.Context, project, name string) error {
 }
 
 // Databases lists the SQL databases of every project.
-func (c *Client) Databases(ctx context.Context) ([]store.DatabaseConfig, error) {
-	var out []store.DatabaseConfig
+func (c *Client) Databases(ctx context.Context) ([]record.DatabaseConfig, error) {
+	var out []record.DatabaseConfig
 	return out, c.getJSON(ctx, http.MethodGet, "/databases", nil, &out)
 }
 

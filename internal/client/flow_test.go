@@ -16,34 +16,35 @@ import (
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 )
 
 // fakeFlows answers with its function fields; a nil field fails the test.
 type fakeFlows struct {
-	start     func(flow.StartParams) (*store.FlowExecution, bool, error)
-	get       func(id string) (*store.FlowExecution, error)
-	list      func(store.FlowListParams) ([]store.FlowExecution, error)
-	history   func(id string, run int) ([]store.FlowEvent, error)
+	start     func(flow.StartParams) (*record.FlowExecution, bool, error)
+	get       func(id string) (*record.FlowExecution, error)
+	list      func(store.FlowListParams) ([]record.FlowExecution, error)
+	history   func(id string, run int) ([]record.FlowEvent, error)
 	signal    func(id, name string, value []byte) error
 	cancel    func(id, reason string) error
 	terminate func(id, reason string) error
-	restart   func(id string, fromFailure bool) (*store.FlowExecution, error)
+	restart   func(id string, fromFailure bool) (*record.FlowExecution, error)
 }
 
 var _ api.Flows = (*fakeFlows)(nil)
 
-func (f *fakeFlows) Start(_ context.Context, p flow.StartParams) (*store.FlowExecution, bool, error) {
+func (f *fakeFlows) Start(_ context.Context, p flow.StartParams) (*record.FlowExecution, bool, error) {
 	return f.start(p)
 }
-func (f *fakeFlows) Get(_ context.Context, _ string, id string) (*store.FlowExecution, error) {
+func (f *fakeFlows) Get(_ context.Context, _ string, id string) (*record.FlowExecution, error) {
 	return f.get(id)
 }
-func (f *fakeFlows) List(_ context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+func (f *fakeFlows) List(_ context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
 	return f.list(p)
 }
-func (f *fakeFlows) History(_ context.Context, _ string, id string, run int) ([]store.FlowEvent, error) {
+func (f *fakeFlows) History(_ context.Context, _ string, id string, run int) ([]record.FlowEvent, error) {
 	return f.history(id, run)
 }
 func (f *fakeFlows) Signal(_ context.Context, _ string, id, name string, value []byte) error {
@@ -55,7 +56,7 @@ func (f *fakeFlows) Cancel(_ context.Context, _ string, id, reason string) error
 func (f *fakeFlows) Terminate(_ context.Context, _ string, id, reason string) error {
 	return f.terminate(id, reason)
 }
-func (f *fakeFlows) Restart(_ context.Context, _ string, id string, fromFailure bool) (*store.FlowExecution, error) {
+func (f *fakeFlows) Restart(_ context.Context, _ string, id string, fromFailure bool) (*record.FlowExecution, error) {
 	return f.restart(id, fromFailure)
 }
 
@@ -67,7 +68,7 @@ func setup(t *testing.T, fl api.Flows) *client.Client {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	require.NoError(t, st.TokenPut(ctx, store.Token{Hash: api.HashToken("tok"), Name: "test"}))
+	require.NoError(t, st.TokenPut(ctx, record.Token{Hash: api.HashToken("tok"), Name: "test"}))
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: fl}))
 	t.Cleanup(srv.Close)
 	return client.New(srv.URL, "tok")
@@ -75,8 +76,8 @@ func setup(t *testing.T, fl api.Flows) *client.Client {
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func exec(id, status string) *store.FlowExecution {
-	return &store.FlowExecution{ID: id, Workflow: "fulfil", Function: "shop", Project: "p", Run: 1, Status: status,
+func exec(id, status string) *record.FlowExecution {
+	return &record.FlowExecution{ID: id, Workflow: "fulfil", Function: "shop", Project: "p", Run: 1, Status: status,
 		Input: []byte(`{"n":1}`), CreatedAt: t0, UpdatedAt: t0}
 }
 
@@ -91,12 +92,12 @@ func TestExecutionStart(t *testing.T) {
 	ctx := context.Background()
 	var got flow.StartParams
 	existing := map[string]bool{"old": true}
-	c := setup(t, &fakeFlows{start: func(p flow.StartParams) (*store.FlowExecution, bool, error) {
+	c := setup(t, &fakeFlows{start: func(p flow.StartParams) (*record.FlowExecution, bool, error) {
 		got = p
 		if p.Workflow != "fulfil" {
 			return nil, false, fmt.Errorf("%w: %q", flow.ErrUnknownWorkflow, p.Workflow)
 		}
-		ex := exec(p.ID, store.FlowRunning)
+		ex := exec(p.ID, record.FlowRunning)
 		ex.Input = p.Input
 		return ex, !existing[p.ID], nil
 	}})
@@ -127,22 +128,22 @@ func TestExecutionReads(t *testing.T) {
 	ctx := context.Background()
 	var gotList store.FlowListParams
 	var gotRun int
-	closed := exec("o1", store.FlowFailed)
+	closed := exec("o1", record.FlowFailed)
 	closed.Error, closed.ClosedAt = []byte(`{"type":"FunctionError","message":"boom","step":2}`), t0.Add(time.Minute)
 	c := setup(t, &fakeFlows{
-		list: func(p store.FlowListParams) ([]store.FlowExecution, error) {
+		list: func(p store.FlowListParams) ([]record.FlowExecution, error) {
 			gotList = p
-			return []store.FlowExecution{*closed, *exec("o0", store.FlowRunning)}, nil
+			return []record.FlowExecution{*closed, *exec("o0", record.FlowRunning)}, nil
 		},
-		get: func(id string) (*store.FlowExecution, error) {
+		get: func(id string) (*record.FlowExecution, error) {
 			if id != "o1" {
 				return nil, store.ErrNotFound
 			}
 			return closed, nil
 		},
-		history: func(id string, run int) ([]store.FlowEvent, error) {
+		history: func(id string, run int) ([]record.FlowEvent, error) {
 			gotRun = run
-			return []store.FlowEvent{
+			return []record.FlowEvent{
 				{Seq: 1, Type: "started", Name: "fulfil", Data: []byte(`{"input":{"n":1}}`), Time: t0},
 				{Seq: 2, Type: "call_scheduled", Step: 1, Name: "charge", Time: t0.Add(time.Second)},
 			}, nil
@@ -203,12 +204,12 @@ func TestExecutionWrites(t *testing.T) {
 			calls = append(calls, "terminate "+id+" "+reason)
 			return closedErr(id)
 		},
-		restart: func(id string, fromFailure bool) (*store.FlowExecution, error) {
+		restart: func(id string, fromFailure bool) (*record.FlowExecution, error) {
 			calls = append(calls, fmt.Sprintf("restart %s %v", id, fromFailure))
 			if id == "live" {
 				return nil, fmt.Errorf("execution %s: %w", id, store.ErrRunning)
 			}
-			ex := exec(id, store.FlowRunning)
+			ex := exec(id, record.FlowRunning)
 			ex.Run = 2
 			return ex, nil
 		},

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // Config is the whole configuration of a Strata server.
@@ -45,15 +45,15 @@ type Config struct {
 	Prices         invoke.Prices
 	Version        string
 	// CompileBudget bounds compiling one module at deploy and start-up; a
-	// module over it is refused (runtime.DefaultCompileBudget).
+	// module over it is refused (wasm.DefaultCompileBudget).
 	CompileBudget time.Duration
 	// InitTimeout bounds a reactor's _initialize when it runs at deploy
 	// and start-up to take its snapshot; a module whose _initialize does
-	// not return in time is refused (runtime.DefaultInitTimeout).
+	// not return in time is refused (wasm.DefaultInitTimeout).
 	InitTimeout time.Duration
 	// MaxFunctionBranches refuses, before compiling, a module with a
 	// function of more control instructions than this: compile time
-	// explodes above some tens of thousands (runtime.DefaultMaxFunctionBranches).
+	// explodes above some tens of thousands (wasm.DefaultMaxFunctionBranches).
 	MaxFunctionBranches int
 }
 
@@ -76,10 +76,10 @@ func Default() Config {
 		LogRetention:   7 * 24 * time.Hour,
 		UsageRetention: 30 * 24 * time.Hour,
 		Prices:         invoke.DefaultPrices,
-		CompileBudget:  runtime.DefaultCompileBudget,
-		InitTimeout:    runtime.DefaultInitTimeout,
+		CompileBudget:  wasm.DefaultCompileBudget,
+		InitTimeout:    wasm.DefaultInitTimeout,
 
-		MaxFunctionBranches: runtime.DefaultMaxFunctionBranches,
+		MaxFunctionBranches: wasm.DefaultMaxFunctionBranches,
 	}
 }
 

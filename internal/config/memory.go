@@ -85,7 +85,7 @@ func (c Config) InstanceMemoryBudgetMB() int64 {
 // GoMemoryLimit is the soft memory limit for the Go runtime
 // (debug.SetMemoryLimit) in bytes: the instance budget (guest memories up
 // to 64 MiB live on the Go heap; larger ones are mapped outside it, see
-// internal/runtime) plus room for the server's own heap, a quarter of the
+// internal/wasm) plus room for the server's own heap, a quarter of the
 // budget and at least 256 MB, but not above the machine's memory. The
 // collector then works harder, and returns memory sooner, before the node
 // runs short. ok is false when the user set GOMEMLIMIT (the Go runtime

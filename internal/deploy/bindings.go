@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -17,7 +18,7 @@ import (
 // URL holds ${secret:NAME} references only, never a resolved secret.
 type DatabaseSpec struct {
 	Name           string `json:"name"`
-	Engine         string `json:"engine"` // store.EngineSQLite or store.EnginePostgres
+	Engine         string `json:"engine"` // record.EngineSQLite or record.EnginePostgres
 	URL            string `json:"url,omitempty"`
 	MaxConnections int    `json:"max_connections"`
 }
@@ -107,7 +108,7 @@ func quoteName(s string) string {
 
 // ValidateEngine checks a database engine.
 func ValidateEngine(e string) error {
-	if e != store.EngineSQLite && e != store.EnginePostgres {
+	if e != record.EngineSQLite && e != record.EnginePostgres {
 		return fmt.Errorf("%s, got %q", EngineRule, e)
 	}
 	return nil
@@ -156,13 +157,13 @@ func SecretRefs(s string) ([]string, error) {
 // secret is declared; every referenced one must be. Messages never repeat
 // the URL, which might hold a password.
 func ValidateDatabaseURL(name, engine, u string, declared func(string) bool) error {
-	if engine == store.EngineSQLite {
+	if engine == record.EngineSQLite {
 		if u != "" {
 			return errors.New("a sqlite database is a file Strata manages and takes no url (use engine: postgres for a server)")
 		}
 		return nil
 	}
-	if engine != store.EnginePostgres {
+	if engine != record.EnginePostgres {
 		return nil // reported as a bad engine
 	}
 	if u == "" {
@@ -340,7 +341,7 @@ func validHost(h string) bool {
 
 // validateFunctionBindings checks what a function's config says about
 // bindings by itself; validateBindings checks it against the project.
-func validateFunctionBindings(c store.FunctionConfig) []error {
+func validateFunctionBindings(c record.FunctionConfig) []error {
 	var errs []error
 	names := map[string]bool{}
 	for _, b := range c.Bindings {
@@ -350,8 +351,8 @@ func validateFunctionBindings(c store.FunctionConfig) []error {
 			errs = append(errs, fmt.Errorf("bindings: %q is bound twice", b.Name))
 		}
 		names[b.Name] = true
-		if b.Kind != store.BindingSQL && b.Kind != store.BindingKV {
-			errs = append(errs, fmt.Errorf("bindings: %q: kind must be %q or %q, got %q", b.Name, store.BindingSQL, store.BindingKV, b.Kind))
+		if b.Kind != record.BindingSQL && b.Kind != record.BindingKV {
+			errs = append(errs, fmt.Errorf("bindings: %q: kind must be %q or %q, got %q", b.Name, record.BindingSQL, record.BindingKV, b.Kind))
 		}
 		if err := ValidateResourceName(b.Resource); err != nil {
 			errs = append(errs, fmt.Errorf("bindings: %q: resource %w", b.Name, err))
@@ -405,7 +406,7 @@ func (s Spec) validateBindings() []error {
 		} else if _, dup := kinds[d.Name]; dup {
 			errs = append(errs, fmt.Errorf("%s: appears twice", where))
 		}
-		kinds[d.Name] = store.BindingSQL
+		kinds[d.Name] = record.BindingSQL
 		if err := ValidateEngine(d.Engine); err != nil {
 			errs = append(errs, fmt.Errorf("%s: engine: %w", where, err))
 		}
@@ -422,13 +423,13 @@ func (s Spec) validateBindings() []error {
 			continue
 		}
 		switch kinds[k.Name] {
-		case store.BindingSQL:
+		case record.BindingSQL:
 			errs = append(errs, fmt.Errorf("kv namespace %q: a database has that name; database and kv names must differ", k.Name))
-		case store.BindingKV:
+		case record.BindingKV:
 			errs = append(errs, fmt.Errorf("kv namespace %q: appears twice", k.Name))
 		}
 		if kinds[k.Name] == "" {
-			kinds[k.Name] = store.BindingKV
+			kinds[k.Name] = record.BindingKV
 		}
 	}
 	for i, f := range s.Functions {
@@ -441,7 +442,7 @@ func (s Spec) validateBindings() []error {
 			switch {
 			case !ok:
 				errs = append(errs, fmt.Errorf("%s: bindings: %q: unknown database or kv namespace %q", where, b.Name, b.Resource))
-			case b.Kind != kind && (b.Kind == store.BindingSQL || b.Kind == store.BindingKV):
+			case b.Kind != kind && (b.Kind == record.BindingSQL || b.Kind == record.BindingKV):
 				errs = append(errs, fmt.Errorf("%s: bindings: %q: %q is a %s resource, not %s", where, b.Name, b.Resource, kind, b.Kind))
 			}
 		}
@@ -458,16 +459,16 @@ func (s Spec) validateBindings() []error {
 // databases and KV namespaces, sorted by name, never nil. The Spec must be
 // valid.
 func (s Spec) Bindings() store.BindingsApplyParams {
-	b := store.BindingsApplyParams{Databases: []store.DatabaseConfig{}, KV: []store.KVNamespace{}}
+	b := store.BindingsApplyParams{Databases: []record.DatabaseConfig{}, KV: []record.KVNamespace{}}
 	for _, d := range s.Databases {
-		b.Databases = append(b.Databases, store.DatabaseConfig{
+		b.Databases = append(b.Databases, record.DatabaseConfig{
 			Name: d.Name, Project: s.Project, Engine: d.Engine, URL: d.URL, MaxConnections: d.MaxConnections,
 		})
 	}
 	for _, k := range s.KV {
-		b.KV = append(b.KV, store.KVNamespace{Name: k.Name, Project: s.Project})
+		b.KV = append(b.KV, record.KVNamespace{Name: k.Name, Project: s.Project})
 	}
-	slices.SortFunc(b.Databases, func(a, b store.DatabaseConfig) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(b.KV, func(a, b store.KVNamespace) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(b.Databases, func(a, b record.DatabaseConfig) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(b.KV, func(a, b record.KVNamespace) int { return cmp.Compare(a.Name, b.Name) })
 	return b
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/schedule"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -343,10 +344,10 @@ func (s Spec) Events(now time.Time) store.EventsApplyParams {
 		}
 	}
 	for _, q := range s.Queues {
-		qc := store.QueueConfig{
+		qc := record.QueueConfig{
 			Name:              q.Name,
 			Project:           s.Project,
-			Kind:              store.QueueUser,
+			Kind:              record.QueueUser,
 			VisibilityTimeout: time.Duration(q.VisibilityTimeoutMS) * time.Millisecond,
 			MaxReceives:       q.MaxReceives,
 			DeadLetter:        q.DeadLetter,
@@ -363,8 +364,8 @@ func (s Spec) Events(now time.Time) store.EventsApplyParams {
 		subscribers[t.Name] = append(subscribers[t.Name], t.Queues...)
 	}
 	for _, f := range s.Functions {
-		internal := func(name, kind string) store.QueueConfig {
-			return store.QueueConfig{
+		internal := func(name, kind string) record.QueueConfig {
+			return record.QueueConfig{
 				Name:              name,
 				Project:           s.Project,
 				Kind:              kind,
@@ -376,13 +377,13 @@ func (s Spec) Events(now time.Time) store.EventsApplyParams {
 				RetryBase:         AsyncRetryBase,
 			}
 		}
-		ev.Queues = append(ev.Queues, internal(AsyncQueue(f.Name), store.QueueAsync))
+		ev.Queues = append(ev.Queues, internal(AsyncQueue(f.Name), record.QueueAsync))
 		for _, t := range f.Topics {
-			ev.Queues = append(ev.Queues, internal(TopicQueue(t, f.Name), store.QueueTopic))
+			ev.Queues = append(ev.Queues, internal(TopicQueue(t, f.Name), record.QueueTopic))
 			subscribers[t] = append(subscribers[t], TopicQueue(t, f.Name))
 		}
 		if sc := f.Schedule; sc != nil {
-			st := store.Schedule{Name: f.Name, Project: s.Project, Function: f.Name, Spec: sc.Spec, Timezone: sc.Timezone}
+			st := record.Schedule{Name: f.Name, Project: s.Project, Function: f.Name, Spec: sc.Spec, Timezone: sc.Timezone}
 			if p, err := schedule.Parse(sc.Spec, sc.Timezone); err == nil {
 				st.NextFire = p.Next(now)
 			}
@@ -395,10 +396,10 @@ func (s Spec) Events(now time.Time) store.EventsApplyParams {
 		if qs == nil {
 			qs = []string{}
 		}
-		ev.Topics = append(ev.Topics, store.TopicConfig{Name: t.Name, Project: s.Project, Queues: qs})
+		ev.Topics = append(ev.Topics, record.TopicConfig{Name: t.Name, Project: s.Project, Queues: qs})
 	}
-	slices.SortFunc(ev.Queues, func(a, b store.QueueConfig) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(ev.Topics, func(a, b store.TopicConfig) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortFunc(ev.Schedules, func(a, b store.Schedule) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(ev.Queues, func(a, b record.QueueConfig) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(ev.Topics, func(a, b record.TopicConfig) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(ev.Schedules, func(a, b record.Schedule) int { return cmp.Compare(a.Name, b.Name) })
 	return ev
 }

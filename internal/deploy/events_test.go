@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -46,7 +47,7 @@ func TestEvents(t *testing.T) {
 	require.NoError(t, s.Validate())
 	ev := s.Events(testNow)
 
-	byName := map[string]store.QueueConfig{}
+	byName := map[string]record.QueueConfig{}
 	var names []string
 	for _, q := range ev.Queues {
 		byName[q.Name] = q
@@ -57,27 +58,27 @@ func TestEvents(t *testing.T) {
 		"_async.nightly-cleanup", "_async.process-order", "_async.thumbnail", "_async.welcome-email",
 		"_topic.user-signed-up.welcome-email", "audit", "orders", "orders-dlq",
 	}, names)
-	assert.Equal(t, store.QueueConfig{
-		Name: "orders", Project: "shop", Kind: store.QueueUser, VisibilityTimeout: 30 * time.Second,
+	assert.Equal(t, record.QueueConfig{
+		Name: "orders", Project: "shop", Kind: record.QueueUser, VisibilityTimeout: 30 * time.Second,
 		MaxReceives: 5, DeadLetter: "orders-dlq", Consumer: "process-order", BatchSize: 10,
 	}, byName["orders"])
-	assert.Equal(t, store.QueueConfig{
-		Name: "orders-dlq", Project: "shop", Kind: store.QueueUser, VisibilityTimeout: 30 * time.Second, MaxReceives: 5, BatchSize: 1,
+	assert.Equal(t, record.QueueConfig{
+		Name: "orders-dlq", Project: "shop", Kind: record.QueueUser, VisibilityTimeout: 30 * time.Second, MaxReceives: 5, BatchSize: 1,
 	}, byName["orders-dlq"])
 	assert.True(t, byName["audit"].FIFO)
-	assert.Equal(t, store.QueueConfig{
-		Name: "_async.thumbnail", Project: "shop", Kind: store.QueueAsync, VisibilityTimeout: 40 * time.Second,
+	assert.Equal(t, record.QueueConfig{
+		Name: "_async.thumbnail", Project: "shop", Kind: record.QueueAsync, VisibilityTimeout: 40 * time.Second,
 		MaxReceives: 4, DeadLetter: "orders-dlq", Consumer: "thumbnail", BatchSize: 1, RetryBase: time.Second,
 	}, byName[AsyncQueue("thumbnail")])
-	assert.Equal(t, store.QueueConfig{
-		Name: "_topic.user-signed-up.welcome-email", Project: "shop", Kind: store.QueueTopic, VisibilityTimeout: 40 * time.Second,
+	assert.Equal(t, record.QueueConfig{
+		Name: "_topic.user-signed-up.welcome-email", Project: "shop", Kind: record.QueueTopic, VisibilityTimeout: 40 * time.Second,
 		MaxReceives: 3, Consumer: "welcome-email", BatchSize: 1, RetryBase: time.Second,
 	}, byName[TopicQueue("user-signed-up", "welcome-email")])
 
-	assert.Equal(t, []store.TopicConfig{{Name: "user-signed-up", Project: "shop", Queues: []string{"_topic.user-signed-up.welcome-email", "audit"}}}, ev.Topics)
+	assert.Equal(t, []record.TopicConfig{{Name: "user-signed-up", Project: "shop", Queues: []string{"_topic.user-signed-up.welcome-email", "audit"}}}, ev.Topics)
 	// testNow is 2026-03-28 12:00Z; the next 03:00 in Berlin is the morning
 	// clocks go forward, 01:00Z.
-	assert.Equal(t, []store.Schedule{{
+	assert.Equal(t, []record.Schedule{{
 		Name: "nightly-cleanup", Project: "shop", Function: "nightly-cleanup", Spec: "0 3 * * *", Timezone: "Europe/Berlin",
 		NextFire: time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC),
 	}}, ev.Schedules)
@@ -109,7 +110,7 @@ functions: 4 to add, 0 to change, 0 to remove, 0 unchanged; routes: 2 to add, 0 
 	ap := p.ApplyParams(s, testNow)
 	require.NotNil(t, ap.Events)
 	assert.Equal(t, s.Events(testNow), *ap.Events)
-	assert.Equal(t, store.Route{Project: "shop", Method: "POST", Path: "/hooks/{id}", Function: "thumbnail", Async: true, RateLimit: 100, RateBurst: 200}, ap.Routes[0])
+	assert.Equal(t, record.Route{Project: "shop", Method: "POST", Path: "/hooks/{id}", Function: "thumbnail", Async: true, RateLimit: 100, RateBurst: 200}, ap.Routes[0])
 
 	// Deploying the same thing again changes nothing.
 	p, err = Compute(s, deployed(s))

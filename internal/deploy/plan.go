@@ -10,20 +10,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
 // State is what is deployed now, across all projects, as read from the
 // store before planning.
 type State struct {
-	Functions []store.Function
-	Active    map[string]store.Version // function name → its active version
-	Routes    []store.Route
-	Queues    []store.QueueConfig // all projects' queues, internal ones included
-	Topics    []store.TopicConfig
-	Schedules []store.Schedule
-	Databases []store.DatabaseConfig // all projects' databases
-	KV        []store.KVNamespace    // all projects' KV namespaces
+	Functions []record.Function
+	Active    map[string]record.Version // function name → its active version
+	Routes    []record.Route
+	Queues    []record.QueueConfig // all projects' queues, internal ones included
+	Topics    []record.TopicConfig
+	Schedules []record.Schedule
+	Databases []record.DatabaseConfig // all projects' databases
+	KV        []record.KVNamespace    // all projects' KV namespaces
 }
 
 // Plan is the difference between a Spec and the deployed State of its
@@ -34,32 +35,32 @@ type Plan struct {
 	Change       []FunctionChange `json:"change,omitempty"`
 	Remove       []string         `json:"remove,omitempty"`
 	Unchanged    []string         `json:"unchanged,omitempty"`
-	RoutesAdd    []store.Route    `json:"routes_add,omitempty"`
-	RoutesRemove []store.Route    `json:"routes_remove,omitempty"`
+	RoutesAdd    []record.Route   `json:"routes_add,omitempty"`
+	RoutesRemove []record.Route   `json:"routes_remove,omitempty"`
 	// RoutesChange are routes kept with other attributes (async, rate
 	// limit, the workflow they start).
 	RoutesChange []RouteChange `json:"routes_change,omitempty"`
 
 	// Events: every queue (user and internal), topic and schedule that the
 	// deploy adds, changes or removes.
-	QueuesAdd       []store.QueueConfig `json:"queues_add,omitempty"`
-	QueuesChange    []QueueChange       `json:"queues_change,omitempty"`
-	QueuesRemove    []store.QueueConfig `json:"queues_remove,omitempty"`
-	TopicsAdd       []store.TopicConfig `json:"topics_add,omitempty"`
-	TopicsChange    []TopicChange       `json:"topics_change,omitempty"`
-	TopicsRemove    []store.TopicConfig `json:"topics_remove,omitempty"`
-	SchedulesAdd    []store.Schedule    `json:"schedules_add,omitempty"`
-	SchedulesChange []ScheduleChange    `json:"schedules_change,omitempty"`
-	SchedulesRemove []store.Schedule    `json:"schedules_remove,omitempty"`
+	QueuesAdd       []record.QueueConfig `json:"queues_add,omitempty"`
+	QueuesChange    []QueueChange        `json:"queues_change,omitempty"`
+	QueuesRemove    []record.QueueConfig `json:"queues_remove,omitempty"`
+	TopicsAdd       []record.TopicConfig `json:"topics_add,omitempty"`
+	TopicsChange    []TopicChange        `json:"topics_change,omitempty"`
+	TopicsRemove    []record.TopicConfig `json:"topics_remove,omitempty"`
+	SchedulesAdd    []record.Schedule    `json:"schedules_add,omitempty"`
+	SchedulesChange []ScheduleChange     `json:"schedules_change,omitempty"`
+	SchedulesRemove []record.Schedule    `json:"schedules_remove,omitempty"`
 
 	// Bindings: databases and KV namespaces the deploy adds, changes or
 	// removes. A KV namespace has no settings, so it is only added or
 	// removed (which deletes its entries).
-	DatabasesAdd    []store.DatabaseConfig `json:"databases_add,omitempty"`
-	DatabasesChange []DatabaseChange       `json:"databases_change,omitempty"`
-	DatabasesRemove []store.DatabaseConfig `json:"databases_remove,omitempty"`
-	KVAdd           []store.KVNamespace    `json:"kv_add,omitempty"`
-	KVRemove        []store.KVNamespace    `json:"kv_remove,omitempty"`
+	DatabasesAdd    []record.DatabaseConfig `json:"databases_add,omitempty"`
+	DatabasesChange []DatabaseChange        `json:"databases_change,omitempty"`
+	DatabasesRemove []record.DatabaseConfig `json:"databases_remove,omitempty"`
+	KVAdd           []record.KVNamespace    `json:"kv_add,omitempty"`
+	KVRemove        []record.KVNamespace    `json:"kv_remove,omitempty"`
 
 	// Workflows the deploy adds, changes or removes. They are part of
 	// their function's config, so each also shows as a change of that
@@ -72,36 +73,36 @@ type Plan struct {
 // RouteChange is a route whose method, path and function stay while its
 // attributes change.
 type RouteChange struct {
-	Old    store.Route `json:"old"`
-	New    store.Route `json:"new"`
-	Fields []string    `json:"fields"` // "async off→on", "rate_limit 10→100/s"
+	Old    record.Route `json:"old"`
+	New    record.Route `json:"new"`
+	Fields []string     `json:"fields"` // "async off→on", "rate_limit 10→100/s"
 }
 
 // QueueChange is a queue whose settings change; its messages stay.
 type QueueChange struct {
-	Old    store.QueueConfig `json:"old"`
-	New    store.QueueConfig `json:"new"`
-	Fields []string          `json:"fields"`
+	Old    record.QueueConfig `json:"old"`
+	New    record.QueueConfig `json:"new"`
+	Fields []string           `json:"fields"`
 }
 
 // TopicChange is a topic whose subscribed queues change.
 type TopicChange struct {
-	Old    store.TopicConfig `json:"old"`
-	New    store.TopicConfig `json:"new"`
-	Fields []string          `json:"fields"` // "+audit", "-_topic.t.fn"
+	Old    record.TopicConfig `json:"old"`
+	New    record.TopicConfig `json:"new"`
+	Fields []string           `json:"fields"` // "+audit", "-_topic.t.fn"
 }
 
 // ScheduleChange is a schedule with a new spec or zone.
 type ScheduleChange struct {
-	Old store.Schedule `json:"old"`
-	New store.Schedule `json:"new"`
+	Old record.Schedule `json:"old"`
+	New record.Schedule `json:"new"`
 }
 
 // FunctionChange is a function that gets a new version.
 type FunctionChange struct {
-	Name string         `json:"name"`
-	Old  *store.Version `json:"old,omitempty"` // nil when the function is new
-	New  FunctionSpec   `json:"new"`
+	Name string          `json:"name"`
+	Old  *record.Version `json:"old,omitempty"` // nil when the function is new
+	New  FunctionSpec    `json:"new"`
 	// Fields describes the change for people: "memory 128→256 MB",
 	// "env ~KEY". Env values never appear: they may be secrets.
 	Fields []string `json:"fields,omitempty"`
@@ -133,7 +134,7 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 	}
 	spec = sortWorkflows(spec)
 	var conflicts []error
-	deployed := make(map[string]store.Function, len(cur.Functions))
+	deployed := make(map[string]record.Function, len(cur.Functions))
 	for _, f := range cur.Functions {
 		deployed[f.Name] = f
 	}
@@ -171,7 +172,7 @@ func Compute(spec Spec, cur State) (*Plan, error) {
 	}
 
 	// Routes: refuse any that would take paths another project owns.
-	var current []store.Route
+	var current []record.Route
 	for _, r := range cur.Routes {
 		if r.Project == spec.Project {
 			current = append(current, r)
@@ -199,13 +200,13 @@ func sortChanges(cs []FunctionChange) {
 	slices.SortFunc(cs, func(a, b FunctionChange) int { return strings.Compare(a.Name, b.Name) })
 }
 
-func diffRoutes(current, desired []store.Route) (add []store.Route, change []RouteChange, remove []store.Route) {
-	find := func(set []store.Route, r store.Route) (store.Route, bool) {
-		i := slices.IndexFunc(set, func(x store.Route) bool {
+func diffRoutes(current, desired []record.Route) (add []record.Route, change []RouteChange, remove []record.Route) {
+	find := func(set []record.Route, r record.Route) (record.Route, bool) {
+		i := slices.IndexFunc(set, func(x record.Route) bool {
 			return x.Method == r.Method && x.Path == r.Path && x.Function == r.Function
 		})
 		if i < 0 {
-			return store.Route{}, false
+			return record.Route{}, false
 		}
 		return set[i], true
 	}
@@ -243,7 +244,7 @@ func rateString(r float64) string {
 	return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
 }
 
-func routeFields(o, n store.Route) []string {
+func routeFields(o, n record.Route) []string {
 	var out []string
 	if o.Workflow != n.Workflow {
 		out = append(out, "workflow "+noneIfEmpty(o.Workflow)+"→"+noneIfEmpty(n.Workflow))
@@ -261,7 +262,7 @@ func routeFields(o, n store.Route) []string {
 }
 
 // routeAttrs describes a new route's attributes, "" when it has none.
-func routeAttrs(r store.Route) string {
+func routeAttrs(r record.Route) string {
 	var out []string
 	if r.Workflow != "" {
 		out = append(out, "starts workflow "+r.Workflow)
@@ -308,12 +309,12 @@ func describe(fs FunctionSpec) []string {
 		out = append(out, "env +"+k)
 	}
 	out = append(out, describeBindings(c)...)
-	return append(out, functionWorkflowFields(store.FunctionConfig{}, c)...)
+	return append(out, functionWorkflowFields(record.FunctionConfig{}, c)...)
 }
 
 // diff lists what differs between a deployed version and a wanted function;
 // nothing when they are the same version.
-func diff(old store.Version, fs FunctionSpec) []string {
+func diff(old record.Version, fs FunctionSpec) []string {
 	var out []string
 	o, n := old.Config, fs.Config
 	if old.ModuleSHA256 != fs.ModuleSHA256 {
@@ -453,7 +454,7 @@ func (p *Plan) ApplyParams(spec Spec, now time.Time) store.DeploymentApplyParams
 	}
 	slices.SortFunc(ap.NewVersions, func(a, b store.NewVersionParams) int { return strings.Compare(a.Function, b.Function) })
 	if ap.Routes == nil {
-		ap.Routes = []store.Route{}
+		ap.Routes = []record.Route{}
 	}
 	ap.CheckRoutes = routeCheck(spec.Project, ap.Routes)
 	return ap

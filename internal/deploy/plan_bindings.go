@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -13,9 +14,9 @@ import (
 // changes. URLs are shown as written: they hold secret references, never
 // resolved secrets.
 type DatabaseChange struct {
-	Old    store.DatabaseConfig `json:"old"`
-	New    store.DatabaseConfig `json:"new"`
-	Fields []string             `json:"fields"` // "max_connections 10→20"
+	Old    record.DatabaseConfig `json:"old"`
+	New    record.DatabaseConfig `json:"new"`
+	Fields []string              `json:"fields"` // "max_connections 10→20"
 }
 
 // diffBindings fills the plan's database and KV changes from the wanted
@@ -23,12 +24,12 @@ type DatabaseChange struct {
 // other projects own.
 func (p *Plan) diffBindings(b store.BindingsApplyParams, cur State) []error {
 	var conflicts []error
-	curDBs := map[string]store.DatabaseConfig{}
+	curDBs := map[string]record.DatabaseConfig{}
 	for _, d := range cur.Databases {
 		switch {
 		case d.Project == p.Project:
 			curDBs[d.Name] = d
-		case slices.ContainsFunc(b.Databases, func(x store.DatabaseConfig) bool { return x.Name == d.Name }):
+		case slices.ContainsFunc(b.Databases, func(x record.DatabaseConfig) bool { return x.Name == d.Name }):
 			conflicts = append(conflicts, fmt.Errorf("database %q belongs to project %q; rename it or remove it there first: %w",
 				d.Name, d.Project, store.ErrConflict))
 		}
@@ -46,12 +47,12 @@ func (p *Plan) diffBindings(b store.BindingsApplyParams, cur State) []error {
 		p.DatabasesRemove = append(p.DatabasesRemove, d)
 	}
 
-	curKV := map[string]store.KVNamespace{}
+	curKV := map[string]record.KVNamespace{}
 	for _, k := range cur.KV {
 		switch {
 		case k.Project == p.Project:
 			curKV[k.Name] = k
-		case slices.ContainsFunc(b.KV, func(x store.KVNamespace) bool { return x.Name == k.Name }):
+		case slices.ContainsFunc(b.KV, func(x record.KVNamespace) bool { return x.Name == k.Name }):
 			conflicts = append(conflicts, fmt.Errorf("kv namespace %q belongs to project %q; rename it or remove it there first: %w",
 				k.Name, k.Project, store.ErrConflict))
 		}
@@ -66,18 +67,18 @@ func (p *Plan) diffBindings(b store.BindingsApplyParams, cur State) []error {
 		p.KVRemove = append(p.KVRemove, k)
 	}
 
-	dbByName := func(a, b store.DatabaseConfig) int { return cmp.Compare(a.Name, b.Name) }
+	dbByName := func(a, b record.DatabaseConfig) int { return cmp.Compare(a.Name, b.Name) }
 	slices.SortFunc(p.DatabasesAdd, dbByName)
 	slices.SortFunc(p.DatabasesRemove, dbByName)
 	slices.SortFunc(p.DatabasesChange, func(a, b DatabaseChange) int { return cmp.Compare(a.New.Name, b.New.Name) })
-	kvByName := func(a, b store.KVNamespace) int { return cmp.Compare(a.Name, b.Name) }
+	kvByName := func(a, b record.KVNamespace) int { return cmp.Compare(a.Name, b.Name) }
 	slices.SortFunc(p.KVAdd, kvByName)
 	slices.SortFunc(p.KVRemove, kvByName)
 	slices.SortFunc(conflicts, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
 	return conflicts
 }
 
-func databaseFields(o, n store.DatabaseConfig) []string {
+func databaseFields(o, n record.DatabaseConfig) []string {
 	var out []string
 	if o.Engine != n.Engine {
 		out = append(out, "engine "+o.Engine+"→"+n.Engine)
@@ -91,7 +92,7 @@ func databaseFields(o, n store.DatabaseConfig) []string {
 	return out
 }
 
-func describeDatabase(d store.DatabaseConfig) string {
+func describeDatabase(d record.DatabaseConfig) string {
 	s := d.Engine
 	if d.URL != "" {
 		s += " " + d.URL
@@ -100,11 +101,11 @@ func describeDatabase(d store.DatabaseConfig) string {
 }
 
 // bindingText is a binding for people: "cache→sessions".
-func bindingText(b store.Binding) string { return b.Name + "→" + b.Resource }
+func bindingText(b record.Binding) string { return b.Name + "→" + b.Resource }
 
 // describeBindings lists a new function's bindings, secrets and fetch
 // allow-list, in the "+" form of changes.
-func describeBindings(c store.FunctionConfig) []string {
+func describeBindings(c record.FunctionConfig) []string {
 	var out []string
 	for _, b := range sortedBindings(c.Bindings) {
 		out = append(out, "bindings +"+bindingText(b))
@@ -124,13 +125,13 @@ func describeBindings(c store.FunctionConfig) []string {
 // bindingFields lists what differs in bindings, secrets and fetch between
 // two configs. Lists compare as sets: their order means nothing, so
 // reordering them makes no new version.
-func bindingFields(o, n store.FunctionConfig) []string {
+func bindingFields(o, n record.FunctionConfig) []string {
 	var out []string
-	oldB := map[string]store.Binding{}
+	oldB := map[string]record.Binding{}
 	for _, b := range o.Bindings {
 		oldB[b.Name] = b
 	}
-	newB := map[string]store.Binding{}
+	newB := map[string]record.Binding{}
 	for _, b := range n.Bindings {
 		newB[b.Name] = b
 	}
@@ -160,9 +161,9 @@ func bindingFields(o, n store.FunctionConfig) []string {
 	return out
 }
 
-func sortedBindings(bs []store.Binding) []store.Binding {
+func sortedBindings(bs []record.Binding) []record.Binding {
 	out := slices.Clone(bs)
-	slices.SortFunc(out, func(a, b store.Binding) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b record.Binding) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -190,7 +191,7 @@ func (p *Plan) writeBindings(b *strings.Builder) []eventCount {
 	}
 	for _, d := range p.DatabasesRemove {
 		dbs.remove++
-		if d.Engine == store.EngineSQLite {
+		if d.Engine == record.EngineSQLite {
 			fmt.Fprintf(b, "- database %s (its configuration only: the SQLite file stays on disk)\n", d.Name)
 		} else {
 			fmt.Fprintf(b, "- database %s (its configuration only: the database itself is not touched)\n", d.Name)

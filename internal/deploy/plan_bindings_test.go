@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -15,16 +16,16 @@ import (
 // and a function using them, as the manifest's docs example has it.
 func bindingSpec() Spec {
 	api := fn("api", sha('1'), "GET /a")
-	api.Config.Bindings = []store.Binding{
-		{Name: "db", Kind: store.BindingSQL, Resource: "main"},
-		{Name: "orders", Kind: store.BindingSQL, Resource: "orders"},
+	api.Config.Bindings = []record.Binding{
+		{Name: "db", Kind: record.BindingSQL, Resource: "main"},
+		{Name: "orders", Kind: record.BindingSQL, Resource: "orders"},
 	}
 	api.Config.Secrets = []string{"STRIPE_KEY"}
 	api.Config.Fetch = []string{"*.example.org"}
 	s := spec("shop", api, fn("web", sha('2')))
 	s.Databases = []DatabaseSpec{
-		{Name: "main", Engine: store.EngineSQLite, MaxConnections: 10},
-		{Name: "orders", Engine: store.EnginePostgres, URL: "postgres://app:${secret:ORDERS_PW}@db/orders", MaxConnections: 10},
+		{Name: "main", Engine: record.EngineSQLite, MaxConnections: 10},
+		{Name: "orders", Engine: record.EnginePostgres, URL: "postgres://app:${secret:ORDERS_PW}@db/orders", MaxConnections: 10},
 	}
 	s.KV = []KVSpec{{Name: "sessions"}}
 	s.Secrets = []string{"ORDERS_PW", "STRIPE_KEY"}
@@ -49,11 +50,11 @@ functions: 2 to add, 0 to change, 0 to remove, 0 unchanged; routes: 1 to add, 0 
 
 	ap := p.ApplyParams(s, testNow)
 	require.NotNil(t, ap.Bindings)
-	assert.Equal(t, []store.DatabaseConfig{
+	assert.Equal(t, []record.DatabaseConfig{
 		{Name: "main", Project: "shop", Engine: "sqlite", MaxConnections: 10},
 		{Name: "orders", Project: "shop", Engine: "postgres", URL: "postgres://app:${secret:ORDERS_PW}@db/orders", MaxConnections: 10},
 	}, ap.Bindings.Databases)
-	assert.Equal(t, []store.KVNamespace{{Name: "sessions", Project: "shop"}}, ap.Bindings.KV)
+	assert.Equal(t, []record.KVNamespace{{Name: "sessions", Project: "shop"}}, ap.Bindings.KV)
 	require.NoError(t, ap.Validate())
 	assert.Equal(t, s.Functions[0].Config.Bindings, ap.NewVersions[0].Config.Bindings)
 	assert.Equal(t, []string{"STRIPE_KEY"}, ap.NewVersions[0].Config.Secrets)
@@ -103,7 +104,7 @@ func TestComputeBindingsChange(t *testing.T) {
 	old := bindingSpec()
 	s := bindingSpec()
 	api := &s.Functions[0]
-	api.Config.Bindings = append(api.Config.Bindings, store.Binding{Name: "cache", Kind: store.BindingKV, Resource: "sessions"})
+	api.Config.Bindings = append(api.Config.Bindings, record.Binding{Name: "cache", Kind: record.BindingKV, Resource: "sessions"})
 	api.Config.Secrets = nil
 	api.Config.Fetch = []string{"api.stripe.com", "*.example.org"}
 	api.Config.FetchPrivate = true
@@ -112,17 +113,17 @@ func TestComputeBindingsChange(t *testing.T) {
 	s.Databases[1].MaxConnections = 20
 	s.Databases[1].URL = "${secret:ORDERS_URL}"
 	s.Secrets = append(s.Secrets, "ORDERS_URL")
-	s.Databases = append(s.Databases[1:], DatabaseSpec{Name: "audit", Engine: store.EngineSQLite, MaxConnections: 1})
+	s.Databases = append(s.Databases[1:], DatabaseSpec{Name: "audit", Engine: record.EngineSQLite, MaxConnections: 1})
 	s.KV = []KVSpec{{Name: "sessions"}, {Name: "flags"}}
 
 	st := deployed(old)
-	st.KV = append(st.KV, store.KVNamespace{Name: "carts", Project: "shop"}, store.KVNamespace{Name: "theirs", Project: "other"})
+	st.KV = append(st.KV, record.KVNamespace{Name: "carts", Project: "shop"}, record.KVNamespace{Name: "theirs", Project: "other"})
 	_, err := Compute(s, st)
 	require.Error(t, err, "binding db→main after main is gone must fail validation")
 	assert.ErrorIs(t, err, ErrInvalidSpec)
 	assert.Contains(t, err.Error(), `function "api": bindings: "db": unknown database or kv namespace "main"`)
 
-	s.Databases = append(s.Databases, DatabaseSpec{Name: "main", Engine: store.EngineSQLite, MaxConnections: 10})
+	s.Databases = append(s.Databases, DatabaseSpec{Name: "main", Engine: record.EngineSQLite, MaxConnections: 10})
 	api.Config.Bindings[0].Resource = "audit"
 	p, err := Compute(s, st)
 	require.NoError(t, err)
@@ -158,8 +159,8 @@ functions: 0 to add, 2 to change, 0 to remove, 0 unchanged; routes: 0 to add, 0 
 func TestComputeBindingConflicts(t *testing.T) {
 	s := bindingSpec()
 	st := State{
-		Databases: []store.DatabaseConfig{{Name: "orders", Project: "other", Engine: store.EngineSQLite, MaxConnections: 10}},
-		KV:        []store.KVNamespace{{Name: "sessions", Project: "other"}},
+		Databases: []record.DatabaseConfig{{Name: "orders", Project: "other", Engine: record.EngineSQLite, MaxConnections: 10}},
+		KV:        []record.KVNamespace{{Name: "sessions", Project: "other"}},
 	}
 	_, err := Compute(s, st)
 	require.Error(t, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -14,14 +15,14 @@ import (
 // with names that other projects own.
 func (p *Plan) diffEvents(ev store.EventsApplyParams, cur State) []error {
 	var conflicts []error
-	curQueues := map[string]store.QueueConfig{}
+	curQueues := map[string]record.QueueConfig{}
 	for _, q := range cur.Queues {
 		if q.Project == p.Project {
 			curQueues[q.Name] = q
 		}
 	}
 	for _, q := range cur.Queues {
-		if q.Project != p.Project && slices.ContainsFunc(ev.Queues, func(x store.QueueConfig) bool { return x.Name == q.Name }) {
+		if q.Project != p.Project && slices.ContainsFunc(ev.Queues, func(x record.QueueConfig) bool { return x.Name == q.Name }) {
 			conflicts = append(conflicts, fmt.Errorf("queue %q belongs to project %q; rename it or remove it there first: %w",
 				q.Name, q.Project, store.ErrConflict))
 		}
@@ -40,11 +41,11 @@ func (p *Plan) diffEvents(ev store.EventsApplyParams, cur State) []error {
 		p.QueuesRemove = append(p.QueuesRemove, q)
 	}
 
-	curTopics := map[string]store.TopicConfig{}
+	curTopics := map[string]record.TopicConfig{}
 	for _, t := range cur.Topics {
 		if t.Project == p.Project {
 			curTopics[t.Name] = t
-		} else if slices.ContainsFunc(ev.Topics, func(x store.TopicConfig) bool { return x.Name == t.Name }) {
+		} else if slices.ContainsFunc(ev.Topics, func(x record.TopicConfig) bool { return x.Name == t.Name }) {
 			conflicts = append(conflicts, fmt.Errorf("topic %q belongs to project %q; rename it or remove it there first: %w",
 				t.Name, t.Project, store.ErrConflict))
 		}
@@ -62,7 +63,7 @@ func (p *Plan) diffEvents(ev store.EventsApplyParams, cur State) []error {
 		p.TopicsRemove = append(p.TopicsRemove, t)
 	}
 
-	curSchedules := map[string]store.Schedule{}
+	curSchedules := map[string]record.Schedule{}
 	for _, s := range cur.Schedules {
 		if s.Project == p.Project {
 			curSchedules[s.Name] = s
@@ -82,15 +83,15 @@ func (p *Plan) diffEvents(ev store.EventsApplyParams, cur State) []error {
 		p.SchedulesRemove = append(p.SchedulesRemove, s)
 	}
 
-	byName := func(a, b store.QueueConfig) int { return cmp.Compare(a.Name, b.Name) }
+	byName := func(a, b record.QueueConfig) int { return cmp.Compare(a.Name, b.Name) }
 	slices.SortFunc(p.QueuesAdd, byName)
 	slices.SortFunc(p.QueuesRemove, byName)
 	slices.SortFunc(p.QueuesChange, func(a, b QueueChange) int { return cmp.Compare(a.New.Name, b.New.Name) })
-	topicByName := func(a, b store.TopicConfig) int { return cmp.Compare(a.Name, b.Name) }
+	topicByName := func(a, b record.TopicConfig) int { return cmp.Compare(a.Name, b.Name) }
 	slices.SortFunc(p.TopicsAdd, topicByName)
 	slices.SortFunc(p.TopicsRemove, topicByName)
 	slices.SortFunc(p.TopicsChange, func(a, b TopicChange) int { return cmp.Compare(a.New.Name, b.New.Name) })
-	schedByName := func(a, b store.Schedule) int { return cmp.Compare(a.Name, b.Name) }
+	schedByName := func(a, b record.Schedule) int { return cmp.Compare(a.Name, b.Name) }
 	slices.SortFunc(p.SchedulesAdd, schedByName)
 	slices.SortFunc(p.SchedulesRemove, schedByName)
 	slices.SortFunc(p.SchedulesChange, func(a, b ScheduleChange) int { return cmp.Compare(a.New.Name, b.New.Name) })
@@ -100,7 +101,7 @@ func (p *Plan) diffEvents(ev store.EventsApplyParams, cur State) []error {
 
 // queueEqual compares what a deploy sets; a stored batch size of 0 is the
 // default 1.
-func queueEqual(a, b store.QueueConfig) bool {
+func queueEqual(a, b record.QueueConfig) bool {
 	return len(queueFields(a, b)) == 0
 }
 
@@ -113,7 +114,7 @@ func noneIfEmpty(s string) string {
 	return s
 }
 
-func queueFields(o, n store.QueueConfig) []string {
+func queueFields(o, n record.QueueConfig) []string {
 	var out []string
 	if o.Kind != n.Kind {
 		out = append(out, "kind "+o.Kind+"→"+n.Kind)
@@ -170,7 +171,7 @@ func subscriber(q string) string {
 	return "queue " + q
 }
 
-func describeQueue(q store.QueueConfig) string {
+func describeQueue(q record.QueueConfig) string {
 	parts := []string{
 		"visibility " + q.VisibilityTimeout.String(),
 		fmt.Sprintf("max_receives %d", q.MaxReceives),
@@ -187,7 +188,7 @@ func describeQueue(q store.QueueConfig) string {
 	return strings.Join(parts, ", ")
 }
 
-func scheduleString(s store.Schedule) string {
+func scheduleString(s record.Schedule) string {
 	if s.Timezone == "" {
 		return s.Spec
 	}
@@ -201,7 +202,7 @@ type eventCount struct {
 
 // functionEvents is the part of an internal queue's settings that stands
 // for the function's retries and dead_letter.
-func functionEvents(o, n store.QueueConfig) []string {
+func functionEvents(o, n record.QueueConfig) []string {
 	var out []string
 	if o.MaxReceives != n.MaxReceives {
 		out = append(out, fmt.Sprintf("retries %d→%d", max(o.MaxReceives-1, 0), max(n.MaxReceives-1, 0)))
@@ -228,7 +229,7 @@ func (p *Plan) writeEvents(b *strings.Builder) []eventCount {
 	}
 	for _, q := range p.QueuesAdd {
 		switch {
-		case q.Kind == store.QueueAsync && !added[q.Consumer]:
+		case q.Kind == record.QueueAsync && !added[q.Consumer]:
 			// A function deployed before it had an async queue.
 			fmt.Fprintf(b, "+ async queue of function %s (%s)\n", q.Consumer, describeQueue(q))
 		case IsInternalQueue(q.Name):
@@ -255,7 +256,7 @@ func (p *Plan) writeEvents(b *strings.Builder) []eventCount {
 	}
 	for _, q := range p.QueuesRemove {
 		if IsInternalQueue(q.Name) {
-			if q.Kind == store.QueueAsync && !removed[q.Consumer] {
+			if q.Kind == record.QueueAsync && !removed[q.Consumer] {
 				fmt.Fprintf(b, "- async queue of function %s\n", q.Consumer)
 			}
 			continue

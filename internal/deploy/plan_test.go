@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -19,8 +20,8 @@ var testNow = time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
 
 func sha(c byte) string { return strings.Repeat(string(c), 64) }
 
-func cfg() store.FunctionConfig {
-	return store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64}
+func cfg() record.FunctionConfig {
+	return record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64}
 }
 
 // fn builds a function spec with default config and routes like "GET /x".
@@ -40,11 +41,11 @@ func spec(project string, fns ...FunctionSpec) Spec { return Spec{Project: proje
 
 // deployed turns a spec into the state the store would hold after applying it.
 func deployed(specs ...Spec) State {
-	st := State{Active: map[string]store.Version{}}
+	st := State{Active: map[string]record.Version{}}
 	for _, s := range specs {
 		for _, f := range s.Functions {
-			st.Functions = append(st.Functions, store.Function{Name: f.Name, Project: s.Project, ActiveVersion: 1})
-			st.Active[f.Name] = store.Version{Function: f.Name, Number: 1, ModuleSHA256: f.ModuleSHA256, Config: f.Config}
+			st.Functions = append(st.Functions, record.Function{Name: f.Name, Project: s.Project, ActiveVersion: 1})
+			st.Active[f.Name] = record.Version{Function: f.Name, Number: 1, ModuleSHA256: f.ModuleSHA256, Config: f.Config}
 		}
 		st.Routes = append(st.Routes, s.storeRoutes()...)
 		ev := s.Events(testNow)
@@ -96,7 +97,7 @@ functions: 2 to add, 0 to change, 0 to remove, 0 unchanged; routes: 3 to add, 0 
 	assert.Equal(t, "api", ap.NewVersions[0].Function)
 	assert.Equal(t, sha('1'), ap.NewVersions[0].ModuleSHA256)
 	assert.Equal(t, "secret-value", ap.NewVersions[0].Config.Env["TOKEN"])
-	assert.Equal(t, []store.Route{
+	assert.Equal(t, []record.Route{
 		{Project: "shop", Method: "GET", Path: "/a", Function: "api"},
 		{Project: "shop", Method: "POST", Path: "/u/{id}", Function: "api"},
 		{Project: "shop", Method: "*", Path: "/{rest...}", Function: "web"},
@@ -133,7 +134,7 @@ func TestComputeEnvNilEqualsEmpty(t *testing.T) {
 
 func TestComputeDetectedKindIsUnchanged(t *testing.T) {
 	s := spec("shop", fn("legacy", sha('1')))
-	s.Functions[0].Config.Kind = store.KindCommand
+	s.Functions[0].Config.Kind = record.KindCommand
 	st := deployed(s) // the server stored the detected kind
 	s.Functions[0].Config.Kind = ""
 	p, err := Compute(s, st)
@@ -156,7 +157,7 @@ func TestComputeChanges(t *testing.T) {
 		fn("same", sha('4'), "GET /same"),
 	)
 	c := &after.Functions[0].Config
-	c.Kind = store.KindCommand
+	c.Kind = record.KindCommand
 	c.MemoryMB, c.TimeoutMS, c.MaxConcurrency = 256, 30000, 8
 	c.Env = map[string]string{"KEEP": "1", "EDIT": "new-secret", "ADD": "y"}
 
@@ -172,11 +173,11 @@ func TestComputeChanges(t *testing.T) {
 		"module 111111111111→555555555555", "kind reactor→command", "memory 128→256 MB",
 		"timeout 10s→30s", "max_concurrency 64→8", "env +ADD", "env -DROP", "env ~EDIT",
 	}, p.Change[0].Fields)
-	assert.Equal(t, []store.Route{
+	assert.Equal(t, []record.Route{
 		{Project: "shop", Method: "POST", Path: "/b", Function: "api"},
 		{Project: "shop", Method: "GET", Path: "/old", Function: "new"},
 	}, p.RoutesAdd)
-	assert.Equal(t, []store.Route{
+	assert.Equal(t, []record.Route{
 		{Project: "shop", Method: "GET", Path: "/b", Function: "api"},
 		{Project: "shop", Method: "GET", Path: "/old", Function: "old"},
 	}, p.RoutesRemove)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -22,9 +23,9 @@ import (
 // (a catch-all takes what nothing else matches) a request meant for
 // another's. others holds every project's routes, from the store, so the
 // check sees what other nodes deployed.
-func RouteOwnershipConflicts(project string, routes, others []store.Route) []error {
+func RouteOwnershipConflicts(project string, routes, others []record.Route) []error {
 	type owned struct {
-		r store.Route
+		r record.Route
 		c route.Claim
 	}
 	var theirs []owned
@@ -71,8 +72,8 @@ func RouteOwnershipConflicts(project string, routes, others []store.Route) []err
 // routeCheck is DeploymentApplyParams.CheckRoutes for a deploy of project
 // with routes: the ownership check again, inside the store's transaction,
 // so two nodes planning at once cannot both take one path.
-func routeCheck(project string, routes []store.Route) func(others []store.Route) error {
-	return func(others []store.Route) error {
+func routeCheck(project string, routes []record.Route) func(others []record.Route) error {
+	return func(others []record.Route) error {
 		if errs := RouteOwnershipConflicts(project, routes, others); len(errs) > 0 {
 			return errors.Join(errs...)
 		}

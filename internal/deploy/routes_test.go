@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 )
@@ -37,7 +38,7 @@ func TestRouteOwnershipHoldsAgainstAConcurrentDeploy(t *testing.T) {
 
 	routes, err := st.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{{Project: "victim", Method: "GET", Path: "/victim/{op}", Function: "ops"}}, routes)
+	require.Equal(t, []record.Route{{Project: "victim", Method: "GET", Path: "/victim/{op}", Function: "ops"}}, routes)
 	_, err = st.FunctionGet(ctx, "steal")
 	require.ErrorIs(t, err, store.ErrNotFound, "nothing of the refused deploy is applied")
 }

@@ -7,8 +7,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
-	"github.com/stratahq/strata/internal/store"
 )
 
 // Spec is a whole project as the CLI wants it deployed: every function with
@@ -28,10 +28,10 @@ type Spec struct {
 
 // FunctionSpec is one function of a Spec.
 type FunctionSpec struct {
-	Name         string               `json:"name"`
-	ModuleSHA256 string               `json:"module_sha256"`
-	Config       store.FunctionConfig `json:"config"`
-	Routes       []RouteSpec          `json:"routes,omitempty"`
+	Name         string                `json:"name"`
+	ModuleSHA256 string                `json:"module_sha256"`
+	Config       record.FunctionConfig `json:"config"`
+	Routes       []RouteSpec           `json:"routes,omitempty"`
 
 	// Triggers besides routes: a user queue the function consumes, topics
 	// it subscribes to, a schedule.
@@ -122,11 +122,11 @@ func (s Spec) Validate() error {
 }
 
 // storeRoutes lists the Spec's routes as the store keeps them, sorted.
-func (s Spec) storeRoutes() []store.Route {
-	var out []store.Route
+func (s Spec) storeRoutes() []record.Route {
+	var out []record.Route
 	for _, f := range s.Functions {
 		for _, r := range f.Routes {
-			out = append(out, store.Route{
+			out = append(out, record.Route{
 				Project: s.Project, Method: r.Method, Path: r.Path, Function: f.Name,
 				Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst,
 			})
@@ -136,7 +136,7 @@ func (s Spec) storeRoutes() []store.Route {
 	return out
 }
 
-func compareRoutes(a, b store.Route) int {
+func compareRoutes(a, b record.Route) int {
 	if c := cmp.Compare(a.Path, b.Path); c != 0 {
 		return c
 	}

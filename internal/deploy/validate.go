@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // Limits and defaults of a function's configuration. schema/strata.schema.json
@@ -89,7 +89,7 @@ func ValidateMaxConcurrency(n int) error {
 
 // ValidateKind checks an explicit module kind.
 func ValidateKind(k string) error {
-	if k != store.KindReactor && k != store.KindCommand {
+	if k != record.KindReactor && k != record.KindCommand {
 		return fmt.Errorf("%s, got %q", KindRule, k)
 	}
 	return nil
@@ -126,7 +126,7 @@ func ValidateSHA256(s string) error {
 // patterns; Spec.Validate checks that the resources exist) and workflows.
 // An empty Kind is allowed: the server detects it from the module's
 // exports when it compiles it.
-func ValidateConfig(c store.FunctionConfig) error {
+func ValidateConfig(c record.FunctionConfig) error {
 	var errs []error
 	if c.Kind != "" {
 		if err := ValidateKind(c.Kind); err != nil {

@@ -4,10 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/stratahq/strata/internal/store"
 )
 
 func TestValidateFetchPattern(t *testing.T) {
@@ -35,26 +34,26 @@ func TestValidateFetchPattern(t *testing.T) {
 func TestValidateDatabaseURL(t *testing.T) {
 	declared := func(n string) bool { return n == "PW" || n == "URL" }
 	for _, ok := range []string{"${secret:URL}", "postgres://h/db", "postgres://u:${secret:PW}@h/db", "postgresql://u@h/db?password=${secret:PW}"} {
-		assert.NoError(t, ValidateDatabaseURL("d", store.EnginePostgres, ok, declared), ok)
+		assert.NoError(t, ValidateDatabaseURL("d", record.EnginePostgres, ok, declared), ok)
 	}
-	assert.NoError(t, ValidateDatabaseURL("d", store.EngineSQLite, "", declared))
+	assert.NoError(t, ValidateDatabaseURL("d", record.EngineSQLite, "", declared))
 
 	for _, bad := range []string{"postgres://u:hunter2@h/db", "postgres://u@h/db?password=hunter2", "postgres://u:hunter2${secret:PW}@h/db"} {
-		err := ValidateDatabaseURL("orders-db", store.EnginePostgres, bad, declared)
+		err := ValidateDatabaseURL("orders-db", record.EnginePostgres, bad, declared)
 		require.Error(t, err, bad)
 		assert.Contains(t, err.Error(), "holds a literal password")
 		assert.Contains(t, err.Error(), "${secret:ORDERS_DB_PASSWORD}")
 		assert.NotContains(t, err.Error(), "hunter2", "a message must never repeat a password")
 	}
 	// A URL that fails to parse is not repeated either (url.Parse would).
-	err := ValidateDatabaseURL("d", store.EnginePostgres, "postgres://u:hunter2@h:port/db", declared)
+	err := ValidateDatabaseURL("d", record.EnginePostgres, "postgres://u:hunter2@h:port/db", declared)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
 
-	assert.EqualError(t, ValidateDatabaseURL("d", store.EnginePostgres, "postgres://u:${secret:NOPE}@h/${secret:NOPE2}", declared),
+	assert.EqualError(t, ValidateDatabaseURL("d", record.EnginePostgres, "postgres://u:${secret:NOPE}@h/${secret:NOPE2}", declared),
 		"secret NOPE, NOPE2 is not declared; add it to the project's secrets: list")
-	assert.ErrorContains(t, ValidateDatabaseURL("orders", store.EnginePostgres, "", declared), `needs a url, e.g. "${secret:ORDERS_DB_URL}"`)
-	assert.ErrorContains(t, ValidateDatabaseURL("d", store.EngineSQLite, "postgres://h/db", declared), "takes no url")
+	assert.ErrorContains(t, ValidateDatabaseURL("orders", record.EnginePostgres, "", declared), `needs a url, e.g. "${secret:ORDERS_DB_URL}"`)
+	assert.ErrorContains(t, ValidateDatabaseURL("d", record.EngineSQLite, "postgres://h/db", declared), "takes no url")
 
 	refs, err := SecretRefs("postgres://${secret:U}:${secret:PW}@h/db")
 	require.NoError(t, err)
@@ -87,10 +86,10 @@ func TestSpecValidateBindings(t *testing.T) {
 		want string
 	}{
 		"unknown resource": {func(s *Spec) { s.Functions[0].Config.Bindings[0].Resource = "nope" }, `function "api": bindings: "db": unknown database or kv namespace "nope"`},
-		"wrong kind":       {func(s *Spec) { s.Functions[0].Config.Bindings[0].Kind = store.BindingKV }, `function "api": bindings: "db": "main" is a sql resource, not kv`},
+		"wrong kind":       {func(s *Spec) { s.Functions[0].Config.Bindings[0].Kind = record.BindingKV }, `function "api": bindings: "db": "main" is a sql resource, not kv`},
 		"bad kind":         {func(s *Spec) { s.Functions[0].Config.Bindings[0].Kind = "queue" }, `kind must be "sql" or "kv", got "queue"`},
 		"bound twice": {func(s *Spec) {
-			s.Functions[0].Config.Bindings = append(s.Functions[0].Config.Bindings, store.Binding{Name: "db", Kind: store.BindingKV, Resource: "sessions"})
+			s.Functions[0].Config.Bindings = append(s.Functions[0].Config.Bindings, record.Binding{Name: "db", Kind: record.BindingKV, Resource: "sessions"})
 		}, `bindings: "db" is bound twice`},
 		"binding named secrets": {func(s *Spec) { s.Functions[0].Config.Bindings[0].Name = "secrets" }, `"secrets" is reserved`},
 		"undeclared secret":     {func(s *Spec) { s.Functions[1].Config.Secrets = []string{"NOPE"} }, `function "web": secrets: "NOPE" is not declared`},

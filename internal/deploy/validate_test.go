@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/stratahq/strata/internal/store"
 )
 
 func TestValidateName(t *testing.T) {
@@ -72,7 +71,7 @@ func TestSpecValidate(t *testing.T) {
 		{"duplicate", func(s *Spec) { s.Functions[1].Name = "api" }, []string{`function "api": appears twice`}},
 		{"bad sha", func(s *Spec) { s.Functions[0].ModuleSHA256 = "xyz" }, []string{`function "api": module_sha256: must be 64 lowercase hex digits (a SHA-256), got "xyz"`}},
 		{"config", func(s *Spec) {
-			s.Functions[0].Config = store.FunctionConfig{Kind: "wasm", MemoryMB: 1, TimeoutMS: 0, MaxConcurrency: 0, Env: map[string]string{"1A": "x"}}
+			s.Functions[0].Config = record.FunctionConfig{Kind: "wasm", MemoryMB: 1, TimeoutMS: 0, MaxConcurrency: 0, Env: map[string]string{"1A": "x"}}
 		}, []string{
 			`function "api": config: kind: must be "reactor" or "command", got "wasm"`,
 			`memory_mb: must be an integer number of MB between 16 and 4096, got 1`,

@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
 // Workflows travel inside the configuration of the function whose code
-// orchestrates them (store.FunctionConfig.Workflows), so a workflow's
+// orchestrates them (record.FunctionConfig.Workflows), so a workflow's
 // settings are versioned with that code: changing them makes a new version
 // of the function, and the flow engine finds a workflow by looking for the
 // active version that lists it.
@@ -39,7 +40,7 @@ const (
 // plans show it.
 type Workflow struct {
 	Function string `json:"function"`
-	store.WorkflowConfig
+	record.WorkflowConfig
 }
 
 // WorkflowChange is a workflow whose settings or function change.
@@ -71,9 +72,9 @@ func ValidateRetention(d time.Duration) error {
 // names, settings, and that the function can orchestrate at all. A command
 // module cannot (it runs _start once per request and exports nothing the
 // engine can call back); an empty kind is detected from the module later.
-func validateFunctionWorkflows(c store.FunctionConfig) []error {
+func validateFunctionWorkflows(c record.FunctionConfig) []error {
 	var errs []error
-	if len(c.Workflows) > 0 && c.Kind == store.KindCommand {
+	if len(c.Workflows) > 0 && c.Kind == record.KindCommand {
 		errs = append(errs, errors.New("workflows: a command module cannot orchestrate workflows; workflows run in reactor functions built with the Go SDK"))
 	}
 	seen := map[string]bool{}
@@ -145,17 +146,17 @@ func sortWorkflows(spec Spec) Spec {
 	return spec
 }
 
-func sortedWorkflows(ws []store.WorkflowConfig) []store.WorkflowConfig {
+func sortedWorkflows(ws []record.WorkflowConfig) []record.WorkflowConfig {
 	if len(ws) == 0 {
 		return nil
 	}
 	out := slices.Clone(ws)
-	slices.SortFunc(out, func(a, b store.WorkflowConfig) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b record.WorkflowConfig) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
 
 // workflowsOf lists the workflows of a set of functions by name.
-func workflowsOf(fns map[string]store.FunctionConfig) map[string]Workflow {
+func workflowsOf(fns map[string]record.FunctionConfig) map[string]Workflow {
 	out := map[string]Workflow{}
 	for fn, c := range fns {
 		for _, w := range c.Workflows {
@@ -171,7 +172,7 @@ func workflowsOf(fns map[string]store.FunctionConfig) map[string]Workflow {
 // by name, so a name must stay unambiguous across projects.
 func (p *Plan) diffWorkflows(spec Spec, cur State) []error {
 	var conflicts []error
-	wantFns := map[string]store.FunctionConfig{}
+	wantFns := map[string]record.FunctionConfig{}
 	for _, f := range spec.Functions {
 		wantFns[f.Name] = f.Config
 	}
@@ -181,7 +182,7 @@ func (p *Plan) diffWorkflows(spec Spec, cur State) []error {
 	for _, f := range cur.Functions {
 		project[f.Name] = f.Project
 	}
-	curFns := map[string]store.FunctionConfig{}
+	curFns := map[string]record.FunctionConfig{}
 	for _, name := range slices.Sorted(maps.Keys(cur.Active)) {
 		v := cur.Active[name]
 		if project[name] == spec.Project {
@@ -235,8 +236,8 @@ func workflowFields(o, n Workflow) []string {
 // functionWorkflowFields is what a function's change line says about its
 // workflows: "workflow +fulfil", "workflow ~fulfil", "workflow -old".
 // Workflows compare as a set by name.
-func functionWorkflowFields(o, n store.FunctionConfig) []string {
-	old := map[string]store.WorkflowConfig{}
+func functionWorkflowFields(o, n record.FunctionConfig) []string {
+	old := map[string]record.WorkflowConfig{}
 	for _, w := range o.Workflows {
 		old[w.Name] = w
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -18,7 +19,7 @@ import (
 func shopWithWorkflows() Spec {
 	s := spec("shop", fn("orders", sha('1'), "GET /orders/{id}"), fn("api", sha('2'), "GET /a"))
 	o := &s.Functions[0]
-	o.Config.Workflows = []store.WorkflowConfig{
+	o.Config.Workflows = []record.WorkflowConfig{
 		{Name: "refund"},
 		{Name: "fulfil", HistoryLimit: 1000, Retention: 24 * time.Hour},
 	}
@@ -33,7 +34,7 @@ func applied(t *testing.T, s Spec, cur State) State {
 	p, err := Compute(s, cur)
 	require.NoError(t, err)
 	ap := p.ApplyParams(s, testNow)
-	st := State{Active: map[string]store.Version{}}
+	st := State{Active: map[string]record.Version{}}
 	for _, f := range cur.Functions {
 		if f.Project != s.Project {
 			st.Functions = append(st.Functions, f)
@@ -41,11 +42,11 @@ func applied(t *testing.T, s Spec, cur State) State {
 		}
 	}
 	for _, f := range s.Functions {
-		st.Functions = append(st.Functions, store.Function{Name: f.Name, Project: s.Project, ActiveVersion: 1})
+		st.Functions = append(st.Functions, record.Function{Name: f.Name, Project: s.Project, ActiveVersion: 1})
 		st.Active[f.Name] = cur.Active[f.Name]
 	}
 	for _, v := range ap.NewVersions {
-		st.Active[v.Function] = store.Version{Function: v.Function, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
+		st.Active[v.Function] = record.Version{Function: v.Function, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
 	}
 	st.Routes = ap.Routes
 	st.Queues, st.Topics, st.Schedules = ap.Events.Queues, ap.Events.Topics, ap.Events.Schedules
@@ -57,8 +58,8 @@ func TestWorkflowsFirstDeploy(t *testing.T) {
 	p, err := Compute(s, State{})
 	require.NoError(t, err)
 	assert.Equal(t, []Workflow{
-		{Function: "orders", WorkflowConfig: store.WorkflowConfig{Name: "fulfil", HistoryLimit: 1000, Retention: 24 * time.Hour}},
-		{Function: "orders", WorkflowConfig: store.WorkflowConfig{Name: "refund"}},
+		{Function: "orders", WorkflowConfig: record.WorkflowConfig{Name: "fulfil", HistoryLimit: 1000, Retention: 24 * time.Hour}},
+		{Function: "orders", WorkflowConfig: record.WorkflowConfig{Name: "refund"}},
 	}, p.WorkflowsAdd)
 
 	var out bytes.Buffer
@@ -78,13 +79,13 @@ functions: 2 to add, 0 to change, 0 to remove, 0 unchanged; routes: 3 to add, 0 
 	require.Len(t, ap.NewVersions, 2)
 	assert.Equal(t, "orders", ap.NewVersions[1].Function)
 	// Sorted by name, whatever the spec's order.
-	assert.Equal(t, []store.WorkflowConfig{
+	assert.Equal(t, []record.WorkflowConfig{
 		{Name: "fulfil", HistoryLimit: 1000, Retention: 24 * time.Hour},
 		{Name: "refund"},
 	}, ap.NewVersions[1].Config.Workflows)
 	assert.Nil(t, ap.NewVersions[0].Config.Workflows)
-	assert.Contains(t, ap.Routes, store.Route{Project: "shop", Method: "POST", Path: "/orders", Function: "orders", Workflow: "fulfil", RateLimit: 10, RateBurst: 10})
-	assert.Contains(t, ap.Routes, store.Route{Project: "shop", Method: "GET", Path: "/orders/{id}", Function: "orders"})
+	assert.Contains(t, ap.Routes, record.Route{Project: "shop", Method: "POST", Path: "/orders", Function: "orders", Workflow: "fulfil", RateLimit: 10, RateBurst: 10})
+	assert.Contains(t, ap.Routes, record.Route{Project: "shop", Method: "GET", Path: "/orders/{id}", Function: "orders"})
 
 	// The caller's spec is left as it was, and the new version does not
 	// share its slice.
@@ -113,12 +114,12 @@ func TestWorkflowsChanges(t *testing.T) {
 	st := applied(t, shopWithWorkflows(), State{})
 
 	s := shopWithWorkflows()
-	s.Functions[0].Config.Workflows = []store.WorkflowConfig{
+	s.Functions[0].Config.Workflows = []record.WorkflowConfig{
 		{Name: "fulfil", Retention: 48 * time.Hour}, // history limit back to the default
 		{Name: "audit"},
 	}
 	// refund moves to api.
-	s.Functions[1].Config.Workflows = []store.WorkflowConfig{{Name: "refund", HistoryLimit: 200}}
+	s.Functions[1].Config.Workflows = []record.WorkflowConfig{{Name: "refund", HistoryLimit: 200}}
 	// GET /orders/{id} now starts audit.
 	s.Functions[0].Routes[0].Workflow = "audit"
 
@@ -143,8 +144,8 @@ functions: 0 to add, 2 to change, 0 to remove, 0 unchanged; routes: 0 to add, 1 
 
 	ap := p.ApplyParams(s, testNow)
 	require.Len(t, ap.NewVersions, 2)
-	assert.Equal(t, []store.WorkflowConfig{{Name: "audit"}, {Name: "fulfil", Retention: 48 * time.Hour}}, ap.NewVersions[1].Config.Workflows)
-	assert.Contains(t, ap.Routes, store.Route{Project: "shop", Method: "GET", Path: "/orders/{id}", Function: "orders", Workflow: "audit"})
+	assert.Equal(t, []record.WorkflowConfig{{Name: "audit"}, {Name: "fulfil", Retention: 48 * time.Hour}}, ap.NewVersions[1].Config.Workflows)
+	assert.Contains(t, ap.Routes, record.Route{Project: "shop", Method: "GET", Path: "/orders/{id}", Function: "orders", Workflow: "audit"})
 
 	// Removing every workflow and the route that started one.
 	s = shopWithWorkflows()
@@ -173,14 +174,14 @@ functions: 0 to add, 1 to change, 0 to remove, 1 unchanged; routes: 0 to add, 1 
 func TestWorkflowNameOwnedByAnotherProject(t *testing.T) {
 	st := applied(t, shopWithWorkflows(), State{})
 	other := spec("blog", fn("post", sha('3')))
-	other.Functions[0].Config.Workflows = []store.WorkflowConfig{{Name: "fulfil"}, {Name: "publish"}}
+	other.Functions[0].Config.Workflows = []record.WorkflowConfig{{Name: "fulfil"}, {Name: "publish"}}
 	_, err := Compute(other, st)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, store.ErrConflict))
 	assert.Contains(t, err.Error(), `workflow "fulfil" belongs to project "shop" (function "orders"); rename it or remove it there first: conflict`)
 	assert.NotContains(t, err.Error(), "publish")
 
-	other.Functions[0].Config.Workflows = []store.WorkflowConfig{{Name: "publish"}}
+	other.Functions[0].Config.Workflows = []record.WorkflowConfig{{Name: "publish"}}
 	_, err = Compute(other, st)
 	require.NoError(t, err)
 }
@@ -197,8 +198,8 @@ func TestWorkflowSpecValidate(t *testing.T) {
 		{"history limit high", func(s *Spec) { s.Functions[0].Config.Workflows[1].HistoryLimit = MaxHistoryLimit + 1 }, `got 1000001`},
 		{"retention short", func(s *Spec) { s.Functions[0].Config.Workflows[1].Retention = 59 * time.Second }, `workflow "fulfil": retention: must be a duration like "168h" or "30m" between 1m and 8760h (a year); days are written in hours, got 59s`},
 		{"retention long", func(s *Spec) { s.Functions[0].Config.Workflows[1].Retention = MaxRetention + time.Hour }, `got 8761h`},
-		{"command module", func(s *Spec) { s.Functions[0].Config.Kind = store.KindCommand }, `function "orders": config: workflows: a command module cannot orchestrate workflows`},
-		{"two functions", func(s *Spec) { s.Functions[1].Config.Workflows = []store.WorkflowConfig{{Name: "fulfil"}} }, `workflow "fulfil" is declared by functions "orders" and "api"`},
+		{"command module", func(s *Spec) { s.Functions[0].Config.Kind = record.KindCommand }, `function "orders": config: workflows: a command module cannot orchestrate workflows`},
+		{"two functions", func(s *Spec) { s.Functions[1].Config.Workflows = []record.WorkflowConfig{{Name: "fulfil"}} }, `workflow "fulfil" is declared by functions "orders" and "api"`},
 		{"unknown route workflow", func(s *Spec) { s.Functions[0].Routes[1].Workflow = "fulfill" }, `function "orders": route POST /orders: unknown workflow "fulfill"`},
 		{"async route workflow", func(s *Spec) { s.Functions[0].Routes[1].Async = true }, `function "orders": route POST /orders: a route that starts workflow "fulfil" cannot be async`},
 		{"other function's workflow", func(s *Spec) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -27,7 +27,7 @@ const (
 const BatchContentType = "application/cloudevents-batch+json"
 
 // eventID is the CloudEvents id of a message.
-func eventID(m store.Message) string {
+func eventID(m record.Message) string {
 	if id := m.Attributes["id"]; id != "" {
 		return id
 	}
@@ -35,7 +35,7 @@ func eventID(m store.Message) string {
 }
 
 // singleRequest turns one message into the request its consumer sees.
-func singleRequest(m store.Message) (*wire.Request, error) {
+func singleRequest(m record.Message) (*wire.Request, error) {
 	if m.Attributes[attrEncoding] == encodingRequest {
 		req, err := wire.DecodeRequest(m.Body)
 		if err != nil {
@@ -64,7 +64,7 @@ func singleRequest(m store.Message) (*wire.Request, error) {
 	return &wire.Request{Method: "POST", Path: "/", Headers: hs, Body: m.Body}, nil
 }
 
-func attrOr(m store.Message, k, def string) string {
+func attrOr(m record.Message, k, def string) string {
 	if v := m.Attributes[k]; v != "" {
 		return v
 	}
@@ -88,7 +88,7 @@ type structured struct {
 }
 
 // batchRequest turns several messages into one JSON batch request.
-func batchRequest(queue string, ms []store.Message) (*wire.Request, error) {
+func batchRequest(queue string, ms []record.Message) (*wire.Request, error) {
 	evs := make([]structured, 0, len(ms))
 	for _, m := range ms {
 		ev := structured{

@@ -13,22 +13,23 @@ import (
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // Store is what the engine needs from the store.
 type Store interface {
-	QueueGet(ctx context.Context, name string) (*store.QueueConfig, error)
-	QueueList(ctx context.Context) ([]store.QueueConfig, error)
-	TopicGet(ctx context.Context, name string) (*store.TopicConfig, error)
+	QueueGet(ctx context.Context, name string) (*record.QueueConfig, error)
+	QueueList(ctx context.Context) ([]record.QueueConfig, error)
+	TopicGet(ctx context.Context, name string) (*record.TopicConfig, error)
 	MessageSend(ctx context.Context, msgs []store.MessageSendParams) ([]store.MessageSendResult, error)
 	TopicPublish(ctx context.Context, topic string, msg store.MessageSendParams) (int, error)
-	MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]store.Message, error)
+	MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error)
 	MessageAck(ctx context.Context, queue string, ids []int64, receipts []string) (int, error)
 	MessageFail(ctx context.Context, queue string, fails []store.MessageFailParams) error
 	QueueNextVisible(ctx context.Context, queue string) (time.Time, error)
-	ScheduleList(ctx context.Context) ([]store.Schedule, error)
+	ScheduleList(ctx context.Context) ([]record.Schedule, error)
 	ScheduleFire(ctx context.Context, p store.ScheduleFireParams) (bool, error)
 }
 
@@ -69,7 +70,7 @@ type Engine struct {
 }
 
 type consumer struct {
-	q      store.QueueConfig
+	q      record.QueueConfig
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -152,7 +153,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list queues: %w", err)
 	}
-	want := map[string]store.QueueConfig{}
+	want := map[string]record.QueueConfig{}
 	for _, q := range qs {
 		if q.Consumer != "" {
 			want[q.Name] = q
@@ -195,7 +196,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	return nil
 }
 
-func sameConsumer(a, b store.QueueConfig) bool {
+func sameConsumer(a, b record.QueueConfig) bool {
 	return a.Consumer == b.Consumer && a.BatchSize == b.BatchSize && a.VisibilityTimeout == b.VisibilityTimeout &&
 		a.MaxReceives == b.MaxReceives && a.RetryBase == b.RetryBase && a.Kind == b.Kind && a.FIFO == b.FIFO
 }
@@ -222,7 +223,7 @@ func (e *Engine) Notify(queue string) {
 }
 
 // work is one delivery loop of a queue.
-func (e *Engine) work(ctx context.Context, q store.QueueConfig, wake chan struct{}) {
+func (e *Engine) work(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
 	batch := max(q.BatchSize, 1)
 	idle := time.NewTimer(0)
 	defer idle.Stop()
@@ -278,15 +279,15 @@ func (e *Engine) sleep(ctx context.Context, wake chan struct{}, t *time.Timer, d
 }
 
 // deliver invokes the consumer with msgs and settles each message.
-func (e *Engine) deliver(ctx context.Context, q store.QueueConfig, msgs []store.Message) {
+func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []record.Message) {
 	trigger := "queue"
 	switch q.Kind {
-	case store.QueueAsync:
+	case record.QueueAsync:
 		trigger = "async"
-	case store.QueueTopic:
+	case record.QueueTopic:
 		trigger = "topic"
 	}
-	if len(msgs) == 1 && q.Kind == store.QueueAsync && msgs[0].Attributes["type"] == TypeSchedule {
+	if len(msgs) == 1 && q.Kind == record.QueueAsync && msgs[0].Attributes["type"] == TypeSchedule {
 		trigger = "schedule"
 	}
 
@@ -395,7 +396,7 @@ func answerError(r *wire.Response) error {
 	return fmt.Errorf("function answered %d: %s", r.Status, body)
 }
 
-func msgCount(ms []store.Message, id int64) int {
+func msgCount(ms []record.Message, id int64) int {
 	for _, m := range ms {
 		if m.ID == id {
 			return m.ReceiveCount
@@ -407,7 +408,7 @@ func msgCount(ms []store.Message, id int64) int {
 // retryDelay is when a failed message is tried again: after the visibility
 // timeout for user queues (as SQS), with exponential backoff and jitter for
 // async and topic queues (as Lambda's async retries).
-func (e *Engine) retryDelay(q store.QueueConfig, receiveCount int) time.Duration {
+func (e *Engine) retryDelay(q record.QueueConfig, receiveCount int) time.Duration {
 	if q.RetryBase <= 0 {
 		return q.VisibilityTimeout
 	}

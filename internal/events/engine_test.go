@@ -13,6 +13,7 @@ import (
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -72,7 +73,7 @@ type env struct {
 
 // setup opens a real SQLite store with the given queues deployed (their
 // consumer function "fn" exists) and starts an engine on it.
-func setup(t *testing.T, qs []store.QueueConfig, topics []store.TopicConfig, answer func(invoke.Request) (int, string, error)) *env {
+func setup(t *testing.T, qs []record.QueueConfig, topics []record.TopicConfig, answer func(invoke.Request) (int, string, error)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
@@ -85,8 +86,8 @@ func setup(t *testing.T, qs []store.QueueConfig, topics []store.TopicConfig, ans
 	}
 	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "p",
-		NewVersions: []store.NewVersionParams{{Function: "fn", ModuleSHA256: blobSHA(), Config: store.FunctionConfig{Kind: "reactor", MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 4}}},
-		Routes:      []store.Route{},
+		NewVersions: []store.NewVersionParams{{Function: "fn", ModuleSHA256: blobSHA(), Config: record.FunctionConfig{Kind: "reactor", MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 4}}},
+		Routes:      []record.Route{},
 		Events:      &store.EventsApplyParams{Queues: qs, Topics: topics},
 	})
 	if err != nil {
@@ -105,8 +106,8 @@ func blobSHA() string {
 	return "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" // sha256("x")
 }
 
-func userQueue(name string, mut func(*store.QueueConfig)) store.QueueConfig {
-	q := store.QueueConfig{Name: name, Project: "p", Kind: store.QueueUser, VisibilityTimeout: 50 * time.Millisecond, MaxReceives: 3, Consumer: "fn", BatchSize: 1}
+func userQueue(name string, mut func(*record.QueueConfig)) record.QueueConfig {
+	q := record.QueueConfig{Name: name, Project: "p", Kind: record.QueueUser, VisibilityTimeout: 50 * time.Millisecond, MaxReceives: 3, Consumer: "fn", BatchSize: 1}
 	if mut != nil {
 		mut(&q)
 	}
@@ -124,7 +125,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func stats(t *testing.T, st store.Store, q string) store.QueueStats {
+func stats(t *testing.T, st store.Store, q string) record.QueueStats {
 	t.Helper()
 	s, err := st.QueueStats(context.Background(), q)
 	if err != nil {
@@ -134,7 +135,7 @@ func stats(t *testing.T, st store.Store, q string) store.QueueStats {
 }
 
 func TestDeliversCloudEventAndAcks(t *testing.T) {
-	e := setup(t, []store.QueueConfig{userQueue("orders", nil)}, nil, nil)
+	e := setup(t, []record.QueueConfig{userQueue("orders", nil)}, nil, nil)
 	res, err := e.eng.Send(context.Background(), "orders", SendParams{Body: []byte(`{"id":1}`), ContentType: "application/json", Type: "order.created"})
 	if err != nil {
 		t.Fatal(err)
@@ -153,9 +154,9 @@ func TestDeliversCloudEventAndAcks(t *testing.T) {
 }
 
 func TestFailuresRetryThenDeadLetter(t *testing.T) {
-	qs := []store.QueueConfig{
-		userQueue("orders", func(q *store.QueueConfig) { q.DeadLetter = "orders-dlq" }),
-		{Name: "orders-dlq", Project: "p", Kind: store.QueueUser, VisibilityTimeout: time.Second},
+	qs := []record.QueueConfig{
+		userQueue("orders", func(q *record.QueueConfig) { q.DeadLetter = "orders-dlq" }),
+		{Name: "orders-dlq", Project: "p", Kind: record.QueueUser, VisibilityTimeout: time.Second},
 	}
 	e := setup(t, qs, nil, func(invoke.Request) (int, string, error) { return 500, "", nil })
 	if _, err := e.eng.Send(context.Background(), "orders", SendParams{Body: []byte("poison")}); err != nil {
@@ -176,10 +177,10 @@ func TestFailuresRetryThenDeadLetter(t *testing.T) {
 }
 
 func TestBatchPartialFailure(t *testing.T) {
-	q := userQueue("orders", func(q *store.QueueConfig) { q.BatchSize = 10; q.MaxReceives = 2 })
+	q := userQueue("orders", func(q *record.QueueConfig) { q.BatchSize = 10; q.MaxReceives = 2 })
 	var mu sync.Mutex
 	failedOnce := map[string]bool{}
-	e := setup(t, []store.QueueConfig{q}, nil, func(r invoke.Request) (int, string, error) {
+	e := setup(t, []record.QueueConfig{q}, nil, func(r invoke.Request) (int, string, error) {
 		if header(r.Wire, "Content-Type") != BatchContentType {
 			return 400, "", nil
 		}
@@ -231,7 +232,7 @@ func eventIDIn(body, marker string) string {
 func TestAtCapacityDoesNotSpendAttempts(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
-	e := setup(t, []store.QueueConfig{userQueue("orders", func(q *store.QueueConfig) { q.MaxReceives = 1 })}, nil,
+	e := setup(t, []record.QueueConfig{userQueue("orders", func(q *record.QueueConfig) { q.MaxReceives = 1 })}, nil,
 		func(invoke.Request) (int, string, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -255,8 +256,8 @@ func TestAtCapacityDoesNotSpendAttempts(t *testing.T) {
 }
 
 func TestInvokeAsyncDeliversTheRequest(t *testing.T) {
-	q := store.QueueConfig{Name: AsyncQueue("fn"), Project: "p", Kind: store.QueueAsync, VisibilityTimeout: time.Second, MaxReceives: 3, Consumer: "fn", BatchSize: 1, RetryBase: 10 * time.Millisecond}
-	e := setup(t, []store.QueueConfig{q}, nil, nil)
+	q := record.QueueConfig{Name: AsyncQueue("fn"), Project: "p", Kind: record.QueueAsync, VisibilityTimeout: time.Second, MaxReceives: 3, Consumer: "fn", BatchSize: 1, RetryBase: 10 * time.Millisecond}
+	e := setup(t, []record.QueueConfig{q}, nil, nil)
 	req := &wire.Request{Method: "PUT", Path: "/things/7", RawQuery: "a=b", Body: []byte("payload"), Params: []wire.Param{{Name: "id", Value: "7"}}}
 	res, err := e.eng.InvokeAsync(context.Background(), "fn", req, "")
 	if err != nil {
@@ -276,9 +277,9 @@ func TestInvokeAsyncDeliversTheRequest(t *testing.T) {
 }
 
 func TestTopicFanOutIsolatesSubscribers(t *testing.T) {
-	qa := store.QueueConfig{Name: "_topic.t.fn", Project: "p", Kind: store.QueueTopic, VisibilityTimeout: time.Second, MaxReceives: 2, Consumer: "fn", BatchSize: 1, RetryBase: 10 * time.Millisecond}
-	audit := store.QueueConfig{Name: "audit", Project: "p", Kind: store.QueueUser, VisibilityTimeout: time.Second}
-	e := setup(t, []store.QueueConfig{qa, audit}, []store.TopicConfig{{Name: "t", Project: "p", Queues: []string{"_topic.t.fn", "audit"}}},
+	qa := record.QueueConfig{Name: "_topic.t.fn", Project: "p", Kind: record.QueueTopic, VisibilityTimeout: time.Second, MaxReceives: 2, Consumer: "fn", BatchSize: 1, RetryBase: 10 * time.Millisecond}
+	audit := record.QueueConfig{Name: "audit", Project: "p", Kind: record.QueueUser, VisibilityTimeout: time.Second}
+	e := setup(t, []record.QueueConfig{qa, audit}, []record.TopicConfig{{Name: "t", Project: "p", Queues: []string{"_topic.t.fn", "audit"}}},
 		func(invoke.Request) (int, string, error) { return 500, "", nil }) // the function subscriber always fails
 	_, n, err := e.eng.Publish(context.Background(), "t", SendParams{Body: []byte("hi")})
 	if err != nil || n != 2 {
@@ -302,12 +303,12 @@ func TestScheduleFiresOnceAcrossEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 25, 2, 59, 0, 0, time.UTC)
-	q := store.QueueConfig{Name: AsyncQueue("fn"), Project: "p", Kind: store.QueueAsync, VisibilityTimeout: time.Second, MaxReceives: 3}
+	q := record.QueueConfig{Name: AsyncQueue("fn"), Project: "p", Kind: record.QueueAsync, VisibilityTimeout: time.Second, MaxReceives: 3}
 	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "p",
-		NewVersions: []store.NewVersionParams{{Function: "fn", ModuleSHA256: blobSHA(), Config: store.FunctionConfig{Kind: "reactor", MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 4}}},
-		Routes:      []store.Route{},
-		Events: &store.EventsApplyParams{Queues: []store.QueueConfig{q}, Schedules: []store.Schedule{
+		NewVersions: []store.NewVersionParams{{Function: "fn", ModuleSHA256: blobSHA(), Config: record.FunctionConfig{Kind: "reactor", MemoryMB: 64, TimeoutMS: 1000, MaxConcurrency: 4}}},
+		Routes:      []record.Route{},
+		Events: &store.EventsApplyParams{Queues: []record.QueueConfig{q}, Schedules: []record.Schedule{
 			{Name: "fn", Project: "p", Function: "fn", Spec: "0 3 * * *", NextFire: time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)},
 		}},
 	})

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
 func TestGroupCommitSharesTransactionsAndIsolatesFailures(t *testing.T) {
-	e := setup(t, []store.QueueConfig{{Name: "q", Project: "p", Kind: store.QueueUser, VisibilityTimeout: time.Second}}, nil, nil)
+	e := setup(t, []record.QueueConfig{{Name: "q", Project: "p", Kind: record.QueueUser, VisibilityTimeout: time.Second}}, nil, nil)
 	counting := &countingStore{Store: e.st}
 	g := newGroupCommit(counting)
 	var wg sync.WaitGroup

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/schedule"
 	"github.com/stratahq/strata/internal/store"
 )
@@ -71,7 +72,7 @@ func (e *Engine) FireDue(ctx context.Context) (time.Time, error) {
 	return earliest, nil
 }
 
-func (e *Engine) fire(ctx context.Context, s store.Schedule, now time.Time) (time.Time, error) {
+func (e *Engine) fire(ctx context.Context, s record.Schedule, now time.Time) (time.Time, error) {
 	sched, err := schedule.Parse(s.Spec, s.Timezone)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("schedule %s: %w", s.Name, err)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -125,7 +125,7 @@ func interpret(ctx context.Context, project, fn string, res *invoke.Result, err 
 			return nil, nil, true
 		case errors.Is(context.Cause(ctx), errHeartbeat):
 			return nil, &wire.FlowError{Type: wire.FlowErrHeartbeatTimeout, Message: fmt.Sprintf("activity %s stopped heartbeating", fn)}, false
-		case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, wasm.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 			return nil, &wire.FlowError{Type: wire.FlowErrTimeout, Message: err.Error()}, false
 		case errors.Is(err, invoke.ErrNoFunction):
 			return nil, &wire.FlowError{Type: wire.FlowErrFunction, Message: fmt.Sprintf("function %s not found in project %s (is it deployed?)", fn, project)}, false
@@ -178,7 +178,7 @@ func (r *Run) callDone(k, attempt int, out json.RawMessage, ferr *wire.FlowError
 		return
 	}
 	if ferr == nil {
-		r.appendEvent(store.FlowEvent{Type: EvCallCompleted, Step: k, Name: cs.fn, Data: mustJSON(resultData{Output: out, Attempt: attempt})})
+		r.appendEvent(record.FlowEvent{Type: EvCallCompleted, Step: k, Name: cs.fn, Data: mustJSON(resultData{Output: out, Attempt: attempt})})
 		return
 	}
 	ferr.Step, ferr.Name, ferr.Attempts = k, cs.fn, attempt
@@ -188,10 +188,10 @@ func (r *Run) callDone(k, attempt int, out json.RawMessage, ferr *wire.FlowError
 	}
 	if next, ok := cs.retryAt(now, attempt, ferr); ok {
 		cs.attempts, cs.nextAt = attempt, next
-		r.appendEvent(store.FlowEvent{Type: EvCallRetrying, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, NextAt: &next, Details: cs.details})})
+		r.appendEvent(record.FlowEvent{Type: EvCallRetrying, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, NextAt: &next, Details: cs.details})})
 		return
 	}
-	r.appendEvent(store.FlowEvent{Type: EvCallFailed, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, Details: cs.details})})
+	r.appendEvent(record.FlowEvent{Type: EvCallFailed, Step: k, Name: cs.fn, Data: mustJSON(resultData{Error: ferr, Attempt: attempt, Details: cs.details})})
 }
 
 // retryAt decides whether a failed attempt is retried, and when.

@@ -6,7 +6,7 @@
 // The core does not know how an orchestrator is written. It drives a Run
 // (the in-memory state of one execution while a worker holds its lease)
 // and asks an Orchestrator to advance it; workflows as code
-// (internal/flow/code) replay Wasm orchestrators against the history, and
+// (internal/flow/orchestrator) replay Wasm orchestrators against the history, and
 // the ASL state machines of a later issue plug in the same way.
 //
 // Durability rule: whatever an orchestrator learns (an activity's result,

@@ -16,6 +16,7 @@ import (
 	"github.com/stratahq/strata/internal/batch"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -46,7 +47,7 @@ type Outcome = wire.FlowOutcome
 type WorkflowRef struct {
 	Function string
 	Project  string
-	Config   store.WorkflowConfig
+	Config   record.WorkflowConfig
 }
 
 // Config configures an Engine.
@@ -187,11 +188,11 @@ func (e *Engine) newLease() string {
 
 // Start starts an execution, or returns the existing one with that ID
 // (created false). A created execution runs on this node at once.
-func (e *Engine) Start(ctx context.Context, p StartParams) (*store.FlowExecution, bool, error) {
+func (e *Engine) Start(ctx context.Context, p StartParams) (*record.FlowExecution, bool, error) {
 	return e.start(ctx, p, "", 0)
 }
 
-func (e *Engine) start(ctx context.Context, p StartParams, parent string, parentStep int) (*store.FlowExecution, bool, error) {
+func (e *Engine) start(ctx context.Context, p StartParams, parent string, parentStep int) (*record.FlowExecution, bool, error) {
 	sp, err := e.startParams(p, parent, parentStep)
 	if err != nil {
 		return nil, false, err
@@ -211,7 +212,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 		// The new execution runs here at once, from what was just
 		// written: no need to read it back.
 		ex := *res.Execution
-		e.launch(store.FlowTask{ExecutionID: ex.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1},
+		e.launch(record.FlowTask{ExecutionID: ex.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1},
 			&preloaded{exec: ex, events: sp.Events})
 	}
 	return res.Execution, res.Created, nil
@@ -220,7 +221,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 // sameExecution checks that an existing execution found under a start's
 // id is the one the start asks for: of its project and workflow. Anything
 // else is refused with an error that names only the id, whoever holds it.
-func sameExecution(ex *store.FlowExecution, p StartParams, id string) error {
+func sameExecution(ex *record.FlowExecution, p StartParams, id string) error {
 	if (p.Project != AllProjects && ex.Project != p.Project) || ex.Workflow != p.Workflow {
 		return fmt.Errorf("%w: %q is in use by another execution; start with another id (or none for a new one)", ErrIDTaken, id)
 	}
@@ -236,7 +237,7 @@ func notFound(project, id string) error {
 
 // get reads an execution the caller of project may reach (AllProjects:
 // any).
-func (e *Engine) get(ctx context.Context, project, id string) (*store.FlowExecution, error) {
+func (e *Engine) get(ctx context.Context, project, id string) (*record.FlowExecution, error) {
 	ex, err := e.cfg.Store.FlowGet(ctx, id)
 	if project == AllProjects {
 		return ex, err
@@ -249,8 +250,8 @@ func (e *Engine) get(ctx context.Context, project, id string) (*store.FlowExecut
 
 // preloaded is a new execution's state as its starter wrote it.
 type preloaded struct {
-	exec   store.FlowExecution
-	events []store.FlowEvent
+	exec   record.FlowExecution
+	events []record.FlowEvent
 }
 
 // startParams validates a start and builds its first event.
@@ -284,11 +285,11 @@ func (e *Engine) startParams(p StartParams, parent string, parentStep int) (*sto
 	now := e.now()
 	data, _ := json.Marshal(startedData{Input: input, TraceID: trace.TraceID, Parent: parent, ParentStep: parentStep})
 	return &store.FlowStartParams{
-		Execution: store.FlowExecution{
+		Execution: record.FlowExecution{
 			ID: id, Project: ref.Project, Workflow: p.Workflow, Function: ref.Function,
 			Input: input, TraceID: trace.TraceID, ParentID: parent, ParentStep: parentStep,
 		},
-		Events: []store.FlowEvent{{Type: EvStarted, Name: p.Workflow, Data: data, Time: now}},
+		Events: []record.FlowEvent{{Type: EvStarted, Name: p.Workflow, Data: data, Time: now}},
 		DueAt:  now,
 	}, nil
 }
@@ -306,18 +307,18 @@ func checkID(id string) error {
 }
 
 // Get returns an execution of project (AllProjects: of any).
-func (e *Engine) Get(ctx context.Context, project, id string) (*store.FlowExecution, error) {
+func (e *Engine) Get(ctx context.Context, project, id string) (*record.FlowExecution, error) {
 	return e.get(ctx, project, id)
 }
 
 // List lists executions.
-func (e *Engine) List(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+func (e *Engine) List(ctx context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
 	return e.cfg.Store.FlowList(ctx, p)
 }
 
 // History returns the events of run (0: the current run) of an
 // execution of project (AllProjects: of any).
-func (e *Engine) History(ctx context.Context, project, id string, run int) ([]store.FlowEvent, error) {
+func (e *Engine) History(ctx context.Context, project, id string, run int) ([]record.FlowEvent, error) {
 	ex, err := e.get(ctx, project, id)
 	if err != nil {
 		return nil, err
@@ -347,7 +348,7 @@ func (e *Engine) Signal(ctx context.Context, project, id, name string, value []b
 	if _, err := e.get(ctx, project, id); err != nil {
 		return err
 	}
-	return e.send(ctx, store.FlowInbox{ExecutionID: id, Kind: store.InboxSignal, Name: name, Data: value})
+	return e.send(ctx, record.FlowInbox{ExecutionID: id, Kind: record.InboxSignal, Name: name, Data: value})
 }
 
 // Cancel asks a running execution of project (AllProjects: of any) to
@@ -358,10 +359,10 @@ func (e *Engine) Cancel(ctx context.Context, project, id, reason string) error {
 		return err
 	}
 	data, _ := json.Marshal(reason)
-	return e.send(ctx, store.FlowInbox{ExecutionID: id, Kind: store.InboxCancel, Data: data})
+	return e.send(ctx, record.FlowInbox{ExecutionID: id, Kind: record.InboxCancel, Data: data})
 }
 
-func (e *Engine) send(ctx context.Context, m store.FlowInbox) error {
+func (e *Engine) send(ctx context.Context, m record.FlowInbox) error {
 	m.Time = e.now()
 	if _, err := e.cfg.Store.FlowSend(ctx, m, m.Time); err != nil {
 		return err // the store's error names the execution
@@ -389,8 +390,8 @@ func (e *Engine) Terminate(ctx context.Context, project, id, reason string) erro
 	}
 	data, _ := json.Marshal(map[string]string{"reason": reason})
 	ferr, _ := json.Marshal(wire.FlowError{Type: "Terminated", Message: reason})
-	c := store.FlowClose{Status: store.FlowTerminated, Error: ferr, RetainUntil: now.Add(e.retention(ex.Workflow))}
-	if err := e.cfg.Store.FlowTerminate(ctx, id, store.FlowEvent{Type: EvTerminated, Data: data, Time: now}, c, now); err != nil {
+	c := store.FlowClose{Status: record.FlowTerminated, Error: ferr, RetainUntil: now.Add(e.retention(ex.Workflow))}
+	if err := e.cfg.Store.FlowTerminate(ctx, id, record.FlowEvent{Type: EvTerminated, Data: data, Time: now}, c, now); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -399,7 +400,7 @@ func (e *Engine) Terminate(ctx context.Context, project, id, reason string) erro
 	if r != nil {
 		r.abort()
 	}
-	children, err := e.cfg.Store.FlowList(ctx, store.FlowListParams{Project: ex.Project, ParentID: id, Status: store.FlowRunning, Limit: 1000})
+	children, err := e.cfg.Store.FlowList(ctx, store.FlowListParams{Project: ex.Project, ParentID: id, Status: record.FlowRunning, Limit: 1000})
 	if err == nil {
 		for _, c := range children {
 			_ = e.Terminate(ctx, ex.Project, c.ID, "parent "+id+" terminated: "+reason)
@@ -416,7 +417,7 @@ func (e *Engine) Terminate(ctx context.Context, project, id, reason string) erro
 // from the start (a new run with the same input) or, with fromFailure,
 // where it failed: every result recorded before the failing step is kept
 // and that step runs again.
-func (e *Engine) Restart(ctx context.Context, project, id string, fromFailure bool) (out *store.FlowExecution, err error) {
+func (e *Engine) Restart(ctx context.Context, project, id string, fromFailure bool) (out *record.FlowExecution, err error) {
 	ex, err := e.get(ctx, project, id)
 	if err != nil {
 		return nil, err
@@ -424,7 +425,7 @@ func (e *Engine) Restart(ctx context.Context, project, id string, fromFailure bo
 	now := e.now()
 	p := store.FlowReopenParams{ID: id}
 	if fromFailure {
-		if ex.Status != store.FlowFailed && ex.Status != store.FlowRunning {
+		if ex.Status != record.FlowFailed && ex.Status != record.FlowRunning {
 			return nil, fmt.Errorf("%w: execution %s is %s, not failed: restart it without --from-failure", ErrBadInput, id, ex.Status)
 		}
 		// The step whose failure failed the execution runs again; a
@@ -471,10 +472,10 @@ func (e *Engine) Restart(ctx context.Context, project, id string, fromFailure bo
 			}
 		}()
 		data, _ := json.Marshal(restartData{DiscardStep: discard})
-		p.Events = []store.FlowEvent{{Type: EvRestarted, Step: discard, Data: data, Time: now}}
+		p.Events = []record.FlowEvent{{Type: EvRestarted, Step: discard, Data: data, Time: now}}
 	} else {
 		data, _ := json.Marshal(startedData{Input: ex.Input, TraceID: ex.TraceID, Parent: ex.ParentID, ParentStep: ex.ParentStep, Restarted: true})
-		p.NewRun = &store.FlowNewRun{Input: ex.Input, Events: []store.FlowEvent{{Type: EvStarted, Name: ex.Workflow, Data: data, Time: now}}}
+		p.NewRun = &store.FlowNewRun{Input: ex.Input, Events: []record.FlowEvent{{Type: EvStarted, Name: ex.Workflow, Data: data, Time: now}}}
 	}
 	out, err = e.cfg.Store.FlowReopen(ctx, p, now)
 	if err != nil {
@@ -502,7 +503,7 @@ func (e *Engine) historyLimit(workflow string) int {
 // free. A task claimed while this node's previous run of the same
 // execution is still winding down (it just gave the task back, and a
 // signal made it due again) follows that run.
-func (e *Engine) launch(t store.FlowTask, pre *preloaded) {
+func (e *Engine) launch(t record.FlowTask, pre *preloaded) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -578,10 +579,10 @@ func (e *Engine) renewLoop() {
 		case <-tick.C:
 		}
 		e.mu.Lock()
-		held := make([]store.FlowTask, 0, len(e.runs))
+		held := make([]record.FlowTask, 0, len(e.runs))
 		byID := make(map[string]*Run, len(e.runs))
 		for id, r := range e.runs {
-			held = append(held, store.FlowTask{ExecutionID: id, Lease: r.task.Lease})
+			held = append(held, record.FlowTask{ExecutionID: id, Lease: r.task.Lease})
 			byID[id] = r
 		}
 		e.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -235,7 +236,7 @@ func (h *harness) restart() {
 }
 
 func (h *harness) workflow(name string, f wf) {
-	h.refs[name] = flow.WorkflowRef{Function: name + "-fn", Project: "p", Config: store.WorkflowConfig{Name: name, HistoryLimit: 200}}
+	h.refs[name] = flow.WorkflowRef{Function: name + "-fn", Project: "p", Config: record.WorkflowConfig{Name: name, HistoryLimit: 200}}
 	h.o.set(name, f)
 }
 
@@ -245,21 +246,21 @@ func (h *harness) activity(name string, f func(in json.RawMessage, attempt strin
 	h.acts.mu.Unlock()
 }
 
-func (h *harness) start(workflow, id string, input string) *store.FlowExecution {
+func (h *harness) start(workflow, id string, input string) *record.FlowExecution {
 	ex, _, err := h.e.Start(context.Background(), flow.StartParams{Workflow: workflow, ID: id, Input: []byte(input)})
 	require.NoError(h.t, err)
 	return ex
 }
 
 // wait polls until the execution is not running and returns it.
-func (h *harness) wait(id string) *store.FlowExecution {
+func (h *harness) wait(id string) *record.FlowExecution {
 	h.t.Helper()
-	var ex *store.FlowExecution
+	var ex *record.FlowExecution
 	require.Eventually(h.t, func() bool {
 		var err error
 		ex, err = h.e.Get(context.Background(), flow.AllProjects, id)
 		require.NoError(h.t, err)
-		return ex.Status != store.FlowRunning
+		return ex.Status != record.FlowRunning
 	}, 20*time.Second, 5*time.Millisecond, "execution %s still running", id)
 	return ex
 }
@@ -311,7 +312,7 @@ func TestThreeStepsComplete(t *testing.T) {
 	h.workflow("calc", threeSteps)
 	h.start("calc", "calc-1", "1")
 	ex := h.wait("calc-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, "6", string(ex.Output))
 	require.Equal(t, []string{"started",
 		"call_scheduled#1", "call_completed#1", "call_scheduled#2", "call_completed#2",
@@ -322,7 +323,7 @@ func TestThreeStepsComplete(t *testing.T) {
 	again, created, err := h.e.Start(context.Background(), flow.StartParams{Workflow: "calc", ID: "calc-1", Input: []byte("5")})
 	require.NoError(t, err)
 	require.False(t, created)
-	require.Equal(t, store.FlowCompleted, again.Status)
+	require.Equal(t, record.FlowCompleted, again.Status)
 	require.Equal(t, 2, h.acts.count("add"))
 }
 
@@ -358,7 +359,7 @@ func TestDurableTimerSurvivesRestart(t *testing.T) {
 	require.Eventually(t, func() bool { return slices.Contains(h.history("nap-1"), "timer_started#2") }, 5*time.Second, time.Millisecond)
 	h.restart()
 	ex := h.wait("nap-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, "4", string(ex.Output))
 	require.Equal(t, 1, h.acts.count("add"), "a completed activity ran again after the restart")
 	require.Contains(t, h.history("nap-1"), "timer_fired#2")
@@ -383,7 +384,7 @@ func TestSignalsBufferedAndTimeout(t *testing.T) {
 	require.NoError(t, h.e.Signal(context.Background(), "p", ex.ID, "unrelated", []byte(`1`)))
 	require.NoError(t, h.e.Signal(context.Background(), "p", ex.ID, "approval", []byte(`{"ok":true}`)))
 	done := h.wait("a-1")
-	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
+	require.Equal(t, record.FlowCompleted, done.Status, string(done.Error))
 	require.JSONEq(t, `{"ok":true}`, string(done.Output))
 	require.ErrorIs(t, h.e.Signal(context.Background(), "p", ex.ID, "approval", []byte(`1`)), store.ErrClosed)
 	require.ErrorIs(t, h.e.Cancel(context.Background(), "p", ex.ID, "late"), store.ErrClosed)
@@ -418,7 +419,7 @@ func TestRetriesThenTypedFailure(t *testing.T) {
 	})
 	h.start("saga", "s-1", "null")
 	ex := h.wait("s-1")
-	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Equal(t, record.FlowFailed, ex.Status)
 	var fe wire.FlowError
 	require.NoError(t, json.Unmarshal(ex.Error, &fe))
 	require.Equal(t, "CardDeclined", fe.Type)
@@ -461,7 +462,7 @@ func TestNonDeterminismFailsClearlyAndRestartRecovers(t *testing.T) {
 	})
 	require.NoError(t, h.e.Signal(context.Background(), "p", "nd-1", "go", []byte(`7`)))
 	ex := h.wait("nd-1")
-	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Equal(t, record.FlowFailed, ex.Status)
 	var fe wire.FlowError
 	require.NoError(t, json.Unmarshal(ex.Error, &fe))
 	require.Equal(t, wire.FlowErrNonDeterminism, fe.Type)
@@ -484,7 +485,7 @@ func TestNonDeterminismFailsClearlyAndRestartRecovers(t *testing.T) {
 	// The signal the failed replay never reached was kept with the
 	// failed execution: the restart consumes it.
 	ex = h.wait("nd-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, "7", string(ex.Output))
 	require.Equal(t, 1, h.acts.count("add"))
 }
@@ -508,14 +509,14 @@ func TestCancelRunsCompensationAndReachesChildren(t *testing.T) {
 	h.start("parent", "p-1", "null")
 	require.Eventually(t, func() bool {
 		ex, err := h.e.Get(context.Background(), "p", "p-1/1/1")
-		return err == nil && ex.Status == store.FlowRunning
+		return err == nil && ex.Status == record.FlowRunning
 	}, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, h.e.Cancel(context.Background(), "p", "p-1", "customer changed their mind"))
 	ex := h.wait("p-1")
-	require.Equal(t, store.FlowCanceled, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCanceled, ex.Status, string(ex.Error))
 	require.Equal(t, 1, h.acts.count("undo"))
 	child := h.wait("p-1/1/1")
-	require.Equal(t, store.FlowCanceled, child.Status)
+	require.Equal(t, record.FlowCanceled, child.Status)
 	require.Equal(t, "p-1", child.ParentID)
 }
 
@@ -540,7 +541,7 @@ func TestChildResultAndContinueAsNew(t *testing.T) {
 	})
 	h.start("loop", "l-1", "0")
 	ex := h.wait("l-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	// 0 → 4 → 12 → 28 → 60 → 124, one run each.
 	require.JSONEq(t, "124", string(ex.Output))
 	require.Equal(t, 5, ex.Run)
@@ -561,7 +562,7 @@ func TestHistoryLimitAndTerminate(t *testing.T) {
 	})
 	h.start("endless", "e-1", "null")
 	ex := h.wait("e-1")
-	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Equal(t, record.FlowFailed, ex.Status)
 	require.Contains(t, string(ex.Error), wire.FlowErrHistoryLimit)
 	require.LessOrEqual(t, ex.HistoryLen, 202)
 
@@ -569,13 +570,13 @@ func TestHistoryLimitAndTerminate(t *testing.T) {
 	h.start("waiter", "w-1", "null")
 	require.NoError(t, h.e.Terminate(context.Background(), "p", "w-1", "stuck"))
 	ex = h.wait("w-1")
-	require.Equal(t, store.FlowTerminated, ex.Status)
+	require.Equal(t, record.FlowTerminated, ex.Status)
 	require.ErrorIs(t, h.e.Terminate(context.Background(), "p", "w-1", "again"), store.ErrClosed)
 	_, err := h.e.Restart(context.Background(), "p", "w-1", false)
 	require.NoError(t, err)
 	require.NoError(t, h.e.Signal(context.Background(), "p", "w-1", "x", []byte(`"second run"`)))
 	ex = h.wait("w-1")
-	require.Equal(t, store.FlowCompleted, ex.Status)
+	require.Equal(t, record.FlowCompleted, ex.Status)
 	require.Equal(t, 2, ex.Run)
 }
 
@@ -591,7 +592,7 @@ func TestThrottledStepEndsThePassAndSpendsNoAttempt(t *testing.T) {
 	h.workflow("calc", threeSteps)
 	h.start("calc", "th-1", "1")
 	ex := h.wait("th-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, "6", string(ex.Output))
 	require.Equal(t, 5, h.acts.count("add"), "3 refusals and 2 runs")
 	require.Zero(t, count(h.history("th-1"), "call_retrying#1"), "refusals spend no attempt")
@@ -636,13 +637,13 @@ func TestVersionMarkerKeepsOldExecutionsReplaying(t *testing.T) {
 	})
 	require.NoError(t, h.e.Signal(context.Background(), "p", "old", "go", []byte(`"old"`)))
 	ex := h.wait("old")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.Equal(t, 0, h.acts.count("double"), "the old execution took the old branch")
 
 	h.start("v", "new", "null")
 	require.NoError(t, h.e.Signal(context.Background(), "p", "new", "go", []byte(`"new"`)))
 	ex = h.wait("new")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.Equal(t, 1, h.acts.count("double"))
 	require.Equal(t, []string{"started", "marker#1", "call_scheduled#2", "call_completed#2",
 		"call_scheduled#3", "call_completed#3", "signal_waiting#4", "signal_received#4", "completed"}, h.history("new"))
@@ -660,7 +661,7 @@ func TestScheduleToCloseStopsRetries(t *testing.T) {
 	})
 	h.start("s2c", "s2c-1", "null")
 	ex := h.wait("s2c-1")
-	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Equal(t, record.FlowFailed, ex.Status)
 	var fe wire.FlowError
 	require.NoError(t, json.Unmarshal(ex.Error, &fe))
 	require.Equal(t, "HTTP 503", fe.Type)
@@ -700,9 +701,9 @@ func TestRestartFromFailedChild(t *testing.T) {
 	})
 	h.start("mom", "mom-1", "null")
 	ex := h.wait("mom-1")
-	require.Equal(t, store.FlowFailed, ex.Status)
+	require.Equal(t, record.FlowFailed, ex.Status)
 	require.Contains(t, string(ex.Error), `"Bug"`)
-	require.Equal(t, store.FlowFailed, h.wait("mom-1/1/2").Status)
+	require.Equal(t, record.FlowFailed, h.wait("mom-1/1/2").Status)
 
 	mu.Lock()
 	broken = false
@@ -710,9 +711,9 @@ func TestRestartFromFailedChild(t *testing.T) {
 	_, err := h.e.Restart(context.Background(), "p", "mom-1", true)
 	require.NoError(t, err)
 	ex = h.wait("mom-1")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, `"fixed"`, string(ex.Output))
-	require.Equal(t, store.FlowCompleted, h.wait("mom-1/1/2").Status)
+	require.Equal(t, record.FlowCompleted, h.wait("mom-1/1/2").Status)
 	require.Equal(t, 1, h.acts.count("double"))
 	require.Equal(t, 1, h.acts.count("add"))
 	require.Equal(t, 2, h.acts.count("fragile"))
@@ -735,7 +736,7 @@ func TestChildIDTaken(t *testing.T) {
 	})
 	h.start("p", "p-taken", "null")
 	ex := h.wait("p-taken")
-	require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.Contains(t, string(ex.Output), `child id \"taken\" is taken by another execution`)
 	// Nothing about the holder: it may be another project's.
 	require.NotContains(t, string(ex.Output), "calc")
@@ -755,7 +756,7 @@ func TestRetentionSweepsFinishedExecutions(t *testing.T) {
 	h.workflow("waiter", func(c *tctx, in json.RawMessage) (any, error) { return c.signal("x", 0) })
 	h.start("calc", "short-lived", "1")
 	h.start("waiter", "long-lived", "null")
-	require.Equal(t, store.FlowCompleted, h.wait("short-lived").Status)
+	require.Equal(t, record.FlowCompleted, h.wait("short-lived").Status)
 	require.Eventually(t, func() bool {
 		_, err := h.e.Get(context.Background(), "p", "short-lived")
 		return errors.Is(err, store.ErrNotFound)
@@ -764,7 +765,7 @@ func TestRetentionSweepsFinishedExecutions(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	ex, err := h.e.Get(context.Background(), "p", "long-lived")
 	require.NoError(t, err)
-	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Equal(t, record.FlowRunning, ex.Status)
 }
 
 // A durable timer may be a year long: it is the task's due time.
@@ -779,6 +780,6 @@ func TestYearLongTimer(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "the timer is not the task's due time")
 	ex, err := h.e.Get(context.Background(), "p", "year")
 	require.NoError(t, err)
-	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Equal(t, record.FlowRunning, ex.Status)
 	require.Contains(t, h.history("year"), "timer_started#1")
 }

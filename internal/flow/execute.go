@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -144,11 +145,11 @@ func (e *Engine) finishLocked(ctx context.Context, r *Run, out Outcome) bool {
 			e.closeLocked(ctx, r, nil, &wire.FlowError{Type: wire.FlowErrPayloadTooLarge, Message: "continue-as-new input over the payload limit"})
 			return false
 		}
-		r.appendEvent(store.FlowEvent{Type: EvContinued, Data: mustJSON(map[string]json.RawMessage{"input": input})})
+		r.appendEvent(record.FlowEvent{Type: EvContinued, Data: mustJSON(map[string]json.RawMessage{"input": input})})
 		now := e.now()
 		data := mustJSON(startedData{Input: input, TraceID: r.exec.TraceID, Parent: r.exec.ParentID, ParentStep: r.exec.ParentStep, Continued: true})
-		first := store.FlowEvent{Seq: 1, Type: EvStarted, Name: r.exec.Workflow, Data: data, Time: now}
-		if err := r.commitLocked(ctx, store.FlowCommit{NewRun: &store.FlowNewRun{Input: input, Events: []store.FlowEvent{first}}}); err != nil {
+		first := record.FlowEvent{Seq: 1, Type: EvStarted, Name: r.exec.Workflow, Data: data, Time: now}
+		if err := r.commitLocked(ctx, store.FlowCommit{NewRun: &store.FlowNewRun{Input: input, Events: []record.FlowEvent{first}}}); err != nil {
 			return false
 		}
 		// The new run's task was released due now; take it back through
@@ -169,28 +170,28 @@ func (e *Engine) finishLocked(ctx context.Context, r *Run, out Outcome) bool {
 func (e *Engine) closeLocked(ctx context.Context, r *Run, output []byte, ferr *wire.FlowError) {
 	now := e.now()
 	c := &store.FlowClose{RetainUntil: now.Add(e.retention(r.exec.Workflow))}
-	var ev store.FlowEvent
+	var ev record.FlowEvent
 	switch {
 	case ferr == nil:
 		if len(output) > MaxPayload {
 			ferr = &wire.FlowError{Type: wire.FlowErrPayloadTooLarge, Message: fmt.Sprintf("workflow output of %d bytes (at most %d)", len(output), MaxPayload)}
 			break
 		}
-		c.Status, c.Output = store.FlowCompleted, output
-		ev = store.FlowEvent{Type: EvCompleted, Data: mustJSON(resultData{Output: output})}
+		c.Status, c.Output = record.FlowCompleted, output
+		ev = record.FlowEvent{Type: EvCompleted, Data: mustJSON(resultData{Output: output})}
 	}
 	if ferr != nil {
-		c.Status = store.FlowFailed
+		c.Status = record.FlowFailed
 		evType := EvFailed
 		if r.cancelAt > 0 && ferr.Type != wire.FlowErrNonDeterminism && ferr.Type != wire.FlowErrHistoryLimit {
-			c.Status, evType = store.FlowCanceled, EvCanceled
+			c.Status, evType = record.FlowCanceled, EvCanceled
 		}
 		c.Error = mustJSON(ferr)
-		ev = store.FlowEvent{Type: evType, Step: ferr.Step, Data: mustJSON(resultData{Error: ferr})}
+		ev = record.FlowEvent{Type: evType, Step: ferr.Step, Data: mustJSON(resultData{Error: ferr})}
 	}
 	if r.exec.ParentID != "" {
 		m := childMessage(r.exec.ParentID, r.exec.ParentStep, c.Output, ferr)
-		if ferr != nil && c.Status == store.FlowCanceled {
+		if ferr != nil && c.Status == record.FlowCanceled {
 			m = childMessage(r.exec.ParentID, r.exec.ParentStep, nil, &wire.FlowError{Type: wire.FlowErrCanceled, Message: ferr.Message, Name: r.exec.Workflow})
 		}
 		r.sends = append(r.sends, m)

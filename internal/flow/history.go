@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -91,7 +91,7 @@ func isCommand(t string) bool {
 
 // kindOf names a command event's kind as the SDK asks for it, for
 // non-determinism messages.
-func kindOf(ev store.FlowEvent) string {
+func kindOf(ev record.FlowEvent) string {
 	switch ev.Type {
 	case EvCallScheduled:
 		return wire.FlowCall
@@ -106,9 +106,9 @@ func kindOf(ev store.FlowEvent) string {
 }
 
 // childMessage is the inbox message a closing child leaves its parent.
-func childMessage(parent string, step int, output []byte, ferr *wire.FlowError) store.FlowInbox {
+func childMessage(parent string, step int, output []byte, ferr *wire.FlowError) record.FlowInbox {
 	data, _ := json.Marshal(resultData{Output: output, Error: ferr})
-	return store.FlowInbox{ExecutionID: parent, Kind: store.InboxChild, Name: strconv.Itoa(step), Data: data}
+	return record.FlowInbox{ExecutionID: parent, Kind: record.InboxChild, Name: strconv.Itoa(step), Data: data}
 }
 
 func mustJSON(v any) []byte {

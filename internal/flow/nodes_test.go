@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -88,7 +89,7 @@ func takeOver(t *testing.T, open func() store.Store) {
 		return map[string]json.RawMessage{"sum": out, "signal": sig}, nil
 	}}}
 	refs := func(name string) (flow.WorkflowRef, bool) {
-		return flow.WorkflowRef{Function: "w-fn", Project: "p", Config: store.WorkflowConfig{Name: name}}, name == "w"
+		return flow.WorkflowRef{Function: "w-fn", Project: "p", Config: record.WorkflowConfig{Name: name}}, name == "w"
 	}
 	node := func(st store.Store, name string) *flow.Engine {
 		e := flow.New(flow.Config{Store: st, Invoker: acts, Orchestrator: o, Workflows: refs, Node: name, ProjectOf: func(string) string { return "p" },
@@ -132,14 +133,14 @@ func takeOver(t *testing.T, open func() store.Store) {
 	}
 	for i := range n {
 		id := fmt.Sprintf("x-%d", i)
-		var ex *store.FlowExecution
+		var ex *record.FlowExecution
 		require.Eventually(t, func() bool {
 			var err error
 			ex, err = b.Get(ctx, "p", id)
 			require.NoError(t, err)
-			return ex.Status != store.FlowRunning
+			return ex.Status != record.FlowRunning
 		}, 60*time.Second, 20*time.Millisecond, "execution %s was not taken over", id)
-		require.Equal(t, store.FlowCompleted, ex.Status, string(ex.Error))
+		require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 		require.JSONEq(t, fmt.Sprintf(`{"sum":%d,"signal":"s%d"}`, i+1, i), string(ex.Output))
 	}
 	require.Equal(t, n, acts.count("add"), "a step completed on the dead node ran again")

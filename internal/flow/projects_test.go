@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -25,7 +26,7 @@ import (
 // victim deploys project victim: a workflow that waits for signal "go"
 // and returns its value, and a function "vault" that answers its secret.
 func victim(h *harness) {
-	h.refs["hold"] = flow.WorkflowRef{Function: "hold-fn", Project: "victim", Config: store.WorkflowConfig{Name: "hold"}}
+	h.refs["hold"] = flow.WorkflowRef{Function: "hold-fn", Project: "victim", Config: record.WorkflowConfig{Name: "hold"}}
 	h.projects.Store("hold-fn", "victim")
 	h.o.set("hold", func(c *tctx, _ json.RawMessage) (any, error) {
 		return c.signal("go", 0)
@@ -49,7 +50,7 @@ func TestActivityOfAnotherProjectIsNotFound(t *testing.T) {
 	for _, fn := range []string{"vault", "nowhere"} {
 		ex := h.start("thief", "thief-"+fn, `"`+fn+`"`)
 		done := h.wait(ex.ID)
-		require.Equal(t, store.FlowFailed, done.Status, string(done.Output))
+		require.Equal(t, record.FlowFailed, done.Status, string(done.Output))
 		var fe wire.FlowError
 		require.NoError(t, json.Unmarshal(done.Error, &fe))
 		require.Equal(t, wire.FlowErrFunction, fe.Type)
@@ -60,7 +61,7 @@ func TestActivityOfAnotherProjectIsNotFound(t *testing.T) {
 	// The project's own function still runs.
 	ex := h.start("thief", "thief-add", `"add"`)
 	done := h.wait(ex.ID)
-	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
+	require.Equal(t, record.FlowCompleted, done.Status, string(done.Error))
 	require.JSONEq(t, "2", string(done.Output))
 }
 
@@ -99,13 +100,13 @@ func TestExecutionOfAnotherProjectIsNotFound(t *testing.T) {
 	// completes it with the owner's value.
 	ex, err := h.e.Get(ctx, "victim", "v-1")
 	require.NoError(t, err)
-	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Equal(t, record.FlowRunning, ex.Status)
 	inbox, err := h.st.FlowInboxList(ctx, "v-1")
 	require.NoError(t, err)
 	require.Empty(t, inbox, "a foreign signal or cancel reached the victim's inbox")
 	require.NoError(t, h.e.Signal(ctx, "victim", "v-1", "go", []byte(`"owner"`)))
 	done := h.wait("v-1")
-	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
+	require.Equal(t, record.FlowCompleted, done.Status, string(done.Error))
 	require.JSONEq(t, `"owner"`, string(done.Output))
 }
 
@@ -145,13 +146,13 @@ func TestStartWithATakenIDIsRefused(t *testing.T) {
 	again, created, err := h.e.Start(ctx, flow.StartParams{Project: "p", Workflow: "sum", ID: "c-1", Input: []byte("5")})
 	require.NoError(t, err)
 	require.False(t, created)
-	require.Equal(t, store.FlowCompleted, again.Status)
+	require.Equal(t, record.FlowCompleted, again.Status)
 
 	// The victim's execution is as it was.
 	ex, err := h.e.Get(ctx, "victim", "v-1")
 	require.NoError(t, err)
 	require.Equal(t, "hold", ex.Workflow)
-	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Equal(t, record.FlowRunning, ex.Status)
 }
 
 // A child workflow is one of the parent's project, under an id nobody
@@ -178,7 +179,7 @@ func TestChildStaysInItsProject(t *testing.T) {
 	h.start("hold", "v-1", "null")
 	h.start("parent", "parent-1", "null")
 	done := h.wait("parent-1")
-	require.Equal(t, store.FlowCompleted, done.Status, string(done.Error))
+	require.Equal(t, record.FlowCompleted, done.Status, string(done.Error))
 	var msgs []string
 	require.NoError(t, json.Unmarshal(done.Output, &msgs))
 	require.Equal(t, []string{
@@ -188,7 +189,7 @@ func TestChildStaysInItsProject(t *testing.T) {
 
 	ex, err := h.e.Get(context.Background(), "victim", "v-1")
 	require.NoError(t, err)
-	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Equal(t, record.FlowRunning, ex.Status)
 	require.Empty(t, ex.ParentID)
 }
 
@@ -218,7 +219,7 @@ func TestCancelReachesOnlyOwnChildren(t *testing.T) {
 	h.start("squatter", "sq-1", "null")
 	require.Eventually(t, func() bool { return slices.Contains(h.history("sq-1"), "child_started#1") }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, h.e.Cancel(ctx, "p", "sq-1", "stop"))
-	require.Equal(t, store.FlowCanceled, h.wait("sq-1").Status)
+	require.Equal(t, record.FlowCanceled, h.wait("sq-1").Status)
 
 	// Inbox first, then history: a cancel consumed before the inbox was
 	// read is in the history by the time it is read.
@@ -228,6 +229,6 @@ func TestCancelReachesOnlyOwnChildren(t *testing.T) {
 	require.NotContains(t, h.history("v-9"), "cancel_requested")
 	ex, err := h.e.Get(ctx, "victim", "v-9")
 	require.NoError(t, err)
-	require.Equal(t, store.FlowRunning, ex.Status)
+	require.Equal(t, record.FlowRunning, ex.Status)
 	require.Empty(t, ex.ParentID)
 }

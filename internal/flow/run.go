@@ -14,6 +14,7 @@ import (
 
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -28,20 +29,20 @@ import (
 // the store after a crash replays to the same state.
 type Run struct {
 	e      *Engine
-	task   store.FlowTask
-	notify chan struct{}   // activity done, inbox changed, abort
-	follow *store.FlowTask // claimed again before this run ended (engine.mu)
-	pre    *preloaded      // a new execution's state, so load reads nothing
+	task   record.FlowTask
+	notify chan struct{}    // activity done, inbox changed, abort
+	follow *record.FlowTask // claimed again before this run ended (engine.mu)
+	pre    *preloaded       // a new execution's state, so load reads nothing
 
 	mu        sync.Mutex
-	exec      store.FlowExecution
-	hist      []store.FlowEvent
+	exec      record.FlowExecution
+	hist      []record.FlowEvent
 	durable   int  // hist[:durable] is committed
 	needFlush bool // pending holds something that must be durable before the next effect
 	consume   []int64
 	starts    []store.FlowStartParams
-	sends     []store.FlowInbox
-	inbox     []store.FlowInbox // arrived, not consumed
+	sends     []record.FlowInbox
+	inbox     []record.FlowInbox // arrived, not consumed
 	inboxSeen int64
 	inboxNew  bool        // the inbox may have changed: reload before deciding
 	cmds      map[int]int // step → index in hist of its command
@@ -82,7 +83,7 @@ type callState struct {
 }
 
 // Execution returns the execution as loaded (its ID, workflow, input).
-func (r *Run) Execution() store.FlowExecution {
+func (r *Run) Execution() record.FlowExecution {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.exec
@@ -132,7 +133,7 @@ func (r *Run) abort() {
 func (r *Run) load(ctx context.Context) error {
 	if p := r.pre; p != nil {
 		r.pre = nil
-		hist := make([]store.FlowEvent, len(p.events))
+		hist := make([]record.FlowEvent, len(p.events))
 		for i, ev := range p.events {
 			ev.Seq = i + 1
 			hist[i] = ev
@@ -147,7 +148,7 @@ func (r *Run) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if ex.Status != store.FlowRunning {
+	if ex.Status != record.FlowRunning {
 		return fmt.Errorf("execution %s is %s: %w", ex.ID, ex.Status, store.ErrClosed)
 	}
 	hist, err := st.FlowHistory(ctx, ex.ID, ex.Run, 0, 0)
@@ -167,7 +168,7 @@ func (r *Run) load(ctx context.Context) error {
 	return nil
 }
 
-func (r *Run) reset(ex store.FlowExecution, hist []store.FlowEvent) {
+func (r *Run) reset(ex record.FlowExecution, hist []record.FlowEvent) {
 	r.exec, r.hist, r.durable = ex, hist, len(hist)
 	r.cmds, r.ncmds = make(map[int]int), 0
 	r.results, r.calls = make(map[int]*wire.FlowResult), make(map[int]*callState)
@@ -178,7 +179,7 @@ func (r *Run) reset(ex store.FlowExecution, hist []store.FlowEvent) {
 	}
 }
 
-func (r *Run) setInbox(in []store.FlowInbox) {
+func (r *Run) setInbox(in []record.FlowInbox) {
 	pending := make(map[int64]bool, len(r.consume))
 	for _, id := range r.consume {
 		pending[id] = true
@@ -194,7 +195,7 @@ func (r *Run) setInbox(in []store.FlowInbox) {
 }
 
 // apply folds one event (already at hist[i]) into the run's state.
-func (r *Run) apply(i int, ev store.FlowEvent) {
+func (r *Run) apply(i int, ev record.FlowEvent) {
 	var d resultData
 	switch ev.Type {
 	case EvCallScheduled, EvChildStarted, EvTimerStarted, EvSignalWaiting, EvMarker:
@@ -260,7 +261,7 @@ func (r *Run) apply(i int, ev store.FlowEvent) {
 }
 
 // appendEvent adds a new event to the pending part of the history.
-func (r *Run) appendEvent(ev store.FlowEvent) {
+func (r *Run) appendEvent(ev record.FlowEvent) {
 	ev.Time = r.e.now()
 	ev.Seq = len(r.hist) + 1
 	r.hist = append(r.hist, ev)
@@ -317,7 +318,7 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 		return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: "input is not valid JSON"}}
 	}
 	now := r.e.now()
-	ev := store.FlowEvent{Step: k, Name: req.Name}
+	ev := record.FlowEvent{Step: k, Name: req.Name}
 	switch req.Kind {
 	case wire.FlowCall:
 		if req.Name == "" {
@@ -414,7 +415,7 @@ func (r *Run) childIDTaken(ctx context.Context, id string) string {
 // matches reports whether a recorded command is the one the code asks
 // for. Inputs are not compared: a step's input may legitimately depend on
 // data the code reads differently after a fix; its kind and target may not.
-func matches(ev store.FlowEvent, req wire.FlowRequest, name string) bool {
+func matches(ev record.FlowEvent, req wire.FlowRequest, name string) bool {
 	switch req.Kind {
 	case wire.FlowCall:
 		return ev.Type == EvCallScheduled && ev.Name == req.Name
@@ -439,7 +440,7 @@ func orNull(b []byte) json.RawMessage {
 	return b
 }
 
-func (r *Run) nonDeterminism(k int, ev store.FlowEvent, req wire.FlowRequest) {
+func (r *Run) nonDeterminism(k int, ev record.FlowEvent, req wire.FlowRequest) {
 	r.failure = &wire.FlowError{Type: wire.FlowErrNonDeterminism, Step: k, Name: req.Name, NonRetryable: true, Message: fmt.Sprintf(
 		"workflow %s no longer matches the history of execution %s at step %d: the history records %s %q, the code now asks for %s %q "+
 			"(changing the steps of a workflow with running executions needs a version marker, see flow.Version)",
@@ -497,23 +498,23 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 				}
 			case EvTimerStarted:
 				if !w.FireAt.After(now) {
-					r.appendEvent(store.FlowEvent{Type: EvTimerFired, Step: k})
+					r.appendEvent(record.FlowEvent{Type: EvTimerFired, Step: k})
 					progressed = true
 				} else {
 					wake = earliest(wake, *w.FireAt)
 				}
 			case EvSignalWaiting:
-				if m, ok := r.take(store.InboxSignal, ev.Name); ok {
-					r.appendEvent(store.FlowEvent{Type: EvSignalReceived, Step: k, Name: ev.Name, Data: mustJSON(waitData{Value: orNull(m.Data)})})
+				if m, ok := r.take(record.InboxSignal, ev.Name); ok {
+					r.appendEvent(record.FlowEvent{Type: EvSignalReceived, Step: k, Name: ev.Name, Data: mustJSON(waitData{Value: orNull(m.Data)})})
 					progressed = true
 				} else if w.TimeoutAt != nil && !w.TimeoutAt.After(now) {
-					r.appendEvent(store.FlowEvent{Type: EvSignalTimedOut, Step: k, Name: ev.Name})
+					r.appendEvent(record.FlowEvent{Type: EvSignalTimedOut, Step: k, Name: ev.Name})
 					progressed = true
 				} else if w.TimeoutAt != nil {
 					wake = earliest(wake, *w.TimeoutAt)
 				}
 			case EvChildStarted:
-				if m, ok := r.take(store.InboxChild, strconv.Itoa(k)); ok {
+				if m, ok := r.take(record.InboxChild, strconv.Itoa(k)); ok {
 					var d resultData
 					_ = json.Unmarshal(m.Data, &d)
 					typ := EvChildCompleted
@@ -521,7 +522,7 @@ func (r *Run) Await(ctx context.Context, steps []int) *wire.FlowResponse {
 						typ = EvChildFailed
 						d.Error.Step, d.Error.Name = k, ev.Name
 					}
-					r.appendEvent(store.FlowEvent{Type: typ, Step: k, Name: ev.Name, Data: mustJSON(resultData{Output: d.Output, Error: d.Error})})
+					r.appendEvent(record.FlowEvent{Type: typ, Step: k, Name: ev.Name, Data: mustJSON(resultData{Output: d.Output, Error: d.Error})})
 					progressed = true
 				}
 			}
@@ -615,7 +616,7 @@ func (r *Run) reloadInbox(ctx context.Context) {
 }
 
 // take consumes the oldest inbox message of a kind and name.
-func (r *Run) take(kind, name string) (store.FlowInbox, bool) {
+func (r *Run) take(kind, name string) (record.FlowInbox, bool) {
 	for i, m := range r.inbox {
 		if m.Kind == kind && m.Name == name {
 			r.inbox = append(r.inbox[:i], r.inbox[i+1:]...)
@@ -623,32 +624,32 @@ func (r *Run) take(kind, name string) (store.FlowInbox, bool) {
 			return m, true
 		}
 	}
-	return store.FlowInbox{}, false
+	return record.FlowInbox{}, false
 }
 
 // deliverCancel hands a waiting cancel request to the current await,
 // records where (so replays deliver it at the same await) and passes it
 // on to the children still running.
 func (r *Run) deliverCancel(ctx context.Context) bool {
-	m, ok := r.take(store.InboxCancel, "")
+	m, ok := r.take(record.InboxCancel, "")
 	if !ok {
 		return false
 	}
 	var reason string
 	_ = json.Unmarshal(m.Data, &reason)
 	for {
-		if _, more := r.take(store.InboxCancel, ""); !more {
+		if _, more := r.take(record.InboxCancel, ""); !more {
 			break
 		}
 	}
-	r.appendEvent(store.FlowEvent{Type: EvCancelReq, Data: mustJSON(cancelData{Await: r.awaits, Reason: reason})})
+	r.appendEvent(record.FlowEvent{Type: EvCancelReq, Data: mustJSON(cancelData{Await: r.awaits, Reason: reason})})
 	for k, idx := range r.cmds {
 		ev := r.hist[idx]
 		if ev.Type == EvChildStarted && r.results[k] == nil {
 			var w waitData
 			_ = json.Unmarshal(ev.Data, &w)
 			if r.ownChild(ctx, w.ID) {
-				r.sends = append(r.sends, store.FlowInbox{ExecutionID: w.ID, Kind: store.InboxCancel, Data: mustJSON("parent " + r.exec.ID + " canceled")})
+				r.sends = append(r.sends, record.FlowInbox{ExecutionID: w.ID, Kind: record.InboxCancel, Data: mustJSON("parent " + r.exec.ID + " canceled")})
 			}
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // StatusError carries an explicit HTTP status for errors that are about the
@@ -38,7 +38,7 @@ const statusClientClosed = 499
 func Status(err error) int {
 	var se *StatusError
 	var mbe *http.MaxBytesError
-	var trap *runtime.TrapError
+	var trap *wasm.TrapError
 	switch {
 	case err == nil:
 		return http.StatusOK
@@ -52,13 +52,13 @@ func Status(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, pool.ErrAtCapacity):
 		return http.StatusTooManyRequests
-	case errors.Is(err, runtime.ErrTimeout):
+	case errors.Is(err, wasm.ErrTimeout):
 		return http.StatusGatewayTimeout
-	case errors.Is(err, runtime.ErrResponseTooLarge):
+	case errors.Is(err, wasm.ErrResponseTooLarge):
 		return http.StatusBadGateway
 	case errors.As(err, &trap):
 		return http.StatusInternalServerError
-	case errors.Is(err, runtime.ErrInvalidModule):
+	case errors.Is(err, wasm.ErrInvalidModule):
 		return http.StatusBadRequest
 	case errors.Is(err, invoke.ErrNoFunction), errors.Is(err, store.ErrNotFound), errors.Is(err, flow.ErrUnknownWorkflow):
 		return http.StatusNotFound
@@ -88,7 +88,7 @@ type ErrorBody struct {
 func WriteError(w http.ResponseWriter, err error, invocationID string) {
 	code := Status(err)
 	msg := err.Error()
-	var trap *runtime.TrapError
+	var trap *wasm.TrapError
 	if errors.As(err, &trap) {
 		msg = "function failed; its logs have the error"
 	}

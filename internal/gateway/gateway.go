@@ -22,7 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -46,7 +46,7 @@ const DefaultMaxBody = 6 << 20
 
 // Router finds the route, and so the function, for a request.
 type Router interface {
-	MatchRoute(method, path string) (r *store.Route, params []wire.Param, allowed []string, ok bool)
+	MatchRoute(method, path string) (r *record.Route, params []wire.Param, allowed []string, ok bool)
 }
 
 // AsyncInvoker stores a request to run later (async routes).
@@ -64,7 +64,7 @@ type Invoker interface {
 type WorkflowStarter interface {
 	// Start starts an execution, or returns the existing one with p.ID
 	// (created false).
-	Start(ctx context.Context, p flow.StartParams) (*store.FlowExecution, bool, error)
+	Start(ctx context.Context, p flow.StartParams) (*record.FlowExecution, bool, error)
 }
 
 // Config configures the gateway.
@@ -134,7 +134,7 @@ func New(cfg Config) *Gateway {
 // table they matched against. Routes with a rate limit get a token bucket;
 // a limiter whose route kept its limit carries over, so a redeploy does not
 // hand out a fresh burst.
-func (g *Gateway) SetRouter(r Router, routes []store.Route) {
+func (g *Gateway) SetRouter(r Router, routes []record.Route) {
 	box := &routerBox{r: r, limits: map[string]*rate.Limiter{}}
 	old := g.router.Load()
 	for _, rt := range routes {

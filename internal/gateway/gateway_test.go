@@ -13,8 +13,9 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -23,13 +24,13 @@ import (
 type fakeRouter struct{}
 
 var (
-	routeF       = store.Route{Method: "*", Path: "/f/{x}", Function: "f"}
-	routeAsync   = store.Route{Method: "POST", Path: "/async", Function: "a", Async: true}
-	routeLimited = store.Route{Method: "GET", Path: "/limited", Function: "f", RateLimit: 1, RateBurst: 2}
-	routeSlow    = store.Route{Method: "GET", Path: "/slow", Function: "f", RateLimit: 0.1, RateBurst: 1}
+	routeF       = record.Route{Method: "*", Path: "/f/{x}", Function: "f"}
+	routeAsync   = record.Route{Method: "POST", Path: "/async", Function: "a", Async: true}
+	routeLimited = record.Route{Method: "GET", Path: "/limited", Function: "f", RateLimit: 1, RateBurst: 2}
+	routeSlow    = record.Route{Method: "GET", Path: "/slow", Function: "f", RateLimit: 0.1, RateBurst: 1}
 )
 
-func (fakeRouter) MatchRoute(method, path string) (*store.Route, []wire.Param, []string, bool) {
+func (fakeRouter) MatchRoute(method, path string) (*record.Route, []wire.Param, []string, bool) {
 	switch path {
 	case "/async":
 		return &routeAsync, nil, nil, true
@@ -76,7 +77,7 @@ func (f *fakeInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke.Res
 
 func newGW(inv *fakeInvoker) *Gateway {
 	g := New(Config{Invoker: inv, MaxBody: 1024, Version: "test"})
-	g.SetRouter(fakeRouter{}, []store.Route{routeF, routeAsync, routeLimited})
+	g.SetRouter(fakeRouter{}, []record.Route{routeF, routeAsync, routeLimited})
 	return g
 }
 
@@ -122,7 +123,7 @@ func TestRouteRateLimit(t *testing.T) {
 		t.Fatalf("unlimited route: %d", rec.Code)
 	}
 	// Re-setting the same routes keeps the spent bucket: no fresh burst.
-	g.SetRouter(fakeRouter{}, []store.Route{routeF, routeAsync, routeLimited})
+	g.SetRouter(fakeRouter{}, []record.Route{routeF, routeAsync, routeLimited})
 	rec = httptest.NewRecorder()
 	g.ServeHTTP(rec, httptest.NewRequest("GET", "/limited", nil))
 	if rec.Code != 429 {
@@ -201,9 +202,9 @@ func TestPlatformErrors(t *testing.T) {
 		{"wrong method", "DELETE", "/f/x", "", nil, 405, "method DELETE not allowed"},
 		{"body over cap", "POST", "/f/x", strings.Repeat("x", 1025), nil, 413, "limit"},
 		{"throttled", "GET", "/f/x", "", fmt.Errorf("f: %w", pool.ErrAtCapacity), 429, ""},
-		{"timeout", "GET", "/f/x", "", fmt.Errorf("f@1 timed out: %w", runtime.ErrTimeout), 504, "timed out"},
-		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &runtime.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
-		{"response too large", "GET", "/f/x", "", runtime.ErrResponseTooLarge, 502, ""},
+		{"timeout", "GET", "/f/x", "", fmt.Errorf("f@1 timed out: %w", wasm.ErrTimeout), 504, "timed out"},
+		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &wasm.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
+		{"response too large", "GET", "/f/x", "", wasm.ErrResponseTooLarge, 502, ""},
 		{"not deployed", "GET", "/f/x", "", fmt.Errorf("%w: f", invoke.ErrNoFunction), 404, "not deployed"},
 		{"still loading", "GET", "/f/x", "", fmt.Errorf("function f@2 is still loading on this node: %w", invoke.ErrLoading), 503, "f@2 is still loading"},
 		{"unknown platform path", "GET", "/_strata/nope", "", nil, 404, "unknown platform path"},
@@ -233,11 +234,11 @@ func TestPlatformErrors(t *testing.T) {
 
 func TestStatusMapping(t *testing.T) {
 	for err, want := range map[error]int{
-		store.ErrNotFound:                             404,
-		fmt.Errorf("x: %w", store.ErrConflict):        409,
-		fmt.Errorf("x: %w", runtime.ErrInvalidModule): 400,
-		Errorf(http.StatusUnauthorized, "no"):         401,
-		errors.New("disk on fire"):                    500,
+		store.ErrNotFound:                          404,
+		fmt.Errorf("x: %w", store.ErrConflict):     409,
+		fmt.Errorf("x: %w", wasm.ErrInvalidModule): 400,
+		Errorf(http.StatusUnauthorized, "no"):      401,
+		errors.New("disk on fire"):                 500,
 	} {
 		if got := Status(err); got != want {
 			t.Errorf("Status(%v) = %d, want %d", err, got, want)
@@ -288,7 +289,7 @@ func TestReadiness(t *testing.T) {
 // long until the next token, not a generic second.
 func TestRateLimitRetryAfterIsTheWait(t *testing.T) {
 	g := New(Config{Invoker: &fakeInvoker{resp: &wire.Response{Status: 200}}})
-	g.SetRouter(fakeRouter{}, []store.Route{routeSlow})
+	g.SetRouter(fakeRouter{}, []record.Route{routeSlow})
 	first := httptest.NewRecorder()
 	g.ServeHTTP(first, httptest.NewRequest("GET", "/slow", nil))
 	second := httptest.NewRecorder()

@@ -21,16 +21,17 @@ import (
 
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // probeRoutes are the routes of the probe guest (testdata/probe) in the
 // tests below.
-var probeRoutes = []store.Route{
+var probeRoutes = []record.Route{
 	{Project: "p", Method: "*", Path: "/probe", Function: "probe"},
 	{Project: "p", Method: "GET", Path: "/victim/{op}", Function: "probe"},
 	{Project: "p", Method: "GET", Path: "/files/{rest...}", Function: "probe"},
@@ -44,7 +45,7 @@ func probeServer(t *testing.T) (srv *httptest.Server, logs *bytes.Buffer) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: runtimetest.SharedCacheDir()})
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	require.NoError(t, err)
 	inv := invoke.New(invoke.Config{Store: st, Runtime: rt})
 	t.Cleanup(func() {
@@ -52,14 +53,14 @@ func probeServer(t *testing.T) (srv *httptest.Server, logs *bytes.Buffer) {
 		_ = rt.Close(context.Background())
 		_ = st.Close()
 	})
-	wasm := runtimetest.BuildGuest(t, filepath.Join("testdata", "probe"))
-	sum := sha256.Sum256(wasm)
+	bin := wasmtest.BuildGuest(t, filepath.Join("testdata", "probe"))
+	sum := sha256.Sum256(bin)
 	digest := hex.EncodeToString(sum[:])
-	require.NoError(t, st.BlobPut(ctx, digest, wasm))
+	require.NoError(t, st.BlobPut(ctx, digest, bin))
 	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project: "p",
-		NewVersions: []store.NewVersionParams{{Function: "probe", ModuleSHA256: digest, Config: store.FunctionConfig{
-			Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 10000, MaxConcurrency: 4,
+		NewVersions: []store.NewVersionParams{{Function: "probe", ModuleSHA256: digest, Config: record.FunctionConfig{
+			Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 10000, MaxConcurrency: 4,
 		}}},
 		Routes: probeRoutes,
 	})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // HeaderIdempotencyKey carries the id of the execution a workflow route
@@ -39,7 +39,7 @@ type StartResponse struct {
 // request body as its input, and answers 202 with its id as soon as the
 // execution is stored (200 when the Idempotency-Key names an execution
 // that exists). Nothing of the workflow runs before the answer.
-func (g *Gateway) startWorkflow(w http.ResponseWriter, r *http.Request, rt *store.Route) {
+func (g *Gateway) startWorkflow(w http.ResponseWriter, r *http.Request, rt *record.Route) {
 	if g.cfg.Workflows == nil {
 		WriteError(w, Errorf(http.StatusServiceUnavailable, "workflow routes are not available on this node"), "")
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -30,13 +31,13 @@ import (
 type fakeStarter struct {
 	mu    sync.Mutex
 	got   []flow.StartParams
-	execs map[string]*store.FlowExecution
+	execs map[string]*record.FlowExecution
 	err   error
 }
 
 var _ WorkflowStarter = (*fakeStarter)(nil)
 
-func (f *fakeStarter) Start(ctx context.Context, p flow.StartParams) (*store.FlowExecution, bool, error) {
+func (f *fakeStarter) Start(ctx context.Context, p flow.StartParams) (*record.FlowExecution, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.got = append(f.got, p)
@@ -44,7 +45,7 @@ func (f *fakeStarter) Start(ctx context.Context, p flow.StartParams) (*store.Flo
 		return nil, false, f.err
 	}
 	if f.execs == nil {
-		f.execs = map[string]*store.FlowExecution{}
+		f.execs = map[string]*record.FlowExecution{}
 	}
 	if ex, ok := f.execs[p.ID]; ok && p.ID != "" {
 		return ex, false, nil
@@ -53,7 +54,7 @@ func (f *fakeStarter) Start(ctx context.Context, p flow.StartParams) (*store.Flo
 	if id == "" {
 		id = fmt.Sprintf("gen-%d", len(f.execs)+1)
 	}
-	ex := &store.FlowExecution{ID: id, Project: p.Project, Workflow: p.Workflow, Function: "orders", Run: 1, Status: store.FlowRunning, Input: p.Input}
+	ex := &record.FlowExecution{ID: id, Project: p.Project, Workflow: p.Workflow, Function: "orders", Run: 1, Status: record.FlowRunning, Input: p.Input}
 	f.execs[id] = ex
 	return ex, true, nil
 }
@@ -66,7 +67,7 @@ func (f *fakeStarter) calls() []flow.StartParams {
 
 // workflowRoutes: POST /orders starts fulfil (rate limited), GET
 // /orders/{id} invokes orders.
-var workflowRoutes = []store.Route{
+var workflowRoutes = []record.Route{
 	{Project: "shop", Method: "POST", Path: "/orders", Function: "orders", Workflow: "fulfil", RateLimit: 1, RateBurst: 3},
 	{Project: "shop", Method: "PUT", Path: "/approvals/{id}", Function: "orders", Workflow: "approval"},
 	{Project: "shop", Method: "GET", Path: "/orders/{id}", Function: "orders"},

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // Hand assembly of small modules. Sizes are LEB128 so bodies may exceed 127
@@ -392,8 +392,8 @@ func checkedSites(t *testing.T, wasm []byte, g uint32) int {
 // every loop in them gets its check. The runtime's tests run the results.
 func TestRealGuests(t *testing.T) {
 	for name, wasm := range map[string][]byte{
-		"go hello": runtimetest.Guest(t, runtimetest.Hello),
-		"c cgi":    runtimetest.BuildC(t, runtimetest.CGI),
+		"go hello": wasmtest.Guest(t, wasmtest.Hello),
+		"c cgi":    wasmtest.BuildC(t, wasmtest.CGI),
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, info, err := Rewrite(wasm, Options{Interrupt: true, ExportGlobals: true})

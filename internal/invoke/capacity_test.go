@@ -13,10 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -39,12 +40,12 @@ func setupCapacity(t *testing.T, cfg Config) *capacityBundle {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: runtimetest.SharedCacheDir()})
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	require.NoError(t, err)
 	b := &capacityBundle{st: st, logs: new(bytes.Buffer), entered: make(chan struct{}, 100), release: make(chan struct{})}
 	cfg.Store, cfg.Runtime = st, rt
 	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, nil))
-	cfg.LogTap = func(l store.LogLine) {
+	cfg.LogTap = func(l record.LogLine) {
 		b.mu.Lock()
 		held := b.held
 		b.mu.Unlock()
@@ -81,15 +82,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func (b *capacityBundle) deploy(t *testing.T, project, fn string, c store.FunctionConfig) {
+func (b *capacityBundle) deploy(t *testing.T, project, fn string, c record.FunctionConfig) {
 	t.Helper()
 	ctx := context.Background()
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
-	sum := sha256.Sum256(wasm)
+	bin := wasmtest.Guest(t, wasmtest.Hello)
+	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
-	require.NoError(t, b.st.BlobPut(ctx, sha, wasm))
+	require.NoError(t, b.st.BlobPut(ctx, sha, bin))
 	_, err := b.st.DeploymentApply(ctx, store.DeploymentApplyParams{
-		Project: project, NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []store.Route{},
+		Project: project, NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []record.Route{},
 	})
 	require.NoError(t, err)
 	require.NoError(t, b.inv.Sync(ctx))
@@ -105,9 +106,9 @@ func call(fn string) Request {
 // project A's flood is refused beyond it, project B still runs.
 func TestProjectShareKeepsOtherProjectsServed(t *testing.T) {
 	b := setupCapacity(t, Config{MaxConcurrency: 4, ProjectConcurrency: 2})
-	greedy := store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 30000, MaxConcurrency: 200}
+	greedy := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 30000, MaxConcurrency: 200}
 	b.deploy(t, "tenant-a", "flood", greedy)
-	b.deploy(t, "tenant-b", "victim", store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 30000, MaxConcurrency: 10})
+	b.deploy(t, "tenant-b", "victim", record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 30000, MaxConcurrency: 10})
 	b.mu.Lock()
 	b.held = "flood"
 	b.mu.Unlock()
@@ -177,7 +178,7 @@ func TestDefaultProjectConcurrency(t *testing.T) {
 // names the budget, and the node keeps serving once A's calls end.
 func TestMemoryBudgetAcrossFunctions(t *testing.T) {
 	b := setupCapacity(t, Config{MemoryBudgetMB: 160, ProjectConcurrency: -1})
-	c := store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 30000, MaxConcurrency: 10}
+	c := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 30000, MaxConcurrency: 10}
 	b.deploy(t, "tenant-a", "bomb", c)
 	b.deploy(t, "tenant-b", "victim", c)
 	b.mu.Lock()

@@ -18,8 +18,9 @@ import (
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -34,7 +35,7 @@ var ErrLoading = errors.New("function still loading")
 // Config configures an Invoker.
 type Config struct {
 	Store       store.Store
-	Runtime     *runtime.Runtime
+	Runtime     *wasm.Runtime
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	IdleTimeout time.Duration // idle instances are reclaimed after this (scale to zero)
@@ -60,7 +61,7 @@ type Config struct {
 	// project may hold the same fraction of it as ProjectConcurrency is of
 	// MaxConcurrency.
 	MemoryBudgetMB int64
-	LogTap         func(store.LogLine) // optional: sees every guest log line
+	LogTap         func(record.LogLine) // optional: sees every guest log line
 }
 
 // projectMemoryMB is the part of the memory budget one project may hold:
@@ -111,7 +112,7 @@ type Invoker struct {
 
 // deployed is one function version ready to serve: its module and pool.
 type deployed struct {
-	version store.Version
+	version record.Version
 	project string // the function's project: host calls act within it
 	mod     *compiled
 	pool    *pool.Pool
@@ -124,7 +125,7 @@ type deployed struct {
 // progress prepares modules before any pool uses them).
 type compiled struct {
 	key        string
-	mod        *runtime.Module
+	mod        *wasm.Module
 	preparedAt time.Time
 	users      int // guarded by Invoker.mu
 }
@@ -162,7 +163,7 @@ func New(cfg Config) *Invoker {
 	}
 }
 
-func versionKey(function, sha string, c store.FunctionConfig) string {
+func versionKey(function, sha string, c record.FunctionConfig) string {
 	// Env is part of the instance configuration, so it is part of the key.
 	// So is the function: its instances send events as that function.
 	return fmt.Sprintf("%s|%s|%s|%d|%v", function, sha, c.Kind, c.MemoryMB, c.Env)
@@ -183,7 +184,7 @@ func functionName(s string) string {
 // compile errors reject the deploy before anything is written and the first
 // request never pays compilation. The result is cached for Sync. It returns
 // the module's kind, detected from its exports when c.Kind is empty.
-func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sha string, c store.FunctionConfig) (string, error) {
+func (iv *Invoker) Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (string, error) {
 	fn := functionName(function)
 	key := versionKey(fn, sha, c)
 	iv.mu.RLock()
@@ -192,7 +193,7 @@ func (iv *Invoker) Prepare(ctx context.Context, function string, wasm []byte, sh
 	if ok {
 		return p.mod.Kind(), nil
 	}
-	mod, err := iv.cfg.Runtime.Compile(ctx, wasm, runtime.ModuleSpec{
+	mod, err := iv.cfg.Runtime.Compile(ctx, bin, wasm.ModuleSpec{
 		Name: function, Function: fn, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
 	})
 	if err != nil {
@@ -226,7 +227,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list functions: %w", err)
 	}
-	want := make(map[string]store.Version, len(fns))
+	want := make(map[string]record.Version, len(fns))
 	projectOf := make(map[string]string, len(fns))
 	for _, f := range fns {
 		projectOf[f.Name] = f.Project
@@ -291,7 +292,7 @@ func (iv *Invoker) Sync(ctx context.Context) error {
 // activate makes v, compiled as c, the version that serves its function,
 // and returns the version it replaces (nil if none). The caller holds
 // syncMu.
-func (iv *Invoker) activate(ctx context.Context, v store.Version, project string, c *compiled) *deployed {
+func (iv *Invoker) activate(ctx context.Context, v record.Version, project string, c *compiled) *deployed {
 	name := v.Function
 	iv.mu.RLock()
 	cur := iv.active[name]
@@ -399,7 +400,7 @@ func (iv *Invoker) Load(ctx context.Context, workers int) error {
 // loadOne compiles f's active version outside syncMu (the slow part, run
 // alongside the others) and activates it unless a Sync settled the
 // function meanwhile.
-func (iv *Invoker) loadOne(ctx context.Context, f store.Function) {
+func (iv *Invoker) loadOne(ctx context.Context, f record.Function) {
 	v, err := iv.cfg.Store.VersionGet(ctx, f.Name, f.ActiveVersion)
 	var c *compiled
 	if err == nil {
@@ -445,7 +446,7 @@ func (iv *Invoker) Loading() []string {
 // compiledFor returns the compiled module for v, compiling it from its blob
 // when this node has not prepared it (after a restart, or when another node
 // deployed it).
-func (iv *Invoker) compiledFor(ctx context.Context, v store.Version) (*compiled, error) {
+func (iv *Invoker) compiledFor(ctx context.Context, v record.Version) (*compiled, error) {
 	key := versionKey(v.Function, v.ModuleSHA256, v.Config)
 	iv.mu.RLock()
 	c := iv.prepared[key]
@@ -453,11 +454,11 @@ func (iv *Invoker) compiledFor(ctx context.Context, v store.Version) (*compiled,
 	if c != nil {
 		return c, nil
 	}
-	wasm, err := iv.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
+	bin, err := iv.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
 	if err != nil {
 		return nil, fmt.Errorf("module %s of %s@%d: %w", v.ModuleSHA256, v.Function, v.Number, err)
 	}
-	if _, err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), wasm, v.ModuleSHA256, v.Config); err != nil {
+	if _, err := iv.Prepare(ctx, fmt.Sprintf("%s@%d", v.Function, v.Number), bin, v.ModuleSHA256, v.Config); err != nil {
 		return nil, fmt.Errorf("compile %s@%d: %w", v.Function, v.Number, err)
 	}
 	iv.mu.RLock()
@@ -503,7 +504,7 @@ type Result struct {
 
 // Invoke runs one invocation on the function's active version. The error,
 // when not nil, is one of ErrNoFunction, pool.ErrAtCapacity,
-// runtime.ErrTimeout, runtime.ErrResponseTooLarge or a *runtime.TrapError
+// wasm.ErrTimeout, wasm.ErrResponseTooLarge or a *wasm.TrapError
 // (wrapped); Result is returned in every case where an invocation id was
 // assigned, so callers can report it.
 func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
@@ -577,12 +578,12 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 		defer iv.cfg.Bindings.EndInvocation(res.InvocationID)
 	}
 
-	base := store.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
+	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
 	budget, dropped := maxLinesPerInvoke, 0
 	stdout := &lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &budget, dropped: &dropped}
 	stderr := &lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &budget, dropped: &dropped}
 
-	resp, cold, err := d.pool.Invoke(ctx, req, runtime.Output{Stdout: stdout, Stderr: stderr})
+	resp, cold, err := d.pool.Invoke(ctx, req, wasm.Output{Stdout: stdout, Stderr: stderr})
 	if errors.Is(err, pool.ErrClosed) {
 		return err
 	}
@@ -594,31 +595,31 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	}
 
 	res.Response, res.Version, res.Cold, res.Duration = resp, v.Number, cold, dur
-	u := store.Usage{
+	u := record.Usage{
 		InvocationID: res.InvocationID, Function: v.Function, Version: v.Number,
 		Trigger: r.Trigger, TraceID: res.Trace.TraceID, Start: start.UTC(), Duration: dur,
-		BilledMS: billedMS(dur - time.Duration(idle.Load())), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: store.OutcomeOK,
+		BilledMS: billedMS(dur - time.Duration(idle.Load())), MemoryMB: v.Config.MemoryMB, Cold: cold, Outcome: record.OutcomeOK,
 	}
 	switch {
 	case err == nil:
 		u.Status = resp.Status
 	case errors.Is(err, pool.ErrAtCapacity):
-		u.Outcome, u.BilledMS, u.Duration = store.OutcomeLimited, 0, 0
+		u.Outcome, u.BilledMS, u.Duration = record.OutcomeLimited, 0, 0
 	case errors.Is(err, context.Canceled):
 		// The caller hung up (a client closing its connection); the guest
 		// was stopped with it. Not the function's failure.
-		u.Outcome = store.OutcomeCanceled
+		u.Outcome = record.OutcomeCanceled
 		err = fmt.Errorf("%s@%d: caller went away: %w", v.Function, v.Number, err)
-	case errors.Is(err, runtime.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		u.Outcome = store.OutcomeTimeout
-		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, runtime.ErrTimeout)
+	case errors.Is(err, wasm.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		u.Outcome = record.OutcomeTimeout
+		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, wasm.ErrTimeout)
 	default:
-		u.Outcome = store.OutcomeError
+		u.Outcome = record.OutcomeError
 		err = fmt.Errorf("%s@%d: %w", v.Function, v.Number, err)
 	}
 	if err != nil {
 		u.Error = err.Error()
-		if u.Outcome != store.OutcomeLimited && u.Outcome != store.OutcomeCanceled {
+		if u.Outcome != record.OutcomeLimited && u.Outcome != record.OutcomeCanceled {
 			// The error goes to the function's logs, where its owner looks,
 			// not only into the caller's response.
 			iv.platformLog(base, "invocation failed: "+err.Error())
@@ -628,7 +629,7 @@ func (iv *Invoker) run(ctx context.Context, d *deployed, r Request, res *Result)
 	return err
 }
 
-func (iv *Invoker) platformLog(base store.LogLine, msg string) {
+func (iv *Invoker) platformLog(base record.LogLine, msg string) {
 	l := base
 	l.Stream, l.Line, l.Time = "platform", msg, time.Now().UTC()
 	iv.meter.RecordLog(l)
@@ -689,10 +690,10 @@ func (iv *Invoker) Active(function string) int {
 }
 
 // Versions returns the active version of every function this node serves.
-func (iv *Invoker) Versions() []store.Version {
+func (iv *Invoker) Versions() []record.Version {
 	iv.mu.RLock()
 	defer iv.mu.RUnlock()
-	out := make([]store.Version, 0, len(iv.active))
+	out := make([]record.Version, 0, len(iv.active))
 	for _, d := range iv.active {
 		out = append(out, d.version)
 	}

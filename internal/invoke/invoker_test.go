@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 type bundle struct {
 	st  store.Store
-	rt  *runtime.Runtime
+	rt  *wasm.Runtime
 	inv *Invoker
 }
 
@@ -32,7 +33,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: runtimetest.SharedCacheDir()})
+	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,16 +47,16 @@ func setup(t *testing.T) *bundle {
 }
 
 // deploy stores a module and a new active version of fn, then syncs.
-func (b *bundle) deploy(t *testing.T, fn string, wasm []byte, c store.FunctionConfig) int {
+func (b *bundle) deploy(t *testing.T, fn string, bin []byte, c record.FunctionConfig) int {
 	t.Helper()
 	ctx := context.Background()
-	sum := sha256.Sum256(wasm)
+	sum := sha256.Sum256(bin)
 	sha := hex.EncodeToString(sum[:])
-	if err := b.st.BlobPut(ctx, sha, wasm); err != nil {
+	if err := b.st.BlobPut(ctx, sha, bin); err != nil {
 		t.Fatal(err)
 	}
 	res, err := b.st.DeploymentApply(ctx, store.DeploymentApplyParams{
-		Project: "p", NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []store.Route{},
+		Project: "p", NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: sha, Config: c}}, Routes: []record.Route{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,11 +71,11 @@ func req(path string) Request {
 	return Request{Function: "hello", Trigger: "invoke", Wire: &wire.Request{Method: "GET", Path: path}}
 }
 
-var helloCfg = store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 2, Env: map[string]string{"GREETING": "v1"}}
+var helloCfg = record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 2, Env: map[string]string{"GREETING": "v1"}}
 
 func TestInvokeMetersAndLogs(t *testing.T) {
 	b := setup(t)
-	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Hello), helloCfg)
+	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Hello), helloCfg)
 	ctx := context.Background()
 
 	r1, err := b.inv.Invoke(ctx, req("/one"))
@@ -108,7 +109,7 @@ func TestInvokeMetersAndLogs(t *testing.T) {
 		t.Fatalf("%d usage records, want 2", len(us))
 	}
 	for i, u := range us {
-		if u.Outcome != store.OutcomeOK || u.BilledMS < 1 || u.MemoryMB != 64 || u.Status != 200 || u.TraceID == "" || u.Trigger != "invoke" {
+		if u.Outcome != record.OutcomeOK || u.BilledMS < 1 || u.MemoryMB != 64 || u.Status != 200 || u.TraceID == "" || u.Trigger != "invoke" {
 			t.Fatalf("usage %d: %+v", i, u)
 		}
 	}
@@ -126,11 +127,11 @@ func TestInvokeMetersAndLogs(t *testing.T) {
 
 func TestSyncSwapsVersions(t *testing.T) {
 	b := setup(t)
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
-	b.deploy(t, "hello", wasm, helloCfg)
+	bin := wasmtest.Guest(t, wasmtest.Hello)
+	b.deploy(t, "hello", bin, helloCfg)
 	v2 := helloCfg
 	v2.Env = map[string]string{"GREETING": "v2"}
-	if n := b.deploy(t, "hello", wasm, v2); n != 2 {
+	if n := b.deploy(t, "hello", bin, v2); n != 2 {
 		t.Fatalf("second version number %d", n)
 	}
 	if b.inv.Active("hello") != 2 {
@@ -157,10 +158,10 @@ func TestSyncSwapsVersions(t *testing.T) {
 // one of them completes, on the old or the new version.
 func TestSwapWhileBusy(t *testing.T) {
 	b := setup(t)
-	wasm := runtimetest.Guest(t, runtimetest.Sleep)
+	bin := wasmtest.Guest(t, wasmtest.Sleep)
 	c := helloCfg
 	c.MaxConcurrency = 16
-	b.deploy(t, "hello", wasm, c)
+	b.deploy(t, "hello", bin, c)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := 0; i < 64; i++ {
@@ -179,7 +180,7 @@ func TestSwapWhileBusy(t *testing.T) {
 	}
 	c2 := c
 	c2.Env = map[string]string{"V": "2"}
-	b.deploy(t, "hello", wasm, c2)
+	b.deploy(t, "hello", bin, c2)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -196,16 +197,16 @@ func TestInvokeErrors(t *testing.T) {
 	}
 	c := helloCfg
 	c.TimeoutMS = 200
-	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Loop), c)
+	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Loop), c)
 	res, err := b.inv.Invoke(context.Background(), req("/"))
-	if !errors.Is(err, runtime.ErrTimeout) || res.InvocationID == "" {
+	if !errors.Is(err, wasm.ErrTimeout) || res.InvocationID == "" {
 		t.Fatalf("loop: %v", err)
 	}
 	if err := b.inv.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	us, _ := b.st.UsageList(context.Background(), store.UsageListParams{Function: "hello"})
-	if len(us) != 1 || us[0].Outcome != store.OutcomeTimeout || !strings.Contains(us[0].Error, "timed out") {
+	if len(us) != 1 || us[0].Outcome != record.OutcomeTimeout || !strings.Contains(us[0].Error, "timed out") {
 		t.Fatalf("usage of the timeout: %+v", us)
 	}
 	logs, _ := b.st.LogList(context.Background(), store.LogListParams{InvocationID: res.InvocationID})
@@ -226,7 +227,7 @@ func TestPlatformConcurrencyLimit(t *testing.T) {
 	b.inv.cfg.MaxConcurrency = 1
 	c := helloCfg
 	c.MaxConcurrency = 8
-	b.deploy(t, "hello", runtimetest.Guest(t, runtimetest.Sleep), c)
+	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Sleep), c)
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.inv.Invoke(context.Background(), Request{Function: "hello", Wire: &wire.Request{Method: "GET", Path: "/", RawQuery: "ms=500"}})

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // Limits on what one invocation may log, so a chatty or hostile guest cannot
@@ -22,7 +22,7 @@ const (
 // concurrent use (an instance serves one invocation at a time).
 type lineWriter struct {
 	meter   *Meter
-	base    store.LogLine // invocation fields copied into every line
+	base    record.LogLine // invocation fields copied into every line
 	stream  string
 	buf     []byte
 	budget  *int

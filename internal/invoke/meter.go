@@ -6,13 +6,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // UsageSink and LogSink are the two store methods the meter needs.
 type meterStore interface {
-	UsageInsert(ctx context.Context, records []store.Usage) error
-	LogInsert(ctx context.Context, lines []store.LogLine) error
+	UsageInsert(ctx context.Context, records []record.Usage) error
+	LogInsert(ctx context.Context, lines []record.LogLine) error
 }
 
 // Meter batches usage records and log lines and writes them to the store in
@@ -29,9 +29,9 @@ type Meter struct {
 	flushEvery time.Duration
 	maxBatch   int
 
-	usage chan store.Usage
-	lines chan store.LogLine
-	tap   func(store.LogLine)
+	usage chan record.Usage
+	lines chan record.LogLine
+	tap   func(record.LogLine)
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -42,14 +42,14 @@ const queueSize = 1 << 16
 
 // NewMeter starts a meter writing to st. tap, if not nil, sees every log
 // line as it is recorded (strata dev prints them to the terminal).
-func NewMeter(st meterStore, logger *slog.Logger, tap func(store.LogLine)) *Meter {
+func NewMeter(st meterStore, logger *slog.Logger, tap func(record.LogLine)) *Meter {
 	m := &Meter{
 		st:         st,
 		log:        logger,
 		flushEvery: 100 * time.Millisecond,
 		maxBatch:   512,
-		usage:      make(chan store.Usage, queueSize),
-		lines:      make(chan store.LogLine, queueSize),
+		usage:      make(chan record.Usage, queueSize),
+		lines:      make(chan record.LogLine, queueSize),
 		tap:        tap,
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -59,10 +59,10 @@ func NewMeter(st meterStore, logger *slog.Logger, tap func(store.LogLine)) *Mete
 }
 
 // RecordUsage queues one usage record.
-func (m *Meter) RecordUsage(u store.Usage) { m.usage <- u }
+func (m *Meter) RecordUsage(u record.Usage) { m.usage <- u }
 
 // RecordLog queues one log line.
-func (m *Meter) RecordLog(l store.LogLine) {
+func (m *Meter) RecordLog(l record.LogLine) {
 	if m.tap != nil {
 		m.tap(l)
 	}
@@ -80,8 +80,8 @@ func (m *Meter) run() {
 	defer close(m.done)
 	tick := time.NewTicker(m.flushEvery)
 	defer tick.Stop()
-	var us []store.Usage
-	var ls []store.LogLine
+	var us []record.Usage
+	var ls []record.LogLine
 	flush := func() {
 		// A write gets its own deadline: a store that hangs must not stall
 		// the meter forever, and a failed batch is logged, not retried

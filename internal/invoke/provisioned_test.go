@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // TestProvisionedWarmBeforeActive checks a version with provisioned
@@ -12,7 +12,7 @@ import (
 // after the deploy, and after a redeploy, start warm.
 func TestProvisionedWarmBeforeActive(t *testing.T) {
 	b := setup(t)
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
+	wasm := wasmtest.Guest(t, wasmtest.Hello)
 	cfg := helloCfg
 	cfg.MaxConcurrency, cfg.Provisioned = 4, 3
 	b.deploy(t, "hello", wasm, cfg)

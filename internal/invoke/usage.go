@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // Prices turn usage into a cost estimate. The defaults are AWS Lambda's
@@ -46,7 +46,7 @@ type UsageReport struct {
 // Summarize aggregates usage records per function and in total. Throttled
 // invocations (rejected before running) are counted but neither billed nor
 // part of the latency percentiles.
-func Summarize(records []store.Usage, since time.Time, prices Prices) UsageReport {
+func Summarize(records []record.Usage, since time.Time, prices Prices) UsageReport {
 	type acc struct {
 		line UsageLine
 		durs []time.Duration
@@ -62,13 +62,13 @@ func Summarize(records []store.Usage, since time.Time, prices Prices) UsageRepor
 		for _, x := range []*acc{a, total} {
 			x.line.Invocations++
 			switch u.Outcome {
-			case store.OutcomeError:
+			case record.OutcomeError:
 				x.line.Errors++
-			case store.OutcomeTimeout:
+			case record.OutcomeTimeout:
 				x.line.Timeouts++
-			case store.OutcomeCanceled:
+			case record.OutcomeCanceled:
 				x.line.Canceled++
-			case store.OutcomeLimited:
+			case record.OutcomeLimited:
 				x.line.Throttles++
 				continue
 			}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 func TestBilledMSRoundsUp(t *testing.T) {
@@ -23,16 +23,16 @@ func TestBilledMSRoundsUp(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	var recs []store.Usage
+	var recs []record.Usage
 	// 100 ok invocations of "a" at 1..100 ms, 128 MB, the first cold.
 	for i := 1; i <= 100; i++ {
 		d := time.Duration(i) * time.Millisecond
-		recs = append(recs, store.Usage{Function: "a", Duration: d, BilledMS: billedMS(d), MemoryMB: 128, Cold: i == 1, Outcome: store.OutcomeOK})
+		recs = append(recs, record.Usage{Function: "a", Duration: d, BilledMS: billedMS(d), MemoryMB: 128, Cold: i == 1, Outcome: record.OutcomeOK})
 	}
 	recs = append(recs,
-		store.Usage{Function: "b", Duration: 3 * time.Second, BilledMS: 3000, MemoryMB: 1024, Outcome: store.OutcomeTimeout},
-		store.Usage{Function: "b", Duration: time.Millisecond, BilledMS: 1, MemoryMB: 1024, Outcome: store.OutcomeError, Cold: true},
-		store.Usage{Function: "b", Outcome: store.OutcomeLimited},
+		record.Usage{Function: "b", Duration: 3 * time.Second, BilledMS: 3000, MemoryMB: 1024, Outcome: record.OutcomeTimeout},
+		record.Usage{Function: "b", Duration: time.Millisecond, BilledMS: 1, MemoryMB: 1024, Outcome: record.OutcomeError, Cold: true},
+		record.Usage{Function: "b", Outcome: record.OutcomeLimited},
 	)
 	rep := Summarize(recs, time.Time{}, DefaultPrices)
 	if len(rep.Functions) != 2 || rep.Functions[0].Function != "a" || rep.Functions[1].Function != "b" {

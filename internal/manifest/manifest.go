@@ -14,7 +14,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // FileName is the manifest's conventional name.
@@ -45,7 +45,7 @@ type Manifest struct {
 // holds ${secret:NAME} references, never a password.
 type Database struct {
 	Name           string   `json:"name"`
-	Engine         string   `json:"engine"` // store.EngineSQLite (default) or store.EnginePostgres
+	Engine         string   `json:"engine"` // record.EngineSQLite (default) or record.EnginePostgres
 	URL            string   `json:"url,omitempty"`
 	MaxConnections int      `json:"max_connections"`
 	Pos            Position `json:"pos"`
@@ -71,7 +71,7 @@ type Workflow struct {
 }
 
 // Binding gives a function a database or KV namespace under a name of its
-// own. Kind (store.BindingSQL or store.BindingKV) follows from what
+// own. Kind (record.BindingSQL or record.BindingKV) follows from what
 // Resource names.
 type Binding struct {
 	Name     string   `json:"name"`
@@ -128,7 +128,7 @@ type Function struct {
 	FetchPrivate bool `json:"fetch_private,omitempty"`
 	// Workflows are the workflows (top-level workflows:) that name this
 	// function, sorted by name.
-	Workflows []store.WorkflowConfig `json:"workflows,omitempty"`
+	Workflows []record.WorkflowConfig `json:"workflows,omitempty"`
 
 	Pos Position `json:"pos"` // of the function's name
 }
@@ -150,8 +150,8 @@ type Route struct {
 // Config is the function's configuration as versions store it. Bindings
 // and workflows are sorted by name and secrets and fetch patterns sorted
 // too, so that reordering them in the file changes nothing.
-func (f Function) Config() store.FunctionConfig {
-	c := store.FunctionConfig{
+func (f Function) Config() record.FunctionConfig {
+	c := record.FunctionConfig{
 		Kind:           f.Kind,
 		MemoryMB:       f.MemoryMB,
 		TimeoutMS:      f.Timeout.Milliseconds(),
@@ -163,9 +163,9 @@ func (f Function) Config() store.FunctionConfig {
 		c.Env = maps.Clone(f.Env)
 	}
 	for _, b := range f.Bindings {
-		c.Bindings = append(c.Bindings, store.Binding{Name: b.Name, Kind: b.Kind, Resource: b.Resource})
+		c.Bindings = append(c.Bindings, record.Binding{Name: b.Name, Kind: b.Kind, Resource: b.Resource})
 	}
-	slices.SortFunc(c.Bindings, func(a, b store.Binding) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(c.Bindings, func(a, b record.Binding) int { return strings.Compare(a.Name, b.Name) })
 	if len(f.Secrets) > 0 {
 		c.Secrets = slices.Sorted(slices.Values(f.Secrets))
 	}
@@ -174,7 +174,7 @@ func (f Function) Config() store.FunctionConfig {
 	}
 	if len(f.Workflows) > 0 {
 		c.Workflows = slices.Clone(f.Workflows)
-		slices.SortFunc(c.Workflows, func(a, b store.WorkflowConfig) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(c.Workflows, func(a, b record.WorkflowConfig) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return c
 }

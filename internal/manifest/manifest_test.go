@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -77,8 +77,8 @@ func goldenJSON(t *testing.T, m *Manifest) string {
 	}
 	type fnView struct {
 		Function
-		Timeout string               `json:"timeout"`
-		Config  store.FunctionConfig `json:"config"`
+		Timeout string                `json:"timeout"`
+		Config  record.FunctionConfig `json:"config"`
 	}
 	view := struct {
 		Path, Dir, Project string
@@ -143,7 +143,7 @@ func TestLoad(t *testing.T) {
 	assert.Equal(t, deploy.Spec{Project: "hello", Functions: []deploy.FunctionSpec{{
 		Name:         "hello",
 		ModuleSHA256: strings.Repeat("a", 64),
-		Config:       store.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64, Env: map[string]string{"K": "v"}},
+		Config:       record.FunctionConfig{Kind: "reactor", MemoryMB: 128, TimeoutMS: 10000, MaxConcurrency: 64, Env: map[string]string{"K": "v"}},
 		Routes:       []deploy.RouteSpec{{Method: "GET", Path: "/hi"}},
 		Retries:      deploy.DefaultRetries,
 	}}}, spec)
@@ -326,10 +326,10 @@ func TestSpecWithBindings(t *testing.T) {
 		fns[f.Name] = f
 	}
 	api := fns["api"].Config
-	assert.Equal(t, []store.Binding{
-		{Name: "cache", Kind: store.BindingKV, Resource: "sessions"},
-		{Name: "db", Kind: store.BindingSQL, Resource: "main"},
-		{Name: "orders", Kind: store.BindingSQL, Resource: "orders"},
+	assert.Equal(t, []record.Binding{
+		{Name: "cache", Kind: record.BindingKV, Resource: "sessions"},
+		{Name: "db", Kind: record.BindingSQL, Resource: "main"},
+		{Name: "orders", Kind: record.BindingSQL, Resource: "orders"},
 	}, api.Bindings)
 	assert.Equal(t, []string{"STRIPE_KEY"}, api.Secrets)
 	assert.Equal(t, []string{"*.example.org", "127.0.0.1:9000", "[::1]:8443", "api.stripe.com"}, api.Fetch)
@@ -346,10 +346,10 @@ func TestSpecWithBindings(t *testing.T) {
 	ap := p.ApplyParams(spec, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	require.NotNil(t, ap.Bindings)
 	require.NoError(t, ap.Validate())
-	st := deploy.State{Active: map[string]store.Version{}, Databases: ap.Bindings.Databases, KV: ap.Bindings.KV}
+	st := deploy.State{Active: map[string]record.Version{}, Databases: ap.Bindings.Databases, KV: ap.Bindings.KV}
 	for _, v := range ap.NewVersions {
-		st.Functions = append(st.Functions, store.Function{Name: v.Function, Project: spec.Project, ActiveVersion: 1})
-		st.Active[v.Function] = store.Version{Function: v.Function, Number: 1, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
+		st.Functions = append(st.Functions, record.Function{Name: v.Function, Project: spec.Project, ActiveVersion: 1})
+		st.Active[v.Function] = record.Version{Function: v.Function, Number: 1, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
 	}
 	st.Routes = ap.Routes
 	st.Queues, st.Topics, st.Schedules = ap.Events.Queues, ap.Events.Topics, ap.Events.Schedules

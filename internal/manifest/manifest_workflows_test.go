@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 func TestSpecWithWorkflows(t *testing.T) {
@@ -35,11 +35,11 @@ func TestSpecWithWorkflows(t *testing.T) {
 	for _, f := range spec.Functions {
 		fns[f.Name] = f
 	}
-	assert.Equal(t, []store.WorkflowConfig{
+	assert.Equal(t, []record.WorkflowConfig{
 		{Name: "approval", Retention: 90 * time.Minute},
 		{Name: "fulfil", HistoryLimit: 50000, Retention: 168 * time.Hour},
 	}, fns["orders"].Config.Workflows)
-	assert.Equal(t, []store.WorkflowConfig{{Name: "pages"}}, fns["pipeline"].Config.Workflows)
+	assert.Equal(t, []record.WorkflowConfig{{Name: "pages"}}, fns["pipeline"].Config.Workflows)
 	assert.Equal(t, []deploy.RouteSpec{
 		{Method: "GET", Path: "/orders/{id}"},
 		{Method: "POST", Path: "/orders", Workflow: "fulfil", RateLimit: 5, RateBurst: 5},
@@ -52,17 +52,17 @@ func TestSpecWithWorkflows(t *testing.T) {
 	require.NoError(t, err)
 	ap := p.ApplyParams(spec, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, ap.Validate())
-	assert.Contains(t, ap.Routes, store.Route{Project: "shop", Method: "POST", Path: "/orders", Function: "orders", Workflow: "fulfil", RateLimit: 5, RateBurst: 5})
-	assert.Contains(t, ap.Routes, store.Route{Project: "shop", Method: "PUT", Path: "/docs/{id}", Function: "pipeline", Workflow: "pages"})
+	assert.Contains(t, ap.Routes, record.Route{Project: "shop", Method: "POST", Path: "/orders", Function: "orders", Workflow: "fulfil", RateLimit: 5, RateBurst: 5})
+	assert.Contains(t, ap.Routes, record.Route{Project: "shop", Method: "PUT", Path: "/docs/{id}", Function: "pipeline", Workflow: "pages"})
 	var out bytes.Buffer
 	require.NoError(t, p.Write(&out))
 	assert.Contains(t, out.String(), "+ workflow fulfil (orders, history_limit 50000, retention 168h)\n")
 	assert.Contains(t, out.String(), "+ workflow pages (pipeline)\n")
 
-	st := deploy.State{Active: map[string]store.Version{}, Routes: ap.Routes}
+	st := deploy.State{Active: map[string]record.Version{}, Routes: ap.Routes}
 	for _, v := range ap.NewVersions {
-		st.Functions = append(st.Functions, store.Function{Name: v.Function, Project: spec.Project, ActiveVersion: 1})
-		st.Active[v.Function] = store.Version{Function: v.Function, Number: 1, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
+		st.Functions = append(st.Functions, record.Function{Name: v.Function, Project: spec.Project, ActiveVersion: 1})
+		st.Active[v.Function] = record.Version{Function: v.Function, Number: 1, ModuleSHA256: v.ModuleSHA256, Config: v.Config}
 	}
 	st.Queues, st.Topics, st.Schedules = ap.Events.Queues, ap.Events.Topics, ap.Events.Schedules
 

@@ -18,8 +18,8 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
-	"github.com/stratahq/strata/internal/store"
 )
 
 // Known keys, in the order the docs list them. Suggestions for typos come
@@ -539,7 +539,7 @@ func (p *parser) function(e entry) Function {
 		p.addf(e.pos, field, "needs source (the directory of a Go main package) or wasm (a prebuilt WebAssembly module)")
 	}
 	if !kindSet && sourcePos.Line > 0 {
-		f.Kind = store.KindReactor
+		f.Kind = record.KindReactor
 	}
 	return f
 }

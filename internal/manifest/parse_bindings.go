@@ -8,7 +8,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // databaseKeys are the known keys of a database (a kv namespace has none
@@ -83,7 +83,7 @@ func (p *parser) databases(e entry) []Database {
 	out := make([]Database, 0, len(entries))
 	for _, de := range entries {
 		field := "databases." + de.key
-		d := Database{Name: de.key, Engine: store.EngineSQLite, MaxConnections: deploy.DefaultMaxConnections, Pos: de.pos}
+		d := Database{Name: de.key, Engine: record.EngineSQLite, MaxConnections: deploy.DefaultMaxConnections, Pos: de.pos}
 		if err := deploy.ValidateResourceName(de.key); err != nil {
 			p.addf(de.pos, field, "database name %v", err)
 		}
@@ -240,7 +240,7 @@ func (p *parser) checkBindings(m *Manifest) {
 	kinds := map[string]string{}
 	var known []string
 	for _, d := range m.Databases {
-		kinds[d.Name] = store.BindingSQL
+		kinds[d.Name] = record.BindingSQL
 		known = append(known, d.Name)
 	}
 	for _, k := range m.KV {
@@ -254,7 +254,7 @@ func (p *parser) checkBindings(m *Manifest) {
 			p.addf(pos, field, "%q is both a database and a kv namespace (the other at %s); give them different names", k.Name, other)
 			continue
 		}
-		kinds[k.Name] = store.BindingKV
+		kinds[k.Name] = record.BindingKV
 		known = append(known, k.Name)
 	}
 	slices.Sort(known)

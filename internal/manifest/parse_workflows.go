@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // workflowKeys are the known keys of a workflow.
@@ -107,11 +107,11 @@ func (p *parser) checkWorkflows(m *Manifest) {
 			p.unknownName(ref{kind: "function", name: w.Function, pos: w.fnPos, field: "workflows." + w.Name + ".function"}, names)
 			continue
 		}
-		if f.Kind == store.KindCommand {
+		if f.Kind == record.KindCommand {
 			p.addf(w.fnPos, "workflows."+w.Name+".function", "function %q is a command module (kind: command); workflows run in reactor functions built with the Go SDK", f.Name)
 			continue
 		}
-		f.Workflows = append(f.Workflows, store.WorkflowConfig{Name: w.Name, HistoryLimit: w.HistoryLimit, Retention: w.Retention})
+		f.Workflows = append(f.Workflows, record.WorkflowConfig{Name: w.Name, HistoryLimit: w.HistoryLimit, Retention: w.Retention})
 	}
 	for _, r := range p.wfRefs {
 		w, ok := byName[r.name]

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/deploy"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
-	"github.com/stratahq/strata/internal/store"
 )
 
 const schemaPath = "../../schema/strata.schema.json"
@@ -260,7 +260,7 @@ func TestSchemaAgreesWithGoOnBindings(t *testing.T) {
 			"mysql://h/db", "http://h", "POSTGRES://h/db", "postgres:db", "h/db", "", "${secret:URL", "$URL",
 			"${secret:lower-case}", "${secret:URL}${secret:PW}", "${secret:URL}/db",
 		} {
-			err := deploy.ValidateDatabaseURL("d", store.EnginePostgres, u, declared)
+			err := deploy.ValidateDatabaseURL("d", record.EnginePostgres, u, declared)
 			check(t, project(map[string]any{"secrets": []any{"PW", "URL", "USER"}, "databases": map[string]any{"d": map[string]any{"engine": "postgres", "url": u}}}, map[string]any{}), err)
 		}
 		// postgres needs a url and sqlite takes none.
@@ -277,7 +277,7 @@ func TestSchemaAgreesWithGoOnBindings(t *testing.T) {
 			}
 			engine, _ := tc.engine.(string)
 			if engine == "" {
-				engine = store.EngineSQLite
+				engine = record.EngineSQLite
 			}
 			u, _ := tc.url.(string)
 			check(t, project(map[string]any{"databases": map[string]any{"d": d}}, map[string]any{}), deploy.ValidateDatabaseURL("d", engine, u, declared))

@@ -8,15 +8,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // moduleMB compiles the hello guest under a memory limit of mb MB.
-func moduleMB(t testing.TB, name string, mb int) *runtime.Module {
+func moduleMB(t testing.TB, name string, mb int) *wasm.Module {
 	t.Helper()
-	m, err := testRuntime(t).Compile(context.Background(), runtimetest.Guest(t, runtimetest.Hello),
-		runtime.ModuleSpec{Name: name, MemoryMB: mb})
+	m, err := testRuntime(t).Compile(context.Background(), wasmtest.Guest(t, wasmtest.Hello),
+		wasm.ModuleSpec{Name: name, MemoryMB: mb})
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close(context.Background()) })
 	return m
@@ -29,7 +29,7 @@ func hold(t *testing.T, p *pool.Pool) (release func()) {
 	g := newGate()
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{Stdout: g})
+		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: g})
 		done <- err
 	}()
 	select {
@@ -64,18 +64,18 @@ func TestMemoryBudgetRefusesBeyond(t *testing.T) {
 	r1, r2 := hold(t, a), hold(t, a)
 	require.Equal(t, pool.BudgetStats{LimitMB: 160, ProjectMB: 160, UsedMB: 128}, budget.Stats())
 
-	_, _, err := b.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, _, err := b.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.ErrorIs(t, err, pool.ErrAtCapacity, "the gateway answers 429 for it")
 	require.ErrorContains(t, err, "b-fn@1: a new 64 MB instance does not fit (128 of 160 MB held by live instances)")
-	_, _, err = a.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, _, err = a.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget, "the budget binds the function that fills it too")
 
 	r1()
 	r2()
 	// A's two instances are idle now and still hold their memory; B's cold
 	// start closes one of them (an idle instance is a cache) and runs.
-	resp, cold, err := b.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	resp, cold, err := b.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.True(t, cold)
 	require.Equal(t, 200, resp.Status)
@@ -93,7 +93,7 @@ func TestMemoryBudgetRefusesBeyond(t *testing.T) {
 func TestMemoryBudgetTooSmallForOneInstance(t *testing.T) {
 	t.Parallel()
 	p := newPool(t, moduleMB(t, "big@1", 256), pool.Config{Budget: pool.NewBudget(100, 0)})
-	_, _, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.ErrorContains(t, err, "big@1 needs 256 MB per instance, more than a project's share of the node's instance memory budget (100 of 100 MB")
 }
@@ -106,7 +106,7 @@ func TestMemoryBudgetKeepsProvisioned(t *testing.T) {
 	a := newPool(t, moduleMB(t, "prov@1", 64), pool.Config{MaxInstances: 2, Provisioned: 1, Budget: budget})
 	require.NoError(t, a.Prewarm(context.Background(), 1))
 	b := newPool(t, moduleMB(t, "other@1", 64), pool.Config{Budget: budget})
-	_, _, err := b.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, _, err := b.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.Equal(t, 1, a.Stats().Idle)
 	require.Equal(t, uint64(0), a.Stats().Shed)
@@ -122,10 +122,10 @@ func TestMemoryBudgetProjectShare(t *testing.T) {
 	b := newPool(t, moduleMB(t, "b-fn@1", 64), pool.Config{MaxInstances: 10, Budget: budget, Project: "tenant-b", NoPrewarmAhead: true})
 	hold(t, a)
 	hold(t, a)
-	_, _, err := a.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, _, err := a.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.ErrorIs(t, err, pool.ErrMemoryBudget)
 	require.ErrorContains(t, err, "a-fn@1: a new 64 MB instance does not fit in project tenant-a's share of the node's instance memory (128 of 130 MB")
-	resp, _, err := b.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	resp, _, err := b.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.Status)
 }

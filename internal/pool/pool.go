@@ -16,7 +16,7 @@
 // within the node's memory, each project within its share.
 //
 // It does not own deadlines, retries, metering or logs (internal/invoke),
-// nor running code (internal/runtime). A Pool never queues: when every slot
+// nor running code (internal/wasm). A Pool never queues: when every slot
 // is busy it answers ErrAtCapacity at once and the caller decides (the
 // gateway answers 429).
 package pool
@@ -26,12 +26,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/stratahq/strata/internal/clock"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -114,7 +114,7 @@ type Stats struct {
 
 // Pool holds the instances of one module. It is safe for concurrent use.
 type Pool struct {
-	m       *runtime.Module
+	m       *wasm.Module
 	cfg     Config
 	command bool
 	mb      int64 // memory each instance holds from cfg.Budget
@@ -122,8 +122,8 @@ type Pool struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	idle    []idleInstance           // a stack: the top is the most recently used
-	waiters []chan *runtime.Instance // invocations waiting for a released instance, oldest first
+	idle    []idleInstance        // a stack: the top is the most recently used
+	waiters []chan *wasm.Instance // invocations waiting for a released instance, oldest first
 	busy    int
 	closed  bool
 	stats   Stats
@@ -146,12 +146,12 @@ type Pool struct {
 }
 
 type idleInstance struct {
-	inst  *runtime.Instance
+	inst  *wasm.Instance
 	since time.Time
 }
 
 // New creates a pool for m and starts its idle reaper. Close stops it.
-func New(m *runtime.Module, cfg Config) *Pool {
+func New(m *wasm.Module, cfg Config) *Pool {
 	if cfg.MaxInstances < 1 {
 		cfg.MaxInstances = 1
 	}
@@ -166,9 +166,9 @@ func New(m *runtime.Module, cfg Config) *Pool {
 		cfg.WarmWait = DefaultWarmWait
 	}
 	if cfg.WaitAbove <= 0 {
-		cfg.WaitAbove = goruntime.GOMAXPROCS(0)
+		cfg.WaitAbove = runtime.GOMAXPROCS(0)
 	}
-	if m.Kind() == runtime.KindCommand {
+	if m.Kind() == wasm.KindCommand {
 		cfg.Provisioned = 0
 	}
 	log := cfg.Logger
@@ -178,7 +178,7 @@ func New(m *runtime.Module, cfg Config) *Pool {
 	p := &Pool{
 		m:       m,
 		cfg:     cfg,
-		command: m.Kind() == runtime.KindCommand,
+		command: m.Kind() == wasm.KindCommand,
 		mb:      int64(m.MemoryMB()),
 		log:     log,
 		drained: make(chan struct{}),
@@ -222,7 +222,7 @@ func (p *Pool) reapLoop(every time.Duration) {
 // It returns ErrAtCapacity at once when MaxInstances invocations are in
 // flight, and ErrClosed after Close. An instance that breaks (timeout, trap,
 // panic) is discarded, so the next invocation starts fresh.
-func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output) (resp *wire.Response, cold bool, err error) {
+func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Output) (resp *wire.Response, cold bool, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -234,7 +234,7 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 	}
 	p.busy++
 	p.stats.Invocations++
-	var inst *runtime.Instance
+	var inst *wasm.Instance
 	if n := len(p.idle); n > 0 {
 		inst = p.idle[n-1].inst
 		p.idle[n-1] = idleInstance{}
@@ -287,18 +287,18 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out runtime.Output
 // waitWarmLocked decides whether an invocation that found no idle instance
 // should wait for a released one, and if so registers it as a waiter. The
 // caller holds p.mu and has counted itself in p.busy.
-func (p *Pool) waitWarmLocked() chan *runtime.Instance {
+func (p *Pool) waitWarmLocked() chan *wasm.Instance {
 	if p.command || p.cfg.WarmWait < 0 || p.busy-1 < p.cfg.WaitAbove {
 		return nil
 	}
-	ch := make(chan *runtime.Instance, 1)
+	ch := make(chan *wasm.Instance, 1)
 	p.waiters = append(p.waiters, ch)
 	return ch
 }
 
 // awaitWarm waits up to WarmWait for an instance handed over by release
 // (or the filler); nil means none came and the caller cold-starts.
-func (p *Pool) awaitWarm(ch chan *runtime.Instance) *runtime.Instance {
+func (p *Pool) awaitWarm(ch chan *wasm.Instance) *wasm.Instance {
 	t := time.NewTimer(p.cfg.WarmWait)
 	defer t.Stop()
 	select {
@@ -325,7 +325,7 @@ func (p *Pool) awaitWarm(ch chan *runtime.Instance) *runtime.Instance {
 // putIdleLocked makes a warm instance available: to the oldest waiting
 // invocation if there is one, else onto the idle stack. The caller holds
 // p.mu.
-func (p *Pool) putIdleLocked(inst *runtime.Instance) {
+func (p *Pool) putIdleLocked(inst *wasm.Instance) {
 	if len(p.waiters) > 0 {
 		ch := p.waiters[0]
 		p.waiters = p.waiters[1:]
@@ -335,7 +335,7 @@ func (p *Pool) putIdleLocked(inst *runtime.Instance) {
 	p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
 }
 
-func (p *Pool) release(inst *runtime.Instance) {
+func (p *Pool) release(inst *wasm.Instance) {
 	p.mu.Lock()
 	p.busy--
 	keep := inst != nil && !inst.Broken() && !p.closed
@@ -361,7 +361,7 @@ func (p *Pool) release(inst *runtime.Instance) {
 // instantiate creates an instance holding its memory from the budget
 // (reclaim: it may close idle instances to make room). The caller holds
 // no lock.
-func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*runtime.Instance, error) {
+func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*wasm.Instance, error) {
 	if err := p.cfg.Budget.acquire(p, p.mb, reclaim); err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*runtime.Instance
 
 // closeInstance closes an instance and returns its memory to the budget.
 // The caller holds no lock.
-func (p *Pool) closeInstance(inst *runtime.Instance) {
+func (p *Pool) closeInstance(inst *wasm.Instance) {
 	_ = inst.Close(context.Background())
 	p.cfg.Budget.release(p.cfg.Project, p.mb)
 }
@@ -462,7 +462,7 @@ func (p *Pool) Reap() int {
 	for n < spare && n < len(p.idle) && p.idle[n].since.Before(cutoff) {
 		n++
 	}
-	victims := make([]*runtime.Instance, n)
+	victims := make([]*wasm.Instance, n)
 	for i := range n {
 		victims[i] = p.idle[i].inst
 	}

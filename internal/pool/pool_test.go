@@ -14,41 +14,41 @@ import (
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 var (
 	rtOnce sync.Once
-	rt     *runtime.Runtime
+	rt     *wasm.Runtime
 	rtErr  error
 )
 
-func testRuntime(t testing.TB) *runtime.Runtime {
+func testRuntime(t testing.TB) *wasm.Runtime {
 	t.Helper()
 	rtOnce.Do(func() {
-		rt, rtErr = runtime.New(context.Background(), runtime.Config{CacheDir: runtimetest.SharedCacheDir()})
+		rt, rtErr = wasm.New(context.Background(), wasm.Config{CacheDir: wasmtest.SharedCacheDir()})
 	})
 	require.NoError(t, rtErr)
 	return rt
 }
 
-func module(t testing.TB, guest string) *runtime.Module {
+func module(t testing.TB, guest string) *wasm.Module {
 	t.Helper()
-	var wasm []byte
-	if guest == runtimetest.CGI {
-		wasm = runtimetest.BuildC(t, guest)
+	var bin []byte
+	if guest == wasmtest.CGI {
+		bin = wasmtest.BuildC(t, guest)
 	} else {
-		wasm = runtimetest.Guest(t, guest)
+		bin = wasmtest.Guest(t, guest)
 	}
-	m, err := testRuntime(t).Compile(context.Background(), wasm, runtime.ModuleSpec{Name: guest + "@1"})
+	m, err := testRuntime(t).Compile(context.Background(), bin, wasm.ModuleSpec{Name: guest + "@1"})
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close(context.Background()) })
 	return m
 }
 
-func newPool(t testing.TB, m *runtime.Module, cfg pool.Config) *pool.Pool {
+func newPool(t testing.TB, m *wasm.Module, cfg pool.Config) *pool.Pool {
 	t.Helper()
 	p := pool.New(m, cfg)
 	t.Cleanup(func() { p.Close(context.Background()) })
@@ -77,12 +77,12 @@ func (g *gate) Write(p []byte) (int, error) {
 
 func TestWarmReuse(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, module(t, runtimetest.Hello), pool.Config{MaxInstances: 2})
-	resp, cold, err := p.Invoke(context.Background(), get("/one", ""), runtime.Output{})
+	p := newPool(t, module(t, wasmtest.Hello), pool.Config{MaxInstances: 2})
+	resp, cold, err := p.Invoke(context.Background(), get("/one", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.True(t, cold)
 	require.Contains(t, string(resp.Body), "path=/one\n")
-	resp, cold, err = p.Invoke(context.Background(), get("/two", ""), runtime.Output{})
+	resp, cold, err = p.Invoke(context.Background(), get("/two", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.False(t, cold)
 	require.Contains(t, string(resp.Body), "path=/two\n")
@@ -93,7 +93,7 @@ func TestWarmReuse(t *testing.T) {
 func TestAtCapacity(t *testing.T) {
 	t.Parallel()
 	const max = 2
-	p := newPool(t, module(t, runtimetest.Hello), pool.Config{MaxInstances: max})
+	p := newPool(t, module(t, wasmtest.Hello), pool.Config{MaxInstances: max})
 	gates := make([]*gate, max)
 	var wg sync.WaitGroup
 	errs := make([]error, max)
@@ -102,12 +102,12 @@ func TestAtCapacity(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), runtime.Output{Stdout: gates[i]})
+			_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: gates[i]})
 		}()
 		<-gates[i].entered
 	}
 	require.Equal(t, max, p.Stats().Busy)
-	_, _, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.ErrorIs(t, err, pool.ErrAtCapacity)
 	require.ErrorContains(t, err, "hello@1")
 	for _, g := range gates {
@@ -119,7 +119,7 @@ func TestAtCapacity(t *testing.T) {
 	}
 	require.Equal(t, pool.Stats{Max: max, Idle: max, ColdStarts: max, Invocations: max}, p.Stats(),
 		"a rejected call is not an invocation")
-	_, cold, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.False(t, cold)
 }
@@ -131,24 +131,24 @@ func TestDiscardBrokenInstances(t *testing.T) {
 		ctx   func() (context.Context, context.CancelFunc)
 		check func(*testing.T, error)
 	}{
-		{runtimetest.Panic, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+		{wasmtest.Panic, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
 			func(t *testing.T, err error) {
-				var trap *runtime.TrapError
+				var trap *wasm.TrapError
 				require.ErrorAs(t, err, &trap)
 			}},
-		{runtimetest.Loop, func() (context.Context, context.CancelFunc) {
+		{wasmtest.Loop, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 50*time.Millisecond)
-		}, func(t *testing.T, err error) { require.ErrorIs(t, err, runtime.ErrTimeout) }},
+		}, func(t *testing.T, err error) { require.ErrorIs(t, err, wasm.ErrTimeout) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.guest, func(t *testing.T) {
 			t.Parallel()
 			p := newPool(t, module(t, tt.guest), pool.Config{MaxInstances: 1})
-			_, _, err := p.Invoke(context.Background(), get("/", "ok=1"), runtime.Output{})
+			_, _, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Output{})
 			require.NoError(t, err)
 
 			ctx, cancel := tt.ctx()
-			_, cold, err := p.Invoke(ctx, get("/", ""), runtime.Output{})
+			_, cold, err := p.Invoke(ctx, get("/", ""), wasm.Output{})
 			cancel()
 			require.False(t, cold)
 			tt.check(t, err)
@@ -157,7 +157,7 @@ func TestDiscardBrokenInstances(t *testing.T) {
 			require.Equal(t, 0, s.Busy)
 			require.Equal(t, uint64(1), s.Discarded)
 
-			resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), runtime.Output{})
+			resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Output{})
 			require.NoError(t, err)
 			require.True(t, cold, "the broken instance was not reused")
 			require.Equal(t, "fine", string(resp.Body))
@@ -168,7 +168,7 @@ func TestDiscardBrokenInstances(t *testing.T) {
 func TestPrewarmAndReap(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	p := newPool(t, module(t, runtimetest.Hello), pool.Config{MaxInstances: 3, IdleTimeout: 5 * time.Minute, Clock: clk})
+	p := newPool(t, module(t, wasmtest.Hello), pool.Config{MaxInstances: 3, IdleTimeout: 5 * time.Minute, Clock: clk})
 	require.NoError(t, p.Prewarm(context.Background(), 2))
 	require.Equal(t, 2, p.Stats().Idle)
 	require.NoError(t, p.Prewarm(context.Background(), 10), "bounded by MaxInstances")
@@ -177,7 +177,7 @@ func TestPrewarmAndReap(t *testing.T) {
 
 	clk.Advance(3 * time.Minute)
 	require.Equal(t, 0, p.Reap(), "nothing idle long enough")
-	_, cold, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.False(t, cold)
 
@@ -190,20 +190,20 @@ func TestPrewarmAndReap(t *testing.T) {
 	require.Equal(t, 0, s.Idle)
 	require.Equal(t, uint64(3), s.Reaped)
 
-	_, cold, err = p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, cold, err = p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.True(t, cold, "scaled to zero")
 }
 
 func TestCloseWaitsForInFlight(t *testing.T) {
 	t.Parallel()
-	p := pool.New(module(t, runtimetest.Hello), pool.Config{MaxInstances: 2})
+	p := pool.New(module(t, wasmtest.Hello), pool.Config{MaxInstances: 2})
 	require.NoError(t, p.Prewarm(context.Background(), 1))
 	g := newGate()
 	invoked := make(chan error, 1)
 	var body []byte
 	go func() {
-		resp, _, err := p.Invoke(context.Background(), get("/inflight", ""), runtime.Output{Stdout: g})
+		resp, _, err := p.Invoke(context.Background(), get("/inflight", ""), wasm.Output{Stdout: g})
 		if err == nil {
 			body = resp.Body
 		}
@@ -215,7 +215,7 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 	go func() { closed <- p.Close(context.Background()) }()
 	// New invocations are refused once Close has begun.
 	require.Eventually(t, func() bool {
-		_, _, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 		return errors.Is(err, pool.ErrClosed)
 	}, 10*time.Second, time.Millisecond)
 	select {
@@ -240,10 +240,10 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 
 func TestCommandPool(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, module(t, runtimetest.CGI), pool.Config{MaxInstances: 1})
+	p := newPool(t, module(t, wasmtest.CGI), pool.Config{MaxInstances: 1})
 	require.NoError(t, p.Prewarm(context.Background(), 1))
 	for range 2 {
-		resp, cold, err := p.Invoke(context.Background(), get("/c", ""), runtime.Output{})
+		resp, cold, err := p.Invoke(context.Background(), get("/c", ""), wasm.Output{})
 		require.NoError(t, err)
 		require.True(t, cold, "commands always start fresh")
 		require.Contains(t, string(resp.Body), "path=/c\n")
@@ -261,7 +261,7 @@ func TestHammer(t *testing.T) {
 		goroutines = 12
 		calls      = 25
 	)
-	p := newPool(t, module(t, runtimetest.Hello), pool.Config{MaxInstances: max})
+	p := newPool(t, module(t, wasmtest.Hello), pool.Config{MaxInstances: max})
 	var ok, refused atomic.Uint64
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -271,7 +271,7 @@ func TestHammer(t *testing.T) {
 			for c := range calls {
 				path := fmt.Sprintf("/g%d/c%d", g, c)
 				var logs bytes.Buffer
-				resp, _, err := p.Invoke(context.Background(), get(path, ""), runtime.Output{Stdout: &logs})
+				resp, _, err := p.Invoke(context.Background(), get(path, ""), wasm.Output{Stdout: &logs})
 				if errors.Is(err, pool.ErrAtCapacity) {
 					refused.Add(1)
 					continue
@@ -310,7 +310,7 @@ func assertNoError(t *testing.T, err error) bool {
 // (and cold-starts when none comes in time).
 func TestWaitsForWarmInstance(t *testing.T) {
 	t.Parallel()
-	m := module(t, runtimetest.Hello)
+	m := module(t, wasmtest.Hello)
 	for _, tc := range []struct {
 		name     string
 		warmWait time.Duration
@@ -325,7 +325,7 @@ func TestWaitsForWarmInstance(t *testing.T) {
 			a := newGate()
 			aDone := make(chan error, 1)
 			go func() {
-				_, _, err := p.Invoke(context.Background(), get("/a", ""), runtime.Output{Stdout: a})
+				_, _, err := p.Invoke(context.Background(), get("/a", ""), wasm.Output{Stdout: a})
 				aDone <- err
 			}()
 			<-a.entered
@@ -335,7 +335,7 @@ func TestWaitsForWarmInstance(t *testing.T) {
 			}
 			bDone := make(chan result, 1)
 			go func() {
-				_, cold, err := p.Invoke(context.Background(), get("/b", ""), runtime.Output{})
+				_, cold, err := p.Invoke(context.Background(), get("/b", ""), wasm.Output{})
 				bDone <- result{cold, err}
 			}()
 			if tc.release {

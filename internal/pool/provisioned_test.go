@@ -10,14 +10,14 @@ import (
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 func TestProvisionedSurvivesReap(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	p := newPool(t, module(t, runtimetest.Hello), pool.Config{MaxInstances: 4, Provisioned: 2, IdleTimeout: 5 * time.Minute, Clock: clk})
+	p := newPool(t, module(t, wasmtest.Hello), pool.Config{MaxInstances: 4, Provisioned: 2, IdleTimeout: 5 * time.Minute, Clock: clk})
 	require.NoError(t, p.Prewarm(context.Background(), 2))
 	s := p.Stats()
 	require.Equal(t, 2, s.Idle)
@@ -25,7 +25,7 @@ func TestProvisionedSurvivesReap(t *testing.T) {
 
 	clk.Advance(time.Hour)
 	require.Equal(t, 0, p.Reap(), "provisioned instances are never reaped")
-	_, cold, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{})
+	_, cold, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{})
 	require.NoError(t, err)
 	require.False(t, cold)
 
@@ -40,7 +40,7 @@ func TestProvisionedSurvivesReap(t *testing.T) {
 	g := newGate()
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := p.Invoke(context.Background(), get("/", ""), runtime.Output{Stdout: g})
+		_, _, err := p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: g})
 		done <- err
 	}()
 	<-g.entered
@@ -58,8 +58,8 @@ func TestProvisionedReplacesDiscarded(t *testing.T) {
 		guest string
 		ctx   func() (context.Context, context.CancelFunc)
 	}{
-		{runtimetest.Panic, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
-		{runtimetest.Loop, func() (context.Context, context.CancelFunc) {
+		{wasmtest.Panic, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{wasmtest.Loop, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 50*time.Millisecond)
 		}},
 	}
@@ -70,7 +70,7 @@ func TestProvisionedReplacesDiscarded(t *testing.T) {
 			require.NoError(t, p.Prewarm(context.Background(), 2))
 
 			ctx, cancel := tt.ctx()
-			_, cold, err := p.Invoke(ctx, get("/", ""), runtime.Output{})
+			_, cold, err := p.Invoke(ctx, get("/", ""), wasm.Output{})
 			cancel()
 			require.Error(t, err)
 			require.False(t, cold)
@@ -83,7 +83,7 @@ func TestProvisionedReplacesDiscarded(t *testing.T) {
 				return s.Idle == 2 && s.Replenished == 1
 			}, 30*time.Second, 5*time.Millisecond)
 			for range 2 {
-				resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), runtime.Output{})
+				resp, cold, err := p.Invoke(context.Background(), get("/", "ok=1"), wasm.Output{})
 				require.NoError(t, err)
 				require.False(t, cold, "served by a provisioned instance")
 				require.Equal(t, "fine", string(resp.Body))
@@ -110,7 +110,7 @@ func burst(t *testing.T, p *pool.Pool, n, wave int) pool.Stats {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), runtime.Output{Stdout: gates[i]})
+				_, _, errs[i] = p.Invoke(context.Background(), get("/", ""), wasm.Output{Stdout: gates[i]})
 				if errs[i] != nil {
 					gates[i].once.Do(func() { close(gates[i].entered) })
 				}
@@ -143,7 +143,7 @@ func TestBurstColdStarts(t *testing.T) {
 		wave        = 4
 		provisioned = 8
 	)
-	m := module(t, runtimetest.Hello)
+	m := module(t, wasmtest.Hello)
 	tests := []struct {
 		name        string
 		provisioned int

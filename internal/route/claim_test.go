@@ -3,7 +3,7 @@ package route
 import (
 	"testing"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 func TestClaims(t *testing.T) {
@@ -71,8 +71,8 @@ func FuzzClaimsCoverMatches(f *testing.F) {
 		if err != nil {
 			return
 		}
-		ra, _ := NewRouter([]store.Route{{Method: "GET", Path: pa, Function: "a"}})
-		rb, _ := NewRouter([]store.Route{{Method: "GET", Path: pb, Function: "b"}})
+		ra, _ := NewRouter([]record.Route{{Method: "GET", Path: pa, Function: "a"}})
+		rb, _ := NewRouter([]record.Route{{Method: "GET", Path: pb, Function: "b"}})
 		_, _, _, okA := ra.Match("GET", path)
 		_, _, _, okB := rb.Match("GET", path)
 		if okA && okB && !a.Claim().Overlaps(b.Claim()) {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // FuzzRouter checks that parsing and matching never panic, and that a
@@ -19,7 +19,7 @@ func FuzzRouter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r, err := NewRouter([]store.Route{{Project: "p", Method: p.Method, Path: p.Path, Function: "f"}})
+		r, err := NewRouter([]record.Route{{Project: "p", Method: p.Method, Path: p.Path, Function: "f"}})
 		if err != nil {
 			t.Fatalf("route %q parses but the router rejects it: %v", spec, err)
 		}

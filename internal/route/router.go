@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -28,7 +28,7 @@ type Router struct {
 // handler is what one route leads to.
 type handler struct {
 	fn    string
-	route store.Route
+	route record.Route
 	// slots maps each capture (parameter or catch-all, in path order) to its
 	// index in the returned params, or -1 for an unnamed "*" catch-all.
 	slots   []int
@@ -53,7 +53,7 @@ type node struct {
 // is left out and reported in the error; deploys prevent both, so this only
 // happens with bad stored data. The returned router is usable even then,
 // serving every other route, so one bad row cannot take the gateway down.
-func NewRouter(routes []store.Route) (*Router, error) {
+func NewRouter(routes []record.Route) (*Router, error) {
 	r := &Router{}
 	var errs []error
 	for _, rt := range routes {
@@ -70,7 +70,7 @@ func NewRouter(routes []store.Route) (*Router, error) {
 	return r, errors.Join(errs...)
 }
 
-func (r *Router) add(p Pattern, rt store.Route) error {
+func (r *Router) add(p Pattern, rt record.Route) error {
 	h := &handler{fn: rt.Function, route: rt}
 	n := &r.root
 	var ep **endpoint
@@ -193,7 +193,7 @@ func (r *Router) Match(method, path string) (fn string, params []wire.Param, all
 // read its attributes (async, rate limit) from the route it matched. The
 // route belongs to the router: callers must not modify it. It does not
 // allocate more than Match.
-func (r *Router) MatchRoute(method, path string) (rt *store.Route, params []wire.Param, allowed []string, ok bool) {
+func (r *Router) MatchRoute(method, path string) (rt *record.Route, params []wire.Param, allowed []string, ok bool) {
 	if path == "" || path[0] != '/' {
 		return nil, nil, nil, false
 	}

@@ -8,20 +8,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // routes builds store routes from "METHOD PATH -> fn" lines.
-func routes(t testing.TB, lines ...string) []store.Route {
+func routes(t testing.TB, lines ...string) []record.Route {
 	t.Helper()
-	var out []store.Route
+	var out []record.Route
 	for _, l := range lines {
 		spec, fn, ok := strings.Cut(l, " -> ")
 		require.True(t, ok, l)
 		p, err := Parse(spec)
 		require.NoError(t, err, l)
-		out = append(out, store.Route{Project: "p", Method: p.Method, Path: p.Path, Function: fn})
+		out = append(out, record.Route{Project: "p", Method: p.Method, Path: p.Path, Function: fn})
 	}
 	return out
 }
@@ -174,12 +174,12 @@ func TestRouterWideNode(t *testing.T) {
 func TestNewRouterErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		routes []store.Route
+		routes []record.Route
 		err    string
 	}{
 		{
 			name: "clash renamed param",
-			routes: []store.Route{
+			routes: []record.Route{
 				{Project: "a", Method: "GET", Path: "/u/{id}", Function: "f"},
 				{Project: "b", Method: "GET", Path: "/u/{name}", Function: "g"},
 			},
@@ -187,7 +187,7 @@ func TestNewRouterErrors(t *testing.T) {
 		},
 		{
 			name: "clash catch-alls",
-			routes: []store.Route{
+			routes: []record.Route{
 				{Project: "a", Method: "*", Path: "/s/*", Function: "f"},
 				{Project: "a", Method: "*", Path: "/s/{rest...}", Function: "g"},
 			},
@@ -195,12 +195,12 @@ func TestNewRouterErrors(t *testing.T) {
 		},
 		{
 			name:   "bad path",
-			routes: []store.Route{{Project: "a", Method: "GET", Path: "/a//b", Function: "f"}},
+			routes: []record.Route{{Project: "a", Method: "GET", Path: "/a//b", Function: "f"}},
 			err:    `route GET /a//b of function "f": path "/a//b" has an empty segment ("//")`,
 		},
 		{
 			name:   "bad method",
-			routes: []store.Route{{Project: "a", Method: "", Path: "/a", Function: "f"}},
+			routes: []record.Route{{Project: "a", Method: "", Path: "/a", Function: "f"}},
 			err:    `route  /a of function "f": method "" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or *`,
 		},
 	}
@@ -213,7 +213,7 @@ func TestNewRouterErrors(t *testing.T) {
 }
 
 func TestNewRouterKeepsServingDespiteBadRoutes(t *testing.T) {
-	r, err := NewRouter([]store.Route{
+	r, err := NewRouter([]record.Route{
 		{Project: "a", Method: "GET", Path: "/u/{id}", Function: "first"},
 		{Project: "b", Method: "GET", Path: "/u/{name}", Function: "second"},
 		{Project: "b", Method: "GET", Path: "/bad//path", Function: "bad"},
@@ -295,7 +295,7 @@ func TestRouterMatchRoute(t *testing.T) {
 
 	rt, params, allowed, ok := r.MatchRoute("POST", "/hooks/7")
 	require.True(t, ok)
-	assert.Equal(t, store.Route{Project: "p", Method: "POST", Path: "/hooks/{id}", Function: "thumb", Async: true, RateLimit: 100, RateBurst: 200}, *rt)
+	assert.Equal(t, record.Route{Project: "p", Method: "POST", Path: "/hooks/{id}", Function: "thumb", Async: true, RateLimit: 100, RateBurst: 200}, *rt)
 	assert.Equal(t, ps("id", "7"), params)
 	assert.Nil(t, allowed)
 

@@ -22,8 +22,8 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -45,7 +45,7 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
-	cfg.CacheDir = runtimetest.SharedCacheDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
@@ -60,16 +60,16 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	}
 	c := client.New(srv.URL(), tok)
 
-	wasm := runtimetest.Guest(b, runtimetest.Binder)
+	wasm := wasmtest.Guest(b, wasmtest.Binder)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := c.UploadBlob(ctx, sha, wasm); err != nil {
 		b.Fatal(err)
 	}
-	fc := store.FunctionConfig{Kind: store.KindReactor, MemoryMB: 64, TimeoutMS: 60000, MaxConcurrency: 1,
-		Bindings: []store.Binding{{Name: "db", Kind: store.BindingSQL, Resource: "benchdb"}}}
+	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 60000, MaxConcurrency: 1,
+		Bindings: []record.Binding{{Name: "db", Kind: record.BindingSQL, Resource: "benchdb"}}}
 	spec := deploy.Spec{Project: "bench",
-		Databases: []deploy.DatabaseSpec{{Name: "benchdb", Engine: store.EngineSQLite, MaxConnections: 4}},
+		Databases: []deploy.DatabaseSpec{{Name: "benchdb", Engine: record.EngineSQLite, MaxConnections: 4}},
 		Functions: []deploy.FunctionSpec{{Name: "binder", ModuleSHA256: sha, Config: fc, Routes: []deploy.RouteSpec{{Method: "GET", Path: "/b"}}}}}
 	if _, err := c.Deploy(ctx, spec, false); err != nil {
 		b.Fatal(err)

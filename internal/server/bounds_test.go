@@ -16,8 +16,9 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // logWatch is a slog handler that hands records to waiters, so a test can
@@ -81,7 +82,7 @@ func startWatched(t *testing.T, adjust func(*config.Config)) (*node, *logWatch) 
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.CacheDir = runtimetest.SharedCacheDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
 	adjust(&cfg)
 	srv, err := New(cfg, slog.New(watch))
 	require.NoError(t, err)
@@ -120,17 +121,17 @@ func TestCompileBombsRefusedAtDeploy(t *testing.T) {
 	})
 	// The victim's active version is a tiny reactor: a Go guest may not
 	// compile within the short budget on a busy machine.
-	require.NoError(t, n.deploy(t, "victim", fn{"api", runtimetest.InitLoop(10), cfgOf(store.KindReactor), routes("GET /api")}))
+	require.NoError(t, n.deploy(t, "victim", fn{"api", wasmtest.InitLoop(10), cfgOf(record.KindReactor), routes("GET /api")}))
 	before, _, _ := get(t, n.url+"/api", nil)
 	for name, tc := range map[string]struct {
 		wasm []byte
 		want string
 	}{
-		"shape": {runtimetest.CompileBomb(12000, false), "function 0 has 24000 control instructions"},
+		"shape": {wasmtest.CompileBomb(12000, false), "function 0 has 24000 control instructions"},
 		// 12,000 loops take 5.5 s on an idle 2-core machine; its SIMD
 		// instruction hides its shape.
-		"budget":     {runtimetest.CompileBomb(12000, true), "compilation exceeded the 3s compile budget"},
-		"initialize": {runtimetest.InitLoop(-1), "_initialize did not return within the 1s init timeout"},
+		"budget":     {wasmtest.CompileBomb(12000, true), "compilation exceeded the 3s compile budget"},
+		"initialize": {wasmtest.InitLoop(-1), "_initialize did not return within the 1s init timeout"},
 	} {
 		err := n.deploy(t, "victim", fn{"api", tc.wasm, cfgOf(""), routes("GET /api")})
 		requireAPIError(t, err, 400, "function api", tc.want)
@@ -150,12 +151,12 @@ func TestCompileBombsRefusedAtDeploy(t *testing.T) {
 // still compiles, and the bomb's deploy stops when its client goes away.
 func TestSlowCompileDoesNotBlockOtherProjects(t *testing.T) {
 	n, watch := startWatched(t, func(c *config.Config) { c.CompileBudget = time.Hour })
-	hello := runtimetest.Guest(t, runtimetest.Hello)
+	hello := wasmtest.Guest(t, wasmtest.Hello)
 	// The bomb can only be stopped by its budget or its client: its SIMD
 	// instruction hides its shape. Compile time grows with the square of
 	// its loops: 12,000 took 5.5 s idle, close to a Go guest's deploy
 	// under load, so it could finish first; 30,000 take about 40 s.
-	bomb := runtimetest.CompileBomb(30000, true)
+	bomb := wasmtest.CompileBomb(30000, true)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -167,7 +168,7 @@ func TestSlowCompileDoesNotBlockOtherProjects(t *testing.T) {
 	}()
 	watch.wait(t, "compiling module", "module=bomb")
 
-	require.NoError(t, n.deploy(t, "bystander", fn{"api", hello, cfgOf(store.KindReactor), routes("GET /api")}),
+	require.NoError(t, n.deploy(t, "bystander", fn{"api", hello, cfgOf(record.KindReactor), routes("GET /api")}),
 		"another project deploys while the bomb compiles")
 	code, _, body := get(t, n.url+"/api", nil)
 	require.Equal(t, 200, code, body)
@@ -209,8 +210,8 @@ func specOf(t *testing.T, n *node, project string, fns ...fn) deploy.Spec {
 func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	dir := t.TempDir()
 	first, _ := startWatched(t, func(c *config.Config) { c.DataDir = dir })
-	hello := runtimetest.Guest(t, runtimetest.Hello)
-	require.NoError(t, first.deploy(t, "fine", fn{"api", hello, cfgOf(store.KindReactor), routes("GET /api")}))
+	hello := wasmtest.Guest(t, wasmtest.Hello)
+	require.NoError(t, first.deploy(t, "fine", fn{"api", hello, cfgOf(record.KindReactor), routes("GET /api")}))
 	storeHanging(t, first.srv.Store(), "hang", "hang")
 	require.NoError(t, first.srv.Stop(context.Background()))
 
@@ -241,7 +242,7 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 	tok := NewToken()
 	require.NoError(t, second.srv.AddToken(context.Background(), tok, "test"))
 	second.c = client.New(second.url, tok)
-	require.NoError(t, second.deploy(t, "late", fn{"late", hello, cfgOf(store.KindReactor), routes("GET /late")}))
+	require.NoError(t, second.deploy(t, "late", fn{"late", hello, cfgOf(record.KindReactor), routes("GET /late")}))
 	code, _, body = get(t, second.url+"/late", nil)
 	require.Equal(t, 200, code, body)
 	code, _, body = get(t, second.url+"/hang", nil)
@@ -269,14 +270,14 @@ func TestStartServesOthersWhenAModuleHangs(t *testing.T) {
 func storeHanging(t *testing.T, st store.Store, project, function string) {
 	t.Helper()
 	ctx := context.Background()
-	wasm := runtimetest.InitLoop(-1)
+	wasm := wasmtest.InitLoop(-1)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	require.NoError(t, st.BlobPut(ctx, sha, wasm))
 	_, err := st.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     project,
-		NewVersions: []store.NewVersionParams{{Function: function, ModuleSHA256: sha, Config: cfgOf(store.KindReactor)}},
-		Routes:      []store.Route{{Project: project, Method: "GET", Path: "/" + function, Function: function}},
+		NewVersions: []store.NewVersionParams{{Function: function, ModuleSHA256: sha, Config: cfgOf(record.KindReactor)}},
+		Routes:      []record.Route{{Project: project, Method: "GET", Path: "/" + function, Function: function}},
 	})
 	require.NoError(t, err)
 }

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/events"
-	"github.com/stratahq/strata/internal/runtime"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // eventSink carries the events guests send (strata.Send, strata.Publish)
@@ -23,11 +24,11 @@ type eventSink struct {
 	ev *events.Engine
 }
 
-var _ runtime.EventSink = (*eventSink)(nil)
+var _ wasm.EventSink = (*eventSink)(nil)
 
-// SendEvent implements runtime.EventSink. Its errors reach the guest, so
+// SendEvent implements wasm.EventSink. Its errors reach the guest, so
 // they say what to fix and never name another project.
-func (k *eventSink) SendEvent(ctx context.Context, e runtime.OutboundEvent) (string, error) {
+func (k *eventSink) SendEvent(ctx context.Context, e wasm.OutboundEvent) (string, error) {
 	what := "queue"
 	if e.Topic {
 		what = "topic"
@@ -49,7 +50,7 @@ func (k *eventSink) SendEvent(ctx context.Context, e runtime.OutboundEvent) (str
 	if err != nil {
 		return "", fmt.Errorf("look up %s %s: %w", what, e.Name, err)
 	}
-	if kind != store.QueueUser {
+	if kind != record.QueueUser {
 		return "", fmt.Errorf("%s %s is internal to Strata; send to a queue or topic declared in strata.yaml", what, e.Name)
 	}
 	p := events.SendParams{
@@ -70,14 +71,14 @@ func (k *eventSink) SendEvent(ctx context.Context, e runtime.OutboundEvent) (str
 }
 
 // owner returns the project of a queue or topic, and for queues its kind
-// (topics report store.QueueUser: every topic is declared by a user).
+// (topics report record.QueueUser: every topic is declared by a user).
 func (k *eventSink) owner(ctx context.Context, topic bool, name string) (project, kind string, err error) {
 	if topic {
 		t, err := k.st.TopicGet(ctx, name)
 		if err != nil {
 			return "", "", err
 		}
-		return t.Project, store.QueueUser, nil
+		return t.Project, record.QueueUser, nil
 	}
 	q, err := k.st.QueueGet(ctx, name)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -18,24 +18,25 @@ import (
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/flow"
-	"github.com/stratahq/strata/internal/flow/code"
+	"github.com/stratahq/strata/internal/flow/orchestrator"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/route"
-	"github.com/stratahq/strata/internal/runtime"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/wasm"
 )
 
 // Server is one running Strata node.
 type Server struct {
 	cfg    config.Config
 	log    *slog.Logger
-	logTap func(store.LogLine)
+	logTap func(record.LogLine)
 
 	st   store.Store
-	rt   *runtime.Runtime
+	rt   *wasm.Runtime
 	inv  *invoke.Invoker
 	ev   *events.Engine
 	fl   *flow.Engine
@@ -58,7 +59,7 @@ type Option func(*Server)
 
 // WithLogTap makes every guest log line visible to fn as it is recorded
 // (strata dev prints them).
-func WithLogTap(fn func(store.LogLine)) Option { return func(s *Server) { s.logTap = fn } }
+func WithLogTap(fn func(record.LogLine)) Option { return func(s *Server) { s.logTap = fn } }
 
 // New validates cfg and returns a server that is not started.
 func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
@@ -92,7 +93,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 }
 
 // The bindings serve the guests' binding calls (strata_v1.binding_call).
-var _ runtime.Bindings = (*bindings.Bindings)(nil)
+var _ wasm.Bindings = (*bindings.Bindings)(nil)
 
 // Start opens everything and starts serving; what is deployed loads in
 // the background (see load and Loaded), so a slow module does not keep the
@@ -117,8 +118,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.bnd, err = bindings.New(ctx, bindings.Config{Store: s.st, DataDir: s.cfg.DataDir, Key: key, Logger: s.log}); err != nil {
 		return fmt.Errorf("start bindings: %w", err)
 	}
-	flowHost := &code.Host{ProjectOf: s.wfs.projectOf}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost,
+	flowHost := &orchestrator.Host{ProjectOf: s.wfs.projectOf}
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sink, Bindings: s.bnd, Flow: flowHost,
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
@@ -138,7 +139,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	sink.ev = s.ev // before any function loads, so before any guest can send
 	s.fl = flow.New(flow.Config{
-		Store: s.st, Invoker: s.inv, Orchestrator: &code.Orchestrator{Invoker: s.inv},
+		Store: s.st, Invoker: s.inv, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log,
 	})
 	flowHost.Engine = s.fl
@@ -191,7 +192,7 @@ func (s *Server) Loaded() <-chan struct{} { return s.loaded }
 func (s *Server) load(ctx context.Context) bool {
 	start := time.Now()
 	for {
-		err := s.inv.Load(ctx, goruntime.GOMAXPROCS(0))
+		err := s.inv.Load(ctx, runtime.GOMAXPROCS(0))
 		if err == nil {
 			break
 		}
@@ -378,7 +379,7 @@ func (s *Server) EnsureAdminToken(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	tok := NewToken()
-	if err := s.st.TokenPut(ctx, store.Token{Hash: api.HashToken(tok), Name: "admin"}); err != nil {
+	if err := s.st.TokenPut(ctx, record.Token{Hash: api.HashToken(tok), Name: "admin"}); err != nil {
 		return "", err
 	}
 	return tok, nil
@@ -391,7 +392,7 @@ func (s *Server) AddToken(ctx context.Context, tok, name string) error {
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return s.st.TokenPut(ctx, store.Token{Hash: h, Name: name})
+	return s.st.TokenPut(ctx, record.Token{Hash: h, Name: name})
 }
 
 // NewToken returns a fresh random admin token.

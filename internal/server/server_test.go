@@ -26,8 +26,8 @@ import (
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/deploy"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
-	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
 // node is a real server on a free loopback port with an admin client.
@@ -55,7 +55,7 @@ func startNodeWith(t *testing.T, storeURL string, adjust func(*config.Config)) *
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.CacheDir = runtimetest.SharedCacheDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
 	cfg.Store = storeURL
 	adjust(&cfg)
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -79,12 +79,12 @@ func startNodeWith(t *testing.T, storeURL string, adjust func(*config.Config)) *
 type fn struct {
 	name   string
 	wasm   []byte
-	config store.FunctionConfig
+	config record.FunctionConfig
 	routes []deploy.RouteSpec
 }
 
-func cfgOf(kind string) store.FunctionConfig {
-	return store.FunctionConfig{Kind: kind, MemoryMB: 64, TimeoutMS: 2000, MaxConcurrency: 4, Env: map[string]string{"GREETING": "hi"}}
+func cfgOf(kind string) record.FunctionConfig {
+	return record.FunctionConfig{Kind: kind, MemoryMB: 64, TimeoutMS: 2000, MaxConcurrency: 4, Env: map[string]string{"GREETING": "hi"}}
 }
 
 func (n *node) deploy(t *testing.T, project string, fns ...fn) error {
@@ -133,19 +133,19 @@ func routes(specs ...string) []deploy.RouteSpec {
 // healthy function, and the failing one's next request, keep working.
 func TestLimitsThroughTheGateway(t *testing.T) {
 	n := startNode(t, "")
-	short := cfgOf(store.KindReactor)
+	short := cfgOf(record.KindReactor)
 	short.TimeoutMS = 300
 	// Filling 64 MB takes the guest's GC a while on a busy machine; the
 	// point is that it ends in a trap, not in a timeout.
-	long := cfgOf(store.KindReactor)
+	long := cfgOf(record.KindReactor)
 	long.TimeoutMS = 60000
 	err := n.deploy(t, "limits",
-		fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(store.KindReactor), routes("GET /hello/{name}", "POST /hello/{name}")},
-		fn{"loop", runtimetest.Guest(t, runtimetest.Loop), short, routes("GET /loop")},
-		fn{"alloc", runtimetest.Guest(t, runtimetest.Alloc), long, routes("GET /alloc")},
-		fn{"panic", runtimetest.Guest(t, runtimetest.Panic), cfgOf(store.KindReactor), routes("GET /panic")},
-		fn{"huge", runtimetest.Guest(t, runtimetest.Huge), cfgOf(store.KindReactor), routes("GET /huge")},
-		fn{"cgi", runtimetest.BuildC(t, runtimetest.CGI), cfgOf(store.KindCommand), routes("* /cgi/{rest...}")},
+		fn{"hello", wasmtest.Guest(t, wasmtest.Hello), cfgOf(record.KindReactor), routes("GET /hello/{name}", "POST /hello/{name}")},
+		fn{"loop", wasmtest.Guest(t, wasmtest.Loop), short, routes("GET /loop")},
+		fn{"alloc", wasmtest.Guest(t, wasmtest.Alloc), long, routes("GET /alloc")},
+		fn{"panic", wasmtest.Guest(t, wasmtest.Panic), cfgOf(record.KindReactor), routes("GET /panic")},
+		fn{"huge", wasmtest.Guest(t, wasmtest.Huge), cfgOf(record.KindReactor), routes("GET /huge")},
+		fn{"cgi", wasmtest.BuildC(t, wasmtest.CGI), cfgOf(record.KindCommand), routes("* /cgi/{rest...}")},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -212,9 +212,9 @@ func TestLimitsThroughTheGateway(t *testing.T) {
 // request is refused at once with 429 and Retry-After, never queued.
 func TestConcurrencyLimit(t *testing.T) {
 	n := startNode(t, "")
-	c := cfgOf(store.KindReactor)
+	c := cfgOf(record.KindReactor)
 	c.MaxConcurrency = 2
-	if err := n.deploy(t, "busy", fn{"sleep", runtimetest.Guest(t, runtimetest.Sleep), c, routes("GET /sleep")}); err != nil {
+	if err := n.deploy(t, "busy", fn{"sleep", wasmtest.Guest(t, wasmtest.Sleep), c, routes("GET /sleep")}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -300,7 +300,7 @@ func TestPostgresNode(t *testing.T) {
 		t.Skip("STRATA_TEST_POSTGRES not set")
 	}
 	n := startNode(t, withSearchPath(pg, testSchema(t, pg)))
-	if err := n.deploy(t, "pg", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), cfgOf(store.KindReactor), routes("GET /hello/{name}")}); err != nil {
+	if err := n.deploy(t, "pg", fn{"hello", wasmtest.Guest(t, wasmtest.Hello), cfgOf(record.KindReactor), routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, body := get(t, n.url+"/hello/pg", nil); code != 200 || !strings.Contains(body, "param.name=pg") {
@@ -349,8 +349,8 @@ func TestTwoNodesSharePostgres(t *testing.T) {
 	a.c = client.New(a.url, tok)
 	b := startNodeWith(t, url, fast)
 
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
-	c1 := cfgOf(store.KindReactor)
+	wasm := wasmtest.Guest(t, wasmtest.Hello)
+	c1 := cfgOf(record.KindReactor)
 	if err := a.deploy(t, "shared", fn{"hello", wasm, c1, routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 func TestEventsThroughTheAPI(t *testing.T) {
 	n := startNode(t, "")
 	ctx := context.Background()
-	wasm := runtimetest.Guest(t, runtimetest.Hello)
+	wasm := wasmtest.Guest(t, wasmtest.Hello)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
@@ -442,7 +442,7 @@ func TestEventsThroughTheAPI(t *testing.T) {
 			{Name: "jobs-dlq", VisibilityTimeoutMS: 1000, MaxReceives: 3},
 		},
 		Functions: []deploy.FunctionSpec{{
-			Name: "worker", ModuleSHA256: sha, Config: cfgOf(store.KindReactor), Retries: 1,
+			Name: "worker", ModuleSHA256: sha, Config: cfgOf(record.KindReactor), Retries: 1,
 			Queue:    &deploy.QueueTrigger{Name: "jobs", BatchSize: 1},
 			Schedule: &deploy.ScheduleSpec{Spec: "0 3 * * *", Timezone: "Europe/Berlin"},
 		}},
@@ -534,7 +534,7 @@ func TestEventsThroughTheAPI(t *testing.T) {
 func TestFunctionsSendEvents(t *testing.T) {
 	n := startNode(t, "")
 	ctx := context.Background()
-	wasm := runtimetest.Guest(t, runtimetest.Sender)
+	wasm := wasmtest.Guest(t, wasmtest.Sender)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
@@ -550,11 +550,11 @@ func TestFunctionsSendEvents(t *testing.T) {
 		Project: "shop",
 		Queues:  []deploy.QueueSpec{{Name: "audit", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
 		Topics:  []deploy.TopicSpec{{Name: "orders", Queues: []string{"audit"}}},
-		Functions: []deploy.FunctionSpec{{Name: "sender", ModuleSHA256: sha, Config: cfgOf(store.KindReactor),
+		Functions: []deploy.FunctionSpec{{Name: "sender", ModuleSHA256: sha, Config: cfgOf(record.KindReactor),
 			Routes: routes("GET /send")}},
 	})
 	deployProject(deploy.Spec{Project: "other", Queues: []deploy.QueueSpec{{Name: "secret", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
-		Functions: []deploy.FunctionSpec{{Name: "other-fn", ModuleSHA256: sha, Config: cfgOf(store.KindReactor)}}})
+		Functions: []deploy.FunctionSpec{{Name: "other-fn", ModuleSHA256: sha, Config: cfgOf(record.KindReactor)}}})
 
 	status, _, body := get(t, n.url+"/send?kind=topic&name=orders&body=order-1&type=order.placed&subject=orders/1", nil)
 	if status != 200 || !strings.HasPrefix(body, "id=") {
@@ -614,22 +614,22 @@ func TestBindingsFromGuests(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	upstreamHost := strings.TrimPrefix(upstream.URL, "http://") // 127.0.0.1:port
 
-	wasm := runtimetest.Guest(t, runtimetest.Binder)
+	wasm := wasmtest.Guest(t, wasmtest.Binder)
 	sum := sha256.Sum256(wasm)
 	sha := hex.EncodeToString(sum[:])
 	if _, err := n.c.UploadBlob(ctx, sha, wasm); err != nil {
 		t.Fatal(err)
 	}
-	config := func(secrets []string, fetch []string, private bool) store.FunctionConfig {
-		c := cfgOf(store.KindReactor)
+	config := func(secrets []string, fetch []string, private bool) record.FunctionConfig {
+		c := cfgOf(record.KindReactor)
 		c.TimeoutMS = 20000 // -race on a busy machine; nothing here waits on purpose
-		c.Bindings = []store.Binding{{Name: "db", Kind: store.BindingSQL, Resource: "appdb"}, {Name: "cache", Kind: store.BindingKV, Resource: "appcache"}}
+		c.Bindings = []record.Binding{{Name: "db", Kind: record.BindingSQL, Resource: "appdb"}, {Name: "cache", Kind: record.BindingKV, Resource: "appcache"}}
 		c.Secrets, c.Fetch, c.FetchPrivate = secrets, fetch, private
 		return c
 	}
 	spec := deploy.Spec{
 		Project:   "bound",
-		Databases: []deploy.DatabaseSpec{{Name: "appdb", Engine: store.EngineSQLite, MaxConnections: 4}},
+		Databases: []deploy.DatabaseSpec{{Name: "appdb", Engine: record.EngineSQLite, MaxConnections: 4}},
 		KV:        []deploy.KVSpec{{Name: "appcache"}},
 		Secrets:   []string{"API_KEY"},
 		Functions: []deploy.FunctionSpec{
@@ -743,9 +743,9 @@ func TestBindingsFromGuests(t *testing.T) {
 // cold start, and the admin API shows the pool.
 func TestProvisionedInstancesThroughTheAPI(t *testing.T) {
 	n := startNode(t, "")
-	c := cfgOf(store.KindReactor)
+	c := cfgOf(record.KindReactor)
 	c.Provisioned = 2
-	if err := n.deploy(t, "warm", fn{"hello", runtimetest.Guest(t, runtimetest.Hello), c, routes("GET /hello/{name}")}); err != nil {
+	if err := n.deploy(t, "warm", fn{"hello", wasmtest.Guest(t, wasmtest.Hello), c, routes("GET /hello/{name}")}); err != nil {
 		t.Fatal(err)
 	}
 	info := func() *api.InstanceInfo {

@@ -7,49 +7,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stratahq/strata/internal/record"
 )
-
-// Binding kinds.
-const (
-	BindingSQL = "sql"
-	BindingKV  = "kv"
-)
-
-// Database engines of SQL bindings.
-const (
-	EngineSQLite   = "sqlite"
-	EnginePostgres = "postgres"
-)
-
-// DatabaseConfig is a SQL database a project declares under databases:.
-// Names are unique across projects.
-type DatabaseConfig struct {
-	Name    string `json:"name"`
-	Project string `json:"project"`
-	Engine  string `json:"engine"` // EngineSQLite (a file Strata manages) or EnginePostgres
-	// URL of a PostgreSQL database; may reference secrets as
-	// ${secret:NAME}, resolved by the platform when it connects and never
-	// stored resolved.
-	URL string `json:"url,omitempty"`
-	// MaxConnections is a hard ceiling on connections Strata opens to this
-	// database, whatever the number of instances (default 10).
-	MaxConnections int `json:"max_connections"`
-}
-
-// KVNamespace is a key-value namespace a project declares under kv:.
-// Names are unique across projects.
-type KVNamespace struct {
-	Name    string `json:"name"`
-	Project string `json:"project"`
-}
-
-// Binding gives a function access to a resource under a name of its own
-// (FunctionConfig.Bindings).
-type Binding struct {
-	Name     string `json:"name"`     // what the guest calls it: db.Open("db")
-	Kind     string `json:"kind"`     // BindingSQL or BindingKV
-	Resource string `json:"resource"` // the database or namespace name
-}
 
 // BindingsApplyParams are the binding resources of a project's deploy
 // (carried in DeploymentApplyParams.Bindings, applied in the same
@@ -58,8 +18,8 @@ type Binding struct {
 // SQLite file is left on disk, data is never deleted by a deploy). A name
 // owned by another project is ErrConflict.
 type BindingsApplyParams struct {
-	Databases []DatabaseConfig
-	KV        []KVNamespace
+	Databases []record.DatabaseConfig
+	KV        []record.KVNamespace
 }
 
 // Limits of databases, KV entries and secrets.
@@ -88,16 +48,16 @@ func (p BindingsApplyParams) Validate(project string) error {
 		}
 		dbs[d.Name] = true
 		switch d.Engine {
-		case EnginePostgres:
+		case record.EnginePostgres:
 			if d.URL == "" {
-				return fmt.Errorf("deploy project %s: database %s: engine %s needs a url", project, d.Name, EnginePostgres)
+				return fmt.Errorf("deploy project %s: database %s: engine %s needs a url", project, d.Name, record.EnginePostgres)
 			}
-		case EngineSQLite:
+		case record.EngineSQLite:
 			if d.URL != "" {
-				return fmt.Errorf("deploy project %s: database %s: engine %s takes no url (Strata manages the file)", project, d.Name, EngineSQLite)
+				return fmt.Errorf("deploy project %s: database %s: engine %s takes no url (Strata manages the file)", project, d.Name, record.EngineSQLite)
 			}
 		default:
-			return fmt.Errorf("deploy project %s: database %s: engine %q is not %s or %s", project, d.Name, d.Engine, EngineSQLite, EnginePostgres)
+			return fmt.Errorf("deploy project %s: database %s: engine %q is not %s or %s", project, d.Name, d.Engine, record.EngineSQLite, record.EnginePostgres)
 		}
 		if d.MaxConnections < 0 || d.MaxConnections > MaxMaxConnections {
 			return fmt.Errorf("deploy project %s: database %s: max connections %d is not in 1..%d", project, d.Name, d.MaxConnections, MaxMaxConnections)
@@ -207,14 +167,6 @@ func CheckSecretProject(project string) error {
 // used them). No function can read it; an admin lists and deletes it.
 const LegacySecretProject = ""
 
-// KVEntry is one key of a namespace.
-type KVEntry struct {
-	Key       string
-	Value     []byte
-	ExpiresAt time.Time // zero: never
-	UpdatedAt time.Time
-}
-
 // KVListParams lists keys with a prefix, in key order, after a cursor.
 type KVListParams struct {
 	Namespace string
@@ -223,31 +175,24 @@ type KVListParams struct {
 	Limit     int    // 0: 1000
 }
 
-// SecretInfo describes a secret without its value.
-type SecretInfo struct {
-	Project   string
-	Name      string
-	UpdatedAt time.Time
-}
-
 // Bindings is the storage of databases, KV namespaces and their entries,
 // and secrets. Part of Store; both backends implement it and storetest
 // specifies it.
 type Bindings interface {
-	DatabaseGet(ctx context.Context, name string) (*DatabaseConfig, error)
-	DatabaseList(ctx context.Context) ([]DatabaseConfig, error)
-	KVNamespaceList(ctx context.Context) ([]KVNamespace, error)
+	DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error)
+	DatabaseList(ctx context.Context) ([]record.DatabaseConfig, error)
+	KVNamespaceList(ctx context.Context) ([]record.KVNamespace, error)
 
 	// KVGet returns a live entry; an expired or missing key is ErrNotFound.
 	// A write is visible to the next read (read-after-write).
-	KVGet(ctx context.Context, namespace, key string) (*KVEntry, error)
+	KVGet(ctx context.Context, namespace, key string) (*record.KVEntry, error)
 	// KVPut stores value under key; ttl > 0 makes it expire. Unknown
 	// namespace: ErrNotFound.
 	KVPut(ctx context.Context, namespace, key string, value []byte, ttl time.Duration) error
 	// KVDelete removes a key and reports whether it existed (live).
 	KVDelete(ctx context.Context, namespace, key string) (bool, error)
 	// KVList lists live keys with values, in key order.
-	KVList(ctx context.Context, p KVListParams) ([]KVEntry, error)
+	KVList(ctx context.Context, p KVListParams) ([]record.KVEntry, error)
 	// KVDeleteExpired removes expired entries (housekeeping).
 	KVDeleteExpired(ctx context.Context) (int64, error)
 
@@ -258,7 +203,7 @@ type Bindings interface {
 	// SecretGet returns the ciphertext; missing: ErrNotFound.
 	SecretGet(ctx context.Context, project, name string) ([]byte, error)
 	// SecretList lists every project's secrets, by project then name.
-	SecretList(ctx context.Context) ([]SecretInfo, error)
+	SecretList(ctx context.Context) ([]record.SecretInfo, error)
 	// SecretDelete removes a secret and reports whether it existed
 	// (project LegacySecretProject deletes a legacy one).
 	SecretDelete(ctx context.Context, project, name string) (bool, error)

@@ -5,67 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stratahq/strata/internal/record"
 )
-
-// Queue kinds. Every event source is a queue with one consumer function:
-// user queues from the manifest, and internal queues the deploy creates for
-// async invokes (and schedules) of each function and for each function's
-// topic subscriptions. The dispatcher only knows queues.
-const (
-	QueueUser  = "user"  // declared under queues: in strata.yaml
-	QueueAsync = "async" // "_async.<function>": async invokes, scheduled fires, async routes
-	QueueTopic = "topic" // "_topic.<topic>.<function>": a function's subscription to a topic
-)
-
-// QueueConfig is one queue of a project. Queue names are unique across
-// projects.
-type QueueConfig struct {
-	Name    string `json:"name"`
-	Project string `json:"project"`
-	Kind    string `json:"kind"` // QueueUser, QueueAsync, QueueTopic
-	// VisibilityTimeout: a received message is hidden this long; if not
-	// acked by then it is delivered again. 0 means
-	// DefaultVisibilityTimeout.
-	VisibilityTimeout time.Duration `json:"visibility_timeout"`
-	// MaxReceives: after this many receives without an ack the message goes
-	// to DeadLetter (or is dropped with a platform log line when there is
-	// none). 0 means unlimited.
-	MaxReceives int    `json:"max_receives"`
-	DeadLetter  string `json:"dead_letter,omitempty"` // a QueueUser of the same project
-	FIFO        bool   `json:"fifo,omitempty"`        // order within a message group
-	// Consumer is the function the dispatcher feeds, "" for none (a queue
-	// read only by `strata queue receive`, or a dead-letter queue).
-	Consumer  string `json:"consumer,omitempty"`
-	BatchSize int    `json:"batch_size,omitempty"` // messages per invocation, default 1
-	// RetryBase: for async queues, the first retry waits about this long
-	// and each next one twice as long (with jitter); 0 means failed
-	// messages come back after VisibilityTimeout, as SQS does.
-	RetryBase time.Duration `json:"retry_base,omitempty"`
-}
-
-// TopicConfig is a topic of a project and the queues subscribed to it
-// (user queues and the "_topic.*" queues of subscribed functions).
-type TopicConfig struct {
-	Name    string   `json:"name"`
-	Project string   `json:"project"`
-	Queues  []string `json:"queues"`
-}
-
-// Schedule fires a function on a cron or rate spec. Name is unique.
-type Schedule struct {
-	Name     string // the function's name: one schedule per function
-	Project  string
-	Function string
-	Spec     string // "0 3 * * *", "@every 5m", "rate(5 minutes)"
-	Timezone string // IANA name, "" = UTC
-	// NextFire is the next time it fires, computed by the caller (the
-	// events engine owns cron parsing; the store only compares times).
-	NextFire time.Time
-}
-
-// DefaultVisibilityTimeout applies to queues whose VisibilityTimeout is 0
-// (SQS's default).
-const DefaultVisibilityTimeout = 30 * time.Second
 
 // EventsApplyParams are the event parts of a project's deploy (carried in
 // DeploymentApplyParams.Events and applied in the same transaction): the
@@ -77,9 +19,9 @@ const DefaultVisibilityTimeout = 30 * time.Second
 // deleted with their messages. A schedule whose Spec/Timezone is unchanged
 // keeps its NextFire (so a redeploy neither skips nor repeats a fire).
 type EventsApplyParams struct {
-	Queues    []QueueConfig
-	Topics    []TopicConfig
-	Schedules []Schedule
+	Queues    []record.QueueConfig
+	Topics    []record.TopicConfig
+	Schedules []record.Schedule
 }
 
 // Validate checks what needs no database: names, kinds, limits, nothing
@@ -98,9 +40,9 @@ func (p EventsApplyParams) Validate(project string) error {
 		}
 		queues[q.Name] = true
 		switch q.Kind {
-		case QueueUser, QueueAsync, QueueTopic:
+		case record.QueueUser, record.QueueAsync, record.QueueTopic:
 		default:
-			return fmt.Errorf("deploy project %s: queue %s: kind %q is not %s, %s or %s", project, q.Name, q.Kind, QueueUser, QueueAsync, QueueTopic)
+			return fmt.Errorf("deploy project %s: queue %s: kind %q is not %s, %s or %s", project, q.Name, q.Kind, record.QueueUser, record.QueueAsync, record.QueueTopic)
 		}
 		if q.VisibilityTimeout < 0 || q.MaxReceives < 0 || q.BatchSize < 0 || q.RetryBase < 0 {
 			return fmt.Errorf("deploy project %s: queue %s: visibility timeout, max receives, batch size and retry base must not be negative", project, q.Name)
@@ -161,21 +103,6 @@ func (m MessageSendParams) Validate() error {
 	return nil
 }
 
-// Message is a message in a queue.
-type Message struct {
-	ID           int64
-	Queue        string
-	Body         []byte
-	Attributes   map[string]string // CloudEvents attributes and others (type, source, subject, datacontenttype, error, attempts …)
-	GroupID      string            // FIFO message group
-	DedupID      string
-	SentAt       time.Time
-	VisibleAt    time.Time
-	ReceiveCount int
-	Receipt      string // set by MessageReceive; acks and nacks must present it
-	LastError    string
-}
-
 // MessageSendParams is one message to send.
 type MessageSendParams struct {
 	Queue      string
@@ -217,15 +144,6 @@ type MessageFailParams struct {
 	NotAttempted bool
 }
 
-// QueueStats describes a queue now.
-type QueueStats struct {
-	Queue      string
-	Visible    int64 // ready to receive
-	InFlight   int64 // received, not acked, visibility not expired
-	Delayed    int64 // sent with a delay or failed with backoff, not yet visible
-	OldestSent time.Time
-}
-
 // ScheduleFireParams records one fire: NextFire moves from Expected to Next
 // and the message is sent, in one transaction, only if NextFire still equals
 // Expected. That compare-and-set is what makes each fire happen once even
@@ -240,10 +158,10 @@ type ScheduleFireParams struct {
 // Events is the storage of queues, topics and schedules. It is part of
 // Store; both backends implement it and storetest specifies it.
 type Events interface {
-	QueueGet(ctx context.Context, name string) (*QueueConfig, error)
-	QueueList(ctx context.Context) ([]QueueConfig, error)
-	TopicGet(ctx context.Context, name string) (*TopicConfig, error)
-	TopicList(ctx context.Context) ([]TopicConfig, error)
+	QueueGet(ctx context.Context, name string) (*record.QueueConfig, error)
+	QueueList(ctx context.Context) ([]record.QueueConfig, error)
+	TopicGet(ctx context.Context, name string) (*record.TopicConfig, error)
+	TopicList(ctx context.Context) ([]record.TopicConfig, error)
 
 	// MessageSend stores messages durably (all or nothing) before
 	// returning. Unknown queue: ErrNotFound.
@@ -261,7 +179,7 @@ type Events interface {
 	// ReceiveCount already reached MaxReceives are moved to the dead-letter
 	// queue instead of being returned (a consumer that crashes without
 	// failing them cannot keep them forever).
-	MessageReceive(ctx context.Context, p MessageReceiveParams) ([]Message, error)
+	MessageReceive(ctx context.Context, p MessageReceiveParams) ([]record.Message, error)
 	// MessageAck deletes received messages; a stale receipt (the message
 	// was received again since) is ignored and reported in the count.
 	MessageAck(ctx context.Context, queue string, ids []int64, receipts []string) (acked int, err error)
@@ -272,7 +190,7 @@ type Events interface {
 	MessageFail(ctx context.Context, queue string, fails []MessageFailParams) error
 	// MessagePeek lists up to limit (0: 1000) messages by id without
 	// receiving them (dlq list); receipts are left empty.
-	MessagePeek(ctx context.Context, queue string, limit int) ([]Message, error)
+	MessagePeek(ctx context.Context, queue string, limit int) ([]record.Message, error)
 	// QueueRedrive moves up to max messages (0 = all) from one queue to
 	// another, resetting their receive counts; returns how many moved.
 	// With to == "", each message goes back to the queue named by its
@@ -280,12 +198,12 @@ type Events interface {
 	// each), and messages without one, or whose source queue no longer
 	// exists, stay where they are.
 	QueueRedrive(ctx context.Context, from, to string, max int) (int, error)
-	QueueStats(ctx context.Context, queue string) (*QueueStats, error)
+	QueueStats(ctx context.Context, queue string) (*record.QueueStats, error)
 	// QueueNextVisible reports when the next message of the queue becomes
 	// visible (zero time: empty queue), so a dispatcher can sleep until then.
 	QueueNextVisible(ctx context.Context, queue string) (time.Time, error)
 
-	ScheduleList(ctx context.Context) ([]Schedule, error)
+	ScheduleList(ctx context.Context) ([]record.Schedule, error)
 	// ScheduleFire performs ScheduleFireParams' compare-and-set; fired is
 	// false when another node (or an earlier run) fired it already.
 	ScheduleFire(ctx context.Context, p ScheduleFireParams) (fired bool, err error)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/stratahq/strata/internal/record"
 )
 
 // Durable execution (internal/flow). An execution is an append-only
@@ -14,22 +16,6 @@ import (
 // Invariant every backend keeps: a running execution has exactly one task
 // row; a closed one has none and an empty inbox, except that a failed one
 // keeps its unconsumed signals for a restart from the failure.
-
-// Execution statuses.
-const (
-	FlowRunning    = "running"
-	FlowCompleted  = "completed"
-	FlowFailed     = "failed"
-	FlowCanceled   = "canceled"
-	FlowTerminated = "terminated"
-)
-
-// Inbox message kinds.
-const (
-	InboxSignal = "signal" // Name is the signal's name, Data its JSON value
-	InboxCancel = "cancel" // Data is the reason (JSON string), may be empty
-	InboxChild  = "child"  // a child execution closed; Data is chosen by the engine
-)
 
 var (
 	// ErrLeaseLost: a commit or renewal from a holder whose lease is no
@@ -44,72 +30,14 @@ var (
 	ErrRunning = errors.New("execution running")
 )
 
-// FlowExecution is one execution (all its runs; Run is the current one).
-type FlowExecution struct {
-	ID       string
-	Project  string
-	Workflow string
-	Function string // the function whose code orchestrates it
-	Run      int    // 1 for the first run; continue-as-new and a full restart add 1
-	Status   string
-	Input    []byte // JSON input of the current run
-	Output   []byte // JSON output once completed
-	Error    []byte // JSON error once failed/canceled/terminated (engine's shape)
-	TraceID  string // 32 hex: every run of the execution belongs to this trace
-	// ParentID and ParentStep name the execution and step that started this
-	// one as a child; "" and 0 for a top-level execution.
-	ParentID   string
-	ParentStep int
-	// HistoryLen is the number of events in the current run's history (the
-	// Seq of its last event).
-	HistoryLen  int
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ClosedAt    time.Time // zero while running
-	RetainUntil time.Time // zero while running; FlowSweep deletes after it
-}
-
-// FlowEvent is one history event of one run. Seq is 1-based and dense per
-// run; the store assigns it from FlowCommit.FromSeq. Type, Step, Name and
-// Data are the engine's; the store keeps them as given.
-type FlowEvent struct {
-	Seq  int
-	Type string
-	Step int    // the orchestrator step it belongs to, 0 for none
-	Name string // function, workflow, timer, signal or marker name
-	Data []byte // JSON, may be nil
-	Time time.Time
-}
-
-// FlowInbox is a message waiting for an execution. ID is assigned by the
-// store and increases in arrival order.
-type FlowInbox struct {
-	ID          int64
-	ExecutionID string
-	Kind        string // InboxSignal, InboxCancel, InboxChild
-	Name        string
-	Data        []byte
-	Time        time.Time
-}
-
-// FlowTask is a claimed task: the execution and the lease its holder must
-// present to commit. Attempts counts claims since the last release (a
-// task that keeps crashing its orchestrator is noticed by the engine).
-type FlowTask struct {
-	ExecutionID string
-	Lease       string
-	LeaseUntil  time.Time
-	Attempts    int
-}
-
 // FlowStartParams creates an execution with its first history events
 // (Seq 1..len(Events)) and its task, due at DueAt (zero: now). With Lease set the task
 // is created already claimed (the starting node runs it at once) until
 // LeaseUntil. Execution.Status, Run, HistoryLen and the times are set by
 // the store (running, 1, len(Events), now).
 type FlowStartParams struct {
-	Execution  FlowExecution
-	Events     []FlowEvent
+	Execution  record.FlowExecution
+	Events     []record.FlowEvent
 	DueAt      time.Time
 	Lease      string
 	LeaseUntil time.Time
@@ -118,7 +46,7 @@ type FlowStartParams struct {
 // FlowStarted is one result of FlowStartBatch: the execution, and
 // whether this call created it.
 type FlowStarted struct {
-	Execution *FlowExecution
+	Execution *record.FlowExecution
 	Created   bool
 }
 
@@ -148,10 +76,10 @@ type FlowCommit struct {
 	ExecutionID  string
 	Lease        string
 	FromSeq      int
-	Events       []FlowEvent
+	Events       []record.FlowEvent
 	ConsumeInbox []int64
 	Start        []FlowStartParams
-	Send         []FlowInbox
+	Send         []record.FlowInbox
 	Close        *FlowClose
 	NewRun       *FlowNewRun
 	Release      *FlowRelease
@@ -161,7 +89,7 @@ type FlowCommit struct {
 // FlowNewRun starts the next run of an execution (continue-as-new).
 type FlowNewRun struct {
 	Input  []byte
-	Events []FlowEvent
+	Events []record.FlowEvent
 }
 
 // FlowRelease gives a task back until DueAt (zero: until a message).
@@ -180,7 +108,7 @@ type FlowRelease struct {
 // run starts with NewRun.Input and NewRun.Events. The task is due now.
 type FlowReopenParams struct {
 	ID     string
-	Events []FlowEvent
+	Events []record.FlowEvent
 	NewRun *FlowNewRun
 }
 
@@ -201,7 +129,7 @@ type FlowListParams struct {
 type Flow interface {
 	// FlowStart creates an execution; created is false (and nothing is
 	// written) when the ID exists, and the existing execution is returned.
-	FlowStart(ctx context.Context, p FlowStartParams, now time.Time) (exec *FlowExecution, created bool, err error)
+	FlowStart(ctx context.Context, p FlowStartParams, now time.Time) (exec *record.FlowExecution, created bool, err error)
 	// FlowStartBatch is FlowStart for several executions in one
 	// transaction (concurrent starts share one synced commit). It fails
 	// as a whole: on an error nothing was created.
@@ -214,37 +142,37 @@ type Flow interface {
 	// FlowClaim leases up to limit due tasks (due at or before now, not
 	// leased or lease expired) to owner until now+leaseFor, each with a
 	// fresh lease string, and counts the attempt. Oldest due first.
-	FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]FlowTask, error)
+	FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]record.FlowTask, error)
 	// FlowRenew extends held leases to until and returns the execution IDs
 	// whose lease was lost.
-	FlowRenew(ctx context.Context, held []FlowTask, until time.Time) (lost []string, err error)
+	FlowRenew(ctx context.Context, held []record.FlowTask, until time.Time) (lost []string, err error)
 	// FlowNextDue is the earliest time a task becomes claimable: its due
 	// time, or the end of its lease when that is later (a crashed node's
 	// task); ok is false when nothing is ever due.
 	FlowNextDue(ctx context.Context) (t time.Time, ok bool, err error)
 
 	// FlowGet returns an execution or ErrNotFound.
-	FlowGet(ctx context.Context, id string) (*FlowExecution, error)
+	FlowGet(ctx context.Context, id string) (*record.FlowExecution, error)
 	// FlowList lists executions (see FlowListParams).
-	FlowList(ctx context.Context, p FlowListParams) ([]FlowExecution, error)
+	FlowList(ctx context.Context, p FlowListParams) ([]record.FlowExecution, error)
 	// FlowHistory returns events of one run with Seq > afterSeq in order,
 	// at most limit (0: all).
-	FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]FlowEvent, error)
+	FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]record.FlowEvent, error)
 	// FlowInboxList returns an execution's waiting messages, oldest first.
-	FlowInboxList(ctx context.Context, id string) ([]FlowInbox, error)
+	FlowInboxList(ctx context.Context, id string) ([]record.FlowInbox, error)
 
 	// FlowSend puts a message in a running execution's inbox and makes its
 	// task due now (a leased task keeps its lease; its holder finds the
 	// message). ErrNotFound for an unknown execution, ErrClosed when it is
 	// not running. Returns the message's ID.
-	FlowSend(ctx context.Context, m FlowInbox, now time.Time) (int64, error)
+	FlowSend(ctx context.Context, m record.FlowInbox, now time.Time) (int64, error)
 	// FlowTerminate closes a running execution at once, without its
 	// code: ev is appended to the current run, the close applied, task
 	// and inbox deleted. ErrNotFound, or ErrClosed if it was not running.
-	FlowTerminate(ctx context.Context, id string, ev FlowEvent, c FlowClose, now time.Time) error
+	FlowTerminate(ctx context.Context, id string, ev record.FlowEvent, c FlowClose, now time.Time) error
 	// FlowReopen makes a closed execution running again (see
 	// FlowReopenParams). ErrNotFound, or ErrRunning if it is running.
-	FlowReopen(ctx context.Context, p FlowReopenParams, now time.Time) (*FlowExecution, error)
+	FlowReopen(ctx context.Context, p FlowReopenParams, now time.Time) (*record.FlowExecution, error)
 	// FlowSweep deletes up to limit closed executions whose RetainUntil is
 	// before now, with their histories, and returns how many.
 	FlowSweep(ctx context.Context, now time.Time, limit int) (int, error)

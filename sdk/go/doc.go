@@ -19,7 +19,7 @@
 // module, and the conversion between the wire format (package wire) and
 // net/http types. It does not own routing (the gateway matches routes and
 // passes path parameters, which reach the handler through r.PathValue) or
-// the host side of the ABI (internal/runtime).
+// the host side of the ABI (internal/wasm).
 //
 // The SDK uses only the standard library, so it can be vendored into the
 // strata binary and wired into user projects with a replace directive.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -62,14 +63,14 @@ func applyBindings(ctx context.Context, tx pgx.Tx, project string, b *store.Bind
 
 const databaseSelect = `SELECT name, project, engine, url, max_connections FROM databases`
 
-func scanDatabase(row pgx.Row) (store.DatabaseConfig, error) {
-	var d store.DatabaseConfig
+func scanDatabase(row pgx.Row) (record.DatabaseConfig, error) {
+	var d record.DatabaseConfig
 	err := row.Scan(&d.Name, &d.Project, &d.Engine, &d.URL, &d.MaxConnections)
 	return d, err
 }
 
 // DatabaseGet returns one database's configuration.
-func (s *Store) DatabaseGet(ctx context.Context, name string) (*store.DatabaseConfig, error) {
+func (s *Store) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
 	d, err := scanDatabase(s.pool.QueryRow(ctx, databaseSelect+` WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("database %s: %w", name, store.ErrNotFound)
@@ -81,12 +82,12 @@ func (s *Store) DatabaseGet(ctx context.Context, name string) (*store.DatabaseCo
 }
 
 // DatabaseList returns every database, sorted by name in byte order.
-func (s *Store) DatabaseList(ctx context.Context) ([]store.DatabaseConfig, error) {
+func (s *Store) DatabaseList(ctx context.Context) ([]record.DatabaseConfig, error) {
 	rows, err := s.pool.Query(ctx, databaseSelect+` ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.DatabaseConfig, error) { return scanDatabase(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.DatabaseConfig, error) { return scanDatabase(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
 	}
@@ -94,13 +95,13 @@ func (s *Store) DatabaseList(ctx context.Context) ([]store.DatabaseConfig, error
 }
 
 // KVNamespaceList returns every KV namespace, sorted by name in byte order.
-func (s *Store) KVNamespaceList(ctx context.Context) ([]store.KVNamespace, error) {
+func (s *Store) KVNamespaceList(ctx context.Context) ([]record.KVNamespace, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name, project FROM kv_namespaces ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list kv namespaces: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.KVNamespace, error) {
-		var n store.KVNamespace
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.KVNamespace, error) {
+		var n record.KVNamespace
 		err := row.Scan(&n.Name, &n.Project)
 		return n, err
 	})
@@ -112,11 +113,11 @@ func (s *Store) KVNamespaceList(ctx context.Context) ([]store.KVNamespace, error
 
 // KVGet returns a live entry. The namespace is joined in, so one round trip
 // tells a missing key (a row of NULLs) from a missing namespace (no row).
-func (s *Store) KVGet(ctx context.Context, namespace, key string) (*store.KVEntry, error) {
+func (s *Store) KVGet(ctx context.Context, namespace, key string) (*record.KVEntry, error) {
 	if err := store.CheckKVKey(key); err != nil {
 		return nil, fmt.Errorf("kv get %s/%s: %w", namespace, key, err)
 	}
-	e := store.KVEntry{Key: key}
+	e := record.KVEntry{Key: key}
 	var expires, updated *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT e.value, e.expires_at, e.updated_at FROM kv_namespaces n
 		LEFT JOIN kv_entries e ON e.namespace = n.name AND e.key = $2 AND (e.expires_at IS NULL OR e.expires_at > $3)
@@ -209,7 +210,7 @@ func (s *Store) KVDelete(ctx context.Context, namespace, key string) (bool, erro
 // KVList lists live entries with p.Prefix after p.After, in key order: a
 // range scan of the primary key, [max(prefix, after), prefix end). The
 // namespace check and the listing go in one pipelined round trip.
-func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]store.KVEntry, error) {
+func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]record.KVEntry, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("kv list %s: %w", p.Namespace, err)
 	}
@@ -246,8 +247,8 @@ func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]store.KVEnt
 	if err != nil {
 		return nil, fmt.Errorf("kv list %s: %w", p.Namespace, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.KVEntry, error) {
-		var e store.KVEntry
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.KVEntry, error) {
+		var e record.KVEntry
 		var expires *time.Time
 		if err := row.Scan(&e.Key, &e.Value, &expires, &e.UpdatedAt); err != nil {
 			return e, err
@@ -333,13 +334,13 @@ func (s *Store) SecretGet(ctx context.Context, project, name string) ([]byte, er
 
 // SecretList returns every secret's project, name and update time, sorted
 // by project and name.
-func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
+func (s *Store) SecretList(ctx context.Context) ([]record.SecretInfo, error) {
 	rows, err := s.pool.Query(ctx, `SELECT project, name, updated_at FROM secrets ORDER BY project COLLATE "C", name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SecretInfo, error) {
-		var si store.SecretInfo
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.SecretInfo, error) {
+		var si record.SecretInfo
 		err := row.Scan(&si.Project, &si.Name, &si.UpdatedAt)
 		si.UpdatedAt = utc(si.UpdatedAt)
 		return si, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlstore"
 )
@@ -24,7 +25,7 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 	now := s.now().UTC().Truncate(time.Microsecond)
 	var res *store.DeploymentApplyResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		res = &store.DeploymentApplyResult{Versions: make([]store.Version, 0, len(p.NewVersions))}
+		res = &store.DeploymentApplyResult{Versions: make([]record.Version, 0, len(p.NewVersions))}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.lockKey("deploy")); err != nil {
 			return fmt.Errorf("take deploy lock: %w", err)
 		}
@@ -74,7 +75,7 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 	return res, nil
 }
 
-func newVersion(ctx context.Context, tx pgx.Tx, project string, nv store.NewVersionParams, now time.Time) (*store.Version, error) {
+func newVersion(ctx context.Context, tx pgx.Tx, project string, nv store.NewVersionParams, now time.Time) (*record.Version, error) {
 	var owner string
 	err := tx.QueryRow(ctx, `SELECT project FROM functions WHERE name = $1`, nv.Function).Scan(&owner)
 	switch {
@@ -109,7 +110,7 @@ func newVersion(ctx context.Context, tx pgx.Tx, project string, nv store.NewVers
 		number, now, nv.Function); err != nil {
 		return nil, fmt.Errorf("activate %s@%d: %w", nv.Function, number, err)
 	}
-	return &store.Version{
+	return &record.Version{
 		Function:     nv.Function,
 		Number:       number,
 		ModuleSHA256: nv.ModuleSHA256,
@@ -121,7 +122,7 @@ func newVersion(ctx context.Context, tx pgx.Tx, project string, nv store.NewVers
 // insertRoute adds one route of project. The routes of project were deleted
 // earlier in the transaction, so any row still holding (method, path) is
 // another project's.
-func insertRoute(ctx context.Context, tx pgx.Tx, project string, r store.Route) error {
+func insertRoute(ctx context.Context, tx pgx.Tx, project string, r record.Route) error {
 	var owner string
 	err := tx.QueryRow(ctx, `SELECT project FROM functions WHERE name = $1`, r.Function).Scan(&owner)
 	switch {
@@ -152,13 +153,13 @@ func insertRoute(ctx context.Context, tx pgx.Tx, project string, r store.Route) 
 
 // FunctionList returns every function, sorted by name in byte order (COLLATE
 // "C", as SQLite sorts, whatever the database's collation).
-func (s *Store) FunctionList(ctx context.Context) ([]store.Function, error) {
+func (s *Store) FunctionList(ctx context.Context) ([]record.Function, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name, project, active_version, created_at, updated_at FROM functions ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Function, error) {
-		var f store.Function
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Function, error) {
+		var f record.Function
 		err := row.Scan(&f.Name, &f.Project, &f.ActiveVersion, &f.CreatedAt, &f.UpdatedAt)
 		f.CreatedAt, f.UpdatedAt = utc(f.CreatedAt), utc(f.UpdatedAt)
 		return f, err
@@ -194,13 +195,13 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 // VersionList returns a function's versions, newest first; ErrNotFound if
 // the function does not exist. A function always has a version (it is
 // created with one), so an empty result means the function is gone.
-func (s *Store) VersionList(ctx context.Context, function string) ([]store.Version, error) {
+func (s *Store) VersionList(ctx context.Context, function string) ([]record.Version, error) {
 	rows, err := s.pool.Query(ctx, `SELECT function, number, module_sha256, config, created_at FROM versions
 		WHERE function = $1 ORDER BY number DESC`, function)
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", function, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Version, error) { return scanVersion(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Version, error) { return scanVersion(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", function, err)
 	}
@@ -210,8 +211,8 @@ func (s *Store) VersionList(ctx context.Context, function string) ([]store.Versi
 	return out, nil
 }
 
-func scanVersion(row pgx.Row) (store.Version, error) {
-	var v store.Version
+func scanVersion(row pgx.Row) (record.Version, error) {
+	var v record.Version
 	var cfg []byte
 	if err := row.Scan(&v.Function, &v.Number, &v.ModuleSHA256, &cfg, &v.CreatedAt); err != nil {
 		return v, err
@@ -224,13 +225,13 @@ func scanVersion(row pgx.Row) (store.Version, error) {
 }
 
 // RouteList returns every route, sorted by path then method in byte order.
-func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
+func (s *Store) RouteList(ctx context.Context) ([]record.Route, error) {
 	rows, err := s.pool.Query(ctx, `SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path COLLATE "C", method COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Route, error) {
-		var r store.Route
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Route, error) {
+		var r record.Route
 		err := row.Scan(&r.Project, &r.Method, &r.Path, &r.Function, &r.Workflow, &r.Async, &r.RateLimit, &r.RateBurst)
 		return r, err
 	})
@@ -251,13 +252,13 @@ func nilIfEmpty[T any](s []T) []T {
 // checkRoutes calls check with the routes of every project but project, as
 // the deploy's transaction sees them (under the deploy lock, so no other
 // deploy commits meanwhile).
-func checkRoutes(ctx context.Context, tx pgx.Tx, project string, check func([]store.Route) error) error {
+func checkRoutes(ctx context.Context, tx pgx.Tx, project string, check func([]record.Route) error) error {
 	rows, err := tx.Query(ctx, `SELECT project, method, path, function FROM routes WHERE project <> $1`, project)
 	if err != nil {
 		return fmt.Errorf("list other projects' routes: %w", err)
 	}
-	others, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Route, error) {
-		var r store.Route
+	others, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Route, error) {
+		var r record.Route
 		err := row.Scan(&r.Project, &r.Method, &r.Path, &r.Function)
 		return r, err
 	})
@@ -267,16 +268,16 @@ func checkRoutes(ctx context.Context, tx pgx.Tx, project string, check func([]st
 	return check(others)
 }
 
-func (q queries) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
+func (q queries) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
 	r, err := q.q.FunctionGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return &store.Function{Name: r.Name, Project: r.Project, ActiveVersion: int(r.ActiveVersion),
+	return &record.Function{Name: r.Name, Project: r.Project, ActiveVersion: int(r.ActiveVersion),
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}, nil
 }
 
-func (q queries) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
+func (q queries) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
 	r, err := q.q.VersionGet(ctx, function, int32(number))
 	if err != nil {
 		return nil, notFound(err)

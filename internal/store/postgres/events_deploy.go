@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -143,8 +144,8 @@ func deleteUnlisted(ctx context.Context, tx pgx.Tx, table, project string, keep 
 const queueSelect = `SELECT name, project, kind, visibility_timeout_ns, max_receives, dead_letter, fifo, consumer,
 	batch_size, retry_base_ns FROM queues`
 
-func scanQueue(row pgx.Row) (store.QueueConfig, error) {
-	var q store.QueueConfig
+func scanQueue(row pgx.Row) (record.QueueConfig, error) {
+	var q record.QueueConfig
 	var vis, retry int64
 	err := row.Scan(&q.Name, &q.Project, &q.Kind, &vis, &q.MaxReceives, &q.DeadLetter, &q.FIFO, &q.Consumer, &q.BatchSize, &retry)
 	q.VisibilityTimeout, q.RetryBase = time.Duration(vis), time.Duration(retry)
@@ -152,7 +153,7 @@ func scanQueue(row pgx.Row) (store.QueueConfig, error) {
 }
 
 // QueueGet returns one queue's configuration.
-func (s *Store) QueueGet(ctx context.Context, name string) (*store.QueueConfig, error) {
+func (s *Store) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
 	q, err := scanQueue(s.pool.QueryRow(ctx, queueSelect+` WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("queue %s: %w", name, store.ErrNotFound)
@@ -164,12 +165,12 @@ func (s *Store) QueueGet(ctx context.Context, name string) (*store.QueueConfig, 
 }
 
 // QueueList returns every queue, sorted by name in byte order.
-func (s *Store) QueueList(ctx context.Context) ([]store.QueueConfig, error) {
+func (s *Store) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
 	rows, err := s.pool.Query(ctx, queueSelect+` ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.QueueConfig, error) { return scanQueue(row) })
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.QueueConfig, error) { return scanQueue(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
 	}
@@ -177,7 +178,7 @@ func (s *Store) QueueList(ctx context.Context) ([]store.QueueConfig, error) {
 }
 
 // TopicGet returns a topic and its subscribed queues (sorted).
-func (s *Store) TopicGet(ctx context.Context, name string) (*store.TopicConfig, error) {
+func (s *Store) TopicGet(ctx context.Context, name string) (*record.TopicConfig, error) {
 	ts, err := s.topics(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("get topic %s: %w", name, err)
@@ -189,7 +190,7 @@ func (s *Store) TopicGet(ctx context.Context, name string) (*store.TopicConfig, 
 }
 
 // TopicList returns every topic, sorted by name.
-func (s *Store) TopicList(ctx context.Context) ([]store.TopicConfig, error) {
+func (s *Store) TopicList(ctx context.Context) ([]record.TopicConfig, error) {
 	ts, err := s.topics(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("list topics: %w", err)
@@ -197,7 +198,7 @@ func (s *Store) TopicList(ctx context.Context) ([]store.TopicConfig, error) {
 	return ts, nil
 }
 
-func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, error) {
+func (s *Store) topics(ctx context.Context, only string) ([]record.TopicConfig, error) {
 	rows, err := s.pool.Query(ctx, `SELECT t.name, t.project, s.queue FROM topics t
 		LEFT JOIN topic_subscriptions s ON s.topic = t.name
 		WHERE $1 = '' OR t.name = $1 ORDER BY t.name COLLATE "C", s.queue COLLATE "C"`, only)
@@ -205,7 +206,7 @@ func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.TopicConfig
+	var out []record.TopicConfig
 	for rows.Next() {
 		var name, project string
 		var queue *string
@@ -213,7 +214,7 @@ func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, e
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, store.TopicConfig{Name: name, Project: project})
+			out = append(out, record.TopicConfig{Name: name, Project: project})
 		}
 		if queue != nil {
 			t := &out[len(out)-1]
@@ -224,13 +225,13 @@ func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, e
 }
 
 // ScheduleList returns every schedule, sorted by name.
-func (s *Store) ScheduleList(ctx context.Context) ([]store.Schedule, error) {
+func (s *Store) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name, project, function, spec, timezone, next_fire FROM schedules ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Schedule, error) {
-		var sc store.Schedule
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Schedule, error) {
+		var sc record.Schedule
 		err := row.Scan(&sc.Name, &sc.Project, &sc.Function, &sc.Spec, &sc.Timezone, &sc.NextFire)
 		sc.NextFire = utc(sc.NextFire)
 		return sc, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -54,7 +55,7 @@ const insertEventsSQL = `INSERT INTO flow_history (execution_id, run, seq, type,
 	FROM unnest($4::text[], $5::int[], $6::text[], $7::bytea[], $8::timestamptz[]) WITH ORDINALITY AS u(t, st, n, d, tm, o)`
 
 // eventArgs are the arrays of insertEventsSQL.
-func eventArgs(events []store.FlowEvent, now time.Time) []any {
+func eventArgs(events []record.FlowEvent, now time.Time) []any {
 	types := make([]string, len(events))
 	steps := make([]int32, len(events))
 	names := make([]string, len(events))
@@ -70,7 +71,7 @@ func eventArgs(events []store.FlowEvent, now time.Time) []any {
 	return []any{types, steps, names, data, times}
 }
 
-func queueEvents(b *pgx.Batch, id string, run, from int, events []store.FlowEvent, now time.Time) {
+func queueEvents(b *pgx.Batch, id string, run, from int, events []record.FlowEvent, now time.Time) {
 	if len(events) == 0 {
 		return
 	}
@@ -113,7 +114,7 @@ func startArgs(p store.FlowStartParams, now time.Time) []any {
 }
 
 // FlowStart creates an execution with its first events and its task.
-func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time.Time) (*store.FlowExecution, bool, error) {
+func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time.Time) (*record.FlowExecution, bool, error) {
 	id := p.Execution.ID
 	if id == "" {
 		return nil, false, errors.New("start execution: empty id")
@@ -210,7 +211,7 @@ func lockTasks(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*flowSt
 			return nil, fmt.Errorf("read executions: %w", err)
 		}
 		st := state[id]
-		st.run, st.historyLen, st.running = run, n, status == store.FlowRunning
+		st.run, st.historyLen, st.running = run, n, status == record.FlowRunning
 	}
 	return state, rows.Err()
 }
@@ -329,12 +330,12 @@ func queueClose(b *pgx.Batch, id string, historyLen int, c store.FlowClose, now 
 	b.Queue(`DELETE FROM flow_tasks WHERE execution_id = $1`, id)
 	// A failed execution keeps the signals it had not consumed: a
 	// restart from the failure uses them.
-	b.Queue(`DELETE FROM flow_inbox WHERE execution_id = $1 AND (kind <> $2 OR $3 <> $4)`, id, store.InboxSignal, c.Status, store.FlowFailed)
+	b.Queue(`DELETE FROM flow_inbox WHERE execution_id = $1 AND (kind <> $2 OR $3 <> $4)`, id, record.InboxSignal, c.Status, record.FlowFailed)
 }
 
 // FlowClaim leases up to limit due tasks to owner. Tasks locked by a
 // commit in progress are skipped.
-func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]store.FlowTask, error) {
+func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]record.FlowTask, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -355,7 +356,7 @@ func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leas
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
 	type claimed struct {
-		task store.FlowTask
+		task record.FlowTask
 		due  time.Time
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {
@@ -374,7 +375,7 @@ func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leas
 		}
 		return out[i].task.ExecutionID < out[j].task.ExecutionID
 	})
-	var tasks []store.FlowTask
+	var tasks []record.FlowTask
 	for _, c := range out {
 		tasks = append(tasks, c.task)
 	}
@@ -382,7 +383,7 @@ func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leas
 }
 
 // FlowRenew extends held leases to until, locking the tasks in id order.
-func (s *Store) FlowRenew(ctx context.Context, held []store.FlowTask, until time.Time) ([]string, error) {
+func (s *Store) FlowRenew(ctx context.Context, held []record.FlowTask, until time.Time) ([]string, error) {
 	if len(held) == 0 {
 		return nil, nil
 	}
@@ -430,8 +431,8 @@ func (s *Store) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
 	return utc(*next), true, nil
 }
 
-func scanFlowExec(row pgx.Row) (*store.FlowExecution, error) {
-	var e store.FlowExecution
+func scanFlowExec(row pgx.Row) (*record.FlowExecution, error) {
+	var e record.FlowExecution
 	var closed, retain *time.Time
 	if err := row.Scan(&e.ID, &e.Project, &e.Workflow, &e.Function, &e.Run, &e.Status, &e.Input, &e.Output, &e.Error,
 		&e.TraceID, &e.ParentID, &e.ParentStep, &e.HistoryLen, &e.CreatedAt, &e.UpdatedAt, &closed, &retain); err != nil {
@@ -442,7 +443,7 @@ func scanFlowExec(row pgx.Row) (*store.FlowExecution, error) {
 	return &e, nil
 }
 
-func flowGet(ctx context.Context, q querier, id string) (*store.FlowExecution, error) {
+func flowGet(ctx context.Context, q querier, id string) (*record.FlowExecution, error) {
 	e, err := scanFlowExec(q.QueryRow(ctx, `SELECT `+flowExecCols+` FROM flow_executions WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
@@ -451,7 +452,7 @@ func flowGet(ctx context.Context, q querier, id string) (*store.FlowExecution, e
 }
 
 // FlowGet returns one execution.
-func (s *Store) FlowGet(ctx context.Context, id string) (*store.FlowExecution, error) {
+func (s *Store) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
 	e, err := flowGet(ctx, s.pool, id)
 	if err != nil {
 		return nil, fmt.Errorf("get execution %s: %w", id, err)
@@ -460,7 +461,7 @@ func (s *Store) FlowGet(ctx context.Context, id string) (*store.FlowExecution, e
 }
 
 // FlowList lists executions, newest first (ids in byte order, as SQLite).
-func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100
@@ -499,10 +500,10 @@ func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]store.F
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.FlowExecution, error) {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.FlowExecution, error) {
 		e, err := scanFlowExec(row)
 		if err != nil {
-			return store.FlowExecution{}, err
+			return record.FlowExecution{}, err
 		}
 		return *e, nil
 	})
@@ -513,7 +514,7 @@ func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]store.F
 }
 
 // FlowHistory returns events of one run after afterSeq.
-func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]store.FlowEvent, error) {
+func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]record.FlowEvent, error) {
 	var lim *int
 	if limit > 0 {
 		lim = &limit
@@ -523,8 +524,8 @@ func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit
 	if err != nil {
 		return nil, fmt.Errorf("history of execution %s run %d: %w", id, run, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.FlowEvent, error) {
-		var ev store.FlowEvent
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.FlowEvent, error) {
+		var ev record.FlowEvent
 		err := row.Scan(&ev.Seq, &ev.Type, &ev.Step, &ev.Name, &ev.Data, &ev.Time)
 		ev.Time = utc(ev.Time)
 		return ev, err
@@ -542,14 +543,14 @@ func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit
 }
 
 // FlowInboxList returns an execution's waiting messages, oldest first.
-func (s *Store) FlowInboxList(ctx context.Context, id string) ([]store.FlowInbox, error) {
+func (s *Store) FlowInboxList(ctx context.Context, id string) ([]record.FlowInbox, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, execution_id, kind, name, data, time FROM flow_inbox
 		WHERE execution_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("inbox of execution %s: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.FlowInbox, error) {
-		var m store.FlowInbox
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.FlowInbox, error) {
+		var m record.FlowInbox
 		err := row.Scan(&m.ID, &m.ExecutionID, &m.Kind, &m.Name, &m.Data, &m.Time)
 		m.Time = utc(m.Time)
 		return m, err
@@ -590,7 +591,7 @@ func lockRunning(ctx context.Context, tx pgx.Tx, id string) error {
 
 // FlowSend puts a message in a running execution's inbox and makes its
 // task due now.
-func (s *Store) FlowSend(ctx context.Context, m store.FlowInbox, now time.Time) (int64, error) {
+func (s *Store) FlowSend(ctx context.Context, m record.FlowInbox, now time.Time) (int64, error) {
 	now = flowTime(now)
 	var id int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -614,7 +615,7 @@ func (s *Store) FlowSend(ctx context.Context, m store.FlowInbox, now time.Time) 
 }
 
 // FlowTerminate closes a running execution without its code.
-func (s *Store) FlowTerminate(ctx context.Context, id string, ev store.FlowEvent, c store.FlowClose, now time.Time) error {
+func (s *Store) FlowTerminate(ctx context.Context, id string, ev record.FlowEvent, c store.FlowClose, now time.Time) error {
 	now = flowTime(now)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockRunning(ctx, tx, id); err != nil {
@@ -625,7 +626,7 @@ func (s *Store) FlowTerminate(ctx context.Context, id string, ev store.FlowEvent
 			return err
 		}
 		b := &pgx.Batch{}
-		queueEvents(b, id, run, historyLen, []store.FlowEvent{ev}, now)
+		queueEvents(b, id, run, historyLen, []record.FlowEvent{ev}, now)
 		queueClose(b, id, historyLen+1, c, now)
 		return tx.SendBatch(ctx, b).Close()
 	})
@@ -637,9 +638,9 @@ func (s *Store) FlowTerminate(ctx context.Context, id string, ev store.FlowEvent
 
 // FlowReopen makes a closed execution running again. It locks the
 // execution row: a closed execution has no task row to lock.
-func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now time.Time) (*store.FlowExecution, error) {
+func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now time.Time) (*record.FlowExecution, error) {
 	now = flowTime(now)
-	var exec *store.FlowExecution
+	var exec *record.FlowExecution
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := scanFlowExec(tx.QueryRow(ctx, `SELECT `+flowExecCols+` FROM flow_executions WHERE id = $1 FOR UPDATE`, p.ID))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -648,7 +649,7 @@ func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now ti
 		if err != nil {
 			return err
 		}
-		if e.Status == store.FlowRunning {
+		if e.Status == record.FlowRunning {
 			return fmt.Errorf("execution %s: %w", p.ID, store.ErrRunning)
 		}
 		b := &pgx.Batch{}

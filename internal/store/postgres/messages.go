@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -331,7 +332,7 @@ func (s *Store) queueState(ctx context.Context, name string) (*queueState, error
 	}
 	q.visibility = time.Duration(vis)
 	if q.visibility <= 0 {
-		q.visibility = store.DefaultVisibilityTimeout
+		q.visibility = record.DefaultVisibilityTimeout
 	}
 	return &q, nil
 }
@@ -355,7 +356,7 @@ const receiveFIFOSQL = `UPDATE messages m SET receive_count = m.receive_count + 
 	RETURNING ` + messageCols
 
 // MessageReceive claims up to p.Max visible messages.
-func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]store.Message, error) {
+func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error) {
 	if p.Max <= 0 {
 		return nil, nil
 	}
@@ -393,7 +394,7 @@ func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams
 		}
 	}
 	rows, err := br.Query()
-	var out []store.Message
+	var out []record.Message
 	if err == nil {
 		out, err = scanMessages(rows)
 	}
@@ -506,7 +507,7 @@ func (s *Store) MessageFail(ctx context.Context, queue string, fails []store.Mes
 
 // MessagePeek lists up to limit messages (0: 1000) of queue by ID, without
 // receiving them.
-func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]store.Message, error) {
+func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]record.Message, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -586,11 +587,11 @@ func (s *Store) QueueRedrive(ctx context.Context, from, to string, max int) (int
 
 // QueueStats counts a queue's messages by state. It reads every message of
 // the queue: it is for operators and metrics, not for the dispatch path.
-func (s *Store) QueueStats(ctx context.Context, queue string) (*store.QueueStats, error) {
+func (s *Store) QueueStats(ctx context.Context, queue string) (*record.QueueStats, error) {
 	if err := s.queueExists(ctx, queue); err != nil {
 		return nil, fmt.Errorf("stats of queue %s: %w", queue, err)
 	}
-	st := &store.QueueStats{Queue: queue}
+	st := &record.QueueStats{Queue: queue}
 	var oldest *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE visible_at <= $2),
@@ -668,9 +669,9 @@ func (s *Store) ScheduleFire(ctx context.Context, p store.ScheduleFireParams) (b
 	return fired, nil
 }
 
-func scanMessages(rows pgx.Rows) ([]store.Message, error) {
-	var out []store.Message
-	var m store.Message
+func scanMessages(rows pgx.Rows) ([]record.Message, error) {
+	var out []record.Message
+	var m record.Message
 	var attrs string
 	_, err := pgx.ForEachRow(rows, []any{&m.ID, &m.Queue, &m.Body, &attrs, &m.GroupID, &m.DedupID, &m.SentAt, &m.VisibleAt,
 		&m.ReceiveCount, &m.Receipt, &m.LastError}, func() error {

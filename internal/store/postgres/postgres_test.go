@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/storetest"
 )
@@ -113,7 +114,7 @@ func TestMigrationsRunOnceWhenNodesStartTogether(t *testing.T) {
 func TestSchemasAreIsolated(t *testing.T) {
 	ctx := context.Background()
 	a, b := openFresh(t), openFresh(t)
-	require.NoError(t, a.TokenPut(ctx, store.Token{Hash: storetest.Digest([]byte("t")), Name: "admin"}))
+	require.NoError(t, a.TokenPut(ctx, record.Token{Hash: storetest.Digest([]byte("t")), Name: "admin"}))
 	n, err := b.TokenCount(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -247,7 +248,7 @@ func TestMigration0002KeepsOldRoutes(t *testing.T) {
 	defer s.Close()
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
+	require.Equal(t, []record.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
 }
 
 func TestKVDeleteExpiredInBatches(t *testing.T) {
@@ -256,7 +257,7 @@ func TestKVDeleteExpiredInBatches(t *testing.T) {
 	ctx := context.Background()
 	s := openFresh(t)
 	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p",
-		Bindings: &store.BindingsApplyParams{KV: []store.KVNamespace{{Name: "kv"}}}})
+		Bindings: &store.BindingsApplyParams{KV: []record.KVNamespace{{Name: "kv"}}}})
 	require.NoError(t, err)
 	expired := 2*expiredBatch + 3
 	_, err = s.pool.Exec(ctx, `INSERT INTO kv_entries (namespace, key, value, expires_at, updated_at)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -57,7 +58,7 @@ func (s *Store) BlobExists(ctx context.Context, digest string) (bool, error) {
 // UsageInsert stores a batch of usage records with one INSERT over unnest()ed
 // column arrays: one statement and one round trip whatever the batch size,
 // and no per-statement parameter limit.
-func (s *Store) UsageInsert(ctx context.Context, records []store.Usage) error {
+func (s *Store) UsageInsert(ctx context.Context, records []record.Usage) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -86,7 +87,7 @@ func (s *Store) UsageInsert(ctx context.Context, records []store.Usage) error {
 }
 
 // UsageList returns usage records ordered by start time.
-func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]store.Usage, error) {
+func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]record.Usage, error) {
 	q := `SELECT invocation_id, function, version, trigger_kind, trace_id, start_at, duration_ns,
 		billed_ms, memory_mb, cold, outcome, status, error FROM usage WHERE true`
 	var args []any
@@ -107,8 +108,8 @@ func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]store
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Usage, error) {
-		var u store.Usage
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Usage, error) {
+		var u record.Usage
 		var dur int64
 		err := row.Scan(&u.InvocationID, &u.Function, &u.Version, &u.Trigger, &u.TraceID, &u.Start, &dur,
 			&u.BilledMS, &u.MemoryMB, &u.Cold, &u.Outcome, &u.Status, &u.Error)
@@ -139,7 +140,7 @@ func (s *Store) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, erro
 // the block of IDs is reserved with setval and the rows inserted with
 // explicit IDs, all in one pipelined round trip that PostgreSQL runs as one
 // implicit transaction (the lock is released at its commit).
-func (s *Store) LogInsert(ctx context.Context, lines []store.LogLine) error {
+func (s *Store) LogInsert(ctx context.Context, lines []record.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -183,7 +184,7 @@ func (s *Store) LogInsert(ctx context.Context, lines []store.LogLine) error {
 }
 
 // LogList returns lines with ID > p.AfterID, oldest first.
-func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]store.LogLine, error) {
+func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
 	q := `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line FROM logs WHERE id > $1`
 	args := []any{p.AfterID}
 	if p.Function != "" {
@@ -204,8 +205,8 @@ func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]store.Log
 	if err != nil {
 		return nil, fmt.Errorf("list logs: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.LogLine, error) {
-		var l store.LogLine
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.LogLine, error) {
+		var l record.LogLine
 		err := row.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &l.Time, &l.Stream, &l.Line)
 		l.Time = utc(l.Time)
 		return l, err
@@ -227,7 +228,7 @@ func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 
 // TokenPut records a token; putting an existing hash renames and
 // re-scopes it.
-func (s *Store) TokenPut(ctx context.Context, t store.Token) error {
+func (s *Store) TokenPut(ctx context.Context, t record.Token) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO tokens (hash, name, project, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project`,
 		t.Hash, t.Name, t.Project, s.now()); err != nil {
@@ -237,8 +238,8 @@ func (s *Store) TokenPut(ctx context.Context, t store.Token) error {
 }
 
 // TokenGet returns the token with this hash.
-func (s *Store) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
-	t := store.Token{Hash: hash}
+func (s *Store) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
+	t := record.Token{Hash: hash}
 	err := s.pool.QueryRow(ctx, `SELECT name, project, created_at FROM tokens WHERE hash = $1`, hash).
 		Scan(&t.Name, &t.Project, &t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -252,13 +253,13 @@ func (s *Store) TokenGet(ctx context.Context, hash string) (*store.Token, error)
 }
 
 // TokenList returns every token, oldest first.
-func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
+func (s *Store) TokenList(ctx context.Context) ([]record.Token, error) {
 	rows, err := s.pool.Query(ctx, `SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Token, error) {
-		var t store.Token
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Token, error) {
+		var t record.Token
 		err := row.Scan(&t.Hash, &t.Name, &t.Project, &t.CreatedAt)
 		t.CreatedAt = utc(t.CreatedAt)
 		return t, err

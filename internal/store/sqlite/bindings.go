@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -64,8 +65,8 @@ func applyBindings(ctx context.Context, tx *sql.Tx, project string, b *store.Bin
 
 const databaseSelect = `SELECT name, project, engine, url, max_connections FROM databases`
 
-func scanDatabase(sc scanner) (*store.DatabaseConfig, error) {
-	var d store.DatabaseConfig
+func scanDatabase(sc scanner) (*record.DatabaseConfig, error) {
+	var d record.DatabaseConfig
 	if err := sc.Scan(&d.Name, &d.Project, &d.Engine, &d.URL, &d.MaxConnections); err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func scanDatabase(sc scanner) (*store.DatabaseConfig, error) {
 }
 
 // DatabaseGet returns one database's configuration.
-func (s *Store) DatabaseGet(ctx context.Context, name string) (*store.DatabaseConfig, error) {
+func (s *Store) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
 	d, err := scanDatabase(s.r.QueryRowContext(ctx, databaseSelect+` WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("database %s: %w", name, store.ErrNotFound)
@@ -85,13 +86,13 @@ func (s *Store) DatabaseGet(ctx context.Context, name string) (*store.DatabaseCo
 }
 
 // DatabaseList returns every database, sorted by name.
-func (s *Store) DatabaseList(ctx context.Context) ([]store.DatabaseConfig, error) {
+func (s *Store) DatabaseList(ctx context.Context) ([]record.DatabaseConfig, error) {
 	rows, err := s.r.QueryContext(ctx, databaseSelect+` ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
 	}
 	defer rows.Close()
-	var out []store.DatabaseConfig
+	var out []record.DatabaseConfig
 	for rows.Next() {
 		d, err := scanDatabase(rows)
 		if err != nil {
@@ -106,15 +107,15 @@ func (s *Store) DatabaseList(ctx context.Context) ([]store.DatabaseConfig, error
 }
 
 // KVNamespaceList returns every KV namespace, sorted by name.
-func (s *Store) KVNamespaceList(ctx context.Context) ([]store.KVNamespace, error) {
+func (s *Store) KVNamespaceList(ctx context.Context) ([]record.KVNamespace, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT name, project FROM kv_namespaces ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list kv namespaces: %w", err)
 	}
 	defer rows.Close()
-	var out []store.KVNamespace
+	var out []record.KVNamespace
 	for rows.Next() {
-		var n store.KVNamespace
+		var n record.KVNamespace
 		if err := rows.Scan(&n.Name, &n.Project); err != nil {
 			return nil, fmt.Errorf("list kv namespaces: %w", err)
 		}
@@ -142,11 +143,11 @@ func namespaceExists(ctx context.Context, q interface {
 // KVGet returns a live entry. Reads go to the read pool: WAL readers see
 // every transaction committed before they start, so a put acknowledged by
 // the writer is visible to the next get.
-func (s *Store) KVGet(ctx context.Context, namespace, key string) (*store.KVEntry, error) {
+func (s *Store) KVGet(ctx context.Context, namespace, key string) (*record.KVEntry, error) {
 	if err := store.CheckKVKey(key); err != nil {
 		return nil, fmt.Errorf("kv get %s/%s: %w", namespace, key, err)
 	}
-	e := store.KVEntry{Key: key}
+	e := record.KVEntry{Key: key}
 	var expires sql.NullInt64
 	var updated int64
 	err := s.r.QueryRowContext(ctx, `SELECT value, expires_at, updated_at FROM kv_entries
@@ -252,7 +253,7 @@ func (s *Store) KVDelete(ctx context.Context, namespace, key string) (bool, erro
 
 // KVList lists live entries with p.Prefix after p.After, in key order. The
 // scan is a range of the primary key: [max(prefix, after), prefix end).
-func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]store.KVEntry, error) {
+func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]record.KVEntry, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("kv list %s: %w", p.Namespace, err)
 	}
@@ -294,9 +295,9 @@ func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]store.KVEnt
 		return nil, fmt.Errorf("kv list %s: %w", p.Namespace, err)
 	}
 	defer rows.Close()
-	var out []store.KVEntry
+	var out []record.KVEntry
 	for rows.Next() {
-		var e store.KVEntry
+		var e record.KVEntry
 		var expires sql.NullInt64
 		var updated int64
 		if err := rows.Scan(&e.Key, &e.Value, &expires, &updated); err != nil {
@@ -384,15 +385,15 @@ func (s *Store) SecretGet(ctx context.Context, project, name string) ([]byte, er
 
 // SecretList returns every secret's project, name and update time, sorted
 // by project and name.
-func (s *Store) SecretList(ctx context.Context) ([]store.SecretInfo, error) {
+func (s *Store) SecretList(ctx context.Context) ([]record.SecretInfo, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT project, name, updated_at FROM secrets ORDER BY project, name`)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
 	defer rows.Close()
-	var out []store.SecretInfo
+	var out []record.SecretInfo
 	for rows.Next() {
-		var si store.SecretInfo
+		var si record.SecretInfo
 		var updated int64
 		if err := rows.Scan(&si.Project, &si.Name, &updated); err != nil {
 			return nil, fmt.Errorf("list secrets: %w", err)

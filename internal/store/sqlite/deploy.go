@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlstore"
 )
@@ -20,7 +21,7 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 		return nil, err
 	}
 	now := s.now().UTC()
-	res := &store.DeploymentApplyResult{Versions: make([]store.Version, 0, len(p.NewVersions))}
+	res := &store.DeploymentApplyResult{Versions: make([]record.Version, 0, len(p.NewVersions))}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// The route set is replaced wholesale; dropping it first also
 		// frees the functions about to be removed from their routes.
@@ -67,7 +68,7 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 	return res, nil
 }
 
-func (s *Store) newVersion(ctx context.Context, tx *sql.Tx, project string, nv store.NewVersionParams, now time.Time) (*store.Version, error) {
+func (s *Store) newVersion(ctx context.Context, tx *sql.Tx, project string, nv store.NewVersionParams, now time.Time) (*record.Version, error) {
 	var owner string
 	err := tx.QueryRowContext(ctx, `SELECT project FROM functions WHERE name = ?`, nv.Function).Scan(&owner)
 	switch {
@@ -100,7 +101,7 @@ func (s *Store) newVersion(ctx context.Context, tx *sql.Tx, project string, nv s
 		number, micros(now), nv.Function); err != nil {
 		return nil, fmt.Errorf("activate %s@%d: %w", nv.Function, number, err)
 	}
-	return &store.Version{
+	return &record.Version{
 		Function:     nv.Function,
 		Number:       number,
 		ModuleSHA256: nv.ModuleSHA256,
@@ -112,7 +113,7 @@ func (s *Store) newVersion(ctx context.Context, tx *sql.Tx, project string, nv s
 // insertRoute adds one route of project. The routes of project were deleted
 // earlier in the transaction, so any row still holding (method, path) is
 // another project's.
-func insertRoute(ctx context.Context, tx *sql.Tx, project string, r store.Route) error {
+func insertRoute(ctx context.Context, tx *sql.Tx, project string, r record.Route) error {
 	var owner string
 	err := tx.QueryRowContext(ctx, `SELECT project FROM functions WHERE name = ?`, r.Function).Scan(&owner)
 	switch {
@@ -142,15 +143,15 @@ func insertRoute(ctx context.Context, tx *sql.Tx, project string, r store.Route)
 }
 
 // FunctionList returns every function, sorted by name.
-func (s *Store) FunctionList(ctx context.Context) ([]store.Function, error) {
+func (s *Store) FunctionList(ctx context.Context) ([]record.Function, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT name, project, active_version, created_at, updated_at FROM functions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Function
+	var out []record.Function
 	for rows.Next() {
-		var f store.Function
+		var f record.Function
 		var created, updated int64
 		if err := rows.Scan(&f.Name, &f.Project, &f.ActiveVersion, &created, &updated); err != nil {
 			return nil, fmt.Errorf("list functions: %w", err)
@@ -190,7 +191,7 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 
 // VersionList returns a function's versions, newest first; ErrNotFound if
 // the function does not exist.
-func (s *Store) VersionList(ctx context.Context, function string) ([]store.Version, error) {
+func (s *Store) VersionList(ctx context.Context, function string) ([]record.Version, error) {
 	// One read transaction so the existence check and the list agree.
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -211,7 +212,7 @@ func (s *Store) VersionList(ctx context.Context, function string) ([]store.Versi
 		return nil, fmt.Errorf("list versions of %s: %w", function, err)
 	}
 	defer rows.Close()
-	var out []store.Version
+	var out []record.Version
 	for rows.Next() {
 		v, err := scanVersion(rows)
 		if err != nil {
@@ -227,8 +228,8 @@ func (s *Store) VersionList(ctx context.Context, function string) ([]store.Versi
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanVersion(sc scanner) (*store.Version, error) {
-	var v store.Version
+func scanVersion(sc scanner) (*record.Version, error) {
+	var v record.Version
 	var cfg string
 	var created int64
 	if err := sc.Scan(&v.Function, &v.Number, &v.ModuleSHA256, &cfg, &created); err != nil {
@@ -242,15 +243,15 @@ func scanVersion(sc scanner) (*store.Version, error) {
 }
 
 // RouteList returns every route, sorted by path then method.
-func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
+func (s *Store) RouteList(ctx context.Context) ([]record.Route, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path, method`)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Route
+	var out []record.Route
 	for rows.Next() {
-		var r store.Route
+		var r record.Route
 		if err := rows.Scan(&r.Project, &r.Method, &r.Path, &r.Function, &r.Workflow, &r.Async, &r.RateLimit, &r.RateBurst); err != nil {
 			return nil, fmt.Errorf("list routes: %w", err)
 		}
@@ -264,15 +265,15 @@ func (s *Store) RouteList(ctx context.Context) ([]store.Route, error) {
 
 // checkRoutes calls check with the routes of every project but project, as
 // the deploy's transaction sees them.
-func checkRoutes(ctx context.Context, tx *sql.Tx, project string, check func([]store.Route) error) error {
+func checkRoutes(ctx context.Context, tx *sql.Tx, project string, check func([]record.Route) error) error {
 	rows, err := tx.QueryContext(ctx, `SELECT project, method, path, function FROM routes WHERE project <> ?`, project)
 	if err != nil {
 		return fmt.Errorf("list other projects' routes: %w", err)
 	}
 	defer rows.Close()
-	var others []store.Route
+	var others []record.Route
 	for rows.Next() {
-		var r store.Route
+		var r record.Route
 		if err := rows.Scan(&r.Project, &r.Method, &r.Path, &r.Function); err != nil {
 			return fmt.Errorf("list other projects' routes: %w", err)
 		}
@@ -284,16 +285,16 @@ func checkRoutes(ctx context.Context, tx *sql.Tx, project string, check func([]s
 	return check(others)
 }
 
-func (q queries) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
+func (q queries) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
 	r, err := q.q.FunctionGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return &store.Function{Name: r.Name, Project: r.Project, ActiveVersion: int(r.ActiveVersion),
+	return &record.Function{Name: r.Name, Project: r.Project, ActiveVersion: int(r.ActiveVersion),
 		CreatedAt: fromMicros(r.CreatedAt), UpdatedAt: fromMicros(r.UpdatedAt)}, nil
 }
 
-func (q queries) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
+func (q queries) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
 	r, err := q.q.VersionGet(ctx, function, int64(number))
 	if err != nil {
 		return nil, notFound(err)

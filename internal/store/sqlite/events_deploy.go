@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -144,7 +145,7 @@ func deleteUnlisted(ctx context.Context, tx *sql.Tx, table, project string, keep
 }
 
 // QueueGet returns one queue's configuration.
-func (s *Store) QueueGet(ctx context.Context, name string) (*store.QueueConfig, error) {
+func (s *Store) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
 	q, err := scanQueue(s.r.QueryRowContext(ctx, queueSelect+` WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("queue %s: %w", name, store.ErrNotFound)
@@ -156,13 +157,13 @@ func (s *Store) QueueGet(ctx context.Context, name string) (*store.QueueConfig, 
 }
 
 // QueueList returns every queue, sorted by name.
-func (s *Store) QueueList(ctx context.Context) ([]store.QueueConfig, error) {
+func (s *Store) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
 	rows, err := s.r.QueryContext(ctx, queueSelect+` ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
 	}
 	defer rows.Close()
-	var out []store.QueueConfig
+	var out []record.QueueConfig
 	for rows.Next() {
 		q, err := scanQueue(rows)
 		if err != nil {
@@ -179,8 +180,8 @@ func (s *Store) QueueList(ctx context.Context) ([]store.QueueConfig, error) {
 const queueSelect = `SELECT name, project, kind, visibility_timeout_ns, max_receives, dead_letter, fifo, consumer,
 	batch_size, retry_base_ns FROM queues`
 
-func scanQueue(sc scanner) (*store.QueueConfig, error) {
-	var q store.QueueConfig
+func scanQueue(sc scanner) (*record.QueueConfig, error) {
+	var q record.QueueConfig
 	var vis, retry int64
 	if err := sc.Scan(&q.Name, &q.Project, &q.Kind, &vis, &q.MaxReceives, &q.DeadLetter, &q.FIFO, &q.Consumer,
 		&q.BatchSize, &retry); err != nil {
@@ -191,7 +192,7 @@ func scanQueue(sc scanner) (*store.QueueConfig, error) {
 }
 
 // TopicGet returns a topic and its subscribed queues (sorted).
-func (s *Store) TopicGet(ctx context.Context, name string) (*store.TopicConfig, error) {
+func (s *Store) TopicGet(ctx context.Context, name string) (*record.TopicConfig, error) {
 	ts, err := s.topics(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("get topic %s: %w", name, err)
@@ -203,7 +204,7 @@ func (s *Store) TopicGet(ctx context.Context, name string) (*store.TopicConfig, 
 }
 
 // TopicList returns every topic, sorted by name.
-func (s *Store) TopicList(ctx context.Context) ([]store.TopicConfig, error) {
+func (s *Store) TopicList(ctx context.Context) ([]record.TopicConfig, error) {
 	ts, err := s.topics(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("list topics: %w", err)
@@ -212,7 +213,7 @@ func (s *Store) TopicList(ctx context.Context) ([]store.TopicConfig, error) {
 }
 
 // topics lists topics with their subscriptions, or only the one named.
-func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, error) {
+func (s *Store) topics(ctx context.Context, only string) ([]record.TopicConfig, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT t.name, t.project, s.queue FROM topics t
 		LEFT JOIN topic_subscriptions s ON s.topic = t.name
 		WHERE ? = '' OR t.name = ? ORDER BY t.name, s.queue`, only, only)
@@ -220,7 +221,7 @@ func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.TopicConfig
+	var out []record.TopicConfig
 	for rows.Next() {
 		var name, project string
 		var queue sql.NullString
@@ -228,7 +229,7 @@ func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, e
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].Name != name {
-			out = append(out, store.TopicConfig{Name: name, Project: project})
+			out = append(out, record.TopicConfig{Name: name, Project: project})
 		}
 		if queue.Valid {
 			t := &out[len(out)-1]
@@ -239,15 +240,15 @@ func (s *Store) topics(ctx context.Context, only string) ([]store.TopicConfig, e
 }
 
 // ScheduleList returns every schedule, sorted by name.
-func (s *Store) ScheduleList(ctx context.Context) ([]store.Schedule, error) {
+func (s *Store) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT name, project, function, spec, timezone, next_fire FROM schedules ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Schedule
+	var out []record.Schedule
 	for rows.Next() {
-		var sc store.Schedule
+		var sc record.Schedule
 		var next int64
 		if err := rows.Scan(&sc.Name, &sc.Project, &sc.Function, &sc.Spec, &sc.Timezone, &next); err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)

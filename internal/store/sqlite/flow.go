@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -40,11 +41,11 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 }
 
 // FlowStart creates an execution with its first events and its task.
-func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time.Time) (*store.FlowExecution, bool, error) {
+func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time.Time) (*record.FlowExecution, bool, error) {
 	if p.Execution.ID == "" {
 		return nil, false, errors.New("start execution: empty id")
 	}
-	var exec *store.FlowExecution
+	var exec *record.FlowExecution
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -94,7 +95,7 @@ func flowInsert(ctx context.Context, tx *sql.Tx, p store.FlowStartParams, now ti
 	res, err := tx.ExecContext(ctx, `INSERT INTO flow_executions (`+flowExecCols+`)
 		VALUES (?, ?, ?, ?, 1, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, NULL)
 		ON CONFLICT (id) DO NOTHING`,
-		e.ID, cleanText(e.Project), cleanText(e.Workflow), cleanText(e.Function), store.FlowRunning, e.Input,
+		e.ID, cleanText(e.Project), cleanText(e.Workflow), cleanText(e.Function), record.FlowRunning, e.Input,
 		cleanText(e.TraceID), e.ParentID, e.ParentStep, len(p.Events), micros(now), micros(now))
 	if err != nil {
 		return false, fmt.Errorf("insert execution: %w", err)
@@ -125,7 +126,7 @@ func flowInsert(ctx context.Context, tx *sql.Tx, p store.FlowStartParams, now ti
 }
 
 // insertFlowEvents appends events to run of id with Seq from+1, ...
-func insertFlowEvents(ctx context.Context, tx *sql.Tx, id string, run, from int, events []store.FlowEvent, now time.Time) error {
+func insertFlowEvents(ctx context.Context, tx *sql.Tx, id string, run, from int, events []record.FlowEvent, now time.Time) error {
 	for start := 0; start < len(events); start += insertChunk {
 		chunk := events[start:min(start+insertChunk, len(events))]
 		args := make([]any, 0, len(chunk)*flowEventCols)
@@ -185,7 +186,7 @@ func flowCommit(ctx context.Context, tx *sql.Tx, c store.FlowCommit, now time.Ti
 	if err != nil {
 		return false, fmt.Errorf("check lease: %w", err)
 	}
-	if c.Lease == "" || lease != c.Lease || status != store.FlowRunning || historyLen != c.FromSeq {
+	if c.Lease == "" || lease != c.Lease || status != record.FlowRunning || historyLen != c.FromSeq {
 		return false, nil
 	}
 	id := c.ExecutionID
@@ -289,14 +290,14 @@ func flowClose(ctx context.Context, tx *sql.Tx, id string, historyLen int, c sto
 	// A failed execution keeps the signals it had not consumed: a
 	// restart from the failure uses them.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM flow_inbox WHERE execution_id = ? AND (kind <> ? OR ? <> ?)`,
-		id, store.InboxSignal, c.Status, store.FlowFailed); err != nil {
+		id, record.InboxSignal, c.Status, record.FlowFailed); err != nil {
 		return fmt.Errorf("close: delete inbox: %w", err)
 	}
 	return nil
 }
 
 // FlowClaim leases up to limit due tasks to owner.
-func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]store.FlowTask, error) {
+func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]record.FlowTask, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -305,7 +306,7 @@ func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leas
 		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
 	type claimed struct {
-		task store.FlowTask
+		task record.FlowTask
 		due  int64
 	}
 	var out []claimed
@@ -342,7 +343,7 @@ func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leas
 		}
 		return out[i].task.ExecutionID < out[j].task.ExecutionID
 	})
-	tasks := make([]store.FlowTask, len(out))
+	tasks := make([]record.FlowTask, len(out))
 	for i, c := range out {
 		tasks[i] = c.task
 	}
@@ -353,7 +354,7 @@ func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leas
 }
 
 // FlowRenew extends held leases to until.
-func (s *Store) FlowRenew(ctx context.Context, held []store.FlowTask, until time.Time) ([]string, error) {
+func (s *Store) FlowRenew(ctx context.Context, held []record.FlowTask, until time.Time) ([]string, error) {
 	var lost []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		lost = nil
@@ -402,8 +403,8 @@ func (s *Store) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
 	return time.Time{}, false, nil
 }
 
-func scanFlowExec(sc scanner) (*store.FlowExecution, error) {
-	var e store.FlowExecution
+func scanFlowExec(sc scanner) (*record.FlowExecution, error) {
+	var e record.FlowExecution
 	var created, updated int64
 	var closed, retain sql.NullInt64
 	if err := sc.Scan(&e.ID, &e.Project, &e.Workflow, &e.Function, &e.Run, &e.Status, &e.Input, &e.Output, &e.Error,
@@ -419,7 +420,7 @@ type queryRower interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-func flowGet(ctx context.Context, q queryRower, id string) (*store.FlowExecution, error) {
+func flowGet(ctx context.Context, q queryRower, id string) (*record.FlowExecution, error) {
 	e, err := scanFlowExec(q.QueryRowContext(ctx, `SELECT `+flowExecCols+` FROM flow_executions WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
@@ -428,7 +429,7 @@ func flowGet(ctx context.Context, q queryRower, id string) (*store.FlowExecution
 }
 
 // FlowGet returns one execution.
-func (s *Store) FlowGet(ctx context.Context, id string) (*store.FlowExecution, error) {
+func (s *Store) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
 	e, err := flowGet(ctx, s.r, id)
 	if err != nil {
 		return nil, fmt.Errorf("get execution %s: %w", id, err)
@@ -437,7 +438,7 @@ func (s *Store) FlowGet(ctx context.Context, id string) (*store.FlowExecution, e
 }
 
 // FlowList lists executions, newest first.
-func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]store.FlowExecution, error) {
+func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100
@@ -475,7 +476,7 @@ func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]store.F
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.FlowExecution
+	var out []record.FlowExecution
 	for rows.Next() {
 		e, err := scanFlowExec(rows)
 		if err != nil {
@@ -490,7 +491,7 @@ func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]store.F
 }
 
 // FlowHistory returns events of one run after afterSeq.
-func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]store.FlowEvent, error) {
+func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]record.FlowEvent, error) {
 	lim := int64(limit)
 	if limit <= 0 {
 		lim = -1 // SQLite: no limit
@@ -501,9 +502,9 @@ func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit
 		return nil, fmt.Errorf("history of execution %s run %d: %w", id, run, err)
 	}
 	defer rows.Close()
-	var out []store.FlowEvent
+	var out []record.FlowEvent
 	for rows.Next() {
-		var ev store.FlowEvent
+		var ev record.FlowEvent
 		var at int64
 		if err := rows.Scan(&ev.Seq, &ev.Type, &ev.Step, &ev.Name, &ev.Data, &at); err != nil {
 			return nil, fmt.Errorf("history of execution %s run %d: %w", id, run, err)
@@ -523,16 +524,16 @@ func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit
 }
 
 // FlowInboxList returns an execution's waiting messages, oldest first.
-func (s *Store) FlowInboxList(ctx context.Context, id string) ([]store.FlowInbox, error) {
+func (s *Store) FlowInboxList(ctx context.Context, id string) ([]record.FlowInbox, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, execution_id, kind, name, data, time FROM flow_inbox
 		WHERE execution_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("inbox of execution %s: %w", id, err)
 	}
 	defer rows.Close()
-	var out []store.FlowInbox
+	var out []record.FlowInbox
 	for rows.Next() {
-		var m store.FlowInbox
+		var m record.FlowInbox
 		var at int64
 		if err := rows.Scan(&m.ID, &m.ExecutionID, &m.Kind, &m.Name, &m.Data, &at); err != nil {
 			return nil, fmt.Errorf("inbox of execution %s: %w", id, err)
@@ -552,7 +553,7 @@ func (s *Store) FlowInboxList(ctx context.Context, id string) ([]store.FlowInbox
 }
 
 // FlowSend puts a message in a running execution's inbox.
-func (s *Store) FlowSend(ctx context.Context, m store.FlowInbox, now time.Time) (int64, error) {
+func (s *Store) FlowSend(ctx context.Context, m record.FlowInbox, now time.Time) (int64, error) {
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -571,7 +572,7 @@ func (s *Store) FlowSend(ctx context.Context, m store.FlowInbox, now time.Time) 
 // flowSend stores m, stamped now, and makes its execution's task due now
 // unless it is due earlier; a held task keeps its lease (its holder finds
 // the message when it releases).
-func flowSend(ctx context.Context, tx *sql.Tx, m store.FlowInbox, now time.Time) (int64, error) {
+func flowSend(ctx context.Context, tx *sql.Tx, m record.FlowInbox, now time.Time) (int64, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE flow_tasks SET due_at = ?1 WHERE execution_id = ?2 AND (due_at IS NULL OR due_at > ?1)`,
 		micros(now), m.ExecutionID)
 	if err != nil {
@@ -605,14 +606,14 @@ func requireRunning(ctx context.Context, tx *sql.Tx, id string) error {
 	if err != nil {
 		return err
 	}
-	if !task.Valid || status != store.FlowRunning {
+	if !task.Valid || status != record.FlowRunning {
 		return fmt.Errorf("execution %s is %s: %w", id, status, store.ErrClosed)
 	}
 	return nil
 }
 
 // FlowTerminate closes a running execution without its code.
-func (s *Store) FlowTerminate(ctx context.Context, id string, ev store.FlowEvent, c store.FlowClose, now time.Time) error {
+func (s *Store) FlowTerminate(ctx context.Context, id string, ev record.FlowEvent, c store.FlowClose, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := requireRunning(ctx, tx, id); err != nil {
 			return err
@@ -621,7 +622,7 @@ func (s *Store) FlowTerminate(ctx context.Context, id string, ev store.FlowEvent
 		if err := tx.QueryRowContext(ctx, `SELECT run, history_len FROM flow_executions WHERE id = ?`, id).Scan(&run, &historyLen); err != nil {
 			return err
 		}
-		if err := insertFlowEvents(ctx, tx, id, run, historyLen, []store.FlowEvent{ev}, now); err != nil {
+		if err := insertFlowEvents(ctx, tx, id, run, historyLen, []record.FlowEvent{ev}, now); err != nil {
 			return err
 		}
 		return flowClose(ctx, tx, id, historyLen+1, c, now)
@@ -633,14 +634,14 @@ func (s *Store) FlowTerminate(ctx context.Context, id string, ev store.FlowEvent
 }
 
 // FlowReopen makes a closed execution running again.
-func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now time.Time) (*store.FlowExecution, error) {
-	var exec *store.FlowExecution
+func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now time.Time) (*record.FlowExecution, error) {
+	var exec *record.FlowExecution
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		e, err := flowGet(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
-		if e.Status == store.FlowRunning {
+		if e.Status == record.FlowRunning {
 			return fmt.Errorf("execution %s: %w", p.ID, store.ErrRunning)
 		}
 		run, historyLen, input := e.Run, e.HistoryLen, e.Input
@@ -656,7 +657,7 @@ func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now ti
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE flow_executions SET status = ?, run = ?, input = ?, output = NULL, error = NULL,
 			history_len = ?, updated_at = ?, closed_at = NULL, retain_until = NULL WHERE id = ?`,
-			store.FlowRunning, run, input, historyLen, micros(now), p.ID); err != nil {
+			record.FlowRunning, run, input, historyLen, micros(now), p.ID); err != nil {
 			return fmt.Errorf("reopen: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO flow_tasks (execution_id, due_at, lease, lease_until, attempts) VALUES (?, ?, '', NULL, 0)`,
@@ -682,7 +683,7 @@ func (s *Store) FlowSweep(ctx context.Context, now time.Time, limit int) (int, e
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM flow_executions WHERE id IN (SELECT id FROM flow_executions
 			WHERE retain_until IS NOT NULL AND retain_until < ? AND status <> ? ORDER BY retain_until LIMIT ?)`,
-			micros(now), store.FlowRunning, limit)
+			micros(now), record.FlowRunning, limit)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -233,7 +234,7 @@ func getQueueState(ctx context.Context, tx *sql.Tx, name string) (*queueState, e
 	}
 	q.visibility = time.Duration(vis)
 	if q.visibility <= 0 {
-		q.visibility = store.DefaultVisibilityTimeout
+		q.visibility = record.DefaultVisibilityTimeout
 	}
 	return &q, nil
 }
@@ -253,7 +254,7 @@ const receiveFIFOSQL = `UPDATE messages SET receive_count = receive_count + 1, r
 	RETURNING ` + messageCols
 
 // MessageReceive claims up to p.Max visible messages.
-func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]store.Message, error) {
+func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error) {
 	if p.Max <= 0 {
 		return nil, nil
 	}
@@ -261,7 +262,7 @@ func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams
 	if err != nil {
 		return nil, fmt.Errorf("receive from queue %s: %w", p.Queue, err)
 	}
-	var out []store.Message
+	var out []record.Message
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		q, err := getQueueState(ctx, tx, p.Queue)
 		if err != nil {
@@ -444,7 +445,7 @@ func (s *Store) MessageFail(ctx context.Context, queue string, fails []store.Mes
 
 // MessagePeek lists up to limit messages (0: 1000) of queue by ID, without
 // receiving them.
-func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]store.Message, error) {
+func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]record.Message, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -521,11 +522,11 @@ func (s *Store) QueueRedrive(ctx context.Context, from, to string, max int) (int
 
 // QueueStats counts a queue's messages by state. It reads every message of
 // the queue: it is for operators and metrics, not for the dispatch path.
-func (s *Store) QueueStats(ctx context.Context, queue string) (*store.QueueStats, error) {
+func (s *Store) QueueStats(ctx context.Context, queue string) (*record.QueueStats, error) {
 	if err := s.queueExists(ctx, queue); err != nil {
 		return nil, fmt.Errorf("stats of queue %s: %w", queue, err)
 	}
-	st := &store.QueueStats{Queue: queue}
+	st := &record.QueueStats{Queue: queue}
 	var oldest sql.NullInt64
 	now := micros(s.now())
 	err := s.r.QueryRowContext(ctx, `SELECT
@@ -607,11 +608,11 @@ func (s *Store) ScheduleFire(ctx context.Context, p store.ScheduleFireParams) (b
 	return fired, nil
 }
 
-func scanMessages(rows *sql.Rows) ([]store.Message, error) {
+func scanMessages(rows *sql.Rows) ([]record.Message, error) {
 	defer rows.Close()
-	var out []store.Message
+	var out []record.Message
 	for rows.Next() {
-		var m store.Message
+		var m record.Message
 		var attrs string
 		var sent, visible int64
 		if err := rows.Scan(&m.ID, &m.Queue, &m.Body, &attrs, &m.GroupID, &m.DedupID, &sent, &visible,

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -68,7 +69,7 @@ const usageCols = 13
 // UsageInsert stores a batch of usage records in one transaction, with one
 // multi-row INSERT per chunk of rows: it runs after every invocation, so one
 // commit (one fsync) per batch is what keeps it cheap.
-func (s *Store) UsageInsert(ctx context.Context, records []store.Usage) error {
+func (s *Store) UsageInsert(ctx context.Context, records []record.Usage) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -95,7 +96,7 @@ func (s *Store) UsageInsert(ctx context.Context, records []store.Usage) error {
 }
 
 // UsageList returns usage records ordered by start time.
-func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]store.Usage, error) {
+func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]record.Usage, error) {
 	q := `SELECT invocation_id, function, version, trigger_kind, trace_id, start_at, duration_ns,
 		billed_ms, memory_mb, cold, outcome, status, error FROM usage WHERE 1 = 1`
 	var args []any
@@ -117,9 +118,9 @@ func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]store
 		return nil, fmt.Errorf("list usage: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Usage
+	var out []record.Usage
 	for rows.Next() {
-		var u store.Usage
+		var u record.Usage
 		var start, dur int64
 		if err := rows.Scan(&u.InvocationID, &u.Function, &u.Version, &u.Trigger, &u.TraceID, &start, &dur,
 			&u.BilledMS, &u.MemoryMB, &u.Cold, &u.Outcome, &u.Status, &u.Error); err != nil {
@@ -148,7 +149,7 @@ const logCols = 7
 // LogInsert stores lines in one transaction and sets their IDs. The single
 // writer means nobody else inserts in between, so the rows of one INSERT get
 // consecutive IDs ending at last_insert_rowid, in VALUES order.
-func (s *Store) LogInsert(ctx context.Context, lines []store.LogLine) error {
+func (s *Store) LogInsert(ctx context.Context, lines []record.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -186,7 +187,7 @@ func (s *Store) LogInsert(ctx context.Context, lines []store.LogLine) error {
 }
 
 // LogList returns lines with ID > p.AfterID, oldest first.
-func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]store.LogLine, error) {
+func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
 	q := `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line FROM logs WHERE id > ?`
 	args := []any{p.AfterID}
 	if p.Function != "" {
@@ -208,9 +209,9 @@ func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]store.Log
 		return nil, fmt.Errorf("list logs: %w", err)
 	}
 	defer rows.Close()
-	var out []store.LogLine
+	var out []record.LogLine
 	for rows.Next() {
-		var l store.LogLine
+		var l record.LogLine
 		var at int64
 		if err := rows.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &at, &l.Stream, &l.Line); err != nil {
 			return nil, fmt.Errorf("list logs: %w", err)
@@ -235,7 +236,7 @@ func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 
 // TokenPut records a token; putting an existing hash renames and
 // re-scopes it.
-func (s *Store) TokenPut(ctx context.Context, t store.Token) error {
+func (s *Store) TokenPut(ctx context.Context, t record.Token) error {
 	if _, err := s.exec(ctx, `INSERT INTO tokens (hash, name, project, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project`,
 		t.Hash, t.Name, t.Project, micros(s.now())); err != nil {
@@ -245,8 +246,8 @@ func (s *Store) TokenPut(ctx context.Context, t store.Token) error {
 }
 
 // TokenGet returns the token with this hash.
-func (s *Store) TokenGet(ctx context.Context, hash string) (*store.Token, error) {
-	t := store.Token{Hash: hash}
+func (s *Store) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
+	t := record.Token{Hash: hash}
 	var created int64
 	err := s.r.QueryRowContext(ctx, `SELECT name, project, created_at FROM tokens WHERE hash = ?`, hash).
 		Scan(&t.Name, &t.Project, &created)
@@ -261,15 +262,15 @@ func (s *Store) TokenGet(ctx context.Context, hash string) (*store.Token, error)
 }
 
 // TokenList returns every token, oldest first.
-func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
+func (s *Store) TokenList(ctx context.Context) ([]record.Token, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Token
+	var out []record.Token
 	for rows.Next() {
-		var t store.Token
+		var t record.Token
 		var created int64
 		if err := rows.Scan(&t.Hash, &t.Name, &t.Project, &created); err != nil {
 			return nil, fmt.Errorf("list tokens: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/storetest"
 )
@@ -48,11 +49,11 @@ func TestReopenKeepsDataAndAppliesNothingNew(t *testing.T) {
 	require.NoError(t, s.BlobPut(ctx, storetest.Digest(data), data))
 	_, err = s.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "p",
-		NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: storetest.Digest(data), Config: store.FunctionConfig{Kind: store.KindReactor}}},
-		Routes:      []store.Route{{Method: "GET", Path: "/f", Function: "f"}},
+		NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: storetest.Digest(data), Config: record.FunctionConfig{Kind: record.KindReactor}}},
+		Routes:      []record.Route{{Method: "GET", Path: "/f", Function: "f"}},
 	})
 	require.NoError(t, err)
-	lines := []store.LogLine{{InvocationID: "i", Function: "f", Version: 1, Time: time.Now(), Stream: "stdout", Line: "hi"}}
+	lines := []record.LogLine{{InvocationID: "i", Function: "f", Version: 1, Time: time.Now(), Stream: "stdout", Line: "hi"}}
 	require.NoError(t, s.LogInsert(ctx, lines))
 	require.NoError(t, s.Close())
 
@@ -69,7 +70,7 @@ func TestReopenKeepsDataAndAppliesNothingNew(t *testing.T) {
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
 	require.Len(t, routes, 1)
-	more := []store.LogLine{{InvocationID: "i", Function: "f", Version: 1, Time: time.Now(), Stream: "stdout", Line: "again"}}
+	more := []record.LogLine{{InvocationID: "i", Function: "f", Version: 1, Time: time.Now(), Stream: "stdout", Line: "again"}}
 	require.NoError(t, s.LogInsert(ctx, more))
 	require.Greater(t, more[0].ID, lines[0].ID)
 }
@@ -103,7 +104,7 @@ func TestTwoHandlesOnOneFile(t *testing.T) {
 		for _, s := range stores {
 			_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{
 				Project:     "p",
-				NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: storetest.Digest([]byte{byte(i)}), Config: store.FunctionConfig{Kind: store.KindReactor}}},
+				NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: storetest.Digest([]byte{byte(i)}), Config: record.FunctionConfig{Kind: record.KindReactor}}},
 			})
 			require.NoError(t, err)
 		}
@@ -146,7 +147,7 @@ func TestMigration0002KeepsOldRoutes(t *testing.T) {
 	defer s.Close()
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
+	require.Equal(t, []record.Route{{Project: "p", Method: "GET", Path: "/f", Function: "f"}}, routes)
 }
 
 // twoHandles opens one file twice, standing for two processes sharing it.
@@ -175,7 +176,7 @@ func TestKVDeleteExpiredInBatches(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p",
-		Bindings: &store.BindingsApplyParams{KV: []store.KVNamespace{{Name: "kv"}}}})
+		Bindings: &store.BindingsApplyParams{KV: []record.KVNamespace{{Name: "kv"}}}})
 	require.NoError(t, err)
 	expired := 2*expiredBatch + 3
 	_, err = s.exec(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)

@@ -7,19 +7,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
 // DeployQueries are the statements on functions, versions and routes.
 type DeployQueries interface {
-	FunctionGet(ctx context.Context, name string) (*store.Function, error)
-	VersionGet(ctx context.Context, function string, number int) (*store.Version, error)
+	FunctionGet(ctx context.Context, name string) (*record.Function, error)
+	VersionGet(ctx context.Context, function string, number int) (*record.Version, error)
 }
 
 // DecodeVersion builds a Version from its stored columns; config is the
 // FunctionConfig as JSON. Adapters call it so decoding is written once.
-func DecodeVersion(function string, number int, moduleSHA256 string, config []byte, createdAt time.Time) (*store.Version, error) {
-	v := &store.Version{Function: function, Number: number, ModuleSHA256: moduleSHA256, CreatedAt: createdAt.UTC()}
+func DecodeVersion(function string, number int, moduleSHA256 string, config []byte, createdAt time.Time) (*record.Version, error) {
+	v := &record.Version{Function: function, Number: number, ModuleSHA256: moduleSHA256, CreatedAt: createdAt.UTC()}
 	if err := json.Unmarshal(config, &v.Config); err != nil {
 		return nil, fmt.Errorf("decode config of %s@%d: %w", function, number, err)
 	}
@@ -27,7 +28,7 @@ func DecodeVersion(function string, number int, moduleSHA256 string, config []by
 }
 
 // FunctionGet returns one function.
-func (s *Store) FunctionGet(ctx context.Context, name string) (*store.Function, error) {
+func (s *Store) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
 	f, err := s.d.Read().FunctionGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("function %s: %w", name, store.ErrNotFound)
@@ -39,7 +40,7 @@ func (s *Store) FunctionGet(ctx context.Context, name string) (*store.Function, 
 }
 
 // VersionGet returns one version of a function.
-func (s *Store) VersionGet(ctx context.Context, function string, number int) (*store.Version, error) {
+func (s *Store) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
 	v, err := s.d.Read().VersionGet(ctx, function, number)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("version %s@%d: %w", function, number, store.ErrNotFound)

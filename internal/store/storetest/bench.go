@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -14,11 +15,11 @@ import (
 func BenchUsageInsert(b *testing.B, s store.Store, size int) {
 	ctx := context.Background()
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	batch := make([]store.Usage, size)
+	batch := make([]record.Usage, size)
 	for i := range batch {
-		batch[i] = store.Usage{InvocationID: fmt.Sprintf("inv-%08d", i), Function: "hello", Version: 3, Trigger: "http",
+		batch[i] = record.Usage{InvocationID: fmt.Sprintf("inv-%08d", i), Function: "hello", Version: 3, Trigger: "http",
 			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Start: start.Add(time.Duration(i) * time.Millisecond),
-			Duration: 1234567, BilledMS: 2, MemoryMB: 128, Outcome: store.OutcomeOK, Status: 200}
+			Duration: 1234567, BilledMS: 2, MemoryMB: 128, Outcome: record.OutcomeOK, Status: 200}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -40,9 +41,9 @@ func BenchUsageInsert(b *testing.B, s store.Store, size int) {
 func BenchLogInsert(b *testing.B, s store.Store, size int) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	batch := make([]store.LogLine, size)
+	batch := make([]record.LogLine, size)
 	for i := range batch {
-		batch[i] = store.LogLine{InvocationID: fmt.Sprintf("inv-%04d", i/8), Function: "hello", Version: 3,
+		batch[i] = record.LogLine{InvocationID: fmt.Sprintf("inv-%04d", i/8), Function: "hello", Version: 3,
 			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Time: at, Stream: "stdout",
 			Line: fmt.Sprintf("handled GET /hello/%d in 1.2ms status=200 user-agent=curl/8.0", i)}
 	}
@@ -66,7 +67,7 @@ func benchQueue(b *testing.B, s store.Store, size int) []store.MessageSendParams
 	q := userQueue("bench")
 	q.MaxReceives = 3
 	q.DeadLetter = "bench-dlq"
-	deployEvents(b, s, "bench", store.EventsApplyParams{Queues: []store.QueueConfig{q, userQueue("bench-dlq")}})
+	deployEvents(b, s, "bench", store.EventsApplyParams{Queues: []record.QueueConfig{q, userQueue("bench-dlq")}})
 	batch := make([]store.MessageSendParams, size)
 	for i := range batch {
 		batch[i] = store.MessageSendParams{Queue: "bench", Body: []byte(fmt.Sprintf(`{"order":%d,"items":["a","b"],"total":12.5}`, i)),

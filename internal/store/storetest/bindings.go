@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -48,15 +49,15 @@ func applyBindings(s store.Store, project string, b store.BindingsApplyParams) (
 	fn := project + "-fn"
 	return s.DeploymentApply(context.Background(), store.DeploymentApplyParams{
 		Project:     project,
-		NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: module(fn), Config: cfg(store.KindReactor)}},
+		NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: module(fn), Config: cfg(record.KindReactor)}},
 		Bindings:    &b,
 	})
 }
 
-func kvNamespaces(names ...string) []store.KVNamespace {
-	out := make([]store.KVNamespace, len(names))
+func kvNamespaces(names ...string) []record.KVNamespace {
+	out := make([]record.KVNamespace, len(names))
 	for i, n := range names {
-		out[i] = store.KVNamespace{Name: n}
+		out[i] = record.KVNamespace{Name: n}
 	}
 	return out
 }
@@ -66,7 +67,7 @@ func put(t testing.TB, s store.Store, ns, key, value string, ttl time.Duration) 
 	require.NoError(t, s.KVPut(context.Background(), ns, key, []byte(value), ttl))
 }
 
-func keys(es []store.KVEntry) []string {
+func keys(es []record.KVEntry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Key
@@ -84,17 +85,17 @@ func listKeys(t *testing.T, s store.Store, p store.KVListParams) []string {
 func testBindingsDeploy(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	deployBindings(t, s, "shop", store.BindingsApplyParams{
-		Databases: []store.DatabaseConfig{
-			{Name: "orders", Project: "ignored", Engine: store.EngineSQLite},
-			{Name: "analytics", Engine: store.EnginePostgres, URL: "postgres://app:${secret:DB_PASSWORD}@db:5432/analytics", MaxConnections: 50},
+		Databases: []record.DatabaseConfig{
+			{Name: "orders", Project: "ignored", Engine: record.EngineSQLite},
+			{Name: "analytics", Engine: record.EnginePostgres, URL: "postgres://app:${secret:DB_PASSWORD}@db:5432/analytics", MaxConnections: 50},
 		},
-		KV: []store.KVNamespace{{Name: "sessions", Project: "ignored"}, {Name: "cache"}},
+		KV: []record.KVNamespace{{Name: "sessions", Project: "ignored"}, {Name: "cache"}},
 	})
 	dbs, err := s.DatabaseList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.DatabaseConfig{
-		{Name: "analytics", Project: "shop", Engine: store.EnginePostgres, URL: "postgres://app:${secret:DB_PASSWORD}@db:5432/analytics", MaxConnections: 50},
-		{Name: "orders", Project: "shop", Engine: store.EngineSQLite, MaxConnections: store.DefaultMaxConnections},
+	require.Equal(t, []record.DatabaseConfig{
+		{Name: "analytics", Project: "shop", Engine: record.EnginePostgres, URL: "postgres://app:${secret:DB_PASSWORD}@db:5432/analytics", MaxConnections: 50},
+		{Name: "orders", Project: "shop", Engine: record.EngineSQLite, MaxConnections: store.DefaultMaxConnections},
 	}, dbs, "sorted by name, Project from the deploy, MaxConnections 0 stored as the default, URL kept unresolved")
 	d, err := s.DatabaseGet(ctx, "orders")
 	require.NoError(t, err)
@@ -103,7 +104,7 @@ func testBindingsDeploy(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	ns, err := s.KVNamespaceList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.KVNamespace{{Name: "cache", Project: "shop"}, {Name: "sessions", Project: "shop"}}, ns)
+	require.Equal(t, []record.KVNamespace{{Name: "cache", Project: "shop"}, {Name: "sessions", Project: "shop"}}, ns)
 
 	// Another project's bindings live alongside.
 	deployBindings(t, s, "blog", store.BindingsApplyParams{KV: kvNamespaces("posts")})
@@ -111,19 +112,19 @@ func testBindingsDeploy(t *testing.T, s store.Store) {
 	// A redeploy changes a database, drops one, keeps a namespace and
 	// drops the other; blog is untouched.
 	deployBindings(t, s, "shop", store.BindingsApplyParams{
-		Databases: []store.DatabaseConfig{{Name: "orders", Engine: store.EnginePostgres, URL: "postgres://db/orders", MaxConnections: 1}},
+		Databases: []record.DatabaseConfig{{Name: "orders", Engine: record.EnginePostgres, URL: "postgres://db/orders", MaxConnections: 1}},
 		KV:        kvNamespaces("cache"),
 	})
 	dbs, err = s.DatabaseList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.DatabaseConfig{
-		{Name: "orders", Project: "shop", Engine: store.EnginePostgres, URL: "postgres://db/orders", MaxConnections: 1},
+	require.Equal(t, []record.DatabaseConfig{
+		{Name: "orders", Project: "shop", Engine: record.EnginePostgres, URL: "postgres://db/orders", MaxConnections: 1},
 	}, dbs)
 	_, err = s.DatabaseGet(ctx, "analytics")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	ns, err = s.KVNamespaceList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.KVNamespace{{Name: "cache", Project: "shop"}, {Name: "posts", Project: "blog"}}, ns)
+	require.Equal(t, []record.KVNamespace{{Name: "cache", Project: "shop"}, {Name: "posts", Project: "blog"}}, ns)
 
 	// Bindings == nil leaves them alone; an empty set removes them all.
 	_, err = s.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "shop"})
@@ -137,29 +138,29 @@ func testBindingsDeploy(t *testing.T, s store.Store) {
 	require.Empty(t, dbs)
 	ns, err = s.KVNamespaceList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.KVNamespace{{Name: "posts", Project: "blog"}}, ns)
+	require.Equal(t, []record.KVNamespace{{Name: "posts", Project: "blog"}}, ns)
 }
 
 func testBindingsValidate(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	sqliteDB := func(name string) store.DatabaseConfig {
-		return store.DatabaseConfig{Name: name, Engine: store.EngineSQLite}
+	sqliteDB := func(name string) record.DatabaseConfig {
+		return record.DatabaseConfig{Name: name, Engine: record.EngineSQLite}
 	}
-	withMax := func(n int) store.DatabaseConfig { d := sqliteDB("db"); d.MaxConnections = n; return d }
+	withMax := func(n int) record.DatabaseConfig { d := sqliteDB("db"); d.MaxConnections = n; return d }
 	tests := []struct {
 		name     string
 		b        store.BindingsApplyParams
 		conflict bool
 	}{
-		{"postgres without url", store.BindingsApplyParams{Databases: []store.DatabaseConfig{{Name: "db", Engine: store.EnginePostgres}}}, false},
-		{"sqlite with url", store.BindingsApplyParams{Databases: []store.DatabaseConfig{{Name: "db", Engine: store.EngineSQLite, URL: "file:x.db"}}}, false},
-		{"unknown engine", store.BindingsApplyParams{Databases: []store.DatabaseConfig{{Name: "db", Engine: "mysql", URL: "mysql://x"}}}, false},
-		{"no engine", store.BindingsApplyParams{Databases: []store.DatabaseConfig{{Name: "db"}}}, false},
-		{"negative max connections", store.BindingsApplyParams{Databases: []store.DatabaseConfig{withMax(-1)}}, false},
-		{"max connections over 1000", store.BindingsApplyParams{Databases: []store.DatabaseConfig{withMax(1001)}}, false},
-		{"database without name", store.BindingsApplyParams{Databases: []store.DatabaseConfig{sqliteDB("")}}, false},
+		{"postgres without url", store.BindingsApplyParams{Databases: []record.DatabaseConfig{{Name: "db", Engine: record.EnginePostgres}}}, false},
+		{"sqlite with url", store.BindingsApplyParams{Databases: []record.DatabaseConfig{{Name: "db", Engine: record.EngineSQLite, URL: "file:x.db"}}}, false},
+		{"unknown engine", store.BindingsApplyParams{Databases: []record.DatabaseConfig{{Name: "db", Engine: "mysql", URL: "mysql://x"}}}, false},
+		{"no engine", store.BindingsApplyParams{Databases: []record.DatabaseConfig{{Name: "db"}}}, false},
+		{"negative max connections", store.BindingsApplyParams{Databases: []record.DatabaseConfig{withMax(-1)}}, false},
+		{"max connections over 1000", store.BindingsApplyParams{Databases: []record.DatabaseConfig{withMax(1001)}}, false},
+		{"database without name", store.BindingsApplyParams{Databases: []record.DatabaseConfig{sqliteDB("")}}, false},
 		{"namespace without name", store.BindingsApplyParams{KV: kvNamespaces("")}, false},
-		{"database listed twice", store.BindingsApplyParams{Databases: []store.DatabaseConfig{sqliteDB("db"), sqliteDB("db")}}, true},
+		{"database listed twice", store.BindingsApplyParams{Databases: []record.DatabaseConfig{sqliteDB("db"), sqliteDB("db")}}, true},
 		{"namespace listed twice", store.BindingsApplyParams{KV: kvNamespaces("kv", "kv")}, true},
 	}
 	for _, tt := range tests {
@@ -167,7 +168,7 @@ func testBindingsValidate(t *testing.T, s store.Store) {
 			// Every case also carries a valid namespace, which must not
 			// be written either.
 			b := tt.b
-			b.KV = append(b.KV, store.KVNamespace{Name: "valid"})
+			b.KV = append(b.KV, record.KVNamespace{Name: "valid"})
 			_, err := applyBindings(s, "p", b)
 			require.Error(t, err)
 			if tt.conflict {
@@ -184,9 +185,9 @@ func testBindingsValidate(t *testing.T, s store.Store) {
 		})
 	}
 	// The bounds themselves are accepted.
-	deployBindings(t, s, "p", store.BindingsApplyParams{Databases: []store.DatabaseConfig{
-		{Name: "one", Engine: store.EngineSQLite, MaxConnections: 1},
-		{Name: "many", Engine: store.EngineSQLite, MaxConnections: store.MaxMaxConnections},
+	deployBindings(t, s, "p", store.BindingsApplyParams{Databases: []record.DatabaseConfig{
+		{Name: "one", Engine: record.EngineSQLite, MaxConnections: 1},
+		{Name: "many", Engine: record.EngineSQLite, MaxConnections: store.MaxMaxConnections},
 	}})
 	d, err := s.DatabaseGet(ctx, "many")
 	require.NoError(t, err)
@@ -196,21 +197,21 @@ func testBindingsValidate(t *testing.T, s store.Store) {
 func testBindingsConflicts(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	deployBindings(t, s, "a", store.BindingsApplyParams{
-		Databases: []store.DatabaseConfig{{Name: "a-db", Engine: store.EngineSQLite}},
+		Databases: []record.DatabaseConfig{{Name: "a-db", Engine: record.EngineSQLite}},
 		KV:        kvNamespaces("a-kv"),
 	})
 	put(t, s, "a-kv", "k", "precious", 0)
-	bDB := store.DatabaseConfig{Name: "b-db", Engine: store.EngineSQLite}
+	bDB := record.DatabaseConfig{Name: "b-db", Engine: record.EngineSQLite}
 	tests := []struct {
 		name string
 		b    store.BindingsApplyParams
 	}{
 		{"database of another project", store.BindingsApplyParams{
-			Databases: []store.DatabaseConfig{bDB, {Name: "a-db", Engine: store.EnginePostgres, URL: "postgres://evil/db"}},
+			Databases: []record.DatabaseConfig{bDB, {Name: "a-db", Engine: record.EnginePostgres, URL: "postgres://evil/db"}},
 			KV:        kvNamespaces("b-kv"),
 		}},
 		{"namespace of another project", store.BindingsApplyParams{
-			Databases: []store.DatabaseConfig{bDB},
+			Databases: []record.DatabaseConfig{bDB},
 			KV:        kvNamespaces("b-kv", "a-kv"),
 		}},
 	}
@@ -224,10 +225,10 @@ func testBindingsConflicts(t *testing.T, s store.Store) {
 			require.ErrorIs(t, err, store.ErrNotFound)
 			dbs, err := s.DatabaseList(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []store.DatabaseConfig{{Name: "a-db", Project: "a", Engine: store.EngineSQLite, MaxConnections: 10}}, dbs)
+			require.Equal(t, []record.DatabaseConfig{{Name: "a-db", Project: "a", Engine: record.EngineSQLite, MaxConnections: 10}}, dbs)
 			ns, err := s.KVNamespaceList(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []store.KVNamespace{{Name: "a-kv", Project: "a"}}, ns)
+			require.Equal(t, []record.KVNamespace{{Name: "a-kv", Project: "a"}}, ns)
 			e, err := s.KVGet(ctx, "a-kv", "k")
 			require.NoError(t, err)
 			require.Equal(t, "precious", string(e.Value))
@@ -263,10 +264,10 @@ func testBindingsKeepsEntries(t *testing.T, s store.Store) {
 
 func testBindingsFunctionConfig(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	c := cfg(store.KindReactor)
-	c.Bindings = []store.Binding{
-		{Name: "db", Kind: store.BindingSQL, Resource: "orders"},
-		{Name: "cache", Kind: store.BindingKV, Resource: "sessions"},
+	c := cfg(record.KindReactor)
+	c.Bindings = []record.Binding{
+		{Name: "db", Kind: record.BindingSQL, Resource: "orders"},
+		{Name: "cache", Kind: record.BindingKV, Resource: "sessions"},
 	}
 	c.Secrets = []string{"STRIPE_KEY", "DB_PASSWORD"}
 	c.Fetch = []string{"api.stripe.com", "*.example.org", "localhost:8080"}
@@ -275,7 +276,7 @@ func testBindingsFunctionConfig(t *testing.T, s store.Store) {
 		Project:     "shop",
 		NewVersions: []store.NewVersionParams{{Function: "pay", ModuleSHA256: module("pay"), Config: c}},
 		Bindings: &store.BindingsApplyParams{
-			Databases: []store.DatabaseConfig{{Name: "orders", Engine: store.EngineSQLite}},
+			Databases: []record.DatabaseConfig{{Name: "orders", Engine: record.EngineSQLite}},
 			KV:        kvNamespaces("sessions"),
 		},
 	})
@@ -289,7 +290,7 @@ func testBindingsFunctionConfig(t *testing.T, s store.Store) {
 	require.Equal(t, c, vs[0].Config)
 
 	// A version without them reads back without them (not empty slices).
-	plain := cfg(store.KindReactor)
+	plain := cfg(record.KindReactor)
 	deploy(t, s, store.DeploymentApplyParams{
 		Project:     "shop",
 		NewVersions: []store.NewVersionParams{{Function: "pay", ModuleSHA256: module("pay"), Config: plain}},
@@ -311,7 +312,7 @@ func testKVPutGetDelete(t *testing.T, s store.Store) {
 	require.NoError(t, s.KVPut(ctx, "a", "bin", binary, 0))
 	e, err := s.KVGet(ctx, "a", "bin")
 	require.NoError(t, err)
-	require.Equal(t, store.KVEntry{Key: "bin", Value: binary, UpdatedAt: t0}, *e, "bytes as given, no expiry, updated now")
+	require.Equal(t, record.KVEntry{Key: "bin", Value: binary, UpdatedAt: t0}, *e, "bytes as given, no expiry, updated now")
 
 	// Overwrite: new value and update time.
 	clk.Advance(time.Second)
@@ -492,7 +493,7 @@ func testKVList(t *testing.T, s store.Store) {
 	require.Equal(t, all, listKeys(t, s, store.KVListParams{Namespace: "kv"}))
 	es, err := s.KVList(ctx, store.KVListParams{Namespace: "kv", Prefix: "app/1"})
 	require.NoError(t, err)
-	require.Equal(t, []store.KVEntry{
+	require.Equal(t, []record.KVEntry{
 		{Key: "app/1", Value: []byte("v:app/1"), UpdatedAt: t0},
 		{Key: "app/10", Value: []byte("v:app/10"), UpdatedAt: t0},
 	}, es, "entries come with values")
@@ -640,7 +641,7 @@ func testSecrets(t *testing.T, s store.Store) {
 	require.Equal(t, ct, got, "ciphertext bytes come back as stored")
 	ss, err = s.SecretList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.SecretInfo{
+	require.Equal(t, []record.SecretInfo{
 		{Project: "shop", Name: "DB_PASSWORD", UpdatedAt: t0.Add(time.Minute)},
 		{Project: "shop", Name: "STRIPE_KEY", UpdatedAt: t0},
 	}, ss, "names and times, sorted, no values")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -62,8 +63,8 @@ func fakeClock(t testing.TB, s store.Store) *clock.Fake {
 }
 
 // userQueue is a plain queue of project "p" with a 30 s visibility.
-func userQueue(name string) store.QueueConfig {
-	return store.QueueConfig{Name: name, Kind: store.QueueUser, VisibilityTimeout: 30 * time.Second}
+func userQueue(name string) record.QueueConfig {
+	return record.QueueConfig{Name: name, Kind: record.QueueUser, VisibilityTimeout: 30 * time.Second}
 }
 
 // deployEvents deploys project with one function "<project>-fn" and ev.
@@ -72,7 +73,7 @@ func deployEvents(t testing.TB, s store.Store, project string, ev store.EventsAp
 	fn := project + "-fn"
 	_, err := s.DeploymentApply(context.Background(), store.DeploymentApplyParams{
 		Project:     project,
-		NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: module(fn), Config: cfg(store.KindReactor)}},
+		NewVersions: []store.NewVersionParams{{Function: fn, ModuleSHA256: module(fn), Config: cfg(record.KindReactor)}},
 		Events:      &ev,
 	})
 	require.NoError(t, err)
@@ -86,14 +87,14 @@ func send(t testing.TB, s store.Store, msgs ...store.MessageSendParams) []store.
 	return res
 }
 
-func receive(t testing.TB, s store.Store, queue string, max int) []store.Message {
+func receive(t testing.TB, s store.Store, queue string, max int) []record.Message {
 	t.Helper()
 	got, err := s.MessageReceive(context.Background(), store.MessageReceiveParams{Queue: queue, Max: max})
 	require.NoError(t, err)
 	return got
 }
 
-func ack(t testing.TB, s store.Store, queue string, msgs ...store.Message) int {
+func ack(t testing.TB, s store.Store, queue string, msgs ...record.Message) int {
 	t.Helper()
 	ids, receipts := make([]int64, len(msgs)), make([]string, len(msgs))
 	for i, m := range msgs {
@@ -104,7 +105,7 @@ func ack(t testing.TB, s store.Store, queue string, msgs ...store.Message) int {
 	return n
 }
 
-func bodies(msgs []store.Message) []string {
+func bodies(msgs []record.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
 		out[i] = string(m.Body)
@@ -121,31 +122,31 @@ func testEventsDeploy(t *testing.T, s store.Store) {
 	next := t0.Add(time.Hour)
 	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "shop",
-		NewVersions: []store.NewVersionParams{{Function: "orders", ModuleSHA256: module("orders"), Config: cfg(store.KindReactor)}},
-		Routes: []store.Route{
+		NewVersions: []store.NewVersionParams{{Function: "orders", ModuleSHA256: module("orders"), Config: cfg(record.KindReactor)}},
+		Routes: []record.Route{
 			{Method: "POST", Path: "/orders", Function: "orders", Async: true, RateLimit: 12.5, RateBurst: 20},
 			{Method: "GET", Path: "/orders", Function: "orders"},
 		},
 		Events: &store.EventsApplyParams{
-			Queues: []store.QueueConfig{
-				{Name: "jobs", Project: "ignored", Kind: store.QueueUser, VisibilityTimeout: 45 * time.Second, MaxReceives: 3,
+			Queues: []record.QueueConfig{
+				{Name: "jobs", Project: "ignored", Kind: record.QueueUser, VisibilityTimeout: 45 * time.Second, MaxReceives: 3,
 					DeadLetter: "jobs-dlq", FIFO: true, Consumer: "orders", BatchSize: 10},
 				userQueue("jobs-dlq"),
-				{Name: "_async.orders", Kind: store.QueueAsync, VisibilityTimeout: time.Minute, MaxReceives: 3,
+				{Name: "_async.orders", Kind: record.QueueAsync, VisibilityTimeout: time.Minute, MaxReceives: 3,
 					DeadLetter: "jobs-dlq", Consumer: "orders", RetryBase: 1500 * time.Millisecond},
 			},
-			Topics: []store.TopicConfig{
+			Topics: []record.TopicConfig{
 				{Name: "order-events", Queues: []string{"jobs", "_async.orders"}},
 				{Name: "quiet"},
 			},
-			Schedules: []store.Schedule{{Name: "orders", Function: "orders", Spec: "0 3 * * *", Timezone: "Europe/Paris", NextFire: next}},
+			Schedules: []record.Schedule{{Name: "orders", Function: "orders", Spec: "0 3 * * *", Timezone: "Europe/Paris", NextFire: next}},
 		},
 	})
 	require.NoError(t, err)
 
 	q, err := s.QueueGet(ctx, "jobs")
 	require.NoError(t, err)
-	require.Equal(t, store.QueueConfig{Name: "jobs", Project: "shop", Kind: store.QueueUser, VisibilityTimeout: 45 * time.Second,
+	require.Equal(t, record.QueueConfig{Name: "jobs", Project: "shop", Kind: record.QueueUser, VisibilityTimeout: 45 * time.Second,
 		MaxReceives: 3, DeadLetter: "jobs-dlq", FIFO: true, Consumer: "orders", BatchSize: 10}, *q, "Project is set from the deploy")
 	_, err = s.QueueGet(ctx, "nope")
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -154,17 +155,17 @@ func testEventsDeploy(t *testing.T, s store.Store) {
 	require.Len(t, qs, 3)
 	require.Equal(t, []string{"_async.orders", "jobs", "jobs-dlq"}, []string{qs[0].Name, qs[1].Name, qs[2].Name})
 	require.Equal(t, 1500*time.Millisecond, qs[0].RetryBase)
-	require.Equal(t, store.QueueAsync, qs[0].Kind)
+	require.Equal(t, record.QueueAsync, qs[0].Kind)
 
 	tp, err := s.TopicGet(ctx, "order-events")
 	require.NoError(t, err)
-	require.Equal(t, store.TopicConfig{Name: "order-events", Project: "shop", Queues: []string{"_async.orders", "jobs"}}, *tp,
+	require.Equal(t, record.TopicConfig{Name: "order-events", Project: "shop", Queues: []string{"_async.orders", "jobs"}}, *tp,
 		"subscribed queues come back sorted")
 	_, err = s.TopicGet(ctx, "nope")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	ts, err := s.TopicList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.TopicConfig{*tp, {Name: "quiet", Project: "shop"}}, ts)
+	require.Equal(t, []record.TopicConfig{*tp, {Name: "quiet", Project: "shop"}}, ts)
 
 	sc, err := s.ScheduleList(ctx)
 	require.NoError(t, err)
@@ -172,12 +173,12 @@ func testEventsDeploy(t *testing.T, s store.Store) {
 	require.True(t, sc[0].NextFire.Equal(next))
 	require.Equal(t, time.UTC, sc[0].NextFire.Location())
 	sc[0].NextFire = next
-	require.Equal(t, store.Schedule{Name: "orders", Project: "shop", Function: "orders", Spec: "0 3 * * *",
+	require.Equal(t, record.Schedule{Name: "orders", Project: "shop", Function: "orders", Spec: "0 3 * * *",
 		Timezone: "Europe/Paris", NextFire: next}, sc[0])
 
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{
+	require.Equal(t, []record.Route{
 		{Project: "shop", Method: "GET", Path: "/orders", Function: "orders"},
 		{Project: "shop", Method: "POST", Path: "/orders", Function: "orders", Async: true, RateLimit: 12.5, RateBurst: 20},
 	}, routes, "routes carry async and rate limits")
@@ -206,8 +207,8 @@ func testEventsDeployKeepsMessages(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	fakeClock(t, s)
 	deployEvents(t, s, "p", store.EventsApplyParams{
-		Queues: []store.QueueConfig{userQueue("keep"), userQueue("drop")},
-		Topics: []store.TopicConfig{{Name: "t", Queues: []string{"keep", "drop"}}},
+		Queues: []record.QueueConfig{userQueue("keep"), userQueue("drop")},
+		Topics: []record.TopicConfig{{Name: "t", Queues: []string{"keep", "drop"}}},
 	})
 	send(t, s, msg("keep", "k1"), msg("keep", "k2"), msg("drop", "d1"))
 	// Redeploy: "keep" stays with a new configuration, "drop" goes.
@@ -215,8 +216,8 @@ func testEventsDeployKeepsMessages(t *testing.T, s store.Store) {
 	kept.VisibilityTimeout = time.Minute
 	kept.MaxReceives = 5
 	deployEvents(t, s, "p", store.EventsApplyParams{
-		Queues: []store.QueueConfig{kept},
-		Topics: []store.TopicConfig{{Name: "t", Queues: []string{"keep"}}},
+		Queues: []record.QueueConfig{kept},
+		Topics: []record.TopicConfig{{Name: "t", Queues: []string{"keep"}}},
 	})
 	q, err := s.QueueGet(ctx, "keep")
 	require.NoError(t, err)
@@ -235,7 +236,7 @@ func testEventsDeployKeepsMessages(t *testing.T, s store.Store) {
 
 	// A queue created again under a removed name starts empty: the old
 	// messages went with the old queue.
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{kept, userQueue("drop")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{kept, userQueue("drop")}})
 	got, err = s.MessagePeek(ctx, "drop", 0)
 	require.NoError(t, err)
 	require.Empty(t, got)
@@ -259,7 +260,7 @@ func requireEventsOfA(t *testing.T, s store.Store) {
 	require.Equal(t, []string{"a-dlq", "a-q"}, names)
 	ts, err := s.TopicList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.TopicConfig{{Name: "a-topic", Project: "a", Queues: []string{"a-q"}}}, ts)
+	require.Equal(t, []record.TopicConfig{{Name: "a-topic", Project: "a", Queues: []string{"a-q"}}}, ts)
 	sc, err := s.ScheduleList(ctx)
 	require.NoError(t, err)
 	require.Len(t, sc, 1)
@@ -275,9 +276,9 @@ func deployEventsOfA(t *testing.T, s store.Store) {
 	q := userQueue("a-q")
 	q.DeadLetter = "a-dlq"
 	deployEvents(t, s, "a", store.EventsApplyParams{
-		Queues:    []store.QueueConfig{q, userQueue("a-dlq")},
-		Topics:    []store.TopicConfig{{Name: "a-topic", Queues: []string{"a-q"}}},
-		Schedules: []store.Schedule{{Name: "a-sched", Function: "a-fn", Spec: "@every 5m", NextFire: t0}},
+		Queues:    []record.QueueConfig{q, userQueue("a-dlq")},
+		Topics:    []record.TopicConfig{{Name: "a-topic", Queues: []string{"a-q"}}},
+		Schedules: []record.Schedule{{Name: "a-sched", Function: "a-fn", Spec: "@every 5m", NextFire: t0}},
 	})
 	send(t, s, msg("a-q", "precious"))
 }
@@ -288,23 +289,23 @@ func testEventsDeployConflicts(t *testing.T, s store.Store) {
 		name string
 		ev   store.EventsApplyParams
 	}{
-		{"queue of another project", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("b-q"), userQueue("a-q")}}},
-		{"dead-letter queue of another project", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("b-q"), userQueue("a-dlq")}}},
+		{"queue of another project", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("b-q"), userQueue("a-q")}}},
+		{"dead-letter queue of another project", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("b-q"), userQueue("a-dlq")}}},
 		{"topic of another project", store.EventsApplyParams{
-			Queues: []store.QueueConfig{userQueue("b-q")},
-			Topics: []store.TopicConfig{{Name: "b-topic", Queues: []string{"b-q"}}, {Name: "a-topic", Queues: []string{"b-q"}}},
+			Queues: []record.QueueConfig{userQueue("b-q")},
+			Topics: []record.TopicConfig{{Name: "b-topic", Queues: []string{"b-q"}}, {Name: "a-topic", Queues: []string{"b-q"}}},
 		}},
 		{"schedule of another project", store.EventsApplyParams{
-			Queues:    []store.QueueConfig{userQueue("b-q")},
-			Schedules: []store.Schedule{{Name: "a-sched", Function: "b-fn", Spec: "@every 1m", NextFire: t0}},
+			Queues:    []record.QueueConfig{userQueue("b-q")},
+			Schedules: []record.Schedule{{Name: "a-sched", Function: "b-fn", Spec: "@every 1m", NextFire: t0}},
 		}},
-		{"queue listed twice", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("b-q"), userQueue("b-q")}}},
+		{"queue listed twice", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("b-q"), userQueue("b-q")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.DeploymentApply(context.Background(), store.DeploymentApplyParams{
 				Project:     "b",
-				NewVersions: []store.NewVersionParams{{Function: "b-fn", ModuleSHA256: module("b-fn"), Config: cfg(store.KindReactor)}},
+				NewVersions: []store.NewVersionParams{{Function: "b-fn", ModuleSHA256: module("b-fn"), Config: cfg(record.KindReactor)}},
 				Events:      &tt.ev,
 			})
 			require.ErrorIs(t, err, store.ErrConflict)
@@ -315,33 +316,33 @@ func testEventsDeployConflicts(t *testing.T, s store.Store) {
 
 func testEventsDeployMissing(t *testing.T, s store.Store) {
 	deployEventsOfA(t, s)
-	withDLQ := func(q store.QueueConfig, dlq string) store.QueueConfig { q.DeadLetter = dlq; return q }
-	withConsumer := func(q store.QueueConfig, fn string) store.QueueConfig { q.Consumer = fn; return q }
+	withDLQ := func(q record.QueueConfig, dlq string) record.QueueConfig { q.DeadLetter = dlq; return q }
+	withConsumer := func(q record.QueueConfig, fn string) record.QueueConfig { q.Consumer = fn; return q }
 	tests := []struct {
 		name string
 		ev   store.EventsApplyParams
 	}{
-		{"dead-letter queue missing", store.EventsApplyParams{Queues: []store.QueueConfig{withDLQ(userQueue("b-q"), "ghost")}}},
-		{"dead-letter queue of another project", store.EventsApplyParams{Queues: []store.QueueConfig{withDLQ(userQueue("b-q"), "a-dlq")}}},
+		{"dead-letter queue missing", store.EventsApplyParams{Queues: []record.QueueConfig{withDLQ(userQueue("b-q"), "ghost")}}},
+		{"dead-letter queue of another project", store.EventsApplyParams{Queues: []record.QueueConfig{withDLQ(userQueue("b-q"), "a-dlq")}}},
 		{"subscription to a missing queue", store.EventsApplyParams{
-			Queues: []store.QueueConfig{userQueue("b-q")},
-			Topics: []store.TopicConfig{{Name: "b-topic", Queues: []string{"b-q", "ghost"}}},
+			Queues: []record.QueueConfig{userQueue("b-q")},
+			Topics: []record.TopicConfig{{Name: "b-topic", Queues: []string{"b-q", "ghost"}}},
 		}},
 		// These two pass validation and fail inside the transaction,
 		// after the queues were written: all of it must roll back.
-		{"consumer missing", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("b-q"), withConsumer(userQueue("b-q2"), "ghost")}}},
-		{"consumer of another project", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("b-q"), withConsumer(userQueue("b-q2"), "a-fn")}}},
+		{"consumer missing", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("b-q"), withConsumer(userQueue("b-q2"), "ghost")}}},
+		{"consumer of another project", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("b-q"), withConsumer(userQueue("b-q2"), "a-fn")}}},
 		{"schedule of a missing function", store.EventsApplyParams{
-			Queues:    []store.QueueConfig{userQueue("b-q")},
-			Topics:    []store.TopicConfig{{Name: "b-topic", Queues: []string{"b-q"}}},
-			Schedules: []store.Schedule{{Name: "b-sched", Function: "ghost", Spec: "@every 1m", NextFire: t0}},
+			Queues:    []record.QueueConfig{userQueue("b-q")},
+			Topics:    []record.TopicConfig{{Name: "b-topic", Queues: []string{"b-q"}}},
+			Schedules: []record.Schedule{{Name: "b-sched", Function: "ghost", Spec: "@every 1m", NextFire: t0}},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.DeploymentApply(context.Background(), store.DeploymentApplyParams{
 				Project:     "b",
-				NewVersions: []store.NewVersionParams{{Function: "b-fn", ModuleSHA256: module("b-fn"), Config: cfg(store.KindReactor)}},
+				NewVersions: []store.NewVersionParams{{Function: "b-fn", ModuleSHA256: module("b-fn"), Config: cfg(record.KindReactor)}},
 				Events:      &tt.ev,
 			})
 			require.ErrorIs(t, err, store.ErrNotFound)
@@ -352,8 +353,8 @@ func testEventsDeployMissing(t *testing.T, s store.Store) {
 
 func testEventsScheduleRedeploy(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	sched := store.Schedule{Name: "p-fn", Function: "p-fn", Spec: "@every 5m", NextFire: t0}
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}, Schedules: []store.Schedule{sched}})
+	sched := record.Schedule{Name: "p-fn", Function: "p-fn", Spec: "@every 5m", NextFire: t0}
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}, Schedules: []record.Schedule{sched}})
 	fired, err := s.ScheduleFire(ctx, store.ScheduleFireParams{Name: "p-fn", Expected: t0, Next: t0.Add(5 * time.Minute), Message: msg("q", "tick")})
 	require.NoError(t, err)
 	require.True(t, fired)
@@ -361,14 +362,14 @@ func testEventsScheduleRedeploy(t *testing.T, s store.Store) {
 	// Same spec and timezone: the deploy's (recomputed) NextFire is
 	// ignored and the stored one kept.
 	sched.NextFire = t0.Add(time.Minute)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}, Schedules: []store.Schedule{sched}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}, Schedules: []record.Schedule{sched}})
 	sc, err := s.ScheduleList(ctx)
 	require.NoError(t, err)
 	require.True(t, sc[0].NextFire.Equal(t0.Add(5*time.Minute)), "got %v", sc[0].NextFire)
 
 	// A new timezone (or spec) takes the deploy's NextFire.
 	sched.Timezone = "Asia/Tokyo"
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}, Schedules: []store.Schedule{sched}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}, Schedules: []record.Schedule{sched}})
 	sc, err = s.ScheduleList(ctx)
 	require.NoError(t, err)
 	require.True(t, sc[0].NextFire.Equal(t0.Add(time.Minute)))
@@ -378,7 +379,7 @@ func testEventsScheduleRedeploy(t *testing.T, s store.Store) {
 func testMessageSendReceiveAck(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := fakeClock(t, s)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q"), userQueue("other")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q"), userQueue("other")}})
 
 	attrs := map[string]string{"type": "order.created", "source": "/shop", "odd": "a\x00b"}
 	res := send(t, s,
@@ -428,7 +429,7 @@ func testMessageSendReceiveAck(t *testing.T, s store.Store) {
 
 func testMessageVisibility(t *testing.T, s store.Store) {
 	c := fakeClock(t, s)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}})
 	send(t, s, msg("q", "a"))
 	first := receive(t, s, "q", 1)
 	require.Len(t, first, 1)
@@ -454,7 +455,7 @@ func testMessageVisibility(t *testing.T, s store.Store) {
 
 func testMessageDelay(t *testing.T, s store.Store) {
 	c := fakeClock(t, s)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}})
 	send(t, s, store.MessageSendParams{Queue: "q", Body: []byte("later"), Delay: 10 * time.Second}, msg("q", "now"))
 	require.Equal(t, []string{"now"}, bodies(receive(t, s, "q", 10)))
 	c.Advance(10 * time.Second)
@@ -467,7 +468,7 @@ func testMessageDelay(t *testing.T, s store.Store) {
 
 func testMessageBatches(t *testing.T, s store.Store) {
 	c := fakeClock(t, s)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}})
 	var batch []store.MessageSendParams
 	for i := range 25 {
 		batch = append(batch, msg("q", strconv.Itoa(i)))
@@ -476,7 +477,7 @@ func testMessageBatches(t *testing.T, s store.Store) {
 	for i := 1; i < len(res); i++ {
 		require.Greater(t, res[i].ID, res[i-1].ID, "IDs increase in batch order")
 	}
-	var all []store.Message
+	var all []record.Message
 	for _, want := range []int{10, 10, 5, 0} {
 		got := receive(t, s, "q", 10)
 		require.Len(t, got, want)
@@ -499,7 +500,7 @@ func testMessageFIFO(t *testing.T, s store.Store) {
 	c := fakeClock(t, s)
 	q := userQueue("q.fifo")
 	q.FIFO = true
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{q}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{q}})
 	g := func(group, body string) store.MessageSendParams {
 		return store.MessageSendParams{Queue: "q.fifo", GroupID: group, Body: []byte(body)}
 	}
@@ -540,7 +541,7 @@ func testMessageFIFO(t *testing.T, s store.Store) {
 
 func testMessageDedup(t *testing.T, s store.Store) {
 	c := fakeClock(t, s)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q"), userQueue("q2")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q"), userQueue("q2")}})
 	d := func(queue, body, id string) store.MessageSendParams {
 		return store.MessageSendParams{Queue: queue, Body: []byte(body), DedupID: id}
 	}
@@ -572,11 +573,11 @@ func testMessageDedup(t *testing.T, s store.Store) {
 	require.True(t, send(t, s, d("q", "again", "x"))[0].Duplicate)
 }
 
-func deadLetterQueues(maxReceives int) []store.QueueConfig {
+func deadLetterQueues(maxReceives int) []record.QueueConfig {
 	q := userQueue("work")
 	q.MaxReceives = maxReceives
 	q.DeadLetter = "dlq"
-	return []store.QueueConfig{q, userQueue("dlq")}
+	return []record.QueueConfig{q, userQueue("dlq")}
 }
 
 func testMessageFail(t *testing.T, s store.Store) {
@@ -592,7 +593,7 @@ func testMessageFail(t *testing.T, s store.Store) {
 	require.Equal(t, 0, ack(t, s, "work", m), "failing ends the receipt")
 	st, err := s.QueueStats(ctx, "work")
 	require.NoError(t, err)
-	require.Equal(t, store.QueueStats{Queue: "work", Delayed: 1, OldestSent: t0}, *st)
+	require.Equal(t, record.QueueStats{Queue: "work", Delayed: 1, OldestSent: t0}, *st)
 	c.Advance(3*time.Second - time.Microsecond)
 	require.Empty(t, receive(t, s, "work", 1), "not before the delay")
 	c.Advance(time.Microsecond)
@@ -635,7 +636,7 @@ func testMessageNoDeadLetter(t *testing.T, s store.Store) {
 	c := fakeClock(t, s)
 	q := userQueue("work")
 	q.MaxReceives = 1
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{q}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{q}})
 	send(t, s, msg("work", "a"), msg("work", "b"))
 	got := receive(t, s, "work", 10)
 	require.Len(t, got, 2)
@@ -683,13 +684,13 @@ func testQueueRedrive(t *testing.T, s store.Store) {
 func testQueueStats(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := fakeClock(t, s)
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}})
 	next, err := s.QueueNextVisible(ctx, "q")
 	require.NoError(t, err)
 	require.True(t, next.IsZero(), "empty queue")
 	st, err := s.QueueStats(ctx, "q")
 	require.NoError(t, err)
-	require.Equal(t, store.QueueStats{Queue: "q"}, *st)
+	require.Equal(t, record.QueueStats{Queue: "q"}, *st)
 
 	send(t, s, msg("q", "in flight"), msg("q", "visible"))
 	c.Advance(time.Second)
@@ -697,7 +698,7 @@ func testQueueStats(t *testing.T, s store.Store) {
 	require.Len(t, receive(t, s, "q", 1), 1)
 	st, err = s.QueueStats(ctx, "q")
 	require.NoError(t, err)
-	require.Equal(t, store.QueueStats{Queue: "q", Visible: 1, InFlight: 1, Delayed: 1, OldestSent: t0}, *st)
+	require.Equal(t, record.QueueStats{Queue: "q", Visible: 1, InFlight: 1, Delayed: 1, OldestSent: t0}, *st)
 
 	next, err = s.QueueNextVisible(ctx, "q")
 	require.NoError(t, err)
@@ -728,8 +729,8 @@ func testTopicPublish(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	fakeClock(t, s)
 	deployEvents(t, s, "p", store.EventsApplyParams{
-		Queues: []store.QueueConfig{userQueue("a"), userQueue("b"), userQueue("c")},
-		Topics: []store.TopicConfig{{Name: "news", Queues: []string{"a", "b"}}, {Name: "nobody"}},
+		Queues: []record.QueueConfig{userQueue("a"), userQueue("b"), userQueue("c")},
+		Topics: []record.TopicConfig{{Name: "news", Queues: []string{"a", "b"}}, {Name: "nobody"}},
 	})
 	n, err := s.TopicPublish(ctx, "news", store.MessageSendParams{Body: []byte("hello"), Attributes: map[string]string{"type": "greeting"}})
 	require.NoError(t, err)
@@ -752,8 +753,8 @@ func testScheduleFire(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	fakeClock(t, s)
 	deployEvents(t, s, "p", store.EventsApplyParams{
-		Queues:    []store.QueueConfig{userQueue("_async.p-fn")},
-		Schedules: []store.Schedule{{Name: "p-fn", Function: "p-fn", Spec: "@every 1m", NextFire: t0}},
+		Queues:    []record.QueueConfig{userQueue("_async.p-fn")},
+		Schedules: []record.Schedule{{Name: "p-fn", Function: "p-fn", Spec: "@every 1m", NextFire: t0}},
 	})
 	fire := func(expected, next time.Time) (bool, error) {
 		return s.ScheduleFire(ctx, store.ScheduleFireParams{Name: "p-fn", Expected: expected, Next: next,
@@ -793,8 +794,8 @@ func ScheduleFireRace(t *testing.T, stores []store.Store) {
 	ctx := context.Background()
 	s := stores[0]
 	deployEvents(t, s, "p", store.EventsApplyParams{
-		Queues:    []store.QueueConfig{userQueue("_async.p-fn")},
-		Schedules: []store.Schedule{{Name: "p-fn", Function: "p-fn", Spec: "@every 1m", NextFire: t0}},
+		Queues:    []record.QueueConfig{userQueue("_async.p-fn")},
+		Schedules: []record.Schedule{{Name: "p-fn", Function: "p-fn", Spec: "@every 1m", NextFire: t0}},
 	})
 	const rounds, racers = 5, 8
 	for r := range rounds {
@@ -841,7 +842,7 @@ func ReceiveRace(t *testing.T, stores []store.Store) {
 	}
 	fifo := userQueue("f")
 	fifo.FIFO = true
-	deployEvents(t, stores[0], "p", store.EventsApplyParams{Queues: []store.QueueConfig{userQueue("q"), fifo}})
+	deployEvents(t, stores[0], "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q"), fifo}})
 	const total, groups = 240, 8
 	var batch []store.MessageSendParams
 	for i := range total {
@@ -935,7 +936,7 @@ func testQueueRedriveToSources(t *testing.T, s store.Store) {
 	a, b := userQueue("a"), userQueue("b")
 	a.MaxReceives, b.MaxReceives = 1, 1
 	a.DeadLetter, b.DeadLetter = "dlq", "dlq"
-	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []store.QueueConfig{a, b, userQueue("dlq")}})
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{a, b, userQueue("dlq")}})
 	send(t, s, msg("a", "from a"), msg("b", "from b"))
 	for _, q := range []string{"a", "b"} {
 		got := receive(t, s, q, 10)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -45,25 +46,25 @@ var flowTests = []struct {
 const leaseFor = 30 * time.Second
 
 // fev is an event of type typ at step with name and JSON data ("" for nil).
-func fev(typ string, step int, name, data string) store.FlowEvent {
-	ev := store.FlowEvent{Type: typ, Step: step, Name: name, Time: t0}
+func fev(typ string, step int, name, data string) record.FlowEvent {
+	ev := record.FlowEvent{Type: typ, Step: step, Name: name, Time: t0}
 	if data != "" {
 		ev.Data = []byte(data)
 	}
 	return ev
 }
 
-func flowExec(id string) store.FlowExecution {
-	return store.FlowExecution{ID: id, Project: "p", Workflow: "wf", Function: "p-fn",
+func flowExec(id string) record.FlowExecution {
+	return record.FlowExecution{ID: id, Project: "p", Workflow: "wf", Function: "p-fn",
 		Input: []byte(`{"n": 1,  "a":[true]}`), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
 }
 
 // flowStart starts execution id with one "started" event, due at now.
-func flowStart(t testing.TB, s store.Store, id string, now time.Time) *store.FlowExecution {
+func flowStart(t testing.TB, s store.Store, id string, now time.Time) *record.FlowExecution {
 	t.Helper()
 	e, created, err := s.FlowStart(context.Background(), store.FlowStartParams{
 		Execution: flowExec(id),
-		Events:    []store.FlowEvent{fev("started", 0, "wf", `{"n":1}`)},
+		Events:    []record.FlowEvent{fev("started", 0, "wf", `{"n":1}`)},
 		DueAt:     now,
 	}, now)
 	require.NoError(t, err)
@@ -72,7 +73,7 @@ func flowStart(t testing.TB, s store.Store, id string, now time.Time) *store.Flo
 }
 
 // claimAll claims every task due at now, at most 100.
-func claimAll(t testing.TB, s store.Store, now time.Time) []store.FlowTask {
+func claimAll(t testing.TB, s store.Store, now time.Time) []record.FlowTask {
 	t.Helper()
 	got, err := s.FlowClaim(context.Background(), "node-a", now, leaseFor, 100)
 	require.NoError(t, err)
@@ -90,7 +91,7 @@ func claimIDs(t testing.TB, s store.Store, now time.Time) []string {
 }
 
 // claimOne claims the due tasks at now, requiring exactly id's.
-func claimOne(t testing.TB, s store.Store, id string, now time.Time) store.FlowTask {
+func claimOne(t testing.TB, s store.Store, id string, now time.Time) record.FlowTask {
 	t.Helper()
 	got := claimAll(t, s, now)
 	require.Len(t, got, 1, "tasks due at %v", now)
@@ -102,14 +103,14 @@ func commit(s store.Store, c store.FlowCommit, now time.Time) error {
 	return s.FlowCommitBatch(context.Background(), []store.FlowCommit{c}, now)[0]
 }
 
-func flowGet(t testing.TB, s store.Store, id string) *store.FlowExecution {
+func flowGet(t testing.TB, s store.Store, id string) *record.FlowExecution {
 	t.Helper()
 	e, err := s.FlowGet(context.Background(), id)
 	require.NoError(t, err)
 	return e
 }
 
-func history(t testing.TB, s store.Store, id string, run int) []store.FlowEvent {
+func history(t testing.TB, s store.Store, id string, run int) []record.FlowEvent {
 	t.Helper()
 	evs, err := s.FlowHistory(context.Background(), id, run, 0, 0)
 	require.NoError(t, err)
@@ -117,7 +118,7 @@ func history(t testing.TB, s store.Store, id string, run int) []store.FlowEvent 
 }
 
 // evTypes lists events as "seq:type".
-func evTypes(evs []store.FlowEvent) []string {
+func evTypes(evs []record.FlowEvent) []string {
 	var out []string
 	for _, ev := range evs {
 		out = append(out, fmt.Sprintf("%d:%s", ev.Seq, ev.Type))
@@ -125,15 +126,15 @@ func evTypes(evs []store.FlowEvent) []string {
 	return out
 }
 
-func inbox(t testing.TB, s store.Store, id string) []store.FlowInbox {
+func inbox(t testing.TB, s store.Store, id string) []record.FlowInbox {
 	t.Helper()
 	got, err := s.FlowInboxList(context.Background(), id)
 	require.NoError(t, err)
 	return got
 }
 
-func signal(id, name, data string) store.FlowInbox {
-	return store.FlowInbox{ExecutionID: id, Kind: store.InboxSignal, Name: name, Data: []byte(data)}
+func signal(id, name, data string) record.FlowInbox {
+	return record.FlowInbox{ExecutionID: id, Kind: record.InboxSignal, Name: name, Data: []byte(data)}
 }
 
 func requireTime(t testing.TB, want, got time.Time, msg string) {
@@ -152,18 +153,18 @@ func testFlowStart(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	p := store.FlowStartParams{
-		Execution: store.FlowExecution{ID: "order-42", Project: "p", Workflow: "fulfil", Function: "p-fn",
+		Execution: record.FlowExecution{ID: "order-42", Project: "p", Workflow: "fulfil", Function: "p-fn",
 			Input: []byte(`{"b": 1,  "a":2}`), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", ParentID: "parent", ParentStep: 7,
 			// Set by the store, whatever the caller says:
-			Run: 9, Status: store.FlowFailed, HistoryLen: 99, Output: []byte(`1`)},
-		Events: []store.FlowEvent{fev("started", 0, "fulfil", `{"b": 1,  "a":2}`), fev("marker", 0, "v", "")},
+			Run: 9, Status: record.FlowFailed, HistoryLen: 99, Output: []byte(`1`)},
+		Events: []record.FlowEvent{fev("started", 0, "fulfil", `{"b": 1,  "a":2}`), fev("marker", 0, "v", "")},
 		DueAt:  t0,
 	}
 	e, created, err := s.FlowStart(ctx, p, t0)
 	require.NoError(t, err)
 	require.True(t, created)
-	want := store.FlowExecution{ID: "order-42", Project: "p", Workflow: "fulfil", Function: "p-fn", Run: 1,
-		Status: store.FlowRunning, Input: []byte(`{"b": 1,  "a":2}`), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+	want := record.FlowExecution{ID: "order-42", Project: "p", Workflow: "fulfil", Function: "p-fn", Run: 1,
+		Status: record.FlowRunning, Input: []byte(`{"b": 1,  "a":2}`), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
 		ParentID: "parent", ParentStep: 7, HistoryLen: 2, CreatedAt: t0, UpdatedAt: t0}
 	require.Equal(t, want, *e)
 	require.Equal(t, want, *flowGet(t, s, "order-42"))
@@ -179,7 +180,7 @@ func testFlowStart(t *testing.T, s store.Store) {
 	// Starting the id again writes nothing and returns the execution.
 	again := p
 	again.Execution.Workflow = "other"
-	again.Events = []store.FlowEvent{fev("started", 0, "other", "")}
+	again.Events = []record.FlowEvent{fev("started", 0, "other", "")}
 	e, created, err = s.FlowStart(ctx, again, t0.Add(time.Minute))
 	require.NoError(t, err)
 	require.False(t, created)
@@ -202,7 +203,7 @@ func testFlowStart(t *testing.T, s store.Store) {
 func testFlowStartHeld(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	_, created, err := s.FlowStart(ctx, store.FlowStartParams{
-		Execution: flowExec("held"), Events: []store.FlowEvent{fev("started", 0, "wf", "")},
+		Execution: flowExec("held"), Events: []record.FlowEvent{fev("started", 0, "wf", "")},
 		DueAt: t0, Lease: "starter/1", LeaseUntil: t0.Add(leaseFor),
 	}, t0)
 	require.NoError(t, err)
@@ -211,7 +212,7 @@ func testFlowStartHeld(t *testing.T, s store.Store) {
 
 	// The starter commits under its lease.
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "held", Lease: "starter/1", FromSeq: 1,
-		Events: []store.FlowEvent{fev("scheduled", 1, "f", "")}, LeaseUntil: t0.Add(leaseFor)}, t0.Add(time.Second)))
+		Events: []record.FlowEvent{fev("scheduled", 1, "f", "")}, LeaseUntil: t0.Add(leaseFor)}, t0.Add(time.Second)))
 
 	// Should the starter die, the task is claimed once the lease ends.
 	task := claimOne(t, s, "held", t0.Add(leaseFor))
@@ -285,12 +286,12 @@ func testFlowCommitLeaseLost(t *testing.T, s store.Store) {
 	}
 	now := t0.Add(time.Second)
 	good := store.FlowCommit{ExecutionID: "y", Lease: lease["y"], FromSeq: 1,
-		Events: []store.FlowEvent{fev("scheduled", 1, "f", `{}`), fev("completed", 1, "f", `"ok"`)}}
+		Events: []record.FlowEvent{fev("scheduled", 1, "f", `{}`), fev("completed", 1, "f", `"ok"`)}}
 	errs := s.FlowCommitBatch(ctx, []store.FlowCommit{
-		{ExecutionID: "x", Lease: "not-the-lease", FromSeq: 1, Events: []store.FlowEvent{fev("scheduled", 1, "f", "")}},
+		{ExecutionID: "x", Lease: "not-the-lease", FromSeq: 1, Events: []record.FlowEvent{fev("scheduled", 1, "f", "")}},
 		good,
-		{ExecutionID: "x", Lease: lease["x"], FromSeq: 0, Events: []store.FlowEvent{fev("scheduled", 1, "f", "")}},
-		{ExecutionID: "x", Lease: lease["x"], FromSeq: 2, Events: []store.FlowEvent{fev("scheduled", 1, "f", "")}},
+		{ExecutionID: "x", Lease: lease["x"], FromSeq: 0, Events: []record.FlowEvent{fev("scheduled", 1, "f", "")}},
+		{ExecutionID: "x", Lease: lease["x"], FromSeq: 2, Events: []record.FlowEvent{fev("scheduled", 1, "f", "")}},
 		{ExecutionID: "ghost", Lease: lease["x"], FromSeq: 0},
 		{ExecutionID: "x", Lease: "", FromSeq: 1},
 	}, now)
@@ -316,9 +317,9 @@ func testFlowCommitLeaseLost(t *testing.T, s store.Store) {
 
 	// A commit applied in the same batch moves FromSeq for the next one.
 	errs = s.FlowCommitBatch(ctx, []store.FlowCommit{
-		{ExecutionID: "y", Lease: lease["y"], FromSeq: 3, Events: []store.FlowEvent{fev("a", 2, "", "")}},
-		{ExecutionID: "y", Lease: lease["y"], FromSeq: 4, Events: []store.FlowEvent{fev("b", 2, "", "")}},
-		{ExecutionID: "y", Lease: lease["y"], FromSeq: 4, Events: []store.FlowEvent{fev("c", 2, "", "")}},
+		{ExecutionID: "y", Lease: lease["y"], FromSeq: 3, Events: []record.FlowEvent{fev("a", 2, "", "")}},
+		{ExecutionID: "y", Lease: lease["y"], FromSeq: 4, Events: []record.FlowEvent{fev("b", 2, "", "")}},
+		{ExecutionID: "y", Lease: lease["y"], FromSeq: 4, Events: []record.FlowEvent{fev("c", 2, "", "")}},
 	}, now)
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
@@ -332,10 +333,10 @@ func testFlowCommitKeep(t *testing.T, s store.Store) {
 	task := claimOne(t, s, "x", t0)
 	// No Close, NewRun or Release: the lease is kept and extended.
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events: []store.FlowEvent{fev("scheduled", 1, "f", "")}, LeaseUntil: t0.Add(2 * leaseFor)}, t0.Add(time.Second)))
+		Events: []record.FlowEvent{fev("scheduled", 1, "f", "")}, LeaseUntil: t0.Add(2 * leaseFor)}, t0.Add(time.Second)))
 	require.Empty(t, claimAll(t, s, t0.Add(leaseFor)), "the lease was extended")
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 2,
-		Events: []store.FlowEvent{fev("completed", 1, "f", "")}}, t0.Add(leaseFor)))
+		Events: []record.FlowEvent{fev("completed", 1, "f", "")}}, t0.Add(leaseFor)))
 	again := claimOne(t, s, "x", t0.Add(2*leaseFor))
 	require.Equal(t, 2, again.Attempts)
 	require.Equal(t, 3, flowGet(t, s, "x").HistoryLen)
@@ -347,7 +348,7 @@ func testFlowRelease(t *testing.T, s store.Store) {
 	task := claimOne(t, s, "x", t0)
 	timer := t0.Add(time.Hour)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events:  []store.FlowEvent{fev("timer-started", 1, "t", "")},
+		Events:  []record.FlowEvent{fev("timer-started", 1, "t", "")},
 		Release: &store.FlowRelease{DueAt: timer}}, t0))
 	require.Empty(t, claimAll(t, s, t0.Add(leaseFor+time.Second)), "released: not due before DueAt, lease or not")
 	task = claimOne(t, s, "x", timer)
@@ -363,7 +364,7 @@ func testFlowRelease(t *testing.T, s store.Store) {
 
 	// Consumed, it does not; with no DueAt the task is never due.
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 2,
-		Events: []store.FlowEvent{fev("signaled", 0, "go", `1`)}, ConsumeInbox: []int64{m1},
+		Events: []record.FlowEvent{fev("signaled", 0, "go", `1`)}, ConsumeInbox: []int64{m1},
 		Release: &store.FlowRelease{}}, timer.Add(2*time.Second)))
 	require.Empty(t, inbox(t, s, "x"))
 	require.Empty(t, claimAll(t, s, timer.Add(24*365*time.Hour)))
@@ -387,13 +388,13 @@ func testFlowSend(t *testing.T, s store.Store) {
 	now := t0.Add(time.Hour)
 	id1, err := s.FlowSend(ctx, signal("x", "approval", `true`), now)
 	require.NoError(t, err)
-	id2, err := s.FlowSend(ctx, store.FlowInbox{ExecutionID: "x", Kind: store.InboxCancel}, now.Add(time.Second))
+	id2, err := s.FlowSend(ctx, record.FlowInbox{ExecutionID: "x", Kind: record.InboxCancel}, now.Add(time.Second))
 	require.NoError(t, err)
 	require.Greater(t, id2, id1, "ids increase in arrival order")
 	got := inbox(t, s, "x")
 	require.Len(t, got, 2)
-	require.Equal(t, store.FlowInbox{ID: id1, ExecutionID: "x", Kind: store.InboxSignal, Name: "approval", Data: []byte(`true`), Time: now}, got[0])
-	require.Equal(t, store.InboxCancel, got[1].Kind)
+	require.Equal(t, record.FlowInbox{ID: id1, ExecutionID: "x", Kind: record.InboxSignal, Name: "approval", Data: []byte(`true`), Time: now}, got[0])
+	require.Equal(t, record.InboxCancel, got[1].Kind)
 	require.Nil(t, got[1].Data, "nil data stays nil")
 	task = claimOne(t, s, "x", now)
 
@@ -404,7 +405,7 @@ func testFlowSend(t *testing.T, s store.Store) {
 
 	// Consuming deletes just those messages.
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events: []store.FlowEvent{fev("signaled", 0, "approval", `true`)}, ConsumeInbox: []int64{id1},
+		Events: []record.FlowEvent{fev("signaled", 0, "approval", `true`)}, ConsumeInbox: []int64{id1},
 		LeaseUntil: now.Add(leaseFor)}, now.Add(3*time.Second)))
 	got = inbox(t, s, "x")
 	require.Len(t, got, 2)
@@ -427,7 +428,7 @@ func testFlowSend(t *testing.T, s store.Store) {
 
 	// Closed executions refuse messages.
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 2,
-		Close: &store.FlowClose{Status: store.FlowCanceled, Error: []byte(`{"message":"canceled"}`), RetainUntil: now.Add(time.Hour)}}, now.Add(4*time.Second)))
+		Close: &store.FlowClose{Status: record.FlowCanceled, Error: []byte(`{"message":"canceled"}`), RetainUntil: now.Add(time.Hour)}}, now.Add(4*time.Second)))
 	_, err = s.FlowSend(ctx, signal("x", "late", `1`), now.Add(5*time.Second))
 	require.ErrorIs(t, err, store.ErrClosed)
 	require.Empty(t, inbox(t, s, "x"))
@@ -441,10 +442,10 @@ func testFlowClose(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	now := t0.Add(time.Minute)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events: []store.FlowEvent{fev("completed", 0, "", `{"ok":true}`)},
-		Close:  &store.FlowClose{Status: store.FlowCompleted, Output: []byte(`{"ok": true}`), RetainUntil: now.Add(24 * time.Hour)}}, now))
+		Events: []record.FlowEvent{fev("completed", 0, "", `{"ok":true}`)},
+		Close:  &store.FlowClose{Status: record.FlowCompleted, Output: []byte(`{"ok": true}`), RetainUntil: now.Add(24 * time.Hour)}}, now))
 	e := flowGet(t, s, "x")
-	require.Equal(t, store.FlowCompleted, e.Status)
+	require.Equal(t, record.FlowCompleted, e.Status)
 	require.Equal(t, []byte(`{"ok": true}`), e.Output)
 	require.Nil(t, e.Error)
 	require.Equal(t, 2, e.HistoryLen)
@@ -457,19 +458,19 @@ func testFlowClose(t *testing.T, s store.Store) {
 	require.False(t, ok)
 
 	require.ErrorIs(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 2,
-		Events: []store.FlowEvent{fev("late", 0, "", "")}}, now), store.ErrLeaseLost)
+		Events: []record.FlowEvent{fev("late", 0, "", "")}}, now), store.ErrLeaseLost)
 	require.Len(t, history(t, s, "x", 1), 2)
 
 	flowStart(t, s, "y", t0)
 	task = claimOne(t, s, "y", t0)
 	_, err = s.FlowSend(ctx, signal("y", "approval", `true`), t0)
 	require.NoError(t, err)
-	_, err = s.FlowSend(ctx, store.FlowInbox{ExecutionID: "y", Kind: store.InboxCancel}, t0)
+	_, err = s.FlowSend(ctx, record.FlowInbox{ExecutionID: "y", Kind: record.InboxCancel}, t0)
 	require.NoError(t, err)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "y", Lease: task.Lease, FromSeq: 1,
-		Close: &store.FlowClose{Status: store.FlowFailed, Error: []byte(`{"step":3}`), RetainUntil: now}}, now))
+		Close: &store.FlowClose{Status: record.FlowFailed, Error: []byte(`{"step":3}`), RetainUntil: now}}, now))
 	e = flowGet(t, s, "y")
-	require.Equal(t, store.FlowFailed, e.Status)
+	require.Equal(t, record.FlowFailed, e.Status)
 	require.Nil(t, e.Output)
 	require.Equal(t, []byte(`{"step":3}`), e.Error)
 	// A failed execution keeps its signals for a restart from the failure;
@@ -491,11 +492,11 @@ func testFlowNewRun(t *testing.T, s store.Store) {
 	m, err := s.FlowSend(ctx, signal("x", "next", `1`), t0)
 	require.NoError(t, err)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events: []store.FlowEvent{fev("continued", 0, "", "")},
-		NewRun: &store.FlowNewRun{Input: []byte(`{"n":2}`), Events: []store.FlowEvent{fev("started", 0, "wf", `{"n":2}`)}}}, now))
+		Events: []record.FlowEvent{fev("continued", 0, "", "")},
+		NewRun: &store.FlowNewRun{Input: []byte(`{"n":2}`), Events: []record.FlowEvent{fev("started", 0, "wf", `{"n":2}`)}}}, now))
 	e := flowGet(t, s, "x")
 	require.Equal(t, 2, e.Run)
-	require.Equal(t, store.FlowRunning, e.Status)
+	require.Equal(t, record.FlowRunning, e.Status)
 	require.Equal(t, []byte(`{"n":2}`), e.Input)
 	require.Equal(t, 1, e.HistoryLen, "the new run's history")
 	require.Equal(t, []string{"1:started", "2:continued"}, evTypes(history(t, s, "x", 1)), "the old run stays readable")
@@ -509,7 +510,7 @@ func testFlowNewRun(t *testing.T, s store.Store) {
 	task = claimOne(t, s, "x", now)
 	require.Equal(t, 1, task.Attempts)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events: []store.FlowEvent{fev("signaled", 0, "next", `1`)}, ConsumeInbox: []int64{m}}, now))
+		Events: []record.FlowEvent{fev("signaled", 0, "next", `1`)}, ConsumeInbox: []int64{m}}, now))
 	require.Equal(t, []string{"1:started", "2:signaled"}, evTypes(history(t, s, "x", 2)))
 	require.Len(t, history(t, s, "x", 1), 2)
 	require.Empty(t, history(t, s, "x", 3))
@@ -527,23 +528,23 @@ func testFlowChildren(t *testing.T, s store.Store) {
 		lease[task.ExecutionID] = task.Lease
 	}
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "done", Lease: lease["done"], FromSeq: 1,
-		Close: &store.FlowClose{Status: store.FlowCompleted, RetainUntil: t0.Add(time.Hour)}}, t0))
+		Close: &store.FlowClose{Status: record.FlowCompleted, RetainUntil: t0.Add(time.Hour)}}, t0))
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "other", Lease: lease["other"], FromSeq: 1,
 		Release: &store.FlowRelease{}}, t0))
 
 	// A child that exists already is left as it is.
-	_, _, err := s.FlowStart(ctx, store.FlowStartParams{Execution: flowExec("parent/2"), Events: []store.FlowEvent{fev("started", 0, "wf", `"first"`)}}, t0)
+	_, _, err := s.FlowStart(ctx, store.FlowStartParams{Execution: flowExec("parent/2"), Events: []record.FlowEvent{fev("started", 0, "wf", `"first"`)}}, t0)
 	require.NoError(t, err)
 	child := func(id string, step int) store.FlowStartParams {
 		e := flowExec(id)
 		e.ParentID, e.ParentStep, e.Workflow = "parent", step, "child"
-		return store.FlowStartParams{Execution: e, Events: []store.FlowEvent{fev("started", 0, "child", `"second"`)}, DueAt: t0.Add(time.Second)}
+		return store.FlowStartParams{Execution: e, Events: []record.FlowEvent{fev("started", 0, "child", `"second"`)}, DueAt: t0.Add(time.Second)}
 	}
 	now := t0.Add(time.Second)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "parent", Lease: lease["parent"], FromSeq: 1,
-		Events: []store.FlowEvent{fev("child-started", 1, "child", ""), fev("child-started", 2, "child", "")},
+		Events: []record.FlowEvent{fev("child-started", 1, "child", ""), fev("child-started", 2, "child", "")},
 		Start:  []store.FlowStartParams{child("parent/1", 1), child("parent/2", 2)},
-		Send: []store.FlowInbox{signal("other", "hello", `"from parent"`), signal("done", "hello", `1`), signal("ghost", "hello", `1`),
+		Send: []record.FlowInbox{signal("other", "hello", `"from parent"`), signal("done", "hello", `1`), signal("ghost", "hello", `1`),
 			signal("parent/1", "hi", `1`)},
 		Release: &store.FlowRelease{}}, now))
 
@@ -551,7 +552,7 @@ func testFlowChildren(t *testing.T, s store.Store) {
 	require.Equal(t, "parent", c1.ParentID)
 	require.Equal(t, 1, c1.ParentStep)
 	require.Equal(t, "child", c1.Workflow)
-	require.Equal(t, store.FlowRunning, c1.Status)
+	require.Equal(t, record.FlowRunning, c1.Status)
 	require.Equal(t, []byte(`"second"`), history(t, s, "parent/1", 1)[0].Data)
 	require.Equal(t, "", flowGet(t, s, "parent/2").ParentID, "an existing child is not overwritten")
 	require.Equal(t, []byte(`"first"`), history(t, s, "parent/2", 1)[0].Data)
@@ -578,7 +579,7 @@ func testFlowChildren(t *testing.T, s store.Store) {
 func testFlowTerminate(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ev := fev("terminated", 0, "", `{"reason":"ops"}`)
-	c := store.FlowClose{Status: store.FlowTerminated, Error: []byte(`{"reason":"ops"}`), RetainUntil: t0.Add(time.Hour)}
+	c := store.FlowClose{Status: record.FlowTerminated, Error: []byte(`{"reason":"ops"}`), RetainUntil: t0.Add(time.Hour)}
 	require.ErrorIs(t, s.FlowTerminate(ctx, "ghost", ev, c, t0), store.ErrNotFound)
 
 	flowStart(t, s, "x", t0)
@@ -588,7 +589,7 @@ func testFlowTerminate(t *testing.T, s store.Store) {
 	now := t0.Add(time.Second)
 	require.NoError(t, s.FlowTerminate(ctx, "x", ev, c, now))
 	e := flowGet(t, s, "x")
-	require.Equal(t, store.FlowTerminated, e.Status)
+	require.Equal(t, record.FlowTerminated, e.Status)
 	require.Equal(t, []byte(`{"reason":"ops"}`), e.Error)
 	require.Equal(t, 2, e.HistoryLen)
 	requireTime(t, now, e.ClosedAt, "closed at")
@@ -612,14 +613,14 @@ func testFlowReopen(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrRunning)
 	task := claimOne(t, s, "x", t0)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 1,
-		Events: []store.FlowEvent{fev("failed", 2, "f", "")},
-		Close:  &store.FlowClose{Status: store.FlowFailed, Error: []byte(`{"step":2}`), RetainUntil: t0.Add(time.Hour)}}, t0))
+		Events: []record.FlowEvent{fev("failed", 2, "f", "")},
+		Close:  &store.FlowClose{Status: record.FlowFailed, Error: []byte(`{"step":2}`), RetainUntil: t0.Add(time.Hour)}}, t0))
 
 	// Restart from the failure: events go on in the current run.
 	now := t0.Add(time.Minute)
-	e, err := s.FlowReopen(ctx, store.FlowReopenParams{ID: "x", Events: []store.FlowEvent{fev("restarted", 0, "", `{"forget":[2]}`)}}, now)
+	e, err := s.FlowReopen(ctx, store.FlowReopenParams{ID: "x", Events: []record.FlowEvent{fev("restarted", 0, "", `{"forget":[2]}`)}}, now)
 	require.NoError(t, err)
-	require.Equal(t, store.FlowRunning, e.Status)
+	require.Equal(t, record.FlowRunning, e.Status)
 	require.Equal(t, 1, e.Run)
 	require.Equal(t, 3, e.HistoryLen)
 	require.Nil(t, e.Error)
@@ -636,11 +637,11 @@ func testFlowReopen(t *testing.T, s store.Store) {
 	task = claimOne(t, s, "x", now)
 	require.Equal(t, 1, task.Attempts)
 	require.NoError(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: 3,
-		Close: &store.FlowClose{Status: store.FlowCompleted, Output: []byte(`1`), RetainUntil: now.Add(time.Hour)}}, now))
+		Close: &store.FlowClose{Status: record.FlowCompleted, Output: []byte(`1`), RetainUntil: now.Add(time.Hour)}}, now))
 
 	// A full restart begins a new run.
 	e, err = s.FlowReopen(ctx, store.FlowReopenParams{ID: "x", NewRun: &store.FlowNewRun{Input: []byte(`{"n":3}`),
-		Events: []store.FlowEvent{fev("started", 0, "wf", `{"n":3}`)}}}, now)
+		Events: []record.FlowEvent{fev("started", 0, "wf", `{"n":3}`)}}}, now)
 	require.NoError(t, err)
 	require.Equal(t, 2, e.Run)
 	require.Equal(t, 1, e.HistoryLen)
@@ -658,19 +659,19 @@ func testFlowRenew(t *testing.T, s store.Store) {
 	flowStart(t, s, "z", t0)
 	tasks := claimAll(t, s, t0)
 	require.Len(t, tasks, 3)
-	held := map[string]store.FlowTask{}
+	held := map[string]record.FlowTask{}
 	for _, task := range tasks {
 		held[task.ExecutionID] = task
 	}
 	// y's lease runs out and another node takes it; z is terminated.
 	later := t0.Add(leaseFor)
-	lost, err := s.FlowRenew(ctx, []store.FlowTask{held["x"], held["z"]}, later.Add(leaseFor))
+	lost, err := s.FlowRenew(ctx, []record.FlowTask{held["x"], held["z"]}, later.Add(leaseFor))
 	require.NoError(t, err)
 	require.Empty(t, lost)
 	taken := claimOne(t, s, "y", later)
-	require.NoError(t, s.FlowTerminate(ctx, "z", fev("terminated", 0, "", ""), store.FlowClose{Status: store.FlowTerminated}, later))
+	require.NoError(t, s.FlowTerminate(ctx, "z", fev("terminated", 0, "", ""), store.FlowClose{Status: record.FlowTerminated}, later))
 
-	lost, err = s.FlowRenew(ctx, []store.FlowTask{held["x"], held["y"], held["z"], {ExecutionID: "ghost", Lease: "l"}}, later.Add(2*leaseFor))
+	lost, err = s.FlowRenew(ctx, []record.FlowTask{held["x"], held["y"], held["z"], {ExecutionID: "ghost", Lease: "l"}}, later.Add(2*leaseFor))
 	require.NoError(t, err)
 	sort.Strings(lost)
 	require.Equal(t, []string{"ghost", "y", "z"}, lost)
@@ -709,8 +710,8 @@ func testFlowNextDue(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	requireTime(t, next, now.Add(2*leaseFor), "renewed by the new claim")
 
-	require.NoError(t, s.FlowTerminate(ctx, "a", fev("terminated", 0, "", ""), store.FlowClose{Status: store.FlowTerminated}, now))
-	require.NoError(t, s.FlowTerminate(ctx, "c", fev("terminated", 0, "", ""), store.FlowClose{Status: store.FlowTerminated}, now))
+	require.NoError(t, s.FlowTerminate(ctx, "a", fev("terminated", 0, "", ""), store.FlowClose{Status: record.FlowTerminated}, now))
+	require.NoError(t, s.FlowTerminate(ctx, "c", fev("terminated", 0, "", ""), store.FlowClose{Status: record.FlowTerminated}, now))
 	next, ok, err = s.FlowNextDue(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -736,7 +737,7 @@ func testFlowList(t *testing.T, s store.Store) {
 	for _, task := range task {
 		if task.ExecutionID == "e2" || task.ExecutionID == "e4a" {
 			require.NoError(t, commit(s, store.FlowCommit{ExecutionID: task.ExecutionID, Lease: task.Lease,
-				Close: &store.FlowClose{Status: store.FlowCompleted, RetainUntil: t0.Add(time.Hour)}}, t0.Add(time.Minute)))
+				Close: &store.FlowClose{Status: record.FlowCompleted, RetainUntil: t0.Add(time.Hour)}}, t0.Add(time.Minute)))
 		}
 	}
 	ids := func(p store.FlowListParams) []string {
@@ -752,8 +753,8 @@ func testFlowList(t *testing.T, s store.Store) {
 	require.Equal(t, []string{"e5", "e4b", "e4a", "e3", "e2", "e1"}, ids(store.FlowListParams{}), "newest first, then by id")
 	require.Equal(t, []string{"e5", "e4b", "e4a", "e2", "e1"}, ids(store.FlowListParams{Project: "p"}))
 	require.Equal(t, []string{"e5", "e4b", "e4a", "e3", "e1"}, ids(store.FlowListParams{Workflow: "wf"}))
-	require.Equal(t, []string{"e4a", "e2"}, ids(store.FlowListParams{Status: store.FlowCompleted}))
-	require.Equal(t, []string{"e5", "e4b", "e1"}, ids(store.FlowListParams{Project: "p", Workflow: "wf", Status: store.FlowRunning}))
+	require.Equal(t, []string{"e4a", "e2"}, ids(store.FlowListParams{Status: record.FlowCompleted}))
+	require.Equal(t, []string{"e5", "e4b", "e1"}, ids(store.FlowListParams{Project: "p", Workflow: "wf", Status: record.FlowRunning}))
 	require.Equal(t, []string{}, ids(store.FlowListParams{ParentID: "nobody"}))
 
 	// Paging with Before walks the same order without repeats.
@@ -784,7 +785,7 @@ func testFlowHistoryPaging(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	flowStart(t, s, "x", t0)
 	task := claimOne(t, s, "x", t0)
-	var evs []store.FlowEvent
+	var evs []record.FlowEvent
 	for i := range 1200 { // more than one insert chunk
 		evs = append(evs, fev("step", i, fmt.Sprint("f", i), fmt.Sprint(i)))
 	}
@@ -813,8 +814,8 @@ func testFlowSweep(t *testing.T, s store.Store) {
 	for _, task := range claimAll(t, s, t0) {
 		if r, ok := retain[task.ExecutionID]; ok {
 			require.NoError(t, commit(s, store.FlowCommit{ExecutionID: task.ExecutionID, Lease: task.Lease, FromSeq: 1,
-				Events: []store.FlowEvent{fev("completed", 0, "", "")},
-				Close:  &store.FlowClose{Status: store.FlowCompleted, RetainUntil: r}}, t0))
+				Events: []record.FlowEvent{fev("completed", 0, "", "")},
+				Close:  &store.FlowClose{Status: record.FlowCompleted, RetainUntil: r}}, t0))
 		}
 	}
 	now := t0.Add(24 * time.Hour)
@@ -834,7 +835,7 @@ func testFlowSweep(t *testing.T, s store.Store) {
 		require.ErrorIs(t, err, store.ErrNotFound, "the history goes with %s", id)
 	}
 	require.Len(t, history(t, s, "fresh", 1), 2)
-	require.Equal(t, store.FlowRunning, flowGet(t, s, "running").Status)
+	require.Equal(t, record.FlowRunning, flowGet(t, s, "running").Status)
 
 	// Reopened, an execution is no longer swept.
 	_, err = s.FlowReopen(ctx, store.FlowReopenParams{ID: "fresh"}, now)
@@ -922,7 +923,7 @@ func FlowSendReleaseRace(t *testing.T, stores []store.Store) {
 		wg.Go(func() {
 			<-start
 			commitErr = commit(h, store.FlowCommit{ExecutionID: "x", Lease: task.Lease, FromSeq: r + 1,
-				Events:       []store.FlowEvent{fev("round", r, "", "")},
+				Events:       []record.FlowEvent{fev("round", r, "", "")},
 				ConsumeInbox: ids, Release: &store.FlowRelease{}}, now)
 		})
 		wg.Go(func() {
@@ -948,15 +949,15 @@ func testRouteWorkflow(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	deploy(t, s, store.DeploymentApplyParams{
 		Project:     "p",
-		NewVersions: []store.NewVersionParams{{Function: "p-fn", ModuleSHA256: module("p-fn"), Config: cfg(store.KindReactor)}},
-		Routes: []store.Route{
+		NewVersions: []store.NewVersionParams{{Function: "p-fn", ModuleSHA256: module("p-fn"), Config: cfg(record.KindReactor)}},
+		Routes: []record.Route{
 			{Method: "POST", Path: "/orders", Function: "p-fn", Workflow: "fulfil"},
 			{Method: "GET", Path: "/orders/{id}", Function: "p-fn"},
 		},
 	})
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{
+	require.Equal(t, []record.Route{
 		{Project: "p", Method: "POST", Path: "/orders", Function: "p-fn", Workflow: "fulfil"},
 		{Project: "p", Method: "GET", Path: "/orders/{id}", Function: "p-fn"},
 	}, routes)
@@ -984,7 +985,7 @@ func BenchFlowCommitBatch(b *testing.B, s store.Store, size int) {
 	for b.Loop() {
 		now = now.Add(time.Millisecond)
 		for i := range commits {
-			commits[i].Events = []store.FlowEvent{
+			commits[i].Events = []record.FlowEvent{
 				{Type: "scheduled", Step: commits[i].FromSeq, Name: "charge-card", Data: []byte(`{"order":"o-42","amount":1999}`), Time: now},
 				{Type: "completed", Step: commits[i].FromSeq, Name: "charge-card", Data: []byte(`{"payment":"pay-123"}`), Time: now},
 			}
@@ -1004,7 +1005,7 @@ func testFlowStartBatch(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	flowStart(t, s, "old", t0)
 	params := func(id string) store.FlowStartParams {
-		return store.FlowStartParams{Execution: flowExec(id), Events: []store.FlowEvent{fev("started", 0, "wf", `{"n":2}`)},
+		return store.FlowStartParams{Execution: flowExec(id), Events: []record.FlowEvent{fev("started", 0, "wf", `{"n":2}`)},
 			Lease: "me/" + id, LeaseUntil: t0.Add(leaseFor)}
 	}
 	got, err := s.FlowStartBatch(ctx, []store.FlowStartParams{params("a"), params("old"), params("b"), params("a")}, t0)
@@ -1015,7 +1016,7 @@ func testFlowStartBatch(t *testing.T, s store.Store) {
 	require.True(t, got[2].Created)
 	require.False(t, got[3].Created, "the same id twice in one batch starts once")
 	require.Equal(t, "a", got[0].Execution.ID)
-	require.Equal(t, store.FlowRunning, got[0].Execution.Status)
+	require.Equal(t, record.FlowRunning, got[0].Execution.Status)
 	require.Equal(t, 1, got[0].Execution.HistoryLen)
 	hist, err := s.FlowHistory(ctx, "b", 1, 0, 0)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -61,8 +62,8 @@ func Digest(b []byte) string {
 // module returns a fake module digest that differs per name.
 func module(name string) string { return Digest([]byte("module " + name)) }
 
-func cfg(kind string) store.FunctionConfig {
-	return store.FunctionConfig{Kind: kind, MemoryMB: 64, TimeoutMS: 3000, MaxConcurrency: 10,
+func cfg(kind string) record.FunctionConfig {
+	return record.FunctionConfig{Kind: kind, MemoryMB: 64, TimeoutMS: 3000, MaxConcurrency: 10,
 		Env: map[string]string{"GREETING": "hi", "EMPTY": ""}}
 }
 
@@ -134,10 +135,10 @@ func testDeployCreates(t *testing.T, s store.Store) {
 	res := deploy(t, s, store.DeploymentApplyParams{
 		Project: "shop",
 		NewVersions: []store.NewVersionParams{
-			{Function: "cart", ModuleSHA256: module("cart"), Config: cfg(store.KindReactor)},
-			{Function: "pay", ModuleSHA256: module("pay"), Config: store.FunctionConfig{Kind: store.KindCommand, MemoryMB: 128, TimeoutMS: 900000}},
+			{Function: "cart", ModuleSHA256: module("cart"), Config: cfg(record.KindReactor)},
+			{Function: "pay", ModuleSHA256: module("pay"), Config: record.FunctionConfig{Kind: record.KindCommand, MemoryMB: 128, TimeoutMS: 900000}},
 		},
-		Routes: []store.Route{
+		Routes: []record.Route{
 			{Method: "GET", Path: "/cart/{id}", Function: "cart"},
 			{Method: "*", Path: "/pay/{rest...}", Function: "pay"},
 		},
@@ -145,7 +146,7 @@ func testDeployCreates(t *testing.T, s store.Store) {
 	require.Equal(t, "cart", res.Versions[0].Function)
 	require.Equal(t, 1, res.Versions[0].Number)
 	require.Equal(t, module("cart"), res.Versions[0].ModuleSHA256)
-	require.Equal(t, cfg(store.KindReactor), res.Versions[0].Config)
+	require.Equal(t, cfg(record.KindReactor), res.Versions[0].Config)
 	requireRecent(t, res.Versions[0].CreatedAt, before)
 	require.Equal(t, "pay", res.Versions[1].Function)
 	require.Equal(t, 1, res.Versions[1].Number)
@@ -163,11 +164,11 @@ func testDeployCreates(t *testing.T, s store.Store) {
 	require.Equal(t, res.Versions[0], *v, "the stored version equals the one returned, config included")
 	v, err = s.VersionGet(ctx, "pay", 1)
 	require.NoError(t, err)
-	require.Equal(t, store.FunctionConfig{Kind: store.KindCommand, MemoryMB: 128, TimeoutMS: 900000}, v.Config)
+	require.Equal(t, record.FunctionConfig{Kind: record.KindCommand, MemoryMB: 128, TimeoutMS: 900000}, v.Config)
 
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{
+	require.Equal(t, []record.Route{
 		{Project: "shop", Method: "GET", Path: "/cart/{id}", Function: "cart"},
 		{Project: "shop", Method: "*", Path: "/pay/{rest...}", Function: "pay"},
 	}, routes, "Route.Project is set from the deploy")
@@ -194,7 +195,7 @@ func testDeployNumbers(t *testing.T, s store.Store) {
 		res := deploy(t, s, store.DeploymentApplyParams{
 			Project: "p",
 			NewVersions: []store.NewVersionParams{
-				{Function: "a", ModuleSHA256: module(fmt.Sprint("a", i)), Config: cfg(store.KindReactor)},
+				{Function: "a", ModuleSHA256: module(fmt.Sprint("a", i)), Config: cfg(record.KindReactor)},
 			},
 		})
 		require.Equal(t, i, res.Versions[0].Number)
@@ -204,9 +205,9 @@ func testDeployNumbers(t *testing.T, s store.Store) {
 	res := deploy(t, s, store.DeploymentApplyParams{
 		Project: "p",
 		NewVersions: []store.NewVersionParams{
-			{Function: "b", ModuleSHA256: module("b1"), Config: cfg(store.KindCommand)},
-			{Function: "a", ModuleSHA256: module("a4"), Config: cfg(store.KindReactor)},
-			{Function: "b", ModuleSHA256: module("b2"), Config: cfg(store.KindCommand)},
+			{Function: "b", ModuleSHA256: module("b1"), Config: cfg(record.KindCommand)},
+			{Function: "a", ModuleSHA256: module("a4"), Config: cfg(record.KindReactor)},
+			{Function: "b", ModuleSHA256: module("b2"), Config: cfg(record.KindCommand)},
 		},
 	})
 	require.Equal(t, []int{1, 4, 2}, []int{res.Versions[0].Number, res.Versions[1].Number, res.Versions[2].Number})
@@ -243,7 +244,7 @@ func requireOnlyProjectA(t *testing.T, s store.Store) {
 	require.Len(t, vs, 1)
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{{Project: "a", Method: "GET", Path: "/hello", Function: "hello"}}, routes)
+	require.Equal(t, []record.Route{{Project: "a", Method: "GET", Path: "/hello", Function: "hello"}}, routes)
 	_, err = s.FunctionGet(ctx, "other")
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
@@ -251,8 +252,8 @@ func requireOnlyProjectA(t *testing.T, s store.Store) {
 func deployProjectA(t *testing.T, s store.Store) {
 	deploy(t, s, store.DeploymentApplyParams{
 		Project:     "a",
-		NewVersions: []store.NewVersionParams{{Function: "hello", ModuleSHA256: module("hello"), Config: cfg(store.KindReactor)}},
-		Routes:      []store.Route{{Method: "GET", Path: "/hello", Function: "hello"}},
+		NewVersions: []store.NewVersionParams{{Function: "hello", ModuleSHA256: module("hello"), Config: cfg(record.KindReactor)}},
+		Routes:      []record.Route{{Method: "GET", Path: "/hello", Function: "hello"}},
 	})
 }
 
@@ -264,10 +265,10 @@ func testDeployFunctionConflict(t *testing.T, s store.Store) {
 	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project: "b",
 		NewVersions: []store.NewVersionParams{
-			{Function: "other", ModuleSHA256: module("other"), Config: cfg(store.KindReactor)},
-			{Function: "hello", ModuleSHA256: module("hijack"), Config: cfg(store.KindReactor)},
+			{Function: "other", ModuleSHA256: module("other"), Config: cfg(record.KindReactor)},
+			{Function: "hello", ModuleSHA256: module("hijack"), Config: cfg(record.KindReactor)},
 		},
-		Routes: []store.Route{{Method: "GET", Path: "/other", Function: "other"}},
+		Routes: []record.Route{{Method: "GET", Path: "/other", Function: "other"}},
 	})
 	require.ErrorIs(t, err, store.ErrConflict)
 	requireOnlyProjectA(t, s)
@@ -283,8 +284,8 @@ func testDeployRouteConflict(t *testing.T, s store.Store) {
 	deployProjectA(t, s)
 	_, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{
 		Project:     "b",
-		NewVersions: []store.NewVersionParams{{Function: "other", ModuleSHA256: module("other"), Config: cfg(store.KindReactor)}},
-		Routes: []store.Route{
+		NewVersions: []store.NewVersionParams{{Function: "other", ModuleSHA256: module("other"), Config: cfg(record.KindReactor)}},
+		Routes: []record.Route{
 			{Method: "GET", Path: "/other", Function: "other"},
 			{Method: "GET", Path: "/hello", Function: "other"},
 		},
@@ -295,12 +296,12 @@ func testDeployRouteConflict(t *testing.T, s store.Store) {
 	// The same path with another method is a different route.
 	deploy(t, s, store.DeploymentApplyParams{
 		Project:     "b",
-		NewVersions: []store.NewVersionParams{{Function: "other", ModuleSHA256: module("other"), Config: cfg(store.KindReactor)}},
-		Routes:      []store.Route{{Method: "POST", Path: "/hello", Function: "other"}},
+		NewVersions: []store.NewVersionParams{{Function: "other", ModuleSHA256: module("other"), Config: cfg(record.KindReactor)}},
+		Routes:      []record.Route{{Method: "POST", Path: "/hello", Function: "other"}},
 	})
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{
+	require.Equal(t, []record.Route{
 		{Project: "a", Method: "GET", Path: "/hello", Function: "hello"},
 		{Project: "b", Method: "POST", Path: "/hello", Function: "other"},
 	}, routes)
@@ -309,19 +310,19 @@ func testDeployRouteConflict(t *testing.T, s store.Store) {
 func testDeployBadRoutes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	deployProjectA(t, s)
-	newOther := []store.NewVersionParams{{Function: "other", ModuleSHA256: module("other"), Config: cfg(store.KindReactor)}}
+	newOther := []store.NewVersionParams{{Function: "other", ModuleSHA256: module("other"), Config: cfg(record.KindReactor)}}
 	tests := []struct {
 		name   string
 		p      store.DeploymentApplyParams
 		wantIs error
 	}{
-		{"route listed twice", store.DeploymentApplyParams{Project: "b", NewVersions: newOther, Routes: []store.Route{
+		{"route listed twice", store.DeploymentApplyParams{Project: "b", NewVersions: newOther, Routes: []record.Route{
 			{Method: "GET", Path: "/x", Function: "other"}, {Method: "GET", Path: "/x", Function: "other"},
 		}}, store.ErrConflict},
-		{"route to a missing function", store.DeploymentApplyParams{Project: "b", NewVersions: newOther, Routes: []store.Route{
+		{"route to a missing function", store.DeploymentApplyParams{Project: "b", NewVersions: newOther, Routes: []record.Route{
 			{Method: "GET", Path: "/x", Function: "ghost"},
 		}}, store.ErrNotFound},
-		{"route to another project's function", store.DeploymentApplyParams{Project: "b", NewVersions: newOther, Routes: []store.Route{
+		{"route to another project's function", store.DeploymentApplyParams{Project: "b", NewVersions: newOther, Routes: []record.Route{
 			{Method: "GET", Path: "/x", Function: "hello"},
 		}}, store.ErrConflict},
 		{"empty project", store.DeploymentApplyParams{NewVersions: newOther}, nil},
@@ -345,20 +346,20 @@ func testDeployBadRoutes(t *testing.T, s store.Store) {
 func testDeployReplacesRoutes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	deployProjectA(t, s)
-	nv := []store.NewVersionParams{{Function: "b1", ModuleSHA256: module("b1"), Config: cfg(store.KindReactor)}}
-	deploy(t, s, store.DeploymentApplyParams{Project: "b", NewVersions: nv, Routes: []store.Route{
+	nv := []store.NewVersionParams{{Function: "b1", ModuleSHA256: module("b1"), Config: cfg(record.KindReactor)}}
+	deploy(t, s, store.DeploymentApplyParams{Project: "b", NewVersions: nv, Routes: []record.Route{
 		{Method: "GET", Path: "/b/one", Function: "b1"},
 		{Method: "GET", Path: "/b/two", Function: "b1"},
 	}})
 	// The second deploy has no new versions: routes alone change, and a
 	// route may move to a path the project just freed.
-	deploy(t, s, store.DeploymentApplyParams{Project: "b", Routes: []store.Route{
+	deploy(t, s, store.DeploymentApplyParams{Project: "b", Routes: []record.Route{
 		{Method: "GET", Path: "/b/two", Function: "b1"},
 		{Method: "PUT", Path: "/b/three", Function: "b1"},
 	}})
 	routes, err := s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{
+	require.Equal(t, []record.Route{
 		{Project: "b", Method: "PUT", Path: "/b/three", Function: "b1"},
 		{Project: "b", Method: "GET", Path: "/b/two", Function: "b1"},
 		{Project: "a", Method: "GET", Path: "/hello", Function: "hello"},
@@ -371,7 +372,7 @@ func testDeployReplacesRoutes(t *testing.T, s store.Store) {
 	deploy(t, s, store.DeploymentApplyParams{Project: "b"})
 	routes, err = s.RouteList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Route{{Project: "a", Method: "GET", Path: "/hello", Function: "hello"}}, routes)
+	require.Equal(t, []record.Route{{Project: "a", Method: "GET", Path: "/hello", Function: "hello"}}, routes)
 }
 
 func testDeployRemoves(t *testing.T, s store.Store) {
@@ -380,16 +381,16 @@ func testDeployRemoves(t *testing.T, s store.Store) {
 		deploy(t, s, store.DeploymentApplyParams{
 			Project: "p",
 			NewVersions: []store.NewVersionParams{
-				{Function: "keep", ModuleSHA256: module("keep"), Config: cfg(store.KindReactor)},
-				{Function: "gone", ModuleSHA256: module("gone"), Config: cfg(store.KindReactor)},
+				{Function: "keep", ModuleSHA256: module("keep"), Config: cfg(record.KindReactor)},
+				{Function: "gone", ModuleSHA256: module("gone"), Config: cfg(record.KindReactor)},
 			},
-			Routes: []store.Route{{Method: "GET", Path: "/gone", Function: "gone"}, {Method: "GET", Path: "/keep", Function: "keep"}},
+			Routes: []record.Route{{Method: "GET", Path: "/gone", Function: "gone"}, {Method: "GET", Path: "/keep", Function: "keep"}},
 		})
 	}
 	deploy(t, s, store.DeploymentApplyParams{
 		Project:         "p",
 		RemoveFunctions: []string{"gone", "never-existed"},
-		Routes:          []store.Route{{Method: "GET", Path: "/keep", Function: "keep"}},
+		Routes:          []record.Route{{Method: "GET", Path: "/keep", Function: "keep"}},
 	})
 	_, err := s.FunctionGet(ctx, "gone")
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -404,7 +405,7 @@ func testDeployRemoves(t *testing.T, s store.Store) {
 
 	// A route may not keep pointing at a removed function.
 	_, err = s.DeploymentApply(ctx, store.DeploymentApplyParams{
-		Project: "p", Routes: []store.Route{{Method: "GET", Path: "/gone", Function: "gone"}},
+		Project: "p", Routes: []record.Route{{Method: "GET", Path: "/gone", Function: "gone"}},
 	})
 	require.ErrorIs(t, err, store.ErrNotFound)
 
@@ -412,7 +413,7 @@ func testDeployRemoves(t *testing.T, s store.Store) {
 	// reused, so gone@1 in old usage and logs keeps meaning one module.
 	res := deploy(t, s, store.DeploymentApplyParams{
 		Project:     "q",
-		NewVersions: []store.NewVersionParams{{Function: "gone", ModuleSHA256: module("gone again"), Config: cfg(store.KindCommand)}},
+		NewVersions: []store.NewVersionParams{{Function: "gone", ModuleSHA256: module("gone again"), Config: cfg(record.KindCommand)}},
 	})
 	require.Equal(t, 3, res.Versions[0].Number)
 	f, err := s.FunctionGet(ctx, "gone")
@@ -433,8 +434,8 @@ func testDeployConcurrent(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			res, err := s.DeploymentApply(ctx, store.DeploymentApplyParams{
 				Project:     "p",
-				NewVersions: []store.NewVersionParams{{Function: "hot", ModuleSHA256: module(fmt.Sprint("hot", i)), Config: cfg(store.KindReactor)}},
-				Routes:      []store.Route{{Method: "GET", Path: "/hot", Function: "hot"}},
+				NewVersions: []store.NewVersionParams{{Function: "hot", ModuleSHA256: module(fmt.Sprint("hot", i)), Config: cfg(record.KindReactor)}},
+				Routes:      []record.Route{{Method: "GET", Path: "/hot", Function: "hot"}},
 			})
 			errs[i] = err
 			if err == nil {
@@ -464,7 +465,7 @@ func testSetActive(t *testing.T, s store.Store) {
 	for range 3 {
 		deploy(t, s, store.DeploymentApplyParams{
 			Project:     "p",
-			NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: module("f"), Config: cfg(store.KindReactor)}},
+			NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: module("f"), Config: cfg(record.KindReactor)}},
 		})
 	}
 	require.NoError(t, s.FunctionSetActiveVersion(ctx, "f", 1))
@@ -480,7 +481,7 @@ func testSetActive(t *testing.T, s store.Store) {
 	// A new deploy activates the new version, whatever was active.
 	res := deploy(t, s, store.DeploymentApplyParams{
 		Project:     "p",
-		NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: module("f"), Config: cfg(store.KindReactor)}},
+		NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: module("f"), Config: cfg(record.KindReactor)}},
 	})
 	require.Equal(t, 4, res.Versions[0].Number)
 	f, err = s.FunctionGet(ctx, "f")
@@ -502,14 +503,14 @@ func testListOrder(t *testing.T, s store.Store) {
 	names := []string{"zeta", "Beta", "alpha", "a-b", "a_b", "ab"}
 	var nv []store.NewVersionParams
 	for _, n := range names {
-		nv = append(nv, store.NewVersionParams{Function: n, ModuleSHA256: module(n), Config: cfg(store.KindReactor)})
+		nv = append(nv, store.NewVersionParams{Function: n, ModuleSHA256: module(n), Config: cfg(record.KindReactor)})
 	}
-	deploy(t, s, store.DeploymentApplyParams{Project: "p1", NewVersions: nv[:3], Routes: []store.Route{
+	deploy(t, s, store.DeploymentApplyParams{Project: "p1", NewVersions: nv[:3], Routes: []record.Route{
 		{Method: "POST", Path: "/b", Function: "zeta"},
 		{Method: "GET", Path: "/b", Function: "zeta"},
 		{Method: "*", Path: "/Z", Function: "Beta"},
 	}})
-	deploy(t, s, store.DeploymentApplyParams{Project: "p2", NewVersions: nv[3:], Routes: []store.Route{
+	deploy(t, s, store.DeploymentApplyParams{Project: "p2", NewVersions: nv[3:], Routes: []record.Route{
 		{Method: "GET", Path: "/a/{x...}", Function: "ab"},
 		{Method: "DELETE", Path: "/b", Function: "a_b"},
 		{Method: "GET", Path: "/a", Function: "a-b"},
@@ -543,16 +544,16 @@ func testUsage(t *testing.T, s store.Store) {
 	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 	// Durations with nanoseconds must come back exactly; start times carry
 	// sub-millisecond digits the store may round below the millisecond.
-	recs := []store.Usage{
+	recs := []record.Usage{
 		{InvocationID: "inv-3", Function: "b", Version: 1, Trigger: "invoke", TraceID: "0af7651916cd43dd8448eb211c80319c",
 			Start: base.Add(3*time.Second + 123456789), Duration: 1500*time.Millisecond + 7, BilledMS: 1501, MemoryMB: 128,
-			Outcome: store.OutcomeTimeout, Error: "deadline exceeded after 1.5s"},
+			Outcome: record.OutcomeTimeout, Error: "deadline exceeded after 1.5s"},
 		{InvocationID: "inv-1", Function: "a", Version: 2, Trigger: "http", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
 			Start: base.Add(1 * time.Second), Duration: 987654321, BilledMS: 988, MemoryMB: 64, Cold: true,
-			Outcome: store.OutcomeOK, Status: 201},
+			Outcome: record.OutcomeOK, Status: 201},
 		{InvocationID: "inv-2", Function: "a", Version: 2, Trigger: "http", TraceID: "4bf92f3577b34da6a3ce929d0e0e4737",
 			Start: base.Add(2 * time.Second), Duration: 1, BilledMS: 1, MemoryMB: 64,
-			Outcome: store.OutcomeLimited, Status: 429},
+			Outcome: record.OutcomeLimited, Status: 429},
 	}
 	require.NoError(t, s.UsageInsert(ctx, recs))
 	require.NoError(t, s.UsageInsert(ctx, nil), "an empty batch is a no-op")
@@ -560,7 +561,7 @@ func testUsage(t *testing.T, s store.Store) {
 	all, err := s.UsageList(ctx, store.UsageListParams{})
 	require.NoError(t, err)
 	require.Len(t, all, 3)
-	want := []store.Usage{recs[1], recs[2], recs[0]} // ordered by start
+	want := []record.Usage{recs[1], recs[2], recs[0]} // ordered by start
 	for i := range want {
 		got, w := all[i], want[i]
 		require.Equal(t, time.UTC, got.Start.Location())
@@ -584,10 +585,10 @@ func testUsage(t *testing.T, s store.Store) {
 	require.Equal(t, "inv-1", limited[0].InvocationID)
 
 	// A batch larger than any one statement's parameter limit lands whole.
-	big := make([]store.Usage, 3000)
+	big := make([]record.Usage, 3000)
 	for i := range big {
-		big[i] = store.Usage{InvocationID: fmt.Sprint("big-", i), Function: "c", Version: 1, Trigger: "http",
-			Start: base.Add(time.Hour + time.Duration(i)*time.Millisecond), Duration: time.Duration(i), BilledMS: 1, Outcome: store.OutcomeOK}
+		big[i] = record.Usage{InvocationID: fmt.Sprint("big-", i), Function: "c", Version: 1, Trigger: "http",
+			Start: base.Add(time.Hour + time.Duration(i)*time.Millisecond), Duration: time.Duration(i), BilledMS: 1, Outcome: record.OutcomeOK}
 	}
 	require.NoError(t, s.UsageInsert(ctx, big))
 	cs, err := s.UsageList(ctx, store.UsageListParams{Function: "c"})
@@ -607,15 +608,15 @@ func testUsage(t *testing.T, s store.Store) {
 	require.Len(t, left, 3000)
 }
 
-func logLine(inv, fn string, i int, at time.Time) store.LogLine {
-	return store.LogLine{InvocationID: inv, Function: fn, Version: 1, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+func logLine(inv, fn string, i int, at time.Time) record.LogLine {
+	return record.LogLine{InvocationID: inv, Function: fn, Version: 1, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
 		Time: at, Stream: "stdout", Line: fmt.Sprintf("line %d of %s", i, inv)}
 }
 
 func testLogs(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	lines := []store.LogLine{
+	lines := []record.LogLine{
 		logLine("i1", "a", 0, base),
 		{InvocationID: "i1", Function: "a", Version: 3, TraceID: "t", Time: base.Add(time.Millisecond), Stream: "stderr", Line: "ünïcode ✓ tabs\tand \"quotes\" 'single'"},
 		logLine("i2", "b", 0, base.Add(2*time.Millisecond)),
@@ -664,13 +665,13 @@ func testLogs(t *testing.T, s store.Store) {
 	// after the last ID it saw must see lines written later.
 	_, err = s.LogDeleteBefore(ctx, base.Add(time.Hour))
 	require.NoError(t, err)
-	more := []store.LogLine{logLine("i3", "a", 0, base.Add(time.Hour))}
+	more := []record.LogLine{logLine("i3", "a", 0, base.Add(time.Hour))}
 	require.NoError(t, s.LogInsert(ctx, more))
 	require.Greater(t, more[0].ID, lines[3].ID)
 
 	// Guests print anything. NUL and invalid UTF-8 (which PostgreSQL text
 	// refuses) become U+FFFD rather than costing the batch.
-	odd := []store.LogLine{{InvocationID: "i9", Function: "z", Stream: "stdout", Time: base, Line: "a\x00b\xffc"}}
+	odd := []record.LogLine{{InvocationID: "i9", Function: "z", Stream: "stdout", Time: base, Line: "a\x00b\xffc"}}
 	require.NoError(t, s.LogInsert(ctx, odd))
 	got, err = s.LogList(ctx, store.LogListParams{Function: "z"})
 	require.NoError(t, err)
@@ -678,7 +679,7 @@ func testLogs(t *testing.T, s store.Store) {
 	require.Equal(t, "a\uFFFDb\uFFFDc", got[0].Line)
 }
 
-func ids(lines []store.LogLine) []int64 {
+func ids(lines []record.LogLine) []int64 {
 	out := make([]int64, 0, len(lines))
 	for _, l := range lines {
 		out = append(out, l.ID)
@@ -689,7 +690,7 @@ func ids(lines []store.LogLine) []int64 {
 func testLogsFollow(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	lines := make([]store.LogLine, 2500)
+	lines := make([]record.LogLine, 2500)
 	for i := range lines {
 		lines[i] = logLine(fmt.Sprint("inv-", i%5), "f", i, base.Add(time.Duration(i)*time.Microsecond))
 	}
@@ -702,7 +703,7 @@ func testLogsFollow(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Len(t, page, 1000, "the default limit is 1000")
 	// Following page by page sees every line once, in order.
-	var seen []store.LogLine
+	var seen []record.LogLine
 	after := int64(0)
 	for {
 		page, err := s.LogList(ctx, store.LogListParams{Function: "f", AfterID: after, Limit: 700})
@@ -732,7 +733,7 @@ func testLogsConcurrent(t *testing.T, s store.Store) {
 	for w := range writers {
 		wg.Go(func() {
 			for b := range batches {
-				lines := make([]store.LogLine, size)
+				lines := make([]record.LogLine, size)
 				for i := range lines {
 					lines[i] = logLine(fmt.Sprintf("w%d-b%d", w, b), "f", i, base)
 				}
@@ -764,7 +765,7 @@ func testLogsConcurrent(t *testing.T, s store.Store) {
 	}
 	// What the store lists matches what it handed out, and each batch's
 	// lines are contiguous in ID order with their IDs.
-	var listed []store.LogLine
+	var listed []record.LogLine
 	for after := int64(0); ; {
 		page, err := s.LogList(ctx, store.LogListParams{AfterID: after})
 		require.NoError(t, err)
@@ -787,14 +788,14 @@ func testTokens(t *testing.T, s store.Store) {
 	_, err = s.TokenGet(ctx, h)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
-	require.NoError(t, s.TokenPut(ctx, store.Token{Hash: h, Name: "admin"}))
-	require.NoError(t, s.TokenPut(ctx, store.Token{Hash: h, Name: "admin renamed"}), "putting a hash again is not an error")
+	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: h, Name: "admin"}))
+	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: h, Name: "admin renamed"}), "putting a hash again is not an error")
 	clk.Advance(time.Minute)
 	ci := Digest([]byte("ci-token"))
-	require.NoError(t, s.TokenPut(ctx, store.Token{Hash: ci, Name: "ci", Project: "shop"}))
+	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: ci, Name: "ci", Project: "shop"}))
 	got, err := s.TokenGet(ctx, h)
 	require.NoError(t, err)
-	require.Equal(t, store.Token{Hash: h, Name: "admin renamed", CreatedAt: t0}, *got, "an admin token has no project")
+	require.Equal(t, record.Token{Hash: h, Name: "admin renamed", CreatedAt: t0}, *got, "an admin token has no project")
 	got, err = s.TokenGet(ctx, ci)
 	require.NoError(t, err)
 	require.Equal(t, "shop", got.Project, "a project-scoped token keeps its scope")
@@ -805,7 +806,7 @@ func testTokens(t *testing.T, s store.Store) {
 	require.Equal(t, 2, n)
 	list, err := s.TokenList(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []store.Token{
+	require.Equal(t, []record.Token{
 		{Hash: h, Name: "admin renamed", CreatedAt: t0},
 		{Hash: ci, Name: "ci", Project: "shop", CreatedAt: t0.Add(time.Minute)},
 	}, list, "oldest first")

@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stratahq/strata/internal/runtime"
-	"github.com/stratahq/strata/internal/runtime/runtimetest"
+	"github.com/stratahq/strata/internal/wasm"
+	"github.com/stratahq/strata/internal/wasm/wasmtest"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -30,13 +30,13 @@ type wasmHost struct {
 	history  []wire.FlowRequest
 	results  map[int]wire.FlowResult
 	pos      int
-	act      *runtime.Instance
+	act      *wasm.Instance
 	block    bool  // awaits wait in memory while the activity runs
 	pending  []int // steps an await suspended on
 	executed int
 }
 
-var _ runtime.Flow = (*wasmHost)(nil)
+var _ wasm.Flow = (*wasmHost)(nil)
 
 func (h *wasmHost) Flow(_ context.Context, req wire.FlowRequest) (*wire.FlowResponse, error) {
 	switch req.Op {
@@ -94,25 +94,25 @@ func (h *wasmHost) run(step int) wire.FlowResult {
 	return r
 }
 
-func handle(t testing.TB, inst *runtime.Instance, req *wire.Request) *wire.Response {
+func handle(t testing.TB, inst *wasm.Instance, req *wire.Request) *wire.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	resp, err := inst.Handle(ctx, req, runtime.Output{})
+	resp, err := inst.Handle(ctx, req, wasm.Output{})
 	require.NoError(t, err)
 	return resp
 }
 
 // newWasm compiles the guest into a runtime whose flow host is h and
 // returns an instance for the orchestrator.
-func newWasm(t testing.TB, h runtime.Flow) (orch, act *runtime.Instance) {
+func newWasm(t testing.TB, h wasm.Flow) (orch, act *wasm.Instance) {
 	t.Helper()
-	wasm := runtimetest.BuildGuest(t, "testdata/guest")
-	rt, err := runtime.New(context.Background(), runtime.Config{CacheDir: runtimetest.SharedCacheDir(), Flow: h,
+	bin := wasmtest.BuildGuest(t, "testdata/guest")
+	rt, err := wasm.New(context.Background(), wasm.Config{CacheDir: wasmtest.SharedCacheDir(), Flow: h,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close(context.Background()) })
-	m, err := rt.Compile(context.Background(), wasm, runtime.ModuleSpec{Name: "guest@1"})
+	m, err := rt.Compile(context.Background(), bin, wasm.ModuleSpec{Name: "guest@1"})
 	require.NoError(t, err)
 	orch, err = m.Instantiate(context.Background())
 	require.NoError(t, err)
@@ -121,7 +121,7 @@ func newWasm(t testing.TB, h runtime.Flow) (orch, act *runtime.Instance) {
 	return orch, act
 }
 
-func orchestrate(t testing.TB, inst *runtime.Instance, workflow, input string) wire.FlowOutcome {
+func orchestrate(t testing.TB, inst *wasm.Instance, workflow, input string) wire.FlowOutcome {
 	t.Helper()
 	task, err := json.Marshal(wire.FlowTask{Workflow: workflow, Execution: "e-1", Run: 1, Input: json.RawMessage(input)})
 	require.NoError(t, err)

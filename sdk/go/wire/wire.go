@@ -1,7 +1,7 @@
 // Package wire is the byte format that carries HTTP requests and responses
 // across the strata_v1 host ABI between the Strata host and a guest module.
 //
-// It is shared by the host (internal/runtime) and the guest SDK so that both
+// It is shared by the host (internal/wasm) and the guest SDK so that both
 // sides agree on one encoding. It is pure Go with no dependencies, so it builds
 // for GOOS=wasip1 as well as for the host. The format is documented in
 // docs/ABI.md; any change to it needs a new host module version.

@@ -1,0 +1,134 @@
+package record
+
+import "time"
+
+// Module kinds.
+const (
+	KindReactor = "reactor" // built with the Go SDK, instance reused
+	KindCommand = "command" // WASI _start, CGI style, fresh instance per request
+)
+
+// Invocation outcomes recorded in usage.
+const (
+	OutcomeOK       = "ok"       // the guest answered (any HTTP status)
+	OutcomeError    = "error"    // trap, panic, bad response
+	OutcomeTimeout  = "timeout"  // deadline reached, guest interrupted
+	OutcomeLimited  = "limited"  // rejected before running (concurrency, size)
+	OutcomeCanceled = "canceled" // the caller went away; the guest was stopped
+)
+
+// FunctionConfig is the part of a function version that is not code.
+// Two versions with equal ModuleSHA256 and equal FunctionConfig are the same.
+type FunctionConfig struct {
+	Kind           string            `json:"kind"`
+	MemoryMB       int               `json:"memory_mb"`
+	TimeoutMS      int64             `json:"timeout_ms"`
+	MaxConcurrency int               `json:"max_concurrency"`
+	Env            map[string]string `json:"env,omitempty"`
+	// Provisioned instances are kept initialised at all times, ahead of
+	// traffic (0: none; scale to zero when idle).
+	Provisioned int `json:"provisioned,omitempty"`
+	// Bindings are the databases and KV namespaces the function may use.
+	Bindings []Binding `json:"bindings,omitempty"`
+	// Secrets the function may read (names; values live encrypted in the
+	// store and are read at call time, so rotation needs no redeploy).
+	Secrets []string `json:"secrets,omitempty"`
+	// Fetch is the outbound HTTP allow-list: exact hosts ("api.stripe.com"),
+	// wildcards ("*.example.org"), optionally with a port. Empty: no
+	// outbound HTTP at all.
+	Fetch []string `json:"fetch,omitempty"`
+	// FetchPrivate allows fetch to reach loopback, private and link-local
+	// addresses of listed hosts (off by default, against SSRF).
+	FetchPrivate bool `json:"fetch_private,omitempty"`
+	// Workflows are the workflows this function's code orchestrates
+	// (declared under workflows: in strata.yaml).
+	Workflows []WorkflowConfig `json:"workflows,omitempty"`
+}
+
+// WorkflowConfig is one workflow a function orchestrates.
+type WorkflowConfig struct {
+	Name string `json:"name"`
+	// HistoryLimit is the number of events one run may hold (0: the
+	// engine's default).
+	HistoryLimit int `json:"history_limit,omitempty"`
+	// Retention keeps a finished execution this long (0: the default).
+	Retention time.Duration `json:"retention,omitempty"`
+}
+
+// Version is one immutable, numbered version of a function.
+type Version struct {
+	Function     string
+	Number       int
+	ModuleSHA256 string // hex; the bytes are a blob
+	Config       FunctionConfig
+	CreatedAt    time.Time
+}
+
+// Function is a named function and the version its triggers point at.
+type Function struct {
+	Name          string
+	Project       string
+	ActiveVersion int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Route is one HTTP route of a project. Path uses {name} for parameters and
+// may end in {name...} (or "/*") for a catch-all. Method "*" matches any method.
+type Route struct {
+	Project  string
+	Method   string
+	Path     string
+	Function string
+	// Workflow, when set, makes the route start an execution of this
+	// workflow (orchestrated by Function) and answer 202 with its id.
+	Workflow string
+	// Async routes store the request as an event in the function's async
+	// queue and answer 202 with its id at once.
+	Async bool
+	// RateLimit is the route's steady rate in requests per second (0: no
+	// limit) and RateBurst how many may come at once.
+	RateLimit float64
+	RateBurst int
+}
+
+// Usage is the metering record of one invocation.
+type Usage struct {
+	InvocationID string
+	Function     string
+	Version      int
+	Trigger      string // "http", "invoke", ...
+	TraceID      string // 32 hex
+	Start        time.Time
+	Duration     time.Duration
+	BilledMS     int64 // duration rounded up to whole ms, at least 1
+	MemoryMB     int
+	Cold         bool
+	Outcome      string
+	Status       int // HTTP status returned, 0 if none
+	Error        string
+}
+
+// LogLine is one line a guest wrote to stdout or stderr, or a platform line
+// about an invocation (Stream "platform").
+type LogLine struct {
+	ID           int64 // assigned by the store, increasing; used to follow
+	InvocationID string
+	Function     string
+	Version      int
+	TraceID      string
+	Time         time.Time
+	Stream       string // stdout, stderr, platform
+	Line         string
+}
+
+// Token is an API token as the store keeps it: the SHA-256 of the secret
+// value, never the value.
+type Token struct {
+	Hash string // hex SHA-256 of the token
+	Name string // what the operator called it; not unique
+	// Project limits the token to one project's functions, deploys,
+	// secrets and databases; "" is an admin token (every project).
+	Project   string
+	CreatedAt time.Time
+}

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package runtime
-
-import "github.com/tetratelabs/wazero/experimental"
-
-// mappedMemory is nil where mmap is not available: wazero's own growth.
-var mappedMemory experimental.MemoryAllocator

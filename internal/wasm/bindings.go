@@ -1,0 +1,183 @@
+package wasm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// Bindings serves the binding calls guests make (strata_v1.binding_call):
+// SQL, KV, outbound fetch and secrets. The composition root passes
+// *bindings.Bindings; the runtime only decodes requests, encodes answers
+// and moves the bytes. ctx is the invocation's: it carries the deadline
+// and whatever the invoker put there (the calling function).
+//
+// An error's text reaches the guest, so it should say what to fix and hold
+// nothing secret. Errors the database itself reports travel inside
+// SQLResponse.Error, not as an error.
+type Bindings interface {
+	SQL(ctx context.Context, req wire.SQLRequest) (*wire.SQLResponse, error)
+	KV(ctx context.Context, req wire.KVRequest) (*wire.KVResponse, error)
+	Fetch(ctx context.Context, req wire.FetchRequest) (*wire.FetchResponse, error)
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// Flow serves strata_v1.binding_call op 5 (internal/flow). ctx is the
+// invocation's: the flow engine finds there which run or activity the
+// call belongs to.
+type Flow interface {
+	Flow(ctx context.Context, req wire.FlowRequest) (*wire.FlowResponse, error)
+}
+
+// ErrNoFlow is the error a guest sees when the runtime has no Flow.
+var ErrNoFlow = errors.New("workflows are not available on this host (runtime.Config.Flow is not set)")
+
+// ErrNoBindings is the error a guest sees when the runtime has no Bindings.
+var ErrNoBindings = errors.New("bindings (sql, kv, fetch, secrets) are not available on this host (runtime.Config.Bindings is not set)")
+
+// Binding families of binding_call's op (docs/ABI.md).
+const (
+	BindingSQL    = 1
+	BindingKV     = 2
+	BindingFetch  = 3
+	BindingSecret = 4
+	BindingFlow   = 5
+)
+
+// Results of binding_call. On 0 the result text is the answer; on a
+// negative result it is the reason.
+const (
+	bindingOK      = 0
+	bindingInvalid = -1 // outside an invocation, a range outside memory, an unknown op, a request that does not decode
+	bindingFailed  = -2 // the host refused or failed the call
+)
+
+// maxBindingRequest bounds the request a guest may hand the host: a fetch
+// body of 6 MiB is 8 MiB in base64, plus headers. The bindings enforce
+// their own, smaller limits on what is inside.
+const maxBindingRequest = 12 << 20
+
+// keepResult is the largest result buffer an instance keeps between
+// invocations; a fetch body or a large SQL result is dropped after use so
+// idle instances do not pin megabytes.
+const keepResult = 64 << 10
+
+// bindingCall implements strata_v1.binding_call(op, req_ptr, req_len) -> i32.
+func bindingCall(ctx context.Context, mod api.Module, stack []uint64) {
+	i, _ := ctx.Value(invocationKey{}).(*Instance)
+	if i == nil {
+		stack[0] = api.EncodeI32(bindingInvalid)
+		return
+	}
+	stack[0] = api.EncodeI32(i.callBinding(ctx, mod.Memory(), stack))
+}
+
+// resultAppender lets a json.Encoder write straight into the instance's
+// result buffer, which is reused across calls.
+type resultAppender struct{ buf *[]byte }
+
+func (a resultAppender) Write(p []byte) (int, error) {
+	*a.buf = append(*a.buf, p...)
+	return len(p), nil
+}
+
+// callBinding runs one binding call and leaves its answer or its error in
+// i.result. A failed call is an ordinary result for the guest: nothing
+// here breaks the instance.
+func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint64) int32 {
+	op := api.DecodeI32(stack[0])
+	ptr, n := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	fail := func(code int32, format string, args ...any) int32 {
+		i.result = fmt.Appendf(i.result[:0], format, args...)
+		return code
+	}
+	if n > maxBindingRequest {
+		return fail(bindingInvalid, "binding_call: request of %d bytes (at most %d)", n, maxBindingRequest)
+	}
+	// A view of guest memory, not a copy: the guest is blocked in this
+	// call, and decoding copies what it keeps.
+	req, ok := mem.Read(ptr, n)
+	if !ok {
+		return fail(bindingInvalid, "binding_call: request outside guest memory")
+	}
+	b := i.m.r.cfg.Bindings
+	var resp any
+	var err error
+	switch op {
+	case BindingSQL:
+		var r wire.SQLRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return fail(bindingInvalid, "binding_call: decode SQL request: %v", err)
+		}
+		if b == nil {
+			return fail(bindingFailed, "%s", ErrNoBindings)
+		}
+		resp, err = nonNil(b.SQL(ctx, r))
+	case BindingKV:
+		var r wire.KVRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return fail(bindingInvalid, "binding_call: decode KV request: %v", err)
+		}
+		if b == nil {
+			return fail(bindingFailed, "%s", ErrNoBindings)
+		}
+		resp, err = nonNil(b.KV(ctx, r))
+	case BindingFetch:
+		var r wire.FetchRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return fail(bindingInvalid, "binding_call: decode fetch request: %v", err)
+		}
+		if b == nil {
+			return fail(bindingFailed, "%s", ErrNoBindings)
+		}
+		resp, err = nonNil(b.Fetch(ctx, r))
+	case BindingSecret:
+		// The request is the secret's name and the answer its value, raw:
+		// nothing to structure, and values may be binary.
+		if b == nil {
+			return fail(bindingFailed, "%s", ErrNoBindings)
+		}
+		v, err := b.Secret(ctx, string(req))
+		if err != nil {
+			return fail(bindingFailed, "%s", err)
+		}
+		i.result = append(i.result[:0], v...)
+		return bindingOK
+	case BindingFlow:
+		var r wire.FlowRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return fail(bindingInvalid, "binding_call: decode flow request: %v", err)
+		}
+		f := i.m.r.cfg.Flow
+		if f == nil {
+			return fail(bindingFailed, "%s", ErrNoFlow)
+		}
+		resp, err = nonNil(f.Flow(ctx, r))
+	default:
+		return fail(bindingInvalid, "binding_call: op %d (want 1 sql, 2 kv, 3 fetch, 4 secret, 5 flow)", op)
+	}
+	if err != nil {
+		return fail(bindingFailed, "%s", err)
+	}
+	i.result = i.result[:0]
+	enc := json.NewEncoder(resultAppender{&i.result})
+	enc.SetEscapeHTML(false) // fewer bytes; the guest decodes, no browser sees it
+	if err := enc.Encode(resp); err != nil {
+		return fail(bindingFailed, "binding_call: encode answer: %v", err)
+	}
+	return bindingOK
+}
+
+// nonNil turns a nil answer without an error (a host bug) into an error
+// rather than a "null" the guest would misread as empty.
+func nonNil[T any](resp *T, err error) (any, error) {
+	if err == nil && resp == nil {
+		return nil, errors.New("binding_call: the host returned no answer")
+	}
+	return resp, err
+}

@@ -1,0 +1,39 @@
+// Package wasm runs function code: it is the only package that imports
+// wazero.
+//
+// It owns compilation (with wazero's compilation cache, on disk when
+// configured), validation of modules against the strata_v1 ABI, the host
+// side of that ABI (docs/ABI.md), instantiation (the cold start), per-call
+// limits (memory per wazero runtime, deadline via context, response size)
+// and the translation of guest failures into the errors the gateway maps to
+// HTTP statuses (ErrTimeout, ErrResponseTooLarge, *TrapError,
+// ErrInvalidModule).
+//
+// Compilation is bounded (budget.go): a module with a function of too many
+// control instructions is refused before compiling, a compile is given a
+// time budget and stops being waited for when its context ends, at most
+// MaxCompiles compiles run at once (abandoned ones included), and the
+// _initialize run for the snapshot has a timeout; over any of them the
+// module is refused with ErrOverBudget.
+//
+// Deadlines are enforced by interrupt checks that internal/instrument
+// writes into each module at compile time (interrupt.go), with wazero's
+// WithCloseOnContextDone as the fallback for modules it cannot rewrite.
+// Reactor cold starts restore a memory snapshot taken at compile time when
+// the module allows it (snapshot.go). Guest linear memories are mapped
+// outside the Go heap and unmapped on Close (linearmem.go).
+//
+// It does not own instance reuse (internal/pool), concurrency limits,
+// retries or metering (internal/invoke), or routing (internal/gateway).
+//
+// Guests send to queues and publish to topics through strata_v1.event_send
+// (events.go); the runtime only moves the bytes to a Config.Events sink,
+// which decides what a function may use. Bindings (SQL, KV, fetch,
+// secrets) go the same way through strata_v1.binding_call (bindings.go)
+// to a Config.Bindings host, given the invocation's context.
+//
+// Two kinds of modules run here. Reactors, built with the Go SDK, are
+// instantiated once and called through strata_handle many times, one call
+// at a time. Commands (any language, WASI _start) get a fresh instance per
+// request and speak CGI over environment, stdin and stdout.
+package wasm

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package wasm
+
+import "github.com/tetratelabs/wazero/experimental"
+
+// mappedMemory is nil where mmap is not available: wazero's own growth.
+var mappedMemory experimental.MemoryAllocator
