@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Driver is what a backend implements: how to run a write transaction, a
@@ -51,3 +53,26 @@ func (s *Store) SetNow(now func() time.Time) { s.now = now }
 // nowUTC is the current time as every backend can store it: UTC, to the
 // microsecond (SQLite keeps integer microseconds, PostgreSQL timestamptz).
 func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// CleanText replaces NUL and invalid UTF-8 in guest-provided text:
+// PostgreSQL's text type holds neither, one bad byte must not lose a batch,
+// and both backends must return the same line.
+func CleanText(s string) string {
+	if !strings.ContainsRune(s, 0) && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// Rows converts generated rows to records, keeping "nothing" a nil slice on
+// both backends.
+func Rows[R, T any](rows []R, conv func(R) T) []T {
+	if len(rows) == 0 {
+		return nil
+	}
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = conv(r)
+	}
+	return out
+}

@@ -7,7 +7,39 @@ package pgdb
 
 import (
 	"context"
+	"time"
 )
+
+const deployLock = `-- name: DeployLock :exec
+SELECT pg_advisory_xact_lock($1::bigint)
+`
+
+func (q *Queries) DeployLock(ctx context.Context, key int64) error {
+	_, err := q.db.Exec(ctx, deployLock, key)
+	return err
+}
+
+const functionActivate = `-- name: FunctionActivate :execrows
+UPDATE functions SET active_version = $1, updated_at = $2
+WHERE name = $3 AND EXISTS (SELECT 1 FROM versions WHERE function = $3 AND number = $1)
+`
+
+func (q *Queries) FunctionActivate(ctx context.Context, number int32, at time.Time, name string) (int64, error) {
+	result, err := q.db.Exec(ctx, functionActivate, number, at, name)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const functionDelete = `-- name: FunctionDelete :exec
+DELETE FROM functions WHERE name = $1 AND project = $2
+`
+
+func (q *Queries) FunctionDelete(ctx context.Context, name string, project string) error {
+	_, err := q.db.Exec(ctx, functionDelete, name, project)
+	return err
+}
 
 const functionGet = `-- name: FunctionGet :one
 SELECT name, project, active_version, created_at, updated_at FROM functions WHERE name = $1
@@ -26,6 +58,187 @@ func (q *Queries) FunctionGet(ctx context.Context, name string) (Function, error
 	return i, err
 }
 
+const functionInsert = `-- name: FunctionInsert :exec
+INSERT INTO functions (name, project, active_version, created_at, updated_at) VALUES ($1, $2, 0, $3, $3)
+`
+
+func (q *Queries) FunctionInsert(ctx context.Context, name string, project string, at time.Time) error {
+	_, err := q.db.Exec(ctx, functionInsert, name, project, at)
+	return err
+}
+
+const functionList = `-- name: FunctionList :many
+SELECT name, project, active_version, created_at, updated_at FROM functions ORDER BY name COLLATE "C"
+`
+
+func (q *Queries) FunctionList(ctx context.Context) ([]Function, error) {
+	rows, err := q.db.Query(ctx, functionList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Function
+	for rows.Next() {
+		var i Function
+		if err := rows.Scan(
+			&i.Name,
+			&i.Project,
+			&i.ActiveVersion,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const functionProject = `-- name: FunctionProject :one
+SELECT project FROM functions WHERE name = $1
+`
+
+func (q *Queries) FunctionProject(ctx context.Context, name string) (string, error) {
+	row := q.db.QueryRow(ctx, functionProject, name)
+	var project string
+	err := row.Scan(&project)
+	return project, err
+}
+
+const routeDeleteProject = `-- name: RouteDeleteProject :exec
+DELETE FROM routes WHERE project = $1
+`
+
+func (q *Queries) RouteDeleteProject(ctx context.Context, project string) error {
+	_, err := q.db.Exec(ctx, routeDeleteProject, project)
+	return err
+}
+
+const routeInsert = `-- name: RouteInsert :exec
+INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+`
+
+type RouteInsertParams struct {
+	Method    string
+	Path      string
+	Project   string
+	Function  string
+	Workflow  string
+	Async     bool
+	RateLimit float64
+	RateBurst int32
+}
+
+func (q *Queries) RouteInsert(ctx context.Context, arg RouteInsertParams) error {
+	_, err := q.db.Exec(ctx, routeInsert,
+		arg.Method,
+		arg.Path,
+		arg.Project,
+		arg.Function,
+		arg.Workflow,
+		arg.Async,
+		arg.RateLimit,
+		arg.RateBurst,
+	)
+	return err
+}
+
+const routeList = `-- name: RouteList :many
+SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes
+ORDER BY path COLLATE "C", method COLLATE "C"
+`
+
+type RouteListRow struct {
+	Project   string
+	Method    string
+	Path      string
+	Function  string
+	Workflow  string
+	Async     bool
+	RateLimit float64
+	RateBurst int32
+}
+
+func (q *Queries) RouteList(ctx context.Context) ([]RouteListRow, error) {
+	rows, err := q.db.Query(ctx, routeList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RouteListRow
+	for rows.Next() {
+		var i RouteListRow
+		if err := rows.Scan(
+			&i.Project,
+			&i.Method,
+			&i.Path,
+			&i.Function,
+			&i.Workflow,
+			&i.Async,
+			&i.RateLimit,
+			&i.RateBurst,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const routeListOthers = `-- name: RouteListOthers :many
+SELECT project, method, path, function FROM routes WHERE project <> $1
+`
+
+type RouteListOthersRow struct {
+	Project  string
+	Method   string
+	Path     string
+	Function string
+}
+
+func (q *Queries) RouteListOthers(ctx context.Context, project string) ([]RouteListOthersRow, error) {
+	rows, err := q.db.Query(ctx, routeListOthers, project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RouteListOthersRow
+	for rows.Next() {
+		var i RouteListOthersRow
+		if err := rows.Scan(
+			&i.Project,
+			&i.Method,
+			&i.Path,
+			&i.Function,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const routeOwner = `-- name: RouteOwner :one
+SELECT project FROM routes WHERE method = $1 AND path = $2
+`
+
+func (q *Queries) RouteOwner(ctx context.Context, method string, path string) (string, error) {
+	row := q.db.QueryRow(ctx, routeOwner, method, path)
+	var project string
+	err := row.Scan(&project)
+	return project, err
+}
+
 const versionGet = `-- name: VersionGet :one
 SELECT function, number, module_sha256, config, created_at FROM versions
 WHERE function = $1 AND number = $2
@@ -42,4 +255,71 @@ func (q *Queries) VersionGet(ctx context.Context, function string, number int32)
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const versionInsert = `-- name: VersionInsert :exec
+INSERT INTO versions (function, number, module_sha256, config, created_at) VALUES ($1, $2, $3, $4, $5)
+`
+
+type VersionInsertParams struct {
+	Function     string
+	Number       int32
+	ModuleSha256 string
+	Config       []byte
+	CreatedAt    time.Time
+}
+
+func (q *Queries) VersionInsert(ctx context.Context, arg VersionInsertParams) error {
+	_, err := q.db.Exec(ctx, versionInsert,
+		arg.Function,
+		arg.Number,
+		arg.ModuleSha256,
+		arg.Config,
+		arg.CreatedAt,
+	)
+	return err
+}
+
+const versionList = `-- name: VersionList :many
+SELECT function, number, module_sha256, config, created_at FROM versions
+WHERE function = $1 ORDER BY number DESC
+`
+
+func (q *Queries) VersionList(ctx context.Context, function string) ([]Version, error) {
+	rows, err := q.db.Query(ctx, versionList, function)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Version
+	for rows.Next() {
+		var i Version
+		if err := rows.Scan(
+			&i.Function,
+			&i.Number,
+			&i.ModuleSha256,
+			&i.Config,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const versionNext = `-- name: VersionNext :one
+INSERT INTO version_counters (function, last_number) VALUES ($1, 1)
+ON CONFLICT (function) DO UPDATE SET last_number = version_counters.last_number + 1
+RETURNING last_number
+`
+
+func (q *Queries) VersionNext(ctx context.Context, function string) (int32, error) {
+	row := q.db.QueryRow(ctx, versionNext, function)
+	var last_number int32
+	err := row.Scan(&last_number)
+	return last_number, err
 }

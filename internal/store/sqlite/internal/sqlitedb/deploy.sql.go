@@ -9,6 +9,28 @@ import (
 	"context"
 )
 
+const functionActivate = `-- name: FunctionActivate :execrows
+UPDATE functions SET active_version = ?1, updated_at = ?2
+WHERE name = ?3 AND EXISTS (SELECT 1 FROM versions WHERE function = ?3 AND number = ?1)
+`
+
+func (q *Queries) FunctionActivate(ctx context.Context, number int64, at int64, name string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, functionActivate, number, at, name)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const functionDelete = `-- name: FunctionDelete :exec
+DELETE FROM functions WHERE name = ? AND project = ?
+`
+
+func (q *Queries) FunctionDelete(ctx context.Context, name string, project string) error {
+	_, err := q.db.ExecContext(ctx, functionDelete, name, project)
+	return err
+}
+
 const functionGet = `-- name: FunctionGet :one
 SELECT name, project, active_version, created_at, updated_at FROM functions WHERE name = ?
 `
@@ -24,6 +46,195 @@ func (q *Queries) FunctionGet(ctx context.Context, name string) (Function, error
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const functionInsert = `-- name: FunctionInsert :exec
+INSERT INTO functions (name, project, active_version, created_at, updated_at) VALUES (?1, ?2, 0, ?3, ?3)
+`
+
+func (q *Queries) FunctionInsert(ctx context.Context, name string, project string, at int64) error {
+	_, err := q.db.ExecContext(ctx, functionInsert, name, project, at)
+	return err
+}
+
+const functionList = `-- name: FunctionList :many
+SELECT name, project, active_version, created_at, updated_at FROM functions ORDER BY name
+`
+
+func (q *Queries) FunctionList(ctx context.Context) ([]Function, error) {
+	rows, err := q.db.QueryContext(ctx, functionList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Function
+	for rows.Next() {
+		var i Function
+		if err := rows.Scan(
+			&i.Name,
+			&i.Project,
+			&i.ActiveVersion,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const functionProject = `-- name: FunctionProject :one
+SELECT project FROM functions WHERE name = ?
+`
+
+func (q *Queries) FunctionProject(ctx context.Context, name string) (string, error) {
+	row := q.db.QueryRowContext(ctx, functionProject, name)
+	var project string
+	err := row.Scan(&project)
+	return project, err
+}
+
+const routeDeleteProject = `-- name: RouteDeleteProject :exec
+DELETE FROM routes WHERE project = ?
+`
+
+func (q *Queries) RouteDeleteProject(ctx context.Context, project string) error {
+	_, err := q.db.ExecContext(ctx, routeDeleteProject, project)
+	return err
+}
+
+const routeInsert = `-- name: RouteInsert :exec
+INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+`
+
+type RouteInsertParams struct {
+	Method    string
+	Path      string
+	Project   string
+	Function  string
+	Workflow  string
+	Async     bool
+	RateLimit float64
+	RateBurst int64
+}
+
+func (q *Queries) RouteInsert(ctx context.Context, arg RouteInsertParams) error {
+	_, err := q.db.ExecContext(ctx, routeInsert,
+		arg.Method,
+		arg.Path,
+		arg.Project,
+		arg.Function,
+		arg.Workflow,
+		arg.Async,
+		arg.RateLimit,
+		arg.RateBurst,
+	)
+	return err
+}
+
+const routeList = `-- name: RouteList :many
+SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path, method
+`
+
+type RouteListRow struct {
+	Project   string
+	Method    string
+	Path      string
+	Function  string
+	Workflow  string
+	Async     bool
+	RateLimit float64
+	RateBurst int64
+}
+
+func (q *Queries) RouteList(ctx context.Context) ([]RouteListRow, error) {
+	rows, err := q.db.QueryContext(ctx, routeList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RouteListRow
+	for rows.Next() {
+		var i RouteListRow
+		if err := rows.Scan(
+			&i.Project,
+			&i.Method,
+			&i.Path,
+			&i.Function,
+			&i.Workflow,
+			&i.Async,
+			&i.RateLimit,
+			&i.RateBurst,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const routeListOthers = `-- name: RouteListOthers :many
+SELECT project, method, path, function FROM routes WHERE project <> ?
+`
+
+type RouteListOthersRow struct {
+	Project  string
+	Method   string
+	Path     string
+	Function string
+}
+
+func (q *Queries) RouteListOthers(ctx context.Context, project string) ([]RouteListOthersRow, error) {
+	rows, err := q.db.QueryContext(ctx, routeListOthers, project)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RouteListOthersRow
+	for rows.Next() {
+		var i RouteListOthersRow
+		if err := rows.Scan(
+			&i.Project,
+			&i.Method,
+			&i.Path,
+			&i.Function,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const routeOwner = `-- name: RouteOwner :one
+SELECT project FROM routes WHERE method = ? AND path = ?
+`
+
+func (q *Queries) RouteOwner(ctx context.Context, method string, path string) (string, error) {
+	row := q.db.QueryRowContext(ctx, routeOwner, method, path)
+	var project string
+	err := row.Scan(&project)
+	return project, err
 }
 
 const versionGet = `-- name: VersionGet :one
@@ -42,4 +253,74 @@ func (q *Queries) VersionGet(ctx context.Context, function string, number int64)
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const versionInsert = `-- name: VersionInsert :exec
+INSERT INTO versions (function, number, module_sha256, config, created_at) VALUES (?, ?, ?, ?, ?)
+`
+
+type VersionInsertParams struct {
+	Function     string
+	Number       int64
+	ModuleSha256 string
+	Config       string
+	CreatedAt    int64
+}
+
+func (q *Queries) VersionInsert(ctx context.Context, arg VersionInsertParams) error {
+	_, err := q.db.ExecContext(ctx, versionInsert,
+		arg.Function,
+		arg.Number,
+		arg.ModuleSha256,
+		arg.Config,
+		arg.CreatedAt,
+	)
+	return err
+}
+
+const versionList = `-- name: VersionList :many
+SELECT function, number, module_sha256, config, created_at FROM versions
+WHERE function = ? ORDER BY number DESC
+`
+
+func (q *Queries) VersionList(ctx context.Context, function string) ([]Version, error) {
+	rows, err := q.db.QueryContext(ctx, versionList, function)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Version
+	for rows.Next() {
+		var i Version
+		if err := rows.Scan(
+			&i.Function,
+			&i.Number,
+			&i.ModuleSha256,
+			&i.Config,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const versionNext = `-- name: VersionNext :one
+INSERT INTO version_counters (function, last_number) VALUES (?, 1)
+ON CONFLICT (function) DO UPDATE SET last_number = last_number + 1
+RETURNING last_number
+`
+
+func (q *Queries) VersionNext(ctx context.Context, function string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, versionNext, function)
+	var last_number int64
+	err := row.Scan(&last_number)
+	return last_number, err
 }

@@ -142,7 +142,7 @@ type Route struct {
 	Path      string
 	Project   string
 	Function  string
-	Async     int64
+	Async     bool
 	RateLimit float64
 	RateBurst int64
 	Workflow  string
@@ -192,7 +192,7 @@ type Usage struct {
 	DurationNs   int64
 	BilledMs     int64
 	MemoryMb     int64
-	Cold         int64
+	Cold         bool
 	Outcome      string
 	Status       int64
 	Error        string
