@@ -8,9 +8,7 @@ import (
 	"hash/fnv"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -204,6 +202,9 @@ func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error
 	})
 }
 
+// Write autocommits on the pool: one statement needs no BEGIN/COMMIT.
+func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error { return fn(d.Read()) }
+
 func (d driver) Read() sqlstore.Queries { return queries{q: pgdb.New(d.s.pool), db: d.s.pool, s: d.s} }
 
 func (driver) IsUnique(err error) bool     { return isUnique(err) }
@@ -242,14 +243,8 @@ func isUnique(err error) bool {
 // local zone.
 func utc(t time.Time) time.Time { return t.UTC() }
 
-// cleanText makes guest-provided text storable: PostgreSQL text holds
-// neither NUL nor invalid UTF-8, and one bad byte must not lose a batch.
-func cleanText(s string) string {
-	if !strings.ContainsRune(s, 0) && utf8.ValidString(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+// cleanText is sqlstore.CleanText, for the code not yet moved there.
+func cleanText(s string) string { return sqlstore.CleanText(s) }
 
 // nilIfEmpty keeps "nothing" as a nil slice on both backends.
 func nilIfEmpty[T any](s []T) []T {

@@ -220,6 +220,8 @@ func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error
 	return tx.Commit()
 }
 
+func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error { return d.InTx(ctx, fn) }
+
 func (d driver) Read() sqlstore.Queries { return queries{q: sqlitedb.New(d.r), db: d.r} }
 
 func (driver) IsUnique(err error) bool     { return isUnique(err) }
@@ -260,3 +262,33 @@ func isUnique(err error) bool {
 
 // scanner is a *sql.Row or *sql.Rows, for hand-written scans.
 type scanner interface{ Scan(dest ...any) error }
+
+// exec runs one write statement in its own IMMEDIATE transaction: as a bare
+// autocommit statement it could fail with SQLITE_BUSY instead of waiting when
+// another process shares the file.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
+// cleanText is sqlstore.CleanText, for the code not yet moved there.
+func cleanText(s string) string { return sqlstore.CleanText(s) }
+
+// placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func placeholders(rows, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	var b strings.Builder
+	b.Grow(rows * (len(row) + 2))
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}

@@ -15,6 +15,14 @@ type Driver interface {
 	// InTx runs fn in one write transaction, committing when it returns
 	// nil and rolling back otherwise. The Queries must not escape fn.
 	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Write runs fn, which makes one write (one statement, or one batch
+	// the backend runs atomically), the cheapest safe way: SQLite in its
+	// own IMMEDIATE transaction on the single writer (a bare statement
+	// could fail with SQLITE_BUSY against another process instead of
+	// waiting); PostgreSQL autocommitted on the pool, saving the
+	// BEGIN/COMMIT round trips. Use InTx when several statements must
+	// land together.
+	Write(ctx context.Context, fn func(q Queries) error) error
 	// Read returns queries on the read handle: each statement sees the
 	// latest commit, with no transaction around several.
 	Read() Queries
@@ -34,6 +42,7 @@ type Driver interface {
 // stores them; methods take and return record types, never generated rows.
 type Queries interface {
 	DeployQueries
+	RecordQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed
