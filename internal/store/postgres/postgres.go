@@ -203,7 +203,9 @@ func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error
 }
 
 // Write autocommits on the pool: one statement needs no BEGIN/COMMIT.
-func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error { return fn(d.Read()) }
+func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	return fn(d.Read())
+}
 
 func (d driver) Read() sqlstore.Queries { return queries{q: pgdb.New(d.s.pool), db: d.s.pool, s: d.s} }
 

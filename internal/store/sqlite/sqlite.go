@@ -220,7 +220,9 @@ func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error
 	return tx.Commit()
 }
 
-func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error { return d.InTx(ctx, fn) }
+func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	return d.InTx(ctx, fn)
+}
 
 func (d driver) Read() sqlstore.Queries { return queries{q: sqlitedb.New(d.r), db: d.r} }
 
