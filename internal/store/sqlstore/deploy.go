@@ -217,12 +217,13 @@ func (s *Store) FunctionList(ctx context.Context) ([]record.Function, error) {
 func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, version int) error {
 	return s.d.InTx(ctx, func(q Queries) error {
 		ok, err := q.FunctionActivate(ctx, name, version, s.nowUTC())
-		if err != nil || ok {
-			if err != nil {
-				return fmt.Errorf("activate %s@%d: %w", name, version, err)
-			}
+		if err != nil {
+			return fmt.Errorf("activate %s@%d: %w", name, version, err)
+		}
+		if ok {
 			return nil
 		}
+		// Say which of the two is missing.
 		_, err = q.FunctionProject(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("activate %s@%d: function %s: %w", name, version, name, store.ErrNotFound)
