@@ -39,4 +39,3 @@ func deleteUnlisted(ctx context.Context, tx pgx.Tx, table, project string, keep 
 	_, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE project = $1 AND NOT (name = ANY($2::text[]))`, project, keep)
 	return err
 }
-

@@ -33,4 +33,3 @@ func deleteUnlisted(ctx context.Context, tx *sql.Tx, table, project string, keep
 		project, string(list))
 	return err
 }
-
