@@ -278,7 +278,10 @@ func message(r sqlitedb.Message) (record.Message, error) {
 }
 
 func messages(rows []sqlitedb.Message) ([]record.Message, error) {
-	var out []record.Message
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make([]record.Message, 0, len(rows))
 	for _, r := range rows {
 		m, err := message(r)
 		if err != nil {

@@ -461,8 +461,8 @@ func (s *Store) sendDedup(ctx context.Context, q Queries, now time.Time, rows []
 		}
 	}
 	for i, m := range rows {
-		if m.DedupID != "" && !res[i].Duplicate && first[DedupKey{Queue: m.Queue, DedupID: m.DedupID}] != i {
-			res[i] = store.MessageSendResult{ID: res[first[DedupKey{Queue: m.Queue, DedupID: m.DedupID}]].ID, Duplicate: true}
+		if j := first[DedupKey{Queue: m.Queue, DedupID: m.DedupID}]; m.DedupID != "" && !res[i].Duplicate && j != i {
+			res[i] = store.MessageSendResult{ID: res[j].ID, Duplicate: true}
 		}
 	}
 	for i := range mine {
