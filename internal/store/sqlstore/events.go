@@ -481,11 +481,7 @@ func (s *Store) sendError(ctx context.Context, err error, msgs []store.MessageSe
 		return err
 	}
 	for _, m := range msgs {
-		_, err := s.d.Read().QueueProject(ctx, m.Queue)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("queue %s: %w", m.Queue, store.ErrNotFound)
-		}
-		if err != nil {
+		if err := queueExists(ctx, s.d.Read(), m.Queue); err != nil {
 			return err
 		}
 	}
@@ -500,10 +496,7 @@ func (s *Store) TopicPublish(ctx context.Context, topic string, msg store.Messag
 	err := s.d.InTx(ctx, func(q Queries) error {
 		// A deploy cannot remove the topic under us.
 		if err := q.TopicKeep(ctx, topic); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("topic %s: %w", topic, store.ErrNotFound)
-			}
-			return err
+			return missing(err, "topic", topic)
 		}
 		queues, err := q.TopicQueues(ctx, topic)
 		if err != nil || len(queues) == 0 {
@@ -681,8 +674,14 @@ func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]rec
 
 func queueExists(ctx context.Context, q Queries, queue string) error {
 	_, err := q.QueueProject(ctx, queue)
+	return missing(err, "queue", queue)
+}
+
+// missing names what a query did not find: a bare ErrNotFound becomes
+// "<kind> <name>: not found"; other errors pass unchanged.
+func missing(err error, kind, name string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("queue %s: %w", queue, store.ErrNotFound)
+		return fmt.Errorf("%s %s: %w", kind, name, store.ErrNotFound)
 	}
 	return err
 }
@@ -702,10 +701,7 @@ func (s *Store) QueueRedrive(ctx context.Context, from, to string, max int) (int
 				continue
 			}
 			if err := q.QueueKeep(ctx, name); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("queue %s: %w", name, store.ErrNotFound)
-				}
-				return err
+				return missing(err, "queue", name)
 			}
 		}
 		var err error
@@ -767,12 +763,9 @@ func (s *Store) ScheduleFire(ctx context.Context, p store.ScheduleFireParams) (b
 			return err
 		}
 		if !ok {
-			if _, err := q.ScheduleGet(ctx, p.Name); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("schedule %s: %w", p.Name, store.ErrNotFound)
-			} else if err != nil {
-				return err
-			}
-			return nil
+			// Fired already, unless there is no such schedule.
+			_, err := q.ScheduleGet(ctx, p.Name)
+			return missing(err, "schedule", p.Name)
 		}
 		if _, err := s.send(ctx, q, msgs); err != nil {
 			return err
