@@ -55,7 +55,6 @@ type DeployQueries interface {
 	// LegacyApplyEvents and LegacyApplyBindings run the backend's own
 	// events and bindings part of a deploy in the deploy's transaction,
 	// until those areas are written here too.
-	LegacyApplyEvents(ctx context.Context, project string, ev *store.EventsApplyParams) error
 	LegacyApplyBindings(ctx context.Context, project string, b *store.BindingsApplyParams) error
 }
 
@@ -115,7 +114,7 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 			}
 		}
 		if p.Events != nil {
-			if err := q.LegacyApplyEvents(ctx, p.Project, p.Events); err != nil {
+			if err := s.applyEvents(ctx, q, p.Project, p.Events); err != nil {
 				return err
 			}
 		}
