@@ -125,7 +125,3 @@ func (q queries) RouteListOthers(ctx context.Context, project string) ([]record.
 func (q queries) LegacyApplyEvents(ctx context.Context, project string, ev *store.EventsApplyParams) error {
 	return applyEvents(ctx, q.db.(*sql.Tx), project, ev)
 }
-
-func (q queries) LegacyApplyBindings(ctx context.Context, project string, b *store.BindingsApplyParams) error {
-	return applyBindings(ctx, q.db.(*sql.Tx), project, b)
-}

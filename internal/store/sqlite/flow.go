@@ -26,11 +26,11 @@ const flowExecCols = `id, project, workflow, function, run, status, input, outpu
 const flowEventCols = 8
 
 // nullMicros stores t, or NULL for the zero time.
-func nullMicros(t time.Time) any {
+func nullMicros(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
-		return nil
+		return sql.NullInt64{}
 	}
-	return micros(t)
+	return sql.NullInt64{Int64: micros(t), Valid: true}
 }
 
 func fromNullMicros(v sql.NullInt64) time.Time {

@@ -43,6 +43,7 @@ type Driver interface {
 type Queries interface {
 	DeployQueries
 	RecordQueries
+	BindingQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed
