@@ -44,6 +44,7 @@ type Queries interface {
 	DeployQueries
 	RecordQueries
 	BindingQueries
+	FlowQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed
