@@ -81,15 +81,7 @@ func (q queries) VersionList(ctx context.Context, function string) ([]record.Ver
 	if err != nil {
 		return nil, err
 	}
-	var out []record.Version
-	for _, r := range rows {
-		v, err := version(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return sqlstore.RowsErr(rows, version)
 }
 
 func version(r pgdb.Version) (record.Version, error) {
@@ -112,7 +104,7 @@ func (q queries) RouteDeleteProject(ctx context.Context, project string) error {
 
 func (q queries) RouteList(ctx context.Context) ([]record.Route, error) {
 	rows, err := q.q.RouteList(ctx)
-	return sqlstore.Rows(rows, func(r pgdb.RouteListRow) record.Route {
+	return sqlstore.Rows(rows, func(r pgdb.Route) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function,
 			Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int(r.RateBurst)}
 	}), err

@@ -68,7 +68,7 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
 	}
 	s := &Store{pool: pool, schema: schema, now: time.Now}
-	s.Store = sqlstore.New(driver{s})
+	s.Store = sqlstore.New(driver{s: s, read: queries{q: pgdb.New(pool), db: pool, s: s}})
 	if s.schema == "" {
 		var cur *string
 		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&cur); err != nil {
@@ -192,7 +192,10 @@ func (s *Store) migrate(ctx context.Context, createSchema bool) error {
 
 // driver is sqlstore.Driver on the pool. It points back at the Store for
 // the schema, which advisory lock keys include.
-type driver struct{ s *Store }
+type driver struct {
+	s    *Store
+	read sqlstore.Queries // built once: Read is on every read path
+}
 
 var _ sqlstore.Driver = driver{}
 
@@ -207,7 +210,7 @@ func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) erro
 	return fn(d.Read())
 }
 
-func (d driver) Read() sqlstore.Queries { return queries{q: pgdb.New(d.s.pool), db: d.s.pool, s: d.s} }
+func (d driver) Read() sqlstore.Queries { return d.read }
 
 func (driver) IsUnique(err error) bool     { return isUnique(err) }
 func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }

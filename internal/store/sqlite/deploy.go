@@ -78,15 +78,7 @@ func (q queries) VersionList(ctx context.Context, function string) ([]record.Ver
 	if err != nil {
 		return nil, err
 	}
-	var out []record.Version
-	for _, r := range rows {
-		v, err := version(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return sqlstore.RowsErr(rows, version)
 }
 
 func version(r sqlitedb.Version) (record.Version, error) {
@@ -109,7 +101,7 @@ func (q queries) RouteDeleteProject(ctx context.Context, project string) error {
 
 func (q queries) RouteList(ctx context.Context) ([]record.Route, error) {
 	rows, err := q.q.RouteList(ctx)
-	return sqlstore.Rows(rows, func(r sqlitedb.RouteListRow) record.Route {
+	return sqlstore.Rows(rows, func(r sqlitedb.Route) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function,
 			Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int(r.RateBurst)}
 	}), err

@@ -169,14 +169,17 @@ func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, erro
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return &record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, CreatedAt: fromMicros(r.CreatedAt)}, nil
+	t := token(r)
+	return &t, nil
 }
 
 func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {
 	rows, err := q.q.TokenList(ctx)
-	return sqlstore.Rows(rows, func(r sqlitedb.TokenListRow) record.Token {
-		return record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, CreatedAt: fromMicros(r.CreatedAt)}
-	}), err
+	return sqlstore.Rows(rows, token), err
+}
+
+func token(r sqlitedb.Token) record.Token {
+	return record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, CreatedAt: fromMicros(r.CreatedAt)}
 }
 
 func (q queries) TokenDelete(ctx context.Context, hash string) (bool, error) {

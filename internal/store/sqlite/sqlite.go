@@ -86,7 +86,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{Store: sqlstore.New(driver{w: w, r: r}), path: path, w: w, r: r, now: time.Now}
+	s := &Store{Store: sqlstore.New(driver{w: w, r: r, read: queries{q: sqlitedb.New(r), db: r}}), path: path, w: w, r: r, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
@@ -204,6 +204,7 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // single writer, reads on the read-only pool.
 type driver struct {
 	w, r *sql.DB
+	read sqlstore.Queries // built once: Read is on every read path
 }
 
 var _ sqlstore.Driver = driver{}
@@ -224,7 +225,7 @@ func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) erro
 	return d.InTx(ctx, fn)
 }
 
-func (d driver) Read() sqlstore.Queries { return queries{q: sqlitedb.New(d.r), db: d.r} }
+func (d driver) Read() sqlstore.Queries { return d.read }
 
 func (driver) IsUnique(err error) bool     { return isUnique(err) }
 func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }

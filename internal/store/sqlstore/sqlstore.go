@@ -87,3 +87,18 @@ func Rows[R, T any](rows []R, conv func(R) T) []T {
 	}
 	return out
 }
+
+// RowsErr is Rows for a conversion that can fail.
+func RowsErr[R, T any](rows []R, conv func(R) (T, error)) ([]T, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		var err error
+		if out[i], err = conv(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -47,8 +47,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 DELETE FROM routes WHERE project = $1;
 
 -- name: RouteList :many
-SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes
-ORDER BY path COLLATE "C", method COLLATE "C";
+SELECT * FROM routes ORDER BY path COLLATE "C", method COLLATE "C";
 
 -- name: RouteListOthers :many
 SELECT project, method, path, function FROM routes WHERE project <> $1;

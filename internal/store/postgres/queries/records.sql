@@ -32,10 +32,10 @@ INSERT INTO tokens (hash, name, project, created_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project;
 
 -- name: TokenGet :one
-SELECT hash, name, project, created_at FROM tokens WHERE hash = $1;
+SELECT * FROM tokens WHERE hash = $1;
 
 -- name: TokenList :many
-SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash COLLATE "C";
+SELECT * FROM tokens ORDER BY created_at, hash COLLATE "C";
 
 -- name: TokenDelete :execrows
 DELETE FROM tokens WHERE hash = $1;

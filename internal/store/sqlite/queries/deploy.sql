@@ -44,7 +44,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 DELETE FROM routes WHERE project = ?;
 
 -- name: RouteList :many
-SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path, method;
+SELECT * FROM routes ORDER BY path, method;
 
 -- name: RouteListOthers :many
 SELECT project, method, path, function FROM routes WHERE project <> ?;

@@ -19,10 +19,10 @@ INSERT INTO tokens (hash, name, project, created_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project;
 
 -- name: TokenGet :one
-SELECT hash, name, project, created_at FROM tokens WHERE hash = ?;
+SELECT * FROM tokens WHERE hash = ?;
 
 -- name: TokenList :many
-SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash;
+SELECT * FROM tokens ORDER BY created_at, hash;
 
 -- name: TokenDelete :execrows
 DELETE FROM tokens WHERE hash = ?;

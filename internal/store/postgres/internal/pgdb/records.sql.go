@@ -83,53 +83,39 @@ func (q *Queries) TokenDelete(ctx context.Context, hash string) (int64, error) {
 }
 
 const tokenGet = `-- name: TokenGet :one
-SELECT hash, name, project, created_at FROM tokens WHERE hash = $1
+SELECT hash, name, created_at, project FROM tokens WHERE hash = $1
 `
 
-type TokenGetRow struct {
-	Hash      string
-	Name      string
-	Project   string
-	CreatedAt time.Time
-}
-
-func (q *Queries) TokenGet(ctx context.Context, hash string) (TokenGetRow, error) {
+func (q *Queries) TokenGet(ctx context.Context, hash string) (Token, error) {
 	row := q.db.QueryRow(ctx, tokenGet, hash)
-	var i TokenGetRow
+	var i Token
 	err := row.Scan(
 		&i.Hash,
 		&i.Name,
-		&i.Project,
 		&i.CreatedAt,
+		&i.Project,
 	)
 	return i, err
 }
 
 const tokenList = `-- name: TokenList :many
-SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash COLLATE "C"
+SELECT hash, name, created_at, project FROM tokens ORDER BY created_at, hash COLLATE "C"
 `
 
-type TokenListRow struct {
-	Hash      string
-	Name      string
-	Project   string
-	CreatedAt time.Time
-}
-
-func (q *Queries) TokenList(ctx context.Context) ([]TokenListRow, error) {
+func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
 	rows, err := q.db.Query(ctx, tokenList)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TokenListRow
+	var items []Token
 	for rows.Next() {
-		var i TokenListRow
+		var i Token
 		if err := rows.Scan(
 			&i.Hash,
 			&i.Name,
-			&i.Project,
 			&i.CreatedAt,
+			&i.Project,
 		); err != nil {
 			return nil, err
 		}

@@ -141,38 +141,27 @@ func (q *Queries) RouteInsert(ctx context.Context, arg RouteInsertParams) error 
 }
 
 const routeList = `-- name: RouteList :many
-SELECT project, method, path, function, workflow, async, rate_limit, rate_burst FROM routes ORDER BY path, method
+SELECT method, path, project, function, async, rate_limit, rate_burst, workflow FROM routes ORDER BY path, method
 `
 
-type RouteListRow struct {
-	Project   string
-	Method    string
-	Path      string
-	Function  string
-	Workflow  string
-	Async     bool
-	RateLimit float64
-	RateBurst int64
-}
-
-func (q *Queries) RouteList(ctx context.Context) ([]RouteListRow, error) {
+func (q *Queries) RouteList(ctx context.Context) ([]Route, error) {
 	rows, err := q.db.QueryContext(ctx, routeList)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []RouteListRow
+	var items []Route
 	for rows.Next() {
-		var i RouteListRow
+		var i Route
 		if err := rows.Scan(
-			&i.Project,
 			&i.Method,
 			&i.Path,
+			&i.Project,
 			&i.Function,
-			&i.Workflow,
 			&i.Async,
 			&i.RateLimit,
 			&i.RateBurst,
+			&i.Workflow,
 		); err != nil {
 			return nil, err
 		}

@@ -82,53 +82,39 @@ func (q *Queries) TokenDelete(ctx context.Context, hash string) (int64, error) {
 }
 
 const tokenGet = `-- name: TokenGet :one
-SELECT hash, name, project, created_at FROM tokens WHERE hash = ?
+SELECT hash, name, created_at, project FROM tokens WHERE hash = ?
 `
 
-type TokenGetRow struct {
-	Hash      string
-	Name      string
-	Project   string
-	CreatedAt int64
-}
-
-func (q *Queries) TokenGet(ctx context.Context, hash string) (TokenGetRow, error) {
+func (q *Queries) TokenGet(ctx context.Context, hash string) (Token, error) {
 	row := q.db.QueryRowContext(ctx, tokenGet, hash)
-	var i TokenGetRow
+	var i Token
 	err := row.Scan(
 		&i.Hash,
 		&i.Name,
-		&i.Project,
 		&i.CreatedAt,
+		&i.Project,
 	)
 	return i, err
 }
 
 const tokenList = `-- name: TokenList :many
-SELECT hash, name, project, created_at FROM tokens ORDER BY created_at, hash
+SELECT hash, name, created_at, project FROM tokens ORDER BY created_at, hash
 `
 
-type TokenListRow struct {
-	Hash      string
-	Name      string
-	Project   string
-	CreatedAt int64
-}
-
-func (q *Queries) TokenList(ctx context.Context) ([]TokenListRow, error) {
+func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
 	rows, err := q.db.QueryContext(ctx, tokenList)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TokenListRow
+	var items []Token
 	for rows.Next() {
-		var i TokenListRow
+		var i Token
 		if err := rows.Scan(
 			&i.Hash,
 			&i.Name,
-			&i.Project,
 			&i.CreatedAt,
+			&i.Project,
 		); err != nil {
 			return nil, err
 		}
