@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite/internal/sqlitedb"
 	"github.com/stratahq/strata/internal/store/sqlstore"
 )
@@ -84,12 +85,22 @@ func (q queries) KVNamespaceExists(ctx context.Context, name string) (bool, erro
 	return q.q.KVNamespaceExists(ctx, name)
 }
 
+// KVGet looks the entry up alone, and the namespace only on a miss: reads
+// run in process, so a second statement on a miss costs less than joining
+// the namespace in on every hit.
 func (q queries) KVGet(ctx context.Context, namespace, key string, now time.Time) (*record.KVEntry, error) {
-	r, err := q.q.KVGet(ctx, key, micros(now), namespace)
-	if err != nil || !r.UpdatedAt.Valid {
-		return nil, notFound(err)
+	r, err := q.q.KVGet(ctx, namespace, key, micros(now))
+	if errors.Is(err, sql.ErrNoRows) {
+		ok, err := q.q.KVNamespaceExists(ctx, namespace)
+		if err != nil || ok {
+			return nil, err
+		}
+		return nil, store.ErrNotFound
 	}
-	return &record.KVEntry{Key: key, Value: r.Value, ExpiresAt: fromNullMicros(r.ExpiresAt), UpdatedAt: fromMicros(r.UpdatedAt.Int64)}, nil
+	if err != nil {
+		return nil, err
+	}
+	return &record.KVEntry{Key: key, Value: r.Value, ExpiresAt: fromNullMicros(r.ExpiresAt), UpdatedAt: fromMicros(r.UpdatedAt)}, nil
 }
 
 func (q queries) KVPut(ctx context.Context, namespace string, e record.KVEntry) error {
@@ -112,8 +123,8 @@ func (q queries) KVDelete(ctx context.Context, namespace, key string) (bool, boo
 }
 
 func (q queries) KVList(ctx context.Context, r sqlstore.KVRange) ([]record.KVEntry, error) {
-	rows, err := q.q.KVList(ctx, sqlitedb.KVListParams{Namespace: r.Namespace, FromKey: r.From, EndKey: r.End,
-		Now: micros(r.Now), Lim: int64(r.Limit)})
+	rows, err := q.q.KVList(ctx, sqlitedb.KVListParams{Namespace: r.Namespace, Key: r.From, Key_2: r.End,
+		Column4: micros(r.Now), Limit: int64(r.Limit)})
 	return sqlstore.Rows(rows, func(r sqlitedb.KVListRow) record.KVEntry {
 		return record.KVEntry{Key: r.Key, Value: r.Value, ExpiresAt: fromNullMicros(r.ExpiresAt), UpdatedAt: fromMicros(r.UpdatedAt)}
 	}), err

@@ -36,11 +36,10 @@ SELECT name, project FROM kv_namespaces ORDER BY name;
 SELECT EXISTS (SELECT 1 FROM kv_namespaces WHERE name = ?);
 
 -- name: KVGet :one
--- The namespace is joined in: no row is a missing namespace, a row of
--- NULLs a missing (or expired) key.
-SELECT e.value, e.expires_at, e.updated_at FROM kv_namespaces n
-LEFT JOIN kv_entries e ON e.namespace = n.name AND e.key = @key AND (e.expires_at IS NULL OR e.expires_at > CAST(@now AS INTEGER))
-WHERE n.name = @namespace;
+-- Plain ? parameters here and in KVList: sqlc turns named ones into ?NNN,
+-- which the driver binds by name, allocating, on the hottest reads.
+SELECT value, expires_at, updated_at FROM kv_entries
+WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > CAST(? AS INTEGER));
 
 -- name: KVPut :exec
 INSERT INTO kv_entries (namespace, key, value, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -53,8 +52,8 @@ DELETE FROM kv_entries WHERE namespace = ? AND key = ? RETURNING expires_at;
 -- name: KVList :many
 -- One range of the primary key, [from, end).
 SELECT key, value, expires_at, updated_at FROM kv_entries
-WHERE namespace = @namespace AND key >= @from_key AND key < @end_key AND (expires_at IS NULL OR expires_at > CAST(@now AS INTEGER))
-ORDER BY key LIMIT @lim;
+WHERE namespace = ? AND key >= ? AND key < ? AND (expires_at IS NULL OR expires_at > CAST(? AS INTEGER))
+ORDER BY key LIMIT ?;
 
 -- name: KVDeleteExpired :execrows
 -- Through the partial index on expires_at, at most lim entries.

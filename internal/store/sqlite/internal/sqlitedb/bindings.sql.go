@@ -137,21 +137,20 @@ func (q *Queries) KVDeleteExpired(ctx context.Context, now int64, lim int64) (in
 }
 
 const kVGet = `-- name: KVGet :one
-SELECT e.value, e.expires_at, e.updated_at FROM kv_namespaces n
-LEFT JOIN kv_entries e ON e.namespace = n.name AND e.key = ?1 AND (e.expires_at IS NULL OR e.expires_at > CAST(?2 AS INTEGER))
-WHERE n.name = ?3
+SELECT value, expires_at, updated_at FROM kv_entries
+WHERE namespace = ? AND key = ? AND (expires_at IS NULL OR expires_at > CAST(? AS INTEGER))
 `
 
 type KVGetRow struct {
 	Value     []byte
 	ExpiresAt sql.NullInt64
-	UpdatedAt sql.NullInt64
+	UpdatedAt int64
 }
 
-// The namespace is joined in: no row is a missing namespace, a row of
-// NULLs a missing (or expired) key.
-func (q *Queries) KVGet(ctx context.Context, key string, now int64, namespace string) (KVGetRow, error) {
-	row := q.db.QueryRowContext(ctx, kVGet, key, now, namespace)
+// Plain ? parameters here and in KVList: sqlc turns named ones into ?NNN,
+// which the driver binds by name, allocating, on the hottest reads.
+func (q *Queries) KVGet(ctx context.Context, namespace string, key string, column3 int64) (KVGetRow, error) {
+	row := q.db.QueryRowContext(ctx, kVGet, namespace, key, column3)
 	var i KVGetRow
 	err := row.Scan(&i.Value, &i.ExpiresAt, &i.UpdatedAt)
 	return i, err
@@ -159,16 +158,16 @@ func (q *Queries) KVGet(ctx context.Context, key string, now int64, namespace st
 
 const kVList = `-- name: KVList :many
 SELECT key, value, expires_at, updated_at FROM kv_entries
-WHERE namespace = ?1 AND key >= ?2 AND key < ?3 AND (expires_at IS NULL OR expires_at > CAST(?4 AS INTEGER))
-ORDER BY key LIMIT ?5
+WHERE namespace = ? AND key >= ? AND key < ? AND (expires_at IS NULL OR expires_at > CAST(? AS INTEGER))
+ORDER BY key LIMIT ?
 `
 
 type KVListParams struct {
 	Namespace string
-	FromKey   string
-	EndKey    string
-	Now       int64
-	Lim       int64
+	Key       string
+	Key_2     string
+	Column4   int64
+	Limit     int64
 }
 
 type KVListRow struct {
@@ -182,10 +181,10 @@ type KVListRow struct {
 func (q *Queries) KVList(ctx context.Context, arg KVListParams) ([]KVListRow, error) {
 	rows, err := q.db.QueryContext(ctx, kVList,
 		arg.Namespace,
-		arg.FromKey,
-		arg.EndKey,
-		arg.Now,
-		arg.Lim,
+		arg.Key,
+		arg.Key_2,
+		arg.Column4,
+		arg.Limit,
 	)
 	if err != nil {
 		return nil, err
