@@ -4,10 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres/internal/pgdb"
 	"github.com/stratahq/strata/internal/store/sqlstore"
 )
@@ -115,8 +112,4 @@ func (q queries) RouteListOthers(ctx context.Context, project string) ([]record.
 	return sqlstore.Rows(rows, func(r pgdb.RouteListOthersRow) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function}
 	}), err
-}
-
-func (q queries) LegacyApplyBindings(ctx context.Context, project string, b *store.BindingsApplyParams) error {
-	return applyBindings(ctx, q.db.(pgx.Tx), project, b)
 }

@@ -2,11 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
-	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite/internal/sqlitedb"
 	"github.com/stratahq/strata/internal/store/sqlstore"
 )
@@ -112,8 +110,4 @@ func (q queries) RouteListOthers(ctx context.Context, project string) ([]record.
 	return sqlstore.Rows(rows, func(r sqlitedb.RouteListOthersRow) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function}
 	}), err
-}
-
-func (q queries) LegacyApplyBindings(ctx context.Context, project string, b *store.BindingsApplyParams) error {
-	return applyBindings(ctx, q.db.(*sql.Tx), project, b)
 }

@@ -51,11 +51,6 @@ type DeployQueries interface {
 	// RouteListOthers returns the routes of every project but project:
 	// project, method, path and function only.
 	RouteListOthers(ctx context.Context, project string) ([]record.Route, error)
-
-	// LegacyApplyEvents and LegacyApplyBindings run the backend's own
-	// events and bindings part of a deploy in the deploy's transaction,
-	// until those areas are written here too.
-	LegacyApplyBindings(ctx context.Context, project string, b *store.BindingsApplyParams) error
 }
 
 // DecodeVersion builds a Version from its stored columns; config is the
@@ -119,7 +114,7 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 			}
 		}
 		if p.Bindings != nil {
-			return q.LegacyApplyBindings(ctx, p.Project, p.Bindings)
+			return applyBindings(ctx, q, p.Project, p.Bindings)
 		}
 		return nil
 	})

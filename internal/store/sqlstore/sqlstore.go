@@ -44,6 +44,8 @@ type Queries interface {
 	DeployQueries
 	RecordQueries
 	EventQueries
+	BindingQueries
+	FlowQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed
