@@ -248,9 +248,6 @@ func isUnique(err error) bool {
 // local zone.
 func utc(t time.Time) time.Time { return t.UTC() }
 
-// cleanText is sqlstore.CleanText, for the code not yet moved there.
-func cleanText(s string) string { return sqlstore.CleanText(s) }
-
 // nilIfEmpty keeps "nothing" as a nil slice on both backends.
 func nilIfEmpty[T any](s []T) []T {
 	if len(s) == 0 {

@@ -263,9 +263,6 @@ func isUnique(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-// scanner is a *sql.Row or *sql.Rows, for hand-written scans.
-type scanner interface{ Scan(dest ...any) error }
-
 // exec runs one write statement in its own IMMEDIATE transaction: as a bare
 // autocommit statement it could fail with SQLITE_BUSY instead of waiting when
 // another process shares the file.
@@ -278,9 +275,6 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	})
 	return res, err
 }
-
-// cleanText is sqlstore.CleanText, for the code not yet moved there.
-func cleanText(s string) string { return sqlstore.CleanText(s) }
 
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(rows, cols int) string {
