@@ -14,16 +14,16 @@ import (
 // DeployLock takes a transaction-scoped advisory lock: deploys are rare, so
 // they are serialised outright across nodes.
 func (q queries) DeployLock(ctx context.Context) error {
-	return q.q.DeployLock(ctx, q.s.lockKey("deploy"))
+	return q.Queries.DeployLock(ctx, q.s.lockKey("deploy"))
 }
 
 func (q queries) FunctionProject(ctx context.Context, name string) (string, error) {
-	p, err := q.q.FunctionProject(ctx, name)
+	p, err := q.Queries.FunctionProject(ctx, name)
 	return p, notFound(err)
 }
 
 func (q queries) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
-	r, err := q.q.FunctionGet(ctx, name)
+	r, err := q.Queries.FunctionGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -32,7 +32,7 @@ func (q queries) FunctionGet(ctx context.Context, name string) (*record.Function
 }
 
 func (q queries) FunctionList(ctx context.Context) ([]record.Function, error) {
-	rows, err := q.q.FunctionList(ctx)
+	rows, err := q.Queries.FunctionList(ctx)
 	return sqlstore.Rows(rows, function), err
 }
 
@@ -41,31 +41,23 @@ func function(r pgdb.Function) record.Function {
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
 }
 
-func (q queries) FunctionInsert(ctx context.Context, name, project string, at time.Time) error {
-	return q.q.FunctionInsert(ctx, name, project, at)
-}
-
-func (q queries) FunctionDelete(ctx context.Context, name, project string) error {
-	return q.q.FunctionDelete(ctx, name, project)
-}
-
 func (q queries) FunctionActivate(ctx context.Context, name string, number int, at time.Time) (bool, error) {
-	n, err := q.q.FunctionActivate(ctx, int32(number), at, name)
+	n, err := q.Queries.FunctionActivate(ctx, int32(number), at, name)
 	return n == 1, err
 }
 
 func (q queries) VersionNext(ctx context.Context, function string) (int, error) {
-	n, err := q.q.VersionNext(ctx, function)
+	n, err := q.Queries.VersionNext(ctx, function)
 	return int(n), err
 }
 
 func (q queries) VersionInsert(ctx context.Context, v *record.Version, config []byte) error {
-	return q.q.VersionInsert(ctx, pgdb.VersionInsertParams{Function: v.Function, Number: int32(v.Number),
+	return q.Queries.VersionInsert(ctx, pgdb.VersionInsertParams{Function: v.Function, Number: int32(v.Number),
 		ModuleSha256: v.ModuleSHA256, Config: config, CreatedAt: v.CreatedAt})
 }
 
 func (q queries) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
-	r, err := q.q.VersionGet(ctx, function, int32(number))
+	r, err := q.Queries.VersionGet(ctx, function, int32(number))
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -74,7 +66,7 @@ func (q queries) VersionGet(ctx context.Context, function string, number int) (*
 }
 
 func (q queries) VersionList(ctx context.Context, function string) ([]record.Version, error) {
-	rows, err := q.q.VersionList(ctx, function)
+	rows, err := q.Queries.VersionList(ctx, function)
 	if err != nil {
 		return nil, err
 	}
@@ -86,21 +78,17 @@ func version(r pgdb.Version) (record.Version, error) {
 }
 
 func (q queries) RouteOwner(ctx context.Context, method, path string) (string, error) {
-	p, err := q.q.RouteOwner(ctx, method, path)
+	p, err := q.Queries.RouteOwner(ctx, method, path)
 	return p, notFound(err)
 }
 
 func (q queries) RouteInsert(ctx context.Context, project string, r record.Route) error {
-	return q.q.RouteInsert(ctx, pgdb.RouteInsertParams{Method: r.Method, Path: r.Path, Project: project, Function: r.Function,
+	return q.Queries.RouteInsert(ctx, pgdb.RouteInsertParams{Method: r.Method, Path: r.Path, Project: project, Function: r.Function,
 		Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int32(r.RateBurst)})
 }
 
-func (q queries) RouteDeleteProject(ctx context.Context, project string) error {
-	return q.q.RouteDeleteProject(ctx, project)
-}
-
 func (q queries) RouteList(ctx context.Context) ([]record.Route, error) {
-	rows, err := q.q.RouteList(ctx)
+	rows, err := q.Queries.RouteList(ctx)
 	return sqlstore.Rows(rows, func(r pgdb.Route) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function,
 			Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int(r.RateBurst)}
@@ -108,7 +96,7 @@ func (q queries) RouteList(ctx context.Context) ([]record.Route, error) {
 }
 
 func (q queries) RouteListOthers(ctx context.Context, project string) ([]record.Route, error) {
-	rows, err := q.q.RouteListOthers(ctx, project)
+	rows, err := q.Queries.RouteListOthers(ctx, project)
 	return sqlstore.Rows(rows, func(r pgdb.RouteListOthersRow) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function}
 	}), err

@@ -20,25 +20,25 @@ import (
 // server runs as one implicit transaction: one round trip, one commit.
 
 func (q queries) QueuePut(ctx context.Context, project string, c record.QueueConfig) (bool, error) {
-	n, err := q.q.QueuePut(ctx, pgdb.QueuePutParams{Name: c.Name, Project: project, Kind: c.Kind,
+	n, err := q.Queries.QueuePut(ctx, pgdb.QueuePutParams{Name: c.Name, Project: project, Kind: c.Kind,
 		VisibilityTimeoutNs: int64(c.VisibilityTimeout), MaxReceives: int32(c.MaxReceives), DeadLetter: c.DeadLetter,
 		Fifo: c.FIFO, Consumer: c.Consumer, BatchSize: int32(c.BatchSize), RetryBaseNs: int64(c.RetryBase)})
 	return n > 0, err
 }
 
 func (q queries) QueueProject(ctx context.Context, name string) (string, error) {
-	p, err := q.q.QueueProject(ctx, name)
+	p, err := q.Queries.QueueProject(ctx, name)
 	return p, notFound(err)
 }
 
 // QueueKeep takes KEY SHARE on the row: a deploy cannot delete it meanwhile.
 func (q queries) QueueKeep(ctx context.Context, name string) error {
-	_, err := q.q.QueueKeep(ctx, name)
+	_, err := q.Queries.QueueKeep(ctx, name)
 	return notFound(err)
 }
 
 func (q queries) QueueDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.q.QueueDeleteUnlisted(ctx, project, nonNil(keep))
+	return q.Queries.QueueDeleteUnlisted(ctx, project, nonNil(keep))
 }
 
 // nonNil binds "none" as an empty array rather than NULL.
@@ -56,7 +56,7 @@ func queueConfig(r pgdb.Queue) record.QueueConfig {
 }
 
 func (q queries) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
-	r, err := q.q.QueueGet(ctx, name)
+	r, err := q.Queries.QueueGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -65,12 +65,12 @@ func (q queries) QueueGet(ctx context.Context, name string) (*record.QueueConfig
 }
 
 func (q queries) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
-	rows, err := q.q.QueueList(ctx)
+	rows, err := q.Queries.QueueList(ctx)
 	return sqlstore.Rows(rows, queueConfig), err
 }
 
 func (q queries) QueueStats(ctx context.Context, queue string, now time.Time) (*record.QueueStats, error) {
-	r, err := q.q.QueueStats(ctx, now, queue)
+	r, err := q.Queries.QueueStats(ctx, now, queue)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +82,9 @@ func (q queries) QueueStats(ctx context.Context, queue string, now time.Time) (*
 }
 
 func (q queries) QueueNextVisible(ctx context.Context, queue string, fifo bool) (time.Time, error) {
-	get := q.q.QueueNextVisible
+	get := q.Queries.QueueNextVisible
 	if fifo {
-		get = q.q.QueueNextVisibleFIFO
+		get = q.Queries.QueueNextVisibleFIFO
 	}
 	next, err := get(ctx, queue)
 	if t, ok := next.(time.Time); ok && err == nil {
@@ -94,40 +94,36 @@ func (q queries) QueueNextVisible(ctx context.Context, queue string, fifo bool) 
 }
 
 func (q queries) TopicPut(ctx context.Context, name, project string) (bool, error) {
-	n, err := q.q.TopicPut(ctx, name, project)
+	n, err := q.Queries.TopicPut(ctx, name, project)
 	return n > 0, err
 }
 
 func (q queries) TopicProject(ctx context.Context, name string) (string, error) {
-	p, err := q.q.TopicProject(ctx, name)
+	p, err := q.Queries.TopicProject(ctx, name)
 	return p, notFound(err)
 }
 
 func (q queries) TopicKeep(ctx context.Context, name string) error {
-	_, err := q.q.TopicKeep(ctx, name)
+	_, err := q.Queries.TopicKeep(ctx, name)
 	return notFound(err)
 }
 
 func (q queries) TopicSubscribe(ctx context.Context, topic string, queues []string) error {
-	if err := q.q.TopicUnsubscribe(ctx, topic); err != nil {
+	if err := q.Queries.TopicUnsubscribe(ctx, topic); err != nil {
 		return err
 	}
 	if len(queues) == 0 {
 		return nil
 	}
-	return q.q.TopicSubscribe(ctx, topic, queues)
+	return q.Queries.TopicSubscribe(ctx, topic, queues)
 }
 
 func (q queries) TopicDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.q.TopicDeleteUnlisted(ctx, project, nonNil(keep))
-}
-
-func (q queries) TopicQueues(ctx context.Context, topic string) ([]string, error) {
-	return q.q.TopicQueues(ctx, topic)
+	return q.Queries.TopicDeleteUnlisted(ctx, project, nonNil(keep))
 }
 
 func (q queries) TopicRows(ctx context.Context, only string) ([]sqlstore.TopicRow, error) {
-	rows, err := q.q.TopicRows(ctx, only)
+	rows, err := q.Queries.TopicRows(ctx, only)
 	return sqlstore.Rows(rows, func(r pgdb.TopicRowsRow) sqlstore.TopicRow {
 		return sqlstore.TopicRow{Topic: r.Name, Project: r.Project, Queue: r.Queue}
 	}), err
@@ -139,7 +135,7 @@ func schedule(r pgdb.Schedule) record.Schedule {
 }
 
 func (q queries) ScheduleGet(ctx context.Context, name string) (*record.Schedule, error) {
-	r, err := q.q.ScheduleGet(ctx, name)
+	r, err := q.Queries.ScheduleGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -148,32 +144,32 @@ func (q queries) ScheduleGet(ctx context.Context, name string) (*record.Schedule
 }
 
 func (q queries) ScheduleInsert(ctx context.Context, sc record.Schedule) error {
-	return q.q.ScheduleInsert(ctx, pgdb.ScheduleInsertParams{Name: sc.Name, Project: sc.Project, Function: sc.Function,
+	return q.Queries.ScheduleInsert(ctx, pgdb.ScheduleInsertParams{Name: sc.Name, Project: sc.Project, Function: sc.Function,
 		Spec: sc.Spec, Timezone: sc.Timezone, NextFire: sc.NextFire})
 }
 
 func (q queries) ScheduleSetFunction(ctx context.Context, name, function string) error {
-	return q.q.ScheduleSetFunction(ctx, function, name)
+	return q.Queries.ScheduleSetFunction(ctx, function, name)
 }
 
 func (q queries) ScheduleUpdate(ctx context.Context, sc record.Schedule) error {
-	return q.q.ScheduleUpdate(ctx, pgdb.ScheduleUpdateParams{Function: sc.Function, Spec: sc.Spec, Timezone: sc.Timezone,
+	return q.Queries.ScheduleUpdate(ctx, pgdb.ScheduleUpdateParams{Function: sc.Function, Spec: sc.Spec, Timezone: sc.Timezone,
 		NextFire: sc.NextFire, Name: sc.Name})
 }
 
 func (q queries) ScheduleDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.q.ScheduleDeleteUnlisted(ctx, project, nonNil(keep))
+	return q.Queries.ScheduleDeleteUnlisted(ctx, project, nonNil(keep))
 }
 
 func (q queries) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
-	rows, err := q.q.ScheduleList(ctx)
+	rows, err := q.Queries.ScheduleList(ctx)
 	return sqlstore.Rows(rows, schedule), err
 }
 
 // ScheduleAdvance: a racing node's UPDATE waits for the row lock, then finds
 // next_fire changed.
 func (q queries) ScheduleAdvance(ctx context.Context, name string, expected, next time.Time) (bool, error) {
-	n, err := q.q.ScheduleAdvance(ctx, next, name, expected)
+	n, err := q.Queries.ScheduleAdvance(ctx, next, name, expected)
 	return n > 0, err
 }
 
@@ -187,7 +183,7 @@ func (q queries) MessageInsert(ctx context.Context, sentAt time.Time, msgs []sql
 		a.Queues[i], a.Bodies[i], a.Attributes[i] = m.Queue, m.Body, m.Attributes
 		a.GroupIds[i], a.DedupIds[i], a.VisibleAt[i] = m.GroupID, m.DedupID, m.VisibleAt
 	}
-	ids, err := q.q.MessageInsert(ctx, a)
+	ids, err := q.Queries.MessageInsert(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +193,6 @@ func (q queries) MessageInsert(ctx context.Context, sentAt time.Time, msgs []sql
 	// RETURNING follows no ORDER BY; the IDs were taken in batch order.
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids, nil
-}
-
-func (q queries) DedupPrune(ctx context.Context, cutoff time.Time) error {
-	return q.q.DedupPrune(ctx, cutoff)
 }
 
 // dedupColumns splits keys into the arrays the dedup statements read.
@@ -214,7 +206,7 @@ func dedupColumns(keys []sqlstore.DedupKey) (queues, dedups []string, ids []int6
 
 func (q queries) DedupClaim(ctx context.Context, keys []sqlstore.DedupKey, at, cutoff time.Time) ([]bool, error) {
 	queues, dedups, _ := dedupColumns(keys)
-	rows, err := q.q.DedupClaim(ctx, queues, dedups, at, cutoff)
+	rows, err := q.Queries.DedupClaim(ctx, queues, dedups, at, cutoff)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +223,7 @@ func (q queries) DedupClaim(ctx context.Context, keys []sqlstore.DedupKey, at, c
 
 func (q queries) DedupLookup(ctx context.Context, keys []sqlstore.DedupKey) ([]int64, error) {
 	queues, dedups, _ := dedupColumns(keys)
-	rows, err := q.q.DedupLookup(ctx, queues, dedups)
+	rows, err := q.Queries.DedupLookup(ctx, queues, dedups)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +243,7 @@ func (q queries) DedupSetMessage(ctx context.Context, keys []sqlstore.DedupKey) 
 		return nil
 	}
 	queues, dedups, ids := dedupColumns(keys)
-	return q.q.DedupSetMessage(ctx, queues, dedups, ids)
+	return q.Queries.DedupSetMessage(ctx, queues, dedups, ids)
 }
 
 // batcher is what both a pool and a transaction offer for pipelining.
@@ -337,7 +329,7 @@ func scanMessages(rows pgx.Rows) ([]record.Message, error) {
 }
 
 func (q queries) MessageAck(ctx context.Context, queue string, ids []int64, receipts []string) (int64, error) {
-	return q.q.MessageAck(ctx, ids, receipts, queue)
+	return q.Queries.MessageAck(ctx, ids, receipts, queue)
 }
 
 // MessageFail is written by hand: a pgx.Batch of the returns, the
@@ -378,7 +370,7 @@ func (q queries) MessageFail(ctx context.Context, f sqlstore.MessageFailBatch) e
 }
 
 func (q queries) MessagePeek(ctx context.Context, queue string, limit int) ([]record.Message, error) {
-	rows, err := q.q.MessagePeek(ctx, queue, int32(limit))
+	rows, err := q.Queries.MessagePeek(ctx, queue, int32(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +388,7 @@ func (q queries) MessagePeek(ctx context.Context, queue string, limit int) ([]re
 
 func (q queries) MessageRedrive(ctx context.Context, from, to string, limit int, now time.Time) (int64, error) {
 	if to == "" {
-		return q.q.MessageRedriveBack(ctx, now, from, int64(limit))
+		return q.Queries.MessageRedriveBack(ctx, now, from, int64(limit))
 	}
-	return q.q.MessageRedriveTo(ctx, to, now, from, int64(limit))
+	return q.Queries.MessageRedriveTo(ctx, to, now, from, int64(limit))
 }

@@ -40,18 +40,18 @@ func fromNullTime(t *time.Time) time.Time {
 // every write made under the locks (a join locking the tasks could return
 // execution rows older than the locks).
 func (q queries) FlowLock(ctx context.Context, ids []string) ([]sqlstore.FlowState, error) {
-	locked, err := q.q.FlowTaskLock(ctx, ids)
+	locked, err := q.Queries.FlowTaskLock(ctx, ids)
 	if err != nil || len(locked) == 0 {
 		return nil, err
 	}
-	rows, err := q.q.FlowState(ctx, locked)
+	rows, err := q.Queries.FlowState(ctx, locked)
 	return sqlstore.Rows(rows, func(r pgdb.FlowStateRow) sqlstore.FlowState {
 		return sqlstore.FlowState{ExecutionID: r.ExecutionID, Lease: r.Lease, Status: r.Status, Run: int(r.Run), HistoryLen: int(r.HistoryLen)}
 	}), err
 }
 
 func (q queries) FlowLockExecution(ctx context.Context, id string) (*record.FlowExecution, error) {
-	r, err := q.q.FlowLockExecution(ctx, id)
+	r, err := q.Queries.FlowLockExecution(ctx, id)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -60,7 +60,7 @@ func (q queries) FlowLockExecution(ctx context.Context, id string) (*record.Flow
 }
 
 func (q queries) FlowInsert(ctx context.Context, n sqlstore.FlowNew) (bool, error) {
-	c, err := q.q.FlowStart(ctx, flowStart(n))
+	c, err := q.Queries.FlowStart(ctx, flowStart(n))
 	return c == 1, err
 }
 
@@ -88,7 +88,7 @@ func flowEvents(id string, run int, events []record.FlowEvent) pgdb.FlowEventsAp
 }
 
 func (q queries) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
-	r, err := q.q.FlowGet(ctx, id)
+	r, err := q.Queries.FlowGet(ctx, id)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -104,7 +104,7 @@ func flowExecution(r pgdb.FlowExecution) record.FlowExecution {
 }
 
 func (q queries) FlowCreatedAt(ctx context.Context, id string) (time.Time, error) {
-	at, err := q.q.FlowCreatedAt(ctx, id)
+	at, err := q.Queries.FlowCreatedAt(ctx, id)
 	return utc(at), notFound(err)
 }
 
@@ -144,26 +144,26 @@ func (q queries) FlowList(ctx context.Context, p store.FlowListParams, before ti
 }
 
 func (q queries) FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]record.FlowEvent, error) {
-	rows, err := q.q.FlowHistory(ctx, id, int32(run), int32(afterSeq), pgtype.Int4{Int32: int32(limit), Valid: limit > 0})
+	rows, err := q.Queries.FlowHistory(ctx, id, int32(run), int32(afterSeq), pgtype.Int4{Int32: int32(limit), Valid: limit > 0})
 	return sqlstore.Rows(rows, func(r pgdb.FlowHistoryRow) record.FlowEvent {
 		return record.FlowEvent{Seq: int(r.Seq), Type: r.Type, Step: int(r.Step), Name: r.Name, Data: r.Data, Time: utc(r.Time)}
 	}), err
 }
 
 func (q queries) FlowInboxList(ctx context.Context, id string) ([]record.FlowInbox, error) {
-	rows, err := q.q.FlowInboxList(ctx, id)
+	rows, err := q.Queries.FlowInboxList(ctx, id)
 	return sqlstore.Rows(rows, func(r pgdb.FlowInbox) record.FlowInbox {
 		return record.FlowInbox{ID: r.ID, ExecutionID: r.ExecutionID, Kind: r.Kind, Name: r.Name, Data: r.Data, Time: utc(r.Time)}
 	}), err
 }
 
 func (q queries) FlowInboxInsert(ctx context.Context, m record.FlowInbox) (int64, error) {
-	return q.q.FlowInboxInsert(ctx, pgdb.FlowInboxInsertParams{ExecutionID: m.ExecutionID, Kind: m.Kind, Name: m.Name,
+	return q.Queries.FlowInboxInsert(ctx, pgdb.FlowInboxInsertParams{ExecutionID: m.ExecutionID, Kind: m.Kind, Name: m.Name,
 		Data: m.Data, Time: m.Time})
 }
 
 func (q queries) FlowClaim(ctx context.Context, prefix string, until, now time.Time, limit int) ([]sqlstore.FlowClaimed, error) {
-	rows, err := q.q.FlowClaim(ctx, prefix, &until, &now, int32(limit))
+	rows, err := q.Queries.FlowClaim(ctx, prefix, &until, &now, int32(limit))
 	return sqlstore.Rows(rows, func(r pgdb.FlowClaimRow) sqlstore.FlowClaimed {
 		return sqlstore.FlowClaimed{Due: fromNullTime(r.DueAt), Task: record.FlowTask{ExecutionID: r.ExecutionID,
 			Lease: r.Lease, LeaseUntil: fromNullTime(r.LeaseUntil), Attempts: int(r.Attempts)}}
@@ -176,17 +176,17 @@ func (q queries) FlowRenew(ctx context.Context, held []record.FlowTask, until ti
 	for i, h := range held {
 		ids[i], leases[i] = h.ExecutionID, h.Lease
 	}
-	return q.q.FlowRenew(ctx, &until, ids, leases)
+	return q.Queries.FlowRenew(ctx, &until, ids, leases)
 }
 
 func (q queries) FlowNextDue(ctx context.Context) (time.Time, time.Time, error) {
-	r, err := q.q.FlowNextDue(ctx)
+	r, err := q.Queries.FlowNextDue(ctx)
 	held, _ := r.Held.(time.Time)
 	return fromNullTime(r.Free), utc(held), err
 }
 
 func (q queries) FlowSweep(ctx context.Context, now time.Time, limit int) (int64, error) {
-	return q.q.FlowSweep(ctx, &now, int32(limit))
+	return q.Queries.FlowSweep(ctx, &now, int32(limit))
 }
 
 // FlowWrite queues the writes in one batch and sends it when fn returns:

@@ -68,7 +68,7 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
 	}
 	s := &Store{pool: pool, schema: schema, now: time.Now}
-	s.Store = sqlstore.New(driver{s: s, read: queries{q: pgdb.New(pool), db: pool, s: s}})
+	s.Store = sqlstore.New(driver{s: s, read: queries{Queries: pgdb.New(pool), db: pool, s: s}})
 	if s.schema == "" {
 		var cur *string
 		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&cur); err != nil {
@@ -201,7 +201,7 @@ var _ sqlstore.Driver = driver{}
 
 func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
 	return pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error {
-		return fn(queries{q: pgdb.New(tx), db: tx, s: d.s})
+		return fn(queries{Queries: pgdb.New(tx), db: tx, s: d.s})
 	})
 }
 
@@ -216,10 +216,11 @@ func (driver) IsUnique(err error) bool     { return isUnique(err) }
 func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
 
 // queries is sqlstore.Queries on one handle (a transaction or the pool): the
-// generated statements in q, db for the few written by hand. The area files
-// (deploy.go, ...) hold its methods.
+// generated statements embedded, db for the few written by hand. A generated
+// method whose signature is already the area's serves as is; the area files
+// (deploy.go, ...) hold the methods that convert.
 type queries struct {
-	q  *pgdb.Queries
+	*pgdb.Queries
 	db pgdb.DBTX
 	s  *Store
 }

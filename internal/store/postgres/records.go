@@ -17,16 +17,12 @@ import (
 // The records area of sqlstore.Queries: blobs, usage, logs and tokens.
 
 func (q queries) BlobPut(ctx context.Context, digest string, data []byte, at time.Time) error {
-	return q.q.BlobPut(ctx, digest, data, int64(len(data)), at)
+	return q.Queries.BlobPut(ctx, digest, data, int64(len(data)), at)
 }
 
 func (q queries) BlobGet(ctx context.Context, digest string) ([]byte, error) {
-	data, err := q.q.BlobGet(ctx, digest)
+	data, err := q.Queries.BlobGet(ctx, digest)
 	return data, notFound(err)
-}
-
-func (q queries) BlobExists(ctx context.Context, digest string) (bool, error) {
-	return q.q.BlobExists(ctx, digest)
 }
 
 // UsageInsert sends the batch as column arrays: one statement and one round
@@ -45,7 +41,7 @@ func (q queries) UsageInsert(ctx context.Context, records []record.Usage) error 
 		a.MemoryMb[i], a.Cold[i], a.Outcome[i], a.Status[i] = int32(u.MemoryMB), u.Cold, u.Outcome, int32(u.Status)
 		a.Error[i] = sqlstore.CleanText(u.Error)
 	}
-	return q.q.UsageInsert(ctx, a)
+	return q.Queries.UsageInsert(ctx, a)
 }
 
 // UsageList is written by hand: each optional filter adds a condition, so
@@ -81,10 +77,6 @@ func (q queries) UsageList(ctx context.Context, p store.UsageListParams) ([]reco
 		return u, err
 	})
 	return nilIfEmpty(out), err
-}
-
-func (q queries) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	return q.q.UsageDeleteBefore(ctx, t)
 }
 
 // LogInsert is written by hand: it is one pipelined batch.
@@ -164,16 +156,12 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 	return nilIfEmpty(out), err
 }
 
-func (q queries) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	return q.q.LogDeleteBefore(ctx, t)
-}
-
 func (q queries) TokenPut(ctx context.Context, t record.Token) error {
-	return q.q.TokenPut(ctx, t.Hash, t.Name, t.Project, t.CreatedAt)
+	return q.Queries.TokenPut(ctx, t.Hash, t.Name, t.Project, t.CreatedAt)
 }
 
 func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
-	r, err := q.q.TokenGet(ctx, hash)
+	r, err := q.Queries.TokenGet(ctx, hash)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -182,7 +170,7 @@ func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, erro
 }
 
 func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {
-	rows, err := q.q.TokenList(ctx)
+	rows, err := q.Queries.TokenList(ctx)
 	return sqlstore.Rows(rows, token), err
 }
 
@@ -191,11 +179,11 @@ func token(r pgdb.Token) record.Token {
 }
 
 func (q queries) TokenDelete(ctx context.Context, hash string) (bool, error) {
-	n, err := q.q.TokenDelete(ctx, hash)
+	n, err := q.Queries.TokenDelete(ctx, hash)
 	return n > 0, err
 }
 
 func (q queries) TokenCount(ctx context.Context) (int, error) {
-	n, err := q.q.TokenCount(ctx)
+	n, err := q.Queries.TokenCount(ctx)
 	return int(n), err
 }

@@ -16,20 +16,20 @@ import (
 // The bindings area of sqlstore.Queries: databases, KV and secrets.
 
 func (q queries) DatabaseUpsert(ctx context.Context, d record.DatabaseConfig) (bool, error) {
-	n, err := q.q.DatabaseUpsert(ctx, sqlitedb.DatabaseUpsertParams{Name: d.Name, Project: d.Project, Engine: d.Engine,
+	n, err := q.Queries.DatabaseUpsert(ctx, sqlitedb.DatabaseUpsertParams{Name: d.Name, Project: d.Project, Engine: d.Engine,
 		Url: d.URL, MaxConnections: int64(d.MaxConnections)})
 	return n > 0, err
 }
 
 func (q queries) DatabaseOwner(ctx context.Context, name string) (string, error) {
-	p, err := q.q.DatabaseOwner(ctx, name)
+	p, err := q.Queries.DatabaseOwner(ctx, name)
 	return p, notFound(err)
 }
 
 // DatabaseDeleteUnlisted passes keep as a JSON array (json_each): one
 // statement whatever its length.
 func (q queries) DatabaseDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.q.DatabaseDeleteUnlisted(ctx, project, jsonList(keep))
+	return q.Queries.DatabaseDeleteUnlisted(ctx, project, jsonList(keep))
 }
 
 // jsonList is names as a JSON array, never null (json_each would yield a
@@ -43,7 +43,7 @@ func jsonList(names []string) string {
 }
 
 func (q queries) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
-	r, err := q.q.DatabaseGet(ctx, name)
+	r, err := q.Queries.DatabaseGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -52,7 +52,7 @@ func (q queries) DatabaseGet(ctx context.Context, name string) (*record.Database
 }
 
 func (q queries) DatabaseList(ctx context.Context) ([]record.DatabaseConfig, error) {
-	rows, err := q.q.DatabaseList(ctx)
+	rows, err := q.Queries.DatabaseList(ctx)
 	return sqlstore.Rows(rows, database), err
 }
 
@@ -61,37 +61,33 @@ func database(r sqlitedb.Database) record.DatabaseConfig {
 }
 
 func (q queries) KVNamespaceUpsert(ctx context.Context, n record.KVNamespace) (bool, error) {
-	c, err := q.q.KVNamespaceUpsert(ctx, n.Name, n.Project)
+	c, err := q.Queries.KVNamespaceUpsert(ctx, n.Name, n.Project)
 	return c > 0, err
 }
 
 func (q queries) KVNamespaceOwner(ctx context.Context, name string) (string, error) {
-	p, err := q.q.KVNamespaceOwner(ctx, name)
+	p, err := q.Queries.KVNamespaceOwner(ctx, name)
 	return p, notFound(err)
 }
 
 func (q queries) KVNamespaceDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.q.KVNamespaceDeleteUnlisted(ctx, project, jsonList(keep))
+	return q.Queries.KVNamespaceDeleteUnlisted(ctx, project, jsonList(keep))
 }
 
 func (q queries) KVNamespaceList(ctx context.Context) ([]record.KVNamespace, error) {
-	rows, err := q.q.KVNamespaceList(ctx)
+	rows, err := q.Queries.KVNamespaceList(ctx)
 	return sqlstore.Rows(rows, func(r sqlitedb.KvNamespace) record.KVNamespace {
 		return record.KVNamespace{Name: r.Name, Project: r.Project}
 	}), err
-}
-
-func (q queries) KVNamespaceExists(ctx context.Context, name string) (bool, error) {
-	return q.q.KVNamespaceExists(ctx, name)
 }
 
 // KVGet looks the entry up alone, and the namespace only on a miss: reads
 // run in process, so a second statement on a miss costs less than joining
 // the namespace in on every hit.
 func (q queries) KVGet(ctx context.Context, namespace, key string, now time.Time) (*record.KVEntry, error) {
-	r, err := q.q.KVGet(ctx, namespace, key, micros(now))
+	r, err := q.Queries.KVGet(ctx, namespace, key, micros(now))
 	if errors.Is(err, sql.ErrNoRows) {
-		ok, err := q.q.KVNamespaceExists(ctx, namespace)
+		ok, err := q.Queries.KVNamespaceExists(ctx, namespace)
 		if err != nil || ok {
 			return nil, err
 		}
@@ -104,26 +100,26 @@ func (q queries) KVGet(ctx context.Context, namespace, key string, now time.Time
 }
 
 func (q queries) KVPut(ctx context.Context, namespace string, e record.KVEntry) error {
-	return q.q.KVPut(ctx, sqlitedb.KVPutParams{Namespace: namespace, Key: e.Key, Value: e.Value,
+	return q.Queries.KVPut(ctx, sqlitedb.KVPutParams{Namespace: namespace, Key: e.Key, Value: e.Value,
 		ExpiresAt: nullMicros(e.ExpiresAt), UpdatedAt: micros(e.UpdatedAt)})
 }
 
 // KVDelete is two statements in the Write's transaction: SQLite has no
 // DELETE inside a WITH.
 func (q queries) KVDelete(ctx context.Context, namespace, key string) (bool, bool, time.Time, error) {
-	expires, err := q.q.KVDelete(ctx, namespace, key)
+	expires, err := q.Queries.KVDelete(ctx, namespace, key)
 	if err == nil {
 		return true, true, fromNullMicros(expires), nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return false, false, time.Time{}, err
 	}
-	ok, err := q.q.KVNamespaceExists(ctx, namespace)
+	ok, err := q.Queries.KVNamespaceExists(ctx, namespace)
 	return ok, false, time.Time{}, err
 }
 
 func (q queries) KVList(ctx context.Context, r sqlstore.KVRange) ([]record.KVEntry, error) {
-	rows, err := q.q.KVList(ctx, sqlitedb.KVListParams{Namespace: r.Namespace, Key: r.From, Key_2: r.End,
+	rows, err := q.Queries.KVList(ctx, sqlitedb.KVListParams{Namespace: r.Namespace, Key: r.From, Key_2: r.End,
 		Column4: micros(r.Now), Limit: int64(r.Limit)})
 	return sqlstore.Rows(rows, func(r sqlitedb.KVListRow) record.KVEntry {
 		return record.KVEntry{Key: r.Key, Value: r.Value, ExpiresAt: fromNullMicros(r.ExpiresAt), UpdatedAt: fromMicros(r.UpdatedAt)}
@@ -131,27 +127,27 @@ func (q queries) KVList(ctx context.Context, r sqlstore.KVRange) ([]record.KVEnt
 }
 
 func (q queries) KVDeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
-	return q.q.KVDeleteExpired(ctx, micros(now), int64(limit))
+	return q.Queries.KVDeleteExpired(ctx, micros(now), int64(limit))
 }
 
 func (q queries) SecretPut(ctx context.Context, project, name string, ciphertext []byte, at time.Time) error {
-	return q.q.SecretPut(ctx, project, name, ciphertext, micros(at))
+	return q.Queries.SecretPut(ctx, project, name, ciphertext, micros(at))
 }
 
 func (q queries) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
-	ct, err := q.q.SecretGet(ctx, project, name)
+	ct, err := q.Queries.SecretGet(ctx, project, name)
 	return ct, notFound(err)
 }
 
 func (q queries) SecretList(ctx context.Context) ([]record.SecretInfo, error) {
-	rows, err := q.q.SecretList(ctx)
+	rows, err := q.Queries.SecretList(ctx)
 	return sqlstore.Rows(rows, func(r sqlitedb.SecretListRow) record.SecretInfo {
 		return record.SecretInfo{Project: r.Project, Name: r.Name, UpdatedAt: fromMicros(r.UpdatedAt)}
 	}), err
 }
 
 func (q queries) SecretDelete(ctx context.Context, project, name string) (bool, error) {
-	n, err := q.q.SecretDelete(ctx, project, name)
+	n, err := q.Queries.SecretDelete(ctx, project, name)
 	return n > 0, err
 }
 

@@ -16,7 +16,7 @@ import (
 // receive needs no row locks: nobody else writes between its statements.
 
 func (q queries) QueuePut(ctx context.Context, project string, c record.QueueConfig) (bool, error) {
-	n, err := q.q.QueuePut(ctx, sqlitedb.QueuePutParams{Name: c.Name, Project: project, Kind: c.Kind,
+	n, err := q.Queries.QueuePut(ctx, sqlitedb.QueuePutParams{Name: c.Name, Project: project, Kind: c.Kind,
 		VisibilityTimeoutNs: int64(c.VisibilityTimeout), MaxReceives: int64(c.MaxReceives), DeadLetter: c.DeadLetter,
 		Fifo: boolInt(c.FIFO), Consumer: c.Consumer, BatchSize: int64(c.BatchSize), RetryBaseNs: int64(c.RetryBase)})
 	return n > 0, err
@@ -30,7 +30,7 @@ func boolInt(b bool) int64 {
 }
 
 func (q queries) QueueProject(ctx context.Context, name string) (string, error) {
-	p, err := q.q.QueueProject(ctx, name)
+	p, err := q.Queries.QueueProject(ctx, name)
 	return p, notFound(err)
 }
 
@@ -54,7 +54,7 @@ func (q queries) QueueDeleteUnlisted(ctx context.Context, project string, keep [
 	if err != nil {
 		return err
 	}
-	return q.q.QueueDeleteUnlisted(ctx, project, list)
+	return q.Queries.QueueDeleteUnlisted(ctx, project, list)
 }
 
 func queueConfig(r sqlitedb.Queue) record.QueueConfig {
@@ -64,7 +64,7 @@ func queueConfig(r sqlitedb.Queue) record.QueueConfig {
 }
 
 func (q queries) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
-	r, err := q.q.QueueGet(ctx, name)
+	r, err := q.Queries.QueueGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -73,12 +73,12 @@ func (q queries) QueueGet(ctx context.Context, name string) (*record.QueueConfig
 }
 
 func (q queries) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
-	rows, err := q.q.QueueList(ctx)
+	rows, err := q.Queries.QueueList(ctx)
 	return sqlstore.Rows(rows, queueConfig), err
 }
 
 func (q queries) QueueStats(ctx context.Context, queue string, now time.Time) (*record.QueueStats, error) {
-	r, err := q.q.QueueStats(ctx, micros(now), queue)
+	r, err := q.Queries.QueueStats(ctx, micros(now), queue)
 	if err != nil {
 		return nil, err
 	}
@@ -90,9 +90,9 @@ func (q queries) QueueStats(ctx context.Context, queue string, now time.Time) (*
 }
 
 func (q queries) QueueNextVisible(ctx context.Context, queue string, fifo bool) (time.Time, error) {
-	get := q.q.QueueNextVisible
+	get := q.Queries.QueueNextVisible
 	if fifo {
-		get = q.q.QueueNextVisibleFIFO
+		get = q.Queries.QueueNextVisibleFIFO
 	}
 	next, err := get(ctx, queue)
 	if us, ok := next.(int64); ok && err == nil {
@@ -102,12 +102,12 @@ func (q queries) QueueNextVisible(ctx context.Context, queue string, fifo bool) 
 }
 
 func (q queries) TopicPut(ctx context.Context, name, project string) (bool, error) {
-	n, err := q.q.TopicPut(ctx, name, project)
+	n, err := q.Queries.TopicPut(ctx, name, project)
 	return n > 0, err
 }
 
 func (q queries) TopicProject(ctx context.Context, name string) (string, error) {
-	p, err := q.q.TopicProject(ctx, name)
+	p, err := q.Queries.TopicProject(ctx, name)
 	return p, notFound(err)
 }
 
@@ -117,11 +117,11 @@ func (q queries) TopicKeep(ctx context.Context, name string) error {
 }
 
 func (q queries) TopicSubscribe(ctx context.Context, topic string, queues []string) error {
-	if err := q.q.TopicUnsubscribe(ctx, topic); err != nil {
+	if err := q.Queries.TopicUnsubscribe(ctx, topic); err != nil {
 		return err
 	}
 	for _, queue := range queues {
-		if err := q.q.TopicSubscribe(ctx, topic, queue); err != nil {
+		if err := q.Queries.TopicSubscribe(ctx, topic, queue); err != nil {
 			return err
 		}
 	}
@@ -133,15 +133,11 @@ func (q queries) TopicDeleteUnlisted(ctx context.Context, project string, keep [
 	if err != nil {
 		return err
 	}
-	return q.q.TopicDeleteUnlisted(ctx, project, list)
-}
-
-func (q queries) TopicQueues(ctx context.Context, topic string) ([]string, error) {
-	return q.q.TopicQueues(ctx, topic)
+	return q.Queries.TopicDeleteUnlisted(ctx, project, list)
 }
 
 func (q queries) TopicRows(ctx context.Context, only string) ([]sqlstore.TopicRow, error) {
-	rows, err := q.q.TopicRows(ctx, only)
+	rows, err := q.Queries.TopicRows(ctx, only)
 	return sqlstore.Rows(rows, func(r sqlitedb.TopicRowsRow) sqlstore.TopicRow {
 		return sqlstore.TopicRow{Topic: r.Name, Project: r.Project, Queue: r.Queue}
 	}), err
@@ -153,7 +149,7 @@ func schedule(r sqlitedb.Schedule) record.Schedule {
 }
 
 func (q queries) ScheduleGet(ctx context.Context, name string) (*record.Schedule, error) {
-	r, err := q.q.ScheduleGet(ctx, name)
+	r, err := q.Queries.ScheduleGet(ctx, name)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -162,16 +158,16 @@ func (q queries) ScheduleGet(ctx context.Context, name string) (*record.Schedule
 }
 
 func (q queries) ScheduleInsert(ctx context.Context, sc record.Schedule) error {
-	return q.q.ScheduleInsert(ctx, sqlitedb.ScheduleInsertParams{Name: sc.Name, Project: sc.Project, Function: sc.Function,
+	return q.Queries.ScheduleInsert(ctx, sqlitedb.ScheduleInsertParams{Name: sc.Name, Project: sc.Project, Function: sc.Function,
 		Spec: sc.Spec, Timezone: sc.Timezone, NextFire: micros(sc.NextFire)})
 }
 
 func (q queries) ScheduleSetFunction(ctx context.Context, name, function string) error {
-	return q.q.ScheduleSetFunction(ctx, function, name)
+	return q.Queries.ScheduleSetFunction(ctx, function, name)
 }
 
 func (q queries) ScheduleUpdate(ctx context.Context, sc record.Schedule) error {
-	return q.q.ScheduleUpdate(ctx, sqlitedb.ScheduleUpdateParams{Function: sc.Function, Spec: sc.Spec, Timezone: sc.Timezone,
+	return q.Queries.ScheduleUpdate(ctx, sqlitedb.ScheduleUpdateParams{Function: sc.Function, Spec: sc.Spec, Timezone: sc.Timezone,
 		NextFire: micros(sc.NextFire), Name: sc.Name})
 }
 
@@ -180,16 +176,16 @@ func (q queries) ScheduleDeleteUnlisted(ctx context.Context, project string, kee
 	if err != nil {
 		return err
 	}
-	return q.q.ScheduleDeleteUnlisted(ctx, project, list)
+	return q.Queries.ScheduleDeleteUnlisted(ctx, project, list)
 }
 
 func (q queries) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
-	rows, err := q.q.ScheduleList(ctx)
+	rows, err := q.Queries.ScheduleList(ctx)
 	return sqlstore.Rows(rows, schedule), err
 }
 
 func (q queries) ScheduleAdvance(ctx context.Context, name string, expected, next time.Time) (bool, error) {
-	n, err := q.q.ScheduleAdvance(ctx, micros(next), name, micros(expected))
+	n, err := q.Queries.ScheduleAdvance(ctx, micros(next), name, micros(expected))
 	return n > 0, err
 }
 
@@ -231,7 +227,7 @@ func (q queries) MessageInsert(ctx context.Context, sentAt time.Time, msgs []sql
 }
 
 func (q queries) DedupPrune(ctx context.Context, cutoff time.Time) error {
-	return q.q.DedupPrune(ctx, micros(cutoff))
+	return q.Queries.DedupPrune(ctx, micros(cutoff))
 }
 
 // DedupClaim runs one statement a key: in-process, so no round trips to
@@ -240,7 +236,7 @@ func (q queries) DedupPrune(ctx context.Context, cutoff time.Time) error {
 func (q queries) DedupClaim(ctx context.Context, keys []sqlstore.DedupKey, at, _ time.Time) ([]bool, error) {
 	claimed := make([]bool, len(keys))
 	for i, k := range keys {
-		n, err := q.q.DedupClaim(ctx, k.Queue, k.DedupID, micros(at))
+		n, err := q.Queries.DedupClaim(ctx, k.Queue, k.DedupID, micros(at))
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +248,7 @@ func (q queries) DedupClaim(ctx context.Context, keys []sqlstore.DedupKey, at, _
 func (q queries) DedupLookup(ctx context.Context, keys []sqlstore.DedupKey) ([]int64, error) {
 	ids := make([]int64, len(keys))
 	for i, k := range keys {
-		id, err := q.q.DedupLookup(ctx, k.Queue, k.DedupID)
+		id, err := q.Queries.DedupLookup(ctx, k.Queue, k.DedupID)
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +259,7 @@ func (q queries) DedupLookup(ctx context.Context, keys []sqlstore.DedupKey) ([]i
 
 func (q queries) DedupSetMessage(ctx context.Context, keys []sqlstore.DedupKey) error {
 	for _, k := range keys {
-		if err := q.q.DedupSetMessage(ctx, k.MessageID, k.Queue, k.DedupID); err != nil {
+		if err := q.Queries.DedupSetMessage(ctx, k.MessageID, k.Queue, k.DedupID); err != nil {
 			return err
 		}
 	}
@@ -305,10 +301,10 @@ func (q queries) MessageReceive(ctx context.Context, c sqlstore.MessageClaim) ([
 	var rows []sqlitedb.Message
 	var err error
 	if c.FIFO {
-		rows, err = q.q.MessageClaimFIFO(ctx, sqlitedb.MessageClaimFIFOParams{Token: c.Token, Until: micros(c.Until),
+		rows, err = q.Queries.MessageClaimFIFO(ctx, sqlitedb.MessageClaimFIFOParams{Token: c.Token, Until: micros(c.Until),
 			Queue: c.Queue, Now: now, Max: int64(c.Max)})
 	} else {
-		rows, err = q.q.MessageClaim(ctx, sqlitedb.MessageClaimParams{Token: c.Token, Until: micros(c.Until),
+		rows, err = q.Queries.MessageClaim(ctx, sqlitedb.MessageClaimParams{Token: c.Token, Until: micros(c.Until),
 			Queue: c.Queue, Now: now, Max: int64(c.Max)})
 	}
 	if err != nil {
@@ -319,9 +315,9 @@ func (q queries) MessageReceive(ctx context.Context, c sqlstore.MessageClaim) ([
 
 func (q queries) exhausted(ctx context.Context, queue, deadLetter string, maxReceives int, now int64) error {
 	if deadLetter == "" {
-		return q.q.MessageDeleteExhausted(ctx, queue, now, int64(maxReceives))
+		return q.Queries.MessageDeleteExhausted(ctx, queue, now, int64(maxReceives))
 	}
-	return q.q.MessageDeadLetterExhausted(ctx, deadLetter, now, queue, int64(maxReceives))
+	return q.Queries.MessageDeadLetterExhausted(ctx, deadLetter, now, queue, int64(maxReceives))
 }
 
 // MessageAck is written by hand: a VALUES list of run-time length. It looks
@@ -347,7 +343,7 @@ func (q queries) MessageAck(ctx context.Context, queue string, ids []int64, rece
 func (q queries) MessageFail(ctx context.Context, f sqlstore.MessageFailBatch) error {
 	now := micros(f.Now)
 	for _, r := range f.Returns {
-		if err := q.q.MessageReturn(ctx, now+r.Delay.Microseconds(), r.ID, r.Receipt, f.Queue); err != nil {
+		if err := q.Queries.MessageReturn(ctx, now+r.Delay.Microseconds(), r.ID, r.Receipt, f.Queue); err != nil {
 			return err
 		}
 	}
@@ -387,7 +383,7 @@ func (q queries) MessageFail(ctx context.Context, f sqlstore.MessageFailBatch) e
 }
 
 func (q queries) MessagePeek(ctx context.Context, queue string, limit int) ([]record.Message, error) {
-	rows, err := q.q.MessagePeek(ctx, queue, int64(limit))
+	rows, err := q.Queries.MessagePeek(ctx, queue, int64(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +396,7 @@ func (q queries) MessageRedrive(ctx context.Context, from, to string, limit int,
 		lim = -1 // SQLite: no limit
 	}
 	if to == "" {
-		return q.q.MessageRedriveBack(ctx, micros(now), from, lim)
+		return q.Queries.MessageRedriveBack(ctx, micros(now), from, lim)
 	}
-	return q.q.MessageRedriveTo(ctx, to, micros(now), from, lim)
+	return q.Queries.MessageRedriveTo(ctx, to, micros(now), from, lim)
 }

@@ -35,7 +35,7 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 func (q queries) FlowLock(ctx context.Context, ids []string) ([]sqlstore.FlowState, error) {
 	var out []sqlstore.FlowState
 	for start := 0; start < len(ids); start += insertChunk {
-		rows, err := q.q.FlowState(ctx, ids[start:min(start+insertChunk, len(ids))])
+		rows, err := q.Queries.FlowState(ctx, ids[start:min(start+insertChunk, len(ids))])
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +54,7 @@ func (q queries) FlowLockExecution(ctx context.Context, id string) (*record.Flow
 // FlowInsert is three statements: SQLite has no INSERT inside a WITH.
 func (q queries) FlowInsert(ctx context.Context, n sqlstore.FlowNew) (bool, error) {
 	e := n.Execution
-	c, err := q.q.FlowExecInsert(ctx, sqlitedb.FlowExecInsertParams{ID: e.ID, Project: e.Project, Workflow: e.Workflow,
+	c, err := q.Queries.FlowExecInsert(ctx, sqlitedb.FlowExecInsertParams{ID: e.ID, Project: e.Project, Workflow: e.Workflow,
 		Function: e.Function, Input: e.Input, TraceID: e.TraceID, ParentID: e.ParentID, ParentStep: int64(e.ParentStep),
 		HistoryLen: int64(len(n.Events)), Now: micros(n.Now)})
 	if err != nil || c == 0 {
@@ -63,7 +63,7 @@ func (q queries) FlowInsert(ctx context.Context, n sqlstore.FlowNew) (bool, erro
 	if err := q.flowEvents(ctx, e.ID, 1, n.Events); err != nil {
 		return false, err
 	}
-	return true, q.q.FlowTaskInsert(ctx, sqlitedb.FlowTaskInsertParams{ExecutionID: e.ID, DueAt: nullMicros(n.DueAt),
+	return true, q.Queries.FlowTaskInsert(ctx, sqlitedb.FlowTaskInsertParams{ExecutionID: e.ID, DueAt: nullMicros(n.DueAt),
 		Lease: n.Lease, LeaseUntil: nullMicros(n.LeaseUntil), Attempts: int64(n.Attempts)})
 }
 
@@ -87,7 +87,7 @@ func (q queries) flowEvents(ctx context.Context, id string, run int, events []re
 }
 
 func (q queries) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
-	r, err := q.q.FlowGet(ctx, id)
+	r, err := q.Queries.FlowGet(ctx, id)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -103,7 +103,7 @@ func flowExecution(r sqlitedb.FlowExecution) record.FlowExecution {
 }
 
 func (q queries) FlowCreatedAt(ctx context.Context, id string) (time.Time, error) {
-	at, err := q.q.FlowCreatedAt(ctx, id)
+	at, err := q.Queries.FlowCreatedAt(ctx, id)
 	return fromMicros(at), notFound(err)
 }
 
@@ -148,26 +148,26 @@ func (q queries) FlowHistory(ctx context.Context, id string, run, afterSeq, limi
 	if limit <= 0 {
 		lim = -1 // SQLite: no limit
 	}
-	rows, err := q.q.FlowHistory(ctx, id, int64(run), int64(afterSeq), lim)
+	rows, err := q.Queries.FlowHistory(ctx, id, int64(run), int64(afterSeq), lim)
 	return sqlstore.Rows(rows, func(r sqlitedb.FlowHistoryRow) record.FlowEvent {
 		return record.FlowEvent{Seq: int(r.Seq), Type: r.Type, Step: int(r.Step), Name: r.Name, Data: r.Data, Time: fromMicros(r.Time)}
 	}), err
 }
 
 func (q queries) FlowInboxList(ctx context.Context, id string) ([]record.FlowInbox, error) {
-	rows, err := q.q.FlowInboxList(ctx, id)
+	rows, err := q.Queries.FlowInboxList(ctx, id)
 	return sqlstore.Rows(rows, func(r sqlitedb.FlowInbox) record.FlowInbox {
 		return record.FlowInbox{ID: r.ID, ExecutionID: r.ExecutionID, Kind: r.Kind, Name: r.Name, Data: r.Data, Time: fromMicros(r.Time)}
 	}), err
 }
 
 func (q queries) FlowInboxInsert(ctx context.Context, m record.FlowInbox) (int64, error) {
-	return q.q.FlowInboxInsert(ctx, sqlitedb.FlowInboxInsertParams{ExecutionID: m.ExecutionID, Kind: m.Kind, Name: m.Name,
+	return q.Queries.FlowInboxInsert(ctx, sqlitedb.FlowInboxInsertParams{ExecutionID: m.ExecutionID, Kind: m.Kind, Name: m.Name,
 		Data: m.Data, Time: micros(m.Time)})
 }
 
 func (q queries) FlowClaim(ctx context.Context, prefix string, until, now time.Time, limit int) ([]sqlstore.FlowClaimed, error) {
-	rows, err := q.q.FlowClaim(ctx, prefix, nullMicros(until), nullMicros(now), int64(limit))
+	rows, err := q.Queries.FlowClaim(ctx, prefix, nullMicros(until), nullMicros(now), int64(limit))
 	return sqlstore.Rows(rows, func(r sqlitedb.FlowClaimRow) sqlstore.FlowClaimed {
 		return sqlstore.FlowClaimed{Due: fromNullMicros(r.DueAt), Task: record.FlowTask{ExecutionID: r.ExecutionID,
 			Lease: r.Lease, LeaseUntil: fromNullMicros(r.LeaseUntil), Attempts: int(r.Attempts)}}
@@ -178,7 +178,7 @@ func (q queries) FlowClaim(ctx context.Context, prefix string, until, now time.T
 func (q queries) FlowRenew(ctx context.Context, held []record.FlowTask, until time.Time) ([]string, error) {
 	var kept []string
 	for _, h := range held {
-		n, err := q.q.FlowRenew(ctx, nullMicros(until), h.ExecutionID, h.Lease)
+		n, err := q.Queries.FlowRenew(ctx, nullMicros(until), h.ExecutionID, h.Lease)
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +190,7 @@ func (q queries) FlowRenew(ctx context.Context, held []record.FlowTask, until ti
 }
 
 func (q queries) FlowNextDue(ctx context.Context) (time.Time, time.Time, error) {
-	r, err := q.q.FlowNextDue(ctx)
+	r, err := q.Queries.FlowNextDue(ctx)
 	held, _ := r.Held.(int64)
 	if r.Held == nil {
 		return fromNullMicros(r.Free), time.Time{}, err
@@ -199,7 +199,7 @@ func (q queries) FlowNextDue(ctx context.Context) (time.Time, time.Time, error) 
 }
 
 func (q queries) FlowSweep(ctx context.Context, now time.Time, limit int) (int64, error) {
-	return q.q.FlowSweep(ctx, nullMicros(now), int64(limit))
+	return q.Queries.FlowSweep(ctx, nullMicros(now), int64(limit))
 }
 
 // FlowWrite runs each write at once on the transaction.
@@ -235,57 +235,57 @@ func (w *flowWriter) Events(id string, run int, events []record.FlowEvent) {
 }
 
 func (w *flowWriter) Send(m record.FlowInbox) {
-	w.keep(w.q.q.FlowInboxSend(w.ctx, sqlitedb.FlowInboxSendParams{ExecutionID: m.ExecutionID, Kind: m.Kind, Name: m.Name,
+	w.keep(w.q.Queries.FlowInboxSend(w.ctx, sqlitedb.FlowInboxSendParams{ExecutionID: m.ExecutionID, Kind: m.Kind, Name: m.Name,
 		Data: m.Data, Time: micros(m.Time)}))
 }
 
 func (w *flowWriter) InboxDelete(id string, ids []int64) {
 	for start := 0; start < len(ids); start += insertChunk {
-		w.keep(w.q.q.FlowInboxDelete(w.ctx, id, ids[start:min(start+insertChunk, len(ids))]))
+		w.keep(w.q.Queries.FlowInboxDelete(w.ctx, id, ids[start:min(start+insertChunk, len(ids))]))
 	}
 }
 
 func (w *flowWriter) InboxClear(id, keepKind string) {
-	w.keep(w.q.q.FlowInboxClear(w.ctx, id, keepKind))
+	w.keep(w.q.Queries.FlowInboxClear(w.ctx, id, keepKind))
 }
 
 func (w *flowWriter) Wake(id string, now time.Time) {
-	w.keep(w.q.q.FlowWake(w.ctx, nullMicros(now), id))
+	w.keep(w.q.Queries.FlowWake(w.ctx, nullMicros(now), id))
 }
 
 func (w *flowWriter) ExecUpdate(id string, historyLen int, now time.Time) {
-	w.keep(w.q.q.FlowExecUpdate(w.ctx, int64(historyLen), micros(now), id))
+	w.keep(w.q.Queries.FlowExecUpdate(w.ctx, int64(historyLen), micros(now), id))
 }
 
 func (w *flowWriter) ExecNewRun(id string, run int, input []byte, historyLen int, now time.Time) {
-	w.keep(w.q.q.FlowExecNewRun(w.ctx, sqlitedb.FlowExecNewRunParams{ID: id, Run: int64(run), Input: input,
+	w.keep(w.q.Queries.FlowExecNewRun(w.ctx, sqlitedb.FlowExecNewRunParams{ID: id, Run: int64(run), Input: input,
 		HistoryLen: int64(historyLen), UpdatedAt: micros(now)}))
 }
 
 func (w *flowWriter) ExecClose(id string, historyLen int, c store.FlowClose, now time.Time) {
-	w.keep(w.q.q.FlowExecClose(w.ctx, sqlitedb.FlowExecCloseParams{ID: id, Status: c.Status, Output: c.Output, Error: c.Error,
+	w.keep(w.q.Queries.FlowExecClose(w.ctx, sqlitedb.FlowExecCloseParams{ID: id, Status: c.Status, Output: c.Output, Error: c.Error,
 		HistoryLen: int64(historyLen), Now: micros(now), RetainUntil: nullMicros(c.RetainUntil)}))
 }
 
 func (w *flowWriter) ExecReopen(id string, run int, input []byte, historyLen int, now time.Time) {
-	w.keep(w.q.q.FlowExecReopen(w.ctx, sqlitedb.FlowExecReopenParams{ID: id, Run: int64(run), Input: input,
+	w.keep(w.q.Queries.FlowExecReopen(w.ctx, sqlitedb.FlowExecReopenParams{ID: id, Run: int64(run), Input: input,
 		HistoryLen: int64(historyLen), UpdatedAt: micros(now)}))
 }
 
 func (w *flowWriter) TaskInsert(id string, due time.Time) {
-	w.keep(w.q.q.FlowTaskInsert(w.ctx, sqlitedb.FlowTaskInsertParams{ExecutionID: id, DueAt: nullMicros(due)}))
+	w.keep(w.q.Queries.FlowTaskInsert(w.ctx, sqlitedb.FlowTaskInsertParams{ExecutionID: id, DueAt: nullMicros(due)}))
 }
 
-func (w *flowWriter) TaskDelete(id string) { w.keep(w.q.q.FlowTaskDelete(w.ctx, id)) }
+func (w *flowWriter) TaskDelete(id string) { w.keep(w.q.Queries.FlowTaskDelete(w.ctx, id)) }
 
 func (w *flowWriter) TaskReset(id string, due time.Time) {
-	w.keep(w.q.q.FlowTaskReset(w.ctx, nullMicros(due), id))
+	w.keep(w.q.Queries.FlowTaskReset(w.ctx, nullMicros(due), id))
 }
 
 func (w *flowWriter) TaskRelease(id string, due, now time.Time, inboxSeen int64) {
-	w.keep(w.q.q.FlowTaskRelease(w.ctx, id, inboxSeen, micros(now), nullMicros(due)))
+	w.keep(w.q.Queries.FlowTaskRelease(w.ctx, id, inboxSeen, micros(now), nullMicros(due)))
 }
 
 func (w *flowWriter) TaskExtend(id string, until time.Time) {
-	w.keep(w.q.q.FlowTaskExtend(w.ctx, nullMicros(until), id))
+	w.keep(w.q.Queries.FlowTaskExtend(w.ctx, nullMicros(until), id))
 }

@@ -14,16 +14,12 @@ import (
 // The records area of sqlstore.Queries: blobs, usage, logs and tokens.
 
 func (q queries) BlobPut(ctx context.Context, digest string, data []byte, at time.Time) error {
-	return q.q.BlobPut(ctx, digest, data, int64(len(data)), micros(at))
+	return q.Queries.BlobPut(ctx, digest, data, int64(len(data)), micros(at))
 }
 
 func (q queries) BlobGet(ctx context.Context, digest string) ([]byte, error) {
-	data, err := q.q.BlobGet(ctx, digest)
+	data, err := q.Queries.BlobGet(ctx, digest)
 	return data, notFound(err)
-}
-
-func (q queries) BlobExists(ctx context.Context, digest string) (bool, error) {
-	return q.q.BlobExists(ctx, digest)
 }
 
 // Rows per multi-row INSERT. SQLite allows 32766 bound parameters per
@@ -91,7 +87,7 @@ func (q queries) UsageList(ctx context.Context, p store.UsageListParams) ([]reco
 }
 
 func (q queries) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	return q.q.UsageDeleteBefore(ctx, micros(t))
+	return q.Queries.UsageDeleteBefore(ctx, micros(t))
 }
 
 const logCols = 7
@@ -157,15 +153,15 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 }
 
 func (q queries) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	return q.q.LogDeleteBefore(ctx, micros(t))
+	return q.Queries.LogDeleteBefore(ctx, micros(t))
 }
 
 func (q queries) TokenPut(ctx context.Context, t record.Token) error {
-	return q.q.TokenPut(ctx, t.Hash, t.Name, t.Project, micros(t.CreatedAt))
+	return q.Queries.TokenPut(ctx, t.Hash, t.Name, t.Project, micros(t.CreatedAt))
 }
 
 func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
-	r, err := q.q.TokenGet(ctx, hash)
+	r, err := q.Queries.TokenGet(ctx, hash)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -174,7 +170,7 @@ func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, erro
 }
 
 func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {
-	rows, err := q.q.TokenList(ctx)
+	rows, err := q.Queries.TokenList(ctx)
 	return sqlstore.Rows(rows, token), err
 }
 
@@ -183,11 +179,11 @@ func token(r sqlitedb.Token) record.Token {
 }
 
 func (q queries) TokenDelete(ctx context.Context, hash string) (bool, error) {
-	n, err := q.q.TokenDelete(ctx, hash)
+	n, err := q.Queries.TokenDelete(ctx, hash)
 	return n > 0, err
 }
 
 func (q queries) TokenCount(ctx context.Context) (int, error) {
-	n, err := q.q.TokenCount(ctx)
+	n, err := q.Queries.TokenCount(ctx)
 	return int(n), err
 }

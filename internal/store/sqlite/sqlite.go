@@ -86,7 +86,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{Store: sqlstore.New(driver{w: w, r: r, read: queries{q: sqlitedb.New(r), db: r}}), path: path, w: w, r: r, now: time.Now}
+	s := &Store{Store: sqlstore.New(driver{w: w, r: r, read: queries{Queries: sqlitedb.New(r), db: r}}), path: path, w: w, r: r, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
@@ -214,7 +214,7 @@ func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error
 	if err != nil {
 		return err
 	}
-	if err := fn(queries{q: sqlitedb.New(tx), db: tx}); err != nil {
+	if err := fn(queries{Queries: sqlitedb.New(tx), db: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -231,10 +231,11 @@ func (driver) IsUnique(err error) bool     { return isUnique(err) }
 func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
 
 // queries is sqlstore.Queries on one handle (a write transaction or the read
-// pool): the generated statements in q, db for the few written by hand. The
-// area files (deploy.go, ...) hold its methods.
+// pool): the generated statements embedded, db for the few written by hand.
+// A generated method whose signature is already the area's serves as is; the
+// area files (deploy.go, ...) hold the methods that convert.
 type queries struct {
-	q  *sqlitedb.Queries
+	*sqlitedb.Queries
 	db sqlitedb.DBTX
 }
 
