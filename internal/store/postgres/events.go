@@ -57,11 +57,7 @@ func queueConfig(r pgdb.Queue) record.QueueConfig {
 
 func (q queries) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
 	r, err := q.Queries.QueueGet(ctx, name)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	c := queueConfig(r)
-	return &c, nil
+	return sqlstore.One(r, notFound(err), queueConfig)
 }
 
 func (q queries) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
@@ -136,11 +132,7 @@ func schedule(r pgdb.Schedule) record.Schedule {
 
 func (q queries) ScheduleGet(ctx context.Context, name string) (*record.Schedule, error) {
 	r, err := q.Queries.ScheduleGet(ctx, name)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	sc := schedule(r)
-	return &sc, nil
+	return sqlstore.One(r, notFound(err), schedule)
 }
 
 func (q queries) ScheduleInsert(ctx context.Context, sc record.Schedule) error {

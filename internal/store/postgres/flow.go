@@ -52,11 +52,7 @@ func (q queries) FlowLock(ctx context.Context, ids []string) ([]sqlstore.FlowSta
 
 func (q queries) FlowLockExecution(ctx context.Context, id string) (*record.FlowExecution, error) {
 	r, err := q.Queries.FlowLockExecution(ctx, id)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	e := flowExecution(r)
-	return &e, nil
+	return sqlstore.One(r, notFound(err), flowExecution)
 }
 
 func (q queries) FlowInsert(ctx context.Context, n sqlstore.FlowNew) (bool, error) {
@@ -89,11 +85,7 @@ func flowEvents(id string, run int, events []record.FlowEvent) pgdb.FlowEventsAp
 
 func (q queries) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
 	r, err := q.Queries.FlowGet(ctx, id)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	e := flowExecution(r)
-	return &e, nil
+	return sqlstore.One(r, notFound(err), flowExecution)
 }
 
 func flowExecution(r pgdb.FlowExecution) record.FlowExecution {

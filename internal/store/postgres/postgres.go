@@ -28,7 +28,6 @@ type Store struct {
 	*sqlstore.Store
 	pool   *pgxpool.Pool
 	schema string // where the tables live; part of every advisory lock key
-	now    func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -67,7 +66,7 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
 	}
-	s := &Store{pool: pool, schema: schema, now: time.Now}
+	s := &Store{pool: pool, schema: schema}
 	s.Store = sqlstore.New(driver{s: s, read: queries{Queries: pgdb.New(pool), db: pool, s: s}})
 	if s.schema == "" {
 		var cur *string
@@ -88,13 +87,6 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	return s, nil
 }
 
-// SetNow replaces the clock the store reads for "now" (message visibility,
-// dedup windows, created times). For tests; call it before using the store.
-func (s *Store) SetNow(now func() time.Time) {
-	s.now = now
-	s.Store.SetNow(now)
-}
-
 // Close closes the pool.
 func (s *Store) Close() error {
 	s.pool.Close()
@@ -113,15 +105,10 @@ func (s *Store) lockKey(purpose string) int64 {
 
 func loadMigrations() ([]sqlstore.Migration, error) { return sqlstore.LoadMigrations(migrationFS) }
 
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations. It holds a session advisory lock throughout, so nodes
-// starting together take turns: the first applies, the others find the work
-// recorded. Each migration runs in its own transaction with its record.
+// migrate applies the embedded migrations (sqlstore.Migrate) holding a
+// session advisory lock throughout, so nodes starting together take turns:
+// the first applies, the others find the work recorded.
 func (s *Store) migrate(ctx context.Context, createSchema bool) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -147,47 +134,39 @@ func (s *Store) migrate(ctx context.Context, createSchema bool) error {
 			return fmt.Errorf("create schema: %w", err)
 		}
 	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return s.Migrate(ctx, migrationFS, func(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return fn(migrationTx{tx}) })
+	})
+}
+
+// migrationTx is a transaction of sqlstore.Migrate on the connection that
+// holds the migration lock.
+type migrationTx struct{ tx pgx.Tx }
+
+func (m migrationTx) Setup(ctx context.Context) error {
+	_, err := m.tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer     PRIMARY KEY,
 		name       text        NOT NULL,
 		applied_at timestamptz NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	)`)
+	return err
+}
+
+func (m migrationTx) Applied(ctx context.Context, version int) (bool, error) {
+	var n int
+	err := m.tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n)
+	return n > 0, err
+}
+
+func (m migrationTx) Apply(ctx context.Context, mg sqlstore.Migration, at time.Time) error {
+	// No arguments: pgx sends it with the simple protocol, which accepts a
+	// file of several statements.
+	if _, err := m.tx.Exec(ctx, mg.SQL); err != nil {
+		return err
 	}
-	applied := map[int]bool{}
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		applied[v] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
-	}
-	for _, m := range ms {
-		if applied[m.Version] {
-			continue
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			// No arguments: pgx sends it with the simple protocol, which
-			// accepts a file of several statements.
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.Version, m.Name, s.now())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.Name, err)
-		}
-	}
-	return nil
+	_, err := m.tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		mg.Version, mg.Name, at)
+	return err
 }
 
 // driver is sqlstore.Driver on the pool. It points back at the Store for

@@ -44,11 +44,7 @@ func jsonList(names []string) string {
 
 func (q queries) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
 	r, err := q.Queries.DatabaseGet(ctx, name)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	d := database(r)
-	return &d, nil
+	return sqlstore.One(r, notFound(err), database)
 }
 
 func (q queries) DatabaseList(ctx context.Context) ([]record.DatabaseConfig, error) {

@@ -22,11 +22,7 @@ func (q queries) FunctionProject(ctx context.Context, name string) (string, erro
 
 func (q queries) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
 	r, err := q.Queries.FunctionGet(ctx, name)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	f := function(r)
-	return &f, nil
+	return sqlstore.One(r, notFound(err), function)
 }
 
 func (q queries) FunctionList(ctx context.Context) ([]record.Function, error) {
@@ -60,11 +56,7 @@ func (q queries) VersionInsert(ctx context.Context, v *record.Version, config []
 
 func (q queries) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
 	r, err := q.Queries.VersionGet(ctx, function, int64(number))
-	if err != nil {
-		return nil, notFound(err)
-	}
-	v, err := version(r)
-	return &v, err
+	return sqlstore.OneErr(r, notFound(err), version)
 }
 
 func (q queries) VersionList(ctx context.Context, function string) ([]record.Version, error) {

@@ -88,11 +88,7 @@ func (q queries) flowEvents(ctx context.Context, id string, run int, events []re
 
 func (q queries) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
 	r, err := q.Queries.FlowGet(ctx, id)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	e := flowExecution(r)
-	return &e, nil
+	return sqlstore.One(r, notFound(err), flowExecution)
 }
 
 func flowExecution(r sqlitedb.FlowExecution) record.FlowExecution {

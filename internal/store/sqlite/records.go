@@ -162,11 +162,7 @@ func (q queries) TokenPut(ctx context.Context, t record.Token) error {
 
 func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
 	r, err := q.Queries.TokenGet(ctx, hash)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	t := token(r)
-	return &t, nil
+	return sqlstore.One(r, notFound(err), token)
 }
 
 func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {

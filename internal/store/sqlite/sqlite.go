@@ -31,7 +31,6 @@ type Store struct {
 	path string
 	w    *sql.DB // exactly one connection: the single writer
 	r    *sql.DB // read-only pool
-	now  func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -86,19 +85,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{Store: sqlstore.New(driver{w: w, r: r, read: queries{Queries: sqlitedb.New(r), db: r}}), path: path, w: w, r: r, now: time.Now}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{Store: sqlstore.New(driver{w: w, r: r, read: queries{Queries: sqlitedb.New(r), db: r}}), path: path, w: w, r: r}
+	if err := s.Migrate(ctx, migrationFS, s.migrationTx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
 	return s, nil
-}
-
-// SetNow replaces the clock the store reads for "now" (message visibility,
-// dedup windows, created times). For tests; call it before using the store.
-func (s *Store) SetNow(now func() time.Time) {
-	s.now = now
-	s.Store.SetNow(now)
 }
 
 // Close closes both handles.
@@ -108,49 +100,40 @@ func (s *Store) Close() error {
 
 func loadMigrations() ([]sqlstore.Migration, error) { return sqlstore.LoadMigrations(migrationFS) }
 
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations, each in its own transaction together with its record.
-// The transactions begin IMMEDIATE, so two processes opening the same file at
-// once take turns and the second finds the first's work recorded.
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
-	// In a write transaction too: as an autocommit statement it could
-	// meet another process's fresh commit and fail with SQLITE_BUSY
-	// instead of waiting.
-	if err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER PRIMARY KEY,
-			name       TEXT    NOT NULL,
-			applied_at INTEGER NOT NULL
-		)`)
+// migrationTx is a write transaction of sqlstore.Migrate. They begin
+// IMMEDIATE, so two processes opening the same file at once take turns and
+// the second finds the first's work recorded. Even creating
+// schema_migrations runs in one: as an autocommit statement it could meet
+// another process's fresh commit and fail with SQLITE_BUSY instead of
+// waiting.
+type migrationTx struct{ tx *sql.Tx }
+
+func (s *Store) migrationTx(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return fn(migrationTx{tx}) })
+}
+
+func (m migrationTx) Setup(ctx context.Context) error {
+	_, err := m.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`)
+	return err
+}
+
+func (m migrationTx) Applied(ctx context.Context, version int) (bool, error) {
+	var n int
+	err := m.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n)
+	return n > 0, err
+}
+
+func (m migrationTx) Apply(ctx context.Context, mg sqlstore.Migration, at time.Time) error {
+	if _, err := m.tx.ExecContext(ctx, mg.SQL); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	for _, m := range ms {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, micros(s.now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.Name, err)
-		}
-	}
-	return nil
+	_, err := m.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		mg.Version, mg.Name, micros(at))
+	return err
 }
 
 // setWAL sets journal_mode=WAL. SQLite answers SQLITE_BUSY at once, without

@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Migration is one migrations/NNNN_name.sql file of a backend.
@@ -16,9 +18,7 @@ type Migration struct {
 }
 
 // LoadMigrations reads the *.sql files of fsys's migrations directory,
-// ordered by the number their names start with. How they are applied
-// (locks, transactions, the schema_migrations table's types) is the
-// backend's.
+// ordered by the number their names start with.
 func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, "migrations")
 	if err != nil {
@@ -44,4 +44,43 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 		}
 	}
 	return ms, nil
+}
+
+// MigrationTx is one transaction of Migrate in a backend's dialect.
+type MigrationTx interface {
+	// Setup creates schema_migrations if it is missing.
+	Setup(ctx context.Context) error
+	// Applied reports whether version is recorded in schema_migrations.
+	Applied(ctx context.Context, version int) (bool, error)
+	// Apply runs the migration's file and records it as applied at.
+	Apply(ctx context.Context, m Migration, at time.Time) error
+}
+
+// Migrate applies fsys's migrations not yet recorded in schema_migrations,
+// each in its own transaction together with its record, so a failed one
+// leaves no trace. inTx runs fn in one transaction on whatever serialises
+// migrating processes (SQLite's IMMEDIATE transactions, a PostgreSQL
+// advisory lock held around the whole call): a process that waited finds
+// the first one's work recorded.
+func (s *Store) Migrate(ctx context.Context, fsys fs.FS, inTx func(ctx context.Context, fn func(MigrationTx) error) error) error {
+	ms, err := LoadMigrations(fsys)
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if err := inTx(ctx, func(tx MigrationTx) error { return tx.Setup(ctx) }); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		err := inTx(ctx, func(tx MigrationTx) error {
+			done, err := tx.Applied(ctx, m.Version)
+			if err != nil || done {
+				return err
+			}
+			return tx.Apply(ctx, m, s.nowUTC())
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }

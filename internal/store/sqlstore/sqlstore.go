@@ -103,3 +103,25 @@ func RowsErr[R, T any](rows []R, conv func(R) (T, error)) ([]T, error) {
 	}
 	return out, nil
 }
+
+// One converts the generated row of a one-row query to a record, passing
+// err (already mapped to store.ErrNotFound by the backend) through.
+func One[R, T any](r R, err error, conv func(R) T) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	t := conv(r)
+	return &t, nil
+}
+
+// OneErr is One for a conversion that can fail.
+func OneErr[R, T any](r R, err error, conv func(R) (T, error)) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	t, err := conv(r)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
