@@ -22,10 +22,6 @@ func (q queries) DatabaseOwner(ctx context.Context, name string) (string, error)
 	return p, notFound(err)
 }
 
-func (q queries) DatabaseDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.Queries.DatabaseDeleteUnlisted(ctx, project, nonNil(keep))
-}
-
 func (q queries) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
 	r, err := q.Queries.DatabaseGet(ctx, name)
 	return sqlstore.One(r, notFound(err), database)
@@ -48,10 +44,6 @@ func (q queries) KVNamespaceUpsert(ctx context.Context, n record.KVNamespace) (b
 func (q queries) KVNamespaceOwner(ctx context.Context, name string) (string, error) {
 	p, err := q.Queries.KVNamespaceOwner(ctx, name)
 	return p, notFound(err)
-}
-
-func (q queries) KVNamespaceDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.Queries.KVNamespaceDeleteUnlisted(ctx, project, nonNil(keep))
 }
 
 func (q queries) KVNamespaceList(ctx context.Context) ([]record.KVNamespace, error) {

@@ -37,18 +37,6 @@ func (q queries) QueueKeep(ctx context.Context, name string) error {
 	return notFound(err)
 }
 
-func (q queries) QueueDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.Queries.QueueDeleteUnlisted(ctx, project, nonNil(keep))
-}
-
-// nonNil binds "none" as an empty array rather than NULL.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 func queueConfig(r pgdb.Queue) record.QueueConfig {
 	return record.QueueConfig{Name: r.Name, Project: r.Project, Kind: r.Kind, VisibilityTimeout: time.Duration(r.VisibilityTimeoutNs),
 		MaxReceives: int(r.MaxReceives), DeadLetter: r.DeadLetter, FIFO: r.Fifo, Consumer: r.Consumer,
@@ -114,10 +102,6 @@ func (q queries) TopicSubscribe(ctx context.Context, topic string, queues []stri
 	return q.Queries.TopicSubscribe(ctx, topic, queues)
 }
 
-func (q queries) TopicDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.Queries.TopicDeleteUnlisted(ctx, project, nonNil(keep))
-}
-
 func (q queries) TopicRows(ctx context.Context, only string) ([]sqlstore.TopicRow, error) {
 	rows, err := q.Queries.TopicRows(ctx, only)
 	return sqlstore.Rows(rows, func(r pgdb.TopicRowsRow) sqlstore.TopicRow {
@@ -147,10 +131,6 @@ func (q queries) ScheduleSetFunction(ctx context.Context, name, function string)
 func (q queries) ScheduleUpdate(ctx context.Context, sc record.Schedule) error {
 	return q.Queries.ScheduleUpdate(ctx, pgdb.ScheduleUpdateParams{Function: sc.Function, Spec: sc.Spec, Timezone: sc.Timezone,
 		NextFire: sc.NextFire, Name: sc.Name})
-}
-
-func (q queries) ScheduleDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	return q.Queries.ScheduleDeleteUnlisted(ctx, project, nonNil(keep))
 }
 
 func (q queries) ScheduleList(ctx context.Context) ([]record.Schedule, error) {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -40,21 +39,8 @@ func (q queries) QueueKeep(ctx context.Context, name string) error {
 	return err
 }
 
-// keepList is the JSON array the DeleteUnlisted queries read with json_each.
-func keepList(keep []string) (string, error) {
-	if keep == nil {
-		keep = []string{}
-	}
-	b, err := json.Marshal(keep)
-	return string(b), err
-}
-
 func (q queries) QueueDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	list, err := keepList(keep)
-	if err != nil {
-		return err
-	}
-	return q.Queries.QueueDeleteUnlisted(ctx, project, list)
+	return q.Queries.QueueDeleteUnlisted(ctx, project, jsonList(keep))
 }
 
 func queueConfig(r sqlitedb.Queue) record.QueueConfig {
@@ -125,11 +111,7 @@ func (q queries) TopicSubscribe(ctx context.Context, topic string, queues []stri
 }
 
 func (q queries) TopicDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	list, err := keepList(keep)
-	if err != nil {
-		return err
-	}
-	return q.Queries.TopicDeleteUnlisted(ctx, project, list)
+	return q.Queries.TopicDeleteUnlisted(ctx, project, jsonList(keep))
 }
 
 func (q queries) TopicRows(ctx context.Context, only string) ([]sqlstore.TopicRow, error) {
@@ -164,11 +146,7 @@ func (q queries) ScheduleUpdate(ctx context.Context, sc record.Schedule) error {
 }
 
 func (q queries) ScheduleDeleteUnlisted(ctx context.Context, project string, keep []string) error {
-	list, err := keepList(keep)
-	if err != nil {
-		return err
-	}
-	return q.Queries.ScheduleDeleteUnlisted(ctx, project, list)
+	return q.Queries.ScheduleDeleteUnlisted(ctx, project, jsonList(keep))
 }
 
 func (q queries) ScheduleList(ctx context.Context) ([]record.Schedule, error) {

@@ -39,7 +39,9 @@ type Driver interface {
 // Conventions for implementations: a query expecting one row returns
 // store.ErrNotFound, bare, when there is none (the rules add what was looked
 // up); times go in and come out as time.Time in UTC, however the backend
-// stores them; methods take and return record types, never generated rows.
+// stores them; methods take and return record types, never generated rows;
+// the keep list of a DeleteUnlisted method is never nil (the rules pass an
+// empty one), so PostgreSQL binds an empty array, not NULL.
 type Queries interface {
 	DeployQueries
 	RecordQueries
