@@ -2,7 +2,7 @@
 # a fresh Debian machine; `make test` is exactly what CI runs.
 export STRATA_TEST_POSTGRES ?=
 
-.PHONY: deps install test test-short bench lint
+.PHONY: deps install test test-short bench lint generate check-generated
 
 # clang-14 + wasi-libc build the C command guests (examples/command-guest,
 # the runtime's CGI test guest); wrk drives the HTTP benchmarks.
@@ -17,7 +17,7 @@ install:
 
 # Unit tests, the store conformance suite (on PostgreSQL too when
 # STRATA_TEST_POSTGRES is set) and end-to-end tests with the real binary.
-test: lint
+test: lint check-generated
 	go test -race -count=1 -timeout 20m $(RACE_PKGS)
 	go test -count=1 -timeout 30m ./...
 
@@ -39,3 +39,21 @@ test-short:
 
 bench:
 	go run ./bench
+
+# sqlc turns each store backend's queries/*.sql into typed Go
+# (internal/store/sqlc.yaml). Its version is pinned in tools/go.mod, a module
+# of its own so sqlc's dependencies stay out of ours; the binary is built once
+# into .cache/ (a minute or two cold, cgo; then reused until tools/go.mod
+# changes).
+SQLC := $(CURDIR)/.cache/bin/sqlc-$(shell sed -n 's|^require github.com/sqlc-dev/sqlc ||p' tools/go.mod)
+
+$(SQLC): tools/go.mod tools/go.sum
+	cd tools && go build -o $(SQLC) github.com/sqlc-dev/sqlc/cmd/sqlc
+
+generate: $(SQLC)
+	$(SQLC) generate -f internal/store/sqlc.yaml
+
+# Fails when the committed generated code is not what the queries and
+# migrations generate (someone edited a .sql file and not regenerated).
+check-generated: $(SQLC)
+	@$(SQLC) diff -f internal/store/sqlc.yaml || { echo "generated store code is out of date: run make generate"; exit 1; }

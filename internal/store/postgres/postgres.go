@@ -6,29 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"regexp"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/postgres/internal/pgdb"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Store is store.Store on PostgreSQL.
+// Store is store.Store on PostgreSQL: the rules of sqlstore over this
+// package's driver.
 type Store struct {
+	*sqlstore.Store
 	pool   *pgxpool.Pool
 	schema string // where the tables live; part of every advisory lock key
-	now    func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -67,7 +66,8 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
 	}
-	s := &Store{pool: pool, schema: schema, now: time.Now}
+	s := &Store{pool: pool, schema: schema}
+	s.Store = sqlstore.New(driver{s: s, read: queries{Queries: pgdb.New(pool), db: pool, s: s}})
 	if s.schema == "" {
 		var cur *string
 		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&cur); err != nil {
@@ -87,10 +87,6 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	return s, nil
 }
 
-// SetNow replaces the clock the store reads for "now" (message visibility,
-// dedup windows, created times). For tests; call it before using the store.
-func (s *Store) SetNow(now func() time.Time) { s.now = now }
-
 // Close closes the pool.
 func (s *Store) Close() error {
 	s.pool.Close()
@@ -107,48 +103,12 @@ func (s *Store) lockKey(purpose string) int64 {
 	return int64(h.Sum64())
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+func loadMigrations() ([]sqlstore.Migration, error) { return sqlstore.LoadMigrations(migrationFS) }
 
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-	return ms, nil
-}
-
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations. It holds a session advisory lock throughout, so nodes
-// starting together take turns: the first applies, the others find the work
-// recorded. Each migration runs in its own transaction with its record.
+// migrate applies the embedded migrations (sqlstore.Migrate) holding a
+// session advisory lock throughout, so nodes starting together take turns:
+// the first applies, the others find the work recorded.
 func (s *Store) migrate(ctx context.Context, createSchema bool) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -174,47 +134,84 @@ func (s *Store) migrate(ctx context.Context, createSchema bool) error {
 			return fmt.Errorf("create schema: %w", err)
 		}
 	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return s.Migrate(ctx, migrationFS, func(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return fn(migrationTx{tx}) })
+	})
+}
+
+// migrationTx is a transaction of sqlstore.Migrate on the connection that
+// holds the migration lock.
+type migrationTx struct{ tx pgx.Tx }
+
+func (m migrationTx) Setup(ctx context.Context) error {
+	_, err := m.tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer     PRIMARY KEY,
 		name       text        NOT NULL,
 		applied_at timestamptz NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	)`)
+	return err
+}
+
+func (m migrationTx) Applied(ctx context.Context, version int) (bool, error) {
+	var n int
+	err := m.tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n)
+	return n > 0, err
+}
+
+func (m migrationTx) Apply(ctx context.Context, mg sqlstore.Migration, at time.Time) error {
+	// No arguments: pgx sends it with the simple protocol, which accepts a
+	// file of several statements.
+	if _, err := m.tx.Exec(ctx, mg.SQL); err != nil {
+		return err
 	}
-	applied := map[int]bool{}
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+	_, err := m.tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		mg.Version, mg.Name, at)
+	return err
+}
+
+// driver is sqlstore.Driver on the pool. It points back at the Store for
+// the schema, which advisory lock keys include.
+type driver struct {
+	s    *Store
+	read sqlstore.Queries // built once: Read is on every read path
+}
+
+var _ sqlstore.Driver = driver{}
+
+func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	return pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error {
+		return fn(queries{Queries: pgdb.New(tx), db: tx, s: d.s})
+	})
+}
+
+// Write autocommits on the pool: one statement needs no BEGIN/COMMIT.
+func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	return fn(d.Read())
+}
+
+func (d driver) Read() sqlstore.Queries { return d.read }
+
+func (driver) IsUnique(err error) bool     { return isUnique(err) }
+func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
+
+// queries is sqlstore.Queries on one handle (a transaction or the pool): the
+// generated statements embedded, db for the few written by hand. A generated
+// method whose signature is already the area's serves as is; the area files
+// (deploy.go, ...) hold the methods that convert.
+type queries struct {
+	*pgdb.Queries
+	db pgdb.DBTX
+	s  *Store
+}
+
+var _ sqlstore.Queries = queries{}
+
+// notFound maps "no row" to the bare store.ErrNotFound the rules expect.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
 	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return fmt.Errorf("read schema_migrations: %w", err)
-		}
-		applied[v] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
-	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			// No arguments: pgx sends it with the simple protocol, which
-			// accepts a file of several statements.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, s.now())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
-		}
-	}
-	return nil
+	return err
 }
 
 func isForeignKey(err error) bool {
@@ -231,11 +228,10 @@ func isUnique(err error) bool {
 // local zone.
 func utc(t time.Time) time.Time { return t.UTC() }
 
-// cleanText makes guest-provided text storable: PostgreSQL text holds
-// neither NUL nor invalid UTF-8, and one bad byte must not lose a batch.
-func cleanText(s string) string {
-	if !strings.ContainsRune(s, 0) && utf8.ValidString(s) {
-		return s
+// nilIfEmpty keeps "nothing" as a nil slice on both backends.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return s
 }

@@ -235,8 +235,8 @@ func TestMigration0002KeepsOldRoutes(t *testing.T) {
 		`CREATE SCHEMA ` + schema,
 		`SET search_path = ` + schema,
 		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
-		ms[0].sql,
-		`INSERT INTO schema_migrations VALUES (1, '` + ms[0].name + `', now())`,
+		ms[0].SQL,
+		`INSERT INTO schema_migrations VALUES (1, '` + ms[0].Name + `', now())`,
 		`INSERT INTO functions VALUES ('f', 'p', 1, now(), now())`,
 		`INSERT INTO routes (method, path, project, function) VALUES ('GET', '/f', 'p', 'f')`,
 	} {
@@ -291,10 +291,10 @@ func TestMigration0008SecretsPerProject(t *testing.T) {
 		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`,
 	}
 	for _, m := range ms {
-		if m.version >= 8 {
+		if m.Version >= 8 {
 			break
 		}
-		qs = append(qs, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, m.version, m.name))
+		qs = append(qs, m.SQL, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', now())`, m.Version, m.Name))
 	}
 	qs = append(qs,
 		`INSERT INTO functions VALUES ('api', 'shop', 1, now(), now())`,

@@ -6,11 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,17 +17,20 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlite/internal/sqlitedb"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Store is store.Store on a SQLite file.
+// Store is store.Store on a SQLite file: the rules of sqlstore over this
+// package's driver.
 type Store struct {
+	*sqlstore.Store
 	path string
 	w    *sql.DB // exactly one connection: the single writer
 	r    *sql.DB // read-only pool
-	now  func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,100 +85,55 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s := &Store{path: path, w: w, r: r, now: time.Now}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{Store: sqlstore.New(driver{w: w, r: r, read: queries{Queries: sqlitedb.New(r), db: r}}), path: path, w: w, r: r}
+	if err := s.Migrate(ctx, migrationFS, s.migrationTx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
 	return s, nil
 }
 
-// SetNow replaces the clock the store reads for "now" (message visibility,
-// dedup windows, created times). For tests; call it before using the store.
-func (s *Store) SetNow(now func() time.Time) { s.now = now }
-
 // Close closes both handles.
 func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// migration is one embedded migrations/NNNN_name.sql file.
-type migration struct {
-	version int
-	name    string
-	sql     string
+func loadMigrations() ([]sqlstore.Migration, error) { return sqlstore.LoadMigrations(migrationFS) }
+
+// migrationTx is a write transaction of sqlstore.Migrate. They begin
+// IMMEDIATE, so two processes opening the same file at once take turns and
+// the second finds the first's work recorded. Even creating
+// schema_migrations runs in one: as an autocommit statement it could meet
+// another process's fresh commit and fail with SQLITE_BUSY instead of
+// waiting.
+type migrationTx struct{ tx *sql.Tx }
+
+func (s *Store) migrationTx(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return fn(migrationTx{tx}) })
 }
 
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-	return ms, nil
+func (m migrationTx) Setup(ctx context.Context) error {
+	_, err := m.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`)
+	return err
 }
 
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations, each in its own transaction together with its record.
-// The transactions begin IMMEDIATE, so two processes opening the same file at
-// once take turns and the second finds the first's work recorded.
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
-	// In a write transaction too: as an autocommit statement it could
-	// meet another process's fresh commit and fail with SQLITE_BUSY
-	// instead of waiting.
-	if err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER PRIMARY KEY,
-			name       TEXT    NOT NULL,
-			applied_at INTEGER NOT NULL
-		)`)
+func (m migrationTx) Applied(ctx context.Context, version int) (bool, error) {
+	var n int
+	err := m.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n)
+	return n > 0, err
+}
+
+func (m migrationTx) Apply(ctx context.Context, mg sqlstore.Migration, at time.Time) error {
+	if _, err := m.tx.ExecContext(ctx, mg.SQL); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	for _, m := range ms {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, micros(s.now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
-		}
-	}
-	return nil
+	_, err := m.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		mg.Version, mg.Name, micros(at))
+	return err
 }
 
 // setWAL sets journal_mode=WAL. SQLite answers SQLITE_BUSY at once, without
@@ -227,6 +183,55 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
+// driver is sqlstore.Driver on the two handles: write transactions on the
+// single writer, reads on the read-only pool.
+type driver struct {
+	w, r *sql.DB
+	read sqlstore.Queries // built once: Read is on every read path
+}
+
+var _ sqlstore.Driver = driver{}
+
+func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(queries{Queries: sqlitedb.New(tx), db: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error {
+	return d.InTx(ctx, fn)
+}
+
+func (d driver) Read() sqlstore.Queries { return d.read }
+
+func (driver) IsUnique(err error) bool     { return isUnique(err) }
+func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
+
+// queries is sqlstore.Queries on one handle (a write transaction or the read
+// pool): the generated statements embedded, db for the few written by hand.
+// A generated method whose signature is already the area's serves as is; the
+// area files (deploy.go, ...) hold the methods that convert.
+type queries struct {
+	*sqlitedb.Queries
+	db sqlitedb.DBTX
+}
+
+var _ sqlstore.Queries = queries{}
+
+// notFound maps "no row" to the bare store.ErrNotFound the rules expect.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
 // isForeignKey reports whether err is a FOREIGN KEY violation.
 func isForeignKey(err error) bool {
 	var e *sqlite.Error
@@ -240,4 +245,31 @@ func isUnique(err error) bool {
 		return false
 	}
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// exec runs one write statement in its own IMMEDIATE transaction: as a bare
+// autocommit statement it could fail with SQLITE_BUSY instead of waiting when
+// another process shares the file.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
+// placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func placeholders(rows, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	var b strings.Builder
+	b.Grow(rows * (len(row) + 2))
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }

@@ -133,8 +133,8 @@ func TestMigration0002KeepsOldRoutes(t *testing.T) {
 	require.NoError(t, err)
 	for _, q := range []string{
 		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
-		ms[0].sql,
-		`INSERT INTO schema_migrations VALUES (1, '` + ms[0].name + `', 0)`,
+		ms[0].SQL,
+		`INSERT INTO schema_migrations VALUES (1, '` + ms[0].Name + `', 0)`,
 		`INSERT INTO functions VALUES ('f', 'p', 1, 0, 0)`,
 		`INSERT INTO routes (method, path, project, function) VALUES ('GET', '/f', 'p', 'f')`,
 	} {
@@ -204,10 +204,10 @@ func TestMigration0008SecretsPerProject(t *testing.T) {
 	require.NoError(t, err)
 	qs := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`}
 	for _, m := range ms {
-		if m.version >= 8 {
+		if m.Version >= 8 {
 			break
 		}
-		qs = append(qs, m.sql, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, m.version, m.name))
+		qs = append(qs, m.SQL, fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, m.Version, m.Name))
 	}
 	qs = append(qs,
 		`INSERT INTO functions VALUES ('api', 'shop', 1, 0, 0)`,

@@ -1,0 +1,31 @@
+-- name: BlobPut :exec
+INSERT INTO blobs (sha256, data, size, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (sha256) DO NOTHING;
+
+-- name: BlobGet :one
+SELECT data FROM blobs WHERE sha256 = ?;
+
+-- name: BlobExists :one
+SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?);
+
+-- name: UsageDeleteBefore :execrows
+DELETE FROM usage WHERE start_at < ?;
+
+-- name: LogDeleteBefore :execrows
+DELETE FROM logs WHERE logged_at < ?;
+
+-- name: TokenPut :exec
+INSERT INTO tokens (hash, name, project, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project;
+
+-- name: TokenGet :one
+SELECT * FROM tokens WHERE hash = ?;
+
+-- name: TokenList :many
+SELECT * FROM tokens ORDER BY created_at, hash;
+
+-- name: TokenDelete :execrows
+DELETE FROM tokens WHERE hash = ?;
+
+-- name: TokenCount :one
+SELECT count(*) FROM tokens;
