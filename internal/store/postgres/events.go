@@ -346,16 +346,12 @@ func (q queries) MessagePeek(ctx context.Context, queue string, limit int) ([]re
 	if err != nil {
 		return nil, err
 	}
-	var out []record.Message
-	for _, r := range rows {
+	return sqlstore.RowsErr(rows, func(r pgdb.MessagePeekRow) (record.Message, error) {
 		m := record.Message{ID: r.ID, Queue: r.Queue, Body: r.Body, GroupID: r.GroupID, DedupID: r.DedupID,
 			SentAt: r.SentAt, VisibleAt: r.VisibleAt, ReceiveCount: int(r.ReceiveCount), Receipt: r.Receipt, LastError: r.LastError}
-		if err := sqlstore.DecodeMessage(&m, r.Attributes); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+		err := sqlstore.DecodeMessage(&m, r.Attributes) // before m is read: a return list's order is unspecified
+		return m, err
+	})
 }
 
 func (q queries) MessageRedrive(ctx context.Context, from, to string, limit int, now time.Time) (int64, error) {

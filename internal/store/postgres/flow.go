@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,26 +101,19 @@ func (q queries) FlowCreatedAt(ctx context.Context, id string) (time.Time, error
 // FlowList is written by hand: each optional filter adds a condition, so
 // that the indexes on (project|status, created_at, id) serve it.
 func (q queries) FlowList(ctx context.Context, p store.FlowListParams, before time.Time) ([]record.FlowExecution, error) {
-	var where strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	for _, f := range []struct{ col, v string }{
-		{"project", p.Project}, {"workflow", p.Workflow}, {"status", p.Status}, {"parent_id", p.ParentID},
-	} {
-		if f.v != "" {
-			where.WriteString(` AND ` + f.col + ` = ` + arg(f.v))
-		}
-	}
+	f := sqlstore.NewFilter(param)
+	f.Eq("project", p.Project)
+	f.Eq("workflow", p.Workflow)
+	f.Eq("status", p.Status)
+	f.Eq("parent_id", p.ParentID)
 	if p.Before != "" {
-		c, b := arg(before), arg(p.Before)
-		where.WriteString(` AND (created_at < ` + c + ` OR (created_at = ` + c + ` AND id COLLATE "C" < ` + b + `))`)
+		c, b := f.Arg(before), f.Arg(p.Before)
+		f.And(`(created_at < ` + c + ` OR (created_at = ` + c + ` AND id COLLATE "C" < ` + b + `))`)
 	}
+	limit := f.Arg(p.Limit) // bound before f.Args is read below
 	rows, err := q.db.Query(ctx, `SELECT id, project, workflow, function, run, status, input, output, error,
 		trace_id, parent_id, parent_step, history_len, created_at, updated_at, closed_at, retain_until
-		FROM flow_executions WHERE true`+where.String()+` ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT `+arg(p.Limit), args...)
+		FROM flow_executions WHERE true`+f.Where()+` ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT `+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}

@@ -224,6 +224,9 @@ func isUnique(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// param is the placeholder of a hand-written statement's nth parameter.
+func param(n int) string { return "$" + strconv.Itoa(n) }
+
 // utc normalises a time read from the database, which pgx returns in the
 // local zone.
 func utc(t time.Time) time.Time { return t.UTC() }

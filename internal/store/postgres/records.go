@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,24 +45,18 @@ func (q queries) UsageInsert(ctx context.Context, records []record.Usage) error 
 // UsageList is written by hand: each optional filter adds a condition, so
 // the index on (function, start_at) serves a function's records.
 func (q queries) UsageList(ctx context.Context, p store.UsageListParams) ([]record.Usage, error) {
-	var where strings.Builder
-	var args []any
-	if p.Function != "" {
-		args = append(args, p.Function)
-		fmt.Fprintf(&where, ` AND function = $%d`, len(args))
-	}
+	f := sqlstore.NewFilter(param)
+	f.Eq("function", p.Function)
 	if !p.Since.IsZero() {
-		args = append(args, p.Since)
-		fmt.Fprintf(&where, ` AND start_at >= $%d`, len(args))
+		f.And("start_at >= " + f.Arg(p.Since))
 	}
+	limit := ""
 	if p.Limit > 0 {
-		args = append(args, p.Limit)
-		fmt.Fprintf(&where, ` ORDER BY start_at, id LIMIT $%d`, len(args))
-	} else {
-		where.WriteString(` ORDER BY start_at, id`)
+		limit = ` LIMIT ` + f.Arg(p.Limit)
 	}
 	rows, err := q.db.Query(ctx, `SELECT invocation_id, function, version, trigger_kind, trace_id, start_at,
-		duration_ns, billed_ms, memory_mb, cold, outcome, status, error FROM usage WHERE true`+where.String(), args...)
+		duration_ns, billed_ms, memory_mb, cold, outcome, status, error FROM usage WHERE true`+f.Where()+
+		` ORDER BY start_at, id`+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -131,19 +123,13 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 // LogList is written by hand, as UsageList: the indexes on (function, id)
 // and (invocation_id, id) serve a filter only when it is in the statement.
 func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
-	var where strings.Builder
-	args := []any{p.AfterID}
-	if p.Function != "" {
-		args = append(args, p.Function)
-		fmt.Fprintf(&where, ` AND function = $%d`, len(args))
-	}
-	if p.InvocationID != "" {
-		args = append(args, p.InvocationID)
-		fmt.Fprintf(&where, ` AND invocation_id = $%d`, len(args))
-	}
-	args = append(args, p.Limit)
-	rows, err := q.db.Query(ctx, fmt.Sprintf(`SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line
-		FROM logs WHERE id > $1%s ORDER BY id LIMIT $%d`, where.String(), len(args)), args...)
+	f := sqlstore.NewFilter(param)
+	f.And("id > " + f.Arg(p.AfterID))
+	f.Eq("function", p.Function)
+	f.Eq("invocation_id", p.InvocationID)
+	limit := f.Arg(p.Limit) // bound before f.Args is read below
+	rows, err := q.db.Query(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line
+		FROM logs WHERE true`+f.Where()+` ORDER BY id LIMIT `+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}

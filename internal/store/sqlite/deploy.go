@@ -88,10 +88,3 @@ func (q queries) RouteList(ctx context.Context) ([]record.Route, error) {
 			Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int(r.RateBurst)}
 	}), err
 }
-
-func (q queries) RouteListOthers(ctx context.Context, project string) ([]record.Route, error) {
-	rows, err := q.Queries.RouteListOthers(ctx, project)
-	return sqlstore.Rows(rows, func(r sqlitedb.RouteListOthersRow) record.Route {
-		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function}
-	}), err
-}

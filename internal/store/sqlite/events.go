@@ -240,22 +240,8 @@ func message(r sqlitedb.Message) (record.Message, error) {
 	m := record.Message{ID: r.ID, Queue: r.Queue, Body: r.Body, GroupID: r.GroupID, DedupID: r.DedupID,
 		SentAt: fromMicros(r.SentAt), VisibleAt: fromMicros(r.VisibleAt), ReceiveCount: int(r.ReceiveCount),
 		Receipt: r.Receipt, LastError: r.LastError}
-	return m, sqlstore.DecodeMessage(&m, r.Attributes)
-}
-
-func messages(rows []sqlitedb.Message) ([]record.Message, error) {
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	out := make([]record.Message, 0, len(rows))
-	for _, r := range rows {
-		m, err := message(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	err := sqlstore.DecodeMessage(&m, r.Attributes) // before m is read: a return list's order is unspecified
+	return m, err
 }
 
 // MessageReceive runs in the caller's transaction: the exhausted messages
@@ -280,7 +266,7 @@ func (q queries) MessageReceive(ctx context.Context, c sqlstore.MessageClaim) ([
 	if err != nil {
 		return nil, err
 	}
-	return messages(rows)
+	return sqlstore.RowsErr(rows, message)
 }
 
 func (q queries) exhausted(ctx context.Context, queue, deadLetter string, maxReceives int, now int64) error {
@@ -357,7 +343,7 @@ func (q queries) MessagePeek(ctx context.Context, queue string, limit int) ([]re
 	if err != nil {
 		return nil, err
 	}
-	return messages(rows)
+	return sqlstore.RowsErr(rows, message)
 }
 
 func (q queries) MessageRedrive(ctx context.Context, from, to string, limit int, now time.Time) (int64, error) {

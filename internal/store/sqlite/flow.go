@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -106,23 +105,19 @@ func (q queries) FlowCreatedAt(ctx context.Context, id string) (time.Time, error
 // FlowList is written by hand: each optional filter adds a condition, so
 // that the indexes on (project|status, created_at, id) serve it.
 func (q queries) FlowList(ctx context.Context, p store.FlowListParams, before time.Time) ([]record.FlowExecution, error) {
-	var where strings.Builder
-	var args []any
-	for _, f := range []struct{ col, v string }{
-		{"project", p.Project}, {"workflow", p.Workflow}, {"status", p.Status}, {"parent_id", p.ParentID},
-	} {
-		if f.v != "" {
-			where.WriteString(` AND ` + f.col + ` = ?`)
-			args = append(args, f.v)
-		}
-	}
+	f := sqlstore.NewFilter(param)
+	f.Eq("project", p.Project)
+	f.Eq("workflow", p.Workflow)
+	f.Eq("status", p.Status)
+	f.Eq("parent_id", p.ParentID)
 	if p.Before != "" {
-		where.WriteString(` AND (created_at < ? OR (created_at = ? AND id < ?))`)
-		args = append(args, micros(before), micros(before), p.Before)
+		c1, c2, b := f.Arg(micros(before)), f.Arg(micros(before)), f.Arg(p.Before)
+		f.And("(created_at < " + c1 + " OR (created_at = " + c2 + " AND id < " + b + "))")
 	}
+	limit := f.Arg(p.Limit) // bound before f.Args is read below
 	rows, err := q.db.QueryContext(ctx, `SELECT id, project, workflow, function, run, status, input, output, error,
 		trace_id, parent_id, parent_step, history_len, created_at, updated_at, closed_at, retain_until
-		FROM flow_executions WHERE 1 = 1`+where.String()+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, p.Limit)...)
+		FROM flow_executions WHERE 1 = 1`+f.Where()+` ORDER BY created_at DESC, id DESC LIMIT `+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}

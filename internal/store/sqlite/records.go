@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -50,24 +49,18 @@ func (q queries) UsageInsert(ctx context.Context, records []record.Usage) error 
 // UsageList is written by hand: each optional filter adds a condition, so
 // the index on (function, start_at) serves a function's records.
 func (q queries) UsageList(ctx context.Context, p store.UsageListParams) ([]record.Usage, error) {
-	var where strings.Builder
-	var args []any
-	if p.Function != "" {
-		where.WriteString(` AND function = ?`)
-		args = append(args, p.Function)
-	}
+	f := sqlstore.NewFilter(param)
+	f.Eq("function", p.Function)
 	if !p.Since.IsZero() {
-		where.WriteString(` AND start_at >= ?`)
-		args = append(args, micros(p.Since))
+		f.And("start_at >= " + f.Arg(micros(p.Since)))
 	}
 	limit := ""
 	if p.Limit > 0 {
-		limit = ` LIMIT ?`
-		args = append(args, p.Limit)
+		limit = ` LIMIT ` + f.Arg(p.Limit)
 	}
 	rows, err := q.db.QueryContext(ctx, `SELECT invocation_id, function, version, trigger_kind, trace_id, start_at,
-		duration_ns, billed_ms, memory_mb, cold, outcome, status, error FROM usage WHERE 1 = 1`+where.String()+
-		` ORDER BY start_at, id`+limit, args...)
+		duration_ns, billed_ms, memory_mb, cold, outcome, status, error FROM usage WHERE 1 = 1`+f.Where()+
+		` ORDER BY start_at, id`+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -123,18 +116,13 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 // LogList is written by hand, as UsageList: the indexes on (function, id)
 // and (invocation_id, id) serve a filter only when it is in the statement.
 func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
-	var where strings.Builder
-	args := []any{p.AfterID}
-	if p.Function != "" {
-		where.WriteString(` AND function = ?`)
-		args = append(args, p.Function)
-	}
-	if p.InvocationID != "" {
-		where.WriteString(` AND invocation_id = ?`)
-		args = append(args, p.InvocationID)
-	}
+	f := sqlstore.NewFilter(param)
+	f.And("id > " + f.Arg(p.AfterID))
+	f.Eq("function", p.Function)
+	f.Eq("invocation_id", p.InvocationID)
+	limit := f.Arg(p.Limit) // bound before f.Args is read below
 	rows, err := q.db.QueryContext(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line
-		FROM logs WHERE id > ?`+where.String()+` ORDER BY id LIMIT ?`, append(args, p.Limit)...)
+		FROM logs WHERE 1 = 1`+f.Where()+` ORDER BY id LIMIT `+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}

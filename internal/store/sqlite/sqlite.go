@@ -109,7 +109,7 @@ func loadMigrations() ([]sqlstore.Migration, error) { return sqlstore.LoadMigrat
 type migrationTx struct{ tx *sql.Tx }
 
 func (s *Store) migrationTx(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return fn(migrationTx{tx}) })
+	return inTx(ctx, s.w, func(tx *sql.Tx) error { return fn(migrationTx{tx}) })
 }
 
 func (m migrationTx) Setup(ctx context.Context) error {
@@ -164,9 +164,9 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// tx runs fn in a write transaction, committing if it returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// inTx runs fn in a write transaction on w, committing if it returns nil.
+func inTx(ctx context.Context, w *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -193,15 +193,7 @@ type driver struct {
 var _ sqlstore.Driver = driver{}
 
 func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
-	tx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(queries{Queries: sqlitedb.New(tx), db: tx}); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return inTx(ctx, d.w, func(tx *sql.Tx) error { return fn(queries{Queries: sqlitedb.New(tx), db: tx}) })
 }
 
 func (d driver) Write(ctx context.Context, fn func(sqlstore.Queries) error) error {
@@ -252,13 +244,17 @@ func isUnique(err error) bool {
 // another process shares the file.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		var err error
 		res, err = tx.ExecContext(ctx, q, args...)
 		return err
 	})
 	return res, err
 }
+
+// param is the placeholder of a hand-written statement's nth parameter: all
+// positional, bound in order.
+func param(int) string { return "?" }
 
 // placeholders returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func placeholders(rows, cols int) string {

@@ -48,9 +48,6 @@ type DeployQueries interface {
 	RouteDeleteProject(ctx context.Context, project string) error
 	// RouteList returns every route, by path then method in byte order.
 	RouteList(ctx context.Context) ([]record.Route, error)
-	// RouteListOthers returns the routes of every project but project:
-	// project, method, path and function only.
-	RouteListOthers(ctx context.Context, project string) ([]record.Route, error)
 }
 
 // DecodeVersion builds a Version from its stored columns; config is the
@@ -95,9 +92,17 @@ func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyPara
 		}
 		if p.CheckRoutes != nil {
 			// Under the deploy lock, so no other deploy commits meanwhile.
-			others, err := q.RouteListOthers(ctx, p.Project)
+			// Every route, then filtered: deploys are rare, and one
+			// listing query serves RouteList too.
+			all, err := q.RouteList(ctx)
 			if err != nil {
 				return fmt.Errorf("list other projects' routes: %w", err)
+			}
+			var others []record.Route
+			for _, r := range all {
+				if r.Project != p.Project {
+					others = append(others, r)
+				}
 			}
 			if err := p.CheckRoutes(others); err != nil {
 				return err

@@ -48,6 +48,3 @@ DELETE FROM routes WHERE project = $1;
 
 -- name: RouteList :many
 SELECT * FROM routes ORDER BY path COLLATE "C", method COLLATE "C";
-
--- name: RouteListOthers :many
-SELECT project, method, path, function FROM routes WHERE project <> $1;

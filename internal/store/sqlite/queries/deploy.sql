@@ -45,6 +45,3 @@ DELETE FROM routes WHERE project = ?;
 
 -- name: RouteList :many
 SELECT * FROM routes ORDER BY path, method;
-
--- name: RouteListOthers :many
-SELECT project, method, path, function FROM routes WHERE project <> ?;

@@ -176,45 +176,6 @@ func (q *Queries) RouteList(ctx context.Context) ([]Route, error) {
 	return items, nil
 }
 
-const routeListOthers = `-- name: RouteListOthers :many
-SELECT project, method, path, function FROM routes WHERE project <> ?
-`
-
-type RouteListOthersRow struct {
-	Project  string
-	Method   string
-	Path     string
-	Function string
-}
-
-func (q *Queries) RouteListOthers(ctx context.Context, project string) ([]RouteListOthersRow, error) {
-	rows, err := q.db.QueryContext(ctx, routeListOthers, project)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []RouteListOthersRow
-	for rows.Next() {
-		var i RouteListOthersRow
-		if err := rows.Scan(
-			&i.Project,
-			&i.Method,
-			&i.Path,
-			&i.Function,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const routeOwner = `-- name: RouteOwner :one
 SELECT project FROM routes WHERE method = ? AND path = ?
 `
