@@ -177,7 +177,10 @@ func TestFailuresRetryThenDeadLetter(t *testing.T) {
 }
 
 func TestBatchPartialFailure(t *testing.T) {
-	q := userQueue("orders", func(q *record.QueueConfig) { q.BatchSize = 10; q.MaxReceives = 2 })
+	// A visibility of 1 s, not 50 ms: under -race on a loaded machine a
+	// delivery can outlast 50 ms, and its message would come back before
+	// the ack and count as a second delivery.
+	q := userQueue("orders", func(q *record.QueueConfig) { q.BatchSize = 10; q.MaxReceives = 2; q.VisibilityTimeout = time.Second })
 	var mu sync.Mutex
 	failedOnce := map[string]bool{}
 	e := setup(t, []record.QueueConfig{q}, nil, func(r invoke.Request) (int, string, error) {
@@ -232,7 +235,9 @@ func eventIDIn(body, marker string) string {
 func TestAtCapacityDoesNotSpendAttempts(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
-	e := setup(t, []record.QueueConfig{userQueue("orders", func(q *record.QueueConfig) { q.MaxReceives = 1 })}, nil,
+	// A visibility of 1 s: a delivery outlasting 50 ms under load would
+	// otherwise be received again and spend the single attempt.
+	e := setup(t, []record.QueueConfig{userQueue("orders", func(q *record.QueueConfig) { q.MaxReceives = 1; q.VisibilityTimeout = time.Second })}, nil,
 		func(invoke.Request) (int, string, error) {
 			mu.Lock()
 			defer mu.Unlock()
