@@ -43,30 +43,7 @@ import (
 func BenchmarkBindingPointQuery(b *testing.B) {
 	const perCall = 100 // queries per guest invocation
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = b.TempDir()
-	cfg.CacheDir = wasmtest.SharedCacheDir()
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Stop(context.Background()) })
-	tok, err := srv.EnsureAdminToken(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := client.New(srv.URL(), tok)
-
-	wasm := wasmtest.Guest(b, wasmtest.Binder)
-	sum := sha256.Sum256(wasm)
-	sha := hex.EncodeToString(sum[:])
-	if _, err := c.UploadBlob(ctx, sha, wasm); err != nil {
-		b.Fatal(err)
-	}
+	srv, c, sha := benchNode(b, wasmtest.Guest(b, wasmtest.Binder))
 	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 60000, MaxConcurrency: 1,
 		Bindings: []record.Binding{{Name: "db", Kind: record.BindingSQL, Resource: "benchdb"}}}
 	spec := apitype.Spec{Project: "bench",
@@ -126,7 +103,7 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 		return out
 	}
 
-	direct, err := sql.Open("sqlite", bindings.SQLitePath(cfg.DataDir, "benchdb"))
+	direct, err := sql.Open("sqlite", bindings.SQLitePath(srv.cfg.DataDir, "benchdb"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,4 +146,35 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 	b.ReportMetric(pct(driver, 0.5), "driver-p50-µs")
 	b.ReportMetric(pct(driver, 0.99), "driver-p99-µs")
 	b.ReportMetric(pct(guest, 0.5)-pct(driver, 0.5), "overhead-p50-µs")
+}
+
+// benchNode starts a node on a fresh data dir for a benchmark and uploads
+// guest to it; it returns the node, an admin client and the guest's digest.
+func benchNode(b *testing.B, guest []byte) (*Server, *client.Client, string) {
+	b.Helper()
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = b.TempDir()
+	cfg.CacheDir = wasmtest.SharedCacheDir()
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	<-srv.Loaded()
+	tok, err := srv.EnsureAdminToken(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := client.New(srv.URL(), tok)
+	sum := sha256.Sum256(guest)
+	sha := hex.EncodeToString(sum[:])
+	if _, err := c.UploadBlob(ctx, sha, guest); err != nil {
+		b.Fatal(err)
+	}
+	return srv, c, sha
 }

@@ -2,16 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 
 	"github.com/stratahq/strata/internal/apitype"
-	"github.com/stratahq/strata/internal/client"
-	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
@@ -22,30 +17,7 @@ import (
 // number the whole node adds around BenchmarkInvoke (internal/invoke).
 func BenchmarkHandleHTTP(b *testing.B) {
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = b.TempDir()
-	cfg.CacheDir = wasmtest.SharedCacheDir()
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Stop(context.Background()) })
-	<-srv.Loaded()
-	tok, err := srv.EnsureAdminToken(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := client.New(srv.URL(), tok)
-	bin := wasmtest.Guest(b, wasmtest.Hello)
-	sum := sha256.Sum256(bin)
-	sha := hex.EncodeToString(sum[:])
-	if _, err := c.UploadBlob(ctx, sha, bin); err != nil {
-		b.Fatal(err)
-	}
+	srv, c, sha := benchNode(b, wasmtest.Guest(b, wasmtest.Hello))
 	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 1}
 	spec := apitype.Spec{Project: "bench",
 		Functions: []apitype.FunctionSpec{{Name: "hello", ModuleSHA256: sha, Config: fc, Routes: []apitype.RouteSpec{{Method: "GET", Path: "/hello"}}}}}
