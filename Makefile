@@ -5,10 +5,12 @@ export STRATA_TEST_POSTGRES ?=
 .PHONY: deps install test test-short bench lint generate check-generated
 
 # clang-14 + wasi-libc build the C command guests (examples/command-guest,
-# the runtime's CGI test guest); wrk drives the HTTP benchmarks.
+# the runtime's CGI test guest); wrk drives the HTTP benchmarks; curl, file,
+# openssl and python3 are what the READMEs' commands use (e2e/readme_test.go
+# runs them).
 deps:
-	@if ! command -v clang-14 >/dev/null || ! command -v wrk >/dev/null || [ ! -d /usr/lib/wasm32-wasi ] || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wrk; \
+	@if ! command -v clang-14 >/dev/null || ! command -v wrk >/dev/null || ! command -v file >/dev/null || ! command -v openssl >/dev/null || ! command -v python3 >/dev/null || ! command -v curl >/dev/null || [ ! -d /usr/lib/wasm32-wasi ] || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wrk file openssl python3 curl; \
 	fi
 	go mod download
 

@@ -171,7 +171,13 @@ func startDev(t *testing.T, example string) *dev {
 // startDevIn runs `strata dev` in a project directory.
 func startDevIn(t *testing.T, dir string) *dev {
 	t.Helper()
-	p := startProc(t, dir, "dev", "--addr", "127.0.0.1:0")
+	return startDevArgs(t, dir)
+}
+
+// startDevArgs runs `strata dev` with extra arguments in a project directory.
+func startDevArgs(t *testing.T, dir string, args ...string) *dev {
+	t.Helper()
+	p := startProc(t, dir, append([]string{"dev", "--addr", "127.0.0.1:0"}, args...)...)
 	d := &dev{proc: p, dir: dir}
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
