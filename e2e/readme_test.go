@@ -290,7 +290,7 @@ func (sh *readmeShell) run(c readmeCmd) {
 		sh.startDev(c, text)
 		return
 	}
-	if assignRE.MatchString(text) && !strings.ContainsAny(text, " ;&|") {
+	if isAssignment(text) {
 		sh.assigns = append(sh.assigns, text)
 		return
 	}
@@ -353,7 +353,7 @@ func (sh *readmeShell) startDev(c readmeCmd, text string) {
 	if sh.dev != nil {
 		sh.t.Fatalf("%s: a second strata dev", sh.where(c))
 	}
-	args := strings.Fields(text)[1:]
+	args := strings.Fields(text)[2:] // after "strata dev"
 	sh.dev = startDevArgs(sh.t, sh.dir, args...)
 	host := strings.TrimPrefix(sh.dev.url, "http://")
 	sh.subst = append(sh.subst, "127.0.0.1:8080", host, "localhost:8080", host)
@@ -455,4 +455,21 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// isAssignment reports whether a command only sets a variable (URL=…,
+// BODY='…', SIG=$(…)); it is kept and run before every later command.
+func isAssignment(text string) bool {
+	loc := assignRE.FindStringIndex(text)
+	if loc == nil {
+		return false
+	}
+	v := text[loc[1]:]
+	switch {
+	case strings.HasPrefix(v, "$("):
+		return strings.HasSuffix(v, ")")
+	case strings.HasPrefix(v, "'") || strings.HasPrefix(v, `"`):
+		return len(shellWords(v)) == 1
+	}
+	return !strings.ContainsAny(v, " \t;&|")
 }
