@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -233,8 +234,10 @@ func runReadme(t *testing.T, c readmeCase) {
 	for _, port := range c.ports {
 		free := strconv.Itoa(freePort(t))
 		sh.subst = append(sh.subst, "127.0.0.1:"+port, "127.0.0.1:"+free, " "+port+" ", " "+free+" ")
-		if c.example != "" {
-			editFile(t, filepath.Join(sh.dir, "strata.yaml"), "127.0.0.1:"+port, "127.0.0.1:"+free)
+		if yml := filepath.Join(sh.dir, "strata.yaml"); c.example != "" {
+			if b, err := os.ReadFile(yml); err == nil && strings.Contains(string(b), "127.0.0.1:"+port) {
+				editFile(t, yml, "127.0.0.1:"+port, "127.0.0.1:"+free)
+			}
 		}
 	}
 	blocks := parseReadme(t, string(src))
@@ -294,17 +297,21 @@ func (sh *readmeShell) run(c readmeCmd) {
 		sh.assigns = append(sh.assigns, text)
 		return
 	}
+	var expect []string
+	for _, e := range c.expect {
+		expect = append(expect, sh.expand(e))
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, code := sh.exec(text)
-		if code == c.exit && matches(out, c.expect) {
+		if code == c.exit && matches(out, expect) {
 			if m := cdRE.FindStringSubmatch(text); m != nil {
 				sh.cd(m[1])
 			}
 			return
 		}
 		if writesRE.MatchString(text) || time.Now().After(deadline) {
-			t.Errorf("%s: %s\nexit %d (want %d), output:\n%s\nwant, in order: %q", sh.where(c), c.text, code, c.exit, out, c.expect)
+			t.Errorf("%s: %s\nexit %d (want %d), output:\n%s\nwant, in order: %q", sh.where(c), c.text, code, c.exit, out, expect)
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -364,14 +371,17 @@ func (sh *readmeShell) startDev(c readmeCmd, text string) {
 func (sh *readmeShell) background(c readmeCmd) {
 	t := sh.t
 	text := sh.expand(c.text)
-	cmd := exec.Command("bash", "-c", "exec "+strings.ReplaceAll(text, "&& ", "&& exec "))
+	// Its own process group, so the cleanup stops the server and not
+	// just the shell that started it.
+	cmd := exec.Command("bash", "-c", text)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Dir = sh.dir
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
 	ports := regexp.MustCompile(`\b(\d{4,5})\b`).FindAllString(text, -1)
 	for _, p := range ports {
 		eventually(t, 30*time.Second, "background command "+text+" to listen on "+p, func() bool {
