@@ -55,7 +55,13 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("reach Strata at %s: %w", c.Base, err)
+		// The URL error repeats the whole request URL; the cause (e.g.
+		// "connection refused") is what the user needs.
+		var ue *url.Error
+		if errors.As(err, &ue) && ctx.Err() == nil {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("cannot reach Strata at %s (is the server running?): %w", c.Base, err)
 	}
 	return resp, nil
 }
