@@ -136,9 +136,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("addr %q: want host:port", c.Addr))
 	}
 	if c.AdminAddr != "" {
-		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil {
 			errs = append(errs, fmt.Errorf("admin addr %q: want host:port", c.AdminAddr))
-		} else if c.AdminAddr == c.Addr {
+		} else if c.AdminAddr == c.Addr && port != "0" { // port 0: each gets a free port
 			errs = append(errs, fmt.Errorf("admin addr %q: is the public address too; give another port, or leave it unset to serve the admin API on the public address", c.AdminAddr))
 		}
 	}
