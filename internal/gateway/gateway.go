@@ -78,9 +78,9 @@ type Config struct {
 	// links (workflow.go). Nil: workflow routes answer no Location.
 	Executions ExecutionReader
 	StatusKey  []byte
-	Logger    *slog.Logger
-	MaxBody   int64  // request body cap; default DefaultMaxBody
-	Version   string // reported by the health endpoint
+	Logger     *slog.Logger
+	MaxBody    int64  // request body cap; default DefaultMaxBody
+	Version    string // reported by the health endpoint
 }
 
 // Gateway is the HTTP handler in front of all functions.
