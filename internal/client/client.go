@@ -61,10 +61,23 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 		if errors.As(err, &ue) && ctx.Err() == nil {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("cannot reach Strata at %s (is the server running?): %w", c.Base, err)
+		return nil, &UnreachableError{Base: c.Base, Err: err}
 	}
 	return resp, nil
 }
+
+// UnreachableError is a request that got no answer from the server (the
+// CLI's exit code 3).
+type UnreachableError struct {
+	Base string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach Strata at %s (is the server running?): %v", e.Base, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
