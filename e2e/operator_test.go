@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -319,4 +320,51 @@ func TestTokenScopesCLI(t *testing.T) {
 			t.Errorf("token %s was used but shows no last use: %q", name, l)
 		}
 	}
+}
+
+// TestServerPostgresSecretKey: with a PostgreSQL store the secret key
+// comes from --secret-key-file or STRATA_SECRET_KEY, not a file the node
+// writes in its working directory; without one the server does not
+// start; a node whose key is not the first node's refuses to start.
+func TestServerPostgresSecretKey(t *testing.T) {
+	args := pgStoreArgs(t, "strata_e2e_key") // --store URL --secret-key-file FILE
+	store := args[:2]
+	cwd := t.TempDir()
+
+	_, errOut, code := run(t, cwd, nil, append([]string{"server", "--addr", "127.0.0.1:0"}, store...)...)
+	want := "error: invalid configuration: a PostgreSQL store needs the secret key every node shares: pass --secret-key-file FILE or set STRATA_SECRET_KEY " +
+		"(base64 of 32 random bytes; make one with: head -c 32 /dev/urandom | base64)\n"
+	if code != 2 || errOut != want {
+		t.Fatalf("postgres without a key: exit %d, stderr %q", code, errOut)
+	}
+
+	// The first node, started with no --data-dir in cwd: it records the
+	// key's fingerprint and writes no key file.
+	p := startProc(t, cwd, append([]string{"server", "--addr", "127.0.0.1:0"}, args...)...)
+	eventually(t, time.Minute, "the first node to start", func() bool {
+		if p.exited() {
+			t.Fatalf("first node exited:\n%s\n%s", p.out, p.err)
+		}
+		return strings.Contains(p.out.String(), "serving on http://")
+	})
+	if _, err := os.Stat(filepath.Join(cwd, "strata-data", "secret.key")); !os.IsNotExist(err) {
+		t.Fatalf("a key file was written in the working directory: %v", err)
+	}
+
+	// Another key: refused with a clear message and exit 1.
+	other := base64Key(t)
+	_, errOut, code = runWithEnv(t, t.TempDir(), []string{"STRATA_SECRET_KEY=" + other},
+		append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, store...)...)
+	if code != 1 || !strings.Contains(errOut, "error: this node's secret key is not the one the other nodes of this database use (fingerprint ") ||
+		!strings.HasSuffix(errOut, "start every node with the same --secret-key-file or STRATA_SECRET_KEY\n") || strings.Contains(errOut, other) {
+		t.Fatalf("a node with another key: exit %d: %s", code, errOut)
+	}
+}
+
+func base64Key(t *testing.T) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
