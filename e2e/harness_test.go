@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -279,8 +281,9 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 }
 
 // pgStoreArgs returns the --store flag of a fresh schema (named prefix_N) of
-// STRATA_TEST_POSTGRES, dropped at the end of the test, or skips the test
-// when STRATA_TEST_POSTGRES is not set.
+// STRATA_TEST_POSTGRES, dropped at the end of the test, and the
+// --secret-key-file every node on it must share; or skips the test when
+// STRATA_TEST_POSTGRES is not set.
 func pgStoreArgs(t *testing.T, prefix string) []string {
 	t.Helper()
 	pg := os.Getenv("STRATA_TEST_POSTGRES")
@@ -288,5 +291,11 @@ func pgStoreArgs(t *testing.T, prefix string) []string {
 		t.Skip("STRATA_TEST_POSTGRES not set")
 	}
 	_, schema := pgSchema(t, pg, prefix)
-	return []string{"--store", withParam(pg, "search_path="+schema)}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	keyFile := filepath.Join(t.TempDir(), "secret.key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--store", withParam(pg, "search_path="+schema), "--secret-key-file", keyFile}
 }

@@ -100,12 +100,12 @@ func TestHostileRouteHijackSQLite(t *testing.T) {
 // victim deploys through one, thief through the other.
 func TestHostileRouteHijackPostgres(t *testing.T) {
 	t.Parallel()
-	store := pgStoreArgs(t, "strata_e2e_hijack")[1]
-	_, url1, tok := startServer(t, "--store", store)
+	store := pgStoreArgs(t, "strata_e2e_hijack") // --store and the shared --secret-key-file
+	_, url1, tok := startServer(t, store...)
 	// A second node on the same store: it prints no token (the store has
 	// one already).
 	dataDir := t.TempDir()
-	p := startProc(t, dataDir, "server", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--store", store)
+	p := startProc(t, dataDir, append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, store...)...)
 	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
 	var url2 string
 	eventually(t, time.Minute, "the second node to start", func() bool {

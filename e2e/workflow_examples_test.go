@@ -159,8 +159,16 @@ func TestWorkflowExampleOrderFulfilment(t *testing.T) {
 		if r.status != 202 || a.ID != id || a.Workflow != "fulfil" || !a.Created {
 			t.Fatalf("POST /orders %s: %d %s", id, r.status, r.body)
 		}
-		if loc := r.header.Get("Location"); !strings.HasSuffix(loc, "/executions/"+id) {
+		// The Location is a public status path: no token, this
+		// execution only.
+		loc := r.header.Get("Location")
+		if !strings.HasPrefix(loc, "/_strata/executions/") {
 			t.Fatalf("POST /orders %s: Location %q", id, loc)
+		}
+		st := do(t, "GET", d.url+loc, nil, nil)
+		s := decodeJSON[struct{ ID, Workflow, Status string }](t, "GET "+loc, st)
+		if st.status != 200 || s.ID != id || s.Workflow != "fulfil" || s.Status == "" {
+			t.Fatalf("GET %s: %d %s", loc, st.status, st.body)
 		}
 	}
 	type receipt struct {

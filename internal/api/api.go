@@ -105,7 +105,7 @@ func New(cfg Config) *API {
 	prof.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	a.handle("GET /debug/pprof/", func(w http.ResponseWriter, r *http.Request) error {
+	a.handleAdmin("GET /debug/pprof/", func(w http.ResponseWriter, r *http.Request) error {
 		http.StripPrefix(apitype.Prefix, prof).ServeHTTP(w, r)
 		return nil
 	})
@@ -115,9 +115,27 @@ func New(cfg Config) *API {
 	return a
 }
 
-// handle registers an admin-only route (project-scoped tokens get 403).
+// handle registers a route of every project (project-scoped tokens get
+// 403); its scope follows its method (scopeOf).
 func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	a.handleScoped(pattern, AdminOnly, h)
+}
+
+// handleAdmin registers a route only an admin token (admin scope, every
+// project) may use: tokens and the profiler.
+func (a *API) handleAdmin(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.handleAt(pattern, AdminOnly, record.ScopeAdmin, func(w http.ResponseWriter, r *http.Request, _ record.Token) error { return h(w, r) })
+}
+
+// scopeOf is the scope a route needs unless it is an admin route: what
+// only looks (GET, HEAD) needs read; what changes anything (deploy,
+// rollback, invoke, secrets, sends, workflow starts and signals,
+// database queries) needs deploy.
+func scopeOf(method string) string {
+	if method == http.MethodGet || method == http.MethodHead {
+		return record.ScopeRead
+	}
+	return record.ScopeDeploy
 }
 
 // handleScoped registers a route that project-scoped tokens may use on
@@ -130,9 +148,15 @@ func (a *API) handleScoped(pattern string, acc Access, h func(w http.ResponseWri
 // authorised the request (to filter or check by its project): it gets it
 // as an argument.
 func (a *API) handleToken(pattern string, acc Access, h func(w http.ResponseWriter, r *http.Request, tok record.Token) error) {
+	method, _, _ := strings.Cut(pattern, " ")
+	a.handleAt(pattern, acc, scopeOf(method), h)
+}
+
+// handleAt registers a route with its access and the scope it needs.
+func (a *API) handleAt(pattern string, acc Access, need string, h func(w http.ResponseWriter, r *http.Request, tok record.Token) error) {
 	method, path, _ := strings.Cut(pattern, " ")
 	a.mux.HandleFunc(method+" "+apitype.Prefix+path, func(w http.ResponseWriter, r *http.Request) {
-		tok, err := a.authorize(r, acc)
+		tok, err := a.authorize(r, acc, need)
 		if err != nil {
 			gateway.WriteError(w, err, "")
 			return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -23,6 +24,11 @@ import (
 // without asking the store again: a token revoked through another node
 // stops working here within this time (through this node, at once).
 const TokenCacheTTL = 2 * time.Second
+
+// TokenTouchInterval is how often at most a node records that a token was
+// used: "last used" costs one store write per token per interval, not one
+// per request.
+const TokenTouchInterval = time.Minute
 
 // tokenIDLen is how many hex digits of a token's hash name it in listings
 // and revocations: enough to be unique, useless to guess the token.
@@ -47,6 +53,29 @@ type tokenCache struct {
 	mu  sync.Mutex
 	m   map[string]cachedToken // by hash
 	gen uint64                 // revocations through this node so far
+	// touched is when this node last recorded each token's use (by hash);
+	// it holds at most one entry per token that exists.
+	touched map[string]time.Time
+}
+
+// touch reports whether the use of a token at now should be written to
+// the store: not when this node, or (as far as the token record read
+// says) another node, wrote one less than TokenTouchInterval ago.
+func (c *tokenCache) touch(t record.Token, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := c.touched[t.Hash]
+	if t.LastUsedAt.After(last) {
+		last = t.LastUsedAt
+	}
+	if now.Sub(last) < TokenTouchInterval {
+		return false
+	}
+	if c.touched == nil {
+		c.touched = map[string]time.Time{}
+	}
+	c.touched[t.Hash] = now
+	return true
 }
 
 type cachedToken struct {
@@ -97,6 +126,7 @@ func (c *tokenCache) drop(hash string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, hash)
+	delete(c.touched, hash)
 	c.gen++
 }
 
@@ -110,19 +140,27 @@ func (a *API) authenticate(r *http.Request) (record.Token, error) {
 	}
 	h := HashToken(tok)
 	now := a.cfg.Clock.Now()
-	if t, ok := a.tokens.get(h, now); ok {
-		return t, nil
+	t, ok := a.tokens.get(h, now)
+	if !ok {
+		gen := a.tokens.generation()
+		got, err := a.cfg.Store.TokenGet(r.Context(), h)
+		if errors.Is(err, store.ErrNotFound) {
+			return record.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
+		}
+		if err != nil {
+			return record.Token{}, fmt.Errorf("check token: %w", err)
+		}
+		a.tokens.put(*got, now, gen)
+		t = *got
 	}
-	gen := a.tokens.generation()
-	t, err := a.cfg.Store.TokenGet(r.Context(), h)
-	if errors.Is(err, store.ErrNotFound) {
-		return record.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
+	if a.tokens.touch(t, now) {
+		// A failed write loses a "last used" time, not the request; a
+		// canceled request does not cancel it.
+		if err := a.cfg.Store.TokenTouch(context.WithoutCancel(r.Context()), t.Hash, now); err != nil {
+			a.cfg.Logger.Warn("record token use", "token", t.Name, "err", err)
+		}
 	}
-	if err != nil {
-		return record.Token{}, fmt.Errorf("check token: %w", err)
-	}
-	a.tokens.put(*t, now, gen)
-	return *t, nil
+	return t, nil
 }
 
 // Access says which project a request acts on, so that a project-scoped
@@ -193,19 +231,39 @@ func PathProject(param string) Access {
 	}
 }
 
+// scopeRank orders scopes: a token may use a route whose scope ranks at
+// or below its own.
+var scopeRank = map[string]int{record.ScopeRead: 1, record.ScopeDeploy: 2, record.ScopeAdmin: 3}
+
+// checkScope answers 403 naming the token's scope unless it reaches need.
+func checkScope(r *http.Request, tok record.Token, need string) error {
+	if scopeRank[tok.Scope] >= scopeRank[need] {
+		return nil
+	}
+	also := " or admin"
+	if need == record.ScopeAdmin {
+		also = ""
+	}
+	return gateway.Errorf(http.StatusForbidden, "token %s has scope %s; %s %s needs scope %s%s",
+		tok.Name, tok.Scope, r.Method, strings.TrimPrefix(r.URL.Path, apitype.Prefix), need, also)
+}
+
 // authorize authenticates r and checks its token may use a route with
-// this access; it returns the token, which the route's handler gets as
-// an argument (for allow and allowed).
-func (a *API) authorize(r *http.Request, acc Access) (record.Token, error) {
+// this access and scope; it returns the token, which the route's handler
+// gets as an argument (for allow and allowed).
+func (a *API) authorize(r *http.Request, acc Access, need string) (record.Token, error) {
 	tok, err := a.authenticate(r)
 	if err != nil {
 		return record.Token{}, err
 	}
+	if err := checkScope(r, tok, need); err != nil {
+		return record.Token{}, err
+	}
 	if tok.Project == "" {
-		return tok, nil // an admin token reaches every project
+		return tok, nil // a token of no one project reaches every project
 	}
 	if acc == nil {
-		return record.Token{}, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token",
+		return record.Token{}, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token (a token of every project)",
 			tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, apitype.Prefix))
 	}
 	project, err := acc(a, r, tok)
@@ -237,14 +295,22 @@ func (a *API) allowed(tok record.Token, project string) bool {
 }
 
 func (a *API) routeTokens() {
-	a.handle("GET /tokens", a.tokenList)
-	a.handle("POST /tokens", a.tokenCreate)
-	a.handle("DELETE /tokens/{id}", a.tokenRevoke)
+	a.handleAdmin("GET /tokens", a.tokenList)
+	a.handleAdmin("POST /tokens", a.tokenCreate)
+	a.handleAdmin("DELETE /tokens/{id}", a.tokenRevoke)
 }
 
 func tokenInfo(t record.Token) apitype.TokenInfo {
-	return apitype.TokenInfo{ID: t.Hash[:min(tokenIDLen, len(t.Hash))], Name: t.Name, Project: t.Project, CreatedAt: t.CreatedAt}
+	ti := apitype.TokenInfo{ID: t.Hash[:min(tokenIDLen, len(t.Hash))], Name: t.Name, Project: t.Project, Scope: t.Scope, CreatedAt: t.CreatedAt}
+	if !t.LastUsedAt.IsZero() {
+		at := t.LastUsedAt
+		ti.LastUsedAt = &at
+	}
+	return ti
 }
+
+// isAdmin reports whether t may do everything (manage tokens included).
+func isAdmin(t record.Token) bool { return t.Project == "" && t.Scope == record.ScopeAdmin }
 
 func (a *API) tokenList(w http.ResponseWriter, r *http.Request) error {
 	ts, err := a.cfg.Store.TokenList(r.Context())
@@ -266,7 +332,7 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return gateway.Errorf(http.StatusBadRequest, `create token wants {"name": "...", "project": "..."}: %v`, err)
+		return gateway.Errorf(http.StatusBadRequest, `create token wants {"name": "...", "project": "...", "scope": "admin|deploy|read"}: %v`, err)
 	}
 	if req.Name == "" || len(req.Name) > maxTokenName || strings.ContainsFunc(req.Name, func(c rune) bool { return c < ' ' || c == 0x7f }) {
 		return gateway.Errorf(http.StatusBadRequest, "token name %q: want 1..%d printable characters", req.Name, maxTokenName)
@@ -276,8 +342,14 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if req.Scope == "" {
+		req.Scope = record.ScopeAdmin
+	}
+	if _, ok := scopeRank[req.Scope]; !ok {
+		return gateway.Errorf(http.StatusBadRequest, "token scope %q: want admin, deploy or read", req.Scope)
+	}
 	secret := NewToken()
-	t := record.Token{Hash: HashToken(secret), Name: req.Name, Project: req.Project}
+	t := record.Token{Hash: HashToken(secret), Name: req.Name, Project: req.Project, Scope: req.Scope}
 	if err := a.cfg.Store.TokenPut(r.Context(), t); err != nil {
 		return fmt.Errorf("create token %s: %w", req.Name, err)
 	}
@@ -285,14 +357,14 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("create token %s: %w", req.Name, err)
 	}
-	a.cfg.Logger.Info("token created", "name", req.Name, "project", req.Project, "id", tokenInfo(*got).ID)
+	a.cfg.Logger.Info("token created", "name", req.Name, "project", req.Project, "scope", req.Scope, "id", tokenInfo(*got).ID)
 	return writeJSON(w, http.StatusCreated, apitype.TokenCreated{TokenInfo: tokenInfo(*got), Token: secret})
 }
 
 // tokenRevoke deletes a token, named by its ID or by its name when that
 // is unique. It stops working on this node at once and on every other
-// node within TokenCacheTTL. The last admin token cannot be revoked: that
-// would lock everyone out of the API.
+// node within TokenCacheTTL. The last admin token (admin scope, every
+// project) cannot be revoked: that would lock everyone out of the API.
 func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	ref := r.PathValue("id")
 	ts, err := a.cfg.Store.TokenList(r.Context())
@@ -302,7 +374,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	var match []record.Token
 	admins := 0
 	for _, t := range ts {
-		if t.Project == "" {
+		if isAdmin(t) {
 			admins++
 		}
 		if strings.HasPrefix(t.Hash, ref) && len(ref) == tokenIDLen || t.Name == ref {
@@ -320,7 +392,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 		return gateway.Errorf(http.StatusConflict, "%d tokens are named %q; revoke one by id: %s", len(match), ref, strings.Join(ids, ", "))
 	}
 	t := match[0]
-	if t.Project == "" && admins == 1 {
+	if isAdmin(t) && admins == 1 {
 		return gateway.Errorf(http.StatusConflict, "token %s is the last admin token; create another admin token first (strata token create NAME)", ref)
 	}
 	ok, err := a.cfg.Store.TokenDelete(r.Context(), t.Hash)
@@ -340,5 +412,5 @@ func (a *API) whoami(w http.ResponseWriter, r *http.Request, t record.Token) err
 	if scope == "" {
 		scope = "*"
 	}
-	return writeJSON(w, http.StatusOK, apitype.Whoami{Project: scope, Status: "authorized", Token: t.Name})
+	return writeJSON(w, http.StatusOK, apitype.Whoami{Project: scope, Scope: t.Scope, Status: "authorized", Token: t.Name})
 }

@@ -224,7 +224,7 @@ func TestProjectScopedToken(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &fns))
 	require.Len(t, fns, 2)
 	r = call(t, n, tok, "GET", "/whoami", "")
-	require.JSONEq(t, `{"status":"authorized","token":"ci-a","project":"a"}`, string(r.body))
+	require.JSONEq(t, `{"status":"authorized","token":"ci-a","project":"a","scope":"admin"}`, string(r.body))
 }
 
 // TestSecretNames: a name no secret can have is 400 (it was 500 when the

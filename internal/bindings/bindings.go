@@ -115,6 +115,7 @@ type Bindings struct {
 	cfg  Config
 	log  *slog.Logger
 	aead cipher.AEAD
+	key  []byte // the secret key, for Derive; never leaves the package
 
 	mu     sync.Mutex
 	dbs    map[string]*database // by database name
@@ -175,6 +176,7 @@ func New(ctx context.Context, cfg Config) (*Bindings, error) {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		aead:  aead,
+		key:   key,
 		dbs:   map[string]*database{},
 		txs:   map[string]*openTx{},
 		byInv: map[string][]string{},

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -105,6 +107,16 @@ func ParseKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("secret key: want base64 of %d random bytes (openssl rand -base64 32)", keySize)
 	}
 	return key, nil
+}
+
+// Derive returns a 32-byte key for purpose derived from the secret key
+// (HMAC-SHA256 of purpose under it): other uses of the node's secret (a
+// MAC, a fingerprint) never hold the key that encrypts secrets, and keys
+// for different purposes are unrelated.
+func (b *Bindings) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, b.key)
+	m.Write([]byte("strata derive v1\x00" + purpose))
+	return m.Sum(nil)
 }
 
 func checkSecretName(name string) error {

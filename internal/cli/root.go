@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime/debug"
 
@@ -86,8 +85,7 @@ func exitCode(err error) int {
 	var ee exitError
 	var ue usageError
 	var ae *client.APIError
-	var ne net.Error
-	var oe *net.OpError
+	var ce *client.UnreachableError
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
@@ -95,7 +93,9 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
 		return ExitUnreachable
-	case errors.As(err, &oe), errors.As(err, &ne):
+	case errors.As(err, &ce):
+		// Only the client's own "no answer": a file error or a server's
+		// listen failure (net errors too) is a failure, not unreachable.
 		return ExitUnreachable
 	default:
 		return ExitFailure

@@ -62,7 +62,19 @@ func newServerCmd(stdio IO) *cobra.Command {
 one database). On first start an admin token is created and printed once; only
 its hash is stored. Deploy to it with:
 
-  strata deploy --server http://HOST:PORT --token TOKEN`,
+  strata deploy --server HOST:PORT --token TOKEN
+
+One port serves functions and the admin API (/_strata/api/) unless
+--admin-addr gives the admin API a listener of its own (e.g. 127.0.0.1:8081,
+reachable only from the machine); the public port then answers 404 there.
+--tls-cert and --tls-key (PEM files) make both listeners HTTPS.
+
+The secret key encrypts secrets and signs workflow status links. With SQLite
+it is a file in --data-dir, created on first start. With PostgreSQL every node
+must use the same key: pass --secret-key-file FILE or set STRATA_SECRET_KEY
+(base64 of 32 random bytes: head -c 32 /dev/urandom | base64); the first node
+records the key's fingerprint in the database, and a node with another key
+refuses to start.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(stdio, logLevel)
@@ -88,13 +100,16 @@ its hash is stored. Deploy to it with:
 			}
 			// It serves already; "serving on" waits until everything
 			// deployed is loaded (GET /_strata/ready says the same).
-			fmt.Fprintf(stdio.Out, "strata %s listening on %s, loading deployed functions\n", cfg.Version, srv.URL())
+			fmt.Fprintf(stdio.Out, "strata server %s listening on %s, loading deployed functions\n", cfg.Version, srv.URL())
+			if srv.AdminURL() != srv.URL() {
+				fmt.Fprintf(stdio.Out, "admin API on %s (not on %s)\n", srv.AdminURL(), srv.URL())
+			}
 			if tok != "" {
 				fmt.Fprintf(stdio.Out, "admin token (shown once, store it now): %s\n", tok)
 			}
 			select {
 			case <-srv.Loaded():
-				fmt.Fprintf(stdio.Out, "strata %s serving on %s\n", cfg.Version, srv.URL())
+				fmt.Fprintf(stdio.Out, "strata server %s serving on %s\n", cfg.Version, srv.URL())
 			case <-ctx.Done():
 			}
 			<-ctx.Done()
@@ -105,7 +120,12 @@ its hash is stored. Deploy to it with:
 		},
 	}
 	bindServerFlags(cmd, &cfg, &logLevel)
-	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded store and local state")
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded store and local state")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", "", "serve the admin API (/_strata/api/) only on this host:port, not on --addr (default: on --addr)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file holding the secret key (base64 of 32 bytes); required with a PostgreSQL store unless STRATA_SECRET_KEY is set")
 	return cmd
 }
 

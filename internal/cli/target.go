@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,9 +56,31 @@ func (t *target) client() (*client.Client, error) {
 		}
 	}
 	if server == "" {
-		return nil, usagef("no server: run `strata dev` in this project, or pass --server (or set STRATA_SERVER)")
+		// Nothing to reach is "unreachable" (exit 3), like a refused
+		// connection: scripts tell "no server" from a failed operation.
+		return nil, exitError{ExitUnreachable, errors.New("no server: run `strata dev` in this project, or pass --server HOST:PORT (or set STRATA_SERVER)")}
 	}
-	return client.New(server, token), nil
+	base, err := serverURL(server)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(base, token), nil
+}
+
+// serverURL turns what --server or STRATA_SERVER says into a base URL:
+// host:port (what `strata server --addr` takes) means http://host:port;
+// a URL must be http or https with a host.
+func serverURL(s string) (string, error) {
+	raw := s
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
+		return "", usagef("--server %q: want HOST:PORT, http://HOST:PORT or https://HOST:PORT", raw)
+	}
+	// A path is kept: a server may sit behind a proxy under a prefix.
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), nil
 }
 
 // findProjectDir walks up from the working directory to the folder holding

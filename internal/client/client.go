@@ -55,10 +55,29 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("reach Strata at %s: %w", c.Base, err)
+		// The URL error repeats the whole request URL; the cause (e.g.
+		// "connection refused") is what the user needs.
+		var ue *url.Error
+		if errors.As(err, &ue) && ctx.Err() == nil {
+			err = ue.Err
+		}
+		return nil, &UnreachableError{Base: c.Base, Err: err}
 	}
 	return resp, nil
 }
+
+// UnreachableError is a request that got no answer from the server (the
+// CLI's exit code 3).
+type UnreachableError struct {
+	Base string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach Strata at %s (is the server running?): %v", e.Base, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

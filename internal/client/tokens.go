@@ -8,11 +8,11 @@ import (
 	"github.com/stratahq/strata/internal/apitype"
 )
 
-// TokenCreate creates a token; project "" makes an admin token. The
-// answer holds the token's value, shown this once.
-func (c *Client) TokenCreate(ctx context.Context, name, project string) (*apitype.TokenCreated, error) {
+// TokenCreate creates a token (req.Project "": every project; req.Scope
+// "": admin). The answer holds the token's value, shown this once.
+func (c *Client) TokenCreate(ctx context.Context, req apitype.TokenCreateRequest) (*apitype.TokenCreated, error) {
 	var out apitype.TokenCreated
-	return &out, c.getJSON(ctx, http.MethodPost, "/tokens", apitype.TokenCreateRequest{Name: name, Project: project}, &out)
+	return &out, c.getJSON(ctx, http.MethodPost, "/tokens", req, &out)
 }
 
 // Tokens lists tokens (never their values).

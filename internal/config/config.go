@@ -22,7 +22,20 @@ import (
 
 // Config is the whole configuration of a Strata server.
 type Config struct {
-	Addr           string        // listen address, host:port
+	Addr string // listen address, host:port
+	// AdminAddr, when set, is a second listener that alone serves the
+	// admin API (/_strata/api/); the public one then answers 404 there.
+	// "": the admin API is served on Addr.
+	AdminAddr string
+	// TLSCert and TLSKey are PEM files: when set, both listeners serve
+	// HTTPS only.
+	TLSCert, TLSKey string
+	// SecretKey (base64 of 32 bytes, STRATA_SECRET_KEY) or SecretKeyFile
+	// (a file holding that, or the 32 raw bytes) is the key that encrypts
+	// secrets. A PostgreSQL store needs one of them (every node must use
+	// the same key); with SQLite, unset, the key is a file in DataDir.
+	SecretKey      string
+	SecretKeyFile  string
 	Store          string        // "" or "sqlite" (a file under DataDir), a SQLite file path, or postgres://…
 	DataDir        string        // where the embedded store and other local state live
 	CacheDir       string        // on-disk compilation cache shared by all projects
@@ -98,6 +111,9 @@ func (c *Config) FromEnv() {
 	if v := os.Getenv("STRATA_CACHE_DIR"); v != "" {
 		c.CacheDir = v
 	}
+	if v := os.Getenv("STRATA_SECRET_KEY"); v != "" {
+		c.SecretKey = v
+	}
 }
 
 // IsPostgres reports whether the store is PostgreSQL.
@@ -118,6 +134,23 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: want host:port", c.Addr))
+	}
+	if c.AdminAddr != "" {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("admin addr %q: want host:port", c.AdminAddr))
+		} else if c.AdminAddr == c.Addr && port != "0" { // port 0: each gets a free port
+			errs = append(errs, fmt.Errorf("admin addr %q: is the public address too; give another port, or leave it unset to serve the admin API on the public address", c.AdminAddr))
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls cert and tls key go together: pass both --tls-cert and --tls-key, or neither"))
+	}
+	if c.SecretKey != "" && c.SecretKeyFile != "" {
+		errs = append(errs, errors.New("secret key: set STRATA_SECRET_KEY or pass --secret-key-file, not both"))
+	}
+	if c.IsPostgres() && c.SecretKey == "" && c.SecretKeyFile == "" {
+		errs = append(errs, errors.New("a PostgreSQL store needs the secret key every node shares: pass --secret-key-file FILE or set STRATA_SECRET_KEY "+
+			"(base64 of 32 random bytes; make one with: head -c 32 /dev/urandom | base64)"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir must be set"))

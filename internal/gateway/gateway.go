@@ -72,10 +72,15 @@ type Config struct {
 	Invoker   Invoker
 	Async     AsyncInvoker    // runs async routes; nil refuses them
 	Workflows WorkflowStarter // starts workflow routes' executions; nil refuses them
-	Admin     http.Handler    // the admin API, served under /_strata/api/
-	Logger    *slog.Logger
-	MaxBody   int64  // request body cap; default DefaultMaxBody
-	Version   string // reported by the health endpoint
+	Admin     http.Handler    // the admin API, served under /_strata/api/; nil: 404 there (a separate admin listener)
+	// Executions answers the public status path of workflow executions
+	// (GET /_strata/executions/{link}); with StatusKey, which signs the
+	// links (workflow.go). Nil: workflow routes answer no Location.
+	Executions ExecutionReader
+	StatusKey  []byte
+	Logger     *slog.Logger
+	MaxBody    int64  // request body cap; default DefaultMaxBody
+	Version    string // reported by the health endpoint
 }
 
 // Gateway is the HTTP handler in front of all functions.
@@ -322,6 +327,8 @@ func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "version": g.cfg.Version})
 	case strings.HasPrefix(r.URL.Path, "/_strata/api/") && g.cfg.Admin != nil:
 		g.cfg.Admin.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, ExecutionStatusPath):
+		g.executionStatus(w, r)
 	default:
 		WriteError(w, Errorf(http.StatusNotFound, "unknown platform path %s", r.URL.Path), "")
 	}

@@ -2,15 +2,21 @@ package gateway
 
 import (
 	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"strings"
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 )
 
 // HeaderIdempotencyKey carries the id of the execution a workflow route
@@ -18,12 +24,116 @@ import (
 // first attempt started instead of starting another.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
-// ExecutionsPath is where the admin API serves executions; a workflow
-// route's answer points there in its Location header.
-const ExecutionsPath = "/_strata/api/v1/executions/"
+// ExecutionStatusPath is the public status path of workflow executions:
+// a workflow route's answer points at ExecutionStatusPath + a status link
+// in its Location header, and anyone holding the link may read that one
+// execution's status, output and error there. Nothing else of it (input,
+// history, trace) and no other execution: the link is signed, see
+// statusLink.
+const ExecutionStatusPath = "/_strata/executions/"
+
+// ExecutionReader reads an execution of a project (the flow engine).
+type ExecutionReader interface {
+	Get(ctx context.Context, project, id string) (*record.FlowExecution, error)
+}
 
 // The flow engine is what the server hands in.
-var _ WorkflowStarter = (*flow.Engine)(nil)
+var (
+	_ WorkflowStarter = (*flow.Engine)(nil)
+	_ ExecutionReader = (*flow.Engine)(nil)
+)
+
+// statusMACLen is how many bytes of the HMAC a status link carries:
+// 128 bits, beyond guessing.
+const statusMACLen = 16
+
+// statusLink is the opaque part of an execution's public status path:
+// base64url(HMAC(StatusKey, project, id)[:16]) "." base64url(project NUL id).
+// The execution id alone is not enough (callers choose ids with
+// Idempotency-Key, and ids show in logs): without the node's key nobody
+// can make a link for an execution, nor change the project or id of one
+// they hold and keep it valid.
+func (g *Gateway) statusLink(project, id string) string {
+	payload := project + "\x00" + id
+	return base64.RawURLEncoding.EncodeToString(g.statusMAC(payload)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+}
+
+func (g *Gateway) statusMAC(payload string) []byte {
+	m := hmac.New(sha256.New, g.cfg.StatusKey)
+	m.Write([]byte("execution status\x00" + payload))
+	return m.Sum(nil)[:statusMACLen]
+}
+
+// parseStatusLink checks a status link's MAC (in constant time) and
+// returns the project and execution it names.
+func (g *Gateway) parseStatusLink(link string) (project, id string, ok bool) {
+	macPart, payloadPart, found := strings.Cut(link, ".")
+	if !found {
+		return "", "", false
+	}
+	mac, err1 := base64.RawURLEncoding.DecodeString(macPart)
+	payload, err2 := base64.RawURLEncoding.DecodeString(payloadPart)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, g.statusMAC(string(payload))) {
+		return "", "", false
+	}
+	project, id, found = strings.Cut(string(payload), "\x00")
+	return project, id, found
+}
+
+// ExecutionStatus is the body of the public status path: what the caller
+// who started an execution may know of it.
+type ExecutionStatus struct {
+	ID       string          `json:"id"`
+	Workflow string          `json:"workflow"`
+	Status   string          `json:"status"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Error    json.RawMessage `json:"error,omitempty"`
+}
+
+// executionStatus answers GET /_strata/executions/{link}. A link that is
+// malformed, forged, altered or names an execution that does not exist
+// (any more) gets the same 404, so answers tell nothing about other
+// executions.
+func (g *Gateway) executionStatus(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		WriteError(w, Errorf(http.StatusMethodNotAllowed, "method %s not allowed on an execution's status (allowed: GET, HEAD)", r.Method), "")
+		return
+	}
+	notFound := Errorf(http.StatusNotFound, "no such execution (a status link is the Location a workflow route answered)")
+	if g.cfg.Executions == nil || len(g.cfg.StatusKey) == 0 {
+		WriteError(w, notFound, "")
+		return
+	}
+	project, id, ok := g.parseStatusLink(strings.TrimPrefix(r.URL.Path, ExecutionStatusPath))
+	if !ok {
+		WriteError(w, notFound, "")
+		return
+	}
+	ex, err := g.cfg.Executions.Get(r.Context(), project, id)
+	if errors.Is(err, store.ErrNotFound) {
+		WriteError(w, notFound, "")
+		return
+	}
+	if err != nil {
+		g.cfg.Logger.Error("read execution status", "project", project, "execution", id, "err", err)
+		WriteError(w, Errorf(http.StatusInternalServerError, "could not read the execution's status; retry"), "")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store") // the status changes
+	_ = json.NewEncoder(w).Encode(ExecutionStatus{ID: ex.ID, Workflow: ex.Workflow, Status: ex.Status, Output: jsonOrNil(ex.Output), Error: jsonOrNil(ex.Error)})
+}
+
+// jsonOrNil embeds recorded JSON; bytes that are not JSON (which the
+// engine never records) are left out rather than breaking the answer.
+func jsonOrNil(b []byte) json.RawMessage {
+	if len(b) == 0 || !json.Valid(b) {
+		return nil
+	}
+	return b
+}
 
 // StartResponse is the body of a workflow route's answer.
 type StartResponse struct {
@@ -72,7 +182,9 @@ func (g *Gateway) startWorkflow(w http.ResponseWriter, r *http.Request, rt *reco
 		res.Workflow = rt.Workflow
 	}
 	h := w.Header()
-	h.Set("Location", ExecutionsPath+url.PathEscape(ex.ID))
+	if g.cfg.Executions != nil && len(g.cfg.StatusKey) > 0 {
+		h.Set("Location", ExecutionStatusPath+g.statusLink(rt.Project, ex.ID))
+	}
 	h.Set("Content-Type", "application/json")
 	code := http.StatusAccepted
 	if !created {

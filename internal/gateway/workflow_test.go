@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,10 @@ func (f *fakeStarter) Start(ctx context.Context, p flow.StartParams) (*record.Fl
 		f.execs = map[string]*record.FlowExecution{}
 	}
 	if ex, ok := f.execs[p.ID]; ok && p.ID != "" {
+		if ex.Project != p.Project {
+			// As the engine: another project's id is taken, no more.
+			return nil, false, fmt.Errorf("%w: %q is in use by another execution", flow.ErrIDTaken, p.ID)
+		}
 		return ex, false, nil
 	}
 	id := p.ID
@@ -58,6 +63,19 @@ func (f *fakeStarter) Start(ctx context.Context, p flow.StartParams) (*record.Fl
 	ex := &record.FlowExecution{ID: id, Project: p.Project, Workflow: p.Workflow, Function: "orders", Run: 1, Status: record.FlowRunning, Input: p.Input}
 	f.execs[id] = ex
 	return ex, true, nil
+}
+
+// Get reads an execution of project the way the engine does: another
+// project's is not found.
+func (f *fakeStarter) Get(ctx context.Context, project, id string) (*record.FlowExecution, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ex, ok := f.execs[id]
+	if !ok || ex.Project != project {
+		return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
+	}
+	cp := *ex
+	return &cp, nil
 }
 
 func (f *fakeStarter) calls() []flow.StartParams {
@@ -104,7 +122,7 @@ func decodeStart(t *testing.T, rec *httptest.ResponseRecorder) StartResponse {
 func TestWorkflowRouteStartsExecution(t *testing.T) {
 	inv := &fakeInvoker{resp: &wire.Response{Status: 200}}
 	st := &fakeStarter{}
-	g := newWorkflowGW(t, Config{Invoker: inv, Workflows: st})
+	g := newWorkflowGW(t, Config{Invoker: inv, Workflows: st, Executions: st, StatusKey: testStatusKey})
 
 	req := httptest.NewRequest("POST", "/orders", strings.NewReader(`{"order": 42, "items": ["a"]}`))
 	req.Header.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
@@ -112,7 +130,7 @@ func TestWorkflowRouteStartsExecution(t *testing.T) {
 
 	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
 	assert.Equal(t, StartResponse{ID: "gen-1", Workflow: "fulfil", Status: "running", Created: true}, decodeStart(t, rec))
-	assert.Equal(t, "/_strata/api/v1/executions/gen-1", rec.Header().Get("Location"))
+	assert.Equal(t, ExecutionStatusPath+g.statusLink("shop", "gen-1"), rec.Header().Get("Location"))
 	assert.Equal(t, []flow.StartParams{{
 		Workflow:    "fulfil",
 		Input:       []byte(`{"order": 42, "items": ["a"]}`),
@@ -130,7 +148,7 @@ func TestWorkflowRouteStartsExecution(t *testing.T) {
 
 func TestWorkflowRouteIdempotencyKey(t *testing.T) {
 	st := &fakeStarter{}
-	g := newWorkflowGW(t, Config{Workflows: st})
+	g := newWorkflowGW(t, Config{Workflows: st, Executions: st, StatusKey: testStatusKey})
 	start := func(key, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("PUT", "/approvals/9", strings.NewReader(body))
 		if key != "" {
@@ -142,13 +160,13 @@ func TestWorkflowRouteIdempotencyKey(t *testing.T) {
 	first := start("order-42", `true`)
 	require.Equal(t, http.StatusAccepted, first.Code, first.Body.String())
 	assert.Equal(t, StartResponse{ID: "order-42", Workflow: "approval", Status: "running", Created: true}, decodeStart(t, first))
-	assert.Equal(t, "/_strata/api/v1/executions/order-42", first.Header().Get("Location"))
+	assert.Equal(t, ExecutionStatusPath+g.statusLink("shop", "order-42"), first.Header().Get("Location"))
 
 	// A retry finds the execution: 200, created false, nothing new started.
 	again := start("order-42", `false`)
 	require.Equal(t, http.StatusOK, again.Code, again.Body.String())
 	assert.Equal(t, StartResponse{ID: "order-42", Workflow: "approval", Status: "running", Created: false}, decodeStart(t, again))
-	assert.Equal(t, "/_strata/api/v1/executions/order-42", again.Header().Get("Location"))
+	assert.Equal(t, first.Header().Get("Location"), again.Header().Get("Location"))
 	assert.Equal(t, []byte("true"), st.execs["order-42"].Input)
 
 	// Without the header every request starts its own execution.
@@ -157,10 +175,15 @@ func TestWorkflowRouteIdempotencyKey(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, b.Code)
 	assert.NotEqual(t, decodeStart(t, a).ID, decodeStart(t, b).ID)
 
-	// The id is one path segment of the Location, whatever it holds.
+	// The Location is one path segment, whatever the id holds, and
+	// reads that execution.
 	odd := start("tenant/7 ?#", `{}`)
 	require.Equal(t, http.StatusAccepted, odd.Code)
-	assert.Equal(t, "/_strata/api/v1/executions/tenant%2F7%20%3F%23", odd.Header().Get("Location"))
+	loc := odd.Header().Get("Location")
+	assert.NotContains(t, strings.TrimPrefix(loc, ExecutionStatusPath), "/")
+	rec := serve(g, httptest.NewRequest("GET", loc, nil))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.JSONEq(t, `{"id":"tenant/7 ?#","workflow":"approval","status":"running"}`, rec.Body.String())
 
 	calls := st.calls()
 	require.Len(t, calls, 5)
@@ -358,4 +381,88 @@ func TestWorkflowRouteIdempotencyKeyOfAnotherExecution(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "payroll", ex.Workflow)
 	assert.Equal(t, 1, ex.HistoryLen)
+}
+
+var testStatusKey = []byte("0123456789abcdef0123456789abcdef")
+
+// TestExecutionStatusLink: the Location of a workflow route is a public
+// path that shows that execution's status and output, nothing more, and
+// nothing of any other execution: guessed, altered, forged and other
+// projects' links all get the same 404.
+func TestExecutionStatusLink(t *testing.T) {
+	st := &fakeStarter{}
+	g := newWorkflowGW(t, Config{Workflows: st, Executions: st, StatusKey: testStatusKey})
+	// Another project's execution, with its output, in the same engine.
+	st.execs = map[string]*record.FlowExecution{
+		"acme-1": {ID: "acme-1", Project: "acme", Workflow: "payroll", Status: record.FlowCompleted, Input: []byte(`{"salary":1}`), Output: []byte(`{"paid":true}`)},
+	}
+
+	req := httptest.NewRequest("POST", "/orders", strings.NewReader(`{"card":"4242"}`))
+	req.Header.Set(HeaderIdempotencyKey, "order-1")
+	rec := serve(g, req)
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+	loc := rec.Header().Get("Location")
+	require.True(t, strings.HasPrefix(loc, ExecutionStatusPath), loc)
+	require.NotContains(t, loc, "/_strata/api/", "public callers cannot use the admin API")
+
+	get := func(path string) *httptest.ResponseRecorder { return serve(g, httptest.NewRequest("GET", path, nil)) }
+	rec = get(loc)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.JSONEq(t, `{"id":"order-1","workflow":"fulfil","status":"running"}`, rec.Body.String(), "status only: no input")
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+
+	st.mu.Lock()
+	st.execs["order-1"].Status = record.FlowCompleted
+	st.execs["order-1"].Output = []byte(`{"shipped":true}`)
+	st.mu.Unlock()
+	rec = get(loc)
+	assert.JSONEq(t, `{"id":"order-1","workflow":"fulfil","status":"completed","output":{"shipped":true}}`, rec.Body.String())
+
+	const notFound = `{"error":"no such execution (a status link is the Location a workflow route answered)","status":404}` + "\n"
+	link := strings.TrimPrefix(loc, ExecutionStatusPath)
+	mac, payload, _ := strings.Cut(link, ".")
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	other := &Gateway{cfg: Config{StatusKey: []byte("another node's key, or a guess..")}}
+	flip := []byte(mac)
+	flip[0] ^= 1
+	for name, path := range map[string]string{
+		"the execution id alone":                ExecutionStatusPath + "order-1",
+		"the id with another execution's MAC":   ExecutionStatusPath + mac + "." + b64("acme\x00acme-1"),
+		"the id with another project's MAC":     ExecutionStatusPath + mac + "." + b64("acme\x00order-1"),
+		"a flipped MAC bit":                     ExecutionStatusPath + string(flip) + "." + payload,
+		"a truncated MAC":                       ExecutionStatusPath + mac[:len(mac)-2] + "." + payload,
+		"no MAC":                                ExecutionStatusPath + "." + payload,
+		"signed with another key":               ExecutionStatusPath + other.statusLink("acme", "acme-1"),
+		"a link of an execution that is gone":   ExecutionStatusPath + g.statusLink("shop", "never-started"),
+		"not base64":                            ExecutionStatusPath + "!!!.???",
+		"the listing":                           ExecutionStatusPath,
+		"a MAC for a payload without separator": ExecutionStatusPath + base64.RawURLEncoding.EncodeToString(g.statusMAC("acme-1")) + "." + b64("acme-1"),
+	} {
+		rec := get(path)
+		assert.Equal(t, http.StatusNotFound, rec.Code, name)
+		assert.Equal(t, notFound, rec.Body.String(), "%s: every refusal reads the same", name)
+	}
+
+	// A start in shop whose Idempotency-Key names acme's execution is
+	// refused (the engine's rule) and gets no link.
+	req = httptest.NewRequest("POST", "/orders", strings.NewReader(`{}`))
+	req.Header.Set(HeaderIdempotencyKey, "acme-1")
+	rec = serve(g, req)
+	assert.Equal(t, http.StatusConflict, rec.Code, rec.Body.String())
+	assert.Empty(t, rec.Header().Get("Location"))
+	assert.NotContains(t, rec.Body.String(), "payroll")
+
+	rec = serve(g, httptest.NewRequest("POST", loc, nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	assert.Equal(t, "GET, HEAD", rec.Header().Get("Allow"))
+}
+
+// TestWorkflowRouteWithoutStatusLinks: a gateway that cannot sign links
+// answers no Location rather than one the caller cannot use.
+func TestWorkflowRouteWithoutStatusLinks(t *testing.T) {
+	st := &fakeStarter{}
+	g := newWorkflowGW(t, Config{Workflows: st})
+	rec := serve(g, httptest.NewRequest("POST", "/orders", strings.NewReader(`{}`)))
+	require.Equal(t, http.StatusAccepted, rec.Code)
+	assert.Empty(t, rec.Header().Get("Location"))
 }

@@ -129,6 +129,19 @@ type Token struct {
 	Name string // what the operator called it; not unique
 	// Project limits the token to one project's functions, deploys,
 	// secrets and databases; "" is an admin token (every project).
-	Project   string
+	Project string
+	// Scope is what the token may do: ScopeAdmin, ScopeDeploy or
+	// ScopeRead (package api decides what each allows).
+	Scope     string
 	CreatedAt time.Time
+	// LastUsedAt is when the token was last presented, to within a
+	// minute (nodes write it at most once a minute); zero: never.
+	LastUsedAt time.Time
 }
+
+// Token scopes, from most to least power.
+const (
+	ScopeAdmin  = "admin"
+	ScopeDeploy = "deploy"
+	ScopeRead   = "read"
+)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,11 @@ type Server struct {
 	api      *api.API
 	http     *http.Server
 	ln       net.Listener
+	// adminHTTP and adminLn serve the admin API alone when
+	// config.AdminAddr is set; nil otherwise.
+	adminHTTP *http.Server
+	adminLn   net.Listener
+	tls       *tls.Config // nil: plain HTTP
 
 	loaded   chan struct{} // closed when load is done
 	cancel   context.CancelCauseFunc
@@ -121,12 +128,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.st, err = OpenStore(ctx, s.cfg); err != nil {
 		return err
 	}
-	key, err := secretKey()
+	key, err := secretKey(s.cfg)
 	if err != nil {
 		return err
 	}
 	if s.bnd, err = bindings.New(ctx, bindings.Config{Store: s.st, DataDir: s.cfg.DataDir, Key: key, Logger: s.log}); err != nil {
 		return fmt.Errorf("start bindings: %w", err)
+	}
+	if s.cfg.IsPostgres() {
+		// Nodes sharing a database must share the key (a SQLite store
+		// has one node, whose key lives beside it in the data dir).
+		if err := checkKeyFingerprint(ctx, s.st, s.bnd); err != nil {
+			return err
+		}
 	}
 	sends, flows := s.hostCalls()
 	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sends, Bindings: s.bnd, Flow: flows,
@@ -156,8 +170,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// The API invokes through the gateway and the gateway mounts the API:
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
-	s.gw = gateway.New(gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
-		Admin: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.ServeHTTP(w, r) })})
+	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
+		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links")}
+	if s.cfg.AdminAddr == "" {
+		gcfg.Admin = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.ServeHTTP(w, r) })
+	}
+	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 	})
@@ -170,18 +188,33 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.changed(ctx); err != nil {
 		return err
 	}
+	if s.cfg.TLSCert != "" {
+		// Loaded before listening, so a wrong path or a key that does
+		// not match fails the start with a clear message.
+		pair, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert %s / --tls-key %s: %w", s.cfg.TLSCert, s.cfg.TLSKey, err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
 	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.http = gateway.NewServer(s.gw, s.cfg.HeaderTimeout, s.cfg.ReadTimeout, s.log)
+	s.http = s.newHTTPServer(s.gw)
+	if s.cfg.AdminAddr != "" {
+		if s.adminLn, err = net.Listen("tcp", s.cfg.AdminAddr); err != nil {
+			s.ln.Close() // not served yet, so Stop would not close it
+			return fmt.Errorf("listen on admin addr %s: %w", s.cfg.AdminAddr, err)
+		}
+		s.adminHTTP = s.newHTTPServer(s.adminHandler())
+	}
 
 	bgCtx, cancel := context.WithCancelCause(context.Background())
 	s.cancel = cancel
-	s.goBackground(func() {
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("http server stopped", "err", err)
-		}
-	})
+	s.serve(s.http, s.ln)
+	if s.adminHTTP != nil {
+		s.serve(s.adminHTTP, s.adminLn)
+	}
 	s.goBackground(func() {
 		ok := s.load(bgCtx)
 		close(s.loaded)
@@ -190,8 +223,48 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	})
 	s.goBackground(func() { s.retentionLoop(bgCtx) })
-	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "store", s.storeName())
+	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "admin_addr", s.AdminAddr(), "tls", s.tls != nil, "store", s.storeName())
 	return nil
+}
+
+// newHTTPServer is an HTTP server of h with the node's timeouts and TLS.
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	hs := gateway.NewServer(h, s.cfg.HeaderTimeout, s.cfg.ReadTimeout, s.log)
+	hs.TLSConfig = s.tls
+	return hs
+}
+
+// serve runs hs on ln in the background: HTTPS when the node has a
+// certificate (ServeTLS also sets up HTTP/2), else plain HTTP.
+func (s *Server) serve(hs *http.Server, ln net.Listener) {
+	s.goBackground(func() {
+		var err error
+		if s.tls != nil {
+			err = hs.ServeTLS(ln, "", "")
+		} else {
+			err = hs.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	})
+}
+
+// adminHandler serves the admin listener (config.AdminAddr): the admin
+// API, and health and readiness so a probe can watch either listener.
+// Functions are not served there.
+func (s *Server) adminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/_strata/api/"):
+			s.api.ServeHTTP(w, r)
+		case r.URL.Path == "/_strata/health" || r.URL.Path == "/_strata/ready":
+			s.gw.ServeHTTP(w, r)
+		default:
+			gateway.WriteError(w, gateway.Errorf(http.StatusNotFound,
+				"%s is not served here: this is the admin listener (the admin API under /_strata/api/, /_strata/health and /_strata/ready); functions are served on the public address", r.URL.Path), "")
+		}
+	})
 }
 
 // hostCalls are the runtime's event and workflow handlers: they forward
@@ -370,26 +443,30 @@ func (s *Server) retentionLoop(ctx context.Context) {
 	}
 }
 
-// secretKey reads the key that encrypts secrets from STRATA_SECRET_KEY
-// (base64 of 32 bytes), for deployments that keep it out of the data
-// directory; nil lets package bindings use (or create) the key file there.
-func secretKey() ([]byte, error) {
-	v := os.Getenv("STRATA_SECRET_KEY")
-	if v == "" {
-		return nil, nil
-	}
-	k, err := bindings.ParseKey(v)
-	if err != nil {
-		return nil, fmt.Errorf("STRATA_SECRET_KEY: %w", err)
-	}
-	return k, nil
-}
-
 // Addr is the address the server listens on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the base URL of the server.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is the base URL of the server's public listener.
+func (s *Server) URL() string { return s.scheme() + s.Addr() }
+
+// AdminAddr is the address the admin API is served on: the admin
+// listener's, or the public one's when there is none.
+func (s *Server) AdminAddr() string {
+	if s.adminLn != nil {
+		return s.adminLn.Addr().String()
+	}
+	return s.Addr()
+}
+
+// AdminURL is the base URL of the admin API (give it to --server).
+func (s *Server) AdminURL() string { return s.scheme() + s.AdminAddr() }
+
+func (s *Server) scheme() string {
+	if s.tls != nil {
+		return "https://"
+	}
+	return "http://"
+}
 
 // Store returns the server's store.
 func (s *Server) Store() store.Store { return s.st }
@@ -436,6 +513,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		var errs []error
 		if s.http != nil {
 			errs = append(errs, s.http.Shutdown(ctx))
+		}
+		if s.adminHTTP != nil {
+			errs = append(errs, s.adminHTTP.Shutdown(ctx))
 		}
 		if s.cancel != nil {
 			s.cancel(errors.New("server stopping"))

@@ -55,6 +55,9 @@ func startNodeWith(t *testing.T, storeURL string, adjust func(*config.Config)) *
 	cfg.DataDir = t.TempDir()
 	cfg.CacheDir = wasmtest.SharedCacheDir()
 	cfg.Store = storeURL
+	if cfg.IsPostgres() {
+		cfg.SecretKey = testSecretKey // nodes sharing a database share it
+	}
 	adjust(&cfg)
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -183,6 +183,14 @@ type Store interface {
 	TokenDelete(ctx context.Context, hash string) (bool, error)
 	// TokenCount reports how many admin tokens exist.
 	TokenCount(ctx context.Context) (int, error)
+	// TokenTouch records that the token was used at at (never moving the
+	// time back); an unknown hash is no error. Callers throttle it.
+	TokenTouch(ctx context.Context, hash string, at time.Time) error
+
+	// SettingClaim stores value under name unless the store holds a
+	// value for it already, and returns the value the store holds: the
+	// first node's, for every node sharing the store.
+	SettingClaim(ctx context.Context, name, value string) (string, error)
 
 	Close() error
 }

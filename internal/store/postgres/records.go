@@ -143,7 +143,7 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 }
 
 func (q queries) TokenPut(ctx context.Context, t record.Token) error {
-	return q.Queries.TokenPut(ctx, t.Hash, t.Name, t.Project, t.CreatedAt)
+	return q.Queries.TokenPut(ctx, pgdb.TokenPutParams{Hash: t.Hash, Name: t.Name, Project: t.Project, Scope: tokenScope(t), CreatedAt: t.CreatedAt})
 }
 
 func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
@@ -157,7 +157,33 @@ func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {
 }
 
 func token(r pgdb.Token) record.Token {
-	return record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, CreatedAt: utc(r.CreatedAt)}
+	t := record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, Scope: r.Scope, CreatedAt: utc(r.CreatedAt)}
+	if r.LastUsedAt != nil {
+		t.LastUsedAt = utc(*r.LastUsedAt)
+	}
+	return t
+}
+
+// tokenScope is the scope a token is stored with: admin unless given,
+// as every token was before scopes.
+func tokenScope(t record.Token) string {
+	if t.Scope == "" {
+		return record.ScopeAdmin
+	}
+	return t.Scope
+}
+
+func (q queries) TokenTouch(ctx context.Context, hash string, at time.Time) error {
+	return q.Queries.TokenTouch(ctx, &at, hash)
+}
+
+func (q queries) SettingClaim(ctx context.Context, name, value string) error {
+	return q.Queries.SettingClaim(ctx, name, value)
+}
+
+func (q queries) SettingGet(ctx context.Context, name string) (string, error) {
+	v, err := q.Queries.SettingGet(ctx, name)
+	return v, notFound(err)
 }
 
 func (q queries) TokenDelete(ctx context.Context, hash string) (bool, error) {

@@ -145,7 +145,7 @@ func (q queries) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error
 }
 
 func (q queries) TokenPut(ctx context.Context, t record.Token) error {
-	return q.Queries.TokenPut(ctx, t.Hash, t.Name, t.Project, micros(t.CreatedAt))
+	return q.Queries.TokenPut(ctx, sqlitedb.TokenPutParams{Hash: t.Hash, Name: t.Name, Project: t.Project, Scope: tokenScope(t), CreatedAt: micros(t.CreatedAt)})
 }
 
 func (q queries) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
@@ -159,7 +159,33 @@ func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {
 }
 
 func token(r sqlitedb.Token) record.Token {
-	return record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, CreatedAt: fromMicros(r.CreatedAt)}
+	t := record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, Scope: r.Scope, CreatedAt: fromMicros(r.CreatedAt)}
+	if r.LastUsedAt != 0 {
+		t.LastUsedAt = fromMicros(r.LastUsedAt)
+	}
+	return t
+}
+
+// tokenScope is the scope a token is stored with: admin unless given,
+// as every token was before scopes.
+func tokenScope(t record.Token) string {
+	if t.Scope == "" {
+		return record.ScopeAdmin
+	}
+	return t.Scope
+}
+
+func (q queries) TokenTouch(ctx context.Context, hash string, at time.Time) error {
+	return q.Queries.TokenTouch(ctx, micros(at), hash)
+}
+
+func (q queries) SettingClaim(ctx context.Context, name, value string) error {
+	return q.Queries.SettingClaim(ctx, name, value)
+}
+
+func (q queries) SettingGet(ctx context.Context, name string) (string, error) {
+	v, err := q.Queries.SettingGet(ctx, name)
+	return v, notFound(err)
 }
 
 func (q queries) TokenDelete(ctx context.Context, hash string) (bool, error) {

@@ -43,6 +43,9 @@ type RecordQueries interface {
 	TokenList(ctx context.Context) ([]record.Token, error)
 	TokenDelete(ctx context.Context, hash string) (bool, error)
 	TokenCount(ctx context.Context) (int, error)
+	TokenTouch(ctx context.Context, hash string, at time.Time) error
+	SettingClaim(ctx context.Context, name, value string) error
+	SettingGet(ctx context.Context, name string) (string, error)
 }
 
 // BlobPut stores data under its SHA-256 after checking the digest.
@@ -200,4 +203,30 @@ func (s *Store) TokenCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count tokens: %w", err)
 	}
 	return n, nil
+}
+
+// TokenTouch records the token's last use.
+func (s *Store) TokenTouch(ctx context.Context, hash string, at time.Time) error {
+	at = at.UTC().Truncate(time.Microsecond)
+	if err := s.d.Write(ctx, func(q Queries) error { return q.TokenTouch(ctx, hash, at) }); err != nil {
+		return fmt.Errorf("record token use: %w", err)
+	}
+	return nil
+}
+
+// SettingClaim stores value under name unless one is stored, and returns
+// the stored one; the insert and the read are one transaction.
+func (s *Store) SettingClaim(ctx context.Context, name, value string) (string, error) {
+	var got string
+	err := s.d.Write(ctx, func(q Queries) (err error) {
+		if err := q.SettingClaim(ctx, name, value); err != nil {
+			return err
+		}
+		got, err = q.SettingGet(ctx, name)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("setting %s: %w", name, err)
+	}
+	return got, nil
 }

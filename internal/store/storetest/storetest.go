@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogsDefaultLimitAndFollow", testLogsFollow},
 		{"LogsConcurrentInsertIDs", testLogsConcurrent},
 		{"Tokens", testTokens},
+		{"Settings", testSettings},
 	}
 	tests = append(tests, eventsTests...)
 	tests = append(tests, bindingsTests...)
@@ -792,13 +793,16 @@ func testTokens(t *testing.T, s store.Store) {
 	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: h, Name: "admin renamed"}), "putting a hash again is not an error")
 	clk.Advance(time.Minute)
 	ci := Digest([]byte("ci-token"))
-	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: ci, Name: "ci", Project: "shop"}))
+	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: ci, Name: "ci", Project: "shop", Scope: record.ScopeDeploy}))
 	got, err := s.TokenGet(ctx, h)
 	require.NoError(t, err)
-	require.Equal(t, record.Token{Hash: h, Name: "admin renamed", CreatedAt: t0}, *got, "an admin token has no project")
+	require.Equal(t, record.Token{Hash: h, Name: "admin renamed", Scope: record.ScopeAdmin, CreatedAt: t0}, *got,
+		"an admin token has no project; a token put without a scope is an admin token (as before scopes)")
 	got, err = s.TokenGet(ctx, ci)
 	require.NoError(t, err)
-	require.Equal(t, "shop", got.Project, "a project-scoped token keeps its scope")
+	require.Equal(t, "shop", got.Project, "a project-scoped token keeps its project")
+	require.Equal(t, record.ScopeDeploy, got.Scope, "and its scope")
+	require.True(t, got.LastUsedAt.IsZero(), "a token never presented has no last use")
 	_, err = s.TokenGet(ctx, Digest([]byte("wrong")))
 	require.ErrorIs(t, err, store.ErrNotFound)
 	n, err = s.TokenCount(ctx)
@@ -807,9 +811,23 @@ func testTokens(t *testing.T, s store.Store) {
 	list, err := s.TokenList(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []record.Token{
-		{Hash: h, Name: "admin renamed", CreatedAt: t0},
-		{Hash: ci, Name: "ci", Project: "shop", CreatedAt: t0.Add(time.Minute)},
+		{Hash: h, Name: "admin renamed", Scope: record.ScopeAdmin, CreatedAt: t0},
+		{Hash: ci, Name: "ci", Project: "shop", Scope: record.ScopeDeploy, CreatedAt: t0.Add(time.Minute)},
 	}, list, "oldest first")
+
+	// Last use: recorded, never moved back, and kept by a re-put.
+	used := t0.Add(5 * time.Minute)
+	require.NoError(t, s.TokenTouch(ctx, ci, used))
+	require.NoError(t, s.TokenTouch(ctx, ci, used.Add(-time.Minute)), "an older use (a slower node) is no error")
+	require.NoError(t, s.TokenTouch(ctx, Digest([]byte("gone")), used), "an unknown token is no error")
+	got, err = s.TokenGet(ctx, ci)
+	require.NoError(t, err)
+	require.True(t, used.Equal(got.LastUsedAt), "last used %s, want %s", got.LastUsedAt, used)
+	require.NoError(t, s.TokenPut(ctx, record.Token{Hash: ci, Name: "ci", Project: "shop", Scope: record.ScopeRead}))
+	got, err = s.TokenGet(ctx, ci)
+	require.NoError(t, err)
+	require.Equal(t, record.ScopeRead, got.Scope, "putting a hash again re-scopes it")
+	require.True(t, used.Equal(got.LastUsedAt), "and keeps its last use")
 
 	// Revocation: the token is gone at once.
 	ok, err := s.TokenDelete(ctx, ci)
@@ -823,4 +841,17 @@ func testTokens(t *testing.T, s store.Store) {
 	n, err = s.TokenCount(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
+}
+
+func testSettings(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	got, err := s.SettingClaim(ctx, "secret_key_fingerprint", "aaaa")
+	require.NoError(t, err)
+	require.Equal(t, "aaaa", got, "the first claim stores its value")
+	got, err = s.SettingClaim(ctx, "secret_key_fingerprint", "bbbb")
+	require.NoError(t, err)
+	require.Equal(t, "aaaa", got, "a later claim gets the first value, not its own")
+	got, err = s.SettingClaim(ctx, "other", "cccc")
+	require.NoError(t, err)
+	require.Equal(t, "cccc", got, "names are separate")
 }

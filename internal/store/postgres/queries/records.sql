@@ -28,8 +28,8 @@ DELETE FROM usage WHERE start_at < $1;
 DELETE FROM logs WHERE logged_at < $1;
 
 -- name: TokenPut :exec
-INSERT INTO tokens (hash, name, project, created_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project;
+INSERT INTO tokens (hash, name, project, scope, created_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project, scope = excluded.scope;
 
 -- name: TokenGet :one
 SELECT * FROM tokens WHERE hash = $1;
@@ -42,3 +42,12 @@ DELETE FROM tokens WHERE hash = $1;
 
 -- name: TokenCount :one
 SELECT count(*) FROM tokens;
+
+-- name: TokenTouch :exec
+UPDATE tokens SET last_used_at = @at WHERE hash = @hash AND (last_used_at IS NULL OR last_used_at < @at);
+
+-- name: SettingClaim :exec
+INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING;
+
+-- name: SettingGet :one
+SELECT value FROM settings WHERE name = $1;

@@ -15,8 +15,8 @@ DELETE FROM usage WHERE start_at < ?;
 DELETE FROM logs WHERE logged_at < ?;
 
 -- name: TokenPut :exec
-INSERT INTO tokens (hash, name, project, created_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project;
+INSERT INTO tokens (hash, name, project, scope, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project, scope = excluded.scope;
 
 -- name: TokenGet :one
 SELECT * FROM tokens WHERE hash = ?;
@@ -29,3 +29,12 @@ DELETE FROM tokens WHERE hash = ?;
 
 -- name: TokenCount :one
 SELECT count(*) FROM tokens;
+
+-- name: TokenTouch :exec
+UPDATE tokens SET last_used_at = @at WHERE hash = @hash AND last_used_at < @at;
+
+-- name: SettingClaim :exec
+INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING;
+
+-- name: SettingGet :one
+SELECT value FROM settings WHERE name = ?;

@@ -164,11 +164,18 @@ type Secret struct {
 	Project    string
 }
 
+type Setting struct {
+	Name  string
+	Value string
+}
+
 type Token struct {
-	Hash      string
-	Name      string
-	CreatedAt time.Time
-	Project   string
+	Hash       string
+	Name       string
+	CreatedAt  time.Time
+	Project    string
+	Scope      string
+	LastUsedAt *time.Time
 }
 
 type Topic struct {

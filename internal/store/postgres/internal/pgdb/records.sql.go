@@ -59,6 +59,26 @@ func (q *Queries) LogDeleteBefore(ctx context.Context, loggedAt time.Time) (int6
 	return result.RowsAffected(), nil
 }
 
+const settingClaim = `-- name: SettingClaim :exec
+INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
+`
+
+func (q *Queries) SettingClaim(ctx context.Context, name string, value string) error {
+	_, err := q.db.Exec(ctx, settingClaim, name, value)
+	return err
+}
+
+const settingGet = `-- name: SettingGet :one
+SELECT value FROM settings WHERE name = $1
+`
+
+func (q *Queries) SettingGet(ctx context.Context, name string) (string, error) {
+	row := q.db.QueryRow(ctx, settingGet, name)
+	var value string
+	err := row.Scan(&value)
+	return value, err
+}
+
 const tokenCount = `-- name: TokenCount :one
 SELECT count(*) FROM tokens
 `
@@ -83,7 +103,7 @@ func (q *Queries) TokenDelete(ctx context.Context, hash string) (int64, error) {
 }
 
 const tokenGet = `-- name: TokenGet :one
-SELECT hash, name, created_at, project FROM tokens WHERE hash = $1
+SELECT hash, name, created_at, project, scope, last_used_at FROM tokens WHERE hash = $1
 `
 
 func (q *Queries) TokenGet(ctx context.Context, hash string) (Token, error) {
@@ -94,12 +114,14 @@ func (q *Queries) TokenGet(ctx context.Context, hash string) (Token, error) {
 		&i.Name,
 		&i.CreatedAt,
 		&i.Project,
+		&i.Scope,
+		&i.LastUsedAt,
 	)
 	return i, err
 }
 
 const tokenList = `-- name: TokenList :many
-SELECT hash, name, created_at, project FROM tokens ORDER BY created_at, hash COLLATE "C"
+SELECT hash, name, created_at, project, scope, last_used_at FROM tokens ORDER BY created_at, hash COLLATE "C"
 `
 
 func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
@@ -116,6 +138,8 @@ func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
 			&i.Name,
 			&i.CreatedAt,
 			&i.Project,
+			&i.Scope,
+			&i.LastUsedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -128,17 +152,35 @@ func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
 }
 
 const tokenPut = `-- name: TokenPut :exec
-INSERT INTO tokens (hash, name, project, created_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project
+INSERT INTO tokens (hash, name, project, scope, created_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project, scope = excluded.scope
 `
 
-func (q *Queries) TokenPut(ctx context.Context, hash string, name string, project string, createdAt time.Time) error {
+type TokenPutParams struct {
+	Hash      string
+	Name      string
+	Project   string
+	Scope     string
+	CreatedAt time.Time
+}
+
+func (q *Queries) TokenPut(ctx context.Context, arg TokenPutParams) error {
 	_, err := q.db.Exec(ctx, tokenPut,
-		hash,
-		name,
-		project,
-		createdAt,
+		arg.Hash,
+		arg.Name,
+		arg.Project,
+		arg.Scope,
+		arg.CreatedAt,
 	)
+	return err
+}
+
+const tokenTouch = `-- name: TokenTouch :exec
+UPDATE tokens SET last_used_at = $1 WHERE hash = $2 AND (last_used_at IS NULL OR last_used_at < $1)
+`
+
+func (q *Queries) TokenTouch(ctx context.Context, at *time.Time, hash string) error {
+	_, err := q.db.Exec(ctx, tokenTouch, at, hash)
 	return err
 }
 

@@ -164,11 +164,18 @@ type Secret struct {
 	UpdatedAt  int64
 }
 
+type Setting struct {
+	Name  string
+	Value string
+}
+
 type Token struct {
-	Hash      string
-	Name      string
-	CreatedAt int64
-	Project   string
+	Hash       string
+	Name       string
+	CreatedAt  int64
+	Project    string
+	Scope      string
+	LastUsedAt int64
 }
 
 type Topic struct {

@@ -58,6 +58,26 @@ func (q *Queries) LogDeleteBefore(ctx context.Context, loggedAt int64) (int64, e
 	return result.RowsAffected()
 }
 
+const settingClaim = `-- name: SettingClaim :exec
+INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING
+`
+
+func (q *Queries) SettingClaim(ctx context.Context, name string, value string) error {
+	_, err := q.db.ExecContext(ctx, settingClaim, name, value)
+	return err
+}
+
+const settingGet = `-- name: SettingGet :one
+SELECT value FROM settings WHERE name = ?
+`
+
+func (q *Queries) SettingGet(ctx context.Context, name string) (string, error) {
+	row := q.db.QueryRowContext(ctx, settingGet, name)
+	var value string
+	err := row.Scan(&value)
+	return value, err
+}
+
 const tokenCount = `-- name: TokenCount :one
 SELECT count(*) FROM tokens
 `
@@ -82,7 +102,7 @@ func (q *Queries) TokenDelete(ctx context.Context, hash string) (int64, error) {
 }
 
 const tokenGet = `-- name: TokenGet :one
-SELECT hash, name, created_at, project FROM tokens WHERE hash = ?
+SELECT hash, name, created_at, project, scope, last_used_at FROM tokens WHERE hash = ?
 `
 
 func (q *Queries) TokenGet(ctx context.Context, hash string) (Token, error) {
@@ -93,12 +113,14 @@ func (q *Queries) TokenGet(ctx context.Context, hash string) (Token, error) {
 		&i.Name,
 		&i.CreatedAt,
 		&i.Project,
+		&i.Scope,
+		&i.LastUsedAt,
 	)
 	return i, err
 }
 
 const tokenList = `-- name: TokenList :many
-SELECT hash, name, created_at, project FROM tokens ORDER BY created_at, hash
+SELECT hash, name, created_at, project, scope, last_used_at FROM tokens ORDER BY created_at, hash
 `
 
 func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
@@ -115,6 +137,8 @@ func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
 			&i.Name,
 			&i.CreatedAt,
 			&i.Project,
+			&i.Scope,
+			&i.LastUsedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -130,17 +154,35 @@ func (q *Queries) TokenList(ctx context.Context) ([]Token, error) {
 }
 
 const tokenPut = `-- name: TokenPut :exec
-INSERT INTO tokens (hash, name, project, created_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project
+INSERT INTO tokens (hash, name, project, scope, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (hash) DO UPDATE SET name = excluded.name, project = excluded.project, scope = excluded.scope
 `
 
-func (q *Queries) TokenPut(ctx context.Context, hash string, name string, project string, createdAt int64) error {
+type TokenPutParams struct {
+	Hash      string
+	Name      string
+	Project   string
+	Scope     string
+	CreatedAt int64
+}
+
+func (q *Queries) TokenPut(ctx context.Context, arg TokenPutParams) error {
 	_, err := q.db.ExecContext(ctx, tokenPut,
-		hash,
-		name,
-		project,
-		createdAt,
+		arg.Hash,
+		arg.Name,
+		arg.Project,
+		arg.Scope,
+		arg.CreatedAt,
 	)
+	return err
+}
+
+const tokenTouch = `-- name: TokenTouch :exec
+UPDATE tokens SET last_used_at = ?1 WHERE hash = ?2 AND last_used_at < ?1
+`
+
+func (q *Queries) TokenTouch(ctx context.Context, at int64, hash string) error {
+	_, err := q.db.ExecContext(ctx, tokenTouch, at, hash)
 	return err
 }
 
