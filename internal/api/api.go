@@ -529,6 +529,9 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	r2.Header.Del("Authorization") // the admin token is not the function's business
 	r2.Header.Del(apitype.HeaderMethod)
 	r2.Header.Del(apitype.HeaderPath)
+	if ev := r.URL.Query().Get("event"); ev != "" {
+		return a.invokeEvent(w, r2, name, ev, r.URL.Query().Get("source"))
+	}
 	if async, _ := strconv.ParseBool(r.URL.Query().Get("async")); async {
 		req, err := gateway.ReadRequest(w, r2, events.MaxEventBytes)
 		if err != nil {

@@ -185,6 +185,30 @@ func DatabaseProject(param string) Access {
 	}
 }
 
+// QueueProject: the route acts on the queue named by param (internal
+// queues have the project of their function or topic).
+func QueueProject(param string) Access {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
+		name := r.PathValue(param)
+		q, err := a.cfg.Store.QueueGet(r.Context(), name)
+		if err != nil {
+			return "", err // the store names the queue
+		}
+		return q.Project, nil
+	}
+}
+
+// ScheduleProject: the route acts on the schedule named by param.
+func ScheduleProject(param string) Access {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
+		s, err := a.scheduleGet(r.Context(), r.PathValue(param))
+		if err != nil {
+			return "", err
+		}
+		return s.Project, nil
+	}
+}
+
 // PathProject: the path parameter param is the project.
 func PathProject(param string) Access {
 	return func(a *API, r *http.Request, tok record.Token) (string, error) {

@@ -170,7 +170,26 @@ func (c *Client) Invoke(ctx context.Context, fn, method, path string, body []byt
 	if json.Valid(body) {
 		hdr.Set("Content-Type", "application/json")
 	}
-	resp, err := c.do(ctx, http.MethodPost, "/functions/"+url.PathEscape(fn)+"/invoke", bytes.NewReader(body), hdr)
+	return c.invoke(ctx, "/functions/"+url.PathEscape(fn)+"/invoke", body, hdr)
+}
+
+// InvokeEvent runs a function directly with body wrapped as the
+// CloudEvent its source (queue, topic or schedule; name picks one when the
+// function has several) would send; an empty body sends a sample event.
+func (c *Client) InvokeEvent(ctx context.Context, fn, source, name string, body []byte, contentType string) (*InvokeResult, error) {
+	hdr := http.Header{}
+	if contentType != "" {
+		hdr.Set("Content-Type", contentType)
+	}
+	q := url.Values{"event": {source}}
+	if name != "" {
+		q.Set("source", name)
+	}
+	return c.invoke(ctx, "/functions/"+url.PathEscape(fn)+"/invoke?"+q.Encode(), body, hdr)
+}
+
+func (c *Client) invoke(ctx context.Context, path string, body []byte, hdr http.Header) (*InvokeResult, error) {
+	resp, err := c.do(ctx, http.MethodPost, path, bytes.NewReader(body), hdr)
 	if err != nil {
 		return nil, err
 	}

@@ -8,19 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"text/template"
 
 	"github.com/stratahq/strata/internal/build"
+	"github.com/stratahq/strata/internal/naming"
 )
 
 //go:embed template
 var templates embed.FS
-
-// validName is what a project and function name may look like: it becomes a
-// directory, a Go module path, a manifest key and part of URLs, so it stays
-// within characters that are safe in all of them.
-var validName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // ErrNotEmpty is returned when the target directory already has files in it.
 var ErrNotEmpty = errors.New("directory is not empty")
@@ -45,8 +40,10 @@ var files = []file{
 // does not exist; if it exists it must be empty, and nothing in it is ever
 // overwritten.
 func New(dir, name string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("new project %q: name must start with a lowercase letter and contain only lowercase letters, digits, '-' and '_' (at most 63)", name)
+	// The manifest and the server check names with the same rule, so a
+	// project that new writes always builds and deploys.
+	if err := naming.Check(name); err != nil {
+		return fmt.Errorf("project name %w", err)
 	}
 	if err := ensureEmptyDir(dir); err != nil {
 		return fmt.Errorf("new project %s in %s: %w", name, dir, err)

@@ -95,13 +95,27 @@ func TestNewIntoEmptyExistingDir(t *testing.T) {
 	}
 }
 
+// TestNewRejectsBadNames: new applies the manifest's own name rule (it
+// accepted "my_app", which strata build then refused) and suggests a name
+// that passes it.
 func TestNewRejectsBadNames(t *testing.T) {
-	for _, name := range []string{"", "Hello", "1st", "a/b", "../x", "has space", "-x", strings.Repeat("a", 64)} {
-		t.Run(name, func(t *testing.T) {
+	const rule = "project name must be a lowercase letter followed by up to 62 lowercase letters, digits or '-'"
+	for _, tc := range []struct{ name, want string }{
+		{"my_app", rule + `, got "my_app"; try "my-app"`},
+		{"Hello", rule + `, got "Hello"; try "hello"`},
+		{"has space", rule + `, got "has space"; try "has-space"`},
+		{"-x", rule + `, got "-x"; try "x"`},
+		{"1st", rule + `, got "1st"`},
+		{"a/b", rule + `, got "a/b"`},
+		{"../x", rule + `, got "../x"`},
+		{strings.Repeat("a", 64), rule + `, got "` + strings.Repeat("a", 64) + `"`},
+		{"", "project name must not be empty; must be a lowercase letter followed by up to 62 lowercase letters, digits or '-'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "p")
-			err := scaffold.New(dir, name)
-			if err == nil || !strings.Contains(err.Error(), "name must start with") {
-				t.Fatalf("err = %v", err)
+			err := scaffold.New(dir, tc.name)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v\nwant %s", err, tc.want)
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Errorf("directory created despite a bad name")
