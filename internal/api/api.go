@@ -26,6 +26,7 @@ import (
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // MaxBlobBytes caps an uploaded module.
@@ -43,6 +44,9 @@ type Invoker interface {
 // DirectInvoker runs a function for an HTTP request without route matching.
 type DirectInvoker interface {
 	Invoke(w http.ResponseWriter, r *http.Request, fn string)
+	// InvokeEvent runs fn with a request the event engine built, its
+	// CloudEvents headers kept.
+	InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string)
 }
 
 // Config configures the API.
@@ -448,7 +452,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 	if err != nil {
-		return fmt.Errorf("function %s: %w", name, err)
+		return err // the store names the function
 	}
 	vs, err := a.cfg.Store.VersionList(r.Context(), name)
 	if err != nil {
@@ -471,7 +475,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := a.cfg.Store.FunctionGet(ctx, name)
 	if err != nil {
-		return fmt.Errorf("function %s: %w", name, err)
+		return err // the store names the function
 	}
 	// Like a deploy: the project's lock around the whole rollback, the
 	// node-wide lock only around repointing, not around the compile.
@@ -576,7 +580,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	follow, _ := strconv.ParseBool(q.Get("follow"))
 	if p.Function != "" {
 		if _, err := a.cfg.Store.FunctionGet(r.Context(), p.Function); err != nil {
-			return fmt.Errorf("function %s: %w", p.Function, err)
+			return err // the store names the function
 		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")

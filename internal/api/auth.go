@@ -149,7 +149,7 @@ func FunctionProject(param string) Access {
 		name := r.PathValue(param)
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 		if err != nil {
-			return "", fmt.Errorf("function %s: %w", name, err)
+			return "", err // the store names the function
 		}
 		return f.Project, nil
 	}
@@ -167,7 +167,7 @@ func QueryFunctionProject(param string) Access {
 		}
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 		if err != nil {
-			return "", fmt.Errorf("function %s: %w", name, err)
+			return "", err // the store names the function
 		}
 		return f.Project, nil
 	}
@@ -179,7 +179,7 @@ func DatabaseProject(param string) Access {
 		name := r.PathValue(param)
 		d, err := a.cfg.Store.DatabaseGet(r.Context(), name)
 		if err != nil {
-			return "", fmt.Errorf("database %s: %w", name, err)
+			return "", err // the store names the database
 		}
 		return d.Project, nil
 	}

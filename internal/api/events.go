@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -184,7 +182,7 @@ func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body.To != "" {
 		if _, err := a.cfg.Store.QueueGet(ctx, body.To); err != nil {
-			return fmt.Errorf("redrive target %s: %w", body.To, err)
+			return err // the store names the queue
 		}
 	}
 	moved, err := a.cfg.Store.QueueRedrive(ctx, name, body.To, body.Max)
@@ -303,29 +301,18 @@ func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, source, 
 	case err != nil:
 		return eventErr(err)
 	}
-	req := try.Request
-	r2 := r.Clone(r.Context())
-	r2.Method = req.Method
-	p, q, _ := strings.Cut(req.Path, "?")
-	r2.URL.Path, r2.URL.RawQuery = p, q
-	r2.Header = http.Header{}
-	for _, h := range req.Headers {
-		r2.Header[http.CanonicalHeaderKey(h.Name)] = h.Values
-	}
 	if tp := r.Header.Get("Traceparent"); tp != "" {
-		r2.Header.Set("Traceparent", tp)
+		try.Request.Headers = append(try.Request.Headers, wire.Header{Name: "Traceparent", Values: []string{tp}})
 	}
-	r2.Body = io.NopCloser(bytes.NewReader(req.Body))
-	r2.ContentLength = int64(len(req.Body))
 	w.Header().Set(apitype.HeaderEventID, try.EventID)
-	a.cfg.Gateway.Invoke(w, r2, name)
+	a.cfg.Gateway.InvokeEvent(w, r, name, try.Request, try.Trigger)
 	return nil
 }
 
 // invokeAsync stores a direct invoke for later and answers 202 with its id.
 func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request, name string, req *wire.Request) error {
 	if _, err := a.cfg.Store.FunctionGet(r.Context(), name); err != nil {
-		return fmt.Errorf("function %s: %w", name, err)
+		return err // the store names the function
 	}
 	res, err := a.cfg.Events.InvokeAsync(r.Context(), name, req, r.Header.Get("Traceparent"))
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/store/storetest"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // echoGateway stands for the gateway's direct invoke: it answers with the
@@ -32,13 +33,22 @@ type echoed struct {
 	Function string              `json:"function"`
 	Method   string              `json:"method"`
 	Path     string              `json:"path"`
+	Trigger  string              `json:"trigger"`
 	Header   map[string][]string `json:"header"`
 	Body     string              `json:"body"`
 }
 
 func (echoGateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 	b, _ := io.ReadAll(r.Body)
-	_ = json.NewEncoder(w).Encode(echoed{fn, r.Method, r.URL.Path, r.Header, string(b)})
+	_ = json.NewEncoder(w).Encode(echoed{fn, r.Method, r.URL.Path, "http", r.Header, string(b)})
+}
+
+func (echoGateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
+	h := map[string][]string{}
+	for _, hv := range req.Headers {
+		h[hv.Name] = hv.Values
+	}
+	_ = json.NewEncoder(w).Encode(echoed{fn, req.Method, req.Path, trigger, h, string(req.Body)})
 }
 
 // newEventsAPI serves the admin API over a real SQLite store and a real
@@ -176,6 +186,7 @@ func TestInvokeEvent(t *testing.T) {
 	require.Equal(t, "fa", e.Function)
 	require.Equal(t, "POST", e.Method)
 	require.Equal(t, "/", e.Path)
+	require.Equal(t, "queue", e.Trigger)
 	require.Equal(t, `{"id":42}`, e.Body)
 	require.Equal(t, []string{"1.0"}, e.Header["Ce-Specversion"])
 	require.Equal(t, []string{"strata.message"}, e.Header["Ce-Type"])
