@@ -26,6 +26,7 @@ import (
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // MaxBlobBytes caps an uploaded module.
@@ -43,6 +44,9 @@ type Invoker interface {
 // DirectInvoker runs a function for an HTTP request without route matching.
 type DirectInvoker interface {
 	Invoke(w http.ResponseWriter, r *http.Request, fn string)
+	// InvokeEvent runs fn with a request the event engine built, its
+	// CloudEvents headers kept.
+	InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string)
 }
 
 // Config configures the API.
@@ -472,7 +476,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 	if err != nil {
-		return fmt.Errorf("function %s: %w", name, err)
+		return err // the store names the function
 	}
 	vs, err := a.cfg.Store.VersionList(r.Context(), name)
 	if err != nil {
@@ -495,7 +499,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f, err := a.cfg.Store.FunctionGet(ctx, name)
 	if err != nil {
-		return fmt.Errorf("function %s: %w", name, err)
+		return err // the store names the function
 	}
 	// Like a deploy: the project's lock around the whole rollback, the
 	// node-wide lock only around repointing, not around the compile.
@@ -553,6 +557,9 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
 	r2.Header.Del("Authorization") // the admin token is not the function's business
 	r2.Header.Del(apitype.HeaderMethod)
 	r2.Header.Del(apitype.HeaderPath)
+	if ev := r.URL.Query().Get("event"); ev != "" {
+		return a.invokeEvent(w, r2, name, ev, r.URL.Query().Get("source"))
+	}
 	if async, _ := strconv.ParseBool(r.URL.Query().Get("async")); async {
 		req, err := gateway.ReadRequest(w, r2, events.MaxEventBytes)
 		if err != nil {
@@ -597,7 +604,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	follow, _ := strconv.ParseBool(q.Get("follow"))
 	if p.Function != "" {
 		if _, err := a.cfg.Store.FunctionGet(r.Context(), p.Function); err != nil {
-			return fmt.Errorf("function %s: %w", p.Function, err)
+			return err // the store names the function
 		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")

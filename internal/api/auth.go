@@ -187,7 +187,7 @@ func FunctionProject(param string) Access {
 		name := r.PathValue(param)
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 		if err != nil {
-			return "", fmt.Errorf("function %s: %w", name, err)
+			return "", err // the store names the function
 		}
 		return f.Project, nil
 	}
@@ -205,7 +205,7 @@ func QueryFunctionProject(param string) Access {
 		}
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
 		if err != nil {
-			return "", fmt.Errorf("function %s: %w", name, err)
+			return "", err // the store names the function
 		}
 		return f.Project, nil
 	}
@@ -217,9 +217,33 @@ func DatabaseProject(param string) Access {
 		name := r.PathValue(param)
 		d, err := a.cfg.Store.DatabaseGet(r.Context(), name)
 		if err != nil {
-			return "", fmt.Errorf("database %s: %w", name, err)
+			return "", err // the store names the database
 		}
 		return d.Project, nil
+	}
+}
+
+// QueueProject: the route acts on the queue named by param (internal
+// queues have the project of their function or topic).
+func QueueProject(param string) Access {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
+		name := r.PathValue(param)
+		q, err := a.cfg.Store.QueueGet(r.Context(), name)
+		if err != nil {
+			return "", err // the store names the queue
+		}
+		return q.Project, nil
+	}
+}
+
+// ScheduleProject: the route acts on the schedule named by param.
+func ScheduleProject(param string) Access {
+	return func(a *API, r *http.Request, tok record.Token) (string, error) {
+		s, err := a.scheduleGet(r.Context(), r.PathValue(param))
+		if err != nil {
+			return "", err
+		}
+		return s.Project, nil
 	}
 }
 

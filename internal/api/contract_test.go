@@ -55,6 +55,12 @@ func (fixedEvents) Publish(context.Context, string, events.SendParams) (*apitype
 func (fixedEvents) InvokeAsync(context.Context, string, *wire.Request, string) (*apitype.SendResult, error) {
 	return &apitype.SendResult{ID: "ev-11"}, nil
 }
+func (fixedEvents) TryRequest(context.Context, events.TryParams) (*events.Try, error) {
+	return nil, events.ErrNoSource
+}
+func (fixedEvents) FireNow(context.Context, record.Schedule) (*apitype.SendResult, error) {
+	return &apitype.SendResult{ID: "ev-12"}, nil
+}
 func (fixedEvents) Reconcile(context.Context) error { return nil }
 func (fixedEvents) Notify(string)                   {}
 

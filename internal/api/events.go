@@ -24,6 +24,11 @@ type Events interface {
 	Send(ctx context.Context, queue string, p events.SendParams) (*apitype.SendResult, error)
 	Publish(ctx context.Context, topic string, p events.SendParams) (*apitype.SendResult, int, error)
 	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error)
+	// TryRequest builds the request a function would get from one of its
+	// event sources (strata invoke --event).
+	TryRequest(ctx context.Context, p events.TryParams) (*events.Try, error)
+	// FireNow fires a schedule at once, as a tick would.
+	FireNow(ctx context.Context, s record.Schedule) (*apitype.SendResult, error)
 	Reconcile(ctx context.Context) error
 	// Notify wakes the consumer of a queue this node just filled.
 	Notify(queue string)
@@ -33,11 +38,14 @@ func (a *API) routeEvents() {
 	a.handle("GET /queues", a.queues)
 	a.handle("GET /queues/{name}", a.queue)
 	a.handle("POST /queues/{name}/messages", a.queueSend)
-	a.handle("GET /queues/{name}/messages", a.queuePeek)
+	// Peeking reads a queue's data: a project token may, on its own
+	// project's queues only (QueueProject).
+	a.handleScoped("GET /queues/{name}/messages", QueueProject("name"), a.queuePeek)
 	a.handle("POST /queues/{name}/redrive", a.queueRedrive)
 	a.handle("GET /topics", a.topics)
 	a.handle("POST /topics/{name}/messages", a.topicPublish)
 	a.handle("GET /schedules", a.schedules)
+	a.handleScoped("POST /schedules/{name}/fire", ScheduleProject("name"), a.scheduleFire)
 }
 
 func (a *API) queueInfo(ctx context.Context, q record.QueueConfig) (apitype.QueueInfo, error) {
@@ -174,7 +182,7 @@ func (a *API) queueRedrive(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body.To != "" {
 		if _, err := a.cfg.Store.QueueGet(ctx, body.To); err != nil {
-			return fmt.Errorf("redrive target %s: %w", body.To, err)
+			return err // the store names the queue
 		}
 	}
 	moved, err := a.cfg.Store.QueueRedrive(ctx, name, body.To, body.Max)
@@ -242,10 +250,69 @@ func (a *API) schedules(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// scheduleFire fires a schedule now: the event goes through the function's
+// async queue like a tick's, so it is retried, metered and logged the same.
+func (a *API) scheduleFire(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.scheduleGet(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	res, err := a.cfg.Events.FireNow(r.Context(), *s)
+	if err != nil {
+		return err
+	}
+	a.cfg.Logger.Info("schedule fired by hand", "schedule", s.Name, "function", s.Function, "event", res.ID)
+	return writeJSON(w, http.StatusAccepted, apitype.ScheduleFireResult{ID: res.ID, Schedule: s.Name, Function: s.Function})
+}
+
+func (a *API) scheduleGet(ctx context.Context, name string) (*record.Schedule, error) {
+	ss, err := a.cfg.Store.ScheduleList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ss {
+		if s.Name == name {
+			return &s, nil
+		}
+	}
+	return nil, gateway.Errorf(http.StatusNotFound, "schedule %q not found (strata schedules lists them)", name)
+}
+
+// invokeEvent runs a function once with the request one of its event
+// sources would send it, the data (or a sample) wrapped as that source's
+// CloudEvent. The function's own project is checked by the route
+// (FunctionProject); TryRequest only looks at sources the function
+// consumes.
+func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, source, sourceName string) error {
+	if _, err := a.cfg.Store.FunctionGet(r.Context(), name); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, events.MaxEventBytes))
+	if err != nil {
+		return gateway.Errorf(http.StatusRequestEntityTooLarge, "event over the %d byte limit", events.MaxEventBytes)
+	}
+	try, err := a.cfg.Events.TryRequest(r.Context(), events.TryParams{
+		Function: name, Source: source, Name: sourceName,
+		Data: data, ContentType: r.Header.Get("Content-Type"),
+	})
+	switch {
+	case errors.Is(err, events.ErrNoSource):
+		return &gateway.StatusError{Code: http.StatusBadRequest, Err: err}
+	case err != nil:
+		return eventErr(err)
+	}
+	if tp := r.Header.Get("Traceparent"); tp != "" {
+		try.Request.Headers = append(try.Request.Headers, wire.Header{Name: "Traceparent", Values: []string{tp}})
+	}
+	w.Header().Set(apitype.HeaderEventID, try.EventID)
+	a.cfg.Gateway.InvokeEvent(w, r, name, try.Request, try.Trigger)
+	return nil
+}
+
 // invokeAsync stores a direct invoke for later and answers 202 with its id.
 func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request, name string, req *wire.Request) error {
 	if _, err := a.cfg.Store.FunctionGet(r.Context(), name); err != nil {
-		return fmt.Errorf("function %s: %w", name, err)
+		return err // the store names the function
 	}
 	res, err := a.cfg.Events.InvokeAsync(r.Context(), name, req, r.Header.Get("Traceparent"))
 	if err != nil {

@@ -184,7 +184,7 @@ func (a *API) executionGet(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	exec, err := fl.Get(r.Context(), flow.AllProjects, id)
 	if err != nil {
-		return fmt.Errorf("execution %s: %w", id, err)
+		return err // the engine names the execution
 	}
 	return writeJSON(w, http.StatusOK, executionInfo(exec))
 }
@@ -205,7 +205,7 @@ func (a *API) executionHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	evs, err := fl.History(r.Context(), flow.AllProjects, id, run)
 	if err != nil {
-		return fmt.Errorf("history of execution %s: %w", id, err)
+		return err // the engine names the execution
 	}
 	out := make([]apitype.ExecutionEvent, 0, len(evs))
 	for _, e := range evs {

@@ -86,7 +86,7 @@ func orNull(b []byte) []byte {
 func (m *memFlows) get(id string) (*record.FlowExecution, error) {
 	ex, ok := m.execs[id]
 	if !ok {
-		return nil, fmt.Errorf("flow execution %s: %w", id, store.ErrNotFound)
+		return nil, store.NotFound("execution", id)
 	}
 	return ex, nil
 }
@@ -155,7 +155,7 @@ func (m *memFlows) running(id string) (*record.FlowExecution, error) {
 		return nil, err
 	}
 	if ex.Status != record.FlowRunning {
-		return nil, fmt.Errorf("execution %s: %w", id, store.ErrClosed)
+		return nil, &store.ExecutionStateError{ID: id, Status: ex.Status, Err: store.ErrClosed}
 	}
 	return ex, nil
 }
@@ -200,7 +200,7 @@ func (m *memFlows) Restart(ctx context.Context, _ string, id string, fromFailure
 		return nil, err
 	}
 	if ex.Status == record.FlowRunning {
-		return nil, fmt.Errorf("execution %s: %w", id, store.ErrRunning)
+		return nil, &store.ExecutionStateError{ID: id, Status: ex.Status, Err: store.ErrRunning}
 	}
 	m.restarts = append(m.restarts, id+" "+strconv.FormatBool(fromFailure))
 	if !fromFailure {
@@ -393,8 +393,8 @@ func TestExecutionGetAndHistory(t *testing.T) {
 		status     int
 		msg        string
 	}{
-		{"unknown execution", "/executions/nope", http.StatusNotFound, "execution nope"},
-		{"history of unknown execution", "/executions/nope/history", http.StatusNotFound, "history of execution nope"},
+		{"unknown execution", "/executions/nope", http.StatusNotFound, `execution "nope" not found`},
+		{"history of unknown execution", "/executions/nope/history", http.StatusNotFound, `execution "nope" not found`},
 		{"bad run", "/executions/o1/history?run=x", http.StatusBadRequest, "run must be"},
 		{"negative run", "/executions/o1/history?run=-1", http.StatusBadRequest, "run must be"},
 	} {
@@ -466,7 +466,7 @@ func TestExecutionSignal(t *testing.T) {
 		msg              string
 	}{
 		{"unknown execution", "/executions/nope/signals/approval", "true", http.StatusNotFound, "signal approval"},
-		{"closed execution", "/executions/done/signals/approval", "true", http.StatusConflict, "execution closed"},
+		{"closed execution", "/executions/done/signals/approval", "true", http.StatusConflict, `signal approval: execution "done" is terminated`},
 		{"value not JSON", "/executions/o1/signals/approval", "yes", http.StatusBadRequest, "must be a JSON value"},
 		{"value over the limit", "/executions/o1/signals/approval", `"` + strings.Repeat("x", flow.MaxPayload) + `"`, http.StatusRequestEntityTooLarge, "byte limit"},
 	} {
@@ -487,7 +487,7 @@ func TestExecutionCancelTerminateRestart(t *testing.T) {
 	// Restarting a running execution conflicts.
 	a := do(t, srv, "POST", "/executions/o1/restart", `{"from_failure":true}`)
 	require.Equal(t, http.StatusConflict, a.status, "%s", a.body)
-	require.Contains(t, a.json(t)["error"], "execution running")
+	require.Equal(t, `restart: execution "o1" is running`, a.json(t)["error"])
 
 	a = do(t, srv, "POST", "/executions/o1/cancel", `{"reason":"customer asked"}`)
 	require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
@@ -509,7 +509,7 @@ func TestExecutionCancelTerminateRestart(t *testing.T) {
 	for _, path := range []string{"/executions/o1/cancel", "/executions/o1/terminate"} {
 		a := do(t, srv, "POST", path, `{"reason":"again"}`)
 		require.Equal(t, http.StatusConflict, a.status, "%s %s", path, a.body)
-		require.Contains(t, a.json(t)["error"], "execution closed")
+		require.Contains(t, a.json(t)["error"], `: execution "o1" is terminated`)
 	}
 
 	a = do(t, srv, "POST", "/executions/o1/restart", `{"from_failure":true}`)

@@ -7,6 +7,9 @@ const Prefix = "/_strata/api/v1"
 const (
 	HeaderInvocationID = "X-Strata-Invocation-Id"
 	HeaderVersion      = "X-Strata-Version"
+	// HeaderEventID is the CloudEvents id of the event a direct invoke
+	// with ?event= wrapped its data in.
+	HeaderEventID = "X-Strata-Event-Id"
 )
 
 // Request headers of a direct invoke (POST /functions/{name}/invoke): the

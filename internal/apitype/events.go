@@ -34,6 +34,14 @@ type SendResult struct {
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
+// ScheduleFireResult answers POST /schedules/{name}/fire: the fire's event
+// id, and the function that will run it.
+type ScheduleFireResult struct {
+	ID       string `json:"id"`
+	Schedule string `json:"schedule"`
+	Function string `json:"function"`
+}
+
 // PublishResult answers POST /topics/{name}/messages.
 type PublishResult struct {
 	ID          string `json:"id"`

@@ -179,6 +179,16 @@ func (b *Bindings) SecretSet(ctx context.Context, project, name string, value []
 	return nil
 }
 
+// secretNotSetError is store.ErrNotFound for a secret, its text the whole
+// message with what to do (a wrapped sentinel added ": not found" to it).
+type secretNotSetError struct{ name, project string }
+
+func (e *secretNotSetError) Error() string {
+	return fmt.Sprintf("secret %s is not set in project %s (run: strata secrets set %s --project %s)", e.name, e.project, e.name, e.project)
+}
+
+func (e *secretNotSetError) Is(target error) bool { return target == store.ErrNotFound }
+
 // SecretGet returns a project's secret whoever asks (admin and platform
 // use; guests go through Secret). A missing secret is store.ErrNotFound.
 func (b *Bindings) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
@@ -187,7 +197,7 @@ func (b *Bindings) SecretGet(ctx context.Context, project, name string) ([]byte,
 	}
 	ct, err := b.cfg.Store.SecretGet(ctx, project, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("secret %s is not set in project %s (run: strata secrets set %s --project %s): %w", name, project, name, project, store.ErrNotFound)
+		return nil, &secretNotSetError{name: name, project: project}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get secret %s: %w", name, err)

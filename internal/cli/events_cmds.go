@@ -124,7 +124,54 @@ func newQueueCmd(stdio IO) *cobra.Command {
 	}
 	st.bind(stats)
 	stats.Flags().BoolVar(&all, "all", false, "include internal queues (async invokes, topic subscriptions)")
-	cmd.AddCommand(send, stats)
+	cmd.AddCommand(send, stats, newQueuePeekCmd(stdio))
+	return cmd
+}
+
+func newQueuePeekCmd(stdio IO) *cobra.Command {
+	var t target
+	var n int
+	cmd := &cobra.Command{
+		Use:   "peek QUEUE",
+		Short: "Show a queue's next messages without receiving them",
+		Long: `Show up to N messages of a queue, oldest first, with their attributes and
+data. Peeking is not receiving: the messages stay visible to their consumer,
+and their receive counts do not change.`,
+		Example: `  strata queue peek orders -n 5`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 1 || n > 1000 {
+				return usagef("-n %d: want 1 to 1000", n)
+			}
+			c, err := t.client()
+			if err != nil {
+				return err
+			}
+			ms, err := c.QueuePeek(cmd.Context(), args[0], n)
+			if err != nil {
+				return err
+			}
+			if len(ms) == 0 {
+				fmt.Fprintf(stdio.Out, "%s is empty\n", args[0])
+				return nil
+			}
+			for _, m := range ms {
+				body := m.Body
+				if body == "" && len(m.BodyBase64) > 0 {
+					body = fmt.Sprintf("(%d binary bytes)", len(m.BodyBase64))
+				}
+				fmt.Fprintf(stdio.Out, "%s  type %s  source %s  received %d time(s)  sent %s\n  data: %s\n",
+					dash(m.EventID), dash(m.Attributes["type"]), dash(m.Attributes["source"]), m.ReceiveCount,
+					m.SentAt.Local().Format(time.DateTime), truncate(body, 200))
+				if e := firstNonEmpty(m.Attributes["error"], m.LastError); e != "" {
+					fmt.Fprintf(stdio.Out, "  last error: %s\n", e)
+				}
+			}
+			return nil
+		},
+	}
+	t.bind(cmd)
+	cmd.Flags().IntVarP(&n, "limit", "n", 10, "show at most this many messages")
 	return cmd
 }
 
@@ -289,6 +336,36 @@ func newSchedulesCmd(stdio IO) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Function, s.Spec, dash(s.Timezone), strings.Join(next, ", "))
 			}
 			return tw.Flush()
+		},
+	}
+	t.bind(cmd)
+	cmd.AddCommand(newScheduleFireCmd(stdio))
+	return cmd
+}
+
+func newScheduleFireCmd(stdio IO) *cobra.Command {
+	var t target
+	cmd := &cobra.Command{
+		Use:   "fire SCHEDULE",
+		Short: "Fire a schedule now, as its next tick would",
+		Long: `Fire a schedule at once: its function gets the same event as from a scheduled
+tick (type strata.schedule, source /schedules/SCHEDULE, scheduled_time now),
+through its async queue, so the run is retried, metered and logged like any
+fire. The schedule's next fire times do not change. A schedule is named after
+its function; strata schedules lists them.`,
+		Example: `  strata schedules fire nightly-cleanup`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := t.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.ScheduleFire(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdio.Out, "fired %s: event %s queued for %s (strata logs %s shows the run)\n", res.Schedule, res.ID, res.Function, res.Function)
+			return nil
 		},
 	}
 	t.bind(cmd)

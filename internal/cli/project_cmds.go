@@ -11,25 +11,56 @@ import (
 )
 
 func newNewCmd(stdio IO) *cobra.Command {
-	return &cobra.Command{
+	var tmpl string
+	cmd := &cobra.Command{
 		Use:   "new NAME",
-		Short: "Scaffold a project: strata.yaml and a Go function answering GET /hello/{name}",
-		Long: `Create the folder NAME with a strata.yaml, a Go function written as an ordinary
-net/http handler with the Strata SDK, a go.mod wired to the SDK that ships
-inside this binary, and a .gitignore. Then:
+		Short: "Scaffold a project from a template (default: a Go function answering GET /hello/{name})",
+		Long: `Create the folder NAME with a strata.yaml, the functions' source, a .gitignore
+and a README. Go templates also get a go.mod wired to the SDK that ships inside
+this binary, with the SDK written into .strata/sdk, so editors, go build and
+go vet work at once. Templates:
 
-  cd NAME && strata dev`,
+  http       a Go function answering GET /hello/{name} (the default)
+  queue      a Go function consuming a queue in batches, with a dead-letter queue
+  cron       a Go function run on a schedule
+  workflow   a durable workflow started by POST /start, calling a step function
+  crud       a REST API over a SQLite database binding
+  command-c  a C program compiled to a WASI command module (needs clang-14)
+
+NAME's last element is the project's name: a lowercase letter followed by up
+to 62 lowercase letters, digits or '-', as in strata.yaml.`,
+		Example: `  strata new hello
+  strata new jobs --template queue`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			name := filepath.Base(dir)
-			if err := scaffold.New(dir, name); err != nil {
+			if err := scaffold.New(dir, name, tmpl); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdio.Out, "created project %s in %s\n\nnext:\n  cd %s\n  strata dev\n  curl localhost:8080/hello/world\n", name, dir, dir)
+			fmt.Fprintf(stdio.Out, "created project %s in %s from the %s template\n\nnext:\n  cd %s\n%s", name, dir, firstNonEmpty(tmpl, "http"), dir, nextSteps(tmpl, name))
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&tmpl, "template", "t", "http", "what to scaffold: "+strings.Join(scaffold.Templates, ", "))
+	return cmd
+}
+
+// nextSteps is what to type after new, per template (the README has more).
+func nextSteps(tmpl, name string) string {
+	switch tmpl {
+	case "queue":
+		return "  strata dev\n  strata queue send " + name + " --data '{\"id\": 1}'\n"
+	case "cron":
+		return "  strata dev\n  strata schedules fire " + name + "\n"
+	case "workflow":
+		return "  strata dev\n  curl -X POST localhost:8080/start -d '{\"name\": \"world\"}'\n"
+	case "crud":
+		return "  strata dev\n  strata db migrate " + name + " ./migrations\n  curl -X POST localhost:8080/items -d '{\"name\": \"first\"}'\n"
+	case "command-c":
+		return "  ./build.sh\n  strata dev\n  curl localhost:8080/hello/world\n"
+	}
+	return "  strata dev\n  curl localhost:8080/hello/world\n"
 }
 
 func newBuildCmd(stdio IO) *cobra.Command {

@@ -18,7 +18,8 @@ import (
 
 func newInvokeCmd(stdio IO) *cobra.Command {
 	var t target
-	var data, method, path string
+	var data, method, path, event, contentType string
+	var sources = map[string]*string{"queue": new(string), "topic": new(string), "schedule": new(string)}
 	var verbose, async bool
 	cmd := &cobra.Command{
 		Use:   "invoke FUNCTION",
@@ -30,15 +31,38 @@ request with the data as its body (POST / unless --method/--path say otherwise).
 With --async the invoke is stored durably and its event id printed at once
 (HTTP 202); the function runs it shortly after, retried on failure.
 
-Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
+With --event queue|topic|schedule the data is wrapped as the CloudEvent that
+source sends the function (the same headers, or the same JSON batch for a
+consumer with batch_size > 1; for a schedule, the fire's data at the current
+time). Without --data a sample event is sent. When the function consumes
+several queues or topics, name one with --queue or --topic.
+
+Exit code 0 when the function answered with a status below 400, 1 otherwise
+(the body is printed either way).`,
 		Example: `  strata invoke hello --data '{"name":"x"}'
   strata invoke hello --method GET --path /hello/world
-  strata invoke resize --data @photo.png > small.png`,
+  strata invoke resize --data @photo.png > small.png
+  strata invoke process-order --event queue --data '{"id": 42}'
+  strata invoke nightly-cleanup --event schedule`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := readData(data, stdio.In)
 			if err != nil {
 				return usagef("--data: %v", err)
+			}
+			var named []string
+			for src, v := range sources {
+				if *v != "" {
+					named = append(named, src)
+				}
+			}
+			switch {
+			case event != "" && sources[event] == nil:
+				return usagef("--event %q: want queue, topic or schedule", event)
+			case event != "" && (async || method != "" || path != ""):
+				return usagef("--event sends the event its source would: it takes no --async, --method or --path")
+			case len(named) > 1 || len(named) == 1 && named[0] != event:
+				return usagef("--%s goes with --event %s only", named[0], named[0])
 			}
 			c, err := t.client()
 			if err != nil {
@@ -52,7 +76,12 @@ Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
 				fmt.Fprintf(stdio.Out, "accepted %s\n", res.ID)
 				return nil
 			}
-			res, err := c.Invoke(cmd.Context(), args[0], strings.ToUpper(method), path, body)
+			var res *client.InvokeResult
+			if event != "" {
+				res, err = c.InvokeEvent(cmd.Context(), args[0], event, *sources[event], body, contentType)
+			} else {
+				res, err = c.Invoke(cmd.Context(), args[0], strings.ToUpper(method), path, body)
+			}
 			if err != nil {
 				if res != nil && res.InvocationID != "" {
 					fmt.Fprintf(stdio.Err, "invocation %s\n", res.InvocationID)
@@ -63,7 +92,10 @@ Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
 				fmt.Fprintf(stdio.Err, "status %d, version %s, invocation %s\n", res.Status, res.Header.Get("X-Strata-Version"), res.InvocationID)
 			}
 			_, _ = stdio.Out.Write(res.Body)
-			if res.Status >= 500 {
+			if res.Status >= 400 {
+				if len(res.Body) > 0 && res.Body[len(res.Body)-1] != '\n' {
+					fmt.Fprintln(stdio.Out)
+				}
 				return exitError{code: ExitFailure, err: fmt.Errorf("function answered %d (invocation %s)", res.Status, res.InvocationID)}
 			}
 			return nil
@@ -74,6 +106,11 @@ Exit code 0 when the function answered with a status below 500, 1 otherwise.`,
 	cmd.Flags().StringVar(&method, "method", "", "HTTP method the guest sees (default POST)")
 	cmd.Flags().StringVar(&path, "path", "", "path (and ?query) the guest sees (default /)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print status, version and invocation id to stderr")
+	cmd.Flags().StringVar(&event, "event", "", "wrap the data as the CloudEvent this source sends: queue, topic or schedule")
+	cmd.Flags().StringVar(sources["queue"], "queue", "", "with --event queue: which of the function's queues")
+	cmd.Flags().StringVar(sources["topic"], "topic", "", "with --event topic: which of the function's topics")
+	cmd.Flags().StringVar(sources["schedule"], "schedule", "", "with --event schedule: which schedule")
+	cmd.Flags().StringVar(&contentType, "content-type", "", "with --event: content type of the data (default application/json when it is JSON)")
 	cmd.Flags().BoolVar(&async, "async", false, "store the invoke and return its id at once; it runs later, retried on failure (see retries and dead_letter in strata.yaml)")
 	return cmd
 }

@@ -85,7 +85,7 @@ func (e *engine) Start(_ context.Context, p flow.StartParams) (*record.FlowExecu
 func (e *engine) Get(_ context.Context, _ string, id string) (*record.FlowExecution, error) {
 	ex, ok := e.execs[id]
 	if !ok {
-		return nil, fmt.Errorf("flow execution %s: %w", id, store.ErrNotFound)
+		return nil, store.NotFound("execution", id)
 	}
 	return ex, nil
 }
@@ -106,7 +106,7 @@ func (e *engine) running(id string) error {
 		return err
 	}
 	if ex.Status != record.FlowRunning {
-		return fmt.Errorf("execution %s: %w", id, store.ErrClosed)
+		return &store.ExecutionStateError{ID: id, Status: ex.Status, Err: store.ErrClosed}
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ func (e *engine) Restart(_ context.Context, _ string, id string, fromFailure boo
 		return nil, err
 	}
 	if ex.Status == record.FlowRunning {
-		return nil, fmt.Errorf("execution %s: %w", id, store.ErrRunning)
+		return nil, &store.ExecutionStateError{ID: id, Status: ex.Status, Err: store.ErrRunning}
 	}
 	c := *ex
 	c.Status, c.ClosedAt, c.Error = record.FlowRunning, time.Time{}, nil
@@ -212,7 +212,7 @@ func TestWorkflowStart(t *testing.T) {
 
 	r = s.run(t, "", "workflow", "start", "nope")
 	require.Equal(t, cli.ExitFailure, r.code)
-	require.Equal(t, "error: server answered 404 Not Found: unknown workflow: \"nope\" (no active function declares it under workflows: in strata.yaml)\n", r.errOut)
+	require.Equal(t, "error: unknown workflow: \"nope\" (no active function declares it under workflows: in strata.yaml)\n", r.errOut)
 }
 
 func TestWorkflowBadCommandLines(t *testing.T) {
@@ -279,7 +279,7 @@ func TestWorkflowShow(t *testing.T) {
 
 	r = s.run(t, "", "workflow", "show", "nope")
 	require.Equal(t, cli.ExitFailure, r.code)
-	require.Equal(t, "error: server answered 404 Not Found: execution nope: flow execution nope: not found\n", r.errOut)
+	require.Equal(t, "error: execution \"nope\" not found\n", r.errOut)
 }
 
 func TestWorkflowSignalCancelTerminateRestart(t *testing.T) {
@@ -308,15 +308,15 @@ func TestWorkflowSignalCancelTerminateRestart(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{[]string{"workflow", "signal", "order-41", "approval", "--data", "true"}, "409 Conflict: signal approval: execution order-41: execution closed"},
-		{[]string{"workflow", "signal", "nope", "approval"}, "404 Not Found: signal approval: flow execution nope: not found"},
-		{[]string{"workflow", "cancel", "order-41"}, "409 Conflict: cancel: execution order-41: execution closed"},
-		{[]string{"workflow", "terminate", "order-41", "--reason", "x"}, "409 Conflict: terminate: execution order-41: execution closed"},
-		{[]string{"workflow", "restart", "order-42"}, "409 Conflict: restart: execution order-42: execution running"},
+		{[]string{"workflow", "signal", "order-41", "approval", "--data", "true"}, `signal approval: execution "order-41" is failed`},
+		{[]string{"workflow", "signal", "nope", "approval"}, `signal approval: execution "nope" not found`},
+		{[]string{"workflow", "cancel", "order-41"}, `cancel: execution "order-41" is failed`},
+		{[]string{"workflow", "terminate", "order-41", "--reason", "x"}, `terminate: execution "order-41" is failed`},
+		{[]string{"workflow", "restart", "order-42"}, `restart: execution "order-42" is running`},
 	} {
 		r := s.run(t, "", tc.args...)
 		require.Equal(t, cli.ExitFailure, r.code, "%v", tc.args)
-		require.Equal(t, "error: server answered "+tc.err+"\n", r.errOut)
+		require.Equal(t, "error: "+tc.err+"\n", r.errOut)
 		require.Empty(t, r.out)
 	}
 }

@@ -38,7 +38,13 @@ type APIError struct {
 	Message string
 }
 
+// Error is the server's message alone for a refusal (4xx): it names what
+// was wrong, and "server answered 404 Not Found: execution \"x\" not
+// found" said it twice. A server error (5xx) keeps its status.
 func (e *APIError) Error() string {
+	if e.Status >= 400 && e.Status < 500 && e.Message != "" {
+		return e.Message
+	}
 	return fmt.Sprintf("server answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
@@ -189,7 +195,26 @@ func (c *Client) Invoke(ctx context.Context, fn, method, path string, body []byt
 	if json.Valid(body) {
 		hdr.Set("Content-Type", "application/json")
 	}
-	resp, err := c.do(ctx, http.MethodPost, "/functions/"+url.PathEscape(fn)+"/invoke", bytes.NewReader(body), hdr)
+	return c.invoke(ctx, "/functions/"+url.PathEscape(fn)+"/invoke", body, hdr)
+}
+
+// InvokeEvent runs a function directly with body wrapped as the
+// CloudEvent its source (queue, topic or schedule; name picks one when the
+// function has several) would send; an empty body sends a sample event.
+func (c *Client) InvokeEvent(ctx context.Context, fn, source, name string, body []byte, contentType string) (*InvokeResult, error) {
+	hdr := http.Header{}
+	if contentType != "" {
+		hdr.Set("Content-Type", contentType)
+	}
+	q := url.Values{"event": {source}}
+	if name != "" {
+		q.Set("source", name)
+	}
+	return c.invoke(ctx, "/functions/"+url.PathEscape(fn)+"/invoke?"+q.Encode(), body, hdr)
+}
+
+func (c *Client) invoke(ctx context.Context, path string, body []byte, hdr http.Header) (*InvokeResult, error) {
+	resp, err := c.do(ctx, http.MethodPost, path, bytes.NewReader(body), hdr)
 	if err != nil {
 		return nil, err
 	}

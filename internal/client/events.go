@@ -115,3 +115,9 @@ func (c *Client) Schedules(ctx context.Context) ([]apitype.ScheduleInfo, error) 
 	var out []apitype.ScheduleInfo
 	return out, c.getJSON(ctx, http.MethodGet, "/schedules", nil, &out)
 }
+
+// ScheduleFire fires a schedule now, as its next tick would.
+func (c *Client) ScheduleFire(ctx context.Context, name string) (*apitype.ScheduleFireResult, error) {
+	var out apitype.ScheduleFireResult
+	return &out, c.getJSON(ctx, http.MethodPost, "/schedules/"+url.PathEscape(name)+"/fire", nil, &out)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/naming"
 	"github.com/stratahq/strata/internal/record"
 )
 
@@ -24,13 +25,13 @@ const (
 	MaxConcurrency        = 10000
 	DefaultMaxConcurrency = 64
 
-	MaxNameLen = 63
+	MaxNameLen = naming.MaxLen
 )
 
 // Rule texts, shared by the validators below and by the manifest's type
 // errors, so a user reads the same sentence whatever was wrong.
 const (
-	NameRule        = "must be a lowercase letter followed by up to 62 lowercase letters, digits or '-'"
+	NameRule        = naming.Rule
 	MemoryRule      = "must be an integer number of MB between 16 and 4096"
 	TimeoutRule     = `must be a duration like "10s" or "1m30s" between 1ms and 15m`
 	ConcurrencyRule = "must be an integer between 1 and 10000"
@@ -43,21 +44,9 @@ const (
 // answer 400.
 var ErrInvalidSpec = errors.New("invalid deploy spec")
 
-// ValidateName checks a project or function name.
-func ValidateName(s string) error {
-	if s == "" {
-		return errors.New("must not be empty; " + NameRule)
-	}
-	ok := len(s) <= MaxNameLen && 'a' <= s[0] && s[0] <= 'z'
-	for i := 1; ok && i < len(s); i++ {
-		c := s[i]
-		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-'
-	}
-	if !ok {
-		return fmt.Errorf("%s, got %q", NameRule, s)
-	}
-	return nil
-}
+// ValidateName checks a project or function name against the one rule
+// that `strata new` and the manifest use too (internal/naming).
+func ValidateName(s string) error { return naming.Check(s) }
 
 // ValidateMemoryMB checks a memory limit.
 func ValidateMemoryMB(n int) error {

@@ -19,7 +19,7 @@ func TestValidateName(t *testing.T) {
 	for _, bad := range []string{"", "A", "1a", "-a", "a_b", "héllo", "a.b", "x" + strings.Repeat("y", 63)} {
 		assert.Error(t, ValidateName(bad), bad)
 	}
-	assert.EqualError(t, ValidateName("Hello"), `must be a lowercase letter followed by up to 62 lowercase letters, digits or '-', got "Hello"`)
+	assert.EqualError(t, ValidateName("Hello"), `must be a lowercase letter followed by up to 62 lowercase letters, digits or '-', got "Hello"; try "hello"`)
 }
 
 func TestValidateLimits(t *testing.T) {

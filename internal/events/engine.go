@@ -22,6 +22,7 @@ type Store interface {
 	QueueGet(ctx context.Context, name string) (*record.QueueConfig, error)
 	QueueList(ctx context.Context) ([]record.QueueConfig, error)
 	TopicGet(ctx context.Context, name string) (*record.TopicConfig, error)
+	TopicList(ctx context.Context) ([]record.TopicConfig, error)
 	MessageSend(ctx context.Context, msgs []store.MessageSendParams) ([]store.MessageSendResult, error)
 	TopicPublish(ctx context.Context, topic string, msg store.MessageSendParams) (int, error)
 	MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error)

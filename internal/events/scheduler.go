@@ -83,23 +83,11 @@ func (e *Engine) fire(ctx context.Context, s record.Schedule, now time.Time) (ti
 	for t := sched.Next(due); !t.IsZero() && !t.After(now) && skipped < 1000; t = sched.Next(t) {
 		skipped++
 	}
-	queue := AsyncQueue(s.Function)
-	msg := store.MessageSendParams{
-		Queue: queue,
-		// The dedup id makes a second enqueue of the same fire a no-op even
-		// if a compare-and-set were ever retried.
-		DedupID: "schedule:" + s.Name + ":" + strconv.FormatInt(due.UnixMilli(), 10),
-		Attributes: map[string]string{
-			"id":              newEventID(),
-			"type":            TypeSchedule,
-			"source":          "/schedules/" + s.Name,
-			"time":            due.UTC().Format(time.RFC3339),
-			"subject":         s.Spec,
-			"datacontenttype": "application/json",
-		},
-		Body: fmt.Appendf(nil, `{"schedule":%q,"spec":%q,"timezone":%q,"scheduled_time":%q,"skipped":%d}`,
-			s.Name, s.Spec, s.Timezone, due.UTC().Format(time.RFC3339), skipped),
-	}
+	msg := scheduleMessage(s, due, skipped)
+	queue := msg.Queue
+	// The dedup id makes a second enqueue of the same fire a no-op even
+	// if a compare-and-set were ever retried.
+	msg.DedupID = "schedule:" + s.Name + ":" + strconv.FormatInt(due.UnixMilli(), 10)
 	fired, err := e.cfg.Store.ScheduleFire(ctx, store.ScheduleFireParams{Name: s.Name, Expected: due, Next: next, Message: msg})
 	if err != nil {
 		return time.Time{}, err

@@ -232,9 +232,7 @@ func sameExecution(ex *record.FlowExecution, p StartParams, id string) error {
 // notFound is the error for an execution a caller of project cannot see:
 // the same whether the id is unknown or held by another project, so it
 // tells nothing of other projects' executions.
-func notFound(project, id string) error {
-	return fmt.Errorf("execution %s not found in project %s: %w", id, project, store.ErrNotFound)
-}
+func notFound(id string) error { return store.NotFound("execution", id) }
 
 // get reads an execution the caller of project may reach (AllProjects:
 // any).
@@ -244,7 +242,7 @@ func (e *Engine) get(ctx context.Context, project, id string) (*record.FlowExecu
 		return ex, err
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && ex.Project != project) {
-		return nil, notFound(project, id)
+		return nil, notFound(id)
 	}
 	return ex, err
 }

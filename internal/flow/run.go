@@ -149,7 +149,7 @@ func (r *Run) load(ctx context.Context) error {
 		return err
 	}
 	if ex.Status != record.FlowRunning {
-		return fmt.Errorf("execution %s is %s: %w", ex.ID, ex.Status, store.ErrClosed)
+		return &store.ExecutionStateError{ID: ex.ID, Status: ex.Status, Err: store.ErrClosed}
 	}
 	hist, err := st.FlowHistory(ctx, ex.ID, ex.Run, 0, 0)
 	if err != nil {

@@ -248,6 +248,11 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, para
 	}
 	req := wireRequest(r, buf.Bytes())
 	req.Params = params
+	g.serve(w, r, fn, req, trigger)
+}
+
+// serve runs fn for req, the guest's form of r, and writes its response.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
 	res, err := g.cfg.Invoker.Invoke(r.Context(), invoke.Request{
 		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req,
 	})
@@ -303,6 +308,15 @@ func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 		}
 	}
 	g.invoke(w, r, fn, params, "invoke")
+}
+
+// InvokeEvent serves the admin API's invoke of fn with an event (strata
+// invoke --event): req was built by the event engine, as a delivery from
+// trigger's source would be, so its Ce-* and X-Strata-* headers are the
+// platform's own and reach the function (a client's never do: see
+// platformHeader).
+func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
+	g.serve(w, r, fn, req, trigger)
 }
 
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {

@@ -81,7 +81,7 @@ func (p *parser) parse(data []byte) *Manifest {
 	}
 	file, err := parseYAML(data)
 	if err != nil {
-		p.syntaxError(err)
+		p.syntaxError(err, data)
 		return nil
 	}
 	var docs []*ast.DocumentNode
@@ -114,17 +114,36 @@ func parseYAML(data []byte) (f *ast.File, err error) {
 	return yamlparser.ParseBytes(data, 0, yamlparser.AllowDuplicateMapKey())
 }
 
-func (p *parser) syntaxError(err error) {
+func (p *parser) syntaxError(err error, data []byte) {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
 		var pos Position
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			pos = Position{tk.Position.Line, tk.Position.Column}
 		}
-		p.addf(pos, "", "invalid YAML: %s", ye.GetMessage())
+		p.addf(pos, "", "invalid YAML: %s%s", ye.GetMessage(), flowListHint(data, pos))
 		return
 	}
 	p.addf(Position{}, "", "invalid YAML: %v", err)
+}
+
+// flowListHint explains the usual cause of a syntax error in a flow list
+// ("routes: [GET /hello/{name}]"): inside [...] a "{" starts a YAML
+// mapping, so the route is cut in two and the parser wants a ',' or ']'.
+// It answers "" unless the error's line has both a '[' and a '{'.
+func flowListHint(data []byte, pos Position) string {
+	if pos.Line < 1 {
+		return ""
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	if pos.Line > len(lines) {
+		return ""
+	}
+	line := lines[pos.Line-1]
+	if !bytes.Contains(line, []byte("[")) || !bytes.Contains(line, []byte("{")) {
+		return ""
+	}
+	return `; inside a flow list [...] a "{" starts a YAML mapping: quote each route ("GET /hello/{name}") or write a block list, one "- GET /hello/{name}" per line`
 }
 
 type anchorCollector struct{ anchors map[string]ast.Node }

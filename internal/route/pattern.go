@@ -121,6 +121,9 @@ func parsePath(path string) ([]Segment, error) {
 		return nil, fmt.Errorf("path %q is reserved for the platform (%s/...)", path, ReservedPrefix)
 	}
 	parts := strings.Split(path[1:], "/")
+	if err := checkForeign(path, parts); err != nil {
+		return nil, err
+	}
 	segs := make([]Segment, 0, len(parts))
 	var names []string
 	for i, p := range parts {

@@ -99,3 +99,39 @@ func TestIsMethod(t *testing.T) {
 	assert.True(t, IsMethod("*"))
 	assert.False(t, IsMethod("TRACE"))
 }
+
+// Other frameworks' parameter syntax is refused with the Strata form.
+func TestParseForeignSyntax(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/hello/:name", `path "/hello/:name" uses another framework's parameter syntax (":name"); in Strata write "/hello/{name}"`},
+		{"GET /u/:id/posts/:post", `path "/u/:id/posts/:post" uses another framework's parameter syntax (":id", ":post"); in Strata write "/u/{id}/posts/{post}"`},
+		{"/files/*path", `path "/files/*path" uses another framework's parameter syntax ("*path"); in Strata write "/files/{path...}"`},
+		{"/files/**", `path "/files/**" uses another framework's parameter syntax ("**"); in Strata write "/files/{rest...}"`},
+		{"/files/:path*", `path "/files/:path*" uses another framework's parameter syntax (":path*"); in Strata write "/files/{path...}"`},
+		{"/hello/<name>", `path "/hello/<name>" uses another framework's parameter syntax ("<name>"); in Strata write "/hello/{name}"`},
+		{"/u/<int:id>", `path "/u/<int:id>" uses another framework's parameter syntax ("<int:id>"); in Strata write "/u/{id}"`},
+		{"/s/<path:rest>", `path "/s/<path:rest>" uses another framework's parameter syntax ("<path:rest>"); in Strata write "/s/{rest...}"`},
+		{"/posts/[slug]", `path "/posts/[slug]" uses another framework's parameter syntax ("[slug]"); in Strata write "/posts/{slug}"`},
+		{"/docs/[...parts]", `path "/docs/[...parts]" uses another framework's parameter syntax ("[...parts]"); in Strata write "/docs/{parts...}"`},
+		{"/docs/[[...parts]]", `path "/docs/[[...parts]]" uses another framework's parameter syntax ("[[...parts]]"); in Strata write "/docs/{parts...}"`},
+		{"/u/{id:[0-9]+}", `path "/u/{id:[0-9]+}" uses another framework's parameter syntax ("{id:[0-9]+}"); in Strata write "/u/{id}"`},
+		{"/f/{*rest}", `path "/f/{*rest}" uses another framework's parameter syntax ("{*rest}"); in Strata write "/f/{rest...}"`},
+		{"/hello/{name?}", `path "/hello/{name?}": optional parameter "{name?}" is another framework's syntax; Strata has no optional parameters: write two routes, "/hello" and "/hello/{name}"`},
+		{"/hello/:name?", `path "/hello/:name?": optional parameter ":name?" is another framework's syntax; Strata has no optional parameters: write two routes, "/hello" and "/hello/{name}"`},
+		{"/a/{x?}/b", `path "/a/{x?}/b": optional parameter "{x?}" is another framework's syntax; Strata has no optional parameters: write "/a/{x}/b" and a route without it`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := Parse(tc.in)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Parse(%q) error:\n got %v\nwant %s", tc.in, err, tc.want)
+			}
+		})
+	}
+	// Literals that only contain these characters stay literals, and
+	// Strata's own "*" catch-all stays valid.
+	for _, ok := range []string{"/v1/things:batchGet", "/a/b:c", "/files/*", "/x/<", "/x/[]", "/mail/a@b"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("Parse(%q): %v", ok, err)
+		}
+	}
+}

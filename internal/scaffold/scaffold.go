@@ -8,68 +8,120 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
+	"strings"
 	"text/template"
 
 	"github.com/stratahq/strata/internal/build"
+	"github.com/stratahq/strata/internal/naming"
 )
 
 //go:embed template
 var templates embed.FS
 
-// validName is what a project and function name may look like: it becomes a
-// directory, a Go module path, a manifest key and part of URLs, so it stays
-// within characters that are safe in all of them.
-var validName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-
 // ErrNotEmpty is returned when the target directory already has files in it.
 var ErrNotEmpty = errors.New("directory is not empty")
 
-// file maps one template to the path it is written to, relative to the
-// project directory; "{{.Name}}" in the path is the project name.
-type file struct {
-	tmpl string
-	path string
-}
+// Templates are the kinds of project New writes, the first the default.
+var Templates = []string{"http", "queue", "cron", "workflow", "crud", "command-c"}
 
-var files = []file{
-	{"template/strata.yaml.tmpl", "strata.yaml"},
-	{"template/fn/main.go.tmpl", "{{.Name}}/main.go"},
-	{"template/gitignore.tmpl", ".gitignore"},
-	{"template/README.md.tmpl", "README.md"},
-}
+// derived lists, per template, the suffixes of the other names it makes
+// from the project's (a dead-letter queue, a step function): they must
+// pass the name rule too.
+var derived = map[string][]string{"queue": {"-failed"}, "workflow": {"-step"}}
 
-// New creates a project named name in dir: strata.yaml with one function of
-// the same name routed at GET /hello/{name}, its Go source in dir/<name>, a
-// go.mod wired to the SDK, a .gitignore and a README. dir is created if it
-// does not exist; if it exists it must be empty, and nothing in it is ever
-// overwritten.
-func New(dir, name string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("new project %q: name must start with a lowercase letter and contain only lowercase letters, digits, '-' and '_' (at most 63)", name)
+// goTemplates have Go functions: they get a go.mod and the SDK.
+func goTemplate(t string) bool { return t != "command-c" }
+
+// New creates a project named name in dir from a template (see Templates;
+// "" means "http"): strata.yaml, the functions' source, a .gitignore and a
+// README and, for Go templates, a go.mod wired to the SDK with the SDK
+// itself written into .strata/sdk, so that editors, go build and go vet
+// work before the first strata build. dir is created if it does not exist;
+// if it exists it must be empty, and nothing in it is ever overwritten.
+func New(dir, name, tmpl string) error {
+	if tmpl == "" {
+		tmpl = Templates[0]
+	}
+	if !slices.Contains(Templates, tmpl) {
+		return fmt.Errorf("template %q: want one of %s", tmpl, strings.Join(Templates, ", "))
+	}
+	// The manifest and the server check names with the same rule, so a
+	// project that new writes always builds and deploys.
+	if err := naming.Check(name); err != nil {
+		return fmt.Errorf("project name %w", err)
+	}
+	for _, suffix := range derived[tmpl] {
+		if len(name+suffix) > naming.MaxLen {
+			return fmt.Errorf("project name %q is too long for the %s template: it names %q, over %d characters", name, tmpl, name+suffix, naming.MaxLen)
+		}
+	}
+	out, err := renderTemplate(tmpl, struct{ Name string }{name})
+	if err != nil {
+		return fmt.Errorf("new project %s: %w", name, err)
+	}
+	if goTemplate(tmpl) {
+		out["go.mod"] = file{body: []byte(build.GoMod(name))}
 	}
 	if err := ensureEmptyDir(dir); err != nil {
 		return fmt.Errorf("new project %s in %s: %w", name, dir, err)
 	}
-	data := struct{ Name string }{name}
-	out := map[string][]byte{"go.mod": []byte(build.GoMod(name))}
-	for _, f := range files {
-		body, err := render(f.tmpl, data)
-		if err != nil {
+	for path, f := range out {
+		if err := writeNew(filepath.Join(dir, filepath.FromSlash(path)), f.body, f.mode); err != nil {
 			return fmt.Errorf("new project %s: %w", name, err)
 		}
-		path, err := renderString(f.path, data)
-		if err != nil {
-			return fmt.Errorf("new project %s: %w", name, err)
-		}
-		out[path] = body
 	}
-	for path, body := range out {
-		if err := writeNew(filepath.Join(dir, filepath.FromSlash(path)), body); err != nil {
-			return fmt.Errorf("new project %s: %w", name, err)
+	if goTemplate(tmpl) {
+		if err := build.Prepare(dir); err != nil {
+			return fmt.Errorf("new project %s: write the SDK: %w", name, err)
 		}
 	}
 	return nil
+}
+
+type file struct {
+	body []byte
+	mode os.FileMode // 0 means 0o644
+}
+
+// renderTemplate renders every file of template tmpl and the shared
+// .gitignore, keyed by their path in the project: "fn/" becomes the
+// function's directory (the project name), "fn-step/" a second one, and
+// ".tmpl" is dropped.
+func renderTemplate(tmpl string, data any) (map[string]file, error) {
+	out := map[string]file{}
+	gi, err := render("template/gitignore.tmpl", data)
+	if err != nil {
+		return nil, err
+	}
+	out[".gitignore"] = file{body: gi}
+	root := "template/" + tmpl
+	err = fs.WalkDir(templates, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := render(p, data)
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl")
+		switch {
+		case strings.HasPrefix(rel, "fn/"):
+			rel = "{{.Name}}/" + strings.TrimPrefix(rel, "fn/")
+		case strings.HasPrefix(rel, "fn-step/"):
+			rel = "{{.Name}}-step/" + strings.TrimPrefix(rel, "fn-step/")
+		}
+		if rel, err = renderString(rel, data); err != nil {
+			return err
+		}
+		f := file{body: body}
+		if strings.HasSuffix(rel, ".sh") {
+			f.mode = 0o755
+		}
+		out[rel] = f
+		return nil
+	})
+	return out, err
 }
 
 // ensureEmptyDir creates dir or checks that the existing one is empty.
@@ -95,11 +147,14 @@ func more(n int) string {
 
 // writeNew creates path and its parents, failing rather than overwriting an
 // existing file (another process may have written into dir meanwhile).
-func writeNew(path string, body []byte) error {
+func writeNew(path string, body []byte, mode os.FileMode) error {
+	if mode == 0 {
+		mode = 0o644
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -29,6 +30,21 @@ var (
 	// ErrRunning: reopening an execution that is still running.
 	ErrRunning = errors.New("execution running")
 )
+
+// ExecutionStateError is ErrClosed or ErrRunning for one execution. Its
+// text is the whole message ("execution \"req-1\" is completed"): it read
+// "execution req-1 is completed: execution closed" before.
+type ExecutionStateError struct {
+	ID     string
+	Status string // the execution's status: running, completed, failed …
+	Err    error  // ErrClosed or ErrRunning
+}
+
+func (e *ExecutionStateError) Error() string {
+	return fmt.Sprintf("execution %q is %s", e.ID, e.Status)
+}
+
+func (e *ExecutionStateError) Unwrap() error { return e.Err }
 
 // FlowStartParams creates an execution with its first history events
 // (Seq 1..len(Events)) and its task, due at DueAt (zero: now). With Lease set the task

@@ -23,6 +23,23 @@ var (
 	ErrTooLarge = errors.New("too large")
 )
 
+// NotFoundError is ErrNotFound for one named thing. Its text is the whole
+// message ("execution \"nope\" not found"), so callers return it as it is
+// rather than wrapping it in what they were doing with the same name: that
+// read "execution nope: get execution nope: execution nope: not found".
+type NotFoundError struct {
+	Kind string // "function", "queue", "execution" …
+	Name string
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e.Kind, e.Name) }
+
+// Is makes errors.Is(err, ErrNotFound) hold.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// NotFound returns the NotFoundError for kind and name.
+func NotFound(kind, name string) error { return &NotFoundError{Kind: kind, Name: name} }
+
 // NewVersionParams asks for a new version of a function (created if absent)
 // which becomes its active version.
 type NewVersionParams struct {

@@ -129,7 +129,7 @@ func ownerOrUnknown(project string, err error) string {
 func (s *Store) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
 	d, err := s.d.Read().DatabaseGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("database %s: %w", name, store.ErrNotFound)
+		return nil, store.NotFound("database", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get database %s: %w", name, err)
@@ -164,7 +164,7 @@ func (s *Store) KVGet(ctx context.Context, namespace, key string) (*record.KVEnt
 	e, err := s.d.Read().KVGet(ctx, namespace, key, s.nowUTC())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("kv namespace %s: %w", namespace, store.ErrNotFound)
+		return nil, store.NotFound("kv namespace", namespace)
 	case err != nil:
 		return nil, fmt.Errorf("kv get %s/%s: %w", namespace, key, err)
 	case e == nil:
@@ -192,7 +192,7 @@ func (s *Store) KVPut(ctx context.Context, namespace, key string, value []byte, 
 	}
 	err := s.d.Write(ctx, func(q Queries) error { return q.KVPut(ctx, namespace, e) })
 	if s.d.IsForeignKey(err) {
-		return fmt.Errorf("kv put %s/%s: namespace %s: %w", namespace, key, namespace, store.ErrNotFound)
+		return store.NotFound("kv namespace", namespace)
 	}
 	if err != nil {
 		return fmt.Errorf("kv put %s/%s: %w", namespace, key, err)
@@ -231,7 +231,7 @@ func (s *Store) KVDelete(ctx context.Context, namespace, key string) (bool, erro
 		return false, fmt.Errorf("kv delete %s/%s: %w", namespace, key, err)
 	}
 	if !nsExists {
-		return false, fmt.Errorf("kv delete %s/%s: namespace %s: %w", namespace, key, namespace, store.ErrNotFound)
+		return false, store.NotFound("kv namespace", namespace)
 	}
 	return deleted && (expires.IsZero() || expires.After(now)), nil
 }
@@ -266,7 +266,7 @@ func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]record.KVEn
 			return nil, fmt.Errorf("kv list %s: %w", p.Namespace, err)
 		}
 		if !ok {
-			return nil, fmt.Errorf("kv namespace %s: %w", p.Namespace, store.ErrNotFound)
+			return nil, store.NotFound("kv namespace", p.Namespace)
 		}
 		return nil, nil
 	}

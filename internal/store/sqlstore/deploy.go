@@ -195,7 +195,7 @@ func (s *Store) insertRoute(ctx context.Context, q Queries, project string, r re
 func (s *Store) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
 	f, err := s.d.Read().FunctionGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("function %s: %w", name, store.ErrNotFound)
+		return nil, store.NotFound("function", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get function %s: %w", name, err)
@@ -225,12 +225,12 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 		// Say which of the two is missing.
 		_, err = q.FunctionProject(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("activate %s@%d: function %s: %w", name, version, name, store.ErrNotFound)
+			return store.NotFound("function", name)
 		}
 		if err != nil {
 			return fmt.Errorf("activate %s@%d: %w", name, version, err)
 		}
-		return fmt.Errorf("activate %s@%d: version %d: %w", name, version, version, store.ErrNotFound)
+		return store.NotFound("version", fmt.Sprintf("%s@%d", name, version))
 	})
 }
 
@@ -238,7 +238,7 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 func (s *Store) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
 	v, err := s.d.Read().VersionGet(ctx, function, number)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("version %s@%d: %w", function, number, store.ErrNotFound)
+		return nil, store.NotFound("version", fmt.Sprintf("%s@%d", function, number))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get version %s@%d: %w", function, number, err)
@@ -256,7 +256,7 @@ func (s *Store) VersionList(ctx context.Context, function string) ([]record.Vers
 		return nil, fmt.Errorf("list versions of %s: %w", function, err)
 	}
 	if len(vs) == 0 {
-		return nil, fmt.Errorf("list versions: function %s: %w", function, store.ErrNotFound)
+		return nil, store.NotFound("function", function)
 	}
 	return vs, nil
 }

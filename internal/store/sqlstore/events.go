@@ -231,7 +231,7 @@ func ownFunction(ctx context.Context, q Queries, project, function string) error
 	owner, err := q.FunctionProject(ctx, function)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("function %s: %w", function, store.ErrNotFound)
+		return store.NotFound("function", function)
 	case err != nil:
 		return fmt.Errorf("look up function %s: %w", function, err)
 	case owner != project:
@@ -253,7 +253,7 @@ func ownerOf(ctx context.Context, project func(context.Context, string) (string,
 func (s *Store) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
 	q, err := s.d.Read().QueueGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("queue %s: %w", name, store.ErrNotFound)
+		return nil, store.NotFound("queue", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get queue %s: %w", name, err)
@@ -277,7 +277,7 @@ func (s *Store) TopicGet(ctx context.Context, name string) (*record.TopicConfig,
 		return nil, fmt.Errorf("get topic %s: %w", name, err)
 	}
 	if len(ts) == 0 {
-		return nil, fmt.Errorf("topic %s: %w", name, store.ErrNotFound)
+		return nil, store.NotFound("topic", name)
 	}
 	return &ts[0], nil
 }
@@ -532,7 +532,7 @@ func (s *Store) TopicPublish(ctx context.Context, topic string, msg store.Messag
 func queueState(ctx context.Context, q Queries, name string) (*record.QueueConfig, error) {
 	c, err := q.QueueGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("queue %s: %w", name, store.ErrNotFound)
+		return nil, store.NotFound("queue", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up queue %s: %w", name, err)
@@ -659,7 +659,7 @@ func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]rec
 	}
 	r := s.d.Read()
 	if err := queueExists(ctx, r, queue); err != nil {
-		return nil, fmt.Errorf("peek queue %s: %w", queue, err)
+		return nil, err // it names the queue
 	}
 	out, err := r.MessagePeek(ctx, queue, limit)
 	if err != nil {
@@ -678,10 +678,10 @@ func queueExists(ctx context.Context, q Queries, queue string) error {
 }
 
 // missing names what a query did not find: a bare ErrNotFound becomes
-// "<kind> <name>: not found"; other errors pass unchanged.
+// store.NotFound(kind, name); other errors pass unchanged.
 func missing(err error, kind, name string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s %s: %w", kind, name, store.ErrNotFound)
+		return store.NotFound(kind, name)
 	}
 	return err
 }
@@ -719,7 +719,7 @@ func (s *Store) QueueRedrive(ctx context.Context, from, to string, max int) (int
 func (s *Store) QueueStats(ctx context.Context, queue string) (*record.QueueStats, error) {
 	r := s.d.Read()
 	if err := queueExists(ctx, r, queue); err != nil {
-		return nil, fmt.Errorf("stats of queue %s: %w", queue, err)
+		return nil, err // it names the queue
 	}
 	st, err := r.QueueStats(ctx, queue, s.nowUTC())
 	if err != nil {
@@ -736,7 +736,7 @@ func (s *Store) QueueNextVisible(ctx context.Context, queue string) (time.Time, 
 	r := s.d.Read()
 	c, err := r.QueueGet(ctx, queue)
 	if errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, fmt.Errorf("next visible of queue %s: queue %s: %w", queue, queue, store.ErrNotFound)
+		return time.Time{}, store.NotFound("queue", queue)
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next visible of queue %s: %w", queue, err)

@@ -354,12 +354,12 @@ func flowRunning(ctx context.Context, q Queries, id string) (*FlowState, error) 
 	}
 	e, err := q.FlowGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
+		return nil, store.NotFound("execution", id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("execution %s is %s: %w", id, e.Status, store.ErrClosed)
+	return nil, &store.ExecutionStateError{ID: id, Status: e.Status, Err: store.ErrClosed}
 }
 
 // FlowClaim leases up to limit due tasks to owner. Each lease is the
@@ -446,7 +446,7 @@ func (s *Store) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
 func (s *Store) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
 	e, err := s.d.Read().FlowGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("get execution %s: execution %s: %w", id, id, store.ErrNotFound)
+		return nil, store.NotFound("execution", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get execution %s: %w", id, err)
@@ -465,7 +465,7 @@ func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]record.
 		var err error
 		before, err = q.FlowCreatedAt(ctx, p.Before)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("list executions before %s: execution %s: %w", p.Before, p.Before, store.ErrNotFound)
+			return nil, store.NotFound("execution", p.Before)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list executions: %w", err)
@@ -509,7 +509,7 @@ func (s *Store) FlowInboxList(ctx context.Context, id string) ([]record.FlowInbo
 func flowExists(ctx context.Context, q Queries, id string) error {
 	_, err := q.FlowGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("execution %s: %w", id, store.ErrNotFound)
+		return store.NotFound("execution", id)
 	}
 	return err
 }
@@ -566,13 +566,13 @@ func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now ti
 	err := s.d.InTx(ctx, func(q Queries) error {
 		e, err := q.FlowLockExecution(ctx, p.ID)
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("execution %s: %w", p.ID, store.ErrNotFound)
+			return store.NotFound("execution", p.ID)
 		}
 		if err != nil {
 			return err
 		}
 		if e.Status == record.FlowRunning {
-			return fmt.Errorf("execution %s: %w", p.ID, store.ErrRunning)
+			return &store.ExecutionStateError{ID: p.ID, Status: e.Status, Err: store.ErrRunning}
 		}
 		err = q.FlowWrite(ctx, func(w FlowWriter) error {
 			run, historyLen, input := e.Run, e.HistoryLen, e.Input

@@ -39,7 +39,9 @@ func Bytes(ctx context.Context, name string) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", name, err)
+		// The host's message names the secret and says what to do;
+		// prefixing the name again made it stutter.
+		return nil, err
 	}
 	return v, nil
 }
