@@ -129,7 +129,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start bindings: %w", err)
 	}
 	sends, flows := s.hostCalls()
-	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sends, Bindings: s.bnd, Flow: flows,
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: quiet(s.log), Events: sends, Bindings: s.bnd, Flow: flows,
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
@@ -144,7 +144,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		// Guest memories live on the Go heap: a soft limit makes the
 		// collector run (and return memory) before the node runs out.
 		debug.SetMemoryLimit(lim)
-		s.log.Info("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
+		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
