@@ -57,6 +57,10 @@ type Config struct {
 	Flows    Flows                           // workflow executions; nil: not enabled (503)
 	Clock    clock.Clock                     // token cache expiry; nil: the real clock
 	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
+	// Stopping, when closed, ends streaming answers (logs -f): a graceful
+	// shutdown waits for open requests, and a follower's never ends by
+	// itself. The client reconnects after the restart.
+	Stopping <-chan struct{}
 }
 
 // API is the admin HTTP handler.
@@ -639,6 +643,8 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		}
 		select {
 		case <-r.Context().Done():
+			return nil
+		case <-a.cfg.Stopping:
 			return nil
 		case <-tick.C:
 		}

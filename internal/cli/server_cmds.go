@@ -227,6 +227,18 @@ type devLoop struct {
 	mu     *sync.Mutex // serialises terminal output with the log tap
 }
 
+// lockedWriter serialises writes with dev's other terminal output.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func (d *devLoop) printf(format string, args ...any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -238,11 +250,15 @@ func (d *devLoop) deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bp, err := buildProject(ctx, m, d.stdio.Err)
+	// Progress goes with dev's other human lines to stdout, so stderr
+	// holds only platform records (one JSON object a line with
+	// --log-format json).
+	progress := lockedWriter{d.mu, d.stdio.Out}
+	bp, err := buildProject(ctx, m, progress)
 	if err != nil {
 		return err
 	}
-	res, err := deployProject(ctx, d.client, bp, false, d.stdio.Err)
+	res, err := deployProject(ctx, d.client, bp, false, progress)
 	if err != nil {
 		return err
 	}

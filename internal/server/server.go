@@ -59,6 +59,7 @@ type Server struct {
 	ln       net.Listener
 
 	loaded   chan struct{} // closed when load is done
+	stopping chan struct{} // closed when Stop begins: streaming answers end
 	cancel   context.CancelCauseFunc
 	bg       sync.WaitGroup
 	stopOnce sync.Once
@@ -77,7 +78,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{})}
+	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{}), stopping: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -160,6 +161,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Admin: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.ServeHTTP(w, r) })})
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
+		Stopping: s.stopping,
 	})
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
@@ -434,6 +436,7 @@ func NewToken() string { return api.NewToken() }
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
+		close(s.stopping) // streaming answers end, so Shutdown need not wait for them
 		if s.http != nil {
 			errs = append(errs, s.http.Shutdown(ctx))
 		}
