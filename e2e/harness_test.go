@@ -170,16 +170,11 @@ func startDev(t *testing.T, example string) *dev {
 	return startDevIn(t, copyProject(t, example))
 }
 
-// startDevIn runs `strata dev` in a project directory.
-func startDevIn(t *testing.T, dir string) *dev {
+// startDevIn runs `strata dev` in a project directory, with extra flags
+// (the last --addr given wins).
+func startDevIn(t *testing.T, dir string, extra ...string) *dev {
 	t.Helper()
-	return startDevArgs(t, dir)
-}
-
-// startDevArgs runs `strata dev` with extra arguments in a project directory.
-func startDevArgs(t *testing.T, dir string, args ...string) *dev {
-	t.Helper()
-	p := startProc(t, dir, append([]string{"dev", "--addr", "127.0.0.1:0"}, args...)...)
+	p := startProc(t, dir, append([]string{"dev", "--addr", "127.0.0.1:0"}, extra...)...)
 	d := &dev{proc: p, dir: dir}
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {

@@ -62,7 +62,7 @@ func TestHelloLifecycle(t *testing.T) {
 	follow.stop()
 	// Logs also streamed to the dev terminal.
 	eventually(t, 10*time.Second, "dev terminal to show guest logs", func() bool {
-		return strings.Contains(d.out.String(), `[hello@1] stderr`) || strings.Contains(d.out.String(), `[hello@1] stdout`)
+		return strings.Contains(d.out.String(), `[hello@1 `) && strings.Contains(d.out.String(), `greeting "cli"`)
 	})
 	eventually(t, 10*time.Second, "usage to count 3 invocations", func() bool {
 		out, _, _ := run(t, d.dir, nil, "usage", "--json")

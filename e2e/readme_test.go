@@ -361,7 +361,7 @@ func (sh *readmeShell) startDev(c readmeCmd, text string) {
 		sh.t.Fatalf("%s: a second strata dev", sh.where(c))
 	}
 	args := strings.Fields(text)[2:] // after "strata dev"
-	sh.dev = startDevArgs(sh.t, sh.dir, args...)
+	sh.dev = startDevIn(sh.t, sh.dir, args...)
 	host := strings.TrimPrefix(sh.dev.url, "http://")
 	sh.subst = append(sh.subst, "127.0.0.1:8080", host, "localhost:8080", host)
 }

@@ -61,6 +61,10 @@ type Config struct {
 	Flows    Flows                           // workflow executions; nil: not enabled (503)
 	Clock    clock.Clock                     // token cache expiry; nil: the real clock
 	OnChange func(ctx context.Context) error // called after a deploy or rollback changed what is served
+	// Stopping, when closed, ends streaming answers (logs -f): a graceful
+	// shutdown waits for open requests, and a follower's never ends by
+	// itself. The client reconnects after the restart.
+	Stopping <-chan struct{}
 }
 
 // API is the admin HTTP handler.
@@ -586,6 +590,10 @@ func (a *API) routes(w http.ResponseWriter, r *http.Request) error {
 // store (so it sees lines written by any node) until the client leaves.
 func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	// Scoping: a project token must name a function (QueryFunctionProject
+	// checks it is the token's project's), and every filter below is ANDed
+	// with that function, so an invocation id or a time range cannot reach
+	// another project's lines.
 	p := store.LogListParams{Function: q.Get("function"), InvocationID: q.Get("invocation")}
 	if s := q.Get("after"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -594,18 +602,44 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.AfterID = n
 	}
+	paged := true // without a limit, page through every matching line
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 10000 {
 			return gateway.Errorf(http.StatusBadRequest, "limit must be 1..10000")
 		}
-		p.Limit = n
+		p.Limit, paged = n, false
+	}
+	if s := q.Get("tail"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			return gateway.Errorf(http.StatusBadRequest, "tail must be a number of lines, 1..10000, got %q", s)
+		}
+		p.Tail = n
+	}
+	if s := q.Get("since"); s != "" {
+		t, err := parseSince(s, time.Now())
+		if err != nil {
+			return err
+		}
+		p.Since = t
+	}
+	if s := q.Get("level"); s != "" {
+		l, ok := record.ParseLogLevel(s)
+		if !ok {
+			return gateway.Errorf(http.StatusBadRequest, "level must be debug, info, warn or error, got %q", s)
+		}
+		p.MinLevel = l
 	}
 	follow, _ := strconv.ParseBool(q.Get("follow"))
 	if p.Function != "" {
 		if _, err := a.cfg.Store.FunctionGet(r.Context(), p.Function); err != nil {
 			return err // the store names the function
 		}
+	}
+	limit := p.Limit
+	if limit == 0 {
+		limit = 1000 // the store's default page
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -624,11 +658,16 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, l := range lines {
 			_ = enc.Encode(apitype.LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
-				InvocationID: l.InvocationID, TraceID: l.TraceID, Stream: l.Stream, Line: l.Line})
+				InvocationID: l.InvocationID, TraceID: l.TraceID, Stream: l.Stream, Level: l.Level.String(), Line: l.Line})
 			p.AfterID = l.ID
 		}
 		if flusher != nil {
 			flusher.Flush()
+		}
+		full := p.Tail == 0 && len(lines) == limit
+		p.Tail = 0 // the tail is read once; following continues after it
+		if full && paged {
+			continue // more history: no need to wait for the next tick
 		}
 		if !follow {
 			return nil
@@ -636,9 +675,23 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-a.cfg.Stopping:
+			return nil
 		case <-tick.C:
 		}
 	}
+}
+
+// parseSince reads a log query's since: a duration back from now (10m,
+// 1h30m) or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, gateway.Errorf(http.StatusBadRequest, "since must be a positive duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", s)
 }
 
 func (a *API) usage(w http.ResponseWriter, r *http.Request) error {

@@ -62,6 +62,7 @@ type LogEntry struct {
 	InvocationID string    `json:"invocation_id"`
 	TraceID      string    `json:"trace_id"`
 	Stream       string    `json:"stream"`
+	Level        string    `json:"level"` // debug, info, warn or error
 	Line         string    `json:"line"`
 }
 

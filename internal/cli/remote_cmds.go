@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 )
 
@@ -124,43 +122,6 @@ func readData(data string, stdin io.Reader) ([]byte, error) {
 	default:
 		return []byte(data), nil
 	}
-}
-
-func newLogsCmd(stdio IO) *cobra.Command {
-	var t target
-	var follow bool
-	cmd := &cobra.Command{
-		Use:   "logs [FUNCTION]",
-		Short: "Print function logs (-f to follow)",
-		Long: `Print what functions wrote to stdout and stderr, one line per log line, with
-time, function@version, invocation id and stream. Platform lines (timeouts,
-traps) have the stream "platform". Without FUNCTION, logs of all functions.`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := t.client()
-			if err != nil {
-				return err
-			}
-			p := client.LogsParams{Follow: follow}
-			if len(args) == 1 {
-				p.Function = args[0]
-			}
-			return c.Logs(cmd.Context(), p, func(e apitype.LogEntry) error {
-				_, err := fmt.Fprintf(stdio.Out, "%s %s@%d %s %s %s\n", e.Time.Local().Format("15:04:05.000"), e.Function, e.Version, shortID(e.InvocationID), e.Stream, e.Line)
-				return err
-			})
-		},
-	}
-	t.bind(cmd)
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines as they arrive")
-	return cmd
-}
-
-func shortID(id string) string {
-	if len(id) > 13 {
-		return id[len(id)-12:]
-	}
-	return id
 }
 
 func newUsageCmd(stdio IO) *cobra.Command {

@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/humanlog"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/server"
 )
@@ -42,18 +43,10 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.StringVar(logLevel, "log-level", "info", "platform log level: debug, info, warn, error")
 }
 
-func newLogger(stdio IO, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: l})), nil
-}
-
 func newServerCmd(stdio IO) *cobra.Command {
 	cfg := config.Default()
 	cfg.FromEnv()
-	var logLevel string
+	var logs logSettings
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Strata server (the same runtime as strata dev)",
@@ -77,7 +70,7 @@ records the key's fingerprint in the database, and a node with another key
 refuses to start.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			logger, err := newLogger(stdio, logLevel)
+			logger, err := newLogger(stdio, logs)
 			if err != nil {
 				return err
 			}
@@ -119,7 +112,8 @@ refuses to start.`,
 			return srv.Stop(sctx)
 		},
 	}
-	bindServerFlags(cmd, &cfg, &logLevel)
+	bindServerFlags(cmd, &cfg, &logs.level)
+	logs.bindFormat(cmd, logText)
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded store and local state")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", "", "serve the admin API (/_strata/api/) only on this host:port, not on --addr (default: on --addr)")
@@ -132,34 +126,54 @@ refuses to start.`,
 func newDevCmd(stdio IO) *cobra.Command {
 	cfg := config.Default()
 	cfg.FromEnv() // the data dir is then set to the project's .strata
-	var logLevel, file string
+	var logs logSettings
+	var file string
 	var noWatch bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Build, deploy and serve the project here; rebuild on save",
 		Long: `Run the project in the current directory on a local Strata server: the same
 runtime as production, with state in .strata/ (embedded SQLite). Functions are
-built and deployed, function logs stream to this terminal, and saving a source
-file or strata.yaml rebuilds and swaps in a new version without dropping
-requests. Other commands run in this project (invoke, logs, usage, versions,
-rollback, deploy) reach this server with no flags.`,
+built and deployed, function logs stream to this terminal (each line prefixed
+by function@version and the invocation id), and saving a source file or
+strata.yaml rebuilds and swaps in a new version without dropping requests.
+Other commands run in this project (invoke, logs, usage, versions, rollback,
+deploy) reach this server with no flags.
+
+One strata dev runs per project: a second one is refused and names the
+process that holds the project. Output is compact lines, coloured on a
+terminal (NO_COLOR turns colour off); --log-format json makes every platform
+record and function log line one JSON object on stderr.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := loadManifest(file)
 			if err != nil {
 				return err
 			}
-			logger, err := newLogger(stdio, logLevel)
+			logger, err := newLogger(stdio, logs)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			cfg.DataDir = filepath.Join(m.Dir, ".strata")
 			cfg.Version = version()
+			// Before anything opens the project's store: two servers on one
+			// SQLite file would each believe they own it.
+			lock, err := lockDev(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			defer lock.release()
 			var outMu sync.Mutex
+			printer := devLogPrinter{human: logs.format == logHuman, color: humanlog.Colorful(stdio.Out), logger: logger}
 			tap := func(l record.LogLine) {
+				if !printer.human {
+					printer.log(l)
+					return
+				}
+				line := printer.format(l)
 				outMu.Lock()
-				fmt.Fprintf(stdio.Out, "[%s@%d] %s %s\n", l.Function, l.Version, l.Stream, l.Line)
+				io.WriteString(stdio.Out, line)
 				outMu.Unlock()
 			}
 			if err := cfg.SecureFiles(logger); err != nil {
@@ -177,6 +191,7 @@ rollback, deploy) reach this server with no flags.`,
 				defer cancel()
 				_ = srv.Stop(sctx)
 			}()
+			lock.serving(srv.URL())
 			// Reuse the project's dev token across restarts, so a shell
 			// that read it keeps working.
 			tok := ""
@@ -191,7 +206,9 @@ rollback, deploy) reach this server with no flags.`,
 			if err := writeDevState(m.Dir, devState{Server: srv.URL(), Token: tok, PID: os.Getpid()}); err != nil {
 				return fmt.Errorf("write .strata/%s: %w", devStateFile, err)
 			}
-			defer os.Remove(filepath.Join(m.Dir, ".strata", devStateFile))
+			// Only this process removes it: the lock says dev.json is ours
+			// (a refused second strata dev never reaches here).
+			defer removeDevState(m.Dir, os.Getpid())
 
 			// The first deploy waits for what is deployed to load, so its
 			// answer and the first requests see the project as it is.
@@ -215,7 +232,8 @@ rollback, deploy) reach this server with no flags.`,
 			return d.watch(ctx, m.Dir)
 		},
 	}
-	bindServerFlags(cmd, &cfg, &logLevel)
+	bindServerFlags(cmd, &cfg, &logs.level)
+	logs.bindFormat(cmd, logHuman)
 	cmd.Flags().StringVarP(&file, "file", "f", "", "path of strata.yaml (default: the project containing the working directory)")
 	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "do not rebuild when files change")
 	return cmd
@@ -229,6 +247,18 @@ type devLoop struct {
 	mu     *sync.Mutex // serialises terminal output with the log tap
 }
 
+// lockedWriter serialises writes with dev's other terminal output.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func (d *devLoop) printf(format string, args ...any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -240,11 +270,15 @@ func (d *devLoop) deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bp, err := buildProject(ctx, m, d.stdio.Err)
+	// Progress goes with dev's other human lines to stdout, so stderr
+	// holds only platform records (one JSON object a line with
+	// --log-format json).
+	progress := lockedWriter{d.mu, d.stdio.Out}
+	bp, err := buildProject(ctx, m, progress)
 	if err != nil {
 		return err
 	}
-	res, err := deployProject(ctx, d.client, bp, false, d.stdio.Err)
+	res, err := deployProject(ctx, d.client, bp, false, progress)
 	if err != nil {
 		return err
 	}

@@ -236,11 +236,18 @@ func (c *Client) invoke(ctx context.Context, path string, body []byte, hdr http.
 	return &InvokeResult{Status: resp.StatusCode, Header: resp.Header, Body: b, InvocationID: id}, nil
 }
 
-// LogsParams selects log lines.
+// LogsParams selects log lines (GET /logs); zero values do not filter.
 type LogsParams struct {
-	Function string
-	After    int64
-	Follow   bool
+	Function   string
+	Invocation string
+	After      int64  // lines with a greater id
+	Since      string // a duration back from now (10m) or an RFC 3339 time
+	Tail       int    // only the last Tail lines (then following continues)
+	Level      string // minimum level: debug, info, warn, error
+	Follow     bool
+	// OnConnect, if set, is called once the server has accepted the
+	// request, before any line (the CLI says "reconnected" there).
+	OnConnect func()
 }
 
 // Logs calls fn for each log line until the stream ends (or, when
@@ -253,6 +260,18 @@ func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(apitype.LogEntr
 	if p.After > 0 {
 		q.Set("after", strconv.FormatInt(p.After, 10))
 	}
+	if p.Invocation != "" {
+		q.Set("invocation", p.Invocation)
+	}
+	if p.Since != "" {
+		q.Set("since", p.Since)
+	}
+	if p.Tail > 0 {
+		q.Set("tail", strconv.Itoa(p.Tail))
+	}
+	if p.Level != "" {
+		q.Set("level", p.Level)
+	}
 	q.Set("follow", strconv.FormatBool(p.Follow))
 	resp, err := c.do(ctx, http.MethodGet, "/logs?"+q.Encode(), nil, nil)
 	if err != nil {
@@ -261,6 +280,9 @@ func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(apitype.LogEntr
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		return decodeError(resp)
+	}
+	if p.OnConnect != nil {
+		p.OnConnect()
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

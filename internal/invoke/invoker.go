@@ -214,6 +214,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	v := d.Version
 	timeout := time.Duration(v.Config.TimeoutMS) * time.Millisecond
 	start := iv.cfg.Clock.Now()
+	callerCtx := ctx
 	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout))
 	defer cancel()
 
@@ -246,8 +247,9 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	dur := iv.cfg.Clock.Now().Sub(start)
 	stdout.flush()
 	stderr.flush()
+	logged := budget < maxLinesPerInvoke || dropped > 0
 	if dropped > 0 {
-		iv.platformLog(base, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke))
+		iv.platformLog(base, record.LevelWarn, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke))
 	}
 
 	res.Response, res.Version, res.Cold, res.Duration = resp, v.Number, cold, dur
@@ -278,16 +280,23 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 		if u.Outcome != record.OutcomeLimited && u.Outcome != record.OutcomeCanceled {
 			// The error goes to the function's logs, where its owner looks,
 			// not only into the caller's response.
-			iv.platformLog(base, "invocation failed: "+err.Error())
+			iv.platformLog(base, record.LevelError, "invocation failed: "+err.Error())
+			logged = true
 		}
 	}
 	iv.meter.RecordUsage(u)
+	if logged {
+		// The caller writes the response when run returns; by then the
+		// invocation's log lines must be readable (`curl; strata logs`
+		// shows the last line). A caller that went away need not wait.
+		_ = iv.meter.SyncLogs(callerCtx)
+	}
 	return err
 }
 
-func (iv *Invoker) platformLog(base record.LogLine, msg string) {
+func (iv *Invoker) platformLog(base record.LogLine, level record.LogLevel, msg string) {
 	l := base
-	l.Stream, l.Line, l.Time = "platform", msg, time.Now().UTC()
+	l.Stream, l.Level, l.Line, l.Time = "platform", level, msg, time.Now().UTC()
 	iv.meter.RecordLog(l)
 }
 

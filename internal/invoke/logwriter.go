@@ -76,6 +76,7 @@ func (w *lineWriter) emit(line []byte) {
 	l := w.base
 	l.Stream = w.stream
 	l.Line = text
+	l.Level = lineLevel(text)
 	l.Time = time.Now().UTC()
 	w.meter.RecordLog(l)
 }

@@ -19,7 +19,7 @@ const module = "github.com/stratahq/strata/"
 var layers = map[string]int{
 	// 0: leaves. Records, wire formats, pure helpers; they import no layer.
 	"internal/record": 0, "internal/clock": 0, "internal/batch": 0, "internal/instrument": 0,
-	"internal/schedule": 0, "internal/trace": 0, "internal/naming": 0,
+	"internal/schedule": 0, "internal/trace": 0, "internal/naming": 0, "internal/humanlog": 0,
 	"sdk": 0, "sdk/go/wire": 0, "sdk/go/internal/hostcall": 0,
 	// 1: contracts over records: the storage contract, the admin API's
 	// wire types, the per-invocation host environment, routing, builds,

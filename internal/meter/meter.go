@@ -23,6 +23,11 @@ type Store interface {
 // The queue is bounded: when the store falls behind by more than queueSize
 // items, Record blocks (back-pressure) rather than dropping usage, because
 // usage is what users are billed on.
+//
+// SyncLogs lets an invocation wait until its lines are in the store before
+// its response is written (so `curl; strata logs` shows the last line).
+// Waiters that arrive together share one write (group commit), so the cost
+// under load is one store transaction per batch, not per invocation.
 type Meter struct {
 	st         Store
 	log        *slog.Logger
@@ -32,6 +37,7 @@ type Meter struct {
 	usage chan record.Usage
 	lines chan record.LogLine
 	tap   func(record.LogLine)
+	syncs chan chan struct{}
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -51,6 +57,7 @@ func New(st Store, logger *slog.Logger, tap func(record.LogLine)) *Meter {
 		usage:      make(chan record.Usage, queueSize),
 		lines:      make(chan record.LogLine, queueSize),
 		tap:        tap,
+		syncs:      make(chan chan struct{}, 1024),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -67,6 +74,28 @@ func (m *Meter) RecordLog(l record.LogLine) {
 		m.tap(l)
 	}
 	m.lines <- l
+}
+
+// SyncLogs returns once every log line recorded before the call has been
+// written to the store (or the write failed and was logged), or when ctx
+// is done. After Stop it returns at once: Stop has written everything.
+func (m *Meter) SyncLogs(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case m.syncs <- done:
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Stop flushes everything queued and stops the background writer. It is
@@ -115,6 +144,27 @@ func (m *Meter) run() {
 			}
 		case <-tick.C:
 			flush()
+		case w := <-m.syncs:
+			// Everyone waiting now shares this write. A waiter's lines were
+			// queued before its request, so they are among the lines queued
+			// by the time the waiters are collected: take exactly those
+			// (taking "until empty" could run forever under load).
+			waiters := []chan struct{}{w}
+			for more := true; more; {
+				select {
+				case w := <-m.syncs:
+					waiters = append(waiters, w)
+				default:
+					more = false
+				}
+			}
+			for n := len(m.lines); n > 0; n-- {
+				ls = append(ls, <-m.lines)
+			}
+			flush()
+			for _, w := range waiters {
+				close(w)
+			}
 		case <-m.stop:
 			for {
 				select {

@@ -1,6 +1,9 @@
 package record
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Module kinds.
 const (
@@ -119,7 +122,47 @@ type LogLine struct {
 	TraceID      string
 	Time         time.Time
 	Stream       string // stdout, stderr, platform
+	Level        LogLevel
 	Line         string
+}
+
+// LogLevel is a log line's severity, so `strata logs --level warn` can
+// filter. Guests print text, so the level is read from the line when it
+// says one (see invoke's lineLevel); the zero value means "not known" and
+// is stored as info.
+type LogLevel int
+
+// Levels, in increasing severity (the store compares them as integers).
+const (
+	LevelDebug LogLevel = iota + 1
+	LevelInfo
+	LevelWarn
+	LevelError
+)
+
+var levelNames = [...]string{LevelDebug: "debug", LevelInfo: "info", LevelWarn: "warn", LevelError: "error"}
+
+// String is the level's lower-case name ("info" for the zero value).
+func (l LogLevel) String() string {
+	if l < LevelDebug || l > LevelError {
+		return "info"
+	}
+	return levelNames[l]
+}
+
+// ParseLogLevel reads debug, info, warn (or warning) or error, in any case.
+func ParseLogLevel(s string) (LogLevel, bool) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return LevelDebug, true
+	case "info":
+		return LevelInfo, true
+	case "warn", "warning":
+		return LevelWarn, true
+	case "error":
+		return LevelError, true
+	}
+	return 0, false
 }
 
 // Token is an API token as the store keeps it: the SHA-256 of the secret

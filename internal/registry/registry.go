@@ -286,7 +286,9 @@ func (reg *Registry) activate(ctx context.Context, v record.Version, project str
 	c.users++
 	reg.active[name] = d
 	reg.mu.Unlock()
-	reg.cfg.Logger.Info("function version active", "function", name, "version", v.Number)
+	// Debug: a deploy's own log line (and the CLI) says what changed; this
+	// one per function per node repeats it.
+	reg.cfg.Logger.Debug("function version active", "function", name, "version", v.Number)
 	return cur
 }
 

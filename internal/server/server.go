@@ -66,6 +66,7 @@ type Server struct {
 	tls       *tls.Config // nil: plain HTTP
 
 	loaded   chan struct{} // closed when load is done
+	stopping chan struct{} // closed when Stop begins: streaming answers end
 	cancel   context.CancelCauseFunc
 	bg       sync.WaitGroup
 	stopOnce sync.Once
@@ -84,7 +85,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{})}
+	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{}), stopping: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -143,7 +144,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}
 	sends, flows := s.hostCalls()
-	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: s.log, Events: sends, Bindings: s.bnd, Flow: flows,
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: quiet(s.log), Events: sends, Bindings: s.bnd, Flow: flows,
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
@@ -158,7 +159,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		// Guest memories live on the Go heap: a soft limit makes the
 		// collector run (and return memory) before the node runs out.
 		debug.SetMemoryLimit(lim)
-		s.log.Info("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
+		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
 	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
@@ -178,6 +179,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
+		Stopping: s.stopping,
 	})
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
@@ -511,6 +513,7 @@ func NewToken() string { return api.NewToken() }
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
+		close(s.stopping) // streaming answers end, so Shutdown need not wait for them
 		if s.http != nil {
 			errs = append(errs, s.http.Shutdown(ctx))
 		}

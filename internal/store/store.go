@@ -142,11 +142,17 @@ type UsageListParams struct {
 }
 
 // LogListParams selects log lines with ID > AfterID, oldest first.
+// Filters left at their zero value do not apply.
 type LogListParams struct {
 	Function     string
 	InvocationID string
 	AfterID      int64
-	Limit        int // 0 means the backend's default of 1000
+	Since        time.Time       // lines logged at or after
+	MinLevel     record.LogLevel // lines of this level or above
+	Limit        int             // 0 means the backend's default of 1000
+	// Tail, when > 0, returns the last Tail matching lines (still oldest
+	// first) instead of the first Limit.
+	Tail int
 }
 
 // Store is everything durable Strata keeps. All methods are safe for

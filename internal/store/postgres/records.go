@@ -84,21 +84,21 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 	n := len(lines)
 	var (
 		inv, fn, trace, stream, text = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		version                      = make([]int32, n)
+		version, level               = make([]int32, n), make([]int16, n)
 		at                           = make([]time.Time, n)
 	)
 	for i, l := range lines {
 		inv[i], fn[i], trace[i], stream[i], text[i] = l.InvocationID, l.Function, l.TraceID, l.Stream, sqlstore.CleanText(l.Line)
-		version[i], at[i] = int32(l.Version), l.Time
+		version[i], level[i], at[i] = int32(l.Version), int16(l.Level), l.Time
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, q.s.lockKey("logs"))
 	b.Queue(`SELECT setval('logs_id_seq', nextval('logs_id_seq') + $1 - 1)`, int64(n))
-	b.Queue(`INSERT INTO logs (id, invocation_id, function, version, trace_id, logged_at, stream, line)
-		SELECT currval('logs_id_seq') - $1 + u.ord, u.inv, u.fn, u.version, u.trace, u.at, u.stream, u.line
-		FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
-			WITH ORDINALITY AS u(inv, fn, version, trace, at, stream, line, ord)`,
-		int64(n), inv, fn, version, trace, at, stream, text)
+	b.Queue(`INSERT INTO logs (id, invocation_id, function, version, trace_id, logged_at, stream, level, line)
+		SELECT currval('logs_id_seq') - $1 + u.ord, u.inv, u.fn, u.version, u.trace, u.at, u.stream, u.level, u.line
+		FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[], $8::int2[], $9::text[])
+			WITH ORDINALITY AS u(inv, fn, version, trace, at, stream, level, line, ord)`,
+		int64(n), inv, fn, version, trace, at, stream, level, text)
 	br := q.s.pool.SendBatch(ctx, b)
 	var last int64
 	_, err := br.Exec()
@@ -127,15 +127,26 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 	f.And("id > " + f.Arg(p.AfterID))
 	f.Eq("function", p.Function)
 	f.Eq("invocation_id", p.InvocationID)
-	limit := f.Arg(p.Limit) // bound before f.Args is read below
-	rows, err := q.db.Query(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line
-		FROM logs WHERE true`+f.Where()+` ORDER BY id LIMIT `+limit, f.Args...)
+	if !p.Since.IsZero() {
+		f.And("logged_at >= " + f.Arg(p.Since))
+	}
+	if p.MinLevel > 0 {
+		f.And("level >= " + f.Arg(int(p.MinLevel)))
+	}
+	order, n := "id", p.Limit
+	if p.Tail > 0 {
+		// The newest Tail lines, reversed below to oldest first.
+		order, n = "id DESC", p.Tail
+	}
+	limit := f.Arg(n) // bound before f.Args is read below
+	rows, err := q.db.Query(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, level, line
+		FROM logs WHERE true`+f.Where()+` ORDER BY `+order+` LIMIT `+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.LogLine, error) {
 		var l record.LogLine
-		err := row.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &l.Time, &l.Stream, &l.Line)
+		err := row.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &l.Time, &l.Stream, &l.Level, &l.Line)
 		l.Time = utc(l.Time)
 		return l, err
 	})

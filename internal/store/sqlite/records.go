@@ -83,7 +83,7 @@ func (q queries) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, err
 	return q.Queries.UsageDeleteBefore(ctx, micros(t))
 }
 
-const logCols = 7
+const logCols = 8
 
 // LogInsert runs one multi-row INSERT per chunk (by hand, as UsageInsert).
 // The single writer means nobody else inserts in between, so the rows of
@@ -94,9 +94,9 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 		chunk := lines[start:min(start+insertChunk, len(lines))]
 		args := make([]any, 0, len(chunk)*logCols)
 		for _, l := range chunk {
-			args = append(args, l.InvocationID, l.Function, l.Version, l.TraceID, micros(l.Time), l.Stream, sqlstore.CleanText(l.Line))
+			args = append(args, l.InvocationID, l.Function, l.Version, l.TraceID, micros(l.Time), l.Stream, int(l.Level), sqlstore.CleanText(l.Line))
 		}
-		res, err := q.db.ExecContext(ctx, `INSERT INTO logs (invocation_id, function, version, trace_id, logged_at, stream, line) VALUES `+
+		res, err := q.db.ExecContext(ctx, `INSERT INTO logs (invocation_id, function, version, trace_id, logged_at, stream, level, line) VALUES `+
 			placeholders(len(chunk), logCols), args...)
 		if err != nil {
 			return err
@@ -120,9 +120,20 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 	f.And("id > " + f.Arg(p.AfterID))
 	f.Eq("function", p.Function)
 	f.Eq("invocation_id", p.InvocationID)
-	limit := f.Arg(p.Limit) // bound before f.Args is read below
-	rows, err := q.db.QueryContext(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, line
-		FROM logs WHERE 1 = 1`+f.Where()+` ORDER BY id LIMIT `+limit, f.Args...)
+	if !p.Since.IsZero() {
+		f.And("logged_at >= " + f.Arg(micros(p.Since)))
+	}
+	if p.MinLevel > 0 {
+		f.And("level >= " + f.Arg(int(p.MinLevel)))
+	}
+	order, n := "id", p.Limit
+	if p.Tail > 0 {
+		// The newest Tail lines, reversed below to oldest first.
+		order, n = "id DESC", p.Tail
+	}
+	limit := f.Arg(n) // bound before f.Args is read below
+	rows, err := q.db.QueryContext(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, level, line
+		FROM logs WHERE 1 = 1`+f.Where()+` ORDER BY `+order+` LIMIT `+limit, f.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +142,7 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 	for rows.Next() {
 		var l record.LogLine
 		var at int64
-		if err := rows.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &at, &l.Stream, &l.Line); err != nil {
+		if err := rows.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &at, &l.Stream, &l.Level, &l.Line); err != nil {
 			return nil, err
 		}
 		l.Time = fromMicros(at)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -124,6 +125,11 @@ func (s *Store) LogInsert(ctx context.Context, lines []record.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
+	for i := range lines {
+		if lines[i].Level == 0 {
+			lines[i].Level = record.LevelInfo // unclassified lines read back as info
+		}
+	}
 	if err := s.d.Write(ctx, func(q Queries) error { return q.LogInsert(ctx, lines) }); err != nil {
 		for i := range lines {
 			lines[i].ID = 0 // rolled back: the IDs were never visible
@@ -141,6 +147,9 @@ func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]record.Lo
 	ls, err := s.d.Read().LogList(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("list logs: %w", err)
+	}
+	if p.Tail > 0 {
+		slices.Reverse(ls) // the backends read the tail newest first
 	}
 	return ls, nil
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Usage", testUsage},
 		{"Logs", testLogs},
 		{"LogsDefaultLimitAndFollow", testLogsFollow},
+		{"LogsFilters", testLogsFilters},
 		{"LogsConcurrentInsertIDs", testLogsConcurrent},
 		{"Tokens", testTokens},
 		{"Settings", testSettings},
@@ -678,6 +679,61 @@ func testLogs(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Equal(t, "a\uFFFDb\uFFFDc", got[0].Line)
+}
+
+// testLogsFilters: since, minimum level and tail, alone and combined with
+// the function filter (which is how the API scopes a project token).
+func testLogsFilters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var lines []record.LogLine
+	levels := []record.LogLevel{record.LevelDebug, record.LevelInfo, record.LevelWarn, record.LevelError, 0}
+	for i := range 10 {
+		fn := "a"
+		if i%2 == 1 {
+			fn = "b"
+		}
+		l := logLine(fmt.Sprintf("i%d", i), fn, i, base.Add(time.Duration(i)*time.Minute))
+		l.Level = levels[i%len(levels)]
+		lines = append(lines, l)
+	}
+	require.NoError(t, s.LogInsert(ctx, lines))
+	require.Equal(t, record.LevelInfo, lines[4].Level, "an unclassified line is stored as info")
+
+	pick := func(idx ...int) []int64 {
+		out := []int64{}
+		for _, i := range idx {
+			out = append(out, lines[i].ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		p    store.LogListParams
+		want []int64
+	}{
+		{"since is inclusive", store.LogListParams{Since: base.Add(7 * time.Minute)}, pick(7, 8, 9)},
+		{"since and function", store.LogListParams{Since: base.Add(5 * time.Minute), Function: "a"}, pick(6, 8)},
+		{"min level warn", store.LogListParams{MinLevel: record.LevelWarn}, pick(2, 3, 7, 8)},
+		{"min level error of b", store.LogListParams{MinLevel: record.LevelError, Function: "b"}, pick(3)},
+		{"min level debug is everything", store.LogListParams{MinLevel: record.LevelDebug}, pick(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)},
+		{"tail is the newest, oldest first", store.LogListParams{Tail: 3}, pick(7, 8, 9)},
+		{"tail of a", store.LogListParams{Tail: 2, Function: "a"}, pick(6, 8)},
+		{"tail after an id", store.LogListParams{Tail: 5, AfterID: lines[7].ID}, pick(8, 9)},
+		{"tail with level", store.LogListParams{Tail: 1, MinLevel: record.LevelWarn}, pick(8)},
+		{"tail larger than the matches", store.LogListParams{Tail: 100, Function: "b", MinLevel: record.LevelError}, pick(3)},
+		{"invocation of another function", store.LogListParams{Function: "a", InvocationID: "i1"}, pick()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.LogList(ctx, tc.p)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, ids(got))
+		})
+	}
+	got, err := s.LogList(ctx, store.LogListParams{InvocationID: "i3"})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, record.LevelError, got[0].Level)
 }
 
 func ids(lines []record.LogLine) []int64 {

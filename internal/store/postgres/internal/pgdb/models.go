@@ -101,6 +101,7 @@ type Log struct {
 	LoggedAt     time.Time
 	Stream       string
 	Line         string
+	Level        int16
 }
 
 type Message struct {

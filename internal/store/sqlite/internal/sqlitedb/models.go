@@ -101,6 +101,7 @@ type Log struct {
 	LoggedAt     int64
 	Stream       string
 	Line         string
+	Level        int64
 }
 
 type Message struct {
