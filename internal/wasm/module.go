@@ -96,7 +96,7 @@ type compiled struct {
 	noSnapshot string
 	took       time.Duration // the compile, for progress reports
 	err        error
-	refs int // guarded by Runtime.mu
+	refs       int // guarded by Runtime.mu
 }
 
 // engineError is a failure to set up a wazero runtime, as opposed to a

@@ -28,8 +28,8 @@ const (
 	// says: "panic", "loop" (never returns) or "alloc" (runs out of
 	// memory); otherwise its handler answers "ready".
 	BadInit = "badinit"
-	Huge  = "huge"  // answers ?n= bytes, default 7 MiB
-	Sleep = "sleep" // sleeps ?ms= milliseconds, default 20
+	Huge    = "huge"  // answers ?n= bytes, default 7 MiB
+	Sleep   = "sleep" // sleeps ?ms= milliseconds, default 20
 	// Sender sends to a queue or publishes to a topic as its query says
 	// (see testdata/sender); it answers "id=..." or 502 "error=...".
 	Sender = "sender"
