@@ -57,8 +57,10 @@ type Module struct {
 	// snapshot at once (nil: wazero's default).
 	snap  *snapshot
 	alloc experimental.MemoryAllocator
-	// initTime is how long the init at Compile took (initAtDeploy).
-	initTime time.Duration
+	// compileTime is how long Compile spent compiling (0 when the code was
+	// shared with a module compiled before); initTime how long the init at
+	// Compile took (initAtDeploy).
+	compileTime, initTime time.Duration
 
 	closeOnce sync.Once
 }
@@ -304,6 +306,9 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 	}
 
 	m := &Module{r: r, eng: eng, entry: entry, key: key, name: spec.Name, function: spec.Function, kind: kind, memoryMB: memoryMB}
+	if !found {
+		m.compileTime = entry.took
+	}
 	if m.function == "" {
 		m.function = functionOf(spec.Name)
 	}
@@ -479,6 +484,17 @@ func (m *Module) Function() string { return m.function }
 
 // Kind returns KindReactor or KindCommand.
 func (m *Module) Kind() string { return m.kind }
+
+// CompileTime is how long Compile spent compiling the module's code, 0
+// when the code was shared with a module compiled earlier.
+func (m *Module) CompileTime() time.Duration { return m.compileTime }
+
+// InitTime is how long Compile spent initialising one instance (taking the
+// snapshot, for a snapshotted reactor).
+func (m *Module) InitTime() time.Duration { return m.initTime }
+
+// Snapshotted reports whether cold starts restore a snapshot.
+func (m *Module) Snapshotted() bool { return m.snap != nil }
 
 // MemoryMB returns the module's memory limit.
 func (m *Module) MemoryMB() int { return m.memoryMB }
