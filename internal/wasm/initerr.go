@@ -80,7 +80,9 @@ type InitError struct {
 }
 
 func (e *InitError) Error() string {
-	msg := fmt.Sprintf("init of %s failed: %s", e.Module, e.Reason)
+	// The module is not named: callers say which function they deploy
+	// ("function hello: init failed: panic: ...").
+	msg := "init failed: " + e.Reason
 	if e.Output != "" {
 		msg += "\nguest output during init:\n" + indent(e.Output)
 	}

@@ -330,6 +330,9 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		if errors.Is(err, ErrOverBudget) {
 			r.refuse(key, err)
 		}
+		if ie := (*InitError)(nil); errors.As(err, &ie) {
+			return nil, ie // the guest's own words, not a compile problem
+		}
 		return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
 	}
 	return m, nil
