@@ -3,7 +3,7 @@
 // machine-readable JSON:
 //
 //	bash bench/peers/workerd/install.sh   # once, optional: the workerd peer
-//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings,workflow] [-json out.json]
+//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings,workflow,innerloop] [-json out.json]
 //
 // Scenarios:
 //   - warm: a hello function served by `strata dev` through the gateway,
@@ -83,7 +83,7 @@ const (
 	scenarioWorkflow = "workflow"
 )
 
-var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings, scenarioWorkflow}
+var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings, scenarioWorkflow, scenarioInnerloop}
 
 // HTTP targets of the warm scenario, in the order they run.
 const (
@@ -134,6 +134,9 @@ type options struct {
 	WorkflowPeers     []string
 	TemporalWorkflows int
 	TemporalLone      int
+	// The innerloop scenario (bench/innerloop.go).
+	InnerloopRuns     int
+	InnerloopColdRuns int
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
 	// PostgresDefaulted: Postgres is the built-in default, not asked for,
@@ -181,6 +184,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	peers := fs.String("workflow-peers", strings.Join(allWorkflowPeers, ","), "workflow peers to run: "+strings.Join(allWorkflowPeers, ",")+" (\"\" for none)")
 	fs.IntVar(&o.TemporalWorkflows, "temporal-workflows", 200, "workflows of the Temporal peer's throughput run (it is slow)")
 	fs.IntVar(&o.TemporalLone, "temporal-lone", 20, "lone workflows of the Temporal peer")
+	fs.IntVar(&o.InnerloopRuns, "innerloop-runs", 5, "edits and dev restarts the innerloop scenario samples")
+	fs.IntVar(&o.InnerloopColdRuns, "innerloop-cold-runs", 2, "first dev runs of order-fulfilment the innerloop scenario samples (after one that warms the Go build cache)")
 	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
 	if !pgFromEnv {
 		pgDefault = defaultPostgresURL
@@ -226,6 +231,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-bindings-clients, -bindings-requests, -bindings-max-connections and -bindings-role-limit must be at least 1, -bindings-query-ms at least 0")
 	case o.Workflows < 1 || o.WorkflowClients < 1 || o.WorkflowLone < 1 || o.WorkflowSteps < 1 || o.TemporalWorkflows < 1 || o.TemporalLone < 1:
 		return o, errors.New("-workflows, -workflow-clients, -workflow-lone, -workflow-steps, -temporal-workflows and -temporal-lone must be at least 1")
+	case o.InnerloopRuns < 1 || o.InnerloopColdRuns < 1:
+		return o, errors.New("-innerloop-runs and -innerloop-cold-runs must be at least 1")
 	case o.BurstSleep < 0:
 		return o, fmt.Errorf("-burst-sleep %v: want zero or more", o.BurstSleep)
 	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):
@@ -352,6 +359,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			h.runBindings(ctx, rep)
 		case scenarioWorkflow:
 			h.runWorkflow(ctx, rep)
+		case scenarioInnerloop:
+			h.runInnerloop(ctx, rep)
 		}
 	}
 	if ctx.Err() != nil {

@@ -367,7 +367,7 @@ func (r *report) writeTable(w io.Writer) error {
 		section()
 	}
 	if len(r.Latency) > 0 {
-		fmt.Fprintln(tw, "in-process\tsamples\tp50\tp99\tmean\tmax\ttarget p50/p99\t")
+		fmt.Fprintln(tw, "latency\tsamples\tp50\tp99\tmean\tmax\ttarget p50/p99\t")
 		for _, l := range r.Latency {
 			name := l.Scenario + ": " + l.Name
 			switch {

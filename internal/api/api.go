@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -36,7 +38,7 @@ const MaxBlobBytes = 256 << 20
 // (*registry.Registry): compiling a version before a deploy writes it,
 // serving what the store says after, and the pools' statistics.
 type Invoker interface {
-	Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (kind string, err error)
+	Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (registry.Prepared, error)
 	Sync(ctx context.Context) error
 	PoolStats() map[string]pool.Stats
 }
@@ -281,7 +283,7 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 	if planOnly || plan.Empty() {
 		return deployResult(plan)
 	}
-	kinds, err := a.prepare(ctx, plan, nil)
+	kinds, stats, err := a.prepare(ctx, plan, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +296,7 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 	if plan.Empty() {
 		return deployResult(plan)
 	}
-	if _, err := a.prepare(ctx, plan, kinds); err != nil {
+	if _, _, err := a.prepare(ctx, plan, kinds); err != nil {
 		return nil, err
 	}
 	out, err := a.cfg.Store.DeploymentApply(ctx, plan.ApplyParams(spec, time.Now()))
@@ -308,6 +310,7 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 		return nil, err
 	}
 	res.Applied, res.Versions = true, out.Versions
+	res.Prepared = preparedInfo(stats, out.Versions)
 	if err := a.changed(ctx); err != nil {
 		return res, err
 	}
@@ -329,39 +332,83 @@ func (a *API) plan(ctx context.Context, spec apitype.Spec) (*deploy.Plan, error)
 	return plan, nil
 }
 
-// prepare compiles the module of every added or changed function and
-// records the detected kind of prebuilt modules in the plan. kinds, from
-// an earlier pass over the same spec, gives those kinds up front, so the
-// compiled modules are found in the invoker's cache; prepare returns the
-// kinds it saw.
-func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]string) (map[string]string, error) {
-	seen := map[string]string{}
+// prepare compiles the module of every added or changed function, and
+// initialises one instance of each, several at once (GOMAXPROCS): a
+// project's functions are independent, and a first deploy of a project
+// of five Go functions would otherwise wait for five compiles in a row.
+// It records the detected kind of prebuilt modules in the plan. kinds,
+// from an earlier pass over the same spec, gives those kinds up front, so
+// the compiled modules are found in the invoker's cache; prepare returns
+// the kinds it saw and what preparing each function took. The first
+// failure (in plan order) is the answer; a function whose init fails
+// rejects the whole deploy, so nothing of it is written.
+func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]string) (map[string]string, map[string]registry.Prepared, error) {
+	var changes []*deploy.FunctionChange
 	for _, list := range [][]deploy.FunctionChange{plan.Add, plan.Change} {
 		for i := range list {
-			ch := &list[i]
-			if ch.New.Config.Kind == "" && kinds[ch.Name] != "" {
-				ch.New.Config.Kind = kinds[ch.Name]
-			}
-			bin, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
-			}
-			if err != nil {
-				return nil, err
-			}
-			kind, err := a.cfg.Invoker.Prepare(ctx, ch.Name, bin, ch.New.ModuleSHA256, ch.New.Config)
-			if err != nil {
-				return nil, compileError(fmt.Errorf("function %s: %w", ch.Name, err))
-			}
-			// A prebuilt module's kind is detected from its exports; the
-			// version records what was detected, so it is never ambiguous.
-			if ch.New.Config.Kind == "" {
-				ch.New.Config.Kind = kind
-			}
-			seen[ch.Name] = kind
+			changes = append(changes, &list[i])
 		}
 	}
-	return seen, nil
+	results := make([]registry.Prepared, len(changes))
+	errs := make([]error, len(changes))
+	slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	var wg sync.WaitGroup
+	for i, ch := range changes {
+		if ch.New.Config.Kind == "" && kinds[ch.Name] != "" {
+			ch.New.Config.Kind = kinds[ch.Name]
+		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			results[i], errs[i] = a.prepareOne(ctx, ch)
+		})
+	}
+	wg.Wait()
+	seen := map[string]string{}
+	stats := map[string]registry.Prepared{}
+	for i, ch := range changes {
+		if errs[i] != nil {
+			return nil, nil, errs[i]
+		}
+		// A prebuilt module's kind is detected from its exports; the
+		// version records what was detected, so it is never ambiguous.
+		if ch.New.Config.Kind == "" {
+			ch.New.Config.Kind = results[i].Kind
+		}
+		seen[ch.Name] = results[i].Kind
+		stats[ch.Name] = results[i]
+	}
+	return seen, stats, nil
+}
+
+func (a *API) prepareOne(ctx context.Context, ch *deploy.FunctionChange) (registry.Prepared, error) {
+	bin, err := a.cfg.Store.BlobGet(ctx, ch.New.ModuleSHA256)
+	if errors.Is(err, store.ErrNotFound) {
+		return registry.Prepared{}, gateway.Errorf(http.StatusBadRequest, "function %s: module %s was not uploaded", ch.Name, ch.New.ModuleSHA256)
+	}
+	if err != nil {
+		return registry.Prepared{}, err
+	}
+	p, err := a.cfg.Invoker.Prepare(ctx, ch.Name, bin, ch.New.ModuleSHA256, ch.New.Config)
+	if err != nil {
+		return registry.Prepared{}, compileError(fmt.Errorf("function %s: %w", ch.Name, err))
+	}
+	return p, nil
+}
+
+// preparedInfo is the deploy answer's account of each new version: how
+// long compiling and initialising it took.
+func preparedInfo(stats map[string]registry.Prepared, versions []record.Version) []apitype.PreparedVersion {
+	out := []apitype.PreparedVersion{}
+	for _, v := range versions {
+		p, ok := stats[v.Function]
+		if !ok {
+			continue
+		}
+		out = append(out, apitype.PreparedVersion{Function: v.Function, Version: v.Number, Kind: p.Kind,
+			CompileMS: p.Compile.Milliseconds(), InitMS: p.Init.Milliseconds(), Snapshot: p.Snapshot, Reused: p.Reused})
+	}
+	return out
 }
 
 // compileError answers a busy compiler (every compile slot taken, e.g. by

@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/store/storetest"
@@ -60,8 +61,8 @@ func newNodes(t *testing.T, n int) *nodes {
 // function: pool statistics are empty and nothing compiles.
 type noInvoker struct{}
 
-func (noInvoker) Prepare(context.Context, string, []byte, string, record.FunctionConfig) (string, error) {
-	return "", errors.New("not compiling in this test")
+func (noInvoker) Prepare(context.Context, string, []byte, string, record.FunctionConfig) (registry.Prepared, error) {
+	return registry.Prepared{}, errors.New("not compiling in this test")
 }
 func (noInvoker) Sync(context.Context) error       { return nil }
 func (noInvoker) PoolStats() map[string]pool.Stats { return nil }

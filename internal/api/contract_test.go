@@ -23,6 +23,7 @@ import (
 	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -34,8 +35,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // one function's pool loaded so the answer shows its instances.
 type prepInvoker struct{}
 
-func (prepInvoker) Prepare(context.Context, string, []byte, string, record.FunctionConfig) (string, error) {
-	return record.KindReactor, nil
+func (prepInvoker) Prepare(context.Context, string, []byte, string, record.FunctionConfig) (registry.Prepared, error) {
+	return registry.Prepared{Kind: record.KindReactor, Compile: 1200 * time.Millisecond, Init: 30 * time.Millisecond, Snapshot: true}, nil
 }
 func (prepInvoker) Sync(context.Context) error { return nil }
 func (prepInvoker) PoolStats() map[string]pool.Stats {

@@ -121,4 +121,22 @@ type DeployResult struct {
 	// them (record.Version has no JSON names: its fields are shown as
 	// named in Go).
 	Versions []record.Version `json:"versions,omitempty"`
+	// Prepared says, for each new version, what making it ready took: a
+	// version becomes active only after it compiled and one instance of it
+	// initialised.
+	Prepared []PreparedVersion `json:"prepared,omitempty"`
+}
+
+// PreparedVersion is one new version of a deploy, as prepared: compiled
+// (CompileMS, 0 when the node had the code compiled already) and
+// initialised once (InitMS; for a snapshotted reactor this is taking the
+// snapshot).
+type PreparedVersion struct {
+	Function  string `json:"function"`
+	Version   int    `json:"version"`
+	Kind      string `json:"kind"`
+	CompileMS int64  `json:"compile_ms"`
+	InitMS    int64  `json:"init_ms"`
+	Snapshot  bool   `json:"snapshot"`
+	Reused    bool   `json:"reused,omitempty"`
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
 
 	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/build"
@@ -40,39 +44,40 @@ func loadManifest(path string) (*manifest.Manifest, error) {
 }
 
 // buildProject builds every Go function of m to Wasm (prebuilt modules are
-// read as they are) and assembles the deploy spec. Progress goes to w.
+// read as they are), several at once, and assembles the deploy spec. One
+// progress line per function goes to w as it finishes.
 func buildProject(ctx context.Context, m *manifest.Manifest, w io.Writer) (*builtProject, error) {
 	bp := &builtProject{manifest: m, modules: map[string][]byte{}}
+	wasms := make([][]byte, len(m.Functions))
+	errs := make([]error, len(m.Functions))
+	var mu sync.Mutex // one progress line at a time
+	width := nameWidth(m)
+	// go build runs its own compiles in parallel; a few builds at once
+	// overlap their link steps and the toolchain's start-up.
+	slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 2))
+	var wg sync.WaitGroup
+	for i, f := range m.Functions {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			start := time.Now()
+			wasms[i], errs[i] = readOrBuild(ctx, m, f)
+			if errs[i] == nil && f.Source != "" {
+				mu.Lock()
+				fmt.Fprintf(w, "  build  %-*s  %8s  %s\n", width, f.Name, sizeString(len(wasms[i])), shortDuration(time.Since(start)))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	digests := map[string]string{}
-	for _, f := range m.Functions {
-		var wasm []byte
-		if f.Source != "" {
-			rel, err := filepath.Rel(m.Dir, f.Source)
-			if err != nil {
-				return nil, err
-			}
-			res, err := build.Go(ctx, build.Params{
-				ProjectDir: m.Dir,
-				Package:    "./" + filepath.ToSlash(rel),
-				Out:        filepath.Join(m.Dir, ".strata", "build", f.Name+".wasm"),
-				Name:       f.Name,
-				Progress:   w,
-			})
-			if err != nil {
-				return nil, err
-			}
-			if wasm, err = os.ReadFile(res.Path); err != nil {
-				return nil, err
-			}
-		} else {
-			var err error
-			if wasm, err = os.ReadFile(f.Wasm); err != nil {
-				return nil, fmt.Errorf("function %s: read module: %w", f.Name, err)
-			}
-		}
-		sum := sha256.Sum256(wasm)
+	for i, f := range m.Functions {
+		sum := sha256.Sum256(wasms[i])
 		sha := hex.EncodeToString(sum[:])
-		bp.modules[sha] = wasm
+		bp.modules[sha] = wasms[i]
 		digests[f.Name] = sha
 	}
 	spec, err := m.Spec(digests)
@@ -83,7 +88,52 @@ func buildProject(ctx context.Context, m *manifest.Manifest, w io.Writer) (*buil
 	return bp, nil
 }
 
+// readOrBuild returns f's module: built from its Go source, or read from
+// its prebuilt file.
+func readOrBuild(ctx context.Context, m *manifest.Manifest, f manifest.Function) ([]byte, error) {
+	if f.Source == "" {
+		wasm, err := os.ReadFile(f.Wasm)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: read module: %w", f.Name, err)
+		}
+		return wasm, nil
+	}
+	rel, err := filepath.Rel(m.Dir, f.Source)
+	if err != nil {
+		return nil, err
+	}
+	res, err := build.Go(ctx, build.Params{
+		ProjectDir: m.Dir,
+		Package:    "./" + filepath.ToSlash(rel),
+		Out:        filepath.Join(m.Dir, ".strata", "build", f.Name+".wasm"),
+		Name:       f.Name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(res.Path)
+}
+
+// nameWidth is the longest function name, to align progress lines.
+func nameWidth(m *manifest.Manifest) int {
+	n := 0
+	for _, f := range m.Functions {
+		n = max(n, len(f.Name))
+	}
+	return n
+}
+
+// shortDuration prints d as progress lines do: "30ms", "1.2s".
+func shortDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
 // deployProject uploads modules the server lacks and deploys the spec.
+// The server compiles and initialises every new version before any of
+// them becomes active; one line per new version then says what that took.
 func deployProject(ctx context.Context, c *client.Client, bp *builtProject, plan bool, w io.Writer) (*deployResult, error) {
 	if !plan {
 		for _, f := range bp.spec.Functions {
@@ -99,13 +149,41 @@ func deployProject(ctx context.Context, c *client.Client, bp *builtProject, plan
 	if !plan {
 		// The server compiles new modules before it answers; for a large Go
 		// guest on a cold cache that takes seconds, so say so.
-		fmt.Fprintf(w, "deploying %s (the server compiles changed modules first)…\n", bp.spec.Project)
+		fmt.Fprintf(w, "deploying %s (the server compiles and initialises changed functions first)…\n", bp.spec.Project)
 	}
+	start := time.Now()
 	res, err := c.Deploy(ctx, bp.spec, plan)
 	if err != nil {
 		return nil, err
 	}
+	width := nameWidth(bp.manifest)
+	for _, p := range res.Prepared {
+		fmt.Fprintf(w, "  deploy %-*s  v%-3d %s\n", width, p.Function, p.Version, preparedText(p))
+	}
+	if len(res.Prepared) > 0 {
+		fmt.Fprintf(w, "  live in %s\n", shortDuration(time.Since(start)))
+	}
 	return &deployResult{res.PlanText, res.Applied, len(res.Versions)}, nil
+}
+
+// preparedText says what preparing a version took.
+func preparedText(p apitype.PreparedVersion) string {
+	ms := func(n int64) string { return shortDuration(time.Duration(n) * time.Millisecond) }
+	if p.Reused {
+		return "already compiled"
+	}
+	compiled := "compiled " + ms(p.CompileMS)
+	if p.CompileMS == 0 {
+		compiled = "compiled (cached)"
+	}
+	init := "initialised " + ms(p.InitMS)
+	if p.Snapshot {
+		init += " (snapshot)"
+	}
+	if p.Kind == "command" {
+		init = "instantiated " + ms(p.InitMS)
+	}
+	return compiled + ", " + init
 }
 
 type deployResult struct {

@@ -74,6 +74,12 @@ type Global struct {
 	Export string
 }
 
+// DataSegment is one active data segment: Data goes to Offset of memory 0.
+type DataSegment struct {
+	Offset uint32
+	Data   []byte
+}
+
 // Info describes the module, as found while rewriting it.
 type Info struct {
 	ImportedGlobals int
@@ -100,6 +106,15 @@ type Info struct {
 	// DataSegments counts all data segments, ActiveData the active ones.
 	DataSegments int
 	ActiveData   int
+	// Active holds the active data segments when every one of them is
+	// placed by a constant (i32.const) offset into memory 0, in module
+	// order; ActiveConst says whether that is so. Writing them into a
+	// fresh memory is what instantiation does, which lets the runtime
+	// initialise a StripData module by hand. Data aliases the input.
+	Active      []DataSegment
+	ActiveConst bool
+	// Exports are the names the module exported before the rewrite.
+	Exports map[string]bool
 	// MutatesTables is true when some code can change a table at run time
 	// (table.set, table.grow, table.fill, table.copy, table.init,
 	// elem.drop). UsesDataSegments is true for memory.init or data.drop.
@@ -170,7 +185,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 		return nil, nil, err
 	}
 
-	info := &Info{}
+	info := &Info{ActiveConst: true}
 	var funcs uint32
 	haveFuncs, haveCode := false, false
 	exportNames := map[string]bool{}
@@ -215,6 +230,7 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 		return nil, nil, fmt.Errorf("%w: memory rewrite needs exactly one defined memory (module defines %d, imports %d)",
 			ErrUnsupported, info.DefinedMemories, info.ImportedMemories)
 	}
+	info.Exports = exportNames
 	info.InterruptGlobal = uint32(info.ImportedGlobals + info.DefinedGlobals)
 	info.CountdownGlobal = info.InterruptGlobal + 1
 
@@ -616,21 +632,27 @@ func rewriteData(r *reader, strip bool, info *Info) ([]byte, error) {
 			return nil, err
 		}
 		active := false
+		var offset []byte // the offset expression of an active segment
+		memIndex := uint32(0)
 		switch flags {
 		case 0:
 			active = true
+			at := r.off
 			if err := walkExpr(r, nil, nil); err != nil {
 				return nil, err
 			}
+			offset = r.b[at:r.off]
 		case 1:
 		case 2:
 			active = true
-			if _, err := r.u32(); err != nil {
+			if memIndex, err = r.u32(); err != nil {
 				return nil, err
 			}
+			at := r.off
 			if err := walkExpr(r, nil, nil); err != nil {
 				return nil, err
 			}
+			offset = r.b[at:r.off]
 		default:
 			return nil, r.errorf("data segment flags %d", flags)
 		}
@@ -638,12 +660,18 @@ func rewriteData(r *reader, strip bool, info *Info) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := r.bytes(size); err != nil {
+		data, err := r.bytes(size)
+		if err != nil {
 			return nil, err
 		}
 		info.DataSegments++
 		if active {
 			info.ActiveData++
+			if off, ok := constOffset(offset); ok && memIndex == 0 && info.ActiveConst {
+				info.Active = append(info.Active, DataSegment{Offset: off, Data: data})
+			} else {
+				info.ActiveConst, info.Active = false, nil
+			}
 		}
 		if strip && active {
 			out = append(out, 0x01, 0x00) // passive, no bytes
@@ -655,6 +683,19 @@ func rewriteData(r *reader, strip bool, info *Info) ([]byte, error) {
 		return nil, r.errorf("trailing bytes in data section")
 	}
 	return out, nil
+}
+
+// constOffset decodes an offset expression of the form i32.const N; end.
+func constOffset(expr []byte) (uint32, bool) {
+	if len(expr) < 3 || expr[0] != 0x41 || expr[len(expr)-1] != 0x0b {
+		return 0, false
+	}
+	r := &reader{b: expr[1 : len(expr)-1]}
+	v, err := r.signed(32)
+	if err != nil || !r.done() {
+		return 0, false
+	}
+	return uint32(int32(v)), true
 }
 
 // Describe is a one-line summary of info for logs.

@@ -137,25 +137,40 @@ func functionName(s string) string {
 	return s
 }
 
-// Prepare compiles a module for a version that is about to be deployed, so
-// compile errors reject the deploy before anything is written and the first
-// request never pays compilation. The result is cached for Sync. It returns
-// the module's kind, detected from its exports when c.Kind is empty.
-func (reg *Registry) Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (string, error) {
+// Prepared is what Prepare did for one version, for the deploy's answer.
+type Prepared struct {
+	Kind string // the module's kind, detected from its exports when the config left it empty
+	// Compile is the time spent compiling (0 when the code was compiled
+	// before), Init the time spent initialising one instance (and taking
+	// its snapshot when Snapshot).
+	Compile, Init time.Duration
+	Snapshot      bool
+	// Reused is true when this node had prepared the same code and
+	// configuration already: nothing was compiled or run.
+	Reused bool
+}
+
+// Prepare compiles a module for a version that is about to be deployed
+// and initialises one instance of it, so compile errors and a failing init
+// (panic, trap, timeout, out of memory: *wasm.InitError) reject the deploy
+// before anything is written and the first request never pays
+// compilation. The result is cached for Sync.
+func (reg *Registry) Prepare(ctx context.Context, function string, bin []byte, sha string, c record.FunctionConfig) (Prepared, error) {
 	fn := functionName(function)
 	key := versionKey(fn, sha, c)
 	reg.mu.RLock()
 	p, ok := reg.prepared[key]
 	reg.mu.RUnlock()
 	if ok {
-		return p.mod.Kind(), nil
+		return Prepared{Kind: p.mod.Kind(), Snapshot: p.mod.Snapshotted(), Reused: true}, nil
 	}
 	mod, err := reg.cfg.Runtime.Compile(ctx, bin, wasm.ModuleSpec{
 		Name: function, Function: fn, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
 	})
 	if err != nil {
-		return "", err
+		return Prepared{}, err
 	}
+	out := Prepared{Kind: mod.Kind(), Compile: mod.CompileTime(), Init: mod.InitTime(), Snapshot: mod.Snapshotted()}
 	if c.Kind == "" {
 		// Key the module by the kind it turned out to be: that is what the
 		// version records and what Sync looks up.
@@ -166,11 +181,11 @@ func (reg *Registry) Prepare(ctx context.Context, function string, bin []byte, s
 	if p, ok := reg.prepared[key]; ok {
 		reg.mu.Unlock()
 		_ = mod.Close(ctx)
-		return p.mod.Kind(), nil
+		return Prepared{Kind: p.mod.Kind(), Snapshot: p.mod.Snapshotted(), Reused: true}, nil
 	}
 	reg.prepared[key] = &compiled{key: key, mod: mod, preparedAt: reg.cfg.Clock.Now()}
 	reg.mu.Unlock()
-	return mod.Kind(), nil
+	return out, nil
 }
 
 // Sync makes the served versions match the store: functions whose active

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 const (
@@ -108,6 +110,9 @@ func (r *Runtime) compileBounded(ctx context.Context, eng *engine, code []byte, 
 	// cut short halfway by that caller's context (wazero would not stop
 	// anyway), and it is owned by the slot it holds.
 	cctx := context.WithoutCancel(ctx)
+	// wazero compiles a module's functions on this many goroutines: one
+	// large Go module then uses every core instead of one.
+	cctx = experimental.WithCompilationWorkers(cctx, runtime.GOMAXPROCS(0))
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

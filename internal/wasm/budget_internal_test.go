@@ -135,7 +135,7 @@ func TestSharedCompileSurvivesOtherCallersCancel(t *testing.T) {
 	t.Parallel()
 	r := budgetRuntime(t, Config{CompileBudget: time.Hour, MaxCompiles: 2})
 	bomb := wasmtest.CompileBomb(3000, true)
-	key := moduleKey{hash: sha256.Sum256(bomb), memoryMB: DefaultMemoryMB}
+	key := moduleKey{hash: sha256.Sum256(bomb), memoryMB: DefaultMemoryMB, lean: true}
 	refs := func() int {
 		r.mu.Lock()
 		defer r.mu.Unlock()

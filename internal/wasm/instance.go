@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,9 +106,17 @@ type invocationKey struct{}
 // instantiation.
 type swapWriter struct {
 	w, idle io.Writer
+	// oom is set when the guest wrote the Go runtime's out-of-memory line
+	// (oomMarker), so the trap that follows is reported as what it is.
+	oom bool
 }
 
-func (s *swapWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *swapWriter) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, oomMarker) {
+		s.oom = true
+	}
+	return s.w.Write(p)
+}
 
 func (s *swapWriter) set(w io.Writer) {
 	if w == nil {
@@ -160,10 +169,24 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 			return nil, fmt.Errorf("instantiate %s: %w", m.name, err)
 		}
 	}
+	// The guest's output during init is gathered and reported once: a
+	// panic's stack arrives a few bytes per write.
+	out := &initOutput{}
+	i.stdout.set(out)
+	i.stderr.set(out)
 	initialize := mod.ExportedFunction("_initialize")
-	if err := i.intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err }); err != nil {
+	err = i.intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err })
+	i.stdout.reset()
+	i.stderr.reset()
+	if err != nil {
 		_ = mod.Close(context.WithoutCancel(ctx))
-		return nil, m.classify(ctx, "_initialize", err, nil)
+		if ctx.Err() != nil {
+			return nil, m.classify(ctx, "_initialize", err, nil)
+		}
+		return nil, m.initError(err, out)
+	}
+	if text := out.text(); text != "" {
+		m.r.log.InfoContext(ctx, "guest output during init", "module", m.name, "text", text)
 	}
 	i.mod = mod
 	i.handle = mod.ExportedFunction("strata_handle")
@@ -174,7 +197,7 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 // (no data segments), copy the snapshot in and skip _initialize.
 func (i *Instance) restore(ctx context.Context, cfg wazero.ModuleConfig) (*Instance, error) {
 	m := i.m
-	mod, err := m.eng.rt.InstantiateModule(withLinearMemory(ctx), m.lean.cm, cfg)
+	mod, err := m.eng.rt.InstantiateModule(withAllocator(ctx, m.alloc), m.entry.cm, cfg)
 	if err != nil {
 		return nil, m.classify(ctx, "instantiate", err, nil)
 	}
@@ -241,9 +264,16 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Env) (*wir
 	i.done = ctx.Done()
 	defer func() { i.done = nil }()
 	callCtx := context.WithValue(ctx, invocationKey{}, i)
+	i.stderr.oom = false
 	err := i.intr.call(ctx, func() error { return i.handle.CallWithStack(callCtx, i.stack) })
 	if err != nil {
 		i.broken = true
+		if i.stderr.oom && ctx.Err() == nil {
+			if out.Stderr != nil {
+				fmt.Fprintf(out.Stderr, "%s\n", err)
+			}
+			return nil, &TrapError{Module: i.m.name, Message: "invoke: " + i.m.oomReason()}
+		}
 		return nil, i.m.classify(ctx, "invoke", err, out.Stderr)
 	}
 	if errors.Is(i.respErr, ErrResponseTooLarge) {

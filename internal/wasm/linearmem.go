@@ -26,3 +26,12 @@ func withLinearMemory(ctx context.Context) context.Context {
 	}
 	return experimental.WithMemoryAllocator(ctx, mappedMemory)
 }
+
+// withAllocator is withLinearMemory with a module's own allocator (a
+// snapshotted module's sizedAllocator) when it has one.
+func withAllocator(ctx context.Context, alloc experimental.MemoryAllocator) context.Context {
+	if alloc == nil {
+		return withLinearMemory(ctx)
+	}
+	return experimental.WithMemoryAllocator(ctx, alloc)
+}

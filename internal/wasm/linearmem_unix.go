@@ -77,3 +77,13 @@ func (m *mapped) Free() {
 	_ = syscall.Munmap(m.buf)
 	m.buf = nil
 }
+
+// sizedAllocator is mappedMemory with room for at least minCap bytes from
+// the start: a cold start from a snapshot grows the memory to the
+// snapshot's size right after instantiating, and should not copy the
+// memory to do it.
+func sizedAllocator(minCap uint64) experimental.MemoryAllocator {
+	return experimental.MemoryAllocatorFunc(func(capHint, limit uint64) experimental.LinearMemory {
+		return allocateMapped(min(max(capHint, minCap), limit), limit)
+	})
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/stratahq/strata/internal/instrument"
 )
@@ -50,11 +51,16 @@ type Module struct {
 	// ModuleConfig is immutable, so sharing it is safe.
 	base wazero.ModuleConfig
 	// snap, when set, is the memory and globals of an instance right after
-	// _initialize; Instantiate restores it into an instance of lean
-	// instead of running the data segments and _initialize.
-	snap    *snapshot
-	lean    *compiled
-	leanKey moduleKey
+	// _initialize; Instantiate restores it into an instance of the lean
+	// code (entry.lean) instead of running the data segments and
+	// _initialize. alloc sizes the memory of such an instance for the
+	// snapshot at once (nil: wazero's default).
+	snap  *snapshot
+	alloc experimental.MemoryAllocator
+	// compileTime is how long Compile spent compiling (0 when the code was
+	// shared with a module compiled before); initTime how long the init at
+	// Compile took (initAtDeploy).
+	compileTime, initTime time.Duration
 
 	closeOnce sync.Once
 }
@@ -64,6 +70,9 @@ type Module struct {
 type moduleKey struct {
 	hash     [sha256.Size]byte
 	memoryMB int
+	// lean asks for the data-stripped variant when the module qualifies
+	// for a snapshot (see compiled.lean); a command never gets it.
+	lean bool
 }
 
 // compiled is code shared by every Module with the same key. wazero keeps
@@ -77,12 +86,19 @@ type compiled struct {
 	// interrupt is true when cm was rewritten by internal/instrument: it
 	// exports instrument.InterruptExport and eng is not guarded.
 	interrupt bool
-	// wasm and info are the original bytes and what the rewriter found,
-	// for taking a snapshot (set when interrupt is).
-	wasm []byte
+	// info is what the rewriter found (set when interrupt is); for a lean
+	// entry its Active segments are the data the snapshot writes by hand.
 	info *instrument.Info
-	err  error
-	refs int // guarded by Runtime.mu
+	// lean is true when cm is the module with its data segments stripped
+	// (instrument.Options.StripData), compiled instead of the original:
+	// a reactor that qualifies for a snapshot is compiled once, in this
+	// form, and its snapshot taken by writing the data segments itself
+	// (snapshot.go). noSnapshot says why a module did not qualify.
+	lean       bool
+	noSnapshot string
+	took       time.Duration // the compile, for progress reports
+	err        error
+	refs       int // guarded by Runtime.mu
 }
 
 // engineError is a failure to set up a wazero runtime, as opposed to a
@@ -93,10 +109,12 @@ func (e engineError) Error() string { return e.err.Error() }
 
 // compile fills entry: it rewrites wasm with interrupt checks when it can
 // (falling back to a guarded runtime when it cannot) and compiles it.
-func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, name string, memoryMB int) error {
+func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, name string, key moduleKey) error {
 	start := time.Now()
+	memoryMB := key.memoryMB
 	code := wasm
 	guarded := true
+	entry.noSnapshot = "module not instrumented"
 	if !r.cfg.NoInstrument && !r.cfg.unchecked {
 		// Exported globals let Compile snapshot an initialised instance.
 		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true})
@@ -116,7 +134,10 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 				"module", name, "reason", "module has a start function")
 		default:
 			code, guarded = out, false
-			entry.wasm, entry.info = wasm, info
+			entry.info, entry.noSnapshot = info, ""
+			if key.lean {
+				code = r.leanCode(ctx, entry, wasm, out, name)
+			}
 		}
 	}
 	r.mu.Lock()
@@ -134,9 +155,28 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 		return err
 	}
 	entry.cm, entry.eng, entry.interrupt = cm, eng, !guarded
+	entry.took = time.Since(start)
 	r.log.InfoContext(ctx, "module compiled", "module", name, "bytes", len(wasm),
-		"instrumented", !guarded, "duration", time.Since(start))
+		"instrumented", !guarded, "lean", entry.lean, "duration", time.Since(start))
 	return nil
+}
+
+// leanCode returns the code to compile for a module that may be
+// snapshotted: its data-stripped variant when it qualifies (entry.lean is
+// then set), else full, the instrumented original.
+func (r *Runtime) leanCode(ctx context.Context, entry *compiled, wasm, full []byte, name string) []byte {
+	if why := snapshotMisfit(entry.info); why != "" {
+		entry.noSnapshot = why
+		return full
+	}
+	lean, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true, StripData: true})
+	if err != nil {
+		entry.noSnapshot = "rewrite lean module: " + err.Error()
+		r.log.WarnContext(ctx, "lean module rewrite failed", "module", name, "err", err)
+		return full
+	}
+	entry.info, entry.lean = info, true
+	return lean
 }
 
 // checkShape refuses, before wazero spends minutes on it, a module with a
@@ -195,7 +235,10 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		}
 	}
 
-	key := moduleKey{hash: sha256.Sum256(wasm), memoryMB: memoryMB}
+	// A reactor (or a module that may turn out to be one) is compiled in
+	// its lean form when it qualifies for a snapshot; a command never is.
+	wantLean := spec.Kind != KindCommand && !r.cfg.NoSnapshot
+	key := moduleKey{hash: sha256.Sum256(wasm), memoryMB: memoryMB, lean: wantLean}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -214,7 +257,7 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 	r.mu.Unlock()
 
 	if !found {
-		entry.err = r.compile(ctx, entry, wasm, spec.Name, memoryMB)
+		entry.err = r.compile(ctx, entry, wasm, spec.Name, key)
 		if entry.err != nil {
 			if errors.Is(entry.err, ErrOverBudget) {
 				r.refuse(key, entry.err)
@@ -263,6 +306,9 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 	}
 
 	m := &Module{r: r, eng: eng, entry: entry, key: key, name: spec.Name, function: spec.Function, kind: kind, memoryMB: memoryMB}
+	if !found {
+		m.compileTime = entry.took
+	}
 	if m.function == "" {
 		m.function = functionOf(spec.Name)
 	}
@@ -279,16 +325,71 @@ func (r *Runtime) Compile(ctx context.Context, wasm []byte, spec ModuleSpec) (*M
 		// wazero's default random source is deterministic; guests need real
 		// randomness for ids and crypto.
 		WithRandSource(rand.Reader)
-	if kind == KindReactor && entry.interrupt && !r.cfg.NoSnapshot {
-		if err := m.prepareSnapshot(ctx); err != nil {
-			_ = m.Close(ctx)
-			if errors.Is(err, ErrOverBudget) {
-				r.refuse(key, err)
-			}
-			return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
+	if err := m.initAtDeploy(ctx); err != nil {
+		_ = m.Close(ctx)
+		if errors.Is(err, ErrOverBudget) {
+			r.refuse(key, err)
 		}
+		if ie := (*InitError)(nil); errors.As(err, &ie) {
+			return nil, ie // the guest's own words, not a compile problem
+		}
+		return nil, fmt.Errorf("compile module %s: %w", spec.Name, err)
 	}
 	return m, nil
+}
+
+// initAtDeploy runs one instance of m through its start before Compile
+// accepts it, so a version whose init panics, traps, runs out of memory
+// or does not return within Config.InitTimeout is never deployed: a
+// reactor's _initialize runs (taking the snapshot when the module is
+// lean), a command is instantiated without running _start (which is its
+// request). Failures are *InitError, or ErrOverBudget for the timeout.
+func (m *Module) initAtDeploy(ctx context.Context) error {
+	start := time.Now()
+	switch {
+	case m.entry.lean && m.kind == KindReactor:
+		return m.prepareSnapshot(ctx)
+	case m.entry.lean:
+		return fmt.Errorf("lean code compiled for a %s module", m.kind)
+	}
+	ictx, cancel := context.WithTimeout(ctx, m.r.cfg.InitTimeout)
+	defer cancel()
+	if m.kind == KindReactor {
+		if m.entry.noSnapshot != "" {
+			m.r.log.InfoContext(ctx, "cold starts run _initialize (no snapshot)", "module", m.name, "reason", m.entry.noSnapshot)
+		}
+		inst, err := m.Instantiate(ictx)
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
+				return m.initTimeout()
+			}
+			return err
+		}
+		m.initTime = time.Since(start)
+		return inst.Close(ctx)
+	}
+	mod, err := m.eng.rt.InstantiateModule(withLinearMemory(ictx), m.entry.cm, m.withEnv(m.base).WithStartFunctions())
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &InitError{Module: m.name, Reason: "instantiate: " + firstLine(err.Error())}
+	}
+	m.initTime = time.Since(start)
+	return mod.Close(ctx)
+}
+
+// initTimeout is the refusal of a module whose _initialize did not return
+// within Config.InitTimeout.
+func (m *Module) initTimeout() error {
+	return &overBudget{msg: fmt.Sprintf("_initialize did not return within the %v init timeout "+
+		"(package init or the Go runtime's start loops or blocks); every cold start would hang the same way",
+		m.r.cfg.InitTimeout)}
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }
 
 // release drops one reference to compiled code, closing it with the last.
@@ -387,6 +488,17 @@ func (m *Module) Function() string { return m.function }
 // Kind returns KindReactor or KindCommand.
 func (m *Module) Kind() string { return m.kind }
 
+// CompileTime is how long Compile spent compiling the module's code, 0
+// when the code was shared with a module compiled earlier.
+func (m *Module) CompileTime() time.Duration { return m.compileTime }
+
+// InitTime is how long Compile spent initialising one instance (taking the
+// snapshot, for a snapshotted reactor).
+func (m *Module) InitTime() time.Duration { return m.initTime }
+
+// Snapshotted reports whether cold starts restore a snapshot.
+func (m *Module) Snapshotted() bool { return m.snap != nil }
+
 // MemoryMB returns the module's memory limit.
 func (m *Module) MemoryMB() int { return m.memoryMB }
 
@@ -394,9 +506,6 @@ func (m *Module) MemoryMB() int { return m.memoryMB }
 // Instances already created keep working until closed.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
-		if m.lean != nil {
-			m.r.release(ctx, m.leanKey, m.lean)
-		}
 		m.r.release(ctx, m.key, m.entry)
 	})
 	return nil

@@ -3,7 +3,6 @@ package wasm
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -45,85 +44,95 @@ type globalValue struct {
 // snapshotChunk is the granularity at which zero memory is skipped.
 const snapshotChunk = 4096
 
-// prepareSnapshot takes m's snapshot and compiles its lean variant. When
-// something does not fit, the module simply cold-starts the normal way and
-// the reason is logged. It fails only when _initialize did not return
-// within Config.InitTimeout (ErrOverBudget: every cold start would hang
-// the same way, so the module is refused) or ctx ended.
+// prepareSnapshot takes m's snapshot from an instance of its lean code.
+// Any failure rejects the module: _initialize panicked, trapped or ran
+// out of memory (*InitError), did not return within Config.InitTimeout
+// (ErrOverBudget: every cold start would hang the same way), or ctx ended.
 func (m *Module) prepareSnapshot(ctx context.Context) error {
 	start := time.Now()
-	if err := m.trySnapshot(ctx); err != nil {
-		if errors.Is(err, ErrOverBudget) || ctx.Err() != nil {
-			return err
-		}
-		m.r.log.InfoContext(ctx, "cold starts run _initialize (no snapshot)", "module", m.name, "reason", err.Error())
-		return nil
-	}
-	m.r.log.InfoContext(ctx, "snapshot taken", "module", m.name, "pages", m.snap.pages,
-		"bytes", m.snap.size(), "ranges", len(m.snap.ranges), "duration", time.Since(start))
-	return nil
-}
-
-func (m *Module) trySnapshot(ctx context.Context) error {
-	info := m.entry.info
-	switch {
-	case info == nil:
-		return errors.New("module not instrumented")
-	case info.DefinedMemories != 1 || info.ImportedMemories != 0:
-		return errors.New("module does not define exactly one memory")
-	case info.ImportedGlobals != 0:
-		return errors.New("module imports globals")
-	case info.HasStart:
-		return errors.New("module has a start function")
-	case info.MutatesTables:
-		return errors.New("module code can change its tables, which the snapshot does not hold")
-	case info.UsesDataSegments:
-		return errors.New("module code uses memory.init or data.drop")
-	}
 	snap, err := m.takeSnapshot(ctx)
 	if err != nil {
 		return err
 	}
-	lean, _, err := instrument.Rewrite(m.entry.wasm, instrument.Options{
-		Interrupt: true, ExportGlobals: true, StripData: true, MinMemoryPages: snap.pages,
-	})
-	if err != nil {
-		return fmt.Errorf("rewrite lean module: %w", err)
-	}
-	entry, key, err := m.r.acquireVariant(ctx, m.entry.eng, lean)
-	if err != nil {
-		return fmt.Errorf("compile lean module: %w", err)
-	}
-	m.snap, m.lean, m.leanKey = snap, entry, key
+	m.snap = snap
+	m.alloc = sizedAllocator(uint64(snap.pages) * (64 << 10))
+	m.initTime = time.Since(start)
+	m.r.log.InfoContext(ctx, "snapshot taken", "module", m.name, "pages", m.snap.pages,
+		"bytes", m.snap.size(), "ranges", len(m.snap.ranges), "duration", m.initTime)
 	return nil
 }
 
-// takeSnapshot instantiates the full module with m's configuration, runs
-// _initialize and copies the resulting state.
+// snapshotMisfit says why a module cannot be snapshotted, from what the
+// rewriter found, or "" when it can: the snapshot holds one memory and the
+// mutable globals, and is taken by writing the active data segments by
+// hand, so anything outside those (tables changed at run time, data
+// segments used by code, a start function, offsets that are not
+// constants) rules it out.
+func snapshotMisfit(info *instrument.Info) string {
+	switch {
+	case info == nil:
+		return "module not instrumented"
+	case !info.Exports["strata_handle"] || !info.Exports["_initialize"]:
+		return "not a reactor (no strata_handle and _initialize exports)"
+	case info.DefinedMemories != 1 || info.ImportedMemories != 0:
+		return "module does not define exactly one memory"
+	case info.ImportedGlobals != 0:
+		return "module imports globals"
+	case info.HasStart:
+		return "module has a start function"
+	case info.MutatesTables:
+		return "module code can change its tables, which the snapshot does not hold"
+	case info.UsesDataSegments:
+		return "module code uses memory.init or data.drop"
+	case !info.ActiveConst:
+		return "a data segment's offset is not a constant"
+	}
+	return ""
+}
+
+// takeSnapshot instantiates the lean module with m's configuration, writes
+// the data segments the rewrite stripped (what instantiating the original
+// would have done), runs _initialize and copies the resulting state. The
+// guest's output during init is gathered into one message: the error's
+// when init fails, else one log record.
 func (m *Module) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, m.r.cfg.InitTimeout)
 	defer cancel()
-	out := logWriter{log: m.r.log, module: m.name, stream: "stdout (init, snapshot)"}
-	errw := logWriter{log: m.r.log, module: m.name, stream: "stderr (init, snapshot)"}
-	cfg := m.withEnv(m.base).WithStdout(out).WithStderr(errw).WithStartFunctions()
+	out := &initOutput{}
+	cfg := m.withEnv(m.base).WithStdout(out).WithStderr(out).WithStartFunctions()
 	mod, err := m.eng.rt.InstantiateModule(ctx, m.entry.cm, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("instantiate: %w", err)
+		if parent.Err() != nil {
+			return nil, parent.Err()
+		}
+		return nil, &InitError{Module: m.name, Reason: "instantiate: " + firstLine(err.Error())}
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
+	mem := mod.Memory()
+	for _, seg := range m.entry.info.Active {
+		if !mem.Write(seg.Offset, seg.Data) {
+			return nil, &InitError{Module: m.name, Reason: fmt.Sprintf(
+				"instantiate: data segment of %d bytes at offset %d is outside the memory's %d bytes",
+				len(seg.Data), seg.Offset, mem.Size())}
+		}
+	}
 	intr, err := newInterrupter(mod)
 	if err != nil {
 		return nil, err
 	}
 	initialize := mod.ExportedFunction("_initialize")
 	if err := intr.call(ctx, func() error { _, err := initialize.Call(ctx); return err }); err != nil {
-		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, &overBudget{msg: fmt.Sprintf("_initialize did not return within the %v init timeout "+
-				"(package init or the Go runtime's start loops or blocks); every cold start would hang the same way",
-				m.r.cfg.InitTimeout)}
+		switch {
+		case parent.Err() != nil:
+			return nil, parent.Err()
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, m.initTimeout()
 		}
-		return nil, fmt.Errorf("_initialize: %w", err)
+		return nil, m.initError(err, out)
+	}
+	if text := out.text(); text != "" {
+		m.r.log.InfoContext(ctx, "guest output during init", "module", m.name, "text", text)
 	}
 
 	snap := &snapshot{}
@@ -134,7 +143,6 @@ func (m *Module) takeSnapshot(ctx context.Context) (*snapshot, error) {
 		}
 		snap.globals = append(snap.globals, globalValue{export: g.Export, value: glob.Get()})
 	}
-	mem := mod.Memory()
 	size := mem.Size()
 	snap.pages = size / (64 << 10)
 	buf, ok := mem.Read(0, size)
@@ -177,11 +185,19 @@ func (s *snapshot) size() int {
 	return n
 }
 
-// restore writes the snapshot into a fresh instance of the lean module.
+// restore writes the snapshot into a fresh instance of the lean module,
+// first growing its memory to the snapshot's size (the lean module starts
+// at the original's minimum; Module.alloc reserved the room, so growing
+// does not copy).
 func (s *snapshot) restore(mod api.Module) error {
 	mem := mod.Memory()
-	if mem == nil || mem.Size() < s.pages*(64<<10) {
-		return errors.New("lean instance memory smaller than the snapshot")
+	if mem == nil {
+		return errors.New("lean instance has no memory")
+	}
+	if have := mem.Size() / (64 << 10); have < s.pages {
+		if _, ok := mem.Grow(s.pages - have); !ok {
+			return fmt.Errorf("grow memory from %d to the snapshot's %d pages", have, s.pages)
+		}
 	}
 	for _, r := range s.ranges {
 		if !mem.Write(r.offset, r.data) {
@@ -196,39 +212,4 @@ func (s *snapshot) restore(mod api.Module) error {
 		glob.Set(g.value)
 	}
 	return nil
-}
-
-// acquireVariant compiles (or shares) code derived from a module, such as
-// its lean variant, in eng, reference-counted like Compile's entries. The
-// key hashes the derived bytes, so it cannot collide with an original.
-func (r *Runtime) acquireVariant(ctx context.Context, eng *engine, code []byte) (*compiled, moduleKey, error) {
-	key := moduleKey{hash: sha256.Sum256(code), memoryMB: eng.memoryMB}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, key, errors.New("runtime closed")
-	}
-	entry, found := r.modules[key]
-	if !found {
-		entry = &compiled{ready: make(chan struct{}), eng: eng, interrupt: true}
-		r.modules[key] = entry
-	}
-	entry.refs++
-	r.mu.Unlock()
-	if !found {
-		entry.cm, entry.err = r.compileBounded(ctx, eng, code, "lean variant")
-		close(entry.ready)
-	} else {
-		select {
-		case <-entry.ready:
-		case <-ctx.Done():
-			r.release(ctx, key, entry)
-			return nil, key, ctx.Err()
-		}
-	}
-	if entry.err != nil {
-		r.release(ctx, key, entry)
-		return nil, key, entry.err
-	}
-	return entry, key, nil
 }

@@ -24,8 +24,12 @@ const (
 	Panic = "panic" // panics unless ?ok=1
 	Loop  = "loop"  // loops forever unless ?ok=1
 	Alloc = "alloc" // allocates without bound unless ?ok=1
-	Huge  = "huge"  // answers ?n= bytes, default 7 MiB
-	Sleep = "sleep" // sleeps ?ms= milliseconds, default 20
+	// BadInit fails in package init as its environment variable BADINIT
+	// says: "panic", "loop" (never returns) or "alloc" (runs out of
+	// memory); otherwise its handler answers "ready".
+	BadInit = "badinit"
+	Huge    = "huge"  // answers ?n= bytes, default 7 MiB
+	Sleep   = "sleep" // sleeps ?ms= milliseconds, default 20
 	// Sender sends to a queue or publishes to a topic as its query says
 	// (see testdata/sender); it answers "id=..." or 502 "error=...".
 	Sender = "sender"
