@@ -42,6 +42,12 @@ func TestNewTemplates(t *testing.T) {
 			}
 			d := startDevIn(t, dir)
 			requireDeployed(t, d)
+			// strata build (above) wrote .strata/build with the usual
+			// umask, which the server restricts and warns about; what new
+			// wrote is private already.
+			if strings.Contains(d.err.String(), ".strata/sdk") {
+				t.Fatalf("strata new left .strata/sdk readable by others:\n%s", d.err)
+			}
 			switch tmpl {
 			case "http", "command-c":
 				r := do(t, "GET", d.url+"/hello/world", nil, nil)
@@ -76,10 +82,32 @@ func TestNewTemplates(t *testing.T) {
 					t.Fatalf("POST /start: %d %s", r.status, r.body)
 				}
 				v := wfxWait(t, dir, "greet-1", "completed")
-				if string(v.Execution.Output) != `{"greeting":"hello, world!"}` {
+				if got := wfxDecode[map[string]string](t, "greet-1", v.Execution.Output); got["greeting"] != "hello, world!" || len(got) != 1 {
 					t.Fatalf("output %s", v.Execution.Output)
 				}
 			}
 		})
+	}
+}
+
+// TestNewRefusesBadNames: strata new applies the manifest's name rule (it
+// scaffolded my_app, which strata build then refused) and writes nothing.
+func TestNewRefusesBadNames(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"new", "my_app"}, `error: project name must be a lowercase letter followed by up to 62 lowercase letters, digits or '-', got "my_app"; try "my-app"` + "\n"},
+		{[]string{"new", "ok", "--template", "react"}, `error: template "react": want one of http, queue, cron, workflow, crud, command-c` + "\n"},
+	} {
+		out, errOut, code := run(t, parent, nil, tc.args...)
+		if code != 1 || errOut != tc.want || out != "" {
+			t.Errorf("strata %s: exit %d, stdout %q, stderr %q; want exit 1, %q", strings.Join(tc.args, " "), code, out, errOut, tc.want)
+		}
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+		t.Fatalf("a refused new wrote %d entries", len(entries))
 	}
 }

@@ -105,4 +105,33 @@ func TestTryQueueByHand(t *testing.T) {
 	if code != 2 || errOut != "error: -n 0: want 1 to 1000\n" {
 		t.Fatalf("peek -n 0: exit %d, %q", code, errOut)
 	}
+
+	// Unknown names are said once (it read "execution nope: get execution
+	// nope: execution nope: not found", and "send to queue nope: send 1
+	// messages to queue nope: …").
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"workflow", "show", "nope"}, `execution "nope" not found`},
+		{[]string{"workflow", "signal", "nope", "go"}, `signal go: execution "nope" not found`},
+		{[]string{"versions", "nope"}, `function "nope" not found`},
+		{[]string{"rollback", "nope", "1"}, `function "nope" not found`},
+		{[]string{"rollback", "process-order", "9"}, `version "process-order@9" not found`},
+		{[]string{"logs", "nope"}, `function "nope" not found`},
+		{[]string{"secrets", "delete", "NOPE"}, `secret "NOPE" not found in project order-queue`},
+		{[]string{"token", "revoke", "nope"}, `token "nope" not found (give an id from strata token list, or a name)`},
+		{[]string{"queue", "stats", "nope"}, `queue "nope" not found`},
+		{[]string{"queue", "peek", "nope"}, `queue "nope" not found`},
+		{[]string{"queue", "send", "nope", "--data", "x"}, `queue "nope" not found`},
+		{[]string{"dlq", "redrive", "nope"}, `queue "nope" not found`},
+		{[]string{"topic", "publish", "nope", "--data", "x"}, `topic "nope" not found`},
+		{[]string{"invoke", "process-order", "--event", "queue", "--queue", "nope"}, `function process-order is not triggered by queue "nope"; its queue: orders`},
+		{[]string{"invoke", "process-order", "--event", "topic"}, `function process-order is not triggered by any topic (its topic: in strata.yaml)`},
+	} {
+		out, errOut, code := run(t, d.dir, nil, tc.args...)
+		if code != 1 || errOut != "error: "+tc.want+"\n" {
+			t.Errorf("strata %s: exit %d, stderr %q; want exit 1, %q (stdout %q)", strings.Join(tc.args, " "), code, errOut, "error: "+tc.want+"\n", out)
+		}
+	}
 }

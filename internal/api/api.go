@@ -561,7 +561,7 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 	defer unlock()
 	v, err := a.cfg.Store.VersionGet(ctx, name, body.Version)
 	if err != nil {
-		return fmt.Errorf("function %s version %d: %w", name, body.Version, err)
+		return store.Wrapf(err, "function %s version %d", name, body.Version)
 	}
 	bin, err := a.cfg.Store.BlobGet(ctx, v.ModuleSHA256)
 	if err != nil {

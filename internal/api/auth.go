@@ -407,7 +407,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case len(match) == 0:
-		return fmt.Errorf("token %q (an id from strata token list, or a name): %w", ref, store.ErrNotFound)
+		return &store.NotFoundError{Kind: "token", Name: ref, More: "(give an id from strata token list, or a name)"}
 	case len(match) > 1:
 		ids := make([]string, len(match))
 		for i, t := range match {
@@ -425,7 +425,7 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.tokens.drop(t.Hash)
 	if !ok {
-		return fmt.Errorf("token %s: %w", ref, store.ErrNotFound)
+		return store.NotFound("token", ref)
 	}
 	a.cfg.Logger.Info("token revoked", "name", t.Name, "project", t.Project, "id", tokenInfo(t).ID)
 	return writeJSON(w, http.StatusOK, tokenInfo(t))

@@ -132,7 +132,7 @@ func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request, project, name
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("secret %s of project %q: %w", name, project, store.ErrNotFound)
+		return &store.NotFoundError{Kind: "secret", Name: name, More: "in project " + project}
 	}
 	a.cfg.Logger.Info("secret deleted", "project", project, "name", name)
 	w.WriteHeader(http.StatusNoContent)

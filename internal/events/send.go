@@ -73,7 +73,7 @@ func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*apitype
 	}
 	res, err := e.sends.send(ctx, m)
 	if err != nil {
-		return nil, fmt.Errorf("send to queue %s: %w", queue, err)
+		return nil, store.Wrapf(err, "send to queue %s", queue)
 	}
 	e.Notify(queue)
 	return &apitype.SendResult{ID: id, Duplicate: res.Duplicate}, nil
@@ -88,7 +88,7 @@ func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*apit
 	}
 	n, err := e.cfg.Store.TopicPublish(ctx, topic, m)
 	if err != nil {
-		return nil, 0, fmt.Errorf("publish to topic %s: %w", topic, err)
+		return nil, 0, store.Wrapf(err, "publish to topic %s", topic)
 	}
 	if t, err := e.cfg.Store.TopicGet(ctx, topic); err == nil {
 		for _, q := range t.Queues {

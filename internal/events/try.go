@@ -85,11 +85,11 @@ func (e *Engine) TryRequest(ctx context.Context, p TryParams) (*Try, error) {
 		if err != nil {
 			return nil, err
 		}
-		if qc, err := e.cfg.Store.QueueGet(ctx, AsyncQueue(p.Function)); err == nil {
-			q = *qc
-		} else {
-			q = record.QueueConfig{Name: AsyncQueue(p.Function), Kind: record.QueueAsync, BatchSize: 1}
+		qc, err := e.cfg.Store.QueueGet(ctx, AsyncQueue(p.Function))
+		if err != nil {
+			return nil, err
 		}
+		q = *qc
 		sm := scheduleMessage(s, now, 0)
 		m = record.Message{Queue: q.Name, Body: sm.Body, Attributes: sm.Attributes}
 		if len(p.Data) > 0 {
@@ -215,20 +215,6 @@ func (e *Engine) pickSchedule(ctx context.Context, fn, want string) (record.Sche
 		}
 	}
 	return pick(fn, SourceSchedule, want, found, names)
-}
-
-// ScheduleGet returns the schedule called name.
-func (e *Engine) ScheduleGet(ctx context.Context, name string) (*record.Schedule, error) {
-	ss, err := e.cfg.Store.ScheduleList(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		if s.Name == name {
-			return &s, nil
-		}
-	}
-	return nil, fmt.Errorf("schedule %q: %w", name, store.ErrNotFound)
 }
 
 // FireNow fires a schedule at once, as its next tick would: the same event

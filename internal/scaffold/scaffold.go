@@ -75,8 +75,32 @@ func New(dir, name, tmpl string) error {
 		if err := build.Prepare(dir); err != nil {
 			return fmt.Errorf("new project %s: write the SDK: %w", name, err)
 		}
+		if err := makePrivate(filepath.Join(dir, ".strata")); err != nil {
+			return fmt.Errorf("new project %s: %w", name, err)
+		}
 	}
 	return nil
+}
+
+// makePrivate takes group and other permissions off everything under dir.
+// .strata is the dev server's data directory, which it keeps private and
+// warns about, entry by entry, when it finds it readable by others: the
+// SDK written here with the usual umask would make the first strata dev
+// print a warning for each of its files.
+func makePrivate(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			return os.Chmod(path, mode&^0o077)
+		}
+		return nil
+	})
 }
 
 type file struct {

@@ -142,6 +142,14 @@ func TestNewTypeChecks(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, ".strata", "sdk", "go.mod")); err != nil {
 				t.Fatalf("the SDK was not written: %v", err)
 			}
+			// .strata is the dev server's data dir: private, or the
+			// server warns about every SDK file at its first start.
+			_ = filepath.WalkDir(filepath.Join(dir, ".strata"), func(p string, d os.DirEntry, err error) error {
+				if fi, _ := d.Info(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+					t.Errorf("%s is %s: readable by others", p, fi.Mode().Perm())
+				}
+				return nil
+			})
 			bin := t.TempDir() + string(filepath.Separator) // a directory: any number of packages
 			for _, args := range [][]string{{"vet", "./..."}, {"build", "-o", bin, "./..."}} {
 				cmd := exec.Command("go", args...)

@@ -30,15 +30,32 @@ var (
 type NotFoundError struct {
 	Kind string // "function", "queue", "execution" …
 	Name string
+	More string // where it was looked for, or what to do: follows the message after a space
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e.Kind, e.Name) }
+func (e *NotFoundError) Error() string {
+	if e.More != "" {
+		return fmt.Sprintf("%s %q not found %s", e.Kind, e.Name, e.More)
+	}
+	return fmt.Sprintf("%s %q not found", e.Kind, e.Name)
+}
 
 // Is makes errors.Is(err, ErrNotFound) hold.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // NotFound returns the NotFoundError for kind and name.
 func NotFound(kind, name string) error { return &NotFoundError{Kind: kind, Name: name} }
+
+// Wrapf wraps err with what was being done ("send to queue orders: %w"),
+// except a NotFoundError, which names the thing already and is returned as
+// it is.
+func Wrapf(err error, format string, args ...any) error {
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
 
 // NewVersionParams asks for a new version of a function (created if absent)
 // which becomes its active version.

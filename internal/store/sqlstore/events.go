@@ -342,7 +342,7 @@ func (s *Store) MessageSend(ctx context.Context, msgs []store.MessageSendParams)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("send %d messages to queue %s: %w", len(msgs), msgs[0].Queue, s.sendError(ctx, err, msgs))
+		return nil, store.Wrapf(s.sendError(ctx, err, msgs), "send %d messages to queue %s", len(msgs), msgs[0].Queue)
 	}
 	return res, nil
 }
@@ -522,7 +522,7 @@ func (s *Store) TopicPublish(ctx context.Context, topic string, msg store.Messag
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("publish to topic %s: %w", topic, s.sendError(ctx, err, msgs))
+		return 0, store.Wrapf(s.sendError(ctx, err, msgs), "publish to topic %s", topic)
 	}
 	return n, nil
 }
