@@ -557,8 +557,8 @@ func TestEventsDurability(t *testing.T) {
 	d := startDevIn(t, dir)
 	requireDeployed(t, d)
 
-	doneRe := regexp.MustCompile(`\[worker@\d+\] stdout done (\S+) attempt=\d+`)
-	tickRe := regexp.MustCompile(`\[tick@\d+\] stdout tick scheduled_time=(\S+) skipped=(\d+) event=(\S+) attempt=\d+`)
+	doneRe := regexp.MustCompile(`\[worker@\d+ [0-9a-f]{12}\] done (\S+) attempt=\d+`)
+	tickRe := regexp.MustCompile(`\[tick@\d+ [0-9a-f]{12}\] tick scheduled_time=(\S+) skipped=(\d+) event=(\S+) attempt=\d+`)
 	processed := func(outs ...*syncBuffer) map[string]int {
 		n := map[string]int{}
 		for _, o := range outs {

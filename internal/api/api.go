@@ -67,6 +67,11 @@ type Config struct {
 	// shutdown waits for open requests, and a follower's never ends by
 	// itself. The client reconnects after the restart.
 	Stopping <-chan struct{}
+	// SyncLogs, if set, writes the log lines this node has recorded but
+	// not yet stored; GET /logs calls it before reading, so a line of a
+	// request already answered is always listed (lines are batched to the
+	// store in the background, off the request path).
+	SyncLogs func(ctx context.Context) error
 }
 
 // API is the admin HTTP handler.
@@ -687,6 +692,11 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	limit := p.Limit
 	if limit == 0 {
 		limit = 1000 // the store's default page
+	}
+	if a.cfg.SyncLogs != nil {
+		if err := a.cfg.SyncLogs(r.Context()); err != nil {
+			return fmt.Errorf("write pending log lines: %w", err)
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)

@@ -214,7 +214,6 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	v := d.Version
 	timeout := time.Duration(v.Config.TimeoutMS) * time.Millisecond
 	start := iv.cfg.Clock.Now()
-	callerCtx := ctx
 	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout))
 	defer cancel()
 
@@ -247,7 +246,6 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	dur := iv.cfg.Clock.Now().Sub(start)
 	stdout.flush()
 	stderr.flush()
-	logged := budget < maxLinesPerInvoke || dropped > 0
 	if dropped > 0 {
 		iv.platformLog(base, record.LevelWarn, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke))
 	}
@@ -281,16 +279,9 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 			// The error goes to the function's logs, where its owner looks,
 			// not only into the caller's response.
 			iv.platformLog(base, record.LevelError, "invocation failed: "+err.Error())
-			logged = true
 		}
 	}
 	iv.meter.RecordUsage(u)
-	if logged {
-		// The caller writes the response when run returns; by then the
-		// invocation's log lines must be readable (`curl; strata logs`
-		// shows the last line). A caller that went away need not wait.
-		_ = iv.meter.SyncLogs(callerCtx)
-	}
 	return err
 }
 
@@ -322,6 +313,13 @@ func newInvocationID() string {
 	hex.Encode(out[24:36], b[10:16])
 	return string(out[:])
 }
+
+// SyncLogs returns once every log line recorded so far on this node is in
+// the store. Lines are recorded before Invoke returns, so before the
+// response is written; the logs API calls this before it reads, which makes
+// every line of an answered request visible to `strata logs` (on this
+// node) without a store write on the request path.
+func (iv *Invoker) SyncLogs(ctx context.Context) error { return iv.meter.SyncLogs(ctx) }
 
 // Close flushes the meter: usage and logs recorded so far reach the
 // store. Close the registry first, so invocations in flight finish.

@@ -11,9 +11,8 @@ import (
 )
 
 // TestLogsReadableWhenInvokeReturns: the caller writes its response when
-// Invoke returns, so by then the invocation's lines must be in the store
-// (`curl; strata logs` shows the last line). No Close, no waiting: the
-// store is read right after each invocation.
+// Invoke returns; a reader that then syncs (as GET /logs does) finds every
+// line of the invocation in the store. No Close, no waiting.
 func TestLogsReadableWhenInvokeReturns(t *testing.T) {
 	b := setup(t)
 	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Hello), helloCfg)
@@ -21,6 +20,9 @@ func TestLogsReadableWhenInvokeReturns(t *testing.T) {
 	for i := range 20 {
 		res, err := b.inv.Invoke(ctx, req("/n"))
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.inv.SyncLogs(ctx); err != nil {
 			t.Fatal(err)
 		}
 		got, err := b.st.LogList(ctx, store.LogListParams{InvocationID: res.InvocationID})
@@ -43,6 +45,9 @@ func TestPanicLogsAreErrors(t *testing.T) {
 	res, err := b.inv.Invoke(ctx, req("/"))
 	if err == nil {
 		t.Fatal("the panic guest did not fail")
+	}
+	if err := b.inv.SyncLogs(ctx); err != nil {
+		t.Fatal(err)
 	}
 	got, err := b.st.LogList(ctx, store.LogListParams{InvocationID: res.InvocationID, MinLevel: record.LevelError})
 	if err != nil {

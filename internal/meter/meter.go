@@ -24,10 +24,9 @@ type Store interface {
 // items, Record blocks (back-pressure) rather than dropping usage, because
 // usage is what users are billed on.
 //
-// SyncLogs lets an invocation wait until its lines are in the store before
-// its response is written (so `curl; strata logs` shows the last line).
-// Waiters that arrive together share one write (group commit), so the cost
-// under load is one store transaction per batch, not per invocation.
+// SyncLogs lets a reader of logs wait until every line recorded so far is
+// in the store (so `curl; strata logs` shows the last line). Waiters that
+// arrive together share one write (group commit).
 type Meter struct {
 	st         Store
 	log        *slog.Logger

@@ -179,7 +179,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
-		Stopping: s.stopping,
+		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs,
 	})
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
