@@ -358,7 +358,7 @@ func (m *Module) initAtDeploy(ctx context.Context) error {
 		if m.entry.noSnapshot != "" {
 			m.r.log.InfoContext(ctx, "cold starts run _initialize (no snapshot)", "module", m.name, "reason", m.entry.noSnapshot)
 		}
-		inst, err := m.Instantiate(ictx)
+		inst, err := m.instantiate(ictx)
 		if err != nil {
 			if ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
 				return m.initTimeout()
