@@ -137,6 +137,8 @@ type options struct {
 	// The innerloop scenario (bench/innerloop.go).
 	InnerloopRuns     int
 	InnerloopColdRuns int
+	InnerloopBaseline string
+	InnerloopParts    []string
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
 	// PostgresDefaulted: Postgres is the built-in default, not asked for,
@@ -186,6 +188,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.TemporalLone, "temporal-lone", 20, "lone workflows of the Temporal peer")
 	fs.IntVar(&o.InnerloopRuns, "innerloop-runs", 5, "edits and dev restarts the innerloop scenario samples")
 	fs.IntVar(&o.InnerloopColdRuns, "innerloop-cold-runs", 2, "first dev runs of order-fulfilment the innerloop scenario samples (after one that warms the Go build cache)")
+	ilParts := fs.String("innerloop-parts", strings.Join(allInnerloopParts, ","), "parts of the innerloop scenario: "+strings.Join(allInnerloopParts, ","))
+	fs.StringVar(&o.InnerloopBaseline, "innerloop-baseline", "", "a second strata binary (e.g. built from main) the innerloop scenario measures alongside, for ratios")
 	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
 	if !pgFromEnv {
 		pgDefault = defaultPostgresURL
@@ -209,6 +213,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	if o.Targets, err = pickList("-targets", *targets, allTargets); err != nil {
+		return o, err
+	}
+	if o.InnerloopParts, err = pickList("-innerloop-parts", *ilParts, allInnerloopParts); err != nil {
 		return o, err
 	}
 	if strings.TrimSpace(*peers) != "" {

@@ -47,7 +47,10 @@ type report struct {
 	Workflow       []workflowResult      `json:"workflow,omitempty"`
 	WorkflowSteps  []workflowStepsResult `json:"workflow_steps,omitempty"`
 	WorkflowRatios []comparison          `json:"workflow_ratios,omitempty"`
-	Failures       []string              `json:"failures,omitempty"`
+	// InnerloopRatios compare the innerloop figures with a baseline
+	// binary's, measured in the same run (-innerloop-baseline).
+	InnerloopRatios []comparison `json:"innerloop_ratios,omitempty"`
+	Failures        []string     `json:"failures,omitempty"`
 }
 
 // comparison is a ratio measured in one run with no target attached.
@@ -383,6 +386,12 @@ func (r *report) writeTable(w io.Writer) error {
 				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, l.Samples,
 					fmtMicros(l.P50us), fmtMicros(l.P99us), fmtMicros(l.MeanUS), fmtMicros(l.MaxUS), tgt)
 			}
+			if l.Note != "" && l.Scenario == scenarioInnerloop {
+				fmt.Fprintf(tw, "    %s\t\t\t\t\t\t\t\n", l.Note)
+			}
+		}
+		for _, c := range r.InnerloopRatios {
+			fmt.Fprintf(tw, "  %s\t\t%.2f×\t\t\t\t\t\n", c.Name, c.Value)
 		}
 		section()
 	}

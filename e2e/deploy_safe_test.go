@@ -36,8 +36,8 @@ func TestDeployRejectsInitPanic(t *testing.T) {
 	}
 
 	out, errOut, exit := run(t, dir, nil, "deploy")
-	if exit == 0 {
-		t.Fatalf("deploy of a version whose init panics succeeded:\nstdout: %s\nstderr: %s", out, errOut)
+	if exit != 1 {
+		t.Fatalf("deploy of a version whose init panics: exit %d, want 1 (a rejected deploy):\nstdout: %s\nstderr: %s", exit, out, errOut)
 	}
 	for _, want := range []string{
 		"function hello: init failed: panic: GREETING_SOURCE is not configured\n",
@@ -57,10 +57,10 @@ func TestDeployRejectsInitPanic(t *testing.T) {
 	if r := do(t, "GET", d.url+"/hello/world", nil, nil); r.status != 200 || string(r.body) != "hello, world!\n" {
 		t.Fatalf("after the rejected deploy GET /hello/world = %d %q", r.status, r.body)
 	}
-	if vs := mustRun(t, dir, "versions", "hello"); strings.Contains(vs, "2") && !strings.Contains(vs, "1") {
-		t.Fatalf("versions after the rejected deploy:\n%s", vs)
-	}
-	if fns := mustRun(t, dir, "functions"); !strings.Contains(fns, "hello") {
-		t.Fatalf("functions after the rejected deploy:\n%s", fns)
+	// Nothing of the rejected deploy was written: version 1 is the only one.
+	vs := mustRun(t, dir, "versions", "hello")
+	lines := strings.Split(strings.TrimSpace(vs), "\n")
+	if len(lines) != 2 || len(strings.Fields(lines[1])) < 2 || strings.Fields(lines[1])[0] != "*" || strings.Fields(lines[1])[1] != "1" {
+		t.Fatalf("versions after the rejected deploy (want only version 1, active):\n%s", vs)
 	}
 }

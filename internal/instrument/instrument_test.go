@@ -308,6 +308,11 @@ func TestSnapshotRewrites(t *testing.T) {
 	require.Equal(t, uint32(2), info.MemoryMinPages)
 	require.Equal(t, uint32(3), info.InterruptGlobal)
 	require.Equal(t, uint32(4), info.CountdownGlobal)
+	// The stripped segments are reported with their constant offsets, so
+	// the runtime can write them into a lean instance itself.
+	require.True(t, info.ActiveConst)
+	require.Equal(t, []DataSegment{{Offset: 0x10, Data: []byte("hi")}, {Offset: 0x20, Data: []byte("x")}}, info.Active)
+	require.Equal(t, map[string]bool{"run": true}, info.Exports)
 
 	expected := mod(typeVoid, funcs1,
 		sec(secMemory, vec([]byte{0x00, 70})),
@@ -321,6 +326,17 @@ func TestSnapshotRewrites(t *testing.T) {
 		dataCount, sec(secCode, vec(body)),
 		sec(secData, appendU32(nil, 3), []byte{0x01, 0x00}, []byte{0x01, 0x03, 'a', 'b', 'c'}, []byte{0x01, 0x00}))
 	require.Equal(t, expected, out)
+
+	// An offset that is not an i32.const (here a global.get) cannot be
+	// written by hand: no segments are reported.
+	byGlobal := mod(typeVoid, funcs1, mem, glob, exportRun, sec(secCode, vec(body)),
+		sec(secData, appendU32(nil, 2),
+			[]byte{0x00, 0x41, 0x10, 0x0b, 0x02, 'h', 'i'},
+			[]byte{0x00, 0x23, 0x00, 0x0b, 0x01, 'x'}))
+	_, info, err = Rewrite(byGlobal, Options{StripData: true})
+	require.NoError(t, err)
+	require.False(t, info.ActiveConst)
+	require.Empty(t, info.Active)
 
 	// Memory rewrites need one defined memory.
 	_, _, err = Rewrite(mod(typeVoid), Options{StripData: true})

@@ -13,14 +13,21 @@
 // control instructions is refused before compiling, a compile is given a
 // time budget and stops being waited for when its context ends, at most
 // MaxCompiles compiles run at once (abandoned ones included), and the
-// _initialize run for the snapshot has a timeout; over any of them the
+// _initialize run at Compile has a timeout; over any of them the
 // module is refused with ErrOverBudget.
+//
+// Compile initialises one instance of every module before accepting it
+// (initerr.go): an init that panics, traps or runs out of memory is an
+// *InitError carrying the guest's own output, so a version whose init
+// fails is never deployed. Out-of-memory traps, at init or in a request,
+// are reported naming the memory limit.
 //
 // Deadlines are enforced by interrupt checks that internal/instrument
 // writes into each module at compile time (interrupt.go), with wazero's
 // WithCloseOnContextDone as the fallback for modules it cannot rewrite.
 // Reactor cold starts restore a memory snapshot taken at compile time when
-// the module allows it (snapshot.go). Guest linear memories are mapped
+// the module allows it (snapshot.go); such a module is compiled once, in
+// its data-stripped form. Guest linear memories are mapped
 // outside the Go heap and unmapped on Close (linearmem.go).
 //
 // It does not own instance reuse (internal/pool), concurrency limits,

@@ -95,7 +95,13 @@ func (e *InitError) Is(target error) bool { return target == ErrInvalidModule }
 // indent prefixes each line of s with two spaces, so the guest's output
 // reads as a block under the message.
 func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" { // no trailing blanks on empty lines
+			lines[i] = "  " + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // initError builds the InitError for an _initialize that failed with err

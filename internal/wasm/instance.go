@@ -145,6 +145,21 @@ func (l logWriter) Write(p []byte) (int, error) {
 // runtime and package init), or, when Compile took a snapshot, restores the
 // state _initialize left instead (snapshot.go). This is the cold start.
 func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
+	inst, err := m.instantiate(ctx)
+	if ie := (*InitError)(nil); errors.As(err, &ie) {
+		// A cold start whose init failed after the deploy's succeeded
+		// (init that depends on the clock, say) fails the request as the
+		// guest's failure (500), not as a bad module; the guest's output
+		// goes to the node's log in one record.
+		m.r.log.WarnContext(ctx, "cold start failed in init", "module", m.name, "err", ie.Error())
+		return nil, &TrapError{Module: m.name, Message: "_initialize: " + ie.Reason}
+	}
+	return inst, err
+}
+
+// instantiate is Instantiate, with an init failure as *InitError (the
+// deploy's check, initAtDeploy, rejects the version with it).
+func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	if m.kind != KindReactor {
 		return nil, fmt.Errorf("instantiate %s: a %s module runs with RunCommand", m.name, m.kind)
 	}

@@ -117,7 +117,23 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	entry.noSnapshot = "module not instrumented"
 	if !r.cfg.NoInstrument && !r.cfg.unchecked {
 		// Exported globals let Compile snapshot an initialised instance.
-		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true})
+		// A module that may be snapshotted is rewritten straight into its
+		// lean form (one pass over a 5 MB module, not two); when it turns
+		// out not to qualify, it is rewritten again in full.
+		opts := instrument.Options{Interrupt: true, ExportGlobals: true}
+		out, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true, StripData: key.lean})
+		lean := key.lean && err == nil
+		switch {
+		case lean:
+			if why := snapshotMisfit(info); why != "" {
+				entry.noSnapshot, lean = why, false
+			}
+		case key.lean:
+			entry.noSnapshot = "lean rewrite: " + err.Error()
+		}
+		if key.lean && !lean {
+			out, info, err = instrument.Rewrite(wasm, opts)
+		}
 		if err := r.checkShape(wasm, info, err); err != nil {
 			return err
 		}
@@ -134,9 +150,11 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 				"module", name, "reason", "module has a start function")
 		default:
 			code, guarded = out, false
-			entry.info, entry.noSnapshot = info, ""
-			if key.lean {
-				code = r.leanCode(ctx, entry, wasm, out, name)
+			entry.info, entry.lean = info, lean
+			if !key.lean {
+				entry.noSnapshot = "snapshots off or a command"
+			} else if lean {
+				entry.noSnapshot = ""
 			}
 		}
 	}
@@ -159,24 +177,6 @@ func (r *Runtime) compile(ctx context.Context, entry *compiled, wasm []byte, nam
 	r.log.InfoContext(ctx, "module compiled", "module", name, "bytes", len(wasm),
 		"instrumented", !guarded, "lean", entry.lean, "duration", time.Since(start))
 	return nil
-}
-
-// leanCode returns the code to compile for a module that may be
-// snapshotted: its data-stripped variant when it qualifies (entry.lean is
-// then set), else full, the instrumented original.
-func (r *Runtime) leanCode(ctx context.Context, entry *compiled, wasm, full []byte, name string) []byte {
-	if why := snapshotMisfit(entry.info); why != "" {
-		entry.noSnapshot = why
-		return full
-	}
-	lean, info, err := instrument.Rewrite(wasm, instrument.Options{Interrupt: true, ExportGlobals: true, StripData: true})
-	if err != nil {
-		entry.noSnapshot = "rewrite lean module: " + err.Error()
-		r.log.WarnContext(ctx, "lean module rewrite failed", "module", name, "err", err)
-		return full
-	}
-	entry.info, entry.lean = info, true
-	return lean
 }
 
 // checkShape refuses, before wazero spends minutes on it, a module with a
@@ -358,7 +358,7 @@ func (m *Module) initAtDeploy(ctx context.Context) error {
 		if m.entry.noSnapshot != "" {
 			m.r.log.InfoContext(ctx, "cold starts run _initialize (no snapshot)", "module", m.name, "reason", m.entry.noSnapshot)
 		}
-		inst, err := m.Instantiate(ictx)
+		inst, err := m.instantiate(ictx)
 		if err != nil {
 			if ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
 				return m.initTimeout()
