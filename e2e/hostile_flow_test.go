@@ -117,7 +117,7 @@ func testHostileFlow(t *testing.T, serverArgs ...string) {
 	t.Run("signal to another project's execution", func(t *testing.T) {
 		o := attack(t, "/thief/signal/"+url.PathEscape(vid))
 		require.Empty(t, o.Value)
-		require.Contains(t, o.Error, "execution "+vid+" not found in project thief")
+		require.Contains(t, o.Error, `execution "`+vid+`" not found in project thief`)
 		// Word for word what an id nobody holds gets.
 		unknown := attack(t, "/thief/signal/no-such-execution")
 		require.Equal(t, strings.ReplaceAll(unknown.Error, "no-such-execution", vid), o.Error)

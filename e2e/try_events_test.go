@@ -50,11 +50,11 @@ func TestTryScheduleByHand(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"schedules", "fire", "nope"}, 1, "error: schedule \"nope\" not found (strata schedules lists them)\n"},
-		{[]string{"invoke", "nightly-cleanup", "--event", "queue"}, 1, "error: function nightly-cleanup is not triggered by any queue (its queue: in strata.yaml)\n"},
+		{[]string{"schedules", "fire", "nope"}, 1, "error: schedule \"nope\" not found (strata schedules lists them) (404)\n"},
+		{[]string{"invoke", "nightly-cleanup", "--event", "queue"}, 1, "error: function nightly-cleanup is not triggered by any queue (its queue: in strata.yaml) (400)\n"},
 		{[]string{"invoke", "nightly-cleanup", "--event", "cron"}, 2, "error: --event \"cron\": want queue, topic or schedule\n"},
 		{[]string{"invoke", "nightly-cleanup", "--queue", "orders"}, 2, "error: --queue goes with --event queue only\n"},
-		{[]string{"invoke", "nightly-cleanup", "--event", "schedule", "--schedule", "heartbeat"}, 1, "error: function nightly-cleanup is not triggered by schedule \"heartbeat\"; its schedule: nightly-cleanup\n"},
+		{[]string{"invoke", "nightly-cleanup", "--event", "schedule", "--schedule", "heartbeat"}, 1, "error: function nightly-cleanup is not triggered by schedule \"heartbeat\"; its schedule: nightly-cleanup (400)\n"},
 	} {
 		out, errOut, code := run(t, d.dir, nil, tc.args...)
 		if code != tc.code || errOut != tc.want {
@@ -113,21 +113,21 @@ func TestTryQueueByHand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"workflow", "show", "nope"}, `execution "nope" not found`},
-		{[]string{"workflow", "signal", "nope", "go"}, `signal go: execution "nope" not found`},
-		{[]string{"versions", "nope"}, `function "nope" not found`},
-		{[]string{"rollback", "nope", "1"}, `function "nope" not found`},
-		{[]string{"rollback", "process-order", "9"}, `version "process-order@9" not found`},
-		{[]string{"logs", "nope"}, `function "nope" not found`},
-		{[]string{"secrets", "delete", "NOPE"}, `secret "NOPE" not found in project order-queue`},
-		{[]string{"token", "revoke", "nope"}, `token "nope" not found (give an id from strata token list, or a name)`},
-		{[]string{"queue", "stats", "nope"}, `queue "nope" not found`},
-		{[]string{"queue", "peek", "nope"}, `queue "nope" not found`},
-		{[]string{"queue", "send", "nope", "--data", "x"}, `queue "nope" not found`},
-		{[]string{"dlq", "redrive", "nope"}, `queue "nope" not found`},
-		{[]string{"topic", "publish", "nope", "--data", "x"}, `topic "nope" not found`},
-		{[]string{"invoke", "process-order", "--event", "queue", "--queue", "nope"}, `function process-order is not triggered by queue "nope"; its queue: orders`},
-		{[]string{"invoke", "process-order", "--event", "topic"}, `function process-order is not triggered by any topic (its topic: in strata.yaml)`},
+		{[]string{"workflow", "show", "nope"}, `execution "nope" not found (404)`},
+		{[]string{"workflow", "signal", "nope", "go"}, `signal go: execution "nope" not found (404)`},
+		{[]string{"versions", "nope"}, `function "nope" not found (404)`},
+		{[]string{"rollback", "nope", "1"}, `function "nope" not found (404)`},
+		{[]string{"rollback", "process-order", "9"}, `version "process-order@9" not found (404)`},
+		{[]string{"logs", "nope"}, `function "nope" not found (404)`},
+		{[]string{"secrets", "delete", "NOPE"}, `secret "NOPE" not found in project order-queue (404)`},
+		{[]string{"token", "revoke", "nope"}, `token "nope" not found (give an id from strata token list, or a name) (404)`},
+		{[]string{"queue", "stats", "nope"}, `queue "nope" not found (404)`},
+		{[]string{"queue", "peek", "nope"}, `queue "nope" not found (404)`},
+		{[]string{"queue", "send", "nope", "--data", "x"}, `queue "nope" not found (404)`},
+		{[]string{"dlq", "redrive", "nope"}, `queue "nope" not found (404)`},
+		{[]string{"topic", "publish", "nope", "--data", "x"}, `topic "nope" not found (404)`},
+		{[]string{"invoke", "process-order", "--event", "queue", "--queue", "nope"}, `function process-order is not triggered by queue "nope"; its queue: orders (400)`},
+		{[]string{"invoke", "process-order", "--event", "topic"}, `function process-order is not triggered by any topic (its topic: in strata.yaml) (400)`},
 	} {
 		out, errOut, code := run(t, d.dir, nil, tc.args...)
 		if code != 1 || errOut != "error: "+tc.want+"\n" {

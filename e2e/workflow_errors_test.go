@@ -102,11 +102,15 @@ func (w wfe) show(t *testing.T, id string, args ...string) wfeView {
 }
 
 // closed waits until the execution is no longer running and requires the
-// status want.
+// status want. An execution another function starts (a queue consumer, a
+// schedule) may not exist yet at first: not found is waited out too.
 func (w wfe) closed(t *testing.T, id, want string) wfeView {
 	t.Helper()
 	var v wfeView
 	waitFor(t, eventsWait, "execution "+id+" to close", func() error {
+		if _, errOut, code := run(t, w.d.dir, nil, "workflow", "show", id); code == 1 && strings.Contains(errOut, "not found (404)") {
+			return fmt.Errorf("not started yet: %s", errOut)
+		}
 		v = w.show(t, id)
 		if v.Execution.Status == "running" {
 			return fmt.Errorf("still running after %d events:\n%s", len(v.Events), v.timeline())
@@ -539,7 +543,7 @@ func TestWorkflowErrors(t *testing.T) {
 
 	t.Run("CLI and API misuse", func(t *testing.T) {
 		t.Parallel()
-		require.Contains(t, w.fails(t, 1, "workflow", "show", "wfe-nobody"), "execution wfe-nobody")
+		require.Equal(t, "error: execution \"wfe-nobody\" not found (404)\n", w.fails(t, 1, "workflow", "show", "wfe-nobody"))
 		require.Contains(t, w.fails(t, 1, "workflow", "restart", "wfe-nobody"), "404")
 		require.Contains(t, w.fails(t, 1, "workflow", "cancel", "wfe-nobody"), "404")
 		require.Contains(t, w.fails(t, 1, "workflow", "list", "--status", "bogus"), "want running, completed, failed, canceled or terminated")

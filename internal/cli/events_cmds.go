@@ -309,7 +309,7 @@ func newSchedulesCmd(stdio IO) *cobra.Command {
 	var t target
 	cmd := &cobra.Command{
 		Use:   "schedules",
-		Short: "List schedules and their next fire times",
+		Short: "List schedules and their next fire times; schedules fire NAME fires one now",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := t.client()

@@ -212,7 +212,7 @@ func TestWorkflowStart(t *testing.T) {
 
 	r = s.run(t, "", "workflow", "start", "nope")
 	require.Equal(t, cli.ExitFailure, r.code)
-	require.Equal(t, "error: unknown workflow: \"nope\" (no active function declares it under workflows: in strata.yaml)\n", r.errOut)
+	require.Equal(t, "error: unknown workflow: \"nope\" (no active function declares it under workflows: in strata.yaml) (404)\n", r.errOut)
 }
 
 func TestWorkflowBadCommandLines(t *testing.T) {
@@ -279,7 +279,7 @@ func TestWorkflowShow(t *testing.T) {
 
 	r = s.run(t, "", "workflow", "show", "nope")
 	require.Equal(t, cli.ExitFailure, r.code)
-	require.Equal(t, "error: execution \"nope\" not found\n", r.errOut)
+	require.Equal(t, "error: execution \"nope\" not found (404)\n", r.errOut)
 }
 
 func TestWorkflowSignalCancelTerminateRestart(t *testing.T) {
@@ -308,11 +308,11 @@ func TestWorkflowSignalCancelTerminateRestart(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{[]string{"workflow", "signal", "order-41", "approval", "--data", "true"}, `signal approval: execution "order-41" is failed`},
-		{[]string{"workflow", "signal", "nope", "approval"}, `signal approval: execution "nope" not found`},
-		{[]string{"workflow", "cancel", "order-41"}, `cancel: execution "order-41" is failed`},
-		{[]string{"workflow", "terminate", "order-41", "--reason", "x"}, `terminate: execution "order-41" is failed`},
-		{[]string{"workflow", "restart", "order-42"}, `restart: execution "order-42" is running`},
+		{[]string{"workflow", "signal", "order-41", "approval", "--data", "true"}, `signal approval: execution "order-41" is failed (409)`},
+		{[]string{"workflow", "signal", "nope", "approval"}, `signal approval: execution "nope" not found (404)`},
+		{[]string{"workflow", "cancel", "order-41"}, `cancel: execution "order-41" is failed (409)`},
+		{[]string{"workflow", "terminate", "order-41", "--reason", "x"}, `terminate: execution "order-41" is failed (409)`},
+		{[]string{"workflow", "restart", "order-42"}, `restart: execution "order-42" is running (409)`},
 	} {
 		r := s.run(t, "", tc.args...)
 		require.Equal(t, cli.ExitFailure, r.code, "%v", tc.args)

@@ -38,12 +38,13 @@ type APIError struct {
 	Message string
 }
 
-// Error is the server's message alone for a refusal (4xx): it names what
-// was wrong, and "server answered 404 Not Found: execution \"x\" not
-// found" said it twice. A server error (5xx) keeps its status.
+// Error puts a refusal's (4xx) message first with its status after it:
+// `execution "x" not found (404)`; "server answered 404 Not Found:
+// execution "x" not found" said it twice. A server error (5xx) keeps the
+// longer form: the message alone could read as the user's mistake.
 func (e *APIError) Error() string {
 	if e.Status >= 400 && e.Status < 500 && e.Message != "" {
-		return e.Message
+		return fmt.Sprintf("%s (%d)", e.Message, e.Status)
 	}
 	return fmt.Sprintf("server answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }

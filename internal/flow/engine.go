@@ -232,7 +232,12 @@ func sameExecution(ex *record.FlowExecution, p StartParams, id string) error {
 // notFound is the error for an execution a caller of project cannot see:
 // the same whether the id is unknown or held by another project, so it
 // tells nothing of other projects' executions.
-func notFound(id string) error { return store.NotFound("execution", id) }
+func notFound(project, id string) error {
+	if project == AllProjects {
+		return store.NotFound("execution", id)
+	}
+	return &store.NotFoundError{Kind: "execution", Name: id, More: "in project " + project}
+}
 
 // get reads an execution the caller of project may reach (AllProjects:
 // any).
@@ -242,7 +247,7 @@ func (e *Engine) get(ctx context.Context, project, id string) (*record.FlowExecu
 		return ex, err
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && ex.Project != project) {
-		return nil, notFound(id)
+		return nil, notFound(project, id)
 	}
 	return ex, err
 }

@@ -80,7 +80,7 @@ func TestExecutionOfAnotherProjectIsNotFound(t *testing.T) {
 		require.ErrorIs(t, foreign, store.ErrNotFound)
 		require.ErrorIs(t, unknown, store.ErrNotFound)
 		require.Equal(t, strings.ReplaceAll(unknown.Error(), "nope", "v-1"), foreign.Error())
-		require.Equal(t, "execution v-1 not found in project p: not found", foreign.Error())
+		require.Equal(t, `execution "v-1" not found in project p`, foreign.Error())
 	}
 	for _, tc := range []struct {
 		name string

@@ -47,11 +47,12 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 func NotFound(kind, name string) error { return &NotFoundError{Kind: kind, Name: name} }
 
 // Wrapf wraps err with what was being done ("send to queue orders: %w"),
-// except a NotFoundError, which names the thing already and is returned as
-// it is.
+// except a NotFoundError or an ExecutionStateError, which name the thing
+// already and are returned as they are.
 func Wrapf(err error, format string, args ...any) error {
 	var nf *NotFoundError
-	if errors.As(err, &nf) {
+	var se *ExecutionStateError
+	if errors.As(err, &nf) || errors.As(err, &se) {
 		return err
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)

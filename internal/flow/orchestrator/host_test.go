@@ -60,7 +60,7 @@ func TestHostCallsStayInTheCallersProject(t *testing.T) {
 
 	_, err = host.Flow(ctx, as("thief-fn"), wire.FlowRequest{Op: wire.FlowOpSignal, ID: "v-1", Name: "go", Input: []byte(`"stolen"`)})
 	require.ErrorIs(t, err, store.ErrNotFound)
-	require.EqualError(t, err, "execution v-1 not found in project thief: not found")
+	require.EqualError(t, err, `execution "v-1" not found in project thief`)
 
 	resp, err = host.Flow(ctx, as("thief-fn"), wire.FlowRequest{Op: wire.FlowOpStart, Workflow: "steal", ID: "v-1"})
 	require.ErrorIs(t, err, flow.ErrIDTaken, "flow.Start with another project's id answered %+v", resp)

@@ -593,7 +593,7 @@ func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now ti
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reopen execution %s: %w", p.ID, err)
+		return nil, store.Wrapf(err, "reopen execution %s", p.ID)
 	}
 	return exec, nil
 }
