@@ -23,12 +23,7 @@ func TestHostileTokensSQLite(t *testing.T) {
 
 func TestHostileTokensPostgres(t *testing.T) {
 	t.Parallel()
-	pg := os.Getenv("STRATA_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("STRATA_TEST_POSTGRES not set")
-	}
-	_, schema := pgSchema(t, pg, "strata_e2e_tok")
-	testHostileTokens(t, "--store", withParam(pg, "search_path="+schema))
+	testHostileTokens(t, pgStoreArgs(t, "strata_e2e_tok")...) // with the shared --secret-key-file
 }
 
 // fetchProject copies the fetch-allowlist example as project name, with

@@ -40,14 +40,14 @@ const wfWait = 2 * time.Minute
 type wfNode struct {
 	t       *testing.T
 	dataDir string
-	store   string // "" for SQLite in dataDir, else a postgres:// URL
+	store   []string // nil for SQLite in dataDir, else pgStoreArgs (--store and --secret-key-file)
 	project string // this test's copy of testdata/wfcrash
 	p       *proc
 	url     string
 	token   string // printed once, by the first start
 }
 
-func newWFNode(t *testing.T, store string) *wfNode {
+func newWFNode(t *testing.T, store []string) *wfNode {
 	t.Helper()
 	n := &wfNode{t: t, dataDir: t.TempDir(), store: store,
 		project: copyTree(t, filepath.Join(repoRoot(), "e2e", "testdata", "wfcrash"))}
@@ -63,9 +63,7 @@ func newWFNode(t *testing.T, store string) *wfNode {
 func (n *wfNode) start() {
 	n.t.Helper()
 	args := []string{"server", "--addr", "127.0.0.1:0", "--data-dir", n.dataDir}
-	if n.store != "" {
-		args = append(args, "--store", n.store)
-	}
+	args = append(args, n.store...)
 	n.p = startProc(n.t, n.dataDir, args...)
 	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
 	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
@@ -342,7 +340,7 @@ func TestWorkflowCrashSQLite(t *testing.T) {
 	for _, sc := range crashScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			runCrashScenario(t, "", sc)
+			runCrashScenario(t, nil, sc)
 		})
 	}
 }
@@ -357,8 +355,7 @@ func TestWorkflowCrashPostgres(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			// A schema of its own per scenario, dropped at the end.
-			_, schema := pgSchema(t, pg, "strata_e2e_wfcrash")
-			runCrashScenario(t, withParam(pg, "search_path="+schema), sc)
+			runCrashScenario(t, pgStoreArgs(t, "strata_e2e_wfcrash"), sc)
 		})
 	}
 }
@@ -369,7 +366,7 @@ func TestWorkflowCrashPostgres(t *testing.T) {
 // completed before the kill ran exactly once, that every step ran at least
 // once and that the history before the kill is the start of the history
 // after it.
-func runCrashScenario(t *testing.T, store string, sc crashScenario) {
+func runCrashScenario(t *testing.T, store []string, sc crashScenario) {
 	began := time.Now()
 	n := newWFNode(t, store)
 	id := "crash-" + strings.ToLower(sc.name)
@@ -492,7 +489,7 @@ func compactJSON(b []byte) string {
 func TestWorkflowNonDeterminism(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
-	n := newWFNode(t, "")
+	n := newWFNode(t, nil)
 	const id = "nondeterminism"
 	n.cli("workflow", "start", "crashy", "--id", id, "--data", `{"value":"nd","b_ms":0,"timer_ms":100}`)
 	waiting := n.waitState(id, "the execution to wait for its signal", func(s wfState) error {

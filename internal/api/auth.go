@@ -195,12 +195,12 @@ func FunctionProject(param string) Access {
 
 // QueryFunctionProject: the route acts on the function named by the query
 // parameter param (logs and usage of one function); without it the route
-// spans every project and needs an admin token.
+// spans every project and needs a token of every project.
 func QueryFunctionProject(param string) Access {
 	return func(a *API, r *http.Request, tok record.Token) (string, error) {
 		name := r.URL.Query().Get(param)
 		if name == "" {
-			return "", gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s of every project needs an admin token (name one of your functions with ?%s=)",
+			return "", gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s of every project needs a token of every project (name one of your functions with ?%s=)",
 				tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, apitype.Prefix), param)
 		}
 		f, err := a.cfg.Store.FunctionGet(r.Context(), name)
@@ -287,7 +287,7 @@ func (a *API) authorize(r *http.Request, acc Access, need string) (record.Token,
 		return tok, nil // a token of no one project reaches every project
 	}
 	if acc == nil {
-		return record.Token{}, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs an admin token (a token of every project)",
+		return record.Token{}, gateway.Errorf(http.StatusForbidden, "token %s is limited to project %s; %s %s needs a token of every project",
 			tok.Name, tok.Project, r.Method, strings.TrimPrefix(r.URL.Path, apitype.Prefix))
 	}
 	project, err := acc(a, r, tok)

@@ -213,7 +213,7 @@ func TestProjectScopedToken(t *testing.T) {
 		method, path, _ := strings.Cut(p, " ")
 		r = call(t, n, tok, method, path, "")
 		require.Equal(t, http.StatusForbidden, r.status, p)
-		require.Contains(t, string(r.body), "needs an admin token", p)
+		require.Contains(t, string(r.body), "needs a token of every project", p)
 	}
 	// Logs and usage of one of its own functions, not another project's.
 	require.Equal(t, http.StatusOK, call(t, n, tok, "GET", "/logs?function=fa", "").status)

@@ -95,7 +95,7 @@ func TestDeployTokenCannotManageTokens(t *testing.T) {
 	projAdmin := c.createScoped(t, "owner-a", "a", "admin")
 	r = call(t, n, projAdmin.Token, "GET", "/tokens", "")
 	require.Equal(t, http.StatusForbidden, r.status)
-	require.Contains(t, string(r.body), "token owner-a is limited to project a; GET /tokens needs an admin token (a token of every project)")
+	require.Contains(t, string(r.body), "token owner-a is limited to project a; GET /tokens needs a token of every project")
 
 	// Deploy and read tokens of every project are not admin tokens: the
 	// one admin token is still the last.

@@ -170,11 +170,7 @@ func (q queries) TokenList(ctx context.Context) ([]record.Token, error) {
 }
 
 func token(r sqlitedb.Token) record.Token {
-	t := record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, Scope: r.Scope, CreatedAt: fromMicros(r.CreatedAt)}
-	if r.LastUsedAt != 0 {
-		t.LastUsedAt = fromMicros(r.LastUsedAt)
-	}
-	return t
+	return record.Token{Hash: r.Hash, Name: r.Name, Project: r.Project, Scope: r.Scope, CreatedAt: fromMicros(r.CreatedAt), LastUsedAt: fromNullMicros(r.LastUsedAt)}
 }
 
 // tokenScope is the scope a token is stored with: admin unless given,
@@ -187,7 +183,7 @@ func tokenScope(t record.Token) string {
 }
 
 func (q queries) TokenTouch(ctx context.Context, hash string, at time.Time) error {
-	return q.Queries.TokenTouch(ctx, micros(at), hash)
+	return q.Queries.TokenTouch(ctx, nullMicros(at), hash)
 }
 
 func (q queries) SettingClaim(ctx context.Context, name, value string) error {

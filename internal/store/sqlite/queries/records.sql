@@ -31,7 +31,7 @@ DELETE FROM tokens WHERE hash = ?;
 SELECT count(*) FROM tokens;
 
 -- name: TokenTouch :exec
-UPDATE tokens SET last_used_at = @at WHERE hash = @hash AND last_used_at < @at;
+UPDATE tokens SET last_used_at = @at WHERE hash = @hash AND (last_used_at IS NULL OR last_used_at < @at);
 
 -- name: SettingClaim :exec
 INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING;

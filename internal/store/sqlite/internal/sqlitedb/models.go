@@ -176,7 +176,7 @@ type Token struct {
 	CreatedAt  int64
 	Project    string
 	Scope      string
-	LastUsedAt int64
+	LastUsedAt sql.NullInt64
 }
 
 type Topic struct {

@@ -7,6 +7,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 )
 
 const blobExists = `-- name: BlobExists :one
@@ -178,10 +179,10 @@ func (q *Queries) TokenPut(ctx context.Context, arg TokenPutParams) error {
 }
 
 const tokenTouch = `-- name: TokenTouch :exec
-UPDATE tokens SET last_used_at = ?1 WHERE hash = ?2 AND last_used_at < ?1
+UPDATE tokens SET last_used_at = ?1 WHERE hash = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)
 `
 
-func (q *Queries) TokenTouch(ctx context.Context, at int64, hash string) error {
+func (q *Queries) TokenTouch(ctx context.Context, at sql.NullInt64, hash string) error {
 	_, err := q.db.ExecContext(ctx, tokenTouch, at, hash)
 	return err
 }
