@@ -145,9 +145,10 @@ func testHostileTokens(t *testing.T, args ...string) {
 	}
 
 	// Files: the data dir and everything in it are the server user's only.
-	want := []string{"secret.key"}
+	// (On PostgreSQL the secret key is --secret-key-file, not a file here.)
+	var want []string
 	if len(args) == 0 {
-		want = append(want, "strata.db", "strata.db-wal", "strata.db-shm")
+		want = append(want, "secret.key", "strata.db", "strata.db-wal", "strata.db-shm")
 	}
 	checkPrivate(t, dataDir, want...)
 	if !strings.Contains(srv.err.String(), "notes.txt") {

@@ -94,7 +94,7 @@ func TestServerTLSAndAdminListener(t *testing.T) {
 	certFile, keyFile, cert := selfSigned(t, t.TempDir(), "server")
 	p := startProc(t, dataDir, "server", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
 		"--tls-cert", certFile, "--tls-key", keyFile, "--admin-addr", "127.0.0.1:0")
-	urlRe := regexp.MustCompile(`strata server \S+ serving on (https://\S+)`)
+	urlRe := regexp.MustCompile(`strata server \(version \S+\) serving on (https://\S+)`)
 	adminRe := regexp.MustCompile(`admin API on (https://\S+) \(not on https://`)
 	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
 	var pub, admin, tok string

@@ -41,7 +41,7 @@ type wfNode struct {
 	t       *testing.T
 	dataDir string
 	store   []string // nil for SQLite in dataDir, else pgStoreArgs (--store and --secret-key-file)
-	project string // this test's copy of testdata/wfcrash
+	project string   // this test's copy of testdata/wfcrash
 	p       *proc
 	url     string
 	token   string // printed once, by the first start

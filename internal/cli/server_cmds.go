@@ -93,7 +93,7 @@ refuses to start.`,
 			}
 			// It serves already; "serving on" waits until everything
 			// deployed is loaded (GET /_strata/ready says the same).
-			fmt.Fprintf(stdio.Out, "strata server %s listening on %s, loading deployed functions\n", cfg.Version, srv.URL())
+			fmt.Fprintf(stdio.Out, "strata server (version %s) listening on %s, loading deployed functions\n", cfg.Version, srv.URL())
 			if srv.AdminURL() != srv.URL() {
 				fmt.Fprintf(stdio.Out, "admin API on %s (not on %s)\n", srv.AdminURL(), srv.URL())
 			}
@@ -102,7 +102,7 @@ refuses to start.`,
 			}
 			select {
 			case <-srv.Loaded():
-				fmt.Fprintf(stdio.Out, "strata server %s serving on %s\n", cfg.Version, srv.URL())
+				fmt.Fprintf(stdio.Out, "strata server (version %s) serving on %s\n", cfg.Version, srv.URL())
 			case <-ctx.Done():
 			}
 			<-ctx.Done()
