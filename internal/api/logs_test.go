@@ -72,7 +72,7 @@ func TestLogsFilters(t *testing.T) {
 	for _, q := range []string{"invocation=b-secret", "level=error", "tail=10", "since=1h"} {
 		r := get(tok, q)
 		require.Equal(t, http.StatusForbidden, r.status, q)
-		require.Contains(t, string(r.body), "needs an admin token", q)
+		require.Contains(t, string(r.body), "needs a token of every project", q)
 	}
 	require.Equal(t, []string{"fb b-secret error b's secret"}, logLines(t, get(testToken, "invocation=b-secret")))
 	require.Equal(t, []string{"fb b-secret error b's secret", "fa a-2 debug debug a"}, logLines(t, get(testToken, "tail=2")))

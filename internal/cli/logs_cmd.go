@@ -33,7 +33,7 @@ func newLogsCmd(stdio IO) *cobra.Command {
 		Long: `Print what functions wrote to stdout and stderr, one line per log line, with
 time, function@version, invocation id, stream and (when not info) level.
 Platform lines (timeouts, traps) have the stream "platform". Without
-FUNCTION, logs of all functions (that needs an admin token).
+FUNCTION, logs of all functions (that needs a token of every project).
 
 A line's level is what the line itself says (a JSON "level" field, logfmt
 level=…, or a leading INFO/WARN/ERROR word, "panic:", "fatal error:");
