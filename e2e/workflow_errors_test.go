@@ -269,9 +269,7 @@ func TestWorkflowErrors(t *testing.T) {
 	t.Run("signals to unknown and finished executions", func(t *testing.T) {
 		t.Parallel()
 		errOut := w.fails(t, 1, "workflow", "signal", "wfe-sig-nobody", "go", "--data", `"x"`)
-		require.Contains(t, errOut, "404")
-		require.Contains(t, errOut, "execution wfe-sig-nobody")
-		require.Contains(t, errOut, "not found")
+		require.Equal(t, "error: signal go: execution \"wfe-sig-nobody\" not found (404)\n", errOut)
 		msg := wfeAPIError(t, w.api(t, "POST", "/executions/wfe-sig-nobody/signals/go", []byte(`"x"`)), http.StatusNotFound)
 		require.Contains(t, msg, "wfe-sig-nobody")
 
@@ -286,10 +284,9 @@ func TestWorkflowErrors(t *testing.T) {
 		require.JSONEq(t, `"hello"`, string(v.Execution.Output))
 
 		errOut = w.fails(t, 1, "workflow", "signal", "wfe-sig", "go", "--data", `"again"`)
-		require.Contains(t, errOut, "409")
-		require.Contains(t, errOut, "execution wfe-sig is completed")
+		require.Equal(t, "error: signal go: execution \"wfe-sig\" is completed (409)\n", errOut)
 		msg = wfeAPIError(t, w.api(t, "POST", "/executions/wfe-sig/signals/go", []byte(`"again"`)), http.StatusConflict)
-		require.Contains(t, msg, "wfe-sig is completed")
+		require.Equal(t, `signal go: execution "wfe-sig" is completed`, msg)
 		// The late signal changed nothing.
 		after := w.show(t, "wfe-sig")
 		require.Equal(t, v.Events, after.Events)
@@ -302,11 +299,10 @@ func TestWorkflowErrors(t *testing.T) {
 		require.JSONEq(t, "2", string(v.Execution.Output))
 
 		errOut := w.fails(t, 1, "workflow", "cancel", "wfe-cancel-done")
-		require.Contains(t, errOut, "409")
-		require.Contains(t, errOut, "execution wfe-cancel-done is completed")
+		require.Equal(t, "error: cancel: execution \"wfe-cancel-done\" is completed (409)\n", errOut)
 		wfeAPIError(t, w.api(t, "POST", "/executions/wfe-cancel-done/cancel", nil), http.StatusConflict)
 		msg := wfeAPIError(t, w.api(t, "POST", "/executions/wfe-cancel-done/terminate", []byte(`{"reason":"late"}`)), http.StatusConflict)
-		require.Contains(t, msg, "wfe-cancel-done is completed")
+		require.Equal(t, `terminate: execution "wfe-cancel-done" is completed`, msg)
 		wfeAPIError(t, w.api(t, "POST", "/executions/wfe-cancel-nobody/cancel", nil), http.StatusNotFound)
 
 		after := w.show(t, "wfe-cancel-done")

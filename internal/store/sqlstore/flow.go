@@ -554,7 +554,7 @@ func (s *Store) FlowTerminate(ctx context.Context, id string, ev record.FlowEven
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("terminate execution %s: %w", id, err)
+		return store.Wrapf(err, "terminate execution %s", id)
 	}
 	return nil
 }
