@@ -40,7 +40,7 @@ func TestDeployRejectsInitPanic(t *testing.T) {
 		t.Fatalf("deploy of a version whose init panics: exit %d, want 1 (a rejected deploy):\nstdout: %s\nstderr: %s", exit, out, errOut)
 	}
 	for _, want := range []string{
-		"function hello: init failed: panic: GREETING_SOURCE is not configured\n",
+		"error: function hello: init failed: panic: GREETING_SOURCE is not configured (400)\n",
 		"guest output during init:\n  panic: GREETING_SOURCE is not configured\n",
 		"goroutine 1 [running]:",
 		"main.init.0()",

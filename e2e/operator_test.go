@@ -295,7 +295,7 @@ func TestTokenScopesCLI(t *testing.T) {
 		t.Fatalf("functions with a read token:\n%s", out)
 	}
 	_, errOut, code = run(t, dir, nil, "token", "create", "mine", "--server", url, "--token", ci)
-	if code != 1 || !strings.HasSuffix(errOut, "server answered 403 Forbidden: token ci has scope deploy; POST /tokens needs scope admin\n") {
+	if code != 1 || !strings.HasSuffix(errOut, "token ci has scope deploy; POST /tokens needs scope admin (403)\n") {
 		t.Fatalf("token create with a deploy token: exit %d: %s", code, errOut)
 	}
 

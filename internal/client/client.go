@@ -44,6 +44,12 @@ type APIError struct {
 // longer form: the message alone could read as the user's mistake.
 func (e *APIError) Error() string {
 	if e.Status >= 400 && e.Status < 500 && e.Message != "" {
+		// The status goes at the end of the first line: a message of
+		// several lines (a guest's panic and stack) reads on below it.
+		first, rest, multi := strings.Cut(e.Message, "\n")
+		if multi {
+			return fmt.Sprintf("%s (%d)\n%s", first, e.Status, rest)
+		}
 		return fmt.Sprintf("%s (%d)", e.Message, e.Status)
 	}
 	return fmt.Sprintf("server answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
