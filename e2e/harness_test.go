@@ -205,11 +205,25 @@ func startDevIn(t *testing.T, dir string, extra ...string) *dev {
 // run runs the strata CLI in dir and returns stdout, stderr and exit code.
 func run(t *testing.T, dir string, stdin []byte, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLI(t, dir, stdin, nil, args...)
+}
+
+// runWithEnv runs the CLI like run, with extra environment variables.
+func runWithEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	return runCLI(t, dir, nil, env, args...)
+}
+
+// runCLI runs the strata CLI in dir with stdin (nil: none) and env added to
+// the test's environment, with STRATA_SERVER and STRATA_TOKEN cleared so the
+// CLI finds the server the way the test says.
+func runCLI(t *testing.T, dir string, stdin []byte, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, strataBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "STRATA_SERVER=", "STRATA_TOKEN=")
+	cmd.Env = append(append(os.Environ(), "STRATA_SERVER=", "STRATA_TOKEN="), env...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -62,26 +60,6 @@ func selfSigned(t *testing.T, dir, name string) (certFile, keyFile string, cert 
 		t.Fatal(err)
 	}
 	return certFile, keyFile, cert
-}
-
-// runWithEnv runs the CLI like run, with extra environment variables.
-func runWithEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, strataBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "STRATA_SERVER=", "STRATA_TOKEN="), env...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run strata %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
 }
 
 // TestServerTLSAndAdminListener runs `strata server` with a self-signed

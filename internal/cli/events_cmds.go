@@ -156,10 +156,7 @@ and their receive counts do not change.`,
 				return nil
 			}
 			for _, m := range ms {
-				body := m.Body
-				if body == "" && len(m.BodyBase64) > 0 {
-					body = fmt.Sprintf("(%d binary bytes)", len(m.BodyBase64))
-				}
+				body := messageBody(m)
 				fmt.Fprintf(stdio.Out, "%s  type %s  source %s  received %d time(s)  sent %s\n  data: %s\n",
 					dash(m.EventID), dash(m.Attributes["type"]), dash(m.Attributes["source"]), m.ReceiveCount,
 					m.SentAt.Local().Format(time.DateTime), truncate(body, 200))
@@ -246,10 +243,7 @@ func newDLQCmd(stdio IO) *cobra.Command {
 				return nil
 			}
 			for _, m := range ms {
-				body := m.Body
-				if body == "" && len(m.BodyBase64) > 0 {
-					body = fmt.Sprintf("(%d binary bytes)", len(m.BodyBase64))
-				}
+				body := messageBody(m)
 				fmt.Fprintf(stdio.Out, "%s  from %s  attempts %s  sent %s\n  error: %s\n  data: %s\n",
 					dash(m.EventID), dash(m.Attributes["source_queue"]), dash(m.Attributes["attempts"]),
 					m.SentAt.Local().Format(time.DateTime), dash(firstNonEmpty(m.Attributes["error"], m.LastError)), truncate(body, 200))
@@ -370,4 +364,13 @@ its function; strata schedules lists them.`,
 	}
 	t.bind(cmd)
 	return cmd
+}
+
+// messageBody is a message's body for a listing: its text, or how many
+// bytes it has when it is binary.
+func messageBody(m apitype.MessageInfo) string {
+	if m.Body == "" && len(m.BodyBase64) > 0 {
+		return fmt.Sprintf("(%d binary bytes)", len(m.BodyBase64))
+	}
+	return m.Body
 }

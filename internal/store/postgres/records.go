@@ -120,27 +120,10 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 	return nil
 }
 
-// LogList is written by hand, as UsageList: the indexes on (function, id)
-// and (invocation_id, id) serve a filter only when it is in the statement.
+// LogList runs sqlstore.LogListQuery.
 func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
-	f := sqlstore.NewFilter(param)
-	f.And("id > " + f.Arg(p.AfterID))
-	f.Eq("function", p.Function)
-	f.Eq("invocation_id", p.InvocationID)
-	if !p.Since.IsZero() {
-		f.And("logged_at >= " + f.Arg(p.Since))
-	}
-	if p.MinLevel > 0 {
-		f.And("level >= " + f.Arg(int(p.MinLevel)))
-	}
-	order, n := "id", p.Limit
-	if p.Tail > 0 {
-		// The newest Tail lines, reversed below to oldest first.
-		order, n = "id DESC", p.Tail
-	}
-	limit := f.Arg(n) // bound before f.Args is read below
-	rows, err := q.db.Query(ctx, `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, level, line
-		FROM logs WHERE true`+f.Where()+` ORDER BY `+order+` LIMIT `+limit, f.Args...)
+	query, args := sqlstore.LogListQuery(param, p, p.Since)
+	rows, err := q.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

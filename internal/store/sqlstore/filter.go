@@ -1,6 +1,10 @@
 package sqlstore
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/stratahq/strata/internal/store"
+)
 
 // Filter builds the conditions of a listing statement whose filters are
 // optional, for the adapters that write such statements by hand: each filter
@@ -34,3 +38,28 @@ func (f *Filter) Eq(col, v string) {
 
 // Where is the conditions added so far, each led by " AND ".
 func (f *Filter) Where() string { return f.where.String() }
+
+// LogListQuery is the statement both backends run for LogList: written by
+// hand, as UsageList, because the indexes on (function, id) and
+// (invocation_id, id) serve a filter only when it is in the statement.
+// since is p.Since as the backend stores times. The rows come newest first
+// when p.Tail is set (the caller reverses them to oldest first).
+func LogListQuery(param func(n int) string, p store.LogListParams, since any) (string, []any) {
+	f := NewFilter(param)
+	f.And("id > " + f.Arg(p.AfterID))
+	f.Eq("function", p.Function)
+	f.Eq("invocation_id", p.InvocationID)
+	if !p.Since.IsZero() {
+		f.And("logged_at >= " + f.Arg(since))
+	}
+	if p.MinLevel > 0 {
+		f.And("level >= " + f.Arg(int(p.MinLevel)))
+	}
+	order, n := "id", p.Limit
+	if p.Tail > 0 {
+		order, n = "id DESC", p.Tail
+	}
+	limit := f.Arg(n) // bound before f.Args is read below
+	return `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, level, line
+		FROM logs WHERE 1 = 1` + f.Where() + ` ORDER BY ` + order + ` LIMIT ` + limit, f.Args
+}
