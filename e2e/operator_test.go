@@ -265,7 +265,7 @@ func TestTokenScopesCLI(t *testing.T) {
 	create("spare", "--scope", "read")
 
 	_, errOut, code := run(t, dir, nil, "deploy", "--server", url, "--token", ro)
-	if code != 1 || !strings.Contains(errOut, "403 Forbidden: token dash has scope read; ") || !strings.Contains(errOut, "needs scope deploy or admin") {
+	if code != 1 || !strings.Contains(errOut, "token dash has scope read; ") || !strings.Contains(errOut, "needs scope deploy or admin (403)") {
 		t.Fatalf("deploy with a read token: exit %d: %s", code, errOut)
 	}
 	mustRun(t, dir, "deploy", "--server", url, "--token", ci)

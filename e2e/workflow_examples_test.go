@@ -357,7 +357,7 @@ func TestWorkflowExampleApproval(t *testing.T) {
 
 	// A signal to a finished execution is an error that says so.
 	out, errOut, code := run(t, d.dir, nil, "workflow", "signal", "req-1", "approval", "--data", `{"approved":false,"by":"ann"}`)
-	if code != 1 || !strings.Contains(errOut, "closed") || !strings.Contains(errOut, "req-1") {
+	if code != 1 || !strings.Contains(errOut, `execution "req-1" is completed (409)`) {
 		t.Fatalf("signal to the completed req-1: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	// Bad input fails the execution at once, with the reason.
