@@ -42,9 +42,8 @@ func TestNewTemplates(t *testing.T) {
 			}
 			d := startDevIn(t, dir)
 			requireDeployed(t, d)
-			// strata build (above) wrote .strata/build with the usual
-			// umask, which the server restricts and warns about; what new
-			// wrote is private already.
+			// The server leaves a project's sdk/ and build/ as they are
+			// (config.SecureDataDir): no warning about them at start.
 			if strings.Contains(d.err.String(), ".strata/sdk") {
 				t.Fatalf("strata new left .strata/sdk readable by others:\n%s", d.err)
 			}

@@ -41,6 +41,14 @@ func SecureDataDir(dir string, log *slog.Logger) error {
 			}
 			return err
 		}
+		if d.IsDir() && filepath.Dir(path) == filepath.Clean(dir) && (d.Name() == "sdk" || d.Name() == "build") {
+			// A project's .strata holds the Go SDK (public source the
+			// binary ships) and the built modules (made from the source
+			// beside them, as readable as it is): nothing a local user
+			// may not read, and rewritten by each build with ordinary
+			// modes, so restricting them only warned on every start.
+			return filepath.SkipDir
+		}
 		if !d.IsDir() && !d.Type().IsRegular() {
 			return nil // symlinks, sockets: not files Strata created
 		}

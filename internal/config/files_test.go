@@ -43,6 +43,10 @@ func TestSecureDataDir(t *testing.T) {
 		write(t, filepath.Join(dir, p), 0o644)
 	}
 	write(t, filepath.Join(dir, "secret.key"), 0o600)
+	// A project's SDK copy and built modules are not the store's: left as
+	// they are, without a warning on every start.
+	write(t, filepath.Join(dir, "sdk", "handler.go"), 0o644)
+	write(t, filepath.Join(dir, "build", "hello.wasm"), 0o644)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +76,14 @@ func TestSecureDataDir(t *testing.T) {
 	}
 	if strings.Contains(out, "secret.key") {
 		t.Errorf("a file that was already private is reported:\n%s", out)
+	}
+	for _, p := range []string{"sdk/handler.go", "build/hello.wasm"} {
+		if m := mode(t, filepath.Join(dir, p)); m != 0o644 {
+			t.Errorf("%s: mode changed to %s", p, m)
+		}
+		if strings.Contains(out, p) {
+			t.Errorf("%s reported:\n%s", p, out)
+		}
 	}
 
 	// A fresh data dir is created private; nothing to report.
