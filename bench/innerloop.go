@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -246,7 +245,7 @@ func startDev(bin, proj, cache, addr, logPath string) (*server, error) {
 
 // waitBody polls url until it answers 200 with a body containing want.
 func waitBody(ctx context.Context, srv *server, url, want string, timeout time.Duration) error {
-	return poll(ctx, srv, url, timeout, func(resp *http.Response, body []byte) bool {
+	return srv.poll(ctx, url, timeout, 10*time.Millisecond, "", func(resp *http.Response, body []byte) bool {
 		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), want)
 	})
 }
@@ -255,40 +254,9 @@ func waitBody(ctx context.Context, srv *server, url, want string, timeout time.D
 // as an invocation ran: the platform's own 404 and 503 carry no
 // invocation id).
 func waitFunction(ctx context.Context, srv *server, url string, timeout time.Duration) error {
-	return poll(ctx, srv, url, timeout, func(resp *http.Response, _ []byte) bool {
+	return srv.poll(ctx, url, timeout, 10*time.Millisecond, "", func(resp *http.Response, _ []byte) bool {
 		return resp.Header.Get("X-Strata-Invocation-Id") != ""
 	})
-}
-
-func poll(ctx context.Context, srv *server, url string, timeout time.Duration, ok func(*http.Response, []byte) bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	var last string
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if ok(resp, body) {
-				return nil
-			}
-			last = fmt.Sprintf("%s %q", resp.Status, firstLine(string(body)))
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-srv.done:
-			return fmt.Errorf("%s exited (%v):\n%s", srv.name, srv.err, srv.logTail())
-		case <-ctx.Done():
-			return fmt.Errorf("GET %s not as wanted after %v (last: %s):\n%s", url, timeout, last, srv.logTail())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 // fillFew sets the distribution of a handful of samples.

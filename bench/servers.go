@@ -92,13 +92,21 @@ func (s *server) logTail() string {
 	return strings.TrimSpace(string(b))
 }
 
-// waitReady polls url until it answers 200, the process exits, its output
-// contains failMark (when not empty) or timeout passes.
+// waitReady polls url every 50 ms until it answers 200, the process
+// exits, its output contains failMark (when not empty) or timeout passes.
 func (s *server) waitReady(ctx context.Context, url string, timeout time.Duration, failMark string) error {
+	return s.poll(ctx, url, timeout, 50*time.Millisecond, failMark, func(resp *http.Response, _ []byte) bool {
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// poll GETs url every interval until ok holds for an answer, the process
+// exits, its output contains failMark (when not empty) or timeout passes.
+func (s *server) poll(ctx context.Context, url string, timeout, interval time.Duration, failMark string, ok func(*http.Response, []byte) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	var last string
 	for {
@@ -108,23 +116,23 @@ func (s *server) waitReady(ctx context.Context, url string, timeout time.Duratio
 		}
 		resp, err := client.Do(req)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if ok(resp, body) {
 				return nil
 			}
-			last = resp.Status
+			last = fmt.Sprintf("%s %q", resp.Status, firstLine(string(body)))
 		} else {
 			last = err.Error()
 		}
 		if failMark != "" && strings.Contains(s.logTail(), failMark) {
-			return fmt.Errorf("%s reported %q before %s answered 200:\n%s", s.name, failMark, url, s.logTail())
+			return fmt.Errorf("%s reported %q before %s answered as wanted:\n%s", s.name, failMark, url, s.logTail())
 		}
 		select {
 		case <-s.done:
 			return fmt.Errorf("%s exited before it was ready (%v):\n%s", s.name, s.err, s.logTail())
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s after %v (last: %s):\n%s", s.name, url, timeout, last, s.logTail())
+			return fmt.Errorf("%s: GET %s not as wanted after %v (last: %s):\n%s", s.name, url, timeout, last, s.logTail())
 		case <-tick.C:
 		}
 	}

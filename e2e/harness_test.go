@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -144,6 +145,29 @@ func (p *proc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// awaitOutput waits until each pattern matches the process's stdout and
+// returns each one's first group, failing the test if the process exits
+// first or a minute passes.
+func (p *proc) awaitOutput(t *testing.T, what string, patterns ...*regexp.Regexp) []string {
+	t.Helper()
+	got := make([]string, len(patterns))
+	eventually(t, time.Minute, what, func() bool {
+		if p.exited() {
+			t.Fatalf("%s: the process exited:\n%s\n%s", what, p.out, p.err)
+		}
+		out, all := p.out.String(), true
+		for i, re := range patterns {
+			if m := re.FindStringSubmatch(out); m != nil {
+				got[i] = m[1]
+			} else {
+				all = false
+			}
+		}
+		return all
+	})
+	return got
 }
 
 func (p *proc) exited() bool {

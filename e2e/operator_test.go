@@ -72,26 +72,11 @@ func TestServerTLSAndAdminListener(t *testing.T) {
 	certFile, keyFile, cert := selfSigned(t, t.TempDir(), "server")
 	p := startProc(t, dataDir, "server", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
 		"--tls-cert", certFile, "--tls-key", keyFile, "--admin-addr", "127.0.0.1:0")
-	urlRe := regexp.MustCompile(`strata server \(version \S+\) serving on (https://\S+)`)
-	adminRe := regexp.MustCompile(`admin API on (https://\S+) \(not on https://`)
-	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
-	var pub, admin, tok string
-	eventually(t, time.Minute, "strata server to start", func() bool {
-		if p.exited() {
-			t.Fatalf("strata server exited:\n%s\n%s", p.out, p.err)
-		}
-		out := p.out.String()
-		if m := urlRe.FindStringSubmatch(out); m != nil {
-			pub = m[1]
-		}
-		if m := adminRe.FindStringSubmatch(out); m != nil {
-			admin = m[1]
-		}
-		if m := tokRe.FindStringSubmatch(out); m != nil {
-			tok = m[1]
-		}
-		return pub != "" && admin != "" && tok != ""
-	})
+	got := p.awaitOutput(t, "strata server to start",
+		regexp.MustCompile(`strata server \(version \S+\) serving on (https://\S+)`),
+		regexp.MustCompile(`admin API on (https://\S+) \(not on https://`),
+		regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`))
+	pub, admin, tok := got[0], got[1], got[2]
 	if strings.Contains(p.out.String(), "strata dev") {
 		t.Fatalf("strata server calls itself strata dev:\n%s", p.out)
 	}

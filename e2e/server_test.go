@@ -21,22 +21,10 @@ func startServer(t *testing.T, args ...string) (*proc, string, string) {
 func startServerIn(t *testing.T, dataDir string, args ...string) (*proc, string, string) {
 	t.Helper()
 	p := startProc(t, dataDir, append([]string{"server", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	urlRe := regexp.MustCompile(`serving on (http://\S+)`)
-	tokRe := regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`)
-	var url, tok string
-	eventually(t, time.Minute, "strata server to start", func() bool {
-		if p.exited() {
-			t.Fatalf("strata server exited:\n%s\n%s", p.out, p.err)
-		}
-		out := p.out.String()
-		if m := urlRe.FindStringSubmatch(out); m != nil {
-			url = m[1]
-		}
-		if m := tokRe.FindStringSubmatch(out); m != nil {
-			tok = m[1]
-		}
-		return url != "" && tok != ""
-	})
+	got := p.awaitOutput(t, "strata server to start",
+		regexp.MustCompile(`serving on (http://\S+)`),
+		regexp.MustCompile(`admin token \(shown once, store it now\): (\S+)`))
+	url, tok := got[0], got[1]
 	return p, url, tok
 }
 

@@ -143,17 +143,9 @@ and their receive counts do not change.`,
 			if n < 1 || n > 1000 {
 				return usagef("-n %d: want 1 to 1000", n)
 			}
-			c, err := t.client()
+			ms, err := peekMessages(cmd, &t, stdio, args[0], n)
 			if err != nil {
 				return err
-			}
-			ms, err := c.QueuePeek(cmd.Context(), args[0], n)
-			if err != nil {
-				return err
-			}
-			if len(ms) == 0 {
-				fmt.Fprintf(stdio.Out, "%s is empty\n", args[0])
-				return nil
 			}
 			for _, m := range ms {
 				body := messageBody(m)
@@ -230,17 +222,9 @@ func newDLQCmd(stdio IO) *cobra.Command {
 		Short: "List the messages of a dead-letter queue with their errors and attempts",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := lt.client()
+			ms, err := peekMessages(cmd, &lt, stdio, args[0], limit)
 			if err != nil {
 				return err
-			}
-			ms, err := c.QueuePeek(cmd.Context(), args[0], limit)
-			if err != nil {
-				return err
-			}
-			if len(ms) == 0 {
-				fmt.Fprintf(stdio.Out, "%s is empty\n", args[0])
-				return nil
 			}
 			for _, m := range ms {
 				body := messageBody(m)
@@ -364,6 +348,20 @@ its function; strata schedules lists them.`,
 	}
 	t.bind(cmd)
 	return cmd
+}
+
+// peekMessages reads up to n of a queue's next messages without receiving
+// them; when there are none it says the queue is empty.
+func peekMessages(cmd *cobra.Command, t *target, stdio IO, queue string, n int) ([]apitype.MessageInfo, error) {
+	c, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.QueuePeek(cmd.Context(), queue, n)
+	if err == nil && len(ms) == 0 {
+		fmt.Fprintf(stdio.Out, "%s is empty\n", queue)
+	}
+	return ms, err
 }
 
 // messageBody is a message's body for a listing: its text, or how many
