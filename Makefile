@@ -2,7 +2,7 @@
 # a fresh Debian machine; `make test` is exactly what CI runs.
 export STRATA_TEST_POSTGRES ?=
 
-.PHONY: deps install test test-short bench lint generate check-generated
+.PHONY: deps install test test-short bench bench-deps bench-check bench-baseline lint generate check-generated
 
 # clang-14 + wasi-libc build the C command guests (examples/command-guest,
 # the runtime's CGI test guest); wrk drives the HTTP benchmarks; curl, file,
@@ -41,6 +41,26 @@ test-short:
 
 bench:
 	go run ./bench
+
+# Continuous benchmarking: a short run of the hot-path scenarios whose
+# same-run ratios (Strata against its peers, in-process latencies against a
+# calibration) are compared with the committed bench/baseline.json; a figure
+# worse than the baseline by more than the file's noise band fails
+# (docs/benchmarks.md, "bench-check"). CI runs it after make test.
+BENCH_SHORT = -only warm,cold,handle,memory,queue,workflow -duration 3s -warmup 1s \
+	-cold-samples 50 -command-samples 500 -handle-samples 5000 -instances 20 \
+	-queue-messages 5000 -workflows 300 -workflow-lone 100 -workflow-steps 300 -workflow-peers dbos
+
+# workerd, the warm scenario's second peer, comes from npm.
+bench-deps:
+	@test -x bench/peers/workerd/node_modules/.bin/workerd || bash bench/peers/workerd/install.sh
+
+bench-check: bench-deps
+	go run ./bench $(BENCH_SHORT) -check bench/baseline.json
+
+# Records this machine's figures as the new baseline (commit the file).
+bench-baseline: bench-deps
+	go run ./bench $(BENCH_SHORT) -write-baseline bench/baseline.json
 
 # sqlc turns each store backend's queries/*.sql into typed Go
 # (internal/store/sqlc.yaml). Its version is pinned in tools/go.mod, a module

@@ -141,6 +141,10 @@ type options struct {
 	InnerloopParts    []string
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
+	// Check and WriteBaseline: compare this run's figures with a baseline
+	// file, or record them as one (bench/check.go).
+	Check         string
+	WriteBaseline string
 	// PostgresDefaulted: Postgres is the built-in default, not asked for,
 	// so an unreachable server skips those runs instead of failing them.
 	PostgresDefaulted bool
@@ -167,6 +171,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.GuestWasm, "guest", "", "prebuilt hello reactor .wasm (default: examples/hello built for wasip1)")
 	fs.StringVar(&o.CommandWasm, "command-guest", "", "C command guest .wasm (default: examples/command-guest/guest.wasm)")
 	fs.BoolVar(&o.KeepWork, "keep", false, "keep the temporary work directory (logs, copied projects)")
+	fs.StringVar(&o.Check, "check", "", "compare the run's same-run ratios with this baseline file (bench/baseline.json) and fail on a regression beyond its noise band")
+	fs.StringVar(&o.WriteBaseline, "write-baseline", "", "write the run's same-run ratios to this file as the new baseline")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the in-process scenarios and the Go load generator) to this file")
 	fs.IntVar(&o.QueueMessages, "queue-messages", 20000, "messages per queue throughput run")
 	fs.IntVar(&o.QueueSenders, "queue-senders", 8, "concurrent senders in the steady queue runs")
@@ -330,6 +336,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	rep := newReport(opts)
+	// The yardsticks of the in-process figures (bench/check.go), taken
+	// before any scenario loads the machine.
+	if rep.Calibration, err = h.calibrate(); err != nil {
+		return err
+	}
 	if opts.CPUProfile != "" {
 		// Only this process is profiled: the in-process scenarios, and the
 		// Go load generator when it is used.
@@ -396,6 +407,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if n := rep.failures(); n > 0 {
 		return fmt.Errorf("%d measurement(s) failed; see the errors above", n)
+	}
+	if opts.WriteBaseline != "" {
+		if err := writeBaseline(opts.WriteBaseline, rep, args); err != nil {
+			return err
+		}
+	}
+	if opts.Check != "" {
+		return checkAgainst(opts.Check, rep, stdout)
 	}
 	return nil
 }

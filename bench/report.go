@@ -50,7 +50,10 @@ type report struct {
 	// InnerloopRatios compare the innerloop figures with a baseline
 	// binary's, measured in the same run (-innerloop-baseline).
 	InnerloopRatios []comparison `json:"innerloop_ratios,omitempty"`
-	Failures        []string     `json:"failures,omitempty"`
+	// Calibration: same-run yardsticks of the in-process figures that
+	// make bench-check compares (bench/check.go).
+	Calibration *calibration `json:"calibration,omitempty"`
+	Failures    []string     `json:"failures,omitempty"`
 }
 
 // comparison is a ratio measured in one run with no target attached.
@@ -346,6 +349,9 @@ func (r *report) writeJSON(w io.Writer) error {
 // writeTable prints the human-readable summary.
 func (r *report) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "Strata benchmarks, %s, %d CPUs, %s\n\n", r.Date.Format(time.RFC3339), r.Host.CPUs, r.Host.GoVersion)
+	if c := r.Calibration; c != nil {
+		fmt.Fprintf(w, "calibration: SHA-256 of 64 KiB p50 %s, 4 KiB write+fdatasync p50 %s\n\n", fmtMicros(c.CPUus), fmtMicros(c.FsyncUS))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	section := func() {
 		tw.Flush()
