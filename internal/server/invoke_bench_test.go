@@ -66,8 +66,11 @@ func BenchmarkGatewayWarm(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// What wrk sends.
+	// What wrk sends, with a context that can end, as a server's is.
 	req.Header = http.Header{"Host": {"127.0.0.1:8080"}}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req = req.WithContext(rctx)
 	req.RemoteAddr = "127.0.0.1:40000"
 	w := &discardWriter{h: http.Header{}}
 	serve := func() {
