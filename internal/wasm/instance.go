@@ -74,6 +74,7 @@ type Instance struct {
 	result       []byte // text of the last host call (event_send, binding_call): an answer or an error
 	invocationID string
 	traceParent  string
+
 	broken bool
 }
 
