@@ -66,3 +66,27 @@ func TestWarmCallsWithDeadlines(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "fine", string(resp.Body))
 }
+
+// Callers going away at any moment around the 1 ms at which the instance
+// starts watching them: each call ends either answered or canceled, never
+// timed out, and an instance that answered serves the next call.
+func TestCancelAroundTheWatch(t *testing.T) {
+	t.Parallel()
+	m := compile(t, testRuntime(t), wasmtest.Sleep, wasm.ModuleSpec{})
+	inst := instantiate(t, m)
+	for i := range 60 {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Duration(i%30)*100*time.Microsecond, cancel)
+		_, err := inst.Handle(ctx, get("/", "ms=2"), wasm.Env{Deadline: time.Now().Add(time.Minute)})
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.Canceled)
+			require.True(t, inst.Broken())
+			inst = instantiate(t, m)
+			continue
+		}
+		require.False(t, inst.Broken())
+	}
+	_, err := inst.Handle(context.Background(), get("/", "ms=1"), wasm.Env{Deadline: time.Now().Add(time.Minute)})
+	require.NoError(t, err)
+}
