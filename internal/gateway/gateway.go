@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -54,7 +55,8 @@ type AsyncInvoker interface {
 	InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error)
 }
 
-// Invoker runs one invocation.
+// Invoker runs one invocation. It must not keep r.Wire, nor anything it
+// points to, once Invoke returns: the gateway reuses them.
 type Invoker interface {
 	Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error)
 }
@@ -87,7 +89,7 @@ type Config struct {
 type Gateway struct {
 	cfg    Config
 	router atomic.Pointer[routerBox]
-	bufs   sync.Pool
+	calls  sync.Pool // *call
 	// loading, while the node loads what is deployed after a start, lists
 	// what is still loading; nil once everything is loaded.
 	loading atomic.Pointer[func() []string]
@@ -122,6 +124,14 @@ type routerBox struct {
 	limits map[string]*rate.Limiter // route key → its limiter, for routes with a rate limit
 }
 
+// limit is rt's rate limiter, nil when it has none.
+func (b *routerBox) limit(rt *record.Route) *rate.Limiter {
+	if len(b.limits) == 0 {
+		return nil
+	}
+	return b.limits[rt.Method+" "+rt.Path]
+}
+
 // New returns a gateway with no routes.
 func New(cfg Config) *Gateway {
 	if cfg.MaxBody <= 0 {
@@ -131,7 +141,7 @@ func New(cfg Config) *Gateway {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg}
-	g.bufs.New = func() any { return new(bytes.Buffer) }
+	g.calls.New = func() any { return new(call) }
 	return g
 }
 
@@ -181,7 +191,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, Errorf(http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path), "")
 		return
 	}
-	if l := box.limits[rt.Method+" "+rt.Path]; l != nil {
+	if l := box.limit(rt); l != nil {
 		if res := l.Reserve(); res.Delay() > 0 {
 			res.Cancel()
 			// Over the route's rate: refused at once, with when to retry.
@@ -231,24 +241,55 @@ func (g *Gateway) invokeAsync(w http.ResponseWriter, r *http.Request, fn string,
 // invoke runs fn for an HTTP request and writes its response. The admin
 // API's invoke endpoint uses it as well, so both paths behave the same.
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, params []wire.Param, trigger string) {
-	buf := g.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 { // do not keep huge buffers alive
-			g.bufs.Put(buf)
-		}
-	}()
+	c := g.calls.Get().(*call)
+	defer g.putCall(c)
 	if r.ContentLength > g.cfg.MaxBody {
 		WriteError(w, Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d byte limit", r.ContentLength, g.cfg.MaxBody), "")
 		return
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)); err != nil {
-		WriteError(w, bodyError(err, g.cfg.MaxBody), "")
+	if r.Body != nil && r.Body != http.NoBody {
+		if _, err := c.body.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)); err != nil {
+			WriteError(w, bodyError(err, g.cfg.MaxBody), "")
+			return
+		}
+	}
+	c.fill(r, c.body.Bytes())
+	c.req.Params = params
+	g.serve(w, r, fn, &c.req, trigger)
+}
+
+// call is the guest's form of one request, reused across requests (a
+// sync.Pool): nothing keeps it once the invocation returns, as the
+// instance encodes the request into its own buffer.
+type call struct {
+	req     wire.Request
+	headers []wire.Header
+	body    bytes.Buffer
+}
+
+// putCall returns c to the pool, unless it holds a large body.
+func (g *Gateway) putCall(c *call) {
+	if c.body.Cap() > 1<<20 { // do not keep huge buffers alive
 		return
 	}
-	req := wireRequest(r, buf.Bytes())
-	req.Params = params
-	g.serve(w, r, fn, req, trigger)
+	c.body.Reset()
+	clear(c.headers)
+	c.req = wire.Request{}
+	g.calls.Put(c)
+}
+
+// fill makes c.req the guest's view of r with body.
+func (c *call) fill(r *http.Request, body []byte) {
+	c.headers = appendWireHeaders(c.headers[:0], r.Header)
+	c.req = wire.Request{
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		RawQuery:   r.URL.RawQuery,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		Headers:    c.headers,
+		Body:       body,
+	}
 }
 
 // serve runs fn for req, the guest's form of r, and writes its response.
@@ -257,12 +298,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *
 		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req,
 	})
 	h := w.Header()
-	if res != nil {
-		h.Set(HeaderTraceparent, res.Trace.Header())
-	}
 	if err != nil {
 		id := ""
 		if res != nil {
+			h.Set(HeaderTraceparent, res.TraceHeader)
 			id = res.InvocationID
 		}
 		WriteError(w, err, id)
@@ -273,6 +312,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *
 		// own handshake would have a proxy in front treat the connection
 		// as switched while this server goes on reading HTTP from it; so
 		// the guest's answer is refused, never relayed.
+		h.Set(HeaderTraceparent, res.TraceHeader)
 		g.cfg.Logger.Error("function answered a status that is not a final response",
 			logFunction, fn, logInvocation, res.InvocationID, logStatus, st)
 		WriteError(w, &StatusError{Code: http.StatusBadGateway, Err: fmt.Errorf(
@@ -286,13 +326,38 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *
 		}
 		h[http.CanonicalHeaderKey(hv.Name)] = hv.Values
 	}
-	h.Set(apitype.HeaderInvocationID, res.InvocationID)
-	h.Set(apitype.HeaderVersion, strconv.Itoa(res.Version))
-	h.Set("Content-Length", strconv.Itoa(len(res.Response.Body)))
+	// The platform's headers, set with one allocation for their values
+	// (Header.Set makes a slice for each).
+	ph := &platformHeaders{}
+	ph.vals[0] = res.TraceHeader
+	ph.vals[1] = res.InvocationID
+	ph.vals[2] = ph.itoa(0, res.Version)
+	ph.vals[3] = ph.itoa(1, len(res.Response.Body))
+	if _, ok := h[HeaderTraceparent]; !ok { // a guest's own traceparent is relayed
+		h[HeaderTraceparent] = ph.vals[0:1:1]
+	}
+	h[apitype.HeaderInvocationID] = ph.vals[1:2:2]
+	h[apitype.HeaderVersion] = ph.vals[2:3:3]
+	h["Content-Length"] = ph.vals[3:4:4]
 	w.WriteHeader(res.Response.Status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(res.Response.Body)
 	}
+}
+
+// platformHeaders holds the values of the headers the gateway adds to a
+// function's response, and the digits of the numeric ones, in one
+// allocation. net/http writes the headers after the handler returns, so
+// these must outlive serve (no pooling).
+type platformHeaders struct {
+	vals   [4]string
+	digits [2][20]byte
+}
+
+// itoa formats n in the i-th digit buffer.
+func (p *platformHeaders) itoa(i, n int) string {
+	b := strconv.AppendInt(p.digits[i][:0], int64(n), 10)
+	return unsafe.String(&b[0], len(b))
 }
 
 // Invoke serves the admin API's direct invoke: the request goes to fn
@@ -385,7 +450,11 @@ func ReadRequest(w http.ResponseWriter, r *http.Request, limit int64) (*wire.Req
 }
 
 func wireHeaders(h http.Header) []wire.Header {
-	out := make([]wire.Header, 0, len(h))
+	return appendWireHeaders(make([]wire.Header, 0, len(h)), h)
+}
+
+// appendWireHeaders appends h's headers, but for the platform's, to out.
+func appendWireHeaders(out []wire.Header, h http.Header) []wire.Header {
 	for name, vals := range h {
 		if platformHeader(name) {
 			continue

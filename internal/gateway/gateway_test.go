@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,9 +71,13 @@ type fakeInvoker struct {
 
 func (f *fakeInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke.Result, error) {
 	f.got = r
-	body := append([]byte(nil), r.Wire.Body...) // the gateway reuses its buffer
-	f.got.Wire.Body = body
-	res := &invoke.Result{InvocationID: "inv-1", Version: 7, Trace: trace.New(r.TraceParent), Response: f.resp}
+	// The gateway reuses the request, its headers and its body buffer.
+	w := *r.Wire
+	w.Headers = slices.Clone(w.Headers)
+	w.Body = slices.Clone(w.Body)
+	f.got.Wire = &w
+	tc := trace.New(r.TraceParent)
+	res := &invoke.Result{InvocationID: "inv-1", Version: 7, Trace: tc, TraceHeader: tc.Header(), Response: f.resp}
 	return res, f.err
 }
 

@@ -9,7 +9,7 @@ func TestInvocationIDsAreUUIDv7(t *testing.T) {
 	seen := map[string]bool{}
 	prev := ""
 	for i := 0; i < 10000; i++ {
-		id := newInvocationID()
+		id := newInvocationID(new([36]byte))
 		if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
 			t.Fatalf("not a UUIDv7: %s", id)
 		}

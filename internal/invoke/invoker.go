@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/host"
@@ -146,8 +147,28 @@ type Result struct {
 	InvocationID string
 	Version      int
 	Trace        trace.Context
+	TraceHeader  string // Trace as a traceparent header value (Trace.Header())
 	Cold         bool
 	Duration     time.Duration
+}
+
+// invocation is what one invocation needs on the host, allocated in one
+// piece: its result, its host-call environment, its log writers and the
+// text of its id and traceparent (which the result's strings alias).
+type invocation struct {
+	res             Result
+	call            host.Call
+	stdout, stderr  lineWriter
+	budget, dropped int
+	id              [36]byte
+	traceparent     [trace.HeaderLen]byte
+}
+
+func newInvocation(traceParent string) *invocation {
+	inv := &invocation{}
+	inv.res.InvocationID = newInvocationID(&inv.id)
+	inv.res.Trace, inv.res.TraceHeader = trace.NewIn(&inv.traceparent, traceParent)
+	return inv
 }
 
 // Invoke runs one invocation on the function's active version. The error,
@@ -157,7 +178,8 @@ type Result struct {
 // Result is returned in every case where an invocation id was assigned,
 // so callers can report it.
 func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
-	res := &Result{InvocationID: newInvocationID(), Trace: trace.New(r.TraceParent)}
+	inv := newInvocation(r.TraceParent)
+	res := &inv.res
 	if limit := iv.cfg.MaxConcurrency; limit > 0 {
 		if iv.running.Add(1) > int64(limit) {
 			iv.running.Add(-1)
@@ -174,7 +196,7 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 		if d == nil {
 			return res, fmt.Errorf("%w: %s", ErrNoFunction, r.Function)
 		}
-		err := iv.admitProject(ctx, d, r, res)
+		err := iv.admitProject(ctx, d, r, inv)
 		// A pool closed between lookup and use belongs to a version that was
 		// just replaced: run on the new one instead of failing the request.
 		if errors.Is(err, pool.ErrClosed) && attempt < 3 {
@@ -187,7 +209,7 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 // admitProject runs r on d within its project's share of the node: over
 // ProjectConcurrency in flight, it fails at once with pool.ErrAtCapacity
 // (429), leaving the rest of the node to other projects.
-func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Request, res *Result) error {
+func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Request, inv *invocation) error {
 	if lim := iv.cfg.ProjectConcurrency; lim > 0 {
 		running := iv.projectRunning(d.Project)
 		if running.Add(1) > int64(lim) {
@@ -198,7 +220,7 @@ func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Req
 		}
 		defer running.Add(-1)
 	}
-	return iv.run(ctx, d, r, res)
+	return iv.run(ctx, d, r, inv)
 }
 
 // projectRunning is the counter of project's invocations in progress.
@@ -210,24 +232,28 @@ func (iv *Invoker) projectRunning(project string) *atomic.Int64 {
 	return c.(*atomic.Int64)
 }
 
-func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res *Result) error {
+func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv *invocation) error {
 	v := d.Version
+	res := &inv.res
 	timeout := time.Duration(v.Config.TimeoutMS) * time.Millisecond
 	start := iv.cfg.Clock.Now()
-	ctx, cancel := context.WithDeadline(ctx, start.Add(timeout))
-	defer cancel()
+	// The deadline travels with the invocation (wasm.Env.Deadline) rather
+	// than in a derived context: the instance enforces it with a timer of
+	// its own, so a warm invocation allocates no timer and no context.
+	deadline := start.Add(timeout)
 
 	req := r.Wire
 	req.InvocationID = res.InvocationID
-	req.TraceParent = res.Trace.Header()
-	req.DeadlineMS = start.Add(timeout).UnixMilli()
+	req.TraceParent = res.TraceHeader
+	req.DeadlineMS = deadline.UnixMilli()
 	// Host calls (SQL, KV, fetch, secrets, events, workflows) act for
 	// this invocation: its function and project, bindings, deadline,
 	// trace, and the workflow work it does. The runtime hands call to
 	// every host-call handler.
-	call := &host.Call{
+	call := &inv.call
+	*call = host.Call{
 		Function: v.Function, Project: d.Project, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
-		Deadline: start.Add(timeout), TraceParent: req.TraceParent, Workflow: r.Workflow,
+		Deadline: deadline, TraceParent: req.TraceParent, Workflow: r.Workflow,
 	}
 	if len(v.Config.Bindings) > 0 && iv.cfg.Bindings != nil {
 		// A transaction the guest left open ends with the invocation.
@@ -235,18 +261,19 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, res
 	}
 
 	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
-	budget, dropped := maxLinesPerInvoke, 0
-	stdout := &lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &budget, dropped: &dropped}
-	stderr := &lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &budget, dropped: &dropped}
+	inv.budget = maxLinesPerInvoke
+	inv.stdout = lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &inv.budget, dropped: &inv.dropped}
+	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped}
+	stdout, stderr := &inv.stdout, &inv.stderr
 
-	resp, cold, err := d.Pool.Invoke(ctx, req, wasm.Env{Stdout: stdout, Stderr: stderr, Call: call})
+	resp, cold, err := d.Pool.Invoke(ctx, req, wasm.Env{Stdout: stdout, Stderr: stderr, Call: call, Deadline: deadline})
 	if errors.Is(err, pool.ErrClosed) {
 		return err
 	}
 	dur := iv.cfg.Clock.Now().Sub(start)
 	stdout.flush()
 	stderr.flush()
-	if dropped > 0 {
+	if dropped := inv.dropped; dropped > 0 {
 		iv.platformLog(base, record.LevelWarn, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke))
 	}
 
@@ -291,17 +318,17 @@ func (iv *Invoker) platformLog(base record.LogLine, level record.LogLevel, msg s
 	iv.meter.RecordLog(l)
 }
 
-// newInvocationID returns a UUID version 7: a millisecond timestamp then
-// random bits, so ids sort by time (which keeps usage and log indexes
-// local). The random part comes from the runtime's fast generator: ids must
-// be unique, not secret.
-func newInvocationID() string {
+// newInvocationID writes a UUID version 7 into out and returns it as a
+// string aliasing out, which must not change afterwards: a millisecond
+// timestamp then random bits, so ids sort by time (which keeps usage and
+// log indexes local). The random part comes from the runtime's fast
+// generator: ids must be unique, not secret.
+func newInvocationID(out *[36]byte) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[0:8], uint64(time.Now().UnixMilli())<<16|uint64(rand.Uint32()&0x0fff))
 	binary.BigEndian.PutUint64(b[8:16], rand.Uint64())
 	b[6] = 0x70 | b[6]&0x0f // version 7
 	b[8] = 0x80 | b[8]&0x3f // RFC 9562 variant
-	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -311,7 +338,7 @@ func newInvocationID() string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return unsafe.String(&out[0], len(out))
 }
 
 // SyncLogs returns once every log line recorded so far on this node is in

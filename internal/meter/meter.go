@@ -20,6 +20,11 @@ type Store interface {
 // are flushed every FlushEvery or when MaxBatch records are pending,
 // whichever comes first. Stop flushes what is pending.
 //
+// Recording appends to a pending slice under a mutex and wakes the writer
+// only when a batch is full: an invocation neither allocates nor hands
+// each record to another goroutine (a channel send per record woke the
+// writer once per invocation under load).
+//
 // The queue is bounded: when the store falls behind by more than queueSize
 // items, Record blocks (back-pressure) rather than dropping usage, because
 // usage is what users are billed on.
@@ -32,15 +37,17 @@ type Meter struct {
 	log        *slog.Logger
 	flushEvery time.Duration
 	maxBatch   int
+	tap        func(record.LogLine)
 
-	usage chan record.Usage
-	lines chan record.LogLine
-	tap   func(record.LogLine)
-	syncs chan chan struct{}
+	mu      sync.Mutex
+	room    *sync.Cond // signalled when the writer takes the pending records
+	usage   []record.Usage
+	lines   []record.LogLine
+	syncs   []chan struct{} // SyncLogs waiters for the lines pending now
+	stopped bool
 
-	stopOnce sync.Once
-	stop     chan struct{}
-	done     chan struct{}
+	kick chan struct{} // wakes the writer: a batch is full, a sync waits, or Stop
+	done chan struct{}
 }
 
 const queueSize = 1 << 16
@@ -53,26 +60,61 @@ func New(st Store, logger *slog.Logger, tap func(record.LogLine)) *Meter {
 		log:        logger,
 		flushEvery: 100 * time.Millisecond,
 		maxBatch:   512,
-		usage:      make(chan record.Usage, queueSize),
-		lines:      make(chan record.LogLine, queueSize),
 		tap:        tap,
-		syncs:      make(chan chan struct{}, 1024),
-		stop:       make(chan struct{}),
+		kick:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}
+	m.room = sync.NewCond(&m.mu)
 	go m.run()
 	return m
 }
 
+func (m *Meter) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
 // RecordUsage queues one usage record.
-func (m *Meter) RecordUsage(u record.Usage) { m.usage <- u }
+func (m *Meter) RecordUsage(u record.Usage) {
+	m.mu.Lock()
+	for len(m.usage) >= queueSize && !m.stopped {
+		m.room.Wait()
+	}
+	if m.stopped {
+		// After Stop nothing writes any more; as before, a record that
+		// arrives then is not kept.
+		m.mu.Unlock()
+		return
+	}
+	m.usage = append(m.usage, u)
+	full := len(m.usage) == m.maxBatch
+	m.mu.Unlock()
+	if full {
+		m.wake()
+	}
+}
 
 // RecordLog queues one log line.
 func (m *Meter) RecordLog(l record.LogLine) {
 	if m.tap != nil {
 		m.tap(l)
 	}
-	m.lines <- l
+	m.mu.Lock()
+	for len(m.lines) >= queueSize && !m.stopped {
+		m.room.Wait()
+	}
+	if m.stopped {
+		m.mu.Unlock()
+		return
+	}
+	m.lines = append(m.lines, l)
+	full := len(m.lines) == m.maxBatch
+	m.mu.Unlock()
+	if full {
+		m.wake()
+	}
 }
 
 // SyncLogs returns once every log line recorded before the call has been
@@ -80,13 +122,15 @@ func (m *Meter) RecordLog(l record.LogLine) {
 // is done. After Stop it returns at once: Stop has written everything.
 func (m *Meter) SyncLogs(ctx context.Context) error {
 	done := make(chan struct{})
-	select {
-	case m.syncs <- done:
-	case <-m.done:
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		<-m.done
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	m.syncs = append(m.syncs, done)
+	m.mu.Unlock()
+	m.wake()
 	select {
 	case <-done:
 		return nil
@@ -100,7 +144,11 @@ func (m *Meter) SyncLogs(ctx context.Context) error {
 // Stop flushes everything queued and stops the background writer. It is
 // idempotent and safe to call concurrently.
 func (m *Meter) Stop() {
-	m.stopOnce.Do(func() { close(m.stop) })
+	m.mu.Lock()
+	m.stopped = true
+	m.room.Broadcast()
+	m.mu.Unlock()
+	m.wake()
 	<-m.done
 }
 
@@ -108,74 +156,57 @@ func (m *Meter) run() {
 	defer close(m.done)
 	tick := time.NewTicker(m.flushEvery)
 	defer tick.Stop()
+	// The writer swaps the pending slices with its own, so recording goes
+	// on while it writes and neither side allocates once both have grown.
 	var us []record.Usage
 	var ls []record.LogLine
-	flush := func() {
-		// A write gets its own deadline: a store that hangs must not stall
-		// the meter forever, and a failed batch is logged, not retried
-		// endlessly, so one poison record cannot block all others.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if len(ls) > 0 {
-			if err := m.st.LogInsert(ctx, ls); err != nil {
-				m.log.Error("write invocation logs", "lines", len(ls), "err", err)
-			}
-			ls = ls[:0]
-		}
-		if len(us) > 0 {
-			if err := m.st.UsageInsert(ctx, us); err != nil {
-				m.log.Error("write usage records", "records", len(us), "err", err)
-			}
-			us = us[:0]
-		}
-	}
 	for {
 		select {
-		case u := <-m.usage:
-			us = append(us, u)
-			if len(us) >= m.maxBatch {
-				flush()
-			}
-		case l := <-m.lines:
-			ls = append(ls, l)
-			if len(ls) >= m.maxBatch {
-				flush()
-			}
 		case <-tick.C:
-			flush()
-		case w := <-m.syncs:
-			// Everyone waiting now shares this write. A waiter's lines were
-			// queued before its request, so they are among the lines queued
-			// by the time the waiters are collected: take exactly those
-			// (taking "until empty" could run forever under load).
-			waiters := []chan struct{}{w}
-			for more := true; more; {
-				select {
-				case w := <-m.syncs:
-					waiters = append(waiters, w)
-				default:
-					more = false
-				}
-			}
-			for n := len(m.lines); n > 0; n-- {
-				ls = append(ls, <-m.lines)
-			}
-			flush()
-			for _, w := range waiters {
-				close(w)
-			}
-		case <-m.stop:
-			for {
-				select {
-				case u := <-m.usage:
-					us = append(us, u)
-				case l := <-m.lines:
-					ls = append(ls, l)
-				default:
-					flush()
-					return
-				}
-			}
+		case <-m.kick:
 		}
+		m.mu.Lock()
+		us, m.usage = m.usage, us[:0]
+		ls, m.lines = m.lines, ls[:0]
+		syncs := m.syncs
+		m.syncs = nil
+		stopped := m.stopped
+		m.room.Broadcast()
+		m.mu.Unlock()
+
+		m.flush(ls, us)
+		for _, w := range syncs {
+			close(w)
+		}
+		if stopped {
+			return
+		}
+		clear(us) // drop references to the records' strings
+		clear(ls)
+	}
+}
+
+// flush writes lines, then usage, in batches of at most maxBatch. A
+// write gets its own deadline: a store that hangs must not stall the meter
+// forever, and a failed batch is logged, not retried endlessly, so one
+// poison record cannot block all others.
+func (m *Meter) flush(ls []record.LogLine, us []record.Usage) {
+	for len(ls) > 0 {
+		n := min(len(ls), m.maxBatch)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := m.st.LogInsert(ctx, ls[:n]); err != nil {
+			m.log.Error("write invocation logs", "lines", n, "err", err)
+		}
+		cancel()
+		ls = ls[n:]
+	}
+	for len(us) > 0 {
+		n := min(len(us), m.maxBatch)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := m.st.UsageInsert(ctx, us[:n]); err != nil {
+			m.log.Error("write usage records", "records", n, "err", err)
+		}
+		cancel()
+		us = us[n:]
 	}
 }

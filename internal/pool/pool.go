@@ -258,6 +258,14 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (res
 	}
 	p.mu.Unlock()
 
+	if (p.command || inst == nil) && !out.Deadline.IsZero() {
+		// Instantiating and running a command are bounded by the
+		// invocation's deadline like the call itself (a warm call needs
+		// no derived context: Handle enforces out.Deadline).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, out.Deadline)
+		defer cancel()
+	}
 	if p.command {
 		// A command instantiates for each run: it holds its memory for
 		// the run's duration.

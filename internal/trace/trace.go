@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // Context is a W3C trace context: the trace this invocation belongs to
@@ -82,4 +83,32 @@ func randomHex(n int) string {
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	return hex.EncodeToString(b[:n])
+}
+
+// HeaderLen is the length of a version-00 traceparent header.
+const HeaderLen = 55
+
+// NewIn is New, writing the header of the new span into buf and returning
+// it with the context, whose strings alias buf (or traceparent): no
+// allocation, for the request path. The caller must not change buf while
+// the context or the header is in use.
+func NewIn(buf *[HeaderLen]byte, traceparent string) (Context, string) {
+	traceID, parent, flags, ok := parseTraceparent(traceparent)
+	var r [24]byte
+	binary.LittleEndian.PutUint64(r[0:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(r[8:16], rand.Uint64())
+	binary.LittleEndian.PutUint64(r[16:24], rand.Uint64())
+	copy(buf[0:3], "00-")
+	if ok {
+		copy(buf[3:35], traceID)
+	} else {
+		hex.Encode(buf[3:35], r[0:16])
+		flags = "01"
+	}
+	buf[35] = '-'
+	hex.Encode(buf[36:52], r[16:24])
+	buf[52] = '-'
+	copy(buf[53:55], flags)
+	h := unsafe.String(&buf[0], HeaderLen)
+	return Context{TraceID: h[3:35], SpanID: h[36:52], ParentID: parent, Flags: h[53:55]}, h
 }

@@ -43,3 +43,20 @@ func TestNewRejectsMalformed(t *testing.T) {
 		})
 	}
 }
+
+func TestNewInMatchesNew(t *testing.T) {
+	for _, in := range []string{"", "garbage", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"} {
+		var buf [HeaderLen]byte
+		tc, h := NewIn(&buf, in)
+		want := New(in)
+		if h != tc.Header() || len(h) != HeaderLen {
+			t.Fatalf("NewIn(%q): header %q, context renders %q", in, h, tc.Header())
+		}
+		if tc.ParentID != want.ParentID || tc.Flags != want.Flags || len(tc.TraceID) != 32 || len(tc.SpanID) != 16 {
+			t.Fatalf("NewIn(%q) = %+v, New = %+v", in, tc, want)
+		}
+		if want.ParentID != "" && tc.TraceID != want.TraceID {
+			t.Fatalf("NewIn(%q) did not continue the trace: %+v", in, tc)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,12 @@ type Env struct {
 	// (Bindings, Flow) receives it as an argument. Nil: the handlers
 	// answer as outside an invocation.
 	Call *host.Call
+	// Deadline, when not zero, bounds the invocation as a context
+	// deadline would (the earlier of the two applies). The invoker passes
+	// the function's timeout here rather than deriving a context, which
+	// costs a timer per invocation; Handle enforces it with the
+	// instance's own.
+	Deadline time.Time
 }
 
 // Result codes of strata_handle, mirrored from sdk/go (docs/ABI.md).
@@ -56,6 +63,7 @@ type Instance struct {
 	stderr swapWriter
 	stack  []uint64
 	intr   *interrupter // nil when the module's runtime is guarded
+	watch  *watch       // ends a call at its deadline or with its caller; made at the first Handle
 
 	// Per-invocation state, reached by the host functions through the
 	// instance the context carries (invocationKey).
@@ -66,17 +74,24 @@ type Instance struct {
 	result       []byte // text of the last host call (event_send, binding_call): an answer or an error
 	invocationID string
 	traceParent  string
-	// done is the running invocation's ctx.Done: a guest sleeping in
-	// poll_oneoff (time.Sleep, a timer) wakes when it closes, so the
-	// interrupt stops it at its deadline rather than when the sleep ends.
-	// The guest runs on Handle's goroutine, so nanosleep reads it there.
-	done <-chan struct{}
 
 	broken bool
 }
 
-// sleep is the instance's nanosleep (poll_oneoff's clock waits).
-func (i *Instance) sleep(ns int64) { sleepUntil(i.done, ns) }
+// sleep is the instance's nanosleep (poll_oneoff's clock waits). A guest
+// sleeping during a call (time.Sleep, a timer) wakes when the call's
+// context ends, so the interrupt stops it at its deadline rather than when
+// the sleep ends. The guest runs on Handle's goroutine, so nanosleep reads
+// the running call there.
+func (i *Instance) sleep(ns int64) {
+	var done <-chan struct{}
+	if i.watch != nil {
+		if c := i.watch.cur.Load(); c != nil {
+			done = c.Done()
+		}
+	}
+	sleepUntil(done, ns)
+}
 
 // sleepUntil sleeps ns nanoseconds or until done closes. Returning early
 // is safe: the guest sees a clock that has not advanced, and the interrupt
@@ -239,24 +254,33 @@ func (i *Instance) Close(ctx context.Context) error {
 	return i.mod.Close(ctx)
 }
 
-// Handle runs one invocation. A ctx deadline bounds it: at the deadline the
-// guest is interrupted, Handle returns an error wrapping ErrTimeout and the
-// instance is broken. If the request has no DeadlineMS, the ctx deadline is
-// passed to the guest.
+// Handle runs one invocation. A ctx deadline, or out.Deadline, bounds it:
+// at the deadline the guest is interrupted, Handle returns an error
+// wrapping ErrTimeout and the instance is broken. If the request has no
+// DeadlineMS, the deadline is passed to the guest.
 func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Env) (*wire.Response, error) {
 	if i.broken {
 		return nil, fmt.Errorf("invoke %s: %w", i.m.name, ErrInstanceBroken)
 	}
-	r := *req
-	if r.DeadlineMS == 0 {
-		if dl, ok := ctx.Deadline(); ok {
-			r.DeadlineMS = dl.UnixMilli()
-		}
+	c := &callContext{parent: ctx, inst: i}
+	c.deadline, c.hasDeadline = ctx.Deadline()
+	if !out.Deadline.IsZero() && (!c.hasDeadline || out.Deadline.Before(c.deadline)) {
+		c.deadline, c.hasDeadline = out.Deadline, true
 	}
-	i.reqBuf = wire.AppendRequest(i.reqBuf[:0], &r)
+	// Host calls may keep the context; it ends with the call.
+	defer c.end(callFinished)
+	dlMS := req.DeadlineMS
+	if dlMS == 0 && c.hasDeadline {
+		dlMS = c.deadline.UnixMilli()
+	}
+	i.reqBuf = wire.AppendRequest(i.reqBuf[:0], req)
+	if dlMS != req.DeadlineMS {
+		// DeadlineMS is the encoding's last field.
+		binary.LittleEndian.PutUint64(i.reqBuf[len(i.reqBuf)-8:], uint64(dlMS))
+	}
 	i.resp, i.respErr = nil, nil
 	i.result = i.result[:0]
-	i.invocationID, i.traceParent = r.InvocationID, r.TraceParent
+	i.invocationID, i.traceParent = req.InvocationID, req.TraceParent
 	i.call = out.Call
 	i.stdout.set(out.Stdout)
 	i.stderr.set(out.Stderr)
@@ -276,20 +300,20 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Env) (*wir
 	}()
 
 	i.stack[0] = api.EncodeU32(uint32(len(i.reqBuf)))
-	i.done = ctx.Done()
-	defer func() { i.done = nil }()
-	callCtx := context.WithValue(ctx, invocationKey{}, i)
+	if i.watch == nil {
+		i.watch = newWatch(i.intr)
+	}
 	i.stderr.oom = false
-	err := i.intr.call(ctx, func() error { return i.handle.CallWithStack(callCtx, i.stack) })
+	err := i.watch.run(c, func() error { return i.handle.CallWithStack(c, i.stack) })
 	if err != nil {
 		i.broken = true
-		if i.stderr.oom && ctx.Err() == nil {
+		if i.stderr.oom && c.Err() == nil {
 			if out.Stderr != nil {
-				fmt.Fprintf(out.Stderr, "%s\n", err)
+				_, _ = io.WriteString(out.Stderr, err.Error()+"\n")
 			}
 			return nil, &TrapError{Module: i.m.name, Message: "invoke: " + i.m.oomReason()}
 		}
-		return nil, i.m.classify(ctx, "invoke", err, out.Stderr)
+		return nil, i.m.classify(c, "invoke", err, out.Stderr)
 	}
 	if errors.Is(i.respErr, ErrResponseTooLarge) {
 		return nil, fmt.Errorf("invoke %s: body above %d bytes: %w", i.m.name, i.m.r.cfg.MaxResponseBytes, ErrResponseTooLarge)
@@ -397,8 +421,10 @@ func responseWrite(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(-1)
 		return
 	}
-	// The view aliases guest memory, which the next call overwrites.
-	resp, err := wire.DecodeResponse(append([]byte(nil), view...))
+	// The view aliases guest memory, which the next call overwrites: the
+	// response is decoded from a copy it then owns (its strings and body
+	// alias the copy).
+	resp, err := wire.ResponseView(append([]byte(nil), view...))
 	if err != nil {
 		i.respErr = fmt.Errorf("response_write: malformed response: %w", err)
 		stack[0] = api.EncodeI32(-1)

@@ -38,15 +38,30 @@ func newInterrupter(mod api.Module) (*interrupter, error) {
 	}
 	it := &interrupter{flag: flag, countdown: countdown, fired: make(chan struct{}, 1)}
 	it.fire = func() {
-		// The flag first: the countdown reaching 0 is what makes the
-		// guest look at it. The guest may overwrite the countdown with
-		// its own decrement; it then sees the flag within CheckInterval
-		// iterations.
-		it.flag.Set(1)
-		it.countdown.Set(0)
+		it.set()
 		it.fired <- struct{}{}
 	}
 	return it, nil
+}
+
+// set makes the guest trap at its next loop back-edge. The flag first:
+// the countdown reaching 0 is what makes the guest look at it. The guest
+// may overwrite the countdown with its own decrement; it then sees the
+// flag within CheckInterval iterations. On nil it does nothing (a guarded
+// module stops when its context's Done closes).
+func (it *interrupter) set() {
+	if it == nil {
+		return
+	}
+	it.flag.Set(1)
+	it.countdown.Set(0)
+}
+
+// clear undoes set.
+func (it *interrupter) clear() {
+	if it != nil {
+		it.flag.Set(0)
+	}
 }
 
 // call runs f with the interrupt armed for ctx.
@@ -61,7 +76,7 @@ func (it *interrupter) call(ctx context.Context, f func() error) error {
 		// set, then clear it: if the guest finished first, the instance
 		// is still good and must not trap on its next call.
 		<-it.fired
-		it.flag.Set(0)
+		it.clear()
 	}
 	return err
 }

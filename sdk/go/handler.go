@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -93,8 +94,14 @@ type responseWriter struct {
 	body        []byte
 }
 
+// reset readies w for the next request. The header map is cleared rather
+// than replaced: a handler may not use the ResponseWriter (nor its Header
+// map) after it returns.
 func (w *responseWriter) reset() {
-	w.header = make(http.Header)
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	clear(w.header)
 	w.status = http.StatusOK
 	w.wroteHeader = false
 	w.body = w.body[:0]
@@ -143,57 +150,162 @@ var (
 // server holds the state reused between invocations of one instance.
 type server struct {
 	w       responseWriter
-	body    bytes.Reader
+	body    bodyReader
 	respBuf []byte
 	headers []wire.Header
 	stderr  io.Writer
+	view    wire.RequestView // the request being served, aliasing the request buffer
+	tmpl    http.Request     // the request before WithContext, which copies it
 }
 
-// buildRequest turns a decoded wire request into an *http.Request without
-// re-parsing what the gateway already parsed.
-func (s *server) buildRequest(wr *wire.Request) *http.Request {
-	ctx := &invocationContext{invocationID: wr.InvocationID, traceParent: wr.TraceParent}
-	if wr.DeadlineMS > 0 {
-		ctx.deadline = time.UnixMilli(wr.DeadlineMS)
-	}
-	h := make(http.Header, len(wr.Headers))
+// bodyReader is the request body: a reader over the request buffer that a
+// handler may close. It is reused, as the body may be read only while the
+// handler runs (the net/http contract).
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
+
+// requestState is what one request needs beside the *http.Request, in one
+// allocation: its URL, its context and (most often) its header values and
+// the bytes of its strings. In a Go guest an allocation costs about half a
+// microsecond, a good part of a warm call, so the fewer the better.
+type requestState struct {
+	url   url.URL
+	ctx   invocationContext
+	vals  [4]string // the header values, when they are this few
+	bytes [256]byte // the request's strings, when they fit
+}
+
+// buildRequest turns the decoded request (s.view, whose strings alias the
+// request buffer) into an *http.Request without re-parsing what the
+// gateway already parsed. A handler may keep the request's strings after
+// it returns, so they are copied, all into one buffer; the header values
+// share one slice, and the URL and context one allocation.
+func (s *server) buildRequest() *http.Request {
+	wr := &s.view.Request
+	size := len(wr.Path) + 1 + len(wr.RawQuery) + len(wr.Host) + len(wr.RemoteAddr) + len(wr.InvocationID) + len(wr.TraceParent)
+	nv := 0
 	for _, hd := range wr.Headers {
-		k := textproto.CanonicalMIMEHeaderKey(hd.Name)
-		h[k] = append(h[k], hd.Values...)
+		size += len(hd.Name)
+		nv += len(hd.Values)
+		for _, v := range hd.Values {
+			size += len(v)
+		}
 	}
-	requestURI := wr.Path
+	for _, p := range wr.Params {
+		size += len(p.Name) + len(p.Value)
+	}
+	st := &requestState{}
+	a := arena{buf: st.bytes[:0]}
+	if size > len(st.bytes) {
+		a.buf = make([]byte, 0, size)
+	}
+	st.ctx.invocationID = a.own(wr.InvocationID)
+	st.ctx.traceParent = a.own(wr.TraceParent)
+	if wr.DeadlineMS > 0 {
+		st.ctx.deadline = time.UnixMilli(wr.DeadlineMS)
+	}
+	// The path and the query are adjacent, so the request URI is the one
+	// string holding both.
+	requestURI := a.own(wr.Path)
+	path := requestURI
 	if wr.RawQuery != "" {
-		requestURI += "?" + wr.RawQuery
+		requestURI = a.join(requestURI, "?", wr.RawQuery)
+		st.url.RawQuery = requestURI[len(path)+1:]
 	}
-	r := &http.Request{
-		Method:        wr.Method,
-		URL:           &url.URL{Path: wr.Path, RawQuery: wr.RawQuery},
+	st.url.Path = path
+
+	h := make(http.Header, len(wr.Headers))
+	vals := st.vals[:0]
+	if nv > len(st.vals) {
+		vals = make([]string, 0, nv)
+	}
+	for _, hd := range wr.Headers {
+		k := textproto.CanonicalMIMEHeaderKey(a.own(hd.Name))
+		start := len(vals)
+		for _, v := range hd.Values {
+			vals = append(vals, a.own(v))
+		}
+		if prev, ok := h[k]; ok {
+			// The same name twice in different cases: appending to prev
+			// makes it a copy (its capacity is its length).
+			h[k] = append(prev, vals[start:]...)
+			continue
+		}
+		h[k] = vals[start:len(vals):len(vals)]
+	}
+
+	s.tmpl = http.Request{
+		Method:        method(wr.Method),
+		URL:           &st.url,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
 		ContentLength: int64(len(wr.Body)),
-		Host:          wr.Host,
-		RemoteAddr:    wr.RemoteAddr,
+		Host:          a.own(wr.Host),
+		RemoteAddr:    a.own(wr.RemoteAddr),
 		RequestURI:    requestURI,
+		Body:          http.NoBody,
 	}
-	if r.Method == "" {
-		r.Method = http.MethodGet
-	}
-	if len(wr.Body) == 0 {
-		r.Body = http.NoBody
-	} else {
+	if len(wr.Body) > 0 {
 		s.body.Reset(wr.Body)
-		r.Body = io.NopCloser(&s.body)
+		s.tmpl.Body = &s.body
 	}
 	if te, ok := h["Transfer-Encoding"]; ok {
-		r.TransferEncoding = te
+		s.tmpl.TransferEncoding = te
 	}
-	r = r.WithContext(ctx)
+	r := s.tmpl.WithContext(&st.ctx)
+	s.tmpl = http.Request{} // keep nothing of this request alive
 	for _, p := range wr.Params {
-		r.SetPathValue(p.Name, p.Value)
+		r.SetPathValue(a.own(p.Name), a.own(p.Value))
 	}
 	return r
+}
+
+// method returns the request method, the common ones as constants (no
+// copy to keep).
+func method(m string) string {
+	switch m {
+	case "", http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodOptions:
+		return http.MethodOptions
+	}
+	return strings.Clone(m)
+}
+
+// arena copies strings into one buffer sized up front, so a request's
+// strings cost one allocation. Its strings stay valid while any of them is
+// referenced, as the buffer is never reused.
+type arena struct{ buf []byte }
+
+func (a *arena) own(s string) string {
+	if s == "" {
+		return ""
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, s...) // never grows: the capacity was counted
+	return unsafe.String(&a.buf[start], len(s))
+}
+
+// join appends sep and s right after prev, the arena's last string, and
+// returns the string spanning all three.
+func (a *arena) join(prev, sep, s string) string {
+	start := len(a.buf) - len(prev)
+	a.buf = append(a.buf, sep...)
+	a.buf = append(a.buf, s...)
+	return unsafe.String(&a.buf[start], len(a.buf)-start)
 }
 
 // serve runs the handler for one encoded request and returns the encoded
@@ -201,21 +313,25 @@ func (s *server) buildRequest(wr *wire.Request) *http.Request {
 // tested without WebAssembly. The returned slice is reused by the next call.
 func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
 	if handler == nil {
-		fmt.Fprintln(s.stderr, "strata: no handler registered; call strata.HandleHTTP from an init function")
+		writeLine(s.stderr, "strata: no handler registered; call strata.HandleHTTP from an init function")
 		return nil, codeNoHandler
 	}
-	wr, err := wire.DecodeRequest(reqBytes)
-	if err != nil {
-		fmt.Fprintf(s.stderr, "strata: decode request: %v\n", err)
+	if err := s.view.Decode(reqBytes); err != nil {
+		writeLine(s.stderr, "strata: decode request: "+err.Error())
 		return nil, codeBadRequest
 	}
-	r := s.buildRequest(wr)
+	r := s.buildRequest()
 	s.w.reset()
-	if !s.run(r) {
+	ok := s.run(r)
+	s.body.Reset(nil)
+	if !ok {
 		return nil, codePanic
 	}
 	return s.encode(), codeOK
 }
+
+// writeLine writes msg and a newline to w, without fmt.
+func writeLine(w io.Writer, msg string) { _, _ = io.WriteString(w, msg+"\n") }
 
 // run calls the handler, turning a panic into a log entry on stderr.
 func (s *server) run(r *http.Request) (ok bool) {
@@ -249,7 +365,9 @@ func (s *server) encode() []byte {
 		s.headers = append(s.headers, wire.Header{Name: k, Values: v})
 	}
 	// Map order is random; sort so identical handlers give identical bytes.
-	slices.SortFunc(s.headers, func(a, b wire.Header) int { return strings.Compare(a.Name, b.Name) })
+	if len(s.headers) > 1 {
+		slices.SortFunc(s.headers, func(a, b wire.Header) int { return strings.Compare(a.Name, b.Name) })
+	}
 	s.respBuf = wire.AppendResponse(s.respBuf[:0], &wire.Response{Status: w.status, Headers: s.headers, Body: w.body})
 	return s.respBuf
 }

@@ -166,3 +166,34 @@ func BenchmarkServe(b *testing.B) {
 		}
 	}
 }
+
+// A handler may keep its request's strings: the next request, decoded into
+// the same buffers, must not change them.
+func TestKeptRequestStringsSurviveTheNextRequest(t *testing.T) {
+	var kept []string
+	var keptHeader http.Header
+	var keptReq *http.Request
+	handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if keptReq == nil {
+			keptReq, keptHeader = r, r.Header
+			kept = []string{r.Method, r.URL.Path, r.URL.RawQuery, r.RequestURI, r.Host, r.RemoteAddr, r.PathValue("id"),
+				r.Header.Get("X-One"), InvocationID(r.Context()), TraceParent(r.Context())}
+		}
+	})
+	defer func() { handler = nil }()
+	s := &server{stderr: io.Discard}
+	first := &wire.Request{Method: "PATCH", Path: "/items/first", RawQuery: "q=first", Host: "first.test", RemoteAddr: "10.0.0.1:1",
+		Headers: []wire.Header{{Name: "x-one", Values: []string{"first-value"}}}, Params: []wire.Param{{Name: "id", Value: "first"}},
+		InvocationID: "inv-first", TraceParent: "00-11111111111111111111111111111111-1111111111111111-01"}
+	_, code := s.serve(wire.AppendRequest(nil, first))
+	require.Equal(t, codeOK, code)
+	second := &wire.Request{Method: "GET", Path: "/items/XXXXXX", RawQuery: "q=XXXXXX", Host: "XXXXXX.test", RemoteAddr: "10.0.0.2:2",
+		Headers: []wire.Header{{Name: "x-one", Values: []string{"XXXXXX-XXXXX"}}}, Params: []wire.Param{{Name: "id", Value: "XXXXXX"}},
+		InvocationID: "inv-XXXXXX", TraceParent: "00-22222222222222222222222222222222-2222222222222222-01"}
+	_, code = s.serve(wire.AppendRequest(nil, second))
+	require.Equal(t, codeOK, code)
+	require.Equal(t, []string{"PATCH", "/items/first", "q=first", "/items/first?q=first", "first.test", "10.0.0.1:1", "first",
+		"first-value", "inv-first", "00-11111111111111111111111111111111-1111111111111111-01"}, kept)
+	require.Equal(t, "first-value", keptHeader.Get("X-One"))
+	require.Equal(t, "first", keptReq.PathValue("id"))
+}

@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Version is the first byte of every encoded request and response.
@@ -113,6 +114,98 @@ func DecodeRequest(src []byte) (*Request, error) {
 	return r, nil
 }
 
+// RequestView decodes requests without copying, for a reader that copies
+// what it keeps (the guest SDK builds its *http.Request from it). After
+// Decode, the strings and the body of Request alias the encoded bytes and
+// are valid only while those bytes are unchanged; Decode reuses the
+// view's slices, so a view decodes one request at a time.
+type RequestView struct {
+	Request
+	values []string // every header's values, back to back
+}
+
+// Decode decodes src, encoded by AppendRequest, into v.
+func (v *RequestView) Decode(src []byte) error {
+	d := decoder{buf: src, alias: true}
+	if ver := d.byte(); ver != Version {
+		if d.err != nil {
+			return d.err
+		}
+		return fmt.Errorf("wire: request version %d, want %d", ver, Version)
+	}
+	r := &v.Request
+	r.Method = d.string()
+	r.Path = d.string()
+	r.RawQuery = d.string()
+	r.Host = d.string()
+	r.RemoteAddr = d.string()
+	r.Headers, v.values = d.headersInto(r.Headers[:0], v.values[:0])
+	n := d.count()
+	r.Params = r.Params[:0]
+	for i := 0; i < n && d.err == nil; i++ {
+		r.Params = append(r.Params, Param{Name: d.string(), Value: d.string()})
+	}
+	r.Body = d.bytes()
+	r.InvocationID = d.string()
+	r.TraceParent = d.string()
+	r.DeadlineMS = int64(d.uint64())
+	return d.err
+}
+
+// ResponseView decodes a response encoded by AppendResponse without
+// copying: its strings and body alias src, which the caller owns and must
+// not change while the response is in use. The host decodes the response
+// it copied out of guest memory this way: one allocation for a response
+// of a few headers instead of one per string.
+func ResponseView(src []byte) (*Response, error) {
+	d := decoder{buf: src, alias: true}
+	if v := d.byte(); v != Version {
+		if d.err != nil {
+			return nil, d.err
+		}
+		return nil, fmt.Errorf("wire: response version %d, want %d", v, Version)
+	}
+	status := int(d.uint32())
+	// Count the headers and their values first, so that the response, its
+	// headers and their values share one allocation when they are few.
+	nh, nv := d.countHeaders()
+	if d.err != nil {
+		return nil, d.err
+	}
+	var r *Response
+	var hs []Header
+	var vs []string
+	if nh <= smallHeaders && nv <= smallHeaders {
+		b := &responseBlock{}
+		r, hs, vs = &b.r, b.hs[:0:nh], b.vs[:0:nv]
+	} else {
+		r, hs, vs = &Response{}, make([]Header, 0, nh), make([]string, 0, nv)
+	}
+	r.Status = status
+	r.Headers, _ = d.headersInto(hs, vs)
+	r.Body = d.bytes()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if r.Status < 100 || r.Status > 999 {
+		return nil, fmt.Errorf("wire: response status %d out of range", r.Status)
+	}
+	if len(r.Headers) == 0 {
+		r.Headers = nil
+	}
+	return r, nil
+}
+
+// smallHeaders is how many headers, and values, a response may have for
+// ResponseView to allocate them with the response in one block.
+const smallHeaders = 6
+
+type responseBlock struct {
+	r  Response
+	hs [smallHeaders]Header
+	vs [smallHeaders]string
+}
+
 // AppendResponse appends the encoding of r to dst and returns the result.
 func AppendResponse(dst []byte, r *Response) []byte {
 	dst = append(dst, Version)
@@ -172,6 +265,9 @@ func appendHeaders(dst []byte, hs []Header) []byte {
 type decoder struct {
 	buf []byte
 	err error
+	// alias makes strings share the encoded bytes instead of copying
+	// them (RequestView, ResponseView).
+	alias bool
 }
 
 func (d *decoder) take(n int) []byte {
@@ -228,7 +324,54 @@ func (d *decoder) bytes() []byte {
 }
 
 func (d *decoder) string() string {
-	return string(d.bytes())
+	b := d.bytes()
+	if d.alias {
+		if len(b) == 0 {
+			return ""
+		}
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
+}
+
+// countHeaders reads ahead (d is not advanced) and returns how many
+// headers the next header list has and how many values they have in all.
+func (d *decoder) countHeaders() (headers, values int) {
+	ahead := *d
+	n := ahead.count()
+	for i := 0; i < n && ahead.err == nil; i++ {
+		ahead.bytes()
+		m := ahead.count()
+		values += m
+		for j := 0; j < m && ahead.err == nil; j++ {
+			ahead.bytes()
+		}
+	}
+	if ahead.err != nil {
+		d.err = ahead.err
+		return 0, 0
+	}
+	return n, values
+}
+
+// headersInto decodes a header list, appending the headers to hs and all
+// their values to vals: each header's Values is a full slice expression
+// of vals, so appending to one cannot overwrite the next.
+func (d *decoder) headersInto(hs []Header, vals []string) ([]Header, []string) {
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		h := Header{Name: d.string()}
+		m := d.count()
+		start := len(vals)
+		for j := 0; j < m && d.err == nil; j++ {
+			vals = append(vals, d.string())
+		}
+		if m > 0 {
+			h.Values = vals[start:len(vals):len(vals)]
+		}
+		hs = append(hs, h)
+	}
+	return hs, vals
 }
 
 func (d *decoder) headers() []Header {
