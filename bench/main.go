@@ -159,7 +159,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ColdSamples, "cold-samples", 200, "Go reactor cold starts to sample")
 	fs.IntVar(&o.CommandSamples, "command-samples", 2000, "C command runs to sample")
 	fs.IntVar(&o.HandleSamples, "handle-samples", 20000, "warm in-process calls to sample")
-	fs.IntVar(&o.Instances, "instances", 50, "warm instances held by the memory scenario")
+	fs.IntVar(&o.Instances, "instances", 1000, "warm instances held by the memory scenario")
 	fs.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long a server may take to become ready (strata dev builds functions first)")
 	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON report to this file")
 	fs.StringVar(&o.Repo, "repo", "", "root of the strata repository (default: found from the working directory)")
