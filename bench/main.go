@@ -14,7 +14,8 @@
 //   - cold: in-process cold starts: a Go reactor guest instantiated and
 //     called once, and a C command guest run once;
 //   - handle: the in-process cost of one call on a warm instance;
-//   - memory: Go heap and resident memory per warm instance;
+//   - memory: Go heap, resident and proportional set per warm instance, and
+//     the process's with 1,000 of them held;
 //   - queue: queue throughput end to end (send → consumer function → ack)
 //     in process on SQLite and PostgreSQL, draining a backlog and with
 //     concurrent senders, against River on the same PostgreSQL;

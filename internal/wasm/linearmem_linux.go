@@ -116,11 +116,15 @@ func (img *memImage) newMemory() (*cowMemory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reserve %d bytes of guest memory: %w", img.reserve, err)
 	}
+	buf := unsafe.Slice((*byte)(base), img.reserve)
+	// Where transparent huge pages are on for every mapping, a guest's
+	// first write would take 2 MiB of the reservation, not 4 KiB.
+	_ = unix.Madvise(buf, unix.MADV_NOHUGEPAGE)
 	if err := img.mapOver(base); err != nil {
 		_ = unix.MunmapPtr(base, uintptr(img.reserve))
 		return nil, err
 	}
-	c := &cowMemory{img: img, buf: unsafe.Slice((*byte)(base), img.reserve)}
+	c := &cowMemory{img: img, buf: buf}
 	// An instance dropped without Close (a bug) must not leak its mapping.
 	reserve := uintptr(img.reserve)
 	c.cleanup = runtime.AddCleanup(c, func(b unsafe.Pointer) { _ = unix.MunmapPtr(b, reserve) }, base)

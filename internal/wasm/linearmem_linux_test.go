@@ -5,6 +5,7 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -205,4 +206,41 @@ func TestCowMemoryGrowsInPlace(t *testing.T) {
 	require.Nil(t, c.buf)
 	lm.Free() // idempotent
 	require.Nil(t, lm.Reallocate(page))
+}
+
+// BenchmarkCowMemory is what mapping and unmapping an instance's memory
+// costs (the reservation, the image over its start, munmap), without the
+// page faults that follow; and what a reset of a memory that wrote n
+// pages of the image costs, faults to write them again included.
+func BenchmarkCowMemory(b *testing.B) {
+	const page = 64 << 10
+	data := bytes.Repeat([]byte{7}, 64*page)
+	img, err := newMemImage("bench", &snapshot{pages: 64, ranges: []memRange{{offset: 0, data: data}}}, 128<<20)
+	require.NoError(b, err)
+	defer img.Close()
+	b.Run("map+unmap", func(b *testing.B) {
+		for b.Loop() {
+			c, err := img.newMemory()
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Free()
+		}
+	})
+	for _, pages := range []int{16, 64, 256} { // of 4 KiB
+		b.Run(fmt.Sprintf("reset+write-%d-pages", pages), func(b *testing.B) {
+			c, err := img.newMemory()
+			require.NoError(b, err)
+			defer c.Free()
+			mem := c.Allocate(0, 128<<20).Reallocate(64 * page)
+			for b.Loop() {
+				for p := range pages {
+					mem[p*4096]++
+				}
+				if err := c.reset(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
