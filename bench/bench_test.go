@@ -104,8 +104,9 @@ func TestRunAllScenarios(t *testing.T) {
 		require.NotNil(t, rep.Memory)
 		assert.Empty(t, rep.Memory.Error)
 		assert.Equal(t, 2, rep.Memory.Instances)
-		// Live instances hold their linear memory: the heap must have grown.
+		// Live instances hold wazero's state: the heap must have grown.
 		assert.Positive(t, rep.Memory.HeapMBPerInstance)
+		assert.Positive(t, rep.Memory.TotalPSSMB, "the proportional set is read")
 	})
 }
 

@@ -14,7 +14,8 @@
 //   - cold: in-process cold starts: a Go reactor guest instantiated and
 //     called once, and a C command guest run once;
 //   - handle: the in-process cost of one call on a warm instance;
-//   - memory: Go heap and resident memory per warm instance;
+//   - memory: Go heap, resident and proportional set per warm instance, and
+//     the process's with 1,000 of them held;
 //   - queue: queue throughput end to end (send → consumer function → ack)
 //     in process on SQLite and PostgreSQL, draining a backlog and with
 //     concurrent senders, against River on the same PostgreSQL;
@@ -163,7 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ColdSamples, "cold-samples", 200, "Go reactor cold starts to sample")
 	fs.IntVar(&o.CommandSamples, "command-samples", 2000, "C command runs to sample")
 	fs.IntVar(&o.HandleSamples, "handle-samples", 20000, "warm in-process calls to sample")
-	fs.IntVar(&o.Instances, "instances", 50, "warm instances held by the memory scenario")
+	fs.IntVar(&o.Instances, "instances", 1000, "warm instances held by the memory scenario")
 	fs.DurationVar(&o.StartTimeout, "start-timeout", 5*time.Minute, "how long a server may take to become ready (strata dev builds functions first)")
 	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON report to this file")
 	fs.StringVar(&o.Repo, "repo", "", "root of the strata repository (default: found from the working directory)")

@@ -22,6 +22,12 @@ const (
 	targetColdCP50     = 100 * time.Microsecond
 	targetColdCP99     = time.Millisecond
 	targetHandleP50    = 20 * time.Microsecond
+	// A warm hello instance: at most 1 MB resident and 1.5 MB of Go heap,
+	// and 1,000 of them in 1.5 GB (issue 15).
+	targetMemRSSMB     = 1.0
+	targetMemHeapMB    = 1.5
+	targetMemTotalMB   = 1536.0
+	targetMemInstances = 1000
 )
 
 // report is everything one run measured; its JSON form is the harness's
@@ -159,8 +165,19 @@ type memoryResult struct {
 	Instances         int     `json:"instances"`
 	HeapMBPerInstance float64 `json:"go_heap_mb_per_instance"`
 	RSSMBPerInstance  float64 `json:"rss_mb_per_instance"`
-	Note              string  `json:"note,omitempty"`
-	Error             string  `json:"error,omitempty"`
+	PSSMBPerInstance  float64 `json:"pss_mb_per_instance"`
+	// TotalRSSMB and TotalPSSMB are the whole process's with every
+	// instance held; AfterCloseRSSMB once they are all closed again.
+	TotalRSSMB           float64 `json:"total_rss_mb"`
+	TotalPSSMB           float64 `json:"total_pss_mb"`
+	AfterCloseRSSMB      float64 `json:"after_close_rss_mb"`
+	TargetRSSMB          float64 `json:"target_rss_mb_per_instance"`
+	TargetHeapMB         float64 `json:"target_go_heap_mb_per_instance"`
+	TargetTotalMB        float64 `json:"target_total_mb"`
+	TargetTotalInstances int     `json:"target_total_instances"`
+	Met                  *bool   `json:"met,omitempty"`
+	Note                 string  `json:"note,omitempty"`
+	Error                string  `json:"error,omitempty"`
 }
 
 func newReport(opts options) *report {
@@ -405,8 +422,10 @@ func (r *report) writeTable(w io.Writer) error {
 		if m.Error != "" {
 			fmt.Fprintf(tw, "memory per warm instance: ERROR: %s\n", firstLine(m.Error))
 		} else {
-			fmt.Fprintf(tw, "memory per warm instance (%d held)\tGo heap incl. linear memory %.2f MB\tRSS %.2f MB\n",
-				m.Instances, m.HeapMBPerInstance, m.RSSMBPerInstance)
+			fmt.Fprintf(tw, "memory per warm instance (%d held)\tGo heap %.3f MB\tRSS %.3f MB\tPSS %.3f MB\ttarget ≤ %.1f MB RSS, ≤ %.1f MB heap\n",
+				m.Instances, m.HeapMBPerInstance, m.RSSMBPerInstance, m.PSSMBPerInstance, m.TargetRSSMB, m.TargetHeapMB)
+			fmt.Fprintf(tw, "process with %d held\tRSS %.0f MB\tPSS %.0f MB\tafter closing them RSS %.0f MB\ttarget %d in ≤ %.0f MB (PSS)\n",
+				m.Instances, m.TotalRSSMB, m.TotalPSSMB, m.AfterCloseRSSMB, m.TargetTotalInstances, m.TargetTotalMB)
 		}
 		section()
 	}

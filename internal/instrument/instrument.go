@@ -61,7 +61,10 @@ type Options struct {
 	// GlobalExportPrefix+index (the interrupt global excepted).
 	ExportGlobals bool
 	// StripData turns every active data segment into an empty passive
-	// one. The module's memory then starts zeroed.
+	// one, or, when every segment is active, removes them all (and sets
+	// the data count to 0): a runtime keeps per-instance state for each
+	// segment, and a Go module has tens of thousands. The module's memory
+	// then starts zeroed.
 	StripData bool
 	// MinMemoryPages, when above the defined memory's minimum, raises it.
 	MinMemoryPages uint32
@@ -275,6 +278,19 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}
+	// The data section is rewritten first: whether every segment is
+	// active (so a stripped module needs none) decides the data count,
+	// which comes before the code.
+	var dataBody []byte
+	for _, sec := range sections {
+		if sec.id == secData {
+			var err error
+			if dataBody, err = rewriteData(&reader{b: sec.body, base: sec.off}, opts.StripData, info); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	noSegments := opts.StripData && info.ActiveData == info.DataSegments
 	wroteGlobal, wroteExport := false, false
 	// emitMissing writes the global or export section the module lacks,
 	// just before the first section that must follow it.
@@ -324,11 +340,17 @@ func Rewrite(wasm []byte, opts Options) ([]byte, *Info, error) {
 			}
 			emit(s.id, body)
 		case secData:
-			body, err := rewriteData(r, opts.StripData, info)
-			if err != nil {
-				return nil, nil, err
+			if noSegments {
+				emit(s.id, []byte{0})
+			} else {
+				emit(s.id, dataBody)
 			}
-			emit(s.id, body)
+		case secDataCount:
+			if noSegments {
+				emit(s.id, []byte{0})
+			} else {
+				emit(s.id, s.body)
+			}
 		default:
 			emit(s.id, s.body)
 		}

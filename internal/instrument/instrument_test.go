@@ -338,6 +338,20 @@ func TestSnapshotRewrites(t *testing.T) {
 	require.False(t, info.ActiveConst)
 	require.Empty(t, info.Active)
 
+	// When every segment is active, the stripped module has none left (a
+	// runtime keeps state per segment and instance) and a data count of 0.
+	allActive := mod(typeVoid, funcs1, mem, exportRun, sec(secDataCount, []byte{2}), sec(secCode, vec(body)),
+		sec(secData, appendU32(nil, 2),
+			[]byte{0x00, 0x41, 0x10, 0x0b, 0x02, 'h', 'i'},
+			[]byte{0x02, 0x00, 0x41, 0x20, 0x0b, 0x01, 'x'}))
+	out, info, err = Rewrite(allActive, Options{StripData: true})
+	require.NoError(t, err)
+	require.Equal(t, []DataSegment{{Offset: 0x10, Data: []byte("hi")}, {Offset: 0x20, Data: []byte("x")}}, info.Active)
+	require.Equal(t, mod(typeVoid, funcs1, mem, exportRun, sec(secDataCount, []byte{0}), sec(secCode, vec(body)), sec(secData, []byte{0})), out)
+	_, again, err := Rewrite(out, Options{})
+	require.NoError(t, err, "the stripped module parses")
+	require.Zero(t, again.DataSegments)
+
 	// Memory rewrites need one defined memory.
 	_, _, err = Rewrite(mod(typeVoid), Options{StripData: true})
 	require.ErrorIs(t, err, ErrUnsupported)

@@ -60,7 +60,8 @@ func BenchmarkInterruptMechanisms(b *testing.B) {
 
 // BenchmarkColdStartModes compares, in one run, the cold start
 // (Instantiate plus the first Handle) of the hello guest: from a snapshot
-// (the default), instrumented without a snapshot, and as before both
+// mapped copy-on-write (the default) or copied into the instance,
+// instrumented without a snapshot, and as before both
 // (wazero's WithCloseOnContextDone, data segments and _initialize).
 func BenchmarkColdStartModes(b *testing.B) {
 	for _, mode := range []struct {
@@ -68,6 +69,7 @@ func BenchmarkColdStartModes(b *testing.B) {
 		cfg  Config
 	}{
 		{"snapshot", Config{}},
+		{"snapshot-copied", Config{copySnapshot: true}},
 		{"no-snapshot", Config{NoSnapshot: true}},
 		{"guarded", Config{NoInstrument: true}},
 	} {

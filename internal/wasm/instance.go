@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/stratahq/strata/internal/host"
@@ -64,6 +65,7 @@ type Instance struct {
 	stack  []uint64
 	intr   *interrupter // nil when the module's runtime is guarded
 	watch  *watch       // ends a call at its deadline or with its caller; made at the first Handle
+	mem    *cowMemory   // the memory, when mapped from the module's image (Reset)
 
 	// Per-invocation state, reached by the host functions through the
 	// instance the context carries (invocationKey).
@@ -227,8 +229,19 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 // (no data segments), copy the snapshot in and skip _initialize.
 func (i *Instance) restore(ctx context.Context, cfg wazero.ModuleConfig) (*Instance, error) {
 	m := i.m
-	mod, err := m.eng.rt.InstantiateModule(withAllocator(ctx, m.alloc), m.entry.cm, cfg)
+	actx := withAllocator(ctx, m.alloc)
+	if m.img != nil {
+		mem, err := m.img.newMemory()
+		if err != nil {
+			return nil, fmt.Errorf("instantiate %s: %w", m.name, err)
+		}
+		i.mem, actx = mem, experimental.WithMemoryAllocator(ctx, mem)
+	}
+	mod, err := m.eng.rt.InstantiateModule(actx, m.entry.cm, cfg)
 	if err != nil {
+		if i.mem != nil {
+			i.mem.Free()
+		}
 		return nil, m.classify(ctx, "instantiate", err, nil)
 	}
 	if err := m.snap.restore(mod); err != nil {

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -35,3 +36,7 @@ func withAllocator(ctx context.Context, alloc experimental.MemoryAllocator) cont
 	}
 	return experimental.WithMemoryAllocator(ctx, alloc)
 }
+
+// errNoImage is newMemImage's answer where the platform has no memfd: the
+// snapshot is copied into each instance instead (linearmem_linux.go).
+var errNoImage = errors.New("copy-on-write snapshot images need Linux")

@@ -53,9 +53,12 @@ type Module struct {
 	// snap, when set, is the memory and globals of an instance right after
 	// _initialize; Instantiate restores it into an instance of the lean
 	// code (entry.lean) instead of running the data segments and
-	// _initialize. alloc sizes the memory of such an instance for the
-	// snapshot at once (nil: wazero's default).
+	// _initialize. img, when set (Linux), holds the snapshot's memory:
+	// each instance maps it copy-on-write instead of copying it. Without
+	// it, alloc sizes the memory of such an instance for the snapshot at
+	// once (nil: wazero's default).
 	snap  *snapshot
+	img   *memImage
 	alloc experimental.MemoryAllocator
 	// compileTime is how long Compile spent compiling (0 when the code was
 	// shared with a module compiled before); initTime how long the init at
@@ -506,6 +509,7 @@ func (m *Module) MemoryMB() int { return m.memoryMB }
 // Instances already created keep working until closed.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
+		m.img.Close()
 		m.r.release(ctx, m.key, m.entry)
 	})
 	return nil

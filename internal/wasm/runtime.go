@@ -81,6 +81,10 @@ type Config struct {
 	// unchecked runs modules with no deadline enforcement at all; only
 	// benchmarks use it, to measure what the checks cost.
 	unchecked bool
+	// copySnapshot copies a snapshot into each instance's memory instead
+	// of mapping the module's copy-on-write image; only benchmarks and
+	// tests use it, to compare the two.
+	copySnapshot bool
 }
 
 // Runtime compiles and runs modules. It is safe for concurrent use.

@@ -26,8 +26,11 @@ import (
 // runtime (so every instance starts with the same math/rand state; see
 // docs/ABI.md). crypto/rand is unaffected: it calls random_get each time.
 type snapshot struct {
-	pages   uint32 // memory size in 64 KiB pages
+	pages uint32 // memory size in 64 KiB pages
+	// ranges are the non-zero parts of the memory; nil once the module's
+	// memImage holds them (Linux), which instances map instead of copying.
 	ranges  []memRange
+	bytes   int // the size of the non-zero parts
 	globals []globalValue
 }
 
@@ -55,10 +58,25 @@ func (m *Module) prepareSnapshot(ctx context.Context) error {
 		return err
 	}
 	m.snap = snap
-	m.alloc = sizedAllocator(uint64(snap.pages) * (64 << 10))
+	nranges := len(snap.ranges)
+	var img *memImage
+	err = errNoImage
+	if !m.r.cfg.copySnapshot {
+		img, err = newMemImage(m.name, snap, uint64(m.memoryMB)<<20)
+	}
+	switch {
+	case err == nil:
+		// The image holds the memory now; the Go heap need not.
+		m.img, snap.ranges = img, nil
+	case !errors.Is(err, errNoImage):
+		m.r.log.WarnContext(ctx, "snapshot copied into each instance (no copy-on-write image)", "module", m.name, "err", err.Error())
+	}
+	if m.img == nil {
+		m.alloc = sizedAllocator(uint64(snap.pages) * (64 << 10))
+	}
 	m.initTime = time.Since(start)
 	m.r.log.InfoContext(ctx, "snapshot taken", "module", m.name, "pages", m.snap.pages,
-		"bytes", m.snap.size(), "ranges", len(m.snap.ranges), "duration", m.initTime)
+		"bytes", m.snap.size(), "ranges", nranges, "copy_on_write", m.img != nil, "duration", m.initTime)
 	return nil
 }
 
@@ -150,6 +168,9 @@ func (m *Module) takeSnapshot(ctx context.Context) (*snapshot, error) {
 		return nil, errors.New("read memory")
 	}
 	snap.ranges = nonZeroRanges(buf)
+	for _, r := range snap.ranges {
+		snap.bytes += len(r.data)
+	}
 	return snap, nil
 }
 
@@ -177,18 +198,13 @@ func nonZeroRanges(buf []byte) []memRange {
 	return ranges
 }
 
-func (s *snapshot) size() int {
-	n := 0
-	for _, r := range s.ranges {
-		n += len(r.data)
-	}
-	return n
-}
+func (s *snapshot) size() int { return s.bytes }
 
 // restore writes the snapshot into a fresh instance of the lean module,
 // first growing its memory to the snapshot's size (the lean module starts
 // at the original's minimum; Module.alloc reserved the room, so growing
-// does not copy).
+// does not copy). A memory mapped from the module's image already holds
+// the snapshot's contents (s.ranges is nil): only the globals are set.
 func (s *snapshot) restore(mod api.Module) error {
 	mem := mod.Memory()
 	if mem == nil {
@@ -204,6 +220,11 @@ func (s *snapshot) restore(mod api.Module) error {
 			return fmt.Errorf("write snapshot range at %d", r.offset)
 		}
 	}
+	return s.restoreGlobals(mod)
+}
+
+// restoreGlobals sets the mutable globals to their values in the snapshot.
+func (s *snapshot) restoreGlobals(mod api.Module) error {
 	for _, g := range s.globals {
 		glob, ok := mod.ExportedGlobal(g.export).(api.MutableGlobal)
 		if !ok {
@@ -211,5 +232,46 @@ func (s *snapshot) restore(mod api.Module) error {
 		}
 		glob.Set(g.value)
 	}
+	return nil
+}
+
+// ErrNoReset is returned by Instance.Reset for an instance that cannot be
+// reset in place; close it and instantiate a fresh one.
+var ErrNoReset = errors.New("instance cannot be reset in place")
+
+// Reset returns a broken or used instance to the state of a cold start
+// (the snapshot) without instantiating again: the pages it wrote are
+// dropped (its memory maps the module's image again) and the globals are
+// set to their snapshot values. It fails with ErrNoReset when the module
+// has no copy-on-write image (not snapshotted, or not on Linux), when the
+// guest closed the instance (proc_exit) or when its memory grew to more
+// than twice the snapshot's; the instance must then be closed.
+//
+// wazero cannot shrink a memory, so a reset instance whose memory grew
+// keeps its size, the part past the snapshot reading zero. The guest's
+// allocator, back at its snapshot state, takes that part for memory it
+// has not yet asked for, and grows the memory again past its end when it
+// needs more (Go's sbrk grows by what it lacks and uses its own break;
+// wasi-libc's uses the end memory.grow returns): the space is wasted, not
+// misused. Each reset of a grown instance adds its growth again, hence
+// the bound. Tables need no reset: a snapshotted module cannot change
+// them (snapshotMisfit).
+func (i *Instance) Reset() error {
+	if i.mem == nil || i.mod == nil {
+		return fmt.Errorf("reset %s: %w: no copy-on-write memory", i.m.name, ErrNoReset)
+	}
+	if i.mod.IsClosed() {
+		return fmt.Errorf("reset %s: %w: instance closed", i.m.name, ErrNoReset)
+	}
+	if pages := i.mod.Memory().Size() / (64 << 10); pages > 2*i.m.snap.pages {
+		return fmt.Errorf("reset %s: %w: memory grew from the snapshot's %d pages to %d", i.m.name, ErrNoReset, i.m.snap.pages, pages)
+	}
+	if err := i.mem.reset(); err != nil {
+		return fmt.Errorf("reset %s: %w: %w", i.m.name, ErrNoReset, err)
+	}
+	if err := i.m.snap.restoreGlobals(i.mod); err != nil {
+		return fmt.Errorf("reset %s: %w: %w", i.m.name, ErrNoReset, err)
+	}
+	i.broken = false
 	return nil
 }

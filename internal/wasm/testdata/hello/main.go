@@ -12,6 +12,11 @@ import (
 	strata "github.com/stratahq/strata/sdk/go"
 )
 
+// remembered is set by ?remember= and shown by every later request of the
+// instance: state a request leaves in the instance's memory (tests of
+// instance isolation read it).
+var remembered string
+
 func init() {
 	strata.HandleFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println("hello guest handling", r.Method, r.URL.Path)
@@ -41,6 +46,12 @@ func init() {
 		fmt.Fprintf(w, "traceparent=%s\n", strata.TraceParent(r.Context()))
 		if dl, ok := strata.Deadline(r.Context()); ok {
 			fmt.Fprintf(w, "deadline=%d\n", dl.UnixMilli())
+		}
+		if v := r.URL.Query().Get("remember"); v != "" {
+			remembered = v
+		}
+		if remembered != "" {
+			fmt.Fprintf(w, "remembered=%s\n", remembered)
 		}
 	})
 }
