@@ -180,13 +180,6 @@ func newInvocation(traceParent string) *invocation {
 func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 	inv := newInvocation(r.TraceParent)
 	res := &inv.res
-	if limit := iv.cfg.MaxConcurrency; limit > 0 {
-		if iv.running.Add(1) > int64(limit) {
-			iv.running.Add(-1)
-			return res, fmt.Errorf("platform concurrency limit of %d reached: %w", limit, pool.ErrAtCapacity)
-		}
-		defer iv.running.Add(-1)
-	}
 	for attempt := 0; ; attempt++ {
 		d, loadingVersion, loading := iv.cfg.Registry.Lookup(r.Function)
 		if d == nil && loading {
@@ -208,7 +201,10 @@ func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
 
 // admitProject runs r on d within its project's share of the node: over
 // ProjectConcurrency in flight, it fails at once with pool.ErrAtCapacity
-// (429), leaving the rest of the node to other projects.
+// (429), leaving the rest of the node to other projects. The project's share
+// is taken before a node slot: a call its project's share refuses then never
+// holds, even for an instant, a slot of the node that another project's call
+// could find taken.
 func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Request, inv *invocation) error {
 	if lim := iv.cfg.ProjectConcurrency; lim > 0 {
 		running := iv.projectRunning(d.Project)
@@ -219,6 +215,13 @@ func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Req
 				d.Project, lim, pool.ErrAtCapacity)
 		}
 		defer running.Add(-1)
+	}
+	if limit := iv.cfg.MaxConcurrency; limit > 0 {
+		if iv.running.Add(1) > int64(limit) {
+			iv.running.Add(-1)
+			return fmt.Errorf("platform concurrency limit of %d reached: %w", limit, pool.ErrAtCapacity)
+		}
+		defer iv.running.Add(-1)
 	}
 	return iv.run(ctx, d, r, inv)
 }
