@@ -222,32 +222,135 @@ func (e *Engine) Notify(queue string) {
 	}
 }
 
-// work is one delivery loop of a queue.
+// maxPrefetch bounds how many batches one receive claims when a backlog
+// waits (see work).
+const maxPrefetch = 8
+
+// work is one delivery loop of a queue. It hands the acks of what it
+// delivered to its next receive, which applies them in the same write as
+// the claim: one commit (one round trip on PostgreSQL) acks a batch and
+// claims the next. When a receive comes back full, a backlog waits, and
+// the next claims up to maxPrefetch batches at once, as long as delivering
+// them takes a small part of the visibility timeout; a claimed batch whose
+// turn comes too late is given back unspent instead of being delivered
+// near the end of its claim.
 func (e *Engine) work(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
 	batch := max(q.BatchSize, 1)
+	vis := q.VisibilityTimeout
+	if vis <= 0 {
+		vis = record.DefaultVisibilityTimeout
+	}
 	idle := time.NewTimer(0)
 	defer idle.Stop()
+	var acks acks
+	// Acks still held when the loop ends go alone.
+	defer func() { e.ack(ctx, q.Name, &acks) }()
+	prefetch := 1
+	var perBatch time.Duration // how long the last delivery took
 	for ctx.Err() == nil {
-		msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: batch})
+		max := batch * prefetch
+		msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
+			AckIDs: acks.ids, AckReceipts: acks.receipts})
 		if err != nil {
+			// Neither the acks nor the claim happened (or both did, if
+			// the error came after the commit: acking again is harmless).
+			e.ack(ctx, q.Name, &acks)
 			if ctx.Err() == nil {
 				e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
 			}
 			e.sleep(ctx, wake, idle, e.cfg.PollInterval)
 			continue
 		}
+		acks.reset()
 		if len(msgs) == 0 {
+			prefetch = 1
 			e.sleep(ctx, wake, idle, e.untilNext(ctx, q.Name))
 			continue
 		}
-		// Keep other workers busy too when more is waiting.
-		if len(msgs) == batch {
+		received := time.Now()
+		if len(msgs) == max {
+			// Keep other workers busy too when more is waiting, and
+			// claim more at once next time while deliveries are quick.
 			select {
 			case wake <- struct{}{}:
 			default:
 			}
+			prefetch = min(prefetch*2, maxPrefetch, prefetchFor(vis, perBatch))
+		} else {
+			prefetch = 1
 		}
-		e.deliver(ctx, q, msgs)
+		for first := true; len(msgs) > 0; first = false {
+			if ctx.Err() != nil || !first && time.Since(received) > vis/4 {
+				// Stopping, or the claim is running out: give the rest
+				// back unspent rather than deliver it late.
+				e.giveBack(ctx, q.Name, msgs)
+				prefetch = 1
+				break
+			}
+			n := min(batch, len(msgs))
+			start := time.Now()
+			e.deliver(ctx, q, msgs[:n], &acks)
+			perBatch = time.Since(start)
+			msgs = msgs[n:]
+		}
+	}
+}
+
+// prefetchFor is how many batches may be claimed at once when one batch
+// takes perBatch to deliver: together at most a tenth of the visibility
+// timeout.
+func prefetchFor(vis, perBatch time.Duration) int {
+	if perBatch <= 0 {
+		return 1
+	}
+	return int(max(min(vis/10/perBatch, maxPrefetch), 1))
+}
+
+// acks are the messages a worker delivered and has not acknowledged yet.
+type acks struct {
+	ids      []int64
+	receipts []string
+}
+
+func (a *acks) add(m record.Message) {
+	a.ids, a.receipts = append(a.ids, m.ID), append(a.receipts, m.Receipt)
+}
+
+func (a *acks) reset() {
+	a.ids, a.receipts = a.ids[:0], a.receipts[:0]
+}
+
+// settleContext outlives a stop in progress: the work is done, and not
+// recording it would only deliver it again.
+func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
+// ack acknowledges a's messages on their own (when no receive follows to
+// carry them) and empties a.
+func (e *Engine) ack(ctx context.Context, queue string, a *acks) {
+	if len(a.ids) == 0 {
+		return
+	}
+	sctx, cancel := settleContext(ctx)
+	defer cancel()
+	if _, err := e.cfg.Store.MessageAck(sctx, queue, a.ids, a.receipts); err != nil {
+		e.cfg.Logger.Warn("ack messages", "queue", queue, "count", len(a.ids), "err", err)
+	}
+	a.reset()
+}
+
+// giveBack returns claimed messages that were never delivered: visible
+// again at once, their receive not counted.
+func (e *Engine) giveBack(ctx context.Context, queue string, msgs []record.Message) {
+	fails := make([]store.MessageFailParams, len(msgs))
+	for i, m := range msgs {
+		fails[i] = store.MessageFailParams{ID: m.ID, Receipt: m.Receipt, Error: "not delivered: given back unspent", NotAttempted: true}
+	}
+	sctx, cancel := settleContext(ctx)
+	defer cancel()
+	if err := e.cfg.Store.MessageFail(sctx, queue, fails); err != nil {
+		e.cfg.Logger.Warn("give back messages", "queue", queue, "count", len(msgs), "err", err)
 	}
 }
 
@@ -278,8 +381,10 @@ func (e *Engine) sleep(ctx context.Context, wake chan struct{}, t *time.Timer, d
 	}
 }
 
-// deliver invokes the consumer with msgs and settles each message.
-func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []record.Message) {
+// deliver invokes the consumer with msgs and settles each message: failed
+// ones at once, the others added to acks for the worker's next receive to
+// acknowledge.
+func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []record.Message, acks *acks) {
 	trigger := "queue"
 	switch q.Kind {
 	case record.QueueAsync:
@@ -330,8 +435,6 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 		}
 	}
 
-	var ackIDs []int64
-	var ackReceipts []string
 	var fails []store.MessageFailParams
 	for _, m := range msgs {
 		msgErr := ""
@@ -342,8 +445,7 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			msgErr = failed[eventID(m)]
 		}
 		if msgErr == "" {
-			ackIDs = append(ackIDs, m.ID)
-			ackReceipts = append(ackReceipts, m.Receipt)
+			acks.add(m)
 			continue
 		}
 		f := store.MessageFailParams{ID: m.ID, Receipt: m.Receipt, Error: msgErr, Delay: e.retryDelay(q, m.ReceiveCount)}
@@ -354,16 +456,9 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 		}
 		fails = append(fails, f)
 	}
-	// Settle with a context that outlives a stop in progress: the work is
-	// done, and not recording it would only deliver it again.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if len(ackIDs) > 0 {
-		if _, err := e.cfg.Store.MessageAck(sctx, q.Name, ackIDs, ackReceipts); err != nil {
-			e.cfg.Logger.Warn("ack messages", "queue", q.Name, "count", len(ackIDs), "err", err)
-		}
-	}
 	if len(fails) > 0 {
+		sctx, cancel := settleContext(ctx)
+		defer cancel()
 		if err := e.cfg.Store.MessageFail(sctx, q.Name, fails); err != nil {
 			e.cfg.Logger.Warn("fail messages", "queue", q.Name, "count", len(fails), "err", err)
 		}
