@@ -53,8 +53,8 @@ type queueResult struct {
 	// records, ...) shared each of those commits on average.
 	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
 	Note            string  `json:"note,omitempty"`
-	Skipped       string  `json:"skipped,omitempty"`
-	Error         string  `json:"error,omitempty"`
+	Skipped         string  `json:"skipped,omitempty"`
+	Error           string  `json:"error,omitempty"`
 }
 
 // Throughput targets of the queue scenario (Strata only).
