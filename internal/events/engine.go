@@ -180,18 +180,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		c := &consumer{q: q, cancel: cancel, done: make(chan struct{})}
 		e.consumers[name] = c
 		wake := e.wakeLocked(name)
-		workers := e.cfg.Workers
-		var cwg sync.WaitGroup
-		for i := 0; i < workers; i++ {
-			cwg.Add(1)
-			e.wg.Add(1)
-			go func() {
-				defer e.wg.Done()
-				defer cwg.Done()
-				e.work(cctx, q, wake)
-			}()
-		}
-		go func() { cwg.Wait(); close(c.done) }()
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer close(c.done)
+			e.consume(cctx, q, wake)
+		}()
 	}
 	return nil
 }
@@ -222,76 +216,161 @@ func (e *Engine) Notify(queue string) {
 	}
 }
 
-// maxPrefetch bounds how many batches one receive claims when a backlog
-// waits (see work).
+// maxPrefetch bounds how many batches one claim takes for each free
+// worker when a backlog waits (see consume).
 const maxPrefetch = 8
 
-// work is one delivery loop of a queue. It hands the acks of what it
-// delivered to its next receive, which applies them in the same write as
-// the claim: one commit (one round trip on PostgreSQL) acks a batch and
-// claims the next. When a receive comes back full, a backlog waits, and
-// the next claims up to maxPrefetch batches at once, as long as delivering
-// them takes a small part of the visibility timeout; a claimed batch whose
-// turn comes too late is given back unspent instead of being delivered
-// near the end of its claim.
-func (e *Engine) work(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
+// consume feeds one queue to its consumer function: one claimer (this
+// goroutine) receives messages and hands them, a batch at a time, to
+// Workers delivery goroutines, which hand back what they delivered. The
+// claimer acknowledges those messages with its next receive, in the same
+// write as the claim: one commit (one round trip on PostgreSQL) acks what
+// every worker finished meanwhile and claims their next batches. It claims
+// only when a worker is free and, unless the last claim came back full,
+// only after seeing on the store's read side that something is visible:
+// claims are writes, and most would find nothing when the queue keeps up
+// with its senders. When nothing is to be claimed, the acks held go alone.
+//
+// When a claim comes back full, a backlog waits, and the next takes up to
+// maxPrefetch batches per free worker, as long as delivering them takes a
+// small part of the visibility timeout; a claimed batch whose turn comes
+// too late is given back unspent instead of being delivered near the end of
+// its claim.
+func (e *Engine) consume(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
 	batch := max(q.BatchSize, 1)
 	vis := q.VisibilityTimeout
 	if vis <= 0 {
 		vis = record.DefaultVisibilityTimeout
 	}
+	workers := e.cfg.Workers
+	work := make(chan []record.Message)
+	done := make(chan delivered, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for msgs := range work {
+				var d delivered
+				start := time.Now()
+				e.deliver(ctx, q, msgs, &d.acks)
+				d.took = time.Since(start)
+				done <- d
+			}
+		})
+	}
+
 	idle := time.NewTimer(0)
 	defer idle.Stop()
-	var acks acks
-	// Acks still held when the loop ends go alone.
-	defer func() { e.ack(ctx, q.Name, &acks) }()
+	free := workers
+	var acks acks                  // delivered, not acknowledged yet
+	var claimed [][]record.Message // claimed batches not handed out yet
+	var received time.Time         // when claimed was received
+	var perBatch time.Duration
 	prefetch := 1
-	var perBatch time.Duration // how long the last delivery took
+	backlog := false // the last claim came back full
+	finished := func(d delivered) {
+		free++
+		acks.add(d.acks)
+		perBatch = d.took
+	}
 	for ctx.Err() == nil {
-		max := batch * prefetch
-		msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
-			AckIDs: acks.ids, AckReceipts: acks.receipts})
-		if err != nil {
-			// Neither the acks nor the claim happened (or both did, if
-			// the error came after the commit: acking again is harmless).
-			e.ack(ctx, q.Name, &acks)
-			if ctx.Err() == nil {
-				e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
-			}
-			e.sleep(ctx, wake, idle, e.cfg.PollInterval)
-			continue
-		}
-		acks.reset()
-		if len(msgs) == 0 {
-			prefetch = 1
-			e.sleep(ctx, wake, idle, e.untilNext(ctx, q.Name))
-			continue
-		}
-		received := time.Now()
-		if len(msgs) == max {
-			// Keep other workers busy too when more is waiting, and
-			// claim more at once next time while deliveries are quick.
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-			prefetch = min(prefetch*2, maxPrefetch, prefetchFor(vis, perBatch))
-		} else {
-			prefetch = 1
-		}
-		for first := true; len(msgs) > 0; first = false {
-			if ctx.Err() != nil || !first && time.Since(received) > vis/4 {
-				// Stopping, or the claim is running out: give the rest
-				// back unspent rather than deliver it late.
-				e.giveBack(ctx, q.Name, msgs)
-				prefetch = 1
+		// Hand out what is claimed, unless it has waited too long.
+		for free > 0 && len(claimed) > 0 {
+			if time.Since(received) > vis/4 {
+				for _, msgs := range claimed {
+					e.giveBack(ctx, q.Name, msgs)
+				}
+				claimed, prefetch = nil, 1
 				break
 			}
-			n := min(batch, len(msgs))
-			start := time.Now()
-			e.deliver(ctx, q, msgs[:n], &acks)
-			perBatch = time.Since(start)
-			msgs = msgs[n:]
+			work <- claimed[0]
+			claimed = claimed[1:]
+			free--
+		}
+		if free > 0 && len(claimed) == 0 {
+			if !backlog {
+				if wait, ok := e.nothingVisible(ctx, q.Name); ok {
+					e.ack(ctx, q.Name, &acks)
+					e.wait(ctx, wake, done, idle, wait, finished)
+					continue
+				}
+			}
+			max := free * batch * prefetch
+			msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
+				AckIDs: acks.ids, AckReceipts: acks.receipts})
+			if err != nil {
+				// Neither the acks nor the claim happened (or both did,
+				// if the error came after the commit: acking again is
+				// harmless).
+				e.ack(ctx, q.Name, &acks)
+				if ctx.Err() == nil {
+					e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
+				}
+				backlog = false
+				e.wait(ctx, wake, done, idle, e.cfg.PollInterval, finished)
+				continue
+			}
+			acks.reset()
+			backlog = len(msgs) == max
+			if backlog {
+				prefetch = min(prefetch*2, maxPrefetch, prefetchFor(vis, perBatch))
+			} else {
+				prefetch = 1
+			}
+			if len(msgs) == 0 {
+				e.wait(ctx, wake, done, idle, e.untilNext(ctx, q.Name), finished)
+				continue
+			}
+			received = time.Now()
+			for len(msgs) > 0 {
+				n := min(batch, len(msgs))
+				claimed = append(claimed, msgs[:n:n])
+				msgs = msgs[n:]
+			}
+			continue
+		}
+		// Every worker is busy: wait for one.
+		select {
+		case d := <-done:
+			finished(d)
+		case <-ctx.Done():
+		}
+	}
+
+	// Stopping: let deliveries in progress end, acknowledge what was
+	// delivered and give back what never was.
+	close(work)
+	for range workers - free {
+		acks.add((<-done).acks)
+	}
+	wg.Wait()
+	e.ack(ctx, q.Name, &acks)
+	for _, msgs := range claimed {
+		e.giveBack(ctx, q.Name, msgs)
+	}
+}
+
+// delivered is what a delivery worker hands back to the claimer.
+type delivered struct {
+	acks acks
+	took time.Duration
+}
+
+// wait sleeps until d passes, the consumer is woken, a worker finishes
+// (handed to finished) or ctx ends.
+func (e *Engine) wait(ctx context.Context, wake chan struct{}, done chan delivered, t *time.Timer, d time.Duration, finished func(delivered)) {
+	t.Reset(d)
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case x := <-done:
+		finished(x)
+	case <-t.C:
+		return
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
 		}
 	}
 }
@@ -312,8 +391,12 @@ type acks struct {
 	receipts []string
 }
 
-func (a *acks) add(m record.Message) {
+func (a *acks) addMessage(m record.Message) {
 	a.ids, a.receipts = append(a.ids, m.ID), append(a.receipts, m.Receipt)
+}
+
+func (a *acks) add(b acks) {
+	a.ids, a.receipts = append(a.ids, b.ids...), append(a.receipts, b.receipts...)
 }
 
 func (a *acks) reset() {
@@ -354,6 +437,24 @@ func (e *Engine) giveBack(ctx context.Context, queue string, msgs []record.Messa
 	}
 }
 
+// nothingVisible reports whether queue has no message to claim now and, if
+// so, how long the consumer may sleep (as untilNext). It answers false when
+// it cannot tell.
+func (e *Engine) nothingVisible(ctx context.Context, queue string) (time.Duration, bool) {
+	next, err := e.cfg.Store.QueueNextVisible(ctx, queue)
+	if err != nil {
+		return 0, false
+	}
+	if next.IsZero() {
+		return e.cfg.PollInterval, true
+	}
+	d := next.Sub(e.cfg.Clock.Now())
+	if d <= 0 {
+		return 0, false
+	}
+	return min(max(d, time.Millisecond), e.cfg.PollInterval), true
+}
+
 // untilNext is how long an idle consumer may sleep: until the next delayed
 // message becomes visible, at most PollInterval.
 func (e *Engine) untilNext(ctx context.Context, queue string) time.Duration {
@@ -363,22 +464,6 @@ func (e *Engine) untilNext(ctx context.Context, queue string) time.Duration {
 	}
 	d := next.Sub(e.cfg.Clock.Now())
 	return min(max(d, time.Millisecond), e.cfg.PollInterval)
-}
-
-func (e *Engine) sleep(ctx context.Context, wake chan struct{}, t *time.Timer, d time.Duration) {
-	t.Reset(d)
-	select {
-	case <-ctx.Done():
-	case <-wake:
-	case <-t.C:
-		return
-	}
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
 }
 
 // deliver invokes the consumer with msgs and settles each message: failed
@@ -445,7 +530,7 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			msgErr = failed[eventID(m)]
 		}
 		if msgErr == "" {
-			acks.add(m)
+			acks.addMessage(m)
 			continue
 		}
 		f := store.MessageFailParams{ID: m.ID, Receipt: m.Receipt, Error: msgErr, Delay: e.retryDelay(q, m.ReceiveCount)}

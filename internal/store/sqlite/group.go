@@ -31,14 +31,15 @@ import (
 // (its statements run without cancellation, since SQLite interrupting a
 // statement may roll back the whole shared transaction).
 type groupWriter struct {
-	w *sql.DB
+	w     *sql.DB
+	stmts stmtCache
 
 	mu      sync.Mutex
 	pending []*groupCall
 	busy    bool // a leader is running groups
 
 	commits atomic.Int64 // transactions committed on w (all paths)
-	writes  atomic.Int64 // fns run in those transactions
+	writes  atomic.Int64 // writes (fns) those transactions committed
 }
 
 // maxGroup bounds the writes of one group, so one commit's latency stays
@@ -143,7 +144,8 @@ func (g *groupWriter) run(group []*groupCall) {
 		fail(err)
 		return
 	}
-	q := queries{Queries: sqlitedb.New(noCancel{tx}), db: noCancel{tx}}
+	db := noCancel{tx: tx, cache: &g.stmts}
+	q := queries{Queries: sqlitedb.New(db), db: db}
 	if len(group) == 1 {
 		if err := group[0].fn(q); err != nil {
 			_ = tx.Rollback()
@@ -152,13 +154,13 @@ func (g *groupWriter) run(group []*groupCall) {
 		}
 	} else {
 		for i, m := range group {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			if _, err := db.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("group commit: savepoint: %w", err))
 				return
 			}
 			if m.err = m.fn(q); m.err != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				if _, err := db.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 					// SQLite rolled the whole transaction back (an I/O
 					// error, a full disk): nothing of the group is
 					// written. The writes not run yet go untried.
@@ -170,7 +172,7 @@ func (g *groupWriter) run(group []*groupCall) {
 					return
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+			if _, err := db.ExecContext(ctx, "RELEASE w"); err != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("group commit: release savepoint: %w", err))
 				return
@@ -181,19 +183,32 @@ func (g *groupWriter) run(group []*groupCall) {
 		fail(err)
 		return
 	}
+	g.stmts.prepare(ctx)
 	g.commits.Add(1)
-	g.writes.Add(int64(len(group)))
+	for _, m := range group {
+		if m.err == nil {
+			g.writes.Add(1)
+		}
+	}
 }
 
 // noCancel runs statements without their caller's cancellation: once a
 // write is in a shared transaction, interrupting one of its statements
-// could roll back the others' work too.
-type noCancel struct{ tx *sql.Tx }
+// could roll back the others' work too. It also runs them prepared (see
+// stmtCache).
+type noCancel struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
 
 var _ sqlitedb.DBTX = noCancel{}
 
 func (n noCancel) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return n.tx.ExecContext(context.WithoutCancel(ctx), q, args...)
+	ctx = context.WithoutCancel(ctx)
+	if st := n.cache.get(q); st != nil {
+		return n.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return n.tx.ExecContext(ctx, q, args...)
 }
 
 func (n noCancel) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -201,9 +216,88 @@ func (n noCancel) PrepareContext(ctx context.Context, q string) (*sql.Stmt, erro
 }
 
 func (n noCancel) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return n.tx.QueryContext(context.WithoutCancel(ctx), q, args...)
+	ctx = context.WithoutCancel(ctx)
+	if st := n.cache.get(q); st != nil {
+		return n.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return n.tx.QueryContext(ctx, q, args...)
 }
 
 func (n noCancel) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return n.tx.QueryRowContext(context.WithoutCancel(ctx), q, args...)
+	ctx = context.WithoutCancel(ctx)
+	if st := n.cache.get(q); st != nil {
+		return n.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return n.tx.QueryRowContext(ctx, q, args...)
+}
+
+// stmtCache keeps the group writer's statements prepared: SQLite parses and
+// plans a statement each time it is prepared, which costs as much as
+// running the small statements of the queue path. Statements are kept by
+// their text, up to maxCached of them, so the hand-written ones whose text
+// grows with their rows (multi-row inserts, acks) take room only while
+// there is some; past it they run unprepared, as before. A statement is
+// prepared after the commit of the group that first ran it: the writer's
+// one connection is busy with the group's transaction until then.
+type stmtCache struct {
+	w      *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt
+	wanted map[string]bool // seen, to prepare after the commit
+	closed bool
+}
+
+const maxCached = 512
+
+// get returns q prepared on the writer, or nil to run it unprepared (and
+// prepare it later).
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st
+	}
+	if len(c.m)+len(c.wanted) < maxCached {
+		if c.wanted == nil {
+			c.wanted = map[string]bool{}
+		}
+		c.wanted[q] = true
+	}
+	return nil
+}
+
+// prepare prepares the statements seen since the last call; the writer's
+// connection must be free.
+func (c *stmtCache) prepare(ctx context.Context) {
+	c.mu.Lock()
+	wanted := c.wanted
+	c.wanted = nil
+	c.mu.Unlock()
+	for q := range wanted {
+		st, err := c.w.PrepareContext(ctx, q)
+		if err != nil {
+			continue // runs unprepared, which reports its errors
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			_ = st.Close()
+			return
+		}
+		if c.m == nil {
+			c.m = map[string]*sql.Stmt{}
+		}
+		c.m[q] = st
+		c.mu.Unlock()
+	}
+}
+
+// close releases the prepared statements.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		_ = st.Close()
+	}
+	c.m, c.closed = nil, true
 }

@@ -86,7 +86,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	g := &groupWriter{w: w}
+	g := &groupWriter{w: w, stmts: stmtCache{w: w}}
 	s := &Store{Store: sqlstore.New(driver{w: w, r: r, g: g, read: queries{Queries: sqlitedb.New(r), db: r}}), path: path, w: w, r: r, g: g}
 	if err := s.Migrate(ctx, migrationFS, s.migrationTx); err != nil {
 		s.Close()
@@ -97,6 +97,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both handles.
 func (s *Store) Close() error {
+	s.g.stmts.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
