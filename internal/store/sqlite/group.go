@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -36,7 +37,8 @@ type groupWriter struct {
 
 	mu      sync.Mutex
 	pending []*groupCall
-	busy    bool // a leader is running groups
+	busy    bool        // a leader is running groups
+	shared  atomic.Bool // the last group had more than one write
 
 	commits atomic.Int64 // transactions committed on w (all paths)
 	writes  atomic.Int64 // writes (fns) those transactions committed
@@ -102,6 +104,12 @@ func (g *groupWriter) write(ctx context.Context, fn func(sqlstore.Queries) error
 // lead runs one group (c's, whose head c is), then hands the lead to the
 // oldest write queued meanwhile, if any.
 func (g *groupWriter) lead(c *groupCall) error {
+	if g.shared.Load() {
+		// The last group was shared: writers are busy. Let the callers
+		// it released run first, so that those coming straight back
+		// (a sender's next send) join this group rather than the next.
+		runtime.Gosched()
+	}
 	g.mu.Lock()
 	n := min(len(g.pending), maxGroup)
 	group := g.pending[:n:n]
@@ -109,6 +117,7 @@ func (g *groupWriter) lead(c *groupCall) error {
 	g.mu.Unlock()
 
 	g.run(group)
+	g.shared.Store(len(group) > 1)
 
 	g.mu.Lock()
 	for _, m := range group {
