@@ -172,8 +172,6 @@ type eventStack struct {
 	drop func(ctx context.Context) error
 }
 
-var DebugRecv, DebugEmpty, DebugGot atomic.Int64
-
 // ackCounter is the engine's store, counting acknowledged messages, so the
 // scenarios see the end of a run without polling the database (which
 // would compete with the pipeline for the same CPUs and connections).
@@ -197,11 +195,6 @@ func (a *ackCounter) MessageReceive(ctx context.Context, p store.MessageReceiveP
 	if err == nil {
 		a.acked.Add(int64(len(p.AckIDs)))
 	}
-	DebugRecv.Add(1)
-	if len(msgs) == 0 {
-		DebugEmpty.Add(1)
-	}
-	DebugGot.Add(int64(len(msgs)))
 	return msgs, err
 }
 

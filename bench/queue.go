@@ -137,8 +137,6 @@ func (h *harness) strataQueue(ctx context.Context, kind string) []queueResult {
 	} else {
 		drain.Seconds, drain.PerSecond = round(took.Seconds(), 3), round(float64(n)/took.Seconds(), 1)
 		commits(&drain)
-		h.log.Info("DEBUG", "recv", DebugRecv.Load(), "empty", DebugEmpty.Load(), "got", DebugGot.Load())
-		DebugRecv.Store(0); DebugEmpty.Store(0); DebugGot.Store(0)
 		h.log.Info("queue drain", "system", systemStrata, "store", kind, "per_second", int(drain.PerSecond))
 	}
 	if ctx.Err() != nil {
@@ -171,7 +169,6 @@ func (h *harness) strataQueue(ctx context.Context, kind string) []queueResult {
 		steady.Seconds, steady.PerSecond = round(took.Seconds(), 3), round(float64(n)/took.Seconds(), 1)
 		steady.SendPerSecond = round(float64(n)/sendTook.Seconds(), 1)
 		commits(&steady)
-		h.log.Info("DEBUG", "recv", DebugRecv.Load(), "empty", DebugEmpty.Load(), "got", DebugGot.Load())
 		h.log.Info("queue steady", "system", systemStrata, "store", kind, "per_second", int(steady.PerSecond), "send_per_second", int(steady.SendPerSecond))
 	}
 	return []queueResult{drain, steady}

@@ -216,163 +216,174 @@ func (e *Engine) Notify(queue string) {
 	}
 }
 
-// maxPrefetch bounds how many batches one claim takes for each free
-// worker when a backlog waits (see consume).
+// maxPrefetch bounds how many batches per worker may be claimed ahead when
+// a backlog waits (see consume).
 const maxPrefetch = 8
 
 // consume feeds one queue to its consumer function: one claimer (this
-// goroutine) receives messages and hands them, a batch at a time, to
+// goroutine) receives messages and queues them, a batch at a time, for
 // Workers delivery goroutines, which hand back what they delivered. The
 // claimer acknowledges those messages with its next receive, in the same
 // write as the claim: one commit (one round trip on PostgreSQL) acks what
-// every worker finished meanwhile and claims their next batches. It claims
-// only when a worker is free and, unless the last claim came back full,
-// only after seeing on the store's read side that something is visible:
-// claims are writes, and most would find nothing when the queue keeps up
-// with its senders. When nothing is to be claimed, the acks held go alone.
+// every worker finished meanwhile and claims their next batches.
 //
-// When a claim comes back full, a backlog waits, and the next takes up to
-// maxPrefetch batches per free worker, as long as delivering them takes a
-// small part of the visibility timeout; a claimed batch whose turn comes
-// too late is given back unspent instead of being delivered near the end of
-// its claim.
+// The claimer keeps up to target batches claimed ahead of the workers
+// (queued or being delivered) and claims again once half of them are done,
+// so the workers do not wait for a claim while a backlog lasts. target is
+// one batch per worker, doubling up to maxPrefetch per worker while claims
+// come back full and delivering that much takes a small part of the
+// visibility timeout; a batch whose turn comes too late is given back
+// unspent instead of being delivered near the end of its claim. Unless the
+// last claim came back full, the claimer first looks on the store's read
+// side whether anything is visible: claims are writes, and most would find
+// nothing when the queue keeps up with its senders. Acks wait for the next
+// claim at most ackHold; when no claim is due they go alone.
 func (e *Engine) consume(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
 	batch := max(q.BatchSize, 1)
 	vis := q.VisibilityTimeout
 	if vis <= 0 {
 		vis = record.DefaultVisibilityTimeout
 	}
+	ackHold := min(vis/10, 50*time.Millisecond)
 	workers := e.cfg.Workers
-	work := make(chan []record.Message)
-	done := make(chan delivered, workers)
+	work := make(chan claimedBatch, workers*maxPrefetch)
+	done := make(chan delivered, workers*maxPrefetch)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for msgs := range work {
+			for b := range work {
 				var d delivered
-				start := time.Now()
-				e.deliver(ctx, q, msgs, &d.acks)
-				d.took = time.Since(start)
+				if ctx.Err() != nil || time.Since(b.received) > vis/4 {
+					// Stopping, or the claim is running out.
+					e.giveBack(ctx, q.Name, b.msgs)
+					d.late = true
+				} else {
+					start := time.Now()
+					e.deliver(ctx, q, b.msgs, &d.acks)
+					d.took = time.Since(start)
+				}
 				done <- d
 			}
 		})
 	}
 
-	idle := time.NewTimer(0)
-	defer idle.Stop()
-	free := workers
-	var acks acks                  // delivered, not acknowledged yet
-	var claimed [][]record.Message // claimed batches not handed out yet
-	var received time.Time         // when claimed was received
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	outstanding := 0 // batches queued or being delivered
+	var acks acks    // delivered, not acknowledged yet
+	var acksSince time.Time
 	var perBatch time.Duration
 	prefetch := 1
 	backlog := false // the last claim came back full
 	finished := func(d delivered) {
-		free++
+		outstanding--
+		if len(d.acks.ids) > 0 && len(acks.ids) == 0 {
+			acksSince = time.Now()
+		}
 		acks.add(d.acks)
-		perBatch = d.took
+		if d.late {
+			prefetch = 1
+		} else {
+			perBatch = d.took
+		}
 	}
 	for ctx.Err() == nil {
-		// Hand out what is claimed, unless it has waited too long.
-		for free > 0 && len(claimed) > 0 {
-			if time.Since(received) > vis/4 {
-				for _, msgs := range claimed {
-					e.giveBack(ctx, q.Name, msgs)
-				}
-				claimed, prefetch = nil, 1
-				break
-			}
-			work <- claimed[0]
-			claimed = claimed[1:]
-			free--
-		}
-		if free > 0 && len(claimed) == 0 {
+		target := workers * prefetch
+		wait := e.cfg.PollInterval
+		if outstanding <= target/2 {
+			visible := true
 			if !backlog {
-				if wait, ok := e.nothingVisible(ctx, q.Name); ok {
+				if d, nothing := e.nothingVisible(ctx, q.Name); nothing {
+					visible, wait = false, d
+				}
+			}
+			if visible {
+				max := (target - outstanding) * batch
+				msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
+					AckIDs: acks.ids, AckReceipts: acks.receipts})
+				if err != nil {
+					// Neither the acks nor the claim happened (or both
+					// did, if the error came after the commit: acking
+					// again is harmless).
 					e.ack(ctx, q.Name, &acks)
-					e.wait(ctx, wake, done, idle, wait, finished)
-					continue
+					if ctx.Err() == nil {
+						e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
+					}
+					backlog = false
+				} else {
+					acks.reset()
+					backlog = len(msgs) == max
+					if backlog {
+						prefetch = min(prefetch*2, maxPrefetch, prefetchFor(vis, perBatch))
+					} else {
+						prefetch = 1
+					}
+					got, received := len(msgs), time.Now()
+					for len(msgs) > 0 {
+						n := min(batch, len(msgs))
+						work <- claimedBatch{msgs: msgs[:n:n], received: received}
+						outstanding++
+						msgs = msgs[n:]
+					}
+					if backlog {
+						continue
+					}
+					if got == 0 && outstanding == 0 {
+						wait = e.untilNext(ctx, q.Name)
+					}
 				}
-			}
-			max := free * batch * prefetch
-			msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
-				AckIDs: acks.ids, AckReceipts: acks.receipts})
-			if err != nil {
-				// Neither the acks nor the claim happened (or both did,
-				// if the error came after the commit: acking again is
-				// harmless).
-				e.ack(ctx, q.Name, &acks)
-				if ctx.Err() == nil {
-					e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
-				}
-				backlog = false
-				e.wait(ctx, wake, done, idle, e.cfg.PollInterval, finished)
-				continue
-			}
-			acks.reset()
-			backlog = len(msgs) == max
-			if backlog {
-				prefetch = min(prefetch*2, maxPrefetch, prefetchFor(vis, perBatch))
 			} else {
-				prefetch = 1
+				// Nothing to claim: the acks held go alone.
+				e.ack(ctx, q.Name, &acks)
 			}
-			if len(msgs) == 0 {
-				e.wait(ctx, wake, done, idle, e.untilNext(ctx, q.Name), finished)
-				continue
-			}
-			received = time.Now()
-			for len(msgs) > 0 {
-				n := min(batch, len(msgs))
-				claimed = append(claimed, msgs[:n:n])
-				msgs = msgs[n:]
-			}
-			continue
 		}
-		// Every worker is busy: wait for one.
+		if len(acks.ids) > 0 {
+			// Acks wait for the next claim at most ackHold.
+			left := ackHold - time.Since(acksSince)
+			if left <= 0 {
+				e.ack(ctx, q.Name, &acks)
+			} else {
+				wait = min(wait, left)
+			}
+		}
+		timer.Reset(wait)
 		select {
+		case <-ctx.Done():
+		case <-wake:
 		case d := <-done:
 			finished(d)
-		case <-ctx.Done():
+		case <-timer.C:
+			continue
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
 
-	// Stopping: let deliveries in progress end, acknowledge what was
-	// delivered and give back what never was.
+	// Stopping: the workers give back what they have not started; let
+	// deliveries in progress end and acknowledge what was delivered.
 	close(work)
-	for range workers - free {
+	for ; outstanding > 0; outstanding-- {
 		acks.add((<-done).acks)
 	}
 	wg.Wait()
 	e.ack(ctx, q.Name, &acks)
-	for _, msgs := range claimed {
-		e.giveBack(ctx, q.Name, msgs)
-	}
+}
+
+// claimedBatch is one batch of claimed messages, queued for the workers.
+type claimedBatch struct {
+	msgs     []record.Message
+	received time.Time
 }
 
 // delivered is what a delivery worker hands back to the claimer.
 type delivered struct {
 	acks acks
 	took time.Duration
-}
-
-// wait sleeps until d passes, the consumer is woken, a worker finishes
-// (handed to finished) or ctx ends.
-func (e *Engine) wait(ctx context.Context, wake chan struct{}, done chan delivered, t *time.Timer, d time.Duration, finished func(delivered)) {
-	t.Reset(d)
-	select {
-	case <-ctx.Done():
-	case <-wake:
-	case x := <-done:
-		finished(x)
-	case <-t.C:
-		return
-	}
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
+	late bool // given back unspent
 }
 
 // prefetchFor is how many batches may be claimed at once when one batch
