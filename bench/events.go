@@ -186,6 +186,18 @@ func (a *ackCounter) MessageAck(ctx context.Context, queue string, ids []int64, 
 	return n, err
 }
 
+// MessageReceive counts the acks a receive carries (the engine acks a batch
+// with its next receive). The store does not say how many of them matched;
+// in these runs every receipt is fresh, and each run ends by checking the
+// queue empty in the database.
+func (a *ackCounter) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error) {
+	msgs, err := a.Store.MessageReceive(ctx, p)
+	if err == nil {
+		a.acked.Add(int64(len(p.AckIDs)))
+	}
+	return msgs, err
+}
+
 // stackOptions shape one event stack.
 type stackOptions struct {
 	// wrap, when set, wraps the invoker the engine calls (the async

@@ -45,9 +45,16 @@ type queueResult struct {
 	SendPerSecond float64 `json:"send_per_second,omitempty"`
 	TargetPerSec  float64 `json:"target_per_second,omitempty"`
 	Met           *bool   `json:"met,omitempty"`
-	Note          string  `json:"note,omitempty"`
-	Skipped       string  `json:"skipped,omitempty"`
-	Error         string  `json:"error,omitempty"`
+	// CommitsPerMessage is the SQLite writer's commits during the run
+	// divided by its messages; with synchronous=FULL in WAL mode each
+	// commit is one sync of the WAL (checkpoints add their own).
+	CommitsPerMessage float64 `json:"commits_per_message,omitempty"`
+	// WritesPerCommit is how many writes (sends, receives, acks, usage
+	// records, ...) shared each of those commits on average.
+	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
+	Note            string  `json:"note,omitempty"`
+	Skipped         string  `json:"skipped,omitempty"`
+	Error           string  `json:"error,omitempty"`
 }
 
 // Throughput targets of the queue scenario (Strata only).
@@ -115,6 +122,7 @@ func (h *harness) strataQueue(ctx context.Context, kind string) []queueResult {
 	if err := preload(ctx, s.st, n); err != nil {
 		return fail(err)
 	}
+	commits := writerCommits(s.st)
 	start := time.Now()
 	if err := s.eng.Start(ctx); err != nil {
 		return fail(fmt.Errorf("start the events engine: %w", err))
@@ -128,6 +136,7 @@ func (h *harness) strataQueue(ctx context.Context, kind string) []queueResult {
 		drain.Error = fmt.Sprintf("drain: %v", err)
 	} else {
 		drain.Seconds, drain.PerSecond = round(took.Seconds(), 3), round(float64(n)/took.Seconds(), 1)
+		commits(&drain)
 		h.log.Info("queue drain", "system", systemStrata, "store", kind, "per_second", int(drain.PerSecond))
 	}
 	if ctx.Err() != nil {
@@ -144,6 +153,7 @@ func (h *harness) strataQueue(ctx context.Context, kind string) []queueResult {
 		_, err := s.eng.Send(ctx, benchQueue, events.SendParams{Body: body, ContentType: "application/json"})
 		return err
 	}
+	commits = writerCommits(s.st)
 	start = time.Now()
 	sendTook, err := sendAll(ctx, n, h.opts.QueueSenders, send)
 	if err == nil {
@@ -158,9 +168,36 @@ func (h *harness) strataQueue(ctx context.Context, kind string) []queueResult {
 	} else {
 		steady.Seconds, steady.PerSecond = round(took.Seconds(), 3), round(float64(n)/took.Seconds(), 1)
 		steady.SendPerSecond = round(float64(n)/sendTook.Seconds(), 1)
+		commits(&steady)
 		h.log.Info("queue steady", "system", systemStrata, "store", kind, "per_second", int(steady.PerSecond), "send_per_second", int(steady.SendPerSecond))
 	}
 	return []queueResult{drain, steady}
+}
+
+// writerStats is implemented by the SQLite store: its single writer's
+// commits and the writes they carried.
+type writerStats interface {
+	WriterStats() (commits, writes int64)
+}
+
+// writerCommits starts counting the commits of st's writer (SQLite only)
+// and returns what records them, per message, in a result: as fields and
+// at the end of its note.
+func writerCommits(st store.Store) func(r *queueResult) {
+	ws, ok := st.(writerStats)
+	if !ok {
+		return func(*queueResult) {}
+	}
+	c0, w0 := ws.WriterStats()
+	return func(r *queueResult) {
+		c1, w1 := ws.WriterStats()
+		if c1 == c0 || r.Messages == 0 {
+			return
+		}
+		r.CommitsPerMessage = round(float64(c1-c0)/float64(r.Messages), 4)
+		r.WritesPerCommit = round(float64(w1-w0)/float64(c1-c0), 2)
+		r.Note += fmt.Sprintf("; %.3f commits (WAL syncs)/msg, %.1f writes/commit", r.CommitsPerMessage, r.WritesPerCommit)
+	}
 }
 
 // preload stores n messages in benchQueue, in transactions of 500, with the

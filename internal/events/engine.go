@@ -180,18 +180,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 		c := &consumer{q: q, cancel: cancel, done: make(chan struct{})}
 		e.consumers[name] = c
 		wake := e.wakeLocked(name)
-		workers := e.cfg.Workers
-		var cwg sync.WaitGroup
-		for i := 0; i < workers; i++ {
-			cwg.Add(1)
-			e.wg.Add(1)
-			go func() {
-				defer e.wg.Done()
-				defer cwg.Done()
-				e.work(cctx, q, wake)
-			}()
-		}
-		go func() { cwg.Wait(); close(c.done) }()
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer close(c.done)
+			e.consume(cctx, q, wake)
+		}()
 	}
 	return nil
 }
@@ -222,33 +216,254 @@ func (e *Engine) Notify(queue string) {
 	}
 }
 
-// work is one delivery loop of a queue.
-func (e *Engine) work(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
+// maxPrefetch bounds how many batches per worker may be claimed ahead when
+// a backlog waits (see consume).
+const maxPrefetch = 8
+
+// consume feeds one queue to its consumer function: one claimer (this
+// goroutine) receives messages and queues them, a batch at a time, for
+// Workers delivery goroutines, which hand back what they delivered. The
+// claimer acknowledges those messages with its next receive, in the same
+// write as the claim: one commit (one round trip on PostgreSQL) acks what
+// every worker finished meanwhile and claims their next batches.
+//
+// The claimer keeps up to target batches claimed ahead of the workers
+// (queued or being delivered) and claims again once half of them are done,
+// so the workers do not wait for a claim while a backlog lasts. target is
+// one batch per worker, doubling up to maxPrefetch per worker while claims
+// come back full and delivering that much takes a small part of the
+// visibility timeout; a batch whose turn comes too late is given back
+// unspent instead of being delivered near the end of its claim. Unless the
+// last claim came back full, the claimer first looks on the store's read
+// side whether anything is visible: claims are writes, and most would find
+// nothing when the queue keeps up with its senders. Acks wait for the next
+// claim at most ackHold; when no claim is due they go alone.
+func (e *Engine) consume(ctx context.Context, q record.QueueConfig, wake chan struct{}) {
 	batch := max(q.BatchSize, 1)
-	idle := time.NewTimer(0)
-	defer idle.Stop()
-	for ctx.Err() == nil {
-		msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: batch})
-		if err != nil {
-			if ctx.Err() == nil {
-				e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
+	vis := q.VisibilityTimeout
+	if vis <= 0 {
+		vis = record.DefaultVisibilityTimeout
+	}
+	ackHold := min(vis/10, 50*time.Millisecond)
+	workers := e.cfg.Workers
+	work := make(chan claimedBatch, workers*maxPrefetch)
+	done := make(chan delivered, workers*maxPrefetch)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for b := range work {
+				var d delivered
+				if ctx.Err() != nil || time.Since(b.received) > vis/4 {
+					// Stopping, or the claim is running out.
+					e.giveBack(ctx, q.Name, b.msgs)
+					d.late = true
+				} else {
+					start := time.Now()
+					e.deliver(ctx, q, b.msgs, &d.acks)
+					d.took = time.Since(start)
+				}
+				done <- d
 			}
-			e.sleep(ctx, wake, idle, e.cfg.PollInterval)
+		})
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	outstanding := 0 // batches queued or being delivered
+	var acks acks    // delivered, not acknowledged yet
+	var acksSince time.Time
+	var perBatch time.Duration
+	prefetch := 1
+	backlog := false // the last claim came back full
+	finished := func(d delivered) {
+		outstanding--
+		if len(d.acks.ids) > 0 && len(acks.ids) == 0 {
+			acksSince = time.Now()
+		}
+		acks.add(d.acks)
+		if d.late {
+			prefetch = 1
+		} else {
+			perBatch = d.took
+		}
+	}
+	for ctx.Err() == nil {
+		target := workers * prefetch
+		wait := e.cfg.PollInterval
+		if outstanding <= target/2 {
+			visible := true
+			if !backlog {
+				if d, nothing := e.nothingVisible(ctx, q.Name); nothing {
+					visible, wait = false, d
+				}
+			}
+			if visible {
+				max := (target - outstanding) * batch
+				msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
+					AckIDs: acks.ids, AckReceipts: acks.receipts})
+				if err != nil {
+					// Neither the acks nor the claim happened (or both
+					// did, if the error came after the commit: acking
+					// again is harmless).
+					e.ack(ctx, q.Name, &acks)
+					if ctx.Err() == nil {
+						e.cfg.Logger.Warn("receive messages", "queue", q.Name, "err", err)
+					}
+					backlog = false
+				} else {
+					acks.reset()
+					backlog = len(msgs) == max
+					if backlog {
+						prefetch = min(prefetch*2, maxPrefetch, prefetchFor(vis, perBatch))
+					} else {
+						prefetch = 1
+					}
+					got, received := len(msgs), time.Now()
+					for len(msgs) > 0 {
+						n := min(batch, len(msgs))
+						work <- claimedBatch{msgs: msgs[:n:n], received: received}
+						outstanding++
+						msgs = msgs[n:]
+					}
+					if backlog {
+						continue
+					}
+					if got == 0 && outstanding == 0 {
+						wait = e.untilNext(ctx, q.Name)
+					}
+				}
+			} else {
+				// Nothing to claim: the acks held go alone.
+				e.ack(ctx, q.Name, &acks)
+			}
+		}
+		if len(acks.ids) > 0 {
+			// Acks wait for the next claim at most ackHold.
+			left := ackHold - time.Since(acksSince)
+			if left <= 0 {
+				e.ack(ctx, q.Name, &acks)
+			} else {
+				wait = min(wait, left)
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case d := <-done:
+			finished(d)
+		case <-timer.C:
 			continue
 		}
-		if len(msgs) == 0 {
-			e.sleep(ctx, wake, idle, e.untilNext(ctx, q.Name))
-			continue
-		}
-		// Keep other workers busy too when more is waiting.
-		if len(msgs) == batch {
+		if !timer.Stop() {
 			select {
-			case wake <- struct{}{}:
+			case <-timer.C:
 			default:
 			}
 		}
-		e.deliver(ctx, q, msgs)
 	}
+
+	// Stopping: the workers give back what they have not started; let
+	// deliveries in progress end and acknowledge what was delivered.
+	close(work)
+	for ; outstanding > 0; outstanding-- {
+		acks.add((<-done).acks)
+	}
+	wg.Wait()
+	e.ack(ctx, q.Name, &acks)
+}
+
+// claimedBatch is one batch of claimed messages, queued for the workers.
+type claimedBatch struct {
+	msgs     []record.Message
+	received time.Time
+}
+
+// delivered is what a delivery worker hands back to the claimer.
+type delivered struct {
+	acks acks
+	took time.Duration
+	late bool // given back unspent
+}
+
+// prefetchFor is how many batches may be claimed at once when one batch
+// takes perBatch to deliver: together at most a tenth of the visibility
+// timeout.
+func prefetchFor(vis, perBatch time.Duration) int {
+	if perBatch <= 0 {
+		return 1
+	}
+	return int(max(min(vis/10/perBatch, maxPrefetch), 1))
+}
+
+// acks are the messages a worker delivered and has not acknowledged yet.
+type acks struct {
+	ids      []int64
+	receipts []string
+}
+
+func (a *acks) addMessage(m record.Message) {
+	a.ids, a.receipts = append(a.ids, m.ID), append(a.receipts, m.Receipt)
+}
+
+func (a *acks) add(b acks) {
+	a.ids, a.receipts = append(a.ids, b.ids...), append(a.receipts, b.receipts...)
+}
+
+func (a *acks) reset() {
+	a.ids, a.receipts = a.ids[:0], a.receipts[:0]
+}
+
+// settleContext outlives a stop in progress: the work is done, and not
+// recording it would only deliver it again.
+func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
+// ack acknowledges a's messages on their own (when no receive follows to
+// carry them) and empties a.
+func (e *Engine) ack(ctx context.Context, queue string, a *acks) {
+	if len(a.ids) == 0 {
+		return
+	}
+	sctx, cancel := settleContext(ctx)
+	defer cancel()
+	if _, err := e.cfg.Store.MessageAck(sctx, queue, a.ids, a.receipts); err != nil {
+		e.cfg.Logger.Warn("ack messages", "queue", queue, "count", len(a.ids), "err", err)
+	}
+	a.reset()
+}
+
+// giveBack returns claimed messages that were never delivered: visible
+// again at once, their receive not counted.
+func (e *Engine) giveBack(ctx context.Context, queue string, msgs []record.Message) {
+	fails := make([]store.MessageFailParams, len(msgs))
+	for i, m := range msgs {
+		fails[i] = store.MessageFailParams{ID: m.ID, Receipt: m.Receipt, Error: "not delivered: given back unspent", NotAttempted: true}
+	}
+	sctx, cancel := settleContext(ctx)
+	defer cancel()
+	if err := e.cfg.Store.MessageFail(sctx, queue, fails); err != nil {
+		e.cfg.Logger.Warn("give back messages", "queue", queue, "count", len(msgs), "err", err)
+	}
+}
+
+// nothingVisible reports whether queue has no message to claim now and, if
+// so, how long the consumer may sleep (as untilNext). It answers false when
+// it cannot tell.
+func (e *Engine) nothingVisible(ctx context.Context, queue string) (time.Duration, bool) {
+	next, err := e.cfg.Store.QueueNextVisible(ctx, queue)
+	if err != nil {
+		return 0, false
+	}
+	if next.IsZero() {
+		return e.cfg.PollInterval, true
+	}
+	d := next.Sub(e.cfg.Clock.Now())
+	if d <= 0 {
+		return 0, false
+	}
+	return min(max(d, time.Millisecond), e.cfg.PollInterval), true
 }
 
 // untilNext is how long an idle consumer may sleep: until the next delayed
@@ -262,24 +477,10 @@ func (e *Engine) untilNext(ctx context.Context, queue string) time.Duration {
 	return min(max(d, time.Millisecond), e.cfg.PollInterval)
 }
 
-func (e *Engine) sleep(ctx context.Context, wake chan struct{}, t *time.Timer, d time.Duration) {
-	t.Reset(d)
-	select {
-	case <-ctx.Done():
-	case <-wake:
-	case <-t.C:
-		return
-	}
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-}
-
-// deliver invokes the consumer with msgs and settles each message.
-func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []record.Message) {
+// deliver invokes the consumer with msgs and settles each message: failed
+// ones at once, the others added to acks for the worker's next receive to
+// acknowledge.
+func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []record.Message, acks *acks) {
 	trigger := "queue"
 	switch q.Kind {
 	case record.QueueAsync:
@@ -330,8 +531,6 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 		}
 	}
 
-	var ackIDs []int64
-	var ackReceipts []string
 	var fails []store.MessageFailParams
 	for _, m := range msgs {
 		msgErr := ""
@@ -342,8 +541,7 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			msgErr = failed[eventID(m)]
 		}
 		if msgErr == "" {
-			ackIDs = append(ackIDs, m.ID)
-			ackReceipts = append(ackReceipts, m.Receipt)
+			acks.addMessage(m)
 			continue
 		}
 		f := store.MessageFailParams{ID: m.ID, Receipt: m.Receipt, Error: msgErr, Delay: e.retryDelay(q, m.ReceiveCount)}
@@ -354,16 +552,9 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 		}
 		fails = append(fails, f)
 	}
-	// Settle with a context that outlives a stop in progress: the work is
-	// done, and not recording it would only deliver it again.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if len(ackIDs) > 0 {
-		if _, err := e.cfg.Store.MessageAck(sctx, q.Name, ackIDs, ackReceipts); err != nil {
-			e.cfg.Logger.Warn("ack messages", "queue", q.Name, "count", len(ackIDs), "err", err)
-		}
-	}
 	if len(fails) > 0 {
+		sctx, cancel := settleContext(ctx)
+		defer cancel()
 		if err := e.cfg.Store.MessageFail(sctx, q.Name, fails); err != nil {
 			e.cfg.Logger.Warn("fail messages", "queue", q.Name, "count", len(fails), "err", err)
 		}

@@ -359,3 +359,73 @@ func TestScheduleFiresOnceAcrossEngines(t *testing.T) {
 		t.Fatalf("catch-up fire %s %+v", ms[1].Body, ms[1].Attributes)
 	}
 }
+
+// A stopping engine delivers nothing more: the batches it claimed ahead and
+// had not started go back unspent (visible at once, their receive not
+// counted, so max_receives 1 does not drop them), the deliveries in
+// progress are acknowledged, and another engine then delivers the rest,
+// each message once.
+func TestStopGivesBackClaimedAhead(t *testing.T) {
+	q := userQueue("orders", func(q *record.QueueConfig) {
+		q.BatchSize, q.MaxReceives, q.VisibilityTimeout = 10, 1, 10*time.Second
+	})
+	started := make(chan struct{}, 16)
+	release := make(chan struct{})
+	e := setup(t, []record.QueueConfig{q}, nil, func(invoke.Request) (int, string, error) {
+		started <- struct{}{}
+		<-release
+		return 200, "", nil
+	})
+	const total = 300
+	var msgs []store.MessageSendParams
+	for i := range total {
+		msgs = append(msgs, store.MessageSendParams{Queue: "orders", Body: []byte(fmt.Sprint(i)), Attributes: map[string]string{"id": fmt.Sprintf("ev-%d", i)}})
+	}
+	if _, err := e.st.MessageSend(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	e.eng.Notify("orders")
+	<-started // a delivery is in progress (more are claimed behind it)
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.eng.Stop(context.Background()) }()
+	// Deliveries may have started before the stop: let them all end.
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]int{}
+	for _, c := range e.rec.calls() {
+		for i := range total {
+			if strings.Contains(string(c.Wire.Body), fmt.Sprintf(`"id":"ev-%d"`, i)) {
+				first[fmt.Sprint(i)]++
+			}
+		}
+	}
+	s := stats(t, e.st, "orders")
+	if s.InFlight != 0 || s.Delayed != 0 || s.Visible != int64(total-len(first)) {
+		t.Fatalf("after stop: %+v with %d delivered, want the other %d visible", s, len(first), total-len(first))
+	}
+
+	rec := &recorder{seen: make(chan struct{}, 1)}
+	eng := New(Config{Store: e.st, Invoker: rec, PollInterval: 20 * time.Millisecond, Workers: 2})
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Stop(context.Background()) })
+	waitFor(t, "the rest delivered", func() bool { s := stats(t, e.st, "orders"); return s.Visible+s.InFlight+s.Delayed == 0 })
+	for _, c := range rec.calls() {
+		for i := range total {
+			if strings.Contains(string(c.Wire.Body), fmt.Sprintf(`"id":"ev-%d"`, i)) {
+				first[fmt.Sprint(i)]++
+			}
+		}
+	}
+	if len(first) != total {
+		t.Fatalf("%d of %d messages delivered", len(first), total)
+	}
+	for id, n := range first {
+		if n != 1 {
+			t.Fatalf("message %s delivered %d times", id, n)
+		}
+	}
+}

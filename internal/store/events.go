@@ -130,6 +130,13 @@ type MessageReceiveParams struct {
 	Max   int
 	// Visibility overrides the queue's VisibilityTimeout when > 0.
 	Visibility time.Duration
+	// AckIDs and AckReceipts, when set, acknowledge messages of Queue
+	// received earlier, as MessageAck does (stale receipts are ignored),
+	// in the same write as the claim and before it: a consumer's ack of
+	// one batch and its receive of the next share one commit. With Max
+	// 0, only the acks run. On error neither happened, or both.
+	AckIDs      []int64
+	AckReceipts []string
 }
 
 // MessageFailParams returns a received message after a failed delivery.

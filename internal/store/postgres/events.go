@@ -244,15 +244,24 @@ const receiveFIFOSQL = `UPDATE messages m SET receive_count = m.receive_count + 
 		ORDER BY c.visible_at, c.id LIMIT $5 FOR UPDATE SKIP LOCKED)
 	RETURNING ` + messageCols
 
-// MessageReceive is written by hand: a pgx.Batch of the exhausted messages'
-// move and the claim, in one round trip (sqlc's :batch repeats one
-// statement).
+// messageAckSQL is the generated MessageAck's statement, for the batch of a
+// receive that carries acks.
+const messageAckSQL = `DELETE FROM messages m
+	USING unnest($1::bigint[], $2::text[]) AS a(id, receipt)
+	WHERE m.id = a.id AND m.receipt = a.receipt AND m.queue = $3`
+
+// MessageReceive is written by hand: a pgx.Batch of the acks, the exhausted
+// messages' move and the claim, in one round trip and one implicit
+// transaction (sqlc's :batch repeats one statement).
 func (q queries) MessageReceive(ctx context.Context, c sqlstore.MessageClaim) ([]record.Message, error) {
 	stmt := receiveSQL
 	if c.FIFO {
 		stmt = receiveFIFOSQL
 	}
 	b := &pgx.Batch{}
+	if len(c.AckIDs) > 0 {
+		b.Queue(messageAckSQL, c.AckIDs, c.AckReceipts, c.Queue)
+	}
 	if c.MaxReceives > 0 {
 		const pick = ` WHERE id IN (SELECT id FROM messages WHERE queue = $1 AND receive_count > 0 AND visible_at <= $2
 			AND receive_count >= $3 FOR UPDATE SKIP LOCKED)`
@@ -266,6 +275,12 @@ func (q queries) MessageReceive(ctx context.Context, c sqlstore.MessageClaim) ([
 	}
 	b.Queue(stmt, c.Token, c.Until, c.Queue, c.Now, c.Max, c.MaxReceives)
 	br := q.db.(batcher).SendBatch(ctx, b)
+	if len(c.AckIDs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("ack %d messages: %w", len(c.AckIDs), err)
+		}
+	}
 	if c.MaxReceives > 0 {
 		if _, err := br.Exec(); err != nil {
 			br.Close()

@@ -244,11 +244,16 @@ func message(r sqlitedb.Message) (record.Message, error) {
 	return m, err
 }
 
-// MessageReceive runs in the caller's transaction: the exhausted messages
-// leave, then the claim, a partial index (messages_received) making the
+// MessageReceive runs in the caller's transaction: the acks, then the
+// exhausted messages leave, then the claim, a partial index (messages_received) making the
 // first free while none waits.
 func (q queries) MessageReceive(ctx context.Context, c sqlstore.MessageClaim) ([]record.Message, error) {
 	now := micros(c.Now)
+	if len(c.AckIDs) > 0 {
+		if _, err := q.MessageAck(ctx, c.Queue, c.AckIDs, c.AckReceipts); err != nil {
+			return nil, err
+		}
+	}
 	if c.MaxReceives > 0 {
 		if err := q.exhausted(ctx, c.Queue, c.DeadLetter, c.MaxReceives, now); err != nil {
 			return nil, err

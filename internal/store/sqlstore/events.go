@@ -83,8 +83,8 @@ type EventQueries interface {
 	DedupLookup(ctx context.Context, keys []DedupKey) ([]int64, error)
 	// DedupSetMessage records keys' MessageID.
 	DedupSetMessage(ctx context.Context, keys []DedupKey) error
-	// MessageReceive moves or deletes the exhausted messages when
-	// c.MaxReceives > 0, then claims up to c.Max visible messages (the
+	// MessageReceive acks c.AckIDs, moves or deletes the exhausted
+	// messages when c.MaxReceives > 0, then claims up to c.Max visible messages (the
 	// head of each group when c.FIFO) and returns them in any order.
 	MessageReceive(ctx context.Context, c MessageClaim) ([]record.Message, error)
 	// MessageAck deletes the messages of queue whose receipts match.
@@ -135,6 +135,10 @@ type MessageClaim struct {
 	// attempts and source_queue.
 	MaxReceives int
 	DeadLetter  string
+	// AckIDs and AckReceipts (all set) are acknowledged first, as
+	// MessageAck does.
+	AckIDs      []int64
+	AckReceipts []string
 }
 
 // MessageFailBatch is one MessageFail after the rules: every receipt is
@@ -547,8 +551,20 @@ func queueState(ctx context.Context, q Queries, name string) (*record.QueueConfi
 // MaxReceives times whose last receive ran out without ack or fail (the
 // consumer crashed) is moved to the dead-letter queue first instead of
 // being delivered again.
+//
+// Acks passed along (p.AckIDs) are applied first in the same write, so a
+// consumer's ack and its next receive cost one commit.
 func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error) {
+	ackIDs, ackReceipts, err := received(p.AckIDs, p.AckReceipts)
+	if err != nil {
+		return nil, fmt.Errorf("receive from queue %s: %w", p.Queue, err)
+	}
 	if p.Max <= 0 {
+		if len(ackIDs) > 0 {
+			if _, err := s.MessageAck(ctx, p.Queue, ackIDs, ackReceipts); err != nil {
+				return nil, fmt.Errorf("receive from queue %s: %w", p.Queue, err)
+			}
+		}
 		return nil, nil
 	}
 	token, err := ReceiptToken()
@@ -568,7 +584,7 @@ func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams
 		now := s.nowUTC()
 		out, err = q.MessageReceive(ctx, MessageClaim{Queue: p.Queue, Token: token, Now: now,
 			Until: now.Add(vis).Truncate(time.Microsecond), Max: p.Max, FIFO: c.FIFO,
-			MaxReceives: c.MaxReceives, DeadLetter: c.DeadLetter})
+			MaxReceives: c.MaxReceives, DeadLetter: c.DeadLetter, AckIDs: ackIDs, AckReceipts: ackReceipts})
 		return err
 	})
 	if err != nil {
@@ -592,21 +608,15 @@ func ReceiptToken() (string, error) {
 // MessageAck deletes received messages whose receipts still match. An empty
 // receipt (never received) acks nothing.
 func (s *Store) MessageAck(ctx context.Context, queue string, ids []int64, receipts []string) (int, error) {
-	if len(ids) != len(receipts) {
-		return 0, fmt.Errorf("ack on queue %s: %d ids but %d receipts", queue, len(ids), len(receipts))
-	}
-	var keepIDs []int64
-	var keepReceipts []string
-	for i := range ids {
-		if receipts[i] != "" {
-			keepIDs, keepReceipts = append(keepIDs, ids[i]), append(keepReceipts, receipts[i])
-		}
+	keepIDs, keepReceipts, err := received(ids, receipts)
+	if err != nil {
+		return 0, fmt.Errorf("ack on queue %s: %w", queue, err)
 	}
 	if len(keepIDs) == 0 {
 		return 0, nil
 	}
 	var n int64
-	err := s.d.Write(ctx, func(q Queries) error {
+	err = s.d.Write(ctx, func(q Queries) error {
 		var err error
 		n, err = q.MessageAck(ctx, queue, keepIDs, keepReceipts)
 		return err
@@ -615,6 +625,27 @@ func (s *Store) MessageAck(ctx context.Context, queue string, ids []int64, recei
 		return 0, fmt.Errorf("ack %d messages on queue %s: %w", len(keepIDs), queue, err)
 	}
 	return int(n), nil
+}
+
+// received keeps the ids and receipts of messages that were received: an
+// empty receipt (never received) acks nothing.
+func received(ids []int64, receipts []string) ([]int64, []string, error) {
+	if len(ids) != len(receipts) {
+		return nil, nil, fmt.Errorf("%d ids but %d receipts", len(ids), len(receipts))
+	}
+	for _, r := range receipts {
+		if r == "" {
+			var keepIDs []int64
+			var keepReceipts []string
+			for i := range ids {
+				if receipts[i] != "" {
+					keepIDs, keepReceipts = append(keepIDs, ids[i]), append(keepReceipts, receipts[i])
+				}
+			}
+			return keepIDs, keepReceipts, nil
+		}
+	}
+	return ids, receipts, nil
 }
 
 // MessageFail returns received messages: exhausted ones to the dead-letter

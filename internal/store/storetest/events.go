@@ -32,6 +32,7 @@ var eventsTests = []struct {
 	{"EventsDeployMissingTargets", testEventsDeployMissing},
 	{"EventsDeployScheduleKeepsNextFire", testEventsScheduleRedeploy},
 	{"MessageSendReceiveAck", testMessageSendReceiveAck},
+	{"MessageReceiveCarriesAcks", testMessageReceiveCarriesAcks},
 	{"MessageVisibilityExpiryRedelivers", testMessageVisibility},
 	{"MessageDelay", testMessageDelay},
 	{"MessageBatches", testMessageBatches},
@@ -425,6 +426,55 @@ func testMessageSendReceiveAck(t *testing.T, s store.Store) {
 
 	_, err = s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "ghost", Max: 1})
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// A receive that carries acks applies them first, in the same write: the
+// acked messages are gone, stale receipts ack nothing, and in a FIFO queue
+// the message behind an acked head is claimable by that same receive.
+func testMessageReceiveCarriesAcks(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	fakeClock(t, s)
+	fifo := userQueue("f")
+	fifo.FIFO = true
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q"), fifo}})
+	send(t, s, msg("q", "a"), msg("q", "b"), msg("q", "c"))
+
+	got := receive(t, s, "q", 2)
+	require.Len(t, got, 2)
+	next, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "q", Max: 10,
+		AckIDs: []int64{got[0].ID, got[1].ID}, AckReceipts: []string{got[0].Receipt, "stale"}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, bodies(next))
+	left, err := s.MessagePeek(ctx, "q", 0)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b", "c"}, bodies(left), "a acked; b's stale receipt acked nothing")
+
+	// Max 0: only the acks.
+	none, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "q",
+		AckIDs: []int64{got[1].ID, next[0].ID}, AckReceipts: []string{got[1].Receipt, next[0].Receipt}})
+	require.NoError(t, err)
+	require.Empty(t, none)
+	left, err = s.MessagePeek(ctx, "q", 0)
+	require.NoError(t, err)
+	require.Empty(t, left)
+
+	send(t, s, store.MessageSendParams{Queue: "f", GroupID: "g", Body: []byte("1")},
+		store.MessageSendParams{Queue: "f", GroupID: "g", Body: []byte("2")})
+	head := receive(t, s, "f", 10)
+	require.Equal(t, []string{"1"}, bodies(head))
+	next, err = s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "f", Max: 10,
+		AckIDs: []int64{head[0].ID}, AckReceipts: []string{head[0].Receipt}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"2"}, bodies(next), "the ack ran before the claim")
+
+	_, err = s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "f", Max: 1, AckIDs: []int64{1}})
+	require.Error(t, err, "ids and receipts of different lengths")
+	_, err = s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "ghost", Max: 1,
+		AckIDs: []int64{next[0].ID}, AckReceipts: []string{next[0].Receipt}})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	left, err = s.MessagePeek(ctx, "f", 0)
+	require.NoError(t, err)
+	require.Equal(t, []string{"2"}, bodies(left), "a failed receive acked nothing")
 }
 
 func testMessageVisibility(t *testing.T, s store.Store) {
@@ -875,13 +925,17 @@ func ReceiveRace(t *testing.T, stores []store.Store) {
 				mu.Unlock()
 			}
 		})
+		carry := r%2 == 1 // ack with the next receive instead of alone
 		wg.Go(func() {
+			var ackIDs []int64
+			var ackReceipts []string
 			for {
-				got, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "f", Max: 3})
+				got, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "f", Max: 3, AckIDs: ackIDs, AckReceipts: ackReceipts})
 				if err != nil {
 					errs <- err
 					return
 				}
+				ackIDs, ackReceipts = nil, nil
 				if len(got) == 0 {
 					// Empty means every group is in flight elsewhere or done.
 					mu.Lock()
@@ -904,6 +958,10 @@ func ReceiveRace(t *testing.T, stores []store.Store) {
 				ids, receipts := make([]int64, len(got)), make([]string, len(got))
 				for i, m := range got {
 					ids[i], receipts[i] = m.ID, m.Receipt
+				}
+				if carry {
+					ackIDs, ackReceipts = ids, receipts
+					continue
 				}
 				if n, err := s.MessageAck(ctx, "f", ids, receipts); err != nil || n != len(got) {
 					errs <- fmt.Errorf("ack FIFO batch: %d of %d acked, err %v", n, len(got), err)
