@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,12 @@ type Run struct {
 	notify chan struct{}    // activity done, inbox changed, abort
 	follow *record.FlowTask // claimed again before this run ended (engine.mu)
 	pre    *preloaded       // a new execution's state, so load reads nothing
+	// gate (r.mu), when set, is the start of this execution still being
+	// committed: nothing the run does takes effect before it opens
+	// (startDurable). starting is true until then (the renew loop skips
+	// the run).
+	gate     *startGate
+	starting atomic.Bool
 
 	mu        sync.Mutex
 	exec      record.FlowExecution
@@ -127,6 +134,29 @@ func (r *Run) abort() {
 	}
 	r.mu.Unlock()
 	r.wakeUp()
+}
+
+// startDurable waits (r.mu held, released meanwhile) for the commit of
+// the start that created the execution, when the run was launched before
+// it. false: the start did not create it, the run is aborted and must
+// have no effect.
+func (r *Run) startDurable() bool {
+	g := r.gate
+	if g == nil {
+		return true
+	}
+	r.mu.Unlock()
+	<-g.done
+	r.mu.Lock()
+	if !g.ok {
+		r.aborted = true
+		return false
+	}
+	if r.gate == g {
+		r.gate = nil
+		r.starting.Store(false)
+	}
+	return true
 }
 
 // load reads the execution and folds its history.
@@ -699,6 +729,9 @@ func (r *Run) flushLocked(ctx context.Context) error {
 }
 
 func (r *Run) commitLocked(ctx context.Context, c store.FlowCommit) error {
+	if !r.startDurable() {
+		return errAborted
+	}
 	c.ExecutionID, c.Lease, c.FromSeq = r.exec.ID, r.task.Lease, r.durable
 	c.Events = r.hist[r.durable:len(r.hist):len(r.hist)]
 	c.ConsumeInbox, c.Start, c.Send = r.consume, r.starts, r.sends
