@@ -75,7 +75,9 @@ func (r *recorder) QueryContext(_ context.Context, q string, _ ...any) (*sql.Row
 	return nil, errRecorded
 }
 
-func (r *recorder) PrepareContext(context.Context, string) (*sql.Stmt, error) { return nil, errRecorded }
+func (r *recorder) PrepareContext(context.Context, string) (*sql.Stmt, error) {
+	return nil, errRecorded
+}
 
 // QueryRowContext is not recorded: a *sql.Row cannot carry an error from
 // outside database/sql, and no statement of the set reads one row.
