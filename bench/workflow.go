@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/stratahq/strata/internal/build"
@@ -125,6 +126,10 @@ type workflowResult struct {
 	// each is one synced commit), counted by a wrapper around the store the
 	// engine writes through: starts, commits, claims, renewals, sends.
 	LoneTx float64 `json:"lone_tx_per_wf,omitempty"`
+	// LoneCPUms is this process's CPU time (user and system) per lone
+	// workflow: unlike the latency, it hardly moves with other load on
+	// the machine.
+	LoneCPUms float64 `json:"lone_cpu_ms_per_wf,omitempty"`
 	// Activities is how many times the noop activity answered 200 during
 	// the measured runs (Strata: checked to be 3 per workflow).
 	Activities int64  `json:"activities,omitempty"`
@@ -257,7 +262,7 @@ func (h *harness) workflowThroughput(ctx context.Context, s *workflowStack, res 
 	h.log.Info("workflow throughput", "store", s.name, "wf_per_sec", int(res.WfPerSec))
 
 	before = s.calls.ok.Load()
-	txBefore := s.tx.n.Load()
+	txBefore, cpuBefore := s.tx.n.Load(), processCPU()
 	samples := make([]time.Duration, 0, o.WorkflowLone)
 	for i := range o.WorkflowLone {
 		d, err := s.run(ctx, wfThree, "lone-"+strconv.Itoa(i), nil)
@@ -270,10 +275,12 @@ func (h *harness) workflowThroughput(ctx context.Context, s *workflowStack, res 
 		return fmt.Errorf("lone: %w", err)
 	}
 	res.LoneTx = round(float64(s.tx.n.Load()-txBefore)/float64(o.WorkflowLone), 2)
+	res.LoneCPUms = millis((processCPU() - cpuBefore) / time.Duration(o.WorkflowLone))
 	sum := summarize(samples)
 	res.LoneP50ms, res.LoneP99ms = millis(sum.p50), millis(sum.p99)
 	res.Activities = int64(wfThreeSteps) * int64(o.Workflows+o.WorkflowLone)
-	h.log.Info("workflow lone", "store", s.name, "p50_ms", res.LoneP50ms, "p99_ms", res.LoneP99ms, "tx_per_wf", res.LoneTx)
+	h.log.Info("workflow lone", "store", s.name, "p50_ms", res.LoneP50ms, "p99_ms", res.LoneP99ms, "tx_per_wf", res.LoneTx,
+		"cpu_ms_per_wf", res.LoneCPUms)
 	return nil
 }
 
@@ -342,6 +349,15 @@ func stepCurve(hist []record.FlowEvent, steps, blocks int) (size int, curve []fl
 		growth = round(curve[len(curve)-1]/first, 3)
 	}
 	return size, curve, growth, nil
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }
