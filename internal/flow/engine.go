@@ -211,7 +211,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 	ex := sp.Execution
 	ex.Run, ex.Status, ex.HistoryLen = 1, record.FlowRunning, len(sp.Events)
 	gate := &startGate{done: make(chan struct{})}
-	early := storedAsIs(ex) && e.launchNew(task, &preloaded{exec: ex, events: sp.Events, started: gate})
+	early := storedAsIs(ex) && e.launchNew(task, &preloaded{exec: ex, events: sp.Events, started: gate, fresh: p.ID == ""})
 	res, err := e.starts.Do(ctx, *sp)
 	if early {
 		gate.ok = err == nil && res.Created
@@ -290,6 +290,9 @@ type preloaded struct {
 	// started, when set, opens once the start is committed (or failed):
 	// the run was launched before.
 	started *startGate
+	// fresh: the engine chose the id (a new UUIDv7), so no execution
+	// holds it already.
+	fresh bool
 }
 
 // startParams validates a start and builds its first event.

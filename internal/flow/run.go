@@ -159,10 +159,39 @@ func (r *Run) startDurable() bool {
 	return true
 }
 
+// checkIDFree decides, for a run launched with its start, whether its
+// first pass may begin before the start has committed: when the engine
+// chose the id, or the id is not in the store yet. An id that exists (a
+// retried start, a redelivered message starting the same execution) waits
+// for the start's answer, which aborts the run: a duplicate start runs no
+// orchestrator code. The read overlaps the start's commit; if it finds
+// the execution that start just created, the run only waits for what it
+// would have waited for anyway.
+func (r *Run) checkIDFree(ctx context.Context, fresh bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.gate
+	if g == nil || fresh {
+		return
+	}
+	select {
+	case <-g.done:
+		return // the start has answered: startDurable will act on it
+	default:
+	}
+	r.mu.Unlock()
+	_, err := r.e.cfg.Store.FlowGet(ctx, r.task.ExecutionID)
+	r.mu.Lock()
+	if !errors.Is(err, store.ErrNotFound) {
+		r.startDurable()
+	}
+}
+
 // load reads the execution and folds its history.
 func (r *Run) load(ctx context.Context) error {
 	if p := r.pre; p != nil {
 		r.pre = nil
+		r.checkIDFree(ctx, p.fresh)
 		hist := make([]record.FlowEvent, len(p.events))
 		for i, ev := range p.events {
 			ev.Seq = i + 1

@@ -98,3 +98,24 @@ func TestFirstPassWaitsForItsStart(t *testing.T) {
 		})
 	}
 }
+
+// A start of an id that exists (a retry, a redelivered message) runs no
+// orchestrator code: the run launched with it waits for the start's
+// answer, which finds the id taken.
+func TestStartOfAnExistingIDRunsNoPass(t *testing.T) {
+	h := newHarness(t)
+	h.activity("step", echo)
+	h.workflow("once", func(c *tctx, in json.RawMessage) (any, error) { return c.call("step", 1, nil) })
+	h.start("once", "once-1", "null")
+	require.Equal(t, record.FlowCompleted, h.wait("once-1").Status)
+	h.o.mu.Lock()
+	passes := h.o.passes
+	h.o.mu.Unlock()
+
+	_, created, err := h.e.Start(context.Background(), flow.StartParams{Workflow: "once", ID: "once-1"})
+	require.NoError(t, err)
+	require.False(t, created)
+	h.close() // waits for every run of the engine
+	require.Equal(t, passes, h.o.passes, "an orchestrator pass for a start that created nothing")
+	require.Equal(t, 1, h.acts.count("step"))
+}
