@@ -570,8 +570,7 @@ func (e *Engine) launchRun(t record.FlowTask, pre *preloaded, onlyNew bool) bool
 	}
 	r := &Run{e: e, task: t, notify: make(chan struct{}, 1), pre: pre}
 	if pre != nil && pre.started != nil {
-		r.gate = pre.started
-		r.starting.Store(true)
+		r.gate, r.started = pre.started, pre.started
 	}
 	e.runs[t.ExecutionID] = r
 	e.wg.Add(1)
@@ -641,8 +640,8 @@ func (e *Engine) renewLoop() {
 		held := make([]record.FlowTask, 0, len(e.runs))
 		byID := make(map[string]*Run, len(e.runs))
 		for id, r := range e.runs {
-			if r.starting.Load() {
-				continue // its task is not in the store yet
+			if !r.leaseStored() {
+				continue // its start has not committed (or created nothing)
 			}
 			held = append(held, record.FlowTask{ExecutionID: id, Lease: r.task.Lease})
 			byID[id] = r

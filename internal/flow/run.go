@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,10 +35,10 @@ type Run struct {
 	pre    *preloaded       // a new execution's state, so load reads nothing
 	// gate (r.mu), when set, is the start of this execution still being
 	// committed: nothing the run does takes effect before it opens
-	// (startDurable). starting is true until then (the renew loop skips
-	// the run).
-	gate     *startGate
-	starting atomic.Bool
+	// (startDurable). started is that start, for the renew loop, which
+	// renews the lease only once the start has committed it.
+	gate    *startGate
+	started *startGate // set at launch, then read only
 
 	mu        sync.Mutex
 	exec      record.FlowExecution
@@ -154,9 +153,23 @@ func (r *Run) startDurable() bool {
 	}
 	if r.gate == g {
 		r.gate = nil
-		r.starting.Store(false)
 	}
 	return true
+}
+
+// leaseStored reports whether the run's lease is in the store: always,
+// but for a run launched with its start until that start has committed.
+func (r *Run) leaseStored() bool {
+	g := r.started
+	if g == nil {
+		return true
+	}
+	select {
+	case <-g.done:
+		return g.ok
+	default:
+		return false
+	}
 }
 
 // checkIDFree decides, for a run launched with its start, whether its
