@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/stratahq/strata/internal/build"
@@ -121,6 +122,14 @@ type workflowResult struct {
 	LoneP99ms      float64 `json:"lone_p99_ms"`
 	TargetLoneP50  float64 `json:"target_lone_p50_ms,omitempty"`
 	LoneMet        *bool   `json:"lone_met,omitempty"`
+	// LoneTx is the store's write transactions per lone workflow (Strata:
+	// each is one synced commit), counted by a wrapper around the store the
+	// engine writes through: starts, commits, claims, renewals, sends.
+	LoneTx float64 `json:"lone_tx_per_wf,omitempty"`
+	// LoneCPUms is this process's CPU time (user and system) per lone
+	// workflow: unlike the latency, it hardly moves with other load on
+	// the machine.
+	LoneCPUms float64 `json:"lone_cpu_ms_per_wf,omitempty"`
 	// Activities is how many times the noop activity answered 200 during
 	// the measured runs (Strata: checked to be 3 per workflow).
 	Activities int64  `json:"activities,omitempty"`
@@ -253,6 +262,7 @@ func (h *harness) workflowThroughput(ctx context.Context, s *workflowStack, res 
 	h.log.Info("workflow throughput", "store", s.name, "wf_per_sec", int(res.WfPerSec))
 
 	before = s.calls.ok.Load()
+	txBefore, cpuBefore := s.tx.n.Load(), processCPU()
 	samples := make([]time.Duration, 0, o.WorkflowLone)
 	for i := range o.WorkflowLone {
 		d, err := s.run(ctx, wfThree, "lone-"+strconv.Itoa(i), nil)
@@ -264,10 +274,13 @@ func (h *harness) workflowThroughput(ctx context.Context, s *workflowStack, res 
 	if err := s.verify(ctx, "lone", o.WorkflowLone, wfThreeSteps, before); err != nil {
 		return fmt.Errorf("lone: %w", err)
 	}
+	res.LoneTx = round(float64(s.tx.n.Load()-txBefore)/float64(o.WorkflowLone), 2)
+	res.LoneCPUms = millis((processCPU() - cpuBefore) / time.Duration(o.WorkflowLone))
 	sum := summarize(samples)
 	res.LoneP50ms, res.LoneP99ms = millis(sum.p50), millis(sum.p99)
 	res.Activities = int64(wfThreeSteps) * int64(o.Workflows+o.WorkflowLone)
-	h.log.Info("workflow lone", "store", s.name, "p50_ms", res.LoneP50ms, "p99_ms", res.LoneP99ms)
+	h.log.Info("workflow lone", "store", s.name, "p50_ms", res.LoneP50ms, "p99_ms", res.LoneP99ms, "tx_per_wf", res.LoneTx,
+		"cpu_ms_per_wf", res.LoneCPUms)
 	return nil
 }
 
@@ -338,6 +351,15 @@ func stepCurve(hist []record.FlowEvent, steps, blocks int) (size int, curve []fl
 	return size, curve, growth, nil
 }
 
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func millis(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 3) }
 
 // workflowStack is Strata's workflow engine on one store, in this process.
@@ -349,6 +371,7 @@ type workflowStack struct {
 	inv   *invoke.Invoker
 	eng   *flow.Engine
 	calls *countingInvoker
+	tx    *countingFlow
 	drop  func(ctx context.Context) error
 
 	mu      sync.Mutex
@@ -389,6 +412,39 @@ func (c *countingInvoker) Invoke(ctx context.Context, r invoke.Request) (*invoke
 		c.mu.Unlock()
 	}
 	return res, err
+}
+
+// countingFlow counts the write transactions the engine makes: each call
+// of these methods is one transaction (a batch of starts or commits
+// shares one).
+type countingFlow struct {
+	store.Flow
+	n atomic.Int64
+}
+
+func (c *countingFlow) FlowStartBatch(ctx context.Context, ps []store.FlowStartParams, now time.Time) ([]store.FlowStarted, error) {
+	c.n.Add(1)
+	return c.Flow.FlowStartBatch(ctx, ps, now)
+}
+
+func (c *countingFlow) FlowCommitBatch(ctx context.Context, cs []store.FlowCommit, now time.Time) []error {
+	c.n.Add(1)
+	return c.Flow.FlowCommitBatch(ctx, cs, now)
+}
+
+func (c *countingFlow) FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]record.FlowTask, error) {
+	c.n.Add(1)
+	return c.Flow.FlowClaim(ctx, owner, now, leaseFor, limit)
+}
+
+func (c *countingFlow) FlowRenew(ctx context.Context, held []record.FlowTask, until time.Time) ([]string, error) {
+	c.n.Add(1)
+	return c.Flow.FlowRenew(ctx, held, until)
+}
+
+func (c *countingFlow) FlowSend(ctx context.Context, m record.FlowInbox, now time.Time) (int64, error) {
+	c.n.Add(1)
+	return c.Flow.FlowSend(ctx, m, now)
 }
 
 // repeated describes the steps that ran more than once, for errors.
@@ -468,8 +524,9 @@ func (h *harness) openWorkflowStack(ctx context.Context, kind string) (_ *workfl
 		return nil, fmt.Errorf("load the workflow functions: %w", err)
 	}
 	s.calls = &countingInvoker{Invoker: s.inv, function: noopFunction, seen: map[string]bool{}}
+	s.tx = &countingFlow{Flow: s.st}
 	s.eng = flow.New(flow.Config{
-		Store: s.st, Invoker: s.calls, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
+		Store: s.tx, Invoker: s.calls, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			for _, w := range workflows {
 				if w.Name == name {

@@ -35,6 +35,9 @@ type activity struct {
 // so far are committed first: an activity never starts on the strength of
 // something the store could forget.
 func (r *Run) startCall(ctx context.Context, k int) error {
+	if !r.startDurable() {
+		return errAborted
+	}
 	if r.needFlush {
 		if err := r.flushLocked(ctx); err != nil {
 			return err

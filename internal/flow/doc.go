@@ -13,7 +13,9 @@
 // a consumed signal) is committed before the next effect it causes starts
 // (another activity, a child, the close); commits of concurrent runs share
 // transactions (group commit, internal/batch), so a commit's cost is spread over many
-// executions when the store syncs every transaction.
+// executions when the store syncs every transaction. A new execution's
+// first pass runs while its start commits, and its first effect waits for
+// that commit.
 //
 // Isolation rule: an execution belongs to one project and reaches only
 // it. Activities and orchestrators run only functions of that project

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -200,7 +202,21 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 	}
 	now := e.now()
 	sp.Lease, sp.LeaseUntil = e.newLease(), now.Add(e.cfg.LeaseFor)
+	// The new execution runs here at once, from what its start writes: no
+	// need to read it back. Its first orchestrator pass begins while the
+	// start commits; whatever the pass causes (an activity, a commit)
+	// waits for that commit (Run.startDurable), and nothing happens at all
+	// if the start fails or finds the id taken.
+	task := record.FlowTask{ExecutionID: sp.Execution.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1}
+	ex := sp.Execution
+	ex.Run, ex.Status, ex.HistoryLen = 1, record.FlowRunning, len(sp.Events)
+	gate := &startGate{done: make(chan struct{})}
+	early := storedAsIs(ex) && e.launchNew(task, &preloaded{exec: ex, events: sp.Events, started: gate, fresh: p.ID == ""})
 	res, err := e.starts.Do(ctx, *sp)
+	if early {
+		gate.ok = err == nil && res.Created
+		close(gate.done)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
@@ -209,14 +225,29 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 			return nil, false, err
 		}
 	}
-	if res.Created {
-		// The new execution runs here at once, from what was just
-		// written: no need to read it back.
-		ex := *res.Execution
-		e.launch(record.FlowTask{ExecutionID: ex.ID, Lease: sp.Lease, LeaseUntil: sp.LeaseUntil, Attempts: 1},
-			&preloaded{exec: ex, events: sp.Events})
+	if res.Created && !early {
+		e.launch(task, &preloaded{exec: *res.Execution, events: sp.Events})
 	}
 	return res.Execution, res.Created, nil
+}
+
+// startGate tells a run launched with its start (Engine.start) whether
+// that start committed: ok is set before done is closed.
+type startGate struct {
+	done chan struct{}
+	ok   bool
+}
+
+// storedAsIs reports whether the store keeps an execution's text as it
+// is (valid UTF-8 without NUL), so that a run launched before the store
+// answers holds what the store will.
+func storedAsIs(ex record.FlowExecution) bool {
+	for _, s := range []string{ex.ID, ex.Project, ex.Workflow, ex.Function, ex.TraceID, ex.ParentID} {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // sameExecution checks that an existing execution found under a start's
@@ -256,6 +287,12 @@ func (e *Engine) get(ctx context.Context, project, id string) (*record.FlowExecu
 type preloaded struct {
 	exec   record.FlowExecution
 	events []record.FlowEvent
+	// started, when set, opens once the start is committed (or failed):
+	// the run was launched before.
+	started *startGate
+	// fresh: the engine chose the id (a new UUIDv7), so no execution
+	// holds it already.
+	fresh bool
 }
 
 // startParams validates a start and builds its first event.
@@ -508,17 +545,33 @@ func (e *Engine) historyLimit(workflow string) int {
 // execution is still winding down (it just gave the task back, and a
 // signal made it due again) follows that run.
 func (e *Engine) launch(t record.FlowTask, pre *preloaded) {
+	e.launchRun(t, pre, false)
+}
+
+// launchNew launches the run of an execution being started, unless this
+// node runs one under that id already (the start will find the id taken);
+// it reports whether it did.
+func (e *Engine) launchNew(t record.FlowTask, pre *preloaded) bool {
+	return e.launchRun(t, pre, true)
+}
+
+func (e *Engine) launchRun(t record.FlowTask, pre *preloaded, onlyNew bool) bool {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return
+		return false
 	}
 	if old := e.runs[t.ExecutionID]; old != nil {
-		old.follow = &t
+		if !onlyNew {
+			old.follow = &t
+		}
 		e.mu.Unlock()
-		return
+		return false
 	}
 	r := &Run{e: e, task: t, notify: make(chan struct{}, 1), pre: pre}
+	if pre != nil && pre.started != nil {
+		r.gate, r.started = pre.started, pre.started
+	}
 	e.runs[t.ExecutionID] = r
 	e.wg.Add(1)
 	e.mu.Unlock()
@@ -538,6 +591,7 @@ func (e *Engine) launch(t record.FlowTask, pre *preloaded) {
 			e.launch(*next, nil)
 		}
 	}()
+	return true
 }
 
 func (e *Engine) claimLoop() {
@@ -586,6 +640,9 @@ func (e *Engine) renewLoop() {
 		held := make([]record.FlowTask, 0, len(e.runs))
 		byID := make(map[string]*Run, len(e.runs))
 		for id, r := range e.runs {
+			if !r.leaseStored() {
+				continue // its start has not committed (or created nothing)
+			}
 			held = append(held, record.FlowTask{ExecutionID: id, Lease: r.task.Lease})
 			byID[id] = r
 		}

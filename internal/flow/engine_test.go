@@ -185,17 +185,25 @@ type harness struct {
 	refs map[string]flow.WorkflowRef
 	// projects names the project of a function; unlisted ones are "p".
 	projects sync.Map
+	// wrap, when set, wraps the store the engine is given.
+	wrap func(flow.Store) flow.Store
 }
 
 func newHarness(t *testing.T) *harness {
+	h := newHarnessNoOpen(t)
+	h.open()
+	t.Cleanup(h.close)
+	return h
+}
+
+// newHarnessNoOpen is newHarness before its engine starts.
+func newHarnessNoOpen(t *testing.T) *harness {
 	h := &harness{
 		t: t, path: filepath.Join(t.TempDir(), "strata.db"),
 		o:    &orch{wfs: map[string]wf{}},
 		acts: &activities{fns: map[string]func(json.RawMessage, string) (int, string){}, calls: map[string]int{}, throttle: map[string]int{}},
 		refs: map[string]flow.WorkflowRef{},
 	}
-	h.open()
-	t.Cleanup(h.close)
 	return h
 }
 
@@ -203,8 +211,12 @@ func (h *harness) open() {
 	st, err := sqlite.Open(context.Background(), h.path)
 	require.NoError(h.t, err)
 	h.st = st
+	var fst flow.Store = st
+	if h.wrap != nil {
+		fst = h.wrap(st)
+	}
 	h.e = flow.New(flow.Config{
-		Store: st, Invoker: h.acts, Orchestrator: h.o, Hold: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
+		Store: fst, Invoker: h.acts, Orchestrator: h.o, Hold: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
 		LeaseFor: 3 * time.Second, SweepEvery: 50 * time.Millisecond,
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			ref, ok := h.refs[name]

@@ -33,6 +33,12 @@ type Run struct {
 	notify chan struct{}    // activity done, inbox changed, abort
 	follow *record.FlowTask // claimed again before this run ended (engine.mu)
 	pre    *preloaded       // a new execution's state, so load reads nothing
+	// gate (r.mu), when set, is the start of this execution still being
+	// committed: nothing the run does takes effect before it opens
+	// (startDurable). started is that start, for the renew loop, which
+	// renews the lease only once the start has committed it.
+	gate    *startGate
+	started *startGate // set at launch, then read only
 
 	mu        sync.Mutex
 	exec      record.FlowExecution
@@ -129,10 +135,76 @@ func (r *Run) abort() {
 	r.wakeUp()
 }
 
+// startDurable waits (r.mu held, released meanwhile) for the commit of
+// the start that created the execution, when the run was launched before
+// it. false: the start did not create it, the run is aborted and must
+// have no effect.
+func (r *Run) startDurable() bool {
+	g := r.gate
+	if g == nil {
+		return true
+	}
+	r.mu.Unlock()
+	<-g.done
+	r.mu.Lock()
+	if !g.ok {
+		r.aborted = true
+		return false
+	}
+	if r.gate == g {
+		r.gate = nil
+	}
+	return true
+}
+
+// leaseStored reports whether the run's lease is in the store: always,
+// but for a run launched with its start until that start has committed.
+func (r *Run) leaseStored() bool {
+	g := r.started
+	if g == nil {
+		return true
+	}
+	select {
+	case <-g.done:
+		return g.ok
+	default:
+		return false
+	}
+}
+
+// checkIDFree decides, for a run launched with its start, whether its
+// first pass may begin before the start has committed: when the engine
+// chose the id, or the id is not in the store yet. An id that exists (a
+// retried start, a redelivered message starting the same execution) waits
+// for the start's answer, which aborts the run: a duplicate start runs no
+// orchestrator code. The read overlaps the start's commit; if it finds
+// the execution that start just created, the run only waits for what it
+// would have waited for anyway.
+func (r *Run) checkIDFree(ctx context.Context, fresh bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.gate
+	if g == nil || fresh {
+		return
+	}
+	select {
+	case <-g.done:
+		return // the start has answered: startDurable will act on it
+	default:
+	}
+	r.mu.Unlock()
+	_, err := r.e.cfg.Store.FlowGet(ctx, r.task.ExecutionID)
+	r.mu.Lock()
+	if !errors.Is(err, store.ErrNotFound) {
+		r.startDurable()
+	}
+}
+
 // load reads the execution and folds its history.
 func (r *Run) load(ctx context.Context) error {
 	if p := r.pre; p != nil {
 		r.pre = nil
+		r.checkIDFree(ctx, p.fresh)
 		hist := make([]record.FlowEvent, len(p.events))
 		for i, ev := range p.events {
 			ev.Seq = i + 1
@@ -699,6 +771,9 @@ func (r *Run) flushLocked(ctx context.Context) error {
 }
 
 func (r *Run) commitLocked(ctx context.Context, c store.FlowCommit) error {
+	if !r.startDurable() {
+		return errAborted
+	}
 	c.ExecutionID, c.Lease, c.FromSeq = r.exec.ID, r.task.Lease, r.durable
 	c.Events = r.hist[r.durable:len(r.hist):len(r.hist)]
 	c.ConsumeInbox, c.Start, c.Send = r.consume, r.starts, r.sends

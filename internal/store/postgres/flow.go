@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -176,7 +178,7 @@ func (q queries) FlowSweep(ctx context.Context, now time.Time, limit int) (int64
 // one round trip for all of them.
 func (q queries) FlowWrite(ctx context.Context, fn func(sqlstore.FlowWriter) error) error {
 	b := &pgx.Batch{}
-	if err := fn(flowBatch{ctx: ctx, q: pgdb.New(batchQueue{b})}); err != nil {
+	if err := fn(flowBatch{ctx: ctx, q: pgdb.New(batchQueue{b: b})}); err != nil {
 		return err
 	}
 	if b.Len() == 0 {
@@ -190,10 +192,18 @@ func (q queries) FlowWrite(ctx context.Context, fn func(sqlstore.FlowWriter) err
 // batchQueue is a pgdb.DBTX that queues every statement in a batch instead
 // of running it, so that the generated queries serve pipelined writes too.
 // Only Exec has a use: nothing is read back before the batch is sent.
-type batchQueue struct{ b *pgx.Batch }
+// last, when set, is pointed at the statement just queued, for a caller
+// that reads its command tag when the batch runs.
+type batchQueue struct {
+	b    *pgx.Batch
+	last **pgx.QueuedQuery
+}
 
 func (d batchQueue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	d.b.Queue(sql, args...)
+	qq := d.b.Queue(sql, args...)
+	if d.last != nil {
+		*d.last = qq
+	}
 	return pgconn.CommandTag{}, nil
 }
 
@@ -262,3 +272,96 @@ func (w flowBatch) TaskRelease(id string, due, now time.Time, inboxSeen int64) {
 }
 
 func (w flowBatch) TaskExtend(id string, until time.Time) { _ = w.q.FlowTaskExtend(w.ctx, &until, id) }
+
+var _ sqlstore.FlowPipeline = queries{}
+
+// The statements of FlowLockWrite, as FlowTaskLock and FlowState in
+// queries/flow.sql, written here because they are queued in a batch
+// rather than run one by one.
+const (
+	flowLockSQL = `SELECT execution_id FROM flow_tasks WHERE execution_id = ANY($1::text[])
+ORDER BY execution_id COLLATE "C" FOR UPDATE`
+	flowStateSQL = `SELECT t.execution_id, t.lease, e.status, e.run, e.history_len
+FROM flow_tasks t JOIN flow_executions e ON e.id = t.execution_id
+WHERE t.execution_id = ANY($1::text[])`
+)
+
+// FlowLockWrite is a commit in two round trips on one connection instead
+// of five (BEGIN, lock, read, writes, COMMIT): BEGIN, the task locks and
+// the state read after them go in one pipeline, the writes and COMMIT in
+// a second. The read is a statement of its own, after the locks, as in
+// FlowLock: its snapshot holds every write made under them. An error
+// anywhere rolls back (PostgreSQL skips the rest of a failed pipeline,
+// COMMIT included).
+func (q queries) FlowLockWrite(ctx context.Context, ids []string, write func([]sqlstore.FlowState, sqlstore.FlowWriter) error) error {
+	c, err := q.s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection left in a transaction (a rollback that failed) is
+	// closed by the pool, not reused.
+	defer c.Release()
+	conn := c.Conn()
+	rollback := func(err error) error {
+		if conn.PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return err
+	}
+
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	var locked []string
+	b.Queue(flowLockSQL, ids).Query(func(rows pgx.Rows) (err error) {
+		locked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	var states []sqlstore.FlowState
+	b.Queue(flowStateSQL, ids).Query(func(rows pgx.Rows) (err error) {
+		states, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (sqlstore.FlowState, error) {
+			var st sqlstore.FlowState
+			var run, n int32
+			err := row.Scan(&st.ExecutionID, &st.Lease, &st.Status, &run, &n)
+			st.Run, st.HistoryLen = int(run), int(n)
+			return st, err
+		})
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return rollback(fmt.Errorf("lock tasks: %w", err))
+	}
+	// Only what this transaction locked: a task created since the lock
+	// statement (a reopen) is not ours to judge.
+	states = slices.DeleteFunc(states, func(st sqlstore.FlowState) bool { return !slices.Contains(locked, st.ExecutionID) })
+
+	wb := &pgx.Batch{}
+	if err := write(states, flowBatch{ctx: ctx, q: pgdb.New(batchQueue{b: wb})}); err != nil {
+		return rollback(err)
+	}
+	wb.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, wb).Close(); err != nil {
+		return rollback(err)
+	}
+	return nil
+}
+
+// FlowInsertBatch sends the starts in one pipeline without BEGIN: the
+// statements before its Sync run as one implicit transaction, committed
+// when all succeed and rolled back otherwise, in one round trip.
+func (q queries) FlowInsertBatch(ctx context.Context, ns []sqlstore.FlowNew) ([]bool, error) {
+	created := make([]bool, len(ns))
+	b := &pgx.Batch{}
+	var last *pgx.QueuedQuery
+	w := pgdb.New(batchQueue{b: b, last: &last})
+	for i, n := range ns {
+		_, _ = w.FlowStart(ctx, flowStart(n))
+		last.Exec(func(ct pgconn.CommandTag) error {
+			created[i] = ct.RowsAffected() == 1
+			return nil
+		})
+	}
+	if err := q.s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return created, nil
+}

@@ -32,6 +32,7 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 }
 
 func (q queries) FlowLock(ctx context.Context, ids []string) ([]sqlstore.FlowState, error) {
+	q = q.flow()
 	var out []sqlstore.FlowState
 	for start := 0; start < len(ids); start += insertChunk {
 		rows, err := q.Queries.FlowState(ctx, ids[start:min(start+insertChunk, len(ids))])
@@ -52,6 +53,7 @@ func (q queries) FlowLockExecution(ctx context.Context, id string) (*record.Flow
 
 // FlowInsert is three statements: SQLite has no INSERT inside a WITH.
 func (q queries) FlowInsert(ctx context.Context, n sqlstore.FlowNew) (bool, error) {
+	q = q.flow()
 	e := n.Execution
 	c, err := q.Queries.FlowExecInsert(ctx, sqlitedb.FlowExecInsertParams{ID: e.ID, Project: e.Project, Workflow: e.Workflow,
 		Function: e.Function, Input: e.Input, TraceID: e.TraceID, ParentID: e.ParentID, ParentStep: int64(e.ParentStep),
@@ -77,8 +79,7 @@ func (q queries) flowEvents(ctx context.Context, id string, run int, events []re
 		for _, ev := range chunk {
 			args = append(args, id, run, ev.Seq, ev.Type, ev.Step, ev.Name, ev.Data, micros(ev.Time))
 		}
-		if _, err := q.db.ExecContext(ctx, `INSERT INTO flow_history (execution_id, run, seq, type, step, name, data, time) VALUES `+
-			placeholders(len(chunk), flowEventCols), args...); err != nil {
+		if _, err := q.db.ExecContext(ctx, flowEventsSQL(len(chunk)), args...); err != nil {
 			return err
 		}
 	}
@@ -195,7 +196,7 @@ func (q queries) FlowSweep(ctx context.Context, now time.Time, limit int) (int64
 
 // FlowWrite runs each write at once on the transaction.
 func (q queries) FlowWrite(ctx context.Context, fn func(sqlstore.FlowWriter) error) error {
-	w := &flowWriter{ctx: ctx, q: q}
+	w := &flowWriter{ctx: ctx, q: q.flow()}
 	if err := fn(w); err != nil {
 		return err
 	}

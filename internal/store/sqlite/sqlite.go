@@ -87,8 +87,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxIdleConns(n)
 
 	g := &groupWriter{w: w, stmts: stmtCache{w: w}}
-	s := &Store{Store: sqlstore.New(driver{w: w, r: r, g: g, read: queries{Queries: sqlitedb.New(r), db: r}}), path: path, w: w, r: r, g: g}
+	stmts := &flowStmts{}
+	s := &Store{Store: sqlstore.New(driver{w: w, r: r, g: g, read: queries{Queries: sqlitedb.New(r), db: r}, stmts: stmts}), path: path, w: w, r: r, g: g}
 	if err := s.Migrate(ctx, migrationFS, s.migrationTx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
+	}
+	if err := stmts.prepare(ctx, w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
@@ -189,15 +194,16 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // driver is sqlstore.Driver on the two handles: write transactions on the
 // single writer, reads on the read-only pool.
 type driver struct {
-	w, r *sql.DB
-	g    *groupWriter
-	read sqlstore.Queries // built once: Read is on every read path
+	w, r  *sql.DB
+	g     *groupWriter
+	read  sqlstore.Queries // built once: Read is on every read path
+	stmts *flowStmts       // the flow commit's statements, prepared on w (flow_stmts.go); InTx uses them, Write's groups have their own cache (group.go)
 }
 
 var _ sqlstore.Driver = driver{}
 
 func (d driver) InTx(ctx context.Context, fn func(sqlstore.Queries) error) error {
-	err := inTx(ctx, d.w, func(tx *sql.Tx) error { return fn(queries{Queries: sqlitedb.New(tx), db: tx}) })
+	err := inTx(ctx, d.w, func(tx *sql.Tx) error { return fn(queries{Queries: sqlitedb.New(tx), db: tx, stmts: d.stmts}) })
 	if err == nil {
 		d.g.commits.Add(1)
 		d.g.writes.Add(1)
@@ -222,7 +228,8 @@ func (driver) IsForeignKey(err error) bool { return isForeignKey(err) }
 // area files (deploy.go, ...) hold the methods that convert.
 type queries struct {
 	*sqlitedb.Queries
-	db sqlitedb.DBTX
+	db    sqlitedb.DBTX
+	stmts *flowStmts // write transactions only: see queries.flow
 }
 
 var _ sqlstore.Queries = queries{}

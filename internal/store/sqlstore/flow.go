@@ -70,6 +70,20 @@ type FlowQueries interface {
 	FlowWrite(ctx context.Context, fn func(w FlowWriter) error) error
 }
 
+// FlowPipeline is implemented by a backend's read Queries (Driver.Read)
+// when it can run a commit or a batch of starts in fewer round trips than
+// InTx with one statement at a time: PostgreSQL pipelines them. Backends
+// without it (SQLite, in process) take the InTx path; both write the same.
+type FlowPipeline interface {
+	// FlowLockWrite runs, in one transaction, FlowLock of ids and then
+	// write with the states it found; the transaction commits when write
+	// returns nil and the writes succeed, and rolls back otherwise.
+	FlowLockWrite(ctx context.Context, ids []string, write func(locked []FlowState, w FlowWriter) error) error
+	// FlowInsertBatch is FlowInsert of each of ns in one transaction,
+	// failing as a whole; created[i] reports whether ns[i] was created.
+	FlowInsertBatch(ctx context.Context, ns []FlowNew) (created []bool, err error)
+}
+
 // FlowWriter is the statements an operation writes, in order, without
 // reading their results; FlowWrite reports their errors.
 type FlowWriter interface {
@@ -190,41 +204,58 @@ func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time
 	if err != nil {
 		return nil, false, fmt.Errorf("start execution: %w", err)
 	}
-	var exec *record.FlowExecution
-	var created bool
-	// One write and a read of what it left: no transaction around them.
-	err = s.d.Write(ctx, func(q Queries) (err error) {
-		if created, err = q.FlowInsert(ctx, n); err != nil {
-			return err
+	var res store.FlowStarted
+	// One write, and a read only of an execution that existed: no
+	// transaction around them.
+	err = s.d.Write(ctx, func(q Queries) error {
+		created, err := q.FlowInsert(ctx, n)
+		if err != nil {
+			return fmt.Errorf("start execution %s: %w", n.Execution.ID, err)
 		}
-		exec, err = q.FlowGet(ctx, n.Execution.ID)
+		res, err = flowStarted(ctx, q, n, created)
 		return err
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("start execution %s: %w", n.Execution.ID, err)
+		return nil, false, err
 	}
-	return exec, created, nil
+	return res.Execution, res.Created, nil
 }
 
 // FlowStartBatch implements store.Flow: one transaction, failing as a whole.
+// A created execution is returned as written, without reading it back;
+// only an id that existed is read.
 func (s *Store) FlowStartBatch(ctx context.Context, ps []store.FlowStartParams, now time.Time) ([]store.FlowStarted, error) {
 	now = flowTime(now)
+	ns := make([]FlowNew, len(ps))
+	for i, p := range ps {
+		n, err := flowNew(p, now)
+		if err != nil {
+			return nil, fmt.Errorf("start execution: %w", err)
+		}
+		ns[i] = n
+	}
 	out := make([]store.FlowStarted, len(ps))
-	err := s.d.InTx(ctx, func(q Queries) error {
-		for i, p := range ps {
-			n, err := flowNew(p, now)
-			if err != nil {
-				return fmt.Errorf("start execution: %w", err)
+	if pl, ok := s.d.Read().(FlowPipeline); ok {
+		created, err := pl.FlowInsertBatch(ctx, ns)
+		if err != nil {
+			return nil, fmt.Errorf("start %d executions: %w", len(ns), err)
+		}
+		for i, n := range ns {
+			if out[i], err = flowStarted(ctx, s.d.Read(), n, created[i]); err != nil {
+				return nil, err
 			}
+		}
+		return out, nil
+	}
+	err := s.d.InTx(ctx, func(q Queries) error {
+		for i, n := range ns {
 			created, err := q.FlowInsert(ctx, n)
 			if err != nil {
-				return fmt.Errorf("start execution %s: %w", p.Execution.ID, err)
+				return fmt.Errorf("start execution %s: %w", n.Execution.ID, err)
 			}
-			exec, err := q.FlowGet(ctx, p.Execution.ID)
-			if err != nil {
-				return fmt.Errorf("start execution %s: %w", p.Execution.ID, err)
+			if out[i], err = flowStarted(ctx, q, n, created); err != nil {
+				return err
 			}
-			out[i] = store.FlowStarted{Execution: exec, Created: created}
 		}
 		return nil
 	})
@@ -232,6 +263,23 @@ func (s *Store) FlowStartBatch(ctx context.Context, ps []store.FlowStartParams, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// flowStarted is the result of one start: the execution as n created it,
+// or the existing one read through q.
+func flowStarted(ctx context.Context, q Queries, n FlowNew, created bool) (store.FlowStarted, error) {
+	if created {
+		e := n.Execution
+		e.Run, e.Status, e.HistoryLen = 1, record.FlowRunning, len(n.Events)
+		e.Output, e.Error = nil, nil
+		e.CreatedAt, e.UpdatedAt, e.ClosedAt, e.RetainUntil = n.Now, n.Now, time.Time{}, time.Time{}
+		return store.FlowStarted{Execution: &e, Created: true}, nil
+	}
+	exec, err := q.FlowGet(ctx, n.Execution.ID)
+	if err != nil {
+		return store.FlowStarted{}, fmt.Errorf("start execution %s: %w", n.Execution.ID, err)
+	}
+	return store.FlowStarted{Execution: exec}, nil
 }
 
 // FlowCommitBatch applies commits in one transaction: the locks of every
@@ -252,29 +300,35 @@ func (s *Store) FlowCommitBatch(ctx context.Context, commits []store.FlowCommit,
 	}
 	sort.Strings(ids)
 	ids = slices.Compact(ids)
-	err := s.d.InTx(ctx, func(q Queries) error {
-		locked, err := q.FlowLock(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("lock tasks: %w", err)
-		}
+	write := func(locked []FlowState, w FlowWriter) error {
 		state := make(map[string]*FlowState, len(locked))
 		for i := range locked {
 			state[locked[i].ExecutionID] = &locked[i]
 		}
-		return q.FlowWrite(ctx, func(w FlowWriter) error {
-			for i, c := range commits {
-				st := state[c.ExecutionID]
-				if st == nil || st.Status != record.FlowRunning || c.Lease == "" || st.Lease != c.Lease || st.HistoryLen != c.FromSeq {
-					errs[i] = fmt.Errorf("commit execution %s from seq %d: %w", c.ExecutionID, c.FromSeq, store.ErrLeaseLost)
-					continue
-				}
-				if err := flowCommit(w, c, st, now); err != nil {
-					return fmt.Errorf("commit execution %s: %w", c.ExecutionID, err)
-				}
+		for i, c := range commits {
+			st := state[c.ExecutionID]
+			if st == nil || st.Status != record.FlowRunning || c.Lease == "" || st.Lease != c.Lease || st.HistoryLen != c.FromSeq {
+				errs[i] = fmt.Errorf("commit execution %s from seq %d: %w", c.ExecutionID, c.FromSeq, store.ErrLeaseLost)
+				continue
 			}
-			return nil
+			if err := flowCommit(w, c, st, now); err != nil {
+				return fmt.Errorf("commit execution %s: %w", c.ExecutionID, err)
+			}
+		}
+		return nil
+	}
+	var err error
+	if pl, ok := s.d.Read().(FlowPipeline); ok {
+		err = pl.FlowLockWrite(ctx, ids, write)
+	} else {
+		err = s.d.InTx(ctx, func(q Queries) error {
+			locked, err := q.FlowLock(ctx, ids)
+			if err != nil {
+				return fmt.Errorf("lock tasks: %w", err)
+			}
+			return q.FlowWrite(ctx, func(w FlowWriter) error { return write(locked, w) })
 		})
-	})
+	}
 	if err != nil {
 		err = fmt.Errorf("commit %d executions: %w", len(commits), err)
 		for i := range errs {

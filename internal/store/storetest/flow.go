@@ -1018,6 +1018,9 @@ func testFlowStartBatch(t *testing.T, s store.Store) {
 	require.Equal(t, "a", got[0].Execution.ID)
 	require.Equal(t, record.FlowRunning, got[0].Execution.Status)
 	require.Equal(t, 1, got[0].Execution.HistoryLen)
+	for _, g := range got {
+		require.Equal(t, *flowGet(t, s, g.Execution.ID), *g.Execution, "what a start returns is what is stored")
+	}
 	hist, err := s.FlowHistory(ctx, "b", 1, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, hist, 1)
