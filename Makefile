@@ -48,8 +48,8 @@ bench:
 # worse than the baseline by more than the file's noise band fails
 # (docs/benchmarks.md, "bench-check"). CI runs it after make test.
 BENCH_SHORT = -only warm,cold,handle,memory,queue,workflow -duration 3s -warmup 1s \
-	-cold-samples 50 -command-samples 500 -handle-samples 5000 -instances 20 \
-	-queue-messages 5000 -workflows 300 -workflow-lone 100 -workflow-steps 300 -workflow-peers dbos
+	-cold-samples 100 -command-samples 1000 -handle-samples 10000 -instances 200 \
+	-queue-messages 20000 -workflows 500 -workflow-lone 200 -workflow-steps 300 -workflow-peers dbos
 
 # workerd, the warm scenario's second peer, comes from npm.
 bench-deps:

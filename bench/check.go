@@ -58,19 +58,27 @@ type baselineFile struct {
 	Metrics   []checkMetric      `json:"metrics"`
 }
 
-// defaultNoiseBand is what a new baseline states. Short runs on a 2-CPU
-// machine shared with other work move same-run ratios by up to ~25 %
-// between runs (docs/benchmarks.md, "bench-check"); 35 % keeps the check
-// quiet on noise and loud on a real regression (which, on the hot path,
-// is usually 2× rather than 1.3×).
-const defaultNoiseBand = 0.35
+// defaultNoiseBand is what a new baseline states. Back-to-back short runs
+// on the quiet 2-CPU build machine moved same-run ratios by up to 36 %
+// (the warm ratio; most others under 27 %; docs/benchmarks.md,
+// "bench-check"); 40 % keeps the check quiet on that noise and loud on a
+// real regression, which on the hot path is usually 2× rather than 1.3×.
+const defaultNoiseBand = 0.4
 
-// defaultBands are the figures whose noise differs from the rest: memory is
-// steadier, latency ratios of short runs with a few dozen samples and the
-// disk-bound queue figures are noisier.
+// defaultBands are the figures whose noise differs from the rest, from
+// back-to-back short runs on the 2-CPU build machine: memory is steadier;
+// the drain runs (a fraction of a second each), the C command's cold start
+// (tens of microseconds) and the lone workflow ratios (the peer's own p50
+// moved by 2-3x between runs) are noisier.
 var defaultBands = map[string]float64{
-	"memory rss MB/instance":  0.25,
-	"memory heap MB/instance": 0.25,
+	"cold c command p50/cpu-calibration":      0.75,
+	"memory pss MB/instance":                  0.25,
+	"memory heap MB/instance":                 0.25,
+	"queue sqlite drain msg per fsync-time":   0.6,
+	"queue strata/river-tuned postgres drain": 0.6,
+	"queue strata/river postgres drain":       0.6,
+	"workflow lone p50 strata/dbos sqlite":    0.75,
+	"workflow lone p50 strata/dbos postgres":  0.75,
 }
 
 // calibration is the same-run yardstick of the in-process figures.
@@ -146,7 +154,10 @@ func (r *report) checkMetrics() []checkMetric {
 		}
 	}
 	if m := r.Memory; m != nil && m.Error == "" {
-		add("memory rss MB/instance", m.RSSMBPerInstance, false, "MB")
+		// PSS, not RSS: RSS counts the shared snapshot pages once per
+		// instance, and its growth over a few hundred instances depends on
+		// which freed pages the allocator happens to reuse.
+		add("memory pss MB/instance", m.PSSMBPerInstance, false, "MB")
 		add("memory heap MB/instance", m.HeapMBPerInstance, false, "MB")
 	}
 	if c := r.Calibration; c != nil && c.FsyncUS > 0 {
