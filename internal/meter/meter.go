@@ -78,22 +78,7 @@ func (m *Meter) wake() {
 
 // RecordUsage queues one usage record.
 func (m *Meter) RecordUsage(u record.Usage) {
-	m.mu.Lock()
-	for len(m.usage) >= queueSize && !m.stopped {
-		m.room.Wait()
-	}
-	if m.stopped {
-		// After Stop nothing writes any more; as before, a record that
-		// arrives then is not kept.
-		m.mu.Unlock()
-		return
-	}
-	m.usage = append(m.usage, u)
-	full := len(m.usage) == m.maxBatch
-	m.mu.Unlock()
-	if full {
-		m.wake()
-	}
+	enqueue(m, &m.usage, u)
 }
 
 // RecordLog queues one log line.
@@ -101,16 +86,24 @@ func (m *Meter) RecordLog(l record.LogLine) {
 	if m.tap != nil {
 		m.tap(l)
 	}
+	enqueue(m, &m.lines, l)
+}
+
+// enqueue appends v to q (m.usage or m.lines) under m.mu, waiting while q
+// is full, and wakes the writer when q holds a whole batch. After Stop
+// nothing writes any more; as before, a record that arrives then is not
+// kept.
+func enqueue[T any](m *Meter, q *[]T, v T) {
 	m.mu.Lock()
-	for len(m.lines) >= queueSize && !m.stopped {
+	for len(*q) >= queueSize && !m.stopped {
 		m.room.Wait()
 	}
 	if m.stopped {
 		m.mu.Unlock()
 		return
 	}
-	m.lines = append(m.lines, l)
-	full := len(m.lines) == m.maxBatch
+	*q = append(*q, v)
+	full := len(*q) == m.maxBatch
 	m.mu.Unlock()
 	if full {
 		m.wake()
