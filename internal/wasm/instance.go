@@ -320,6 +320,13 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Env) (*wir
 	err := i.watch.run(c, func() error { return i.handle.CallWithStack(c, i.stack) })
 	if err != nil {
 		i.broken = true
+		if pd, ok := ctx.Deadline(); ok && !time.Now().Before(pd) {
+			// The instance's timer can end the call an instant before the
+			// caller's context marks its own deadline; wait for it, so a
+			// caller that asks ctx.Err() after a timeout (the flow engine
+			// telling a step's limit from the function's) sees it set.
+			<-ctx.Done()
+		}
 		if i.stderr.oom && c.Err() == nil {
 			if out.Stderr != nil {
 				_, _ = io.WriteString(out.Stderr, err.Error()+"\n")
