@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/config"
@@ -32,6 +33,8 @@ import (
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Server is one running Strata node.
@@ -65,6 +68,16 @@ type Server struct {
 	adminLn   net.Listener
 	tls       *tls.Config // nil: plain HTTP
 
+	// tracerProvider makes every span the node records (gateway,
+	// invocations, host calls, queues, workflows); New sets a no-op one,
+	// Start replaces it with the configured exporter pipeline unless
+	// WithTracerProvider gave one (tests record spans in memory).
+	tracerProvider    trace.TracerProvider
+	tracerFromOptions bool // WithTracerProvider set it: Start keeps it
+	// metrics is the node's Prometheus registry: components register
+	// their collectors here and /metrics serves it.
+	metrics *prometheus.Registry
+
 	loaded   chan struct{} // closed when load is done
 	stopping chan struct{} // closed when Stop begins: streaming answers end
 	cancel   context.CancelCauseFunc
@@ -80,12 +93,19 @@ type Option func(*Server)
 // (strata dev prints them).
 func WithLogTap(fn func(record.LogLine)) Option { return func(s *Server) { s.logTap = fn } }
 
+// WithTracerProvider records the node's spans with tp instead of the
+// provider built from the configuration.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(s *Server) { s.tracerProvider, s.tracerFromOptions = tp, true }
+}
+
 // New validates cfg and returns a server that is not started.
 func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{}), stopping: make(chan struct{})}
+	s := &Server{cfg: cfg, log: logger, loaded: make(chan struct{}), stopping: make(chan struct{}),
+		tracerProvider: noop.NewTracerProvider(), metrics: prometheus.NewRegistry()}
 	for _, o := range opts {
 		o(s)
 	}
