@@ -6,14 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -52,6 +57,11 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// Workers is how many deliveries of one queue run at once. Default 4.
 	Workers int
+	// Tracer records a consumer span per delivery (each retry its own,
+	// with its attempt number), a child of the span that sent the message
+	// (its CloudEvents traceparent), and a span per schedule fire; nil
+	// records none.
+	Tracer *trace.Tracer
 }
 
 // Engine feeds queues to their consumer functions and fires schedules.
@@ -495,6 +505,19 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 	var failed map[string]string // event id → error; nil map with errAll means all failed
 	var errAll error
 	var notAttempted bool
+	var span oteltrace.Span
+	if e.cfg.Tracer != nil {
+		ctx, span = e.deliverySpan(ctx, q, msgs, trigger)
+		defer func() {
+			switch {
+			case errAll != nil:
+				trace.FailErr(span, errAll)
+			case len(failed) > 0:
+				trace.Fail(span, strconv.Itoa(len(failed))+" of the batch's messages failed")
+			}
+			span.End()
+		}()
+	}
 	if q.BatchSize > 1 {
 		req, err := batchRequest(q.Name, msgs)
 		if err != nil {
@@ -571,6 +594,37 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			}
 		}
 	}
+}
+
+// SpanDeliver names the span of one delivery of a message (or a batch)
+// to its consumer.
+const SpanDeliver = "queue deliver"
+
+// deliverySpan starts the consumer span of a delivery. A single message's
+// span continues the trace of the span that sent it (the message's
+// traceparent) and carries its attempt number, so each retry is its own
+// span in the sender's trace; a batch's span starts a trace of its own,
+// linked to each message's.
+func (e *Engine) deliverySpan(ctx context.Context, q record.QueueConfig, msgs []record.Message, trigger string) (context.Context, oteltrace.Span) {
+	attrs := []attribute.KeyValue{
+		trace.KeyProject.String(q.Project), trace.KeyFunction.String(q.Consumer),
+		trace.KeyQueue.String(q.Name), trace.KeyTrigger.String(trigger),
+	}
+	opts := []oteltrace.SpanStartOption{oteltrace.WithSpanKind(oteltrace.SpanKindConsumer)}
+	if len(msgs) == 1 {
+		m := msgs[0]
+		ctx = trace.WithParentHeader(ctx, m.Attributes["traceparent"])
+		attrs = append(attrs, trace.KeyEventID.String(eventID(m)), trace.KeyAttempt.Int(m.ReceiveCount))
+	} else {
+		attrs = append(attrs, trace.KeyBatchSize.Int(len(msgs)))
+		for _, m := range msgs {
+			if sc, ok := trace.SpanContextOf(m.Attributes["traceparent"]); ok {
+				opts = append(opts, oteltrace.WithLinks(oteltrace.Link{SpanContext: sc}))
+			}
+		}
+	}
+	opts = append(opts, oteltrace.WithAttributes(attrs...))
+	return e.cfg.Tracer.Start(ctx, SpanDeliver, opts...)
 }
 
 // answerError describes a failed delivery from the function's answer: its

@@ -6,9 +6,12 @@ import (
 	"strconv"
 	"time"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/schedule"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 )
 
 // TypeSchedule is the CloudEvents type of a scheduled fire.
@@ -72,6 +75,9 @@ func (e *Engine) FireDue(ctx context.Context) (time.Time, error) {
 	return earliest, nil
 }
 
+// SpanScheduleFire names the span of a schedule firing.
+const SpanScheduleFire = "schedule fire"
+
 func (e *Engine) fire(ctx context.Context, s record.Schedule, now time.Time) (time.Time, error) {
 	sched, err := schedule.Parse(s.Spec, s.Timezone)
 	if err != nil {
@@ -85,6 +91,16 @@ func (e *Engine) fire(ctx context.Context, s record.Schedule, now time.Time) (ti
 	}
 	msg := scheduleMessage(s, due, skipped)
 	queue := msg.Queue
+	if e.cfg.Tracer != nil {
+		// A fire starts a trace: the invocation it causes joins it
+		// through the message's traceparent.
+		var span oteltrace.Span
+		ctx, span = e.cfg.Tracer.Start(ctx, SpanScheduleFire, oteltrace.WithSpanKind(oteltrace.SpanKindProducer),
+			oteltrace.WithAttributes(trace.KeyProject.String(s.Project), trace.KeyFunction.String(s.Function),
+				trace.KeySchedule.String(s.Name), trace.KeyQueue.String(queue)))
+		defer span.End()
+		msg.Attributes["traceparent"] = trace.Header(ctx)
+	}
 	// The dedup id makes a second enqueue of the same fire a no-op even
 	// if a compare-and-set were ever retried.
 	msg.DedupID = "schedule:" + s.Name + ":" + strconv.FormatInt(due.UnixMilli(), 10)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -67,6 +68,7 @@ func orDefault(s, def string) string {
 
 // Send stores a message durably in a queue and wakes its consumer.
 func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*apitype.SendResult, error) {
+	p.TraceParent = trace.HeaderOr(ctx, p.TraceParent)
 	m, id, err := p.message(queue, "/queues/"+queue)
 	if err != nil {
 		return nil, err
@@ -82,6 +84,7 @@ func (e *Engine) Send(ctx context.Context, queue string, p SendParams) (*apitype
 // Publish stores one copy of an event for every subscriber of a topic and
 // wakes their consumers. It returns how many subscribers got it.
 func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*apitype.SendResult, int, error) {
+	p.TraceParent = trace.HeaderOr(ctx, p.TraceParent)
 	m, id, err := p.message("", "/topics/"+topic)
 	if err != nil {
 		return nil, 0, err
@@ -107,6 +110,9 @@ func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Req
 		return nil, fmt.Errorf("%w: async request of %d bytes", ErrTooLarge, len(req.Body))
 	}
 	queue := AsyncQueue(function)
+	// The span in ctx (the gateway's request span) is the parent the
+	// invocation joins when it runs; the caller's header is the fallback.
+	traceParent = trace.HeaderOr(ctx, traceParent)
 	id := newEventID()
 	attrs := map[string]string{
 		"id": id, "type": "strata.invoke", "source": "/functions/" + function,

@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -79,6 +82,11 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	}
 	var res *invoke.Result
 	var err error
+	var span oteltrace.Span
+	if r.e.cfg.Tracer != nil {
+		ctx, span = r.stepSpan(ctx, k, fn, attempt)
+		defer span.End()
+	}
 	if r.e.cfg.ProjectOf(fn) == r.exec.Project {
 		res, err = r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req,
 			Workflow: &activity{r: r, step: k, attempt: attempt}})
@@ -93,6 +101,9 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 		// The step's own limit, not the function's, cut the attempt.
 		ferr.Message = fmt.Sprintf("activity %s did not finish within the step's start-to-close timeout of %s",
 			fn, time.Duration(to.StartToCloseMS)*time.Millisecond)
+	}
+	if span != nil && ferr != nil {
+		trace.Fail(span, ferr.Message)
 	}
 	r.callDone(k, attempt, out, ferr, free)
 }

@@ -88,6 +88,9 @@ type Config struct {
 	// in memory; longer waits release the task and end the pass (default
 	// 2 s).
 	Hold time.Duration
+	// Tracer records the executions' spans (start, runs, steps, timers,
+	// signals); nil records none.
+	Tracer *trace.Tracer
 }
 
 // Engine runs executions: it starts them, claims their tasks, drives
@@ -196,7 +199,7 @@ func (e *Engine) Start(ctx context.Context, p StartParams) (*record.FlowExecutio
 }
 
 func (e *Engine) start(ctx context.Context, p StartParams, parent string, parentStep int) (*record.FlowExecution, bool, error) {
-	sp, err := e.startParams(p, parent, parentStep)
+	sp, err := e.startParams(ctx, p, parent, parentStep)
 	if err != nil {
 		return nil, false, err
 	}
@@ -296,7 +299,7 @@ type preloaded struct {
 }
 
 // startParams validates a start and builds its first event.
-func (e *Engine) startParams(p StartParams, parent string, parentStep int) (*store.FlowStartParams, error) {
+func (e *Engine) startParams(ctx context.Context, p StartParams, parent string, parentStep int) (*store.FlowStartParams, error) {
 	ref, ok := e.cfg.Workflows(p.Workflow)
 	if !ok || (p.Project != "" && ref.Project != p.Project) {
 		return nil, fmt.Errorf("%w: %q (no active function declares it under workflows: in strata.yaml)", ErrUnknownWorkflow, p.Workflow)
@@ -322,9 +325,13 @@ func (e *Engine) startParams(p StartParams, parent string, parentStep int) (*sto
 	if !json.Valid(input) {
 		return nil, fmt.Errorf("%w: input is not valid JSON", ErrBadInput)
 	}
-	trace := trace.New(p.TraceParent)
+	starter := e.startSpan(ctx, trace.HeaderOr(ctx, p.TraceParent), p, ref.Project, id)
+	trace := trace.New(starter)
+	if trace.ParentID == "" {
+		starter = "" // malformed or absent: the execution starts its trace
+	}
 	now := e.now()
-	data, _ := json.Marshal(startedData{Input: input, TraceID: trace.TraceID, Parent: parent, ParentStep: parentStep})
+	data, _ := json.Marshal(startedData{Input: input, TraceID: trace.TraceID, Parent: parent, ParentStep: parentStep, TraceParent: starter})
 	return &store.FlowStartParams{
 		Execution: record.FlowExecution{
 			ID: id, Project: ref.Project, Workflow: p.Workflow, Function: ref.Function,
@@ -386,9 +393,11 @@ func (e *Engine) Signal(ctx context.Context, project, id, name string, value []b
 	if !json.Valid(value) {
 		return fmt.Errorf("%w: signal value is not valid JSON", ErrBadInput)
 	}
-	if _, err := e.get(ctx, project, id); err != nil {
+	ex, err := e.get(ctx, project, id)
+	if err != nil {
 		return err
 	}
+	e.signalSpan(ctx, ex.Project, id, name)
 	return e.send(ctx, record.FlowInbox{ExecutionID: id, Kind: record.InboxSignal, Name: name, Data: value})
 }
 

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -29,6 +32,17 @@ func (e *Engine) execute(r *Run) {
 		return
 	}
 	defer r.abortCalls()
+	if e.cfg.Tracer != nil {
+		var span oteltrace.Span
+		ctx, span = e.runSpan(ctx, r)
+		r.runSC = span.SpanContext()
+		defer func() {
+			if f := r.failure; f != nil {
+				trace.Fail(span, f.Message)
+			}
+			span.End()
+		}()
+	}
 	crashes := 0
 	for {
 		r.mu.Lock()
@@ -134,7 +148,7 @@ func (e *Engine) finishLocked(ctx context.Context, r *Run, out Outcome) bool {
 		}
 		r.appendEvent(record.FlowEvent{Type: EvContinued, Data: mustJSON(map[string]json.RawMessage{"input": input})})
 		now := e.now()
-		data := mustJSON(startedData{Input: input, TraceID: r.exec.TraceID, Parent: r.exec.ParentID, ParentStep: r.exec.ParentStep, Continued: true})
+		data := mustJSON(startedData{Input: input, TraceID: r.exec.TraceID, Parent: r.exec.ParentID, ParentStep: r.exec.ParentStep, Continued: true, TraceParent: r.starter})
 		first := record.FlowEvent{Seq: 1, Type: EvStarted, Name: r.exec.Workflow, Data: data, Time: now}
 		if err := r.commitLocked(ctx, store.FlowCommit{NewRun: &store.FlowNewRun{Input: input, Events: []record.FlowEvent{first}}}); err != nil {
 			return false

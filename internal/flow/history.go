@@ -47,6 +47,10 @@ type startedData struct {
 	ParentStep int             `json:"parent_step,omitempty"`
 	Restarted  bool            `json:"restarted,omitempty"`
 	Continued  bool            `json:"continued,omitempty"`
+	// TraceParent is the execution's start span (or, with tracing off,
+	// its starter's traceparent): the parent of every span of the
+	// execution, after restarts too.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 type restartData struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
@@ -59,6 +60,12 @@ type Run struct {
 	aborted   bool
 	failure   *wire.FlowError // the run must fail with this (non-determinism, limits)
 	limit     int
+
+	// starter is the traceparent of the execution's start (its started
+	// event), runSC the span of this node's drive of it (zero when not
+	// tracing): set by execute before any pass, read only afterwards.
+	starter string
+	runSC   oteltrace.SpanContext
 
 	// Per pass.
 	step      int
@@ -290,6 +297,8 @@ func (r *Run) apply(i int, ev record.FlowEvent) {
 			_ = json.Unmarshal(ev.Data, &w)
 			r.results[ev.Step] = &wire.FlowResult{Step: ev.Step, Output: w.Value}
 		}
+	case EvStarted:
+		r.starter = starterOf(ev)
 	case EvCallRetrying:
 		_ = json.Unmarshal(ev.Data, &d)
 		if cs := r.calls[ev.Step]; cs != nil {
@@ -413,7 +422,9 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
 				Message: fmt.Sprintf("child id %q is taken by %s; choose another id", id, taken)}}
 		}
-		sp, err := r.e.startParams(StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent(), Project: r.exec.Project}, r.exec.ID, k)
+		// ctx holds the orchestrator invocation's span: the child's
+		// start is its child.
+		sp, err := r.e.startParams(ctx, StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent(), Project: r.exec.Project}, r.exec.ID, k)
 		if err != nil {
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: err.Error()}}
 		}
@@ -576,6 +587,7 @@ func (r *Run) await(ctx context.Context, c *host.Call, steps []int) *wire.FlowRe
 				}
 			case EvTimerStarted:
 				if !w.FireAt.After(now) {
+					r.recordWait(SpanTimer, k, ev.Time, "")
 					r.appendEvent(record.FlowEvent{Type: EvTimerFired, Step: k})
 					progressed = true
 				} else {
@@ -583,6 +595,7 @@ func (r *Run) await(ctx context.Context, c *host.Call, steps []int) *wire.FlowRe
 				}
 			case EvSignalWaiting:
 				if m, ok := r.take(record.InboxSignal, ev.Name); ok {
+					r.recordWait(SpanSignal, k, ev.Time, ev.Name)
 					r.appendEvent(record.FlowEvent{Type: EvSignalReceived, Step: k, Name: ev.Name, Data: mustJSON(waitData{Value: orNull(m.Data)})})
 					progressed = true
 				} else if w.TimeoutAt != nil && !w.TimeoutAt.After(now) {

@@ -18,6 +18,7 @@ import (
 	"time"
 	"unsafe"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/stratahq/strata/internal/apitype"
@@ -25,6 +26,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -83,6 +85,10 @@ type Config struct {
 	Logger     *slog.Logger
 	MaxBody    int64  // request body cap; default DefaultMaxBody
 	Version    string // reported by the health endpoint
+	// Tracer records a server span per routed request, named for its
+	// route's pattern ("GET /users/{id}"), continuing the request's
+	// traceparent; nil records none.
+	Tracer *trace.Tracer
 }
 
 // Gateway is the HTTP handler in front of all functions.
@@ -122,6 +128,21 @@ func (g *Gateway) stillLoading() ([]string, bool) {
 type routerBox struct {
 	r      Router
 	limits map[string]*rate.Limiter // route key → its limiter, for routes with a rate limit
+	// spanNames caches each route's span name ("GET /users/{id}") by the
+	// route the router returns, whose address is stable for the table's
+	// life: a request's span costs no string building.
+	spanNames sync.Map // *record.Route → string
+}
+
+// spanName is rt's span name: its method and pattern, never the request's
+// path (ids in paths would make every name distinct).
+func (b *routerBox) spanName(rt *record.Route) string {
+	if n, ok := b.spanNames.Load(rt); ok {
+		return n.(string)
+	}
+	n := rt.Method + " " + rt.Path
+	b.spanNames.Store(rt, n)
+	return n
 }
 
 // limit is rt's rate limiter, nil when it has none.
@@ -200,6 +221,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if g.cfg.Tracer != nil {
+		sw := &spanWriter{ResponseWriter: w}
+		ctx := trace.WithParentHeader(r.Context(), r.Header.Get(HeaderTraceparent))
+		ctx, span := g.cfg.Tracer.Start(ctx, box.spanName(rt), oteltrace.WithSpanKind(oteltrace.SpanKindServer),
+			oteltrace.WithAttributes(trace.KeyMethod.String(rt.Method), trace.KeyRoute.String(rt.Path),
+				trace.KeyProject.String(rt.Project), trace.KeyFunction.String(orDefault(rt.Function, rt.Workflow))))
+		defer sw.end(span)
+		w, r = sw, r.WithContext(ctx)
+	}
 	if rt.Workflow != "" {
 		g.startWorkflow(w, r, rt)
 		return
@@ -209,6 +239,51 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.invoke(w, r, rt.Function, params, "http")
+}
+
+// spanWriter notes the status a traced request is answered with, for its
+// span.
+type spanWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *spanWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *spanWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *spanWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// end sets the answer's status on span (an error from 500 up, as the
+// HTTP conventions have it for servers) and ends it.
+func (w *spanWriter) end(span oteltrace.Span) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	span.SetAttributes(trace.KeyHTTP.Int(status))
+	if status >= 500 {
+		trace.Fail(span, http.StatusText(status))
+	}
+	span.End()
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // invokeAsync stores the request for the function's async queue and

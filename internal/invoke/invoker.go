@@ -13,6 +13,8 @@ import (
 	"time"
 	"unsafe"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/meter"
@@ -58,6 +60,11 @@ type Config struct {
 	// limits PoolLimits derives from this Config.
 	MemoryBudgetMB int64
 	LogTap         func(record.LogLine) // optional: sees every guest log line
+	// Tracer records a span per invocation (named for the function, a
+	// child of the span in the caller's context or of the request's
+	// traceparent); nil records none, and the invocation's trace context
+	// is then minted by internal/trace alone.
+	Tracer *trace.Tracer
 }
 
 // projectMemoryMB is the part of the memory budget one project may hold:
@@ -162,13 +169,33 @@ type invocation struct {
 	budget, dropped int
 	id              [36]byte
 	traceparent     [trace.HeaderLen]byte
+	parent          [16]byte
+	span            oteltrace.Span // nil when tracing is off
 }
 
-func newInvocation(traceParent string) *invocation {
+// newInvocation starts an invocation: its id, and its trace context.
+// With a tracer, the context is its span's, so the span id on its log
+// lines, its usage record and the traceparent returned to the caller is
+// the span's (see RATIONALE.md); ctx then carries the span to the pool
+// (cold start) and the host calls. Without one, it is minted as before,
+// with no allocation beyond the invocation.
+func (iv *Invoker) newInvocation(ctx context.Context, r *Request) (context.Context, *invocation) {
 	inv := &invocation{}
 	inv.res.InvocationID = newInvocationID(&inv.id)
-	inv.res.Trace, inv.res.TraceHeader = trace.NewIn(&inv.traceparent, traceParent)
-	return inv
+	t := iv.cfg.Tracer
+	if t == nil {
+		inv.res.Trace, inv.res.TraceHeader = trace.NewIn(&inv.traceparent, r.TraceParent)
+		return ctx, inv
+	}
+	ctx = trace.WithParentHeader(ctx, r.TraceParent)
+	parent := oteltrace.SpanContextFromContext(ctx)
+	ctx, inv.span = t.Start(ctx, r.Function, oteltrace.WithAttributes(
+		trace.KeyFunction.String(r.Function),
+		trace.KeyInvocationID.String(inv.res.InvocationID),
+		trace.KeyTrigger.String(r.Trigger),
+	))
+	inv.res.Trace, inv.res.TraceHeader = trace.FromSpan(&inv.traceparent, &inv.parent, inv.span.SpanContext(), parent)
+	return ctx, inv
 }
 
 // Invoke runs one invocation on the function's active version. The error,
@@ -178,7 +205,18 @@ func newInvocation(traceParent string) *invocation {
 // Result is returned in every case where an invocation id was assigned,
 // so callers can report it.
 func (iv *Invoker) Invoke(ctx context.Context, r Request) (*Result, error) {
-	inv := newInvocation(r.TraceParent)
+	ctx, inv := iv.newInvocation(ctx, &r)
+	if inv.span != nil {
+		defer func() { inv.span.End() }()
+	}
+	res, err := iv.invoke(ctx, r, inv)
+	if err != nil && inv.span != nil {
+		trace.FailErr(inv.span, err)
+	}
+	return res, err
+}
+
+func (iv *Invoker) invoke(ctx context.Context, r Request, inv *invocation) (*Result, error) {
 	res := &inv.res
 	for attempt := 0; ; attempt++ {
 		d, loadingVersion, loading := iv.cfg.Registry.Lookup(r.Function)
@@ -312,6 +350,19 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		}
 	}
 	iv.meter.RecordUsage(u)
+	if inv.span != nil && inv.span.IsRecording() {
+		inv.span.SetAttributes(
+			trace.KeyProject.String(d.Project),
+			trace.KeyVersion.Int(v.Number),
+			trace.KeyColdStart.Bool(cold),
+			trace.KeyMemoryMB.Int64(int64(v.Config.MemoryMB)),
+			trace.KeyOutcome.String(string(u.Outcome)),
+			trace.KeyBilledMS.Int64(u.BilledMS),
+		)
+		if resp != nil {
+			inv.span.SetAttributes(trace.KeyStatus.Int(resp.Status))
+		}
+	}
 	return err
 }
 

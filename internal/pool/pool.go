@@ -30,7 +30,10 @@ import (
 	"sync"
 	"time"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -82,6 +85,9 @@ type Config struct {
 	// Project is the project the function belongs to: its pools share
 	// one project's part of the Budget.
 	Project string
+	// Tracer records a "cold start" span, a child of the invocation's,
+	// for each instance created on the request path; nil records none.
+	Tracer *trace.Tracer
 }
 
 // DefaultWarmWait is the default Config.WarmWait: about half a Go guest's
@@ -279,7 +285,7 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (res
 		return resp, true, err
 	}
 	if inst == nil {
-		inst, err = p.instantiate(ctx, true)
+		inst, err = p.coldStart(ctx)
 		if err != nil {
 			p.release(nil)
 			return nil, true, err
@@ -289,6 +295,23 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (res
 	p.release(inst)
 	return resp, cold, err
 }
+
+// coldStart creates an instance for an invocation that found none warm,
+// under a span of its own when tracing.
+func (p *Pool) coldStart(ctx context.Context) (*wasm.Instance, error) {
+	if p.cfg.Tracer == nil {
+		return p.instantiate(ctx, true)
+	}
+	ctx, span := p.cfg.Tracer.Start(ctx, SpanColdStart, oteltrace.WithAttributes(
+		trace.KeyFunction.String(p.m.Function()), trace.KeyProject.String(p.cfg.Project)))
+	defer span.End()
+	inst, err := p.instantiate(ctx, true)
+	trace.FailErr(span, err)
+	return inst, err
+}
+
+// SpanColdStart names the span of a cold start.
+const SpanColdStart = "cold start"
 
 // release returns an invocation's slot and its instance (if any), closing
 // the instance when it broke or the pool is closing.

@@ -14,6 +14,7 @@ import (
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	// Pools are the limits every pool the registry builds shares with the
 	// invoker's admission (invoke.Config.PoolLimits).
 	Pools PoolLimits
+	// Tracer records the pools' cold starts as spans; nil records none.
+	Tracer *trace.Tracer
 }
 
 // PoolLimits are what the node's admission limits ask of each pool.
@@ -285,6 +288,7 @@ func (reg *Registry) activate(ctx context.Context, v record.Version, project str
 		Logger:       reg.cfg.Logger,
 		Budget:       reg.cfg.Pools.Budget,
 		Project:      project,
+		Tracer:       reg.cfg.Tracer,
 	})}
 	if v.Config.Provisioned > 0 {
 		// Traffic moves to a warm version: instantiate the provisioned

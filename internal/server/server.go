@@ -31,6 +31,7 @@ import (
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	stratatrace "github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 	"go.opentelemetry.io/otel/trace"
@@ -164,15 +165,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}
 	sends, flows := s.hostCalls()
-	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: quiet(s.log), Events: sends, Bindings: s.bnd, Flow: flows,
+	// Every component records its spans with this tracer (nil when the
+	// provider is a no-op: then nothing does any tracing work).
+	tracer := stratatrace.NewTracer(s.tracerProvider)
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: quiet(s.log), Events: sends, Bindings: s.bnd, Flow: flows, Tracer: tracer,
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
 	icfg := invoke.Config{
 		Store: s.st, Logger: s.log, LogTap: s.logTap, MaxConcurrency: s.cfg.MaxConcurrency, Bindings: s.bnd,
-		ProjectConcurrency: s.cfg.ProjectConcurrency, MemoryBudgetMB: s.cfg.InstanceMemoryBudgetMB(),
+		ProjectConcurrency: s.cfg.ProjectConcurrency, MemoryBudgetMB: s.cfg.InstanceMemoryBudgetMB(), Tracer: tracer,
 	}
-	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits()})
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
 	icfg.Registry = s.reg
 	s.inv = invoke.New(icfg)
 	if lim, ok := s.cfg.GoMemoryLimit(); ok {
@@ -181,18 +185,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		debug.SetMemoryLimit(lim)
 		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
-	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
+	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Tracer: tracer})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	s.fl = flow.New(flow.Config{
 		Store: s.st, Invoker: s.inv, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
-		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log,
+		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
 	// The API invokes through the gateway and the gateway mounts the API:
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
 	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
-		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links")}
+		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer}
 	if s.cfg.AdminAddr == "" {
 		gcfg.Admin = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.ServeHTTP(w, r) })
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/stratahq/strata/internal/trace"
 )
 
 // HostModule is the name of the host module guests import the ABI from.
@@ -59,6 +61,10 @@ type Config struct {
 	// commands, activity heartbeats, starting and signalling workflows.
 	// Nil: guests get ErrNoFlow.
 	Flow Flow
+	// Tracer records a span for each host call (SQL, KV, fetch, secret,
+	// queue send, topic publish) as a child of the invocation's span;
+	// nil records none.
+	Tracer *trace.Tracer
 
 	// CompileBudget bounds compiling one module (and waiting for a compile
 	// slot); a module over it is refused with ErrOverBudget. 0 means
