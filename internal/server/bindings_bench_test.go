@@ -150,14 +150,14 @@ func BenchmarkBindingPointQuery(b *testing.B) {
 
 // benchNode starts a node on a fresh data dir for a benchmark and uploads
 // guest to it; it returns the node, an admin client and the guest's digest.
-func benchNode(b *testing.B, guest []byte) (*Server, *client.Client, string) {
+func benchNode(b *testing.B, guest []byte, opts ...Option) (*Server, *client.Client, string) {
 	b.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
 	cfg.CacheDir = wasmtest.SharedCacheDir()
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
