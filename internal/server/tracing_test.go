@@ -452,3 +452,95 @@ func TestTraceRetries(t *testing.T) {
 		assert.Equal(t, "error", str(s, trace.KeyOutcome))
 	}
 }
+
+// A workflow started by a route, with a durable timer and two child
+// workflows, and an async route's invocation, stay in the request's
+// trace: the children's starts are children of the parent's orchestrator
+// pass, the timer a span of the parent's run, the async invocation a
+// child of its delivery, itself a child of the request.
+func TestTraceChildWorkflowsTimersAsync(t *testing.T) {
+	n, rec := tracedNode(t)
+	ctx := context.Background()
+	greeter := upload(t, n.c, wasmtest.BuildGuest(t, "../../sdk/go/flow/testdata/guest"))
+	hello := upload(t, n.c, wasmtest.Guest(t, wasmtest.Hello))
+	flows := cfgOf(record.KindReactor)
+	flows.TimeoutMS = 60_000
+	flows.Workflows = []record.WorkflowConfig{{Name: "count"}, {Name: "parent"}}
+	_, err := n.c.Deploy(ctx, apitype.Spec{
+		Project: "cw",
+		Functions: []apitype.FunctionSpec{
+			{Name: "greeter", ModuleSHA256: greeter, Config: flows, Routes: []apitype.RouteSpec{{Method: "POST", Path: "/parent", Workflow: "parent"}}},
+			{Name: "hello", ModuleSHA256: hello, Config: cfgOf(record.KindReactor), Routes: []apitype.RouteSpec{{Method: "POST", Path: "/later", Async: true}}},
+		},
+	}, false)
+	require.NoError(t, err)
+	<-n.srv.Loaded()
+
+	post := func(path, body string) (int, string) {
+		req, err := http.NewRequest("POST", n.url+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Traceparent", "00-"+incomingTrace+"-00f067aa0ba902b7-01")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post("/parent", "2")
+	require.Equal(t, http.StatusAccepted, code, body)
+	code, body = post("/later", "x")
+	require.Equal(t, http.StatusAccepted, code, body)
+
+	// Three executions (the parent and its two children) run to the end,
+	// and the async invocation runs.
+	ended := waitSpans(t, rec, "three workflow runs and the async invocation", func([]sdktrace.ReadOnlySpan) bool {
+		return len(spansNamed(rec, flow.SpanRun)) >= 3 && len(spansNamed(rec, "hello")) >= 1
+	})
+	byID := map[oteltrace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, s := range ended {
+		byID[s.SpanContext().SpanID()] = s
+	}
+	for _, s := range ended {
+		require.Equal(t, incomingTrace, s.SpanContext().TraceID().String(), "span %q is in another trace", s.Name())
+	}
+	parentOf := func(s sdktrace.ReadOnlySpan) string {
+		p, ok := byID[s.Parent().SpanID()]
+		if !ok {
+			return ""
+		}
+		return p.Name()
+	}
+
+	starts := spansNamed(rec, flow.SpanStart)
+	require.Len(t, starts, 3)
+	var fromRoute, fromParent int
+	for _, s := range starts {
+		switch parentOf(s) {
+		case "POST /parent":
+			fromRoute++
+			assert.Equal(t, "parent", str(s, trace.KeyWorkflow))
+		case "greeter": // the parent's orchestrator pass
+			fromParent++
+			assert.Equal(t, "count", str(s, trace.KeyWorkflow))
+		default:
+			t.Errorf("workflow start under %q", parentOf(s))
+		}
+	}
+	assert.Equal(t, 1, fromRoute)
+	assert.Equal(t, 2, fromParent)
+	for _, r := range spansNamed(rec, flow.SpanRun) {
+		assert.Equal(t, flow.SpanStart, parentOf(r))
+	}
+	timers := spansNamed(rec, flow.SpanTimer)
+	require.Len(t, timers, 1)
+	assert.Equal(t, flow.SpanRun, parentOf(timers[0]))
+	assert.Equal(t, "parent", str(timers[0], trace.KeyWorkflow))
+	assert.GreaterOrEqual(t, timers[0].EndTime().Sub(timers[0].StartTime()), 10*time.Millisecond, "the timer spans its sleep")
+	assert.Len(t, spansNamed(rec, flow.SpanStep), 5, "2 + 3 steps of the two children")
+
+	later := spansNamed(rec, "hello")[0]
+	assert.Equal(t, "async", str(later, trace.KeyTrigger))
+	assert.Equal(t, events.SpanDeliver, parentOf(later))
+	deliver := byID[later.Parent().SpanID()]
+	assert.Equal(t, "POST /later", parentOf(deliver))
+}
