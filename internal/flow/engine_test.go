@@ -20,6 +20,7 @@ import (
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -187,6 +188,8 @@ type harness struct {
 	projects sync.Map
 	// wrap, when set, wraps the store the engine is given.
 	wrap func(flow.Store) flow.Store
+	// tracer, when set, records the engine's spans.
+	tracer *trace.Tracer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -217,7 +220,7 @@ func (h *harness) open() {
 	}
 	h.e = flow.New(flow.Config{
 		Store: fst, Invoker: h.acts, Orchestrator: h.o, Hold: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
-		LeaseFor: 3 * time.Second, SweepEvery: 50 * time.Millisecond,
+		LeaseFor: 3 * time.Second, SweepEvery: 50 * time.Millisecond, Tracer: h.tracer,
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			ref, ok := h.refs[name]
 			return ref, ok
