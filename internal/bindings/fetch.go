@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/host"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -281,8 +282,10 @@ func (b *Bindings) Fetch(ctx context.Context, c *host.Call, req wire.FetchReques
 			hr.Header.Add(h.Name, v)
 		}
 	}
-	if c.TraceParent != "" && hr.Header.Get("Traceparent") == "" {
-		hr.Header.Set("Traceparent", c.TraceParent)
+	// The fetch's own span (in ctx when tracing) is the parent the
+	// server called continues; else the invocation's.
+	if tp := trace.HeaderOr(ctx, c.TraceParent); tp != "" && hr.Header.Get("Traceparent") == "" {
+		hr.Header.Set("Traceparent", tp)
 	}
 
 	client := b.fetchPublic

@@ -284,7 +284,9 @@ func TestTraceRouteQueueWorkflow(t *testing.T) {
 func TestTraceHostCalls(t *testing.T) {
 	n, rec := tracedNode(t)
 	ctx := context.Background()
+	gotTraceparent := make(chan string, 1)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotTraceparent <- r.Header.Get("Traceparent")
 		w.WriteHeader(http.StatusTeapot)
 	}))
 	t.Cleanup(upstream.Close)
@@ -370,6 +372,8 @@ func TestTraceHostCalls(t *testing.T) {
 	fetch := hostSpan(wasm.SpanFetch)
 	assert.Equal(t, upstreamHost, str(fetch, trace.KeyHost))
 	assert.Equal(t, int64(http.StatusTeapot), num(fetch, trace.KeyHTTP))
+	// The server called continues the trace under the fetch's span.
+	assert.Equal(t, "00-"+fetch.SpanContext().TraceID().String()+"-"+fetch.SpanContext().SpanID().String()+"-01", <-gotTraceparent)
 }
 
 // A malformed traceparent starts a new trace (and is never continued); a
