@@ -63,6 +63,8 @@ type FlowQueries interface {
 	// FlowSweep deletes up to limit closed executions retained until
 	// before now.
 	FlowSweep(ctx context.Context, now time.Time, limit int) (int64, error)
+	// FlowCount counts executions by project, workflow and status.
+	FlowCount(ctx context.Context) ([]store.FlowCount, error)
 	// FlowWrite runs fn with the writes of one operation, inside InTx, and
 	// returns the first error: PostgreSQL pipelines them as one batch sent
 	// when fn returns, SQLite runs each at once on the single writer. An
@@ -494,6 +496,15 @@ func (s *Store) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
 		return held, true, nil
 	}
 	return free, true, nil
+}
+
+// FlowCount counts executions by project, workflow and status.
+func (s *Store) FlowCount(ctx context.Context) ([]store.FlowCount, error) {
+	cs, err := s.d.Read().FlowCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count workflow executions: %w", err)
+	}
+	return cs, nil
 }
 
 // FlowGet returns one execution.
