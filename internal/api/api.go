@@ -72,6 +72,10 @@ type Config struct {
 	// request already answered is always listed (lines are batched to the
 	// store in the background, off the request path).
 	SyncLogs func(ctx context.Context) error
+	// Metrics, if set, serves GET /metrics (Prometheus): to a token of
+	// every project with read scope or more, because the metrics name
+	// every project's functions, queues and workflows.
+	Metrics http.Handler
 }
 
 // API is the admin HTTP handler.
@@ -114,6 +118,14 @@ func New(cfg Config) *API {
 	a.routeEvents()
 	a.routeBindings()
 	a.routeFlows()
+	if a.cfg.Metrics != nil {
+		// AdminOnly access: a project-scoped token gets 403 (metrics span
+		// every project); read scope is enough.
+		a.handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
+			a.cfg.Metrics.ServeHTTP(w, r)
+			return nil
+		})
+	}
 	// Go's profiler, for operators: behind the admin token like the rest.
 	prof := http.NewServeMux()
 	prof.HandleFunc("/debug/pprof/", pprof.Index)
