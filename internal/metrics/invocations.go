@@ -102,15 +102,16 @@ func (m *Invocations) get(k seriesKey) *series {
 	if s := m.series[k]; s != nil {
 		return s
 	}
-	s = &series{
-		total:    m.total.WithLabelValues(k.project, k.function, k.trigger, k.outcome),
-		duration: m.duration.WithLabelValues(k.project, k.function, k.trigger, k.outcome),
-		cold:     m.cold.WithLabelValues(k.project, k.function),
-	}
-	switch k.outcome {
-	case record.OutcomeLimited:
+	s = &series{total: m.total.WithLabelValues(k.project, k.function, k.trigger, k.outcome)}
+	if k.outcome == record.OutcomeLimited {
+		// Refused invocations never ran: no duration or cold start series
+		// (an empty one would read as a function that never answers).
 		s.throttle = m.throttle.WithLabelValues(k.project, k.function, k.trigger)
-	case record.OutcomeError, record.OutcomeTimeout:
+	} else {
+		s.duration = m.duration.WithLabelValues(k.project, k.function, k.trigger, k.outcome)
+		s.cold = m.cold.WithLabelValues(k.project, k.function)
+	}
+	if k.outcome == record.OutcomeError || k.outcome == record.OutcomeTimeout {
 		s.errors = m.errors.WithLabelValues(k.project, k.function, k.trigger, k.outcome)
 	}
 	m.series[k] = s
