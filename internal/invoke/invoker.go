@@ -285,7 +285,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		defer iv.cfg.Bindings.EndInvocation(res.InvocationID)
 	}
 
-	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
+	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID, SpanID: res.Trace.SpanID}
 	inv.budget = maxLinesPerInvoke
 	inv.stdout = lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &inv.budget, dropped: &inv.dropped}
 	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped}
