@@ -52,6 +52,9 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// Workers is how many deliveries of one queue run at once. Default 4.
 	Workers int
+	// OnScheduleFire, when set, hears of every schedule fire this node
+	// made, with how late it was (now minus the due time): the metrics.
+	OnScheduleFire func(project, schedule string, lag time.Duration)
 }
 
 // Engine feeds queues to their consumer functions and fires schedules.

@@ -79,6 +79,7 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	}
 	var res *invoke.Result
 	var err error
+	start := r.e.now()
 	if r.e.cfg.ProjectOf(fn) == r.exec.Project {
 		res, err = r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req,
 			Workflow: &activity{r: r, step: k, attempt: attempt}})
@@ -93,6 +94,16 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 		// The step's own limit, not the function's, cut the attempt.
 		ferr.Message = fmt.Sprintf("activity %s did not finish within the step's start-to-close timeout of %s",
 			fn, time.Duration(to.StartToCloseMS)*time.Millisecond)
+	}
+	if f := r.e.cfg.OnStep; f != nil {
+		outcome := "ok"
+		switch {
+		case free:
+			outcome = "throttled"
+		case ferr != nil:
+			outcome = "error"
+		}
+		f(r.exec.Project, r.exec.Workflow, outcome, r.e.now().Sub(start))
 	}
 	r.callDone(k, attempt, out, ferr, free)
 }

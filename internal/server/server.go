@@ -193,11 +193,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		debug.SetMemoryLimit(lim)
 		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
-	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log})
+	engines := metrics.NewEngines(s.metrics)
+	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log, OnScheduleFire: engines.ObserveScheduleFire})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	s.fl = flow.New(flow.Config{
 		Store: s.st, Invoker: s.inv, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
-		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log,
+		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
 	// The API invokes through the gateway and the gateway mounts the API:
