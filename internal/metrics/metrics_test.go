@@ -96,6 +96,24 @@ func TestObserveInvocationAllocatesNothing(t *testing.T) {
 	require.Zero(t, testing.AllocsPerRun(100, func() { m.ObserveInvocation("a", u) }))
 }
 
+// TestStoreOps: a real SQLite store reports each operation by name.
+func TestStoreOps(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	reg := prometheus.NewRegistry()
+	st.ObserveOperations(metrics.NewStoreOps(reg).Observe)
+	for range 3 {
+		_, err := st.TokenCount(ctx)
+		require.NoError(t, err)
+	}
+	require.NoError(t, st.LogInsert(ctx, []record.LogLine{{InvocationID: "i", Function: "f", Time: time.Now(), Stream: "stdout", Line: "x"}}))
+	got := samples(t, reg, "strata_store_operation_duration_seconds")
+	require.Equal(t, 3.0, got[`operation="TokenCount"`])
+	require.Equal(t, 1.0, got[`operation="LogInsert"`])
+}
+
 // TestStoreCollector reads queue depths, the oldest message's age,
 // dead-letter queue sizes and workflow executions from a real SQLite
 // store, and reads them again only once the TTL has passed.

@@ -78,6 +78,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		require.Contains(t, body, `strata_cold_starts_total{function="hello",project="a"} 1`)
 		require.Contains(t, body, `strata_invocation_duration_seconds_count{function="hello",outcome="ok",project="a",trigger="http"} 3`)
 		require.Contains(t, body, `strata_instances{function="hello",project="a",state="idle"} 1`)
+		require.Contains(t, body, `strata_store_operation_duration_seconds_count{operation="DeploymentApply"} 1`)
 		require.Contains(t, body, "go_goroutines ")
 		require.Contains(t, body, "process_resident_memory_bytes ")
 	}

@@ -156,6 +156,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.st, err = OpenStore(ctx, s.cfg); err != nil {
 		return err
 	}
+	// Both backends time their operations for the metrics (an optional
+	// interface: a store without it is simply not timed).
+	if o, ok := s.st.(interface {
+		ObserveOperations(func(op string, d time.Duration))
+	}); ok {
+		o.ObserveOperations(metrics.NewStoreOps(s.metrics).Observe)
+	}
 	key, err := secretKey(s.cfg)
 	if err != nil {
 		return err
