@@ -196,6 +196,9 @@ record and function log line one JSON object on stderr.`,
 				_ = srv.Stop(sctx)
 			}()
 			lock.serving(srv.URL())
+			if u := srv.MetricsURL(); u != "" {
+				logger.Info("Prometheus metrics served", "url", u)
+			}
 			// Reuse the project's dev token across restarts, so a shell
 			// that read it keeps working.
 			tok := ""
