@@ -148,10 +148,14 @@ func TestLogsVisibleWhenAnswered(t *testing.T) {
 	dir := newProject(t, "hello")
 	d := startDevIn(t, dir)
 	var ids []string
+	var traceparent string
 	for i := range 15 {
 		r := do(t, "GET", fmt.Sprintf("%s/hello/n%d", d.url, i), nil, nil)
 		inv := r.header.Get("X-Strata-Invocation-Id")
 		ids = append(ids, inv)
+		if i == 7 {
+			traceparent = r.header.Get("Traceparent")
+		}
 		out := mustRun(t, dir, "logs", "hello", "--invocation", inv)
 		if !strings.Contains(out, fmt.Sprintf(`greeting "n%d"`, i)) {
 			t.Fatalf("request %d: logs right after the response lack its line:\n%s", i, out)
@@ -182,6 +186,25 @@ func TestLogsVisibleWhenAnswered(t *testing.T) {
 	if out := mustRun(t, dir, "logs", "hello", "--since", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); out != "" {
 		t.Fatalf("--since a future time:\n%s", out)
 	}
+	// --until: a time before the first request selects nothing; a time
+	// after the last everything.
+	if out := mustRun(t, dir, "logs", "hello", "--until", "1h"); out != "" {
+		t.Fatalf("--until 1h:\n%s", out)
+	}
+	if out := mustRun(t, dir, "logs", "hello", "--until", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); strings.Count(out, "\n") != 15 {
+		t.Fatalf("--until a future time:\n%s", out)
+	}
+	// --trace: the request's traceparent (returned by the gateway) names
+	// the trace; its line alone, with the span id of the invocation.
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 {
+		t.Fatalf("traceparent of request 7: %q", traceparent)
+	}
+	out = mustRun(t, dir, "logs", "hello", "--trace", parts[1], "--json")
+	var e apitype.LogEntry
+	if err := json.Unmarshal([]byte(out), &e); err != nil || e.InvocationID != ids[7] || e.TraceID != parts[1] || len(e.SpanID) != 16 {
+		t.Fatalf("--trace %s: %v %s", parts[1], err, out)
+	}
 	// --level: the scaffold logs info lines only.
 	if out := mustRun(t, dir, "logs", "hello", "--level", "warn"); out != "" {
 		t.Fatalf("--level warn:\n%s", out)
@@ -197,6 +220,9 @@ func TestLogsVisibleWhenAnswered(t *testing.T) {
 	}{
 		{[]string{"--since", "yesterday"}, `error: --since "yesterday": want a duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z`},
 		{[]string{"--level", "loud"}, `error: --level "loud": want debug, info, warn or error`},
+		{[]string{"--until", "later"}, `error: --until "later": want a duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z`},
+		{[]string{"--until", "5m", "-f"}, `error: --until with -f: following prints lines as they are written, so none is ever before --until; drop one of them`},
+		{[]string{"--trace", "xyz"}, `error: --trace "xyz": want a trace id of 32 lowercase hex digits (the trace_id of strata logs --json, or of a traceparent header)`},
 		{[]string{"--tail", "-1"}, `error: --tail -1: want a number of lines, 1..10000`},
 		{[]string{"--tail", "20000"}, `error: --tail 20000: at most 10000 lines`},
 	} {

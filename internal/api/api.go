@@ -72,6 +72,10 @@ type Config struct {
 	// request already answered is always listed (lines are batched to the
 	// store in the background, off the request path).
 	SyncLogs func(ctx context.Context) error
+	// Metrics, if set, serves GET /metrics (Prometheus): to a token of
+	// every project with read scope or more, because the metrics name
+	// every project's functions, queues and workflows.
+	Metrics http.Handler
 }
 
 // API is the admin HTTP handler.
@@ -114,6 +118,14 @@ func New(cfg Config) *API {
 	a.routeEvents()
 	a.routeBindings()
 	a.routeFlows()
+	if a.cfg.Metrics != nil {
+		// AdminOnly access: a project-scoped token gets 403 (metrics span
+		// every project); read scope is enough.
+		a.handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
+			a.cfg.Metrics.ServeHTTP(w, r)
+			return nil
+		})
+	}
 	// Go's profiler, for operators: behind the admin token like the rest.
 	prof := http.NewServeMux()
 	prof.HandleFunc("/debug/pprof/", pprof.Index)
@@ -646,6 +658,9 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 	// checks it is the token's project's), and every filter below is ANDed
 	// with that function, so an invocation id or a time range cannot reach
 	// another project's lines.
+	// A trace spans projects (a route of one may call another's), so a
+	// trace id alone reaches no further than the function it is ANDed
+	// with.
 	p := store.LogListParams{Function: q.Get("function"), InvocationID: q.Get("invocation")}
 	if s := q.Get("after"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -670,11 +685,24 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		p.Tail = n
 	}
 	if s := q.Get("since"); s != "" {
-		t, err := parseSince(s, time.Now())
+		t, err := parseSince("since", s, time.Now())
 		if err != nil {
 			return err
 		}
 		p.Since = t
+	}
+	if s := q.Get("until"); s != "" {
+		t, err := parseSince("until", s, time.Now())
+		if err != nil {
+			return err
+		}
+		p.Until = t
+	}
+	if s := q.Get("trace"); s != "" {
+		if !isTraceID(s) {
+			return gateway.Errorf(http.StatusBadRequest, "trace must be a trace id of 32 lowercase hex digits (the trace_id of a log line, or of a traceparent header), got %q", s)
+		}
+		p.TraceID = s
 	}
 	if s := q.Get("level"); s != "" {
 		l, ok := record.ParseLogLevel(s)
@@ -715,7 +743,7 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, l := range lines {
 			_ = enc.Encode(apitype.LogEntry{ID: l.ID, Time: l.Time, Function: l.Function, Version: l.Version,
-				InvocationID: l.InvocationID, TraceID: l.TraceID, Stream: l.Stream, Level: l.Level.String(), Line: l.Line})
+				InvocationID: l.InvocationID, TraceID: l.TraceID, SpanID: l.SpanID, Stream: l.Stream, Level: l.Level.String(), Line: l.Line})
 			p.AfterID = l.ID
 		}
 		if flusher != nil {
@@ -741,14 +769,29 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 
 // parseSince reads a log query's since: a duration back from now (10m,
 // 1h30m) or an RFC 3339 time.
-func parseSince(s string, now time.Time) (time.Time, error) {
+// parseSince reads the time query parameter name (since, until): a
+// positive duration back from now, or an RFC 3339 time.
+func parseSince(name, s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d).UTC(), nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, gateway.Errorf(http.StatusBadRequest, "since must be a positive duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", s)
+	return time.Time{}, gateway.Errorf(http.StatusBadRequest, "%s must be a positive duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z, got %q", name, s)
+}
+
+// isTraceID reports whether s is a W3C trace id: 32 lowercase hex digits.
+func isTraceID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *API) usage(w http.ResponseWriter, r *http.Request) error {

@@ -61,6 +61,7 @@ type LogEntry struct {
 	Version      int       `json:"version"`
 	InvocationID string    `json:"invocation_id"`
 	TraceID      string    `json:"trace_id"`
+	SpanID       string    `json:"span_id,omitempty"`
 	Stream       string    `json:"stream"`
 	Level        string    `json:"level"` // debug, info, warn or error
 	Line         string    `json:"line"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +47,9 @@ it printed.`,
 		Example: `  strata logs hello --since 10m
   strata logs hello --tail 20 -f
   strata logs hello --level warn --json
-  strata logs hello --invocation 0192f0c4-5a2b-7c3d-8e4f-a1b2c3d4e5f6`,
+  strata logs hello --invocation 0192f0c4-5a2b-7c3d-8e4f-a1b2c3d4e5f6
+  strata logs hello --trace 4bf92f3577b34da6a3ce929d0e0e4736
+  strata logs hello --since 2026-01-02T15:00:00Z --until 2026-01-02T15:10:00Z`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if p.Tail < 0 {
@@ -60,10 +63,18 @@ it printed.`,
 					return usagef("--level %q: want debug, info, warn or error", p.Level)
 				}
 			}
-			if p.Since != "" {
-				if err := checkSince(p.Since); err != nil {
-					return err
+			for _, f := range [][2]string{{"since", p.Since}, {"until", p.Until}} {
+				if f[1] != "" {
+					if err := checkSince(f[0], f[1]); err != nil {
+						return err
+					}
 				}
+			}
+			if p.Until != "" && follow {
+				return usagef("--until with -f: following prints lines as they are written, so none is ever before --until; drop one of them")
+			}
+			if p.Trace != "" && !traceIDPattern.MatchString(p.Trace) {
+				return usagef("--trace %q: want a trace id of 32 lowercase hex digits (the trace_id of strata logs --json, or of a traceparent header)", p.Trace)
 			}
 			c, err := t.client()
 			if err != nil {
@@ -91,6 +102,8 @@ it printed.`,
 	f := cmd.Flags()
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new lines as they arrive (reconnects if the server goes away)")
 	f.StringVar(&p.Since, "since", "", "only lines from this long ago (10m, 2h) or since an RFC 3339 time")
+	f.StringVar(&p.Until, "until", "", "only lines from before this long ago (5m) or before an RFC 3339 time")
+	f.StringVar(&p.Trace, "trace", "", "only lines of invocations in this trace (its 32-hex trace id, as in --json's trace_id)")
 	f.IntVar(&p.Tail, "tail", 0, "only the last N lines (with -f: then follow)")
 	f.StringVar(&p.Invocation, "invocation", "", "only lines of this invocation id")
 	f.StringVar(&p.Level, "level", "", "only lines of this level or above: debug, info, warn, error")
@@ -100,14 +113,17 @@ it printed.`,
 
 // checkSince reads --since as the server will, to refuse a typo before
 // connecting.
-func checkSince(s string) error {
+// traceIDPattern is a W3C trace id.
+var traceIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func checkSince(flag, s string) error {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return nil
 	}
 	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return nil
 	}
-	return usagef("--since %q: want a duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z", s)
+	return usagef("--%s %q: want a duration like 10m or an RFC 3339 time like 2026-01-02T15:04:05Z", flag, s)
 }
 
 // followLogs prints the lines p selects. Without p.Follow it is one

@@ -41,6 +41,7 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.DurationVar(&cfg.InitTimeout, "init-timeout", cfg.InitTimeout, "refuse a module whose _initialize (package init) takes longer than this")
 	f.IntVar(&cfg.MaxFunctionBranches, "max-function-branches", cfg.MaxFunctionBranches, "refuse a module with a function of more control instructions than this (compile time explodes above)")
 	f.StringVar(logLevel, "log-level", "info", "platform log level: debug, info, warn, error")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve Prometheus metrics at /metrics on this host:port without a token (default: only at /_strata/api/metrics, to a read token of every project)")
 }
 
 func newServerCmd(stdio IO) *cobra.Command {
@@ -96,6 +97,9 @@ refuses to start.`,
 			fmt.Fprintf(stdio.Out, "strata server (version %s) listening on %s, loading deployed functions\n", cfg.Version, srv.URL())
 			if srv.AdminURL() != srv.URL() {
 				fmt.Fprintf(stdio.Out, "admin API on %s (not on %s)\n", srv.AdminURL(), srv.URL())
+			}
+			if u := srv.MetricsURL(); u != "" {
+				fmt.Fprintf(stdio.Out, "Prometheus metrics on %s\n", u)
 			}
 			if tok != "" {
 				fmt.Fprintf(stdio.Out, "admin token (shown once, store it now): %s\n", tok)
@@ -192,6 +196,9 @@ record and function log line one JSON object on stderr.`,
 				_ = srv.Stop(sctx)
 			}()
 			lock.serving(srv.URL())
+			if u := srv.MetricsURL(); u != "" {
+				logger.Info("Prometheus metrics served", "url", u)
+			}
 			// Reuse the project's dev token across restarts, so a shell
 			// that read it keeps working.
 			tok := ""

@@ -249,6 +249,8 @@ type LogsParams struct {
 	Invocation string
 	After      int64  // lines with a greater id
 	Since      string // a duration back from now (10m) or an RFC 3339 time
+	Until      string // lines before this: a duration back from now or an RFC 3339 time
+	Trace      string // lines of invocations in this trace (32 hex)
 	Tail       int    // only the last Tail lines (then following continues)
 	Level      string // minimum level: debug, info, warn, error
 	Follow     bool
@@ -272,6 +274,12 @@ func (c *Client) Logs(ctx context.Context, p LogsParams, fn func(apitype.LogEntr
 	}
 	if p.Since != "" {
 		q.Set("since", p.Since)
+	}
+	if p.Until != "" {
+		q.Set("until", p.Until)
+	}
+	if p.Trace != "" {
+		q.Set("trace", p.Trace)
 	}
 	if p.Tail > 0 {
 		q.Set("tail", strconv.Itoa(p.Tail))

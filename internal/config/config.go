@@ -27,6 +27,11 @@ type Config struct {
 	// admin API (/_strata/api/); the public one then answers 404 there.
 	// "": the admin API is served on Addr.
 	AdminAddr string
+	// MetricsAddr, when set, is a listener serving only GET /metrics
+	// (Prometheus) without a token: bind it where only the monitoring
+	// system reaches. "": metrics are served on the admin API alone, to a
+	// token of every project with read scope (/_strata/api/metrics).
+	MetricsAddr string
 	// TLSCert and TLSKey are PEM files: when set, both listeners serve
 	// HTTPS only.
 	TLSCert, TLSKey string
@@ -140,6 +145,13 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("admin addr %q: want host:port", c.AdminAddr))
 		} else if c.AdminAddr == c.Addr && port != "0" { // port 0: each gets a free port
 			errs = append(errs, fmt.Errorf("admin addr %q: is the public address too; give another port, or leave it unset to serve the admin API on the public address", c.AdminAddr))
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metrics addr %q: want host:port", c.MetricsAddr))
+		} else if port != "0" && (c.MetricsAddr == c.Addr || c.MetricsAddr == c.AdminAddr) {
+			errs = append(errs, fmt.Errorf("metrics addr %q: is the public or admin address too; give another port", c.MetricsAddr))
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

@@ -55,3 +55,31 @@ func TestFromEnv(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestMetricsAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr, admin, metrics, want string
+	}{
+		{"unset", "127.0.0.1:8080", "", "", ""},
+		{"own port", "127.0.0.1:8080", "", "127.0.0.1:9464", ""},
+		{"free ports", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", ""},
+		{"no port", "127.0.0.1:8080", "", "localhost", `metrics addr "localhost": want host:port`},
+		{"the public address", "127.0.0.1:8080", "", "127.0.0.1:8080", `metrics addr "127.0.0.1:8080": is the public or admin address too`},
+		{"the admin address", "127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8081", `metrics addr "127.0.0.1:8081": is the public or admin address too`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Addr, c.AdminAddr, c.MetricsAddr = tc.addr, tc.admin, tc.metrics
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -62,6 +62,9 @@ type Config struct {
 	// (its CloudEvents traceparent), and a span per schedule fire; nil
 	// records none.
 	Tracer *trace.Tracer
+	// OnScheduleFire, when set, hears of every schedule fire this node
+	// made, with how late it was (now minus the due time): the metrics.
+	OnScheduleFire func(project, schedule string, lag time.Duration)
 }
 
 // Engine feeds queues to their consumer functions and fires schedules.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -321,10 +322,19 @@ func TestScheduleFiresOnceAcrossEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	fc := clock.NewFake(start)
+	// Every fire is reported once, by the engine that made it, with its
+	// lag (the metrics' schedule lag).
+	var lagMu sync.Mutex
+	var lags []string
+	onFire := func(project, schedule string, lag time.Duration) {
+		lagMu.Lock()
+		defer lagMu.Unlock()
+		lags = append(lags, project+"/"+schedule+" "+lag.String())
+	}
 	// Several engines (nodes, or a restarted node) race for the same fire.
 	var engines []*Engine
 	for i := 0; i < 4; i++ {
-		engines = append(engines, New(Config{Store: st, Invoker: &recorder{seen: make(chan struct{}, 1)}, Clock: fc}))
+		engines = append(engines, New(Config{Store: st, Invoker: &recorder{seen: make(chan struct{}, 1)}, Clock: fc, OnScheduleFire: onFire}))
 	}
 	fire := func() {
 		var wg sync.WaitGroup
@@ -357,6 +367,11 @@ func TestScheduleFiresOnceAcrossEngines(t *testing.T) {
 	ms, _ := st.MessagePeek(ctx, q.Name, 10)
 	if !strings.Contains(string(ms[1].Body), `"skipped":2`) || ms[1].Attributes["type"] != TypeSchedule {
 		t.Fatalf("catch-up fire %s %+v", ms[1].Body, ms[1].Attributes)
+	}
+	lagMu.Lock()
+	defer lagMu.Unlock()
+	if want := []string{"p/fn 30s", "p/fn 48h0m30s"}; !slices.Equal(lags, want) {
+		t.Fatalf("fires reported %q, want %q (the catch-up fire is late from the first missed due time)", lags, want)
 	}
 }
 

@@ -109,6 +109,9 @@ func (e *Engine) fire(ctx context.Context, s record.Schedule, now time.Time) (ti
 		return time.Time{}, err
 	}
 	if fired {
+		if f := e.cfg.OnScheduleFire; f != nil {
+			f(s.Project, s.Name, now.Sub(due))
+		}
 		if skipped > 0 {
 			e.cfg.Logger.Warn("schedule missed fires while no node was running; fired once for the first",
 				"schedule", s.Name, "first", due, "skipped", skipped)

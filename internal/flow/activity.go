@@ -87,6 +87,7 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 		ctx, span = r.stepSpan(ctx, k, fn, attempt)
 		defer span.End()
 	}
+	start := r.e.now()
 	if r.e.cfg.ProjectOf(fn) == r.exec.Project {
 		res, err = r.e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: fn, Trigger: "workflow", TraceParent: r.TraceParent(), Wire: req,
 			Workflow: &activity{r: r, step: k, attempt: attempt}})
@@ -104,6 +105,16 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	}
 	if span != nil && ferr != nil {
 		trace.Fail(span, ferr.Message)
+	}
+	if f := r.e.cfg.OnStep; f != nil {
+		outcome := "ok"
+		switch {
+		case free:
+			outcome = "throttled"
+		case ferr != nil:
+			outcome = "error"
+		}
+		f(r.exec.Project, r.exec.Workflow, outcome, r.e.now().Sub(start))
 	}
 	r.callDone(k, attempt, out, ferr, free)
 }

@@ -84,6 +84,11 @@ type Config struct {
 	// OnClose, when set, hears of every execution this node closes,
 	// after the close is committed (benchmarks and tests wait on it).
 	OnClose func(id, status string)
+	// OnStep, when set, hears of every activity attempt this node ran:
+	// the execution's project and workflow, the outcome (ok, error or
+	// throttled: refused for capacity, tried again at no cost) and its
+	// wall time (the metrics).
+	OnStep func(project, workflow, outcome string, d time.Duration)
 	// Hold is the longest wait (a timer, a retry backoff) a run sits out
 	// in memory; longer waits release the task and end the pass (default
 	// 2 s).

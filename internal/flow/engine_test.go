@@ -190,6 +190,10 @@ type harness struct {
 	wrap func(flow.Store) flow.Store
 	// tracer, when set, records the engine's spans.
 	tracer *trace.Tracer
+	// steps counts the activity attempts the engine reported (OnStep) by
+	// "project/workflow/outcome".
+	stepsMu sync.Mutex
+	steps   map[string]int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -205,7 +209,7 @@ func newHarnessNoOpen(t *testing.T) *harness {
 		t: t, path: filepath.Join(t.TempDir(), "strata.db"),
 		o:    &orch{wfs: map[string]wf{}},
 		acts: &activities{fns: map[string]func(json.RawMessage, string) (int, string){}, calls: map[string]int{}, throttle: map[string]int{}},
-		refs: map[string]flow.WorkflowRef{},
+		refs: map[string]flow.WorkflowRef{}, steps: map[string]int{},
 	}
 	return h
 }
@@ -221,6 +225,11 @@ func (h *harness) open() {
 	h.e = flow.New(flow.Config{
 		Store: fst, Invoker: h.acts, Orchestrator: h.o, Hold: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
 		LeaseFor: 3 * time.Second, SweepEvery: 50 * time.Millisecond, Tracer: h.tracer,
+		OnStep: func(project, workflow, outcome string, d time.Duration) {
+			h.stepsMu.Lock()
+			defer h.stepsMu.Unlock()
+			h.steps[project+"/"+workflow+"/"+outcome]++
+		},
 		Workflows: func(name string) (flow.WorkflowRef, bool) {
 			ref, ok := h.refs[name]
 			return ref, ok
@@ -610,6 +619,9 @@ func TestThrottledStepEndsThePassAndSpendsNoAttempt(t *testing.T) {
 	require.Equal(t, record.FlowCompleted, ex.Status, string(ex.Error))
 	require.JSONEq(t, "6", string(ex.Output))
 	require.Equal(t, 5, h.acts.count("add"), "3 refusals and 2 runs")
+	h.stepsMu.Lock()
+	require.Equal(t, map[string]int{"p/calc/throttled": 3, "p/calc/ok": 2 + h.acts.count("double")}, h.steps, "every attempt is reported once, refusals as throttled")
+	h.stepsMu.Unlock()
 	require.Zero(t, count(h.history("th-1"), "call_retrying#1"), "refusals spend no attempt")
 	h.o.mu.Lock()
 	passes := h.o.passes

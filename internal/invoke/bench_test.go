@@ -7,7 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
@@ -22,7 +25,17 @@ import (
 // environment, pool, guest logs and the usage record (queued to the
 // meter). The pool's BenchmarkWarmInvoke is the same call without the
 // pipeline; the difference is what the pipeline costs.
+//
+// The sub-benchmarks run it without and with the Prometheus observer
+// (metrics=on), so the cost of the metrics is their difference in one run.
 func BenchmarkInvoke(b *testing.B) {
+	b.Run("metrics=off", func(b *testing.B) { benchInvoke(b, nil) })
+	b.Run("metrics=on", func(b *testing.B) {
+		benchInvoke(b, metrics.NewInvocations(prometheus.NewRegistry()))
+	})
+}
+
+func benchInvoke(b *testing.B, obs invoke.Observer) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "strata.db"))
 	if err != nil {
@@ -32,7 +45,7 @@ func BenchmarkInvoke(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	icfg := invoke.Config{Store: st, MaxConcurrency: 64}
+	icfg := invoke.Config{Store: st, MaxConcurrency: 64, Observer: obs}
 	reg := registry.New(registry.Config{Store: st, Runtime: rt, Pools: icfg.PoolLimits()})
 	icfg.Registry = reg
 	inv := invoke.New(icfg)

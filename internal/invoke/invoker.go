@@ -26,6 +26,15 @@ import (
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
+// Observer sees every finished invocation with its function's project:
+// what ran (its usage record) and what was refused for capacity (Outcome
+// record.OutcomeLimited, no duration). It is called on the invocation's
+// path, so it must neither block nor allocate once warm; u is passed by
+// value so that handing it over allocates nothing.
+type Observer interface {
+	ObserveInvocation(project string, u record.Usage)
+}
+
 // Config configures an Invoker.
 type Config struct {
 	// Registry is where invocations find the version that serves a
@@ -65,6 +74,9 @@ type Config struct {
 	// traceparent); nil records none, and the invocation's trace context
 	// is then minted by internal/trace alone.
 	Tracer *trace.Tracer
+	// Observer, when set, sees every finished invocation, refused ones
+	// included (the metrics). It runs on the invocation's path.
+	Observer Observer
 }
 
 // projectMemoryMB is the part of the memory budget one project may hold:
@@ -252,6 +264,7 @@ func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Req
 		running := iv.projectRunning(d.Project)
 		if running.Add(1) > int64(lim) {
 			running.Add(-1)
+			iv.observeRefused(d, r)
 			return fmt.Errorf("project %s: its share of this node, %d invocations at once, is in use "+
 				"(the rest of the node is kept for other projects; see --project-concurrency): %w",
 				d.Project, lim, pool.ErrAtCapacity)
@@ -261,11 +274,20 @@ func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Req
 	if limit := iv.cfg.MaxConcurrency; limit > 0 {
 		if iv.running.Add(1) > int64(limit) {
 			iv.running.Add(-1)
+			iv.observeRefused(d, r)
 			return fmt.Errorf("platform concurrency limit of %d reached: %w", limit, pool.ErrAtCapacity)
 		}
 		defer iv.running.Add(-1)
 	}
 	return iv.run(ctx, d, r, inv)
+}
+
+// observeRefused tells the observer about an invocation refused before it
+// reached a pool (no usage record is written for it).
+func (iv *Invoker) observeRefused(d *registry.Deployed, r Request) {
+	if o := iv.cfg.Observer; o != nil {
+		o.ObserveInvocation(d.Project, record.Usage{Function: d.Version.Function, Trigger: r.Trigger, Outcome: record.OutcomeLimited})
+	}
 }
 
 // projectRunning is the counter of project's invocations in progress.
@@ -305,7 +327,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		defer iv.cfg.Bindings.EndInvocation(res.InvocationID)
 	}
 
-	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID}
+	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID, SpanID: res.Trace.SpanID}
 	inv.budget = maxLinesPerInvoke
 	inv.stdout = lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &inv.budget, dropped: &inv.dropped}
 	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped}
@@ -372,6 +394,9 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 			trace.KeyBilledMS.Int64(u.BilledMS),
 			trace.KeyStatus.Int(status), // 0: no answer
 		)
+	}
+	if o := iv.cfg.Observer; o != nil {
+		o.ObserveInvocation(d.Project, u)
 	}
 	return err
 }

@@ -12,7 +12,8 @@ import (
 
 // TestLogsReadableWhenInvokeReturns: the caller writes its response when
 // Invoke returns; a reader that then syncs (as GET /logs does) finds every
-// line of the invocation in the store. No Close, no waiting.
+// line of the invocation in the store, with its trace and span ids. No
+// Close, no waiting.
 func TestLogsReadableWhenInvokeReturns(t *testing.T) {
 	b := setup(t)
 	b.deploy(t, "hello", wasmtest.Guest(t, wasmtest.Hello), helloCfg)
@@ -31,6 +32,11 @@ func TestLogsReadableWhenInvokeReturns(t *testing.T) {
 		}
 		if len(got) != 1 || got[0].Line != "hello guest handling GET /n" || got[0].Level != record.LevelInfo {
 			t.Fatalf("invocation %d: lines in the store when Invoke returned: %+v", i, got)
+		}
+		// The line carries the invocation's trace and span, so it can be
+		// found from a trace (strata logs --trace) and shown under its span.
+		if got[0].TraceID != res.Trace.TraceID || got[0].SpanID != res.Trace.SpanID || len(got[0].SpanID) != 16 {
+			t.Fatalf("invocation %d: line trace %q span %q, want %q %q", i, got[0].TraceID, got[0].SpanID, res.Trace.TraceID, res.Trace.SpanID)
 		}
 	}
 }

@@ -120,6 +120,7 @@ type LogLine struct {
 	Function     string
 	Version      int
 	TraceID      string
+	SpanID       string // 16 hex: the invocation's span, which the line was written in
 	Time         time.Time
 	Stream       string // stdout, stderr, platform
 	Level        LogLevel

@@ -506,6 +506,20 @@ func (reg *Registry) PoolStats() map[string]pool.Stats {
 	return out
 }
 
+// EachPool calls fn with the pool statistics of each active function
+// and its project (the metrics collector reads them at scrape time).
+func (reg *Registry) EachPool(fn func(project, function string, s pool.Stats)) {
+	reg.mu.RLock()
+	ds := make([]*Deployed, 0, len(reg.active))
+	for _, d := range reg.active {
+		ds = append(ds, d)
+	}
+	reg.mu.RUnlock() // fn (a channel send) may block: not under the lock
+	for _, d := range ds {
+		fn(d.Project, d.Version.Function, d.Pool.Stats())
+	}
+}
+
 // MemoryBudget reports the node's instance memory budget and what live
 // instances hold of it (zero when there is no budget).
 func (reg *Registry) MemoryBudget() pool.BudgetStats { return reg.cfg.Pools.Budget.Stats() }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/config"
@@ -25,6 +27,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
@@ -78,6 +81,10 @@ type Server struct {
 	// metrics is the node's Prometheus registry: components register
 	// their collectors here and /metrics serves it.
 	metrics *prometheus.Registry
+	// metricsHTTP and metricsLn serve /metrics alone when
+	// config.MetricsAddr is set; nil otherwise.
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
 
 	loaded   chan struct{} // closed when load is done
 	stopping chan struct{} // closed when Stop begins: streaming answers end
@@ -150,6 +157,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.st, err = OpenStore(ctx, s.cfg); err != nil {
 		return err
 	}
+	// Both backends time their operations for the metrics (an optional
+	// interface: a store without it is simply not timed).
+	if o, ok := s.st.(interface {
+		ObserveOperations(func(op string, d time.Duration))
+	}); ok {
+		o.ObserveOperations(metrics.NewStoreOps(s.metrics).Observe)
+	}
 	key, err := secretKey(s.cfg)
 	if err != nil {
 		return err
@@ -176,20 +190,26 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Store: s.st, Logger: s.log, LogTap: s.logTap, MaxConcurrency: s.cfg.MaxConcurrency, Bindings: s.bnd,
 		ProjectConcurrency: s.cfg.ProjectConcurrency, MemoryBudgetMB: s.cfg.InstanceMemoryBudgetMB(), Tracer: tracer,
 	}
+	// Invocation metrics come from the invoker (one map lookup and atomic
+	// adds per invocation); pools and the store are read at scrape time.
+	icfg.Observer = metrics.NewInvocations(s.metrics)
 	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
 	icfg.Registry = s.reg
 	s.inv = invoke.New(icfg)
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		metrics.NewPools(s.reg.EachPool), metrics.NewStoreCollector(s.st, s.log, nil, 0))
 	if lim, ok := s.cfg.GoMemoryLimit(); ok {
 		// Guest memories live on the Go heap: a soft limit makes the
 		// collector run (and return memory) before the node runs out.
 		debug.SetMemoryLimit(lim)
 		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
-	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Tracer: tracer})
+	engines := metrics.NewEngines(s.metrics)
+	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	s.fl = flow.New(flow.Config{
 		Store: s.st, Invoker: s.inv, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv},
-		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer,
+		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
 	// The API invokes through the gateway and the gateway mounts the API:
@@ -203,7 +223,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
-		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs,
+		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(),
 	})
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
@@ -234,12 +254,27 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.adminHTTP = s.newHTTPServer(s.adminHandler())
 	}
+	if s.cfg.MetricsAddr != "" {
+		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			s.ln.Close() // not served yet, so Stop would not close them
+			if s.adminLn != nil {
+				s.adminLn.Close()
+			}
+			return fmt.Errorf("listen on metrics addr %s: %w", s.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsHandler())
+		s.metricsHTTP = s.newHTTPServer(mux)
+	}
 
 	bgCtx, cancel := context.WithCancelCause(context.Background())
 	s.cancel = cancel
 	s.serve(s.http, s.ln)
 	if s.adminHTTP != nil {
 		s.serve(s.adminHTTP, s.adminLn)
+	}
+	if s.metricsHTTP != nil {
+		s.serve(s.metricsHTTP, s.metricsLn)
 	}
 	s.goBackground(func() {
 		ok := s.load(bgCtx)
@@ -274,6 +309,21 @@ func (s *Server) serve(hs *http.Server, ln net.Listener) {
 			s.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	})
+}
+
+// metricsHandler serves the node's Prometheus registry (text or
+// protobuf exposition, as the scraper asks).
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics})
+}
+
+// MetricsURL is the URL of /metrics on the --metrics-addr listener, ""
+// when there is none.
+func (s *Server) MetricsURL() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.scheme() + s.metricsLn.Addr().String() + "/metrics"
 }
 
 // adminHandler serves the admin listener (config.AdminAddr): the admin
@@ -543,6 +593,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.adminHTTP != nil {
 			errs = append(errs, s.adminHTTP.Shutdown(ctx))
+		}
+		if s.metricsHTTP != nil {
+			errs = append(errs, s.metricsHTTP.Shutdown(ctx))
 		}
 		if s.cancel != nil {
 			s.cancel(errors.New("server stopping"))

@@ -140,6 +140,12 @@ type FlowListParams struct {
 	Limit    int // 0 means 100
 }
 
+// FlowCount is how many executions of a workflow have a status.
+type FlowCount struct {
+	Project, Workflow, Status string
+	N                         int64
+}
+
 // Flow is the durable execution part of the store. now is passed in so
 // the engine's clock (fake in tests) decides what is due.
 type Flow interface {
@@ -171,6 +177,9 @@ type Flow interface {
 	FlowGet(ctx context.Context, id string) (*record.FlowExecution, error)
 	// FlowList lists executions (see FlowListParams).
 	FlowList(ctx context.Context, p FlowListParams) ([]record.FlowExecution, error)
+	// FlowCount counts executions by project, workflow and status (the
+	// metrics collector's gauge), ordered by those three.
+	FlowCount(ctx context.Context) ([]FlowCount, error)
 	// FlowHistory returns events of one run with Seq > afterSeq in order,
 	// at most limit (0: all).
 	FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]record.FlowEvent, error)

@@ -165,7 +165,9 @@ type LogListParams struct {
 	Function     string
 	InvocationID string
 	AfterID      int64
+	TraceID      string          // lines of invocations in this trace
 	Since        time.Time       // lines logged at or after
+	Until        time.Time       // lines logged before
 	MinLevel     record.LogLevel // lines of this level or above
 	Limit        int             // 0 means the backend's default of 1000
 	// Tail, when > 0, returns the last Tail matching lines (still oldest

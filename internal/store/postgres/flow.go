@@ -170,6 +170,15 @@ func (q queries) FlowNextDue(ctx context.Context) (time.Time, time.Time, error) 
 	return fromNullTime(r.Free), utc(held), err
 }
 
+func (q queries) FlowCount(ctx context.Context) ([]store.FlowCount, error) {
+	rows, err := q.Queries.FlowCount(ctx)
+	out := make([]store.FlowCount, len(rows))
+	for i, r := range rows {
+		out[i] = store.FlowCount{Project: r.Project, Workflow: r.Workflow, Status: r.Status, N: r.N}
+	}
+	return out, err
+}
+
 func (q queries) FlowSweep(ctx context.Context, now time.Time, limit int) (int64, error) {
 	return q.Queries.FlowSweep(ctx, &now, int32(limit))
 }

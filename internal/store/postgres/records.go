@@ -83,22 +83,23 @@ func (q queries) UsageList(ctx context.Context, p store.UsageListParams) ([]reco
 func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 	n := len(lines)
 	var (
-		inv, fn, trace, stream, text = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		inv, fn, trace, span, stream = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		text                         = make([]string, n)
 		version, level               = make([]int32, n), make([]int16, n)
 		at                           = make([]time.Time, n)
 	)
 	for i, l := range lines {
-		inv[i], fn[i], trace[i], stream[i], text[i] = l.InvocationID, l.Function, l.TraceID, l.Stream, sqlstore.CleanText(l.Line)
+		inv[i], fn[i], trace[i], span[i], stream[i], text[i] = l.InvocationID, l.Function, l.TraceID, l.SpanID, l.Stream, sqlstore.CleanText(l.Line)
 		version[i], level[i], at[i] = int32(l.Version), int16(l.Level), l.Time
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, q.s.lockKey("logs"))
 	b.Queue(`SELECT setval('logs_id_seq', nextval('logs_id_seq') + $1 - 1)`, int64(n))
-	b.Queue(`INSERT INTO logs (id, invocation_id, function, version, trace_id, logged_at, stream, level, line)
-		SELECT currval('logs_id_seq') - $1 + u.ord, u.inv, u.fn, u.version, u.trace, u.at, u.stream, u.level, u.line
-		FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[], $8::int2[], $9::text[])
-			WITH ORDINALITY AS u(inv, fn, version, trace, at, stream, level, line, ord)`,
-		int64(n), inv, fn, version, trace, at, stream, level, text)
+	b.Queue(`INSERT INTO logs (id, invocation_id, function, version, trace_id, span_id, logged_at, stream, level, line)
+		SELECT currval('logs_id_seq') - $1 + u.ord, u.inv, u.fn, u.version, u.trace, u.span, u.at, u.stream, u.level, u.line
+		FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::int2[], $10::text[])
+			WITH ORDINALITY AS u(inv, fn, version, trace, span, at, stream, level, line, ord)`,
+		int64(n), inv, fn, version, trace, span, at, stream, level, text)
 	br := q.s.pool.SendBatch(ctx, b)
 	var last int64
 	_, err := br.Exec()
@@ -122,14 +123,14 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 
 // LogList runs sqlstore.LogListQuery.
 func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
-	query, args := sqlstore.LogListQuery(param, p, p.Since)
+	query, args := sqlstore.LogListQuery(param, p, p.Since, p.Until)
 	rows, err := q.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.LogLine, error) {
 		var l record.LogLine
-		err := row.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &l.Time, &l.Stream, &l.Level, &l.Line)
+		err := row.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &l.SpanID, &l.Time, &l.Stream, &l.Level, &l.Line)
 		l.Time = utc(l.Time)
 		return l, err
 	})

@@ -83,7 +83,7 @@ func (q queries) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, err
 	return q.Queries.UsageDeleteBefore(ctx, micros(t))
 }
 
-const logCols = 8
+const logCols = 9
 
 // LogInsert runs one multi-row INSERT per chunk (by hand, as UsageInsert).
 // The single writer means nobody else inserts in between, so the rows of
@@ -94,9 +94,9 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 		chunk := lines[start:min(start+insertChunk, len(lines))]
 		args := make([]any, 0, len(chunk)*logCols)
 		for _, l := range chunk {
-			args = append(args, l.InvocationID, l.Function, l.Version, l.TraceID, micros(l.Time), l.Stream, int(l.Level), sqlstore.CleanText(l.Line))
+			args = append(args, l.InvocationID, l.Function, l.Version, l.TraceID, l.SpanID, micros(l.Time), l.Stream, int(l.Level), sqlstore.CleanText(l.Line))
 		}
-		res, err := q.db.ExecContext(ctx, `INSERT INTO logs (invocation_id, function, version, trace_id, logged_at, stream, level, line) VALUES `+
+		res, err := q.db.ExecContext(ctx, `INSERT INTO logs (invocation_id, function, version, trace_id, span_id, logged_at, stream, level, line) VALUES `+
 			placeholders(len(chunk), logCols), args...)
 		if err != nil {
 			return err
@@ -115,7 +115,7 @@ func (q queries) LogInsert(ctx context.Context, lines []record.LogLine) error {
 
 // LogList runs sqlstore.LogListQuery.
 func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
-	query, args := sqlstore.LogListQuery(param, p, micros(p.Since))
+	query, args := sqlstore.LogListQuery(param, p, micros(p.Since), micros(p.Until))
 	rows, err := q.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (q queries) LogList(ctx context.Context, p store.LogListParams) ([]record.L
 	for rows.Next() {
 		var l record.LogLine
 		var at int64
-		if err := rows.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &at, &l.Stream, &l.Level, &l.Line); err != nil {
+		if err := rows.Scan(&l.ID, &l.InvocationID, &l.Function, &l.Version, &l.TraceID, &l.SpanID, &at, &l.Stream, &l.Level, &l.Line); err != nil {
 			return nil, err
 		}
 		l.Time = fromMicros(at)

@@ -127,6 +127,7 @@ func ownerOrUnknown(project string, err error) string {
 
 // DatabaseGet returns one database's configuration.
 func (s *Store) DatabaseGet(ctx context.Context, name string) (*record.DatabaseConfig, error) {
+	defer s.op("DatabaseGet", time.Now())
 	d, err := s.d.Read().DatabaseGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NotFound("database", name)
@@ -139,6 +140,7 @@ func (s *Store) DatabaseGet(ctx context.Context, name string) (*record.DatabaseC
 
 // DatabaseList returns every database, sorted by name in byte order.
 func (s *Store) DatabaseList(ctx context.Context) ([]record.DatabaseConfig, error) {
+	defer s.op("DatabaseList", time.Now())
 	ds, err := s.d.Read().DatabaseList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
@@ -148,6 +150,7 @@ func (s *Store) DatabaseList(ctx context.Context) ([]record.DatabaseConfig, erro
 
 // KVNamespaceList returns every KV namespace, sorted by name in byte order.
 func (s *Store) KVNamespaceList(ctx context.Context) ([]record.KVNamespace, error) {
+	defer s.op("KVNamespaceList", time.Now())
 	ns, err := s.d.Read().KVNamespaceList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list kv namespaces: %w", err)
@@ -158,6 +161,7 @@ func (s *Store) KVNamespaceList(ctx context.Context) ([]record.KVNamespace, erro
 // KVGet returns a live entry. Reads see every commit made before they
 // start, so a put acknowledged is visible to the next get.
 func (s *Store) KVGet(ctx context.Context, namespace, key string) (*record.KVEntry, error) {
+	defer s.op("KVGet", time.Now())
 	if err := store.CheckKVKey(key); err != nil {
 		return nil, fmt.Errorf("kv get %s/%s: %w", namespace, key, err)
 	}
@@ -179,6 +183,7 @@ func (s *Store) KVGet(ctx context.Context, namespace, key string) (*record.KVEnt
 // KVPut stores value under key, replacing any entry (expired or not) and
 // its expiry, in one write.
 func (s *Store) KVPut(ctx context.Context, namespace, key string, value []byte, ttl time.Duration) error {
+	defer s.op("KVPut", time.Now())
 	if err := checkPut(key, value, ttl); err != nil {
 		return fmt.Errorf("kv put %s/%s: %w", namespace, key, err)
 	}
@@ -217,6 +222,7 @@ func checkPut(key string, value []byte, ttl time.Duration) error {
 // KVDelete removes a key and reports whether it was live. An expired entry
 // is removed too but counts as absent.
 func (s *Store) KVDelete(ctx context.Context, namespace, key string) (bool, error) {
+	defer s.op("KVDelete", time.Now())
 	if err := store.CheckKVKey(key); err != nil {
 		return false, fmt.Errorf("kv delete %s/%s: %w", namespace, key, err)
 	}
@@ -240,6 +246,7 @@ func (s *Store) KVDelete(ctx context.Context, namespace, key string) (bool, erro
 // range of the primary key, [max(prefix, after+1), prefix end). Keys hold no
 // NUL, so the least key above After is After followed by U+0001.
 func (s *Store) KVList(ctx context.Context, p store.KVListParams) ([]record.KVEntry, error) {
+	defer s.op("KVList", time.Now())
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("kv list %s: %w", p.Namespace, err)
 	}
@@ -286,6 +293,7 @@ const KVExpiredBatch = 5000
 // KVDeleteExpired removes every expired entry, in writes of up to
 // KVExpiredBatch entries.
 func (s *Store) KVDeleteExpired(ctx context.Context) (int64, error) {
+	defer s.op("KVDeleteExpired", time.Now())
 	now := s.nowUTC()
 	var total int64
 	for {
@@ -306,6 +314,7 @@ func (s *Store) KVDeleteExpired(ctx context.Context) (int64, error) {
 
 // SecretPut stores a secret's ciphertext, replacing any earlier value.
 func (s *Store) SecretPut(ctx context.Context, project, name string, ciphertext []byte) error {
+	defer s.op("SecretPut", time.Now())
 	if err := store.CheckSecretProject(project); err != nil {
 		return fmt.Errorf("put secret %s: %w", name, err)
 	}
@@ -323,6 +332,7 @@ func (s *Store) SecretPut(ctx context.Context, project, name string, ciphertext 
 
 // SecretGet returns a secret's ciphertext.
 func (s *Store) SecretGet(ctx context.Context, project, name string) ([]byte, error) {
+	defer s.op("SecretGet", time.Now())
 	if err := store.CheckSecretName(name); err != nil {
 		return nil, fmt.Errorf("get secret: %w", err)
 	}
@@ -342,6 +352,7 @@ func (s *Store) SecretGet(ctx context.Context, project, name string) ([]byte, er
 // SecretList returns every secret's project, name and update time, sorted
 // by project and name.
 func (s *Store) SecretList(ctx context.Context) ([]record.SecretInfo, error) {
+	defer s.op("SecretList", time.Now())
 	ss, err := s.d.Read().SecretList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
@@ -351,6 +362,7 @@ func (s *Store) SecretList(ctx context.Context) ([]record.SecretInfo, error) {
 
 // SecretDelete removes a secret and reports whether it existed.
 func (s *Store) SecretDelete(ctx context.Context, project, name string) (bool, error) {
+	defer s.op("SecretDelete", time.Now())
 	if err := store.CheckSecretName(name); err != nil {
 		return false, fmt.Errorf("delete secret: %w", err)
 	}

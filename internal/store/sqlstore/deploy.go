@@ -63,6 +63,7 @@ func DecodeVersion(function string, number int, moduleSHA256 string, config []by
 // DeploymentApply applies a project's deploy in one write transaction:
 // either everything lands or nothing does.
 func (s *Store) DeploymentApply(ctx context.Context, p store.DeploymentApplyParams) (*store.DeploymentApplyResult, error) {
+	defer s.op("DeploymentApply", time.Now())
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -193,6 +194,7 @@ func (s *Store) insertRoute(ctx context.Context, q Queries, project string, r re
 
 // FunctionGet returns one function.
 func (s *Store) FunctionGet(ctx context.Context, name string) (*record.Function, error) {
+	defer s.op("FunctionGet", time.Now())
 	f, err := s.d.Read().FunctionGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NotFound("function", name)
@@ -205,6 +207,7 @@ func (s *Store) FunctionGet(ctx context.Context, name string) (*record.Function,
 
 // FunctionList returns every function, sorted by name in byte order.
 func (s *Store) FunctionList(ctx context.Context) ([]record.Function, error) {
+	defer s.op("FunctionList", time.Now())
 	fs, err := s.d.Read().FunctionList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)
@@ -214,6 +217,7 @@ func (s *Store) FunctionList(ctx context.Context) ([]record.Function, error) {
 
 // FunctionSetActiveVersion repoints a function at one of its versions.
 func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, version int) error {
+	defer s.op("FunctionSetActiveVersion", time.Now())
 	return s.d.InTx(ctx, func(q Queries) error {
 		ok, err := q.FunctionActivate(ctx, name, version, s.nowUTC())
 		if err != nil {
@@ -236,6 +240,7 @@ func (s *Store) FunctionSetActiveVersion(ctx context.Context, name string, versi
 
 // VersionGet returns one version of a function.
 func (s *Store) VersionGet(ctx context.Context, function string, number int) (*record.Version, error) {
+	defer s.op("VersionGet", time.Now())
 	v, err := s.d.Read().VersionGet(ctx, function, number)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NotFound("version", fmt.Sprintf("%s@%d", function, number))
@@ -251,6 +256,7 @@ func (s *Store) VersionGet(ctx context.Context, function string, number int) (*r
 // created with one, in the same transaction), so an empty list means the
 // function is not there, with no second query to disagree with the first.
 func (s *Store) VersionList(ctx context.Context, function string) ([]record.Version, error) {
+	defer s.op("VersionList", time.Now())
 	vs, err := s.d.Read().VersionList(ctx, function)
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", function, err)
@@ -263,6 +269,7 @@ func (s *Store) VersionList(ctx context.Context, function string) ([]record.Vers
 
 // RouteList returns every route, sorted by path then method in byte order.
 func (s *Store) RouteList(ctx context.Context) ([]record.Route, error) {
+	defer s.op("RouteList", time.Now())
 	rs, err := s.d.Read().RouteList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)

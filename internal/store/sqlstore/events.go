@@ -255,6 +255,7 @@ func ownerOf(ctx context.Context, project func(context.Context, string) (string,
 
 // QueueGet returns one queue's configuration.
 func (s *Store) QueueGet(ctx context.Context, name string) (*record.QueueConfig, error) {
+	defer s.op("QueueGet", time.Now())
 	q, err := s.d.Read().QueueGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NotFound("queue", name)
@@ -267,6 +268,7 @@ func (s *Store) QueueGet(ctx context.Context, name string) (*record.QueueConfig,
 
 // QueueList returns every queue, sorted by name in byte order.
 func (s *Store) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
+	defer s.op("QueueList", time.Now())
 	qs, err := s.d.Read().QueueList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
@@ -276,6 +278,7 @@ func (s *Store) QueueList(ctx context.Context) ([]record.QueueConfig, error) {
 
 // TopicGet returns a topic and its subscribed queues (sorted).
 func (s *Store) TopicGet(ctx context.Context, name string) (*record.TopicConfig, error) {
+	defer s.op("TopicGet", time.Now())
 	ts, err := s.topics(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("get topic %s: %w", name, err)
@@ -288,6 +291,7 @@ func (s *Store) TopicGet(ctx context.Context, name string) (*record.TopicConfig,
 
 // TopicList returns every topic, sorted by name.
 func (s *Store) TopicList(ctx context.Context) ([]record.TopicConfig, error) {
+	defer s.op("TopicList", time.Now())
 	ts, err := s.topics(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("list topics: %w", err)
@@ -317,6 +321,7 @@ func (s *Store) topics(ctx context.Context, only string) ([]record.TopicConfig, 
 
 // ScheduleList returns every schedule, sorted by name.
 func (s *Store) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
+	defer s.op("ScheduleList", time.Now())
 	scs, err := s.d.Read().ScheduleList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
@@ -327,6 +332,7 @@ func (s *Store) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
 // MessageSend stores msgs: one statement when none carries a dedup id, one
 // transaction otherwise.
 func (s *Store) MessageSend(ctx context.Context, msgs []store.MessageSendParams) ([]store.MessageSendResult, error) {
+	defer s.op("MessageSend", time.Now())
 	for _, m := range msgs {
 		if err := m.Validate(); err != nil {
 			return nil, err
@@ -495,6 +501,7 @@ func (s *Store) sendError(ctx context.Context, err error, msgs []store.MessageSe
 // TopicPublish sends one copy of msg to every queue subscribed to topic, in
 // one transaction.
 func (s *Store) TopicPublish(ctx context.Context, topic string, msg store.MessageSendParams) (int, error) {
+	defer s.op("TopicPublish", time.Now())
 	n := 0
 	var msgs []store.MessageSendParams
 	err := s.d.InTx(ctx, func(q Queries) error {
@@ -555,6 +562,7 @@ func queueState(ctx context.Context, q Queries, name string) (*record.QueueConfi
 // Acks passed along (p.AckIDs) are applied first in the same write, so a
 // consumer's ack and its next receive cost one commit.
 func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error) {
+	defer s.op("MessageReceive", time.Now())
 	ackIDs, ackReceipts, err := received(p.AckIDs, p.AckReceipts)
 	if err != nil {
 		return nil, fmt.Errorf("receive from queue %s: %w", p.Queue, err)
@@ -608,6 +616,7 @@ func ReceiptToken() (string, error) {
 // MessageAck deletes received messages whose receipts still match. An empty
 // receipt (never received) acks nothing.
 func (s *Store) MessageAck(ctx context.Context, queue string, ids []int64, receipts []string) (int, error) {
+	defer s.op("MessageAck", time.Now())
 	keepIDs, keepReceipts, err := received(ids, receipts)
 	if err != nil {
 		return 0, fmt.Errorf("ack on queue %s: %w", queue, err)
@@ -653,6 +662,7 @@ func received(ids []int64, receipts []string) ([]int64, []string, error) {
 // give their receive back, so a throttled consumer does not push messages
 // toward the dead-letter queue. Stale receipts are ignored.
 func (s *Store) MessageFail(ctx context.Context, queue string, fails []store.MessageFailParams) error {
+	defer s.op("MessageFail", time.Now())
 	b := MessageFailBatch{Queue: queue}
 	for _, f := range fails {
 		if f.Receipt == "" {
@@ -685,6 +695,7 @@ func (s *Store) MessageFail(ctx context.Context, queue string, fails []store.Mes
 // MessagePeek lists up to limit messages (0: 1000) of queue by ID, without
 // receiving them.
 func (s *Store) MessagePeek(ctx context.Context, queue string, limit int) ([]record.Message, error) {
+	defer s.op("MessagePeek", time.Now())
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -721,6 +732,7 @@ func missing(err error, kind, name string) error {
 // to, as new: receive count 0, visible now, no receipt or last error. Their
 // attributes, including a dead-letter move's "error", stay.
 func (s *Store) QueueRedrive(ctx context.Context, from, to string, max int) (int, error) {
+	defer s.op("QueueRedrive", time.Now())
 	limit := max
 	if limit < 0 {
 		limit = 0
@@ -748,6 +760,7 @@ func (s *Store) QueueRedrive(ctx context.Context, from, to string, max int) (int
 // QueueStats counts a queue's messages by state. It reads every message of
 // the queue: it is for operators and metrics, not for the dispatch path.
 func (s *Store) QueueStats(ctx context.Context, queue string) (*record.QueueStats, error) {
+	defer s.op("QueueStats", time.Now())
 	r := s.d.Read()
 	if err := queueExists(ctx, r, queue); err != nil {
 		return nil, err // it names the queue
@@ -764,6 +777,7 @@ func (s *Store) QueueStats(ctx context.Context, queue string) (*record.QueueStat
 // for FIFO queues only the oldest message of each group counts, since the
 // others wait for it.
 func (s *Store) QueueNextVisible(ctx context.Context, queue string) (time.Time, error) {
+	defer s.op("QueueNextVisible", time.Now())
 	r := s.d.Read()
 	c, err := r.QueueGet(ctx, queue)
 	if errors.Is(err, store.ErrNotFound) {
@@ -783,6 +797,7 @@ func (s *Store) QueueNextVisible(ctx context.Context, queue string) (time.Time, 
 // sends p.Message, in one transaction, only if it still is p.Expected. A
 // racing node's update waits for the row lock, then finds next_fire changed.
 func (s *Store) ScheduleFire(ctx context.Context, p store.ScheduleFireParams) (bool, error) {
+	defer s.op("ScheduleFire", time.Now())
 	if err := p.Message.Validate(); err != nil {
 		return false, fmt.Errorf("fire schedule %s: %w", p.Name, err)
 	}

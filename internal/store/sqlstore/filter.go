@@ -42,15 +42,19 @@ func (f *Filter) Where() string { return f.where.String() }
 // LogListQuery is the statement both backends run for LogList: written by
 // hand, as UsageList, because the indexes on (function, id) and
 // (invocation_id, id) serve a filter only when it is in the statement.
-// since is p.Since as the backend stores times. The rows come newest first
+// since and until are p.Since and p.Until as the backend stores times. The rows come newest first
 // when p.Tail is set (the caller reverses them to oldest first).
-func LogListQuery(param func(n int) string, p store.LogListParams, since any) (string, []any) {
+func LogListQuery(param func(n int) string, p store.LogListParams, since, until any) (string, []any) {
 	f := NewFilter(param)
 	f.And("id > " + f.Arg(p.AfterID))
 	f.Eq("function", p.Function)
 	f.Eq("invocation_id", p.InvocationID)
+	f.Eq("trace_id", p.TraceID)
 	if !p.Since.IsZero() {
 		f.And("logged_at >= " + f.Arg(since))
+	}
+	if !p.Until.IsZero() {
+		f.And("logged_at < " + f.Arg(until))
 	}
 	if p.MinLevel > 0 {
 		f.And("level >= " + f.Arg(int(p.MinLevel)))
@@ -60,6 +64,6 @@ func LogListQuery(param func(n int) string, p store.LogListParams, since any) (s
 		order, n = "id DESC", p.Tail
 	}
 	limit := f.Arg(n) // bound before f.Args is read below
-	return `SELECT id, invocation_id, function, version, trace_id, logged_at, stream, level, line
+	return `SELECT id, invocation_id, function, version, trace_id, span_id, logged_at, stream, level, line
 		FROM logs WHERE 1 = 1` + f.Where() + ` ORDER BY ` + order + ` LIMIT ` + limit, f.Args
 }

@@ -63,6 +63,8 @@ type FlowQueries interface {
 	// FlowSweep deletes up to limit closed executions retained until
 	// before now.
 	FlowSweep(ctx context.Context, now time.Time, limit int) (int64, error)
+	// FlowCount counts executions by project, workflow and status.
+	FlowCount(ctx context.Context) ([]store.FlowCount, error)
 	// FlowWrite runs fn with the writes of one operation, inside InTx, and
 	// returns the first error: PostgreSQL pipelines them as one batch sent
 	// when fn returns, SQLite runs each at once on the single writer. An
@@ -200,6 +202,7 @@ func flowMessage(m record.FlowInbox, now time.Time) record.FlowInbox {
 
 // FlowStart creates an execution with its first events and its task.
 func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time.Time) (*record.FlowExecution, bool, error) {
+	defer s.op("FlowStart", time.Now())
 	n, err := flowNew(p, flowTime(now))
 	if err != nil {
 		return nil, false, fmt.Errorf("start execution: %w", err)
@@ -225,6 +228,7 @@ func (s *Store) FlowStart(ctx context.Context, p store.FlowStartParams, now time
 // A created execution is returned as written, without reading it back;
 // only an id that existed is read.
 func (s *Store) FlowStartBatch(ctx context.Context, ps []store.FlowStartParams, now time.Time) ([]store.FlowStarted, error) {
+	defer s.op("FlowStartBatch", time.Now())
 	now = flowTime(now)
 	ns := make([]FlowNew, len(ps))
 	for i, p := range ps {
@@ -286,6 +290,7 @@ func flowStarted(ctx context.Context, q Queries, n FlowNew, created bool) (store
 // execution involved are taken at once, then the writes of all commits go
 // in one FlowWrite.
 func (s *Store) FlowCommitBatch(ctx context.Context, commits []store.FlowCommit, now time.Time) []error {
+	defer s.op("FlowCommitBatch", time.Now())
 	errs := make([]error, len(commits))
 	if len(commits) == 0 {
 		return errs
@@ -420,6 +425,7 @@ func flowRunning(ctx context.Context, q Queries, id string) (*FlowState, error) 
 // claim's random token and the execution id, so no two claims ever hand
 // out the same lease.
 func (s *Store) FlowClaim(ctx context.Context, owner string, now time.Time, leaseFor time.Duration, limit int) ([]record.FlowTask, error) {
+	defer s.op("FlowClaim", time.Now())
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -458,6 +464,7 @@ func leaseToken() (string, error) {
 // FlowRenew extends held leases to until and returns the execution IDs of
 // the leases lost.
 func (s *Store) FlowRenew(ctx context.Context, held []record.FlowTask, until time.Time) ([]string, error) {
+	defer s.op("FlowRenew", time.Now())
 	if len(held) == 0 {
 		return nil, nil
 	}
@@ -483,6 +490,7 @@ func (s *Store) FlowRenew(ctx context.Context, held []record.FlowTask, until tim
 // the end of its lease (a holder that died leaves its task to be claimed
 // then).
 func (s *Store) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
+	defer s.op("FlowNextDue", time.Now())
 	free, held, err := s.d.Read().FlowNextDue(ctx)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next due task: %w", err)
@@ -496,8 +504,19 @@ func (s *Store) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
 	return free, true, nil
 }
 
+// FlowCount counts executions by project, workflow and status.
+func (s *Store) FlowCount(ctx context.Context) ([]store.FlowCount, error) {
+	defer s.op("FlowCount", time.Now())
+	cs, err := s.d.Read().FlowCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count workflow executions: %w", err)
+	}
+	return cs, nil
+}
+
 // FlowGet returns one execution.
 func (s *Store) FlowGet(ctx context.Context, id string) (*record.FlowExecution, error) {
+	defer s.op("FlowGet", time.Now())
 	e, err := s.d.Read().FlowGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NotFound("execution", id)
@@ -510,6 +529,7 @@ func (s *Store) FlowGet(ctx context.Context, id string) (*record.FlowExecution, 
 
 // FlowList lists executions, newest first (ids in byte order).
 func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]record.FlowExecution, error) {
+	defer s.op("FlowList", time.Now())
 	if p.Limit <= 0 {
 		p.Limit = 100
 	}
@@ -535,6 +555,7 @@ func (s *Store) FlowList(ctx context.Context, p store.FlowListParams) ([]record.
 // FlowHistory returns events of one run after afterSeq; an empty result
 // tells an unknown execution (ErrNotFound) from a run without more events.
 func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit int) ([]record.FlowEvent, error) {
+	defer s.op("FlowHistory", time.Now())
 	q := s.d.Read()
 	evs, err := q.FlowHistory(ctx, id, run, afterSeq, limit)
 	if err == nil && len(evs) == 0 {
@@ -548,6 +569,7 @@ func (s *Store) FlowHistory(ctx context.Context, id string, run, afterSeq, limit
 
 // FlowInboxList returns an execution's waiting messages, oldest first.
 func (s *Store) FlowInboxList(ctx context.Context, id string) ([]record.FlowInbox, error) {
+	defer s.op("FlowInboxList", time.Now())
 	q := s.d.Read()
 	ms, err := q.FlowInboxList(ctx, id)
 	if err == nil && len(ms) == 0 {
@@ -571,6 +593,7 @@ func flowExists(ctx context.Context, q Queries, id string) error {
 // FlowSend puts a message in a running execution's inbox and makes its
 // task due now.
 func (s *Store) FlowSend(ctx context.Context, m record.FlowInbox, now time.Time) (int64, error) {
+	defer s.op("FlowSend", time.Now())
 	now = flowTime(now)
 	m = flowMessage(m, now)
 	var id int64
@@ -595,6 +618,7 @@ func (s *Store) FlowSend(ctx context.Context, m record.FlowInbox, now time.Time)
 
 // FlowTerminate closes a running execution without its code.
 func (s *Store) FlowTerminate(ctx context.Context, id string, ev record.FlowEvent, c store.FlowClose, now time.Time) error {
+	defer s.op("FlowTerminate", time.Now())
 	now = flowTime(now)
 	err := s.d.InTx(ctx, func(q Queries) error {
 		st, err := flowRunning(ctx, q, id)
@@ -615,6 +639,7 @@ func (s *Store) FlowTerminate(ctx context.Context, id string, ev record.FlowEven
 
 // FlowReopen makes a closed execution running again.
 func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now time.Time) (*record.FlowExecution, error) {
+	defer s.op("FlowReopen", time.Now())
 	now = flowTime(now)
 	var exec *record.FlowExecution
 	err := s.d.InTx(ctx, func(q Queries) error {
@@ -655,6 +680,7 @@ func (s *Store) FlowReopen(ctx context.Context, p store.FlowReopenParams, now ti
 // FlowSweep deletes up to limit (0: 1000) closed executions retained until
 // before now, their histories with them.
 func (s *Store) FlowSweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	defer s.op("FlowSweep", time.Now())
 	if limit <= 0 {
 		limit = 1000
 	}

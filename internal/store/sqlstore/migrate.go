@@ -63,6 +63,7 @@ type MigrationTx interface {
 // advisory lock held around the whole call): a process that waited finds
 // the first one's work recorded.
 func (s *Store) Migrate(ctx context.Context, fsys fs.FS, inTx func(ctx context.Context, fn func(MigrationTx) error) error) error {
+	defer s.op("Migrate", time.Now())
 	ms, err := LoadMigrations(fsys)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)

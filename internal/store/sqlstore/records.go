@@ -51,6 +51,7 @@ type RecordQueries interface {
 
 // BlobPut stores data under its SHA-256 after checking the digest.
 func (s *Store) BlobPut(ctx context.Context, digest string, data []byte) error {
+	defer s.op("BlobPut", time.Now())
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); got != digest {
 		return fmt.Errorf("put blob %s: content has SHA-256 %s", digest, got)
@@ -66,6 +67,7 @@ func (s *Store) BlobPut(ctx context.Context, digest string, data []byte) error {
 
 // BlobGet returns the bytes stored under digest.
 func (s *Store) BlobGet(ctx context.Context, digest string) ([]byte, error) {
+	defer s.op("BlobGet", time.Now())
 	data, err := s.d.Read().BlobGet(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("blob %s: %w", digest, store.ErrNotFound)
@@ -81,6 +83,7 @@ func (s *Store) BlobGet(ctx context.Context, digest string) ([]byte, error) {
 
 // BlobExists reports whether a blob is stored.
 func (s *Store) BlobExists(ctx context.Context, digest string) (bool, error) {
+	defer s.op("BlobExists", time.Now())
 	ok, err := s.d.Read().BlobExists(ctx, digest)
 	if err != nil {
 		return false, fmt.Errorf("check blob %s: %w", digest, err)
@@ -92,6 +95,7 @@ func (s *Store) BlobExists(ctx context.Context, digest string) (bool, error) {
 // every invocation, so one commit (one fsync) per batch is what keeps it
 // cheap.
 func (s *Store) UsageInsert(ctx context.Context, records []record.Usage) error {
+	defer s.op("UsageInsert", time.Now())
 	if len(records) == 0 {
 		return nil
 	}
@@ -103,6 +107,7 @@ func (s *Store) UsageInsert(ctx context.Context, records []record.Usage) error {
 
 // UsageList returns usage records ordered by start time.
 func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]record.Usage, error) {
+	defer s.op("UsageList", time.Now())
 	us, err := s.d.Read().UsageList(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
@@ -112,6 +117,7 @@ func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]recor
 
 // UsageDeleteBefore deletes usage records that started before t.
 func (s *Store) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	defer s.op("UsageDeleteBefore", time.Now())
 	var n int64
 	err := s.d.Write(ctx, func(q Queries) (err error) { n, err = q.UsageDeleteBefore(ctx, t); return err })
 	if err != nil {
@@ -122,6 +128,7 @@ func (s *Store) UsageDeleteBefore(ctx context.Context, t time.Time) (int64, erro
 
 // LogInsert stores lines and sets their IDs.
 func (s *Store) LogInsert(ctx context.Context, lines []record.LogLine) error {
+	defer s.op("LogInsert", time.Now())
 	if len(lines) == 0 {
 		return nil
 	}
@@ -141,6 +148,7 @@ func (s *Store) LogInsert(ctx context.Context, lines []record.LogLine) error {
 
 // LogList returns lines with ID > p.AfterID, oldest first.
 func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]record.LogLine, error) {
+	defer s.op("LogList", time.Now())
 	if p.Limit <= 0 {
 		p.Limit = 1000
 	}
@@ -156,6 +164,7 @@ func (s *Store) LogList(ctx context.Context, p store.LogListParams) ([]record.Lo
 
 // LogDeleteBefore deletes lines written before t.
 func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	defer s.op("LogDeleteBefore", time.Now())
 	var n int64
 	err := s.d.Write(ctx, func(q Queries) (err error) { n, err = q.LogDeleteBefore(ctx, t); return err })
 	if err != nil {
@@ -167,6 +176,7 @@ func (s *Store) LogDeleteBefore(ctx context.Context, t time.Time) (int64, error)
 // TokenPut records a token; putting an existing hash renames and
 // re-scopes it.
 func (s *Store) TokenPut(ctx context.Context, t record.Token) error {
+	defer s.op("TokenPut", time.Now())
 	t.CreatedAt = s.nowUTC()
 	if err := s.d.Write(ctx, func(q Queries) error { return q.TokenPut(ctx, t) }); err != nil {
 		return fmt.Errorf("put token %s: %w", t.Name, err)
@@ -176,6 +186,7 @@ func (s *Store) TokenPut(ctx context.Context, t record.Token) error {
 
 // TokenGet returns the token with this hash.
 func (s *Store) TokenGet(ctx context.Context, hash string) (*record.Token, error) {
+	defer s.op("TokenGet", time.Now())
 	t, err := s.d.Read().TokenGet(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("token: %w", store.ErrNotFound)
@@ -188,6 +199,7 @@ func (s *Store) TokenGet(ctx context.Context, hash string) (*record.Token, error
 
 // TokenList returns every token, oldest first.
 func (s *Store) TokenList(ctx context.Context) ([]record.Token, error) {
+	defer s.op("TokenList", time.Now())
 	ts, err := s.d.Read().TokenList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
@@ -197,6 +209,7 @@ func (s *Store) TokenList(ctx context.Context) ([]record.Token, error) {
 
 // TokenDelete removes a token and reports whether it existed.
 func (s *Store) TokenDelete(ctx context.Context, hash string) (bool, error) {
+	defer s.op("TokenDelete", time.Now())
 	var ok bool
 	err := s.d.Write(ctx, func(q Queries) (err error) { ok, err = q.TokenDelete(ctx, hash); return err })
 	if err != nil {
@@ -207,6 +220,7 @@ func (s *Store) TokenDelete(ctx context.Context, hash string) (bool, error) {
 
 // TokenCount reports how many tokens exist.
 func (s *Store) TokenCount(ctx context.Context) (int, error) {
+	defer s.op("TokenCount", time.Now())
 	n, err := s.d.Read().TokenCount(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count tokens: %w", err)
@@ -216,6 +230,7 @@ func (s *Store) TokenCount(ctx context.Context) (int, error) {
 
 // TokenTouch records the token's last use.
 func (s *Store) TokenTouch(ctx context.Context, hash string, at time.Time) error {
+	defer s.op("TokenTouch", time.Now())
 	at = at.UTC().Truncate(time.Microsecond)
 	if err := s.d.Write(ctx, func(q Queries) error { return q.TokenTouch(ctx, hash, at) }); err != nil {
 		return fmt.Errorf("record token use: %w", err)
@@ -226,6 +241,7 @@ func (s *Store) TokenTouch(ctx context.Context, hash string, at time.Time) error
 // SettingClaim stores value under name unless one is stored, and returns
 // the stored one; the insert and the read are one transaction.
 func (s *Store) SettingClaim(ctx context.Context, name, value string) (string, error) {
+	defer s.op("SettingClaim", time.Now())
 	var got string
 	err := s.d.Write(ctx, func(q Queries) (err error) {
 		if err := q.SettingClaim(ctx, name, value); err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -55,10 +56,27 @@ type Queries interface {
 type Store struct {
 	d   Driver
 	now func() time.Time
+	// obs, when set, hears of every operation (ObserveOperations).
+	obs atomic.Pointer[func(op string, d time.Duration)]
 }
 
 // New returns a Store over d, reading the wall clock.
 func New(d Driver) *Store { return &Store{d: d, now: time.Now} }
+
+// ObserveOperations makes every operation of the store report its name
+// (the method's: "LogInsert", "FlowCommitBatch") and how long it took to
+// fn, the node's metrics; fn runs on the caller's goroutine and must not
+// block. It may be called while the store is in use.
+func (s *Store) ObserveOperations(fn func(op string, d time.Duration)) { s.obs.Store(&fn) }
+
+// op reports the operation name that began at start to the observer, if
+// any; every exported method defers it first thing. Without an observer
+// it costs a clock read.
+func (s *Store) op(name string, start time.Time) {
+	if fn := s.obs.Load(); fn != nil {
+		(*fn)(name, time.Since(start))
+	}
+}
 
 // SetNow replaces the clock the store reads for "now" (message visibility,
 // dedup windows, created times). For tests; call it before using the store.

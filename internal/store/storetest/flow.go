@@ -757,6 +757,15 @@ func testFlowList(t *testing.T, s store.Store) {
 	require.Equal(t, []string{"e5", "e4b", "e1"}, ids(store.FlowListParams{Project: "p", Workflow: "wf", Status: record.FlowRunning}))
 	require.Equal(t, []string{}, ids(store.FlowListParams{ParentID: "nobody"}))
 
+	counts, err := s.FlowCount(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.FlowCount{
+		{Project: "p", Workflow: "other", Status: record.FlowCompleted, N: 1},
+		{Project: "p", Workflow: "wf", Status: record.FlowCompleted, N: 1},
+		{Project: "p", Workflow: "wf", Status: record.FlowRunning, N: 3},
+		{Project: "q", Workflow: "wf", Status: record.FlowRunning, N: 1},
+	}, counts, "by project, workflow and status")
+
 	// Paging with Before walks the same order without repeats.
 	var pages [][]string
 	before := ""
@@ -770,7 +779,7 @@ func testFlowList(t *testing.T, s store.Store) {
 	}
 	require.Equal(t, [][]string{{"e5", "e4b"}, {"e4a", "e3"}, {"e2", "e1"}}, pages)
 	require.Equal(t, []string{"e4a", "e1"}, ids(store.FlowListParams{Before: "e4b", Project: "p", Workflow: "wf"}))
-	_, err := s.FlowList(ctx, store.FlowListParams{Before: "ghost"})
+	_, err = s.FlowList(ctx, store.FlowListParams{Before: "ghost"})
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	// The default limit is 100.

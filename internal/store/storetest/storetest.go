@@ -620,9 +620,9 @@ func testLogs(t *testing.T, s store.Store) {
 	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	lines := []record.LogLine{
 		logLine("i1", "a", 0, base),
-		{InvocationID: "i1", Function: "a", Version: 3, TraceID: "t", Time: base.Add(time.Millisecond), Stream: "stderr", Line: "ünïcode ✓ tabs\tand \"quotes\" 'single'"},
+		{InvocationID: "i1", Function: "a", Version: 3, TraceID: "t", SpanID: "00f067aa0ba902b7", Time: base.Add(time.Millisecond), Stream: "stderr", Line: "ünïcode ✓ tabs\tand \"quotes\" 'single'"},
 		logLine("i2", "b", 0, base.Add(2*time.Millisecond)),
-		{InvocationID: "i2", Function: "b", Version: 1, Time: base.Add(time.Second), Stream: "platform", Line: ""},
+		{InvocationID: "i2", Function: "b", Version: 1, TraceID: "t", SpanID: "b7ad6b7169203331", Time: base.Add(time.Second), Stream: "platform", Line: ""},
 	}
 	require.NoError(t, s.LogInsert(ctx, lines))
 	for i := range lines {
@@ -655,6 +655,24 @@ func testLogs(t *testing.T, s store.Store) {
 	got, err = s.LogList(ctx, store.LogListParams{AfterID: lines[3].ID})
 	require.NoError(t, err)
 	require.Empty(t, got)
+
+	// Trace and time range filters, alone and with the others.
+	for _, tc := range []struct {
+		name string
+		p    store.LogListParams
+		want []int64
+	}{
+		{"trace", store.LogListParams{TraceID: "t"}, []int64{lines[1].ID, lines[3].ID}},
+		{"trace and function", store.LogListParams{TraceID: "t", Function: "b"}, []int64{lines[3].ID}},
+		{"unknown trace", store.LogListParams{TraceID: "u"}, []int64{}},
+		{"until, exclusive", store.LogListParams{Until: base.Add(2 * time.Millisecond)}, []int64{lines[0].ID, lines[1].ID}},
+		{"since and until", store.LogListParams{Since: base.Add(time.Millisecond), Until: base.Add(time.Second)}, []int64{lines[1].ID, lines[2].ID}},
+		{"until and tail", store.LogListParams{Until: base.Add(time.Second), Tail: 1}, []int64{lines[2].ID}},
+	} {
+		got, err := s.LogList(ctx, tc.p)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.want, ids(got), tc.name)
+	}
 
 	n, err := s.LogDeleteBefore(ctx, base.Add(2*time.Millisecond))
 	require.NoError(t, err)

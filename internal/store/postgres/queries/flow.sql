@@ -138,3 +138,11 @@ SELECT
 DELETE FROM flow_executions WHERE id IN (SELECT x.id FROM flow_executions x
     WHERE x.retain_until IS NOT NULL AND x.retain_until < @now AND x.status <> 'running'
     ORDER BY x.retain_until LIMIT @lim FOR UPDATE SKIP LOCKED);
+
+-- name: FlowCount :many
+-- Executions by project, workflow and status, for the metrics collector
+-- (read at most every few seconds, whatever the scrape rate).
+SELECT project, workflow, status, count(*) AS n
+FROM flow_executions
+GROUP BY project, workflow, status
+ORDER BY project, workflow, status;

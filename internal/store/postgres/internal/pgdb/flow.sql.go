@@ -61,6 +61,47 @@ func (q *Queries) FlowClaim(ctx context.Context, prefix string, until *time.Time
 	return items, nil
 }
 
+const flowCount = `-- name: FlowCount :many
+SELECT project, workflow, status, count(*) AS n
+FROM flow_executions
+GROUP BY project, workflow, status
+ORDER BY project, workflow, status
+`
+
+type FlowCountRow struct {
+	Project  string
+	Workflow string
+	Status   string
+	N        int64
+}
+
+// Executions by project, workflow and status, for the metrics collector
+// (read at most every few seconds, whatever the scrape rate).
+func (q *Queries) FlowCount(ctx context.Context) ([]FlowCountRow, error) {
+	rows, err := q.db.Query(ctx, flowCount)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FlowCountRow
+	for rows.Next() {
+		var i FlowCountRow
+		if err := rows.Scan(
+			&i.Project,
+			&i.Workflow,
+			&i.Status,
+			&i.N,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const flowCreatedAt = `-- name: FlowCreatedAt :one
 SELECT created_at FROM flow_executions WHERE id = $1
 `

@@ -102,6 +102,7 @@ type Log struct {
 	Stream       string
 	Line         string
 	Level        int16
+	SpanID       string
 }
 
 type Message struct {
