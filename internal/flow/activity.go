@@ -85,7 +85,6 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 	var span oteltrace.Span
 	if r.e.cfg.Tracer != nil {
 		ctx, span = r.stepSpan(ctx, k, fn, attempt)
-		defer span.End()
 	}
 	start := r.e.now()
 	if r.e.cfg.ProjectOf(fn) == r.exec.Project {
@@ -103,8 +102,13 @@ func (r *Run) runAttempt(ctx context.Context, k int, fn string, input []byte, to
 		ferr.Message = fmt.Sprintf("activity %s did not finish within the step's start-to-close timeout of %s",
 			fn, time.Duration(to.StartToCloseMS)*time.Millisecond)
 	}
-	if span != nil && ferr != nil {
-		trace.Fail(span, ferr.Message)
+	if span != nil {
+		if ferr != nil {
+			trace.Fail(span, ferr.Message)
+		}
+		// Ended before callDone: that may finish the run (and end its
+		// span), and a step's span must not outlive the run it is in.
+		span.End()
 	}
 	if f := r.e.cfg.OnStep; f != nil {
 		outcome := "ok"

@@ -497,8 +497,10 @@ func TestTraceChildWorkflowsTimersAsync(t *testing.T) {
 
 	// Three executions (the parent and its two children) run to the end,
 	// and the async invocation runs.
-	ended := waitSpans(t, rec, "three workflow runs and the async invocation", func([]sdktrace.ReadOnlySpan) bool {
-		return len(spansNamed(rec, flow.SpanRun)) >= 3 && len(spansNamed(rec, "hello")) >= 1
+	// A run span ends with each claim of an execution, so three ended
+	// runs need not include every child's last step: wait for the steps.
+	ended := waitSpans(t, rec, "three workflow runs, five steps and the async invocation", func([]sdktrace.ReadOnlySpan) bool {
+		return len(spansNamed(rec, flow.SpanRun)) >= 3 && len(spansNamed(rec, flow.SpanStep)) >= 5 && len(spansNamed(rec, "hello")) >= 1
 	})
 	byID := map[oteltrace.SpanID]sdktrace.ReadOnlySpan{}
 	for _, s := range ended {
