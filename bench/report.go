@@ -17,6 +17,10 @@ import (
 const (
 	targetRatioNetHTTP = 0.7 // strata req/s ≥ 0.7 × bare net/http
 	targetRatioWorkerd = 2.0 // strata req/s ≥ 2 × workerd
+	// Tracing overhead (issue 12): req/s with every trace sampled and
+	// stored ≥ 0.9 × tracing off; at the default sampling ≥ 0.97 ×.
+	targetRatioTrace1       = 0.9
+	targetRatioTraceDefault = 0.97
 	targetColdGoP50    = 5 * time.Millisecond
 	targetColdGoP99    = 15 * time.Millisecond
 	targetColdCP50     = 100 * time.Microsecond
@@ -338,6 +342,17 @@ func (r *report) finishHTTP() {
 	for _, h := range r.HTTP {
 		if h.Error == "" && h.Skipped == "" && h.RPS > 0 {
 			rps[h.Target] = h.RPS
+		}
+	}
+	if off, ok := rps[targetStrataNoTrace]; ok {
+		for _, v := range []struct {
+			target string
+			min    float64
+		}{{targetStrataTrace1, targetRatioTrace1}, {targetStrata, targetRatioTraceDefault}} {
+			if on, ok := rps[v.target]; ok {
+				q := on / off
+				r.Ratios = append(r.Ratios, ratio{Name: v.target + "/" + targetStrataNoTrace, Value: round(q, 3), Target: v.min, Met: q >= v.min})
+			}
 		}
 	}
 	s, ok := rps[targetStrata]
