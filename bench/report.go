@@ -21,11 +21,11 @@ const (
 	// stored ≥ 0.9 × tracing off; at the default sampling ≥ 0.97 ×.
 	targetRatioTrace1       = 0.9
 	targetRatioTraceDefault = 0.97
-	targetColdGoP50    = 5 * time.Millisecond
-	targetColdGoP99    = 15 * time.Millisecond
-	targetColdCP50     = 100 * time.Microsecond
-	targetColdCP99     = time.Millisecond
-	targetHandleP50    = 20 * time.Microsecond
+	targetColdGoP50         = 5 * time.Millisecond
+	targetColdGoP99         = 15 * time.Millisecond
+	targetColdCP50          = 100 * time.Microsecond
+	targetColdCP99          = time.Millisecond
+	targetHandleP50         = 20 * time.Microsecond
 	// A warm hello instance: at most 1 MB resident and 1.5 MB of Go heap,
 	// and 1,000 of them in 1.5 GB (issue 15).
 	targetMemRSSMB     = 1.0
