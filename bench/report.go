@@ -17,15 +17,11 @@ import (
 const (
 	targetRatioNetHTTP = 0.7 // strata req/s ≥ 0.7 × bare net/http
 	targetRatioWorkerd = 2.0 // strata req/s ≥ 2 × workerd
-	// Tracing overhead (issue 12): req/s with every trace sampled and
-	// stored ≥ 0.9 × tracing off; at the default sampling ≥ 0.97 ×.
-	targetRatioTrace1       = 0.9
-	targetRatioTraceDefault = 0.97
-	targetColdGoP50         = 5 * time.Millisecond
-	targetColdGoP99         = 15 * time.Millisecond
-	targetColdCP50          = 100 * time.Microsecond
-	targetColdCP99          = time.Millisecond
-	targetHandleP50         = 20 * time.Microsecond
+	targetColdGoP50    = 5 * time.Millisecond
+	targetColdGoP99    = 15 * time.Millisecond
+	targetColdCP50     = 100 * time.Microsecond
+	targetColdCP99     = time.Millisecond
+	targetHandleP50    = 20 * time.Microsecond
 	// A warm hello instance: at most 1 MB resident and 1.5 MB of Go heap,
 	// and 1,000 of them in 1.5 GB (issue 15).
 	targetMemRSSMB     = 1.0
@@ -138,6 +134,13 @@ func (r *httpResult) fill(l loadResult) {
 	}
 	r.P50us, r.P99us, r.MeanUS = micros(l.P50), micros(l.P99), micros(l.Mean)
 }
+
+// Tracing overhead (issue 12): req/s with every trace sampled and stored
+// ≥ 0.9 × tracing off; at the default sampling ≥ 0.97 ×.
+const (
+	targetRatioTrace1       = 0.9
+	targetRatioTraceDefault = 0.97
+)
 
 // ratio compares Strata's throughput with a peer's, measured in the same run.
 type ratio struct {
