@@ -13,11 +13,10 @@ import (
 )
 
 // processor is the one SpanProcessor of the provider. The sampler records
-// every span; processor hands an ended span to the exporters when its
-// trace was sampled, or when it ended in error, or when a span of its
-// trace ended in error before it (errTraces): children end before their
-// parents, so an error's ancestors up to the root follow it out, and the
-// trace shows the path from the request to what failed.
+// the entry span of every trace; processor hands an ended span to the
+// exporters when its trace was sampled, or when it ended in error, or when
+// a span of its trace ended in error before it (errTraces): children end
+// before their parents, so an error's recorded ancestors follow it out.
 type processor struct {
 	exporters []*batcher
 	errs      errTraces

@@ -171,12 +171,31 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	return t, nil
 }
 
-// Sampler is parent-based ratio sampling that records the spans it does
-// not sample: they reach the span processor, which keeps those that end
-// in error (see processor).
+// Sampler is parent-based ratio sampling that still records the entry
+// span of a trace it leaves out (a span with no parent or a remote one:
+// the gateway's, a queue consumer's), not flagged sampled, so the
+// processor can keep it if it ends in error. Its children are dropped, as
+// in any unsampled trace: recording them all cost about twice as much on
+// the request path (a request of four spans, no exporter: 10.5 µs against
+// 5.4 µs on the loaded 2-CPU build machine), for the error's detail below
+// the entry span.
 func Sampler(ratio float64) sdktrace.Sampler {
-	return sdktrace.AlwaysRecord(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))
+	return entrySampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))}
 }
+
+type entrySampler struct{ sdktrace.Sampler }
+
+func (e entrySampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	r := e.Sampler.ShouldSample(p)
+	if r.Decision == sdktrace.Drop {
+		if psc := trace.SpanContextFromContext(p.ParentContext); !psc.IsValid() || psc.IsRemote() {
+			r.Decision = sdktrace.RecordOnly
+		}
+	}
+	return r
+}
+
+func (e entrySampler) Description() string { return "EntryRecorded{" + e.Sampler.Description() + "}" }
 
 // TracerProvider is the provider components start their spans with.
 func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tp }

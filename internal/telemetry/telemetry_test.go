@@ -291,7 +291,7 @@ func TestOTLPStuckCollectorDropsWithoutBlocking(t *testing.T) {
 	require.Len(t, r.spans, 1+buffer)
 }
 
-func openStore(t *testing.T) *sqlite.Store {
+func openStore(t testing.TB) *sqlite.Store {
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
@@ -368,51 +368,56 @@ func TestStoreExporterFullBufferDropsWithoutBlocking(t *testing.T) {
 	require.Equal(t, float64(1+buffer), counter(t, reg, "strata_spans_exported_total", "store"))
 }
 
-// At a sample ratio that keeps (almost) nothing, a trace with an error
-// is kept from the failing span up to its root; its earlier siblings and
-// every trace without an error are not. A caller's sampled traceparent
-// keeps the whole trace.
+// At a sample ratio that keeps (almost) nothing, a request whose entry
+// span ends in error is kept; one that succeeds is not, and the children
+// of an unsampled trace are not recorded at all. A caller's sampled
+// traceparent keeps the whole trace; an unsampled one still has its entry
+// span's error kept.
 func TestErrorsAlwaysKept(t *testing.T) {
 	s := openStore(t)
 	tel, _ := start(t, Config{SampleRatio: 1e-12, Store: s})
 	tr := tel.TracerProvider().Tracer("test")
 	ctx := context.Background()
 
-	rctx, root := tr.Start(ctx, "GET /fails")
+	rctx, root := tr.Start(ctx, "GET /fails", trace.WithAttributes(attribute.String(AttrProject, "shop")))
 	require.False(t, root.SpanContext().IsSampled())
-	_, ok := tr.Start(rctx, "kv.get")
-	ok.End()
-	ictx, inv := tr.Start(rctx, "invoke")
-	_, bad := tr.Start(ictx, "sql.query")
-	bad.SetStatus(codes.Error, "no such table")
-	bad.End()
-	inv.End()
+	require.True(t, root.IsRecording(), "the entry span of an unsampled trace is recorded")
+	_, child := tr.Start(rctx, "invoke")
+	require.False(t, child.IsRecording(), "its children are not")
+	child.SetStatus(codes.Error, "ignored")
+	child.End()
+	root.SetStatus(codes.Error, "function failed")
 	root.End()
 
 	_, quiet := tr.Start(ctx, "GET /fine")
 	quiet.End()
 
-	carrier := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
-	pctx := propagation.TraceContext{}.Extract(ctx, carrier)
-	_, joined := tr.Start(pctx, "GET /joined")
+	sampled := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+	jctx, joined := tr.Start(sampled, "GET /joined")
+	_, jchild := tr.Start(jctx, "invoke joined")
+	jchild.End()
 	joined.End()
+
+	unsampled := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
+	_, remoteFail := tr.Start(unsampled, "GET /remote-fails")
+	remoteFail.SetStatus(codes.Error, "boom")
+	remoteFail.End()
+	other := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": "00-6bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
+	_, remoteOK := tr.Start(other, "GET /remote-fine")
+	remoteOK.End()
 
 	require.NoError(t, tel.Flush(ctx))
 	ts, err := s.TraceList(ctx, store.TraceListParams{})
 	require.NoError(t, err)
-	require.Len(t, ts, 2)
-	names := map[string]int{}
+	got := map[string]int{}
 	for _, tr := range ts {
-		names[tr.Name] = tr.Spans
+		got[tr.Name] = tr.Spans
 	}
-	require.Equal(t, map[string]int{"GET /fails": 3, "GET /joined": 1}, names)
-	spans, err := s.TraceGet(ctx, root.SpanContext().TraceID().String(), "")
+	require.Equal(t, map[string]int{"GET /fails": 1, "GET /joined": 2, "GET /remote-fails": 1}, got)
+	spans, err := s.TraceGet(ctx, root.SpanContext().TraceID().String(), "shop")
 	require.NoError(t, err)
-	var got []string
-	for _, sp := range spans {
-		got = append(got, sp.Name+":"+sp.Status)
-	}
-	require.Equal(t, []string{"GET /fails:", "invoke:", "sql.query:error"}, got)
+	require.Equal(t, "error", spans[0].Status)
+	require.Equal(t, "function failed", spans[0].StatusMessage)
 }
 
 // The trace store at its cap keeps the newest spans.
