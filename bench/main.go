@@ -95,6 +95,20 @@ const (
 
 var allTargets = []string{targetStrata, targetNetHTTP, targetWorkerd}
 
+// Tracing variants of the strata target, measured only when -targets
+// names them (not in bench-check): tracing off, and every trace sampled
+// with its spans stored in the built-in trace store. targetStrata runs at
+// the default sampling, so the three give the tracing overhead ratios.
+const (
+	targetStrataNoTrace = "strata-notrace"
+	targetStrataTrace1  = "strata-trace1"
+)
+
+// knownTargets is every target -targets accepts, in the order they run:
+// the tracing variants next to the default strata target, so the three
+// are measured close together.
+var knownTargets = []string{targetStrataNoTrace, targetStrata, targetStrataTrace1, targetNetHTTP, targetWorkerd}
+
 // options are the harness's settings, all from flags.
 type options struct {
 	Duration       time.Duration
@@ -160,7 +174,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Connections, "connections", 64, "concurrent keep-alive connections")
 	fs.StringVar(&o.Loader, "loader", "auto", "load generator: wrk, go, or auto (wrk when on PATH)")
 	only := fs.String("only", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
-	targets := fs.String("targets", strings.Join(allTargets, ","), "HTTP targets of the warm scenario: "+strings.Join(allTargets, ","))
+	targets := fs.String("targets", strings.Join(allTargets, ","), "HTTP targets of the warm scenario: "+strings.Join(knownTargets, ","))
 	fs.IntVar(&o.ColdSamples, "cold-samples", 200, "Go reactor cold starts to sample")
 	fs.IntVar(&o.CommandSamples, "command-samples", 2000, "C command runs to sample")
 	fs.IntVar(&o.HandleSamples, "handle-samples", 20000, "warm in-process calls to sample")
@@ -219,7 +233,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Scenarios, err = pickList("-only", *only, allScenarios); err != nil {
 		return o, err
 	}
-	if o.Targets, err = pickList("-targets", *targets, allTargets); err != nil {
+	if o.Targets, err = pickList("-targets", *targets, knownTargets); err != nil {
 		return o, err
 	}
 	if o.InnerloopParts, err = pickList("-innerloop-parts", *ilParts, allInnerloopParts); err != nil {

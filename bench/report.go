@@ -135,6 +135,13 @@ func (r *httpResult) fill(l loadResult) {
 	r.P50us, r.P99us, r.MeanUS = micros(l.P50), micros(l.P99), micros(l.Mean)
 }
 
+// Tracing overhead (issue 12): req/s with every trace sampled and stored
+// ≥ 0.9 × tracing off; at the default sampling ≥ 0.97 ×.
+const (
+	targetRatioTrace1       = 0.9
+	targetRatioTraceDefault = 0.97
+)
+
 // ratio compares Strata's throughput with a peer's, measured in the same run.
 type ratio struct {
 	Name   string  `json:"name"`
@@ -338,6 +345,17 @@ func (r *report) finishHTTP() {
 	for _, h := range r.HTTP {
 		if h.Error == "" && h.Skipped == "" && h.RPS > 0 {
 			rps[h.Target] = h.RPS
+		}
+	}
+	if off, ok := rps[targetStrataNoTrace]; ok {
+		for _, v := range []struct {
+			target string
+			min    float64
+		}{{targetStrataTrace1, targetRatioTrace1}, {targetStrata, targetRatioTraceDefault}} {
+			if on, ok := rps[v.target]; ok {
+				q := on / off
+				r.Ratios = append(r.Ratios, ratio{Name: v.target + "/" + targetStrataNoTrace, Value: round(q, 3), Target: v.min, Met: q >= v.min})
+			}
 		}
 	}
 	s, ok := rps[targetStrata]

@@ -116,16 +116,25 @@ func (h *harness) startTarget(ctx context.Context, target string) (srv *server, 
 	logPath := filepath.Join(h.work, target+".log")
 	ready := base + helloPath
 	switch target {
-	case targetStrata:
+	case targetStrata, targetStrataNoTrace, targetStrataTrace1:
 		bin, err := h.strata(ctx)
 		if err != nil {
 			return nil, "", "", err
 		}
-		proj := filepath.Join(h.work, "hello-dev")
+		// A project (and so a store) per variant: the traced run's spans
+		// must not weigh on the next.
+		proj := filepath.Join(h.work, target+"-dev")
 		if err := copyTree(filepath.Join(h.repo, "examples", "hello"), proj); err != nil {
 			return nil, "", "", fmt.Errorf("copy examples/hello: %w", err)
 		}
-		srv, err = startServer("strata dev", proj, logPath, bin, "dev", "--addr", addr)
+		args := []string{"dev", "--addr", addr}
+		switch target {
+		case targetStrataNoTrace:
+			args = append(args, "--trace-sample", "0")
+		case targetStrataTrace1:
+			args = append(args, "--trace-sample", "1")
+		}
+		srv, err = startServer("strata dev", proj, logPath, append([]string{bin}, args...)...)
 		ready = base + "/_strata/health"
 		if err != nil {
 			return nil, "", "", err
@@ -155,7 +164,7 @@ func (h *harness) startTarget(ctx context.Context, target string) (srv *server, 
 	if err := srv.waitReady(ctx, ready, h.opts.StartTimeout, ""); err != nil {
 		return srv, "", "", err
 	}
-	if target == targetStrata {
+	if target == targetStrata || target == targetStrataNoTrace || target == targetStrataTrace1 {
 		// strata dev answers its health check while it is still building
 		// and deploying the project, so wait for the route itself. Its
 		// "deploy failed" line ends the wait early instead of at the timeout.

@@ -42,6 +42,11 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.IntVar(&cfg.MaxFunctionBranches, "max-function-branches", cfg.MaxFunctionBranches, "refuse a module with a function of more control instructions than this (compile time explodes above)")
 	f.StringVar(logLevel, "log-level", "info", "platform log level: debug, info, warn, error")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve Prometheus metrics at /metrics on this host:port without a token (default: only at /_strata/api/metrics, to a read token of every project)")
+	f.Float64Var(&cfg.TraceSample, "trace-sample", cfg.TraceSample, "share of new traces recorded (a caller's sampled traceparent is followed; errors are kept regardless); 0 turns tracing off")
+	f.DurationVar(&cfg.TraceRetention, "trace-retention", cfg.TraceRetention, "delete stored spans older than this")
+	f.IntVar(&cfg.TraceMaxSpans, "trace-max-spans", cfg.TraceMaxSpans, "keep at most this many spans in the trace store, evicting the oldest (0: no cap)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "also send spans to this OpenTelemetry collector (http://host:4318, or :4317 with --otlp-protocol grpc); OTEL_EXPORTER_OTLP_* variables are honoured")
+	f.StringVar(&cfg.OTLPProtocol, "otlp-protocol", cfg.OTLPProtocol, "OTLP protocol: http/protobuf (default) or grpc (default: OTEL_EXPORTER_OTLP_PROTOCOL)")
 }
 
 func newServerCmd(stdio IO) *cobra.Command {

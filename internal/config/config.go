@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,20 @@ type Config struct {
 	// function of more control instructions than this: compile time
 	// explodes above some tens of thousands (wasm.DefaultMaxFunctionBranches).
 	MaxFunctionBranches int
+
+	// Tracing (internal/telemetry). TraceSample is the share of new
+	// traces recorded, parent-based, errors kept whatever it says; 0
+	// turns tracing off. TraceRetention and TraceMaxSpans bound the
+	// built-in trace store (TraceMaxSpans 0: no cap). OTLPEndpoint (a
+	// base URL) or the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
+	// variable (OTLPFromEnv) also send spans to a collector over
+	// OTLPProtocol: "grpc" or "http/protobuf".
+	TraceSample    float64
+	TraceRetention time.Duration
+	TraceMaxSpans  int
+	OTLPEndpoint   string
+	OTLPProtocol   string
+	OTLPFromEnv    bool
 }
 
 // Default returns the defaults.
@@ -99,6 +114,10 @@ func Default() Config {
 		InitTimeout:    wasm.DefaultInitTimeout,
 
 		MaxFunctionBranches: wasm.DefaultMaxFunctionBranches,
+
+		TraceSample:    0.1,
+		TraceRetention: 7 * 24 * time.Hour,
+		TraceMaxSpans:  200_000,
 	}
 }
 
@@ -118,6 +137,15 @@ func (c *Config) FromEnv() {
 	}
 	if v := os.Getenv("STRATA_SECRET_KEY"); v != "" {
 		c.SecretKey = v
+	}
+	// The OTLP exporter reads the rest of the standard variables (headers,
+	// timeout, TLS files) itself; these two decide whether it runs and
+	// over which protocol, so they are read here.
+	c.OTLPFromEnv = os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if v := os.Getenv(name); v != "" && c.OTLPProtocol == "" {
+			c.OTLPProtocol = v
+		}
 	}
 }
 
@@ -197,6 +225,22 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFunctionBranches < 1 {
 		errs = append(errs, fmt.Errorf("max function branches %d: must be positive", c.MaxFunctionBranches))
+	}
+	if c.TraceSample < 0 || c.TraceSample > 1 {
+		errs = append(errs, fmt.Errorf("trace sample %g: want a ratio between 0 (tracing off) and 1 (every trace)", c.TraceSample))
+	}
+	if c.TraceRetention < time.Minute || c.TraceMaxSpans < 0 {
+		errs = append(errs, fmt.Errorf("trace retention %s and trace max spans %d: want at least 1m and 0 (no cap) or more", c.TraceRetention, c.TraceMaxSpans))
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("otlp endpoint %q: want the collector's URL, http://host:port or https://host:port", c.OTLPEndpoint))
+		}
+	}
+	switch c.OTLPProtocol {
+	case "", "grpc", "http/protobuf":
+	default:
+		errs = append(errs, fmt.Errorf("otlp protocol %q: want grpc or http/protobuf", c.OTLPProtocol))
 	}
 	if c.Prices.PerGBSecond < 0 || c.Prices.PerMillionRequests < 0 {
 		errs = append(errs, errors.New("prices must not be negative"))

@@ -83,3 +83,39 @@ func TestMetricsAddr(t *testing.T) {
 		})
 	}
 }
+
+func TestOTLPFromEnv(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+	c := Default()
+	c.FromEnv()
+	if c.OTLPFromEnv || c.OTLPProtocol != "" {
+		t.Fatalf("no variables: OTLP from env %v, protocol %q", c.OTLPFromEnv, c.OTLPProtocol)
+	}
+
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	c = Default()
+	c.FromEnv()
+	if !c.OTLPFromEnv || c.OTLPProtocol != "grpc" {
+		t.Fatalf("OTLP from env %v, protocol %q; want true, grpc", c.OTLPFromEnv, c.OTLPProtocol)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf") // the signal's own wins
+	c = Default()
+	c.FromEnv()
+	if c.OTLPProtocol != "http/protobuf" {
+		t.Fatalf("protocol %q, want http/protobuf", c.OTLPProtocol)
+	}
+
+	c.OTLPProtocol = "thrift"
+	c.OTLPEndpoint = "collector:4317"
+	c.TraceSample = 1.5
+	err := c.Validate()
+	for _, want := range []string{"otlp protocol", "otlp endpoint", "trace sample"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v; want it to name %s", err, want)
+		}
+	}
+}

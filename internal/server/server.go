@@ -34,6 +34,7 @@ import (
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
+	"github.com/stratahq/strata/internal/telemetry"
 	stratatrace "github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -77,7 +78,8 @@ type Server struct {
 	// Start replaces it with the configured exporter pipeline unless
 	// WithTracerProvider gave one (tests record spans in memory).
 	tracerProvider    trace.TracerProvider
-	tracerFromOptions bool // WithTracerProvider set it: Start keeps it
+	tracerFromOptions bool                 // WithTracerProvider set it: Start keeps it
+	tel               *telemetry.Telemetry // the pipeline behind tracerProvider; nil when tracing is off or given
 	// metrics is the node's Prometheus registry: components register
 	// their collectors here and /metrics serves it.
 	metrics *prometheus.Registry
@@ -163,6 +165,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ObserveOperations(func(op string, d time.Duration))
 	}); ok {
 		o.ObserveOperations(metrics.NewStoreOps(s.metrics).Observe)
+	}
+	if err := s.startTelemetry(ctx); err != nil {
+		return err
 	}
 	key, err := secretKey(s.cfg)
 	if err != nil {
@@ -581,6 +586,29 @@ func (s *Server) AddToken(ctx context.Context, tok, name string) error {
 // NewToken returns a fresh random admin token.
 func NewToken() string { return api.NewToken() }
 
+// startTelemetry builds the tracing pipeline from the configuration,
+// spans going to the node's store and to a collector when one is set,
+// unless WithTracerProvider gave a provider or tracing is off.
+func (s *Server) startTelemetry(ctx context.Context) error {
+	if s.tracerFromOptions || s.cfg.TraceSample == 0 {
+		return nil
+	}
+	maxSpans := s.cfg.TraceMaxSpans
+	if maxSpans == 0 {
+		maxSpans = -1 // no cap
+	}
+	tel, err := telemetry.New(ctx, telemetry.Config{
+		SampleRatio: s.cfg.TraceSample, Store: s.st, Retention: s.cfg.TraceRetention, MaxSpans: maxSpans,
+		OTLPEndpoint: s.cfg.OTLPEndpoint, OTLPFromEnv: s.cfg.OTLPFromEnv, OTLPProtocol: s.cfg.OTLPProtocol,
+		Version: s.cfg.Version, Registerer: s.metrics, Logger: s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start tracing: %w", err)
+	}
+	s.tel, s.tracerProvider = tel, tel.TracerProvider()
+	return nil
+}
+
 // Stop stops accepting requests, lets in-flight ones finish (bounded by
 // ctx), drains pools, flushes usage and logs, and closes the store. It is
 // idempotent.
@@ -615,6 +643,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.rt != nil {
 			errs = append(errs, s.rt.Close(ctx))
+		}
+		if s.tel != nil {
+			// Every span is ended by now; what is buffered goes to the
+			// store before it closes (and to the collector), within ctx.
+			errs = append(errs, s.tel.Shutdown(ctx))
 		}
 		if s.bnd != nil {
 			errs = append(errs, s.bnd.Close())

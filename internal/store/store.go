@@ -181,6 +181,7 @@ type Store interface {
 	Events
 	Bindings
 	Flow
+	Traces
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

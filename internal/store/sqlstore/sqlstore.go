@@ -49,6 +49,7 @@ type Queries interface {
 	EventQueries
 	BindingQueries
 	FlowQueries
+	TraceQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed
