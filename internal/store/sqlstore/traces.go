@@ -26,6 +26,9 @@ type TraceQueries interface {
 	// SpanHeads returns the spans of traceIDs without attributes, events
 	// and status message: what a summary is computed from.
 	SpanHeads(ctx context.Context, traceIDs []string) ([]store.Span, error)
+	// TraceKnown returns those of traceIDs that have a summary, which is
+	// those with spans stored.
+	TraceKnown(ctx context.Context, traceIDs []string) ([]string, error)
 	// TraceSummaryDelete deletes the summaries (both tables) of traceIDs.
 	TraceSummaryDelete(ctx context.Context, traceIDs []string) error
 	// TraceSummaryInsert inserts whole-trace summaries and per-project ones.
@@ -90,10 +93,32 @@ func (s *Store) SpanInsert(ctx context.Context, spans []store.Span) error {
 		if err := q.SpanLock(ctx); err != nil {
 			return err
 		}
+		known, err := knownTraces(ctx, q, ids)
+		if err != nil {
+			return err
+		}
 		if err := q.SpanInsert(ctx, clean); err != nil {
 			return err
 		}
-		return resummarize(ctx, q, ids)
+		// A trace none of whose spans was stored before (most: a request's
+		// spans end within one batch) is summarised from the batch, with
+		// no read back and nothing to delete.
+		var fresh, old []string
+		byTrace := make(map[string][]store.Span, len(ids))
+		for _, sp := range clean {
+			byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
+		}
+		for _, id := range ids {
+			if known[id] {
+				old = append(old, id)
+			} else {
+				fresh = append(fresh, id)
+			}
+		}
+		if err := insertSummaries(ctx, q, fresh, byTrace); err != nil {
+			return err
+		}
+		return resummarize(ctx, q, old)
 	})
 	if err != nil {
 		return fmt.Errorf("insert %d spans: %w", len(spans), err)
@@ -197,6 +222,36 @@ func resummarize(ctx context.Context, q Queries, ids []string) error {
 		for _, h := range heads {
 			byTrace[h.TraceID] = append(byTrace[h.TraceID], h)
 		}
+		if err := q.TraceSummaryDelete(ctx, chunk); err != nil {
+			return err
+		}
+		if err := insertSummaries(ctx, q, chunk, byTrace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// knownTraces reports which of ids have spans stored.
+func knownTraces(ctx context.Context, q Queries, ids []string) (map[string]bool, error) {
+	known := make(map[string]bool)
+	for start := 0; start < len(ids); start += summaryChunk {
+		got, err := q.TraceKnown(ctx, ids[start:min(start+summaryChunk, len(ids))])
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range got {
+			known[id] = true
+		}
+	}
+	return known, nil
+}
+
+// insertSummaries inserts the summaries of ids (none stored now) from their
+// spans in byTrace; an id without spans gets none.
+func insertSummaries(ctx context.Context, q Queries, ids []string, byTrace map[string][]store.Span) error {
+	for start := 0; start < len(ids); start += summaryChunk {
+		chunk := ids[start:min(start+summaryChunk, len(ids))]
 		var whole, projects []TraceRow
 		for _, id := range chunk {
 			spans := byTrace[id]
@@ -220,9 +275,6 @@ func resummarize(ctx context.Context, q Queries, ids []string) error {
 				r.Project = p
 				projects = append(projects, r)
 			}
-		}
-		if err := q.TraceSummaryDelete(ctx, chunk); err != nil {
-			return err
 		}
 		if err := q.TraceSummaryInsert(ctx, whole, projects); err != nil {
 			return err

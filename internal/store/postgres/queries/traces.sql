@@ -47,3 +47,6 @@ SELECT count(*) FROM spans;
 DELETE FROM spans WHERE ctid = ANY(ARRAY(
     SELECT old.ctid FROM spans old WHERE old.start_at < @before ORDER BY old.start_at LIMIT @max_spans
 )) RETURNING trace_id;
+
+-- name: TraceKnown :many
+SELECT trace_id FROM traces WHERE trace_id = ANY(@trace_ids::text[]);

@@ -24,3 +24,6 @@ SELECT count(*) FROM spans;
 DELETE FROM spans WHERE rowid IN (
     SELECT old.rowid FROM spans old WHERE old.start_at < @before ORDER BY old.start_at LIMIT @max_spans
 ) RETURNING trace_id;
+
+-- name: TraceKnown :many
+SELECT trace_id FROM traces WHERE trace_id IN (sqlc.slice('trace_ids'));

@@ -185,6 +185,30 @@ func (q *Queries) TraceGet(ctx context.Context, traceID string, project string) 
 	return items, nil
 }
 
+const traceKnown = `-- name: TraceKnown :many
+SELECT trace_id FROM traces WHERE trace_id = ANY($1::text[])
+`
+
+func (q *Queries) TraceKnown(ctx context.Context, traceIds []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, traceKnown, traceIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var trace_id string
+		if err := rows.Scan(&trace_id); err != nil {
+			return nil, err
+		}
+		items = append(items, trace_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const traceProjectsDelete = `-- name: TraceProjectsDelete :exec
 DELETE FROM trace_projects WHERE trace_id = ANY($1::text[])
 `

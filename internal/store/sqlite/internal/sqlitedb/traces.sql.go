@@ -157,6 +157,43 @@ func (q *Queries) TraceGet(ctx context.Context, traceID string, project interfac
 	return items, nil
 }
 
+const traceKnown = `-- name: TraceKnown :many
+SELECT trace_id FROM traces WHERE trace_id IN (/*SLICE:trace_ids*/?)
+`
+
+func (q *Queries) TraceKnown(ctx context.Context, traceIds []string) ([]string, error) {
+	query := traceKnown
+	var queryParams []interface{}
+	if len(traceIds) > 0 {
+		for _, v := range traceIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:trace_ids*/?", strings.Repeat(",?", len(traceIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:trace_ids*/?", "NULL", 1)
+	}
+	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var trace_id string
+		if err := rows.Scan(&trace_id); err != nil {
+			return nil, err
+		}
+		items = append(items, trace_id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const traceProjectsDelete = `-- name: TraceProjectsDelete :exec
 DELETE FROM trace_projects WHERE trace_id IN (/*SLICE:trace_ids*/?)
 `
