@@ -104,12 +104,16 @@ func meanAllocs(n int, f func()) float64 {
 	return float64(after.Mallocs-before.Mallocs) / float64(n)
 }
 
-// With tracing off (the default no-op provider, or one given explicitly)
-// a warm request allocates no more than before tracing existed: no span,
-// no context, no header is built.
+// tracingOff configures the node with --trace-sample 0: no provider is
+// built and the components get no tracer.
+func tracingOff(s *Server) { s.cfg.TraceSample = 0 }
+
+// With tracing off (--trace-sample 0, or a no-op provider given
+// explicitly) a warm request allocates no more than before tracing
+// existed: no span, no context, no header is built.
 func TestGatewayWarmAllocsTracingOff(t *testing.T) {
 	for name, opts := range map[string][]Option{
-		"default":  nil,
+		"sample 0": {tracingOff},
 		"explicit": {WithTracerProvider(noop.NewTracerProvider())},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -144,7 +148,7 @@ func BenchmarkTracing(b *testing.B) {
 			if on {
 				return []Option{tracingOn(b)}
 			}
-			return nil
+			return []Option{tracingOff}
 		}
 		b.Run("gateway/"+name, func(b *testing.B) {
 			serve, _ := warmGateway(b, opts()...)
