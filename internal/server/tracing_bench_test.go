@@ -139,14 +139,13 @@ func tracingOn(b *testing.B) Option {
 // (every span sampled): in process through the gateway, and over
 // loopback HTTP (the target is on ≥ 0.9× off in throughput).
 func BenchmarkTracing(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "off"
-		if on {
-			name = "on"
-		}
+	for _, name := range []string{"off", "default", "on"} {
 		opts := func() []Option {
-			if on {
+			switch name {
+			case "on":
 				return []Option{tracingOn(b)}
+			case "default": // the configured pipeline: 10 % sampled, spans stored
+				return nil
 			}
 			return []Option{tracingOff}
 		}
