@@ -179,6 +179,7 @@ type Store interface {
 	Events
 	Bindings
 	Flow
+	UsageSeries
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.
