@@ -43,7 +43,7 @@ var layers = map[string]int{
 	"internal/flow/orchestrator": 7, "internal/gateway": 7, "internal/manifest": 7,
 	// 8: the admin API; 9: the server that wires every part, and the
 	// API's client; 10: the command line; 11: main.
-	"internal/api": 8, "internal/server": 9, "internal/client": 9, "internal/cli": 10,
+	"internal/api": 8, "internal/console": 8, "internal/server": 9, "internal/client": 9, "internal/cli": 10,
 	"cmd/strata": 11,
 }
 
