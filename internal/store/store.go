@@ -180,6 +180,7 @@ type Store interface {
 	Bindings
 	Flow
 	UsageSeries
+	Traces
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

@@ -26,3 +26,6 @@ func BenchmarkKVPut(b *testing.B)         { storetest.BenchKVPut(b, openFresh(b)
 func BenchmarkKVPutParallel(b *testing.B) { storetest.BenchKVPut(b, openFresh(b), true) }
 
 func BenchmarkFlowCommitBatch32(b *testing.B) { storetest.BenchFlowCommitBatch(b, openFresh(b), 32) }
+
+func BenchmarkSpanInsert512(b *testing.B) { storetest.BenchSpanInsert(b, openFresh(b), 512) }
+func BenchmarkTraceList(b *testing.B)     { storetest.BenchTraceList(b, openFresh(b)) }

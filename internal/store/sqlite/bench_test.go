@@ -24,3 +24,6 @@ func BenchmarkKVPut(b *testing.B)         { storetest.BenchKVPut(b, openTemp(b),
 func BenchmarkKVPutParallel(b *testing.B) { storetest.BenchKVPut(b, openTemp(b), true) }
 
 func BenchmarkFlowCommitBatch32(b *testing.B) { storetest.BenchFlowCommitBatch(b, openTemp(b), 32) }
+
+func BenchmarkSpanInsert512(b *testing.B) { storetest.BenchSpanInsert(b, openTemp(b), 512) }
+func BenchmarkTraceList(b *testing.B)     { storetest.BenchTraceList(b, openTemp(b)) }

@@ -48,6 +48,7 @@ type Queries interface {
 	EventQueries
 	BindingQueries
 	FlowQueries
+	TraceQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed

@@ -250,3 +250,99 @@ func BenchKVPut(b *testing.B, s store.Store, parallel bool) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 }
+
+// BenchSpanInsert measures SpanInsert of batches of size spans, five to a
+// trace with attributes, as the trace store's exporter writes them. It
+// reports spans/s.
+func BenchSpanInsert(b *testing.B, s store.Store, size int) {
+	ctx := context.Background()
+	next := 0
+	batch := func() []store.Span {
+		out := make([]store.Span, size)
+		for i := range out {
+			tr, n := next/5, next%5
+			sp := span(tr, n, 0, "shop", "api", "invoke api", s0.Add(time.Duration(next)*time.Millisecond), time.Millisecond)
+			if n == 0 {
+				sp.ParentID = ""
+			}
+			sp.Attributes = map[string]string{"http.route": "/cart/{id}", "strata.version": "3", "strata.cold": "false"}
+			out[i] = sp
+			next++
+		}
+		return out
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		spans := batch()
+		b.StartTimer()
+		if err := s.SpanInsert(ctx, spans); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchTraceList measures the console's trace searches over a store of
+// 100,000 spans (20,000 traces of five spans across ten projects and
+// fifty functions; one trace in fifty has an error), a search per
+// search (and a read of the first trace found) per filter the console
+// offers.
+func BenchTraceList(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	const traces, perTrace = 20000, 5
+	var batch []store.Span
+	for tr := range traces {
+		start := s0.Add(time.Duration(tr) * 100 * time.Millisecond)
+		project, fn := fmt.Sprintf("p%d", tr%10), fmt.Sprintf("f%d", tr%50)
+		for n := range perTrace {
+			sp := span(tr, n, 0, project, fn, "invoke", start.Add(time.Duration(n)*time.Millisecond), time.Duration(tr%200)*time.Millisecond)
+			if n == 0 {
+				sp.ParentID = ""
+			}
+			if n == 4 && tr%50 == 0 {
+				sp.Status = "error"
+			}
+			sp.Attributes = map[string]string{"http.route": "/cart/{id}", "strata.version": "3"}
+			batch = append(batch, sp)
+		}
+		if len(batch) >= 1000 {
+			if err := s.SpanInsert(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	searches := []struct {
+		name string
+		p    store.TraceListParams
+	}{
+		{"All", store.TraceListParams{}},
+		{"Project", store.TraceListParams{Project: "p3"}},
+		{"Function", store.TraceListParams{Function: "f7"}},
+		{"ProjectFunction", store.TraceListParams{Project: "p3", Function: "f13"}},
+		{"Errors", store.TraceListParams{ErrorsOnly: true}},
+		{"ProjectErrors", store.TraceListParams{Project: "p0", ErrorsOnly: true}},
+		{"MinDuration", store.TraceListParams{MinDuration: 190 * time.Millisecond}},
+		{"ProjectBefore", store.TraceListParams{Project: "p5", Before: s0.Add(traces / 2 * 100 * time.Millisecond)}},
+		{"FunctionSince", store.TraceListParams{Function: "f7", Since: s0.Add(traces / 2 * 100 * time.Millisecond)}},
+		// Matches nothing: every row is read.
+		{"NoMatch", store.TraceListParams{Function: "f14", ErrorsOnly: true}},
+	}
+	for _, sc := range searches {
+		b.Run(sc.name, func(b *testing.B) {
+			for b.Loop() {
+				ts, err := s.TraceList(ctx, sc.p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(ts) > 0 {
+					if _, err := s.TraceGet(ctx, ts[0].TraceID, sc.p.Project); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

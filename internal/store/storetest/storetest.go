@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, bindingsTests...)
 	tests = append(tests, flowTests...)
 	tests = append(tests, routesTests...)
+	tests = append(tests, tracesTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -170,6 +170,22 @@ type Setting struct {
 	Value string
 }
 
+type Span struct {
+	TraceID       string
+	SpanID        string
+	ParentID      string
+	Project       string
+	Function      string
+	Name          string
+	Kind          string
+	StartAt       int64
+	DurationNs    int64
+	Status        string
+	StatusMessage string
+	Attributes    string
+	Events        string
+}
+
 type Token struct {
 	Hash       string
 	Name       string
@@ -187,6 +203,30 @@ type Topic struct {
 type TopicSubscription struct {
 	Topic string
 	Queue string
+}
+
+type Trace struct {
+	TraceID    string
+	Name       string
+	Project    string
+	Function   string
+	StartAt    int64
+	DurationNs int64
+	Spans      int64
+	Errors     int64
+	Functions  string
+}
+
+type TraceProject struct {
+	TraceID    string
+	Project    string
+	Name       string
+	Function   string
+	StartAt    int64
+	DurationNs int64
+	Spans      int64
+	Errors     int64
+	Functions  string
 }
 
 type Usage struct {
