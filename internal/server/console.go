@@ -5,16 +5,14 @@ import (
 
 	"github.com/stratahq/strata/internal/console"
 	"github.com/stratahq/strata/internal/gateway"
-	"github.com/stratahq/strata/internal/store"
 )
 
 // newConsole builds the web console over the node's API and store. Its
 // sessions are signed with a key derived from the secret key, which every
 // node of a store shares, so a session works on any node.
 func (s *Server) newConsole() (*console.Console, error) {
-	traces, _ := s.st.(store.Traces) // the built-in trace store, when the backend has one
 	return console.New(console.Config{
-		API: s.api, Store: s.st, Flows: s.fl, Traces: traces, Prices: s.cfg.Prices,
+		API: s.api, Store: s.st, Flows: s.fl, Traces: s.st, Prices: s.cfg.Prices,
 		Key: s.bnd.Derive("console sessions"), Logger: s.log, Stopping: s.stopping, SyncLogs: s.inv.SyncLogs,
 	})
 }
