@@ -598,7 +598,7 @@ func (c *Console) executionAction(w http.ResponseWriter, r *http.Request, s *ses
 
 type queueRow struct {
 	record.QueueConfig
-	Stats    record.QueueStats
+	Stats record.QueueStats
 	Depth int64
 	Age   time.Duration
 	IsDLQ bool

@@ -31,7 +31,9 @@ type session struct {
 
 // canAct reports whether the session's token may change anything: the
 // deploy and admin scopes may; read may only look.
-func (s *session) canAct() bool { return s.tok.Scope == record.ScopeDeploy || s.tok.Scope == record.ScopeAdmin }
+func (s *session) canAct() bool {
+	return s.tok.Scope == record.ScopeDeploy || s.tok.Scope == record.ScopeAdmin
+}
 
 // sessionValue is the cookie's value for a token hash: the hash, the
 // expiry and a random nonce, then an HMAC-SHA256 of them under the key.
