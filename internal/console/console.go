@@ -61,6 +61,7 @@ type Console struct {
 	key   []byte
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	cache seriesCache
 }
 
 // New builds the console.

@@ -114,7 +114,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) (
 	now := c.cfg.Clock.Now().UTC()
 	end := now.Truncate(bucket).Add(bucket)
 	start := end.Add(-span)
-	pts, err := c.cfg.Store.UsageSeries(ctx, store.UsageSeriesParams{Functions: fns, Since: start, Until: end, Bucket: bucket})
+	pts, err := c.usageSeries(ctx, fns, start, end, bucket)
 	if err != nil {
 		return "", nil, err
 	}
@@ -200,8 +200,8 @@ func (c *Console) functionsPage(w http.ResponseWriter, r *http.Request, s *sessi
 		return "", nil, err
 	}
 	names, _ := c.functionFilter(ctx, s)
-	now := c.cfg.Clock.Now().UTC()
-	pts, err := c.cfg.Store.UsageSeries(ctx, store.UsageSeriesParams{Functions: names, Since: now.Add(-24 * time.Hour), Bucket: 24 * time.Hour})
+	end := c.cfg.Clock.Now().UTC().Truncate(seriesStep).Add(seriesStep)
+	pts, err := c.usageSeries(ctx, names, end.Add(-24*time.Hour), end, 24*time.Hour)
 	if err != nil {
 		return "", nil, err
 	}
@@ -757,8 +757,10 @@ func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, s *session) 
 	if err != nil {
 		return "", nil, err
 	}
-	now := c.cfg.Clock.Now().UTC()
-	pts, err := c.cfg.Store.UsageSeries(ctx, store.UsageSeriesParams{Functions: fns, Since: now.Add(-span), Bucket: span})
+	// The window ends at the next step boundary, so it is summed from
+	// the series cache (a window up to 5 minutes longer than its name).
+	end := c.cfg.Clock.Now().UTC().Truncate(seriesStep).Add(seriesStep)
+	pts, err := c.usageSeries(ctx, fns, end.Add(-span), end, span)
 	if err != nil {
 		return "", nil, err
 	}
