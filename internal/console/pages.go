@@ -200,8 +200,8 @@ func (c *Console) functionsPage(w http.ResponseWriter, r *http.Request, s *sessi
 		return "", nil, err
 	}
 	names, _ := c.functionFilter(ctx, s)
-	end := c.cfg.Clock.Now().UTC().Truncate(seriesStep).Add(seriesStep)
-	pts, err := c.usageSeries(ctx, names, end.Add(-24*time.Hour), end, 24*time.Hour)
+	end := c.cfg.Clock.Now().UTC().Truncate(30 * time.Minute).Add(30 * time.Minute)
+	pts, err := c.usageSeries(ctx, names, end.Add(-24*time.Hour), end, 30*time.Minute)
 	if err != nil {
 		return "", nil, err
 	}
@@ -752,15 +752,15 @@ type usageData struct {
 
 func (c *Console) usagePage(w http.ResponseWriter, r *http.Request, s *session) (string, *view, error) {
 	ctx := r.Context()
-	name, span, _ := window(r)
+	name, span, bucket := window(r)
 	fns, err := c.functionFilter(ctx, s)
 	if err != nil {
 		return "", nil, err
 	}
-	// The window ends at the next step boundary, so it is summed from
-	// the series cache (a window up to 5 minutes longer than its name).
-	end := c.cfg.Clock.Now().UTC().Truncate(seriesStep).Add(seriesStep)
-	pts, err := c.usageSeries(ctx, fns, end.Add(-span), end, span)
+	// The window's buckets as on the overview (so the series cache
+	// serves it): it ends at the next bucket boundary.
+	end := c.cfg.Clock.Now().UTC().Truncate(bucket).Add(bucket)
+	pts, err := c.usageSeries(ctx, fns, end.Add(-span), end, bucket)
 	if err != nil {
 		return "", nil, err
 	}
