@@ -115,11 +115,11 @@ func TestConsoleBrowser(t *testing.T) {
 	base := d.url + "/_strata/console"
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(90)(ctx, tg)
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG
 			if err != nil {
 				return err
 			}
-			return os.WriteFile(filepath.Join(shots, name+".jpg"), buf, 0o644)
+			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
 		})
 	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {

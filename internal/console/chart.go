@@ -46,8 +46,9 @@ func lineChart(title, unit string, xs []time.Time, ss []series) template.HTML {
 		return left + pw*float64(i)/float64(n-1)
 	}
 	if n > 0 {
-		for _, i := range []int{0, n / 2, n - 1} {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="a" text-anchor="middle">%s</text>`, xAt(i), h-6, xs[i].Local().Format("15:04"))
+		for k, i := range []int{0, n / 2, n - 1} {
+			anchor := [...]string{"start", "middle", "end"}[k] // the edge labels stay inside
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="a" text-anchor="%s">%s</text>`, xAt(i), h-6, anchor, xs[i].UTC().Format("Jan 2 15:04"))
 		}
 	}
 	for k, s := range ss {

@@ -173,7 +173,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) (
 		p50 = append(p50, series{f.Function, s50})
 		p99 = append(p99, series{f.Function, s99})
 	}
-	per := " per " + bucket.String()
+	per := " per " + strings.TrimSuffix(strings.TrimSuffix(bucket.String(), "0s"), "0m") + " (UTC)"
 	d.Charts = []template.HTML{
 		lineChart("Requests"+per, "", xs, req), lineChart("Errors"+per, "", xs, errs),
 		lineChart("p50 latency (ms, upper bound)", "", xs, p50), lineChart("p99 latency (ms, upper bound)", "", xs, p99),
