@@ -55,6 +55,18 @@ var funcs = template.FuncMap{
 	"prefix": func() string { return Prefix },
 }
 
+// shortDur writes a bucket width as people do: 1m, 30m, 6h.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 func fmtMS(v float64) string {
 	switch {
 	case v >= 1000:
@@ -173,7 +185,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) (
 		p50 = append(p50, series{f.Function, s50})
 		p99 = append(p99, series{f.Function, s99})
 	}
-	per := " per " + strings.TrimSuffix(strings.TrimSuffix(bucket.String(), "0s"), "0m") + " (UTC)"
+	per := " per " + shortDur(bucket)
 	d.Charts = []template.HTML{
 		lineChart("Requests"+per, "", xs, req), lineChart("Errors"+per, "", xs, errs),
 		lineChart("p50 latency (ms, upper bound)", "", xs, p50), lineChart("p99 latency (ms, upper bound)", "", xs, p99),
