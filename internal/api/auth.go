@@ -132,18 +132,42 @@ func (c *tokenCache) drop(hash string) {
 
 // authenticate finds the request's token: the store is searched by the
 // token's hash, so lookup timing says nothing about how close a guess was.
+// A request the console makes in-process for its session carries the
+// session's token hash in its context instead (WithTokenHash): it is
+// checked the same way, so a revoked token ends the session too.
 func (a *API) authenticate(r *http.Request) (record.Token, error) {
+	if h, ok := r.Context().Value(tokenHashKey{}).(string); ok {
+		return a.TokenByHash(r.Context(), h)
+	}
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
 		return record.Token{}, gateway.Errorf(http.StatusUnauthorized, "missing admin token: pass --token or set STRATA_TOKEN")
 	}
-	h := HashToken(tok)
+	return a.TokenByHash(r.Context(), HashToken(tok))
+}
+
+// tokenHashKey is the context key of WithTokenHash: unexported, so only
+// code in this process can set it, never a request from outside.
+type tokenHashKey struct{}
+
+// WithTokenHash returns ctx carrying a token's hash, for requests built
+// in-process (the console's actions) that the API is to authorise as
+// that token: every scope and project check applies as for a request
+// that presented the token.
+func WithTokenHash(ctx context.Context, hash string) context.Context {
+	return context.WithValue(ctx, tokenHashKey{}, hash)
+}
+
+// TokenByHash returns the token whose hash is h, through the cache of
+// tokens seen valid (TokenCacheTTL), and records its use. Unknown or
+// revoked: a 401 error.
+func (a *API) TokenByHash(ctx context.Context, h string) (record.Token, error) {
 	now := a.cfg.Clock.Now()
 	t, ok := a.tokens.get(h, now)
 	if !ok {
 		gen := a.tokens.generation()
-		got, err := a.cfg.Store.TokenGet(r.Context(), h)
+		got, err := a.cfg.Store.TokenGet(ctx, h)
 		if errors.Is(err, store.ErrNotFound) {
 			return record.Token{}, gateway.Errorf(http.StatusUnauthorized, "invalid admin token (revoked, or never issued)")
 		}
@@ -156,7 +180,7 @@ func (a *API) authenticate(r *http.Request) (record.Token, error) {
 	if a.tokens.touch(t, now) {
 		// A failed write loses a "last used" time, not the request; a
 		// canceled request does not cancel it.
-		if err := a.cfg.Store.TokenTouch(context.WithoutCancel(r.Context()), t.Hash, now); err != nil {
+		if err := a.cfg.Store.TokenTouch(context.WithoutCancel(ctx), t.Hash, now); err != nil {
 			a.cfg.Logger.Warn("record token use", "token", t.Name, "err", err)
 		}
 	}

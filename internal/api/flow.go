@@ -45,15 +45,29 @@ const maxListLimit = 1000
 // gateway.Status maps to 404, 400, 413 and 409. The engine names the
 // execution in the errors of Signal, Cancel, Terminate and Restart; Get
 // and History return the store's, so their handlers add the id.
+//
+// A project-scoped token reaches its own project's executions only: the
+// routes pass the engine the token's project (flowProject), which scopes
+// every lookup; another project's execution is 404, as if it did not
+// exist, and a listing is filtered to the token's project.
 func (a *API) routeFlows() {
-	a.handle("POST /executions", a.executionStart)
-	a.handle("GET /executions", a.executionList)
-	a.handle("GET /executions/{id}", a.executionGet)
-	a.handle("GET /executions/{id}/history", a.executionHistory)
-	a.handle("POST /executions/{id}/signals/{name}", a.executionSignal)
-	a.handle("POST /executions/{id}/cancel", a.executionCancel)
-	a.handle("POST /executions/{id}/terminate", a.executionTerminate)
-	a.handle("POST /executions/{id}/restart", a.executionRestart)
+	a.handleToken("POST /executions", AnyProject, a.executionStart)
+	a.handleToken("GET /executions", AnyProject, a.executionList)
+	a.handleToken("GET /executions/{id}", AnyProject, a.executionGet)
+	a.handleToken("GET /executions/{id}/history", AnyProject, a.executionHistory)
+	a.handleToken("POST /executions/{id}/signals/{name}", AnyProject, a.executionSignal)
+	a.handleToken("POST /executions/{id}/cancel", AnyProject, a.executionCancel)
+	a.handleToken("POST /executions/{id}/terminate", AnyProject, a.executionTerminate)
+	a.handleToken("POST /executions/{id}/restart", AnyProject, a.executionRestart)
+}
+
+// flowProject is the project the engine is to scope tok's requests to:
+// flow.AllProjects for a token of every project.
+func flowProject(tok record.Token) string {
+	if tok.Project == "" {
+		return flow.AllProjects
+	}
+	return tok.Project
 }
 
 func executionInfo(e *record.FlowExecution) apitype.ExecutionInfo {
@@ -114,7 +128,7 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any, usage string)
 	return nil
 }
 
-func (a *API) executionStart(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionStart(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -131,7 +145,7 @@ func (a *API) executionStart(w http.ResponseWriter, r *http.Request) error {
 		return gateway.Errorf(http.StatusBadRequest, `start wants {"workflow": "name", ...}: workflow is missing`)
 	}
 	exec, created, err := fl.Start(r.Context(), flow.StartParams{Workflow: req.Workflow, ID: req.ID, Input: req.Input,
-		TraceParent: r.Header.Get("Traceparent")})
+		TraceParent: r.Header.Get("Traceparent"), Project: flowProject(tok)})
 	if err != nil {
 		return err // the engine names the workflow
 	}
@@ -147,7 +161,7 @@ func (a *API) executionStart(w http.ResponseWriter, r *http.Request) error {
 var executionStatuses = map[string]bool{record.FlowRunning: true, record.FlowCompleted: true, record.FlowFailed: true,
 	record.FlowCanceled: true, record.FlowTerminated: true}
 
-func (a *API) executionList(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionList(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -155,6 +169,12 @@ func (a *API) executionList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p := store.FlowListParams{Project: q.Get("project"), Workflow: q.Get("workflow"), Status: q.Get("status"),
 		ParentID: q.Get("parent"), Before: q.Get("before")}
+	if tok.Project != "" {
+		if p.Project != "" && p.Project != tok.Project {
+			return a.allow(tok, p.Project)
+		}
+		p.Project = tok.Project
+	}
 	if p.Status != "" && !executionStatuses[p.Status] {
 		return gateway.Errorf(http.StatusBadRequest, "status %q: want running, completed, failed, canceled or terminated", p.Status)
 	}
@@ -176,20 +196,20 @@ func (a *API) executionList(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, apitype.ExecutionList{Executions: out})
 }
 
-func (a *API) executionGet(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionGet(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	exec, err := fl.Get(r.Context(), flow.AllProjects, id)
+	exec, err := fl.Get(r.Context(), flowProject(tok), id)
 	if err != nil {
 		return err // the engine names the execution
 	}
 	return writeJSON(w, http.StatusOK, executionInfo(exec))
 }
 
-func (a *API) executionHistory(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionHistory(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -203,7 +223,7 @@ func (a *API) executionHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		run = n
 	}
-	evs, err := fl.History(r.Context(), flow.AllProjects, id, run)
+	evs, err := fl.History(r.Context(), flowProject(tok), id, run)
 	if err != nil {
 		return err // the engine names the execution
 	}
@@ -217,7 +237,7 @@ func (a *API) executionHistory(w http.ResponseWriter, r *http.Request) error {
 // executionSignal sends the request body, a JSON value (empty: null), as
 // a signal. 202: the signal is stored; the execution consumes it when its
 // code waits for it.
-func (a *API) executionSignal(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionSignal(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -233,13 +253,13 @@ func (a *API) executionSignal(w http.ResponseWriter, r *http.Request) error {
 	if !json.Valid(value) {
 		return gateway.Errorf(http.StatusBadRequest, "signal %s: the body must be a JSON value (a string needs quotes)", name)
 	}
-	if err := fl.Signal(r.Context(), flow.AllProjects, id, name, value); err != nil {
+	if err := fl.Signal(r.Context(), flowProject(tok), id, name, value); err != nil {
 		return fmt.Errorf("signal %s: %w", name, err)
 	}
 	return writeJSON(w, http.StatusAccepted, apitype.SignalAccepted{ID: id, Signal: name})
 }
 
-func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionCancel(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -249,14 +269,14 @@ func (a *API) executionCancel(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &body, `cancel wants {"reason": "..."}`); err != nil {
 		return err
 	}
-	if err := fl.Cancel(r.Context(), flow.AllProjects, id, body.Reason); err != nil {
+	if err := fl.Cancel(r.Context(), flowProject(tok), id, body.Reason); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	a.cfg.Logger.Info("workflow cancel requested", "execution", id)
 	return writeJSON(w, http.StatusAccepted, apitype.ExecutionAck{ID: id, Status: "cancel requested"})
 }
 
-func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -266,14 +286,14 @@ func (a *API) executionTerminate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &body, `terminate wants {"reason": "..."}`); err != nil {
 		return err
 	}
-	if err := fl.Terminate(r.Context(), flow.AllProjects, id, body.Reason); err != nil {
+	if err := fl.Terminate(r.Context(), flowProject(tok), id, body.Reason); err != nil {
 		return fmt.Errorf("terminate: %w", err)
 	}
 	a.cfg.Logger.Info("workflow terminated", "execution", id)
 	return writeJSON(w, http.StatusOK, apitype.ExecutionAck{ID: id, Status: record.FlowTerminated})
 }
 
-func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {
+func (a *API) executionRestart(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	fl, err := a.flows()
 	if err != nil {
 		return err
@@ -283,7 +303,7 @@ func (a *API) executionRestart(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &body, `restart wants {"from_failure": true|false}`); err != nil {
 		return err
 	}
-	exec, err := fl.Restart(r.Context(), flow.AllProjects, id, body.FromFailure)
+	exec, err := fl.Restart(r.Context(), flowProject(tok), id, body.FromFailure)
 	if err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}

@@ -76,7 +76,7 @@ type Config struct {
 	Invoker   Invoker
 	Async     AsyncInvoker    // runs async routes; nil refuses them
 	Workflows WorkflowStarter // starts workflow routes' executions; nil refuses them
-	Admin     http.Handler    // the admin API, served under /_strata/api/; nil: 404 there (a separate admin listener)
+	Admin     http.Handler    // the admin API and console, served under /_strata/api/ and /_strata/console; nil: 404 there (a separate admin listener)
 	// Executions answers the public status path of workflow executions
 	// (GET /_strata/executions/{link}); with StatusKey, which signs the
 	// links (workflow.go). Nil: workflow routes answer no Location.
@@ -479,7 +479,7 @@ func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ready", "version": g.cfg.Version})
-	case strings.HasPrefix(r.URL.Path, "/_strata/api/") && g.cfg.Admin != nil:
+	case (strings.HasPrefix(r.URL.Path, "/_strata/api/") || IsConsolePath(r.URL.Path)) && g.cfg.Admin != nil:
 		g.cfg.Admin.ServeHTTP(w, r)
 	case strings.HasPrefix(r.URL.Path, ExecutionStatusPath):
 		g.executionStatus(w, r)
@@ -636,4 +636,10 @@ func NewServer(h http.Handler, headerTimeout, readTimeout time.Duration, logger 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}
+}
+
+// IsConsolePath reports whether path is the web console's
+// (/_strata/console and under it), served with the admin API.
+func IsConsolePath(path string) bool {
+	return path == "/_strata/console" || strings.HasPrefix(path, "/_strata/console/")
 }

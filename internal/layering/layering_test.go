@@ -41,10 +41,11 @@ var layers = map[string]int{
 	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6,
 	// 7: what serves them.
 	"internal/flow/orchestrator": 7, "internal/gateway": 7, "internal/manifest": 7,
-	// 8: the admin API; 9: the server that wires every part, and the
-	// API's client; 10: the command line; 11: main.
-	"internal/api": 8, "internal/server": 9, "internal/client": 9, "internal/cli": 10,
-	"cmd/strata": 11,
+	// 8: the admin API; 9: the console (over the API) and the API's
+	// client; 10: the server that wires every part; 11: the command
+	// line; 12: main.
+	"internal/api": 8, "internal/console": 9, "internal/server": 10, "internal/client": 9, "internal/cli": 11,
+	"cmd/strata": 12,
 }
 
 // only restricts what some packages may import at all (Strata packages

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 )
 
 // DefaultPrices are AWS Lambda's x86 on-demand list prices (us-east-1):
@@ -60,7 +61,7 @@ func Summarize(records []record.Usage, prices apitype.Prices) Summary {
 		l := a.line
 		l.P50MS = percentileMS(a.durs, 0.50)
 		l.P99MS = percentileMS(a.durs, 0.99)
-		l.CostUSD = float64(l.Invocations-l.Throttles)/1e6*prices.PerMillionRequests + l.GBSeconds*prices.PerGBSecond
+		l.CostUSD = cost(l, prices)
 		return l
 	}
 	sum := Summary{Functions: []apitype.UsageLine{}}
@@ -70,6 +71,91 @@ func Summarize(records []record.Usage, prices apitype.Prices) Summary {
 	sort.Slice(sum.Functions, func(i, j int) bool { return sum.Functions[i].Function < sum.Functions[j].Function })
 	sum.Total = finish(total)
 	return sum
+}
+
+// cost is what a usage line costs: requests (throttled ones are free)
+// and GB-seconds.
+func cost(l apitype.UsageLine, prices apitype.Prices) float64 {
+	return float64(l.Invocations-l.Throttles)/1e6*prices.PerMillionRequests + l.GBSeconds*prices.PerGBSecond
+}
+
+// SummarizeSeries is Summarize over aggregates the store grouped
+// (store.UsageSeries) instead of records: the same counts and cost; the
+// percentiles are the upper bound of the duration class they fall in
+// (store.UsageDurationBounds; the open last class reports twice the last
+// bound).
+func SummarizeSeries(points []store.UsagePoint, prices apitype.Prices) Summary {
+	type acc struct {
+		line    apitype.UsageLine
+		classes []int64
+	}
+	nc := len(store.UsageDurationBounds) + 1
+	by := map[string]*acc{}
+	total := &acc{classes: make([]int64, nc)}
+	for _, p := range points {
+		a := by[p.Function]
+		if a == nil {
+			a = &acc{line: apitype.UsageLine{Function: p.Function}, classes: make([]int64, nc)}
+			by[p.Function] = a
+		}
+		for _, x := range []*acc{a, total} {
+			x.line.Invocations += p.Count
+			switch p.Outcome {
+			case record.OutcomeError:
+				x.line.Errors += p.Count
+			case record.OutcomeTimeout:
+				x.line.Timeouts += p.Count
+			case record.OutcomeCanceled:
+				x.line.Canceled += p.Count
+			case record.OutcomeLimited:
+				x.line.Throttles += p.Count
+				continue
+			}
+			x.line.ColdStarts += p.Cold
+			x.line.BilledMS += p.BilledMS
+			x.line.GBSeconds += float64(p.MBMS) / 1024 / 1000
+			x.classes[min(max(p.Class, 0), nc-1)] += p.Count
+		}
+	}
+	finish := func(a *acc) apitype.UsageLine {
+		l := a.line
+		l.P50MS = ClassPercentileMS(a.classes, 0.50)
+		l.P99MS = ClassPercentileMS(a.classes, 0.99)
+		l.CostUSD = cost(l, prices)
+		return l
+	}
+	sum := Summary{Functions: []apitype.UsageLine{}}
+	for _, a := range by {
+		sum.Functions = append(sum.Functions, finish(a))
+	}
+	sort.Slice(sum.Functions, func(i, j int) bool { return sum.Functions[i].Function < sum.Functions[j].Function })
+	sum.Total = finish(total)
+	return sum
+}
+
+// ClassPercentileMS is the nearest-rank percentile of counts per
+// duration class (store.UsageDurationBounds), as its class's upper bound
+// in milliseconds; 0 for no invocations.
+func ClassPercentileMS(classes []int64, p float64) float64 {
+	var n int64
+	for _, c := range classes {
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	rank := max(int64(float64(n)*p+0.5), 1)
+	bounds := store.UsageDurationBounds
+	for i, c := range classes {
+		rank -= c
+		if rank <= 0 {
+			if i < len(bounds) {
+				return float64(bounds[i]) / float64(time.Millisecond)
+			}
+			break
+		}
+	}
+	return 2 * float64(bounds[len(bounds)-1]) / float64(time.Millisecond)
 }
 
 // BilledMS is the billed time of an invocation that ran d: rounded up to

@@ -147,4 +147,11 @@ func TestAdminListener(t *testing.T) {
 	code, body = call(admin + "/hello/x")
 	require.Equal(t, http.StatusNotFound, code)
 	require.True(t, strings.HasPrefix(body, `{"error":"/hello/x is not served here: this is the admin listener`), body)
+	// The console goes with the admin API: its login page on the admin
+	// listener, nothing on the public one.
+	code, body = call(admin + "/_strata/console/login")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `name="token"`)
+	code, _ = call(pub + "/_strata/console/login")
+	require.Equal(t, http.StatusNotFound, code)
 }

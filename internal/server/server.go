@@ -21,6 +21,7 @@ import (
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/console"
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/flow/orchestrator"
@@ -65,6 +66,7 @@ type Server struct {
 	flowHost *orchestrator.Host
 	gw       *gateway.Gateway
 	api      *api.API
+	console  *console.Console
 	http     *http.Server
 	ln       net.Listener
 	// adminHTTP and adminLn serve the admin API alone when
@@ -223,13 +225,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
 		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer}
 	if s.cfg.AdminAddr == "" {
-		gcfg.Admin = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.api.ServeHTTP(w, r) })
+		gcfg.Admin = http.HandlerFunc(s.serveAdmin)
 	}
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(),
 	})
+	if s.console, err = s.newConsole(); err != nil {
+		return err
+	}
 	// Routes first: a route whose function is still loading answers 503
 	// (invoke.ErrLoading), not 404.
 	s.gw.SetLoading(s.reg.Loading)
@@ -337,13 +342,13 @@ func (s *Server) MetricsURL() string {
 func (s *Server) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/_strata/api/"):
-			s.api.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/_strata/api/") || gateway.IsConsolePath(r.URL.Path):
+			s.serveAdmin(w, r)
 		case r.URL.Path == "/_strata/health" || r.URL.Path == "/_strata/ready":
 			s.gw.ServeHTTP(w, r)
 		default:
 			gateway.WriteError(w, gateway.Errorf(http.StatusNotFound,
-				"%s is not served here: this is the admin listener (the admin API under /_strata/api/, /_strata/health and /_strata/ready); functions are served on the public address", r.URL.Path), "")
+				"%s is not served here: this is the admin listener (the admin API under /_strata/api/, the console at /_strata/console, /_strata/health and /_strata/ready); functions are served on the public address", r.URL.Path), "")
 		}
 	})
 }

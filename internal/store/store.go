@@ -181,6 +181,7 @@ type Store interface {
 	Events
 	Bindings
 	Flow
+	UsageSeries
 	Traces
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing

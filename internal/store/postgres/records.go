@@ -190,3 +190,20 @@ func (q queries) TokenCount(ctx context.Context) (int, error) {
 	n, err := q.Queries.TokenCount(ctx)
 	return int(n), err
 }
+
+// UsageSeries groups in the database (sqlstore.UsageSeriesQuery).
+func (q queries) UsageSeries(ctx context.Context, p store.UsageSeriesParams) ([]store.UsagePoint, error) {
+	stmt, args := sqlstore.UsageSeriesQuery(param, p, "CAST(EXTRACT(EPOCH FROM start_at) * 1000000 AS BIGINT)", p.Since, p.Until)
+	rows, err := q.db.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.UsagePoint, error) {
+		var pt store.UsagePoint
+		var bucket int64
+		err := row.Scan(&pt.Function, &bucket, &pt.Outcome, &pt.Class, &pt.Count, &pt.Cold, &pt.BilledMS, &pt.MBMS)
+		pt.Bucket = time.UnixMicro(bucket).UTC()
+		return pt, err
+	})
+	return nilIfEmpty(out), err
+}

@@ -187,3 +187,24 @@ func (q queries) TokenCount(ctx context.Context) (int, error) {
 	n, err := q.Queries.TokenCount(ctx)
 	return int(n), err
 }
+
+// UsageSeries groups in the database (sqlstore.UsageSeriesQuery).
+func (q queries) UsageSeries(ctx context.Context, p store.UsageSeriesParams) ([]store.UsagePoint, error) {
+	stmt, args := sqlstore.UsageSeriesQuery(param, p, "start_at", micros(p.Since), micros(p.Until))
+	rows, err := q.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.UsagePoint
+	for rows.Next() {
+		var pt store.UsagePoint
+		var bucket int64
+		if err := rows.Scan(&pt.Function, &bucket, &pt.Outcome, &pt.Class, &pt.Count, &pt.Cold, &pt.BilledMS, &pt.MBMS); err != nil {
+			return nil, err
+		}
+		pt.Bucket = fromMicros(bucket)
+		out = append(out, pt)
+	}
+	return out, rows.Err()
+}

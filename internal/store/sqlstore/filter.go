@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/stratahq/strata/internal/store"
@@ -66,4 +67,39 @@ func LogListQuery(param func(n int) string, p store.LogListParams, since, until 
 	limit := f.Arg(n) // bound before f.Args is read below
 	return `SELECT id, invocation_id, function, version, trace_id, span_id, logged_at, stream, level, line
 		FROM logs WHERE 1 = 1` + f.Where() + ` ORDER BY ` + order + ` LIMIT ` + limit, f.Args
+}
+
+// UsageSeriesQuery is the statement both backends run for UsageSeries.
+// startUS is the backend's expression for a record's start in Unix
+// microseconds; since and until are the bounds as the backend stores
+// times. The statement returns function, bucket start (Unix µs),
+// outcome, duration class, count, cold starts, billed ms and billed ms ×
+// MB. The index on start_at serves the time range; grouping happens in
+// the database, so a chart over a million records sends Go a few hundred
+// rows.
+func UsageSeriesQuery(param func(n int) string, p store.UsageSeriesParams, startUS string, since, until any) (string, []any) {
+	f := NewFilter(param)
+	// Bound twice: "?" placeholders take one argument each.
+	b1, b2 := f.Arg(p.Bucket.Microseconds()), f.Arg(p.Bucket.Microseconds())
+	var class strings.Builder
+	class.WriteString("CASE")
+	for i, b := range store.UsageDurationBounds {
+		fmt.Fprintf(&class, " WHEN duration_ns < %d THEN %d", b.Nanoseconds(), i)
+	}
+	fmt.Fprintf(&class, " ELSE %d END", len(store.UsageDurationBounds))
+	f.And("start_at >= " + f.Arg(since))
+	if !p.Until.IsZero() {
+		f.And("start_at < " + f.Arg(until))
+	}
+	if p.Functions != nil {
+		ph := make([]string, len(p.Functions))
+		for i, fn := range p.Functions {
+			ph[i] = f.Arg(fn)
+		}
+		f.And("function IN (" + strings.Join(ph, ", ") + ")")
+	}
+	return `SELECT function, (` + startUS + ` / ` + b1 + `) * ` + b2 + ` AS bucket, outcome, ` + class.String() + ` AS class,
+		CAST(COUNT(*) AS BIGINT), CAST(SUM(CASE WHEN cold THEN 1 ELSE 0 END) AS BIGINT),
+		CAST(SUM(billed_ms) AS BIGINT), CAST(SUM(billed_ms * memory_mb) AS BIGINT)
+		FROM usage WHERE 1 = 1` + f.Where() + ` GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, f.Args
 }

@@ -26,6 +26,8 @@ type RecordQueries interface {
 	// UsageList applies p's filters, ordered by start time then id.
 	UsageList(ctx context.Context, p store.UsageListParams) ([]record.Usage, error)
 	UsageDeleteBefore(ctx context.Context, t time.Time) (int64, error)
+	// UsageSeries runs UsageSeriesQuery (p.Functions is not empty).
+	UsageSeries(ctx context.Context, p store.UsageSeriesParams) ([]store.UsagePoint, error)
 
 	// LogInsert stores lines and sets their IDs, which become visible in
 	// increasing order (followers read "ID > last seen"), with the text
@@ -113,6 +115,21 @@ func (s *Store) UsageList(ctx context.Context, p store.UsageListParams) ([]recor
 		return nil, fmt.Errorf("list usage: %w", err)
 	}
 	return us, nil
+}
+
+// UsageSeries aggregates usage records into buckets (UsageSeriesQuery).
+func (s *Store) UsageSeries(ctx context.Context, p store.UsageSeriesParams) ([]store.UsagePoint, error) {
+	if p.Functions != nil && len(p.Functions) == 0 {
+		return nil, nil
+	}
+	if p.Bucket < time.Second {
+		return nil, fmt.Errorf("usage series: bucket %v is under a second", p.Bucket)
+	}
+	pts, err := s.d.Read().UsageSeries(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("usage series: %w", err)
+	}
+	return pts, nil
 }
 
 // UsageDeleteBefore deletes usage records that started before t.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FunctionSetActiveVersion", testSetActive},
 		{"FunctionListAndRouteListOrder", testListOrder},
 		{"Usage", testUsage},
+		{"UsageSeries", testUsageSeries},
 		{"Logs", testLogs},
 		{"LogsDefaultLimitAndFollow", testLogsFollow},
 		{"LogsFilters", testLogsFilters},
