@@ -103,6 +103,7 @@ refuses to start.`,
 			if srv.AdminURL() != srv.URL() {
 				fmt.Fprintf(stdio.Out, "admin API on %s (not on %s)\n", srv.AdminURL(), srv.URL())
 			}
+			fmt.Fprintf(stdio.Out, "console on %s/_strata/console/ (log in with a token)\n", srv.AdminURL())
 			if u := srv.MetricsURL(); u != "" {
 				fmt.Fprintf(stdio.Out, "Prometheus metrics on %s\n", u)
 			}
@@ -236,6 +237,7 @@ record and function log line one JSON object on stderr.`,
 				d.printf("deploy failed: %v\n", err)
 			}
 			d.printf("serving %s on %s (ctrl-c to stop)\n", m.Project, srv.URL())
+			d.printf("console: %s/_strata/console/ (log in with the token in .strata/dev.json)\n", srv.AdminURL())
 			d.printRoutes(ctx)
 			if noWatch {
 				<-ctx.Done()
