@@ -538,6 +538,7 @@ func isTooManyConnections(err error) bool {
 type connMonitor struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
+	first   chan struct{} // closed once the first sample is taken (or failed)
 	peak    int
 	samples int
 	err     error
@@ -549,9 +550,11 @@ func startConnMonitor(ctx context.Context, pg, where string, arg string) (*connM
 		return nil, fmt.Errorf("connect the connection monitor: %w", err)
 	}
 	mctx, cancel := context.WithCancel(ctx)
-	m := &connMonitor{cancel: cancel, done: make(chan struct{})}
+	m := &connMonitor{cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
 	go func() {
 		defer close(m.done)
+		var firstOnce sync.Once
+		defer firstOnce.Do(func() { close(m.first) })
 		defer conn.Close(context.WithoutCancel(ctx))
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -567,6 +570,7 @@ func startConnMonitor(ctx context.Context, pg, where string, arg string) (*connM
 			}
 			m.samples++
 			m.peak = max(m.peak, n)
+			firstOnce.Do(func() { close(m.first) })
 			select {
 			case <-mctx.Done():
 				return
@@ -578,7 +582,11 @@ func startConnMonitor(ctx context.Context, pg, where string, arg string) (*connM
 }
 
 // stop ends the sampling and returns the peak and the number of samples.
+// It lets the first sample finish: a short load can end before the first
+// query's round trip does (CI, with other tests busy on the database), and
+// the pool's connections are still open then.
 func (m *connMonitor) stop() (int, int) {
+	<-m.first
 	m.cancel()
 	<-m.done
 	return m.peak, m.samples
