@@ -37,16 +37,7 @@ func Summarize(records []record.Usage, prices apitype.Prices) Summary {
 			by[u.Function] = a
 		}
 		for _, x := range []*acc{a, total} {
-			x.line.Invocations++
-			switch u.Outcome {
-			case record.OutcomeError:
-				x.line.Errors++
-			case record.OutcomeTimeout:
-				x.line.Timeouts++
-			case record.OutcomeCanceled:
-				x.line.Canceled++
-			case record.OutcomeLimited:
-				x.line.Throttles++
+			if !countOutcome(&x.line, u.Outcome, 1) {
 				continue
 			}
 			if u.Cold {
@@ -57,14 +48,37 @@ func Summarize(records []record.Usage, prices apitype.Prices) Summary {
 			x.durs = append(x.durs, u.Duration)
 		}
 	}
-	finish := func(a *acc) apitype.UsageLine {
+	return summary(by, total, func(a *acc) apitype.UsageLine {
 		l := a.line
 		l.P50MS = percentileMS(a.durs, 0.50)
 		l.P99MS = percentileMS(a.durs, 0.99)
 		l.CostUSD = cost(l, prices)
 		return l
+	})
+}
+
+// countOutcome adds n invocations of outcome to l and reports whether
+// they ran: throttled ones did not, so they are neither billed nor timed.
+func countOutcome(l *apitype.UsageLine, outcome string, n int64) bool {
+	l.Invocations += n
+	switch outcome {
+	case record.OutcomeError:
+		l.Errors += n
+	case record.OutcomeTimeout:
+		l.Timeouts += n
+	case record.OutcomeCanceled:
+		l.Canceled += n
+	case record.OutcomeLimited:
+		l.Throttles += n
+		return false
 	}
-	sum := Summary{Functions: []apitype.UsageLine{}}
+	return true
+}
+
+// summary finishes each function's accumulator and the total into a
+// Summary, functions sorted by name.
+func summary[A any](by map[string]A, total A, finish func(A) apitype.UsageLine) Summary {
+	sum := Summary{Functions: make([]apitype.UsageLine, 0, len(by))}
 	for _, a := range by {
 		sum.Functions = append(sum.Functions, finish(a))
 	}
@@ -99,16 +113,7 @@ func SummarizeSeries(points []store.UsagePoint, prices apitype.Prices) Summary {
 			by[p.Function] = a
 		}
 		for _, x := range []*acc{a, total} {
-			x.line.Invocations += p.Count
-			switch p.Outcome {
-			case record.OutcomeError:
-				x.line.Errors += p.Count
-			case record.OutcomeTimeout:
-				x.line.Timeouts += p.Count
-			case record.OutcomeCanceled:
-				x.line.Canceled += p.Count
-			case record.OutcomeLimited:
-				x.line.Throttles += p.Count
+			if !countOutcome(&x.line, p.Outcome, p.Count) {
 				continue
 			}
 			x.line.ColdStarts += p.Cold
@@ -117,20 +122,13 @@ func SummarizeSeries(points []store.UsagePoint, prices apitype.Prices) Summary {
 			x.classes[min(max(p.Class, 0), nc-1)] += p.Count
 		}
 	}
-	finish := func(a *acc) apitype.UsageLine {
+	return summary(by, total, func(a *acc) apitype.UsageLine {
 		l := a.line
 		l.P50MS = ClassPercentileMS(a.classes, 0.50)
 		l.P99MS = ClassPercentileMS(a.classes, 0.99)
 		l.CostUSD = cost(l, prices)
 		return l
-	}
-	sum := Summary{Functions: []apitype.UsageLine{}}
-	for _, a := range by {
-		sum.Functions = append(sum.Functions, finish(a))
-	}
-	sort.Slice(sum.Functions, func(i, j int) bool { return sum.Functions[i].Function < sum.Functions[j].Function })
-	sum.Total = finish(total)
-	return sum
+	})
 }
 
 // ClassPercentileMS is the nearest-rank percentile of counts per
