@@ -24,6 +24,10 @@ type Call struct {
 	// Workflow is the workflow work this invocation does, nil for an
 	// invocation outside a workflow.
 	Workflow Workflow
+	// Object is the durable object this invocation runs an event of
+	// (internal/objects), which its storage, alarm and WebSocket host
+	// calls act on; nil for any other invocation.
+	Object Object
 
 	idle atomic.Int64 // nanoseconds spent waiting on the platform
 }
@@ -51,4 +55,11 @@ func (c *Call) Idle() time.Duration { return time.Duration(c.idle.Load()) }
 // invocation and is not here.
 type Workflow interface {
 	FlowCall(ctx context.Context, c *Call, req wire.FlowRequest) (*wire.FlowResponse, error)
+}
+
+// Object is the objects engine's side of an invocation that runs an event
+// of one durable object: it answers the storage, alarm and WebSocket calls
+// of that object (package objects implements it).
+type Object interface {
+	ObjectCall(ctx context.Context, c *Call, req wire.ObjectRequest) (*wire.ObjectResponse, error)
 }

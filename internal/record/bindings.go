@@ -6,6 +6,9 @@ import "time"
 const (
 	BindingSQL = "sql"
 	BindingKV  = "kv"
+	// BindingObject binds a durable object class (Resource is the class
+	// name): the function may reach that class's objects through stubs.
+	BindingObject = "object"
 )
 
 // Database engines of SQL bindings.

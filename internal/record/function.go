@@ -46,6 +46,9 @@ type FunctionConfig struct {
 	// Workflows are the workflows this function's code orchestrates
 	// (declared under workflows: in strata.yaml).
 	Workflows []WorkflowConfig `json:"workflows,omitempty"`
+	// Objects are the durable object classes this function's code defines
+	// (objects: in strata.yaml), sorted by name.
+	Objects []ObjectClass `json:"objects,omitempty"`
 }
 
 // WorkflowConfig is one workflow a function orchestrates.
@@ -93,6 +96,14 @@ type Route struct {
 	// limit) and RateBurst how many may come at once.
 	RateLimit float64
 	RateBurst int
+	// Object, when set, forwards the route to the durable object of this
+	// class (defined by Function) whose id derives from the path
+	// parameter ObjectParam (idFromName of its value).
+	Object      string
+	ObjectParam string
+	// WebSocket routes upgrade the request and invoke Function once per
+	// connection event ($connect, each message, $disconnect).
+	WebSocket bool
 }
 
 // Usage is the metering record of one invocation.

@@ -23,6 +23,7 @@ const (
 	Fetch  Op = 3
 	Secret Op = 4
 	Flow   Op = 5 // durable workflows (wire.FlowRequest)
+	Object Op = 6 // durable objects, stubs and WebSocket connections (wire.ObjectRequest)
 )
 
 // ErrOutside is what every binding returns when the code does not run
