@@ -38,7 +38,7 @@ var layers = map[string]int{
 	// 4: the registry of deployed versions; 5: the invocation pipeline.
 	"internal/registry": 4, "internal/invoke": 5,
 	// 6: capabilities over invocations, and deploy planning.
-	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6,
+	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6, "internal/objects": 6,
 	// 7: what serves them.
 	"internal/flow/orchestrator": 7, "internal/gateway": 7, "internal/manifest": 7,
 	// 8: the admin API; 9: the console (over the API) and the API's
