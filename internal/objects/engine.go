@@ -142,6 +142,7 @@ type live struct {
 	epoch int64
 	// accept is the WebSocket the running fetch event accepted.
 	accept *Accept
+	event  string // the running event's kind
 
 	failedEpoch atomic.Int64 // the epoch whose commit failed (reset on next event)
 	leaseUntil  atomic.Int64 // unix nanos the lease was last extended to
@@ -348,8 +349,9 @@ type Result struct {
 
 // Accept is a WebSocket a fetch event accepted.
 type Accept struct {
-	Key  record.ObjectKey
-	Tags []string
+	Key      record.ObjectKey
+	Function string // the function defining the object's class
+	Tags     []string
 }
 
 // run runs one event on the object, through its input gate and output
@@ -389,7 +391,7 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 			return &Result{Result: &invoke.Result{Response: &wire.Response{Status: 204}}}, nil
 		}
 		l.v.beginEvent()
-		l.accept = nil
+		l.accept, l.event = nil, ev.kind
 		e.setHeaders(l, ev)
 		res, err = e.cfg.Invoker.Invoke(ctx, invoke.Request{
 			Function: l.fn, Trigger: triggerObject, TraceParent: headerValue(ev.req, "Traceparent"), Wire: ev.req,
