@@ -100,6 +100,9 @@ type Engine struct {
 	live    map[record.ObjectKey]*live
 	hosts   map[*pool.Pool][]*slot // the pinned slots of each deployed version
 	classes map[classKey]string    // (project, class) → defining function
+	// parked keeps the leases of hibernating objects (evicted with open
+	// sockets), so waking one on its next message costs no lease write.
+	parked map[record.ObjectKey]store.ObjectLease
 
 	alarmsRunning sync.Map // record.ObjectKey → struct{}
 
@@ -197,6 +200,7 @@ func New(cfg Config) (*Engine, error) {
 		live:    map[record.ObjectKey]*live{},
 		hosts:   map[*pool.Pool][]*slot{},
 		classes: map[classKey]string{},
+		parked:  map[record.ObjectKey]store.ObjectLease{},
 		stop:    make(chan struct{}),
 	}
 	e.bg.Add(2)
@@ -320,6 +324,11 @@ func (e *Engine) acquire(key record.ObjectKey, name string) (*live, error) {
 	l := e.live[key]
 	if l == nil {
 		l = &live{e: e, key: key, name: name, gate: make(chan struct{}, 1)}
+		if lease, ok := e.parked[key]; ok {
+			delete(e.parked, key)
+			l.lease = lease
+			l.leaseRenewed(lease.Expires)
+		}
 		e.live[key] = l
 	}
 	if l.name == "" {
@@ -658,9 +667,20 @@ func (e *Engine) evictIdle(now time.Time) {
 			l.slot.forget(l.key)
 		}
 		e.evictions.Add(1)
-		if l.lease.Token != 0 && !e.hasSockets(l.key) {
-			_ = e.cfg.Store.ObjectLeaseRelease(context.Background(), l.key, l.lease.Token)
+		if l.lease.Token == 0 {
+			continue
 		}
+		if e.hasSockets(l.key) {
+			// Hibernating: the node keeps its sockets, and its lease.
+			e.mu.Lock()
+			if _, back := e.live[l.key]; !back {
+				l.lease.Expires = time.Unix(0, l.leaseUntil.Load())
+				e.parked[l.key] = l.lease
+			}
+			e.mu.Unlock()
+			continue
+		}
+		_ = e.cfg.Store.ObjectLeaseRelease(context.Background(), l.key, l.lease.Token)
 		// The gate stays taken: an event that raced the eviction and
 		// holds this *live gets a fresh one (acquire looks the map up).
 	}
@@ -675,7 +695,30 @@ func (e *Engine) renewLeases(now time.Time) {
 			due = append(due, l)
 		}
 	}
+	type parkedLease struct {
+		k record.ObjectKey
+		l store.ObjectLease
+	}
+	var parked []parkedLease
+	for k, pl := range e.parked {
+		if pl.Expires.Sub(now) < e.cfg.LeaseTTL/2 {
+			parked = append(parked, parkedLease{k, pl})
+		}
+	}
 	e.mu.Unlock()
+	for _, p := range parked {
+		err := e.cfg.Store.ObjectLeaseRenew(context.Background(), p.k, p.l.Token, e.cfg.LeaseTTL)
+		e.mu.Lock()
+		if cur, ok := e.parked[p.k]; ok && cur.Token == p.l.Token {
+			if err == nil {
+				cur.Expires = time.Now().Add(e.cfg.LeaseTTL)
+				e.parked[p.k] = cur
+			} else if errors.Is(err, store.ErrFenced) || !e.hasSockets(p.k) {
+				delete(e.parked, p.k)
+			}
+		}
+		e.mu.Unlock()
+	}
 	for _, l := range due {
 		select {
 		case l.gate <- struct{}{}:
