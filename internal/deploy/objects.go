@@ -85,7 +85,6 @@ func ParseSize(s string) (int64, error) {
 		if !ok {
 			continue
 		}
-		num = strings.TrimSpace(num)
 		if num == "" || strings.Trim(num, "0123456789") != "" {
 			break
 		}
