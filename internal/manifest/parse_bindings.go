@@ -288,6 +288,12 @@ func (p *parser) checkBindings(m *Manifest) {
 				continue
 			}
 			field := "functions." + f.Name + ".bindings." + b.Name
+			what, where := what, where
+			if deploy.ValidateResourceName(b.Resource) != nil && deploy.ValidateClassName(b.Resource) == nil {
+				// Only a class may be named "Room": say where classes go
+				// even when the project declares none.
+				what, where = "database, kv namespace or object class", "databases:, kv: or objects:"
+			}
 			switch {
 			case len(known) == 0:
 				p.addf(b.Pos, field, "unknown %s %q; this project declares none (add it under %s)", what, b.Resource, where)

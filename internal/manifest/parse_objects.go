@@ -81,7 +81,7 @@ func (p *parser) size(e entry, field, rule string, check func(int64) error) int6
 	s, ok := str(e.value)
 	if !ok {
 		if _, isInt := e.value.(*ast.IntegerNode); isInt {
-			p.addf(pos, field, "%s, got %s; a number needs a unit, e.g. \"%sMiB\"", rule, describe(e.value), describe(e.value))
+			p.addf(pos, field, "%s, got %s; a number needs a unit, e.g. \"%sB\" for bytes", rule, describe(e.value), describe(e.value))
 		} else {
 			p.addf(pos, field, "%s, got %s", rule, describe(e.value))
 		}
