@@ -170,8 +170,6 @@ type Route struct {
 	// connection event.
 	WebSocket bool     `json:"websocket,omitempty"`
 	Pos       Position `json:"pos"`
-
-	objPos Position // of the object: value, for checks once every class is known
 }
 
 // Config is the function's configuration as versions store it. Bindings,
