@@ -125,4 +125,3 @@ func toHTTP(r *wire.StubResponse, req *http.Request) *http.Response {
 		Request:       req,
 	}
 }
-
