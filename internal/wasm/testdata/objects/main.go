@@ -83,9 +83,10 @@ func (c *Counter) Fetch(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		io.WriteString(w, "slept")
 	case r.URL.Path == "/loop":
-		for {
+		for sink >= 0 { // never false: it would take centuries to wrap
 			sink++
 		}
+		io.WriteString(w, "unreachable")
 	case r.URL.Path == "/ws":
 		var tags []string
 		if t := q.Get("tag"); t != "" {
