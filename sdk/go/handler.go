@@ -32,7 +32,9 @@ const (
 var handler http.Handler
 
 // HandleHTTP registers h as the function's handler. Call it from an init
-// function; the last registration wins.
+// function; the last registration wins. Durable object events go to the
+// classes registered with package objects instead; h gets every other
+// request.
 func HandleHTTP(h http.Handler) { handler = h }
 
 // HandleFunc registers f as the function's handler.
