@@ -415,7 +415,11 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 		}
 		break
 	}
-	ok := err == nil && res != nil && res.Response != nil
+	// A fetch event's answer is whatever status it chose, and its writes
+	// stand; an alarm or WebSocket event that failed (its method returned
+	// an error: the SDK answers 500) is undone, so its retry starts clean.
+	ok := err == nil && res != nil && res.Response != nil &&
+		(ev.kind == wire.ObjectEventFetch || res.Response.Status < 300)
 	if ok && !ev.alarmAt.IsZero() && l.v.alarm.Equal(ev.alarmAt) {
 		// The alarm ran and was not set again: its deletion commits with
 		// what the handler wrote.

@@ -69,7 +69,7 @@ func checkEntry(key string, value []byte) error {
 		return err
 	}
 	if len(value) > wire.ObjectMaxValueBytes {
-		return fmt.Errorf("objects: put %q: value is %d bytes, more than %d (store large data in pieces under several keys): %w",
+		return fmt.Errorf("objects: put %q: value is %d bytes, more than %d (128 KiB; store large data in pieces under several keys): %w",
 			key, len(value), wire.ObjectMaxValueBytes, ErrValueTooLarge)
 	}
 	return nil
