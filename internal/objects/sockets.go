@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
@@ -18,3 +19,8 @@ func (e *Engine) connCall(c *host.Call, req wire.ObjectRequest) (*wire.ObjectRes
 }
 
 func (e *Engine) hasSockets(k record.ObjectKey) bool { return false }
+
+// Upgrade is replaced when the hub lands.
+func (e *Engine) Upgrade(w http.ResponseWriter, r *http.Request, res *Result) error {
+	return fmt.Errorf("WebSockets are not available on this node")
+}
