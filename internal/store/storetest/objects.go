@@ -28,6 +28,7 @@ var objectsTests = []struct {
 	{"ObjectCommitDeleteAllThenPut", testObjectDeleteAllThenPut},
 	{"ObjectCommitLimits", testObjectLimits},
 	{"ObjectCommitFencedWriteSkipsOnlyItsObject", testObjectFencing},
+	{"ObjectCommitOneObjectTwoTokens", testObjectTwoTokens},
 	{"ObjectListBoundsAndDirections", testObjectListBounds},
 	{"ObjectListPrefixIsBytes", testObjectListPrefixBytes},
 	{"ObjectInfoAndObjectsList", testObjectInfoList},
@@ -326,6 +327,36 @@ func testObjectFencing(t *testing.T, s store.Store) {
 	errs, err = s.ObjectCommit(ctx, []store.ObjectWrite{{Key: objKey("p", "Counter", "never"), Token: 1, Puts: puts("a", "1")}}, time.Minute)
 	require.NoError(t, err)
 	require.ErrorIs(t, errs[0], store.ErrFenced)
+}
+
+// testObjectTwoTokens: a batch naming one object with two tokens (its
+// owner re-acquired it between two events) applies the writes of the
+// current token and fences those of the old one.
+func testObjectTwoTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := objKey("p", "Counter", "two")
+	other := objKey("p", "Counter", "two-other")
+	old := acquire(t, s, k, "n")
+	cur := acquire(t, s, k, "n")
+	lo := acquire(t, s, other, "n")
+	errs, err := s.ObjectCommit(ctx, []store.ObjectWrite{
+		{Key: k, Token: cur.Token, Puts: puts("cur", "1"), Bytes: 4, Keys: 1},
+		{Key: k, Token: old.Token, Puts: puts("old", "1"), Bytes: 8, Keys: 2},
+		{Key: other, Token: lo.Token, Puts: puts("o", "1"), Bytes: 2, Keys: 1},
+	}, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	require.ErrorIs(t, errs[1], store.ErrFenced)
+	require.NoError(t, errs[2])
+	es, err := s.ObjectList(ctx, store.ObjectListParams{Key: k})
+	require.NoError(t, err)
+	require.Equal(t, puts("cur", "1"), es)
+	info, err := s.ObjectInfo(ctx, k)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), info.Keys)
+	es, err = s.ObjectList(ctx, store.ObjectListParams{Key: other})
+	require.NoError(t, err)
+	require.Equal(t, puts("o", "1"), es)
 }
 
 func testObjectListBounds(t *testing.T, s store.Store) {
