@@ -29,6 +29,7 @@ var objectsTests = []struct {
 	{"ObjectCommitLimits", testObjectLimits},
 	{"ObjectCommitFencedWriteSkipsOnlyItsObject", testObjectFencing},
 	{"ObjectCommitOneObjectTwoTokens", testObjectTwoTokens},
+	{"ObjectCommitRacesTakeover", testObjectTakeoverRace},
 	{"ObjectListBoundsAndDirections", testObjectListBounds},
 	{"ObjectListPrefixIsBytes", testObjectListPrefixBytes},
 	{"ObjectInfoAndObjectsList", testObjectInfoList},
@@ -357,6 +358,59 @@ func testObjectTwoTokens(t *testing.T, s store.Store) {
 	es, err = s.ObjectList(ctx, store.ObjectListParams{Key: other})
 	require.NoError(t, err)
 	require.Equal(t, puts("o", "1"), es)
+}
+
+// testObjectTakeoverRace is a hammer: node A commits to an object in a
+// loop while node B takes it over (the clock jumps past A's lease until B
+// wins) and writes. A commit of A's that is in flight when B acquires is
+// ordered wholly before the takeover (the fence's row lock), so B's write
+// is never overwritten, and once A is fenced it stays fenced.
+func testObjectTakeoverRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := fakeClock(t, s)
+	k := objKey("p", "Counter", "takeover")
+	a := acquire(t, s, k, "node-a")
+
+	const commits = 200
+	done := make(chan error, 1)
+	go func() {
+		fenced := false
+		for i := range commits {
+			errs, err := s.ObjectCommit(ctx, []store.ObjectWrite{{Key: k, Token: a.Token,
+				Puts: puts("v", fmt.Sprintf("a%03d", i)), Bytes: 5, Keys: 1}}, time.Minute)
+			switch {
+			case err != nil:
+				done <- err
+				return
+			case errs[0] == nil && fenced:
+				done <- errors.New("a commit succeeded after an earlier one was fenced")
+				return
+			case errs[0] != nil:
+				if !errors.Is(errs[0], store.ErrFenced) {
+					done <- errs[0]
+					return
+				}
+				fenced = true
+			}
+		}
+		done <- nil
+	}()
+
+	var b store.ObjectLease
+	for {
+		c.Advance(2 * time.Minute)
+		l, err := s.ObjectLeaseAcquire(ctx, k, "node-b", time.Hour)
+		if err == nil {
+			b = l
+			break
+		}
+		require.ErrorIs(t, err, store.ErrLeaseHeld)
+	}
+	objCommit(t, s, store.ObjectWrite{Key: k, Token: b.Token, Puts: puts("v", "b"), Bytes: 2, Keys: 1})
+	require.NoError(t, <-done)
+	es, err := s.ObjectGet(ctx, k, []string{"v"})
+	require.NoError(t, err)
+	require.Equal(t, puts("v", "b"), es, "a write of the old owner landed after the takeover")
 }
 
 func testObjectListBounds(t *testing.T, s store.Store) {
