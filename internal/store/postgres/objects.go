@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -20,10 +21,10 @@ import (
 func (q queries) ObjectLeaseAcquire(ctx context.Context, k record.ObjectKey, owner string, now, until time.Time) (int64, bool, error) {
 	token, err := q.Queries.ObjectLeaseAcquire(ctx, pgdb.ObjectLeaseAcquireParams{Project: k.Project, Class: k.Class,
 		ObjectID: k.ID, Owner: owner, Until: until, Now: now})
-	if err := notFound(err); err != nil {
-		if err == store.ErrNotFound {
-			return 0, false, nil // the WHERE refused: another owner's live lease
-		}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, false, nil // the WHERE refused: another owner's live lease
+	case err != nil:
 		return 0, false, err
 	}
 	return token, true, nil
