@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -20,10 +21,10 @@ import (
 func (q queries) ObjectLeaseAcquire(ctx context.Context, k record.ObjectKey, owner string, now, until time.Time) (int64, bool, error) {
 	token, err := q.Queries.ObjectLeaseAcquire(ctx, pgdb.ObjectLeaseAcquireParams{Project: k.Project, Class: k.Class,
 		ObjectID: k.ID, Owner: owner, Until: until, Now: now})
-	if err := notFound(err); err != nil {
-		if err == store.ErrNotFound {
-			return 0, false, nil // the WHERE refused: another owner's live lease
-		}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, false, nil // the WHERE refused: another owner's live lease
+	case err != nil:
 		return 0, false, err
 	}
 	return token, true, nil
@@ -166,26 +167,81 @@ func (q queries) ObjectApply(ctx context.Context, applies []sqlstore.ObjectApply
 	}).SendBatch(ctx, b).Close()
 }
 
-// queueApplies queues the statements of applies on w, a batch: for each,
-// DeleteAll or the deletes, one upsert of every put, the info row.
+// queueApplies queues the statements of applies on w, a batch, layer by
+// layer: an object's first write is in the first layer, its second in the
+// second, and so on, so a layer names each object at most once and the
+// writes of one object still apply in order. A layer is at most five
+// statements whatever its size (DeleteAll, deletes, puts, and the info
+// rows' insert and update), each over arrays: a commit of one write per
+// object, the engine's case, is one layer.
 func queueApplies(ctx context.Context, w *pgdb.Queries, applies []sqlstore.ObjectApply) {
-	for _, a := range applies {
-		k := a.Key
-		if a.DeleteAll {
-			_, _ = w.ObjectDeleteAll(ctx, k.Project, k.Class, k.ID)
-		} else if len(a.Deletes) > 0 {
-			_ = w.ObjectDeleteKeys(ctx, k.Project, k.Class, k.ID, byteKeys(a.Deletes))
-		}
-		if len(a.Puts) > 0 {
-			keys, vals := make([][]byte, len(a.Puts)), make([][]byte, len(a.Puts))
-			for i, e := range a.Puts {
-				keys[i], vals[i] = []byte(e.Key), e.Value
+	for _, layer := range objectLayers(applies) {
+		var all, dels, puts, info objectArrays
+		var p pgdb.ObjectInfoUpdateManyParams
+		for _, a := range layer {
+			if a.DeleteAll {
+				all.add(a.Key)
 			}
-			_ = w.ObjectPut(ctx, pgdb.ObjectPutParams{Project: k.Project, Class: k.Class, ObjectID: k.ID, Keys: keys, Vals: vals})
+			for _, k := range a.Deletes {
+				dels.add(a.Key)
+				dels.keys = append(dels.keys, []byte(k))
+			}
+			for _, e := range a.Puts {
+				puts.add(a.Key)
+				puts.keys = append(puts.keys, []byte(e.Key))
+				puts.vals = append(puts.vals, e.Value)
+			}
+			info.add(a.Key)
+			p.Names = append(p.Names, a.Name)
+			p.Bytes = append(p.Bytes, a.Bytes)
+			p.Keys = append(p.Keys, a.Keys)
+			p.AlarmChange = append(p.AlarmChange, a.AlarmChange)
+			p.AlarmSet = append(p.AlarmSet, !a.AlarmAt.IsZero())
+			p.AlarmAt = append(p.AlarmAt, a.AlarmAt)
 		}
-		_ = w.ObjectInfoPut(ctx, pgdb.ObjectInfoPutParams{Project: k.Project, Class: k.Class, ObjectID: k.ID, Name: a.Name,
-			Bytes: a.Bytes, Keys: a.Keys, AlarmAt: nullTime(a.AlarmAt), Now: a.Now, AlarmChange: a.AlarmChange})
+		now := layer[0].Now
+		if len(all.projects) > 0 {
+			_ = w.ObjectDeleteAllMany(ctx, all.projects, all.classes, all.ids)
+		}
+		if len(dels.projects) > 0 {
+			_ = w.ObjectDeleteKeysMany(ctx, dels.projects, dels.classes, dels.ids, dels.keys)
+		}
+		if len(puts.projects) > 0 {
+			_ = w.ObjectPutMany(ctx, pgdb.ObjectPutManyParams{Projects: puts.projects, Classes: puts.classes,
+				ObjectIds: puts.ids, Keys: puts.keys, Vals: puts.vals})
+		}
+		_ = w.ObjectInfoInsertMany(ctx, info.projects, info.classes, info.ids, now)
+		p.Now, p.Projects, p.Classes, p.ObjectIds = now, info.projects, info.classes, info.ids
+		_ = w.ObjectInfoUpdateMany(ctx, p)
 	}
+}
+
+// objectArrays are the columns of one *Many statement.
+type objectArrays struct {
+	projects, classes, ids []string
+	keys, vals             [][]byte
+}
+
+func (c *objectArrays) add(k record.ObjectKey) {
+	c.projects = append(c.projects, k.Project)
+	c.classes = append(c.classes, k.Class)
+	c.ids = append(c.ids, k.ID)
+}
+
+// objectLayers splits applies into layers in which each object appears at
+// most once, the nth write of an object going to the nth layer.
+func objectLayers(applies []sqlstore.ObjectApply) [][]sqlstore.ObjectApply {
+	var layers [][]sqlstore.ObjectApply
+	seen := make(map[record.ObjectKey]int, len(applies))
+	for _, a := range applies {
+		n := seen[a.Key]
+		seen[a.Key] = n + 1
+		if n == len(layers) {
+			layers = append(layers, make([]sqlstore.ObjectApply, 0, len(applies)))
+		}
+		layers[n] = append(layers[n], a)
+	}
+	return layers
 }
 
 // ObjectCommitPipelined is a commit in two round trips on one connection

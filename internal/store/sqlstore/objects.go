@@ -20,7 +20,9 @@ import (
 type ObjectQueries interface {
 	// ObjectLeaseAcquire gives owner the lease until until when there is
 	// none, it expired at now, or owner holds it, with the token one
-	// higher; ok false when another owner holds it. One statement.
+	// higher; ok false when another owner holds it. Race-free against
+	// concurrent acquirers: one upsert (PostgreSQL), or statements in the
+	// single writer's transaction (SQLite).
 	ObjectLeaseAcquire(ctx context.Context, key record.ObjectKey, owner string, now, until time.Time) (token int64, ok bool, err error)
 	// ObjectLeaseGet returns the lease row (store.ErrNotFound: none).
 	ObjectLeaseGet(ctx context.Context, key record.ObjectKey) (store.ObjectLease, error)
@@ -321,7 +323,6 @@ func (s *Store) ObjectCommit(ctx context.Context, writes []store.ObjectWrite, le
 	apply := func(live []bool) []ObjectApply {
 		applies := make([]ObjectApply, 0, len(writes))
 		for i, w := range writes {
-			errs[i] = nil // the InTx path may run apply again
 			if !live[fenceOf(w)] {
 				errs[i] = fmt.Errorf("commit object %s token %d: %w", w.Key, w.Token, store.ErrFenced)
 				continue

@@ -28,6 +28,8 @@ var objectsTests = []struct {
 	{"ObjectCommitDeleteAllThenPut", testObjectDeleteAllThenPut},
 	{"ObjectCommitLimits", testObjectLimits},
 	{"ObjectCommitFencedWriteSkipsOnlyItsObject", testObjectFencing},
+	{"ObjectCommitOneObjectTwoTokens", testObjectTwoTokens},
+	{"ObjectCommitRacesTakeover", testObjectTakeoverRace},
 	{"ObjectListBoundsAndDirections", testObjectListBounds},
 	{"ObjectListPrefixIsBytes", testObjectListPrefixBytes},
 	{"ObjectInfoAndObjectsList", testObjectInfoList},
@@ -326,6 +328,89 @@ func testObjectFencing(t *testing.T, s store.Store) {
 	errs, err = s.ObjectCommit(ctx, []store.ObjectWrite{{Key: objKey("p", "Counter", "never"), Token: 1, Puts: puts("a", "1")}}, time.Minute)
 	require.NoError(t, err)
 	require.ErrorIs(t, errs[0], store.ErrFenced)
+}
+
+// testObjectTwoTokens: a batch naming one object with two tokens (its
+// owner re-acquired it between two events) applies the writes of the
+// current token and fences those of the old one.
+func testObjectTwoTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := objKey("p", "Counter", "two")
+	other := objKey("p", "Counter", "two-other")
+	old := acquire(t, s, k, "n")
+	cur := acquire(t, s, k, "n")
+	lo := acquire(t, s, other, "n")
+	errs, err := s.ObjectCommit(ctx, []store.ObjectWrite{
+		{Key: k, Token: cur.Token, Puts: puts("cur", "1"), Bytes: 4, Keys: 1},
+		{Key: k, Token: old.Token, Puts: puts("old", "1"), Bytes: 8, Keys: 2},
+		{Key: other, Token: lo.Token, Puts: puts("o", "1"), Bytes: 2, Keys: 1},
+	}, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	require.ErrorIs(t, errs[1], store.ErrFenced)
+	require.NoError(t, errs[2])
+	es, err := s.ObjectList(ctx, store.ObjectListParams{Key: k})
+	require.NoError(t, err)
+	require.Equal(t, puts("cur", "1"), es)
+	info, err := s.ObjectInfo(ctx, k)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), info.Keys)
+	es, err = s.ObjectList(ctx, store.ObjectListParams{Key: other})
+	require.NoError(t, err)
+	require.Equal(t, puts("o", "1"), es)
+}
+
+// testObjectTakeoverRace is a hammer: node A commits to an object in a
+// loop while node B takes it over (the clock jumps past A's lease until B
+// wins) and writes. A commit of A's that is in flight when B acquires is
+// ordered wholly before the takeover (the fence's row lock), so B's write
+// is never overwritten, and once A is fenced it stays fenced.
+func testObjectTakeoverRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	c := fakeClock(t, s)
+	k := objKey("p", "Counter", "takeover")
+	a := acquire(t, s, k, "node-a")
+
+	const commits = 200
+	done := make(chan error, 1)
+	go func() {
+		fenced := false
+		for i := range commits {
+			errs, err := s.ObjectCommit(ctx, []store.ObjectWrite{{Key: k, Token: a.Token,
+				Puts: puts("v", fmt.Sprintf("a%03d", i)), Bytes: 5, Keys: 1}}, time.Minute)
+			switch {
+			case err != nil:
+				done <- err
+				return
+			case errs[0] == nil && fenced:
+				done <- errors.New("a commit succeeded after an earlier one was fenced")
+				return
+			case errs[0] != nil:
+				if !errors.Is(errs[0], store.ErrFenced) {
+					done <- errs[0]
+					return
+				}
+				fenced = true
+			}
+		}
+		done <- nil
+	}()
+
+	var b store.ObjectLease
+	for {
+		c.Advance(2 * time.Minute)
+		l, err := s.ObjectLeaseAcquire(ctx, k, "node-b", time.Hour)
+		if err == nil {
+			b = l
+			break
+		}
+		require.ErrorIs(t, err, store.ErrLeaseHeld)
+	}
+	objCommit(t, s, store.ObjectWrite{Key: k, Token: b.Token, Puts: puts("v", "b"), Bytes: 2, Keys: 1})
+	require.NoError(t, <-done)
+	es, err := s.ObjectGet(ctx, k, []string{"v"})
+	require.NoError(t, err)
+	require.Equal(t, puts("v", "b"), es, "a write of the old owner landed after the takeover")
 }
 
 func testObjectListBounds(t *testing.T, s store.Store) {

@@ -50,33 +50,8 @@ SELECT key, value FROM object_entries
 WHERE project = @project AND class = @class AND object_id = @object_id AND key >= @from_key AND key < @end_key
 ORDER BY key DESC LIMIT @lim;
 
--- name: ObjectPut :exec
--- ObjectPut upserts every entry of one write in one statement (its keys
--- are distinct: ON CONFLICT may touch a row once).
-INSERT INTO object_entries (project, class, object_id, key, value)
-SELECT @project::text, @class::text, @object_id::text, unnest(@keys::bytea[]), unnest(@vals::bytea[])
-ON CONFLICT (project, class, object_id, key) DO UPDATE SET value = excluded.value;
-
--- name: ObjectDeleteKeys :exec
-DELETE FROM object_entries
-WHERE project = @project AND class = @class AND object_id = @object_id AND key = ANY(@keys::bytea[]);
-
 -- name: ObjectDeleteAll :execrows
 DELETE FROM object_entries WHERE project = $1 AND class = $2 AND object_id = $3;
-
--- name: ObjectInfoPut :exec
--- ObjectInfoPut records a write: the name when given, the storage totals,
--- and the alarm when alarm_change (alarm_at NULL deletes it).
-INSERT INTO object_info (project, class, object_id, name, bytes, keys, alarm_at, alarm_next_at, alarm_attempts, created_at, updated_at)
-VALUES (@project, @class, @object_id, @name, @bytes, @keys, sqlc.narg(alarm_at), sqlc.narg(alarm_at), 0, @now, @now)
-ON CONFLICT (project, class, object_id) DO UPDATE SET
-    name = CASE WHEN excluded.name = '' THEN object_info.name ELSE excluded.name END,
-    bytes = excluded.bytes,
-    keys = excluded.keys,
-    updated_at = excluded.updated_at,
-    alarm_at = CASE WHEN @alarm_change::boolean THEN excluded.alarm_at ELSE object_info.alarm_at END,
-    alarm_next_at = CASE WHEN @alarm_change::boolean THEN excluded.alarm_next_at ELSE object_info.alarm_next_at END,
-    alarm_attempts = CASE WHEN @alarm_change::boolean THEN 0 ELSE object_info.alarm_attempts END;
 
 -- name: ObjectInfoGet :one
 SELECT * FROM object_info WHERE project = $1 AND class = $2 AND object_id = $3;
@@ -102,3 +77,52 @@ WHERE project = @project AND class = @class AND object_id = @object_id AND alarm
 -- name: ObjectAlarmRetry :exec
 UPDATE object_info SET alarm_attempts = @attempts, alarm_next_at = @next_at
 WHERE project = @project AND class = @class AND object_id = @object_id AND alarm_at = @at;
+
+-- name: ObjectDeleteAllMany :exec
+-- The *Many statements apply one layer of a commit (each object at most
+-- once) to every object in it at once: arrays of equal length, one
+-- element per object (or per key), so a commit of many objects is a
+-- handful of statements rather than a few per object.
+DELETE FROM object_entries e
+USING (SELECT unnest(@projects::text[]) AS project, unnest(@classes::text[]) AS class,
+    unnest(@object_ids::text[]) AS object_id) d
+WHERE e.project = d.project AND e.class = d.class AND e.object_id = d.object_id;
+
+-- name: ObjectDeleteKeysMany :exec
+DELETE FROM object_entries e
+USING (SELECT unnest(@projects::text[]) AS project, unnest(@classes::text[]) AS class,
+    unnest(@object_ids::text[]) AS object_id, unnest(@keys::bytea[]) AS key) d
+WHERE e.project = d.project AND e.class = d.class AND e.object_id = d.object_id AND e.key = d.key;
+
+-- name: ObjectPutMany :exec
+-- No two elements name the same (object, key): ON CONFLICT may touch a
+-- row once.
+INSERT INTO object_entries (project, class, object_id, key, value)
+SELECT unnest(@projects::text[]), unnest(@classes::text[]), unnest(@object_ids::text[]),
+    unnest(@keys::bytea[]), unnest(@vals::bytea[])
+ON CONFLICT (project, class, object_id, key) DO UPDATE SET value = excluded.value;
+
+-- name: ObjectInfoInsertMany :exec
+-- Creates the info rows of objects written for the first time;
+-- ObjectInfoUpdateMany, next in the same transaction, then records every
+-- write (the new rows again, harmlessly). Two statements because an
+-- upsert cannot read per-row parameters (alarm_change) in its DO UPDATE.
+INSERT INTO object_info (project, class, object_id, name, bytes, keys, alarm_at, alarm_next_at, alarm_attempts, created_at, updated_at)
+SELECT unnest(@projects::text[]), unnest(@classes::text[]), unnest(@object_ids::text[]), '', 0, 0, NULL, NULL, 0,
+    @now::timestamptz, @now::timestamptz
+ON CONFLICT (project, class, object_id) DO NOTHING;
+
+-- name: ObjectInfoUpdateMany :exec
+UPDATE object_info i SET
+    name = CASE WHEN u.name = '' THEN i.name ELSE u.name END,
+    bytes = u.bytes,
+    keys = u.keys,
+    updated_at = @now::timestamptz,
+    alarm_at = CASE WHEN u.alarm_change THEN CASE WHEN u.alarm_set THEN u.alarm_at END ELSE i.alarm_at END,
+    alarm_next_at = CASE WHEN u.alarm_change THEN CASE WHEN u.alarm_set THEN u.alarm_at END ELSE i.alarm_next_at END,
+    alarm_attempts = CASE WHEN u.alarm_change THEN 0 ELSE i.alarm_attempts END
+FROM (SELECT unnest(@projects::text[]) AS project, unnest(@classes::text[]) AS class,
+    unnest(@object_ids::text[]) AS object_id, unnest(@names::text[]) AS name, unnest(@bytes::bigint[]) AS bytes,
+    unnest(@keys::bigint[]) AS keys, unnest(@alarm_change::boolean[]) AS alarm_change,
+    unnest(@alarm_set::boolean[]) AS alarm_set, unnest(@alarm_at::timestamptz[]) AS alarm_at) u
+WHERE i.project = u.project AND i.class = u.class AND i.object_id = u.object_id;

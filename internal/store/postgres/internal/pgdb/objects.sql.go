@@ -105,16 +105,34 @@ func (q *Queries) ObjectDeleteAll(ctx context.Context, project string, class str
 	return result.RowsAffected(), nil
 }
 
-const objectDeleteKeys = `-- name: ObjectDeleteKeys :exec
-DELETE FROM object_entries
-WHERE project = $1 AND class = $2 AND object_id = $3 AND key = ANY($4::bytea[])
+const objectDeleteAllMany = `-- name: ObjectDeleteAllMany :exec
+DELETE FROM object_entries e
+USING (SELECT unnest($1::text[]) AS project, unnest($2::text[]) AS class,
+    unnest($3::text[]) AS object_id) d
+WHERE e.project = d.project AND e.class = d.class AND e.object_id = d.object_id
 `
 
-func (q *Queries) ObjectDeleteKeys(ctx context.Context, project string, class string, objectID string, keys [][]byte) error {
-	_, err := q.db.Exec(ctx, objectDeleteKeys,
-		project,
-		class,
-		objectID,
+// The *Many statements apply one layer of a commit (each object at most
+// once) to every object in it at once: arrays of equal length, one
+// element per object (or per key), so a commit of many objects is a
+// handful of statements rather than a few per object.
+func (q *Queries) ObjectDeleteAllMany(ctx context.Context, projects []string, classes []string, objectIds []string) error {
+	_, err := q.db.Exec(ctx, objectDeleteAllMany, projects, classes, objectIds)
+	return err
+}
+
+const objectDeleteKeysMany = `-- name: ObjectDeleteKeysMany :exec
+DELETE FROM object_entries e
+USING (SELECT unnest($1::text[]) AS project, unnest($2::text[]) AS class,
+    unnest($3::text[]) AS object_id, unnest($4::bytea[]) AS key) d
+WHERE e.project = d.project AND e.class = d.class AND e.object_id = d.object_id AND e.key = d.key
+`
+
+func (q *Queries) ObjectDeleteKeysMany(ctx context.Context, projects []string, classes []string, objectIds []string, keys [][]byte) error {
+	_, err := q.db.Exec(ctx, objectDeleteKeysMany,
+		projects,
+		classes,
+		objectIds,
 		keys,
 	)
 	return err
@@ -242,44 +260,68 @@ func (q *Queries) ObjectInfoGet(ctx context.Context, project string, class strin
 	return i, err
 }
 
-const objectInfoPut = `-- name: ObjectInfoPut :exec
+const objectInfoInsertMany = `-- name: ObjectInfoInsertMany :exec
 INSERT INTO object_info (project, class, object_id, name, bytes, keys, alarm_at, alarm_next_at, alarm_attempts, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0, $8, $8)
-ON CONFLICT (project, class, object_id) DO UPDATE SET
-    name = CASE WHEN excluded.name = '' THEN object_info.name ELSE excluded.name END,
-    bytes = excluded.bytes,
-    keys = excluded.keys,
-    updated_at = excluded.updated_at,
-    alarm_at = CASE WHEN $9::boolean THEN excluded.alarm_at ELSE object_info.alarm_at END,
-    alarm_next_at = CASE WHEN $9::boolean THEN excluded.alarm_next_at ELSE object_info.alarm_next_at END,
-    alarm_attempts = CASE WHEN $9::boolean THEN 0 ELSE object_info.alarm_attempts END
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), '', 0, 0, NULL, NULL, 0,
+    $4::timestamptz, $4::timestamptz
+ON CONFLICT (project, class, object_id) DO NOTHING
 `
 
-type ObjectInfoPutParams struct {
-	Project     string
-	Class       string
-	ObjectID    string
-	Name        string
-	Bytes       int64
-	Keys        int64
-	AlarmAt     *time.Time
-	Now         time.Time
-	AlarmChange bool
+// Creates the info rows of objects written for the first time;
+// ObjectInfoUpdateMany, next in the same transaction, then records every
+// write (the new rows again, harmlessly). Two statements because an
+// upsert cannot read per-row parameters (alarm_change) in its DO UPDATE.
+func (q *Queries) ObjectInfoInsertMany(ctx context.Context, projects []string, classes []string, objectIds []string, now time.Time) error {
+	_, err := q.db.Exec(ctx, objectInfoInsertMany,
+		projects,
+		classes,
+		objectIds,
+		now,
+	)
+	return err
 }
 
-// ObjectInfoPut records a write: the name when given, the storage totals,
-// and the alarm when alarm_change (alarm_at NULL deletes it).
-func (q *Queries) ObjectInfoPut(ctx context.Context, arg ObjectInfoPutParams) error {
-	_, err := q.db.Exec(ctx, objectInfoPut,
-		arg.Project,
-		arg.Class,
-		arg.ObjectID,
-		arg.Name,
+const objectInfoUpdateMany = `-- name: ObjectInfoUpdateMany :exec
+UPDATE object_info i SET
+    name = CASE WHEN u.name = '' THEN i.name ELSE u.name END,
+    bytes = u.bytes,
+    keys = u.keys,
+    updated_at = $1::timestamptz,
+    alarm_at = CASE WHEN u.alarm_change THEN CASE WHEN u.alarm_set THEN u.alarm_at END ELSE i.alarm_at END,
+    alarm_next_at = CASE WHEN u.alarm_change THEN CASE WHEN u.alarm_set THEN u.alarm_at END ELSE i.alarm_next_at END,
+    alarm_attempts = CASE WHEN u.alarm_change THEN 0 ELSE i.alarm_attempts END
+FROM (SELECT unnest($2::text[]) AS project, unnest($3::text[]) AS class,
+    unnest($4::text[]) AS object_id, unnest($5::text[]) AS name, unnest($6::bigint[]) AS bytes,
+    unnest($7::bigint[]) AS keys, unnest($8::boolean[]) AS alarm_change,
+    unnest($9::boolean[]) AS alarm_set, unnest($10::timestamptz[]) AS alarm_at) u
+WHERE i.project = u.project AND i.class = u.class AND i.object_id = u.object_id
+`
+
+type ObjectInfoUpdateManyParams struct {
+	Now         time.Time
+	Projects    []string
+	Classes     []string
+	ObjectIds   []string
+	Names       []string
+	Bytes       []int64
+	Keys        []int64
+	AlarmChange []bool
+	AlarmSet    []bool
+	AlarmAt     []time.Time
+}
+
+func (q *Queries) ObjectInfoUpdateMany(ctx context.Context, arg ObjectInfoUpdateManyParams) error {
+	_, err := q.db.Exec(ctx, objectInfoUpdateMany,
+		arg.Now,
+		arg.Projects,
+		arg.Classes,
+		arg.ObjectIds,
+		arg.Names,
 		arg.Bytes,
 		arg.Keys,
-		arg.AlarmAt,
-		arg.Now,
 		arg.AlarmChange,
+		arg.AlarmSet,
+		arg.AlarmAt,
 	)
 	return err
 }
@@ -497,27 +539,28 @@ func (q *Queries) ObjectListDesc(ctx context.Context, arg ObjectListDescParams) 
 	return items, nil
 }
 
-const objectPut = `-- name: ObjectPut :exec
+const objectPutMany = `-- name: ObjectPutMany :exec
 INSERT INTO object_entries (project, class, object_id, key, value)
-SELECT $1::text, $2::text, $3::text, unnest($4::bytea[]), unnest($5::bytea[])
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
+    unnest($4::bytea[]), unnest($5::bytea[])
 ON CONFLICT (project, class, object_id, key) DO UPDATE SET value = excluded.value
 `
 
-type ObjectPutParams struct {
-	Project  string
-	Class    string
-	ObjectID string
-	Keys     [][]byte
-	Vals     [][]byte
+type ObjectPutManyParams struct {
+	Projects  []string
+	Classes   []string
+	ObjectIds []string
+	Keys      [][]byte
+	Vals      [][]byte
 }
 
-// ObjectPut upserts every entry of one write in one statement (its keys
-// are distinct: ON CONFLICT may touch a row once).
-func (q *Queries) ObjectPut(ctx context.Context, arg ObjectPutParams) error {
-	_, err := q.db.Exec(ctx, objectPut,
-		arg.Project,
-		arg.Class,
-		arg.ObjectID,
+// No two elements name the same (object, key): ON CONFLICT may touch a
+// row once.
+func (q *Queries) ObjectPutMany(ctx context.Context, arg ObjectPutManyParams) error {
+	_, err := q.db.Exec(ctx, objectPutMany,
+		arg.Projects,
+		arg.Classes,
+		arg.ObjectIds,
 		arg.Keys,
 		arg.Vals,
 	)
