@@ -239,7 +239,9 @@ func (a *API) objectValue(w http.ResponseWriter, r *http.Request, key record.Obj
 
 // objectDelete removes an object's storage, alarm and record. The store
 // bumps its lease token in the same transaction, so a live instance
-// anywhere is fenced: its next commit fails and it reloads from the store.
+// anywhere is fenced: its next commit or lease renewal fails and it
+// reloads from the store (events that only read may see its cache until
+// then).
 func (a *API) objectDelete(w http.ResponseWriter, r *http.Request, tok record.Token) error {
 	project, err := a.objectsProject(r, tok)
 	if err != nil {

@@ -225,8 +225,9 @@ func newObjectsDeleteCmd(stdio IO) *cobra.Command {
 		Use:   "delete CLASS ID|name:NAME",
 		Short: "Delete an object's storage and alarm",
 		Long: `Delete an object's storage, alarm and record. A live instance of it (on any
-node) is fenced: its next commit fails and it starts again from empty storage.
-An object that does not exist is an error (404).`,
+node) is fenced: its next commit or lease renewal fails and its next event
+starts from the now empty storage. An object that does not exist is an error
+(404).`,
 		Example: "  strata objects delete Room name:lobby",
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
