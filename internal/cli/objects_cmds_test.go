@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,6 +108,7 @@ func TestObjectsList(t *testing.T) {
 
 	// A token of every project, outside any project directory, must say
 	// which project.
+	t.Chdir(t.TempDir())
 	r = s.run(t, "", "objects", "list")
 	require.Equal(t, cli.ExitFailure, r.code)
 	require.Contains(t, r.errOut, "objects belong to a project: name it with ?project= (strata objects ... --project P)")
@@ -114,6 +116,23 @@ func TestObjectsList(t *testing.T) {
 	r = s.run(t, "", "objects", "list", "--project", "Not A Name")
 	require.Equal(t, cli.ExitUsage, r.code)
 	require.Contains(t, r.errOut, `--project "Not A Name"`)
+}
+
+// TestObjectsProjectDirectory: inside a project, commands act on its
+// project without --project; the flag still wins.
+func TestObjectsProjectDirectory(t *testing.T) {
+	s, _, lobbyID := objectsServer(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte("project: blog\nfunctions:\n  api: {source: ./api}\n"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sub"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "api"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "api", "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644))
+	t.Chdir(filepath.Join(dir, "sub"))
+
+	r := s.run(t, "", "objects", "storage", "get", "Room", lobbyID, "topic")
+	require.Equal(t, result{0, "blog's", ""}, r)
+	r = s.run(t, "", "objects", "storage", "get", "Room", lobbyID, "topic", "--project", "shop")
+	require.Equal(t, result{0, "news\n", ""}, r)
 }
 
 func TestObjectsShow(t *testing.T) {
