@@ -31,7 +31,7 @@ type closed struct {
 // accepted with the owner the query names (?project=, ?object=) and the
 // harness's handlers; accepted connections arrive on conns.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	hub   *Hub
 	srv   *httptest.Server
 	conns chan *Conn
@@ -43,7 +43,7 @@ type harness struct {
 	closedCh chan string // ids, as OnClose runs
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	h := &harness{t: t, conns: make(chan *Conn, 2000), closedBy: map[string]*closed{}, closedCh: make(chan string, 2000),
 		clock: clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
