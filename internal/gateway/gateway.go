@@ -26,6 +26,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -85,6 +86,9 @@ type Config struct {
 	Logger     *slog.Logger
 	MaxBody    int64  // request body cap; default DefaultMaxBody
 	Version    string // reported by the health endpoint
+	// Sockets holds the connections of WebSocket routes (socket.go); nil
+	// refuses them with 503.
+	Sockets *sockets.Hub
 	// Tracer records a server span per routed request, named for its
 	// route's pattern ("GET /users/{id}"), continuing the request's
 	// traceparent; nil records none.
@@ -229,6 +233,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				trace.KeyProject.String(rt.Project), trace.KeyFunction.String(orDefault(rt.Function, rt.Workflow))))
 		defer sw.end(span)
 		w, r = sw, r.WithContext(ctx)
+	}
+	if rt.WebSocket {
+		g.serveSocket(w, r, rt, params)
+		return
 	}
 	if rt.Workflow != "" {
 		g.startWorkflow(w, r, rt)
