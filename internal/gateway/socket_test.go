@@ -37,10 +37,10 @@ func (chatRouter) MatchRoute(method, path string) (*record.Route, []wire.Param, 
 // socketEvent is one invocation the fake function saw.
 type socketEvent struct {
 	trigger, method, path, query string
-	event, conn, text           string
-	body                        string
-	headers                     []wire.Header
-	params                      []wire.Param
+	event, conn, text            string
+	body                         string
+	headers                      []wire.Header
+	params                       []wire.Param
 }
 
 // socketFunc stands for a function with a WebSocket route: $connect

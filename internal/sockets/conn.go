@@ -56,7 +56,7 @@ type Conn struct {
 	abort      context.CancelFunc
 	readerDone chan struct{}
 	dropReason atomic.Pointer[string] // why the writer gave up, for the reader's 1006
-	done       chan struct{} // closed after OnClose returned
+	done       chan struct{}          // closed after OnClose returned
 }
 
 // ID is the connection's id (32 hex digits).
