@@ -27,6 +27,7 @@ import (
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -76,6 +77,9 @@ type Config struct {
 	// every project with read scope or more, because the metrics name
 	// every project's functions, queues and workflows.
 	Metrics http.Handler
+	// Sockets are the node's WebSocket connections (GET and DELETE
+	// /connections); nil: 503 there.
+	Sockets *sockets.Hub
 }
 
 // API is the admin HTTP handler.
@@ -118,6 +122,7 @@ func New(cfg Config) *API {
 	a.routeEvents()
 	a.routeBindings()
 	a.routeFlows()
+	a.routeConnections()
 	if a.cfg.Metrics != nil {
 		// AdminOnly access: a project-scoped token gets 403 (metrics span
 		// every project); read scope is enough.

@@ -32,6 +32,7 @@ import (
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -65,7 +66,10 @@ type Server struct {
 	sink     *eventSink
 	flowHost *orchestrator.Host
 	gw       *gateway.Gateway
-	api      *api.API
+	// hub holds the node's WebSocket connections; closed after the
+	// listeners stop (Shutdown does not track hijacked connections).
+	hub *sockets.Hub
+	api *api.API
 	console  *console.Console
 	http     *http.Server
 	ln       net.Listener
@@ -222,15 +226,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// The API invokes through the gateway and the gateway mounts the API:
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
+	s.hub = sockets.NewHub(sockets.Config{Logger: s.log})
 	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
-		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer}
+		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer, Sockets: s.hub}
 	if s.cfg.AdminAddr == "" {
 		gcfg.Admin = http.HandlerFunc(s.serveAdmin)
 	}
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
-		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(),
+		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(), Sockets: s.hub,
 	})
 	if s.console, err = s.newConsole(); err != nil {
 		return err
@@ -629,6 +634,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.metricsHTTP != nil {
 			errs = append(errs, s.metricsHTTP.Shutdown(ctx))
+		}
+		if s.hub != nil {
+			// After the listeners, before the invoker: each connection's
+			// $disconnect still runs.
+			s.hub.Close()
 		}
 		if s.cancel != nil {
 			s.cancel(errors.New("server stopping"))
