@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/apitype"
+	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -85,8 +86,15 @@ func TestConnectionsProjectScoped(t *testing.T) {
 	code, _ = call("DELETE", "/connections/0123456789abcdef0123456789abcdef")
 	require.Equal(t, http.StatusNotFound, code)
 
-	code, body = call("DELETE", "/connections/"+conns["a"].ID())
-	require.Equal(t, http.StatusNoContent, code, body)
+	// The CLI's client: the same view, and the same refusal.
+	cl := client.New(srv.URL, secret)
+	cis, err := cl.Connections(ctx, "")
+	require.NoError(t, err)
+	require.Len(t, cis, 1)
+	require.Equal(t, conns["a"].ID(), cis[0].ID)
+	require.Error(t, cl.ConnectionClose(ctx, conns["b"].ID()))
+
+	require.NoError(t, cl.ConnectionClose(ctx, conns["a"].ID()))
 	<-conns["a"].Done()
 	code, body = call("GET", "/connections")
 	require.Equal(t, http.StatusOK, code)

@@ -144,6 +144,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newTokenCmd(stdio),
 		newDBCmd(stdio),
 		newWorkflowCmd(stdio),
+		newConnectionsCmd(stdio),
 	)
 	return root
 }
