@@ -68,11 +68,11 @@ type Server struct {
 	gw       *gateway.Gateway
 	// hub holds the node's WebSocket connections; closed after the
 	// listeners stop (Shutdown does not track hijacked connections).
-	hub *sockets.Hub
-	api *api.API
-	console  *console.Console
-	http     *http.Server
-	ln       net.Listener
+	hub     *sockets.Hub
+	api     *api.API
+	console *console.Console
+	http    *http.Server
+	ln      net.Listener
 	// adminHTTP and adminLn serve the admin API alone when
 	// config.AdminAddr is set; nil otherwise.
 	adminHTTP *http.Server
