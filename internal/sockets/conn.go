@@ -219,6 +219,9 @@ func (c *Conn) write() {
 				// when the client's close frame just arrived, and
 				// that close is what OnClose should report.
 				reason := "write failed: " + err.Error()
+				if errors.Is(err, context.DeadlineExceeded) {
+					reason = fmt.Sprintf("write failed: not done in %s (the client is not reading)", c.hub.cfg.WriteTimeout)
+				}
 				c.dropReason.Store(&reason)
 				_ = c.ws.CloseNow()
 				<-c.readerDone

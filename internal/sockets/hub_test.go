@@ -421,3 +421,21 @@ func TestHammerSendAndClose(t *testing.T) {
 		require.Equal(t, 1, h.closedWith(c).calls)
 	}
 }
+
+// A write that outlasts WriteTimeout (the client stopped reading) closes
+// the connection: 1006, with why.
+func TestWriteTimeoutCloses(t *testing.T) {
+	h := newHarness(t, Config{SendBuffer: 1 << 12, WriteTimeout: 50 * time.Millisecond})
+	_, c := h.dial("project=p")
+	big := make([]byte, 1<<20)
+	for i := 0; i < 256; i++ { // 256 MiB: past any socket buffer, within the queue
+		if err := c.Send(Message{Data: big}); err != nil {
+			require.ErrorIs(t, err, ErrClosed) // the timeout may come first
+			break
+		}
+	}
+	e := h.closedWith(c)
+	require.Equal(t, 1006, e.code)
+	require.Contains(t, e.reason, "write failed")
+	require.Equal(t, 1, e.calls)
+}
