@@ -212,6 +212,14 @@ func (c *Conn) readFailed(err error) {
 func (c *Conn) write() {
 	defer c.finish()
 	for {
+		// An end decided goes before what is queued (a slow end must
+		// not start another write under its cancelled context).
+		select {
+		case <-c.closing:
+			c.shut()
+			return
+		default:
+		}
 		select {
 		case m := <-c.queue:
 			if err := c.writeOne(m); err != nil {
