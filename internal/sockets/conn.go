@@ -285,8 +285,14 @@ func (c *Conn) shut() {
 // finish waits for the reader, calls OnClose once and releases the hub.
 func (c *Conn) finish() {
 	<-c.readerDone
+	reason := c.reason
+	if r := c.dropReason.Load(); r != nil && c.kind == endDrop && reason == "" {
+		// The failed write closed the connection, and the reader saw
+		// the drop before the writer could say why.
+		reason = *r
+	}
 	if c.hs.OnClose != nil {
-		c.hs.OnClose(c, c.code, c.reason)
+		c.hs.OnClose(c, c.code, reason)
 	}
 	c.abort() // releases the context
 	close(c.done)
