@@ -157,32 +157,23 @@ func (h *Hub) AcceptWithID(w http.ResponseWriter, r *http.Request, id string, ow
 		http.Error(w, err.Error(), status)
 		return nil, err
 	}
-	h.mu.RLock()
-	closed, taken := h.closed, h.conns[id] != nil
-	h.mu.RUnlock()
-	if closed {
-		http.Error(w, "the server is stopping", http.StatusServiceUnavailable)
-		return nil, fmt.Errorf("accept connection %s: %w", id, ErrClosed)
-	}
-	if taken {
-		http.Error(w, "connection id in use", http.StatusInternalServerError)
-		return nil, fmt.Errorf("accept connection %s: the id is in use", id)
-	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
-	if err != nil {
-		return nil, fmt.Errorf("accept connection %s: %w", id, err)
-	}
-	ws.SetReadLimit(h.cfg.MaxMessageBytes)
-	c := &Conn{hub: h, ws: ws, id: id, owner: owner, tags: slices.Clone(tags), opened: h.cfg.Clock.Now(),
+	// Registered before the upgrade answers, so the connection is found
+	// (Get, ByObject) by the time its client hears 101; Send and Close
+	// work on it at once (the writer starts after the upgrade).
+	c := &Conn{hub: h, id: id, owner: owner, tags: slices.Clone(tags), opened: h.cfg.Clock.Now(),
 		remote: r.RemoteAddr, hs: hs, queue: make(chan Message, h.cfg.SendBuffer),
 		closing: make(chan struct{}), readerDone: make(chan struct{}), done: make(chan struct{})}
 	c.abortCtx, c.abort = context.WithCancel(context.Background())
 	h.mu.Lock()
-	if h.closed || h.conns[id] != nil {
-		// Closed, or the id taken, while upgrading.
+	if h.closed {
 		h.mu.Unlock()
-		_ = ws.Close(CodeGoingAway, "the server is stopping")
+		http.Error(w, "the server is stopping", http.StatusServiceUnavailable)
 		return nil, fmt.Errorf("accept connection %s: %w", id, ErrClosed)
+	}
+	if h.conns[id] != nil {
+		h.mu.Unlock()
+		http.Error(w, "connection id in use", http.StatusInternalServerError)
+		return nil, fmt.Errorf("accept connection %s: the id is in use", id)
 	}
 	h.conns[id] = c
 	if owner.Object != (record.ObjectKey{}) {
@@ -195,6 +186,17 @@ func (h *Hub) AcceptWithID(w http.ResponseWriter, r *http.Request, id string, ow
 	}
 	h.wg.Add(1)
 	h.mu.Unlock()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	if err != nil {
+		// Never upgraded: no goroutines, no OnClose; a Send that found
+		// it meanwhile gets ErrClosed from now on.
+		c.end(CodeAbnormal, "upgrade failed", endDrop)
+		c.abort()
+		h.wg.Done()
+		return nil, fmt.Errorf("accept connection %s: %w", id, err)
+	}
+	ws.SetReadLimit(h.cfg.MaxMessageBytes)
+	c.ws = ws
 	go c.read()
 	go c.write()
 	return c, nil
