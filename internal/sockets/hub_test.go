@@ -439,3 +439,33 @@ func TestWriteTimeoutCloses(t *testing.T) {
 	require.Contains(t, e.reason, "write failed")
 	require.Equal(t, 1, e.calls)
 }
+
+// A page of another origin may not open a connection unless the
+// configuration allows its host; a client without Origin (not a browser)
+// always may.
+func TestOriginCheck(t *testing.T) {
+	h := newHarness(t, Config{OriginPatterns: []string{"*.example.com"}})
+	url := "ws" + strings.TrimPrefix(h.srv.URL, "http") + "/ws?project=p"
+	dial := func(origin string) (int, error) {
+		hdr := http.Header{}
+		if origin != "" {
+			hdr.Set("Origin", origin)
+		}
+		ws, resp, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: hdr})
+		if err == nil {
+			_ = ws.CloseNow()
+			<-h.conns
+		}
+		return resp.StatusCode, err
+	}
+	code, err := dial("https://evil.test")
+	require.Error(t, err)
+	require.Equal(t, http.StatusForbidden, code)
+	require.Zero(t, h.hub.Len())
+	_, err = dial("https://app.example.com")
+	require.NoError(t, err)
+	_, err = dial("")
+	require.NoError(t, err)
+	_, err = dial("http://" + strings.TrimPrefix(h.srv.URL, "http://")) // same host
+	require.NoError(t, err)
+}
