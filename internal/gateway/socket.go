@@ -64,6 +64,17 @@ func (g *Gateway) serveSocket(w http.ResponseWriter, r *http.Request, rt *record
 		g.refuseSocket(w, r, rt.Function, res)
 		return
 	}
+	// The accepting answer's headers go on the 101 (a cookie, or the
+	// subprotocol the function chose among the client's), but for those
+	// of the handshake itself.
+	h := w.Header()
+	for _, hv := range res.Response.Headers {
+		if hopByHop(hv.Name) || handshakeHeader(hv.Name) {
+			continue
+		}
+		h[http.CanonicalHeaderKey(hv.Name)] = hv.Values
+	}
+	h.Set(apitype.HeaderInvocationID, res.InvocationID)
 	owner := sockets.Owner{Project: rt.Project, Function: rt.Function, Route: rt.Method + " " + rt.Path}
 	if _, err := hub.AcceptWithID(w, r, id, owner, nil, sockets.Handlers{OnMessage: s.message, OnClose: s.close}); err != nil {
 		// The answer is written; the function accepted, so it hears the
@@ -74,6 +85,16 @@ func (g *Gateway) serveSocket(w http.ResponseWriter, r *http.Request, rt *record
 }
 
 const logConnection = "connection"
+
+// handshakeHeader reports the headers of the WebSocket handshake that
+// only the upgrade sets.
+func handshakeHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Sec-Websocket-Accept", "Sec-Websocket-Extensions", "Sec-Websocket-Version", "Content-Type":
+		return true
+	}
+	return false
+}
 
 // refuseSocket relays a $connect's non-2xx answer as the refusal.
 func (g *Gateway) refuseSocket(w http.ResponseWriter, r *http.Request, fn string, res *invoke.Result) {

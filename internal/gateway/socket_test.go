@@ -72,7 +72,8 @@ func (f *socketFunc) Invoke(ctx context.Context, r invoke.Request) (*invoke.Resu
 	f.events <- e
 	tc := trace.New(r.TraceParent)
 	res := &invoke.Result{InvocationID: "inv-" + strconv.Itoa(len(f.seen)), Version: 3, Trace: tc, TraceHeader: tc.Header(),
-		Response: &wire.Response{Status: 200}}
+		Response: &wire.Response{Status: 200, Headers: []wire.Header{{Name: "X-Hello", Values: []string{"there"}},
+			{Name: "Sec-WebSocket-Accept", Values: []string{"forged"}}}}}
 	if e.event == wire.SocketConnect && strings.Contains(q.RawQuery, "refuse=1") {
 		res.Response = &wire.Response{Status: 403, Headers: []wire.Header{{Name: "X-Why", Values: []string{"banned"}}}, Body: []byte("go away")}
 	}
@@ -139,7 +140,10 @@ func TestSocketConnectRefused(t *testing.T) {
 // hub by the connection id it was given.
 func TestSocketEventsInOrder(t *testing.T) {
 	f, hub, url := newSocketGW(t)
-	ws := dialChat(t, url+"/chat/lobby?user=ann", nil)
+	ws, resp, err := websocket.Dial(context.Background(), url+"/chat/lobby?user=ann", nil)
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	require.Equal(t, "there", resp.Header.Get("X-Hello"), "the $connect answer's headers are on the 101")
 	conn := <-f.events
 	require.Equal(t, wire.SocketConnect, conn.event)
 	require.Len(t, conn.conn, 32)
