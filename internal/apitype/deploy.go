@@ -58,6 +58,16 @@ type RouteSpec struct {
 	// workflow instead of invoking the function; it must be one of the
 	// function's own (Config.Workflows). Not with Async.
 	Workflow string `json:"workflow,omitempty"`
+	// Object, when set, forwards the request to the durable object of
+	// this class (one of the function's own, Config.Objects) whose id
+	// derives from the path parameter ObjectParam. Not with Async or
+	// Workflow.
+	Object      string `json:"object,omitempty"`
+	ObjectParam string `json:"object_param,omitempty"`
+	// WebSocket routes upgrade the request and invoke the function once
+	// per connection event. Method GET or "*"; not with Async, Workflow or
+	// Object.
+	WebSocket bool `json:"websocket,omitempty"`
 }
 
 // QueueSpec is a queue declared under queues: in strata.yaml.

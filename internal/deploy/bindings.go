@@ -338,11 +338,17 @@ func validateFunctionBindings(c record.FunctionConfig) []error {
 			errs = append(errs, fmt.Errorf("bindings: %q is bound twice", b.Name))
 		}
 		names[b.Name] = true
-		if b.Kind != record.BindingSQL && b.Kind != record.BindingKV {
-			errs = append(errs, fmt.Errorf("bindings: %q: kind must be %q or %q, got %q", b.Name, record.BindingSQL, record.BindingKV, b.Kind))
-		}
-		if err := ValidateResourceName(b.Resource); err != nil {
-			errs = append(errs, fmt.Errorf("bindings: %q: resource %w", b.Name, err))
+		switch b.Kind {
+		case record.BindingSQL, record.BindingKV:
+			if err := ValidateResourceName(b.Resource); err != nil {
+				errs = append(errs, fmt.Errorf("bindings: %q: resource %w", b.Name, err))
+			}
+		case record.BindingObject:
+			if err := ValidateClassName(b.Resource); err != nil {
+				errs = append(errs, fmt.Errorf("bindings: %q: object class %w", b.Name, err))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("bindings: %q: kind must be %q, %q or %q, got %q", b.Name, record.BindingSQL, record.BindingKV, record.BindingObject, b.Kind))
 		}
 	}
 	seen := map[string]bool{}
@@ -419,6 +425,16 @@ func validateBindings(s apitype.Spec) []error {
 			kinds[k.Name] = record.BindingKV
 		}
 	}
+	// Object classes share the binding namespace: a binding names its
+	// resource alone, so a class may not have a database's or namespace's
+	// name.
+	for class := range classOwners(s) {
+		if kind, ok := kinds[class]; ok {
+			errs = append(errs, fmt.Errorf("object class %q: a %s resource has that name; class, database and kv names must differ", class, kind))
+			continue
+		}
+		kinds[class] = record.BindingObject
+	}
 	for i, f := range s.Functions {
 		where := fmt.Sprintf("functions[%d]", i)
 		if f.Name != "" {
@@ -427,9 +443,11 @@ func validateBindings(s apitype.Spec) []error {
 		for _, b := range f.Config.Bindings {
 			kind, ok := kinds[b.Resource]
 			switch {
+			case !ok && b.Kind == record.BindingObject:
+				errs = append(errs, fmt.Errorf("%s: bindings: %q: unknown object class %q", where, b.Name, b.Resource))
 			case !ok:
 				errs = append(errs, fmt.Errorf("%s: bindings: %q: unknown database or kv namespace %q", where, b.Name, b.Resource))
-			case b.Kind != kind && (b.Kind == record.BindingSQL || b.Kind == record.BindingKV):
+			case b.Kind != kind && (b.Kind == record.BindingSQL || b.Kind == record.BindingKV || b.Kind == record.BindingObject):
 				errs = append(errs, fmt.Errorf("%s: bindings: %q: %q is a %s resource, not %s", where, b.Name, b.Resource, kind, b.Kind))
 			}
 		}

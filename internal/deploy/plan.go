@@ -216,7 +216,8 @@ func diffRoutes(current, desired []record.Route) (add []record.Route, change []R
 		switch {
 		case !ok:
 			add = append(add, r)
-		case old.Async != r.Async || old.RateLimit != r.RateLimit || old.RateBurst != r.RateBurst || old.Workflow != r.Workflow:
+		case old.Async != r.Async || old.RateLimit != r.RateLimit || old.RateBurst != r.RateBurst || old.Workflow != r.Workflow ||
+			old.Object != r.Object || old.ObjectParam != r.ObjectParam || old.WebSocket != r.WebSocket:
 			change = append(change, RouteChange{Old: old, New: r, Fields: routeFields(old, r)})
 		}
 	}
@@ -250,6 +251,12 @@ func routeFields(o, n record.Route) []string {
 	if o.Workflow != n.Workflow {
 		out = append(out, "workflow "+noneIfEmpty(o.Workflow)+"→"+noneIfEmpty(n.Workflow))
 	}
+	if o.Object != n.Object || o.ObjectParam != n.ObjectParam {
+		out = append(out, "object "+objectTarget(o)+"→"+objectTarget(n))
+	}
+	if o.WebSocket != n.WebSocket {
+		out = append(out, "websocket "+onOff(o.WebSocket)+"→"+onOff(n.WebSocket))
+	}
 	if o.Async != n.Async {
 		out = append(out, "async "+onOff(o.Async)+"→"+onOff(n.Async))
 	}
@@ -262,11 +269,25 @@ func routeFields(o, n record.Route) []string {
 	return out
 }
 
+// objectTarget names the object a route forwards to: "Room by {name}".
+func objectTarget(r record.Route) string {
+	if r.Object == "" {
+		return "none"
+	}
+	return r.Object + " by {" + r.ObjectParam + "}"
+}
+
 // routeAttrs describes a new route's attributes, "" when it has none.
 func routeAttrs(r record.Route) string {
 	var out []string
 	if r.Workflow != "" {
 		out = append(out, "starts workflow "+r.Workflow)
+	}
+	if r.Object != "" {
+		out = append(out, "object "+objectTarget(r))
+	}
+	if r.WebSocket {
+		out = append(out, "websocket")
 	}
 	if r.Async {
 		out = append(out, "async")
@@ -310,7 +331,8 @@ func describe(fs apitype.FunctionSpec) []string {
 		out = append(out, "env +"+k)
 	}
 	out = append(out, describeBindings(c)...)
-	return append(out, functionWorkflowFields(record.FunctionConfig{}, c)...)
+	out = append(out, functionWorkflowFields(record.FunctionConfig{}, c)...)
+	return append(out, functionObjectFields(record.FunctionConfig{}, c)...)
 }
 
 // diff lists what differs between a deployed version and a wanted function;
@@ -356,7 +378,8 @@ func diff(old record.Version, fs apitype.FunctionSpec) []string {
 		}
 	}
 	out = append(out, bindingFields(o, n)...)
-	return append(out, functionWorkflowFields(o, n)...)
+	out = append(out, functionWorkflowFields(o, n)...)
+	return append(out, functionObjectFields(o, n)...)
 }
 
 // Write prints the plan for people: a "project NAME:" line, then one line

@@ -63,6 +63,7 @@ func Validate(s apitype.Spec) error {
 	errs = append(errs, validateEvents(s)...)
 	errs = append(errs, validateBindings(s)...)
 	errs = append(errs, validateWorkflows(s)...)
+	errs = append(errs, validateObjects(s)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}
@@ -77,6 +78,7 @@ func storeRoutes(s apitype.Spec) []record.Route {
 			out = append(out, record.Route{
 				Project: s.Project, Method: r.Method, Path: r.Path, Function: f.Name,
 				Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst,
+				Object: r.Object, ObjectParam: r.ObjectParam, WebSocket: r.WebSocket,
 			})
 		}
 	}

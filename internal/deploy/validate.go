@@ -139,5 +139,6 @@ func ValidateConfig(c record.FunctionConfig) error {
 	}
 	errs = append(errs, validateFunctionBindings(c)...)
 	errs = append(errs, validateFunctionWorkflows(c)...)
+	errs = append(errs, validateFunctionObjects(c)...)
 	return errors.Join(errs...)
 }

@@ -88,7 +88,7 @@ func TestSpecValidateBindings(t *testing.T) {
 	}{
 		"unknown resource": {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Resource = "nope" }, `function "api": bindings: "db": unknown database or kv namespace "nope"`},
 		"wrong kind":       {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Kind = record.BindingKV }, `function "api": bindings: "db": "main" is a sql resource, not kv`},
-		"bad kind":         {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Kind = "queue" }, `kind must be "sql" or "kv", got "queue"`},
+		"bad kind":         {func(s *apitype.Spec) { s.Functions[0].Config.Bindings[0].Kind = "queue" }, `kind must be "sql", "kv" or "object", got "queue"`},
 		"bound twice": {func(s *apitype.Spec) {
 			s.Functions[0].Config.Bindings = append(s.Functions[0].Config.Bindings, record.Binding{Name: "db", Kind: record.BindingKV, Resource: "sessions"})
 		}, `bindings: "db" is bound twice`},

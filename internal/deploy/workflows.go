@@ -135,14 +135,15 @@ func validateWorkflows(s apitype.Spec) []error {
 	return errs
 }
 
-// sortWorkflows returns spec with every function's workflows sorted by
-// name, so that their order in the request changes nothing. It copies what
+// sortWorkflows returns spec with every function's workflows and object
+// classes sorted by name, so that their order in the request changes nothing. It copies what
 // it changes.
 func sortWorkflows(spec apitype.Spec) apitype.Spec {
 	spec.Functions = slices.Clone(spec.Functions)
 	for i := range spec.Functions {
 		c := &spec.Functions[i].Config
 		c.Workflows = sortedWorkflows(c.Workflows)
+		c.Objects = sortedObjects(c.Objects)
 	}
 	return spec
 }

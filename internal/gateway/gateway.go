@@ -77,6 +77,7 @@ type Config struct {
 	Invoker   Invoker
 	Async     AsyncInvoker    // runs async routes; nil refuses them
 	Workflows WorkflowStarter // starts workflow routes' executions; nil refuses them
+	Objects   Objects         // serves object routes; nil refuses them
 	Admin     http.Handler    // the admin API and console, served under /_strata/api/ and /_strata/console; nil: 404 there (a separate admin listener)
 	// Executions answers the public status path of workflow executions
 	// (GET /_strata/executions/{link}); with StatusKey, which signs the
@@ -234,6 +235,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sw.end(span)
 		w, r = sw, r.WithContext(ctx)
 	}
+	if rt.Object != "" {
+		g.serveObject(w, r, rt, params)
+		return
+	}
 	if rt.WebSocket {
 		g.serveSocket(w, r, rt, params)
 		return
@@ -380,6 +385,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *
 	res, err := g.cfg.Invoker.Invoke(r.Context(), invoke.Request{
 		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req,
 	})
+	g.writeResult(w, r, fn, res, err)
+}
+
+// writeResult writes an invocation's response, or its error.
+func (g *Gateway) writeResult(w http.ResponseWriter, r *http.Request, fn string, res *invoke.Result, err error) {
 	h := w.Header()
 	if err != nil {
 		id := ""

@@ -158,6 +158,17 @@ type Request struct {
 	// engine (an orchestrator pass, an activity attempt), which its guest's
 	// flow host calls reach; nil for any other invocation.
 	Workflow host.Workflow
+	// Object is the durable object the invocation runs an event of, which
+	// its guest's storage, alarm and WebSocket host calls act on; nil for
+	// any other invocation.
+	Object host.Object
+	// Pinned, when set, runs the invocation on this slot's instance of
+	// the function's active version instead of any pooled one (durable
+	// objects); pool.ErrStalePin when the slot is of another version.
+	// BeforePinned, when set, runs once the slot's instance is known
+	// (its generation), just before the guest is called.
+	Pinned       *pool.Pinned
+	BeforePinned func(generation uint64)
 }
 
 // Result is a finished invocation.
@@ -320,7 +331,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 	call := &inv.call
 	*call = host.Call{
 		Function: v.Function, Project: d.Project, Version: v.Number, InvocationID: res.InvocationID, Config: v.Config,
-		Deadline: deadline, TraceParent: req.TraceParent, Workflow: r.Workflow,
+		Deadline: deadline, TraceParent: req.TraceParent, Workflow: r.Workflow, Object: r.Object,
 	}
 	if len(v.Config.Bindings) > 0 && iv.cfg.Bindings != nil {
 		// A transaction the guest left open ends with the invocation.
@@ -333,8 +344,16 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped}
 	stdout, stderr := &inv.stdout, &inv.stderr
 
-	resp, cold, err := d.Pool.Invoke(ctx, req, wasm.Env{Stdout: stdout, Stderr: stderr, Call: call, Deadline: deadline})
-	if errors.Is(err, pool.ErrClosed) {
+	env := wasm.Env{Stdout: stdout, Stderr: stderr, Call: call, Deadline: deadline}
+	var resp *wire.Response
+	var cold bool
+	var err error
+	if r.Pinned != nil {
+		resp, cold, err = d.Pool.InvokePinned(ctx, r.Pinned, req, env, r.BeforePinned)
+	} else {
+		resp, cold, err = d.Pool.Invoke(ctx, req, env)
+	}
+	if errors.Is(err, pool.ErrClosed) || errors.Is(err, pool.ErrStalePin) {
 		return err
 	}
 	dur := iv.cfg.Clock.Now().Sub(start)

@@ -21,12 +21,14 @@ var layers = map[string]int{
 	"internal/record": 0, "internal/clock": 0, "internal/batch": 0, "internal/instrument": 0,
 	"internal/schedule": 0, "internal/trace": 0, "internal/naming": 0, "internal/humanlog": 0,
 	"sdk": 0, "sdk/go/wire": 0, "sdk/go/internal/hostcall": 0,
+	"sdk/go/internal/dispatch": 0,
 	// 1: contracts over records: the storage contract, the admin API's
 	// wire types, the per-invocation host environment, routing, builds,
 	// the guest SDK, the generated queries.
 	"internal/store": 1, "internal/apitype": 1, "internal/host": 1, "internal/route": 1,
 	"internal/build": 1, "internal/store/sqlite/internal/sqlitedb": 1, "internal/store/postgres/internal/pgdb": 1,
 	"sdk/go": 1, "sdk/go/db": 1, "sdk/go/fetch": 1, "sdk/go/kv": 1, "sdk/go/secrets": 1,
+	"sdk/go/objects": 1, "sdk/go/sockets": 1,
 	// 2: engines without a database: the Wasm runtime, the store's rules
 	// over a dialect, bindings, metering, scaffolding.
 	"internal/wasm": 2, "internal/wasm/wasmtest": 2, "internal/store/sqlstore": 2,
@@ -39,7 +41,7 @@ var layers = map[string]int{
 	// 4: the registry of deployed versions; 5: the invocation pipeline.
 	"internal/registry": 4, "internal/invoke": 5,
 	// 6: capabilities over invocations, and deploy planning.
-	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6,
+	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6, "internal/objects": 6,
 	// 7: what serves them.
 	"internal/flow/orchestrator": 7, "internal/gateway": 7, "internal/manifest": 7,
 	// 8: the admin API; 9: the console (over the API) and the API's
@@ -58,6 +60,7 @@ var only = map[string][]string{
 	// The SDK is compiled into guests: nothing of the host.
 	"sdk/go": {"sdk/"}, "sdk/go/db": {"sdk/"}, "sdk/go/fetch": {"sdk/"}, "sdk/go/kv": {"sdk/"},
 	"sdk/go/secrets": {"sdk/"}, "sdk/go/flow": {"sdk/"}, "sdk/go/wire": {}, "sdk/go/internal/hostcall": {},
+	"sdk/go/objects": {"sdk/"}, "sdk/go/sockets": {"sdk/"}, "sdk/go/internal/dispatch": {},
 	// The storage contract and the records are leaves above the databases.
 	"internal/store":  {"internal/record"},
 	"internal/record": {},

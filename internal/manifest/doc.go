@@ -3,9 +3,12 @@
 // their limits, environment, HTTP routes, event triggers (queue, topics,
 // schedule) and bindings (databases, kv namespaces, secrets, the outbound
 // fetch allow-list), and the project's queues, topics, databases, kv
-// namespaces, secret names and workflows (each handed to the function that
-// orchestrates it; a route may start one instead of invoking). Secret values never appear in a manifest:
-// database URLs refer to secrets as ${secret:NAME}.
+// namespaces, secret names, workflows (each handed to the function that
+// orchestrates it; a route may start one instead of invoking) and durable
+// object classes (each handed to the function that defines it; a route may
+// forward to an object, a binding may name a class). Routes may also serve
+// WebSockets. Secret values never appear in a manifest: database URLs refer
+// to secrets as ${secret:NAME}.
 //
 // Parse reports every problem it finds, each with file:line:column and the
 // dotted path of the offending key, and never panics on any input. The rules

@@ -36,6 +36,7 @@ type Manifest struct {
 	Databases []Database    `json:"databases,omitempty"` // sorted by name
 	KV        []KVNamespace `json:"kv,omitempty"`        // sorted by name
 	Workflows []Workflow    `json:"workflows,omitempty"` // sorted by name
+	Objects   []Object      `json:"objects,omitempty"`   // durable object classes, sorted by name
 	// Secrets are the names of the secrets the project uses, sorted; their
 	// values are set with `strata secrets set` and never appear here.
 	Secrets []string `json:"secrets,omitempty"`
@@ -70,9 +71,22 @@ type Workflow struct {
 	fnPos Position // of the function's name
 }
 
-// Binding gives a function a database or KV namespace under a name of its
-// own. Kind (record.BindingSQL or record.BindingKV) follows from what
-// Resource names.
+// Object is a durable object class of the project: a name the code of
+// Function defines, with its settings (0 for the engine's defaults). Each
+// is also in its function's Objects, and so in its versioned config.
+type Object struct {
+	Name         string        `json:"name"`
+	Function     string        `json:"function"`
+	IdleTimeout  time.Duration `json:"idle_timeout,omitempty"`  // how long a live object stays in memory with no event
+	StorageLimit int64         `json:"storage_limit,omitempty"` // bytes of storage one object may hold
+	Pos          Position      `json:"pos"`                     // of the class's name
+
+	fnPos Position // of the function's name
+}
+
+// Binding gives a function a database, KV namespace or durable object
+// class under a name of its own. Kind (record.BindingSQL, record.BindingKV
+// or record.BindingObject) follows from what Resource names.
 type Binding struct {
 	Name     string   `json:"name"`
 	Kind     string   `json:"kind"`
@@ -129,6 +143,9 @@ type Function struct {
 	// Workflows are the workflows (top-level workflows:) that name this
 	// function, sorted by name.
 	Workflows []record.WorkflowConfig `json:"workflows,omitempty"`
+	// Objects are the durable object classes (top-level objects:) that
+	// name this function, sorted by name.
+	Objects []record.ObjectClass `json:"objects,omitempty"`
 
 	Pos Position `json:"pos"` // of the function's name
 }
@@ -143,12 +160,20 @@ type Route struct {
 	RateBurst int     `json:"rate_burst,omitempty"`
 	// Workflow, when set, makes the route start an execution of this
 	// workflow (one of the function's) instead of invoking the function.
-	Workflow string   `json:"workflow,omitempty"`
-	Pos      Position `json:"pos"`
+	Workflow string `json:"workflow,omitempty"`
+	// Object, when set, forwards the request to the durable object of
+	// this class (one of the function's) whose id derives from the path
+	// parameter ObjectParam.
+	Object      string `json:"object,omitempty"`
+	ObjectParam string `json:"object_param,omitempty"`
+	// WebSocket routes upgrade the request; the function gets each
+	// connection event.
+	WebSocket bool     `json:"websocket,omitempty"`
+	Pos       Position `json:"pos"`
 }
 
-// Config is the function's configuration as versions store it. Bindings
-// and workflows are sorted by name and secrets and fetch patterns sorted
+// Config is the function's configuration as versions store it. Bindings,
+// workflows and object classes are sorted by name and secrets and fetch patterns sorted
 // too, so that reordering them in the file changes nothing.
 func (f Function) Config() record.FunctionConfig {
 	c := record.FunctionConfig{
@@ -176,6 +201,10 @@ func (f Function) Config() record.FunctionConfig {
 		c.Workflows = slices.Clone(f.Workflows)
 		slices.SortFunc(c.Workflows, func(a, b record.WorkflowConfig) int { return strings.Compare(a.Name, b.Name) })
 	}
+	if len(f.Objects) > 0 {
+		c.Objects = slices.Clone(f.Objects)
+		slices.SortFunc(c.Objects, func(a, b record.ObjectClass) int { return strings.Compare(a.Name, b.Name) })
+	}
 	return c
 }
 
@@ -183,7 +212,10 @@ func (f Function) Config() record.FunctionConfig {
 func (f Function) RouteSpecs() []apitype.RouteSpec {
 	out := make([]apitype.RouteSpec, len(f.Routes))
 	for i, r := range f.Routes {
-		out[i] = apitype.RouteSpec{Method: r.Method, Path: r.Path, Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst}
+		out[i] = apitype.RouteSpec{
+			Method: r.Method, Path: r.Path, Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: r.RateBurst,
+			Object: r.Object, ObjectParam: r.ObjectParam, WebSocket: r.WebSocket,
+		}
 	}
 	return out
 }

@@ -89,8 +89,9 @@ func goldenJSON(t *testing.T, m *Manifest) string {
 		KV                 []KVNamespace `json:",omitempty"`
 		Secrets            []string      `json:",omitempty"`
 		Workflows          []Workflow    `json:",omitempty"`
+		Objects            []Object      `json:",omitempty"`
 		Functions          []fnView
-	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, m.Workflows, nil}
+	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, m.Workflows, m.Objects, nil}
 	for _, f := range m.Functions {
 		f.Source, f.Wasm = rel(f.Source), rel(f.Wasm)
 		view.Functions = append(view.Functions, fnView{Function: f, Timeout: f.Timeout.String(), Config: f.Config()})

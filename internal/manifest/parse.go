@@ -25,14 +25,14 @@ import (
 // Known keys, in the order the docs list them. Suggestions for typos come
 // from these lists.
 var (
-	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "functions"}
+	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "objects", "functions"}
 	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes",
 		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
 		"bindings", "fetch", "fetch_private"}
 	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
 	topicKeys        = []string{"queues"}
 	queueTriggerKeys = []string{"name", "batch_size"}
-	routeKeys        = []string{"route", "workflow", "async", "rate_limit", "burst"}
+	routeKeys        = []string{"route", "workflow", "object", "id", "websocket", "async", "rate_limit", "burst"}
 )
 
 // maxMergeDepth bounds nested "<<" merges, which YAML aliases could
@@ -53,6 +53,7 @@ type parser struct {
 	merged  int                   // keys copied by "<<" so far
 	refs    []ref                 // names of queues, topics and secrets, checked once all are known
 	wfRefs  []ref                 // workflows that routes start, checked once all are known
+	objRefs []ref                 // object classes that routes forward to, checked once all are known
 }
 
 type routeOwner struct {
@@ -442,6 +443,8 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 			m.Secrets = p.secrets(e)
 		case "workflows":
 			m.Workflows = p.workflows(e)
+		case "objects":
+			m.Objects = p.objects(e)
 		default:
 			p.unknownKey(e, "", topKeys)
 		}
@@ -454,6 +457,7 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 		p.addf(rootPos, "functions", "required: at least one function, e.g. \"functions: {hello: {source: ./hello}}\"")
 	}
 	p.checkRefs(m)
+	p.checkObjects(m)
 	p.checkBindings(m)
 	p.checkWorkflows(m)
 	return m
@@ -783,9 +787,10 @@ func (p *parser) functionRoutes(e entry, field, fn string) []Route {
 			pos = vp
 		}
 		var rt Route
+		var ro routeOpts
 		s, ok := str(v)
 		if mv, isMap := v.(*ast.MappingNode); isMap {
-			s, rt, ok = p.routeObject(mv, rf, pos, fn)
+			s, rt, ro, ok = p.routeObject(mv, rf, pos, fn)
 			if !ok {
 				continue
 			}
@@ -804,6 +809,7 @@ func (p *parser) functionRoutes(e entry, field, fn string) []Route {
 			continue
 		}
 		p.routes[pat.Key()] = routeOwner{fn: fn, text: s, pos: pos}
+		p.routeTarget(&rt, ro, pat, s, rf, pos, fn)
 		rt.Method, rt.Path, rt.Pos = pat.Method, pat.Path, pos
 		out = append(out, rt)
 	}

@@ -197,7 +197,7 @@ func (p *parser) functionBinding(f *Function, fb *fnBindings, s entry, field str
 func (p *parser) bindings(f *Function, e entry, field string) {
 	entries, ok := p.mapping(e.value, field, "binding")
 	if !ok {
-		p.addf(valuePos(e), field, "must be a mapping of binding names to databases or kv namespaces of this project (and secrets: [NAMES]), got %s", describe(e.value))
+		p.addf(valuePos(e), field, "must be a mapping of binding names to databases, kv namespaces or object classes of this project (and secrets: [NAMES]), got %s", describe(e.value))
 		return
 	}
 	for _, b := range entries {
@@ -233,9 +233,9 @@ func (p *parser) checkFunctionBindings(f *Function, fb *fnBindings, field string
 	}
 }
 
-// checkBindings resolves every function's bindings to the databases and
-// kv namespaces of the file, setting their kinds, and checks that no name
-// is both a database and a kv namespace.
+// checkBindings resolves every function's bindings to the databases, kv
+// namespaces and object classes of the file, setting their kinds, and
+// checks that no name is two of them.
 func (p *parser) checkBindings(m *Manifest) {
 	kinds := map[string]string{}
 	var known []string
@@ -257,7 +257,28 @@ func (p *parser) checkBindings(m *Manifest) {
 		kinds[k.Name] = record.BindingKV
 		known = append(known, k.Name)
 	}
+	// A binding names its resource alone, so a class may not share a
+	// database's or kv namespace's name.
+	for _, o := range m.Objects {
+		if kind, taken := kinds[o.Name]; taken {
+			what, other := "database", Position{}
+			if kind == record.BindingKV {
+				what = "kv namespace"
+				other = m.KV[slices.IndexFunc(m.KV, func(k KVNamespace) bool { return k.Name == o.Name })].Pos
+			} else {
+				other = m.Databases[slices.IndexFunc(m.Databases, func(d Database) bool { return d.Name == o.Name })].Pos
+			}
+			p.addf(o.Pos, "objects."+o.Name, "%q is both a %s and an object class (the other at %s); give them different names", o.Name, what, other)
+			continue
+		}
+		kinds[o.Name] = record.BindingObject
+		known = append(known, o.Name)
+	}
 	slices.Sort(known)
+	what, where := "database or kv namespace", "databases: or kv:"
+	if len(m.Objects) > 0 {
+		what, where = "database, kv namespace or object class", "databases:, kv: or objects:"
+	}
 	for i := range m.Functions {
 		f := &m.Functions[i]
 		for j := range f.Bindings {
@@ -267,13 +288,19 @@ func (p *parser) checkBindings(m *Manifest) {
 				continue
 			}
 			field := "functions." + f.Name + ".bindings." + b.Name
+			what, where := what, where
+			if deploy.ValidateResourceName(b.Resource) != nil && deploy.ValidateClassName(b.Resource) == nil {
+				// Only a class may be named "Room": say where classes go
+				// even when the project declares none.
+				what, where = "database, kv namespace or object class", "databases:, kv: or objects:"
+			}
 			switch {
 			case len(known) == 0:
-				p.addf(b.Pos, field, "unknown database or kv namespace %q; this project declares none (add it under databases: or kv:)", b.Resource)
+				p.addf(b.Pos, field, "unknown %s %q; this project declares none (add it under %s)", what, b.Resource, where)
 			case suggest(b.Resource, known) != "":
-				p.addf(b.Pos, field, "unknown database or kv namespace %q; did you mean %q?", b.Resource, suggest(b.Resource, known))
+				p.addf(b.Pos, field, "unknown %s %q; did you mean %q?", what, b.Resource, suggest(b.Resource, known))
 			default:
-				p.addf(b.Pos, field, "unknown database or kv namespace %q; the project's are %s", b.Resource, strings.Join(known, ", "))
+				p.addf(b.Pos, field, "unknown %s %q; the project's are %s", what, b.Resource, strings.Join(known, ", "))
 			}
 		}
 	}

@@ -292,10 +292,11 @@ func (p *parser) checkFunctionEvents(f *Function, ev *fnEvents, field string) {
 }
 
 // routeObject reads the mapping form of a route of function fn.
-func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn string) (string, Route, bool) {
+func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn string) (string, Route, routeOpts, bool) {
 	var rt Route
+	var ro routeOpts
 	text, sawRoute, burstSet := "", false, false
-	var burstPos, asyncPos Position
+	var burstPos, asyncPos, workflowPos Position
 	for _, s := range p.entries(m, field, "key", 0) {
 		sf := join(field, s.key)
 		switch s.key {
@@ -304,7 +305,7 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn 
 			v, ok := str(s.value)
 			if !ok {
 				p.addf(valuePos(s), sf, "must be a route like \"GET /hello/{name}\", got %s", describe(s.value))
-				return "", rt, false
+				return "", rt, ro, false
 			}
 			text = v
 		case "async":
@@ -314,8 +315,11 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn 
 			}
 		case "workflow":
 			if s.value != nil {
+				workflowPos = s.pos
 				rt.Workflow = p.routeWorkflow(s, sf, fn)
 			}
+		case "object", "id", "websocket":
+			p.routeObjectKey(&rt, &ro, s, sf)
 		case "rate_limit":
 			if s.value == nil {
 				continue
@@ -339,8 +343,9 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn 
 	}
 	if !sawRoute {
 		p.addf(pos, field, "needs route: the method and path, e.g. \"route: POST /hooks/{id}\"")
-		return "", rt, false
+		return "", rt, ro, false
 	}
+	p.checkRouteTargets(&rt, &ro, field, asyncPos, workflowPos)
 	if rt.Async && rt.Workflow != "" {
 		p.addf(asyncPos, join(field, "async"), "a route that starts a workflow cannot be async: it answers 202 with the execution's id as soon as the execution is stored")
 		rt.Async = false
@@ -352,7 +357,7 @@ func (p *parser) routeObject(m *ast.MappingNode, field string, pos Position, fn 
 	case rt.RateLimit > 0 && !burstSet:
 		rt.RateBurst = deploy.DefaultBurst(rt.RateLimit)
 	}
-	return text, rt, true
+	return text, rt, ro, true
 }
 
 // checkRefs checks every queue, topic and secret name used against those declared,

@@ -484,6 +484,18 @@ func (reg *Registry) Active(function string) int {
 	return 0
 }
 
+// Deployed returns the active version of every function this node
+// serves, with its project and pool.
+func (reg *Registry) Deployed() []*Deployed {
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	out := make([]*Deployed, 0, len(reg.active))
+	for _, d := range reg.active {
+		out = append(out, d)
+	}
+	return out
+}
+
 // Versions returns the active version of every function this node serves.
 func (reg *Registry) Versions() []record.Version {
 	reg.mu.RLock()

@@ -29,6 +29,7 @@ import (
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/metrics"
+	"github.com/stratahq/strata/internal/objects"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
@@ -56,6 +57,7 @@ type Server struct {
 	inv *invoke.Invoker
 	ev  *events.Engine
 	fl  *flow.Engine
+	obj *objects.Engine
 	wfs workflowIndex
 	bnd *bindings.Bindings
 	// sink and flowHost answer guests' event and workflow host calls.
@@ -190,10 +192,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}
 	sends, flows := s.hostCalls()
+	objectCalls := wasm.ObjectsFunc(func(ctx context.Context, c *host.Call, req wire.ObjectRequest) (*wire.ObjectResponse, error) {
+		return s.obj.Object(ctx, c, req)
+	})
 	// Every component records its spans with this tracer (nil when the
 	// provider is a no-op: then nothing does any tracing work).
 	tracer := stratatrace.NewTracer(s.tracerProvider)
-	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: quiet(s.log), Events: sends, Bindings: s.bnd, Flow: flows, Tracer: tracer,
+	if s.rt, err = wasm.New(ctx, wasm.Config{CacheDir: s.cfg.CacheDir, Logger: quiet(s.log), Events: sends, Bindings: s.bnd, Flow: flows, Objects: objectCalls, Tracer: tracer,
 		CompileBudget: s.cfg.CompileBudget, InitTimeout: s.cfg.InitTimeout, MaxFunctionBranches: s.cfg.MaxFunctionBranches}); err != nil {
 		return fmt.Errorf("start runtime: %w", err)
 	}
@@ -223,11 +228,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
+	s.hub = sockets.NewHub(sockets.Config{Logger: s.log}) // one per node: the gateway's routes and the objects' sockets
+	if s.obj, err = objects.New(objects.Config{Store: s.st, Registry: s.reg, Invoker: s.inv, Node: nodeID(), Logger: s.log}); err != nil {
+		return fmt.Errorf("start durable objects: %w", err)
+	}
 	// The API invokes through the gateway and the gateway mounts the API:
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
-	s.hub = sockets.NewHub(sockets.Config{Logger: s.log})
-	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
+	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Objects: s.obj, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
 		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer, Sockets: s.hub}
 	if s.cfg.AdminAddr == "" {
 		gcfg.Admin = http.HandlerFunc(s.serveAdmin)
@@ -650,6 +658,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.fl != nil {
 			s.fl.Close()
 		}
+		if s.obj != nil {
+			// Commits what objects wrote and releases their leases, so
+			// another node (or this one restarted) takes them at once.
+			errs = append(errs, s.obj.Close(ctx))
+		}
 		if s.reg != nil {
 			errs = append(errs, s.reg.Close(ctx))
 		}
@@ -673,4 +686,15 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
+}
+
+// nodeID names this node as the owner of the durable objects live on it.
+// A restarted node with the same name takes its objects back at once
+// (fencing its previous incarnation) instead of waiting for their leases
+// to expire.
+func nodeID() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "strata"
 }

@@ -183,6 +183,7 @@ type Store interface {
 	Flow
 	UsageSeries
 	Traces
+	Objects
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

@@ -49,6 +49,25 @@ func (f FlowFunc) Flow(ctx context.Context, c *host.Call, req wire.FlowRequest) 
 	return f(ctx, c, req)
 }
 
+// Objects serves strata_v1.binding_call op 6 (internal/objects). c is the
+// calling invocation (nil outside one): its project bounds the objects
+// and connections it reaches, and c.Object is the object it runs for.
+type Objects interface {
+	Object(ctx context.Context, c *host.Call, req wire.ObjectRequest) (*wire.ObjectResponse, error)
+}
+
+// ObjectsFunc is an Objects made of a function, for a composition root
+// whose objects engine is built after the runtime.
+type ObjectsFunc func(ctx context.Context, c *host.Call, req wire.ObjectRequest) (*wire.ObjectResponse, error)
+
+// Object implements Objects.
+func (f ObjectsFunc) Object(ctx context.Context, c *host.Call, req wire.ObjectRequest) (*wire.ObjectResponse, error) {
+	return f(ctx, c, req)
+}
+
+// ErrNoObjects is the error a guest sees when the runtime has no Objects.
+var ErrNoObjects = errors.New("durable objects are not available on this host (runtime.Config.Objects is not set)")
+
 // ErrNoFlow is the error a guest sees when the runtime has no Flow.
 var ErrNoFlow = errors.New("workflows are not available on this host (runtime.Config.Flow is not set)")
 
@@ -62,6 +81,7 @@ const (
 	BindingFetch  = 3
 	BindingSecret = 4
 	BindingFlow   = 5
+	BindingObject = 6
 )
 
 // Results of binding_call. On 0 the result text is the answer; on a
@@ -195,8 +215,18 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 			return fail(bindingFailed, "%s", ErrNoFlow)
 		}
 		resp, err = nonNil(f.Flow(ctx, i.call, r))
+	case BindingObject:
+		var r wire.ObjectRequest
+		if err := json.Unmarshal(req, &r); err != nil {
+			return fail(bindingInvalid, "binding_call: decode object request: %v", err)
+		}
+		o := i.m.r.cfg.Objects
+		if o == nil {
+			return fail(bindingFailed, "%s", ErrNoObjects)
+		}
+		resp, err = nonNil(o.Object(ctx, i.call, r))
 	default:
-		return fail(bindingInvalid, "binding_call: op %d (want 1 sql, 2 kv, 3 fetch, 4 secret, 5 flow)", op)
+		return fail(bindingInvalid, "binding_call: op %d (want 1 sql, 2 kv, 3 fetch, 4 secret, 5 flow, 6 object)", op)
 	}
 	if err != nil {
 		return fail(bindingFailed, "%s", err)

@@ -61,6 +61,10 @@ type Config struct {
 	// commands, activity heartbeats, starting and signalling workflows.
 	// Nil: guests get ErrNoFlow.
 	Flow Flow
+	// Objects serves durable object calls (binding_call op 6): storage,
+	// alarms and WebSockets of the object an invocation runs for, stubs
+	// and WebSocket connections for any invocation (internal/objects).
+	Objects Objects
 	// Tracer records a span for each host call (SQL, KV, fetch, secret,
 	// queue send, topic publish) as a child of the invocation's span;
 	// nil records none.

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/stratahq/strata/sdk/go/internal/dispatch"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -31,7 +32,9 @@ const (
 var handler http.Handler
 
 // HandleHTTP registers h as the function's handler. Call it from an init
-// function; the last registration wins.
+// function; the last registration wins. Durable object events go to the
+// classes registered with package objects instead; h gets every other
+// request.
 func HandleHTTP(h http.Handler) { handler = h }
 
 // HandleFunc registers f as the function's handler.
@@ -312,7 +315,7 @@ func (a *arena) join(prev, sep, s string) string {
 // response. It is the host-independent core of strata_handle, so it can be
 // tested without WebAssembly. The returned slice is reused by the next call.
 func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
-	if handler == nil {
+	if handler == nil && dispatch.Object == nil {
 		writeLine(s.stderr, "strata: no handler registered; call strata.HandleHTTP from an init function")
 		return nil, codeNoHandler
 	}
@@ -322,7 +325,15 @@ func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
 	}
 	r := s.buildRequest()
 	s.w.reset()
-	ok := s.run(r)
+	h := handler
+	if dispatch.Object != nil {
+		// An object event goes to package objects; the plain path pays
+		// only the nil check above.
+		if _, ok := r.Header[wire.ObjectEventHeader]; ok {
+			h = dispatch.Object
+		}
+	}
+	ok := s.run(h, r)
 	s.body.Reset(nil)
 	if !ok {
 		return nil, codePanic
@@ -334,7 +345,7 @@ func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
 func writeLine(w io.Writer, msg string) { _, _ = io.WriteString(w, msg+"\n") }
 
 // run calls the handler, turning a panic into a log entry on stderr.
-func (s *server) run(r *http.Request) (ok bool) {
+func (s *server) run(h http.Handler, r *http.Request) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -345,7 +356,12 @@ func (s *server) run(r *http.Request) (ok bool) {
 			ok = false
 		}
 	}()
-	handler.ServeHTTP(&s.w, r)
+	if h == nil {
+		// A function that defines only object classes got a plain request.
+		http.Error(&s.w, "this function serves durable object events only (it registers no handler with strata.HandleHTTP)", http.StatusNotFound)
+		return true
+	}
+	h.ServeHTTP(&s.w, r)
 	return true
 }
 

@@ -29,3 +29,5 @@ func BenchmarkFlowCommitBatch32(b *testing.B) { storetest.BenchFlowCommitBatch(b
 
 func BenchmarkSpanInsert512(b *testing.B) { storetest.BenchSpanInsert(b, openFresh(b), 512) }
 func BenchmarkTraceList(b *testing.B)     { storetest.BenchTraceList(b, openFresh(b)) }
+
+func BenchmarkObjectCommit(b *testing.B) { storetest.BenchObjectCommit(b, openFresh(b), 64) }

@@ -76,13 +76,15 @@ func (q queries) RouteOwner(ctx context.Context, method, path string) (string, e
 
 func (q queries) RouteInsert(ctx context.Context, project string, r record.Route) error {
 	return q.Queries.RouteInsert(ctx, pgdb.RouteInsertParams{Method: r.Method, Path: r.Path, Project: project, Function: r.Function,
-		Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int32(r.RateBurst)})
+		Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int32(r.RateBurst),
+		Object: r.Object, ObjectParam: r.ObjectParam, Websocket: r.WebSocket})
 }
 
 func (q queries) RouteList(ctx context.Context) ([]record.Route, error) {
 	rows, err := q.Queries.RouteList(ctx)
 	return sqlstore.Rows(rows, func(r pgdb.Route) record.Route {
 		return record.Route{Project: r.Project, Method: r.Method, Path: r.Path, Function: r.Function,
-			Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int(r.RateBurst)}
+			Workflow: r.Workflow, Async: r.Async, RateLimit: r.RateLimit, RateBurst: int(r.RateBurst),
+			Object: r.Object, ObjectParam: r.ObjectParam, WebSocket: r.Websocket}
 	}), err
 }

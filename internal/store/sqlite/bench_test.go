@@ -27,3 +27,5 @@ func BenchmarkFlowCommitBatch32(b *testing.B) { storetest.BenchFlowCommitBatch(b
 
 func BenchmarkSpanInsert512(b *testing.B) { storetest.BenchSpanInsert(b, openTemp(b), 512) }
 func BenchmarkTraceList(b *testing.B)     { storetest.BenchTraceList(b, openTemp(b)) }
+
+func BenchmarkObjectCommit(b *testing.B) { storetest.BenchObjectCommit(b, openTemp(b), 64) }

@@ -40,6 +40,12 @@ func (s *flowStmts) prepare(ctx context.Context, w *sql.DB) error {
 	_ = q.FlowTaskDelete(ctx, "")
 	_ = q.FlowInboxClear(ctx, "", "")
 	_ = q.FlowTaskRelease(ctx, "", 0, 0, sql.NullInt64{})
+	// The object commit's (objects.go), which shares the cache.
+	_, _ = q.ObjectLeaseRenew(ctx, sqlitedb.ObjectLeaseRenewParams{})
+	_, _ = q.ObjectDeleteAll(ctx, "", "", "")
+	_ = q.ObjectPut(ctx, sqlitedb.ObjectPutParams{})
+	_, _ = q.ObjectInfoUpdate(ctx, sqlitedb.ObjectInfoUpdateParams{})
+	_ = q.ObjectInfoInsert(ctx, sqlitedb.ObjectInfoInsertParams{})
 	for n := 1; n <= maxCachedEvents; n++ {
 		rec.texts = append(rec.texts, flowEventsSQL(n))
 	}

@@ -50,6 +50,7 @@ type Queries interface {
 	BindingQueries
 	FlowQueries
 	TraceQueries
+	ObjectQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed

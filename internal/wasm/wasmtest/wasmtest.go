@@ -36,6 +36,9 @@ const (
 	// Binder uses the SQL, KV, fetch and secret bindings as its query says
 	// (see testdata/binder).
 	Binder = "binder"
+	// Objects defines the durable object class Counter and serves stub
+	// calls and WebSocket route events (see testdata/objects).
+	Objects = "objects"
 )
 
 // CGI is the C command guest (testdata/cgi/cgi.c), for BuildC.

@@ -40,8 +40,8 @@ WHERE function = $1 ORDER BY number DESC;
 SELECT project FROM routes WHERE method = $1 AND path = $2;
 
 -- name: RouteInsert :exec
-INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst, object, object_param, websocket)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: RouteDeleteProject :exec
 DELETE FROM routes WHERE project = $1;

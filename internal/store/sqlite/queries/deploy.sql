@@ -37,8 +37,8 @@ WHERE function = ? ORDER BY number DESC;
 SELECT project FROM routes WHERE method = ? AND path = ?;
 
 -- name: RouteInsert :exec
-INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst, object, object_param, websocket)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: RouteDeleteProject :exec
 DELETE FROM routes WHERE project = ?;

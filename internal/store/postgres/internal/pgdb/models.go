@@ -126,6 +126,37 @@ type MessageDedup struct {
 	SentAt    time.Time
 }
 
+type ObjectEntry struct {
+	Project  string
+	Class    string
+	ObjectID string
+	Key      []byte
+	Value    []byte
+}
+
+type ObjectInfo struct {
+	Project       string
+	Class         string
+	ObjectID      string
+	Name          string
+	Bytes         int64
+	Keys          int64
+	AlarmAt       *time.Time
+	AlarmNextAt   *time.Time
+	AlarmAttempts int32
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type ObjectLease struct {
+	Project   string
+	Class     string
+	ObjectID  string
+	Owner     string
+	Token     int64
+	ExpiresAt time.Time
+}
+
 type Queue struct {
 	Name                string
 	Project             string
@@ -140,14 +171,17 @@ type Queue struct {
 }
 
 type Route struct {
-	Method    string
-	Path      string
-	Project   string
-	Function  string
-	Async     bool
-	RateLimit float64
-	RateBurst int32
-	Workflow  string
+	Method      string
+	Path        string
+	Project     string
+	Function    string
+	Async       bool
+	RateLimit   float64
+	RateBurst   int32
+	Workflow    string
+	Object      string
+	ObjectParam string
+	Websocket   bool
 }
 
 type Schedule struct {

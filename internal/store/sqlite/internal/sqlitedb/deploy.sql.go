@@ -111,19 +111,22 @@ func (q *Queries) RouteDeleteProject(ctx context.Context, project string) error 
 }
 
 const routeInsert = `-- name: RouteInsert :exec
-INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO routes (method, path, project, function, workflow, async, rate_limit, rate_burst, object, object_param, websocket)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 `
 
 type RouteInsertParams struct {
-	Method    string
-	Path      string
-	Project   string
-	Function  string
-	Workflow  string
-	Async     bool
-	RateLimit float64
-	RateBurst int64
+	Method      string
+	Path        string
+	Project     string
+	Function    string
+	Workflow    string
+	Async       bool
+	RateLimit   float64
+	RateBurst   int64
+	Object      string
+	ObjectParam string
+	Websocket   bool
 }
 
 func (q *Queries) RouteInsert(ctx context.Context, arg RouteInsertParams) error {
@@ -136,12 +139,15 @@ func (q *Queries) RouteInsert(ctx context.Context, arg RouteInsertParams) error 
 		arg.Async,
 		arg.RateLimit,
 		arg.RateBurst,
+		arg.Object,
+		arg.ObjectParam,
+		arg.Websocket,
 	)
 	return err
 }
 
 const routeList = `-- name: RouteList :many
-SELECT method, path, project, function, async, rate_limit, rate_burst, workflow FROM routes ORDER BY path, method
+SELECT method, path, project, function, async, rate_limit, rate_burst, workflow, object, object_param, websocket FROM routes ORDER BY path, method
 `
 
 func (q *Queries) RouteList(ctx context.Context) ([]Route, error) {
@@ -162,6 +168,9 @@ func (q *Queries) RouteList(ctx context.Context) ([]Route, error) {
 			&i.RateLimit,
 			&i.RateBurst,
 			&i.Workflow,
+			&i.Object,
+			&i.ObjectParam,
+			&i.Websocket,
 		); err != nil {
 			return nil, err
 		}

@@ -126,6 +126,37 @@ type MessageDedup struct {
 	SentAt    int64
 }
 
+type ObjectEntry struct {
+	Project  string
+	Class    string
+	ObjectID string
+	Key      []byte
+	Value    []byte
+}
+
+type ObjectInfo struct {
+	Project       string
+	Class         string
+	ObjectID      string
+	Name          string
+	Bytes         int64
+	Keys          int64
+	AlarmAt       sql.NullInt64
+	AlarmNextAt   sql.NullInt64
+	AlarmAttempts int64
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+type ObjectLease struct {
+	Project   string
+	Class     string
+	ObjectID  string
+	Owner     string
+	Token     int64
+	ExpiresAt int64
+}
+
 type Queue struct {
 	Name                string
 	Project             string
@@ -140,14 +171,17 @@ type Queue struct {
 }
 
 type Route struct {
-	Method    string
-	Path      string
-	Project   string
-	Function  string
-	Async     bool
-	RateLimit float64
-	RateBurst int64
-	Workflow  string
+	Method      string
+	Path        string
+	Project     string
+	Function    string
+	Async       bool
+	RateLimit   float64
+	RateBurst   int64
+	Workflow    string
+	Object      string
+	ObjectParam string
+	Websocket   bool
 }
 
 type Schedule struct {

@@ -1,0 +1,34 @@
+package objects
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stratahq/strata/sdk/go/internal/hostcall"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// call makes one op-6 host call. what names the operation in errors
+// ("objects: put \"k\": ..."). An answer with no text is an empty
+// response: ops that return nothing may leave none.
+func call(ctx context.Context, what string, req *wire.ObjectRequest) (*wire.ObjectResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("objects: %s: %w", what, err)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("objects: %s: encode request: %w", what, err)
+	}
+	resp := new(wire.ObjectResponse)
+	err = hostcall.Call(hostcall.Object, body, func(answer []byte) error {
+		if len(answer) == 0 {
+			return nil
+		}
+		return json.Unmarshal(answer, resp)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objects: %s: %w", what, err)
+	}
+	return resp, nil
+}
