@@ -232,6 +232,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.obj, err = objects.New(objects.Config{Store: s.st, Registry: s.reg, Invoker: s.inv, Node: nodeID(), Logger: s.log, Hub: s.hub}); err != nil {
 		return fmt.Errorf("start durable objects: %w", err)
 	}
+	s.metrics.MustRegister(metrics.NewObjects(func() metrics.ObjectStats {
+		st := s.obj.Stats()
+		return metrics.ObjectStats{Live: st.Live, Events: st.Events, Evictions: st.Evictions, Commits: st.Commits, Writes: st.Writes, Sockets: s.hub.Len()}
+	}))
 	// The API invokes through the gateway and the gateway mounts the API:
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
