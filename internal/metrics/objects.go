@@ -23,7 +23,9 @@ type Objects struct {
 
 // NewObjects returns the collector of read's statistics.
 func NewObjects(read func() ObjectStats) *Objects {
-	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(namespace+"_"+name, help, nil, nil) }
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(namespace+"_"+name, help, nil, nil)
+	}
 	return &Objects{Read: read,
 		live:      d("objects_live", "Durable objects live in memory on this node."),
 		events:    d("object_events_total", "Durable object events run (requests, alarms, WebSocket messages)."),
