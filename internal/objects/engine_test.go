@@ -359,6 +359,18 @@ func TestFailingAlarmRetriesThenDrops(t *testing.T) {
 	if len(attempts) == 0 || attempts[len(attempts)-1] == 0 {
 		t.Fatalf("retries were not recorded: %v", attempts)
 	}
+	// Why it failed is in the function's logs, once per run.
+	waitFor(t, "the failures in the function's logs", func() bool {
+		_ = e.inv.SyncLogs(context.Background())
+		lines, err := e.st.LogList(context.Background(), store.LogListParams{Function: "counter"})
+		n := 0
+		for _, l := range lines {
+			if strings.Contains(l.Line, "Counter.Alarm failed: alarm failed on purpose") {
+				n++
+			}
+		}
+		return err == nil && n == 3 // the first run and two retries
+	})
 }
 
 func TestStubsStayInTheirProjectAndBinding(t *testing.T) {
