@@ -2,22 +2,26 @@ package objects
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
@@ -37,11 +41,41 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "strata.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvOn(t, cfg, st)
+}
+
+// newPostgresEnv is newEnv on the real PostgreSQL (a schema of its own),
+// skipped when STRATA_TEST_POSTGRES is not set.
+func newPostgresEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	url := os.Getenv("STRATA_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("STRATA_TEST_POSTGRES is not set")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "objects_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), url)
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+			_ = conn.Close(context.Background())
+		}
+	})
+	st, err := postgres.OpenWithSchema(context.Background(), url, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, cfg, st)
+}
+
+func newEnvOn(t *testing.T, cfg Config, st store.Store) *env {
+	t.Helper()
+	ctx := context.Background()
 	var eng *Engine
 	rt, err := wasm.New(ctx, wasm.Config{CacheDir: wasmtest.SharedCacheDir(),
 		Objects: wasm.ObjectsFunc(func(ctx context.Context, c *host.Call, req wire.ObjectRequest) (*wire.ObjectResponse, error) {
@@ -152,7 +186,11 @@ func TestIdleObjectIsEvictedAndReloads(t *testing.T) {
 }
 
 func TestStorageOps(t *testing.T) {
-	e := newEnv(t, Config{})
+	t.Run("sqlite", func(t *testing.T) { storageOps(t, newEnv(t, Config{})) })
+	t.Run("postgres", func(t *testing.T) { storageOps(t, newPostgresEnv(t, Config{})) })
+}
+
+func storageOps(t *testing.T, e *env) {
 	op := func(q string) string { return e.must(t, "s", "GET", "/op?"+q) }
 	for _, kv := range []string{"a1=x", "a2=y", "a3=z", "b1=w", "a%_=odd"} {
 		k, v, _ := strings.Cut(kv, "=")
@@ -235,7 +273,11 @@ func key(t *testing.T, project, name string) record.ObjectKey {
 // Concurrent events on one object run one at a time and every
 // acknowledged increment is durable and counted once.
 func TestInputAndOutputGates(t *testing.T) {
-	e := newEnv(t, Config{})
+	t.Run("sqlite", func(t *testing.T) { gates(t, newEnv(t, Config{})) })
+	t.Run("postgres", func(t *testing.T) { gates(t, newPostgresEnv(t, Config{})) })
+}
+
+func gates(t *testing.T, e *env) {
 	const n = 64
 	var wg sync.WaitGroup
 	seen := make(chan string, n)
@@ -276,7 +318,11 @@ func TestInputAndOutputGates(t *testing.T) {
 // fails (its response is an error, not a lost write), and it never
 // overwrites what the second committed.
 func TestFencingStopsAStaleOwner(t *testing.T) {
-	e := newEnv(t, Config{})
+	t.Run("sqlite", func(t *testing.T) { fencing(t, newEnv(t, Config{})) })
+	t.Run("postgres", func(t *testing.T) { fencing(t, newPostgresEnv(t, Config{})) })
+}
+
+func fencing(t *testing.T, e *env) {
 	e.must(t, "f", "POST", "/incr") // A: n=1
 	b, err := New(Config{Store: e.st, Registry: e.reg, Invoker: e.inv, Node: "node-a"})
 	if err != nil {
@@ -359,6 +405,18 @@ func TestFailingAlarmRetriesThenDrops(t *testing.T) {
 	if len(attempts) == 0 || attempts[len(attempts)-1] == 0 {
 		t.Fatalf("retries were not recorded: %v", attempts)
 	}
+	// Why it failed is in the function's logs, once per run.
+	waitFor(t, "the failures in the function's logs", func() bool {
+		_ = e.inv.SyncLogs(context.Background())
+		lines, err := e.st.LogList(context.Background(), store.LogListParams{Function: "counter"})
+		n := 0
+		for _, l := range lines {
+			if strings.Contains(l.Line, "Counter.Alarm failed: alarm failed on purpose") {
+				n++
+			}
+		}
+		return err == nil && n == 3 // the first run and two retries
+	})
 }
 
 func TestStubsStayInTheirProjectAndBinding(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,7 +128,7 @@ func serveEvent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		retry, _ := strconv.Atoi(h.Get(wire.ObjectRetryHeader))
-		answer(w, a.Alarm(ctx, AlarmInfo{RetryCount: retry}))
+		answer(w, class+".Alarm", a.Alarm(ctx, AlarmInfo{RetryCount: retry}))
 	case wire.ObjectEventWSMessage:
 		m, ok := o.obj.(WebSocketMessager)
 		if !ok {
@@ -140,7 +141,7 @@ func serveEvent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ws := o.state.socket(h.Get(wire.ObjectSocketHeader))
-		answer(w, m.WebSocketMessage(ctx, ws, Message{Data: data, Text: h.Get(wire.ObjectTextHeader) == "1"}))
+		answer(w, class+".WebSocketMessage", m.WebSocketMessage(ctx, ws, Message{Data: data, Text: h.Get(wire.ObjectTextHeader) == "1"}))
 	case wire.ObjectEventWSClose:
 		sid := h.Get(wire.ObjectSocketHeader)
 		ws := o.state.socket(sid)
@@ -150,7 +151,7 @@ func serveEvent(w http.ResponseWriter, r *http.Request) {
 			return // nothing to do: the socket is closed either way
 		}
 		code, _ := strconv.Atoi(h.Get(wire.ObjectCodeHeader))
-		answer(w, c.WebSocketClose(ctx, ws, code, h.Get(wire.ObjectReasonHeader)))
+		answer(w, class+".WebSocketClose", c.WebSocketClose(ctx, ws, code, h.Get(wire.ObjectReasonHeader)))
 	case wire.ObjectEventWSError:
 		sid := h.Get(wire.ObjectSocketHeader)
 		ws := o.state.socket(sid)
@@ -159,16 +160,18 @@ func serveEvent(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		answer(w, e.WebSocketError(ctx, ws, errors.New(h.Get(wire.ObjectReasonHeader))))
+		answer(w, class+".WebSocketError", e.WebSocketError(ctx, ws, errors.New(h.Get(wire.ObjectReasonHeader))))
 	default:
 		http.Error(w, fmt.Sprintf("unknown object event %q (this SDK knows fetch, alarm, ws-message, ws-close, ws-error)", ev), http.StatusBadRequest)
 	}
 }
 
 // answer writes the outcome of an alarm or WebSocket event: 200, or 500
-// with the error's text.
-func answer(w http.ResponseWriter, err error) {
+// with the error's text, which also goes to the function's log (stderr),
+// where `strata logs` shows why an alarm is being retried.
+func answer(w http.ResponseWriter, what string, err error) {
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s failed: %v\n", what, err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
