@@ -370,6 +370,12 @@ type Accept struct {
 	Key      record.ObjectKey
 	Function string // the function defining the object's class
 	Tags     []string
+	// ID names the socket from the accept on, so the accepting event can
+	// already set its attachment (and the SDK gets the id it expects).
+	ID string
+	// Attachment is what the accepting event set with ws_attach; the
+	// connection does not exist before the event ends.
+	Attachment []byte
 }
 
 // run runs one event on the object, through its input gate and output

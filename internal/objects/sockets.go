@@ -31,7 +31,14 @@ func (e *Engine) Upgrade(w http.ResponseWriter, r *http.Request, res *Result) er
 	}
 	a := res.Accept
 	owner := sockets.Owner{Project: a.Key.Project, Function: a.Function, Object: a.Key, Route: r.Method + " " + r.URL.Path}
-	_, err := e.cfg.Hub.Accept(w, r, owner, a.Tags, sockets.Handlers{OnMessage: e.onSocketMessage, OnClose: e.onSocketClose})
+	id := a.ID
+	if id == "" {
+		id = sockets.NewID()
+	}
+	c, err := e.cfg.Hub.AcceptWithID(w, r, id, owner, a.Tags, sockets.Handlers{OnMessage: e.onSocketMessage, OnClose: e.onSocketClose})
+	if err == nil && a.Attachment != nil {
+		c.SetAttachment(a.Attachment)
+	}
 	return err
 }
 
@@ -100,8 +107,10 @@ func (e *Engine) socketCall(_ context.Context, l *live, req wire.ObjectRequest) 
 		if l.event != wire.ObjectEventFetch {
 			return nil, fmt.Errorf("acceptWebSocket is only possible while handling the upgrade request (a fetch event): %w", ErrBadRequest)
 		}
-		l.accept = &Accept{Key: l.key, Function: l.fn, Tags: slices.Clone(req.Tags)}
-		return &wire.ObjectResponse{}, nil
+		// The id is chosen now: the SDK's AcceptWebSocket needs it, and
+		// the event may set the socket's attachment before it ends.
+		l.accept = &Accept{Key: l.key, Function: l.fn, Tags: slices.Clone(req.Tags), ID: sockets.NewID()}
+		return &wire.ObjectResponse{Socket: l.accept.ID}, nil
 	case wire.ObjectOpWSSend:
 		// Held by the output gate: sent once this event's writes (and
 		// every earlier event's) are durable, dropped if they fail.
@@ -126,12 +135,18 @@ func (e *Engine) socketCall(_ context.Context, l *live, req wire.ObjectRequest) 
 		if len(req.Sockets) != 1 {
 			return nil, fmt.Errorf("attach names one socket: %w", ErrBadRequest)
 		}
+		if len(req.Data) > 2048 {
+			return nil, fmt.Errorf("attachment of %d bytes is over the 2048 byte limit: %w", len(req.Data), ErrTooLarge)
+		}
+		if a := l.accept; a != nil && a.ID == req.Sockets[0] {
+			// Accepted by this very event: the connection joins the
+			// hub after it, with this attachment.
+			a.Attachment = slices.Clone(req.Data)
+			return &wire.ObjectResponse{}, nil
+		}
 		cs := e.objectConns(l.key, req.Sockets, "")
 		if len(cs) == 0 {
 			return nil, fmt.Errorf("socket %q: %w", req.Sockets[0], ErrNoConnection)
-		}
-		if len(req.Data) > 2048 {
-			return nil, fmt.Errorf("attachment of %d bytes is over the 2048 byte limit: %w", len(req.Data), ErrTooLarge)
 		}
 		cs[0].SetAttachment(slices.Clone(req.Data))
 		return &wire.ObjectResponse{}, nil
