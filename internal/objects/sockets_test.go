@@ -124,6 +124,25 @@ func TestObjectWebSocketsAndHibernation(t *testing.T) {
 	})
 }
 
+// An attachment set by the event that accepts the socket (before the
+// connection exists) is kept with it and read back after hibernation.
+func TestObjectSocketAttachmentSetOnAccept(t *testing.T) {
+	hub := sockets.NewHub(sockets.Config{})
+	defer hub.Close()
+	e := newEnv(t, Config{Hub: hub, IdleTimeout: 200 * time.Millisecond})
+	srv := serveObjects(t, e)
+	a := dial(t, srv, "/room/ws?tag=t&attach=ann")
+	send(t, a, "whoami")
+	if got := recv(t, a); got != "attachment=ann" {
+		t.Fatalf("before hibernation: %q", got)
+	}
+	waitFor(t, "the room to hibernate", func() bool { return e.eng.Stats().Live == 0 })
+	send(t, a, "whoami")
+	if got := recv(t, a); got != "attachment=ann" {
+		t.Fatalf("after hibernation: %q", got)
+	}
+}
+
 // A socket the object never accepted, or another object's, is out of
 // reach: sends name only the object's own sockets.
 func TestObjectReachesOnlyItsSockets(t *testing.T) {

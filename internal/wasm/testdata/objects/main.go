@@ -9,10 +9,11 @@
 //	GET  /op?op=...            storage and alarm ops (see op below)
 //	GET  /sleep?ms=N           "slept" after N ms
 //	GET  /loop                 never returns
-//	GET  /ws?tag=T (upgrade)   accepts a WebSocket tagged T, 101
+//	GET  /ws?tag=T[&attach=A]  (upgrade) accepts a WebSocket tagged T with attachment A, 101
 //
 // Its WebSocket messages: "broadcast:<text>" sends text to every socket;
 // "count" answers "sockets=<n>"; "storage" answers "last=<last>";
+// "whoami" answers "attachment=<the socket's attachment>";
 // anything else is stored as "last" and echoed "echo:<msg>". A close
 // increments storage "closed"; an alarm increments "alarms" and fails
 // with "alarm failed on purpose" when storage "alarm_fail" is "1".
@@ -100,8 +101,14 @@ func (c *Counter) Fetch(w http.ResponseWriter, r *http.Request) {
 			fail(w, err)
 			return
 		}
-		if _, err := c.st.AcceptWebSocket(w, r, tags...); err != nil {
+		ws, err := c.st.AcceptWebSocket(w, r, tags...)
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if a := q.Get("attach"); a != "" {
+			// Set in the accepting event; nothing may be written now.
+			_ = ws.SetAttachment(ctx, []byte(a))
 		}
 	default:
 		http.Error(w, "no such path in Counter: "+r.URL.Path, http.StatusNotFound)
@@ -215,6 +222,8 @@ func (c *Counter) WebSocketMessage(ctx context.Context, ws *objects.WebSocket, m
 			return err
 		}
 		return ws.Send(ctx, objects.TextMessage(fmt.Sprintf("sockets=%d", len(list))))
+	case text == "whoami":
+		return ws.Send(ctx, objects.TextMessage("attachment="+string(ws.Attachment())))
 	case text == "storage":
 		v, _, err := c.st.Storage.Get(ctx, "last")
 		if err != nil {
