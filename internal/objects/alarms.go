@@ -2,11 +2,13 @@ package objects
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -62,6 +64,9 @@ func (e *Engine) runAlarm(a record.ObjectAlarm) {
 	res, err := e.run(ctx, a.Key, "", event{kind: wire.ObjectEventAlarm, req: req, alarmAt: a.At})
 	if err == nil && res.Response.Status < 300 {
 		return
+	}
+	if errors.Is(err, store.ErrLeaseHeld) {
+		return // another node owns the object: its engine runs the alarm
 	}
 	if err == nil {
 		err = fmt.Errorf("Alarm answered %d: %s", res.Response.Status, clip(string(res.Response.Body)))

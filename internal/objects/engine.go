@@ -228,7 +228,6 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	close(e.stop)
 	e.bg.Wait()
-	e.com.close()
 	e.mu.Lock()
 	lives := make([]*live, 0, len(e.live))
 	for _, l := range e.live {
@@ -239,14 +238,23 @@ func (e *Engine) Close(ctx context.Context) error {
 		slots = append(slots, ss...)
 	}
 	e.mu.Unlock()
+	// Events in progress finish and hand over their writes; then what is
+	// queued commits; then the leases go, so the next owner (this node
+	// restarted, or another) takes the objects at once.
+	held := lives[:0]
 	for _, l := range lives {
 		select {
 		case l.gate <- struct{}{}:
-			if l.lease.Token != 0 {
-				_ = e.cfg.Store.ObjectLeaseRelease(ctx, l.key, l.lease.Token)
-			}
+			held = append(held, l)
 		case <-ctx.Done():
+			e.com.close()
 			return ctx.Err()
+		}
+	}
+	e.com.close()
+	for _, l := range held {
+		if l.lease.Token != 0 {
+			_ = e.cfg.Store.ObjectLeaseRelease(ctx, l.key, l.lease.Token)
 		}
 	}
 	for _, s := range slots {
@@ -662,6 +670,7 @@ func (e *Engine) maintain() {
 		case <-t.C:
 			e.evictIdle(time.Now())
 			e.renewLeases(time.Now())
+			e.unpinRetired()
 		}
 	}
 }
@@ -718,6 +727,28 @@ func (e *Engine) evictIdle(now time.Time) {
 		_ = e.cfg.Store.ObjectLeaseRelease(context.Background(), l.key, l.lease.Token)
 		// The gate stays taken: an event that raced the eviction and
 		// holds this *live gets a fresh one (acquire looks the map up).
+	}
+}
+
+// unpinRetired closes the pinned instances of versions no longer active
+// (a deploy replaced them): their objects move to the new version on
+// their next event, and these instances would otherwise hold their memory.
+func (e *Engine) unpinRetired() {
+	active := map[*pool.Pool]bool{}
+	for _, d := range e.cfg.Registry.Deployed() {
+		active[d.Pool] = true
+	}
+	e.mu.Lock()
+	var retired []*slot
+	for p, ss := range e.hosts {
+		if !active[p] {
+			retired = append(retired, ss...)
+			delete(e.hosts, p)
+		}
+	}
+	e.mu.Unlock()
+	for _, s := range retired {
+		s.pin.Unpin()
 	}
 }
 

@@ -481,3 +481,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A deploy moves live objects to the new version: their storage carries
+// over, their in-memory value is rebuilt there, and the old version's
+// pinned instances are closed.
+func TestDeployMovesObjects(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.must(t, "d", "POST", "/incr")
+	e.must(t, "d", "POST", "/incr")
+	old, _, _ := e.reg.Lookup("counter")
+	c := old.Version.Config
+	c.Env = map[string]string{"V": "2"} // a new version of the same code
+	deploy(t, e.st, "p", wasmtest.Guest(t, wasmtest.Objects), map[string]record.FunctionConfig{"counter": c})
+	if err := e.reg.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.must(t, "d", "POST", "/incr"); got != "n=3 mem=1" {
+		t.Fatalf("after the deploy: %q", got)
+	}
+	if d, _, _ := e.reg.Lookup("counter"); d == old {
+		t.Fatal("the deploy did not replace the version")
+	}
+	waitFor(t, "the old version's pinned instances to close", func() bool {
+		e.eng.mu.Lock()
+		defer e.eng.mu.Unlock()
+		_, kept := e.eng.hosts[old.Pool]
+		return !kept
+	})
+}

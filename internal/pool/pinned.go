@@ -52,6 +52,10 @@ func (p *Pool) InvokePinned(ctx context.Context, slot *Pinned, req *wire.Request
 	if p.command {
 		return nil, false, fmt.Errorf("%s is a command module: durable objects need a reactor (an instance that lives between events)", p.m.Name())
 	}
+	// The slot first: calls waiting for it are not running, and must not
+	// hold the pool's concurrency while they wait.
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -66,8 +70,6 @@ func (p *Pool) InvokePinned(ctx context.Context, slot *Pinned, req *wire.Request
 	p.mu.Unlock()
 	defer p.release(nil)
 
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
 	if slot.inst == nil {
 		if !out.Deadline.IsZero() {
 			var cancel context.CancelFunc
