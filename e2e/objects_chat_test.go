@@ -193,7 +193,7 @@ func TestExampleChatRoomHibernation(t *testing.T) {
 
 func TestObjectsCrashChat(t *testing.T) {
 	t.Parallel()
-	n := newObjNode(t, copyProject(t, "chat-room"))
+	n := newObjNode(t, nil, copyProject(t, "chat-room"))
 	ann := chatDial(t, n.url, "lobby", "ann")
 	chatSend(t, ann, "before the crash")
 	chatRead(t, ann, "ann", "before the crash")

@@ -20,11 +20,12 @@ import (
 // the same data dir. What a client saw acknowledged must be there, nothing
 // may be half-applied, and the alarm must still fire.
 
-// newObjNode starts a server on a fresh data dir and deploys project (a
-// folder under e2e/testdata or an example's copy) to it.
-func newObjNode(t *testing.T, project string) *wfNode {
+// newObjNode starts a server on a fresh data dir (and store: nil for
+// SQLite in the data dir, else pgStoreArgs) and deploys project (a folder
+// under e2e/testdata or an example's copy) to it.
+func newObjNode(t *testing.T, store []string, project string) *wfNode {
 	t.Helper()
-	n := &wfNode{t: t, dataDir: t.TempDir(), project: project}
+	n := &wfNode{t: t, dataDir: t.TempDir(), store: store, project: project}
 	n.start()
 	n.cli("deploy")
 	return n
@@ -54,9 +55,18 @@ func counter(t *testing.T, url, name string) (a, b, fired int) {
 	return a, b, fired
 }
 
-func TestObjectsCrashRestart(t *testing.T) {
+func TestObjectsCrashRestartSQLite(t *testing.T) {
 	t.Parallel()
-	n := newObjNode(t, copyTree(t, filepath.Join(repoRoot(), "e2e", "testdata", "objcrash")))
+	objectsCrashRestart(t, nil)
+}
+
+func TestObjectsCrashRestartPostgres(t *testing.T) {
+	t.Parallel()
+	objectsCrashRestart(t, pgStoreArgs(t, "strata_e2e_objcrash"))
+}
+
+func objectsCrashRestart(t *testing.T, store []string) {
+	n := newObjNode(t, store, copyTree(t, filepath.Join(repoRoot(), "e2e", "testdata", "objcrash")))
 
 	// Several clients increment one counter until the server dies. Each
 	// counts its 200s; a request that got no answer may or may not have
