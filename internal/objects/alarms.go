@@ -69,7 +69,7 @@ func (e *Engine) runAlarm(a record.ObjectAlarm) {
 		return // another node owns the object: its engine runs the alarm
 	}
 	if err == nil {
-		err = fmt.Errorf("Alarm answered %d: %s", res.Response.Status, clip(string(res.Response.Body)))
+		err = fmt.Errorf("the Alarm method answered %d: %s", res.Response.Status, clip(string(res.Response.Body)))
 	}
 	select {
 	case <-e.stop:

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -820,5 +819,3 @@ func (e *Engine) LiveObjects(project string) []record.ObjectKey {
 	})
 	return out
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
