@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -65,6 +66,8 @@ functions:
     routes:
       - route: POST /counters/{name}
         object: Counter
+      - route: GET /counters/{name}
+        object: Counter
   process-order:
     source: ./process-order
     memory: 128
@@ -79,7 +82,8 @@ functions:
 
 // counterGuest defines the durable object class Counter: a POST counts
 // in storage "n" and keeps the request's body as "note" (the test sends
-// markup, which the console must show as text).
+// markup, which the console must show as text); a WebSocket request is
+// accepted, tagged "console".
 const counterGuest = `package main
 
 import (
@@ -95,6 +99,12 @@ type counter struct{ st *objects.State }
 
 func (c *counter) Fetch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if objects.IsWebSocketUpgrade(r) {
+		if _, err := c.st.AcceptWebSocket(w, r, "console"); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+		return
+	}
 	v, _, err := c.st.Storage.Get(ctx, "n")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -126,7 +136,7 @@ const xssNote = `<script>document.title="pwned"</script>`
 // TestConsoleBrowser drives the console in a real browser against a real
 // node: log in, open every page (a screenshot of each in the test's
 // artifact directory), follow a trace from the overview to its waterfall,
-// delete a durable object, redrive a dead letter and signal a workflow, and check each action's
+// close a WebSocket, delete a durable object, redrive a dead letter and signal a workflow, and check each action's
 // effect through the CLI.
 func TestConsoleBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -243,6 +253,27 @@ func TestConsoleBrowser(t *testing.T) {
 	if res.StatusCode != http.StatusOK || string(body) != "n=1" {
 		t.Fatalf("POST /counters/lobby: %d %s", res.StatusCode, body)
 	}
+	// A WebSocket of the object shows on the connections page; Close
+	// closes it, and the client hears 1000.
+	ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(d.url, "http")+"/counters/lobby", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	closed := make(chan error, 1)
+	go func() {
+		_, _, err := ws.Read(context.Background())
+		closed <- err
+	}()
+	do("connections", chromedp.Navigate(base+"/connections"), chromedp.WaitVisible(chromedp.CSS("table.connections button.close")), shot("connections-open"))
+	if got := text("table.connections"); !strings.Contains(got, "object Counter/") || !strings.Contains(got, "console") {
+		t.Fatalf("connections page:\n%s", got)
+	}
+	do("close connection", chromedp.Click(chromedp.CSS("table.connections button.close")), chromedp.WaitVisible(chromedp.ID("flash")))
+	if code := websocket.CloseStatus(<-closed); code != websocket.StatusNormalClosure {
+		t.Fatalf("the client heard close code %d", code)
+	}
+
 	do("objects", chromedp.Navigate(base+"/objects"), chromedp.WaitVisible(chromedp.CSS("table.objects a.object")), shot("objects"))
 	if got := text("table.objects"); !strings.Contains(got, "Counter") || !strings.Contains(got, "lobby") {
 		t.Fatalf("objects page:\n%s", got)
