@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
@@ -24,8 +27,8 @@ const chromiumPath = "/usr/bin/chromium"
 
 // consoleProject is the approval example (a route that starts a workflow
 // waiting for a signal) with the order-queue example's queue, its
-// dead-letter queue and consumer added: real traffic of every kind the
-// console shows.
+// dead-letter queue and consumer added, and a durable object class
+// (counterGuest): real traffic of every kind the console shows.
 func consoleProject(t *testing.T) string {
 	t.Helper()
 	dir := copyProject(t, "approval")
@@ -40,6 +43,12 @@ func consoleProject(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "process-order", "main.go"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "counters"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "counters", "main.go"), []byte(counterGuest), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	y, err := os.ReadFile(filepath.Join(dir, "strata.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +56,18 @@ func consoleProject(t *testing.T) string {
 	y = []byte(strings.Replace(string(y), "functions:\n", `queues:
   orders: { visibility_timeout: 2s, max_receives: 3, dead_letter: orders-dlq }
   orders-dlq: {}
+objects:
+  Counter: { function: counters }
 functions:
+  counters:
+    source: ./counters
+    memory: 64
+    timeout: 10s
+    routes:
+      - route: POST /counters/{name}
+        object: Counter
+      - route: GET /counters/{name}
+        object: Counter
   process-order:
     source: ./process-order
     memory: 128
@@ -60,10 +80,63 @@ functions:
 	return dir
 }
 
+// counterGuest defines the durable object class Counter: a POST counts
+// in storage "n" and keeps the request's body as "note" (the test sends
+// markup, which the console must show as text); a WebSocket request is
+// accepted, tagged "console".
+const counterGuest = `package main
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	strata "github.com/stratahq/strata/sdk/go"
+	"github.com/stratahq/strata/sdk/go/objects"
+)
+
+type counter struct{ st *objects.State }
+
+func (c *counter) Fetch(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if objects.IsWebSocketUpgrade(r) {
+		if _, err := c.st.AcceptWebSocket(w, r, "console"); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+		return
+	}
+	v, _, err := c.st.Storage.Get(ctx, "n")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	n, _ := strconv.Atoi(string(v))
+	n++
+	note, _ := io.ReadAll(r.Body)
+	err = c.st.Storage.PutMany(ctx, map[string][]byte{"n": []byte(strconv.Itoa(n)), "note": note})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	io.WriteString(w, "n="+strconv.Itoa(n))
+}
+
+func init() {
+	objects.Register("Counter", func(st *objects.State) objects.Object { return &counter{st: st} })
+	strata.HandleFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+}
+
+func main() {}
+`
+
+// xssNote is what the test stores in an object: markup the console must
+// escape.
+const xssNote = `<script>document.title="pwned"</script>`
+
 // TestConsoleBrowser drives the console in a real browser against a real
 // node: log in, open every page (a screenshot of each in the test's
 // artifact directory), follow a trace from the overview to its waterfall,
-// redrive a dead letter and signal a workflow, and check each action's
+// close a WebSocket, delete a durable object, redrive a dead letter and signal a workflow, and check each action's
 // effect through the CLI.
 func TestConsoleBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -157,7 +230,7 @@ func TestConsoleBrowser(t *testing.T) {
 		{"functions", "/functions", "table"}, {"function", "/functions/approvals", "table"}, {"logs", "/logs?function=process-order", "#logs"},
 		{"traces", "/traces", "table.traces"}, {"executions", "/executions", "table"}, {"execution", "/executions/req-ui", ".timeline"},
 		{"queues", "/queues", "table"}, {"queue", "/queues/orders-dlq", "table"}, {"schedules", "/schedules", "table"},
-		{"usage", "/usage?window=24h", "table"},
+		{"usage", "/usage?window=24h", "table"}, {"connections", "/connections", "table.connections"},
 	} {
 		do(p.name, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)), shot(p.name))
 	}
@@ -167,6 +240,59 @@ func TestConsoleBrowser(t *testing.T) {
 	do("live log line", chromedp.WaitVisible(chromedp.CSS("tr.live")), shot("logs-live"))
 	if got := text("#logs"); !strings.Contains(got, "processed order 40") {
 		t.Fatalf("live log:\n%s", got)
+	}
+
+	// A durable object made through its route shows on the objects page,
+	// its stored markup as text; Delete (confirmed) removes it.
+	res, err := http.Post(d.url+"/counters/lobby", "text/plain", strings.NewReader(xssNote))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || string(body) != "n=1" {
+		t.Fatalf("POST /counters/lobby: %d %s", res.StatusCode, body)
+	}
+	// A WebSocket of the object shows on the connections page; Close
+	// closes it, and the client hears 1000.
+	ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(d.url, "http")+"/counters/lobby", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	closed := make(chan error, 1)
+	go func() {
+		_, _, err := ws.Read(context.Background())
+		closed <- err
+	}()
+	do("connections", chromedp.Navigate(base+"/connections"), chromedp.WaitVisible(chromedp.CSS("table.connections button.close")), shot("connections-open"))
+	if got := text("table.connections"); !strings.Contains(got, "object Counter/") || !strings.Contains(got, "console") {
+		t.Fatalf("connections page:\n%s", got)
+	}
+	do("close connection", chromedp.Click(chromedp.CSS("table.connections button.close")), chromedp.WaitVisible(chromedp.ID("flash")))
+	if code := websocket.CloseStatus(<-closed); code != websocket.StatusNormalClosure {
+		t.Fatalf("the client heard close code %d", code)
+	}
+
+	do("objects", chromedp.Navigate(base+"/objects"), chromedp.WaitVisible(chromedp.CSS("table.objects a.object")), shot("objects"))
+	if got := text("table.objects"); !strings.Contains(got, "Counter") || !strings.Contains(got, "lobby") {
+		t.Fatalf("objects page:\n%s", got)
+	}
+	do("object", chromedp.Click(chromedp.CSS("table.objects a.object")), chromedp.WaitVisible(chromedp.ID("delete")), shot("object"))
+	if got := text("table.storage"); !strings.Contains(got, xssNote) {
+		t.Fatalf("the stored note is not shown as text:\n%s", got)
+	}
+	scripts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("script").length`))
+	if err != nil || scripts != 0 {
+		t.Fatalf("the object page has %d script elements (%v)", scripts, err)
+	}
+	do("delete object", chromedp.Click(chromedp.ID("confirm")), chromedp.Click(chromedp.ID("delete")),
+		chromedp.WaitVisible(chromedp.ID("flash")), shot("object-deleted"))
+	if got := text("main"); strings.Contains(got, "lobby") {
+		t.Fatalf("the objects page still lists the deleted object:\n%s", got)
+	}
+	if out, errOut, code := run(t, d.dir, nil, "objects", "show", "Counter", "name:lobby"); code == 0 {
+		t.Fatalf("strata objects show found the deleted object:\n%s%s", out, errOut)
 	}
 
 	// Redrive the dead letter through the UI.

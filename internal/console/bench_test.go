@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/console"
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/objects"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -32,7 +33,18 @@ const (
 	benchSpans       = 100_000
 	benchFunctions   = 20
 	benchSpread      = 7 * 24 * time.Hour // usage records are spread over the last week
+	benchObjects     = 20_000             // durable objects of project p0
 )
+
+// benchObjectKey is the key of the i-th generated object.
+func benchObjectKey(b *testing.B, i int) record.ObjectKey {
+	class := fmt.Sprint("Room", i%4)
+	id, err := objects.IDFromName(class, fmt.Sprint("r", i))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return record.ObjectKey{Project: "p0", Class: class, ID: id}
+}
 
 // BenchmarkConsolePages answers each page over HTTP, as a logged-in admin,
 // from a SQLite store holding benchInvocations usage records and
@@ -87,9 +99,12 @@ func BenchmarkConsolePages(b *testing.B) {
 	if err != nil || len(list) == 0 {
 		b.Fatalf("no trace: %v", err)
 	}
+	obj := benchObjectKey(b, benchObjects/2+3) // of class Room3, mid-list
 	for _, p := range []string{"/", "/?window=6h", "/?window=24h", "/?window=7d", "/functions", "/functions/fn-3",
 		"/logs?function=fn-3", "/traces", "/traces?function=fn-3&status=error&min=50ms", "/traces/" + list[0].TraceID,
-		"/executions", "/queues", "/schedules", "/usage", "/usage?window=7d"} {
+		"/executions", "/queues", "/schedules", "/usage", "/usage?window=7d",
+		"/objects?project=p0", "/objects?project=p0&class=Room3&after=" + url.QueryEscape(obj.String()),
+		"/objects/" + obj.Class + "/" + obj.ID + "?project=p0", "/connections"} {
 		b.Run(strings.TrimPrefix(p, "/"), func(b *testing.B) {
 			var took []time.Duration
 			for b.Loop() {
@@ -183,6 +198,28 @@ func generate(b *testing.B, st store.Store, now time.Time) {
 	}
 	if err := st.LogInsert(ctx, lines); err != nil {
 		b.Fatal(err)
+	}
+	// benchObjects objects of project p0 in 4 classes, 5 keys each,
+	// committed as the objects engine does (a lease, then batches).
+	var writes []store.ObjectWrite
+	for i := range benchObjects {
+		k := benchObjectKey(b, i)
+		l, err := st.ObjectLeaseAcquire(ctx, k, "bench", time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := store.ObjectWrite{Key: k, Token: l.Token, Name: fmt.Sprint("r", i), Keys: 5}
+		for j := range 5 {
+			e := record.ObjectEntry{Key: fmt.Sprint("key-", j), Value: []byte(strings.Repeat("v", 100*j))}
+			w.Puts = append(w.Puts, e)
+			w.Bytes += int64(len(e.Key) + len(e.Value))
+		}
+		if writes = append(writes, w); len(writes) == 500 || i == benchObjects-1 {
+			if _, err := st.ObjectCommit(ctx, writes, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			writes = writes[:0]
+		}
 	}
 	for i := range 500 {
 		id := fmt.Sprint("exec-", i)

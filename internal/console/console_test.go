@@ -139,7 +139,8 @@ func (b *browser) csrf() string {
 }
 
 var pages = []string{"/", "/functions", "/functions/fa", "/logs", "/logs?function=fa", "/traces", "/traces?function=fa&status=error&min=1ms",
-	"/executions", "/executions?status=running", "/executions/exec-a", "/queues", "/queues/dlqa", "/schedules", "/usage", "/usage?window=7d"}
+	"/executions", "/executions?status=running", "/executions/exec-a", "/queues", "/queues/dlqa", "/schedules", "/usage", "/usage?window=7d",
+	"/objects", "/objects?project=a&class=Counter", "/connections"}
 
 // TestNoSession: without a session (no cookie, a forged or expired one)
 // every page and every action answers 403; a page shows the login form.

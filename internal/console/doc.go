@@ -9,5 +9,8 @@
 // redrive are requests to the admin API made in-process as the session's
 // token (api.WithTokenHash), so the API's scope and project checks and its
 // logic are the only ones. Pages read the store directly, each filtered
-// to the token's project (project.go says how).
+// to the token's project (project.go says how), except the objects and
+// connections pages, which read through the admin API in-process too:
+// what they show (live objects, open WebSockets) is known to the node's
+// engines, which the API holds (objects.go).
 package console

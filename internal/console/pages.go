@@ -37,6 +37,7 @@ func (c *Console) routes() {
 	c.action("/queues/{name}/redrive", c.redrive)
 	c.page("/schedules", c.schedulesPage)
 	c.page("/usage", c.usagePage)
+	c.objectRoutes()
 }
 
 var funcs = template.FuncMap{
@@ -53,6 +54,7 @@ var funcs = template.FuncMap{
 	"path":   url.PathEscape,
 	"query":  url.QueryEscape,
 	"prefix": func() string { return Prefix },
+	"short":  shortID,
 }
 
 // shortDur writes a bucket width as people do: 1m, 30m, 6h.
