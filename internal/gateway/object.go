@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratahq/strata/internal/objects"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -78,7 +79,7 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request, rt *record
 			err = &StatusError{Code: http.StatusBadRequest, Err: err}
 		case errors.Is(err, objects.ErrNoClass):
 			err = &StatusError{Code: http.StatusNotFound, Err: err}
-		case errors.Is(err, objects.ErrOverloaded):
+		case errors.Is(err, objects.ErrOverloaded), errors.Is(err, store.ErrLeaseHeld):
 			err = &StatusError{Code: http.StatusServiceUnavailable, Err: err}
 		}
 	}
