@@ -29,9 +29,11 @@ type State struct {
 	Name    string
 	Type    string
 	Comment string
-	next    *State
-	nextStr string
-	end     bool
+	// enteredEvent and exitedEvent are the history event types, built once.
+	enteredEvent, exitedEvent string
+	next                      *State
+	nextStr                   string
+	end                       bool
 
 	inputPath, outputPath *Path
 	inputNull, outputNull bool
@@ -42,13 +44,13 @@ type State struct {
 	hasResult             bool
 
 	// Task
-	resource          string
-	timeoutSeconds    float64
-	timeoutPath       *Path
-	heartbeatSeconds  float64
-	heartbeatPath     *Path
-	retry             []retrier
-	catch             []catcher
+	resource         string
+	timeoutSeconds   float64
+	timeoutPath      *Path
+	heartbeatSeconds float64
+	heartbeatPath    *Path
+	retry            []retrier
+	catch            []catcher
 	// Choice
 	choices []*rule
 	deflt   *State
@@ -417,6 +419,7 @@ func parseState(name string, o *obj, d *diags) *State {
 		}
 		return st
 	}
+	st.enteredEvent, st.exitedEvent = st.Type+"StateEntered", st.Type+"StateExited"
 	allow := map[string]bool{"Type": true, "Comment": true}
 	for _, f := range allowed {
 		allow[f] = true

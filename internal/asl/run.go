@@ -93,6 +93,7 @@ type thread struct {
 	inMap     bool
 	itemIndex int
 	itemValue any
+	cx        contextObj
 }
 
 // Run executes def on input (JSON) and returns the output (JSON). A failed
@@ -182,9 +183,11 @@ func (th *thread) runMachine(ctx context.Context, m *machine, input any) (any, *
 // when the machine ends).
 func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State, *Error) {
 	ex := th.ex
-	cx := &contextObj{ex: ex, state: st.Name, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue}
-	cx.entered = ex.opts.Now()
-	enteredID := th.emit(Event{Type: st.Type + "StateEntered", StateName: st.Name, Input: th.jsonIf(raw)})
+	// One context object per thread, reset per state: a state transition
+	// should not allocate for what most states never read.
+	cx := &th.cx
+	*cx = contextObj{ex: ex, state: st.Name, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue, entered: ex.opts.Now()}
+	enteredID := th.emit(Event{Type: st.enteredEvent, StateName: st.Name, Input: th.jsonIf(raw)})
 	fail := func(e *Error) (any, *State, *Error) {
 		if e.Name == ErrRuntime && !strings.HasPrefix(e.Cause, "An error occurred") {
 			e = &Error{Name: e.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", st.Name, enteredID, e.Cause)}
@@ -296,7 +299,7 @@ func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State
 		}
 		out = v
 	}
-	th.emit(Event{Type: st.Type + "StateExited", StateName: st.Name, Output: th.jsonIf(out)})
+	th.emit(Event{Type: st.exitedEvent, StateName: st.Name, Output: th.jsonIf(out)})
 	return out, next, nil
 }
 

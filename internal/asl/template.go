@@ -26,7 +26,7 @@ func (s *scope) resolve(p *Path) (any, bool) {
 type template struct {
 	literal any // used when static
 	static  bool
-	fields  []tfield   // object
+	fields  []tfield    // object
 	items   []*template // array
 	isArray bool
 }
@@ -156,4 +156,3 @@ func (t *template) eval(s *scope, field string) (any, *Error) {
 }
 
 func compactJSON(v any) string { return string(marshal(v)) }
-
