@@ -27,7 +27,8 @@ type conformanceCase struct {
 	Invalid    []string                  `json:"invalid"`
 	Slept      *float64                  `json:"slept"`
 	Calls      map[string]int            `json:"calls"`
-	Check      string                    `json:"check"` // "uuid", "type:number"... for outputs that vary
+	Check      string                    `json:"check"`
+	Failed     bool                      `json:"failed"` // a failure whose name may be empty
 }
 
 // taskResponse scripts one invocation: echo the parameters, return output,
@@ -124,7 +125,7 @@ func TestConformance(t *testing.T) {
 				input = []byte("{}")
 			}
 			out, err := Run(context.Background(), def, input, opts)
-			if c.Error != "" {
+			if c.Error != "" || c.Failed {
 				require.Error(t, err)
 				var e *Error
 				require.True(t, errors.As(err, &e), "error %v is not an *asl.Error", err)

@@ -330,7 +330,11 @@ func parseMachine(o *obj, at string, d *diags) *machine {
 			}
 			return t
 		}
-		st.next = resolve(st.nextStr, sat+"/Next")
+		nextLoc := sat + "/Next"
+		if st.Type == "Choice" {
+			nextLoc = sat + "/Default"
+		}
+		st.next = resolve(st.nextStr, nextLoc)
 		for i := range st.catch {
 			st.catch[i].next = resolve(st.catch[i].nextStr, fmt.Sprintf("%s/Catch[%d]/Next", sat, i))
 		}
@@ -578,11 +582,9 @@ func parseTimeouts(st *State, o *obj, d *diags) {
 		d.schema(o.at, "Only one of these fields may be specified: [HeartbeatSeconds, HeartbeatSecondsPath]")
 	}
 	if st.heartbeatSeconds > 0 {
-		limit := st.timeoutSeconds
-		if limit == 0 && st.timeoutPath == nil {
-			limit = 60 // AWS's default task timeout for this check
-		}
-		if limit > 0 && st.heartbeatSeconds >= limit {
+		// Only an explicit TimeoutSeconds bounds the heartbeat: AWS's
+		// default task timeout is the execution's.
+		if limit := st.timeoutSeconds; limit > 0 && st.heartbeatSeconds >= limit {
 			d.schema(o.at+"/HeartbeatSeconds", "The value for the field 'HeartbeatSeconds' must be smaller than the value for the field 'TimeoutSeconds'")
 		}
 	}
