@@ -31,9 +31,12 @@ type State struct {
 	Comment string
 	// enteredEvent and exitedEvent are the history event types, built once.
 	enteredEvent, exitedEvent string
-	next                      *State
-	nextStr                   string
-	end                       bool
+	// builds: the state can produce data larger than its input (templates,
+	// Result, Parallel, Map), so its output is measured against MaxPayload.
+	builds  bool
+	next    *State
+	nextStr string
+	end     bool
 
 	inputPath, outputPath *Path
 	inputNull, outputNull bool
@@ -531,6 +534,8 @@ func parseState(name string, o *obj, d *diags) *State {
 	case "Map":
 		parseMap(st, o, d)
 	}
+	st.builds = (st.params != nil && !st.params.static) || (st.selector != nil && !st.selector.static) ||
+		st.hasResult || st.Type == "Parallel" || st.Type == "Map"
 	for k := range o.m {
 		if !allow[k] {
 			o.used[k] = false

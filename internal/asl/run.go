@@ -123,6 +123,7 @@ func Run(ctx context.Context, def *Definition, input []byte, opts Options) (json
 	ex.input = in
 	th := &thread{ex: ex}
 	th.emit(Event{Type: ExecutionStarted, Input: input})
+	parent := ctx
 	if def.TimeoutSeconds > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(def.TimeoutSeconds)*time.Second)
@@ -137,6 +138,12 @@ func Run(ctx context.Context, def *Definition, input []byte, opts Options) (json
 			th.emit(Event{Type: ExecutionSucceeded, Output: b})
 			return b, nil
 		}
+	}
+	if parent.Err() != nil {
+		// The caller stopped the execution: AWS's ABORTED, not a failure
+		// of the state machine.
+		th.emit(Event{Type: ExecutionAborted})
+		return nil, fmt.Errorf("asl: execution aborted: %w", context.Cause(parent))
 	}
 	if def.TimeoutSeconds > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		ferr = &Error{Name: ErrTimeout, Cause: "The execution timed out."}
@@ -288,6 +295,9 @@ func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State
 			return fail(err)
 		}
 		out, next = v, nx
+	}
+	if st.builds && exceeds(out, MaxPayload) {
+		return fail(newErr(ErrDataLimitExceeded, "The state '%s' produced an output with a size exceeding the maximum number of bytes service limit.", st.Name))
 	}
 	// OutputPath.
 	if st.outputNull {

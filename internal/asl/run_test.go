@@ -122,3 +122,33 @@ func TestConcurrentRuns(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestAbort: a caller's cancellation ends the execution as ABORTED, with
+// a plain error wrapping the cause, not a States.* failure.
+func TestAbort(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true}}}`)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("stopped by operator")
+	var last string
+	_, err := Run(ctx, def, nil, Options{
+		Tasks: taskFunc(func(ctx context.Context, _ string, _ json.RawMessage, _ string) (json.RawMessage, error) {
+			cancel(stop)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}),
+		OnEvent: func(e Event) { last = e.Type },
+	})
+	require.ErrorIs(t, err, stop)
+	var e *Error
+	require.False(t, errors.As(err, &e))
+	require.Equal(t, ExecutionAborted, last)
+}
+
+// TestExceeds checks the payload measure against the real encoding.
+func TestExceeds(t *testing.T) {
+	v, err := decodeJSON([]byte(`{"a":[1,2.5,"x\"y",null,true,{"k":"\u00e9\n"}],"b":-1e-7}`))
+	require.NoError(t, err)
+	n := len(marshal(v))
+	require.False(t, exceeds(v, n))
+	require.True(t, exceeds(v, n-1))
+}
