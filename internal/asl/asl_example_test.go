@@ -45,5 +45,5 @@ func Example() {
 func ExampleParse_invalid() {
 	_, err := asl.Parse([]byte(`{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`))
 	fmt.Println(err)
-	// Output: Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: B at /States/A/Next, NO_TERMINAL_STATE: No terminal state. The state machine must have at least one state with "End": true, or a Succeed or Fail state. at /States'
+	// Output: Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: B at /States/A/Next, MISSING_END_STATE: Workflow has no terminal state at null'
 }

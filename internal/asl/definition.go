@@ -371,20 +371,21 @@ func parseMachine(o *obj, at string, d *diags) *machine {
 		}
 		walk(m.start)
 		terminal := false
-		for _, name := range names {
-			st := m.states[name]
-			if st == nil {
-				continue
-			}
-			if !seen[st] {
-				d.add(CodeUnreachable, so.at+"/"+escapePointer(name), "State '%s' is not reachable.", name)
-			}
+		for _, st := range m.states {
 			if st.end || st.Type == "Succeed" || st.Type == "Fail" {
 				terminal = true
 			}
 		}
+		// As AWS: a machine without a terminal state gets that one
+		// diagnostic (no location), which suppresses the reachability walk.
 		if !terminal && len(names) > 0 {
-			d.add(CodeNoTerminalState, o.at+"/States", "No terminal state. The state machine must have at least one state with \"End\": true, or a Succeed or Fail state.")
+			d.add(CodeNoTerminalState, "", "Workflow has no terminal state")
+		} else {
+			for _, name := range names {
+				if st := m.states[name]; st != nil && !seen[st] {
+					d.add(CodeUnreachable, so.at+"/"+escapePointer(name), "State \"%s\" is not reachable.", name)
+				}
+			}
 		}
 	}
 	return m
@@ -427,6 +428,12 @@ func parseState(name string, o *obj, d *diags) *State {
 		return st
 	}
 	st.enteredEvent, st.exitedEvent = st.Type+"StateEntered", st.Type+"StateExited"
+	for _, f := range []string{"Arguments", "Output", "Items"} {
+		if o.has(f) {
+			o.raw(f)
+			d.schema(o.at, "The QueryLanguage is set to 'JSONPath', but field '%s' is only supported for the 'JSONata' QueryLanguage", f)
+		}
+	}
 	allow := map[string]bool{"Type": true, "Comment": true}
 	for _, f := range allowed {
 		allow[f] = true
@@ -782,7 +789,6 @@ func parseMap(st *State, o *obj, d *diags) {
 		}
 	} else {
 		po.str("Comment")
-		po.str("QueryLanguage")
 		if pc := po.sub("ProcessorConfig"); pc != nil {
 			switch m := pc.str("Mode"); m {
 			case "", "INLINE", "DISTRIBUTED":

@@ -65,19 +65,25 @@ type Diagnostic struct {
 
 func (d Diagnostic) String() string {
 	if d.Location == "" {
-		return d.Code + ": " + d.Message
+		if d.Code == CodeInvalidJSON {
+			return d.Code + ": " + d.Message
+		}
+		// AWS prints a diagnostic without a location as "at null".
+		return d.Code + ": " + d.Message + " at null"
 	}
 	return d.Code + ": " + d.Message + " at " + d.Location
 }
 
 // Diagnostic codes AWS uses in InvalidDefinition messages.
 const (
-	CodeSchema          = "SCHEMA_VALIDATION_FAILED"
-	CodeMissingTarget   = "MISSING_TRANSITION_TARGET"
-	CodeUnreachable     = "UNREACHABLE_STATE"
+	CodeSchema        = "SCHEMA_VALIDATION_FAILED"
+	CodeMissingTarget = "MISSING_TRANSITION_TARGET"
+	// AWS reports an unreachable state under MISSING_TRANSITION_TARGET
+	// (measured: State "C" is not reachable.); there is no code of its own.
+	CodeUnreachable     = "MISSING_TRANSITION_TARGET"
 	CodeInvalidJSON     = "INVALID_JSON_DESCRIPTION"
 	CodeDuplicateState  = "DUPLICATE_STATE_NAME"
-	CodeNoTerminalState = "NO_TERMINAL_STATE"
+	CodeNoTerminalState = "MISSING_END_STATE"
 	CodeInvalidResource = "INVALID_RESOURCE"
 )
 
