@@ -32,6 +32,9 @@ const (
 type Error struct {
 	Name  string
 	Cause string
+	// bare: the cause is complete as it is; the state-context prefix
+	// ("An error occurred while executing the state ...") is not added.
+	bare bool
 }
 
 func (e *Error) Error() string {

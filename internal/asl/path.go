@@ -132,6 +132,35 @@ func (p *Path) get(v any) (any, bool) {
 	return v, true
 }
 
+// getLenient is get for payload templates: an array index past the end
+// selects null instead of failing, a leniency AWS has there.
+func (p *Path) getLenient(v any) (any, bool) {
+	if p.query != nil {
+		return p.get(v)
+	}
+	for _, sg := range p.segs {
+		if sg.isIdx {
+			a, ok := v.([]any)
+			if !ok {
+				return nil, false
+			}
+			if sg.index >= len(a) {
+				return nil, true
+			}
+			v = a[sg.index]
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[sg.name]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
 // normalized renders a definite path as AWS prints it in causes: $['a'][0].
 func (p *Path) normalized() string {
 	var b strings.Builder

@@ -196,7 +196,7 @@ func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State
 	*cx = contextObj{ex: ex, state: st.Name, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue, entered: ex.opts.Now()}
 	enteredID := th.emit(Event{Type: st.enteredEvent, StateName: st.Name, Input: th.jsonIf(raw)})
 	fail := func(e *Error) (any, *State, *Error) {
-		if e.Name == ErrRuntime && !strings.HasPrefix(e.Cause, "An error occurred") {
+		if e.Name == ErrRuntime && !e.bare && !strings.HasPrefix(e.Cause, "An error occurred") {
 			e = &Error{Name: e.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", st.Name, enteredID, e.Cause)}
 		}
 		return nil, nil, e

@@ -129,13 +129,15 @@ func (t *template) eval(s *scope, field string) (any, *Error) {
 		f := &t.fields[i]
 		switch {
 		case f.path != nil:
-			v, ok := s.resolve(f.path)
+			in := s.doc
+			if f.path.context {
+				in = s.ctx.value()
+			}
+			v, ok := f.path.getLenient(in)
 			if !ok {
-				in := s.doc
-				if f.path.context {
-					in = s.ctx.value()
-				}
-				return nil, newErr(ErrRuntime, "The JSONPath '%s' specified for the field '%s.$' could not be found in the input '%s'", f.src, f.key, compactJSON(in))
+				e := newErr(ErrRuntime, "The JSONPath '%s' specified for the field '%s.$' could not be found in the input '%s'", f.src, f.key, compactJSON(in))
+				e.bare = true
+				return nil, e
 			}
 			out[f.key] = v
 		case f.fn != nil:
