@@ -29,6 +29,8 @@ type State struct {
 	Name    string
 	Type    string
 	Comment string
+	// j is set for states written in JSONata.
+	j *jstate
 	// enteredEvent and exitedEvent are the history event types, built once.
 	enteredEvent, exitedEvent string
 	// builds: the state can produce data larger than its input (templates,
@@ -97,6 +99,7 @@ type catcher struct {
 	nextStr     string
 	resultPath  *Path
 	resultNull  bool
+	j           *jcatch // JSONata: Output and Assign
 }
 
 // expr is a path or an intrinsic call (ErrorPath, CausePath).
@@ -115,7 +118,10 @@ func (e *expr) eval(s *scope) (any, bool, *Error) {
 }
 
 // diags collects diagnostics.
-type diags struct{ list []Diagnostic }
+type diags struct {
+	list  []Diagnostic
+	topQL string // the machine's QueryLanguage, inherited by every state
+}
 
 func (d *diags) add(code, at, format string, args ...any) {
 	d.list = append(d.list, Diagnostic{Code: code, Message: fmt.Sprintf(format, args...), Location: at})
@@ -139,8 +145,13 @@ func Parse(data []byte) (*Definition, error) {
 	o := newObj(top, "", d)
 	def.Comment = o.str("Comment")
 	o.str("Version")
-	if ql := o.str("QueryLanguage"); ql != "" && ql != "JSONPath" {
-		d.schema("/QueryLanguage", "The field 'QueryLanguage' should have one of these values: [JSONPath]; JSONata is not supported yet")
+	d.topQL = "JSONPath"
+	switch ql := o.str("QueryLanguage"); ql {
+	case "", "JSONPath":
+	case "JSONata":
+		d.topQL = ql
+	default:
+		d.schema("/QueryLanguage", "The field 'QueryLanguage' should have one of these values: [JSONata, JSONPath]")
 	}
 	if t, ok := o.num("TimeoutSeconds"); ok {
 		if t < 0 || t != math.Trunc(t) {
@@ -345,6 +356,11 @@ func parseMachine(o *obj, at string, d *diags) *machine {
 			for i, r := range st.choices {
 				r.next = resolve(r.nextStr, fmt.Sprintf("%s/Choices[%d]/Next", sat, i))
 			}
+			if st.j != nil {
+				for i, r := range st.j.rules {
+					r.next = resolve(r.nextStr, fmt.Sprintf("%s/Choices[%d]/Next", sat, i))
+				}
+			}
 			if st.deflt == nil && st.nextStr != "" {
 				st.deflt = st.next
 				st.next = nil
@@ -367,6 +383,11 @@ func parseMachine(o *obj, at string, d *diags) *machine {
 			}
 			for _, r := range s.choices {
 				walk(r.next)
+			}
+			if s.j != nil {
+				for _, r := range s.j.rules {
+					walk(r.next)
+				}
 			}
 		}
 		walk(m.start)
@@ -427,19 +448,31 @@ func parseState(name string, o *obj, d *diags) *State {
 		}
 		return st
 	}
+	ql := d.topQL
+	switch v := o.str("QueryLanguage"); v {
+	case "":
+	case "JSONata":
+		ql = v
+	case "JSONPath":
+		if d.topQL == "JSONata" {
+			d.schema(o.at, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine")
+		}
+	default:
+		d.schema(o.at+"/QueryLanguage", "The field 'QueryLanguage' should have one of these values: [JSONata, JSONPath]")
+	}
+	if ql == "JSONata" {
+		allowed = jFields[st.Type]
+	}
 	st.enteredEvent, st.exitedEvent = st.Type+"StateEntered", st.Type+"StateExited"
 	for _, f := range []string{"Arguments", "Output", "Items"} {
-		if o.has(f) {
+		if ql == "JSONPath" && o.has(f) {
 			o.raw(f)
 			d.schema(o.at, "The QueryLanguage is set to 'JSONPath', but field '%s' is only supported for the 'JSONata' QueryLanguage", f)
 		}
 	}
-	allow := map[string]bool{"Type": true, "Comment": true}
+	allow := map[string]bool{"Type": true, "Comment": true, "QueryLanguage": true}
 	for _, f := range allowed {
 		allow[f] = true
-	}
-	if ql := o.str("QueryLanguage"); ql != "" && ql != "JSONPath" {
-		d.schema(o.at+"/QueryLanguage", "The field 'QueryLanguage' should have one of these values: [JSONPath]; JSONata is not supported yet")
 	}
 	// Transition.
 	if allow["Next"] {
@@ -485,14 +518,20 @@ func parseState(name string, o *obj, d *diags) *State {
 	}
 	if allow["Retry"] {
 		st.retry = parseRetry(o, d)
-		st.catch = parseCatch(o, d)
+		st.catch = parseCatch(o, d, ql == "JSONata")
 	}
-	switch st.Type {
-	case "Pass":
+	if ql == "JSONata" {
+		parseJSONataFields(st, o, d)
+	}
+	switch {
+	case st.j != nil && st.Type != "Parallel" && st.Type != "Map":
+	case st.Type == "Map" && st.j != nil:
+		parseProcessor(st, o, d)
+	case st.Type == "Pass":
 		if v, ok := o.raw("Result"); ok {
 			st.result, st.hasResult = v, true
 		}
-	case "Task":
+	case st.Type == "Task":
 		if !o.has("Resource") {
 			d.schema(o.at, "These fields are required: [Resource]")
 		}
@@ -502,11 +541,11 @@ func parseState(name string, o *obj, d *diags) *State {
 			d.add(CodeInvalidResource, o.at+"/Resource", "The resource provided is not a valid ARN or function name")
 		}
 		parseTimeouts(st, o, d)
-	case "Choice":
+	case st.Type == "Choice":
 		parseChoices(st, o, d)
-	case "Wait":
+	case st.Type == "Wait":
 		parseWait(st, o, d)
-	case "Fail":
+	case st.Type == "Fail":
 		st.errName = o.str("Error")
 		st.cause = o.str("Cause")
 		st.errorExpr = parseExpr(o, "ErrorPath", d)
@@ -517,7 +556,7 @@ func parseState(name string, o *obj, d *diags) *State {
 		if o.has("Cause") && o.has("CausePath") {
 			d.schema(o.at, "Only one of these fields may be specified: [Cause, CausePath]")
 		}
-	case "Parallel":
+	case st.Type == "Parallel":
 		v, ok := o.raw("Branches")
 		arr, isArr := v.([]any)
 		if !ok {
@@ -538,10 +577,10 @@ func parseState(name string, o *obj, d *diags) *State {
 			st.branches = append(st.branches, parseMachine(bo, bat, d))
 			bo.done()
 		}
-	case "Map":
+	case st.Type == "Map":
 		parseMap(st, o, d)
 	}
-	st.builds = (st.params != nil && !st.params.static) || (st.selector != nil && !st.selector.static) ||
+	st.builds = st.j != nil || (st.params != nil && !st.params.static) || (st.selector != nil && !st.selector.static) ||
 		st.hasResult || st.Type == "Parallel" || st.Type == "Map"
 	for k := range o.m {
 		if !allow[k] {
@@ -683,7 +722,7 @@ func parseRetry(o *obj, d *diags) []retrier {
 	return out
 }
 
-func parseCatch(o *obj, d *diags) []catcher {
+func parseCatch(o *obj, d *diags, jsonataMode bool) []catcher {
 	v, ok := o.raw("Catch")
 	if !ok {
 		return nil
@@ -708,10 +747,15 @@ func parseCatch(o *obj, d *diags) []catcher {
 			d.schema(at, "These fields are required: [Next]")
 		}
 		c.nextStr = co.str("Next")
-		hasRP := co.has("ResultPath")
-		c.resultPath, c.resultNull = co.path("ResultPath", true)
-		if !hasRP {
-			c.resultPath = &Path{src: "$"}
+		if jsonataMode {
+			jc := parseJCatch(co)
+			c.j = &jc
+		} else {
+			hasRP := co.has("ResultPath")
+			c.resultPath, c.resultNull = co.path("ResultPath", true)
+			if !hasRP {
+				c.resultPath = &Path{src: "$"}
+			}
 		}
 		co.str("Comment")
 		co.done()
@@ -775,6 +819,12 @@ func parseMap(st *State, o *obj, d *diags) {
 		}
 		st.itemSelector, st.params = st.params, nil
 	}
+	parseProcessor(st, o, d)
+	parseMapLimits(st, o, d)
+}
+
+// parseProcessor reads a Map's ItemProcessor (or legacy Iterator).
+func parseProcessor(st *State, o *obj, d *diags) {
 	procKey := "ItemProcessor"
 	if o.has("Iterator") {
 		procKey = "Iterator"
@@ -801,6 +851,9 @@ func parseMap(st *State, o *obj, d *diags) {
 		st.processor = parseMachine(po, po.at, d)
 		po.done()
 	}
+}
+
+func parseMapLimits(st *State, o *obj, d *diags) {
 	if n, ok := o.intField("MaxConcurrency", 0); ok {
 		st.maxConcurrency = n
 	}

@@ -94,6 +94,15 @@ type thread struct {
 	itemIndex int
 	itemValue any
 	cx        contextObj
+	// vars are the JSONata/Assign variables in scope; replaced, never
+	// written, so branches and iterations can share their parent's.
+	vars map[string]any
+}
+
+// child starts a thread for a branch or an iteration: it sees the
+// parent's variables, and its assignments stay its own.
+func (th *thread) child(inMap bool, index int, item any) *thread {
+	return &thread{ex: th.ex, prev: th.prev, inMap: inMap, itemIndex: index, itemValue: item, vars: th.vars}
 }
 
 // Run executes def on input (JSON) and returns the output (JSON). A failed
@@ -195,6 +204,9 @@ func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State
 	cx := &th.cx
 	*cx = contextObj{ex: ex, state: st.Name, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue, entered: ex.opts.Now()}
 	enteredID := th.emit(Event{Type: st.enteredEvent, StateName: st.Name, Input: th.jsonIf(raw)})
+	if st.j != nil {
+		return th.runStateJ(ctx, st, raw, cx, enteredID)
+	}
 	fail := func(e *Error) (any, *State, *Error) {
 		if e.Name == ErrRuntime && !e.bare && !strings.HasPrefix(e.Cause, "An error occurred") {
 			e = &Error{Name: e.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", st.Name, enteredID, e.Cause)}
@@ -466,7 +478,16 @@ func (th *thread) act(ctx context.Context, st *State, eff any, cx *contextObj) (
 	}
 	switch st.Type {
 	case "Task":
-		return th.task(ctx, st, eff, in, cx)
+		timeout := st.timeoutSeconds
+		if st.timeoutPath != nil {
+			v, ok := st.timeoutPath.get(eff)
+			f, isNum := v.(float64)
+			if !ok || !isNum || f < 1 {
+				return nil, newErr(ErrRuntime, "Invalid path '%s': The TimeoutSecondsPath parameter does not reference a valid positive integer.", st.timeoutPath.src)
+			}
+			timeout = f
+		}
+		return th.task(ctx, st, in, cx, timeout)
 	case "Parallel":
 		return th.parallel(ctx, st, in)
 	default:
@@ -474,18 +495,9 @@ func (th *thread) act(ctx context.Context, st *State, eff any, cx *contextObj) (
 	}
 }
 
-func (th *thread) task(ctx context.Context, st *State, eff, in any, cx *contextObj) (any, *Error) {
+func (th *thread) task(ctx context.Context, st *State, in any, cx *contextObj, timeout float64) (any, *Error) {
 	if th.ex.opts.Tasks == nil {
 		return nil, &Error{Name: ErrTaskFailed, Cause: "no task resolver configured for resource " + st.resource}
-	}
-	timeout := st.timeoutSeconds
-	if st.timeoutPath != nil {
-		v, ok := st.timeoutPath.get(eff)
-		f, isNum := v.(float64)
-		if !ok || !isNum || f < 1 {
-			return nil, newErr(ErrRuntime, "Invalid path '%s': The TimeoutSecondsPath parameter does not reference a valid positive integer.", st.timeoutPath.src)
-		}
-		timeout = f
 	}
 	params := marshal(in)
 	th.emit(Event{Type: TaskScheduled, StateName: st.Name, Resource: st.resource, Input: params})
@@ -536,7 +548,7 @@ func (th *thread) parallel(ctx context.Context, st *State, in any) (any, *Error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sub := &thread{ex: th.ex, prev: th.prev, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue}
+			sub := th.child(th.inMap, th.itemIndex, th.itemValue)
 			out, err := sub.runMachine(ctx, b, in)
 			if err != nil {
 				once.Do(func() { first = err; cancel() })
@@ -576,17 +588,37 @@ func (th *thread) mapState(ctx context.Context, st *State, in any, cx *contextOb
 		}
 		limit = n
 	}
-	th.emit(Event{Type: MapStateStarted, StateName: st.Name, Length: len(arr)})
 	tolerated := -1 // -1: the first failure fails the Map
 	if st.hasTolerance {
-		tolerated = math.MaxInt
-		if st.toleratedCount >= 0 {
-			tolerated = st.toleratedCount
-		}
-		if st.toleratedPct >= 0 {
-			tolerated = min(tolerated, int(math.Floor(st.toleratedPct/100*float64(len(arr)))))
+		tolerated = tolerance(st.toleratedCount, st.toleratedPct, len(arr))
+	}
+	var selector func(i int, item any) (any, *Error)
+	if st.itemSelector != nil {
+		selector = func(i int, item any) (any, *Error) {
+			icx := &contextObj{ex: th.ex, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
+			return st.itemSelector.eval(&scope{doc: in, ctx: icx}, "ItemSelector")
 		}
 	}
+	return th.runMap(ctx, st, arr, limit, tolerated, selector)
+}
+
+// tolerance is how many iterations may fail: count and percentage (-1
+// when absent) both bound it.
+func tolerance(count int, pct float64, n int) int {
+	t := math.MaxInt
+	if count >= 0 {
+		t = count
+	}
+	if pct >= 0 {
+		t = min(t, int(math.Floor(pct/100*float64(n))))
+	}
+	return t
+}
+
+// runMap runs the iterations, at most limit at once (0: no limit).
+// tolerated -1 fails the Map on the first failed iteration.
+func (th *thread) runMap(ctx context.Context, st *State, arr []any, limit, tolerated int, selector func(i int, item any) (any, *Error)) (any, *Error) {
+	th.emit(Event{Type: MapStateStarted, StateName: st.Name, Length: len(arr)})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if limit <= 0 || limit > len(arr) {
@@ -610,11 +642,10 @@ func (th *thread) mapState(ctx context.Context, st *State, in any, cx *contextOb
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			sub := &thread{ex: th.ex, prev: th.prev, inMap: true, itemIndex: i, itemValue: item}
+			sub := th.child(true, i, item)
 			itemIn := item
-			if st.itemSelector != nil {
-				icx := &contextObj{ex: th.ex, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
-				v, err := st.itemSelector.eval(&scope{doc: in, ctx: icx}, "ItemSelector")
+			if selector != nil {
+				v, err := selector(i, item)
 				if err != nil {
 					mu.Lock()
 					if first == nil {

@@ -72,11 +72,12 @@ var only = map[string][]string{
 
 // owners: a third-party module may be imported only by these packages.
 var owners = map[string][]string{
-	"github.com/tetratelabs/wazero": {"internal/wasm"},
-	"github.com/jackc/pgx":          {"internal/store/postgres", "internal/store/postgres/internal/pgdb", "internal/bindings"},
-	"modernc.org/sqlite":            {"internal/store/sqlite", "internal/bindings"},
-	"github.com/coder/websocket":    {"internal/sockets"},
-	"github.com/theory/jsonpath":    {"internal/asl"},
+	"github.com/tetratelabs/wazero":  {"internal/wasm"},
+	"github.com/jackc/pgx":           {"internal/store/postgres", "internal/store/postgres/internal/pgdb", "internal/bindings"},
+	"modernc.org/sqlite":             {"internal/store/sqlite", "internal/bindings"},
+	"github.com/coder/websocket":     {"internal/sockets"},
+	"github.com/theory/jsonpath":     {"internal/asl"},
+	"github.com/xiatechs/jsonata-go": {"internal/asl"},
 }
 
 type pkg struct {
