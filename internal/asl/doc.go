@@ -10,6 +10,9 @@
 // Data flows as in the specification (states-language.net) and AWS's
 // documentation: InputPath, Parameters, ResultSelector, ResultPath,
 // OutputPath, the context object $$ and the States.* intrinsic functions.
+// States in JSONata (QueryLanguage: JSONata) use Arguments, Output,
+// Assign and $states instead, evaluated by xiatechs/jsonata-go.
+//
 // Errors carry AWS's names (States.TaskFailed, States.Runtime, ...) so
 // Retry and Catch match them as Step Functions does.
 package asl
