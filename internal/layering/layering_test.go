@@ -22,6 +22,9 @@ var layers = map[string]int{
 	"internal/schedule": 0, "internal/trace": 0, "internal/naming": 0, "internal/humanlog": 0,
 	"sdk": 0, "sdk/go/wire": 0, "sdk/go/internal/hostcall": 0,
 	"sdk/go/internal/dispatch": 0,
+	// The in-process Amazon States Language interpreter: pure, so the
+	// flow engine and the API can both build on it.
+	"internal/asl": 0,
 	// 1: contracts over records: the storage contract, the admin API's
 	// wire types, the per-invocation host environment, routing, builds,
 	// the guest SDK, the generated queries.
@@ -64,14 +67,17 @@ var only = map[string][]string{
 	// The storage contract and the records are leaves above the databases.
 	"internal/store":  {"internal/record"},
 	"internal/record": {},
+	"internal/asl":    {"internal/record"},
 }
 
 // owners: a third-party module may be imported only by these packages.
 var owners = map[string][]string{
-	"github.com/tetratelabs/wazero": {"internal/wasm"},
-	"github.com/jackc/pgx":          {"internal/store/postgres", "internal/store/postgres/internal/pgdb", "internal/bindings"},
-	"modernc.org/sqlite":            {"internal/store/sqlite", "internal/bindings"},
-	"github.com/coder/websocket":    {"internal/sockets"},
+	"github.com/tetratelabs/wazero":  {"internal/wasm"},
+	"github.com/jackc/pgx":           {"internal/store/postgres", "internal/store/postgres/internal/pgdb", "internal/bindings"},
+	"modernc.org/sqlite":             {"internal/store/sqlite", "internal/bindings"},
+	"github.com/coder/websocket":     {"internal/sockets"},
+	"github.com/theory/jsonpath":     {"internal/asl"},
+	"github.com/xiatechs/jsonata-go": {"internal/asl"},
 }
 
 type pkg struct {

@@ -1,0 +1,154 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// taskFunc adapts a function to Tasks, as a hand-written fake.
+type taskFunc func(ctx context.Context, resource string, params json.RawMessage, token string) (json.RawMessage, error)
+
+func (f taskFunc) Invoke(ctx context.Context, resource string, params json.RawMessage, token string) (json.RawMessage, error) {
+	return f(ctx, resource, params, token)
+}
+
+var _ Tasks = taskFunc(nil)
+
+func mustParse(t *testing.T, def string) *Definition {
+	t.Helper()
+	d, err := Parse([]byte(def))
+	require.NoError(t, err)
+	return d
+}
+
+// TestMapMaxConcurrency holds every iteration in its task until as many
+// as allowed have arrived, and checks no more than MaxConcurrency ever run
+// at once: a gate, not a timer.
+func TestMapMaxConcurrency(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,
+		"ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"work","End":true}}},"End":true}}}`)
+	var running, peak atomic.Int32
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	tasks := taskFunc(func(ctx context.Context, _ string, p json.RawMessage, _ string) (json.RawMessage, error) {
+		n := running.Add(1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		arrived <- struct{}{}
+		<-release
+		running.Add(-1)
+		return p, nil
+	})
+	done := make(chan []byte)
+	go func() {
+		out, err := Run(context.Background(), def, []byte(`[1,2,3,4,5,6]`), Options{Tasks: tasks})
+		require.NoError(t, err)
+		done <- out
+	}()
+	for range 6 {
+		<-arrived
+		require.LessOrEqual(t, running.Load(), int32(2))
+		release <- struct{}{}
+	}
+	require.JSONEq(t, `[1,2,3,4,5,6]`, string(<-done))
+	require.LessOrEqual(t, peak.Load(), int32(2))
+}
+
+// TestEvents checks the history a Task execution produces: AWS's event
+// types in order, ids from 1 and previousEventId chaining.
+func TestEvents(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Pass","Next":"T"},"T":{"Type":"Task","Resource":"r","End":true}}}`)
+	var events []Event
+	_, err := Run(context.Background(), def, []byte(`{"a":1}`), Options{
+		Tasks:   taskFunc(func(_ context.Context, _ string, p json.RawMessage, _ string) (json.RawMessage, error) { return p, nil }),
+		OnEvent: func(e Event) { events = append(events, e) },
+	})
+	require.NoError(t, err)
+	var types []string
+	for i, e := range events {
+		types = append(types, e.Type)
+		require.Equal(t, int64(i+1), e.ID)
+		require.Equal(t, int64(i), e.PreviousEventID)
+	}
+	require.Equal(t, []string{ExecutionStarted, PassStateEntered, PassStateExited, TaskStateEntered,
+		TaskScheduled, TaskStarted, TaskSucceeded, TaskStateExited, ExecutionSucceeded}, types)
+	require.JSONEq(t, `{"a":1}`, string(events[len(events)-1].Output))
+}
+
+// TestForeignTaskError: an error that is not an *Error fails the state as
+// States.TaskFailed with the error's text as the cause.
+func TestForeignTaskError(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true}}}`)
+	_, err := Run(context.Background(), def, nil, Options{
+		Tasks: taskFunc(func(context.Context, string, json.RawMessage, string) (json.RawMessage, error) {
+			return nil, errors.New("connection refused")
+		}),
+	})
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, ErrTaskFailed, e.Name)
+	require.Equal(t, "connection refused", e.Cause)
+}
+
+// TestConcurrentRuns hammers one Definition from many goroutines with
+// Parallel and Map inside: definitions are shared and must stay immutable
+// (run with -race).
+func TestConcurrentRuns(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[
+		{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.l","ItemSelector":{"v.$":"$$.Map.Item.Value"},
+			"ItemProcessor":{"StartAt":"X","States":{"X":{"Type":"Pass","ResultPath":"$.seen","Result":true,"End":true}}},"End":true}}},
+		{"StartAt":"Q","States":{"Q":{"Type":"Pass","Parameters":{"n.$":"States.ArrayLength($.l)"},"End":true}}}],"End":true}}}`)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				out, err := Run(context.Background(), def, []byte(`{"l":[1,2,3]}`), Options{})
+				require.NoError(t, err)
+				require.JSONEq(t, `[[{"v":1,"seen":true},{"v":2,"seen":true},{"v":3,"seen":true}],{"n":3}]`, string(out))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestAbort: a caller's cancellation ends the execution as ABORTED, with
+// a plain error wrapping the cause, not a States.* failure.
+func TestAbort(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true}}}`)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("stopped by operator")
+	var last string
+	_, err := Run(ctx, def, nil, Options{
+		Tasks: taskFunc(func(ctx context.Context, _ string, _ json.RawMessage, _ string) (json.RawMessage, error) {
+			cancel(stop)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}),
+		OnEvent: func(e Event) { last = e.Type },
+	})
+	require.ErrorIs(t, err, stop)
+	var e *Error
+	require.False(t, errors.As(err, &e))
+	require.Equal(t, ExecutionAborted, last)
+}
+
+// TestExceeds checks the payload measure against the real encoding.
+func TestExceeds(t *testing.T) {
+	v, err := decodeJSON([]byte(`{"a":[1,2.5,"x\"y",null,true,{"k":"\u00e9\n"}],"b":-1e-7}`))
+	require.NoError(t, err)
+	n := len(marshal(v))
+	require.False(t, exceeds(v, n))
+	require.True(t, exceeds(v, n-1))
+}
