@@ -17,17 +17,7 @@ var objectKeys = []string{"function", "idle_timeout", "storage_limit"}
 // objects reads the top-level objects: section. Which functions exist is
 // checked in checkObjects, since they may come later in the file.
 func (p *parser) objects(e entry) []Object {
-	entries, ok := p.mapping(e.value, "objects", "object class")
-	if !ok {
-		p.addf(valuePos(e), "objects", "must be a mapping of class names to their settings, got %s", describe(e.value))
-		return nil
-	}
-	out := make([]Object, 0, len(entries))
-	for _, oe := range entries {
-		out = append(out, p.object(oe))
-	}
-	slices.SortFunc(out, func(a, b Object) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return readSection(p, e, "objects", "object class", p.object, func(o Object) string { return o.Name })
 }
 
 func (p *parser) object(e entry) Object {
@@ -36,41 +26,14 @@ func (p *parser) object(e entry) Object {
 	if err := deploy.ValidateClassName(e.key); err != nil {
 		p.addf(e.pos, field, "class name %v", err)
 	}
-	settings, ok := p.mapping(e.value, field, "key")
-	if !ok {
-		if fn, isStr := str(e.value); isStr && fn != "" {
-			p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s; write {function: %s}", strings.Join(objectKeys, ", "), describe(e.value), fn)
-		} else {
-			p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s", strings.Join(objectKeys, ", "), describe(e.value))
-		}
-		return o
-	}
-	sawFunction := false
-	for _, s := range settings {
-		sf := join(field, s.key)
-		if s.value == nil && s.key != "function" && slices.Contains(objectKeys, s.key) {
-			continue // an empty optional setting keeps the engine's default
-		}
+	o.Function, o.fnPos = p.functionSettings(e, field, objectKeys, "defines class", "rooms", func(s entry, sf string) {
 		switch s.key {
-		case "function":
-			sawFunction = true
-			fn, ok := str(s.value)
-			if !ok || fn == "" {
-				p.addf(valuePos(s), sf, "must be the name of the function whose code defines class %q, got %s", e.key, describe(s.value))
-				continue
-			}
-			o.Function, o.fnPos = fn, valuePos(s)
 		case "idle_timeout":
 			o.IdleTimeout = p.duration(s, sf, deploy.IdleTimeoutRule, deploy.ValidateObjectIdleTimeout)
 		case "storage_limit":
 			o.StorageLimit = p.size(s, sf, deploy.StorageLimitRule, deploy.ValidateObjectStorageLimit)
-		default:
-			p.unknownKey(s, field, objectKeys)
 		}
-	}
-	if !sawFunction {
-		p.addf(e.pos, field, "needs function: the function whose code defines class %q, e.g. \"function: rooms\"", e.key)
-	}
+	})
 	return o
 }
 

@@ -14,17 +14,7 @@ var workflowKeys = []string{"function", "history_limit", "retention"}
 // workflows reads the top-level workflows: section. Which functions exist
 // is checked in checkWorkflows, since they may come later in the file.
 func (p *parser) workflows(e entry) []Workflow {
-	entries, ok := p.mapping(e.value, "workflows", "workflow")
-	if !ok {
-		p.addf(valuePos(e), "workflows", "must be a mapping of workflow names to their settings, got %s", describe(e.value))
-		return nil
-	}
-	out := make([]Workflow, 0, len(entries))
-	for _, we := range entries {
-		out = append(out, p.workflow(we))
-	}
-	slices.SortFunc(out, func(a, b Workflow) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return readSection(p, e, "workflows", "workflow", p.workflow, func(w Workflow) string { return w.Name })
 }
 
 func (p *parser) workflow(e entry) Workflow {
@@ -33,42 +23,73 @@ func (p *parser) workflow(e entry) Workflow {
 	if err := deploy.ValidateName(e.key); err != nil {
 		p.addf(e.pos, field, "workflow name %v", err)
 	}
-	settings, ok := p.mapping(e.value, field, "key")
-	if !ok {
-		if fn, isStr := str(e.value); isStr && fn != "" {
-			p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s; write {function: %s}", strings.Join(workflowKeys, ", "), describe(e.value), fn)
-		} else {
-			p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s", strings.Join(workflowKeys, ", "), describe(e.value))
-		}
-		return w
-	}
-	sawFunction := false
-	for _, s := range settings {
-		sf := join(field, s.key)
-		if s.value == nil && s.key != "function" && slices.Contains(workflowKeys, s.key) {
-			continue // an empty optional setting keeps the engine's default
-		}
+	w.Function, w.fnPos = p.functionSettings(e, field, workflowKeys, "registers workflow", "orders", func(s entry, sf string) {
 		switch s.key {
-		case "function":
-			sawFunction = true
-			fn, ok := str(s.value)
-			if !ok || fn == "" {
-				p.addf(valuePos(s), sf, "must be the name of the function whose code registers workflow %q, got %s", e.key, describe(s.value))
-				continue
-			}
-			w.Function, w.fnPos = fn, valuePos(s)
 		case "history_limit":
 			w.HistoryLimit = p.integer(s, sf, deploy.HistoryLimitRule, deploy.ValidateHistoryLimit)
 		case "retention":
 			w.Retention = p.duration(s, sf, deploy.RetentionRule, deploy.ValidateRetention)
+		}
+	})
+	return w
+}
+
+// readSection reads a top-level section that maps names to settings
+// (workflows:, objects:), sorted by name. noun names one entry.
+func readSection[T any](p *parser, e entry, section, noun string, read func(entry) T, name func(T) string) []T {
+	entries, ok := p.mapping(e.value, section, noun)
+	if !ok {
+		p.addf(valuePos(e), section, "must be a mapping of %s names to their settings, got %s", noun, describe(e.value))
+		return nil
+	}
+	out := make([]T, 0, len(entries))
+	for _, se := range entries {
+		out = append(out, read(se))
+	}
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+	return out
+}
+
+// functionSettings reads the settings of one entry of such a section:
+// function (required: the function whose code <verb> it) and the other
+// keys, which set receives (unknown keys are reported here, with
+// suggestions; an empty optional setting keeps the engine's default).
+// example is a function name for the messages.
+func (p *parser) functionSettings(e entry, field string, keys []string, verb, example string, set func(s entry, sf string)) (fn string, fnPos Position) {
+	settings, ok := p.mapping(e.value, field, "key")
+	if !ok {
+		if f, isStr := str(e.value); isStr && f != "" {
+			p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s; write {function: %s}", strings.Join(keys, ", "), describe(e.value), f)
+		} else {
+			p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s", strings.Join(keys, ", "), describe(e.value))
+		}
+		return "", Position{}
+	}
+	sawFunction := false
+	for _, s := range settings {
+		sf := join(field, s.key)
+		if s.value == nil && s.key != "function" && slices.Contains(keys, s.key) {
+			continue
+		}
+		switch {
+		case s.key == "function":
+			sawFunction = true
+			f, ok := str(s.value)
+			if !ok || f == "" {
+				p.addf(valuePos(s), sf, "must be the name of the function whose code %s %q, got %s", verb, e.key, describe(s.value))
+				continue
+			}
+			fn, fnPos = f, valuePos(s)
+		case slices.Contains(keys, s.key):
+			set(s, sf)
 		default:
-			p.unknownKey(s, field, workflowKeys)
+			p.unknownKey(s, field, keys)
 		}
 	}
 	if !sawFunction {
-		p.addf(e.pos, field, "needs function: the function whose code registers workflow %q, e.g. \"function: orders\"", e.key)
+		p.addf(e.pos, field, "needs function: the function whose code %s %q, e.g. \"function: %s\"", verb, e.key, example)
 	}
-	return w
+	return fn, fnPos
 }
 
 // routeWorkflow reads a route's workflow: and records it for
