@@ -331,19 +331,28 @@ func (g *Gateway) invokeAsync(w http.ResponseWriter, r *http.Request, fn string,
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, params []wire.Param, trigger string) {
 	c := g.calls.Get().(*call)
 	defer g.putCall(c)
+	if !g.read(w, r, c, params) {
+		return
+	}
+	g.serve(w, r, fn, &c.req, trigger)
+}
+
+// read makes c the guest's form of r, with its body (up to MaxBody) and
+// params; on a body it cannot take it writes the error and answers false.
+func (g *Gateway) read(w http.ResponseWriter, r *http.Request, c *call, params []wire.Param) bool {
 	if r.ContentLength > g.cfg.MaxBody {
 		WriteError(w, Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d byte limit", r.ContentLength, g.cfg.MaxBody), "")
-		return
+		return false
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		if _, err := c.body.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)); err != nil {
 			WriteError(w, bodyError(err, g.cfg.MaxBody), "")
-			return
+			return false
 		}
 	}
 	c.fill(r, c.body.Bytes())
 	c.req.Params = params
-	g.serve(w, r, fn, &c.req, trigger)
+	return true
 }
 
 // call is the guest's form of one request, reused across requests (a

@@ -41,18 +41,9 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request, rt *record
 	}
 	c := g.calls.Get().(*call)
 	defer g.putCall(c)
-	if r.ContentLength > g.cfg.MaxBody {
-		WriteError(w, Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the %d byte limit", r.ContentLength, g.cfg.MaxBody), "")
+	if !g.read(w, r, c, params) {
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		if _, err := c.body.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody)); err != nil {
-			WriteError(w, bodyError(err, g.cfg.MaxBody), "")
-			return
-		}
-	}
-	c.fill(r, c.body.Bytes())
-	c.req.Params = params
 	if isUpgrade(r) {
 		// The object sees the client's upgrade request as it came, so it
 		// can tell a WebSocket from a plain request (the gateway strips

@@ -57,16 +57,10 @@ func (p *Pool) InvokePinned(ctx context.Context, slot *Pinned, req *wire.Request
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
 	p.mu.Lock()
-	if p.closed {
+	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
-		return nil, false, ErrClosed
+		return nil, false, err
 	}
-	if p.busy >= p.cfg.MaxInstances {
-		p.mu.Unlock()
-		return nil, false, fmt.Errorf("%s: %w (%d)", p.m.Name(), ErrAtCapacity, p.cfg.MaxInstances)
-	}
-	p.busy++
-	p.stats.Invocations++
 	p.mu.Unlock()
 	defer p.release(nil)
 

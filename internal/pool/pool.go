@@ -230,16 +230,10 @@ func (p *Pool) reapLoop(every time.Duration) {
 // panic) is discarded, so the next invocation starts fresh.
 func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (resp *wire.Response, cold bool, err error) {
 	p.mu.Lock()
-	if p.closed {
+	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
-		return nil, false, ErrClosed
+		return nil, false, err
 	}
-	if p.busy >= p.cfg.MaxInstances {
-		p.mu.Unlock()
-		return nil, false, fmt.Errorf("%s: %w (%d)", p.m.Name(), ErrAtCapacity, p.cfg.MaxInstances)
-	}
-	p.busy++
-	p.stats.Invocations++
 	var inst *wasm.Instance
 	if n := len(p.idle); n > 0 {
 		inst = p.idle[n-1].inst
@@ -294,6 +288,20 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (res
 	resp, err = inst.Handle(ctx, req, out)
 	p.release(inst)
 	return resp, cold, err
+}
+
+// admitLocked counts one more invocation in flight, or refuses it: the
+// pool is closed, or MaxInstances are busy. The caller holds p.mu.
+func (p *Pool) admitLocked() error {
+	if p.closed {
+		return ErrClosed
+	}
+	if p.busy >= p.cfg.MaxInstances {
+		return fmt.Errorf("%s: %w (%d)", p.m.Name(), ErrAtCapacity, p.cfg.MaxInstances)
+	}
+	p.busy++
+	p.stats.Invocations++
+	return nil
 }
 
 // coldStart creates an instance for an invocation that found none warm,
