@@ -29,7 +29,7 @@ test: lint check-generated
 # which the race detector slows several-fold; they run once, without it.
 RACE_PKGS = ./internal/store/... ./internal/events/... ./internal/gateway/... ./internal/pool/... \
 	./internal/invoke/... ./internal/registry/... ./internal/meter/... ./internal/trace/... ./internal/host/... ./internal/bindings/... ./internal/flow ./internal/batch ./internal/deploy/... ./internal/manifest/... \
-	./internal/route/... ./internal/schedule/... ./internal/config/... ./internal/console/... ./sdk/...
+	./internal/route/... ./internal/schedule/... ./internal/config/... ./internal/console/... ./internal/sockets/... ./internal/objects/... ./internal/asl/... ./sdk/...
 
 # gofmt, go vet and staticcheck (default checks; pinned version).
 lint:
