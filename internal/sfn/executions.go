@@ -34,9 +34,13 @@ func (h *Handler) prepare(ctx context.Context, c *caller, body []byte, sync bool
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	m, err := h.machine(ctx, c, in.StateMachineArn)
+	mname, err := machineName(c.project, in.StateMachineArn)
 	if err != nil {
 		return nil, err
+	}
+	m, def, err := h.runnable(ctx, c.project, mname)
+	if err != nil {
+		return nil, notExist(err, in.StateMachineArn)
 	}
 	if m.Type != record.StateMachineExpress {
 		if sync {
@@ -60,10 +64,6 @@ func (h *Handler) prepare(ctx context.Context, c *caller, body []byte, sync bool
 	}
 	if !json.Valid(input) {
 		return nil, errorf(errInvalidExecutionInput, "Invalid execution input: the input is not valid JSON")
-	}
-	def, err := h.definition(m)
-	if err != nil {
-		return nil, errorf(errInvalidDefinition, "%s", err.Error())
 	}
 	return &execution{m: m, def: def, name: name, arn: expressArn(m.Project, m.Name, name, id), input: input}, nil
 }

@@ -56,12 +56,13 @@ type Config struct {
 // Handler serves the Step Functions API. Stop ends the executions it
 // runs in the background.
 type Handler struct {
-	cfg    Config
-	ops    map[string]op
-	defs   sync.Map // defKey → *asl.Definition: a definition is parsed once per revision
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	bg     sync.WaitGroup
+	cfg Config
+	ops map[string]op
+	// machines caches what executions start from (runnable).
+	machines sync.Map // machineKey → *cachedMachine
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	bg       sync.WaitGroup
 }
 
 // op is one operation: need is the token scope it takes; fn decodes its
@@ -227,34 +228,49 @@ func (e epoch) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
 }
 
-// defKey identifies one revision of one machine, for the parse cache.
-type defKey struct {
-	project, name string
-	revision      int64
-	updated       time.Time
+// machineTTL is how long an execution start trusts a machine read from
+// the store. AWS documents the same eventual consistency: executions
+// started shortly after UpdateStateMachine or DeleteStateMachine may
+// still use the previous definition. This node's own updates and deletes
+// take effect at once (forget); another node's within machineTTL.
+const machineTTL = time.Second
+
+type machineKey struct{ project, name string }
+
+// cachedMachine is a machine with its parsed definition, as read at at.
+type cachedMachine struct {
+	m   *record.StateMachine
+	def *asl.Definition
+	at  time.Time
 }
 
-// definition returns m's parsed definition, parsing it once per revision.
-func (h *Handler) definition(m *record.StateMachine) (*asl.Definition, error) {
-	k := defKey{m.Project, m.Name, m.Revision, m.UpdatedAt}
-	if d, ok := h.defs.Load(k); ok {
-		return d.(*asl.Definition), nil
-	}
-	d, err := asl.Parse([]byte(m.Definition))
-	if err != nil {
-		return nil, err
-	}
-	h.defs.Store(k, d)
-	return d, nil
-}
-
-// forget drops the cached definitions of a machine (after an update or
-// a delete), so the cache holds at most the live revisions.
-func (h *Handler) forget(project, name string) {
-	h.defs.Range(func(k, _ any) bool {
-		if dk := k.(defKey); dk.project == project && dk.name == name {
-			h.defs.Delete(k)
+// runnable returns the machine named name of project with its parsed
+// definition, from the cache when it is fresh: a start costs neither a
+// store read nor a parse on the hot path.
+func (h *Handler) runnable(ctx context.Context, project, name string) (*record.StateMachine, *asl.Definition, error) {
+	k := machineKey{project, name}
+	now := time.Now()
+	if v, ok := h.machines.Load(k); ok {
+		if c := v.(*cachedMachine); now.Sub(c.at) < machineTTL {
+			return c.m, c.def, nil
 		}
-		return true
-	})
+	}
+	m, err := h.cfg.Store.StateMachineGet(ctx, project, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	def, err := asl.Parse([]byte(m.Definition))
+	if err != nil {
+		// Stored definitions were valid when stored; one that no
+		// longer parses (an older Strata accepted it) is reported.
+		return nil, nil, errorf(errInvalidDefinition, "%s", err.Error())
+	}
+	h.machines.Store(k, &cachedMachine{m: m, def: def, at: now})
+	return m, def, nil
+}
+
+// forget drops a machine from the cache after this node updated or
+// deleted it.
+func (h *Handler) forget(project, name string) {
+	h.machines.Delete(machineKey{project, name})
 }
