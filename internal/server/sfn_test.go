@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -51,6 +53,22 @@ func projectToken(t *testing.T, n *node, project, scope string) string {
 	tok, err := n.c.TokenCreate(context.Background(), apitype.TokenCreateRequest{Name: project + "-" + scope, Project: project, Scope: scope})
 	require.NoError(t, err)
 	return tok.Token
+}
+
+// sfnPost sends one raw AWS JSON 1.0 request and returns the answer.
+func sfnPost(t *testing.T, url, op, auth, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url+"/", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "AWSStepFunctions."+op)
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // apiErrorCode is the AWS error type of err ("" if it is not one).
@@ -120,6 +138,11 @@ func TestStepFunctionsWithTheAWSSDK(t *testing.T) {
 		var invalid *types.InvalidDefinition
 		require.ErrorAs(t, err, &invalid)
 
+		// This node runs the new definition at once.
+		out := runSync(t, p, arn, `{}`)
+		require.Equal(t, types.SyncExecutionStatusSucceeded, out.Status)
+		require.JSONEq(t, `{}`, *out.Output, "the updated definition (one Succeed state) ran")
+
 		for i := range 3 {
 			create(t, p, fmt.Sprintf("page-%d", i), threePass)
 		}
@@ -176,6 +199,26 @@ func TestStepFunctionsWithTheAWSSDK(t *testing.T) {
 		out := runSync(t, p, arn, `{"a":1,"b":2}`)
 		require.Equal(t, types.SyncExecutionStatusSucceeded, out.Status, "%v %v", aws.ToString(out.Error), aws.ToString(out.Cause))
 		require.JSONEq(t, `{"a":1,"b":2,"plain":{"sum":3},"arn":{"sum":3},"invoke":{"p":{"sum":12},"s":200}}`, *out.Output)
+	})
+
+	t.Run("LambdaInvokeWrapper", func(t *testing.T) {
+		arn := create(t, p, "wrapper", `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"arn:aws:lambda:us-east-1:123456789012:function:adder:$LATEST","Payload.$":"$"},"End":true}}}`)
+		out := runSync(t, p, arn, `{"a":2,"b":3}`)
+		require.Equal(t, types.SyncExecutionStatusSucceeded, out.Status, "%v %v", aws.ToString(out.Error), aws.ToString(out.Cause))
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(*out.Output), &got))
+		require.JSONEq(t, `{"sum":5}`, string(got["Payload"]))
+		require.JSONEq(t, `200`, string(got["StatusCode"]))
+		require.JSONEq(t, `"$LATEST"`, string(got["ExecutedVersion"]))
+		require.Contains(t, got, "SdkHttpMetadata")
+		require.Contains(t, got, "SdkResponseMetadata")
+	})
+
+	t.Run("TimedOut", func(t *testing.T) {
+		arn := create(t, p, "slow", `{"TimeoutSeconds":1,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`)
+		out := runSync(t, p, arn, `{}`)
+		require.Equal(t, types.SyncExecutionStatusTimedOut, out.Status)
+		require.Equal(t, "States.Timeout", *out.Error)
 	})
 
 	t.Run("FailAndCatch", func(t *testing.T) {
@@ -242,6 +285,29 @@ func TestStepFunctionsWithTheAWSSDK(t *testing.T) {
 		require.NoError(t, err, "a read token lists")
 		_, err = read.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("r"), Definition: aws.String(threePass), RoleArn: aws.String("x")})
 		require.Equal(t, "AccessDeniedException", apiErrorCode(err), "a read token does not create: %v", err)
+	})
+
+	t.Run("TokenOfEveryProject", func(t *testing.T) {
+		all, err := n.c.TokenCreate(ctx, apitype.TokenCreateRequest{Name: "sfn-all"})
+		require.NoError(t, err)
+		create(t, p, "of-p", threePass)
+		// The region names the project.
+		list, err := sfnClient(n, all.Token, "p").ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
+		require.NoError(t, err)
+		var names []string
+		for _, m := range list.StateMachines {
+			names = append(names, *m.Name)
+		}
+		require.Contains(t, names, "of-p")
+		// A Bearer token of every project without X-Strata-Project is
+		// refused, AWS-shaped.
+		code, hdr, body := sfnPost(t, n.url, "ListStateMachines", "Bearer "+all.Token, `{}`)
+		require.Equal(t, http.StatusBadRequest, code)
+		require.Equal(t, "application/x-amz-json-1.0", hdr.Get("Content-Type"))
+		require.JSONEq(t, `{"__type":"AccessDeniedException","message":"token sfn-all is of every project: name the project as the region (AWS_REGION=<project>) or, with a Bearer token, in X-Strata-Project"}`, body)
+		code, _, body = sfnPost(t, n.url, "TagResource", "Bearer "+all.Token, `{}`)
+		require.Equal(t, http.StatusBadRequest, code)
+		require.Contains(t, body, `"__type":"UnknownOperationException"`)
 	})
 
 	t.Run("ProjectIsolation", func(t *testing.T) {
