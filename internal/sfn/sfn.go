@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/asl"
+	"github.com/stratahq/strata/internal/deploy"
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
@@ -215,6 +216,9 @@ func (h *Handler) authenticate(r *http.Request, need string) (*caller, error) {
 	// (AWS_REGION=<project>) or the X-Strata-Project header.
 	if region == "" {
 		return nil, errorf(errAccessDenied, "token %s is of every project: name the project as the region (AWS_REGION=<project>) or, with a Bearer token, in %s", tok.Name, ProjectHeader)
+	}
+	if err := deploy.ValidateName(region); err != nil {
+		return nil, errorf(errAccessDenied, "token %s is of every project, and the region %q it names is no project name: %v", tok.Name, region, err)
 	}
 	return &caller{project: region}, nil
 }
