@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -20,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stratahq/strata/internal/apitype"
+	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
@@ -89,7 +92,20 @@ const threePass = `{"StartAt":"A","States":{
 // real AWS SDK for Go v2 against a real node (SQLite store, wazero
 // functions).
 func TestStepFunctionsWithTheAWSSDK(t *testing.T) {
-	n := startNode(t, "")
+	testStepFunctions(t, startNode(t, ""))
+}
+
+// TestStepFunctionsOnPostgres is the same on a node whose store is
+// PostgreSQL.
+func TestStepFunctionsOnPostgres(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	testStepFunctions(t, startNode(t, withSearchPath(pg, testSchema(t, pg))))
+}
+
+func testStepFunctions(t *testing.T, n *node) {
 	guest := wasmtest.BuildGuest(t, "testdata/sfntask")
 	require.NoError(t, n.deploy(t, "p", fn{name: "adder", wasm: guest, config: cfgOf(record.KindReactor)}))
 	require.NoError(t, n.deploy(t, "q", fn{name: "q-adder", wasm: guest, config: cfgOf(record.KindReactor)}))
@@ -255,10 +271,23 @@ func TestStepFunctionsWithTheAWSSDK(t *testing.T) {
 	})
 
 	t.Run("StartExecution", func(t *testing.T) {
-		express := create(t, p, "async", threePass)
-		out, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(express), Name: aws.String("run-1")})
+		express := create(t, p, "async", `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"adder","End":true}}}`)
+		out, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(express), Name: aws.String("run-1"),
+			Input: aws.String(`{"a":1,"b":2,"log":"background run-1"}`)})
 		require.NoError(t, err)
 		require.True(t, strings.Contains(*out.ExecutionArn, ":express:async:run-1:"), *out.ExecutionArn)
+		// The execution runs after the answer: its Task's log line shows.
+		ran := false
+		for deadline := time.Now().Add(10 * time.Second); !ran && time.Now().Before(deadline); {
+			_ = n.c.Logs(ctx, client.LogsParams{Function: "adder"}, func(e apitype.LogEntry) error {
+				ran = ran || strings.Contains(e.Line, "background run-1")
+				return nil
+			})
+			if !ran {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		require.True(t, ran, "the background execution called its function")
 		_, err = p.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
 		var badArn *types.InvalidArn
 		require.ErrorAs(t, err, &badArn, "AWS keeps no EXPRESS execution to describe")
