@@ -68,6 +68,16 @@ func (h *Handler) prepare(ctx context.Context, c *caller, body []byte, sync bool
 	return &execution{m: m, def: def, name: name, arn: expressArn(m.Project, m.Name, name, id), input: input}, nil
 }
 
+// maxExpressDuration is AWS's limit on an EXPRESS execution: one that
+// runs longer ends TIMED_OUT. It also bounds how long a background
+// execution holds memory.
+const maxExpressDuration = 5 * time.Minute
+
+var errExpressLimit = errors.New("express execution limit")
+
+// expressLimitCause is the cause of a TIMED_OUT by maxExpressDuration.
+const expressLimitCause = "The execution ran longer than the 5 minutes an EXPRESS execution may run."
+
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -92,12 +102,16 @@ func (h *Handler) run(ctx context.Context, x *execution) (status string, output 
 			}
 		}
 	}
+	ctx, cancel := context.WithTimeoutCause(ctx, h.maxDuration, errExpressLimit)
+	defer cancel()
 	out, err := asl.Run(ctx, x.def, x.input, opts)
 	switch {
 	case err == nil:
 		return "SUCCEEDED", out, nil
 	case timedOut:
 		return "TIMED_OUT", nil, asl.AsError(err)
+	case errors.Is(context.Cause(ctx), errExpressLimit):
+		return "TIMED_OUT", nil, &asl.Error{Name: asl.ErrTimeout, Cause: expressLimitCause}
 	case ctx.Err() != nil:
 		return "ABORTED", nil, nil
 	}

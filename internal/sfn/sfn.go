@@ -64,6 +64,9 @@ type Handler struct {
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 	bg       sync.WaitGroup
+	// maxDuration ends an execution TIMED_OUT (maxExpressDuration;
+	// tests shorten it).
+	maxDuration time.Duration
 }
 
 // op is one operation: need is the token scope it takes; fn decodes its
@@ -84,7 +87,7 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	h := &Handler{cfg: cfg, ctx: ctx, cancel: cancel}
+	h := &Handler{cfg: cfg, ctx: ctx, cancel: cancel, maxDuration: maxExpressDuration}
 	h.ops = map[string]op{
 		"CreateStateMachine":             {record.ScopeDeploy, h.createStateMachine},
 		"UpdateStateMachine":             {record.ScopeDeploy, h.updateStateMachine},
