@@ -94,6 +94,10 @@ type Config struct {
 	// route's pattern ("GET /users/{id}"), continuing the request's
 	// traceparent; nil records none.
 	Tracer *trace.Tracer
+	// StepFunctions serves requests carrying an X-Amz-Target header (the
+	// AWS Step Functions API, package sfn), whatever their path; nil:
+	// they are routed as any other request.
+	StepFunctions http.Handler
 }
 
 // Gateway is the HTTP handler in front of all functions.
@@ -198,6 +202,10 @@ func (g *Gateway) SetRouter(r Router, routes []record.Route) {
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cleanRequestPath(r)
+	if g.cfg.StepFunctions != nil && r.Header.Get("X-Amz-Target") != "" {
+		g.cfg.StepFunctions.ServeHTTP(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/_strata/") {
 		g.servePlatform(w, r)
 		return

@@ -50,7 +50,7 @@ var layers = map[string]int{
 	// 8: the admin API; 9: the console (over the API) and the API's
 	// client; 10: the server that wires every part; 11: the command
 	// line; 12: main.
-	"internal/api": 8, "internal/console": 9, "internal/server": 10, "internal/client": 9, "internal/cli": 11,
+	"internal/api": 8, "internal/sfn": 8, "internal/console": 9, "internal/server": 10, "internal/client": 9, "internal/cli": 11,
 	"cmd/strata": 12,
 }
 

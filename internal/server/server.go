@@ -33,6 +33,7 @@ import (
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
+	"github.com/stratahq/strata/internal/sfn"
 	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
@@ -72,6 +73,7 @@ type Server struct {
 	// listeners stop (Shutdown does not track hijacked connections).
 	hub     *sockets.Hub
 	api     *api.API
+	sfn     *sfn.Handler
 	console *console.Console
 	http    *http.Server
 	ln      net.Listener
@@ -244,6 +246,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.AdminAddr == "" {
 		gcfg.Admin = http.HandlerFunc(s.serveAdmin)
 	}
+	// The Step Functions API checks tokens as the admin API does (its
+	// cache included); s.api is set below, before anything is served.
+	s.sfn = sfn.New(sfn.Config{Store: s.st, Invoker: s.inv, Logger: s.log,
+		Authenticate: func(ctx context.Context, token string) (record.Token, error) {
+			return s.api.TokenByHash(ctx, api.HashToken(token))
+		}})
+	gcfg.StepFunctions = s.sfn
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
@@ -656,6 +665,9 @@ func (s *Server) Stop(ctx context.Context) error {
 			s.cancel(errors.New("server stopping"))
 		}
 		s.bg.Wait()
+		if s.sfn != nil {
+			s.sfn.Stop() // before the invoker: its executions' tasks still run
+		}
 		if s.ev != nil {
 			errs = append(errs, s.ev.Stop(ctx))
 		}

@@ -184,6 +184,7 @@ type Store interface {
 	UsageSeries
 	Traces
 	Objects
+	StateMachines
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

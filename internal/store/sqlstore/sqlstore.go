@@ -51,6 +51,7 @@ type Queries interface {
 	FlowQueries
 	TraceQueries
 	ObjectQueries
+	StateMachineQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed

@@ -221,6 +221,17 @@ type Span struct {
 	Events        []byte
 }
 
+type StateMachine struct {
+	Project    string
+	Name       string
+	Type       string
+	Definition string
+	RoleArn    string
+	Revision   int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
 type Token struct {
 	Hash       string
 	Name       string

@@ -221,6 +221,17 @@ type Span struct {
 	Events        string
 }
 
+type StateMachine struct {
+	Project    string
+	Name       string
+	Type       string
+	Definition string
+	RoleArn    string
+	Revision   int64
+	CreatedAt  int64
+	UpdatedAt  int64
+}
+
 type Token struct {
 	Hash       string
 	Name       string
