@@ -94,9 +94,10 @@ type Config struct {
 	// route's pattern ("GET /users/{id}"), continuing the request's
 	// traceparent; nil records none.
 	Tracer *trace.Tracer
-	// StepFunctions serves requests carrying an X-Amz-Target header (the
-	// AWS Step Functions API, package sfn), whatever their path; nil:
-	// they are routed as any other request.
+	// StepFunctions serves requests whose X-Amz-Target names a Step
+	// Functions operation ("AWSStepFunctions.…", the AWS JSON 1.0
+	// protocol, package sfn), whatever their path; nil: they are routed
+	// as any other request. Other AWS targets reach the routes.
 	StepFunctions http.Handler
 }
 
@@ -202,7 +203,7 @@ func (g *Gateway) SetRouter(r Router, routes []record.Route) {
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cleanRequestPath(r)
-	if g.cfg.StepFunctions != nil && r.Header.Get("X-Amz-Target") != "" {
+	if g.cfg.StepFunctions != nil && strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.") {
 		g.cfg.StepFunctions.ServeHTTP(w, r)
 		return
 	}
