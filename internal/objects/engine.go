@@ -148,6 +148,7 @@ type live struct {
 	// accept is the WebSocket the running fetch event accepted.
 	accept *Accept
 	event  string // the running event's kind
+	held   []*slot // the running event's slot and those of the events waiting on it
 	out    []pendingSend
 
 	// The object's socket sends, released in event order once durable.
@@ -315,8 +316,11 @@ func defines(d *registry.Deployed, class string) (record.ObjectClass, bool) {
 	return record.ObjectClass{}, false
 }
 
-// slotFor is the pinned slot of d's pool that id lives on.
-func (e *Engine) slotFor(d *registry.Deployed, id string) *slot {
+// slotFor is the pinned slot of d's pool that id lives on: the one its
+// hash picks, or when that one is held by a waiting caller, the next one
+// that is not; when every slot is held (a chain of stub calls longer than
+// the slots), a new slot is added.
+func (e *Engine) slotFor(d *registry.Deployed, id string, held []*slot) *slot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ss := e.hosts[d.Pool]
@@ -329,7 +333,15 @@ func (e *Engine) slotFor(d *registry.Deployed, id string) *slot {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return ss[h.Sum32()%uint32(len(ss))]
+	first := int(h.Sum32() % uint32(len(ss)))
+	for i := range ss {
+		if s := ss[(first+i)%len(ss)]; !slices.Contains(held, s) {
+			return s
+		}
+	}
+	s := &slot{pin: d.Pool.Pin()}
+	e.hosts[d.Pool] = append(ss, s)
+	return s
 }
 
 // acquire returns the live object of key, created if absent, counted as
@@ -362,6 +374,10 @@ type event struct {
 	kind    string // wire.ObjectEvent*
 	req     *wire.Request
 	alarmAt time.Time // alarm events: the alarm that is due
+	// held are the slots of the objects whose events wait for this one
+	// (a stub call from an object's event): their instances are blocked
+	// in a host call, so this event must run elsewhere.
+	held []*slot
 }
 
 // Result is a finished event.
@@ -414,9 +430,10 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 
 	var res *invoke.Result
 	for attempt := 0; ; attempt++ {
-		if err := l.prepare(ctx); err != nil {
+		if err := l.prepare(ctx, ev.held); err != nil {
 			return nil, err
 		}
+		l.held = append(slices.Clone(ev.held), l.slot)
 		if ev.kind == wire.ObjectEventAlarm && !l.v.alarm.Equal(ev.alarmAt) {
 			// Set to another time, or deleted, since it was read as due.
 			return &Result{Result: &invoke.Result{Response: &wire.Response{Status: 204}}}, nil
@@ -478,7 +495,7 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 // prepare readies a live object for an event (the caller holds its
 // gate): the version it runs on, its lease, its size and alarm; and
 // resets it after a failed commit.
-func (l *live) prepare(ctx context.Context) error {
+func (l *live) prepare(ctx context.Context, held []*slot) error {
 	e := l.e
 	if l.epoch != 0 && l.failedEpoch.Load() == l.epoch {
 		// A write failed (fenced, or the store failed): what the cache and
@@ -500,7 +517,13 @@ func (l *live) prepare(ctx context.Context) error {
 			l.slot.forget(l.key)
 		}
 		l.fn, l.dep, l.cls = fn, d, cls
-		l.slot = e.slotFor(d, l.key.ID)
+		l.slot = e.slotFor(d, l.key.ID, held)
+	} else if slices.Contains(held, l.slot) {
+		// Its instance is blocked in the call that asks for it (an object
+		// calling another on the same instance): it moves, and its Go
+		// value is rebuilt from storage on the new one.
+		l.slot.forget(l.key)
+		l.slot = e.slotFor(d, l.key.ID, held)
 	}
 	if l.lease.Token == 0 || time.Now().UnixNano() >= l.leaseUntil.Load() {
 		lease, err := e.cfg.Store.ObjectLeaseAcquire(ctx, l.key, e.cfg.Node, e.cfg.LeaseTTL)

@@ -509,3 +509,19 @@ func TestDeployMovesObjects(t *testing.T) {
 		return !kept
 	})
 }
+
+// An object calling another through a stub, both on the one instance
+// there is: the callee moves to another instance (the caller's is blocked
+// in the call), instead of waiting for it until the timeout.
+func TestObjectCallsObjectOnItsInstance(t *testing.T) {
+	e := newEnv(t, Config{Instances: 1})
+	e.must(t, "b", "POST", "/incr")
+	if got := e.must(t, "a", "GET", "/call?name=b&path=/get"); !strings.HasPrefix(got, "n=1 ") {
+		t.Fatalf("a → b: %q", got)
+	}
+	// A chain: a → c → b, with b now on a second instance and c needing a
+	// third.
+	if got := e.must(t, "a", "GET", "/call?name=c&path="+url.QueryEscape("/call?name=b&path=/get")); !strings.HasPrefix(got, "n=1 ") {
+		t.Fatalf("a → c → b: %q", got)
+	}
+}

@@ -62,8 +62,12 @@ func (e *Engine) stubCall(ctx context.Context, c *host.Call, req wire.ObjectRequ
 		return nil, fmt.Errorf("stub fetch without a request: %w", ErrBadRequest)
 	}
 	key := record.ObjectKey{Project: c.Project, Class: class, ID: id}
-	if l, ok := c.Object.(*live); ok && l.key == key {
-		return nil, fmt.Errorf("object %s called itself through a stub: it would wait for its own event to finish: %w", key, ErrBadRequest)
+	var held []*slot
+	if l, ok := c.Object.(*live); ok {
+		if l.key == key {
+			return nil, fmt.Errorf("object %s called itself through a stub: it would wait for its own event to finish: %w", key, ErrBadRequest)
+		}
+		held = l.held
 	}
 	path, query, _ := strings.Cut(req.Request.Path, "?")
 	if path == "" || path[0] != '/' {
@@ -83,7 +87,7 @@ func (e *Engine) stubCall(ctx context.Context, c *host.Call, req wire.ObjectRequ
 	if c.TraceParent != "" {
 		wr.Headers = append(wr.Headers, wire.Header{Name: "Traceparent", Values: []string{c.TraceParent}})
 	}
-	res, err := e.run(ctx, key, req.Name, event{kind: wire.ObjectEventFetch, req: wr})
+	res, err := e.run(ctx, key, req.Name, event{kind: wire.ObjectEventFetch, req: wr, held: held})
 	if err != nil {
 		return nil, err
 	}

@@ -79,6 +79,16 @@ func (c *Counter) Fetch(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "n=%d mem=%d", n, c.mem)
 	case r.URL.Path == "/op":
 		c.op(w, r)
+	case r.URL.Path == "/call":
+		// Another Counter, through a stub from inside this object's event.
+		resp, err := objects.Namespace("Counter").Get(q.Get("name")).Call(ctx, http.MethodGet, q.Get("path"), nil)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
 	case r.URL.Path == "/sleep":
 		ms, _ := strconv.Atoi(q.Get("ms"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
