@@ -147,7 +147,7 @@ type live struct {
 	epoch int64
 	// accept is the WebSocket the running fetch event accepted.
 	accept *Accept
-	event  string // the running event's kind
+	event  string  // the running event's kind
 	held   []*slot // the running event's slot and those of the events waiting on it
 	out    []pendingSend
 
