@@ -76,6 +76,11 @@ type Config struct {
 	// every project with read scope or more, because the metrics name
 	// every project's functions, queues and workflows.
 	Metrics http.Handler
+	// Objects, if set, says which durable objects this node holds in
+	// memory (the live field of GET /objects; *objects.Engine); nil: none
+	// is shown live. Listing, reading and deleting objects go to the
+	// store and work without it.
+	Objects LiveObjects
 }
 
 // API is the admin HTTP handler.
@@ -118,6 +123,7 @@ func New(cfg Config) *API {
 	a.routeEvents()
 	a.routeBindings()
 	a.routeFlows()
+	a.routeObjects()
 	if a.cfg.Metrics != nil {
 		// AdminOnly access: a project-scoped token gets 403 (metrics span
 		// every project); read scope is enough.

@@ -145,6 +145,9 @@ func TestResponseBodies(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.NoError(t, st.SecretPut(ctx, "shop", "stripe_key", []byte("ciphertext")))
+	lobby := mustName(t, "Room", "lobby")
+	seedObject(t, st, record.ObjectKey{Project: "shop", Class: "Room", ID: lobby}, "lobby", alarmAt,
+		record.ObjectEntry{Key: "topic", Value: []byte("news")}, record.ObjectEntry{Key: "bin", Value: []byte{0xff, 0x00}})
 
 	reads := []struct {
 		name, method, path, body string
@@ -179,6 +182,11 @@ func TestResponseBodies(t *testing.T) {
 		{"cancel", "POST", "/executions/order-1/cancel", `{"reason":"asked"}`, http.StatusAccepted},
 		{"terminate", "POST", "/executions/order-2/terminate", `{"reason":"stuck"}`, http.StatusOK},
 		{"restart", "POST", "/executions/order-2/restart", `{"from_failure":false}`, http.StatusOK},
+		{"objects", "GET", "/objects?project=shop", "", http.StatusOK},
+		{"object", "GET", "/objects/Room/" + lobby + "?project=shop", "", http.StatusOK},
+		{"object-storage", "GET", "/objects/Room/name:lobby/storage?project=shop", "", http.StatusOK},
+		{"object-value", "GET", "/objects/Room/name:lobby/storage?project=shop&key=bin", "", http.StatusOK},
+		{"object-delete", "DELETE", "/objects/Room/name:lobby?project=shop", "", http.StatusOK},
 		{"error-not-found", "GET", "/executions/nope", "", http.StatusNotFound},
 		{"error-bad-request", "POST", "/tokens", `{"name":""}`, http.StatusBadRequest},
 	}

@@ -114,7 +114,7 @@ Start here:
   curl localhost:8080/hello/world
 
 Commands that talk to a server (deploy, invoke, logs, usage, versions,
-rollback, functions, workflow, ...) find the dev server of the project in the current
+rollback, functions, workflow, objects, ...) find the dev server of the project in the current
 directory by themselves; elsewhere pass --server and --token or set
 STRATA_SERVER and STRATA_TOKEN.`,
 		SilenceUsage:  true,
@@ -144,6 +144,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newTokenCmd(stdio),
 		newDBCmd(stdio),
 		newWorkflowCmd(stdio),
+		newObjectsCmd(stdio),
 	)
 	return root
 }
