@@ -492,7 +492,7 @@ func (h *harness) objectsMemory(ctx context.Context) objectsMemoryResult {
 		return res
 	}
 	pid := srv.cmd.Process.Pid
-	rss := func() float64 { return float64(procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")) / 1024 }
+	rss := func() float64 { return float64(procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")) / (1 << 20) }
 	// One object first, so the instances hosting objects exist and the
 	// figure before is not the cost of the first object.
 	if err := checkHello(ctx, base+"/cell/warm", "1"); err != nil {
