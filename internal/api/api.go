@@ -27,6 +27,7 @@ import (
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -81,6 +82,10 @@ type Config struct {
 	// is shown live. Listing, reading and deleting objects go to the
 	// store and work without it.
 	Objects LiveObjects
+
+	// Sockets are the node's WebSocket connections (GET and DELETE
+	// /connections); nil: 503 there.
+	Sockets *sockets.Hub
 }
 
 // API is the admin HTTP handler.
@@ -124,6 +129,8 @@ func New(cfg Config) *API {
 	a.routeBindings()
 	a.routeFlows()
 	a.routeObjects()
+
+	a.routeConnections()
 	if a.cfg.Metrics != nil {
 		// AdminOnly access: a project-scoped token gets 403 (metrics span
 		// every project); read scope is enough.

@@ -145,6 +145,8 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newDBCmd(stdio),
 		newWorkflowCmd(stdio),
 		newObjectsCmd(stdio),
+
+		newConnectionsCmd(stdio),
 	)
 	return root
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -86,6 +87,9 @@ type Config struct {
 	Logger     *slog.Logger
 	MaxBody    int64  // request body cap; default DefaultMaxBody
 	Version    string // reported by the health endpoint
+	// Sockets holds the connections of WebSocket routes (socket.go); nil
+	// refuses them with 503.
+	Sockets *sockets.Hub
 	// Tracer records a server span per routed request, named for its
 	// route's pattern ("GET /users/{id}"), continuing the request's
 	// traceparent; nil records none.
@@ -233,6 +237,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.Object != "" {
 		g.serveObject(w, r, rt, params)
+		return
+	}
+	if rt.WebSocket {
+		g.serveSocket(w, r, rt, params)
 		return
 	}
 	if rt.Workflow != "" {

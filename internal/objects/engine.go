@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -67,6 +68,8 @@ type Config struct {
 	Store    store.Objects
 	Registry Registry
 	Invoker  Invoker
+	// Hub holds the node's WebSockets; nil: objects cannot accept any.
+	Hub *sockets.Hub
 	// Node owns the leases of the objects live here (the node id).
 	Node   string
 	Logger *slog.Logger
@@ -146,6 +149,12 @@ type live struct {
 	// accept is the WebSocket the running fetch event accepted.
 	accept *Accept
 	event  string // the running event's kind
+	out    []pendingSend
+
+	// The object's socket sends, released in event order once durable.
+	sendMu  sync.Mutex
+	sendQ   []outbox
+	sending bool
 
 	failedEpoch atomic.Int64 // the epoch whose commit failed (reset on next event)
 	leaseUntil  atomic.Int64 // unix nanos the lease was last extended to
@@ -400,7 +409,7 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 			return &Result{Result: &invoke.Result{Response: &wire.Response{Status: 204}}}, nil
 		}
 		l.v.beginEvent()
-		l.accept, l.event = nil, ev.kind
+		l.accept, l.event, l.out = nil, ev.kind, nil
 		e.setHeaders(l, ev)
 		res, err = e.cfg.Invoker.Invoke(ctx, invoke.Request{
 			Function: l.fn, Trigger: triggerObject, TraceParent: headerValue(ev.req, "Traceparent"), Wire: ev.req,
@@ -428,7 +437,7 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 	var wait *ticket
 	if !ok {
 		l.v.rollbackEvent()
-		l.accept = nil
+		l.accept, l.out = nil, nil
 		wait = l.last
 	} else if w := l.v.write(l); w != nil {
 		l.last = e.com.submit(l, l.epoch, *w)
@@ -436,6 +445,8 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 	} else {
 		wait = l.last
 	}
+	l.queueSends(wait, l.out)
+	l.out = nil
 	accept := l.accept
 	l.accept = nil
 	release()
@@ -525,13 +536,16 @@ func (s *slot) tell(req *wire.Request) {
 	}
 }
 
-// setHeaders marks ev's request as an event of l, dropping any
-// X-Strata-Object-* header it came with.
+// setHeaders marks ev's request as an event of l. A fetch event's
+// request came from a client or a stub: any X-Strata-Object-* header it
+// carries is dropped, so only the engine's reach the guest. The other
+// events' requests are the engine's own.
 func (e *Engine) setHeaders(l *live, ev event) {
 	r := ev.req
 	hs := r.Headers[:0]
 	for _, h := range r.Headers {
-		if !strings.HasPrefix(strings.ToLower(h.Name), "x-strata-object-") {
+		own := ev.kind != wire.ObjectEventFetch && !setHere(h.Name)
+		if own || !strings.HasPrefix(strings.ToLower(h.Name), "x-strata-object-") {
 			hs = append(hs, h)
 		}
 	}
@@ -544,6 +558,17 @@ func (e *Engine) setHeaders(l *live, ev event) {
 		hs = append(hs, wire.Header{Name: wire.ObjectNameHeader, Values: []string{l.name}})
 	}
 	r.Headers = hs
+}
+
+// setHere reports the headers setHeaders and slot.tell set on every event
+// (dropped first, so a retried event does not carry them twice).
+func setHere(name string) bool {
+	for _, h := range [...]string{wire.ObjectClassHeader, wire.ObjectIDHeader, wire.ObjectEventHeader, wire.ObjectNameHeader, wire.ObjectEvictHeader} {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func headerValue(r *wire.Request, name string) string {

@@ -33,6 +33,7 @@ import (
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
+	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/postgres"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -67,10 +68,13 @@ type Server struct {
 	sink     *eventSink
 	flowHost *orchestrator.Host
 	gw       *gateway.Gateway
-	api      *api.API
-	console  *console.Console
-	http     *http.Server
-	ln       net.Listener
+	// hub holds the node's WebSocket connections; closed after the
+	// listeners stop (Shutdown does not track hijacked connections).
+	hub     *sockets.Hub
+	api     *api.API
+	console *console.Console
+	http    *http.Server
+	ln      net.Listener
 	// adminHTTP and adminLn serve the admin API alone when
 	// config.AdminAddr is set; nil otherwise.
 	adminHTTP *http.Server
@@ -224,21 +228,22 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
-	if s.obj, err = objects.New(objects.Config{Store: s.st, Registry: s.reg, Invoker: s.inv, Node: nodeID(), Logger: s.log}); err != nil {
+	s.hub = sockets.NewHub(sockets.Config{Logger: s.log}) // one per node: the gateway's routes and the objects' sockets
+	if s.obj, err = objects.New(objects.Config{Store: s.st, Registry: s.reg, Invoker: s.inv, Node: nodeID(), Logger: s.log, Hub: s.hub}); err != nil {
 		return fmt.Errorf("start durable objects: %w", err)
 	}
 	// The API invokes through the gateway and the gateway mounts the API:
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
 	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Objects: s.obj, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
-		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer}
+		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer, Sockets: s.hub}
 	if s.cfg.AdminAddr == "" {
 		gcfg.Admin = http.HandlerFunc(s.serveAdmin)
 	}
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
-		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(), Objects: s.obj,
+		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(), Objects: s.obj, Sockets: s.hub,
 	})
 	if s.console, err = s.newConsole(); err != nil {
 		return err
@@ -637,6 +642,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.metricsHTTP != nil {
 			errs = append(errs, s.metricsHTTP.Shutdown(ctx))
+		}
+		if s.hub != nil {
+			// After the listeners, before the invoker: each connection's
+			// $disconnect still runs.
+			s.hub.Close()
 		}
 		if s.cancel != nil {
 			s.cancel(errors.New("server stopping"))

@@ -8,5 +8,3 @@
 // It knows nothing of invocations: durable objects (internal/objects) and
 // the gateway's WebSocket routes decide what a message does.
 package sockets
-
-import _ "github.com/coder/websocket" // the upgrade and framing
