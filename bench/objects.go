@@ -51,7 +51,7 @@ const objectsFunction = "objects"
 // touched, then gone soon after.
 const (
 	objectsSleeperIdle = time.Second
-	objectsCellIdle    = 10 * time.Second
+	objectsCellIdle    = 20 * time.Second
 	// The engine checks for idle objects at most once a second.
 	objectsEvictSlack = 1500 * time.Millisecond
 )
@@ -69,7 +69,7 @@ objects:
     idle_timeout: 1s
   Cell:
     function: objects
-    idle_timeout: 10s
+    idle_timeout: 20s
 functions:
   objects:
     source: ./objects
@@ -208,16 +208,21 @@ type objectsResultSettings struct {
 // objectsMemoryResult is the strata process's memory around touching
 // many objects.
 type objectsMemoryResult struct {
-	Objects       int     `json:"objects"`
-	TouchSeconds  float64 `json:"touch_seconds"`
-	BeforeRSSMB   float64 `json:"before_rss_mb"`
-	LiveRSSMB     float64 `json:"live_rss_mb"`
-	EvictedRSSMB  float64 `json:"evicted_rss_mb"`
-	PerObjectKB   float64 `json:"per_live_object_kb"`
-	TargetTotalMB float64 `json:"target_total_mb"`
-	Met           *bool   `json:"met,omitempty"`
-	Note          string  `json:"note,omitempty"`
-	Error         string  `json:"error,omitempty"`
+	Objects      int     `json:"objects"`
+	TouchSeconds float64 `json:"touch_seconds"`
+	BeforeRSSMB  float64 `json:"before_rss_mb"`
+	LiveRSSMB    float64 `json:"live_rss_mb"`
+	EvictedRSSMB float64 `json:"evicted_rss_mb"`
+	PerObjectKB  float64 `json:"per_live_object_kb"`
+	// The Go heap in use (go_memstats_heap_inuse_bytes) at the same points.
+	BeforeHeapMB    float64 `json:"before_heap_inuse_mb"`
+	LiveHeapMB      float64 `json:"live_heap_inuse_mb"`
+	EvictedHeapMB   float64 `json:"evicted_heap_inuse_mb"`
+	HeapPerObjectKB float64 `json:"heap_per_live_object_kb"`
+	TargetTotalMB   float64 `json:"target_total_mb"`
+	Met             *bool   `json:"met,omitempty"`
+	Note            string  `json:"note,omitempty"`
+	Error           string  `json:"error,omitempty"`
 }
 
 // Systems of the counter runs.
@@ -354,7 +359,7 @@ func writeObjectsProject(dir string) error {
 
 // startObjects starts `strata dev` on a fresh copy of the objects project
 // and waits until its routes answer.
-func (h *harness) startObjects(ctx context.Context, name string) (*server, string, error) {
+func (h *harness) startObjects(ctx context.Context, name string, extra ...string) (*server, string, error) {
 	bin, err := h.strata(ctx)
 	if err != nil {
 		return nil, "", err
@@ -367,7 +372,8 @@ func (h *harness) startObjects(ctx context.Context, name string) (*server, strin
 	if err != nil {
 		return nil, "", err
 	}
-	srv, err := startServer("strata dev ("+name+")", proj, filepath.Join(h.work, name+".log"), bin, "dev", "--addr", addr, "--no-watch")
+	argv := append([]string{bin, "dev", "--addr", addr, "--no-watch"}, extra...)
+	srv, err := startServer("strata dev ("+name+")", proj, filepath.Join(h.work, name+".log"), argv...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -486,7 +492,12 @@ func checkAtLeast(ctx context.Context, url string, want int64) error {
 // them live, and after the engine evicted them.
 func (h *harness) objectsMemory(ctx context.Context) objectsMemoryResult {
 	res := objectsMemoryResult{Objects: h.opts.ObjectsTouch, TargetTotalMB: targetObjectsMemoryMB}
-	srv, base, err := h.startObjects(ctx, "objects-memory")
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	srv, base, err := h.startObjects(ctx, "objects-memory", "--metrics-addr", metricsAddr)
 	defer srv.stop()
 	if err != nil {
 		res.Error = err.Error()
@@ -494,6 +505,13 @@ func (h *harness) objectsMemory(ctx context.Context) objectsMemoryResult {
 	}
 	pid := srv.cmd.Process.Pid
 	rss := func() float64 { return float64(procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")) / (1 << 20) }
+	// The Go heap in use, from the server's own metrics: unlike RSS it
+	// does not count memory freed but not yet returned to the system
+	// (it does count garbage not yet collected). Guests' linear memory
+	// is outside it.
+	heap := func() float64 {
+		return scrapeGauge(ctx, "http://"+metricsAddr+"/metrics", "go_memstats_heap_inuse_bytes") / (1 << 20)
+	}
 	// One object first, so the instances hosting objects exist and the
 	// figure before is not the cost of the first object.
 	if err := checkHello(ctx, base+"/cell/warm", "1"); err != nil {
@@ -504,6 +522,7 @@ func (h *harness) objectsMemory(ctx context.Context) objectsMemoryResult {
 	// to the system over seconds; wait, bounded, until RSS holds still, so
 	// the growth measured is the objects'.
 	res.BeforeRSSMB = round(settledRSS(ctx, rss, 15*time.Second), 1)
+	res.BeforeHeapMB = round(heap(), 1)
 	start := time.Now()
 	if err := touchObjects(ctx, base, "m", h.opts.ObjectsTouch, h.opts.Connections); err != nil {
 		res.Error = err.Error()
@@ -512,6 +531,8 @@ func (h *harness) objectsMemory(ctx context.Context) objectsMemoryResult {
 	took := time.Since(start)
 	res.TouchSeconds = round(took.Seconds(), 2)
 	res.LiveRSSMB = round(rss(), 1)
+	res.LiveHeapMB = round(heap(), 1)
+	res.HeapPerObjectKB = round((res.LiveHeapMB-res.BeforeHeapMB)*1024/float64(h.opts.ObjectsTouch), 2)
 	if took >= objectsCellIdle {
 		res.Note += fmt.Sprintf("touching took %v, longer than the class's idle_timeout %v: some objects were evicted before the live figure; ", took.Round(time.Millisecond), objectsCellIdle)
 	}
@@ -536,9 +557,35 @@ func (h *harness) objectsMemory(ctx context.Context) objectsMemoryResult {
 		return res
 	}
 	res.EvictedRSSMB = round(rss(), 1)
+	res.EvictedHeapMB = round(heap(), 1)
 	res.Note = strings.TrimSuffix(res.Note, "; ")
 	h.log.Info("objects memory", "objects", res.Objects, "before_mb", res.BeforeRSSMB, "live_mb", res.LiveRSSMB, "evicted_mb", res.EvictedRSSMB, "touch", took.Round(time.Millisecond))
 	return res
+}
+
+// scrapeGauge reads one unlabelled metric from a Prometheus text page; 0
+// when it cannot.
+func scrapeGauge(ctx context.Context, url, name string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // settledRSS samples rss every 500 ms until two samples 2 s apart differ
@@ -663,10 +710,10 @@ func writeObjectsTable(tw *tabwriter.Writer, r *objectsResult) {
 			if m.Met != nil {
 				tgt += ": " + metWord(*m.Met)
 			}
-			fmt.Fprintf(tw, "  memory (strata RSS): before\t\t%.0f MB\t\t\t\t\t\n", m.BeforeRSSMB)
-			fmt.Fprintf(tw, "    with the touched objects live\t%d\t%.0f MB\t%.2f KB per object\t\t\t\ttouched in %.2fs; %s %s\n",
-				m.Objects, m.LiveRSSMB, m.PerObjectKB, m.TouchSeconds, tgt, m.Note)
-			fmt.Fprintf(tw, "    after their eviction\t\t%.0f MB\t\t\t\t\t\n", m.EvictedRSSMB)
+			fmt.Fprintf(tw, "  memory of strata: before\t\tRSS %.0f MB\theap %.1f MB\t\t\t\t\n", m.BeforeRSSMB, m.BeforeHeapMB)
+			fmt.Fprintf(tw, "    with the touched objects live\t%d\tRSS %.0f MB\theap %.1f MB\t%.2f KB RSS, %.2f KB heap per object\t\t\ttouched in %.2fs; %s %s\n",
+				m.Objects, m.LiveRSSMB, m.LiveHeapMB, m.PerObjectKB, m.HeapPerObjectKB, m.TouchSeconds, tgt, m.Note)
+			fmt.Fprintf(tw, "    after their eviction\t\tRSS %.0f MB\theap %.1f MB\t\t\t\t\n", m.EvictedRSSMB, m.EvictedHeapMB)
 		}
 	}
 	if r.LoadAvg != "" {
