@@ -179,6 +179,11 @@ func (r *report) checkMetrics() []checkMetric {
 	for _, w := range r.WorkflowRatios {
 		add("workflow "+w.Name, w.Value, !strings.HasPrefix(w.Name, "lone p50"), "ratio")
 	}
+	if o := r.Objects; o != nil {
+		for _, c := range o.Ratios {
+			add("objects "+c.Name, c.Value, true, "req/s ratio")
+		}
+	}
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +24,10 @@ type loadSpec struct {
 	URL         string
 	Connections int
 	Duration    time.Duration
+	// Paths, when set, are the request paths: each request of the go
+	// loader picks one uniformly at random (URL then gives only the host).
+	// wrk does not support them.
+	Paths []string
 }
 
 // loadResult is what one load run measured.
@@ -67,7 +72,14 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 	if spec.Connections < 1 {
 		return loadResult{}, fmt.Errorf("go loader: %d connections, want at least 1", spec.Connections)
 	}
-	reqBytes := []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: strata-bench\r\n\r\n")
+	paths := spec.Paths
+	if len(paths) == 0 {
+		paths = []string{u.RequestURI()}
+	}
+	reqs := make([][]byte, len(paths))
+	for i, p := range paths {
+		reqs[i] = []byte("GET " + p + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: strata-bench\r\n\r\n")
+	}
 
 	type connResult struct {
 		hist            *histogram
@@ -86,6 +98,9 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 		res := &results[i]
 		res.hist = newHistogram()
 		res.statuses = map[int]int64{}
+		// A generator per connection, seeded apart, so picking a path
+		// takes no lock.
+		rng := rand.New(rand.NewPCG(uint64(i), 0x5eed))
 		wg.Go(func() {
 			var d net.Dialer
 			var conn net.Conn
@@ -111,6 +126,10 @@ func (goLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 					_ = conn.SetDeadline(deadline.Add(2 * time.Second))
 				}
 				t0 := time.Now()
+				reqBytes := reqs[0]
+				if len(reqs) > 1 {
+					reqBytes = reqs[rng.IntN(len(reqs))]
+				}
 				status, keepAlive, err := roundTrip(conn, br, reqBytes)
 				if err != nil {
 					if runCtx.Err() == nil && time.Now().Before(deadline) {
@@ -185,6 +204,9 @@ type wrkLoader struct {
 func (w wrkLoader) name() string { return "wrk" }
 
 func (w wrkLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
+	if len(spec.Paths) > 0 {
+		return loadResult{}, errors.New("wrk: a load over several paths needs the go loader")
+	}
 	// wrk takes whole seconds; round a shorter run up rather than fail.
 	secs := max(int(math.Ceil(spec.Duration.Seconds())), 1)
 	threads := min(2, spec.Connections)

@@ -3,7 +3,7 @@
 // machine-readable JSON:
 //
 //	bash bench/peers/workerd/install.sh   # once, optional: the workerd peer
-//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings,workflow,innerloop] [-json out.json]
+//	go run ./bench [-duration 10s] [-connections 64] [-only warm,cold,handle,memory,queue,async,burst,bindings,workflow,innerloop,objects] [-json out.json]
 //
 // Scenarios:
 //   - warm: a hello function served by `strata dev` through the gateway,
@@ -32,7 +32,12 @@
 //     invocation, started by 32 concurrent clients (wf/s), one at a time
 //     (p50, p99), and one workflow of 10,000 steps (its cost per step along
 //     the history), against DBOS Transact for Go on the same databases and
-//     Temporal's dev server (bench/workflow_peers.go), with the ratios.
+//     Temporal's dev server (bench/workflow_peers.go), with the ratios;
+//   - objects: durable objects through `strata dev` (bench/objects.go): a
+//     counter with one durable write per request on one object and over
+//     1,000, against the same Durable Object on workerd with SQLite-backed
+//     storage; a broadcast to 1,000 WebSockets; waking a hibernated
+//     object; the process's memory with 10,000 objects touched.
 //
 // The harness owns measurement and reporting only; it drives the platform
 // through its public binary and through internal/wasm, and installs
@@ -84,7 +89,7 @@ const (
 	scenarioWorkflow = "workflow"
 )
 
-var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings, scenarioWorkflow, scenarioInnerloop}
+var allScenarios = []string{scenarioWarm, scenarioCold, scenarioHandle, scenarioMemory, scenarioQueue, scenarioAsync, scenarioBurst, scenarioBindings, scenarioWorkflow, scenarioInnerloop, scenarioObjects}
 
 // HTTP targets of the warm scenario, in the order they run.
 const (
@@ -154,6 +159,12 @@ type options struct {
 	InnerloopColdRuns int
 	InnerloopBaseline string
 	InnerloopParts    []string
+	// The objects scenario (bench/objects.go).
+	ObjectsNames      int
+	ObjectsSockets    int
+	ObjectsRounds     int
+	ObjectsWakeRounds int
+	ObjectsTouch      int
 	// Postgres is the database of the PostgreSQL event runs; "" skips them.
 	Postgres string
 	// Check and WriteBaseline: compare this run's figures with a baseline
@@ -211,6 +222,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.InnerloopColdRuns, "innerloop-cold-runs", 2, "first dev runs of order-fulfilment the innerloop scenario samples (after one that warms the Go build cache)")
 	ilParts := fs.String("innerloop-parts", strings.Join(allInnerloopParts, ","), "parts of the innerloop scenario: "+strings.Join(allInnerloopParts, ","))
 	fs.StringVar(&o.InnerloopBaseline, "innerloop-baseline", "", "a second strata binary (e.g. built from main) the innerloop scenario measures alongside, for ratios")
+	fs.IntVar(&o.ObjectsNames, "objects-names", 1000, "objects the spread counter run of the objects scenario spreads its requests over")
+	fs.IntVar(&o.ObjectsSockets, "objects-sockets", 1000, "WebSockets connected to the one object of the broadcast run")
+	fs.IntVar(&o.ObjectsRounds, "objects-rounds", 20, "broadcasts sent, one at a time")
+	fs.IntVar(&o.ObjectsWakeRounds, "objects-wake-rounds", 50, "wakes of a hibernated object sampled (each waits about 2.5s for the eviction)")
+	fs.IntVar(&o.ObjectsTouch, "objects-touch", 10000, "objects the memory run touches once each")
 	pgDefault, pgFromEnv := os.LookupEnv("STRATA_TEST_POSTGRES")
 	if !pgFromEnv {
 		pgDefault = defaultPostgresURL
@@ -261,6 +277,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-workflows, -workflow-clients, -workflow-lone, -workflow-steps, -temporal-workflows and -temporal-lone must be at least 1")
 	case o.InnerloopRuns < 1 || o.InnerloopColdRuns < 1:
 		return o, errors.New("-innerloop-runs and -innerloop-cold-runs must be at least 1")
+	case o.ObjectsNames < 2 || o.ObjectsSockets < 1 || o.ObjectsRounds < 1 || o.ObjectsWakeRounds < 1 || o.ObjectsTouch < 1:
+		return o, errors.New("-objects-names must be at least 2; -objects-sockets, -objects-rounds, -objects-wake-rounds and -objects-touch at least 1")
 	case o.BurstSleep < 0:
 		return o, fmt.Errorf("-burst-sleep %v: want zero or more", o.BurstSleep)
 	case !slices.Contains([]string{"auto", "wrk", "go"}, o.Loader):
@@ -394,6 +412,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			h.runWorkflow(ctx, rep)
 		case scenarioInnerloop:
 			h.runInnerloop(ctx, rep)
+		case scenarioObjects:
+			h.runObjects(ctx, rep)
 		}
 	}
 	if ctx.Err() != nil {

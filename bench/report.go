@@ -56,6 +56,8 @@ type report struct {
 	// InnerloopRatios compare the innerloop figures with a baseline
 	// binary's, measured in the same run (-innerloop-baseline).
 	InnerloopRatios []comparison `json:"innerloop_ratios,omitempty"`
+	// Objects: durable objects against workerd (bench/objects.go).
+	Objects *objectsResult `json:"objects,omitempty"`
 	// Calibration: same-run yardsticks of the in-process figures that
 	// make bench-check compares (bench/check.go).
 	Calibration *calibration `json:"calibration,omitempty"`
@@ -495,6 +497,10 @@ func (r *report) writeTable(w io.Writer) error {
 	}
 	if len(r.WorkflowSteps) > 0 {
 		writeWorkflowStepsTable(tw, r.WorkflowSteps)
+		section()
+	}
+	if r.Objects != nil {
+		writeObjectsTable(tw, r.Objects)
 		section()
 	}
 	for _, f := range r.Failures {
