@@ -1,8 +1,6 @@
 package objects
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -37,10 +35,9 @@ func newFakeHost(t *testing.T) *fakeHost {
 	t.Cleanup(func() { hostcall.Binding = prev })
 	hostcall.Binding = func(op hostcall.Op, req []byte) (int32, []byte) {
 		require.Equal(t, hostcall.Object, op)
-		var r wire.ObjectRequest
-		d := json.NewDecoder(bytes.NewReader(req))
-		d.DisallowUnknownFields()
-		require.NoError(t, d.Decode(&r), "request %s", req)
+		rp, err := wire.DecodeObjectRequest(req)
+		require.NoError(t, err, "request %x", req)
+		r := *rp
 		h.reqs = append(h.reqs, r)
 		if msg, ok := h.fail[r.Op]; ok {
 			return 1, []byte(msg)
@@ -52,9 +49,7 @@ func newFakeHost(t *testing.T) *fakeHost {
 		if resp == nil {
 			return 0, nil // an op that answers nothing may leave no text
 		}
-		out, err := json.Marshal(resp)
-		require.NoError(t, err)
-		return 0, out
+		return 0, wire.AppendObjectResponse(nil, resp)
 	}
 	return h
 }

@@ -2,7 +2,6 @@ package objects
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/stratahq/strata/sdk/go/internal/hostcall"
@@ -16,16 +15,18 @@ func call(ctx context.Context, what string, req *wire.ObjectRequest) (*wire.Obje
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("objects: %s: %w", what, err)
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("objects: %s: encode request: %w", what, err)
-	}
 	resp := new(wire.ObjectResponse)
-	err = hostcall.Call(hostcall.Object, body, func(answer []byte) error {
+	err := hostcall.CallEncode(hostcall.Object, func(dst []byte) ([]byte, error) {
+		return wire.AppendObjectRequest(dst, req), nil
+	}, func(answer []byte) error {
 		if len(answer) == 0 {
 			return nil
 		}
-		return json.Unmarshal(answer, resp)
+		r, err := wire.DecodeObjectResponse(answer)
+		if err == nil {
+			*resp = *r
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("objects: %s: %w", what, err)

@@ -2,7 +2,6 @@ package sockets
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,11 +74,7 @@ func call(ctx context.Context, what string, req *wire.ObjectRequest) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sockets: %s: %w", what, err)
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("sockets: %s: encode request: %w", what, err)
-	}
-	if err := hostcall.Call(hostcall.Object, body, func([]byte) error { return nil }); err != nil {
+	if err := hostcall.Call(hostcall.Object, wire.AppendObjectRequest(nil, req), func([]byte) error { return nil }); err != nil {
 		return fmt.Errorf("sockets: %s: %w", what, err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package sockets
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,9 +50,9 @@ func TestSendAndClose(t *testing.T) {
 	t.Cleanup(func() { hostcall.Binding = prev })
 	hostcall.Binding = func(op hostcall.Op, req []byte) (int32, []byte) {
 		require.Equal(t, hostcall.Object, op)
-		var r wire.ObjectRequest
-		require.NoError(t, json.Unmarshal(req, &r))
-		got = append(got, r)
+		r, err := wire.DecodeObjectRequest(req)
+		require.NoError(t, err)
+		got = append(got, *r)
 		if r.Connection == "gone" {
 			return 1, []byte("connection gone is closed")
 		}
