@@ -399,6 +399,9 @@ type Accept struct {
 	// Attachment is what the accepting event set with ws_attach; the
 	// connection does not exist before the event ends.
 	Attachment []byte
+	// pending are the messages the accepting event sent to the socket,
+	// delivered once it joins the hub.
+	pending []sockets.Message
 }
 
 // run runs one event on the object, through its input gate and output

@@ -36,10 +36,25 @@ func (e *Engine) Upgrade(w http.ResponseWriter, r *http.Request, res *Result) er
 		id = sockets.NewID()
 	}
 	c, err := e.cfg.Hub.AcceptWithID(w, r, id, owner, a.Tags, sockets.Handlers{OnMessage: e.onSocketMessage, OnClose: e.onSocketClose})
-	if err == nil && a.Attachment != nil {
+	if err != nil {
+		return err
+	}
+	if a.Attachment != nil {
 		c.SetAttachment(a.Attachment)
 	}
-	return err
+	for _, m := range a.pending {
+		_ = c.Send(m)
+	}
+	return nil
+}
+
+// wants reports whether a send to ids (or, with none, to the sockets with
+// tag, or all) includes the socket being accepted.
+func (a *Accept) wants(ids []string, tag string) bool {
+	if len(ids) > 0 {
+		return slices.Contains(ids, a.ID)
+	}
+	return tag == "" || slices.Contains(a.Tags, tag)
 }
 
 func (e *Engine) socketEvent(kind string, c *sockets.Conn, body []byte, hs ...wire.Header) {
@@ -115,8 +130,16 @@ func (e *Engine) socketCall(_ context.Context, l *live, req wire.ObjectRequest) 
 		// Held by the output gate: sent once this event's writes (and
 		// every earlier event's) are durable, dropped if they fail.
 		cs := e.objectConns(l.key, req.Sockets, req.Tag)
-		l.out = append(l.out, pendingSend{conns: cs, m: sockets.Message{Data: slices.Clone(req.Data), Text: req.Text}})
-		return &wire.ObjectResponse{Count: len(cs)}, nil
+		m := sockets.Message{Data: slices.Clone(req.Data), Text: req.Text}
+		l.out = append(l.out, pendingSend{conns: cs, m: m})
+		n := len(cs)
+		if a := l.accept; a != nil && a.wants(req.Sockets, req.Tag) {
+			// The socket this event accepted joins the hub after it: it
+			// gets the message right after the upgrade.
+			a.pending = append(a.pending, m)
+			n++
+		}
+		return &wire.ObjectResponse{Count: n}, nil
 	case wire.ObjectOpWSClose:
 		code := req.Code
 		if code == 0 {

@@ -161,3 +161,19 @@ func TestObjectReachesOnlyItsSockets(t *testing.T) {
 		t.Fatalf("b sees %q, want only its own socket", got)
 	}
 }
+
+// A message the accepting event sends to its new socket arrives first.
+func TestAcceptingEventSendsToItsSocket(t *testing.T) {
+	hub := sockets.NewHub(sockets.Config{})
+	defer hub.Close()
+	e := newEnv(t, Config{Hub: hub})
+	srv := serveObjects(t, e)
+	a := dial(t, srv, "/w/ws?welcome=1")
+	if got := recv(t, a); got != "welcome" {
+		t.Fatalf("first message: %q", got)
+	}
+	send(t, a, "hi")
+	if got := recv(t, a); got != "echo:hi" {
+		t.Fatalf("then: %q", got)
+	}
+}

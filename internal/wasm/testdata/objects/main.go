@@ -120,6 +120,10 @@ func (c *Counter) Fetch(w http.ResponseWriter, r *http.Request) {
 			// Set in the accepting event; nothing may be written now.
 			_ = ws.SetAttachment(ctx, []byte(a))
 		}
+		if q.Get("welcome") != "" {
+			// Sent in the accepting event: the socket must get it first.
+			_ = ws.Send(ctx, objects.TextMessage("welcome"))
+		}
 	default:
 		http.Error(w, "no such path in Counter: "+r.URL.Path, http.StatusNotFound)
 	}
