@@ -169,6 +169,10 @@ type Request struct {
 	// (its generation), just before the guest is called.
 	Pinned       *pool.Pinned
 	BeforePinned func(generation uint64)
+	// AfterPinned, when set, runs as soon as the guest has answered (or
+	// failed), still on the slot, before the invocation is metered: the
+	// objects engine opens the object's input gate there.
+	AfterPinned func(resp *wire.Response, err error)
 }
 
 // Result is a finished invocation.
@@ -349,7 +353,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 	var cold bool
 	var err error
 	if r.Pinned != nil {
-		resp, cold, err = d.Pool.InvokePinned(ctx, r.Pinned, req, env, r.BeforePinned)
+		resp, cold, err = d.Pool.InvokePinned(ctx, r.Pinned, req, env, r.BeforePinned, r.AfterPinned)
 	} else {
 		resp, cold, err = d.Pool.Invoke(ctx, req, env)
 	}

@@ -431,6 +431,45 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 	defer release()
 	e.events.Add(1)
 
+	// handOff ends the event's hold on the object as soon as the guest
+	// has answered (called by the pool right after the guest returns, or
+	// below when it never ran): its writes go to the committer, its sends
+	// are queued behind them, and the gate opens for the next event while
+	// the invoker meters and logs this one.
+	var wait *ticket
+	var accept *Accept
+	handed := false
+	handOff := func(resp *wire.Response, herr error) {
+		if handed {
+			return
+		}
+		handed = true
+		// A fetch event's answer is whatever status it chose, and its
+		// writes stand; an alarm or WebSocket event that failed (its
+		// method returned an error: the SDK answers 500) is undone, so
+		// its retry starts clean.
+		ok := herr == nil && resp != nil && (ev.kind == wire.ObjectEventFetch || resp.Status < 300)
+		if ok && !ev.alarmAt.IsZero() && l.v.alarm.Equal(ev.alarmAt) {
+			// The alarm ran and was not set again: its deletion commits
+			// with what the handler wrote.
+			l.setAlarm(time.Time{})
+		}
+		if !ok {
+			l.v.rollbackEvent()
+			l.accept, l.out = nil, nil
+			wait = l.last
+		} else if w := l.v.write(l); w != nil {
+			l.last = e.com.submit(l, l.epoch, *w)
+			wait = l.last
+		} else {
+			wait = l.last
+		}
+		l.queueSends(wait, l.out)
+		l.out = nil
+		accept = l.accept
+		l.accept = nil
+		release()
+	}
 	var res *invoke.Result
 	for attempt := 0; ; attempt++ {
 		if err := l.prepare(ctx, ev.held); err != nil {
@@ -446,9 +485,9 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 		e.setHeaders(l, ev)
 		res, err = e.cfg.Invoker.Invoke(ctx, invoke.Request{
 			Function: l.fn, Trigger: triggerObject, TraceParent: headerValue(ev.req, "Traceparent"), Wire: ev.req,
-			Object: l, Pinned: l.slot.pin, BeforePinned: func(uint64) { l.slot.tell(ev.req) },
+			Object: l, Pinned: l.slot.pin, BeforePinned: func(uint64) { l.slot.tell(ev.req) }, AfterPinned: handOff,
 		})
-		if (errors.Is(err, pool.ErrStalePin) || errors.Is(err, pool.ErrClosed)) && attempt < 2 {
+		if !handed && (errors.Is(err, pool.ErrStalePin) || errors.Is(err, pool.ErrClosed)) && attempt < 2 {
 			// A new version took over: the object moves to it (its guest
 			// value rebuilds from storage there).
 			l.v.rollbackEvent()
@@ -457,32 +496,11 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 		}
 		break
 	}
-	// A fetch event's answer is whatever status it chose, and its writes
-	// stand; an alarm or WebSocket event that failed (its method returned
-	// an error: the SDK answers 500) is undone, so its retry starts clean.
-	ok := err == nil && res != nil && res.Response != nil &&
-		(ev.kind == wire.ObjectEventFetch || res.Response.Status < 300)
-	if ok && !ev.alarmAt.IsZero() && l.v.alarm.Equal(ev.alarmAt) {
-		// The alarm ran and was not set again: its deletion commits with
-		// what the handler wrote.
-		l.setAlarm(time.Time{})
-	}
-	var wait *ticket
-	if !ok {
-		l.v.rollbackEvent()
-		l.accept, l.out = nil, nil
-		wait = l.last
-	} else if w := l.v.write(l); w != nil {
-		l.last = e.com.submit(l, l.epoch, *w)
-		wait = l.last
+	if res != nil && err == nil {
+		handOff(res.Response, nil)
 	} else {
-		wait = l.last
+		handOff(nil, err)
 	}
-	l.queueSends(wait, l.out)
-	l.out = nil
-	accept := l.accept
-	l.accept = nil
-	release()
 	out := &Result{Result: res, Accept: accept}
 	if wait != nil {
 		if werr := wait.wait(ctx); werr != nil {

@@ -44,8 +44,10 @@ func (s *Pinned) Generation() uint64 {
 // the instance holds its memory from the budget while it lives. before,
 // when set, runs under the slot's lock once the instance is known, with
 // its generation, so the caller can prepare the request for exactly that
-// instance.
-func (p *Pool) InvokePinned(ctx context.Context, slot *Pinned, req *wire.Request, out wasm.Env, before func(gen uint64)) (resp *wire.Response, cold bool, err error) {
+// instance; after, when set, runs under the lock as soon as the guest has
+// returned, before the instance is judged broken and before the caller's
+// bookkeeping.
+func (p *Pool) InvokePinned(ctx context.Context, slot *Pinned, req *wire.Request, out wasm.Env, before func(gen uint64), after func(*wire.Response, error)) (resp *wire.Response, cold bool, err error) {
 	if slot.p != p {
 		return nil, false, ErrStalePin
 	}
@@ -84,6 +86,9 @@ func (p *Pool) InvokePinned(ctx context.Context, slot *Pinned, req *wire.Request
 		before(slot.gen)
 	}
 	resp, err = slot.inst.Handle(ctx, req, out)
+	if after != nil {
+		after(resp, err)
+	}
 	if slot.inst.Broken() {
 		p.mu.Lock()
 		p.stats.Discarded++
