@@ -333,6 +333,9 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
 	}
+	if err := plan.ApplyStateMachines(ctx, a.cfg.Store); err != nil {
+		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
+	}
 	// The answer shows the plan as applied: prepare filled in the kinds it
 	// detected.
 	res, err := deployResult(plan)
@@ -353,6 +356,9 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 func (a *API) plan(ctx context.Context, spec apitype.Spec) (*deploy.Plan, error) {
 	cur, err := a.state(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if cur.StateMachines, err = a.projectMachines(ctx, spec.Project); err != nil {
 		return nil, err
 	}
 	plan, err := deploy.Compute(spec, cur)
@@ -513,6 +519,23 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 		return deploy.State{}, err
 	}
 	return st, nil
+}
+
+// projectMachines lists all of a project's state machines, page by page.
+func (a *API) projectMachines(ctx context.Context, project string) ([]record.StateMachine, error) {
+	var out []record.StateMachine
+	after := ""
+	for {
+		page, err := a.cfg.Store.StateMachinesList(ctx, store.StateMachinesListParams{Project: project, After: after, Limit: 100})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < 100 {
+			return out, nil
+		}
+		after = page[len(page)-1].Name
+	}
 }
 
 func (a *API) functions(w http.ResponseWriter, r *http.Request, tok record.Token) error {
