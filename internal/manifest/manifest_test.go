@@ -83,15 +83,20 @@ func goldenJSON(t *testing.T, m *Manifest) string {
 	}
 	view := struct {
 		Path, Dir, Project string
-		Queues             []Queue       `json:",omitempty"`
-		Topics             []Topic       `json:",omitempty"`
-		Databases          []Database    `json:",omitempty"`
-		KV                 []KVNamespace `json:",omitempty"`
-		Secrets            []string      `json:",omitempty"`
-		Workflows          []Workflow    `json:",omitempty"`
-		Objects            []Object      `json:",omitempty"`
+		Queues             []Queue        `json:",omitempty"`
+		Topics             []Topic        `json:",omitempty"`
+		Databases          []Database     `json:",omitempty"`
+		KV                 []KVNamespace  `json:",omitempty"`
+		Secrets            []string       `json:",omitempty"`
+		Workflows          []Workflow     `json:",omitempty"`
+		Objects            []Object       `json:",omitempty"`
+		StateMachines      []StateMachine `json:",omitempty"`
 		Functions          []fnView
-	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, m.Workflows, m.Objects, nil}
+	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, m.Workflows, m.Objects, nil, nil}
+	for _, sm := range m.StateMachines {
+		sm.File = rel(sm.File)
+		view.StateMachines = append(view.StateMachines, sm)
+	}
 	for _, f := range m.Functions {
 		f.Source, f.Wasm = rel(f.Source), rel(f.Wasm)
 		view.Functions = append(view.Functions, fnView{Function: f, Timeout: f.Timeout.String(), Config: f.Config()})
