@@ -86,6 +86,11 @@ type Config struct {
 	// Sockets are the node's WebSocket connections (GET and DELETE
 	// /connections); nil: 503 there.
 	Sockets *sockets.Hub
+
+	// StateMachines runs state machine executions for POST
+	// /state-machines/{name}/start (*sfn.Handler); nil: 503 there.
+	// Deploys tell it which machines they changed.
+	StateMachines StateMachineRunner
 }
 
 // API is the admin HTTP handler.
@@ -129,6 +134,7 @@ func New(cfg Config) *API {
 	a.routeBindings()
 	a.routeFlows()
 	a.routeObjects()
+	a.routeStateMachines()
 
 	a.routeConnections()
 	if a.cfg.Metrics != nil {
@@ -333,7 +339,9 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
 	}
-	if err := plan.ApplyStateMachines(ctx, a.cfg.Store); err != nil {
+	err = plan.ApplyStateMachines(ctx, a.cfg.Store)
+	a.forgetMachines(plan)
+	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
 	}
 	// The answer shows the plan as applied: prepare filled in the kinds it
