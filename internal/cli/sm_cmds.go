@@ -217,7 +217,14 @@ the background and its ARN is printed (Strata keeps no EXPRESS execution).`,
 			if x.Status != "SUCCEEDED" {
 				return fmt.Errorf("execution %s %s: %s: %s", x.Name, x.Status, x.Error, x.Cause)
 			}
-			_, err = fmt.Fprintf(stdio.Out, "%s\n", x.Output)
+			// The answer's JSON indents the output with it; print it as
+			// one line, as the execution produced it.
+			var out bytes.Buffer
+			if json.Compact(&out, x.Output) != nil {
+				out.Reset()
+				out.Write(x.Output)
+			}
+			_, err = fmt.Fprintf(stdio.Out, "%s\n", out.Bytes())
 			return err
 		},
 	}
