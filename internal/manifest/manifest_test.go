@@ -383,3 +383,18 @@ func TestSpecWithBindings(t *testing.T) {
 	f, _ := m.Function("api")
 	assert.NotContains(t, f.Fetch, "changed")
 }
+
+// TestSpecStateMachines: the deploy spec carries each machine's type and
+// its definition as JSON, a YAML file converted.
+func TestSpecStateMachines(t *testing.T) {
+	m, err := Load("testdata/ok_state_machines.yaml")
+	require.NoError(t, err)
+	s, err := m.Spec(map[string]string{"api": strings.Repeat("a", 64)})
+	require.NoError(t, err)
+	require.Len(t, s.StateMachines, 2)
+	require.Equal(t, "nightly-report", s.StateMachines[0].Name)
+	require.Equal(t, record.StateMachineStandard, s.StateMachines[0].Type)
+	require.JSONEq(t, `{"StartAt":"Wait","States":{"Wait":{"Type":"Pass","End":true}}}`, s.StateMachines[0].Definition)
+	require.Equal(t, record.StateMachineExpress, s.StateMachines[1].Type)
+	require.NoError(t, deploy.Validate(s))
+}
