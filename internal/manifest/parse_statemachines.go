@@ -87,12 +87,18 @@ func (p *parser) definition(s entry, field string) (string, string) {
 		abs = filepath.Join(p.dir, v)
 	}
 	abs = filepath.Clean(abs)
-	data, err := readLimited(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
 		p.addf(s.pos, field, "%s does not exist", v)
 		return abs, ""
-	case err != nil:
+	}
+	// The definition is sent to the server: like a module, it must not
+	// come from elsewhere on the machine.
+	if err := p.inProject(abs); err != nil {
+		p.addf(s.pos, field, "%s %v; definition must be inside it", v, err)
+		return abs, ""
+	}
+	data, err := readLimited(abs)
+	if err != nil {
 		p.addf(s.pos, field, "cannot read %s: %v", v, unwrapPath(err))
 		return abs, ""
 	}
