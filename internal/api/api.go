@@ -86,6 +86,11 @@ type Config struct {
 	// Sockets are the node's WebSocket connections (GET and DELETE
 	// /connections); nil: 503 there.
 	Sockets *sockets.Hub
+
+	// StateMachines runs state machine executions for POST
+	// /state-machines/{name}/start (*sfn.Handler); nil: 503 there.
+	// Deploys tell it which machines they changed.
+	StateMachines StateMachineRunner
 }
 
 // API is the admin HTTP handler.
@@ -129,6 +134,7 @@ func New(cfg Config) *API {
 	a.routeBindings()
 	a.routeFlows()
 	a.routeObjects()
+	a.routeStateMachines()
 
 	a.routeConnections()
 	if a.cfg.Metrics != nil {
@@ -333,6 +339,11 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 	if err != nil {
 		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
 	}
+	err = plan.ApplyStateMachines(ctx, a.cfg.Store)
+	a.forgetMachines(plan)
+	if err != nil {
+		return nil, fmt.Errorf("apply deploy of %s: %w", spec.Project, err)
+	}
 	// The answer shows the plan as applied: prepare filled in the kinds it
 	// detected.
 	res, err := deployResult(plan)
@@ -353,6 +364,9 @@ func (a *API) Deploy(ctx context.Context, spec apitype.Spec, planOnly bool) (*ap
 func (a *API) plan(ctx context.Context, spec apitype.Spec) (*deploy.Plan, error) {
 	cur, err := a.state(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if cur.StateMachines, err = a.projectMachines(ctx, spec.Project); err != nil {
 		return nil, err
 	}
 	plan, err := deploy.Compute(spec, cur)
@@ -513,6 +527,23 @@ func (a *API) state(ctx context.Context) (deploy.State, error) {
 		return deploy.State{}, err
 	}
 	return st, nil
+}
+
+// projectMachines lists all of a project's state machines, page by page.
+func (a *API) projectMachines(ctx context.Context, project string) ([]record.StateMachine, error) {
+	var out []record.StateMachine
+	after := ""
+	for {
+		page, err := a.cfg.Store.StateMachinesList(ctx, store.StateMachinesListParams{Project: project, After: after, Limit: 100})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < 100 {
+			return out, nil
+		}
+		after = page[len(page)-1].Name
+	}
 }
 
 func (a *API) functions(w http.ResponseWriter, r *http.Request, tok record.Token) error {

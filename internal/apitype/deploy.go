@@ -20,6 +20,9 @@ type Spec struct {
 	Databases []DatabaseSpec `json:"databases,omitempty"`
 	KV        []KVSpec       `json:"kv,omitempty"`
 	Secrets   []string       `json:"secrets,omitempty"`
+	// StateMachines replace the project's state machines (those the
+	// Step Functions API created too: the manifest is the whole project).
+	StateMachines []StateMachineSpec `json:"state_machines,omitempty"`
 }
 
 // FunctionSpec is one function of a Spec.
@@ -149,4 +152,13 @@ type PreparedVersion struct {
 	InitMS    int64  `json:"init_ms"`
 	Snapshot  bool   `json:"snapshot"`
 	Reused    bool   `json:"reused,omitempty"`
+}
+
+// StateMachineSpec is a Step Functions state machine declared under
+// state_machines: in strata.yaml. Definition is its Amazon States Language
+// definition as JSON (a YAML file is converted by the CLI).
+type StateMachineSpec struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"` // record.StateMachineStandard or record.StateMachineExpress
+	Definition string `json:"definition"`
 }

@@ -145,6 +145,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newDBCmd(stdio),
 		newWorkflowCmd(stdio),
 		newObjectsCmd(stdio),
+		newStateMachinesCmd(stdio),
 
 		newConnectionsCmd(stdio),
 	)

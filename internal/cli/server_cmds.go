@@ -390,6 +390,10 @@ func relevant(name string) bool {
 	switch filepath.Ext(base) {
 	case ".go", ".wasm", ".yaml", ".yml", ".mod", ".sum":
 		return true
+	case ".json":
+		// State machine definitions (state_machines: in strata.yaml) are
+		// often JSON; other JSON files cost a rebuild whose plan is empty.
+		return true
 	}
 	return false
 }

@@ -26,6 +26,9 @@ type State struct {
 	Schedules []record.Schedule
 	Databases []record.DatabaseConfig // all projects' databases
 	KV        []record.KVNamespace    // all projects' KV namespaces
+	// StateMachines are the deploying project's state machines (the
+	// store lists them per project).
+	StateMachines []record.StateMachine
 }
 
 // Plan is the difference between a Spec and the deployed State of its
@@ -69,6 +72,12 @@ type Plan struct {
 	WorkflowsAdd    []Workflow       `json:"workflows_add,omitempty"`
 	WorkflowsChange []WorkflowChange `json:"workflows_change,omitempty"`
 	WorkflowsRemove []Workflow       `json:"workflows_remove,omitempty"`
+
+	// State machines (state_machines:) the deploy adds, changes or
+	// removes; ApplyStateMachines carries them out.
+	StateMachinesAdd    []record.StateMachine `json:"state_machines_add,omitempty"`
+	StateMachinesChange []StateMachineChange  `json:"state_machines_change,omitempty"`
+	StateMachinesRemove []record.StateMachine `json:"state_machines_remove,omitempty"`
 }
 
 // RouteChange is a route whose method, path and function stay while its
@@ -116,7 +125,8 @@ func (p *Plan) Empty() bool {
 		len(p.TopicsAdd)+len(p.TopicsChange)+len(p.TopicsRemove)+
 		len(p.SchedulesAdd)+len(p.SchedulesChange)+len(p.SchedulesRemove)+
 		len(p.DatabasesAdd)+len(p.DatabasesChange)+len(p.DatabasesRemove)+len(p.KVAdd)+len(p.KVRemove)+
-		len(p.WorkflowsAdd)+len(p.WorkflowsChange)+len(p.WorkflowsRemove) == 0
+		len(p.WorkflowsAdd)+len(p.WorkflowsChange)+len(p.WorkflowsRemove)+
+		len(p.StateMachinesAdd)+len(p.StateMachinesChange)+len(p.StateMachinesRemove) == 0
 }
 
 // Compute plans spec against cur. It validates spec first. It refuses
@@ -189,6 +199,7 @@ func Compute(spec apitype.Spec, cur State) (*Plan, error) {
 		return nil, fmt.Errorf("deploy project %q: %w", spec.Project, errors.Join(conflicts...))
 	}
 	p.RoutesAdd, p.RoutesChange, p.RoutesRemove = diffRoutes(current, desired)
+	p.diffStateMachines(spec, cur.StateMachines)
 
 	sortChanges(p.Add)
 	sortChanges(p.Change)
@@ -429,6 +440,7 @@ func (p *Plan) Write(w io.Writer) error {
 	counts := p.writeWorkflows(&b)
 	counts = append(counts, p.writeEvents(&b)...)
 	counts = append(counts, p.writeBindings(&b)...)
+	counts = append(counts, p.writeStateMachines(&b)...)
 	fmt.Fprintf(&b, "functions: %d to add, %d to change, %d to remove, %d unchanged; routes: %d to add, ",
 		len(p.Add), len(p.Change), len(p.Remove), len(p.Unchanged), len(p.RoutesAdd))
 	if len(p.RoutesChange) > 0 {

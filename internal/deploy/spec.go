@@ -64,6 +64,7 @@ func Validate(s apitype.Spec) error {
 	errs = append(errs, validateBindings(s)...)
 	errs = append(errs, validateWorkflows(s)...)
 	errs = append(errs, validateObjects(s)...)
+	errs = append(errs, validateStateMachines(s)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errors.Join(errs...))
 	}

@@ -6,7 +6,9 @@
 // namespaces, secret names, workflows (each handed to the function that
 // orchestrates it; a route may start one instead of invoking) and durable
 // object classes (each handed to the function that defines it; a route may
-// forward to an object, a binding may name a class). Routes may also serve
+// forward to an object, a binding may name a class) and Step Functions state
+// machines (each read from an Amazon States Language file, JSON or YAML,
+// and validated with package asl). Routes may also serve
 // WebSockets. Secret values never appear in a manifest: database URLs refer
 // to secrets as ${secret:NAME}.
 //
@@ -16,7 +18,7 @@
 // package route's and package schedule's, so the manifest, the admin API
 // and schema/strata.schema.json agree. A manifest is untrusted input: it is
 // at most MaxSize bytes, nests at most MaxNesting levels (checked before the
-// YAML parser runs), and its source and wasm paths must lie inside the
+// YAML parser runs), and its source, wasm and definition paths must lie inside the
 // project directory once symbolic links are resolved.
 //
 // This package does not build modules or talk to a server: the CLI turns a

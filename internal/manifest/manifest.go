@@ -37,6 +37,9 @@ type Manifest struct {
 	KV        []KVNamespace `json:"kv,omitempty"`        // sorted by name
 	Workflows []Workflow    `json:"workflows,omitempty"` // sorted by name
 	Objects   []Object      `json:"objects,omitempty"`   // durable object classes, sorted by name
+	// StateMachines are the project's Step Functions state machines,
+	// sorted by name.
+	StateMachines []StateMachine `json:"state_machines,omitempty"`
 	// Secrets are the names of the secrets the project uses, sorted; their
 	// values are set with `strata secrets set` and never appear here.
 	Secrets []string `json:"secrets,omitempty"`
@@ -82,6 +85,18 @@ type Object struct {
 	Pos          Position      `json:"pos"`                     // of the class's name
 
 	fnPos Position // of the function's name
+}
+
+// StateMachine is a state machine of the project: its type and its
+// definition, read from File and validated (YAML converted to JSON).
+type StateMachine struct {
+	Name       string   `json:"name"`
+	Type       string   `json:"type"`       // record.StateMachineStandard (default) or record.StateMachineExpress
+	File       string   `json:"file"`       // absolute path of the definition file
+	Definition string   `json:"definition"` // the definition as JSON
+	Pos        Position `json:"pos"`        // of the machine's name
+
+	defPos Position // of the definition: key
 }
 
 // Binding gives a function a database, KV namespace or durable object
@@ -282,6 +297,9 @@ func (m *Manifest) Spec(digests map[string]string) (apitype.Spec, error) {
 		s.KV = append(s.KV, apitype.KVSpec{Name: k.Name})
 	}
 	s.Secrets = slices.Clone(m.Secrets)
+	for _, sm := range m.StateMachines {
+		s.StateMachines = append(s.StateMachines, apitype.StateMachineSpec{Name: sm.Name, Type: sm.Type, Definition: sm.Definition})
+	}
 	if len(missing) > 0 {
 		return apitype.Spec{}, fmt.Errorf("build spec for project %q: no module digest for %s", m.Project, strings.Join(missing, ", "))
 	}

@@ -83,15 +83,20 @@ func goldenJSON(t *testing.T, m *Manifest) string {
 	}
 	view := struct {
 		Path, Dir, Project string
-		Queues             []Queue       `json:",omitempty"`
-		Topics             []Topic       `json:",omitempty"`
-		Databases          []Database    `json:",omitempty"`
-		KV                 []KVNamespace `json:",omitempty"`
-		Secrets            []string      `json:",omitempty"`
-		Workflows          []Workflow    `json:",omitempty"`
-		Objects            []Object      `json:",omitempty"`
+		Queues             []Queue        `json:",omitempty"`
+		Topics             []Topic        `json:",omitempty"`
+		Databases          []Database     `json:",omitempty"`
+		KV                 []KVNamespace  `json:",omitempty"`
+		Secrets            []string       `json:",omitempty"`
+		Workflows          []Workflow     `json:",omitempty"`
+		Objects            []Object       `json:",omitempty"`
+		StateMachines      []StateMachine `json:",omitempty"`
 		Functions          []fnView
-	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, m.Workflows, m.Objects, nil}
+	}{rel(m.Path), rel(m.Dir), m.Project, m.Queues, m.Topics, m.Databases, m.KV, m.Secrets, m.Workflows, m.Objects, nil, nil}
+	for _, sm := range m.StateMachines {
+		sm.File = rel(sm.File)
+		view.StateMachines = append(view.StateMachines, sm)
+	}
 	for _, f := range m.Functions {
 		f.Source, f.Wasm = rel(f.Source), rel(f.Wasm)
 		view.Functions = append(view.Functions, fnView{Function: f, Timeout: f.Timeout.String(), Config: f.Config()})
@@ -377,4 +382,19 @@ func TestSpecWithBindings(t *testing.T) {
 	api.Fetch[0] = "changed"
 	f, _ := m.Function("api")
 	assert.NotContains(t, f.Fetch, "changed")
+}
+
+// TestSpecStateMachines: the deploy spec carries each machine's type and
+// its definition as JSON, a YAML file converted.
+func TestSpecStateMachines(t *testing.T) {
+	m, err := Load("testdata/ok_state_machines.yaml")
+	require.NoError(t, err)
+	s, err := m.Spec(map[string]string{"api": strings.Repeat("a", 64)})
+	require.NoError(t, err)
+	require.Len(t, s.StateMachines, 2)
+	require.Equal(t, "nightly-report", s.StateMachines[0].Name)
+	require.Equal(t, record.StateMachineStandard, s.StateMachines[0].Type)
+	require.JSONEq(t, `{"StartAt":"Wait","States":{"Wait":{"Type":"Pass","End":true}}}`, s.StateMachines[0].Definition)
+	require.Equal(t, record.StateMachineExpress, s.StateMachines[1].Type)
+	require.NoError(t, deploy.Validate(s))
 }

@@ -25,7 +25,7 @@ import (
 // Known keys, in the order the docs list them. Suggestions for typos come
 // from these lists.
 var (
-	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "objects", "functions"}
+	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "objects", "state_machines", "functions"}
 	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes",
 		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
 		"bindings", "fetch", "fetch_private"}
@@ -445,6 +445,8 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 			m.Workflows = p.workflows(e)
 		case "objects":
 			m.Objects = p.objects(e)
+		case "state_machines":
+			m.StateMachines = p.stateMachines(e)
 		default:
 			p.unknownKey(e, "", topKeys)
 		}
@@ -460,6 +462,7 @@ func (p *parser) manifest(root ast.Node) *Manifest {
 	p.checkObjects(m)
 	p.checkBindings(m)
 	p.checkWorkflows(m)
+	p.checkStateMachines(m)
 	return m
 }
 

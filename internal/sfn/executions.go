@@ -184,6 +184,16 @@ func (h *Handler) startExecution(ctx context.Context, c *caller, body []byte) (a
 		return nil, err
 	}
 	start := time.Now()
+	h.launch(x)
+	return struct {
+		ExecutionArn string `json:"executionArn"`
+		StartDate    epoch  `json:"startDate"`
+	}{x.arn, epoch(start)}, nil
+}
+
+// launch runs x in the background, logging an execution that did not
+// succeed: nothing else of it is kept.
+func (h *Handler) launch(x *execution) {
 	h.bg.Add(1)
 	go func() {
 		defer h.bg.Done()
@@ -196,10 +206,6 @@ func (h *Handler) startExecution(ctx context.Context, c *caller, body []byte) (a
 			h.cfg.Logger.Warn("express execution did not succeed", attrs...)
 		}
 	}()
-	return struct {
-		ExecutionArn string `json:"executionArn"`
-		StartDate    epoch  `json:"startDate"`
-	}{x.arn, epoch(start)}, nil
 }
 
 type executionInput struct {
