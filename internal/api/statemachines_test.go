@@ -129,11 +129,20 @@ func TestDeployStateMachines(t *testing.T) {
 	require.False(t, res.Applied)
 	require.Contains(t, res.PlanText, "no changes")
 
-	// Removing every machine deletes them; blog's greet stays.
+	// Listing one deletes the other; blog's greet stays.
+	_, err = m.api.Deploy(ctx, m.spec("shop",
+		apitype.StateMachineSpec{Name: "report", Type: record.StateMachineExpress, Definition: idleDef},
+	), false)
+	require.NoError(t, err)
+	require.NotContains(t, machineNames(t, m.st, "shop"), "greet")
+	require.Contains(t, machineNames(t, m.st, "shop"), "report")
+	require.Equal(t, idleDef, machineNames(t, m.st, "blog")["greet"].Definition)
+
+	// A spec that lists none leaves the project's machines alone (made
+	// through the AWS API, say).
 	_, err = m.api.Deploy(ctx, m.spec("shop"), false)
 	require.NoError(t, err)
-	require.Empty(t, machineNames(t, m.st, "shop"))
-	require.Equal(t, idleDef, machineNames(t, m.st, "blog")["greet"].Definition)
+	require.Contains(t, machineNames(t, m.st, "shop"), "report")
 }
 
 // TestDeployStateMachineValidation: the server checks a spec's machines

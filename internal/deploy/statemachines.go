@@ -190,8 +190,12 @@ func (p *Plan) diffStateMachines(spec apitype.Spec, cur []record.StateMachine) {
 			p.StateMachinesChange = append(p.StateMachinesChange, StateMachineChange{Old: old, New: n, Fields: fields})
 		}
 	}
+	// A manifest that declares no machine leaves the project's alone:
+	// they may have been made through the Step Functions API, and a
+	// project that never used state_machines: must not lose them on its
+	// next deploy. Once it declares some, it owns the set.
 	for _, m := range cur {
-		if m.Project == spec.Project && !want[m.Name] {
+		if len(spec.StateMachines) > 0 && m.Project == spec.Project && !want[m.Name] {
 			p.StateMachinesRemove = append(p.StateMachinesRemove, m)
 		}
 	}
