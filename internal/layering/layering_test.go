@@ -47,11 +47,12 @@ var layers = map[string]int{
 	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6, "internal/objects": 6,
 	// 7: what serves them.
 	"internal/flow/orchestrator": 7, "internal/gateway": 7, "internal/manifest": 7,
-	// 8: the admin API; 9: the console (over the API) and the API's
-	// client; 10: the server that wires every part; 11: the command
-	// line; 12: main.
-	"internal/api": 8, "internal/sfn": 8, "internal/console": 9, "internal/server": 10, "internal/client": 9, "internal/cli": 11,
-	"cmd/strata": 12,
+	// 8: the Step Functions API (over the gateway); 9: the admin API
+	// (which runs EXPRESS machines through sfn) and the API's client;
+	// 10: the console (over the API); 11: the server that wires every
+	// part; 12: the command line; 13: main.
+	"internal/sfn": 8, "internal/api": 9, "internal/client": 9, "internal/console": 10, "internal/server": 11, "internal/cli": 12,
+	"cmd/strata": 13,
 }
 
 // only restricts what some packages may import at all (Strata packages
