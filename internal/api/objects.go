@@ -46,6 +46,14 @@ func (a *API) routeObjects() {
 
 // objectsProject is the project a request acts on (see routeObjects).
 func (a *API) objectsProject(r *http.Request, tok record.Token) (string, error) {
+	return a.oneProject(r, tok, "objects belong to a project: name it with ?project= (strata objects ... --project P), or use a token of that project")
+}
+
+// oneProject is the one project a request of a per-project resource acts
+// on: a project-scoped token's own (a ?project= naming another is 403),
+// or for a token of every project the one ?project= names (400 with
+// missing, which says how to name it, when there is none).
+func (a *API) oneProject(r *http.Request, tok record.Token, missing string) (string, error) {
 	p := r.URL.Query().Get("project")
 	if tok.Project != "" {
 		if p != "" && p != tok.Project {
@@ -54,7 +62,7 @@ func (a *API) objectsProject(r *http.Request, tok record.Token) (string, error) 
 		return tok.Project, nil
 	}
 	if p == "" {
-		return "", gateway.Errorf(http.StatusBadRequest, "objects belong to a project: name it with ?project= (strata objects ... --project P), or use a token of that project")
+		return "", gateway.Errorf(http.StatusBadRequest, "%s", missing)
 	}
 	return p, checkProjectName(p)
 }

@@ -46,21 +46,9 @@ func (a *API) routeStateMachines() {
 	a.handleToken("POST /state-machines/{name}/executions/{execution}/stop", AnyProject, a.machineStandardOnly)
 }
 
-// machinesProject is the project a request acts on: a project-scoped
-// token's own (a ?project= naming another is 403), or for a token of
-// every project the one ?project= names.
+// machinesProject is the project a request acts on (see oneProject).
 func (a *API) machinesProject(r *http.Request, tok record.Token) (string, error) {
-	p := r.URL.Query().Get("project")
-	if tok.Project != "" {
-		if p != "" && p != tok.Project {
-			return "", a.allow(tok, p)
-		}
-		return tok.Project, nil
-	}
-	if p == "" {
-		return "", gateway.Errorf(http.StatusBadRequest, "state machines belong to a project: name it with ?project= (strata sm ... --project P), or use a token of that project")
-	}
-	return p, checkProjectName(p)
+	return a.oneProject(r, tok, "state machines belong to a project: name it with ?project= (strata sm ... --project P), or use a token of that project")
 }
 
 func machineInfo(m *record.StateMachine, withDefinition bool) apitype.StateMachineInfo {
