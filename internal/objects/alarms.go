@@ -79,8 +79,7 @@ func (e *Engine) runAlarm(a record.ObjectAlarm) {
 	attempts := a.Attempts + 1
 	if attempts > e.cfg.AlarmRetries {
 		e.log.Error("object alarm dropped after failing every retry", "object", a.Key.String(), "project", a.Key.Project, "attempts", attempts, "err", err)
-		_ = e.cfg.Store.ObjectAlarmDone(context.Background(), a.Key, a.At)
-		e.dropCachedAlarm(a.Key, a.At)
+		e.dropAlarm(a.Key, a.At)
 		return
 	}
 	backoff := min(e.cfg.AlarmBackoff<<(attempts-1), maxAlarmBackoff)
@@ -90,17 +89,23 @@ func (e *Engine) runAlarm(a record.ObjectAlarm) {
 	}
 }
 
-// dropCachedAlarm forgets a dropped alarm in the live object's view.
-func (e *Engine) dropCachedAlarm(k record.ObjectKey, at time.Time) {
+// dropAlarm deletes an alarm that failed every retry, in the store and
+// in the live object's view together: the object's gate is held across
+// both, so no event of the object sees the alarm gone from one and set
+// in the other.
+func (e *Engine) dropAlarm(k record.ObjectKey, at time.Time) {
 	e.mu.Lock()
 	l := e.live[k]
 	e.mu.Unlock()
-	if l == nil {
+	if l != nil {
+		l.gate <- struct{}{}
+		defer func() { <-l.gate }()
+	}
+	if err := e.cfg.Store.ObjectAlarmDone(context.Background(), k, at); err != nil {
+		e.log.Warn("objects: deleting a dropped alarm failed", "object", k.String(), "err", err)
 		return
 	}
-	l.gate <- struct{}{}
-	if l.v.alarm.Equal(at) {
+	if l != nil && l.v.alarm.Equal(at) {
 		l.v.alarm = time.Time{}
 	}
-	<-l.gate
 }
