@@ -49,11 +49,11 @@ type TaskCall struct {
 // Options configure one execution. Zero values are usable: real time,
 // context-aware sleep, no tasks, no events.
 type Options struct {
-	Tasks            Tasks
-	Now              func() time.Time
-	Sleep            func(ctx context.Context, d time.Duration) error
-	Rand             func() float64 // for JitterStrategy FULL; [0,1)
-	OnEvent          func(Event)
+	Tasks   Tasks
+	Now     func() time.Time
+	Sleep   func(ctx context.Context, d time.Duration) error
+	Rand    func() float64 // for JitterStrategy FULL; [0,1)
+	OnEvent func(Event)
 	// SleepStep, when set, replaces Sleep and is told the sleep's key
 	// (see TaskCall.Key), so a durable execution can record when it ends.
 	SleepStep func(ctx context.Context, key string, d time.Duration) error
@@ -66,7 +66,7 @@ type Options struct {
 	OnThread func(delta int)
 	// Deadline, when set, is the end of the execution's TimeoutSeconds
 	// (else counted from now): a resumed execution keeps its first one.
-	Deadline time.Time
+	Deadline         time.Time
 	ExecutionID      string
 	ExecutionName    string
 	StateMachineID   string

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"strings"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/stratahq/strata/internal/flow"

@@ -213,4 +213,3 @@ type executionInput struct {
 	ExecutionArn    string `json:"executionArn"`
 	StateMachineArn string `json:"stateMachineArn"`
 }
-
