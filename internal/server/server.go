@@ -249,7 +249,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	// The Step Functions API checks tokens as the admin API does (its
 	// cache included); s.api is set below, before anything is served.
-	s.sfn = sfn.New(sfn.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Executions: s.fl,
+	s.sfn = sfn.New(sfn.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Executions: s.fl, ProjectOf: s.wfs.projectOf,
 		Authenticate: func(ctx context.Context, token string) (record.Token, error) {
 			return s.api.TokenByHash(ctx, api.HashToken(token))
 		}})

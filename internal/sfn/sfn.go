@@ -56,6 +56,10 @@ type Config struct {
 	// Executions runs STANDARD executions (the flow engine); without it
 	// only EXPRESS machines run.
 	Executions Executions
+	// ProjectOf, when set, names the project of a deployed function ("":
+	// none) from memory; else each Task reads the function from the
+	// store.
+	ProjectOf func(function string) string
 }
 
 // Handler serves the Step Functions API. Stop ends the executions it

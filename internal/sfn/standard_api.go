@@ -45,7 +45,11 @@ func (h *Handler) startStandard(ctx context.Context, c *caller, m *record.StateM
 		return nil, errorf(errTypeNotSupported, "STANDARD executions need the flow engine, which this server does not run")
 	}
 	id := executionID(c.project, m.Name, name)
-	ex, created, err := h.cfg.Executions.Start(ctx, flow.StartParams{Workflow: workflowName(c.project, m.Name), ID: id, Input: input, Project: c.project})
+	// The definition is recorded with the start: the execution runs the
+	// machine as it was when it started, whatever updates come later.
+	def, _ := json.Marshal(m.Definition)
+	ex, created, err := h.cfg.Executions.Start(ctx, flow.StartParams{Workflow: workflowName(c.project, m.Name), ID: id, Input: input, Project: c.project,
+		Records: []flow.Record{{Key: keyDefinition, Value: def}}})
 	if err != nil {
 		if errors.Is(err, flow.ErrIDTaken) {
 			return nil, errorf(errExecutionExists, "Execution Already Exists: '%s'", executionArn(c.project, m.Name, name))
