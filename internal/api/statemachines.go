@@ -27,7 +27,6 @@ type StateMachineRunner interface {
 
 var _ StateMachineRunner = (*sfn.Handler)(nil)
 
-
 // routeStateMachines mounts the admin endpoints of state machines. Like
 // the object endpoints, each acts on one project (machinesProject), and
 // every store call is keyed by it: another project's machine, even named
