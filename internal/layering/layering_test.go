@@ -36,7 +36,7 @@ var layers = map[string]int{
 	// over a dialect, bindings, metering, scaffolding.
 	"internal/wasm": 2, "internal/wasm/wasmtest": 2, "internal/store/sqlstore": 2,
 	"internal/store/storetest": 2, "internal/bindings": 2, "internal/meter": 2,
-	"internal/scaffold": 2, "sdk/go/flow": 2, "internal/telemetry": 2,
+	"internal/scaffold": 2, "sdk/go/flow": 2, "internal/telemetry": 2, "sdk/go/states": 3,
 	"internal/sockets": 2,
 	// 3: instance pools, the store backends (thin dialect adapters),
 	// configuration.
@@ -64,7 +64,7 @@ var only = map[string][]string{
 	// The SDK is compiled into guests: nothing of the host.
 	"sdk/go": {"sdk/"}, "sdk/go/db": {"sdk/"}, "sdk/go/fetch": {"sdk/"}, "sdk/go/kv": {"sdk/"},
 	"sdk/go/secrets": {"sdk/"}, "sdk/go/flow": {"sdk/"}, "sdk/go/wire": {}, "sdk/go/internal/hostcall": {},
-	"sdk/go/objects": {"sdk/"}, "sdk/go/sockets": {"sdk/"}, "sdk/go/internal/dispatch": {},
+	"sdk/go/objects": {"sdk/"}, "sdk/go/sockets": {"sdk/"}, "sdk/go/internal/dispatch": {}, "sdk/go/states": {"sdk/"},
 	// The storage contract and the records are leaves above the databases.
 	"internal/store":  {"internal/record"},
 	"internal/record": {},

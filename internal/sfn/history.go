@@ -12,6 +12,7 @@ import (
 	"github.com/stratahq/strata/internal/asl"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // A STANDARD execution's AWS history is not stored event by event: the
@@ -58,7 +59,7 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 		rp.active = 1
 		opts := asl.Options{
 			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Now: rp.now,
-			TaskToken: func(key string) string { return taskToken(ex.ID, key) },
+			TaskToken: func(key string) string { return wire.TaskToken(ex.ID, key) },
 			OnEvent: func(e asl.Event) {
 				rp.mu.Lock()
 				if !rp.cut {

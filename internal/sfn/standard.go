@@ -3,7 +3,6 @@ package sfn
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,12 +85,8 @@ func (h *Handler) Orchestrator() flow.Orchestrator { return (*standard)(h) }
 type standard Handler
 
 // recorded is what a Task call or callback learnt: its output or its
-// error.
-type recorded struct {
-	Output json.RawMessage `json:"output,omitempty"`
-	Error  string          `json:"error,omitempty"`
-	Cause  string          `json:"cause,omitempty"`
-}
+// error (the shape SendTask* send, wire.TaskOutcome).
+type recorded = wire.TaskOutcome
 
 // errSuspended ends a pass's interpreter: every goroutine waits for
 // something far away, and the run gives its task back.
@@ -418,34 +413,11 @@ func replayed(v json.RawMessage) (json.RawMessage, error) {
 	return rec.Output, nil
 }
 
-// Task tokens. A token names the execution and the key of the callback
-// it completes; it is good only for a caller of the execution's project
-// (SendTask* look the execution up in the caller's project), so a token
-// of another project is an unknown one.
-const tokenPrefix = "strata1."
-
-func taskToken(exec, key string) string {
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(exec+"\x00"+key))
-}
-
-func parseTaskToken(tok string) (exec, key string, ok bool) {
-	rest, ok := strings.CutPrefix(tok, tokenPrefix)
-	if !ok {
-		return "", "", false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil {
-		return "", "", false
-	}
-	exec, key, ok = strings.Cut(string(b), "\x00")
-	return exec, key, ok && exec != "" && key != ""
-}
-
-func (d *driver) token(key string) string { return taskToken(d.exec, key) }
+func (d *driver) token(key string) string { return wire.TaskToken(d.exec, key) }
 
 // Signal names of a callback: its completion and its heartbeats.
-func callbackSignal(key string) string  { return "task:" + key }
-func heartbeatSignal(key string) string { return "beat:" + key }
+func callbackSignal(key string) string  { return wire.TaskSignal(key) }
+func heartbeatSignal(key string) string { return wire.TaskHeartbeatSignal(key) }
 
 // callback runs a .waitForTaskToken Task: it invokes the function that
 // hands the token out (once: recorded under key+"^" when it returned),

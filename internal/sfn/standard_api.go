@@ -319,7 +319,7 @@ func (h *Handler) callbackTarget(ctx context.Context, c *caller, tok string) (st
 	if len(tok) > 2048 {
 		return "", "", errorf(errValidation, "1 validation error detected: Value at 'taskToken' failed to satisfy constraint: Member must have length less than or equal to 2048")
 	}
-	id, key, ok := parseTaskToken(tok)
+	id, key, ok := wire.ParseTaskToken(tok)
 	if !ok {
 		return "", "", errorf(errInvalidToken, "Invalid Token: 'Invalid token'")
 	}
