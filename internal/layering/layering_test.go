@@ -25,6 +25,8 @@ var layers = map[string]int{
 	// The in-process Amazon States Language interpreter: pure, so the
 	// flow engine and the API can both build on it.
 	"internal/asl": 0,
+	// AWS Lambda's event shapes: pure translation over the wire format.
+	"internal/lambda": 0,
 	// 1: contracts over records: the storage contract, the admin API's
 	// wire types, the per-invocation host environment, routing, builds,
 	// the guest SDK, the generated queries.
@@ -69,6 +71,7 @@ var only = map[string][]string{
 	"internal/store":  {"internal/record"},
 	"internal/record": {},
 	"internal/asl":    {"internal/record"},
+	"internal/lambda": {"sdk/go/wire"},
 }
 
 // owners: a third-party module may be imported only by these packages.
