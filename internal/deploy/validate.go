@@ -90,7 +90,7 @@ func ValidateKind(k string) error {
 // writes "cloudevents" as empty.
 func ValidateEvents(e string) error {
 	if e != record.EventsCloudEvents && e != record.EventsLambda {
-		return fmt.Errorf("%s, got %q", EventsRule, e)
+		return fmt.Errorf(`must be empty (CloudEvents, the default) or "lambda", got %q`, e)
 	}
 	return nil
 }
