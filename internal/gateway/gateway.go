@@ -525,8 +525,11 @@ func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 // trigger's source would be, so its Ce-* and X-Strata-* headers are the
 // platform's own and reach the function (a client's never do: see
 // platformHeader).
-func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
-	g.serve(w, r, fn, req, trigger)
+//
+// shaper, when set, gives a function that takes Lambda event shapes the
+// same event as a delivery from that source.
+func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper) {
+	g.serveShaped(w, r, fn, req, trigger, shaper)
 }
 
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {

@@ -175,6 +175,16 @@ func TestLambdaEventShapes(t *testing.T) {
 			"account": "lam", "time": at.UTC().Format(time.RFC3339), "region": "strata",
 			"resources": []any{"arn:aws:events:strata:lam:rule/api"}, "detail": map[string]any{},
 		}, ev)
+
+		// strata invoke --event queue gives the function the same shape
+		// as a delivery: an SQS batch of one record.
+		res, err := n.c.InvokeEvent(ctx, "api", "queue", "jobs", []byte("tried"), "text/plain")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.Status)
+		assert.JSONEq(t, `{"batchItemFailures":[]}`, string(res.Body))
+		line = waitLog(t, n, "api", func(e apitype.LogEntry) bool { return e.InvocationID == res.InvocationID })
+		assert.Contains(t, line.Line, `"body":"tried"`)
+		assert.Contains(t, line.Line, `"eventSource":"aws:sqs"`)
 	})
 }
 
