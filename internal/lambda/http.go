@@ -209,19 +209,24 @@ func HTTPResponse(result []byte) (*wire.Response, error) {
 	if len(trimmed) == 0 {
 		return &wire.Response{Status: 200}, nil
 	}
-	if !json.Valid(trimmed) {
-		return nil, fmt.Errorf("%w: the result is not JSON (a Lambda-shaped function answers a JSON value, such as {\"statusCode\":200,\"body\":\"...\"}); it starts %s",
+	notJSON := func() error {
+		return fmt.Errorf("%w: the result is not JSON (a Lambda-shaped function answers a JSON value, such as {\"statusCode\":200,\"body\":\"...\"}); it starts %s",
 			ErrBadResponse, excerpt(trimmed))
 	}
-	var fields map[string]json.RawMessage
-	if trimmed[0] != '{' || json.Unmarshal(trimmed, &fields) != nil || fields["statusCode"] == nil {
+	// One pass reads an object's fields and checks it is JSON; a
+	// statusCode among them makes it a structured response.
+	var r httpResult
+	if trimmed[0] == '{' {
+		if json.Unmarshal(trimmed, &r) != nil {
+			return nil, notJSON()
+		}
+	} else if !json.Valid(trimmed) {
+		return nil, notJSON()
+	}
+	if r.StatusCode == nil {
 		return &wire.Response{Status: 200, Body: trimmed, Headers: []wire.Header{
 			{Name: "Content-Type", Values: []string{"application/json"}},
 		}}, nil
-	}
-	var r httpResult
-	if err := json.Unmarshal(trimmed, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
 	}
 	return r.response()
 }
