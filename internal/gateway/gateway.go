@@ -352,7 +352,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt *record.Rout
 		c.shape = httpShaper{method: rt.Method, path: rt.Path, protocol: r.Proto}
 		shaper = &c.shape
 	}
-	g.serveShaped(w, r, fn, &c.req, trigger, shaper)
+	g.serve(w, r, fn, &c.req, trigger, shaper)
 }
 
 // httpShaper gives a function that takes Lambda event shapes the API
@@ -426,14 +426,10 @@ func (c *call) fill(r *http.Request, body []byte) {
 	}
 }
 
-// serve runs fn for req, the guest's form of r, and writes its response.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
-	g.serveShaped(w, r, fn, req, trigger, nil)
-}
-
-// serveShaped is serve with a Shaper for a function that takes Lambda
-// event shapes (nil: the request as it is).
-func (g *Gateway) serveShaped(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper) {
+// serve runs fn for req, the guest's form of r, and writes its
+// response. shaper, when set, reshapes the invocation for a function that
+// takes Lambda event shapes (nil: the request as it is).
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper) {
 	res, err := g.cfg.Invoker.Invoke(r.Context(), invoke.Request{
 		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req, Shaper: shaper,
 	})
@@ -529,7 +525,7 @@ func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 // shaper, when set, gives a function that takes Lambda event shapes the
 // same event as a delivery from that source.
 func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper) {
-	g.serveShaped(w, r, fn, req, trigger, shaper)
+	g.serve(w, r, fn, req, trigger, shaper)
 }
 
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {

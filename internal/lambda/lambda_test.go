@@ -77,7 +77,7 @@ type caseInvocation struct {
 }
 
 func (c caseInvocation) inv() Invocation {
-	return Invocation{Account: c.Account, Function: c.Function, RequestID: c.RequestID, Time: c.Time}
+	return Invocation(c)
 }
 
 func decode(t *testing.T, in []byte, v any) {
