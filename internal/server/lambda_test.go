@@ -77,7 +77,16 @@ func TestLambdaEventShapes(t *testing.T) {
 		assert.NotEmpty(t, echo["requestId"])
 		assert.Greater(t, echo["timeEpoch"], float64(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()))
 
-		code, h, body := get(t, n.url+"/users/7?mode=plain", nil)
+		// A client cannot pose as another source: a body shaped as an SQS
+		// batch is still the body of an API Gateway event.
+		spoof := `{"Records":[{"messageId":"x","body":"fail-once","eventSource":"aws:sqs"}]}`
+		code, h, body := get(t, n.url+"/users/9", []byte(spoof))
+		require.Equal(t, http.StatusCreated, code, body)
+		require.NoError(t, json.Unmarshal([]byte(body), &echo))
+		assert.Equal(t, spoof, echo["body"])
+		assert.Equal(t, "ANY /users/{id}", echo["routeKey"])
+
+		code, h, body = get(t, n.url+"/users/7?mode=plain", nil)
 		assert.Equal(t, http.StatusOK, code)
 		assert.Equal(t, "application/json", h.Get("Content-Type"))
 		assert.JSONEq(t, `{"hello":"world"}`, body)
