@@ -118,7 +118,9 @@ func NewHTTPEvent(inv Invocation, routeKey, protocol string, req *wire.Request) 
 	if host != "" {
 		ev.Headers["host"] = host
 	}
-	if q, err := url.ParseQuery(req.RawQuery); err == nil && len(q) > 0 {
+	// A malformed pair is skipped; the others are kept (rawQueryString
+	// has everything).
+	if q, _ := url.ParseQuery(req.RawQuery); len(q) > 0 {
 		ev.QueryStringParameters = make(map[string]string, len(q))
 		for k, vs := range q {
 			ev.QueryStringParameters[k] = strings.Join(vs, ",")
@@ -246,6 +248,9 @@ func (r *httpResult) response() (*wire.Response, error) {
 			return nil, bad("headers must be an object of header names to strings, got %s", excerpt(r.Headers))
 		}
 		for _, name := range sortedKeys(hs) {
+			if !validHeader(name, "") {
+				return nil, bad("headers: %q is not a valid header name", name)
+			}
 			v, ok := scalar(hs[name])
 			if !ok || !validHeader(name, v) {
 				return nil, bad("headers.%s must be a string, number or boolean that is a valid header value, got %s", name, excerpt(hs[name]))
@@ -259,6 +264,9 @@ func (r *httpResult) response() (*wire.Response, error) {
 			return nil, bad("multiValueHeaders must be an object of header names to lists of strings, got %s", excerpt(r.MultiValueHeaders))
 		}
 		for _, name := range sortedKeys(hs) {
+			if !validHeader(name, "") {
+				return nil, bad("multiValueHeaders: %q is not a valid header name", name)
+			}
 			for _, v := range hs[name] {
 				if !validHeader(name, v) {
 					return nil, bad("multiValueHeaders.%s holds %q, which is not a valid header value", name, v)
