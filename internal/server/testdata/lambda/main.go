@@ -1,6 +1,7 @@
 // Command lambda is the test guest of functions deployed with events:
-// lambda. It reads the event its trigger delivers, as a handler written for
-// AWS Lambda would, and answers what Lambda expects:
+// lambda. It reads the event its trigger delivers with the types of AWS's
+// own Go library (aws-lambda-go/events), as a handler written for AWS
+// Lambda does, and answers with them:
 //   - an API Gateway HTTP API (2.0) event: a structured response, status
 //     201, two cookies and a JSON body echoing what it read; with
 //     ?mode=plain a bare JSON object (inferred as a 200); with ?mode=bad a
@@ -17,49 +18,10 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	strata "github.com/stratahq/strata/sdk/go"
 )
-
-type httpEvent struct {
-	Version               string            `json:"version"`
-	RouteKey              string            `json:"routeKey"`
-	RawPath               string            `json:"rawPath"`
-	RawQueryString        string            `json:"rawQueryString"`
-	Cookies               []string          `json:"cookies"`
-	Headers               map[string]string `json:"headers"`
-	QueryStringParameters map[string]string `json:"queryStringParameters"`
-	PathParameters        map[string]string `json:"pathParameters"`
-	RequestContext        struct {
-		AccountID string `json:"accountId"`
-		HTTP      struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		Stage     string `json:"stage"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
-type sqsEvent struct {
-	Records []struct {
-		MessageID      string            `json:"messageId"`
-		Body           string            `json:"body"`
-		Attributes     map[string]string `json:"attributes"`
-		EventSource    string            `json:"eventSource"`
-		EventSourceARN string            `json:"eventSourceARN"`
-		AWSRegion      string            `json:"awsRegion"`
-	} `json:"Records"`
-}
-
-type failure struct {
-	ItemIdentifier string `json:"itemIdentifier"`
-}
 
 func init() {
 	strata.HandleFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +41,11 @@ func init() {
 		case probe.Records != nil:
 			serveSQS(w, body)
 		case probe.DetailType != "":
+			var ev events.EventBridgeEvent
+			if err := json.Unmarshal(body, &ev); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
 			fmt.Println("scheduled " + string(body))
 		default:
 			http.Error(w, "unknown event: "+string(body), http.StatusBadRequest)
@@ -87,7 +54,7 @@ func init() {
 }
 
 func serveHTTP(w http.ResponseWriter, body []byte) {
-	var ev httpEvent
+	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(body, &ev); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -109,34 +76,34 @@ func serveHTTP(w http.ResponseWriter, body []byte) {
 		"timeEpoch": ev.RequestContext.TimeEpoch, "body": ev.Body, "isBase64Encoded": ev.IsBase64Encoded,
 		"header": ev.Headers["x-test"],
 	})
-	out, _ := json.Marshal(map[string]any{
-		"statusCode": 201,
-		"headers":    map[string]string{"Content-Type": "application/json", "X-Route-Key": ev.RouteKey},
-		"cookies":    []string{"session=s1; Path=/; HttpOnly", "theme=dark"},
-		"body":       string(echo),
+	out, _ := json.Marshal(events.APIGatewayV2HTTPResponse{
+		StatusCode: 201,
+		Headers:    map[string]string{"Content-Type": "application/json", "X-Route-Key": ev.RouteKey},
+		Cookies:    []string{"session=s1; Path=/; HttpOnly", "theme=dark"},
+		Body:       string(echo),
 	})
 	w.Write(out)
 }
 
 func serveSQS(w http.ResponseWriter, body []byte) {
-	var ev sqsEvent
+	var ev events.SQSEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	failures := []failure{}
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, rec := range ev.Records {
 		line, _ := json.Marshal(map[string]any{
-			"messageId": rec.MessageID, "body": rec.Body, "receiveCount": rec.Attributes["ApproximateReceiveCount"],
+			"messageId": rec.MessageId, "body": rec.Body, "receiveCount": rec.Attributes["ApproximateReceiveCount"],
 			"eventSource": rec.EventSource, "eventSourceARN": rec.EventSourceARN, "awsRegion": rec.AWSRegion,
 			"batch": len(ev.Records),
 		})
 		fmt.Println("sqs " + string(line))
 		if rec.Body == "fail-once" && rec.Attributes["ApproximateReceiveCount"] == "1" {
-			failures = append(failures, failure{ItemIdentifier: rec.MessageID})
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
-	out, _ := json.Marshal(map[string]any{"batchItemFailures": failures})
+	out, _ := json.Marshal(resp)
 	w.Write(out)
 }
 
