@@ -80,13 +80,13 @@ func TestLambdaEventShapes(t *testing.T) {
 		// A client cannot pose as another source: a body shaped as an SQS
 		// batch is still the body of an API Gateway event.
 		spoof := `{"Records":[{"messageId":"x","body":"fail-once","eventSource":"aws:sqs"}]}`
-		code, h, body := get(t, n.url+"/users/9", []byte(spoof))
+		code, _, body := get(t, n.url+"/users/9", []byte(spoof))
 		require.Equal(t, http.StatusCreated, code, body)
 		require.NoError(t, json.Unmarshal([]byte(body), &echo))
 		assert.Equal(t, spoof, echo["body"])
 		assert.Equal(t, "ANY /users/{id}", echo["routeKey"])
 
-		code, h, body = get(t, n.url+"/users/7?mode=plain", nil)
+		code, h, body := get(t, n.url+"/users/7?mode=plain", nil)
 		assert.Equal(t, http.StatusOK, code)
 		assert.Equal(t, "application/json", h.Get("Content-Type"))
 		assert.JSONEq(t, `{"hello":"world"}`, body)
