@@ -32,6 +32,8 @@ var layers = map[string]int{
 	"internal/build": 1, "internal/store/sqlite/internal/sqlitedb": 1, "internal/store/postgres/internal/pgdb": 1,
 	"sdk/go": 1, "sdk/go/db": 1, "sdk/go/fetch": 1, "sdk/go/kv": 1, "sdk/go/secrets": 1,
 	"sdk/go/objects": 1, "sdk/go/sockets": 1,
+	// AWS Lambda's event shapes: pure translation over the wire format.
+	"internal/lambda": 1,
 	// 2: engines without a database: the Wasm runtime, the store's rules
 	// over a dialect, bindings, metering, scaffolding.
 	"internal/wasm": 2, "internal/wasm/wasmtest": 2, "internal/store/sqlstore": 2,
@@ -69,6 +71,7 @@ var only = map[string][]string{
 	"internal/store":  {"internal/record"},
 	"internal/record": {},
 	"internal/asl":    {"internal/record"},
+	"internal/lambda": {"sdk/go/wire"},
 }
 
 // owners: a third-party module may be imported only by these packages.
