@@ -60,6 +60,11 @@ type Config struct {
 	Orchestrator Orchestrator
 	// Workflows resolves a workflow name from the active deploys.
 	Workflows func(name string) (WorkflowRef, bool)
+	// Qualify, when set, turns a workflow name and id a caller of project
+	// gave (a start, a child) into the ones the engine keeps: a state
+	// machine named "states:NAME" becomes that project's machine (package
+	// sfn). It returns names it does not know unchanged.
+	Qualify func(project, workflow, id string) (string, string)
 	// ProjectOf names the project of a deployed function ("" for none).
 	// Required: an execution calls activities and runs its orchestrator
 	// only within its own project, so a workflow cannot run another
@@ -229,6 +234,7 @@ func (e *Engine) start(ctx context.Context, p StartParams, parent string, parent
 		return nil, false, fmt.Errorf("start %s: %w", p.Workflow, err)
 	}
 	if !res.Created {
+		p.Workflow = sp.Execution.Workflow // as qualified
 		if err := sameExecution(res.Execution, p, sp.Execution.ID); err != nil {
 			return nil, false, err
 		}
@@ -305,6 +311,9 @@ type preloaded struct {
 
 // startParams validates a start and builds its first event.
 func (e *Engine) startParams(ctx context.Context, p StartParams, parent string, parentStep int) (*store.FlowStartParams, error) {
+	if q := e.cfg.Qualify; q != nil && p.Project != AllProjects {
+		p.Workflow, p.ID = q(p.Project, p.Workflow, p.ID)
+	}
 	ref, ok := e.cfg.Workflows(p.Workflow)
 	if !ok || (p.Project != "" && ref.Project != p.Project) {
 		return nil, fmt.Errorf("%w: %q (no active function declares it under workflows: in strata.yaml)", ErrUnknownWorkflow, p.Workflow)

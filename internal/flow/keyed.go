@@ -67,6 +67,11 @@ func (r *Run) Commit(ctx context.Context) error {
 	if r.stopped() {
 		return errAborted
 	}
+	// Nothing takes effect before the execution's own start has
+	// committed (a new execution's first pass runs while it commits).
+	if !r.startDurable() {
+		return errAborted
+	}
 	if !r.needFlush {
 		return nil
 	}

@@ -415,23 +415,30 @@ func (r *Run) Schedule(ctx context.Context, req wire.FlowRequest) *wire.FlowResp
 		ev.Type = EvCallScheduled
 		ev.Data = mustJSON(callData{Input: orNull(req.Input), Retry: req.Retry, Timeouts: req.Timeouts})
 	case wire.FlowChild:
-		ref, ok := r.e.cfg.Workflows(req.Name)
+		id := req.ID
+		if id == "" {
+			id = r.exec.ID + "/" + strconv.Itoa(r.exec.Run) + "/" + strconv.Itoa(k)
+		}
+		workflow := req.Name
+		if q := r.e.cfg.Qualify; q != nil {
+			workflow, id = q(r.exec.Project, workflow, id)
+		}
+		ref, ok := r.e.cfg.Workflows(workflow)
 		if !ok || ref.Project != r.exec.Project {
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrUnknown, NonRetryable: true, Name: req.Name,
 				Message: fmt.Sprintf("child workflow %q: no active function of project %s declares it", req.Name, r.exec.Project)}}
 		}
-		id := req.ID
-		if id == "" {
-			id = r.exec.ID + "/" + strconv.Itoa(r.exec.Run) + "/" + strconv.Itoa(k)
-		} else if taken := r.childIDTaken(ctx, id); taken != "" {
-			// Started as it is, the child would never report to this
-			// parent: it is another execution.
-			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
-				Message: fmt.Sprintf("child id %q is taken by %s; choose another id", id, taken)}}
+		if req.ID != "" {
+			if taken := r.childIDTaken(ctx, id); taken != "" {
+				// Started as it is, the child would never report to this
+				// parent: it is another execution.
+				return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Name: req.Name,
+					Message: fmt.Sprintf("child id %q is taken by %s; choose another id", id, taken)}}
+			}
 		}
 		// ctx holds the orchestrator invocation's span: the child's
 		// start is its child.
-		sp, err := r.e.startParams(ctx, StartParams{Workflow: req.Name, ID: id, Input: req.Input, TraceParent: r.TraceParent(), Project: r.exec.Project}, r.exec.ID, k)
+		sp, err := r.e.startParams(ctx, StartParams{Workflow: workflow, ID: id, Input: req.Input, TraceParent: r.TraceParent(), Project: r.exec.Project}, r.exec.ID, k)
 		if err != nil {
 			return &wire.FlowResponse{Error: &wire.FlowError{Type: wire.FlowErrBadInput, NonRetryable: true, Message: err.Error()}}
 		}

@@ -227,7 +227,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	orch := &orchestrators{code: &orchestrator.Orchestrator{Invoker: s.inv}}
 	s.fl = flow.New(flow.Config{
-		Store: s.st, Invoker: s.inv, Orchestrator: orch,
+		Store: s.st, Invoker: s.inv, Orchestrator: orch, Qualify: sfn.Qualify,
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}

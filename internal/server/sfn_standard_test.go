@@ -271,4 +271,62 @@ func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
 		require.Equal(t, 1, counts[types.HistoryEventTypeParallelStateSucceeded])
 		require.Equal(t, 7, counts[types.HistoryEventTypeLambdaFunctionSucceeded])
 	})
+
+	t.Run("StartExecutionSync", func(t *testing.T) {
+		child := standard(t, "child", `{"StartAt":"Add","States":{"Add":{"Type":"Task","Resource":"adder","Parameters":{"a.$":"$.n","b":1},"Next":"Check"},
+		 "Check":{"Type":"Choice","Choices":[{"Variable":"$.sum","NumericGreaterThan":100,"Next":"TooBig"}],"Default":"Ok"},
+		 "TooBig":{"Type":"Fail","Error":"TooBig","Cause":"over 100"},"Ok":{"Type":"Succeed"}}}`)
+		parent := standard(t, "parent", `{"StartAt":"Run","States":{
+		 "Run":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2",
+		   "Parameters":{"StateMachineArn":"`+child+`","Input":{"n.$":"$.n"}},
+		   "ResultSelector":{"out.$":"$.Output","status.$":"$.Status"},"ResultPath":"$.child",
+		   "Catch":[{"ErrorEquals":["States.TaskFailed"],"ResultPath":"$.failed","Next":"Failed"}],"Next":"Fire"},
+		 "Fire":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution",
+		   "Parameters":{"StateMachineArn":"`+child+`","Input":{"n":1},"Name.$":"States.Format('fired-{}', $.n)"},"ResultPath":"$.fired","End":true},
+		 "Failed":{"Type":"Pass","Parameters":{"cause.$":"States.StringToJson($.failed.Cause)"},"End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(parent), Input: aws.String(`{"n":41}`)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		var out struct {
+			Child struct {
+				Out    map[string]any `json:"out"`
+				Status string         `json:"status"`
+			} `json:"child"`
+			Fired struct{ ExecutionArn string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(aws.ToString(d.Output)), &out))
+		require.Equal(t, "SUCCEEDED", out.Child.Status)
+		require.Equal(t, map[string]any{"sum": float64(42)}, out.Child.Out)
+		require.True(t, strings.HasSuffix(out.Fired.ExecutionArn, ":execution:child:fired-41"), out.Fired.ExecutionArn)
+		fired := waitStatus(t, p, out.Fired.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, fired.Status)
+		// Both children are the child machine's executions.
+		list, err := p.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(child)})
+		require.NoError(t, err)
+		require.Len(t, list.Executions, 2)
+
+		// A child that fails fails the .sync Task with States.TaskFailed,
+		// its description as the cause.
+		start, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(parent), Input: aws.String(`{"n":500}`)})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		require.Contains(t, aws.ToString(d.Output), `"Error":"TooBig"`)
+		require.Contains(t, aws.ToString(d.Output), `"Status":"FAILED"`)
+
+		// Another project's machine is not reachable by ARN.
+		qm, err := q.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("q-target"), Definition: aws.String(threePass),
+			RoleArn: aws.String("arn:aws:iam::123456789012:role/unused"), Type: types.StateMachineTypeStandard})
+		require.NoError(t, err)
+		thief := standard(t, "thief", `{"StartAt":"Run","States":{"Run":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution","Parameters":{"StateMachineArn":"`+*qm.StateMachineArn+`"},"End":true}}}`)
+		start, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(thief)})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusFailed, d.Status)
+		require.Equal(t, "StepFunctions.StateMachineDoesNotExistException", aws.ToString(d.Error))
+		list, err = q.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: qm.StateMachineArn})
+		require.NoError(t, err)
+		require.Empty(t, list.Executions)
+	})
 }

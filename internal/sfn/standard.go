@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratahq/strata/internal/asl"
 	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -147,17 +148,22 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 	for {
 		select {
 		case res := <-done:
+			rex := recordedExecution{id: ex.ID, workflow: ex.Workflow, input: input, start: start, records: r.Recorded}
 			switch {
 			case res.err == nil:
+				h.reportToParent(ctx, project, rex, "SUCCEEDED", res.out, nil)
 				return flow.Outcome{Output: res.out}, nil
 			case pctx.Err() != nil && !res.timedOut:
 				return flow.Outcome{Suspended: true}, nil
 			}
 			ae := asl.AsError(res.err)
 			fe := &wire.FlowError{Type: ae.Name, Message: ae.Cause, NonRetryable: true}
+			status := "FAILED"
 			if res.timedOut {
 				fe.Details = json.RawMessage(`{"status":"TIMED_OUT"}`)
+				status = "TIMED_OUT"
 			}
+			h.reportToParent(ctx, project, rex, status, nil, fe)
 			return flow.Outcome{Error: fe}, nil
 		default:
 		}
@@ -366,8 +372,15 @@ func (d *driver) InvokeStep(ctx context.Context, c asl.TaskCall) (json.RawMessag
 	if v, ok := d.r.Recorded(c.Key); ok {
 		return replayed(v)
 	}
-	if c.Token != "" {
+	if c.Token != "" || strings.HasSuffix(c.Resource, ".sync") || strings.HasSuffix(c.Resource, ".sync:2") {
 		return d.callback(ctx, c)
+	}
+	if c.Resource == startExecution {
+		if err := d.r.Commit(ctx); err != nil {
+			return nil, err
+		}
+		out, err := d.startChild(ctx, c, "")
+		return d.record(ctx, c.Key, out, err)
 	}
 	if err := d.r.Commit(ctx); err != nil {
 		return nil, err
@@ -429,16 +442,28 @@ func (d *driver) callback(ctx context.Context, c asl.TaskCall) (json.RawMessage,
 	if v, ok := d.r.Recorded(startedKey); ok {
 		_ = json.Unmarshal(v, &started)
 	} else {
-		base, ok := strings.CutSuffix(c.Resource, ".waitForTaskToken")
-		if !ok || base != lambdaInvoke {
+		base, pattern := c.Resource, ""
+		for _, suffix := range []string{".waitForTaskToken", ".sync:2", ".sync"} {
+			if b, ok := strings.CutSuffix(c.Resource, suffix); ok {
+				base, pattern = b, suffix
+				break
+			}
+		}
+		if !(base == lambdaInvoke && pattern == ".waitForTaskToken") && base != startExecution {
 			return d.record(ctx, c.Key, nil, &asl.Error{Name: asl.ErrRuntime,
-				Cause: "Strata does not support the resource '" + c.Resource + "': a callback task is " + lambdaInvoke + ".waitForTaskToken"})
+				Cause: "Strata does not support the resource '" + c.Resource + "': a callback task is " + lambdaInvoke + ".waitForTaskToken or " + startExecution + "[.sync|.sync:2|.waitForTaskToken]"})
 		}
 		if err := d.r.Commit(ctx); err != nil {
 			return nil, err
 		}
-		t := &tasks{h: d.h, project: d.project}
-		if _, err := t.Invoke(ctx, base, c.Params, ""); err != nil {
+		var err error
+		if base == lambdaInvoke {
+			t := &tasks{h: d.h, project: d.project}
+			_, err = t.Invoke(ctx, base, c.Params, "")
+		} else {
+			_, err = d.startChild(ctx, c, pattern)
+		}
+		if err != nil {
 			return d.record(ctx, c.Key, nil, err)
 		}
 		started = d.r.Now()
@@ -510,4 +535,149 @@ func beatTime(v json.RawMessage, def time.Time) time.Time {
 		return def
 	}
 	return t
+}
+
+// Qualify is the flow engine's Config.Qualify: "states:NAME" started by a
+// caller of project (a function's flow.Start, a workflow's flow.Child)
+// is project's state machine NAME, under the id its ARN names (the id
+// given, or a new UUID, is the execution's name). Anything else is
+// returned as it is.
+func Qualify(project, workflow, id string) (string, string) {
+	machine, ok := strings.CutPrefix(workflow, WorkflowPrefix)
+	if !ok || strings.Contains(machine, "/") || project == "" {
+		return workflow, id
+	}
+	if id == "" {
+		id = newID()
+	}
+	if strings.HasPrefix(id, IDPrefix) {
+		return workflowName(project, machine), id
+	}
+	return workflowName(project, machine), executionID(project, machine, id)
+}
+
+// startExecution is the resource that starts another state machine of
+// the project (with .sync or .sync:2, and waits for it to end; with
+// .waitForTaskToken, waits for its task token).
+const startExecution = "arn:aws:states:::states:startExecution"
+
+// keyParent is recorded with the start of an execution that a .sync
+// Task started: the parent execution and the Task's key, which the child
+// reports its end to.
+const keyParent = "$parent"
+
+type parentRef struct {
+	Execution string `json:"execution"`
+	Key       string `json:"key"`
+	Pattern   string `json:"pattern"` // .sync or .sync:2
+}
+
+// startChild starts the execution a startExecution Task names, as a
+// STANDARD execution of this project. Its name is the Task's Name, or
+// one derived from this execution and the Task's key, so a Task run
+// again after a crash finds the execution it started instead of
+// starting another.
+func (d *driver) startChild(ctx context.Context, c asl.TaskCall, pattern string) (json.RawMessage, error) {
+	var p struct {
+		StateMachineArn string          `json:"StateMachineArn"`
+		Input           json.RawMessage `json:"Input"`
+		Name            string          `json:"Name"`
+	}
+	if err := json.Unmarshal(c.Params, &p); err != nil || p.StateMachineArn == "" {
+		return nil, &asl.Error{Name: asl.ErrRuntime, Cause: "The Parameters of states:startExecution must name a StateMachineArn"}
+	}
+	machine, err := machineName(d.project, p.StateMachineArn)
+	if err != nil {
+		return nil, &asl.Error{Name: "StepFunctions.StateMachineDoesNotExistException", Cause: err.Error()}
+	}
+	m, _, err := d.h.runnable(ctx, d.project, machine)
+	if err != nil {
+		return nil, &asl.Error{Name: "StepFunctions.StateMachineDoesNotExistException", Cause: "State Machine Does Not Exist: '" + p.StateMachineArn + "'"}
+	}
+	if m.Type != record.StateMachineStandard {
+		return nil, &asl.Error{Name: asl.ErrRuntime, Cause: "Strata starts STANDARD machines from a Task; '" + m.Name + "' is EXPRESS"}
+	}
+	input := p.Input
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	} else if s := ""; json.Unmarshal(input, &s) == nil {
+		input = json.RawMessage(s) // Input given as a JSON string
+	}
+	if !json.Valid(input) {
+		return nil, &asl.Error{Name: "StepFunctions.InvalidExecutionInputException", Cause: "the Input is not JSON"}
+	}
+	name := p.Name
+	if name == "" {
+		sum := sha256.Sum256([]byte(d.exec + "\x00" + c.Key))
+		h := fmt.Sprintf("%x", sum[:16])
+		name = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	} else if err := checkName("execution", name); err != nil {
+		return nil, &asl.Error{Name: "StepFunctions.InvalidNameException", Cause: err.Error()}
+	}
+	def, _ := json.Marshal(m.Definition)
+	records := []flow.Record{{Key: keyDefinition, Value: def}}
+	if pattern == ".sync" || pattern == ".sync:2" {
+		ref, _ := json.Marshal(parentRef{Execution: d.exec, Key: c.Key, Pattern: pattern})
+		records = append(records, flow.Record{Key: keyParent, Value: ref})
+	}
+	ex, _, err := d.h.cfg.Executions.Start(ctx, flow.StartParams{Workflow: workflowName(d.project, m.Name), ID: executionID(d.project, m.Name, name),
+		Input: input, Project: d.project, Records: records})
+	if err != nil {
+		if errors.Is(err, flow.ErrIDTaken) {
+			return nil, &asl.Error{Name: "StepFunctions.ExecutionAlreadyExistsException", Cause: "Execution Already Exists: '" + executionArn(d.project, m.Name, name) + "'"}
+		}
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"ExecutionArn": executionArn(d.project, m.Name, name), "StartDate": ex.CreatedAt.UTC().Format(time.RFC3339Nano)})
+}
+
+// reportToParent tells the execution that started this one with a .sync
+// Task how it ended, as AWS's .sync answers: DescribeExecution's fields,
+// with Output as JSON text (.sync) or JSON (.sync:2); a failure fails the
+// Task with States.TaskFailed and that description as the cause. Sent
+// before this execution's end commits: a crash in between runs it to the
+// same end again and sends the same outcome, which the parent, having
+// recorded the first, ignores.
+func (h *Handler) reportToParent(ctx context.Context, project string, ex recordedExecution, status string, output json.RawMessage, fe *wire.FlowError) {
+	raw, ok := ex.records(keyParent)
+	if !ok {
+		return
+	}
+	var p parentRef
+	if json.Unmarshal(raw, &p) != nil {
+		return
+	}
+	_, machine, _ := ParseWorkflow(ex.workflow)
+	_, _, name, _ := parseExecutionID(ex.id)
+	desc := map[string]any{"ExecutionArn": executionArn(project, machine, name), "StateMachineArn": machineArn(project, machine), "Name": name,
+		"Status": status, "StartDate": ex.start.UTC().Format(time.RFC3339Nano), "StopDate": time.Now().UTC().Format(time.RFC3339Nano),
+		"Input": string(ex.input), "InputDetails": map[string]bool{"Included": true}}
+	var outcome wire.TaskOutcome
+	if status == "SUCCEEDED" {
+		desc["OutputDetails"] = map[string]bool{"Included": true}
+		if p.Pattern == ".sync:2" {
+			desc["Output"] = output
+		} else {
+			desc["Output"] = string(output)
+		}
+		outcome.Output, _ = json.Marshal(desc)
+	} else {
+		if fe != nil {
+			desc["Error"], desc["Cause"] = fe.Type, fe.Message
+		}
+		b, _ := json.Marshal(desc)
+		outcome.Error, outcome.Cause = asl.ErrTaskFailed, string(b)
+	}
+	v, _ := json.Marshal(outcome)
+	if err := h.cfg.Executions.Signal(ctx, project, p.Execution, wire.TaskSignal(p.Key), v); err != nil && !isNotFound(err) {
+		h.cfg.Logger.Warn("state machine: reporting to the parent execution failed", "execution", ex.id, "parent", p.Execution, "err", err)
+	}
+}
+
+// recordedExecution is what reportToParent needs of an execution.
+type recordedExecution struct {
+	id, workflow string
+	input        []byte
+	start        time.Time
+	records      func(key string) (json.RawMessage, bool)
 }

@@ -294,6 +294,18 @@ func (h *Handler) stopExecution(ctx context.Context, c *caller, body []byte) (an
 		if err := h.cfg.Executions.Terminate(ctx, c.project, ex.ID, string(reason)); err != nil && !errors.Is(err, store.ErrClosed) {
 			return nil, err
 		}
+		// A .sync parent hears that its child was aborted.
+		if evs, err := h.cfg.Executions.History(ctx, c.project, ex.ID, 0); err == nil {
+			recs := map[string]json.RawMessage{}
+			for _, ev := range evs {
+				if ev.Type == flow.EvRecorded {
+					recs[ev.Name] = ev.Data
+				}
+			}
+			h.reportToParent(ctx, c.project, recordedExecution{id: ex.ID, workflow: ex.Workflow, input: []byte(inputText(ex.Input)), start: ex.CreatedAt,
+				records: func(k string) (json.RawMessage, bool) { v, ok := recs[k]; return v, ok }},
+				"ABORTED", nil, &wire.FlowError{Type: in.Error, Message: in.Cause})
+		}
 	}
 	return struct {
 		StopDate epoch `json:"stopDate"`
