@@ -5,6 +5,9 @@
 // operations of the same names do, from inside Strata, with no token or
 // endpoint to configure.
 //
+// Machine names a state machine for flow.Start and flow.Child, so a
+// function or a workflow as code can run one.
+//
 // A function reaches only its own project's executions: a token of
 // another project's execution is refused as unknown. Unlike the API, a
 // second SendTaskSuccess with a used token is not refused here; it is

@@ -49,3 +49,12 @@ func send(ctx context.Context, token string, signal func(string) string, value a
 	}
 	return nil
 }
+
+// Machine names the project's state machine name as a workflow, for
+// sdk/go/flow: flow.Start(ctx, states.Machine("orders"), "order-7", in)
+// starts a STANDARD execution named order-7 (its ARN ends
+// :execution:orders:order-7), and in workflow code
+// flow.Child[Out](ctx, states.Machine("orders"), in) runs one as a child
+// and returns its output (a failed execution is an error of its ASL
+// error name). Only the caller's project's machines are reached.
+func Machine(name string) string { return "states:" + name }
