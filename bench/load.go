@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -25,8 +26,8 @@ type loadSpec struct {
 	Connections int
 	Duration    time.Duration
 	// Paths, when set, are the request paths: each request of the go
-	// loader picks one uniformly at random (URL then gives only the host).
-	// wrk does not support them.
+	// loader picks one uniformly at random, wrk's go through them in turn
+	// (a Lua script); URL then gives only the host.
 	Paths []string
 }
 
@@ -204,9 +205,6 @@ type wrkLoader struct {
 func (w wrkLoader) name() string { return "wrk" }
 
 func (w wrkLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
-	if len(spec.Paths) > 0 {
-		return loadResult{}, errors.New("wrk: a load over several paths needs the go loader")
-	}
 	// wrk takes whole seconds; round a shorter run up rather than fail.
 	secs := max(int(math.Ceil(spec.Duration.Seconds())), 1)
 	threads := min(2, spec.Connections)
@@ -215,8 +213,16 @@ func (w wrkLoader) run(ctx context.Context, spec loadSpec) (loadResult, error) {
 		"-c" + strconv.Itoa(spec.Connections),
 		"-d" + strconv.Itoa(secs) + "s",
 		"--latency",
-		spec.URL,
 	}
+	if len(spec.Paths) > 0 {
+		script, err := wrkPathsScript(spec.Paths)
+		if err != nil {
+			return loadResult{}, err
+		}
+		defer os.Remove(script)
+		args = append(args, "-s", script)
+	}
+	args = append(args, spec.URL)
 	cmd := exec.CommandContext(ctx, w.path, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -288,4 +294,25 @@ func wrkDuration(num, unit string) (time.Duration, error) {
 		"m": time.Minute, "h": time.Hour,
 	}[unit]
 	return time.Duration(math.Round(f * float64(scale))), nil
+}
+
+// wrkPathsScript writes a wrk Lua script that sends each request to the
+// next of paths in turn (per wrk thread), as the go loader does, and
+// returns its file name.
+func wrkPathsScript(paths []string) (string, error) {
+	var b strings.Builder
+	b.WriteString("local paths = {\n")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "  %q,\n", p)
+	}
+	b.WriteString("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n")
+	f, err := os.CreateTemp("", "strata-wrk-*.lua")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return "", err
+	}
+	return f.Name(), f.Close()
 }

@@ -430,7 +430,14 @@ func (h *harness) objectsCounterRun(ctx context.Context, system, base string, n 
 		res.Error = err.Error()
 		return res
 	}
-	ld := goLoader{}
+	// The same loader for Strata and workerd: wrk when it is on PATH (it
+	// takes less of the shared CPU than the Go loader), else the Go one.
+	ld, err := h.pickLoader()
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.Loader = ld.name()
 	spec := loadSpec{URL: base + paths[0], Paths: paths, Connections: h.opts.Connections}
 	if h.opts.Warmup > 0 {
 		spec.Duration = h.opts.Warmup
