@@ -42,8 +42,11 @@ type Config struct {
 type Membership struct {
 	cfg Config
 
-	mu    sync.Mutex
-	state string
+	// beatMu serialises heartbeats, so a tick that read the old state
+	// never lands after the write of a new one.
+	beatMu sync.Mutex
+	mu     sync.Mutex
+	state  string
 	stop  context.CancelFunc
 	done  chan struct{}
 }
@@ -167,6 +170,8 @@ func (m *Membership) Leave(ctx context.Context) error {
 }
 
 func (m *Membership) beat(ctx context.Context) error {
+	m.beatMu.Lock()
+	defer m.beatMu.Unlock()
 	m.mu.Lock()
 	state := m.state
 	m.mu.Unlock()

@@ -85,6 +85,9 @@ func (s *Server) inFlight() (requests, invocations int) {
 	return requests, invocations
 }
 
+// drainRecord bounds recording the draining state in the store.
+const drainRecord = 2 * time.Second
+
 // drainPoll is how often a drain looks whether what is in flight ended.
 const drainPoll = 10 * time.Millisecond
 
@@ -101,15 +104,20 @@ func (s *Server) Drain(ctx context.Context) {
 		return
 	}
 	start := time.Now()
+	// The store hears first, so a node seen draining by its health is
+	// listed draining too; a store that does not answer holds the drain
+	// up for at most drainRecord.
+	if s.members != nil {
+		rctx, cancel := context.WithTimeout(ctx, drainRecord)
+		if err := s.members.SetState(rctx, record.NodeDraining); err != nil {
+			s.log.Warn("record node draining", "err", err)
+		}
+		cancel()
+	}
 	if s.gw != nil {
 		s.gw.SetDraining()
 	}
 	s.closeStopping()
-	if s.members != nil {
-		if err := s.members.SetState(ctx, record.NodeDraining); err != nil {
-			s.log.Warn("record node draining", "err", err)
-		}
-	}
 	req, inv := s.inFlight()
 	s.log.Info("draining: finishing what is in flight", "requests", req, "invocations", inv)
 	t := time.NewTicker(drainPoll)
