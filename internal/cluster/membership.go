@@ -47,8 +47,8 @@ type Membership struct {
 	beatMu sync.Mutex
 	mu     sync.Mutex
 	state  string
-	stop  context.CancelFunc
-	done  chan struct{}
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // New returns the membership of the node cfg describes; Join records it.

@@ -112,10 +112,10 @@ type Server struct {
 	loaded       chan struct{} // closed when load is done
 	stopping     chan struct{} // closed when Drain or Stop begins: streaming answers end
 	stoppingOnce sync.Once
-	cancel   context.CancelCauseFunc
-	bg       sync.WaitGroup
-	stopOnce sync.Once
-	stopErr  error
+	cancel       context.CancelCauseFunc
+	bg           sync.WaitGroup
+	stopOnce     sync.Once
+	stopErr      error
 }
 
 // Option adjusts a server before it starts.
