@@ -1,0 +1,61 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlite"
+)
+
+// TestDrainStoreHandsOutNoNewWork: once the node drains, the engines'
+// view of a real store claims no queue message (but still acknowledges
+// the ones it carries), lists no schedule to fire and claims no flow
+// task; the messages stay for other nodes.
+func TestDrainStoreHandsOutNoNewWork(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p", Events: &store.EventsApplyParams{
+		Queues:    []record.QueueConfig{{Name: "jobs", Kind: record.QueueUser, VisibilityTimeout: time.Minute, MaxReceives: 3}},
+		Schedules: []record.Schedule{{Name: "nightly", Function: "f", Spec: "0 3 * * *", NextFire: time.Now()}},
+	}})
+	require.NoError(t, err)
+	_, err = st.MessageSend(ctx, []store.MessageSendParams{{Queue: "jobs", Body: []byte("1")}, {Queue: "jobs", Body: []byte("2")}})
+	require.NoError(t, err)
+
+	var draining atomic.Bool
+	d := drainStore{Store: st, draining: &draining}
+	got, err := d.MessageReceive(ctx, store.MessageReceiveParams{Queue: "jobs", Max: 1})
+	require.NoError(t, err)
+	require.Len(t, got, 1, "not draining: work is handed out")
+	scheds, err := d.ScheduleList(ctx)
+	require.NoError(t, err)
+	require.Len(t, scheds, 1)
+
+	draining.Store(true)
+	none, err := d.MessageReceive(ctx, store.MessageReceiveParams{Queue: "jobs", Max: 10,
+		AckIDs: []int64{got[0].ID}, AckReceipts: []string{got[0].Receipt}})
+	require.NoError(t, err)
+	require.Empty(t, none, "draining: no message is claimed")
+	stats, err := st.QueueStats(ctx, "jobs")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, stats.Visible, "the other message stays for other nodes")
+	require.EqualValues(t, 0, stats.InFlight, "the carried ack was applied")
+	scheds, err = d.ScheduleList(ctx)
+	require.NoError(t, err)
+	require.Empty(t, scheds, "draining: no schedule fires here")
+	tasks, err := d.FlowClaim(ctx, "node-a", time.Now(), time.Minute, 10)
+	require.NoError(t, err)
+	require.Empty(t, tasks)
+	alarms, err := d.ObjectAlarmsDue(ctx, time.Now(), 10)
+	require.NoError(t, err)
+	require.Empty(t, alarms)
+}
