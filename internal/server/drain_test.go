@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -23,10 +25,16 @@ func TestDrainStoreHandsOutNoNewWork(t *testing.T) {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p", Events: &store.EventsApplyParams{
-		Queues:    []record.QueueConfig{{Name: "jobs", Kind: record.QueueUser, VisibilityTimeout: time.Minute, MaxReceives: 3}},
-		Schedules: []record.Schedule{{Name: "nightly", Function: "f", Spec: "0 3 * * *", NextFire: time.Now()}},
-	}})
+	mod := []byte("module f")
+	sum := sha256.Sum256(mod)
+	digest := hex.EncodeToString(sum[:])
+	require.NoError(t, st.BlobPut(ctx, digest, mod))
+	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{Project: "p",
+		NewVersions: []store.NewVersionParams{{Function: "f", ModuleSHA256: digest, Config: record.FunctionConfig{Kind: record.KindReactor}}},
+		Events: &store.EventsApplyParams{
+			Queues:    []record.QueueConfig{{Name: "jobs", Kind: record.QueueUser, VisibilityTimeout: time.Minute, MaxReceives: 3}},
+			Schedules: []record.Schedule{{Name: "nightly", Function: "f", Spec: "0 3 * * *", NextFire: time.Now()}},
+		}})
 	require.NoError(t, err)
 	_, err = st.MessageSend(ctx, []store.MessageSendParams{{Queue: "jobs", Body: []byte("1")}, {Queue: "jobs", Body: []byte("2")}})
 	require.NoError(t, err)
