@@ -41,6 +41,16 @@ func (d drainStore) MessageReceive(ctx context.Context, p store.MessageReceivePa
 	return nil, nil
 }
 
+// QueueNextVisible reports no message coming while draining, so a
+// consumer sleeps its poll interval instead of spinning on a backlog it
+// may not claim.
+func (d drainStore) QueueNextVisible(ctx context.Context, queue string) (time.Time, error) {
+	if d.draining.Load() {
+		return time.Time{}, nil
+	}
+	return d.Store.QueueNextVisible(ctx, queue)
+}
+
 // ScheduleList lists no schedule to fire while draining: another node
 // fires them (a fire is a compare-and-set, so none fires twice).
 func (d drainStore) ScheduleList(ctx context.Context) ([]record.Schedule, error) {
