@@ -28,6 +28,15 @@ func (d drainStore) FlowClaim(ctx context.Context, owner string, now time.Time, 
 	return d.Store.FlowClaim(ctx, owner, now, leaseFor, limit)
 }
 
+// FlowNextDue reports no task due while draining, so the claim loop
+// sleeps its poll interval instead of spinning on tasks it may not claim.
+func (d drainStore) FlowNextDue(ctx context.Context) (time.Time, bool, error) {
+	if d.draining.Load() {
+		return time.Time{}, false, nil
+	}
+	return d.Store.FlowNextDue(ctx)
+}
+
 // MessageReceive only acknowledges what it carries while draining.
 func (d drainStore) MessageReceive(ctx context.Context, p store.MessageReceiveParams) ([]record.Message, error) {
 	if !d.draining.Load() {

@@ -39,6 +39,14 @@ func TestDrainStoreHandsOutNoNewWork(t *testing.T) {
 	_, err = st.MessageSend(ctx, []store.MessageSendParams{{Queue: "jobs", Body: []byte("1")}, {Queue: "jobs", Body: []byte("2")}})
 	require.NoError(t, err)
 
+	now := time.Now()
+	_, _, err = st.FlowStart(ctx, store.FlowStartParams{
+		Execution: record.FlowExecution{ID: "order-1", Project: "p", Workflow: "wf", Function: "f", Input: []byte(`{}`)},
+		Events:    []record.FlowEvent{{Type: "started", Name: "wf", Time: now, Data: []byte(`{}`)}},
+		DueAt:     now,
+	}, now)
+	require.NoError(t, err)
+
 	var draining atomic.Bool
 	d := drainStore{Store: st, draining: &draining}
 	got, err := d.MessageReceive(ctx, store.MessageReceiveParams{Queue: "jobs", Max: 1})
@@ -47,6 +55,9 @@ func TestDrainStoreHandsOutNoNewWork(t *testing.T) {
 	scheds, err := d.ScheduleList(ctx)
 	require.NoError(t, err)
 	require.Len(t, scheds, 1)
+	_, due, err := d.FlowNextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, due, "not draining: the workflow task is due")
 
 	draining.Store(true)
 	none, err := d.MessageReceive(ctx, store.MessageReceiveParams{Queue: "jobs", Max: 10,
@@ -65,8 +76,16 @@ func TestDrainStoreHandsOutNoNewWork(t *testing.T) {
 	require.Empty(t, scheds, "draining: no schedule fires here")
 	tasks, err := d.FlowClaim(ctx, "node-a", time.Now(), time.Minute, 10)
 	require.NoError(t, err)
-	require.Empty(t, tasks)
+	require.Empty(t, tasks, "draining: no workflow task is claimed")
+	_, due, err = d.FlowNextDue(ctx)
+	require.NoError(t, err)
+	require.False(t, due, "draining: no task is due here, so the claim loop sleeps")
 	alarms, err := d.ObjectAlarmsDue(ctx, time.Now(), 10)
 	require.NoError(t, err)
 	require.Empty(t, alarms)
+
+	// The task is still there for other nodes.
+	tasks, err = st.FlowClaim(ctx, "node-b", time.Now(), time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
 }
