@@ -49,7 +49,7 @@ type DirectInvoker interface {
 	Invoke(w http.ResponseWriter, r *http.Request, fn string)
 	// InvokeEvent runs fn with a request the event engine built, its
 	// CloudEvents headers kept.
-	InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string)
+	InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper)
 }
 
 // Config configures the API.

@@ -305,7 +305,7 @@ func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, source, 
 		try.Request.Headers = append(try.Request.Headers, wire.Header{Name: "Traceparent", Values: []string{tp}})
 	}
 	w.Header().Set(apitype.HeaderEventID, try.EventID)
-	a.cfg.Gateway.InvokeEvent(w, r, name, try.Request, try.Trigger)
+	a.cfg.Gateway.InvokeEvent(w, r, name, try.Request, try.Trigger, try.Shaper)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/events"
+	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -43,7 +44,7 @@ func (echoGateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 	_ = json.NewEncoder(w).Encode(echoed{fn, r.Method, r.URL.Path, "http", r.Header, string(b)})
 }
 
-func (echoGateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
+func (echoGateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, _ invoke.Shaper) {
 	h := map[string][]string{}
 	for _, hv := range req.Headers {
 		h[hv.Name] = hv.Values

@@ -22,14 +22,10 @@ type StateMachineRunner interface {
 	StartSync(ctx context.Context, project, machine, name string, input []byte) (*sfn.SyncResult, error)
 	Start(ctx context.Context, project, machine, name string, input []byte) (string, error)
 	Forget(project, machine string)
+	Call(ctx context.Context, project, op string, in any) (json.RawMessage, error)
 }
 
 var _ StateMachineRunner = (*sfn.Handler)(nil)
-
-// errStandardExecutions answers what needs STANDARD executions, which are
-// not built yet.
-var errStandardExecutions = gateway.Errorf(http.StatusNotImplemented,
-	"STANDARD executions are not available yet: only EXPRESS machines run (strata sm start NAME --sync), and Strata keeps no EXPRESS execution")
 
 // routeStateMachines mounts the admin endpoints of state machines. Like
 // the object endpoints, each acts on one project (machinesProject), and
@@ -42,8 +38,13 @@ func (a *API) routeStateMachines() {
 	// definition may be large, so a read token may do it.
 	a.handleAt("POST /state-machines/validate", AnyProject, record.ScopeRead, a.machineValidate)
 	a.handleToken("POST /state-machines/{name}/start", AnyProject, a.machineStart)
-	a.handleToken("GET /state-machines/{name}/executions/{execution}/history", AnyProject, a.machineStandardOnly)
-	a.handleToken("POST /state-machines/{name}/executions/{execution}/stop", AnyProject, a.machineStandardOnly)
+	// A STANDARD machine's executions, through the Step Functions
+	// operations of the same name (sfn.Handler.Call) as the token's one
+	// project: another project's execution does not exist (404).
+	a.handleToken("GET /state-machines/{name}/executions", AnyProject, a.machineExecutions("ListExecutions"))
+	a.handleToken("GET /state-machines/{name}/executions/{execution}", AnyProject, a.machineExecutions("DescribeExecution"))
+	a.handleToken("GET /state-machines/{name}/executions/{execution}/history", AnyProject, a.machineExecutions("GetExecutionHistory"))
+	a.handleToken("POST /state-machines/{name}/executions/{execution}/stop", AnyProject, a.machineExecutions("StopExecution"))
 }
 
 // machinesProject is the project a request acts on (see oneProject).
@@ -159,36 +160,60 @@ func (a *API) machineStart(w http.ResponseWriter, r *http.Request, tok record.To
 		Output: res.Output, Error: res.Error, Cause: res.Cause, StartDate: res.Start, StopDate: &stop})
 }
 
-// runError gives a refused start its status and Step Functions' words;
-// a STANDARD machine gets the one message every STANDARD-only command
-// answers.
+// runError gives a refused start its status and Step Functions' words.
 func runError(err error) error {
 	var se *sfn.Error
 	if !errors.As(err, &se) {
 		return err
 	}
-	if se.Type == "StateMachineTypeNotSupported" {
-		return errStandardExecutions
-	}
 	return gateway.Errorf(se.Status, "%s: %s", se.Type, se.Message)
 }
 
-// machineStandardOnly answers history and stop, which only STANDARD
-// executions have. The project and machine are still checked, so a
-// token learns nothing of another project's machines here either.
-func (a *API) machineStandardOnly(w http.ResponseWriter, r *http.Request, tok record.Token) error {
-	project, err := a.machinesProject(r, tok)
-	if err != nil {
+// machineExecutions serves one execution operation of a project's
+// machine: the answer is the Step Functions operation's, as the AWS CLI
+// would print it.
+func (a *API) machineExecutions(op string) func(w http.ResponseWriter, r *http.Request, tok record.Token) error {
+	return func(w http.ResponseWriter, r *http.Request, tok record.Token) error {
+		project, err := a.machinesProject(r, tok)
+		if err != nil {
+			return err
+		}
+		name, err := machineName(r)
+		if err != nil {
+			return err
+		}
+		if a.cfg.StateMachines == nil {
+			return gateway.Errorf(http.StatusServiceUnavailable, "state machine executions are not enabled on this node")
+		}
+		in := map[string]any{}
+		if exec := r.PathValue("execution"); exec != "" {
+			in["executionArn"] = sfn.ExecutionArn(project, name, exec)
+		} else {
+			in["stateMachineArn"] = sfn.MachineArn(project, name)
+			if s := r.URL.Query().Get("status"); s != "" {
+				in["statusFilter"] = s
+			}
+		}
+		switch op {
+		case "GetExecutionHistory":
+			in["maxResults"] = 1000
+			if r.URL.Query().Get("reverse") == "true" {
+				in["reverseOrder"] = true
+			}
+			if t := r.URL.Query().Get("next"); t != "" {
+				in["nextToken"] = t
+			}
+		case "StopExecution":
+			in["error"], in["cause"] = r.URL.Query().Get("error"), r.URL.Query().Get("cause")
+		}
+		out, err := a.cfg.StateMachines.Call(r.Context(), project, op, in)
+		if err != nil {
+			return runError(err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(out)
 		return err
 	}
-	name, err := machineName(r)
-	if err != nil {
-		return err
-	}
-	if _, err := a.cfg.Store.StateMachineGet(r.Context(), project, name); err != nil {
-		return err
-	}
-	return errStandardExecutions
 }
 
 // forgetMachines tells the runner which machines a deploy changed or

@@ -208,15 +208,18 @@ func TestStateMachinesAPI(t *testing.T) {
 	a = call(t, m.srv, shopDeploy, "POST", "/state-machines/greet/start", `{"input":"not an object","sync":true,"name":"bad name!"}`)
 	require.Equal(t, http.StatusBadRequest, a.status, string(a.body))
 
-	// STANDARD machines do not run yet; history and stop say so.
+	// A STANDARD machine does not run to its end in a request (--sync
+	// is StartSyncExecution, EXPRESS only); an execution that does not
+	// exist is a 404 for history and stop. (The server's and the CLI's
+	// tests run STANDARD executions on a real flow engine.)
 	a = call(t, m.srv, shopDeploy, "POST", "/state-machines/nightly/start", `{"sync":true}`)
-	require.Equal(t, http.StatusNotImplemented, a.status)
-	require.Contains(t, errMsg(t, a), "STANDARD executions are not available yet")
+	require.Equal(t, http.StatusBadRequest, a.status)
+	require.Contains(t, errMsg(t, a), "StateMachineTypeNotSupported")
 	a = call(t, m.srv, shopRead, "GET", "/state-machines/nightly/executions/e1/history", "")
-	require.Equal(t, http.StatusNotImplemented, a.status)
-	require.Contains(t, errMsg(t, a), "STANDARD executions are not available yet")
+	require.Equal(t, http.StatusNotFound, a.status)
+	require.Contains(t, errMsg(t, a), "ExecutionDoesNotExist")
 	a = call(t, m.srv, shopDeploy, "POST", "/state-machines/nightly/executions/e1/stop", "")
-	require.Equal(t, http.StatusNotImplemented, a.status)
+	require.Equal(t, http.StatusNotFound, a.status)
 
 	// Project isolation: blog's token sees none of shop's machines and
 	// cannot start them, by name or by naming the project.

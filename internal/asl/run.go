@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,14 +22,51 @@ type Tasks interface {
 	Invoke(ctx context.Context, resource string, params json.RawMessage, token string) (json.RawMessage, error)
 }
 
+// StepTasks is implemented by Tasks that need to know which step of the
+// execution a call is: durable executions record each call's result
+// under its Key and answer it from the record when the execution is
+// replayed. When Options.Tasks implements it, InvokeStep is called
+// instead of Invoke.
+type StepTasks interface {
+	InvokeStep(ctx context.Context, call TaskCall) (json.RawMessage, error)
+}
+
+// TaskCall is one run of a Task state's resource.
+type TaskCall struct {
+	// Key names the call within the execution, the same on every run of
+	// the execution over the same results: the thread (branch or
+	// iteration, by position) and the count of effects before it in that
+	// thread. Retries are new calls with new keys.
+	Key       string
+	State     string
+	Resource  string
+	Params    json.RawMessage
+	Token     string        // .waitForTaskToken: the token handed out
+	Timeout   time.Duration // TimeoutSeconds (0: none)
+	Heartbeat time.Duration // HeartbeatSeconds (0: none)
+}
+
 // Options configure one execution. Zero values are usable: real time,
 // context-aware sleep, no tasks, no events.
 type Options struct {
-	Tasks            Tasks
-	Now              func() time.Time
-	Sleep            func(ctx context.Context, d time.Duration) error
-	Rand             func() float64 // for JitterStrategy FULL; [0,1)
-	OnEvent          func(Event)
+	Tasks   Tasks
+	Now     func() time.Time
+	Sleep   func(ctx context.Context, d time.Duration) error
+	Rand    func() float64 // for JitterStrategy FULL; [0,1)
+	OnEvent func(Event)
+	// SleepStep, when set, replaces Sleep and is told the sleep's key
+	// (see TaskCall.Key), so a durable execution can record when it ends.
+	SleepStep func(ctx context.Context, key string, d time.Duration) error
+	// TaskToken, when set, makes the task token of the .waitForTaskToken
+	// call with key (else a random UUID).
+	TaskToken func(key string) string
+	// OnThread, when set, is told of every branch or iteration goroutine
+	// that starts (+1) and ends (-1), so a caller can tell when every
+	// thread of the execution waits.
+	OnThread func(delta int)
+	// Deadline, when set, is the end of the execution's TimeoutSeconds
+	// (else counted from now): a resumed execution keeps its first one.
+	Deadline         time.Time
 	ExecutionID      string
 	ExecutionName    string
 	StateMachineID   string
@@ -97,12 +135,126 @@ type thread struct {
 	// vars are the JSONata/Assign variables in scope; replaced, never
 	// written, so branches and iterations can share their parent's.
 	vars map[string]any
+	// path names the thread by position (branch or iteration index under
+	// the effect that started it) and seq counts its effects: together
+	// they key each effect the same way on every run (TaskCall.Key).
+	path string
+	seq  int
 }
 
-// child starts a thread for a branch or an iteration: it sees the
-// parent's variables, and its assignments stay its own.
-func (th *thread) child(inMap bool, index int, item any) *thread {
-	return &thread{ex: th.ex, prev: th.prev, inMap: inMap, itemIndex: index, itemValue: item, vars: th.vars}
+// nextKey is the key of the thread's next effect.
+func (th *thread) nextKey() string {
+	th.seq++
+	return th.path + ":" + strconv.Itoa(th.seq)
+}
+
+// sleep waits d as the thread's next effect.
+func (th *thread) sleep(ctx context.Context, d time.Duration) error {
+	key := th.nextKey()
+	if f := th.ex.opts.SleepStep; f != nil {
+		return f(ctx, key, d)
+	}
+	return th.ex.opts.Sleep(ctx, d)
+}
+
+// fork runs the goroutines of a Parallel or Map state, at most slots at
+// once, and keeps Options.OnThread's count exact: a goroutine that ends
+// while the state's own goroutine waits for it hands its place in the
+// count to that goroutine instead of leaving it, so the count never
+// touches zero while the state is about to go on (a caller that acts
+// when every goroutine waits must not act on that).
+type fork struct {
+	cb      func(int)
+	mu      sync.Mutex
+	slots   int
+	running int
+	idle    bool // the state's goroutine waits for a slot or for the end
+	wake    chan struct{}
+}
+
+func newFork(th *thread, slots int) *fork {
+	cb := th.ex.opts.OnThread
+	if cb == nil {
+		cb = func(int) {}
+	}
+	return &fork{cb: cb, slots: max(slots, 1), wake: make(chan struct{}, 1)}
+}
+
+// acquire takes a slot for the next goroutine, waiting for one to end
+// when all are taken; false when ctx ended first.
+func (f *fork) acquire(ctx context.Context) bool {
+	f.mu.Lock()
+	if f.slots > 0 {
+		f.slots--
+		f.mu.Unlock()
+		return true
+	}
+	f.idle = true
+	f.mu.Unlock()
+	f.cb(-1)
+	select {
+	case <-f.wake:
+		return true // a slot and a place in the count, handed over
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	if f.idle {
+		f.idle = false
+		f.mu.Unlock()
+		f.cb(1)
+		return false
+	}
+	f.mu.Unlock()
+	<-f.wake // handed over as ctx ended
+	return true
+}
+
+// spawn runs fn in a goroutine that holds a slot.
+func (f *fork) spawn(fn func()) {
+	f.mu.Lock()
+	f.running++
+	f.mu.Unlock()
+	f.cb(1)
+	go func() {
+		defer f.done()
+		fn()
+	}()
+}
+
+func (f *fork) done() {
+	f.mu.Lock()
+	f.running--
+	if f.idle {
+		f.idle = false
+		f.mu.Unlock()
+		f.wake <- struct{}{}
+		return
+	}
+	f.slots++
+	f.mu.Unlock()
+	f.cb(-1)
+}
+
+// wait waits for every goroutine to end.
+func (f *fork) wait() {
+	for {
+		f.mu.Lock()
+		if f.running == 0 {
+			f.mu.Unlock()
+			return
+		}
+		f.idle = true
+		f.mu.Unlock()
+		f.cb(-1)
+		<-f.wake
+	}
+}
+
+// base is the path prefix shared by the threads of one Parallel or Map
+// state (the parent's next effect); kind and index tell them apart.
+func (th *thread) child(inMap bool, index int, item any, base, kind string, pos int) *thread {
+	return &thread{ex: th.ex, prev: th.prev, inMap: inMap, itemIndex: index, itemValue: item, vars: th.vars,
+		path: base + kind + strconv.Itoa(pos)}
 }
 
 // Run executes def on input (JSON) and returns the output (JSON). A failed
@@ -130,12 +282,16 @@ func Run(ctx context.Context, def *Definition, input []byte, opts Options) (json
 		return nil, fmt.Errorf("asl: execution input is not valid JSON: %w", err)
 	}
 	ex.input = in
-	th := &thread{ex: ex}
+	th := &thread{ex: ex, path: "r"}
 	th.emit(Event{Type: ExecutionStarted, Input: input})
 	parent := ctx
 	if def.TimeoutSeconds > 0 {
+		deadline := opts.Deadline
+		if deadline.IsZero() {
+			deadline = ex.started.Add(time.Duration(def.TimeoutSeconds) * time.Second)
+		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(def.TimeoutSeconds)*time.Second)
+		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	out, ferr := th.runMachine(ctx, def.root, in)
@@ -279,7 +435,7 @@ func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State
 		if err != nil {
 			return fail(err)
 		}
-		if serr := ex.opts.Sleep(ctx, d); serr != nil {
+		if serr := th.sleep(ctx, d); serr != nil {
 			return fail(&Error{Name: ErrTimeout, Cause: serr.Error()})
 		}
 		out = eff
@@ -437,7 +593,7 @@ func (th *thread) runRetriable(ctx context.Context, st *State, raw, eff any, cx 
 			attempts[i]++
 			cx.retry++
 			cx.built = nil
-			if serr := th.ex.opts.Sleep(ctx, time.Duration(delay*float64(time.Second))); serr != nil {
+			if serr := th.sleep(ctx, time.Duration(delay*float64(time.Second))); serr != nil {
 				return nil, nil, &Error{Name: ErrTimeout, Cause: serr.Error()}
 			}
 			retried = true
@@ -463,9 +619,14 @@ func (th *thread) runRetriable(ctx context.Context, st *State, raw, eff any, cx 
 
 // act runs a Task, Parallel or Map state's work on its effective input.
 func (th *thread) act(ctx context.Context, st *State, eff any, cx *contextObj) (any, *Error) {
-	if st.Type == "Task" && strings.HasSuffix(st.resource, ".waitForTaskToken") && cx.token == "" {
-		tok, _ := fnUUID(nil, nil)
-		cx.token = tok.(string)
+	if st.Type == "Task" && strings.HasSuffix(st.resource, ".waitForTaskToken") {
+		// Each attempt has its own token (its own key).
+		if f := th.ex.opts.TaskToken; f != nil {
+			cx.token = f(th.path + ":" + strconv.Itoa(th.seq+1)) // the key task() takes next
+		} else {
+			tok, _ := fnUUID(nil, nil)
+			cx.token = tok.(string)
+		}
 		cx.built = nil
 	}
 	in := eff
@@ -508,7 +669,15 @@ func (th *thread) task(ctx context.Context, st *State, in any, cx *contextObj, t
 		defer cancel()
 	}
 	th.emit(Event{Type: TaskStarted, StateName: st.Name, Resource: st.resource})
-	out, err := th.ex.opts.Tasks.Invoke(tctx, st.resource, params, cx.token)
+	key := th.nextKey()
+	var out json.RawMessage
+	var err error
+	if stt, ok := th.ex.opts.Tasks.(StepTasks); ok {
+		out, err = stt.InvokeStep(tctx, TaskCall{Key: key, State: st.Name, Resource: st.resource, Params: params, Token: cx.token,
+			Timeout: time.Duration(timeout * float64(time.Second)), Heartbeat: time.Duration(st.heartbeatSeconds * float64(time.Second))})
+	} else {
+		out, err = th.ex.opts.Tasks.Invoke(tctx, st.resource, params, cx.token)
+	}
 	if err == nil && tctx.Err() != nil && ctx.Err() == nil {
 		err = &Error{Name: ErrTimeout}
 	}
@@ -543,21 +712,21 @@ func (th *thread) parallel(ctx context.Context, st *State, in any) (any, *Error)
 	results := make([]any, len(st.branches))
 	var once sync.Once
 	var first *Error
-	var wg sync.WaitGroup
+	f := newFork(th, len(st.branches))
+	base := th.nextKey()
 	for i, b := range st.branches {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sub := th.child(th.inMap, th.itemIndex, th.itemValue)
+		f.acquire(ctx)
+		f.spawn(func() {
+			sub := th.child(th.inMap, th.itemIndex, th.itemValue, base, "b", i)
 			out, err := sub.runMachine(ctx, b, in)
 			if err != nil {
 				once.Do(func() { first = err; cancel() })
 				return
 			}
 			results[i] = out
-		}()
+		})
 	}
-	wg.Wait()
+	f.wait()
 	if first != nil {
 		th.emit(Event{Type: ParallelStateFailed, StateName: st.Name, Error: first.Name, Cause: first.Cause})
 		return nil, first
@@ -628,21 +797,14 @@ func (th *thread) runMap(ctx context.Context, st *State, arr []any, limit, toler
 	var mu sync.Mutex
 	var first *Error
 	failures := 0
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(limit, 1))
+	f := newFork(th, limit)
+	base := th.nextKey()
 	for i, item := range arr {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if !f.acquire(ctx) || ctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			sub := th.child(true, i, item)
+		f.spawn(func() {
+			sub := th.child(true, i, item, base, "m", i)
 			itemIn := item
 			if selector != nil {
 				v, err := selector(i, item)
@@ -676,9 +838,9 @@ func (th *thread) runMap(ctx context.Context, st *State, arr []any, limit, toler
 			}
 			sub.emit(Event{Type: MapIterationSucceeded, StateName: st.Name, Index: i})
 			results[i] = out
-		}()
+		})
 	}
-	wg.Wait()
+	f.wait()
 	if first == nil && ctx.Err() != nil {
 		first = &Error{Name: ErrTimeout, Cause: "The execution was stopped: " + ctx.Err().Error()}
 	}

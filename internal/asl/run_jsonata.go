@@ -71,7 +71,7 @@ func (th *thread) runStateJ(ctx context.Context, st *State, raw any, cx *context
 			}
 			d = t.Sub(th.ex.opts.Now())
 		}
-		if serr := th.ex.opts.Sleep(ctx, d); serr != nil {
+		if serr := th.sleep(ctx, d); serr != nil {
 			return fail(&Error{Name: ErrTimeout, Cause: serr.Error()})
 		}
 	case "Choice":
@@ -181,7 +181,7 @@ func (th *thread) runRetriableJ(ctx context.Context, st *State, raw any, cx *con
 			cx.retry++
 			cx.built = nil
 			env.states["context"] = cx.value()
-			if serr := th.ex.opts.Sleep(ctx, time.Duration(delay*float64(time.Second))); serr != nil {
+			if serr := th.sleep(ctx, time.Duration(delay*float64(time.Second))); serr != nil {
 				return nil, nil, nil, &Error{Name: ErrTimeout, Cause: serr.Error()}
 			}
 			retried = true

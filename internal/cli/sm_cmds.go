@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
@@ -26,16 +27,20 @@ project in the current directory, else the project of a token limited to one.
 strata deploy creates them from state_machines: in strata.yaml; the Step
 Functions API (docs/stepfunctions.md) reaches the same machines.
 
-Only EXPRESS machines run for now: start --sync runs one to its end and
-prints its output. STANDARD executions (history, stop) are not available yet.`,
+start --sync runs an EXPRESS machine to its end and prints its output;
+start without --sync starts an execution and prints its ARN. A STANDARD
+execution is durable: executions lists them, describe shows one, history
+prints its events as GetExecutionHistory has them, stop aborts it.`,
 	}
 	cmd.AddCommand(
 		newSMListCmd(stdio),
 		newSMShowCmd(stdio),
 		newSMValidateCmd(stdio),
 		newSMStartCmd(stdio),
-		newSMExecutionCmd(stdio, "history", "Show a STANDARD execution's history (not available yet)"),
-		newSMExecutionCmd(stdio, "stop", "Stop a STANDARD execution (not available yet)"),
+		newSMExecutionsCmd(stdio),
+		newSMExecutionCmd(stdio, "describe", "Show a STANDARD execution: status, input, output or error"),
+		newSMExecutionCmd(stdio, "history", "Print a STANDARD execution's history events"),
+		newSMExecutionCmd(stdio, "stop", "Stop (abort) a running STANDARD execution"),
 	)
 	return cmd
 }
@@ -235,8 +240,10 @@ the background and its ARN is printed (Strata keeps no EXPRESS execution).`,
 	return cmd
 }
 
-func newSMExecutionCmd(_ IO, verb, short string) *cobra.Command {
+func newSMExecutionCmd(stdio IO, verb, short string) *cobra.Command {
 	var o objectsTarget
+	var errName, cause string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   verb + " NAME EXECUTION",
 		Short: short,
@@ -249,12 +256,140 @@ func newSMExecutionCmd(_ IO, verb, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if verb == "stop" {
-				return c.StateMachineStop(cmd.Context(), project, args[0], args[1])
+			switch verb {
+			case "stop":
+				if err := c.StateMachineStop(cmd.Context(), project, args[0], args[1], errName, cause); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(stdio.Out, "stopped %s\n", args[1])
+				return err
+			case "describe":
+				out, err := c.StateMachineDescribe(cmd.Context(), project, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				return printIndented(stdio, out)
 			}
-			return c.StateMachineHistory(cmd.Context(), project, args[0], args[1])
+			out, err := c.StateMachineHistory(cmd.Context(), project, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printIndented(stdio, out)
+			}
+			var h struct {
+				Events []map[string]any `json:"events"`
+			}
+			if err := json.Unmarshal(out, &h); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTYPE\tSTATE\tDETAIL")
+			for _, e := range h.Events {
+				state, detail := eventSummary(e)
+				fmt.Fprintf(tw, "%v\t%v\t%s\t%s\n", e["id"], e["type"], state, detail)
+			}
+			return tw.Flush()
 		},
 	}
 	o.bind(cmd)
+	switch verb {
+	case "stop":
+		cmd.Flags().StringVar(&errName, "error", "", "the error the execution is aborted with")
+		cmd.Flags().StringVar(&cause, "cause", "", "the cause the execution is aborted with")
+	case "history":
+		cmd.Flags().BoolVar(&asJSON, "json", false, "print the events as the API answers them")
+	}
 	return cmd
+}
+
+// eventSummary is the state an event is about and its most telling
+// detail (input, output, or error and cause), clipped to a line.
+func eventSummary(e map[string]any) (string, string) {
+	var state, detail string
+	for k, v := range e {
+		d, ok := v.(map[string]any)
+		if !ok || !strings.HasSuffix(k, "EventDetails") {
+			continue
+		}
+		if n, ok := d["name"].(string); ok {
+			state = n
+		}
+		for _, f := range []string{"error", "output", "input", "parameters", "resource"} {
+			if s, ok := d[f].(string); ok && s != "" {
+				detail = f + "=" + s
+				if f == "error" {
+					if c, ok := d["cause"].(string); ok && c != "" {
+						detail += " cause=" + c
+					}
+				}
+				break
+			}
+		}
+	}
+	if len(detail) > 100 {
+		detail = detail[:97] + "..."
+	}
+	return state, detail
+}
+
+func newSMExecutionsCmd(stdio IO) *cobra.Command {
+	var o objectsTarget
+	var status string
+	cmd := &cobra.Command{
+		Use:   "executions NAME",
+		Short: "List a STANDARD machine's executions, newest first",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkMachineName(args[0]); err != nil {
+				return err
+			}
+			c, project, err := o.resolve()
+			if err != nil {
+				return err
+			}
+			out, err := c.StateMachineExecutions(cmd.Context(), project, args[0], status)
+			if err != nil {
+				return err
+			}
+			var l struct {
+				Executions []struct {
+					Name      string   `json:"name"`
+					Status    string   `json:"status"`
+					StartDate float64  `json:"startDate"`
+					StopDate  *float64 `json:"stopDate"`
+				} `json:"executions"`
+			}
+			if err := json.Unmarshal(out, &l); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tSTARTED\tSTOPPED")
+			for _, x := range l.Executions {
+				stopped := "-"
+				if x.StopDate != nil {
+					stopped = epochTime(*x.StopDate)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Name, x.Status, epochTime(x.StartDate), stopped)
+			}
+			return tw.Flush()
+		},
+	}
+	o.bind(cmd)
+	cmd.Flags().StringVar(&status, "status", "", "only executions with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)")
+	return cmd
+}
+
+func epochTime(s float64) string {
+	return time.UnixMilli(int64(s * 1000)).UTC().Format(time.RFC3339)
+}
+
+func printIndented(stdio IO, raw []byte) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	_, err := stdio.Out.Write(b.Bytes())
+	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/cli"
+	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/sfn"
 	"github.com/stratahq/strata/internal/store/sqlite"
@@ -44,7 +45,18 @@ func smServer(t *testing.T) *strata {
 		_, err := st.StateMachineCreate(ctx, m)
 		require.NoError(t, err)
 	}
-	runner := sfn.New(sfn.Config{Store: st})
+	// A real flow engine runs STANDARD executions, with the runner as its
+	// orchestrator (as package server wires them).
+	var runner *sfn.Handler
+	fl := flow.New(flow.Config{Store: st, Orchestrator: orchestrateWith(func() flow.Orchestrator { return runner.Orchestrator() }),
+		Workflows: func(name string) (flow.WorkflowRef, bool) {
+			p, _, ok := sfn.ParseWorkflow(name)
+			return flow.WorkflowRef{Function: name, Project: p}, ok
+		},
+		ProjectOf: func(fn string) string { p, _, _ := sfn.ParseWorkflow(fn); return p }})
+	runner = sfn.New(sfn.Config{Store: st, Executions: fl})
+	fl.Run()
+	t.Cleanup(fl.Close)
 	t.Cleanup(runner.Stop)
 	srv := httptest.NewServer(api.New(api.Config{Store: st, StateMachines: runner}))
 	t.Cleanup(srv.Close)
@@ -108,18 +120,52 @@ func TestSMStart(t *testing.T) {
 	require.Equal(t, cli.ExitUsage, r.code)
 	require.Contains(t, r.errOut, "--input is not valid JSON")
 
+	// --sync is StartSyncExecution, which runs EXPRESS machines only.
 	r = s.run(t, "", "sm", "start", "nightly", "--project", "shop", "--sync")
 	require.Equal(t, cli.ExitFailure, r.code)
-	require.Contains(t, r.errOut, "STANDARD executions are not available yet")
+	require.Contains(t, r.errOut, "StateMachineTypeNotSupported")
 }
 
-func TestSMHistoryAndStop(t *testing.T) {
+type orchestrateWith func() flow.Orchestrator
+
+func (f orchestrateWith) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, error) {
+	return f().Orchestrate(ctx, r)
+}
+
+func TestSMStandardExecutions(t *testing.T) {
 	s := smServer(t)
-	for _, verb := range []string{"history", "stop"} {
-		r := s.run(t, "", "sm", verb, "nightly", "exec-1", "--project", "shop")
-		require.Equal(t, cli.ExitFailure, r.code)
-		require.Contains(t, r.errOut, "STANDARD executions are not available yet", verb)
-	}
+	r := s.run(t, "", "sm", "start", "nightly", "--project", "shop", "--name", "n-1", "--input", `{"day":3}`)
+	require.Equal(t, 0, r.code, r.errOut)
+	require.Contains(t, r.out, ":execution:nightly:n-1")
+	require.Eventually(t, func() bool {
+		r = s.run(t, "", "sm", "executions", "nightly", "--project", "shop")
+		return r.code == 0 && strings.Contains(r.out, "n-1") && strings.Contains(r.out, "SUCCEEDED")
+	}, 10*time.Second, 20*time.Millisecond, "%+v", r)
+	r = s.run(t, "", "sm", "describe", "nightly", "n-1", "--project", "shop")
+	require.Equal(t, 0, r.code, r.errOut)
+	require.Contains(t, r.out, `"status": "SUCCEEDED"`)
+	require.Contains(t, r.out, `\"greeting\":\"hi\"`)
+
+	r = s.run(t, "", "sm", "history", "nightly", "n-1", "--project", "shop")
+	require.Equal(t, 0, r.code, r.errOut)
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	require.Len(t, lines, 5, r.out) // header, started, entered, exited, succeeded
+	require.Regexp(t, `^1\s+ExecutionStarted\s+input=\{"day":3\}`, lines[1])
+	require.Regexp(t, `^2\s+PassStateEntered\s+Greet`, lines[2])
+	require.Regexp(t, `^4\s+ExecutionSucceeded`, lines[4])
+
+	// Another project has no such execution, even with the same names.
+	r = s.run(t, "", "sm", "history", "nightly", "n-1", "--project", "blog")
+	require.Equal(t, cli.ExitFailure, r.code)
+	r = s.run(t, "", "sm", "history", "greet", "n-1", "--project", "blog")
+	require.Equal(t, cli.ExitFailure, r.code)
+	require.Contains(t, r.errOut, "ExecutionDoesNotExist")
+
+	r = s.run(t, "", "sm", "stop", "nightly", "n-1", "--project", "shop")
+	require.Equal(t, 0, r.code, r.errOut)
+	r = s.run(t, "", "sm", "stop", "nightly", "nope", "--project", "shop")
+	require.Equal(t, cli.ExitFailure, r.code)
+	require.Contains(t, r.errOut, "ExecutionDoesNotExist")
 }
 
 func TestSMValidate(t *testing.T) {

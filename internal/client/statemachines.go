@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/stratahq/strata/internal/apitype"
 )
@@ -57,14 +59,44 @@ func (c *Client) StateMachineStart(ctx context.Context, project, name string, in
 	return &out, nil
 }
 
-// StateMachineHistory asks for an execution's history; the server
-// answers that STANDARD executions are not available yet.
-func (c *Client) StateMachineHistory(ctx context.Context, project, name, execution string) error {
-	return c.getJSON(ctx, http.MethodGet, machinesPath(project, "/"+url.PathEscape(name)+"/executions/"+url.PathEscape(execution)+"/history"), nil, nil)
+// StateMachineHistory returns a STANDARD execution's history as
+// GetExecutionHistory answers it (events, and nextToken past 1,000).
+func (c *Client) StateMachineHistory(ctx context.Context, project, name, execution string) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.getJSON(ctx, http.MethodGet, machinesPath(project, "/"+url.PathEscape(name)+"/executions/"+url.PathEscape(execution)+"/history"), nil, &out)
+	return out, err
 }
 
-// StateMachineStop asks to stop an execution; the server answers that
-// STANDARD executions are not available yet.
-func (c *Client) StateMachineStop(ctx context.Context, project, name, execution string) error {
-	return c.getJSON(ctx, http.MethodPost, machinesPath(project, "/"+url.PathEscape(name)+"/executions/"+url.PathEscape(execution)+"/stop"), nil, nil)
+// StateMachineDescribe returns a STANDARD execution as DescribeExecution
+// answers it.
+func (c *Client) StateMachineDescribe(ctx context.Context, project, name, execution string) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.getJSON(ctx, http.MethodGet, machinesPath(project, "/"+url.PathEscape(name)+"/executions/"+url.PathEscape(execution)), nil, &out)
+	return out, err
+}
+
+// StateMachineExecutions lists a STANDARD machine's executions as
+// ListExecutions answers them (status "" for all).
+func (c *Client) StateMachineExecutions(ctx context.Context, project, name, status string) (json.RawMessage, error) {
+	var out json.RawMessage
+	p := machinesPath(project, "/"+url.PathEscape(name)+"/executions")
+	if status != "" {
+		p += sep(p) + "status=" + url.QueryEscape(status)
+	}
+	err := c.getJSON(ctx, http.MethodGet, p, nil, &out)
+	return out, err
+}
+
+// StateMachineStop stops a running STANDARD execution.
+func (c *Client) StateMachineStop(ctx context.Context, project, name, execution, errName, cause string) error {
+	p := machinesPath(project, "/"+url.PathEscape(name)+"/executions/"+url.PathEscape(execution)+"/stop")
+	p += sep(p) + "error=" + url.QueryEscape(errName) + "&cause=" + url.QueryEscape(cause)
+	return c.getJSON(ctx, http.MethodPost, p, nil, nil)
+}
+
+func sep(p string) string {
+	if strings.Contains(p, "?") {
+		return "&"
+	}
+	return "?"
 }

@@ -38,6 +38,7 @@ func (c *Console) routes() {
 	c.page("/schedules", c.schedulesPage)
 	c.page("/usage", c.usagePage)
 	c.objectRoutes()
+	c.machineRoutes()
 }
 
 var funcs = template.FuncMap{

@@ -320,6 +320,14 @@ func shortSHA(s string) string {
 	return s
 }
 
+// eventsName is how plans write an event shape ("" is CloudEvents).
+func eventsName(e string) string {
+	if e == record.EventsCloudEvents {
+		return "cloudevents"
+	}
+	return e
+}
+
 func timeoutString(ms int64) string {
 	return (time.Duration(ms) * time.Millisecond).String()
 }
@@ -337,6 +345,9 @@ func describe(fs apitype.FunctionSpec) []string {
 		fmt.Sprintf("memory %d MB", c.MemoryMB),
 		"timeout " + timeoutString(c.TimeoutMS),
 		fmt.Sprintf("max_concurrency %d", c.MaxConcurrency),
+	}
+	if c.Events != record.EventsCloudEvents {
+		out = append(out, "events "+c.Events)
 	}
 	for _, k := range sortedKeys(c.Env) {
 		out = append(out, "env +"+k)
@@ -365,6 +376,9 @@ func diff(old record.Version, fs apitype.FunctionSpec) []string {
 	}
 	if o.Provisioned != n.Provisioned {
 		out = append(out, fmt.Sprintf("provisioned %d→%d", o.Provisioned, n.Provisioned))
+	}
+	if o.Events != n.Events {
+		out = append(out, "events "+eventsName(o.Events)+"→"+eventsName(n.Events))
 	}
 	if o.MaxConcurrency != n.MaxConcurrency {
 		out = append(out, fmt.Sprintf("max_concurrency %d→%d", o.MaxConcurrency, n.MaxConcurrency))

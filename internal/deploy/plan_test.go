@@ -338,3 +338,18 @@ func TestApplyParamsEmptyRoutesIsNotNil(t *testing.T) {
 	assert.NotNil(t, ap.Routes)
 	assert.Empty(t, ap.Routes)
 }
+
+// TestComputeEventsChange: flipping events: is a change of its own that
+// the plan names, and a new Lambda-shaped function says so.
+func TestComputeEventsChange(t *testing.T) {
+	before := spec("shop", fn("api", sha('1'), "GET /a"))
+	after := spec("shop", fn("api", sha('1'), "GET /a"), fn("worker", sha('2')))
+	after.Functions[0].Config.Events = record.EventsLambda
+	after.Functions[1].Config.Events = record.EventsLambda
+	p, err := Compute(after, deployed(before))
+	require.NoError(t, err)
+	require.Equal(t, []string{"api"}, names(p.Change))
+	assert.Equal(t, []string{"events cloudevents→lambda"}, p.Change[0].Fields)
+	require.Equal(t, []string{"worker"}, names(p.Add))
+	assert.Contains(t, p.Add[0].Fields, "events lambda")
+}

@@ -36,6 +36,7 @@ const (
 	TimeoutRule     = `must be a duration like "10s" or "1m30s" between 1ms and 15m`
 	ConcurrencyRule = "must be an integer between 1 and 10000"
 	KindRule        = `must be "reactor" or "command"`
+	EventsRule      = `must be "cloudevents" (the default) or "lambda"`
 	EnvKeyRule      = "must be a letter or _ followed by letters, digits or _"
 	SHA256Rule      = "must be 64 lowercase hex digits (a SHA-256)"
 )
@@ -80,6 +81,16 @@ func ValidateMaxConcurrency(n int) error {
 func ValidateKind(k string) error {
 	if k != record.KindReactor && k != record.KindCommand {
 		return fmt.Errorf("%s, got %q", KindRule, k)
+	}
+	return nil
+}
+
+// ValidateEvents checks a function's event shape as versions store it:
+// empty (CloudEvents, the default) or record.EventsLambda. The manifest
+// writes "cloudevents" as empty.
+func ValidateEvents(e string) error {
+	if e != record.EventsCloudEvents && e != record.EventsLambda {
+		return fmt.Errorf(`must be empty (CloudEvents, the default) or "lambda", got %q`, e)
 	}
 	return nil
 }
@@ -136,6 +147,9 @@ func ValidateConfig(c record.FunctionConfig) error {
 		if err := ValidateEnvKey(k); err != nil {
 			errs = append(errs, fmt.Errorf("env: key %w", err))
 		}
+	}
+	if err := ValidateEvents(c.Events); err != nil {
+		errs = append(errs, fmt.Errorf("events: %w", err))
 	}
 	errs = append(errs, validateFunctionBindings(c)...)
 	errs = append(errs, validateFunctionWorkflows(c)...)

@@ -42,6 +42,11 @@ func TestValidateLimits(t *testing.T) {
 	assert.NoError(t, ValidateKind("command"))
 	assert.EqualError(t, ValidateKind("Reactor"), `must be "reactor" or "command", got "Reactor"`)
 
+	assert.NoError(t, ValidateEvents(""))
+	assert.NoError(t, ValidateEvents("lambda"))
+	// The manifest stores "cloudevents" as empty; the API takes only that.
+	assert.EqualError(t, ValidateEvents("cloudevents"), `must be empty (CloudEvents, the default) or "lambda", got "cloudevents"`)
+
 	for _, ok := range []string{"A", "_", "a_B9", "PATH"} {
 		assert.NoError(t, ValidateEnvKey(ok), ok)
 	}
@@ -80,6 +85,8 @@ func TestSpecValidate(t *testing.T) {
 			`max_concurrency: must be an integer between 1 and 10000, got 0`,
 			`env: key must be a letter or _ followed by letters, digits or _, got "1A"`,
 		}},
+		{"bad events", func(s *apitype.Spec) { s.Functions[0].Config.Events = "sqs" },
+			[]string{`function "api": config: events: must be empty (CloudEvents, the default) or "lambda", got "sqs"`}},
 		{"bad route", func(s *apitype.Spec) { s.Functions[0].Routes[0].Path = "/a//b" }, []string{`function "api": route GET /a//b: path "/a//b" has an empty segment`}},
 		{"bad method", func(s *apitype.Spec) { s.Functions[0].Routes[0].Method = "" }, []string{`function "api": route  /a: method "" is not one of`}},
 		{"clash", func(s *apitype.Spec) {

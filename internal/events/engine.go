@@ -521,38 +521,34 @@ func (e *Engine) deliver(ctx context.Context, q record.QueueConfig, msgs []recor
 			span.End()
 		}()
 	}
+	// A consumer that takes Lambda event shapes gets the delivery from
+	// shaper instead (the version that runs decides); an SQS batch's
+	// answer then names its failed items whatever the batch size.
+	shaper := &deliveryShaper{q: q, msgs: msgs}
+	var req *wire.Request
+	var traceParent string
+	var err error
 	if q.BatchSize > 1 {
-		req, err := batchRequest(q.Name, msgs)
-		if err != nil {
-			errAll = err
-		} else {
-			res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, Wire: req})
-			switch {
-			case err != nil:
-				errAll, notAttempted = err, invoke.IsThrottled(err)
-			case res.Response.Status >= 400:
-				errAll = answerError(res.Response)
-			default:
-				for id := range batchFailures(res.Response.Body) {
-					if failed == nil {
-						failed = map[string]string{}
-					}
-					failed[id] = "reported as failed by the function"
-				}
-			}
-		}
+		req, err = batchRequest(q.Name, msgs)
 	} else {
-		m := msgs[0]
-		req, err := singleRequest(m)
-		if err != nil {
-			errAll = err
-		} else {
-			res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, TraceParent: m.Attributes["traceparent"], Wire: req})
-			switch {
-			case err != nil:
-				errAll, notAttempted = err, invoke.IsThrottled(err)
-			case res.Response.Status >= 400:
-				errAll = answerError(res.Response)
+		req, err = singleRequest(msgs[0])
+		traceParent = msgs[0].Attributes["traceparent"]
+	}
+	if err != nil {
+		errAll = err
+	} else {
+		res, err := e.cfg.Invoker.Invoke(ctx, invoke.Request{Function: q.Consumer, Trigger: trigger, TraceParent: traceParent, Wire: req, Shaper: shaper})
+		switch {
+		case err != nil:
+			errAll, notAttempted = err, invoke.IsThrottled(err)
+		case res.Response.Status >= 400:
+			errAll = answerError(res.Response)
+		case q.BatchSize > 1 || res.Shaped && shaper.sqs:
+			for id := range batchFailures(res.Response.Body) {
+				if failed == nil {
+					failed = map[string]string{}
+				}
+				failed[id] = "reported as failed by the function"
 			}
 		}
 	}

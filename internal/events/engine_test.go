@@ -29,6 +29,7 @@ type recorder struct {
 	got    []invoke.Request
 	answer func(r invoke.Request) (int, string, error)
 	seen   chan struct{}
+	shaped bool // results are Shaped, as for a version with events: lambda
 }
 
 func (r *recorder) Invoke(ctx context.Context, req invoke.Request) (*invoke.Result, error) {
@@ -48,7 +49,7 @@ func (r *recorder) Invoke(ctx context.Context, req invoke.Request) (*invoke.Resu
 	if err != nil {
 		return &invoke.Result{}, err
 	}
-	return &invoke.Result{Response: &wire.Response{Status: status, Body: []byte(body)}}, nil
+	return &invoke.Result{Response: &wire.Response{Status: status, Body: []byte(body)}, Shaped: r.shaped}, nil
 }
 
 func (r *recorder) calls() []invoke.Request {
@@ -76,6 +77,12 @@ type env struct {
 // consumer function "fn" exists) and starts an engine on it.
 func setup(t *testing.T, qs []record.QueueConfig, topics []record.TopicConfig, answer func(invoke.Request) (int, string, error)) *env {
 	t.Helper()
+	return setupRecorder(t, qs, topics, &recorder{answer: answer, seen: make(chan struct{}, 1)})
+}
+
+// setupRecorder is setup with the recorder given.
+func setupRecorder(t *testing.T, qs []record.QueueConfig, topics []record.TopicConfig, rec *recorder) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"))
 	if err != nil {
@@ -94,7 +101,6 @@ func setup(t *testing.T, qs []record.QueueConfig, topics []record.TopicConfig, a
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{answer: answer, seen: make(chan struct{}, 1)}
 	eng := New(Config{Store: st, Invoker: rec, PollInterval: 20 * time.Millisecond, Workers: 2})
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/apitype"
+	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -51,6 +52,9 @@ type Try struct {
 	Request *wire.Request
 	Trigger string
 	EventID string
+	// Shaper gives a function with events: lambda the same Lambda event
+	// as a delivery (an SQS record, an EventBridge scheduled event).
+	Shaper invoke.Shaper
 }
 
 // SampleData is what a try carries when no data is given: small JSON with
@@ -109,7 +113,8 @@ func (e *Engine) TryRequest(ctx context.Context, p TryParams) (*Try, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Try{Request: req, Trigger: trigger, EventID: m.Attributes["id"]}, nil
+	return &Try{Request: req, Trigger: trigger, EventID: m.Attributes["id"],
+		Shaper: &deliveryShaper{q: q, msgs: []record.Message{m}}}, nil
 }
 
 // tryQueue finds the queue the function consumes for a queue or topic try

@@ -61,4 +61,14 @@ type StartParams struct {
 	// an existing execution with ID is returned only when it belongs to
 	// this project (else ErrIDTaken). AllProjects: the admin API.
 	Project string
+	// Records are keyed records (keyed.go) committed with the start: what
+	// a keyed orchestrator must know from its first pass on (a state
+	// machine's definition as it was when the execution started).
+	Records []Record
+}
+
+// Record is one keyed record.
+type Record struct {
+	Key   string
+	Value []byte // JSON
 }

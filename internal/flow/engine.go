@@ -342,7 +342,7 @@ func (e *Engine) startParams(ctx context.Context, p StartParams, parent string, 
 			ID: id, Project: ref.Project, Workflow: p.Workflow, Function: ref.Function,
 			Input: input, TraceID: trace.TraceID, ParentID: parent, ParentStep: parentStep,
 		},
-		Events: []record.FlowEvent{{Type: EvStarted, Name: p.Workflow, Data: data, Time: now}},
+		Events: startEvents(p, data, now),
 		DueAt:  now,
 	}, nil
 }
@@ -696,3 +696,14 @@ func (e *Engine) sweepLoop() {
 
 // errAborted ends a run whose lease is gone.
 var errAborted = errors.New("flow: run aborted (lease lost or execution terminated)")
+
+// startEvents are a new execution's first events: started, then the
+// start's records.
+func startEvents(p StartParams, data []byte, now time.Time) []record.FlowEvent {
+	evs := make([]record.FlowEvent, 0, 1+len(p.Records))
+	evs = append(evs, record.FlowEvent{Type: EvStarted, Name: p.Workflow, Data: data, Time: now})
+	for _, r := range p.Records {
+		evs = append(evs, record.FlowEvent{Type: EvRecorded, Name: r.Key, Data: orNull(r.Value), Time: now})
+	}
+	return evs
+}

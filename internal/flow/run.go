@@ -42,6 +42,7 @@ type Run struct {
 	started *startGate // set at launch, then read only
 
 	mu        sync.Mutex
+	commitMu  sync.Mutex // serialises keyed orchestrators' Commits (keyed.go)
 	exec      record.FlowExecution
 	hist      []record.FlowEvent
 	durable   int  // hist[:durable] is committed
@@ -51,8 +52,9 @@ type Run struct {
 	sends     []record.FlowInbox
 	inbox     []record.FlowInbox // arrived, not consumed
 	inboxSeen int64
-	inboxNew  bool        // the inbox may have changed: reload before deciding
-	cmds      map[int]int // step → index in hist of its command
+	inboxNew  bool                       // the inbox may have changed: reload before deciding
+	cmds      map[int]int                // step → index in hist of its command
+	recorded  map[string]json.RawMessage // keyed orchestrators' records (keyed.go)
 	ncmds     int
 	results   map[int]*wire.FlowResult
 	calls     map[int]*callState
@@ -250,6 +252,7 @@ func (r *Run) load(ctx context.Context) error {
 func (r *Run) reset(ex record.FlowExecution, hist []record.FlowEvent) {
 	r.exec, r.hist, r.durable = ex, hist, len(hist)
 	r.cmds, r.ncmds = make(map[int]int), 0
+	r.recorded = make(map[string]json.RawMessage)
 	r.results, r.calls = make(map[int]*wire.FlowResult), make(map[int]*callState)
 	r.cancelAt, r.failure = 0, nil
 	r.limit = r.e.historyLimit(ex.Workflow)
@@ -299,6 +302,10 @@ func (r *Run) apply(i int, ev record.FlowEvent) {
 		}
 	case EvStarted:
 		r.starter = starterOf(ev)
+	case EvRecorded:
+		if _, ok := r.recorded[ev.Name]; !ok {
+			r.recorded[ev.Name] = ev.Data
+		}
 	case EvCallRetrying:
 		_ = json.Unmarshal(ev.Data, &d)
 		if cs := r.calls[ev.Step]; cs != nil {

@@ -52,7 +52,7 @@ func Status(err error) int {
 		return http.StatusTooManyRequests
 	case invoke.IsTimeout(err):
 		return http.StatusGatewayTimeout
-	case invoke.IsResponseTooLarge(err):
+	case invoke.IsResponseTooLarge(err), invoke.IsBadLambdaResponse(err):
 		return http.StatusBadGateway
 	case invoke.IsGuestFailure(err):
 		return http.StatusInternalServerError
@@ -79,8 +79,12 @@ func Status(err error) int {
 func WriteError(w http.ResponseWriter, err error, invocationID string) {
 	code := Status(err)
 	msg := err.Error()
-	if invoke.IsGuestFailure(err) {
+	switch {
+	case invoke.IsGuestFailure(err):
 		msg = "function failed; its logs have the error"
+	case invoke.IsBadLambdaResponse(err):
+		// The reason quotes the function's answer: for its owner.
+		msg = "function answered an invalid Lambda response; its logs say what is wrong"
 	}
 	if code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		// A rate limit sets its own wait; a full pool frees up within a

@@ -25,6 +25,7 @@ import (
 	"github.com/stratahq/strata/internal/events"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/lambda"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/sockets"
 	"github.com/stratahq/strata/internal/trace"
@@ -269,7 +270,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.invokeAsync(w, r, rt.Function, params)
 		return
 	}
-	g.invoke(w, r, rt.Function, params, "http")
+	g.invoke(w, r, rt, rt.Function, params, "http")
 }
 
 // spanWriter notes the status a traced request is answered with, for its
@@ -346,13 +347,38 @@ func (g *Gateway) invokeAsync(w http.ResponseWriter, r *http.Request, fn string,
 
 // invoke runs fn for an HTTP request and writes its response. The admin
 // API's invoke endpoint uses it as well, so both paths behave the same.
-func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, fn string, params []wire.Param, trigger string) {
+// A route's own function that takes Lambda event shapes gets its
+// request as an API Gateway event (rt set); a direct invoke (rt nil) passes
+// the request as it is, as Lambda's Invoke passes its payload.
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt *record.Route, fn string, params []wire.Param, trigger string) {
 	c := g.calls.Get().(*call)
 	defer g.putCall(c)
 	if !g.read(w, r, c, params) {
 		return
 	}
-	g.serve(w, r, fn, &c.req, trigger)
+	var shaper invoke.Shaper
+	if rt != nil {
+		c.shape = httpShaper{method: rt.Method, path: rt.Path, protocol: r.Proto}
+		shaper = &c.shape
+	}
+	g.serve(w, r, fn, &c.req, trigger, shaper)
+}
+
+// httpShaper gives a function that takes Lambda event shapes the API
+// Gateway HTTP API (payload 2.0) event of a request on its route, and
+// answers with what its result describes.
+type httpShaper struct {
+	method, path, protocol string // the route's, and the request's protocol
+}
+
+var _ invoke.Shaper = (*httpShaper)(nil)
+
+func (s *httpShaper) LambdaRequest(inv lambda.Invocation, req *wire.Request) (*wire.Request, error) {
+	return lambda.HTTPEventRequest(inv, lambda.RouteKey(s.method, s.path), s.protocol, req)
+}
+
+func (s *httpShaper) LambdaResponse(resp *wire.Response) (*wire.Response, error) {
+	return lambda.HTTPResponse(resp.Body)
 }
 
 // read makes c the guest's form of r, with its body (up to MaxBody) and
@@ -380,6 +406,7 @@ type call struct {
 	req     wire.Request
 	headers []wire.Header
 	body    bytes.Buffer
+	shape   httpShaper
 }
 
 // putCall returns c to the pool, unless it holds a large body.
@@ -390,6 +417,7 @@ func (g *Gateway) putCall(c *call) {
 	c.body.Reset()
 	clear(c.headers)
 	c.req = wire.Request{}
+	c.shape = httpShaper{}
 	g.calls.Put(c)
 }
 
@@ -407,10 +435,12 @@ func (c *call) fill(r *http.Request, body []byte) {
 	}
 }
 
-// serve runs fn for req, the guest's form of r, and writes its response.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
+// serve runs fn for req, the guest's form of r, and writes its
+// response. shaper, when set, reshapes the invocation for a function that
+// takes Lambda event shapes (nil: the request as it is).
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper) {
 	res, err := g.cfg.Invoker.Invoke(r.Context(), invoke.Request{
-		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req,
+		Function: fn, Trigger: trigger, TraceParent: r.Header.Get("Traceparent"), Wire: req, Shaper: shaper,
 	})
 	g.writeResult(w, r, fn, res, err)
 }
@@ -492,7 +522,7 @@ func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 			params = p
 		}
 	}
-	g.invoke(w, r, fn, params, "invoke")
+	g.invoke(w, r, nil, fn, params, "invoke")
 }
 
 // InvokeEvent serves the admin API's invoke of fn with an event (strata
@@ -500,8 +530,11 @@ func (g *Gateway) Invoke(w http.ResponseWriter, r *http.Request, fn string) {
 // trigger's source would be, so its Ce-* and X-Strata-* headers are the
 // platform's own and reach the function (a client's never do: see
 // platformHeader).
-func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string) {
-	g.serve(w, r, fn, req, trigger)
+//
+// shaper, when set, gives a function that takes Lambda event shapes the
+// same event as a delivery from that source.
+func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string, req *wire.Request, trigger string, shaper invoke.Shaper) {
+	g.serve(w, r, fn, req, trigger, shaper)
 }
 
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package invoke
 import (
 	"errors"
 
+	"github.com/stratahq/strata/internal/lambda"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/wasm"
 )
@@ -37,6 +38,10 @@ func IsTimeout(err error) bool { return errors.Is(err, wasm.ErrTimeout) }
 
 // IsResponseTooLarge reports a response above the node's limit (502).
 func IsResponseTooLarge(err error) bool { return errors.Is(err, wasm.ErrResponseTooLarge) }
+
+// IsBadLambdaResponse reports a Lambda-shaped function's answer that is
+// not a valid result for its trigger (502); its logs say what is wrong.
+func IsBadLambdaResponse(err error) bool { return errors.Is(err, lambda.ErrBadResponse) }
 
 // IsGuestFailure reports the guest's own failure: a trap, a panic, a
 // non-zero exit, a malformed response (500). Its message is for the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/host"
+	"github.com/stratahq/strata/internal/lambda"
 	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/record"
@@ -173,6 +174,25 @@ type Request struct {
 	// failed), still on the slot, before the invocation is metered: the
 	// objects engine opens the object's input gate there.
 	AfterPinned func(resp *wire.Response, err error)
+	// Shaper, when set, reshapes the invocation for a version that takes
+	// AWS Lambda's event shapes (events: lambda): the version that runs
+	// decides, so a deploy that changes the setting applies from the next
+	// invocation on. Nil, or a version that takes CloudEvents, runs Wire
+	// as it is.
+	Shaper Shaper
+}
+
+// Shaper gives a function that takes Lambda event shapes the event its
+// trigger delivers on AWS, and turns the function's result into the answer
+// its caller expects. The gateway and the events engine implement it per
+// trigger.
+type Shaper interface {
+	// LambdaRequest returns the request that carries req's event.
+	LambdaRequest(inv lambda.Invocation, req *wire.Request) (*wire.Request, error)
+	// LambdaResponse returns the caller's answer from the guest's (a
+	// 2xx). An error wrapping lambda.ErrBadResponse fails the invocation,
+	// in the function's logs, and the gateway answers 502.
+	LambdaResponse(resp *wire.Response) (*wire.Response, error)
 }
 
 // Result is a finished invocation.
@@ -184,6 +204,9 @@ type Result struct {
 	TraceHeader  string // Trace as a traceparent header value (Trace.Header())
 	Cold         bool
 	Duration     time.Duration
+	// Shaped is true when the request's Shaper reshaped the invocation
+	// (the version takes Lambda event shapes).
+	Shaped bool
 }
 
 // invocation is what one invocation needs on the host, allocated in one
@@ -326,6 +349,15 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 	deadline := start.Add(timeout)
 
 	req := r.Wire
+	var shape lambda.Invocation
+	if r.Shaper != nil && v.Config.Events == record.EventsLambda {
+		shape = lambda.Invocation{Account: d.Project, Function: v.Function, RequestID: res.InvocationID, Time: start}
+		shaped, err := r.Shaper.LambdaRequest(shape, req)
+		if err != nil {
+			return fmt.Errorf("%s@%d: build its Lambda event: %w", v.Function, v.Number, err)
+		}
+		req, res.Shaped = shaped, true
+	}
 	req.InvocationID = res.InvocationID
 	req.TraceParent = res.TraceHeader
 	req.DeadlineMS = deadline.UnixMilli()
@@ -362,6 +394,9 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		return err
 	}
 	dur := iv.cfg.Clock.Now().Sub(start)
+	if err == nil && res.Shaped {
+		resp, err = shapeResponse(r.Shaper, resp)
+	}
 	stdout.flush()
 	stderr.flush()
 	if dropped := inv.dropped; dropped > 0 {
@@ -423,6 +458,20 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		o.ObserveInvocation(d.Project, u)
 	}
 	return err
+}
+
+// shapeResponse turns a Lambda-shaped function's answer into its caller's:
+// a 2xx answer is its result; any other status is the function's failure.
+func shapeResponse(s Shaper, resp *wire.Response) (*wire.Response, error) {
+	if resp.Status < 200 || resp.Status > 299 {
+		body := string(resp.Body)
+		if len(body) > 200 {
+			body = body[:200] + "…"
+		}
+		return nil, fmt.Errorf("%w: the function answered status %d (a Lambda-shaped function answers its result with a 2xx): %q",
+			lambda.ErrBadResponse, resp.Status, body)
+	}
+	return s.LambdaResponse(resp)
 }
 
 func (iv *Invoker) platformLog(base record.LogLine, level record.LogLevel, msg string) {

@@ -32,11 +32,13 @@ var layers = map[string]int{
 	"internal/build": 1, "internal/store/sqlite/internal/sqlitedb": 1, "internal/store/postgres/internal/pgdb": 1,
 	"sdk/go": 1, "sdk/go/db": 1, "sdk/go/fetch": 1, "sdk/go/kv": 1, "sdk/go/secrets": 1,
 	"sdk/go/objects": 1, "sdk/go/sockets": 1,
+	// AWS Lambda's event shapes: pure translation over the wire format.
+	"internal/lambda": 1,
 	// 2: engines without a database: the Wasm runtime, the store's rules
 	// over a dialect, bindings, metering, scaffolding.
 	"internal/wasm": 2, "internal/wasm/wasmtest": 2, "internal/store/sqlstore": 2,
 	"internal/store/storetest": 2, "internal/bindings": 2, "internal/meter": 2,
-	"internal/scaffold": 2, "sdk/go/flow": 2, "internal/telemetry": 2,
+	"internal/scaffold": 2, "sdk/go/flow": 2, "internal/telemetry": 2, "sdk/go/states": 3,
 	"internal/sockets": 2, "internal/cluster": 2,
 	// 3: instance pools, the store backends (thin dialect adapters),
 	// configuration.
@@ -64,11 +66,12 @@ var only = map[string][]string{
 	// The SDK is compiled into guests: nothing of the host.
 	"sdk/go": {"sdk/"}, "sdk/go/db": {"sdk/"}, "sdk/go/fetch": {"sdk/"}, "sdk/go/kv": {"sdk/"},
 	"sdk/go/secrets": {"sdk/"}, "sdk/go/flow": {"sdk/"}, "sdk/go/wire": {}, "sdk/go/internal/hostcall": {},
-	"sdk/go/objects": {"sdk/"}, "sdk/go/sockets": {"sdk/"}, "sdk/go/internal/dispatch": {},
+	"sdk/go/objects": {"sdk/"}, "sdk/go/sockets": {"sdk/"}, "sdk/go/internal/dispatch": {}, "sdk/go/states": {"sdk/"},
 	// The storage contract and the records are leaves above the databases.
 	"internal/store":  {"internal/record"},
 	"internal/record": {},
 	"internal/asl":    {"internal/record"},
+	"internal/lambda": {"sdk/go/wire"},
 }
 
 // owners: a third-party module may be imported only by these packages.

@@ -133,6 +133,7 @@ type Function struct {
 	Source         string            `json:"source,omitempty"` // absolute directory of a Go main package
 	Wasm           string            `json:"wasm,omitempty"`   // absolute path of a prebuilt module
 	Kind           string            `json:"kind"`             // reactor, command, or "" (detect from the module)
+	Events         string            `json:"events,omitempty"` // record.EventsLambda, or "" for CloudEvents
 	MemoryMB       int               `json:"memory_mb"`
 	Timeout        time.Duration     `json:"timeout"`
 	MaxConcurrency int               `json:"max_concurrency"`
@@ -198,6 +199,7 @@ func (f Function) Config() record.FunctionConfig {
 		MaxConcurrency: f.MaxConcurrency,
 		Provisioned:    f.Provisioned,
 		FetchPrivate:   f.FetchPrivate,
+		Events:         f.Events,
 	}
 	if len(f.Env) > 0 {
 		c.Env = maps.Clone(f.Env)

@@ -26,7 +26,7 @@ import (
 // from these lists.
 var (
 	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "objects", "state_machines", "functions"}
-	functionKeys = []string{"source", "wasm", "kind", "memory", "timeout", "max_concurrency", "env", "routes",
+	functionKeys = []string{"source", "wasm", "kind", "events", "memory", "timeout", "max_concurrency", "env", "routes",
 		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
 		"bindings", "fetch", "fetch_private"}
 	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
@@ -538,6 +538,8 @@ func (p *parser) function(e entry) Function {
 				p.addf(valuePos(s), sf, "%v", err)
 			}
 			f.Kind = k
+		case "events":
+			f.Events = p.events(s, sf)
 		case "memory":
 			f.MemoryMB = p.integer(s, sf, deploy.MemoryRule, deploy.ValidateMemoryMB)
 		case "max_concurrency":
@@ -568,6 +570,23 @@ func (p *parser) function(e entry) Function {
 		f.Kind = record.KindReactor
 	}
 	return f
+}
+
+// events reads a function's event shape: "cloudevents" (stored as empty,
+// the default) or "lambda".
+func (p *parser) events(e entry, field string) string {
+	v, ok := str(e.value)
+	switch {
+	case !ok:
+		p.addf(valuePos(e), field, "%s, got %s", deploy.EventsRule, describe(e.value))
+	case v == "cloudevents":
+		return record.EventsCloudEvents
+	case v == record.EventsLambda:
+		return v
+	default:
+		p.addf(valuePos(e), field, "%s, got %q", deploy.EventsRule, v)
+	}
+	return ""
 }
 
 func later(a, b Position) Position {

@@ -11,6 +11,13 @@ const (
 	KindCommand = "command" // WASI _start, CGI style, fresh instance per request
 )
 
+// Event shapes a function takes (FunctionConfig.Events): how its triggers
+// hand it requests, queue messages and schedule fires.
+const (
+	EventsCloudEvents = ""       // the default: HTTP as is, events as CloudEvents
+	EventsLambda      = "lambda" // AWS Lambda's event shapes (package lambda)
+)
+
 // Invocation outcomes recorded in usage.
 const (
 	OutcomeOK       = "ok"       // the guest answered (any HTTP status)
@@ -49,6 +56,9 @@ type FunctionConfig struct {
 	// Objects are the durable object classes this function's code defines
 	// (objects: in strata.yaml), sorted by name.
 	Objects []ObjectClass `json:"objects,omitempty"`
+	// Events is the event shape the function takes: EventsCloudEvents
+	// (empty) or EventsLambda (events: lambda in strata.yaml).
+	Events string `json:"events,omitempty"`
 }
 
 // WorkflowConfig is one workflow a function orchestrates.

@@ -109,3 +109,46 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// BenchmarkGatewayWarmLambda is BenchmarkGatewayWarm for a function with
+// events: lambda: the request becomes an API Gateway 2.0 event and the
+// guest's structured response (status 201, cookies, a JSON body) becomes
+// the answer. The difference to BenchmarkGatewayWarm is the cost of the
+// Lambda shapes (with the test guest's own JSON work, which is heavier
+// than greet's).
+func BenchmarkGatewayWarmLambda(b *testing.B) {
+	ctx := context.Background()
+	srv, c, sha := benchNode(b, wasmtest.BuildGuest(b, "testdata/lambda"))
+	fc := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 1, Events: record.EventsLambda}
+	spec := apitype.Spec{Project: "bench",
+		Functions: []apitype.FunctionSpec{{Name: "api", ModuleSHA256: sha, Config: fc,
+			Routes: []apitype.RouteSpec{{Method: "GET", Path: "/users/{id}"}}}}}
+	if _, err := c.Deploy(ctx, spec, false); err != nil {
+		b.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", "http://127.0.0.1/users/42", http.NoBody)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header = http.Header{"Host": {"127.0.0.1:8080"}}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req = req.WithContext(rctx)
+	req.RemoteAddr = "127.0.0.1:40000"
+	w := &discardWriter{h: http.Header{}}
+	serve := func() {
+		clear(w.h)
+		w.status = 0
+		srv.gw.ServeHTTP(w, req)
+		if w.status != http.StatusCreated {
+			b.Fatalf("GET /users/42: %d", w.status)
+		}
+	}
+	for range 100 {
+		serve()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		serve()
+	}
+}

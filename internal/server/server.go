@@ -260,8 +260,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	engines := metrics.NewEngines(s.metrics)
 	s.ev = events.New(events.Config{Store: engineStore, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
+	orch := &orchestrators{code: &orchestrator.Orchestrator{Invoker: s.inv}}
 	s.fl = flow.New(flow.Config{
-		Store: engineStore, Invoker: s.inv, Orchestrator: &orchestrator.Orchestrator{Invoker: s.inv}, Node: nodeID,
+		Store: engineStore, Invoker: s.inv, Orchestrator: orch, Node: nodeID,
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
@@ -283,10 +284,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	// The Step Functions API checks tokens as the admin API does (its
 	// cache included); s.api is set below, before anything is served.
-	s.sfn = sfn.New(sfn.Config{Store: s.st, Invoker: s.inv, Logger: s.log,
+	s.sfn = sfn.New(sfn.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Executions: s.fl, ProjectOf: s.wfs.projectOf,
 		Authenticate: func(ctx context.Context, token string) (record.Token, error) {
 			return s.api.TokenByHash(ctx, api.HashToken(token))
 		}})
+	orch.states = s.sfn.Orchestrator()
 	gcfg.StepFunctions = s.sfn
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{

@@ -320,7 +320,7 @@ func TestPostgresNode(t *testing.T) {
 }
 
 // testSchema creates a PostgreSQL schema for one test and drops it after.
-func testSchema(t *testing.T, pg string) string {
+func testSchema(t testing.TB, pg string) string {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, pg)

@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/registry"
+	"github.com/stratahq/strata/internal/sfn"
 	"github.com/stratahq/strata/internal/store"
 )
 
@@ -42,6 +44,12 @@ func (w *workflowIndex) rebuild(ctx context.Context, st store.Store, reg *regist
 }
 
 func (w *workflowIndex) lookup(name string) (flow.WorkflowRef, bool) {
+	if project, _, ok := sfn.ParseWorkflow(name); ok {
+		// A state machine's executions: the machine's project runs them
+		// (the orchestrator reads the machine, in that project, when the
+		// execution first runs). The name is its own "function".
+		return flow.WorkflowRef{Function: name, Project: project}, true
+	}
 	s := w.snap.Load()
 	if s == nil {
 		return flow.WorkflowRef{}, false
@@ -51,8 +59,30 @@ func (w *workflowIndex) lookup(name string) (flow.WorkflowRef, bool) {
 }
 
 func (w *workflowIndex) projectOf(function string) string {
+	if project, _, ok := sfn.ParseWorkflow(function); ok {
+		return project
+	}
 	if s := w.snap.Load(); s != nil {
 		return s.projects[function]
 	}
 	return ""
+}
+
+// orchestrators hands each execution to what orchestrates it: state
+// machines' to the Step Functions handler, workflows as code to the Wasm
+// orchestrator. states is set once the handler exists (it needs the
+// flow engine), before the engine runs.
+type orchestrators struct {
+	code   flow.Orchestrator
+	states flow.Orchestrator
+}
+
+func (o *orchestrators) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, error) {
+	if strings.HasPrefix(r.Execution().Workflow, sfn.WorkflowPrefix) {
+		if o.states == nil {
+			return flow.Outcome{}, fmt.Errorf("state machine executions are not served by this node")
+		}
+		return o.states.Orchestrate(ctx, r)
+	}
+	return o.code.Orchestrate(ctx, r)
 }

@@ -42,11 +42,8 @@ func (h *Handler) prepare(ctx context.Context, c *caller, body []byte, sync bool
 	if err != nil {
 		return nil, notExist(err, in.StateMachineArn)
 	}
-	if m.Type != record.StateMachineExpress {
-		if sync {
-			return nil, errorf(errTypeNotSupported, "This operation is not supported by this type of state machine")
-		}
-		return nil, errorf(errTypeNotSupported, "STANDARD executions are not supported by Strata yet: state machine '%s' is STANDARD; create it with type EXPRESS", m.Name)
+	if m.Type != record.StateMachineExpress && sync {
+		return nil, errorf(errTypeNotSupported, "This operation is not supported by this type of state machine")
 	}
 	id := newID()
 	name := in.Name
@@ -175,13 +172,17 @@ func (h *Handler) startSyncExecution(ctx context.Context, c *caller, body []byte
 	return res, nil
 }
 
-// startExecution starts an EXPRESS execution in the background and
-// answers at once with its ARN. Nothing of it is kept: its result is for
+// startExecution starts a STANDARD execution on the flow core
+// (startStandard), or an EXPRESS one in the background, and answers at
+// once with its ARN. Nothing of it is kept: its result is for
 // the functions it calls to record (AWS sends it to CloudWatch Logs).
 func (h *Handler) startExecution(ctx context.Context, c *caller, body []byte) (any, error) {
 	x, err := h.prepare(ctx, c, body, false)
 	if err != nil {
 		return nil, err
+	}
+	if x.m.Type != record.StateMachineExpress {
+		return h.startStandard(ctx, c, x.m, x.name, x.input)
 	}
 	start := time.Now()
 	h.launch(x)
@@ -211,37 +212,4 @@ func (h *Handler) launch(x *execution) {
 type executionInput struct {
 	ExecutionArn    string `json:"executionArn"`
 	StateMachineArn string `json:"stateMachineArn"`
-}
-
-// describeExecution answers as AWS does for what Strata keeps: EXPRESS
-// executions are not kept, and AWS refuses their ARNs; STANDARD
-// executions do not exist yet.
-func (h *Handler) describeExecution(ctx context.Context, c *caller, body []byte) (any, error) {
-	var in executionInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if in.ExecutionArn == "" {
-		return nil, errorf(errMissingParameter, "Missing required parameter: executionArn")
-	}
-	return nil, errorf(errInvalidArn, "Invalid Arn: 'Resource type not valid in this context: express' (Strata keeps EXPRESS executions no more than AWS does)")
-}
-
-// listExecutions: AWS refuses it for EXPRESS machines; a STANDARD
-// machine has no executions yet.
-func (h *Handler) listExecutions(ctx context.Context, c *caller, body []byte) (any, error) {
-	var in executionInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	m, err := h.machine(ctx, c, in.StateMachineArn)
-	if err != nil {
-		return nil, err
-	}
-	if m.Type == record.StateMachineExpress {
-		return nil, errorf(errTypeNotSupported, "This operation is not supported by this type of state machine")
-	}
-	return struct {
-		Executions []struct{} `json:"executions"`
-	}{[]struct{}{}}, nil
 }

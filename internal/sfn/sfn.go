@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratahq/strata/internal/asl"
@@ -52,6 +53,13 @@ type Config struct {
 	// (package api's check, with its cache); an error means refused.
 	Authenticate func(ctx context.Context, token string) (record.Token, error)
 	Logger       *slog.Logger
+	// Executions runs STANDARD executions (the flow engine); without it
+	// only EXPRESS machines run.
+	Executions Executions
+	// ProjectOf, when set, names the project of a deployed function ("":
+	// none) from memory; else each Task reads the function from the
+	// store.
+	ProjectOf func(function string) string
 }
 
 // Handler serves the Step Functions API. Stop ends the executions it
@@ -67,6 +75,10 @@ type Handler struct {
 	// maxDuration ends an execution TIMED_OUT (maxExpressDuration;
 	// tests shorten it).
 	maxDuration time.Duration
+	// defs caches parsed definitions of STANDARD executions by the
+	// SHA-256 of their text; ndefs counts them (standard.go).
+	defs  sync.Map
+	ndefs atomic.Int64
 }
 
 // op is one operation: need is the token scope it takes; fn decodes its
@@ -99,6 +111,11 @@ func New(cfg Config) *Handler {
 		"StartExecution":                 {record.ScopeDeploy, h.startExecution},
 		"DescribeExecution":              {record.ScopeRead, h.describeExecution},
 		"ListExecutions":                 {record.ScopeRead, h.listExecutions},
+		"GetExecutionHistory":            {record.ScopeRead, h.getExecutionHistory},
+		"StopExecution":                  {record.ScopeDeploy, h.stopExecution},
+		"SendTaskSuccess":                {record.ScopeDeploy, h.sendTaskSuccess},
+		"SendTaskFailure":                {record.ScopeDeploy, h.sendTaskFailure},
+		"SendTaskHeartbeat":              {record.ScopeDeploy, h.sendTaskHeartbeat},
 	}
 	return h
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/stratahq/strata/internal/record"
 )
 
 // SyncResult is the end of an EXPRESS execution that StartSync ran.
@@ -56,21 +58,52 @@ func (h *Handler) StartSync(ctx context.Context, project, machine, name string, 
 	return res, nil
 }
 
-// Start starts an EXPRESS execution of machine in the background, as
-// StartExecution does, and returns its ARN; nothing of it is kept. A
-// STANDARD machine is an *Error (its executions are not built yet).
+// Start starts an execution of machine, as StartExecution does, and
+// returns its ARN: a STANDARD execution on the flow core, or an EXPRESS
+// one in the background, of which nothing is kept.
 func (h *Handler) Start(ctx context.Context, project, machine, name string, input []byte) (string, error) {
 	body, err := startBody(project, machine, name, input)
 	if err != nil {
 		return "", err
 	}
-	x, err := h.prepare(ctx, &caller{project: project}, body, false)
+	c := &caller{project: project}
+	x, err := h.prepare(ctx, c, body, false)
 	if err != nil {
 		return "", exported(err)
+	}
+	if x.m.Type != record.StateMachineExpress {
+		if _, err := h.startStandard(ctx, c, x.m, x.name, x.input); err != nil {
+			return "", exported(err)
+		}
+		return executionArn(project, x.m.Name, x.name), nil
 	}
 	h.launch(x)
 	return x.arn, nil
 }
+
+// Call runs one Step Functions operation (its AWS name) as a caller of
+// project, with in as its JSON input, and returns its JSON output: the
+// admin API's execution commands go through the same code as the AWS
+// API. A refused request is an *Error.
+func (h *Handler) Call(ctx context.Context, project, op string, in any) (json.RawMessage, error) {
+	o, ok := h.ops[op]
+	if !ok {
+		return nil, &Error{Type: errUnknownOperation, Message: "unknown operation " + op, Status: http.StatusBadRequest}
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := o.fn(ctx, &caller{project: project}, body)
+	if err != nil {
+		return nil, exported(err)
+	}
+	return json.Marshal(out)
+}
+
+// ExecutionArn is the ARN of the STANDARD execution name of project's
+// machine.
+func ExecutionArn(project, machine, name string) string { return executionArn(project, machine, name) }
 
 func startBody(project, machine, name string, input []byte) ([]byte, error) {
 	in := startInput{StateMachineArn: machineArn(project, machine), Name: name}
@@ -91,7 +124,7 @@ func exported(err error) error {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		status := ae.Status
-		if ae.Type == errDoesNotExist {
+		if ae.Type == errDoesNotExist || ae.Type == errExecutionDoesNotExist {
 			status = http.StatusNotFound // for the admin API, which is not bound to AWS's 400
 		}
 		return &Error{Type: ae.Type, Message: ae.Message, Status: status}

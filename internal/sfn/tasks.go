@@ -86,8 +86,7 @@ func functionName(s string) string {
 func (t *tasks) call(ctx context.Context, name string, payload json.RawMessage) (int, string, json.RawMessage, error) {
 	// A function of another project is as absent as one that does not
 	// exist: the error says nothing of other projects.
-	f, err := t.h.cfg.Store.FunctionGet(ctx, name)
-	if err != nil || f.Project != t.project {
+	if !t.h.inProject(ctx, name, t.project) {
 		return 0, "", nil, &asl.Error{Name: "Lambda.ResourceNotFoundException",
 			Cause: "Function not found: " + name + " (in project " + t.project + ")"}
 	}
@@ -131,6 +130,15 @@ func (t *tasks) call(ctx context.Context, name string, payload json.RawMessage) 
 		body = json.RawMessage("null")
 	}
 	return res.Response.Status, res.InvocationID, body, nil
+}
+
+// inProject reports whether function name is deployed in project.
+func (h *Handler) inProject(ctx context.Context, name, project string) bool {
+	if h.cfg.ProjectOf != nil {
+		return h.cfg.ProjectOf(name) == project
+	}
+	f, err := h.cfg.Store.FunctionGet(ctx, name)
+	return err == nil && f.Project == project
 }
 
 // lambdaErrorName names an invocation failure as the Lambda integration

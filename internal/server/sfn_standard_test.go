@@ -1,0 +1,274 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stratahq/strata/internal/apitype"
+	"github.com/stratahq/strata/internal/client"
+)
+
+const threeTasks = `{"StartAt":"One","States":{
+ "One":{"Type":"Task","Resource":"adder","Parameters":{"a.$":"$.x","b":1},"ResultPath":"$.one","Next":"Two"},
+ "Two":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:adder","Parameters":{"a.$":"$.one.sum","b":10},"ResultPath":"$.two","Next":"Three"},
+ "Three":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"adder","Payload":{"a.$":"$.two.sum","b":100}},
+   "ResultSelector":{"sum.$":"$.Payload.sum"},"End":true}}}`
+
+// waitStatus polls DescribeExecution until the execution leaves RUNNING.
+func waitStatus(t *testing.T, c *sfn.Client, arn string) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		out, err := c.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		require.NoError(t, err)
+		if out.Status != types.ExecutionStatusRunning {
+			return out
+		}
+	}
+	t.Fatalf("execution %s still running", arn)
+	return nil
+}
+
+// logLine waits for a line of function fn's logs holding marker, and
+// returns it.
+func logLine(t *testing.T, n *node, fn, marker string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var line string
+		_ = n.c.Logs(context.Background(), client.LogsParams{Function: fn}, func(e apitype.LogEntry) error {
+			if strings.Contains(e.Line, marker) {
+				line = e.Line
+			}
+			return nil
+		})
+		if line != "" {
+			return line
+		}
+	}
+	t.Fatalf("no log line of %s holds %q", fn, marker)
+	return ""
+}
+
+func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
+	ctx := context.Background()
+	standard := func(t *testing.T, name, def string) string {
+		t.Helper()
+		out, err := p.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(name), Definition: aws.String(def),
+			RoleArn: aws.String("arn:aws:iam::123456789012:role/unused"), Type: types.StateMachineTypeStandard})
+		require.NoError(t, err)
+		return *out.StateMachineArn
+	}
+
+	t.Run("ThreeTasksWithHistory", func(t *testing.T) {
+		arn := standard(t, "three-tasks", threeTasks)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("first"), Input: aws.String(`{"x":1}`)})
+		require.NoError(t, err)
+		require.True(t, strings.HasSuffix(*start.ExecutionArn, ":execution:three-tasks:first"), *start.ExecutionArn)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		require.JSONEq(t, `{"sum":112}`, aws.ToString(d.Output))
+		require.Equal(t, "first", aws.ToString(d.Name))
+		require.Equal(t, arn, aws.ToString(d.StateMachineArn))
+		require.NotNil(t, d.StopDate)
+
+		// Same name and input again: the same execution (AWS's
+		// idempotency only holds while it runs; it has ended: refused).
+		_, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("first"), Input: aws.String(`{"x":1}`)})
+		var exists *types.ExecutionAlreadyExists
+		require.ErrorAs(t, err, &exists)
+
+		list, err := p.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		require.Len(t, list.Executions, 1)
+		require.Equal(t, types.ExecutionStatusSucceeded, list.Executions[0].Status)
+		list, err = p.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(arn), StatusFilter: types.ExecutionStatusRunning})
+		require.NoError(t, err)
+		require.Empty(t, list.Executions)
+
+		h, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		var typesSeen []string
+		for i, e := range h.Events {
+			typesSeen = append(typesSeen, string(e.Type))
+			require.Equal(t, int64(i+1), e.Id)
+			if i > 0 {
+				require.Equal(t, int64(i), e.PreviousEventId)
+			}
+		}
+		require.Equal(t, []string{"ExecutionStarted",
+			"TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
+			"TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
+			"TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
+			"ExecutionSucceeded"}, typesSeen)
+		require.Equal(t, "lambda", aws.ToString(h.Events[12].TaskScheduledEventDetails.ResourceType))
+		require.Equal(t, "invoke", aws.ToString(h.Events[12].TaskScheduledEventDetails.Resource))
+		require.JSONEq(t, `{"sum":112}`, aws.ToString(h.Events[16].ExecutionSucceededEventDetails.Output))
+
+		// Paged, newest first.
+		page, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, ReverseOrder: true, MaxResults: 5})
+		require.NoError(t, err)
+		require.Len(t, page.Events, 5)
+		require.Equal(t, types.HistoryEventTypeExecutionSucceeded, page.Events[0].Type)
+		require.NotNil(t, page.NextToken)
+		rest, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, ReverseOrder: true, NextToken: page.NextToken})
+		require.NoError(t, err)
+		require.Len(t, rest.Events, 12)
+		require.Equal(t, types.HistoryEventTypeExecutionStarted, rest.Events[11].Type)
+
+		// Another project sees none of it.
+		_, err = q.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
+		var nx *types.ExecutionDoesNotExist
+		require.ErrorAs(t, err, &nx)
+		_, err = q.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.ErrorAs(t, err, &nx)
+		_, err = q.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: start.ExecutionArn})
+		require.ErrorAs(t, err, &nx)
+	})
+
+	t.Run("FailureAndCatch", func(t *testing.T) {
+		arn := standard(t, "fails", `{"StartAt":"T","States":{
+		 "T":{"Type":"Task","Resource":"adder","Parameters":{"fail":"no"},"Catch":[{"ErrorEquals":["BadInput"],"ResultPath":"$.err","Next":"F"}],"End":true},
+		 "F":{"Type":"Fail","Error":"Caught","Cause":"the task failed and was caught"}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusFailed, d.Status)
+		require.Equal(t, "Caught", aws.ToString(d.Error))
+		require.Equal(t, "the task failed and was caught", aws.ToString(d.Cause))
+	})
+
+	t.Run("CallbackWithTaskToken", func(t *testing.T) {
+		arn := standard(t, "approve", `{"StartAt":"Ask","States":{
+		 "Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+		   "Parameters":{"FunctionName":"adder","Payload":{"a":1,"b":2,"log.$":"States.Format('approval token={}', $$.Task.Token)"}},
+		   "ResultPath":"$.answer","Next":"Done"},
+		 "Done":{"Type":"Pass","End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Input: aws.String(`{"order":7}`)})
+		require.NoError(t, err)
+		line := logLine(t, n, "adder", "approval token=")
+		token := strings.TrimSpace(line[strings.Index(line, "approval token=")+len("approval token="):])
+		d, err := p.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		require.Equal(t, types.ExecutionStatusRunning, d.Status, "it waits for the callback")
+
+		// Another project's caller cannot complete it.
+		_, err = q.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"ok":"stolen"}`)})
+		var noTask *types.TaskDoesNotExist
+		require.ErrorAs(t, err, &noTask)
+		_, err = p.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("garbage"), Output: aws.String(`{}`)})
+		var bad *types.InvalidToken
+		require.ErrorAs(t, err, &bad)
+		_, err = p.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{not json`)})
+		var badOut *types.InvalidOutput
+		require.ErrorAs(t, err, &badOut)
+
+		_, err = p.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)})
+		require.NoError(t, err)
+		_, err = p.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"approved":true}`)})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		require.JSONEq(t, `{"order":7,"answer":{"approved":true}}`, aws.ToString(d.Output))
+		// The token was used.
+		_, err = p.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{}`)})
+		var timedOut *types.TaskTimedOut
+		require.ErrorAs(t, err, &timedOut)
+	})
+
+	t.Run("HeartbeatTimeoutAndFailure", func(t *testing.T) {
+		arn := standard(t, "beats", `{"StartAt":"Ask","States":{
+		 "Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","HeartbeatSeconds":1,
+		   "Parameters":{"FunctionName":"adder","Payload":{"a":1,"b":2}},"End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusFailed, d.Status)
+		require.Equal(t, "States.HeartbeatTimeout", aws.ToString(d.Error))
+
+		arn = standard(t, "refused", `{"StartAt":"Ask","States":{
+		 "Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+		   "Parameters":{"FunctionName":"adder","Payload":{"a":1,"b":2,"log.$":"States.Format('refuse token={}', $$.Task.Token)"}},"End":true}}}`)
+		start, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		line := logLine(t, n, "adder", "refuse token=")
+		token := strings.TrimSpace(line[strings.Index(line, "refuse token=")+len("refuse token="):])
+		_, err = p.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String("Rejected"), Cause: aws.String("no budget")})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusFailed, d.Status)
+		require.Equal(t, "Rejected", aws.ToString(d.Error))
+		require.Equal(t, "no budget", aws.ToString(d.Cause))
+	})
+
+	t.Run("WaitStopAndTimeout", func(t *testing.T) {
+		arn := standard(t, "sleepy", `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("long")})
+		require.NoError(t, err)
+		// Same name and input while it runs: the same execution.
+		again, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("long")})
+		require.NoError(t, err)
+		require.Equal(t, *start.ExecutionArn, *again.ExecutionArn)
+		_, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("long"), Input: aws.String(`{"other":1}`)})
+		var exists *types.ExecutionAlreadyExists
+		require.ErrorAs(t, err, &exists)
+		h, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		require.Equal(t, types.HistoryEventTypeWaitStateEntered, h.Events[len(h.Events)-1].Type, "the history ends where the execution is")
+		_, err = p.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: start.ExecutionArn, Error: aws.String("Operator"), Cause: aws.String("not needed")})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusAborted, d.Status)
+		require.Equal(t, "Operator", aws.ToString(d.Error))
+		h, err = p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		require.Equal(t, types.HistoryEventTypeExecutionAborted, h.Events[len(h.Events)-1].Type)
+
+		arn = standard(t, "late", `{"TimeoutSeconds":1,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"End":true}}}`)
+		start, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusTimedOut, d.Status)
+		require.Equal(t, "States.Timeout", aws.ToString(d.Error))
+	})
+
+	t.Run("ParallelAndMap", func(t *testing.T) {
+		arn := standard(t, "fan", `{"StartAt":"P","States":{
+		 "P":{"Type":"Parallel","Branches":[
+		   {"StartAt":"B1","States":{"B1":{"Type":"Task","Resource":"adder","Parameters":{"a":1,"b":1},"End":true}}},
+		   {"StartAt":"B2","States":{"B2":{"Type":"Wait","Seconds":1,"Next":"B3"},"B3":{"Type":"Task","Resource":"adder","Parameters":{"a":2,"b":2},"End":true}}}],
+		  "ResultPath":"$.par","Next":"M"},
+		 "M":{"Type":"Map","ItemsPath":"$.items","MaxConcurrency":2,"ItemProcessor":{"StartAt":"I","States":{
+		   "I":{"Type":"Task","Resource":"adder","Parameters":{"a.$":"$","b":1000},"Retry":[{"ErrorEquals":["States.ALL"],"MaxAttempts":2,"IntervalSeconds":1}],"End":true}}},
+		  "ResultPath":"$.mapped","End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Input: aws.String(`{"items":[1,2,3,4,5]}`)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		var out struct {
+			Par    []map[string]int
+			Mapped []map[string]int
+		}
+		require.NoError(t, json.Unmarshal([]byte(aws.ToString(d.Output)), &out))
+		require.Equal(t, []map[string]int{{"sum": 2}, {"sum": 4}}, out.Par)
+		require.Len(t, out.Mapped, 5)
+		for i, m := range out.Mapped {
+			require.Equal(t, 1001+i, m["sum"])
+		}
+		h, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, MaxResults: 1000})
+		require.NoError(t, err)
+		counts := map[types.HistoryEventType]int{}
+		for _, e := range h.Events {
+			counts[e.Type]++
+		}
+		require.Equal(t, 5, counts[types.HistoryEventTypeMapIterationSucceeded], "%v", counts)
+		require.Equal(t, 1, counts[types.HistoryEventTypeParallelStateSucceeded])
+		require.Equal(t, 7, counts[types.HistoryEventTypeLambdaFunctionSucceeded])
+	})
+}

@@ -1,0 +1,340 @@
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/asl"
+	"github.com/stratahq/strata/internal/flow"
+	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/sdk/go/wire"
+)
+
+// A STANDARD execution's AWS history is not stored event by event: the
+// flow history holds what the execution learnt (its records), and the
+// interpreter, replayed over those records, emits the same AWS events it
+// emitted when it ran. The replay stops where the execution is now: at
+// the effects it has not learnt the outcome of.
+
+// replayHistory returns the AWS events of ex so far.
+func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.FlowExecution) ([]asl.Event, error) {
+	evs, err := h.cfg.Executions.History(ctx, project, ex.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	rp := &replay{rec: map[string]record.FlowEvent{}, clock: ex.CreatedAt, end: time.Now()}
+	if !ex.ClosedAt.IsZero() {
+		rp.end = ex.ClosedAt
+	}
+	for _, ev := range evs {
+		if ev.Type == flow.EvRecorded {
+			if _, ok := rp.rec[ev.Name]; !ok {
+				rp.rec[ev.Name] = ev
+			}
+		}
+		if ev.Type == flow.EvStarted && !ev.Time.IsZero() {
+			rp.clock = ev.Time
+		}
+	}
+	project, machine, _ := ParseWorkflow(ex.Workflow)
+	_, _, name, _ := parseExecutionID(ex.ID)
+	var out []asl.Event
+	def, ok := rp.rec[keyDefinition]
+	status, errName, cause := awsStatus(ex)
+	if ok {
+		var text string
+		_ = json.Unmarshal(def.Data, &text)
+		d, err := h.parsed(text)
+		if err != nil {
+			return nil, err
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		rp.cancel = cancel
+		rp.active = 1
+		opts := asl.Options{
+			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Now: rp.now,
+			TaskToken: func(key string) string { return wire.TaskToken(ex.ID, key) },
+			OnEvent: func(e asl.Event) {
+				rp.mu.Lock()
+				if !rp.cut {
+					out = append(out, e)
+				}
+				rp.mu.Unlock()
+			},
+			ExecutionID: executionArn(project, machine, name), ExecutionName: name,
+			StateMachineID: machineArn(project, machine), StateMachineName: machine,
+		}
+		_, _ = asl.Run(rctx, d, []byte(inputText(ex.Input)), opts)
+	}
+	// The end the replay cannot know: a stop, a timeout, a failure
+	// outside the interpreter.
+	last := out
+	ended := len(last) > 0 && strings.HasPrefix(last[len(last)-1].Type, "Execution") && last[len(last)-1].Type != asl.ExecutionStarted
+	if !ended && status != "RUNNING" {
+		e := asl.Event{Timestamp: ex.ClosedAt, Error: errName, Cause: cause}
+		switch status {
+		case "ABORTED":
+			e.Type = asl.ExecutionAborted
+		case "TIMED_OUT":
+			e.Type = asl.ExecutionTimedOut
+		case "SUCCEEDED":
+			e.Type, e.Output = asl.ExecutionSucceeded, ex.Output
+		default:
+			e.Type = asl.ExecutionFailed
+		}
+		if len(out) > 0 {
+			e.PreviousEventID = out[len(out)-1].ID
+			e.ID = out[len(out)-1].ID + 1
+		} else {
+			e.ID = 1
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// replay answers the interpreter's effects from an execution's records.
+// A goroutine that reaches an effect with no record waits; when every
+// goroutine waits, the replay is cut there.
+type replay struct {
+	rec    map[string]record.FlowEvent
+	end    time.Time // timers due by then have fired
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	clock  time.Time // the latest record read: the time of the events
+	active int
+	cut    bool
+}
+
+func (rp *replay) now() time.Time {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.clock
+}
+
+func (rp *replay) thread(delta int) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	rp.active += delta
+	rp.maybeCut()
+}
+
+// maybeCut ends the replay when every goroutine waits (rp.mu held).
+func (rp *replay) maybeCut() {
+	if rp.active <= 0 && !rp.cut {
+		rp.cut = true
+		rp.cancel()
+	}
+}
+
+// read returns the record under key, advancing the clock to it.
+func (rp *replay) read(key string) (record.FlowEvent, bool) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	ev, ok := rp.rec[key]
+	if ok && ev.Time.After(rp.clock) {
+		rp.clock = ev.Time
+	}
+	return ev, ok
+}
+
+// block waits for the cut (the effect has no outcome yet).
+func (rp *replay) block(ctx context.Context) error {
+	rp.mu.Lock()
+	rp.active--
+	rp.maybeCut()
+	rp.mu.Unlock()
+	<-ctx.Done()
+	rp.mu.Lock()
+	rp.active++
+	rp.mu.Unlock()
+	return ctx.Err()
+}
+
+func (rp *replay) sleep(ctx context.Context, key string, d time.Duration) error {
+	ev, ok := rp.read(key)
+	if !ok {
+		if d <= 0 {
+			return nil
+		}
+		return rp.block(ctx)
+	}
+	var at time.Time
+	_ = json.Unmarshal(ev.Data, &at)
+	if at.After(rp.end) {
+		return rp.block(ctx)
+	}
+	rp.mu.Lock()
+	if at.After(rp.clock) {
+		rp.clock = at
+	}
+	rp.mu.Unlock()
+	return nil
+}
+
+func (rp *replay) Invoke(context.Context, string, json.RawMessage, string) (json.RawMessage, error) {
+	return nil, errors.New("keyless task")
+}
+
+func (rp *replay) InvokeStep(ctx context.Context, c asl.TaskCall) (json.RawMessage, error) {
+	ev, ok := rp.read(c.Key)
+	if !ok {
+		return nil, rp.block(ctx)
+	}
+	return replayed(ev.Data)
+}
+
+type historyInput struct {
+	ExecutionArn         string `json:"executionArn"`
+	MaxResults           int    `json:"maxResults"`
+	NextToken            string `json:"nextToken"`
+	ReverseOrder         bool   `json:"reverseOrder"`
+	IncludeExecutionData *bool  `json:"includeExecutionData"`
+}
+
+// getExecutionHistory answers a STANDARD execution's events as AWS
+// shapes them, paged (maxResults, default 100, at most 1000) and in
+// either order.
+func (h *Handler) getExecutionHistory(ctx context.Context, c *caller, body []byte) (any, error) {
+	var in historyInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.MaxResults < 0 || in.MaxResults > 1000 {
+		return nil, errorf(errValidation, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", in.MaxResults)
+	}
+	from, err := pageToken(in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	ex, _, _, err := h.execution(ctx, c, in.ExecutionArn)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := h.replayHistory(ctx, c.project, ex)
+	if err != nil {
+		return nil, err
+	}
+	if in.ReverseOrder {
+		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+			evs[i], evs[j] = evs[j], evs[i]
+		}
+	}
+	limit := in.MaxResults
+	if limit == 0 {
+		limit = 100
+	}
+	data := in.IncludeExecutionData == nil || *in.IncludeExecutionData
+	out := struct {
+		Events    []map[string]any `json:"events"`
+		NextToken string           `json:"nextToken,omitempty"`
+	}{Events: []map[string]any{}}
+	for i := from; i < len(evs) && len(out.Events) < limit; i++ {
+		out.Events = append(out.Events, awsEvent(evs[i], data))
+	}
+	if from+limit < len(evs) {
+		out.NextToken = strconv.Itoa(from + limit)
+	}
+	return out, nil
+}
+
+// awsEvent shapes one event as GetExecutionHistory answers it. A Task
+// whose resource is a function (by name or Lambda ARN) reports Lambda
+// events, as AWS does for a Lambda ARN resource; other resources report
+// Task events with their service and action.
+func awsEvent(e asl.Event, data bool) map[string]any {
+	typ := e.Type
+	m := map[string]any{"timestamp": epoch(e.Timestamp), "id": e.ID, "previousEventId": e.PreviousEventID}
+	payload := func(key string, v json.RawMessage) map[string]any {
+		d := map[string]any{}
+		if data {
+			if len(v) == 0 {
+				v = json.RawMessage("{}")
+			}
+			d[key] = string(v)
+		}
+		d[key+"Details"] = map[string]any{"truncated": false}
+		return d
+	}
+	lambda := e.Resource != "" && !strings.HasPrefix(e.Resource, "arn:aws:states:::")
+	resType, res := "", e.Resource
+	if rest, ok := strings.CutPrefix(e.Resource, "arn:aws:states:::"); ok {
+		resType, res, _ = strings.Cut(rest, ":")
+	}
+	switch {
+	case typ == asl.ExecutionStarted:
+		d := payload("input", e.Input)
+		d["roleArn"] = ""
+		m["executionStartedEventDetails"] = d
+	case typ == asl.ExecutionSucceeded:
+		m["executionSucceededEventDetails"] = payload("output", e.Output)
+	case typ == asl.ExecutionFailed || typ == asl.ExecutionTimedOut || typ == asl.ExecutionAborted:
+		key := map[string]string{asl.ExecutionFailed: "executionFailedEventDetails", asl.ExecutionTimedOut: "executionTimedOutEventDetails",
+			asl.ExecutionAborted: "executionAbortedEventDetails"}[typ]
+		m[key] = errDetails(e)
+	case strings.HasSuffix(typ, "StateEntered"):
+		d := payload("input", e.Input)
+		d["name"] = e.StateName
+		m["stateEnteredEventDetails"] = d
+	case strings.HasSuffix(typ, "StateExited"):
+		d := payload("output", e.Output)
+		d["name"] = e.StateName
+		m["stateExitedEventDetails"] = d
+	case typ == asl.TaskScheduled && lambda:
+		typ = "LambdaFunctionScheduled"
+		d := payload("input", e.Input)
+		d["resource"] = e.Resource
+		m["lambdaFunctionScheduledEventDetails"] = d
+	case typ == asl.TaskStarted && lambda:
+		typ = "LambdaFunctionStarted"
+	case typ == asl.TaskSucceeded && lambda:
+		typ = "LambdaFunctionSucceeded"
+		m["lambdaFunctionSucceededEventDetails"] = payload("output", e.Output)
+	case typ == asl.TaskFailed && lambda:
+		typ = "LambdaFunctionFailed"
+		m["lambdaFunctionFailedEventDetails"] = errDetails(e)
+	case typ == asl.TaskTimedOut && lambda:
+		typ = "LambdaFunctionTimedOut"
+		m["lambdaFunctionTimedOutEventDetails"] = errDetails(e)
+	case typ == asl.TaskScheduled:
+		d := map[string]any{"resourceType": resType, "resource": res, "region": Region}
+		if data {
+			d["parameters"] = string(e.Input)
+		}
+		m["taskScheduledEventDetails"] = d
+	case typ == asl.TaskStarted:
+		m["taskStartedEventDetails"] = map[string]any{"resourceType": resType, "resource": res}
+	case typ == asl.TaskSucceeded:
+		d := payload("output", e.Output)
+		d["resourceType"], d["resource"] = resType, res
+		m["taskSucceededEventDetails"] = d
+	case typ == asl.TaskFailed || typ == asl.TaskTimedOut:
+		d := errDetails(e)
+		d["resourceType"], d["resource"] = resType, res
+		m[map[string]string{asl.TaskFailed: "taskFailedEventDetails", asl.TaskTimedOut: "taskTimedOutEventDetails"}[typ]] = d
+	case typ == asl.MapStateStarted:
+		m["mapStateStartedEventDetails"] = map[string]any{"length": e.Length}
+	case strings.HasPrefix(typ, "MapIteration"):
+		m[strings.ToLower(typ[:1])+typ[1:]+"EventDetails"] = map[string]any{"name": e.StateName, "index": e.Index}
+	}
+	m["type"] = typ
+	return m
+}
+
+func errDetails(e asl.Event) map[string]any {
+	d := map[string]any{}
+	if e.Error != "" {
+		d["error"] = e.Error
+	}
+	if e.Cause != "" {
+		d["cause"] = e.Cause
+	}
+	return d
+}
