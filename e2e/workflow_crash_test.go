@@ -62,7 +62,14 @@ func newWFNode(t *testing.T, store []string) *wfNode {
 // start runs a server on the node's state and waits until it serves.
 func (n *wfNode) start() {
 	n.t.Helper()
-	args := []string{"server", "--addr", "127.0.0.1:0", "--data-dir", n.dataDir}
+	// A restart listens on the port the node had, as a production node
+	// does: its default id (host and port) stays the same, so it takes
+	// its durable objects back at once instead of after their lease.
+	addr := "127.0.0.1:0"
+	if n.url != "" {
+		addr = strings.TrimPrefix(n.url, "http://")
+	}
+	args := []string{"server", "--addr", addr, "--data-dir", n.dataDir}
 	args = append(args, n.store...)
 	n.p = startProc(n.t, n.dataDir, args...)
 	urlRe := regexp.MustCompile(`serving on (http://\S+)`)

@@ -91,6 +91,10 @@ type Config struct {
 	// /state-machines/{name}/start (*sfn.Handler); nil: 503 there.
 	// Deploys tell it which machines they changed.
 	StateMachines StateMachineRunner
+
+	// Nodes lists the cluster's nodes for GET /nodes (*cluster.Membership);
+	// nil: 503 there.
+	Nodes NodeLister
 }
 
 // API is the admin HTTP handler.
@@ -137,6 +141,7 @@ func New(cfg Config) *API {
 	a.routeStateMachines()
 
 	a.routeConnections()
+	a.routeNodes()
 	if a.cfg.Metrics != nil {
 		// AdminOnly access: a project-scoped token gets 403 (metrics span
 		// every project); read scope is enough.

@@ -65,6 +65,18 @@ func (fixedEvents) FireNow(context.Context, record.Schedule) (*apitype.SendResul
 func (fixedEvents) Reconcile(context.Context) error { return nil }
 func (fixedEvents) Notify(string)                   {}
 
+// fixedNodes lists two nodes, one serving and one gone.
+type fixedNodes struct{}
+
+func (fixedNodes) ID() string { return "web-1-8080" }
+func (fixedNodes) Nodes(context.Context) ([]record.Node, error) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	return []record.Node{
+		{ID: "web-1-8080", Addr: "10.0.0.1:8080", State: record.NodeServing, Version: "0.9.0", Load: 4, StartedAt: at, Heartbeat: at},
+		{ID: "web-2-8080", Addr: "10.0.0.2:8080", State: record.NodeGone, Version: "0.8.0", StartedAt: at, Heartbeat: at},
+	}, nil
+}
+
 // contractSpec is a deploy request as the CLI sends it: every part of a
 // spec, so the plan in the answer has every kind of change. Function
 // worker names no kind: the applied plan shows the one detected.
@@ -106,7 +118,8 @@ func TestResponseBodies(t *testing.T) {
 	fl := newMemFlows()
 	_, _, err = fl.Start(ctx, flow.StartParams{Workflow: "fulfil", ID: "order-1", Input: []byte(`{"n":1}`)})
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: fl, Invoker: prepInvoker{}, Events: fixedEvents{}, Prices: meter.DefaultPrices}))
+	srv := httptest.NewServer(api.New(api.Config{Store: st, Flows: fl, Invoker: prepInvoker{}, Events: fixedEvents{}, Prices: meter.DefaultPrices,
+		Nodes: fixedNodes{}}))
 	t.Cleanup(srv.Close)
 
 	mod := []byte("\x00asm contract module")
@@ -178,6 +191,7 @@ func TestResponseBodies(t *testing.T) {
 		{"redrive", "POST", "/queues/dlq/redrive", `{"to":"orders","max":1}`, http.StatusOK},
 		{"rollback", "POST", "/functions/api/rollback", `{"version":1}`, http.StatusOK},
 		{"whoami", "GET", "/whoami", "", http.StatusOK},
+		{"nodes", "GET", "/nodes", "", http.StatusOK},
 		{"signal", "POST", "/executions/order-1/signals/approve", "true", http.StatusAccepted},
 		{"cancel", "POST", "/executions/order-1/cancel", `{"reason":"asked"}`, http.StatusAccepted},
 		{"terminate", "POST", "/executions/order-2/terminate", `{"reason":"stuck"}`, http.StatusOK},

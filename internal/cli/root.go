@@ -148,6 +148,7 @@ STRATA_SERVER and STRATA_TOKEN.`,
 		newStateMachinesCmd(stdio),
 
 		newConnectionsCmd(stdio),
+		newNodesCmd(stdio),
 	)
 	return root
 }

@@ -46,6 +46,10 @@ func bindServerFlags(cmd *cobra.Command, cfg *config.Config, logLevel *string) {
 	f.DurationVar(&cfg.TraceRetention, "trace-retention", cfg.TraceRetention, "delete stored spans older than this")
 	f.IntVar(&cfg.TraceMaxSpans, "trace-max-spans", cfg.TraceMaxSpans, "keep at most this many spans in the trace store, evicting the oldest (0: no cap)")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "also send spans to this OpenTelemetry collector (http://host:4318, or :4317 with --otlp-protocol grpc); OTEL_EXPORTER_OTLP_* variables are honoured")
+	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "this node's id in the cluster and on its leases (default: the host's name and the listen port, e.g. web-1-8080)")
+	f.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "host:port other nodes and balancers reach this node at (default: the listen address, the host's name for 0.0.0.0)")
+	f.DurationVar(&cfg.NodeLease, "node-lease", cfg.NodeLease, "a node that does not heartbeat for this long is declared gone (it heartbeats every third of it)")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM or ctrl-c, how long in-flight requests and invocations get to finish (health answers 503 draining meanwhile)")
 	f.StringVar(&cfg.OTLPProtocol, "otlp-protocol", cfg.OTLPProtocol, "OTLP protocol: http/protobuf (default) or grpc (default: OTEL_EXPORTER_OTLP_PROTOCOL)")
 }
 
@@ -116,10 +120,12 @@ refuses to start.`,
 			case <-ctx.Done():
 			}
 			<-ctx.Done()
-			fmt.Fprintln(stdio.Err, "stopping…")
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			return srv.Stop(sctx)
+			fmt.Fprintf(stdio.Err, "draining (up to %s)…\n", cfg.DrainTimeout)
+			if err := stopServer(srv, cfg.DrainTimeout); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdio.Err, "stopped")
+			return nil
 		},
 	}
 	bindServerFlags(cmd, &cfg, &logs.level)
@@ -131,6 +137,21 @@ refuses to start.`,
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file holding the secret key (base64 of 32 bytes); required with a PostgreSQL store unless STRATA_SECRET_KEY is set")
 	return cmd
+}
+
+// stopTimeout bounds Stop after a drain: flushing usage, logs and spans,
+// releasing leases and closing the store.
+const stopTimeout = 30 * time.Second
+
+// stopServer drains srv (what is in flight gets up to drain to finish;
+// see Server.Drain), then stops it.
+func stopServer(srv *server.Server, drain time.Duration) error {
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
+	srv.Drain(dctx)
+	cancel()
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	return srv.Stop(sctx)
 }
 
 func newDevCmd(stdio IO) *cobra.Command {
@@ -196,11 +217,7 @@ record and function log line one JSON object on stderr.`,
 			if err := srv.Start(ctx); err != nil {
 				return err
 			}
-			defer func() {
-				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				_ = srv.Stop(sctx)
-			}()
+			defer func() { _ = stopServer(srv, cfg.DrainTimeout) }()
 			lock.serving(srv.URL())
 			if u := srv.MetricsURL(); u != "" {
 				logger.Info("Prometheus metrics served", "url", u)

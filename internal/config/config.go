@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/apitype"
+	"github.com/stratahq/strata/internal/cluster"
 	"github.com/stratahq/strata/internal/meter"
 	"github.com/stratahq/strata/internal/wasm"
 )
@@ -76,6 +77,18 @@ type Config struct {
 	// explodes above some tens of thousands (wasm.DefaultMaxFunctionBranches).
 	MaxFunctionBranches int
 
+	// Cluster membership (internal/cluster). NodeID names this node in
+	// the store's node list and as the owner of its leases ("": the
+	// host's name and the listen port). Advertise is the address others
+	// reach it at ("": the listen address, the host's name for an
+	// unspecified IP). NodeLease: silent this long, a node is declared
+	// gone. DrainTimeout bounds a stop's drain: in-flight requests and
+	// invocations get this long to finish.
+	NodeID       string
+	Advertise    string
+	NodeLease    time.Duration
+	DrainTimeout time.Duration
+
 	// Tracing (internal/telemetry). TraceSample is the share of new
 	// traces recorded, parent-based, errors kept whatever it says; 0
 	// turns tracing off. TraceRetention and TraceMaxSpans bound the
@@ -114,6 +127,9 @@ func Default() Config {
 		InitTimeout:    wasm.DefaultInitTimeout,
 
 		MaxFunctionBranches: wasm.DefaultMaxFunctionBranches,
+
+		NodeLease:    cluster.DefaultLease,
+		DrainTimeout: 30 * time.Second,
 
 		TraceSample:    0.1,
 		TraceRetention: 7 * 24 * time.Hour,
@@ -225,6 +241,22 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFunctionBranches < 1 {
 		errs = append(errs, fmt.Errorf("max function branches %d: must be positive", c.MaxFunctionBranches))
+	}
+	if c.NodeID != "" {
+		if err := cluster.ValidID(c.NodeID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Advertise != "" {
+		if host, port, err := net.SplitHostPort(c.Advertise); err != nil || host == "" || port == "" || port == "0" {
+			errs = append(errs, fmt.Errorf("advertise %q: want the host:port other nodes and balancers reach this node at", c.Advertise))
+		}
+	}
+	if c.NodeLease < time.Second {
+		errs = append(errs, fmt.Errorf("node lease %s: must be at least 1s", c.NodeLease))
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("drain timeout %s: must be 0 (stop at once) or more", c.DrainTimeout))
 	}
 	if c.TraceSample < 0 || c.TraceSample > 1 {
 		errs = append(errs, fmt.Errorf("trace sample %g: want a ratio between 0 (tracing off) and 1 (every trace)", c.TraceSample))

@@ -110,7 +110,16 @@ type Gateway struct {
 	// loading, while the node loads what is deployed after a start, lists
 	// what is still loading; nil once everything is loaded.
 	loading atomic.Pointer[func() []string]
+	// draining: the node is stopping (SetDraining); health and readiness
+	// answer 503 so balancers stop sending.
+	draining atomic.Bool
 }
+
+// SetDraining marks the node as draining before it stops: /_strata/health
+// and /_strata/ready answer 503 with status "draining", so a load
+// balancer's health check takes the node out while it finishes what is
+// in flight. Requests that still arrive are served.
+func (g *Gateway) SetDraining() { g.draining.Store(true) }
 
 // RetryAfterLoading is the Retry-After, in seconds, of answers refused
 // because the node is still loading a function.
@@ -535,12 +544,24 @@ func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {
 		// stays 200 while it is not (a node that is loading is not broken).
 		_, loading := g.stillLoading()
 		w.Header().Set("Content-Type", "application/json")
+		if g.draining.Load() {
+			// Not broken, but leaving: a balancer's health check must
+			// take the node out now, before it stops answering.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "draining", "version": g.cfg.Version, "ready": false})
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "version": g.cfg.Version, "ready": !loading})
 	case r.URL.Path == "/_strata/ready":
 		// Readiness: 200 once every deployed function is loaded (or
 		// refused) and queues and workflows run; 503 before, so a load
 		// balancer sends traffic to nodes that serve all of it.
 		w.Header().Set("Content-Type", "application/json")
+		if g.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "draining", "version": g.cfg.Version})
+			return
+		}
 		if fns, loading := g.stillLoading(); loading {
 			w.Header().Set("Retry-After", RetryAfterLoading)
 			w.WriteHeader(http.StatusServiceUnavailable)

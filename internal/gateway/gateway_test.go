@@ -291,6 +291,26 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
+// TestDraining: a draining node answers health and readiness with 503 and
+// status "draining", so a balancer stops sending, and still serves the
+// requests that arrive meanwhile.
+func TestDraining(t *testing.T) {
+	g := newWorkflowGW(t, Config{Workflows: &fakeStarter{}, Version: "v9"})
+	do := func(method, path string) *httptest.ResponseRecorder {
+		return serve(g, httptest.NewRequest(method, path, strings.NewReader("{}")))
+	}
+	g.SetDraining()
+	if rec := do("GET", "/_strata/health"); rec.Code != 503 || rec.Body.String() != `{"ready":false,"status":"draining","version":"v9"}`+"\n" {
+		t.Fatalf("health while draining: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("GET", "/_strata/ready"); rec.Code != 503 || rec.Body.String() != `{"status":"draining","version":"v9"}`+"\n" {
+		t.Fatalf("ready while draining: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("POST", "/orders"); rec.Code == 503 {
+		t.Fatalf("a request arriving while draining: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // TestRateLimitRetryAfterIsTheWait: the 429 of a slow rate limit says how
 // long until the next token, not a generic second.
 func TestRateLimitRetryAfterIsTheWait(t *testing.T) {

@@ -136,7 +136,7 @@ func (cfg Config) withDefaults() Config {
 type Invoker struct {
 	cfg     Config
 	meter   *meter.Meter
-	running atomic.Int64 // invocations in progress, for MaxConcurrency
+	running atomic.Int64 // invocations in progress: MaxConcurrency, Running
 	// projects counts each project's invocations in progress (project →
 	// *atomic.Int64), for ProjectConcurrency; entries are never removed (a
 	// counter per project name ever served, a few words each).
@@ -309,14 +309,15 @@ func (iv *Invoker) admitProject(ctx context.Context, d *registry.Deployed, r Req
 		}
 		defer running.Add(-1)
 	}
-	if limit := iv.cfg.MaxConcurrency; limit > 0 {
-		if iv.running.Add(1) > int64(limit) {
-			iv.running.Add(-1)
-			iv.observeRefused(d, r)
-			return fmt.Errorf("platform concurrency limit of %d reached: %w", limit, pool.ErrAtCapacity)
-		}
-		defer iv.running.Add(-1)
+	// Counted with or without a cap: Running reports it (node load,
+	// draining).
+	n := iv.running.Add(1)
+	if limit := iv.cfg.MaxConcurrency; limit > 0 && n > int64(limit) {
+		iv.running.Add(-1)
+		iv.observeRefused(d, r)
+		return fmt.Errorf("platform concurrency limit of %d reached: %w", limit, pool.ErrAtCapacity)
 	}
+	defer iv.running.Add(-1)
 	return iv.run(ctx, d, r, inv)
 }
 
@@ -501,6 +502,9 @@ func newInvocationID(out *[36]byte) string {
 	hex.Encode(out[24:36], b[10:16])
 	return unsafe.String(&out[0], len(out))
 }
+
+// Running is how many invocations are in progress on this node.
+func (iv *Invoker) Running() int { return int(iv.running.Load()) }
 
 // SyncLogs returns once every log line recorded so far on this node is in
 // the store. Lines are recorded before Invoke returns, so before the

@@ -39,7 +39,7 @@ var layers = map[string]int{
 	"internal/wasm": 2, "internal/wasm/wasmtest": 2, "internal/store/sqlstore": 2,
 	"internal/store/storetest": 2, "internal/bindings": 2, "internal/meter": 2,
 	"internal/scaffold": 2, "sdk/go/flow": 2, "internal/telemetry": 2, "sdk/go/states": 3,
-	"internal/sockets": 2,
+	"internal/sockets": 2, "internal/cluster": 2,
 	// 3: instance pools, the store backends (thin dialect adapters),
 	// configuration.
 	"internal/pool": 3, "internal/metrics": 4, "internal/store/sqlite": 3, "internal/store/postgres": 3, "internal/config": 3,

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stratahq/strata/internal/api"
 	"github.com/stratahq/strata/internal/bindings"
+	"github.com/stratahq/strata/internal/cluster"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/console"
 	"github.com/stratahq/strata/internal/events"
@@ -98,12 +100,22 @@ type Server struct {
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
 
-	loaded   chan struct{} // closed when load is done
-	stopping chan struct{} // closed when Stop begins: streaming answers end
-	cancel   context.CancelCauseFunc
-	bg       sync.WaitGroup
-	stopOnce sync.Once
-	stopErr  error
+	// members keeps this node's row in the store's node list (its
+	// heartbeat); nil until Start joins.
+	members *cluster.Membership
+	// draining is set by Drain: the engines take no new work (drainStore)
+	// and health answers 503. requests counts HTTP requests in progress
+	// (countRequests), which the drain waits for.
+	draining atomic.Bool
+	requests atomic.Int64
+
+	loaded       chan struct{} // closed when load is done
+	stopping     chan struct{} // closed when Drain or Stop begins: streaming answers end
+	stoppingOnce sync.Once
+	cancel       context.CancelCauseFunc
+	bg           sync.WaitGroup
+	stopOnce     sync.Once
+	stopErr      error
 }
 
 // Option adjusts a server before it starts.
@@ -193,6 +205,21 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	// Listen before anything runs: the node's default id is the host's
+	// name and the port it got. Served once everything is built.
+	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	nodeID, advertise := s.cfg.NodeID, s.cfg.Advertise
+	if nodeID == "" {
+		nodeID = cluster.DefaultID(s.ln.Addr().String())
+	}
+	if advertise == "" {
+		advertise = cluster.DefaultAddr(s.ln.Addr().String())
+	}
+	// The engines see the store through the drain: once the node drains
+	// they claim no new work.
+	engineStore := drainStore{Store: s.st, draining: &s.draining}
 	sends, flows := s.hostCalls()
 	objectCalls := wasm.ObjectsFunc(func(ctx context.Context, c *host.Call, req wire.ObjectRequest) (*wire.ObjectResponse, error) {
 		return s.obj.Object(ctx, c, req)
@@ -214,6 +241,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
 	icfg.Registry = s.reg
 	s.inv = invoke.New(icfg)
+	// Join before any engine claims work under this node's id: a second
+	// node with the id of a live one stops here.
+	s.members = cluster.New(cluster.Config{Store: s.st, ID: nodeID, Addr: advertise, Version: s.cfg.Version,
+		Lease: s.cfg.NodeLease, Load: s.inv.Running, Logger: s.log})
+	if err := s.members.Join(ctx); err != nil {
+		s.members = nil // not joined: Stop has nothing to leave
+		return err
+	}
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		metrics.NewPools(s.reg.EachPool), metrics.NewStoreCollector(s.st, s.log, nil, 0))
 	if lim, ok := s.cfg.GoMemoryLimit(); ok {
@@ -223,16 +258,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
 	engines := metrics.NewEngines(s.metrics)
-	s.ev = events.New(events.Config{Store: s.st, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire})
+	s.ev = events.New(events.Config{Store: engineStore, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	orch := &orchestrators{code: &orchestrator.Orchestrator{Invoker: s.inv}}
 	s.fl = flow.New(flow.Config{
-		Store: s.st, Invoker: s.inv, Orchestrator: orch, Qualify: sfn.Qualify,
+		Store: engineStore, Invoker: s.inv, Orchestrator: orch, Node: nodeID, Qualify: sfn.Qualify,
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
 	s.hub = sockets.NewHub(sockets.Config{Logger: s.log}) // one per node: the gateway's routes and the objects' sockets
-	if s.obj, err = objects.New(objects.Config{Store: s.st, Registry: s.reg, Invoker: s.inv, Node: nodeID(), Logger: s.log, Hub: s.hub}); err != nil {
+	if s.obj, err = objects.New(objects.Config{Store: engineStore, Registry: s.reg, Invoker: s.inv, Node: nodeID, Logger: s.log, Hub: s.hub}); err != nil {
 		return fmt.Errorf("start durable objects: %w", err)
 	}
 	s.metrics.MustRegister(metrics.NewObjects(func() metrics.ObjectStats {
@@ -259,7 +294,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
 		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(), Objects: s.obj, Sockets: s.hub,
-		StateMachines: s.sfn,
+		StateMachines: s.sfn, Nodes: s.members,
 	})
 	if s.console, err = s.newConsole(); err != nil {
 		return err
@@ -281,9 +316,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("--tls-cert %s / --tls-key %s: %w", s.cfg.TLSCert, s.cfg.TLSKey, err)
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	}
-	if s.ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.http = s.newHTTPServer(s.gw)
 	if s.cfg.AdminAddr != "" {
@@ -323,13 +355,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	})
 	s.goBackground(func() { s.retentionLoop(bgCtx) })
-	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "admin_addr", s.AdminAddr(), "tls", s.tls != nil, "store", s.storeName())
+	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "node", nodeID, "advertise", advertise, "admin_addr", s.AdminAddr(), "tls", s.tls != nil, "store", s.storeName())
 	return nil
 }
 
 // newHTTPServer is an HTTP server of h with the node's timeouts and TLS.
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
-	hs := gateway.NewServer(h, s.cfg.HeaderTimeout, s.cfg.ReadTimeout, s.log)
+	hs := gateway.NewServer(s.countRequests(h), s.cfg.HeaderTimeout, s.cfg.ReadTimeout, s.log)
 	hs.TLSConfig = s.tls
 	return hs
 }
@@ -442,6 +474,9 @@ func (s *Server) load(ctx context.Context) bool {
 	}
 	s.fl.Run()
 	s.gw.SetLoading(nil)
+	if err := s.members.SetState(ctx, record.NodeServing); err != nil && ctx.Err() == nil {
+		s.log.Warn("record node serving", "err", err)
+	}
 	s.log.Info("strata serving; deployed functions loaded", "duration", time.Since(start))
 	return true
 }
@@ -649,7 +684,10 @@ func (s *Server) startTelemetry(ctx context.Context) error {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
-		close(s.stopping) // streaming answers end, so Shutdown need not wait for them
+		s.closeStopping() // streaming answers end, so Shutdown need not wait for them
+		if s.http == nil && s.ln != nil {
+			s.ln.Close() // Start failed after listening, before serving
+		}
 		if s.http != nil {
 			errs = append(errs, s.http.Shutdown(ctx))
 		}
@@ -691,6 +729,11 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.rt != nil {
 			errs = append(errs, s.rt.Close(ctx))
 		}
+		if s.members != nil {
+			// After the engines let go of their work: the node is listed
+			// gone and its id is free at once.
+			errs = append(errs, s.members.Leave(ctx))
+		}
 		if s.tel != nil {
 			// Every span is ended by now; what is buffered goes to the
 			// store before it closes (and to the collector), within ctx.
@@ -705,15 +748,4 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
-}
-
-// nodeID names this node as the owner of the durable objects live on it.
-// A restarted node with the same name takes its objects back at once
-// (fencing its previous incarnation) instead of waiting for their leases
-// to expire.
-func nodeID() string {
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "strata"
 }

@@ -185,6 +185,7 @@ type Store interface {
 	Traces
 	Objects
 	StateMachines
+	Nodes
 
 	// BlobPut stores bytes under their SHA-256 (hex). Storing existing
 	// content is a no-op. The backend verifies the digest.

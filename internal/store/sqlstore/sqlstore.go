@@ -52,6 +52,7 @@ type Queries interface {
 	TraceQueries
 	ObjectQueries
 	StateMachineQueries
+	NodeQueries
 }
 
 // Store implements the store operations once, over a Driver. Backends embed

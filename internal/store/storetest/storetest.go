@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, tracesTests...)
 	tests = append(tests, objectsTests...)
 	tests = append(tests, stateMachinesTests...)
+	tests = append(tests, nodesTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -126,6 +126,16 @@ type MessageDedup struct {
 	SentAt    time.Time
 }
 
+type Node struct {
+	ID          string
+	Addr        string
+	State       string
+	Version     string
+	Load        int64
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
 type ObjectEntry struct {
 	Project  string
 	Class    string

@@ -126,6 +126,16 @@ type MessageDedup struct {
 	SentAt    int64
 }
 
+type Node struct {
+	ID          string
+	Addr        string
+	State       string
+	Version     string
+	Load        int64
+	StartedAt   int64
+	HeartbeatAt int64
+}
+
 type ObjectEntry struct {
 	Project  string
 	Class    string

@@ -1,0 +1,17 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/stratahq/strata/internal/apitype"
+)
+
+// Nodes lists the nodes sharing the server's store (GET /nodes).
+func (c *Client) Nodes(ctx context.Context) (*apitype.NodesResponse, error) {
+	var out apitype.NodesResponse
+	if err := c.getJSON(ctx, http.MethodGet, "/nodes", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
