@@ -1,0 +1,344 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The state machine examples (examples/document-pipeline-asl,
+// examples/order-saga-asl), each run with `strata dev` and driven the way
+// its README says: `strata sm start`, `strata sm describe`, `strata sm
+// history`, and curl on the example's routes.
+
+// smExecution is the part of `strata sm describe`'s answer the tests read.
+type smExecution struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Output string `json:"output"`
+	Error  string `json:"error"`
+	Cause  string `json:"cause"`
+}
+
+// smEvent is one event of `strata sm history --json`: its type, and the
+// details object of that type, whatever its key.
+type smEvent struct {
+	ID      int
+	Type    string
+	Details map[string]any
+}
+
+// smStart runs `strata sm start MACHINE --name NAME --input JSON` and
+// checks it printed the execution's ARN.
+func smStart(t *testing.T, dir, machine, name, input string) {
+	t.Helper()
+	out := strings.TrimSpace(mustRun(t, dir, "sm", "start", machine, "--name", name, "--input", input))
+	if !strings.HasPrefix(out, "arn:aws:states:strata:") || !strings.HasSuffix(out, ":execution:"+machine+":"+name) {
+		t.Fatalf("sm start %s: printed %q, want the execution's ARN", name, out)
+	}
+}
+
+// smWait runs `strata sm describe` until the execution has ended and
+// fails the test unless it ended with status want.
+func smWait(t *testing.T, dir, machine, name, want string) smExecution {
+	t.Helper()
+	var x smExecution
+	waitFor(t, eventsWait, "execution "+name+" to end", func() error {
+		out := mustRun(t, dir, "sm", "describe", machine, name)
+		x = smExecution{}
+		if err := json.Unmarshal([]byte(out), &x); err != nil {
+			t.Fatalf("sm describe %s: %v\n%s", name, err, out)
+		}
+		if x.Status == "RUNNING" {
+			return fmt.Errorf("still running")
+		}
+		return nil
+	})
+	if x.Status != want {
+		t.Fatalf("execution %s is %s, want %s: %s %s\n%s", name, x.Status, want, x.Error, x.Cause, smTimeline(smHistory(t, dir, machine, name)))
+	}
+	return x
+}
+
+// smHistory runs `strata sm history --json`.
+func smHistory(t *testing.T, dir, machine, name string) []smEvent {
+	t.Helper()
+	out := mustRun(t, dir, "sm", "history", machine, name, "--json")
+	var h struct {
+		Events []map[string]any `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(out), &h); err != nil {
+		t.Fatalf("sm history %s --json: %v\n%s", name, err, out)
+	}
+	events := make([]smEvent, len(h.Events))
+	for i, raw := range h.Events {
+		e := smEvent{Details: map[string]any{}}
+		e.Type, _ = raw["type"].(string)
+		if id, ok := raw["id"].(float64); ok {
+			e.ID = int(id)
+		}
+		for k, v := range raw {
+			if d, ok := v.(map[string]any); ok && strings.HasSuffix(k, "EventDetails") {
+				e.Details = d
+			}
+		}
+		events[i] = e
+	}
+	return events
+}
+
+func (e smEvent) str(key string) string {
+	s, _ := e.Details[key].(string)
+	return s
+}
+
+// smTimeline is a history, one event a line, for failure messages.
+func smTimeline(events []smEvent) string {
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "  %d %s %v\n", e.ID, e.Type, e.Details)
+	}
+	return b.String()
+}
+
+func TestASLExampleDocumentPipeline(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	d := startDev(t, "document-pipeline-asl")
+	requireDeployed(t, d)
+	t.Logf("document-pipeline-asl: strata dev deployed after %s", time.Since(start).Round(time.Millisecond))
+
+	// The README's run: sample.json has five pages, page 1 flaky and
+	// page 3 corrupt.
+	smStart(t, d.dir, "pipeline", "guide", "@sample.json")
+	x := smWait(t, d.dir, "pipeline", "guide", "SUCCEEDED")
+	type summary struct {
+		Document   string `json:"document"`
+		Pages      int    `json:"pages"`
+		Done       int    `json:"done"`
+		Skipped    int    `json:"skipped"`
+		SkippedAt  []int  `json:"skipped_pages"`
+		Words      int    `json:"words"`
+		Characters int    `json:"characters"`
+	}
+	var got summary
+	if err := json.Unmarshal([]byte(x.Output), &got); err != nil {
+		t.Fatalf("output of guide: %v\n%s", err, x.Output)
+	}
+	// Pages 0, 1, 2 and 4 of sample.json: 9+7+8+8 words, 50+36+42+46
+	// characters.
+	want := summary{Document: "field-guide.txt", Pages: 5, Done: 4, Skipped: 1, SkippedAt: []int{3}, Words: 32, Characters: 174}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("summary:\n got %+v\nwant %+v", got, want)
+	}
+
+	// A document of its own: every page index reaches the function
+	// (ItemSelector's $$.Map.Item.Index), two pages fail transiently and
+	// two are corrupt.
+	var pages []string
+	for i := range 8 {
+		p := fmt.Sprintf(`{"text": "page %d of the test"`, i)
+		switch i {
+		case 2, 5:
+			p += `, "flaky": true`
+		case 3, 6:
+			p += `, "corrupt": true`
+		}
+		pages = append(pages, p+"}")
+	}
+	smStart(t, d.dir, "pipeline", "test-doc", `{"document": "test.txt", "pages": [`+strings.Join(pages, ",")+`]}`)
+	x = smWait(t, d.dir, "pipeline", "test-doc", "SUCCEEDED")
+	got = summary{}
+	if err := json.Unmarshal([]byte(x.Output), &got); err != nil {
+		t.Fatalf("output of test-doc: %v\n%s", err, x.Output)
+	}
+	want = summary{Document: "test.txt", Pages: 8, Done: 6, Skipped: 2, SkippedAt: []int{3, 6}, Words: 6 * 5, Characters: 6 * len("page 0 of the test")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("summary of test-doc:\n got %+v\nwant %+v", got, want)
+	}
+
+	// The history shows the retries and the caught failures. Events of
+	// one iteration are contiguous; a LambdaFunction* event names no
+	// state, so each is tied to the page of the TaskStateEntered before it.
+	events := smHistory(t, d.dir, "pipeline", "test-doc")
+	outcomes := map[int][]string{} // page index → the Lambda outcomes, in order
+	page := -1
+	for _, e := range events {
+		switch e.Type {
+		case "TaskStateEntered":
+			page = -1
+			if e.str("name") == "ProcessPage" {
+				var in struct{ Index int }
+				if err := json.Unmarshal([]byte(e.str("input")), &in); err != nil {
+					t.Fatalf("event %d: input %q: %v", e.ID, e.str("input"), err)
+				}
+				page = in.Index
+			}
+		case "LambdaFunctionFailed":
+			outcomes[page] = append(outcomes[page], "failed:"+e.str("error"))
+		case "LambdaFunctionSucceeded":
+			outcomes[page] = append(outcomes[page], "succeeded")
+		}
+	}
+	for i := range 8 {
+		want := "succeeded"
+		switch i {
+		case 2, 5:
+			want = "failed:Transient succeeded" // the Retry's second attempt succeeds
+		case 3, 6:
+			want = "failed:CorruptPage" // not retried: caught
+		}
+		if got := strings.Join(outcomes[i], " "); got != want {
+			t.Errorf("page %d: Lambda outcomes %q, want %q\n%s", i, got, want, smTimeline(events))
+		}
+	}
+	// The caught pages went through SkipPage, which recorded them as
+	// skipped with the error's name.
+	var skipped []string
+	for _, e := range events {
+		if e.Type == "PassStateExited" && e.str("name") == "SkipPage" {
+			skipped = append(skipped, e.str("output"))
+		}
+	}
+	slices.Sort(skipped)
+	wantSkipped := []string{`{"index":3,"reason":"CorruptPage","status":"skipped"}`, `{"index":6,"reason":"CorruptPage","status":"skipped"}`}
+	if !slices.Equal(skipped, wantSkipped) {
+		t.Errorf("SkipPage outputs %q, want %q", skipped, wantSkipped)
+	}
+	if last := events[len(events)-1]; last.Type != "ExecutionSucceeded" {
+		t.Errorf("last event %s, want ExecutionSucceeded", last.Type)
+	}
+
+	// The human-readable history of the README shows the same.
+	table := mustRun(t, d.dir, "sm", "history", "pipeline", "guide")
+	for _, s := range []string{"LambdaFunctionFailed", "error=Transient", "error=CorruptPage", "SkipPage", "ExecutionSucceeded"} {
+		if !strings.Contains(table, s) {
+			t.Errorf("sm history pipeline guide lacks %q:\n%s", s, table)
+		}
+	}
+}
+
+func TestASLExampleOrderSaga(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	d := startDev(t, "order-saga-asl")
+	requireDeployed(t, d)
+	t.Logf("order-saga-asl: strata dev deployed after %s", time.Since(start).Round(time.Millisecond))
+
+	type entry struct {
+		Step   string `json:"step"`
+		Amount int    `json:"amount"`
+	}
+	ledger := func(order string) []entry {
+		t.Helper()
+		r := do(t, "GET", d.url+"/orders/"+order, nil, nil)
+		l := decodeJSON[struct {
+			Order  string  `json:"order"`
+			Ledger []entry `json:"ledger"`
+		}](t, "GET /orders/"+order, r)
+		if r.status != 200 || l.Order != order {
+			t.Fatalf("GET /orders/%s: %d %s", order, r.status, r.body)
+		}
+		return l.Ledger
+	}
+	steps := func(l []entry) map[string][]int {
+		m := map[string][]int{}
+		for _, e := range l {
+			m[e.Step] = append(m[e.Step], e.Amount)
+		}
+		return m
+	}
+
+	// The README's two orders, as it starts them.
+	smStart(t, d.dir, "place-order", "order-1", `{"order": "order-1", "sku": "widget", "qty": 2, "card": "4242424242424242", "amount_cents": 1998}`)
+	smStart(t, d.dir, "place-order", "order-2", `{"order": "order-2", "sku": "widget", "qty": 1, "card": "4000000000000000", "amount_cents": 999}`)
+
+	// The good order: confirmed, with what each branch of the Parallel
+	// answered; its ledger has the reservation, the charge and the
+	// confirmation, once each, and no compensation.
+	good := smWait(t, d.dir, "place-order", "order-1", "SUCCEEDED")
+	var conf struct {
+		Order       string `json:"order"`
+		Status      string `json:"status"`
+		Reservation struct {
+			SKU      string `json:"sku"`
+			Reserved int    `json:"reserved"`
+		} `json:"reservation"`
+		Payment struct {
+			ChargeID    string `json:"charge_id"`
+			AmountCents int    `json:"amount_cents"`
+		} `json:"payment"`
+	}
+	if err := json.Unmarshal([]byte(good.Output), &conf); err != nil {
+		t.Fatalf("output of order-1: %v\n%s", err, good.Output)
+	}
+	if conf.Order != "order-1" || conf.Status != "confirmed" || conf.Reservation.SKU != "widget" || conf.Reservation.Reserved != 2 ||
+		conf.Payment.ChargeID != "ch_order-1" || conf.Payment.AmountCents != 1998 {
+		t.Fatalf("output of order-1: %s", good.Output)
+	}
+	if got, want := fmt.Sprint(steps(ledger("order-1"))), fmt.Sprint(map[string][]int{"reserve": {2}, "charge": {1998}, "confirm": {0}}); got != want {
+		t.Errorf("ledger of order-1: %s, want %s", got, want)
+	}
+
+	// The declined order: the Catch ran both compensations once, then
+	// failed with OrderFailed and the charge's error as the cause.
+	bad := smWait(t, d.dir, "place-order", "order-2", "FAILED")
+	if bad.Error != "OrderFailed" || !strings.Contains(bad.Cause, `"errorType":"CardDeclined"`) || !strings.Contains(bad.Cause, "0000") {
+		t.Fatalf("order-2 failed with %q %q, want OrderFailed caused by CardDeclined", bad.Error, bad.Cause)
+	}
+	s := steps(ledger("order-2"))
+	if len(s["release"]) != 1 || len(s["refund"]) != 1 || len(s["charge"]) != 0 || len(s["confirm"]) != 0 {
+		t.Fatalf("ledger of order-2: %v, want one release, one refund, no charge, no confirm", s)
+	}
+	// Nothing was charged, so nothing is refunded. The Parallel cancels
+	// the reservation's branch when the charge fails, so it may or may
+	// not have run; whatever it reserved is what was released.
+	if s["refund"][0] != 0 {
+		t.Errorf("order-2 refunded %d cents of a declined card", s["refund"][0])
+	}
+	reserved := 0
+	for _, q := range s["reserve"] {
+		reserved += q
+	}
+	if s["release"][0] != reserved || len(s["reserve"]) > 1 {
+		t.Errorf("order-2 reserved %v and released %d", s["reserve"], s["release"][0])
+	}
+
+	// The history: the charge failed with CardDeclined, the Parallel
+	// failed, the compensations ran in order, the Fail state ended it.
+	// (The reservation's branch, which may or may not have run, is left
+	// out: its events are contiguous, from its TaskStateEntered on.)
+	var path []string
+	state := ""
+	for _, e := range smHistory(t, d.dir, "place-order", "order-2") {
+		switch e.Type {
+		case "TaskStateEntered", "FailStateEntered":
+			state = e.str("name")
+			if state != "ReserveStock" {
+				path = append(path, state)
+			}
+		case "LambdaFunctionFailed":
+			if state != "ReserveStock" {
+				path = append(path, "failed:"+e.str("error"))
+			}
+		case "ParallelStateFailed", "ExecutionFailed":
+			path = append(path, e.Type)
+		}
+	}
+	if got, want := strings.Join(path, " "), "ChargeCard failed:CardDeclined ParallelStateFailed ReleaseStock RefundPayment OrderFailed ExecutionFailed"; got != want {
+		t.Errorf("history of order-2:\n got %s\nwant %s", got, want)
+	}
+
+	// The good order's ledger did not change after the bad one ran its
+	// compensations (they are keyed by order).
+	if got := steps(ledger("order-1")); len(got["release"])+len(got["refund"]) != 0 {
+		t.Errorf("order-1 has compensations: %v", got)
+	}
+	out := mustRun(t, d.dir, "sm", "executions", "place-order")
+	if !strings.Contains(out, "order-1") || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, "order-2") || !strings.Contains(out, "FAILED") {
+		t.Errorf("sm executions place-order:\n%s", out)
+	}
+}
