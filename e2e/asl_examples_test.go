@@ -14,15 +14,6 @@ import (
 // its README says: `strata sm start`, `strata sm describe`, `strata sm
 // history`, and curl on the example's routes.
 
-// smExecution is the part of `strata sm describe`'s answer the tests read.
-type smExecution struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	Output string `json:"output"`
-	Error  string `json:"error"`
-	Cause  string `json:"cause"`
-}
-
 // smEvent is one event of `strata sm history --json`: its type, and the
 // details object of that type, whatever its key.
 type smEvent struct {
@@ -41,22 +32,11 @@ func smStart(t *testing.T, dir, machine, name, input string) {
 	}
 }
 
-// smWait runs `strata sm describe` until the execution has ended and
-// fails the test unless it ended with status want.
-func smWait(t *testing.T, dir, machine, name, want string) smExecution {
+// smEnded waits for the execution to end (smWait) and fails the test
+// unless it ended with status want.
+func smEnded(t *testing.T, dir, machine, name, want string) smDescribe {
 	t.Helper()
-	var x smExecution
-	waitFor(t, eventsWait, "execution "+name+" to end", func() error {
-		out := mustRun(t, dir, "sm", "describe", machine, name)
-		x = smExecution{}
-		if err := json.Unmarshal([]byte(out), &x); err != nil {
-			t.Fatalf("sm describe %s: %v\n%s", name, err, out)
-		}
-		if x.Status == "RUNNING" {
-			return fmt.Errorf("still running")
-		}
-		return nil
-	})
+	x := smWait(t, dir, machine, name)
 	if x.Status != want {
 		t.Fatalf("execution %s is %s, want %s: %s %s\n%s", name, x.Status, want, x.Error, x.Cause, smTimeline(smHistory(t, dir, machine, name)))
 	}
@@ -114,7 +94,7 @@ func TestASLExampleDocumentPipeline(t *testing.T) {
 	// The README's run: sample.json has five pages, page 1 flaky and
 	// page 3 corrupt.
 	smStart(t, d.dir, "pipeline", "guide", "@sample.json")
-	x := smWait(t, d.dir, "pipeline", "guide", "SUCCEEDED")
+	x := smEnded(t, d.dir, "pipeline", "guide", "SUCCEEDED")
 	type summary struct {
 		Document   string `json:"document"`
 		Pages      int    `json:"pages"`
@@ -150,7 +130,7 @@ func TestASLExampleDocumentPipeline(t *testing.T) {
 		pages = append(pages, p+"}")
 	}
 	smStart(t, d.dir, "pipeline", "test-doc", `{"document": "test.txt", "pages": [`+strings.Join(pages, ",")+`]}`)
-	x = smWait(t, d.dir, "pipeline", "test-doc", "SUCCEEDED")
+	x = smEnded(t, d.dir, "pipeline", "test-doc", "SUCCEEDED")
 	got = summary{}
 	if err := json.Unmarshal([]byte(x.Output), &got); err != nil {
 		t.Fatalf("output of test-doc: %v\n%s", err, x.Output)
@@ -277,7 +257,7 @@ func TestASLExampleOrderSaga(t *testing.T) {
 	// The good order: confirmed, with what each branch of the Parallel
 	// answered; its ledger has the reservation, the charge and the
 	// confirmation, once each, and no compensation.
-	good := smWait(t, d.dir, "place-order", "order-1", "SUCCEEDED")
+	good := smEnded(t, d.dir, "place-order", "order-1", "SUCCEEDED")
 	var conf struct {
 		Order       string `json:"order"`
 		Status      string `json:"status"`
@@ -303,7 +283,7 @@ func TestASLExampleOrderSaga(t *testing.T) {
 
 	// The declined order: the Catch ran both compensations once, then
 	// failed with OrderFailed and the charge's error as the cause.
-	bad := smWait(t, d.dir, "place-order", "order-2", "FAILED")
+	bad := smEnded(t, d.dir, "place-order", "order-2", "FAILED")
 	if bad.Error != "OrderFailed" || !strings.Contains(bad.Cause, `"errorType":"CardDeclined"`) || !strings.Contains(bad.Cause, "0000") {
 		t.Fatalf("order-2 failed with %q %q, want OrderFailed caused by CardDeclined", bad.Error, bad.Cause)
 	}
