@@ -210,6 +210,14 @@ func (a *API) machineExecutions(op string) func(w http.ResponseWriter, r *http.R
 		if err != nil {
 			return runError(err)
 		}
+		if op == "GetExecutionHistory" && r.URL.Query().Get("next") == "" {
+			// The whole history, page after page (up to maxHistory
+			// events; past it the answer keeps its nextToken).
+			out, err = a.wholeHistory(r.Context(), project, in, out)
+			if err != nil {
+				return runError(err)
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, err = w.Write(out)
 		return err
@@ -228,4 +236,34 @@ func (a *API) forgetMachines(p *deploy.Plan) {
 	for _, m := range p.StateMachinesRemove {
 		a.cfg.StateMachines.Forget(m.Project, m.Name)
 	}
+}
+
+// maxHistory bounds the events one admin history answer gathers.
+const maxHistory = 100_000
+
+// wholeHistory follows GetExecutionHistory's nextToken from first, the
+// first page, and answers every event in one page.
+func (a *API) wholeHistory(ctx context.Context, project string, in map[string]any, first json.RawMessage) (json.RawMessage, error) {
+	var page struct {
+		Events    []json.RawMessage `json:"events"`
+		NextToken string            `json:"nextToken,omitempty"`
+	}
+	if err := json.Unmarshal(first, &page); err != nil {
+		return nil, err
+	}
+	all := page
+	for all.NextToken != "" && len(all.Events) < maxHistory {
+		in["nextToken"] = all.NextToken
+		out, err := a.cfg.StateMachines.Call(ctx, project, "GetExecutionHistory", in)
+		if err != nil {
+			return nil, err
+		}
+		page.Events, page.NextToken = nil, ""
+		if err := json.Unmarshal(out, &page); err != nil {
+			return nil, err
+		}
+		all.Events = append(all.Events, page.Events...)
+		all.NextToken = page.NextToken
+	}
+	return json.Marshal(all)
 }

@@ -58,6 +58,10 @@ type Event struct {
 	Cause           string          `json:",omitempty"`
 	Index           int             `json:",omitempty"` // Map iteration
 	Length          int             `json:",omitempty"` // Map items
+	// Thread is the branch or iteration that emitted the event, by
+	// position (the prefix of its effects' keys, TaskCall.Key); "r" is
+	// the top level.
+	Thread string `json:"-"`
 }
 
 // emit numbers the event and, when a callback is set, delivers it. The id
@@ -67,6 +71,7 @@ func (th *thread) emit(e Event) int64 {
 	if cb := th.ex.opts.OnEvent; cb != nil {
 		e.ID, e.PreviousEventID = id, th.prev
 		e.Timestamp = th.ex.opts.Now()
+		e.Thread = th.path
 		th.ex.evMu.Lock()
 		cb(e)
 		th.ex.evMu.Unlock()

@@ -327,6 +327,8 @@ func eventSummary(e map[string]any) (string, string) {
 			}
 		}
 	}
+	// One line per event: a cause or an output may hold line breaks.
+	detail = strings.Join(strings.Fields(detail), " ")
 	if len(detail) > 100 {
 		detail = detail[:97] + "..."
 	}

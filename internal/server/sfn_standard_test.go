@@ -270,6 +270,38 @@ func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
 		require.Equal(t, 5, counts[types.HistoryEventTypeMapIterationSucceeded], "%v", counts)
 		require.Equal(t, 1, counts[types.HistoryEventTypeParallelStateSucceeded])
 		require.Equal(t, 7, counts[types.HistoryEventTypeLambdaFunctionSucceeded])
+		// The same history on every call (branches replay concurrently).
+		for range 3 {
+			again, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, MaxResults: 1000})
+			require.NoError(t, err)
+			require.Equal(t, len(h.Events), len(again.Events))
+			for i := range h.Events {
+				require.Equal(t, h.Events[i].Type, again.Events[i].Type, "event %d", i+1)
+				require.Equal(t, h.Events[i].PreviousEventId, again.Events[i].PreviousEventId, "event %d", i+1)
+			}
+		}
+
+		// A branch fails while its sibling waits: the sibling is cut, the
+		// Catch runs, and the history shows all of it.
+		arn = standard(t, "fan-fail", `{"StartAt":"P","States":{
+		 "P":{"Type":"Parallel","Branches":[
+		   {"StartAt":"Slow","States":{"Slow":{"Type":"Wait","Seconds":3600,"End":true}}},
+		   {"StartAt":"Bad","States":{"Bad":{"Type":"Task","Resource":"adder","Parameters":{"fail":"no"},"End":true}}}],
+		  "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.err","Next":"Handled"}],"End":true},
+		 "Handled":{"Type":"Pass","Result":"handled","ResultPath":"$.r","End":true}}}`)
+		start, err = p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		h, err = p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, MaxResults: 1000})
+		require.NoError(t, err)
+		var seen []string
+		for _, e := range h.Events {
+			seen = append(seen, string(e.Type))
+		}
+		require.Contains(t, seen, "ParallelStateFailed")
+		require.Contains(t, seen, "PassStateEntered")
+		require.Equal(t, "ExecutionSucceeded", seen[len(seen)-1], "%v", seen)
 	})
 
 	t.Run("StartExecutionSync", func(t *testing.T) {

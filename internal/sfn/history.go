@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,13 +22,19 @@ import (
 // emitted when it ran. The replay stops where the execution is now: at
 // the effects it has not learnt the outcome of.
 
-// replayHistory returns the AWS events of ex so far.
+// replayHistory returns the AWS events of ex so far, in a stable order:
+// by the time of the record each event follows (branches and iterations
+// are replayed concurrently, so the order they emit in is not), then by
+// branch, then in the order each branch emitted them; ids are numbered in
+// that order, so the same execution answers the same history on every
+// call and pages stay consistent.
 func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.FlowExecution) ([]asl.Event, error) {
 	evs, err := h.cfg.Executions.History(ctx, project, ex.ID, 0)
 	if err != nil {
 		return nil, err
 	}
-	rp := &replay{rec: map[string]record.FlowEvent{}, clock: ex.CreatedAt, end: time.Now()}
+	rp := &replay{rec: map[string]record.FlowEvent{}, start: ex.CreatedAt, end: time.Now(),
+		times: map[string]time.Time{}, blocked: map[context.Context]int{}}
 	if !ex.ClosedAt.IsZero() {
 		rp.end = ex.ClosedAt
 	}
@@ -38,12 +45,12 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 			}
 		}
 		if ev.Type == flow.EvStarted && !ev.Time.IsZero() {
-			rp.clock = ev.Time
+			rp.start = ev.Time
 		}
 	}
 	project, machine, _ := ParseWorkflow(ex.Workflow)
 	_, _, name, _ := parseExecutionID(ex.ID)
-	var out []asl.Event
+	var out []timedEvent
 	def, ok := rp.rec[keyDefinition]
 	status, errName, cause := awsStatus(ex)
 	if ok {
@@ -58,26 +65,49 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 		rp.cancel = cancel
 		rp.active = 1
 		opts := asl.Options{
-			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Now: rp.now,
+			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread,
+			// Waits are judged against the execution's end (or now):
+			// a wait the execution did not have to make is not made.
+			Now:       func() time.Time { return rp.end },
 			TaskToken: func(key string) string { return wire.TaskToken(ex.ID, key) },
 			OnEvent: func(e asl.Event) {
 				rp.mu.Lock()
-				if !rp.cut {
-					out = append(out, e)
+				defer rp.mu.Unlock()
+				if rp.cut {
+					return
 				}
-				rp.mu.Unlock()
+				out = append(out, timedEvent{Event: e, at: rp.eventTime(e), n: len(out)})
 			},
 			ExecutionID: executionArn(project, machine, name), ExecutionName: name,
 			StateMachineID: machineArn(project, machine), StateMachineName: machine,
 		}
 		_, _ = asl.Run(rctx, d, []byte(inputText(ex.Input)), opts)
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		if a.Thread != b.Thread {
+			return a.Thread < b.Thread
+		}
+		return a.n < b.n
+	})
+	ids := make(map[int64]int64, len(out))
+	res := make([]asl.Event, len(out))
+	for i, e := range out {
+		ids[e.ID] = int64(i + 1)
+		res[i] = e.Event
+		res[i].ID, res[i].Timestamp = int64(i+1), e.at
+	}
+	for i := range res {
+		res[i].PreviousEventID = ids[res[i].PreviousEventID]
+	}
 	// The end the replay cannot know: a stop, a timeout, a failure
 	// outside the interpreter.
-	last := out
-	ended := len(last) > 0 && strings.HasPrefix(last[len(last)-1].Type, "Execution") && last[len(last)-1].Type != asl.ExecutionStarted
+	ended := len(res) > 0 && strings.HasPrefix(res[len(res)-1].Type, "Execution") && res[len(res)-1].Type != asl.ExecutionStarted
 	if !ended && status != "RUNNING" {
-		e := asl.Event{Timestamp: ex.ClosedAt, Error: errName, Cause: cause}
+		e := asl.Event{Timestamp: ex.ClosedAt, Error: errName, Cause: cause, ID: int64(len(res) + 1)}
 		switch status {
 		case "ABORTED":
 			e.Type = asl.ExecutionAborted
@@ -88,35 +118,82 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 		default:
 			e.Type = asl.ExecutionFailed
 		}
-		if len(out) > 0 {
-			e.PreviousEventID = out[len(out)-1].ID
-			e.ID = out[len(out)-1].ID + 1
-		} else {
-			e.ID = 1
+		if len(res) > 0 {
+			e.PreviousEventID = res[len(res)-1].ID
 		}
-		out = append(out, e)
+		res = append(res, e)
 	}
-	return out, nil
+	return res, nil
+}
+
+// timedEvent is an event with the time the history gives it and the
+// order it was emitted in.
+type timedEvent struct {
+	asl.Event
+	at time.Time
+	n  int
 }
 
 // replay answers the interpreter's effects from an execution's records.
 // A goroutine that reaches an effect with no record waits; when every
-// goroutine waits, the replay is cut there.
+// goroutine waits (and none is about to wake because its branch was
+// cancelled), the replay is cut there: that is where the execution is.
 type replay struct {
 	rec    map[string]record.FlowEvent
+	start  time.Time
 	end    time.Time // timers due by then have fired
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	clock  time.Time // the latest record read: the time of the events
-	active int
-	cut    bool
+	mu      sync.Mutex
+	times   map[string]time.Time // thread → time of the latest record it read
+	active  int
+	blocked map[context.Context]int
+	cut     bool
 }
 
-func (rp *replay) now() time.Time {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	return rp.clock
+// threadOf is the thread of an effect key (its prefix before the count).
+func threadOf(key string) string {
+	if i := strings.LastIndexByte(key, ':'); i > 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// parentThread is the thread that started thread ("" for the top level).
+func parentThread(thread string) string {
+	if i := strings.LastIndexByte(thread, ':'); i > 0 {
+		return thread[:i]
+	}
+	return ""
+}
+
+// timeOf is the latest record time of thread or, when it read none yet,
+// of the thread that started it (rp.mu held).
+func (rp *replay) timeOf(thread string) time.Time {
+	for t := thread; t != ""; t = parentThread(t) {
+		if at, ok := rp.times[t]; ok {
+			return at
+		}
+	}
+	return rp.start
+}
+
+// eventTime is the time of an event of e.Thread (rp.mu held). A
+// Parallel's or Map's end comes after everything its branches did.
+func (rp *replay) eventTime(e asl.Event) time.Time {
+	at := rp.timeOf(e.Thread)
+	switch e.Type {
+	case asl.ParallelStateSucceeded, asl.ParallelStateFailed, asl.MapStateSucceeded, asl.MapStateFailed:
+		for t, tt := range rp.times {
+			if strings.HasPrefix(t, e.Thread+":") && !tt.Before(at) {
+				// After its branches' last events, which may share
+				// their time.
+				at = tt.Add(time.Nanosecond)
+			}
+		}
+		rp.times[e.Thread] = at
+	}
+	return at
 }
 
 func (rp *replay) thread(delta int) {
@@ -126,34 +203,52 @@ func (rp *replay) thread(delta int) {
 	rp.maybeCut()
 }
 
-// maybeCut ends the replay when every goroutine waits (rp.mu held).
+// maybeCut ends the replay when every goroutine waits for a record that
+// is not there (rp.mu held).
 func (rp *replay) maybeCut() {
-	if rp.active <= 0 && !rp.cut {
-		rp.cut = true
-		rp.cancel()
+	if rp.active > 0 || rp.cut {
+		return
 	}
+	for ctx := range rp.blocked {
+		if ctx.Err() != nil {
+			return // a cancelled branch: it runs on to its end
+		}
+	}
+	rp.cut = true
+	rp.cancel()
 }
 
-// read returns the record under key, advancing the clock to it.
+// read returns the record under key, advancing its thread's time.
 func (rp *replay) read(key string) (record.FlowEvent, bool) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	ev, ok := rp.rec[key]
-	if ok && ev.Time.After(rp.clock) {
-		rp.clock = ev.Time
+	if ok {
+		rp.advance(threadOf(key), ev.Time)
 	}
 	return ev, ok
 }
 
-// block waits for the cut (the effect has no outcome yet).
+func (rp *replay) advance(thread string, at time.Time) {
+	if at.After(rp.timeOf(thread)) {
+		rp.times[thread] = at
+	}
+}
+
+// block waits for the cut (the effect has no outcome yet), or for the
+// goroutine's branch to be cancelled.
 func (rp *replay) block(ctx context.Context) error {
 	rp.mu.Lock()
 	rp.active--
+	rp.blocked[ctx]++
 	rp.maybeCut()
 	rp.mu.Unlock()
 	<-ctx.Done()
 	rp.mu.Lock()
 	rp.active++
+	if rp.blocked[ctx]--; rp.blocked[ctx] <= 0 {
+		delete(rp.blocked, ctx)
+	}
 	rp.mu.Unlock()
 	return ctx.Err()
 }
@@ -172,9 +267,7 @@ func (rp *replay) sleep(ctx context.Context, key string, d time.Duration) error 
 		return rp.block(ctx)
 	}
 	rp.mu.Lock()
-	if at.After(rp.clock) {
-		rp.clock = at
-	}
+	rp.advance(threadOf(key), at)
 	rp.mu.Unlock()
 	return nil
 }

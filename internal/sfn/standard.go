@@ -250,10 +250,13 @@ type driver struct {
 	waiters map[*waiter]struct{}
 }
 
-// waiter is a goroutine waiting: until wake (zero: for news).
+// waiter is a goroutine waiting: until wake (zero: for news), unless
+// its context ends first (a failed branch cancels its siblings): such a
+// goroutine is about to run again and does not count as waiting.
 type waiter struct {
 	wake time.Time
 	ch   chan struct{}
+	ctx  context.Context
 }
 
 var (
@@ -276,12 +279,16 @@ func (d *driver) thread(delta int) {
 func (d *driver) state() (quiet bool, wake time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	waking := false
 	for w := range d.waiters {
+		if w.ctx.Err() != nil {
+			waking = true
+		}
 		if !w.wake.IsZero() && (wake.IsZero() || w.wake.Before(wake)) {
 			wake = w.wake
 		}
 	}
-	return d.active <= 0, wake
+	return d.active <= 0 && !waking, wake
 }
 
 // recheck wakes the waiting goroutines to look again.
@@ -300,7 +307,7 @@ func (d *driver) recheck() {
 // rechecks, and when the time ready last named passes), or ctx ends.
 // ready also names the next time it may become true (zero: only news).
 func (d *driver) wait(ctx context.Context, ready func() (bool, time.Time)) error {
-	w := &waiter{ch: make(chan struct{}, 1)}
+	w := &waiter{ch: make(chan struct{}, 1), ctx: ctx}
 	for {
 		ok, wake := ready()
 		if ok {
