@@ -394,7 +394,24 @@ func (d *driver) InvokeStep(ctx context.Context, c asl.TaskCall) (json.RawMessag
 	}
 	t := &tasks{h: d.h, project: d.project}
 	out, err := t.Invoke(ctx, c.Resource, c.Params, "")
+	// A function at its concurrency limit did not run: wait and try
+	// again rather than fail the Task (AWS surfaces the throttle as
+	// Lambda.TooManyRequestsException for a Retry to catch; an execution
+	// here waits for capacity as a workflow's step does). The Task's own
+	// timeout still bounds it.
+	for wait := 5 * time.Millisecond; isThrottle(err) && ctx.Err() == nil; wait = min(2*wait, 500*time.Millisecond) {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		out, err = t.Invoke(ctx, c.Resource, c.Params, "")
+	}
 	return d.record(ctx, c.Key, out, err)
+}
+
+func isThrottle(err error) bool {
+	var ae *asl.Error
+	return errors.As(err, &ae) && ae.Name == "Lambda.TooManyRequestsException"
 }
 
 // record records a call's outcome under key and returns it. An outcome
