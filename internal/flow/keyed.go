@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 )
 
 // EvRecorded is the event of a keyed orchestrator: a value learnt under a
@@ -75,7 +76,9 @@ func (r *Run) Commit(ctx context.Context) error {
 	if !r.needFlush {
 		return nil
 	}
-	return r.flushLocked(ctx)
+	// No lease extension in the commit: the run's renew loop keeps the
+	// lease, and a keyed orchestrator commits once per Task, often.
+	return r.commitLocked(ctx, store.FlowCommit{})
 }
 
 // TakeSignal consumes the oldest signal called name in the execution's
