@@ -49,8 +49,12 @@ type Config struct {
 	Invoker Invoker
 	Clock   clock.Clock
 	Logger  *slog.Logger
+	// Published, when set, is told of every local wake-up of a queue's
+	// consumer (a send on this node), to tell the other nodes (Wake).
+	Published func(queue string)
 	// PollInterval bounds how long an idle consumer sleeps before looking
-	// again (messages sent through other nodes do not wake it). Default 250ms.
+	// again (messages sent through other nodes do not wake it unless they
+	// tell it: Wake). Default 250ms.
 	PollInterval time.Duration
 	// ReconcileInterval is how often the set of consumers is matched to the
 	// queues in the store. Default 2s; Reconcile also runs after deploys.
@@ -218,8 +222,17 @@ func (e *Engine) wakeLocked(queue string) chan struct{} {
 }
 
 // Notify wakes the consumer of queue (after a send on this node), so a
-// message is picked up at once instead of at the next poll.
+// message is picked up at once instead of at the next poll, and tells the
+// other nodes (Config.Published).
 func (e *Engine) Notify(queue string) {
+	e.Wake(queue)
+	if f := e.cfg.Published; f != nil {
+		f(queue)
+	}
+}
+
+// Wake wakes this node's consumer of queue: another node sent to it.
+func (e *Engine) Wake(queue string) {
 	e.mu.Lock()
 	w := e.wakeLocked(queue)
 	e.mu.Unlock()

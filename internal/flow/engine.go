@@ -60,6 +60,10 @@ type Config struct {
 	Orchestrator Orchestrator
 	// Workflows resolves a workflow name from the active deploys.
 	Workflows func(name string) (WorkflowRef, bool)
+	// Published, when set, is told of every message this node sends to
+	// an execution (a signal, a cancel, a child's end), to tell the node
+	// that runs it (Wake).
+	Published func(executionID string)
 	// Qualify, when set, turns a workflow name and id a caller of project
 	// gave (a start, a child) into the ones the engine keeps: a state
 	// machine named "states:NAME" becomes that project's machine (package
@@ -438,7 +442,23 @@ func (e *Engine) send(ctx context.Context, m record.FlowInbox) error {
 		r.notifyInbox()
 	}
 	e.poke()
+	if f := e.cfg.Published; f != nil {
+		f(m.ExecutionID)
+	}
 	return nil
+}
+
+// Wake tells this node that another node sent execution id a message: a
+// run of it here reads its inbox at once, and a task due here is claimed
+// without waiting for the next poll.
+func (e *Engine) Wake(id string) {
+	e.mu.Lock()
+	r := e.runs[id]
+	e.mu.Unlock()
+	if r != nil {
+		r.notifyInbox()
+	}
+	e.poke()
 }
 
 // Terminate ends a running execution of project (AllProjects: of any) at

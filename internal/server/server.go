@@ -50,9 +50,13 @@ import (
 
 // Server is one running Strata node.
 type Server struct {
-	cfg    config.Config
-	log    *slog.Logger
-	logTap func(record.LogLine)
+	cfg config.Config
+	log *slog.Logger
+	// wake tells the other nodes of a cluster about sends, signals and
+	// deploys (nil on SQLite); syncKick asks syncLoop to sync at once.
+	wake     *wakeups
+	syncKick chan struct{}
+	logTap   func(record.LogLine)
 
 	st  store.Store
 	rt  *wasm.Runtime
@@ -217,6 +221,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if advertise == "" {
 		advertise = cluster.DefaultAddr(s.ln.Addr().String())
 	}
+	if bus, ok := s.st.(wakeBus); ok {
+		s.wake = newWakeups(bus, nodeID, s.log)
+	}
+	s.syncKick = make(chan struct{}, 1)
 	// The engines see the store through the drain: once the node drains
 	// they claim no new work.
 	engineStore := drainStore{Store: s.st, draining: &s.draining}
@@ -258,11 +266,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.log.Debug("memory limits set", "instance_budget_mb", s.cfg.InstanceMemoryBudgetMB(), "gomemlimit_mb", lim>>20)
 	}
 	engines := metrics.NewEngines(s.metrics)
-	s.ev = events.New(events.Config{Store: engineStore, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire})
+	s.ev = events.New(events.Config{Store: engineStore, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire,
+		Published: func(queue string) { s.wake.publish(wakeQueue, queue) }})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	orch := &orchestrators{code: &orchestrator.Orchestrator{Invoker: s.inv}}
 	s.fl = flow.New(flow.Config{
 		Store: engineStore, Invoker: s.inv, Orchestrator: orch, Node: nodeID, Qualify: sfn.Qualify,
+		Published: func(id string) { s.wake.publish(wakeExecution, id) },
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
@@ -292,7 +302,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	gcfg.StepFunctions = s.sfn
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
-		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changed,
+		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changedHere,
 		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(), Objects: s.obj, Sockets: s.hub,
 		StateMachines: s.sfn, Nodes: s.members,
 	})
@@ -354,6 +364,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.syncLoop(bgCtx)
 		}
 	})
+	if s.wake != nil {
+		ready := make(chan struct{})
+		s.goBackground(func() { s.wake.run(bgCtx) })
+		s.goBackground(func() { s.wake.listen(bgCtx, ready, s.woken) })
+		// Listening before the node serves, so no wake-up of a peer is
+		// missed once it is up (a slow database only delays it: polling
+		// covers the gap).
+		select {
+		case <-ready:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	s.goBackground(func() { s.retentionLoop(bgCtx) })
 	s.log.Info("strata listening; loading deployed functions", "addr", s.ln.Addr().String(), "node", nodeID, "advertise", advertise, "admin_addr", s.AdminAddr(), "tls", s.tls != nil, "store", s.storeName())
 	return nil
@@ -550,7 +572,8 @@ func (s *Server) reloadRoutes(ctx context.Context) error {
 }
 
 // syncLoop picks up deploys and rollbacks made through other nodes sharing
-// the store.
+// the store: every SyncInterval, and at once when a node says it deployed
+// (wakeDeploy).
 func (s *Server) syncLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SyncInterval)
 	defer t.Stop()
@@ -559,13 +582,14 @@ func (s *Server) syncLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.reg.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sync deployed functions", "err", err)
-				continue
-			}
-			if err := s.changed(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sync routes and database pools", "err", err)
-			}
+		case <-s.syncKick:
+		}
+		if err := s.reg.Sync(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sync deployed functions", "err", err)
+			continue
+		}
+		if err := s.changed(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sync routes and database pools", "err", err)
 		}
 	}
 }
@@ -748,4 +772,27 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
+}
+
+// changedHere is the API's OnChange: what this node deployed is applied
+// here, and the other nodes are told to sync now.
+func (s *Server) changedHere(ctx context.Context) error {
+	err := s.changed(ctx)
+	s.wake.publish(wakeDeploy, "")
+	return err
+}
+
+// woken acts on another node's wake-up.
+func (s *Server) woken(kind, key string) {
+	switch kind {
+	case wakeQueue:
+		s.ev.Wake(key)
+	case wakeExecution:
+		s.fl.Wake(key)
+	case wakeDeploy:
+		select {
+		case s.syncKick <- struct{}{}:
+		default:
+		}
+	}
 }
