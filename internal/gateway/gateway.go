@@ -85,6 +85,14 @@ type Config struct {
 	// links (workflow.go). Nil: workflow routes answer no Location.
 	Executions ExecutionReader
 	StatusKey  []byte
+	// Owners finds the base URL (scheme://host:port) of the node that
+	// holds an object's lease, by node id; with NodeKey (shared by every
+	// node, from the secret key) an object request that reaches a node
+	// not holding the object is forwarded to its owner (forward.go). Nil:
+	// such a request answers 503.
+	Owners  func(ctx context.Context, node string) (string, bool)
+	NodeKey []byte
+	NodeID  string
 	Logger     *slog.Logger
 	MaxBody    int64  // request body cap; default DefaultMaxBody
 	Version    string // reported by the health endpoint

@@ -39,6 +39,10 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request, rt *record
 		WriteError(w, Errorf(http.StatusBadRequest, "route %s %s: the object name (path parameter {%s}) is empty", rt.Method, rt.Path, rt.ObjectParam), "")
 		return
 	}
+	forwarded, ok := g.checkForwarded(w, r)
+	if !ok {
+		return
+	}
 	c := g.calls.Get().(*call)
 	defer g.putCall(c)
 	if !g.read(w, r, c, params) {
@@ -62,6 +66,13 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request, rt *record
 			g.cfg.Logger.Warn("WebSocket upgrade failed", "object", rt.Object, "err", err)
 		}
 		return
+	}
+	var held *store.LeaseHeldError
+	if err != nil && !forwarded && errors.As(err, &held) && g.cfg.Owners != nil && held.Owner != g.cfg.NodeID {
+		if base, ok := g.cfg.Owners(r.Context(), held.Owner); ok {
+			g.forwardObject(w, r, base, c.req.Body)
+			return
+		}
 	}
 	ir := res.Invocation()
 	if err != nil {

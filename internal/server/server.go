@@ -56,6 +56,10 @@ type Server struct {
 	// deploys (nil on SQLite); syncKick asks syncLoop to sync at once.
 	wake     *wakeups
 	syncKick chan struct{}
+	// nodes is the membership as nodeURL last read it (nodesMu).
+	nodesMu sync.Mutex
+	nodes   []record.Node
+	nodesAt time.Time
 	logTap   func(record.LogLine)
 
 	st  store.Store
@@ -288,7 +292,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// the gateway is built first and serves the API through a function
 	// that reaches s.api, built next (before the listener opens).
 	gcfg := gateway.Config{Invoker: s.inv, Async: s.ev, Workflows: s.fl, Objects: s.obj, Logger: s.log, MaxBody: s.cfg.MaxBody, Version: s.cfg.Version,
-		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer, Sockets: s.hub}
+		Executions: s.fl, StatusKey: s.bnd.Derive("execution status links"), Tracer: tracer, Sockets: s.hub,
+		Owners: s.nodeURL, NodeKey: s.bnd.Derive("object requests forwarded between nodes"), NodeID: nodeID}
 	if s.cfg.AdminAddr == "" {
 		gcfg.Admin = http.HandlerFunc(s.serveAdmin)
 	}
@@ -795,4 +800,27 @@ func (s *Server) woken(kind, key string) {
 		default:
 		}
 	}
+}
+
+// nodeURL is the base URL of live node id (serving or draining), from
+// the membership, read at most once a second.
+func (s *Server) nodeURL(ctx context.Context, id string) (string, bool) {
+	if s.members == nil {
+		return "", false
+	}
+	s.nodesMu.Lock()
+	defer s.nodesMu.Unlock()
+	if time.Since(s.nodesAt) > time.Second {
+		nodes, err := s.members.Nodes(ctx)
+		if err != nil {
+			return "", false
+		}
+		s.nodes, s.nodesAt = nodes, time.Now()
+	}
+	for _, n := range s.nodes {
+		if n.ID == id && (n.State == record.NodeServing || n.State == record.NodeDraining) && n.Addr != "" {
+			return s.scheme() + n.Addr, true
+		}
+	}
+	return "", false
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/record"
@@ -138,4 +140,46 @@ func TestCrossNodeWakeLatency(t *testing.T) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("cross-node callback, %d samples: p50 %s, p99 %s, max %s", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+}
+
+// TestObjectRequestsForwardedToTheOwner: an object lives on the node that
+// holds its lease; a request for it reaching the other node is forwarded
+// there, so both nodes' answers count on one object (no 503, no second
+// owner), and a request that fakes the forwarding credential is refused.
+func TestObjectRequestsForwardedToTheOwner(t *testing.T) {
+	a, b := twoPGNodes(t)
+	guest := wasmtest.BuildGuest(t, "testdata/objcount")
+	cfg := cfgOf(record.KindReactor)
+	cfg.Objects = []record.ObjectClass{{Name: "Counter"}}
+	require.NoError(t, a.deploy(t, "o", fn{name: "counters", wasm: guest, config: cfg,
+		routes: []apitype.RouteSpec{{Method: "GET", Path: "/c/{name}", Object: "Counter", ObjectParam: "name"}}}))
+	require.Eventually(t, func() bool { code, _, _ := get(t, b.url+"/c/warm", nil); return code == 200 }, 20*time.Second, 10*time.Millisecond)
+
+	// Node A takes the object; then requests alternate between the nodes.
+	code, _, body := get(t, a.url+"/c/shared", nil)
+	require.Equal(t, 200, code, body)
+	require.Equal(t, "1", body)
+	for i := 2; i <= 11; i++ {
+		url := a.url
+		if i%2 == 0 {
+			url = b.url
+		}
+		code, _, body := get(t, url+"/c/shared", nil)
+		require.Equal(t, 200, code, "request %d: %s", i, body)
+		require.Equal(t, fmt.Sprint(i), body, "request %d counted on another copy of the object", i)
+	}
+
+	// A forged forwarding credential is refused, and so is a stale one.
+	for _, cred := range []string{"node-x 123 deadbeef", "garbage", fmt.Sprintf("%s %d %s", "n", time.Now().Unix(), strings.Repeat("0", 64))} {
+		req, _ := http.NewRequest("GET", b.url+"/c/shared", nil)
+		req.Header.Set("X-Strata-Forwarded", cred)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, cred)
+	}
+	// The refused requests did not reach the object.
+	code, _, body = get(t, b.url+"/c/shared", nil)
+	require.Equal(t, 200, code)
+	require.Equal(t, "12", body)
 }

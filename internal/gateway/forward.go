@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Forwarding object requests between nodes. An object lives on the node
+// that holds its lease; a request for it that reaches another node (the
+// load balancer knows nothing of objects) is sent on to the owner, once:
+// the owner does not forward it again (if the object moved meanwhile, the
+// answer is 503 and the client retries). A forwarded request carries
+// ForwardHeader, "<node> <unix seconds> <hex HMAC-SHA256>" over the node,
+// the time, the method and the request URI, keyed by NodeKey (derived
+// from the secret key every node shares), so a client cannot pass a
+// request off as forwarded: a bad or stale credential is refused (403).
+// What a client could gain by faking one is little (its request would
+// not be forwarded again), but a request the nodes did not send has no
+// business claiming to be theirs.
+
+// ForwardHeader marks a request forwarded by another node.
+const ForwardHeader = "X-Strata-Forwarded"
+
+// forwardSkew is how old (or how far ahead) a forwarded request's time
+// may be.
+const forwardSkew = 30 * time.Second
+
+func forwardMAC(key []byte, node string, ts int64, method, uri string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(node + "\n" + strconv.FormatInt(ts, 10) + "\n" + method + "\n" + uri))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// checkForwarded reports whether r was forwarded by another node; a
+// request claiming to be whose credential does not verify is answered
+// 403 (ok false). The header is removed: the object does not see it.
+func (g *Gateway) checkForwarded(w http.ResponseWriter, r *http.Request) (forwarded, ok bool) {
+	v := r.Header.Get(ForwardHeader)
+	if v == "" {
+		return false, true
+	}
+	r.Header.Del(ForwardHeader)
+	parts := strings.Fields(v)
+	if len(parts) == 3 && len(g.cfg.NodeKey) > 0 {
+		ts, err := strconv.ParseInt(parts[1], 10, 64)
+		age := time.Since(time.Unix(ts, 0))
+		want := forwardMAC(g.cfg.NodeKey, parts[0], ts, r.Method, r.URL.RequestURI())
+		if err == nil && age < forwardSkew && age > -forwardSkew && hmac.Equal([]byte(want), []byte(parts[2])) {
+			return true, true
+		}
+	}
+	WriteError(w, Errorf(http.StatusForbidden, "%s: not a valid forwarding credential of a node of this cluster", ForwardHeader), "")
+	return false, false
+}
+
+// forwardClient sends forwarded requests; one per process, so
+// connections to the other nodes are reused.
+var forwardClient = &http.Client{Timeout: 5 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// forwardObject sends r (whose body the gateway already read: body) to
+// the node at base and relays its answer. A WebSocket upgrade is proxied
+// as a stream, so the socket then runs between the client and the owner.
+func (g *Gateway) forwardObject(w http.ResponseWriter, r *http.Request, base string, body []byte) {
+	target, err := url.Parse(base)
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadGateway, "object owner address %q: %v", base, err), "")
+		return
+	}
+	ts := time.Now().Unix()
+	cred := g.cfg.NodeID + " " + strconv.FormatInt(ts, 10) + " " + forwardMAC(g.cfg.NodeKey, g.cfg.NodeID, ts, r.Method, r.URL.RequestURI())
+	if isUpgrade(r) {
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.Out.URL.Path, pr.Out.URL.RawPath, pr.Out.URL.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
+				pr.Out.Host = r.Host
+				pr.SetXForwarded()
+				pr.Out.Header.Set(ForwardHeader, cred)
+			},
+			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+				WriteError(w, Errorf(http.StatusBadGateway, "forward to the object's node: %v", err), "")
+			},
+		}
+		rp.ServeHTTP(w, r)
+		return
+	}
+	u := *target
+	u.Path, u.RawPath, u.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
+	out, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadGateway, "forward to the object's node: %v", err), "")
+		return
+	}
+	for k, vs := range r.Header {
+		if hopHeader(k) {
+			continue
+		}
+		out.Header[k] = vs
+	}
+	out.Host = r.Host
+	out.Header.Set(ForwardHeader, cred)
+	out.Header.Set("X-Forwarded-For", clientIP(r))
+	resp, err := forwardClient.Do(out)
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadGateway, "forward to the object's node: %v", err), "")
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		if !hopHeader(k) {
+			w.Header()[k] = vs
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// hopHeader reports a hop-by-hop header, which a proxy does not pass on.
+func hopHeader(k string) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Authorization", "Proxy-Authenticate":
+		return true
+	}
+	return false
+}
+
+func clientIP(r *http.Request) string {
+	host, _, ok := strings.Cut(r.RemoteAddr, ":")
+	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
+		host, ok = r.RemoteAddr[:i], true
+	}
+	if !ok {
+		return r.RemoteAddr
+	}
+	return strings.Trim(host, "[]")
+}
