@@ -93,9 +93,9 @@ type Config struct {
 	Owners  func(ctx context.Context, node string) (string, bool)
 	NodeKey []byte
 	NodeID  string
-	Logger     *slog.Logger
-	MaxBody    int64  // request body cap; default DefaultMaxBody
-	Version    string // reported by the health endpoint
+	Logger  *slog.Logger
+	MaxBody int64  // request body cap; default DefaultMaxBody
+	Version string // reported by the health endpoint
 	// Sockets holds the connections of WebSocket routes (socket.go); nil
 	// refuses them with 503.
 	Sockets *sockets.Hub

@@ -60,7 +60,7 @@ type Server struct {
 	nodesMu sync.Mutex
 	nodes   []record.Node
 	nodesAt time.Time
-	logTap   func(record.LogLine)
+	logTap  func(record.LogLine)
 
 	st  store.Store
 	rt  *wasm.Runtime
