@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// haproxyPath is Debian's haproxy, which `make deps` installs.
+const haproxyPath = "/usr/sbin/haproxy"
+
+// TestClusterRollingRestartBehindHAProxy (issue 16, scope 6b): three
+// nodes on one PostgreSQL behind a real HAProxy whose health check is
+// /_strata/ready (503 while a node loads or drains); while clients keep requesting a function through the
+// balancer, each node in turn is sent SIGTERM, drains, exits and is
+// started again on its port. No request through the balancer fails.
+func TestClusterRollingRestartBehindHAProxy(t *testing.T) {
+	if _, err := os.Stat(haproxyPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing, and CI is set: run make deps", haproxyPath)
+		}
+		t.Skipf("%s is missing (install it with make deps)", haproxyPath)
+	}
+	if os.Getenv("STRATA_TEST_POSTGRES") == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	t.Parallel()
+	store := pgStoreArgs(t, "strata_e2e_haproxy")
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	args := func(i int) []string {
+		return append([]string{"--addr", "127.0.0.1:" + strconv.Itoa(ports[i]), "--node-id", fmt.Sprintf("node-%d", i),
+			"--node-lease", "3s", "--drain-timeout", "10s"}, store...)
+	}
+	nodes := make([]*proc, 3)
+	var tok string
+	nodes[0], _, tok = startServer(t, args(0)...)
+	for i := 1; i < 3; i++ {
+		nodes[i], _ = startNode(t, args(i)...)
+	}
+	dir := copyProject(t, "hello")
+	mustRun(t, dir, "deploy", "--server", "http://127.0.0.1:"+strconv.Itoa(ports[0]), "--token", tok)
+	for i := range 3 {
+		url := fmt.Sprintf("http://127.0.0.1:%d/hello/n", ports[i])
+		waitFor(t, time.Minute, "node "+strconv.Itoa(i)+" to serve hello", func() error {
+			if r := do(t, "GET", url, nil, nil); r.status != 200 {
+				return fmt.Errorf("%d %s", r.status, r.body)
+			}
+			return nil
+		})
+	}
+
+	lb := freePort(t)
+	cfg := fmt.Sprintf(`global
+  maxconn 2000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  retries 3
+  option redispatch 1
+  retry-on conn-failure empty-response response-timeout 503
+frontend fe
+  bind 127.0.0.1:%d
+  default_backend strata
+backend strata
+  balance roundrobin
+  option httpchk GET /_strata/ready
+  http-check expect status 200
+  default-server inter 100ms fall 1 rise 2
+  server n0 127.0.0.1:%d check
+  server n1 127.0.0.1:%d check
+  server n2 127.0.0.1:%d check
+`, lb, ports[0], ports[1], ports[2])
+	cfgPath := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hp := exec.Command(haproxyPath, "-db", "-f", cfgPath)
+	var hpOut syncBuffer
+	hp.Stdout, hp.Stderr = &hpOut, &hpOut
+	if err := hp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = hp.Process.Kill()
+		_ = hp.Wait()
+		if t.Failed() {
+			t.Logf("haproxy:\n%s", hpOut.String())
+		}
+	})
+	front := fmt.Sprintf("http://127.0.0.1:%d/hello/lb", lb)
+	waitFor(t, time.Minute, "haproxy to serve", func() error {
+		resp, err := http.Get(front)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+
+	// Clients through the balancer, until the restarts are over.
+	var ok, failed atomic.Int64
+	var firstFailure atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 20 * time.Second}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(front)
+				if err == nil {
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprint(err, " ", resp))
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	for i := range 3 {
+		before := ok.Load()
+		_ = nodes[i].cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-nodes[i].done:
+		case <-time.After(time.Minute):
+			t.Fatalf("node %d did not exit after SIGTERM", i)
+		}
+		if code := nodes[i].cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("node %d exited %d after SIGTERM", i, code)
+		}
+		nodes[i], _ = startNode(t, args(i)...)
+		// The node serves again and the balancer has seen it healthy
+		// (rise 2 at 100 ms) before the next one goes.
+		url := fmt.Sprintf("http://127.0.0.1:%d/hello/n", ports[i])
+		waitFor(t, time.Minute, "node "+strconv.Itoa(i)+" to serve again", func() error {
+			if r := do(t, "GET", url, nil, nil); r.status != 200 {
+				return fmt.Errorf("%d %s", r.status, r.body)
+			}
+			return nil
+		})
+		time.Sleep(500 * time.Millisecond)
+		t.Logf("node %d restarted; %d requests served through the balancer meanwhile", i, ok.Load()-before)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests through the balancer, %d failed", ok.Load(), failed.Load())
+	if failed.Load() > 0 {
+		t.Fatalf("%d requests failed through the balancer during the rolling restart; first: %v", failed.Load(), firstFailure.Load())
+	}
+	if ok.Load() < 100 {
+		t.Fatalf("only %d requests were served: the load did not run", ok.Load())
+	}
+}
