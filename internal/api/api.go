@@ -95,6 +95,9 @@ type Config struct {
 	// Nodes lists the cluster's nodes for GET /nodes (*cluster.Membership);
 	// nil: 503 there.
 	Nodes NodeLister
+	// Serving is the active version of every function this node serves
+	// (registry.Versions), for GET /node.
+	Serving func() []record.Version
 }
 
 // API is the admin HTTP handler.

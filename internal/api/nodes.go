@@ -24,6 +24,21 @@ var _ NodeLister = (*cluster.Membership)(nil)
 // project-scoped token gets 403 and learns nothing of the cluster.
 func (a *API) routeNodes() {
 	a.handle("GET /nodes", a.nodes)
+	// What this node serves: `strata deploy` asks each live node, to
+	// report when all of them serve what it deployed. AdminOnly as
+	// GET /nodes: function names of every project.
+	a.handle("GET /node", a.node)
+}
+
+func (a *API) node(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Serving == nil || a.cfg.Nodes == nil {
+		return gateway.Errorf(http.StatusServiceUnavailable, "this node keeps no cluster membership")
+	}
+	out := apitype.NodeServing{ID: a.cfg.Nodes.ID(), Versions: map[string]int{}}
+	for _, v := range a.cfg.Serving() {
+		out.Versions[v.Function] = v.Number
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) nodes(w http.ResponseWriter, r *http.Request) error {

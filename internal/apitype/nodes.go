@@ -20,3 +20,10 @@ type NodesResponse struct {
 	Nodes []Node `json:"nodes"`
 	Self  string `json:"self"`
 }
+
+// NodeServing answers GET /node: the node that answered and the version
+// of each function it serves now (its registry, not the store's view).
+type NodeServing struct {
+	ID       string         `json:"id"`
+	Versions map[string]int `json:"versions"`
+}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/build"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/manifest"
+	"github.com/stratahq/strata/internal/record"
 )
 
 // builtProject is a project whose functions are built and ready to deploy.
@@ -163,7 +166,69 @@ func deployProject(ctx context.Context, c *client.Client, bp *builtProject, plan
 	if len(res.Prepared) > 0 {
 		fmt.Fprintf(w, "  live in %s\n", shortDuration(time.Since(start)))
 	}
+	if res.Applied && len(res.Versions) > 0 {
+		waitNodes(ctx, c, res.Versions, w, nodesWait)
+	}
 	return &deployResult{res.PlanText, res.Applied, len(res.Versions)}, nil
+}
+
+// nodesWait bounds how long a deploy waits for the other nodes.
+const nodesWait = 30 * time.Second
+
+// waitNodes reports when every serving node of a cluster serves the
+// versions a deploy made active (each node picks a deploy up and compiles
+// it on its own). A single node, or a token that may not list the nodes
+// (project tokens), reports nothing: the deploy itself succeeded.
+func waitNodes(ctx context.Context, c *client.Client, versions []record.Version, w io.Writer, limit time.Duration) {
+	ns, err := c.Nodes(ctx)
+	if err != nil {
+		return
+	}
+	pending := map[string]string{} // node id → its base URL
+	scheme, _, _ := strings.Cut(c.Base, "://")
+	for _, n := range ns.Nodes {
+		if n.State == record.NodeServing && n.Addr != "" {
+			pending[n.ID] = scheme + "://" + n.Addr
+		}
+	}
+	total := len(pending)
+	if total < 2 {
+		return
+	}
+	start := time.Now()
+	for len(pending) > 0 && time.Since(start) < limit && ctx.Err() == nil {
+		for id, base := range pending {
+			at := &client.Client{Base: base, Token: c.Token, HTTP: c.HTTP}
+			got, err := at.Node(ctx)
+			if err == nil && servesAll(got, versions) {
+				delete(pending, id)
+			}
+		}
+		if len(pending) > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if len(pending) == 0 {
+		fmt.Fprintf(w, "  serving on all %d nodes after %s\n", total, shortDuration(time.Since(start)))
+		return
+	}
+	ids := make([]string, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintf(w, "  not yet serving the new versions after %s on %d of %d nodes: %s (they pick it up at their next sync)\n",
+		shortDuration(time.Since(start)), len(ids), total, strings.Join(ids, ", "))
+}
+
+// servesAll reports whether a node serves each version (or a newer one).
+func servesAll(n *apitype.NodeServing, versions []record.Version) bool {
+	for _, v := range versions {
+		if n.Versions[v.Function] < v.Number {
+			return false
+		}
+	}
+	return true
 }
 
 // preparedText says what preparing a version took.

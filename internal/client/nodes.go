@@ -15,3 +15,12 @@ func (c *Client) Nodes(ctx context.Context) (*apitype.NodesResponse, error) {
 	}
 	return &out, nil
 }
+
+// Node reports what the node answering serves (GET /node).
+func (c *Client) Node(ctx context.Context) (*apitype.NodeServing, error) {
+	var out apitype.NodeServing
+	if err := c.getJSON(ctx, http.MethodGet, "/node", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -309,7 +309,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changedHere,
 		Stopping: s.stopping, SyncLogs: s.inv.SyncLogs, Metrics: s.metricsHandler(), Objects: s.obj, Sockets: s.hub,
-		StateMachines: s.sfn, Nodes: s.members,
+		StateMachines: s.sfn, Nodes: s.members, Serving: s.reg.Versions,
 	})
 	if s.console, err = s.newConsole(); err != nil {
 		return err
