@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -106,8 +107,21 @@ func (h *harness) measureTarget(ctx context.Context, ld loader, target string) h
 }
 
 // startTarget starts one HTTP target and waits until it is ready. It returns
-// a reason instead of an error when the target is not installed.
+// a reason instead of an error when the target is not installed. The free
+// port it picks may be taken by another process before the target binds
+// it (tests run in parallel): then it tries again on another port.
 func (h *harness) startTarget(ctx context.Context, target string) (srv *server, base, skip string, err error) {
+	for try := 0; ; try++ {
+		srv, base, skip, err = h.startTargetOnce(ctx, target)
+		if err == nil || try == 2 || !strings.Contains(err.Error(), "address already in use") {
+			return srv, base, skip, err
+		}
+		srv.stop()
+		h.log.Info("port taken before the target bound it; trying another", "target", target)
+	}
+}
+
+func (h *harness) startTargetOnce(ctx context.Context, target string) (srv *server, base, skip string, err error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", "", err
