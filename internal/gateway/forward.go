@@ -6,6 +6,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -13,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // Forwarding object requests between nodes. An object lives on the node
@@ -143,4 +149,102 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return strings.Trim(host, "[]")
+}
+
+// Stub calls between nodes. A function's stub call to an object held by
+// another node goes to that node's stubForwardPath: a POST of the object
+// and the request as JSON, with ForwardHeader's credential over the body
+// too; the owner runs it on the object there (never forwarding it again)
+// and answers the object's response as JSON.
+const stubForwardPath = "/_strata/internal/object-call"
+
+// StubCall is the body of a forwarded stub call.
+type StubCall struct {
+	Project string        `json:"project"`
+	Class   string        `json:"class"`
+	ID      string        `json:"id"`
+	Name    string        `json:"name,omitempty"`
+	Request *wire.Request `json:"request"`
+}
+
+func bodyMAC(key []byte, node string, ts int64, body []byte) string {
+	sum := sha256.Sum256(body)
+	return forwardMAC(key, node, ts, http.MethodPost, stubForwardPath+"\n"+hex.EncodeToString(sum[:]))
+}
+
+// ForwardStub runs call on the object's owner at base (scheme://host:port)
+// and returns the object's response.
+func (g *Gateway) ForwardStub(ctx context.Context, base string, call StubCall) (*wire.Response, error) {
+	body, err := json.Marshal(call)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+stubForwardPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	ts := time.Now().Unix()
+	req.Header.Set(ForwardHeader, g.cfg.NodeID+" "+strconv.FormatInt(ts, 10)+" "+bodyMAC(g.cfg.NodeKey, g.cfg.NodeID, ts, body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("forward the stub call to the object's node: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the object's node answered the forwarded stub call %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	var out wire.Response
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// serveStubForward runs a stub call another node forwarded here.
+func (g *Gateway) serveStubForward(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || g.cfg.Objects == nil || len(g.cfg.NodeKey) == 0 {
+		WriteError(w, Errorf(http.StatusNotFound, "no such path"), "")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxBody+1<<20))
+	if err != nil {
+		WriteError(w, Errorf(http.StatusBadRequest, "read the forwarded call: %v", err), "")
+		return
+	}
+	parts := strings.Fields(r.Header.Get(ForwardHeader))
+	valid := false
+	if len(parts) == 3 {
+		ts, err := strconv.ParseInt(parts[1], 10, 64)
+		age := time.Since(time.Unix(ts, 0))
+		valid = err == nil && age < forwardSkew && age > -forwardSkew &&
+			hmac.Equal([]byte(bodyMAC(g.cfg.NodeKey, parts[0], ts, body)), []byte(parts[2]))
+	}
+	if !valid {
+		WriteError(w, Errorf(http.StatusForbidden, "%s: not a valid forwarding credential of a node of this cluster", ForwardHeader), "")
+		return
+	}
+	var call StubCall
+	if err := json.Unmarshal(body, &call); err != nil || call.Request == nil {
+		WriteError(w, Errorf(http.StatusBadRequest, "decode the forwarded call: %v", err), "")
+		return
+	}
+	res, err := g.cfg.Objects.Fetch(r.Context(), call.Project, call.Class, call.Name, call.ID, call.Request)
+	if err == nil && res.Accept != nil {
+		err = errors.New("the object accepted a WebSocket from a stub call")
+	}
+	if err != nil {
+		code := http.StatusBadGateway
+		if errors.Is(err, store.ErrLeaseHeld) {
+			code = http.StatusServiceUnavailable
+		}
+		WriteError(w, Errorf(code, "%v", err), "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res.Response)
 }

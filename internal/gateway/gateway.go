@@ -547,6 +547,8 @@ func (g *Gateway) InvokeEvent(w http.ResponseWriter, r *http.Request, fn string,
 
 func (g *Gateway) servePlatform(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.URL.Path == stubForwardPath:
+		g.serveStubForward(w, r)
 	case r.URL.Path == "/_strata/health":
 		// Liveness: the node answers. It says whether loading is done, but
 		// stays 200 while it is not (a node that is loading is not broken).

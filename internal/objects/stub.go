@@ -2,6 +2,7 @@ package objects
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -88,6 +90,15 @@ func (e *Engine) stubCall(ctx context.Context, c *host.Call, req wire.ObjectRequ
 		wr.Headers = append(wr.Headers, wire.Header{Name: "Traceparent", Values: []string{c.TraceParent}})
 	}
 	res, err := e.run(ctx, key, req.Name, event{kind: wire.ObjectEventFetch, req: wr, held: held})
+	var lh *store.LeaseHeldError
+	if err != nil && errors.As(err, &lh) && e.cfg.Forward != nil {
+		// Another node holds the object: the call runs there.
+		r, ferr := e.cfg.Forward(ctx, lh.Owner, key, req.Name, wr)
+		if ferr != nil {
+			return nil, fmt.Errorf("%w (and forwarding to its node failed: %v)", err, ferr)
+		}
+		return &wire.ObjectResponse{Response: &wire.StubResponse{Status: r.Status, Headers: r.Headers, Body: r.Body}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

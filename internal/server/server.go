@@ -281,7 +281,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
 	s.hub = sockets.NewHub(sockets.Config{Logger: s.log}) // one per node: the gateway's routes and the objects' sockets
-	if s.obj, err = objects.New(objects.Config{Store: engineStore, Registry: s.reg, Invoker: s.inv, Node: nodeID, Logger: s.log, Hub: s.hub}); err != nil {
+	if s.obj, err = objects.New(objects.Config{Store: engineStore, Registry: s.reg, Invoker: s.inv, Node: nodeID, Logger: s.log, Hub: s.hub,
+		Forward: s.forwardStub}); err != nil {
 		return fmt.Errorf("start durable objects: %w", err)
 	}
 	s.metrics.MustRegister(metrics.NewObjects(func() metrics.ObjectStats {
@@ -823,4 +824,13 @@ func (s *Server) nodeURL(ctx context.Context, id string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// forwardStub runs a stub call on the node that holds the object.
+func (s *Server) forwardStub(ctx context.Context, owner string, key record.ObjectKey, name string, req *wire.Request) (*wire.Response, error) {
+	base, ok := s.nodeURL(ctx, owner)
+	if !ok {
+		return nil, fmt.Errorf("node %s, which holds the object, is not serving", owner)
+	}
+	return s.gw.ForwardStub(ctx, base, gateway.StubCall{Project: key.Project, Class: key.Class, ID: key.ID, Name: name, Request: req})
 }

@@ -152,7 +152,7 @@ func TestObjectRequestsForwardedToTheOwner(t *testing.T) {
 	cfg := cfgOf(record.KindReactor)
 	cfg.Objects = []record.ObjectClass{{Name: "Counter"}}
 	require.NoError(t, a.deploy(t, "o", fn{name: "counters", wasm: guest, config: cfg,
-		routes: []apitype.RouteSpec{{Method: "GET", Path: "/c/{name}", Object: "Counter", ObjectParam: "name"}}}))
+		routes: []apitype.RouteSpec{{Method: "GET", Path: "/c/{name}", Object: "Counter", ObjectParam: "name"}, {Method: "GET", Path: "/stub"}}}))
 	require.Eventually(t, func() bool { code, _, _ := get(t, b.url+"/c/warm", nil); return code == 200 }, 20*time.Second, 10*time.Millisecond)
 
 	// Node A takes the object; then requests alternate between the nodes.
@@ -169,6 +169,23 @@ func TestObjectRequestsForwardedToTheOwner(t *testing.T) {
 		require.Equal(t, fmt.Sprint(i), body, "request %d counted on another copy of the object", i)
 	}
 
+	// A function's stub call on either node reaches the one object too.
+	for i := 12; i <= 15; i++ {
+		url := a.url
+		if i%2 == 0 {
+			url = b.url
+		}
+		code, _, body := get(t, url+"/stub?name=shared", nil)
+		require.Equal(t, 200, code, "stub call %d: %s", i, body)
+		require.Equal(t, fmt.Sprint(i), body, "stub call %d counted on another copy of the object", i)
+	}
+	// The internal stub-call path refuses a call without the nodes' key.
+	resp, err := http.Post(b.url+"/_strata/internal/object-call", "application/json",
+		strings.NewReader(`{"project":"o","class":"Counter","name":"shared","request":{"Method":"GET","Path":"/"}}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+
 	// A forged forwarding credential is refused, and so is a stale one.
 	for _, cred := range []string{"node-x 123 deadbeef", "garbage", fmt.Sprintf("%s %d %s", "n", time.Now().Unix(), strings.Repeat("0", 64))} {
 		req, _ := http.NewRequest("GET", b.url+"/c/shared", nil)
@@ -181,5 +198,5 @@ func TestObjectRequestsForwardedToTheOwner(t *testing.T) {
 	// The refused requests did not reach the object.
 	code, _, body = get(t, b.url+"/c/shared", nil)
 	require.Equal(t, 200, code)
-	require.Equal(t, "12", body)
+	require.Equal(t, "16", body)
 }

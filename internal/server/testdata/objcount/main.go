@@ -1,6 +1,7 @@
 // Command objcount is a test guest: the durable object class Counter
 // answers every request with its count after adding one to it in storage
-// ("<n>"), so a test can tell whether two nodes served one object or two.
+// ("<n>"), so a test can tell whether two nodes served one object or two;
+// GET /stub?name=N reaches object N through a stub.
 package main
 
 import (
@@ -32,7 +33,24 @@ func (c *counter) Fetch(w http.ResponseWriter, r *http.Request) {
 
 func init() {
 	objects.Register("Counter", func(st *objects.State) objects.Object { return &counter{st: st} })
-	strata.HandleFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	// GET /stub?name=N counts on object N through a stub, as any
+	// function of the project can.
+	strata.HandleFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("name")
+		if name == "" {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, "/count", nil)
+		resp, err := objects.Namespace("Counter").Get(name).Fetch(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	})
 }
 
 func main() {}
