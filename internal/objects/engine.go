@@ -68,7 +68,7 @@ type Config struct {
 	// object (owner, by node id): a function's stub reaches an object
 	// another node holds through it instead of failing. It answers the
 	// object's response, or an error when the owner cannot be reached.
-	Forward func(ctx context.Context, owner string, key record.ObjectKey, name string, req *wire.Request) (*wire.Response, error)
+	Forward  func(ctx context.Context, owner string, key record.ObjectKey, name string, req *wire.Request) (*wire.Response, error)
 	Store    store.Objects
 	Registry Registry
 	Invoker  Invoker
