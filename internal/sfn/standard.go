@@ -13,6 +13,7 @@ import (
 	"github.com/stratahq/strata/internal/asl"
 	"github.com/stratahq/strata/internal/flow"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/store"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -151,7 +152,12 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 			rex := recordedExecution{id: ex.ID, workflow: ex.Workflow, input: input, start: start, records: r.Recorded}
 			switch {
 			case res.err == nil:
-				h.reportToParent(ctx, project, rex, "SUCCEEDED", res.out, nil)
+				// A report that could not be sent fails the pass: the
+				// engine runs it again (a replay, no Task runs twice)
+				// and the report goes again, before the end commits.
+				if err := h.reportToParent(ctx, project, rex, "SUCCEEDED", res.out, nil); err != nil {
+					return flow.Outcome{}, err
+				}
 				return flow.Outcome{Output: res.out}, nil
 			case pctx.Err() != nil && !res.timedOut:
 				return flow.Outcome{Suspended: true}, nil
@@ -163,7 +169,9 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 				fe.Details = json.RawMessage(`{"status":"TIMED_OUT"}`)
 				status = "TIMED_OUT"
 			}
-			h.reportToParent(ctx, project, rex, status, nil, fe)
+			if err := h.reportToParent(ctx, project, rex, status, nil, fe); err != nil {
+				return flow.Outcome{}, err
+			}
 			return flow.Outcome{Error: fe}, nil
 		default:
 		}
@@ -662,14 +670,14 @@ func (d *driver) startChild(ctx context.Context, c asl.TaskCall, pattern string)
 // before this execution's end commits: a crash in between runs it to the
 // same end again and sends the same outcome, which the parent, having
 // recorded the first, ignores.
-func (h *Handler) reportToParent(ctx context.Context, project string, ex recordedExecution, status string, output json.RawMessage, fe *wire.FlowError) {
+func (h *Handler) reportToParent(ctx context.Context, project string, ex recordedExecution, status string, output json.RawMessage, fe *wire.FlowError) error {
 	raw, ok := ex.records(keyParent)
 	if !ok {
-		return
+		return nil
 	}
 	var p parentRef
 	if json.Unmarshal(raw, &p) != nil {
-		return
+		return nil
 	}
 	_, machine, _ := ParseWorkflow(ex.workflow)
 	_, _, name, _ := parseExecutionID(ex.id)
@@ -693,9 +701,11 @@ func (h *Handler) reportToParent(ctx context.Context, project string, ex recorde
 		outcome.Error, outcome.Cause = asl.ErrTaskFailed, string(b)
 	}
 	v, _ := json.Marshal(outcome)
-	if err := h.cfg.Executions.Signal(ctx, project, p.Execution, wire.TaskSignal(p.Key), v); err != nil && !isNotFound(err) {
-		h.cfg.Logger.Warn("state machine: reporting to the parent execution failed", "execution", ex.id, "parent", p.Execution, "err", err)
+	err := h.cfg.Executions.Signal(ctx, project, p.Execution, wire.TaskSignal(p.Key), v)
+	if err == nil || isNotFound(err) || errors.Is(err, store.ErrClosed) {
+		return nil // delivered, or the parent is gone or over
 	}
+	return fmt.Errorf("report the end of %s to its parent %s: %w", ex.id, p.Execution, err)
 }
 
 // recordedExecution is what reportToParent needs of an execution.

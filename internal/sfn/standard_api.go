@@ -302,9 +302,11 @@ func (h *Handler) stopExecution(ctx context.Context, c *caller, body []byte) (an
 					recs[ev.Name] = ev.Data
 				}
 			}
-			h.reportToParent(ctx, c.project, recordedExecution{id: ex.ID, workflow: ex.Workflow, input: []byte(inputText(ex.Input)), start: ex.CreatedAt,
+			if err := h.reportToParent(ctx, c.project, recordedExecution{id: ex.ID, workflow: ex.Workflow, input: []byte(inputText(ex.Input)), start: ex.CreatedAt,
 				records: func(k string) (json.RawMessage, bool) { v, ok := recs[k]; return v, ok }},
-				"ABORTED", nil, &wire.FlowError{Type: in.Error, Message: in.Cause})
+				"ABORTED", nil, &wire.FlowError{Type: in.Error, Message: in.Cause}); err != nil {
+				h.cfg.Logger.Warn("state machine: telling the parent of a stopped execution failed", "execution", ex.ID, "err", err)
+			}
 		}
 	}
 	return struct {
