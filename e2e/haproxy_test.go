@@ -65,6 +65,7 @@ defaults
   timeout connect 2s
   timeout client 30s
   timeout server 30s
+  timeout check 2s
   retries 3
   option redispatch 1
   retry-on conn-failure empty-response response-timeout 503
@@ -75,7 +76,7 @@ backend strata
   balance roundrobin
   option httpchk GET /_strata/ready
   http-check expect status 200
-  default-server inter 100ms fall 1 rise 2
+  default-server inter 100ms fall 2 rise 2
   server n0 127.0.0.1:%d check
   server n1 127.0.0.1:%d check
   server n2 127.0.0.1:%d check
@@ -152,7 +153,8 @@ backend strata
 		}
 		nodes[i], _ = startNode(t, args(i)...)
 		// The node serves again and the balancer has seen it healthy
-		// (rise 2 at 100 ms) before the next one goes.
+		// (rise 2 at 100 ms; a second of slack for a loaded machine)
+		// before the next one goes.
 		url := fmt.Sprintf("http://127.0.0.1:%d/hello/n", ports[i])
 		waitFor(t, time.Minute, "node "+strconv.Itoa(i)+" to serve again", func() error {
 			if r := do(t, "GET", url, nil, nil); r.status != 200 {
@@ -160,7 +162,7 @@ backend strata
 			}
 			return nil
 		})
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(time.Second)
 		t.Logf("node %d restarted; %d requests served through the balancer meanwhile", i, ok.Load()-before)
 	}
 	close(stop)
