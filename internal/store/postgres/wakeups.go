@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Wake-ups between nodes. A node that sends a queue message, signals an
@@ -30,8 +32,8 @@ func (s *Store) Publish(ctx context.Context, payload string) error {
 }
 
 // Subscribe calls fn with the payload of every notification on the
-// store's schema until ctx ends. It holds one connection of the pool and,
-// when that fails, reconnects after a pause (notifications sent
+// store's schema until ctx ends. It holds one connection (not the pool's)
+// and, when that fails, reconnects after a pause (notifications sent
 // meanwhile are lost: the pollers catch up). ready, when not nil, is
 // closed once the first LISTEN is in place.
 func (s *Store) Subscribe(ctx context.Context, fn func(payload string), ready chan<- struct{}) {
@@ -50,15 +52,14 @@ func (s *Store) Subscribe(ctx context.Context, fn func(payload string), ready ch
 }
 
 func (s *Store) listen(ctx context.Context, fn func(string), ready *chan<- struct{}) error {
-	conn, err := s.pool.Acquire(ctx)
+	// A connection of its own, outside the pool: the pool is small (four
+	// connections on two cores by default) and every one of them serves
+	// requests.
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
-	// The connection saw LISTEN: it goes back closed, not to the pool.
-	defer func() {
-		_ = conn.Conn().Close(context.Background())
-		conn.Release()
-	}()
+	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, `LISTEN `+s.wakeChannel()); err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func (s *Store) listen(ctx context.Context, fn func(string), ready *chan<- struc
 		*ready = nil
 	}
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
