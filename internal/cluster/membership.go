@@ -36,6 +36,11 @@ type Config struct {
 	Load   func() int
 	Clock  clock.Clock // what Nodes compares heartbeats with; nil: the real clock
 	Logger *slog.Logger
+	// Released, when set, hears what was released each time this node
+	// released another's leases (a node it declared gone) or its own
+	// (Release, as it exits): the server wakes the engines that can take
+	// the work here and on the other nodes.
+	Released func(store.NodeReleased)
 }
 
 // Membership keeps one node's row in the store.
@@ -213,8 +218,38 @@ func (m *Membership) tick(ctx context.Context) {
 		m.cfg.Logger.Warn("expire silent nodes", "err", err)
 	}
 	for _, id := range gone {
-		m.cfg.Logger.Warn("node declared gone: no heartbeat within the lease; its leases expire and other nodes take its work",
+		m.cfg.Logger.Warn("node declared gone: no heartbeat within the lease; releasing its leases so other nodes take its work",
 			"node", id, "lease", m.cfg.Lease)
+		m.release(ctx, id)
+	}
+}
+
+// Release ends the leases this node still holds (workflow tasks, objects,
+// received messages), for a node that stops: the others take the work at
+// once instead of after the leases run out. Call it after the engines
+// stopped, so nothing claims anew behind it.
+func (m *Membership) Release(ctx context.Context) {
+	m.release(ctx, m.cfg.ID)
+}
+
+// release ends node id's leases. Only the node that marked id gone runs it
+// (NodeExpire returns an id once), and a failure only delays the work:
+// the leases still run out on their own.
+func (m *Membership) release(ctx context.Context, id string) {
+	r, err := m.cfg.Store.NodeRelease(ctx, id)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.cfg.Logger.Warn("release the leases of a node; they run out on their own", "node", id, "err", err)
+		}
+		return
+	}
+	if r.Tasks+r.Objects+r.Messages == 0 {
+		return
+	}
+	m.cfg.Logger.Info("released the leases of a node", "node", id, "workflow_tasks", r.Tasks,
+		"objects", r.Objects, "messages", r.Messages)
+	if m.cfg.Released != nil {
+		m.cfg.Released(r)
 	}
 }
 

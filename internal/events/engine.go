@@ -52,6 +52,12 @@ type Config struct {
 	// Published, when set, is told of every local wake-up of a queue's
 	// consumer (a send on this node), to tell the other nodes (Wake).
 	Published func(queue string)
+	// Node, when set, is this node's id: the receipts of the messages it
+	// receives start with it, so the messages of a node that dies
+	// holding them are released when it is declared gone
+	// (store.Nodes.NodeRelease) rather than after their visibility
+	// timeout.
+	Node string
 	// PollInterval bounds how long an idle consumer sleeps before looking
 	// again (messages sent through other nodes do not wake it unless they
 	// tell it: Wake). Default 250ms.
@@ -325,7 +331,7 @@ func (e *Engine) consume(ctx context.Context, q record.QueueConfig, wake chan st
 			}
 			if visible {
 				max := (target - outstanding) * batch
-				msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max,
+				msgs, err := e.cfg.Store.MessageReceive(ctx, store.MessageReceiveParams{Queue: q.Name, Max: max, Owner: e.cfg.Node,
 					AckIDs: acks.ids, AckReceipts: acks.receipts})
 				if err != nil {
 					// Neither the acks nor the claim happened (or both

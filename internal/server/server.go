@@ -115,6 +115,12 @@ type Server struct {
 	// and health answers 503. requests counts HTTP requests in progress
 	// (countRequests), which the drain waits for.
 	draining atomic.Bool
+	// enginesUp is set once s.ev and s.fl exist: the membership's
+	// heartbeat loop, started before them, may release a gone node's
+	// leases and wake them only from then on.
+	enginesUp atomic.Bool
+	// bgStopped is set by Stop once the background work is cancelled.
+	bgStopped atomic.Bool
 	requests atomic.Int64
 
 	loaded       chan struct{} // closed when load is done
@@ -256,7 +262,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// Join before any engine claims work under this node's id: a second
 	// node with the id of a live one stops here.
 	s.members = cluster.New(cluster.Config{Store: s.st, ID: nodeID, Addr: advertise, Version: s.cfg.Version,
-		Lease: s.cfg.NodeLease, Load: s.inv.Running, Logger: s.log})
+		Lease: s.cfg.NodeLease, Load: s.inv.Running, Logger: s.log, Released: s.released})
 	if err := s.members.Join(ctx); err != nil {
 		s.members = nil // not joined: Stop has nothing to leave
 		return err
@@ -271,7 +277,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	engines := metrics.NewEngines(s.metrics)
 	s.ev = events.New(events.Config{Store: engineStore, Invoker: s.inv, Logger: s.log, Tracer: tracer, OnScheduleFire: engines.ObserveScheduleFire,
-		Published: func(queue string) { s.wake.publish(wakeQueue, queue) }})
+		Published: func(queue string) { s.wake.publish(wakeQueue, queue) }, Node: nodeID})
 	s.sink = &eventSink{st: s.st, ev: s.ev} // before any function loads, so before any guest can send
 	orch := &orchestrators{code: &orchestrator.Orchestrator{Invoker: s.inv}}
 	s.fl = flow.New(flow.Config{
@@ -280,6 +286,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Workflows: s.wfs.lookup, ProjectOf: s.wfs.projectOf, Logger: s.log, Tracer: tracer, OnStep: engines.ObserveStep,
 	})
 	s.flowHost = &orchestrator.Host{Engine: s.fl, ProjectOf: s.wfs.projectOf}
+	s.enginesUp.Store(true)
 	s.hub = sockets.NewHub(sockets.Config{Logger: s.log}) // one per node: the gateway's routes and the objects' sockets
 	if s.obj, err = objects.New(objects.Config{Store: engineStore, Registry: s.reg, Invoker: s.inv, Node: nodeID, Logger: s.log, Hub: s.hub,
 		Forward: s.forwardStub}); err != nil {
@@ -735,6 +742,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.cancel != nil {
 			s.cancel(errors.New("server stopping"))
 		}
+		s.bgStopped.Store(true)
 		s.bg.Wait()
 		if s.sfn != nil {
 			s.sfn.Stop() // before the invoker: its executions' tasks still run
@@ -760,8 +768,11 @@ func (s *Server) Stop(ctx context.Context) error {
 			errs = append(errs, s.rt.Close(ctx))
 		}
 		if s.members != nil {
-			// After the engines let go of their work: the node is listed
-			// gone and its id is free at once.
+			// After the engines let go of their work: what they still
+			// held (a task whose run was cut short, messages received
+			// and not acked) is released for the others to take now,
+			// then the node is listed gone and its id is free at once.
+			s.members.Release(ctx)
 			errs = append(errs, s.members.Leave(ctx))
 		}
 		if s.tel != nil {
@@ -786,6 +797,37 @@ func (s *Server) changedHere(ctx context.Context) error {
 	err := s.changed(ctx)
 	s.wake.publish(wakeDeploy, "")
 	return err
+}
+
+// released wakes the engines that can take over what a node let go of
+// (cluster.Config.Released): here, and on the other nodes through the
+// wake bus. On a stopping node the engines and the bus's publisher are
+// gone: the wake-ups are published directly, within the stop's bounds.
+func (s *Server) released(r store.NodeReleased) {
+	if !s.enginesUp.Load() {
+		return
+	}
+	var kinds [][2]string
+	for _, q := range r.Queues {
+		kinds = append(kinds, [2]string{wakeQueue, q})
+	}
+	if r.Tasks > 0 {
+		// An empty id wakes the claim loop only.
+		kinds = append(kinds, [2]string{wakeExecution, ""})
+	}
+	stopping := s.bgStopped.Load()
+	for _, k := range kinds {
+		if !stopping {
+			s.woken(k[0], k[1])
+			s.wake.publish(k[0], k[1])
+			continue
+		}
+		if s.wake != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = s.wake.bus.Publish(ctx, s.wake.node+sep+k[0]+sep+k[1])
+			cancel()
+		}
+	}
 }
 
 // woken acts on another node's wake-up.

@@ -128,6 +128,10 @@ type MessageSendResult struct {
 type MessageReceiveParams struct {
 	Queue string
 	Max   int
+	// Owner, when set, is the receiving node's id: the receipts start
+	// with it and '/', so NodeRelease can return the messages of a node
+	// that died holding them.
+	Owner string
 	// Visibility overrides the queue's VisibilityTimeout when > 0.
 	Visibility time.Duration
 	// AckIDs and AckReceipts, when set, acknowledge messages of Queue

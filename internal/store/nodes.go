@@ -67,4 +67,21 @@ type Nodes interface {
 	// p.Lease old or more, deletes gone nodes silent for p.Forget, and
 	// returns the ids it marked gone.
 	NodeExpire(ctx context.Context, p NodeExpireParams) ([]string, error)
+	// NodeRelease ends every lease node id holds, at once: its workflow
+	// tasks become due and claimable, its objects' leases expire, and the
+	// messages it received and has not acked become visible again with
+	// their receipts cleared. A gone node's leases are released by the
+	// node that declared it gone, a draining node's by itself as it
+	// exits, so others take the work without waiting for the leases to
+	// run out. The old holder stays fenced: its acks no longer match,
+	// and its commits fail once another node claims the task or object.
+	NodeRelease(ctx context.Context, id string) (NodeReleased, error)
+}
+
+// NodeReleased is what NodeRelease freed.
+type NodeReleased struct {
+	Tasks, Objects, Messages int
+	// Queues names the queues whose messages became visible, each once,
+	// so their consumers can be woken.
+	Queues []string
 }

@@ -42,6 +42,19 @@ func (q queries) NodesExpire(ctx context.Context, stale, forget time.Time) ([]st
 	return gone, q.Queries.NodeForget(ctx, forget)
 }
 
+func (q queries) NodeReleaseAll(ctx context.Context, owner, prefix string, now time.Time) (int, int, []string, error) {
+	tasks, err := q.Queries.NodeReleaseFlow(ctx, &now, prefix)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	objects, err := q.Queries.NodeReleaseObjects(ctx, now, owner)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	queues, err := q.Queries.NodeReleaseMessages(ctx, now, prefix)
+	return int(tasks), int(objects), queues, err
+}
+
 func node(r pgdb.Node) record.Node {
 	return record.Node{ID: r.ID, Addr: r.Addr, State: r.State, Version: r.Version, Load: int(r.Load),
 		StartedAt: utc(r.StartedAt), Heartbeat: utc(r.HeartbeatAt)}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -48,6 +49,20 @@ func (q queries) NodesExpire(ctx context.Context, stale, forget time.Time) ([]st
 		return nil, err
 	}
 	return gone, q.Queries.NodeForget(ctx, micros(forget))
+}
+
+func (q queries) NodeReleaseAll(ctx context.Context, owner, prefix string, now time.Time) (int, int, []string, error) {
+	at := micros(now)
+	tasks, err := q.Queries.NodeReleaseFlow(ctx, sql.NullInt64{Int64: at, Valid: true}, prefix)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	objects, err := q.Queries.NodeReleaseObjects(ctx, at, owner)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	queues, err := q.Queries.NodeReleaseMessages(ctx, at, prefix)
+	return int(tasks), int(objects), queues, err
 }
 
 func node(r sqlitedb.Node) record.Node {

@@ -579,6 +579,9 @@ func (s *Store) MessageReceive(ctx context.Context, p store.MessageReceiveParams
 	if err != nil {
 		return nil, fmt.Errorf("receive from queue %s: %w", p.Queue, err)
 	}
+	if p.Owner != "" {
+		token = CleanText(p.Owner) + "/" + token
+	}
 	var out []record.Message
 	err = s.d.Write(ctx, func(q Queries) error {
 		c, err := queueState(ctx, q, p.Queue)

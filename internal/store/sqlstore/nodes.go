@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -27,6 +29,11 @@ type NodeQueries interface {
 	// NodesExpire marks gone the rows silent since stale and deletes
 	// gone rows silent since forget; it returns the ids it marked.
 	NodesExpire(ctx context.Context, stale, forget time.Time) ([]string, error)
+	// NodeReleaseAll ends, as of now, the workflow task leases and
+	// message receipts that start with prefix and the object leases
+	// owner holds; it returns the counts and the released messages'
+	// queues (repeats allowed).
+	NodeReleaseAll(ctx context.Context, owner, prefix string, now time.Time) (tasks, objects int, queues []string, err error)
 }
 
 func checkNodeState(state string) error {
@@ -111,4 +118,30 @@ func (s *Store) NodeExpire(ctx context.Context, p store.NodeExpireParams) ([]str
 		return nil, fmt.Errorf("expire nodes: %w", err)
 	}
 	return gone, nil
+}
+
+// NodeRelease ends every lease a node holds (store.Nodes).
+func (s *Store) NodeRelease(ctx context.Context, id string) (store.NodeReleased, error) {
+	defer s.op("NodeRelease", time.Now())
+	if id == "" {
+		return store.NodeReleased{}, errors.New("release node: an id is required")
+	}
+	// Flow leases and receipts are CleanText(owner)+"/"+token.
+	prefix := CleanText(id) + "/"
+	now := s.nowUTC()
+	var r store.NodeReleased
+	err := s.d.Write(ctx, func(q Queries) error {
+		tasks, objects, queues, err := q.NodeReleaseAll(ctx, id, prefix, now)
+		if err != nil {
+			return err
+		}
+		r = store.NodeReleased{Tasks: tasks, Objects: objects, Messages: len(queues)}
+		sort.Strings(queues)
+		r.Queues = slices.Compact(queues)
+		return nil
+	})
+	if err != nil {
+		return store.NodeReleased{}, fmt.Errorf("release the leases of node %s: %w", id, err)
+	}
+	return r, nil
 }

@@ -24,6 +24,7 @@ var nodesTests = []struct {
 	{"NodesExpireAndForget", testNodesExpire},
 	{"NodesConcurrentJoinsOneWins", testNodesConcurrentJoin},
 	{"NodesBadInput", testNodesBadInput},
+	{"NodeReleaseEndsItsLeasesOnly", testNodeRelease},
 }
 
 const nodeLease = 15 * time.Second
@@ -183,4 +184,63 @@ func testNodesBadInput(t *testing.T, s store.Store) {
 	require.Equal(t, record.NodeJoining, nodeByID(t, s, "x").State)
 	_, err := s.NodeExpire(ctx, store.NodeExpireParams{Lease: time.Minute, Forget: time.Second})
 	require.ErrorContains(t, err, "forget period at least as long")
+}
+
+// testNodeRelease: releasing a node's leases frees its workflow tasks,
+// objects and unacked messages at once and fences the old holder, and
+// leaves alone those of a node whose id it is a prefix of.
+func testNodeRelease(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	fakeClock(t, s)
+	deployEvents(t, s, "p", store.EventsApplyParams{Queues: []record.QueueConfig{userQueue("q")}})
+	send(t, s, msg("q", "one"), msg("q", "two"))
+	rcv := func(owner string) record.Message {
+		got, err := s.MessageReceive(ctx, store.MessageReceiveParams{Queue: "q", Max: 1, Owner: owner})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		return got[0]
+	}
+	mine, other := rcv("node-a"), rcv("node-ab")
+
+	flowStart(t, s, "x", t0)
+	x := claimOne(t, s, "x", t0) // by node-a
+	flowStart(t, s, "y", t0)
+	y, err := s.FlowClaim(ctx, "node-ab", t0, leaseFor, 10)
+	require.NoError(t, err)
+	require.Len(t, y, 1)
+
+	k1, k2 := objKey("p", "Room", "one"), objKey("p", "Room", "two")
+	l1 := acquire(t, s, k1, "node-a")
+	acquire(t, s, k2, "node-ab")
+
+	got, err := s.NodeRelease(ctx, "node-a")
+	require.NoError(t, err)
+	require.Equal(t, store.NodeReleased{Tasks: 1, Objects: 1, Messages: 1, Queues: []string{"q"}}, got)
+
+	// Another node takes node-a's work now, not after the leases.
+	taken, err := s.FlowClaim(ctx, "node-b", t0, leaseFor, 10)
+	require.NoError(t, err)
+	require.Len(t, taken, 1, "node-ab's task stays held")
+	require.Equal(t, "x", taken[0].ExecutionID)
+	l1b, err := s.ObjectLeaseAcquire(ctx, k1, "node-b", time.Minute)
+	require.NoError(t, err)
+	require.Greater(t, l1b.Token, l1.Token)
+	_, err = s.ObjectLeaseAcquire(ctx, k2, "node-b", time.Minute)
+	require.ErrorIs(t, err, store.ErrLeaseHeld, "node-ab's object stays held")
+	again := rcv("node-b")
+	require.Equal(t, mine.ID, again.ID)
+	require.NotEqual(t, other.ID, again.ID)
+
+	// The old holder is fenced.
+	require.ErrorIs(t, commit(s, store.FlowCommit{ExecutionID: "x", Lease: x.Lease, FromSeq: 1,
+		Events: []record.FlowEvent{fev("scheduled", 1, "f", "")}}, t0), store.ErrLeaseLost)
+	require.Zero(t, ack(t, s, "q", mine), "a released receipt no longer acks")
+	require.Equal(t, 1, ack(t, s, "q", again))
+	require.Equal(t, 1, ack(t, s, "q", other))
+
+	got, err = s.NodeRelease(ctx, "node-a")
+	require.NoError(t, err)
+	require.Equal(t, store.NodeReleased{}, got, "nothing left to release")
+	_, err = s.NodeRelease(ctx, "")
+	require.Error(t, err)
 }

@@ -27,3 +27,24 @@ UPDATE nodes SET state = 'gone' WHERE state <> 'gone' AND heartbeat_at <= @stale
 
 -- name: NodeForget :exec
 DELETE FROM nodes WHERE state = 'gone' AND heartbeat_at <= @forget;
+
+-- name: NodeReleaseFlow :execrows
+-- Ends the leases a node holds on workflow tasks (their lease strings
+-- start with the node's id and '/'), due at once, so the next claim
+-- takes them. The lease string stays: a renewal or commit of the old
+-- holder still matches until another node claims the task, and fails
+-- from then on.
+UPDATE flow_tasks SET lease_until = @now,
+    due_at = CASE WHEN due_at IS NULL OR due_at > @now THEN @now ELSE due_at END
+WHERE lease <> '' AND substr(lease, 1, length(@prefix)) = @prefix AND lease_until > @now;
+
+-- name: NodeReleaseObjects :execrows
+UPDATE object_leases SET expires_at = @now WHERE owner = @owner AND expires_at > @now;
+
+-- name: NodeReleaseMessages :many
+-- Makes the messages a node received and has not acked visible again
+-- (their receipts start with the node's id and '/'). Clearing the receipt
+-- fences the old holder: its ack no longer matches.
+UPDATE messages SET visible_at = @now, receipt = ''
+WHERE receipt <> '' AND substr(receipt, 1, length(@prefix)) = @prefix AND visible_at > @now
+RETURNING queue;

@@ -7,6 +7,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 )
 
 const nodeBeat = `-- name: NodeBeat :execrows
@@ -142,6 +143,69 @@ func (q *Queries) NodeMarkGone(ctx context.Context, stale int64) ([]string, erro
 		return nil, err
 	}
 	return items, nil
+}
+
+const nodeReleaseFlow = `-- name: NodeReleaseFlow :execrows
+UPDATE flow_tasks SET lease_until = ?1,
+    due_at = CASE WHEN due_at IS NULL OR due_at > ?1 THEN ?1 ELSE due_at END
+WHERE lease <> '' AND substr(lease, 1, length(?2)) = ?2 AND lease_until > ?1
+`
+
+// Ends the leases a node holds on workflow tasks (their lease strings
+// start with the node's id and '/'), due at once, so the next claim
+// takes them. The lease string stays: a renewal or commit of the old
+// holder still matches until another node claims the task, and fails
+// from then on.
+func (q *Queries) NodeReleaseFlow(ctx context.Context, now sql.NullInt64, prefix interface{}) (int64, error) {
+	result, err := q.db.ExecContext(ctx, nodeReleaseFlow, now, prefix)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const nodeReleaseMessages = `-- name: NodeReleaseMessages :many
+UPDATE messages SET visible_at = ?1, receipt = ''
+WHERE receipt <> '' AND substr(receipt, 1, length(?2)) = ?2 AND visible_at > ?1
+RETURNING queue
+`
+
+// Makes the messages a node received and has not acked visible again
+// (their receipts start with the node's id and '/'). Clearing the receipt
+// fences the old holder: its ack no longer matches.
+func (q *Queries) NodeReleaseMessages(ctx context.Context, now int64, prefix interface{}) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, nodeReleaseMessages, now, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var queue string
+		if err := rows.Scan(&queue); err != nil {
+			return nil, err
+		}
+		items = append(items, queue)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const nodeReleaseObjects = `-- name: NodeReleaseObjects :execrows
+UPDATE object_leases SET expires_at = ?1 WHERE owner = ?2 AND expires_at > ?1
+`
+
+func (q *Queries) NodeReleaseObjects(ctx context.Context, now int64, owner string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, nodeReleaseObjects, now, owner)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const nodeTake = `-- name: NodeTake :execrows
