@@ -121,7 +121,7 @@ type Server struct {
 	enginesUp atomic.Bool
 	// bgStopped is set by Stop once the background work is cancelled.
 	bgStopped atomic.Bool
-	requests atomic.Int64
+	requests  atomic.Int64
 
 	loaded       chan struct{} // closed when load is done
 	stopping     chan struct{} // closed when Drain or Stop begins: streaming answers end
