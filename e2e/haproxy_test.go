@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,12 +21,7 @@ const haproxyPath = "/usr/sbin/haproxy"
 // balancer, each node in turn is sent SIGTERM, drains, exits and is
 // started again on its port. No request through the balancer fails.
 func TestClusterRollingRestartBehindHAProxy(t *testing.T) {
-	if _, err := os.Stat(haproxyPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing, and CI is set: run make deps", haproxyPath)
-		}
-		t.Skipf("%s is missing (install it with make deps)", haproxyPath)
-	}
+	requireHAProxy(t)
 	if os.Getenv("STRATA_TEST_POSTGRES") == "" {
 		t.Skip("STRATA_TEST_POSTGRES not set")
 	}
@@ -57,48 +50,7 @@ func TestClusterRollingRestartBehindHAProxy(t *testing.T) {
 		})
 	}
 
-	lb := freePort(t)
-	cfg := fmt.Sprintf(`global
-  maxconn 2000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  timeout check 2s
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response response-timeout 503
-frontend fe
-  bind 127.0.0.1:%d
-  default_backend strata
-backend strata
-  balance roundrobin
-  option httpchk GET /_strata/ready
-  http-check expect status 200
-  default-server inter 100ms fall 2 rise 2
-  server n0 127.0.0.1:%d check
-  server n1 127.0.0.1:%d check
-  server n2 127.0.0.1:%d check
-`, lb, ports[0], ports[1], ports[2])
-	cfgPath := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	hp := exec.Command(haproxyPath, "-db", "-f", cfgPath)
-	var hpOut syncBuffer
-	hp.Stdout, hp.Stderr = &hpOut, &hpOut
-	if err := hp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = hp.Process.Kill()
-		_ = hp.Wait()
-		if t.Failed() {
-			t.Logf("haproxy:\n%s", hpOut.String())
-		}
-	})
-	front := fmt.Sprintf("http://127.0.0.1:%d/hello/lb", lb)
+	front := startHAProxy(t, ports, "conn-failure empty-response response-timeout 503") + "/hello/lb"
 	waitFor(t, time.Minute, "haproxy to serve", func() error {
 		resp, err := http.Get(front)
 		if err != nil {

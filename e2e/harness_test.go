@@ -324,6 +324,12 @@ func pgStoreArgs(t *testing.T, prefix string) []string {
 		t.Skip("STRATA_TEST_POSTGRES not set")
 	}
 	_, schema := pgSchema(t, pg, prefix)
+	return pgStoreArgsIn(t, pg, schema)
+}
+
+// pgStoreArgsIn is pgStoreArgs on an existing schema of pg.
+func pgStoreArgsIn(t *testing.T, pg, schema string) []string {
+	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keyFile := filepath.Join(t.TempDir(), "secret.key")
