@@ -158,6 +158,16 @@ func (m migrationTx) Applied(ctx context.Context, version int) (bool, error) {
 	return n > 0, err
 }
 
+func (m migrationTx) Newest(ctx context.Context) (int, string, error) {
+	var v int
+	var name string
+	err := m.tx.QueryRow(ctx, `SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1`).Scan(&v, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", nil
+	}
+	return v, name, err
+}
+
 func (m migrationTx) Apply(ctx context.Context, mg sqlstore.Migration, at time.Time) error {
 	// No arguments: pgx sends it with the simple protocol, which accepts a
 	// file of several statements.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 	"github.com/stratahq/strata/internal/store/storetest"
 )
 
@@ -330,4 +331,27 @@ func TestMigration0008SecretsPerProject(t *testing.T) {
 	tok, err := s.TokenGet(ctx, storetest.Digest([]byte("old")))
 	require.NoError(t, err)
 	require.Empty(t, tok.Project, "tokens from before are admin tokens")
+}
+
+// TestOpenRefusesNewerSchema: a schema a newer Strata migrated is refused
+// with a clear error, so an old binary never joins a cluster it would
+// misread.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	url := testURL(t)
+	schema := freshSchema(t, url)
+	s, err := OpenWithSchema(ctx, url, schema)
+	require.NoError(t, err)
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `INSERT INTO `+schema+`.schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', now())`)
+	require.NoError(t, err)
+
+	_, err = OpenWithSchema(ctx, url, schema)
+	var ahead *sqlstore.SchemaAheadError
+	require.ErrorAs(t, err, &ahead)
+	require.Equal(t, 9999, ahead.Store)
+	require.Contains(t, err.Error(), "newer than this binary's")
 }

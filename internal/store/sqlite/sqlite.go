@@ -135,6 +135,16 @@ func (m migrationTx) Applied(ctx context.Context, version int) (bool, error) {
 	return n > 0, err
 }
 
+func (m migrationTx) Newest(ctx context.Context) (int, string, error) {
+	var v int
+	var name string
+	err := m.tx.QueryRowContext(ctx, `SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1`).Scan(&v, &name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	return v, name, err
+}
+
 func (m migrationTx) Apply(ctx context.Context, mg sqlstore.Migration, at time.Time) error {
 	if _, err := m.tx.ExecContext(ctx, mg.SQL); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/store/sqlstore"
 	"github.com/stratahq/strata/internal/store/storetest"
 )
 
@@ -244,4 +245,27 @@ func TestMigration0008SecretsPerProject(t *testing.T) {
 	tok, err := s.TokenGet(ctx, storetest.Digest([]byte("old")))
 	require.NoError(t, err)
 	require.Empty(t, tok.Project, "tokens from before are admin tokens")
+}
+
+// TestOpenRefusesNewerSchema: a store a newer Strata migrated (here, a
+// migration recorded past this binary's newest) is refused with a clear
+// error instead of being read by code that does not know its schema.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "strata.db")
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	_, err = Open(ctx, path)
+	var ahead *sqlstore.SchemaAheadError
+	require.ErrorAs(t, err, &ahead)
+	require.Equal(t, 9999, ahead.Store)
+	require.Contains(t, err.Error(), "9999_future.sql")
+	require.Contains(t, err.Error(), "newer than this binary's")
 }

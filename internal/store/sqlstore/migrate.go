@@ -54,6 +54,22 @@ type MigrationTx interface {
 	Applied(ctx context.Context, version int) (bool, error)
 	// Apply runs the migration's file and records it as applied at.
 	Apply(ctx context.Context, m Migration, at time.Time) error
+	// Newest returns the highest version and its name recorded in
+	// schema_migrations (0 and "" when none).
+	Newest(ctx context.Context) (int, string, error)
+}
+
+// SchemaAheadError: the store's schema has a migration this binary does
+// not know, so a newer Strata migrated it. An older binary could misread
+// what the newer one writes; it refuses to start rather than guess.
+type SchemaAheadError struct {
+	Store, Binary int    // the newest versions applied and known
+	Name          string // the store's newest migration
+}
+
+func (e *SchemaAheadError) Error() string {
+	return fmt.Sprintf("the store's schema is at migration %d (%s), newer than this binary's newest (%d): "+
+		"a newer Strata migrated it; run that version (or newer) on every node, not an older one", e.Store, e.Name, e.Binary)
 }
 
 // Migrate applies fsys's migrations not yet recorded in schema_migrations,
@@ -70,6 +86,19 @@ func (s *Store) Migrate(ctx context.Context, fsys fs.FS, inTx func(ctx context.C
 	}
 	if err := inTx(ctx, func(tx MigrationTx) error { return tx.Setup(ctx) }); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	err = inTx(ctx, func(tx MigrationTx) error {
+		v, name, err := tx.Newest(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ms) > 0 && v > ms[len(ms)-1].Version {
+			return &SchemaAheadError{Store: v, Binary: ms[len(ms)-1].Version, Name: name}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, m := range ms {
 		err := inTx(ctx, func(tx MigrationTx) error {
