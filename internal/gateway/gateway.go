@@ -118,7 +118,6 @@ type Config struct {
 // (POST /2015-03-31/functions/{name}/invocations).
 const LambdaAPIPrefix = "/2015-03-31/functions/"
 
-
 // Gateway is the HTTP handler in front of all functions.
 type Gateway struct {
 	cfg    Config

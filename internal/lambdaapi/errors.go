@@ -28,7 +28,7 @@ const (
 	errNotFound           = "ResourceNotFoundException"
 	errInvalidContent     = "InvalidRequestContentException"
 	errInvalidParameter   = "InvalidParameterValueException"
-	errTooLarge           = "RequestEntityTooLargeException"
+	errTooLarge           = "RequestTooLargeException" // what the SDKs know (the older docs said RequestEntityTooLargeException)
 	errTooManyRequests    = "TooManyRequestsException"
 	errNotReady           = "ResourceNotReadyException"
 	errValidation         = "ValidationException"
