@@ -162,6 +162,14 @@ func TestLambdaInvokeAPI(t *testing.T) {
 		assert.Nil(t, out.FunctionError)
 	})
 
+	// The request context's Done closes before the deadline, with
+	// DeadlineExceeded, early enough for the handler to answer.
+	t.Run("ContextDeadline", func(t *testing.T) {
+		out := invoke(t, p, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte(`{"waitDone":true}`)})
+		require.Nil(t, out.FunctionError, string(out.Payload))
+		assert.JSONEq(t, `{"err":"context deadline exceeded","beforeDeadline":true}`, string(out.Payload))
+	})
+
 	t.Run("DryRun", func(t *testing.T) {
 		out := invoke(t, p, &lambda.InvokeInput{FunctionName: aws.String("echo"), InvocationType: types.InvocationTypeDryRun})
 		assert.Equal(t, int32(204), out.StatusCode)

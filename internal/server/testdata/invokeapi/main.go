@@ -4,7 +4,9 @@
 //   - "log": printed to its logs first (with "lines", that many times);
 //   - "fail": answers 500 with {"errorType":"BadInput","errorMessage":…};
 //   - "panic": panics (a trap);
-//   - "sleepMS": sleeps that long first (past its timeout: a timeout).
+//   - "sleepMS": sleeps that long first (past its timeout: a timeout);
+//   - "waitDone": waits for the request context's Done (or 30s) and
+//     answers {"err": ctx.Err(), "beforeDeadline": …}.
 package main
 
 import (
@@ -21,11 +23,12 @@ func init() {
 	strata.HandleFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var in struct {
-			Log     string `json:"log"`
-			Lines   int    `json:"lines"`
-			Fail    string `json:"fail"`
-			Panic   bool   `json:"panic"`
-			SleepMS int    `json:"sleepMS"`
+			Log      string `json:"log"`
+			Lines    int    `json:"lines"`
+			Fail     string `json:"fail"`
+			Panic    bool   `json:"panic"`
+			SleepMS  int    `json:"sleepMS"`
+			WaitDone bool   `json:"waitDone"`
 		}
 		_ = json.Unmarshal(body, &in)
 		for i := 0; i < max(in.Lines, 1) && in.Log != ""; i++ {
@@ -33,6 +36,20 @@ func init() {
 		}
 		if in.SleepMS > 0 {
 			time.Sleep(time.Duration(in.SleepMS) * time.Millisecond)
+		}
+		if in.WaitDone {
+			ctx := r.Context()
+			select {
+			case <-ctx.Done():
+			case <-time.After(30 * time.Second):
+			}
+			dl, _ := ctx.Deadline()
+			errText := "<nil>"
+			if err := ctx.Err(); err != nil {
+				errText = err.Error()
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"err": errText, "beforeDeadline": time.Now().Before(dl)})
+			return
 		}
 		if in.Panic {
 			panic("asked to panic")
