@@ -131,8 +131,14 @@ func (c *invocationContext) Done() <-chan struct{} {
 	if c.done != nil {
 		return c.done
 	}
+	if c.err != nil {
+		// Over (the handler returned) before anyone asked.
+		c.done = make(chan struct{})
+		close(c.done)
+		return c.done
+	}
 	if c.deadline.IsZero() {
-		return nil // no deadline: never done (as context.Background)
+		return nil // no deadline: never done while the handler runs
 	}
 	c.done = make(chan struct{})
 	now := time.Now()
@@ -168,13 +174,22 @@ func (c *invocationContext) Err() error {
 	return c.err
 }
 
-// stop releases the timer once the handler has returned.
+// stop ends the context once the handler has returned, as net/http
+// cancels a request's context: its timer is released, and goroutines the
+// handler left waiting on Done (database/sql's, for a transaction left
+// open) end with context.Canceled.
 func (c *invocationContext) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
+	}
+	if c.err == nil {
+		c.err = context.Canceled
+		if c.done != nil {
+			close(c.done)
+		}
 	}
 }
 

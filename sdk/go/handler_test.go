@@ -266,3 +266,24 @@ func TestSecondHandlerPanics(t *testing.T) {
 	}
 	require.PanicsWithValue(t, "strata.HandleHTTP: nil handler", func() { HandleHTTP(nil) })
 }
+
+// TestContextEndsWithTheHandler: once the handler returns, its request's
+// context is canceled (as net/http's), so goroutines it left waiting on
+// it end.
+func TestContextEndsWithTheHandler(t *testing.T) {
+	var ctx context.Context
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx = r.Context()
+		require.NoError(t, ctx.Err())
+		_ = ctx.Done()
+	})
+	_, code, _ := serveWith(t, h, &wire.Request{Method: "GET", Path: "/", DeadlineMS: time.Now().Add(time.Hour).UnixMilli()})
+	require.Equal(t, codeOK, code)
+	<-ctx.Done()
+	require.ErrorIs(t, ctx.Err(), context.Canceled)
+
+	_, code, _ = serveWith(t, h, &wire.Request{Method: "GET", Path: "/"})
+	require.Equal(t, codeOK, code)
+	<-ctx.Done()
+	require.ErrorIs(t, ctx.Err(), context.Canceled)
+}
