@@ -267,4 +267,3 @@ func isTimeType(typ string) bool {
 	}
 	return false
 }
-
