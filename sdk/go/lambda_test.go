@@ -95,4 +95,3 @@ func TestLambdaRefusesOtherForms(t *testing.T) {
 	Lambda(func() error { return nil })
 	require.Panics(t, func() { Lambda(func() error { return nil }) }, "a second handler")
 }
-
