@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,20 @@ func lambdaPost(t *testing.T, url, function, auth string, hdr map[string]string,
 // function errors (a 500 answer, a trap, a timeout) and the AWS-shaped
 // refusals; and attacks project isolation with another project's token.
 func TestLambdaInvokeAPI(t *testing.T) {
-	n := startNode(t, "")
+	testLambdaInvokeAPI(t, startNode(t, ""))
+}
+
+// TestLambdaInvokeAPIOnPostgres is the same on a node whose store is
+// PostgreSQL (Event invocations queue there).
+func TestLambdaInvokeAPIOnPostgres(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	testLambdaInvokeAPI(t, startNode(t, withSearchPath(pg, testSchema(t, pg))))
+}
+
+func testLambdaInvokeAPI(t *testing.T, n *node) {
 	ctx := context.Background()
 	guest := wasmtest.BuildGuest(t, "testdata/invokeapi")
 	cfg := cfgOf(record.KindReactor)
