@@ -146,4 +146,3 @@ func TestLogTailKeepsTheEnd(t *testing.T) {
 	assert.Len(t, b, MaxLogTail)
 	assert.True(t, strings.HasSuffix(string(b), "REPORT RequestId: i\tDuration: 0.00 ms\tVersion: 0\n"))
 }
-
