@@ -62,3 +62,14 @@ func TestLambdaGoAdapter(t *testing.T) {
 	assert.Equal(t, "Unhandled", aws.ToString(out.FunctionError))
 	assert.JSONEq(t, `{"errorMessage":"asked to fail","errorType":"errorString"}`, string(out.Payload))
 }
+
+// TestTwoHandlersRefusedAtDeploy: a guest that registers two handlers
+// panics in its init, so its deploy fails with the SDK's message naming
+// both registrations.
+func TestTwoHandlersRefusedAtDeploy(t *testing.T) {
+	n := startNode(t, "")
+	err := n.deploy(t, "two", fn{name: "two", wasm: wasmtest.BuildGuest(t, "testdata/twohandlers"), config: cfgOf(record.KindReactor)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "strata.HandleEvent at ")
+	assert.Contains(t, err.Error(), "already has a handler, registered by strata.HandleFunc at ")
+}
