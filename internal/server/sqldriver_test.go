@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,6 +22,23 @@ import (
 // time.Time, sql.ErrNoRows) on db.OpenSQL's *sql.DB inside a real Wasm
 // function bound to a real SQLite database.
 func TestSQLDriverInAGuest(t *testing.T) {
+	testSQLDriverInAGuest(t, apitype.DatabaseSpec{Name: "sqlcdb", Engine: record.EngineSQLite, MaxConnections: 4},
+		`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, note TEXT, data BLOB, created DATETIME NOT NULL, qty INTEGER)`,
+		"SQLITE_CONSTRAINT_UNIQUE")
+}
+
+// TestSQLDriverInAGuestOnPostgres is the same on a PostgreSQL database.
+func TestSQLDriverInAGuestOnPostgres(t *testing.T) {
+	pg := os.Getenv("STRATA_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("STRATA_TEST_POSTGRES not set")
+	}
+	testSQLDriverInAGuest(t, apitype.DatabaseSpec{Name: "sqlcdb", Engine: record.EnginePostgres, URL: withSearchPath(pg, testSchema(t, pg)), MaxConnections: 4},
+		`CREATE TABLE items (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, note TEXT, data BYTEA, created TIMESTAMPTZ NOT NULL, qty BIGINT)`,
+		"23505")
+}
+
+func testSQLDriverInAGuest(t *testing.T, database apitype.DatabaseSpec, ddl, duplicateCode string) {
 	n := startNode(t, "")
 	ctx := context.Background()
 	wasm := wasmtest.BuildGuest(t, "testdata/sqlcstyle")
@@ -33,12 +51,11 @@ func TestSQLDriverInAGuest(t *testing.T) {
 	cfg.Bindings = []record.Binding{{Name: "db", Kind: record.BindingSQL, Resource: "sqlcdb"}}
 	_, err = n.c.Deploy(ctx, apitype.Spec{
 		Project:   "sqlc",
-		Databases: []apitype.DatabaseSpec{{Name: "sqlcdb", Engine: record.EngineSQLite, MaxConnections: 4}},
+		Databases: []apitype.DatabaseSpec{database},
 		Functions: []apitype.FunctionSpec{{Name: "sqlc", ModuleSHA256: sha, Config: cfg, Routes: routes("POST /run")}},
 	}, false)
 	require.NoError(t, err)
-	_, err = n.c.Migrate(ctx, "sqlcdb", []apitype.Migration{{Name: "0001_items.sql", SQL: `CREATE TABLE items (
-		id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, note TEXT, data BLOB, created DATETIME NOT NULL, qty INTEGER)`}})
+	_, err = n.c.Migrate(ctx, "sqlcdb", []apitype.Migration{{Name: "0001_items.sql", SQL: ddl}})
 	require.NoError(t, err)
 
 	resp, err := http.Post(n.url+"/run", "application/json", nil)
@@ -53,7 +70,8 @@ func TestSQLDriverInAGuest(t *testing.T) {
 		"noRows": true,
 		"countInTx": 3,
 		"names": ["widget", "gadget", "kept"],
-		"duplicate": true,
+		"duplicate": "`+duplicateCode+`",
+		"renamed": 1,
 		"isolationRefused": true,
 		"namedRefused": true,
 		"ping": true

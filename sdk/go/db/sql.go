@@ -141,12 +141,19 @@ func (c *conn) query(ctx context.Context, query string, args []any) (driver.Rows
 }
 
 // values turns database/sql's arguments into the package's; they are
-// already driver values (database/sql converted them).
+// already driver values (database/sql converted them). A nil []byte is
+// NULL.
 func values(args []driver.NamedValue) ([]any, error) {
 	out := make([]any, len(args))
 	for i, a := range args {
 		if a.Name != "" {
 			return nil, fmt.Errorf("db: named argument %q: use positional placeholders ($1, $2, …)", a.Name)
+		}
+		if b, ok := a.Value.([]byte); ok && b == nil {
+			// A nil []byte is NULL to database/sql drivers (a
+			// Data []byte field left unset), not an empty blob.
+			out[i] = nil
+			continue
 		}
 		out[i] = a.Value
 	}

@@ -2,7 +2,7 @@
 // generates it (a Queries over a DBTX interface, WithTx) runs on the
 // *sql.DB the SDK gives, against the function's SQL binding "db" (table
 // items: id INTEGER PRIMARY KEY, name TEXT UNIQUE, note TEXT, data BLOB,
-// created DATETIME, qty INTEGER). POST /run runs a scenario and answers
+// created DATETIME, qty INTEGER, or PostgreSQL's equivalents). POST /run runs a scenario and answers
 // what it observed as JSON.
 package main
 
@@ -40,7 +40,7 @@ type Item struct {
 	Qty     sql.NullInt64
 }
 
-const createItem = `INSERT INTO items (name, note, data, created, qty) VALUES ($1, $2, $3, $4, $5)`
+const createItem = `INSERT INTO items (name, note, data, created, qty) VALUES ($1, $2, $3, $4, $5) RETURNING id`
 
 type CreateItemParams struct {
 	Name    string
@@ -51,11 +51,20 @@ type CreateItemParams struct {
 }
 
 func (q *Queries) CreateItem(ctx context.Context, arg CreateItemParams) (int64, error) {
-	res, err := q.db.ExecContext(ctx, createItem, arg.Name, arg.Note, arg.Data, arg.Created, arg.Qty)
+	row := q.db.QueryRowContext(ctx, createItem, arg.Name, arg.Note, arg.Data, arg.Created, arg.Qty)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const renameItem = `UPDATE items SET name = $2 WHERE name = $1`
+
+func (q *Queries) RenameItem(ctx context.Context, from, to string) (int64, error) {
+	res, err := q.db.ExecContext(ctx, renameItem, from, to)
 	if err != nil {
 		return 0, err
 	}
-	return res.LastInsertId()
+	return res.RowsAffected()
 }
 
 const getItem = `SELECT id, name, note, data, created, qty FROM items WHERE name = $1`
@@ -112,10 +121,16 @@ func init() {
 			return
 		}
 		out["id"] = id
-		if _, err := q.CreateItem(ctx, CreateItemParams{Name: "gadget", Note: sql.NullString{String: "fragile", Valid: true}, Created: created}); err != nil {
+		if _, err := q.CreateItem(ctx, CreateItemParams{Name: "gadjet", Note: sql.NullString{String: "fragile", Valid: true}, Created: created}); err != nil {
 			fail("create gadget", err)
 			return
 		}
+		renamed, err := q.RenameItem(ctx, "gadjet", "gadget")
+		if err != nil {
+			fail("rename", err)
+			return
+		}
+		out["renamed"] = renamed
 		it, err := q.GetItem(ctx, "widget")
 		if err != nil {
 			fail("get", err)
@@ -171,7 +186,9 @@ func init() {
 		// The database's errors come through as *db.Error.
 		_, err = q.CreateItem(ctx, CreateItemParams{Name: "widget", Created: created})
 		var dbErr *db.Error
-		out["duplicate"] = errors.As(err, &dbErr) && dbErr.Code == "SQLITE_CONSTRAINT_UNIQUE"
+		if errors.As(err, &dbErr) {
+			out["duplicate"] = dbErr.Code
+		}
 		_, err = conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
 		out["isolationRefused"] = err != nil
 		_, err = conn.ExecContext(ctx, "SELECT $1", sql.Named("x", 1))
