@@ -21,6 +21,11 @@ import (
 const (
 	attrEncoding    = "strata.encoding" // "request": the body is a wire-encoded HTTP request
 	encodingRequest = "request"
+	// attrPayload marks an async invoke whose request carries a Lambda
+	// Invoke API payload ("direct"): a function with events: lambda gets
+	// it as it is, not wrapped as an API Gateway event.
+	attrPayload   = "strata.payload"
+	payloadDirect = "direct"
 )
 
 // BatchContentType is the content type of a batch of events.

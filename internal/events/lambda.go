@@ -18,7 +18,8 @@ var lambdaAttributes = []string{"type", "source", "subject", "datacontenttype"}
 
 // deliveryShaper gives a consumer that takes Lambda event shapes the
 // events of one delivery: a schedule fire as an EventBridge scheduled
-// event, an async invoke's HTTP request as an API Gateway HTTP API event,
+// event, an async invoke's HTTP request as an API Gateway HTTP API event
+// (a Lambda Invoke API payload as it is),
 // and any other batch (a user queue's, a topic subscription's) as an SQS
 // batch, whose answer may name failed items (batchItemFailures).
 type deliveryShaper struct {
@@ -44,6 +45,10 @@ func (s *deliveryShaper) LambdaRequest(inv lambda.Invocation, _ *wire.Request) (
 			req, err := wire.DecodeRequest(m.Body)
 			if err != nil {
 				return nil, fmt.Errorf("decode stored request of message %d: %w", m.ID, err)
+			}
+			if m.Attributes[attrPayload] == payloadDirect {
+				// A Lambda Invoke API payload: the event itself.
+				return req, nil
 			}
 			return lambda.HTTPEventRequest(inv, lambda.DefaultRouteKey, "HTTP/1.1", req)
 		}

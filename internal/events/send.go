@@ -105,6 +105,19 @@ func (e *Engine) Publish(ctx context.Context, topic string, p SendParams) (*apit
 // event id; the function runs it later (retried on failure, then sent to its
 // dead-letter queue). Accepted means stored: it survives a crash.
 func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error) {
+	return e.invokeAsync(ctx, function, req, traceParent, false)
+}
+
+// InvokeAsyncPayload is InvokeAsync for a Lambda Invoke API payload
+// (InvocationType Event): req is a POST / whose body is the payload, and a
+// function with events: lambda gets it as it is, as Lambda hands an
+// asynchronous invocation's payload to its handler, where InvokeAsync's
+// request reaches such a function as an API Gateway event.
+func (e *Engine) InvokeAsyncPayload(ctx context.Context, function string, req *wire.Request, traceParent string) (*apitype.SendResult, error) {
+	return e.invokeAsync(ctx, function, req, traceParent, true)
+}
+
+func (e *Engine) invokeAsync(ctx context.Context, function string, req *wire.Request, traceParent string, direct bool) (*apitype.SendResult, error) {
 	body := wire.AppendRequest(nil, req)
 	if len(body) > MaxEventBytes {
 		return nil, fmt.Errorf("%w: async request of %d bytes", ErrTooLarge, len(req.Body))
@@ -120,6 +133,9 @@ func (e *Engine) InvokeAsync(ctx context.Context, function string, req *wire.Req
 	}
 	if traceParent != "" {
 		attrs["traceparent"] = traceParent
+	}
+	if direct {
+		attrs[attrPayload] = payloadDirect
 	}
 	_, err := e.sends.send(ctx, store.MessageSendParams{Queue: queue, Body: body, Attributes: attrs})
 	if err != nil {

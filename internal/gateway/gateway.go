@@ -108,7 +108,15 @@ type Config struct {
 	// protocol, package sfn), whatever their path; nil: they are routed
 	// as any other request. Other AWS targets reach the routes.
 	StepFunctions http.Handler
+	// LambdaAPI serves the AWS Lambda Invoke API: every request whose
+	// path is under LambdaAPIPrefix (package lambdaapi), before the
+	// routes; nil: such requests are routed as any other.
+	LambdaAPI http.Handler
 }
+
+// LambdaAPIPrefix is the path of the Lambda Invoke API's requests
+// (POST /2015-03-31/functions/{name}/invocations).
+const LambdaAPIPrefix = "/2015-03-31/functions/"
 
 // Gateway is the HTTP handler in front of all functions.
 type Gateway struct {
@@ -223,6 +231,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cleanRequestPath(r)
 	if g.cfg.StepFunctions != nil && strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.") {
 		g.cfg.StepFunctions.ServeHTTP(w, r)
+		return
+	}
+	if g.cfg.LambdaAPI != nil && strings.HasPrefix(r.URL.Path, LambdaAPIPrefix) {
+		g.cfg.LambdaAPI.ServeHTTP(w, r)
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/_strata/") {

@@ -16,6 +16,10 @@ var ErrNoFunction = errors.New("function not deployed")
 // caller may retry shortly, unlike ErrNoFunction.
 var ErrLoading = errors.New("function still loading")
 
+// ErrVersionNotActive is returned when Request.Version names a version
+// that is not the function's active one.
+var ErrVersionNotActive = errors.New("version not active")
+
 // The predicates below are how callers of Invoke (the gateway, queues,
 // workflows) tell its failures apart, without importing the packages
 // that produce them (pool, wasm). Each matches wrapped errors.

@@ -180,6 +180,20 @@ type Request struct {
 	// invocation on. Nil, or a version that takes CloudEvents, runs Wire
 	// as it is.
 	Shaper Shaper
+	// Project, when set, is the only project whose function may run: a
+	// function of another project is refused with ErrNoFunction, checked
+	// against the version the registry hands out, so a caller acting for
+	// one project (the Lambda Invoke API) cannot reach another's function
+	// even if a name changes hands between its own check and the run.
+	Project string
+	// Version, when not zero, is the only version that may run: another
+	// active version is refused with ErrVersionNotActive (the Lambda
+	// Invoke API's Qualifier).
+	Version int
+	// Logs, when set, sees each log line of this invocation as it is
+	// recorded (the guest's and the platform's), on the invoking
+	// goroutine (the Lambda Invoke API's log tail).
+	Logs func(record.LogLine)
 }
 
 // Shaper gives a function that takes Lambda event shapes the event its
@@ -278,8 +292,11 @@ func (iv *Invoker) invoke(ctx context.Context, r Request, inv *invocation) (*Res
 			return res, fmt.Errorf("function %s@%d is still loading on this node (compiling or initialising after a start); retry shortly: %w",
 				r.Function, loadingVersion, ErrLoading)
 		}
-		if d == nil {
+		if d == nil || r.Project != "" && d.Project != r.Project {
 			return res, fmt.Errorf("%w: %s", ErrNoFunction, r.Function)
+		}
+		if r.Version != 0 && d.Version.Number != r.Version {
+			return res, fmt.Errorf("%w: %s@%d is asked for, %s@%d is active", ErrVersionNotActive, r.Function, r.Version, r.Function, d.Version.Number)
 		}
 		err := iv.admitProject(ctx, d, r, inv)
 		// A pool closed between lookup and use belongs to a version that was
@@ -377,8 +394,8 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 
 	base := record.LogLine{InvocationID: res.InvocationID, Function: v.Function, Version: v.Number, TraceID: res.Trace.TraceID, SpanID: res.Trace.SpanID}
 	inv.budget = maxLinesPerInvoke
-	inv.stdout = lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &inv.budget, dropped: &inv.dropped}
-	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped}
+	inv.stdout = lineWriter{meter: iv.meter, base: base, stream: "stdout", budget: &inv.budget, dropped: &inv.dropped, tap: r.Logs}
+	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped, tap: r.Logs}
 	stdout, stderr := &inv.stdout, &inv.stderr
 
 	env := wasm.Env{Stdout: stdout, Stderr: stderr, Call: call, Deadline: deadline}
@@ -400,7 +417,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 	stdout.flush()
 	stderr.flush()
 	if dropped := inv.dropped; dropped > 0 {
-		iv.platformLog(base, record.LevelWarn, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke))
+		iv.platformLog(base, record.LevelWarn, fmt.Sprintf(droppedLinesFormat, dropped, maxLinesPerInvoke), r.Logs)
 	}
 
 	res.Response, res.Version, res.Cold, res.Duration = resp, v.Number, cold, dur
@@ -431,7 +448,7 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		if u.Outcome != record.OutcomeLimited && u.Outcome != record.OutcomeCanceled {
 			// The error goes to the function's logs, where its owner looks,
 			// not only into the caller's response.
-			iv.platformLog(base, record.LevelError, "invocation failed: "+err.Error())
+			iv.platformLog(base, record.LevelError, "invocation failed: "+err.Error(), r.Logs)
 		}
 	}
 	iv.meter.RecordUsage(u)
@@ -474,10 +491,13 @@ func shapeResponse(s Shaper, resp *wire.Response) (*wire.Response, error) {
 	return s.LambdaResponse(resp)
 }
 
-func (iv *Invoker) platformLog(base record.LogLine, level record.LogLevel, msg string) {
+func (iv *Invoker) platformLog(base record.LogLine, level record.LogLevel, msg string, tap func(record.LogLine)) {
 	l := base
 	l.Stream, l.Level, l.Line, l.Time = "platform", level, msg, time.Now().UTC()
 	iv.meter.RecordLog(l)
+	if tap != nil {
+		tap(l)
+	}
 }
 
 // newInvocationID writes a UUID version 7 into out and returns it as a

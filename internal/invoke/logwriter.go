@@ -28,6 +28,7 @@ type lineWriter struct {
 	buf     []byte
 	budget  *int
 	dropped *int
+	tap     func(record.LogLine) // Request.Logs; nil: none
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -79,4 +80,7 @@ func (w *lineWriter) emit(line []byte) {
 	l.Level = lineLevel(text)
 	l.Time = time.Now().UTC()
 	w.meter.RecordLog(l)
+	if w.tap != nil {
+		w.tap(l)
+	}
 }

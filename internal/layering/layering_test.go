@@ -49,11 +49,11 @@ var layers = map[string]int{
 	"internal/events": 6, "internal/flow": 6, "internal/deploy": 6, "internal/objects": 6,
 	// 7: what serves them.
 	"internal/flow/orchestrator": 7, "internal/gateway": 7, "internal/manifest": 7,
-	// 8: the Step Functions API (over the gateway); 9: the admin API
+	// 8: the Step Functions and Lambda Invoke APIs (over the gateway); 9: the admin API
 	// (which runs EXPRESS machines through sfn) and the API's client;
 	// 10: the console (over the API); 11: the server that wires every
 	// part; 12: the command line; 13: main.
-	"internal/sfn": 8, "internal/api": 9, "internal/client": 9, "internal/console": 10, "internal/server": 11, "internal/cli": 12,
+	"internal/sfn": 8, "internal/lambdaapi": 8, "internal/api": 9, "internal/client": 9, "internal/console": 10, "internal/server": 11, "internal/cli": 12,
 	"cmd/strata": 13,
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/invoke"
+	"github.com/stratahq/strata/internal/lambdaapi"
 	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/objects"
 	"github.com/stratahq/strata/internal/record"
@@ -313,6 +314,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}})
 	orch.states = s.sfn.Orchestrator()
 	gcfg.StepFunctions = s.sfn
+	// The Lambda Invoke API authenticates as the Step Functions API does.
+	gcfg.LambdaAPI = lambdaapi.New(lambdaapi.Config{Invoker: s.inv, Async: s.ev, ProjectOf: s.wfs.projectOf, Account: sfn.Account, Logger: s.log,
+		Authenticate: func(ctx context.Context, token string) (record.Token, error) {
+			return s.api.TokenByHash(ctx, api.HashToken(token))
+		},
+		ActiveVersion: func(function string) int {
+			if d, _, _ := s.reg.Lookup(function); d != nil {
+				return d.Version.Number
+			}
+			return 0
+		}})
 	s.gw = gateway.New(gcfg)
 	s.api = api.New(api.Config{
 		Store: s.st, Invoker: s.reg, Gateway: s.gw, Events: s.ev, Bindings: s.bnd, Flows: s.fl, Logger: s.log, Prices: s.cfg.Prices, OnChange: s.changedHere,

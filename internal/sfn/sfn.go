@@ -193,7 +193,7 @@ var scopeRank = map[string]int{record.ScopeRead: 1, record.ScopeDeploy: 2, recor
 // ProjectHeader names the project a token of every project acts on when
 // it comes as a Bearer token; with SigV4 the region of the credential
 // scope names it.
-const ProjectHeader = "X-Strata-Project"
+const ProjectHeader = gateway.AWSProjectHeader
 
 // authenticate finds the request's token and the project it acts on. The
 // token is the access key id of a SigV4 Authorization header
@@ -201,21 +201,7 @@ const ProjectHeader = "X-Strata-Project"
 // or a Bearer token. The signature is not verified: the token itself is
 // the secret, so the request must travel over TLS.
 func (h *Handler) authenticate(r *http.Request, need string) (*caller, error) {
-	auth := r.Header.Get("Authorization")
-	var token, region string
-	if rest, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 "); ok {
-		for _, part := range strings.Split(rest, ",") {
-			if cred, ok := strings.CutPrefix(strings.TrimSpace(part), "Credential="); ok {
-				scope := strings.Split(cred, "/")
-				token = scope[0]
-				if len(scope) > 2 {
-					region = scope[2]
-				}
-			}
-		}
-	} else if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
-		token, region = tok, r.Header.Get(ProjectHeader)
-	}
+	token, region := gateway.AWSCredential(r)
 	if token == "" {
 		return nil, errorf(errUnrecognizedClient, "The security token included in the request is invalid. (pass a Strata API token as the access key id)")
 	}

@@ -14,6 +14,14 @@
 //	}
 //	func main() {} // a reactor never runs main
 //
+// A function has one handler: HandleHTTP, HandleFunc, HandleEvent,
+// HandleBatch or Lambda, called once (a second registration panics and
+// names both places). Serve several paths with one http.ServeMux.
+//
+// The request's context carries the invocation's deadline; its Done
+// closes, with context.DeadlineExceeded, shortly before the host stops
+// the guest, so code waiting on it can still answer.
+//
 // The package owns the guest half of the strata_v1 ABI (docs/ABI.md): the
 // exported strata_handle entry point, the imports of the strata_v1 host
 // module, and the conversion between the wire format (package wire) and

@@ -130,7 +130,7 @@ func EventsFromRequest(r *http.Request) ([]Event, error) {
 // error fails the delivery: the event is retried and, after its last
 // attempt, sent to the dead-letter queue with the error.
 func HandleEvent(f func(ctx context.Context, e Event) error) {
-	HandleHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	register("HandleEvent", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		evs, err := EventsFromRequest(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -160,7 +160,7 @@ func HandleEvent(f func(ctx context.Context, e Event) error) {
 // rest are acknowledged (Lambda's partial batch response). Returning an
 // error fails the whole batch.
 func HandleBatch(f func(ctx context.Context, events []Event) (failed []string, err error)) {
-	HandleHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	register("HandleBatch", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		evs, err := EventsFromRequest(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)

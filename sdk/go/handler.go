@@ -9,9 +9,11 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -29,16 +31,48 @@ const (
 	codeNoHandler  int32 = 4 // HandleHTTP was never called
 )
 
-var handler http.Handler
+var (
+	handler http.Handler
+	// registeredBy says which call registered handler, for the panic of
+	// a second registration.
+	registeredBy string
+)
+
+// register installs h as the function's one handler. A second
+// registration panics: with several, the last would silently win and the
+// others' requests would go to the wrong code.
+func register(kind string, h http.Handler) {
+	if h == nil {
+		panic("strata." + kind + ": nil handler")
+	}
+	at := "an unknown place"
+	// Skip register and the Handle function: the caller's line.
+	if _, file, line, ok := runtime.Caller(2); ok {
+		at = fmt.Sprintf("%s:%d", file, line)
+	}
+	if handler != nil {
+		panic(fmt.Sprintf("strata.%s at %s: this function already has a handler, registered by %s; "+
+			"a function has one handler (HandleHTTP, HandleFunc, HandleEvent, HandleBatch or Lambda): "+
+			"serve several paths with one http.ServeMux, or split the code into functions", kind, at, registeredBy))
+	}
+	handler, registeredBy = h, "strata."+kind+" at "+at
+}
 
 // HandleHTTP registers h as the function's handler. Call it from an init
-// function; the last registration wins. Durable object events go to the
-// classes registered with package objects instead; h gets every other
-// request.
-func HandleHTTP(h http.Handler) { handler = h }
+// function, once: registering a second handler (with HandleHTTP,
+// HandleFunc, HandleEvent, HandleBatch or Lambda) panics. Durable object
+// events go to the classes registered with package objects instead, and
+// workflows and activities to package flow's handler unless h serves
+// them (flow.Handler); h gets every other request.
+func HandleHTTP(h http.Handler) { register("HandleHTTP", h) }
 
-// HandleFunc registers f as the function's handler.
-func HandleFunc(f func(http.ResponseWriter, *http.Request)) { handler = http.HandlerFunc(f) }
+// HandleFunc registers f as the function's handler, as HandleHTTP.
+func HandleFunc(f func(http.ResponseWriter, *http.Request)) {
+	if f == nil {
+		register("HandleFunc", nil)
+	}
+	register("HandleFunc", http.HandlerFunc(f))
+}
 
 type ctxKey int
 
@@ -65,19 +99,100 @@ func TraceParent(ctx context.Context) string {
 // It is the same as r.Context().Deadline().
 func Deadline(ctx context.Context) (time.Time, bool) { return ctx.Deadline() }
 
-// invocationContext is the request context. It reports the host deadline
-// but its Done channel is nil: the host stops the guest at the deadline, so
-// there is nobody left to observe a closed channel, and not arming a timer
-// keeps the per-request path cheap.
+// invocationContext is the request context. It reports the host's
+// deadline, and its Done channel closes a little before it (doneMargin),
+// so a handler waiting on it, or a library call it passed the context to,
+// stops with context.DeadlineExceeded while there is still time to
+// answer: at the deadline itself the host stops the guest, and nobody
+// would be left to observe the channel. The channel and its timer are
+// made on the first call to Done, so a handler that never asks pays
+// nothing; the timer is stopped when the handler returns.
 type invocationContext struct {
 	deadline     time.Time
+	fire         time.Time // when Done closes (deadline less doneMargin)
 	invocationID string
 	traceParent  string
+
+	mu    sync.Mutex
+	done  chan struct{} // nil until Done is first called
+	timer *time.Timer
+	err   error // context.DeadlineExceeded once done is closed
 }
 
+// doneMargin is how long before the host's deadline Done closes: a tenth
+// of the time left when the request arrives, at most 100ms.
+func doneMargin(left time.Duration) time.Duration { return min(left/10, 100*time.Millisecond) }
+
 func (c *invocationContext) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
-func (c *invocationContext) Done() <-chan struct{}       { return nil }
-func (c *invocationContext) Err() error                  { return nil }
+
+func (c *invocationContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return c.done
+	}
+	if c.err != nil {
+		// Over (the handler returned) before anyone asked.
+		c.done = make(chan struct{})
+		close(c.done)
+		return c.done
+	}
+	if c.deadline.IsZero() {
+		return nil // no deadline: never done while the handler runs
+	}
+	c.done = make(chan struct{})
+	now := time.Now()
+	at := c.fire
+	if !now.Before(at) {
+		c.expire()
+		return c.done
+	}
+	c.timer = time.AfterFunc(at.Sub(now), func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.err == nil {
+			c.expire()
+		}
+	})
+	return c.done
+}
+
+// expire closes done; c.mu is held and done is not closed.
+func (c *invocationContext) expire() {
+	c.err = context.DeadlineExceeded
+	close(c.done)
+}
+
+func (c *invocationContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil && c.done == nil && !c.deadline.IsZero() && !time.Now().Before(c.fire) {
+		// Past the time without anyone having asked for Done.
+		c.done = make(chan struct{})
+		c.expire()
+	}
+	return c.err
+}
+
+// stop ends the context once the handler has returned, as net/http
+// cancels a request's context: its timer is released, and goroutines the
+// handler left waiting on Done (database/sql's, for a transaction left
+// open) end with context.Canceled.
+func (c *invocationContext) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if c.err == nil {
+		c.err = context.Canceled
+		if c.done != nil {
+			close(c.done)
+		}
+	}
+}
+
 func (c *invocationContext) Value(key any) any {
 	switch key {
 	case keyInvocationID:
@@ -207,6 +322,7 @@ func (s *server) buildRequest() *http.Request {
 	st.ctx.traceParent = a.own(wr.TraceParent)
 	if wr.DeadlineMS > 0 {
 		st.ctx.deadline = time.UnixMilli(wr.DeadlineMS)
+		st.ctx.fire = st.ctx.deadline.Add(-doneMargin(time.Until(st.ctx.deadline)))
 	}
 	// The path and the query are adjacent, so the request URI is the one
 	// string holding both.
@@ -315,7 +431,7 @@ func (a *arena) join(prev, sep, s string) string {
 // response. It is the host-independent core of strata_handle, so it can be
 // tested without WebAssembly. The returned slice is reused by the next call.
 func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
-	if handler == nil && dispatch.Object == nil {
+	if handler == nil && dispatch.Object == nil && dispatch.Default == nil {
 		writeLine(s.stderr, "strata: no handler registered; call strata.HandleHTTP from an init function")
 		return nil, codeNoHandler
 	}
@@ -326,6 +442,9 @@ func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
 	r := s.buildRequest()
 	s.w.reset()
 	h := handler
+	if h == nil {
+		h = dispatch.Default
+	}
 	if dispatch.Object != nil {
 		// An object event goes to package objects; the plain path pays
 		// only the nil check above.
@@ -334,6 +453,9 @@ func (s *server) serve(reqBytes []byte) (resp []byte, code int32) {
 		}
 	}
 	ok := s.run(h, r)
+	if c, isOurs := r.Context().(*invocationContext); isOurs {
+		c.stop()
+	}
 	s.body.Reset(nil)
 	if !ok {
 		return nil, codePanic

@@ -2,6 +2,7 @@ package strata
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -196,4 +197,93 @@ func TestKeptRequestStringsSurviveTheNextRequest(t *testing.T) {
 		"first-value", "inv-first", "00-11111111111111111111111111111111-1111111111111111-01"}, kept)
 	require.Equal(t, "first-value", keptHeader.Get("X-One"))
 	require.Equal(t, "first", keptReq.PathValue("id"))
+}
+
+// TestContextDoneAtDeadline: the request context's Done closes before
+// the host's deadline with DeadlineExceeded; a context derived from it
+// (as database/sql and net/http derive theirs) follows; without a
+// deadline Done is nil; and Err alone, never asking Done, reports the
+// deadline once it has passed.
+func TestContextDoneAtDeadline(t *testing.T) {
+	var got error
+	var derived error
+	var before bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		require.NoError(t, ctx.Err())
+		child, cancel := context.WithCancel(ctx)
+		defer cancel()
+		<-ctx.Done()
+		<-child.Done()
+		got, derived = ctx.Err(), child.Err()
+		dl, _ := ctx.Deadline()
+		before = time.Now().Before(dl)
+	})
+	_, code, _ := serveWith(t, h, &wire.Request{Method: "GET", Path: "/", DeadlineMS: time.Now().Add(300 * time.Millisecond).UnixMilli()})
+	require.Equal(t, codeOK, code)
+	require.ErrorIs(t, got, context.DeadlineExceeded)
+	require.ErrorIs(t, derived, context.DeadlineExceeded)
+	require.True(t, before, "Done closes before the host's deadline, so the handler can answer")
+
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Nil(t, r.Context().Done(), "no deadline: never done")
+		require.NoError(t, r.Context().Err())
+	})
+	_, code, _ = serveWith(t, h, &wire.Request{Method: "GET", Path: "/"})
+	require.Equal(t, codeOK, code)
+
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond) // past the time Done would close
+		got = r.Context().Err()
+	})
+	_, code, _ = serveWith(t, h, &wire.Request{Method: "GET", Path: "/", DeadlineMS: time.Now().Add(50 * time.Millisecond).UnixMilli()})
+	require.Equal(t, codeOK, code)
+	require.ErrorIs(t, got, context.DeadlineExceeded)
+}
+
+// TestSecondHandlerPanics: a function has one handler; a second
+// registration of any core kind panics naming both places, rather than
+// the last silently winning.
+func TestSecondHandlerPanics(t *testing.T) {
+	old, oldBy := handler, registeredBy
+	t.Cleanup(func() { handler, registeredBy = old, oldBy })
+	handler = nil
+	HandleFunc(func(http.ResponseWriter, *http.Request) {})
+	for name, second := range map[string]func(){
+		"HandleHTTP":  func() { HandleHTTP(http.NotFoundHandler()) },
+		"HandleFunc":  func() { HandleFunc(func(http.ResponseWriter, *http.Request) {}) },
+		"HandleEvent": func() { HandleEvent(func(context.Context, Event) error { return nil }) },
+		"HandleBatch": func() { HandleBatch(func(context.Context, []Event) ([]string, error) { return nil, nil }) },
+	} {
+		var msg string
+		func() {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			second()
+		}()
+		require.Contains(t, msg, "strata."+name+" at ", name)
+		require.Contains(t, msg, "handler_test.go:", "the second registration's place")
+		require.Contains(t, msg, "already has a handler, registered by strata.HandleFunc at ", name)
+	}
+	require.PanicsWithValue(t, "strata.HandleHTTP: nil handler", func() { HandleHTTP(nil) })
+}
+
+// TestContextEndsWithTheHandler: once the handler returns, its request's
+// context is canceled (as net/http's), so goroutines it left waiting on
+// it end.
+func TestContextEndsWithTheHandler(t *testing.T) {
+	var ctx context.Context
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx = r.Context()
+		require.NoError(t, ctx.Err())
+		_ = ctx.Done()
+	})
+	_, code, _ := serveWith(t, h, &wire.Request{Method: "GET", Path: "/", DeadlineMS: time.Now().Add(time.Hour).UnixMilli()})
+	require.Equal(t, codeOK, code)
+	<-ctx.Done()
+	require.ErrorIs(t, ctx.Err(), context.Canceled)
+
+	_, code, _ = serveWith(t, h, &wire.Request{Method: "GET", Path: "/"})
+	require.Equal(t, codeOK, code)
+	<-ctx.Done()
+	require.ErrorIs(t, ctx.Err(), context.Canceled)
 }

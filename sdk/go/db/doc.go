@@ -10,6 +10,10 @@
 //		if errors.Is(err, db.ErrNoRows) { ... }
 //	}
 //
+// OpenSQL gives the same database as a standard *sql.DB (a
+// database/sql driver), for code written against database/sql: sqlc's
+// generated queries, sqlx, migration tools.
+//
 // Arguments are always bound, never interpolated: $1, $2, ... on SQLite and
 // PostgreSQL (SQLite also accepts ?). They may be nil, any integer,
 // float32/64, string, []byte, bool, time.Time or a wire.SQLValue.

@@ -10,7 +10,9 @@ import (
 	"os"
 	"runtime/debug"
 
-	strata "github.com/stratahq/strata/sdk/go"
+	// The strata_handle export that runs the workflows and activities.
+	_ "github.com/stratahq/strata/sdk/go"
+	"github.com/stratahq/strata/sdk/go/internal/dispatch"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -79,9 +81,9 @@ var (
 
 // Workflow registers fn as the workflow name of this function. Call it from
 // an init function; a function may register several workflows (and one
-// Activity). The first registration installs the package's handler with
-// strata.HandleHTTP; to serve other requests from the same function, wrap
-// your handler with Handler and register that afterwards.
+// Activity). The first registration installs the package's handler as
+// the function's default; to serve other requests from the same function,
+// wrap your handler with Handler and register that with strata.HandleHTTP.
 //
 // The input is decoded from JSON into I (input that does not fit fails the
 // execution with a "BadInput" error) and the output encoded as JSON.
@@ -122,7 +124,9 @@ func Workflow[I, O any](name string, fn func(ctx Context, in I) (O, error)) {
 func install() {
 	if !installed {
 		installed = true
-		strata.HandleHTTP(Handler(nil))
+		// The default, not a registration: the function may still
+		// register its own handler (wrapping Handler).
+		dispatch.Default = Handler(nil)
 	}
 }
 

@@ -15,3 +15,10 @@ import "net/http"
 // that defines no object class. Set it from init only: strata reads it
 // without a lock.
 var Object http.Handler
+
+// Default serves the requests of a function that registers no handler of
+// its own with package strata: package flow sets it when a workflow or an
+// activity is registered, so a function may still register its own
+// handler (wrapping flow.Handler) without that counting as a second one.
+// Set it from init only.
+var Default http.Handler
