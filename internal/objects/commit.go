@@ -148,6 +148,9 @@ func (c *committer) commit(batch []*pending) {
 		if e != nil {
 			p.l.failedEpoch.Store(p.epoch)
 			p.t.err = e
+			if errors.Is(e, store.ErrFenced) {
+				p.l.e.closeMovedSockets(p.l.key)
+			}
 		} else {
 			p.l.leaseRenewed(time.Now().Add(c.leaseTTL))
 		}

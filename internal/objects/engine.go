@@ -832,6 +832,9 @@ func (e *Engine) renewLeases(now time.Time) {
 			}
 		}
 		e.mu.Unlock()
+		if errors.Is(err, store.ErrFenced) {
+			e.closeMovedSockets(p.k)
+		}
 	}
 	for _, l := range due {
 		select {
@@ -847,9 +850,29 @@ func (e *Engine) renewLeases(now time.Time) {
 			case errors.Is(err, store.ErrFenced):
 				e.log.Warn("object lease lost to another owner", "object", l.key.String(), "project", l.key.Project)
 				l.resetLocked()
+				e.closeMovedSockets(l.key)
 			}
 		}
 		<-l.gate
+	}
+}
+
+// closeMovedSockets closes this node's WebSockets of an object whose lease
+// another node took (this node stalled past it, or was declared gone):
+// with 1012 (service restart), so clients reconnect, and a reconnect is
+// routed to the object's new holder. Messages to the old sockets could
+// only run here, where the object can no longer commit.
+func (e *Engine) closeMovedSockets(k record.ObjectKey) {
+	if e.cfg.Hub == nil {
+		return
+	}
+	conns := e.cfg.Hub.ByObject(k)
+	for _, c := range conns {
+		_ = c.Close(sockets.CodeServiceRestart, "the object moved to another node; reconnect")
+	}
+	if len(conns) > 0 {
+		e.log.Warn("object lease lost to another node: its WebSockets here are closed for their clients to reconnect",
+			"object", k.String(), "project", k.Project, "sockets", len(conns))
 	}
 }
 

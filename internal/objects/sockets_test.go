@@ -177,3 +177,53 @@ func TestAcceptingEventSendsToItsSocket(t *testing.T) {
 		t.Fatalf("then: %q", got)
 	}
 }
+
+// A node whose object was taken over by another node (here: its leases
+// released as when it is declared gone, and the other node serving the
+// object) closes that object's WebSockets with 1012 at its next commit,
+// so clients reconnect and reach the object where it now lives.
+func TestMovedObjectClosesItsSocketsToReconnect(t *testing.T) {
+	hub := sockets.NewHub(sockets.Config{})
+	defer hub.Close()
+	e := newEnv(t, Config{Hub: hub})
+	srv := serveObjects(t, e)
+	a := dial(t, srv, "/room/ws")
+	send(t, a, "hello")
+	if got := recv(t, a); got != "echo:hello" {
+		t.Fatalf("echo: %q", got)
+	}
+	if _, err := e.st.NodeRelease(context.Background(), "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Store: e.st, Registry: e.reg, Invoker: e.inv, Node: "node-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	if st, body, err := e.fetch(t, b, "p", "room", "GET", "/op?op=get&key=last"); err != nil || st != 200 || body != "hello" {
+		t.Fatalf("node-b takes the room: %d %q %v", st, body, err)
+	}
+	// node-a still believes it holds the room: the message runs there and
+	// its write is fenced.
+	send(t, a, "again")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, msg, err := a.Read(ctx)
+		if err == nil {
+			t.Logf("before the close: %q", msg)
+			continue
+		}
+		if code := websocket.CloseStatus(err); code != sockets.CodeServiceRestart {
+			t.Fatalf("the socket ended with %v (code %d), want 1012 (service restart)", err, code)
+		}
+		break
+	}
+	if n := len(hub.ByObject(key(t, "p", "room"))); n != 0 {
+		t.Fatalf("%d sockets of the moved object left on node-a", n)
+	}
+	ents, _ := e.st.ObjectGet(context.Background(), key(t, "p", "room"), []string{"last"})
+	if len(ents) != 1 || string(ents[0].Value) != "hello" {
+		t.Fatalf("stored last after the fenced write: %v", ents)
+	}
+}

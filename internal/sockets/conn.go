@@ -133,11 +133,11 @@ func (c *Conn) Close(code int, reason string) error {
 }
 
 // validAppCode reports the close codes a caller may send: 1000, the
-// protocol's codes a server sends (1001, 1008, 1011) and the
+// protocol's codes a server sends (1001, 1008, 1011, 1012) and the
 // application range.
 func validAppCode(code int) bool {
 	switch code {
-	case CodeNormal, CodeGoingAway, CodePolicy, CodeServerError:
+	case CodeNormal, CodeGoingAway, CodePolicy, CodeServerError, CodeServiceRestart:
 		return true
 	}
 	return code >= 3000 && code <= 4999

@@ -35,6 +35,9 @@ const (
 	CodePolicy      = 1008 // the client does not read its messages
 	CodeTooBig      = 1009 // a frame over Config.MaxMessageBytes
 	CodeServerError = 1011
+	// CodeServiceRestart: the object moved to another node (its lease was
+	// taken over); reconnecting reaches it there.
+	CodeServiceRestart = 1012
 )
 
 // Errors of Send and Close.
