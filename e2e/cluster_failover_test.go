@@ -420,7 +420,7 @@ func TestClusterStalledNodeIsFenced(t *testing.T) {
 	other := fmt.Sprintf("http://127.0.0.1:%d/slow/held", c.ports[0])
 	// Each try gives up after a few seconds: until the stalled node is
 	// declared gone the request is forwarded to it and hangs there.
-	quick := &http.Client{Timeout: 3 * time.Second}
+	quick := &http.Client{Timeout: 10 * time.Second}
 	waitFor(t, time.Minute, "another node to take the stalled node's object", func() error {
 		resp, err := quick.Post(other+"/incr?ms=0", "text/plain", nil)
 		if err != nil {

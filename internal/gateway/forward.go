@@ -76,7 +76,14 @@ var forwardClient = &http.Client{Timeout: 5 * time.Minute, CheckRedirect: func(*
 // forwardObject sends r (whose body the gateway already read: body) to
 // the node at base and relays its answer. A WebSocket upgrade is proxied
 // as a stream, so the socket then runs between the client and the owner.
-func (g *Gateway) forwardObject(w http.ResponseWriter, r *http.Request, base string, body []byte) {
+//
+// While a plain request is in flight, the owner's membership is checked
+// every half second: an owner declared gone (it died or stalled past its
+// lease) no longer answers for the object, so the request ends with 503
+// at once instead of waiting out the function's timeout, and the client's
+// retry reaches the object's next holder. Whatever the stalled owner was
+// doing cannot commit any more (fencing).
+func (g *Gateway) forwardObject(w http.ResponseWriter, r *http.Request, owner, base string, body []byte) {
 	target, err := url.Parse(base)
 	if err != nil {
 		WriteError(w, Errorf(http.StatusBadGateway, "object owner address %q: %v", base, err), "")
@@ -102,7 +109,10 @@ func (g *Gateway) forwardObject(w http.ResponseWriter, r *http.Request, base str
 	}
 	u := *target
 	u.Path, u.RawPath, u.RawQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery
-	out, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, u.String(), bytes.NewReader(body))
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
+	defer cancel(nil)
+	go g.watchOwner(ctx, cancel, owner)
+	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		WriteError(w, Errorf(http.StatusBadGateway, "forward to the object's node: %v", err), "")
 		return
@@ -118,6 +128,10 @@ func (g *Gateway) forwardObject(w http.ResponseWriter, r *http.Request, base str
 	out.Header.Set("X-Forwarded-For", clientIP(r))
 	resp, err := forwardClient.Do(out)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errOwnerGone) {
+			WriteError(w, Errorf(http.StatusServiceUnavailable, "%v", cause), "")
+			return
+		}
 		WriteError(w, Errorf(http.StatusBadGateway, "forward to the object's node: %v", err), "")
 		return
 	}
@@ -129,6 +143,32 @@ func (g *Gateway) forwardObject(w http.ResponseWriter, r *http.Request, base str
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+}
+
+// errOwnerGone ends a forward whose owner was declared gone meanwhile.
+var errOwnerGone = errors.New("the node holding the object stopped answering (declared gone); retry the request, it reaches the object's next holder")
+
+// watchOwner cancels ctx with errOwnerGone once owner is no longer a
+// serving or draining node, checking every half second until ctx ends.
+func (g *Gateway) watchOwner(ctx context.Context, cancel context.CancelCauseFunc, owner string) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Two checks in a row: one failed read of the membership is not
+		// a gone node.
+		if _, ok := g.cfg.Owners(ctx, owner); ok {
+			misses = 0
+		} else if misses++; misses == 2 && ctx.Err() == nil {
+			cancel(errOwnerGone)
+			return
+		}
+	}
 }
 
 // hopHeader reports a hop-by-hop header, which a proxy does not pass on.

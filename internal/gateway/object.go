@@ -70,7 +70,7 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request, rt *record
 	var held *store.LeaseHeldError
 	if err != nil && !forwarded && errors.As(err, &held) && g.cfg.Owners != nil && held.Owner != g.cfg.NodeID {
 		if base, ok := g.cfg.Owners(r.Context(), held.Owner); ok {
-			g.forwardObject(w, r, base, c.req.Body)
+			g.forwardObject(w, r, held.Owner, base, c.req.Body)
 			return
 		}
 	}

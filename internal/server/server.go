@@ -163,7 +163,15 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	switch {
 	case cfg.IsPostgres():
-		st, err := postgres.Open(ctx, cfg.Store)
+		// A stalled node's open transaction must not hold up the
+		// release of its leases past the node lease (see
+		// postgres.WithIdleInTransactionTimeout).
+		lease := cfg.NodeLease
+		if lease <= 0 {
+			lease = cluster.DefaultLease
+		}
+		idle := min(max(lease/2, 500*time.Millisecond), postgres.DefaultIdleInTransactionTimeout)
+		st, err := postgres.Open(ctx, cfg.Store, postgres.WithIdleInTransactionTimeout(idle))
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
 		}

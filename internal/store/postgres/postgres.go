@@ -39,14 +39,41 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // Open connects to the database at url (a postgres:// URL or key=value
 // string, with pgxpool's pool_* options) and migrates the schema the
 // connection's search_path resolves to, normally public.
-func Open(ctx context.Context, url string) (*Store, error) {
-	return OpenWithSchema(ctx, url, "")
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	return OpenWithSchema(ctx, url, "", opts...)
+}
+
+// Option adjusts how the store connects.
+type Option func(*options)
+
+type options struct{ idleInTx time.Duration }
+
+// DefaultIdleInTransactionTimeout is the store connections'
+// idle_in_transaction_session_timeout unless the URL or an Option sets
+// one.
+const DefaultIdleInTransactionTimeout = 5 * time.Second
+
+// WithIdleInTransactionTimeout sets how long PostgreSQL lets one of the
+// store's connections sit idle inside a transaction before it ends the
+// session. A node that stalls mid-transaction (SIGSTOP, a frozen VM, a
+// partition) otherwise holds its row locks until it wakes, and every
+// other node's release of its leases, claim or commit on those rows waits
+// behind them. Strata's own transactions never wait on anything but the
+// database between statements, so a bound below the node lease is safe
+// and lets failover happen within it. A URL that sets
+// idle_in_transaction_session_timeout itself wins.
+func WithIdleInTransactionTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleInTx = d }
 }
 
 // OpenWithSchema is Open with every table kept in schema, which is created if
 // missing and set as the connections' search_path. An empty schema means the
 // default, as Open.
-func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
+func OpenWithSchema(ctx context.Context, url, schema string, opts ...Option) (*Store, error) {
+	o := options{idleInTx: DefaultIdleInTransactionTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if schema != "" && !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("open postgres store: schema %q: want lower-case letters, digits and '_'", schema)
 	}
@@ -60,6 +87,9 @@ func OpenWithSchema(ctx context.Context, url, schema string) (*Store, error) {
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "strata"
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set && o.idleInTx > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.idleInTx.Milliseconds(), 10)
 	}
 	where := cfg.ConnConfig.Host + ":" + strconv.Itoa(int(cfg.ConnConfig.Port)) + "/" + cfg.ConnConfig.Database
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -354,4 +355,36 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	require.ErrorAs(t, err, &ahead)
 	require.Equal(t, 9999, ahead.Store)
 	require.Contains(t, err.Error(), "newer than this binary's")
+}
+
+// TestStalledTransactionIsEnded: a store connection left idle inside a
+// transaction (its node stalled) is ended by PostgreSQL after the
+// configured bound, releasing its row locks for the other nodes; a URL
+// setting wins over the option.
+func TestStalledTransactionIsEnded(t *testing.T) {
+	ctx := context.Background()
+	url := testURL(t)
+	s, err := OpenWithSchema(ctx, url, freshSchema(t, url), WithIdleInTransactionTimeout(200*time.Millisecond))
+	require.NoError(t, err)
+	defer s.Close()
+	tx, err := s.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT 1`)
+	require.NoError(t, err)
+	time.Sleep(time.Second)
+	_, err = tx.Exec(ctx, `SELECT 1`)
+	require.Error(t, err, "the idle transaction's session was ended")
+	_ = tx.Rollback(ctx)
+
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("idle_in_transaction_session_timeout", "0")
+	u.RawQuery = q.Encode()
+	s2, err := OpenWithSchema(ctx, u.String(), freshSchema(t, url), WithIdleInTransactionTimeout(200*time.Millisecond))
+	require.NoError(t, err)
+	defer s2.Close()
+	var v string
+	require.NoError(t, s2.pool.QueryRow(ctx, `SHOW idle_in_transaction_session_timeout`).Scan(&v))
+	require.Equal(t, "0", v, "the URL's setting wins")
 }
