@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -234,7 +235,31 @@ func (c *call) eval(s *scope) (any, *Error) {
 			vals[i] = a.lit
 		}
 	}
+	if rf, ok := randomIntrinsics[c.name]; ok {
+		return rf(c, vals, s.draw)
+	}
 	return c.fn(c, vals)
+}
+
+// randomIntrinsics take random bits from draw: the scope's, replayable
+// under Options.Seed.
+var randomIntrinsics = map[string]func(c *call, vals []any, draw func() [32]byte) (any, *Error){
+	"States.UUID":       uuidFrom,
+	"States.MathRandom": mathRandomFrom,
+}
+
+// draw returns 32 random bits' worth of bytes for one intrinsic call:
+// derived from Options.Seed, the thread's path and its draw count when
+// the execution has a seed, else from crypto/rand.
+func (s *scope) draw() [32]byte {
+	if s.ctx != nil && s.ctx.th != nil && s.ctx.ex.opts.Seed != "" {
+		th := s.ctx.th
+		th.draws++
+		return sha256.Sum256([]byte(s.ctx.ex.opts.Seed + "\x00" + th.path + "\x00" + strconv.Itoa(th.draws)))
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return b
 }
 
 func intrinsicErr(c *call, format string, args ...any) *Error {
@@ -482,6 +507,16 @@ func fnJSONMerge(c *call, v []any) (any, *Error) {
 }
 
 func fnMathRandom(c *call, v []any) (any, *Error) {
+	return mathRandomFrom(c, v, cryptoDraw)
+}
+
+func cryptoDraw() [32]byte {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return b
+}
+
+func mathRandomFrom(c *call, v []any, draw func() [32]byte) (any, *Error) {
 	start, ok1 := asInt(v[0])
 	end, ok2 := asInt(v[1])
 	if !ok1 || !ok2 {
@@ -490,7 +525,8 @@ func fnMathRandom(c *call, v []any) (any, *Error) {
 	if end <= start {
 		return nil, intrinsicErr(c, "the end must be greater than the start")
 	}
-	r := mrand.IntN
+	b := draw()
+	r := mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:16]))).IntN
 	if len(v) == 3 {
 		seed, ok := asInt(v[2])
 		if !ok {
@@ -527,12 +563,14 @@ func fnStringSplit(c *call, v []any) (any, *Error) {
 	return out, nil
 }
 
-func fnUUID(_ *call, _ []any) (any, *Error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
+func fnUUID(c *call, v []any) (any, *Error) { return uuidFrom(c, v, cryptoDraw) }
+
+func uuidFrom(_ *call, _ []any, draw func() [32]byte) (any, *Error) {
+	d := draw()
+	b := d[:16]
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
+	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
 

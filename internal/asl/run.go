@@ -66,7 +66,13 @@ type Options struct {
 	OnThread func(delta int)
 	// Deadline, when set, is the end of the execution's TimeoutSeconds
 	// (else counted from now): a resumed execution keeps its first one.
-	Deadline         time.Time
+	Deadline time.Time
+	// Seed, when set, makes States.UUID and States.MathRandom (without
+	// a seed argument) draw from a sequence derived from it, the
+	// thread's position and the count of its draws, instead of from
+	// crypto/rand: a durable execution replayed from its records then
+	// computes the same values it did the first time.
+	Seed             string
 	ExecutionID      string
 	ExecutionName    string
 	StateMachineID   string
@@ -88,6 +94,7 @@ type execution struct {
 // is built only when a $$ path is evaluated.
 type contextObj struct {
 	ex        *execution
+	th        *thread // whose random draws the state's intrinsics take
 	state     string
 	entered   time.Time
 	retry     int
@@ -140,6 +147,9 @@ type thread struct {
 	// they key each effect the same way on every run (TaskCall.Key).
 	path string
 	seq  int
+	// draws counts the thread's random draws (States.UUID,
+	// States.MathRandom), which Options.Seed makes replayable.
+	draws int
 }
 
 // nextKey is the key of the thread's next effect.
@@ -358,7 +368,7 @@ func (th *thread) runState(ctx context.Context, st *State, raw any) (any, *State
 	// One context object per thread, reset per state: a state transition
 	// should not allocate for what most states never read.
 	cx := &th.cx
-	*cx = contextObj{ex: ex, state: st.Name, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue, entered: ex.opts.Now()}
+	*cx = contextObj{ex: ex, th: th, state: st.Name, inMap: th.inMap, itemIndex: th.itemIndex, itemValue: th.itemValue, entered: ex.opts.Now()}
 	enteredID := th.emit(Event{Type: st.enteredEvent, StateName: st.Name, Input: th.jsonIf(raw)})
 	if st.j != nil {
 		return th.runStateJ(ctx, st, raw, cx, enteredID)
@@ -764,7 +774,7 @@ func (th *thread) mapState(ctx context.Context, st *State, in any, cx *contextOb
 	var selector func(i int, item any) (any, *Error)
 	if st.itemSelector != nil {
 		selector = func(i int, item any) (any, *Error) {
-			icx := &contextObj{ex: th.ex, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
+			icx := &contextObj{ex: th.ex, th: th, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
 			return st.itemSelector.eval(&scope{doc: in, ctx: icx}, "ItemSelector")
 		}
 	}

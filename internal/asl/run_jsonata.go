@@ -271,7 +271,7 @@ func (th *thread) actJ(ctx context.Context, st *State, raw any, cx *contextObj, 
 	var selector func(i int, item any) (any, *Error)
 	if j.itemSelector != nil {
 		selector = func(i int, item any) (any, *Error) {
-			icx := &contextObj{ex: th.ex, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
+			icx := &contextObj{ex: th.ex, th: th, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
 			ienv := &jenv{states: map[string]any{"input": raw, "context": icx.value()}, vars: th.vars}
 			return j.itemSelector.eval(ienv)
 		}

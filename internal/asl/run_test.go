@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,4 +152,38 @@ func TestExceeds(t *testing.T) {
 	n := len(marshal(v))
 	require.False(t, exceeds(v, n))
 	require.True(t, exceeds(v, n-1))
+}
+
+// With a Seed, States.UUID and States.MathRandom draw the same values on
+// every run (a replayed durable execution), different ones per branch and
+// per draw, and other ones under another seed; without, every run draws
+// anew.
+func TestSeededRandomIntrinsics(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+	  {"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"u.$":"States.UUID()","v.$":"States.UUID()","r.$":"States.MathRandom(0, 1000000000)"},"End":true}}},
+	  {"StartAt":"B","States":{"B":{"Type":"Pass","Parameters":{"u.$":"States.UUID()","v.$":"States.UUID()","r.$":"States.MathRandom(0, 1000000000)"},"End":true}}}]}}}`)
+	run := func(seed string) []map[string]any {
+		out, err := Run(context.Background(), def, []byte(`{}`), Options{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v []map[string]any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := run("exec-1"), run("exec-1")
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("one seed, two runs: %v and %v", a, b)
+	}
+	if a[0]["u"] == a[0]["v"] || a[0]["u"] == a[1]["u"] || a[0]["r"] == a[1]["r"] {
+		t.Fatalf("draws repeat within a run: %v", a)
+	}
+	if c := run("exec-2"); c[0]["u"] == a[0]["u"] {
+		t.Fatalf("two seeds drew the same UUID: %v", c)
+	}
+	if x, y := run(""), run(""); x[0]["u"] == y[0]["u"] {
+		t.Fatalf("unseeded runs drew the same UUID: %v", x)
+	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,49 @@ func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
 		require.Equal(t, types.ExecutionStatusFailed, d.Status)
 		require.Equal(t, "Caught", aws.ToString(d.Error))
 		require.Equal(t, "the task failed and was caught", aws.ToString(d.Cause))
+	})
+
+	t.Run("RandomIntrinsicsReplayTheSame", func(t *testing.T) {
+		// States.UUID and States.MathRandom drawn before a Wait that ends
+		// the pass (longer than the engine's in-memory hold) must have
+		// the same values after it, when the pass is replayed from the
+		// records: what the Task was given is what the execution ends
+		// with, and what its history shows.
+		arn := standard(t, "minted", `{"StartAt":"Mint","States":{
+		 "Mint":{"Type":"Pass","Parameters":{"id.$":"States.UUID()","r.$":"States.MathRandom(0, 1000000000)"},"ResultPath":"$.minted","Next":"Tell"},
+		 "Tell":{"Type":"Task","Resource":"adder","Parameters":{"a":1,"b":2,"log.$":"States.Format('minted {} {}', $.minted.id, $.minted.r)"},"ResultPath":"$.told","Next":"Nap"},
+		 "Nap":{"Type":"Wait","Seconds":3,"Next":"Done"},
+		 "Done":{"Type":"Pass","OutputPath":"$.minted","End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		var out struct {
+			ID string  `json:"id"`
+			R  float64 `json:"r"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(aws.ToString(d.Output)), &out))
+		require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, out.ID)
+		line := logLine(t, n, "adder", "minted ")
+		require.True(t, strings.HasSuffix(line, fmt.Sprintf("minted %s %d", out.ID, int64(out.R))),
+			"the Task was given %q; the execution ended with %s", line, aws.ToString(d.Output))
+		h, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		var minted bool
+		for _, e := range h.Events {
+			if e.StateExitedEventDetails != nil && aws.ToString(e.StateExitedEventDetails.Name) == "Mint" {
+				require.Contains(t, aws.ToString(e.StateExitedEventDetails.Output), out.ID, "the history replays the same draw")
+				minted = true
+			}
+		}
+		require.True(t, minted, "the history has Mint's exit")
+
+		// Another execution draws other values.
+		again, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d2 := waitStatus(t, p, *again.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d2.Status)
+		require.NotContains(t, aws.ToString(d2.Output), out.ID)
 	})
 
 	t.Run("CallbackWithTaskToken", func(t *testing.T) {

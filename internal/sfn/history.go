@@ -65,7 +65,7 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 		rp.cancel = cancel
 		rp.active = 1
 		opts := asl.Options{
-			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread,
+			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Seed: randomSeed(*ex),
 			// Waits are judged against the execution's end (or now):
 			// a wait the execution did not have to make is not made.
 			Now:       func() time.Time { return rp.end },

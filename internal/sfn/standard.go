@@ -75,6 +75,12 @@ func parseExecutionID(id string) (project, machine, name string, ok bool) {
 	return parts[0], parts[1], parts[2], true
 }
 
+// randomSeed makes an execution's States.UUID and States.MathRandom
+// replayable (asl.Options.Seed): its trace id, random per execution and
+// kept with it, so each pass and the history's replay draw the same
+// values, and executions do not share them.
+func randomSeed(ex record.FlowExecution) string { return "asl-random\x00" + ex.TraceID }
+
 // executionArn is the ARN of a STANDARD execution.
 func executionArn(project, machine, name string) string {
 	return "arn:aws:states:" + Region + ":" + Account(project) + ":execution:" + machine + ":" + name
@@ -119,6 +125,7 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 		Tasks: d, SleepStep: d.sleep, TaskToken: d.token, OnThread: d.thread,
 		ExecutionID: executionArn(project, machine, name), ExecutionName: name,
 		StateMachineID: machineArn(project, machine), StateMachineName: machine,
+		Seed: randomSeed(ex),
 	}
 	if def.TimeoutSeconds > 0 {
 		opts.Deadline = start.Add(time.Duration(def.TimeoutSeconds) * time.Second)
