@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +143,68 @@ func TestCrossNodeWakeLatency(t *testing.T) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("cross-node callback, %d samples: p50 %s, p99 %s, max %s", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+}
+
+// TestCrossNodeQueueWakeLatency (run with STRATA_WAKE_SAMPLES=N) measures
+// issue 16's cross-node wake-up: a message sent through node A starts its
+// consumer on node B. A's engines stop claiming first, so only B consumes; each message is
+// sent after the last was consumed, so each wakes an idle consumer. The
+// consumer logs how long after the send (the event's time, stamped by A)
+// it started; both nodes share this process's clock.
+func TestCrossNodeQueueWakeLatency(t *testing.T) {
+	n := os.Getenv("STRATA_WAKE_SAMPLES")
+	if n == "" {
+		t.Skip("set STRATA_WAKE_SAMPLES=N to measure")
+	}
+	samples, err := strconv.Atoi(n)
+	require.NoError(t, err)
+	ctx := context.Background()
+	a, bn := twoPGNodes(t)
+	recv := wasmtest.BuildGuest(t, "testdata/lagrecv")
+	sum := sha256.Sum256(recv)
+	sha := hex.EncodeToString(sum[:])
+	_, err = a.c.UploadBlob(ctx, sha, recv)
+	require.NoError(t, err)
+	_, err = a.c.Deploy(ctx, apitype.Spec{Project: "lat",
+		Queues: []apitype.QueueSpec{{Name: "lat", VisibilityTimeoutMS: 30000, MaxReceives: 3}},
+		Functions: []apitype.FunctionSpec{{Name: "recv", ModuleSHA256: sha, Config: cfgOf(record.KindReactor),
+			Queue: &apitype.QueueTrigger{Name: "lat", BatchSize: 1}}}}, false)
+	require.NoError(t, err)
+	lags := func() map[string]int64 {
+		out := map[string]int64{}
+		_ = bn.c.Logs(ctx, client.LogsParams{Function: "recv"}, func(e apitype.LogEntry) error {
+			var us int64
+			var id string
+			if _, err := fmt.Sscanf(e.Line, "lag_us=%d id=%s", &us, &id); err == nil {
+				out[id] = us
+			}
+			return nil
+		})
+		return out
+	}
+	// A's engines claim no work (what a drain does first), while A
+	// still serves its API.
+	a.srv.draining.Store(true)
+	// One message first, which only B can take: B has loaded the deploy
+	// and its consumer is warm.
+	warm, err := a.c.QueueSend(ctx, "lat", []byte("warm"), client.EventParams{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, ok := lags()[warm.ID]; return ok }, 30*time.Second, 5*time.Millisecond)
+	var lat []time.Duration
+	for i := range samples {
+		sent, err := a.c.QueueSend(ctx, "lat", []byte(strconv.Itoa(i)), client.EventParams{})
+		require.NoError(t, err)
+		var us int64
+		require.Eventually(t, func() bool {
+			v, ok := lags()[sent.ID]
+			us = v
+			return ok
+		}, 20*time.Second, 2*time.Millisecond, "message %d consumed on B", i)
+		lat = append(lat, time.Duration(us)*time.Microsecond)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("cross-node queue wake-up (send on A, consumer starts on B), %d samples: p50 %s, p99 %s, max %s",
+		len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 }
 
 // TestObjectRequestsForwardedToTheOwner: an object lives on the node that
