@@ -97,7 +97,40 @@ func startMixCluster(t *testing.T, prefix string) *mixCluster {
 	if err := os.WriteFile(manifest, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, dir, "deploy", "--server", "http://127.0.0.1:"+strconv.Itoa(c.ports[0]), "--token", tok)
+	waitFor(t, time.Minute, "three serving nodes", func() error {
+		serving := 0
+		for _, n := range listNodes(t, "http://127.0.0.1:"+strconv.Itoa(c.ports[0]), tok) {
+			if n.State == "serving" {
+				serving++
+			}
+		}
+		if serving != 3 {
+			return fmt.Errorf("%d serving", serving)
+		}
+		return nil
+	})
+	deploy := func(what string) {
+		out, errOut, code := run(t, dir, nil, "deploy", "--server", "http://127.0.0.1:"+strconv.Itoa(c.ports[0]), "--token", tok)
+		if code != 0 {
+			t.Fatalf("deploy: exit %d\n%s\n%s", code, out, errOut)
+		}
+		for _, l := range strings.Split(out+errOut, "\n") {
+			if strings.Contains(l, "serving on all") {
+				t.Logf("%s: %s", what, strings.TrimSpace(l))
+			}
+		}
+	}
+	deploy("first deploy (every node compiles every module)")
+	// A new version of one function whose module every node has compiled
+	// already: how long until all three serve it.
+	b, err = os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, []byte(strings.Replace(string(b), `RELEASE: "1"`, `RELEASE: "2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deploy("redeploy (modules cached)")
 	for i := range 3 {
 		c.waitServing(i)
 	}
