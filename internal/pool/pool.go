@@ -129,7 +129,7 @@ type Pool struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	idle    []idleInstance        // a stack: the top is the most recently used
+	idle    []idleInstance  // a stack: the top is the most recently used
 	waiters []chan Instance // invocations waiting for a released instance, oldest first
 	busy    int
 	closed  bool

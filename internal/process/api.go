@@ -164,4 +164,3 @@ func (i *Instance) initError(w http.ResponseWriter, r *http.Request) {
 	i.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }
-

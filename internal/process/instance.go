@@ -33,10 +33,10 @@ type Instance struct {
 
 	ready     chan struct{} // closed at the runtime's first /next
 	readyOnce sync.Once
-	exited  chan struct{} // closed when the process is gone
-	exitErr error         // set before exited closes
-	invoke  chan *pending // the invocation /next hands out (capacity 1)
-	closing chan struct{}
+	exited    chan struct{} // closed when the process is gone
+	exitErr   error         // set before exited closes
+	invoke    chan *pending // the invocation /next hands out (capacity 1)
+	closing   chan struct{}
 
 	mu      sync.Mutex
 	cur     *pending // the invocation in flight, nil between invocations

@@ -248,12 +248,16 @@ type InitError struct {
 }
 
 func (e *InitError) Error() string {
-	msg := fmt.Sprintf("%s failed to initialise: %s", e.Module, e.Message)
+	msg := fmt.Sprintf("init failed (%s): %s", e.Module, e.Message)
 	if e.Output != "" {
-		msg += "\n" + e.Output
+		msg += "\nprocess output during init:\n  " + strings.ReplaceAll(strings.TrimRight(e.Output, "\n"), "\n", "\n  ")
 	}
 	return msg
 }
+
+// Is makes an init failure a module the deploy refuses (400), as a Wasm
+// module's init failure is.
+func (e *InitError) Is(target error) bool { return target == wasm.ErrInvalidModule }
 
 // Name, Function, Kind and MemoryMB describe the module to the pool.
 func (m *Module) Name() string     { return m.spec.Name }

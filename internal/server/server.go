@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/objects"
+	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
@@ -250,7 +252,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// Invocation metrics come from the invoker (one map lookup and atomic
 	// adds per invocation); pools and the store are read at scrape time.
 	icfg.Observer = metrics.NewInvocations(s.metrics)
-	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
+	// Process functions: their code and sockets live under the data
+	// directory, never inside any sandbox's view.
+	procs, err := process.New(process.Config{Dir: filepath.Join(s.cfg.DataDir, "process"), Logger: quiet(s.log)})
+	if err != nil {
+		return fmt.Errorf("start process runtime: %w", err)
+	}
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Process: procs, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
 	icfg.Registry = s.reg
 	s.inv = invoke.New(icfg)
 	// Join before any engine claims work under this node's id: a second
