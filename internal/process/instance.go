@@ -79,7 +79,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	}
 	i.logs.limit = r.cfg.LogBytes
 	i.logs.overflow = make(chan struct{}, 1)
-	i.dir = filepath.Join(r.cfg.Dir, "run", i.id)
+	i.dir = filepath.Join(r.run, i.id)
 	if err := os.Mkdir(i.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", m.spec.Name, err)
 	}

@@ -23,6 +23,7 @@ func setup(t testing.TB) *process.Runtime {
 	t.Helper()
 	r, err := process.New(process.Config{Dir: t.TempDir(), InitTimeout: 5 * time.Second, LogBytes: 256 << 10})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
 	return r
 }
 

@@ -64,6 +64,7 @@ type Runtime struct {
 	python string // the resolved interpreter
 	pyHome string // its installation prefix, mapped into Python sandboxes
 	boot   string // the directory of the bootstraps, mapped read-only
+	run    string // the processes' private directories (run/<id>)
 	cg     *cgroups
 	seq    atomic.Uint64
 }
@@ -105,17 +106,33 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	cfg.Dir = dir
 	r := &Runtime{cfg: cfg, boot: filepath.Join(dir, "bootstrap")}
-	for _, sub := range []string{"code", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o711); err != nil {
-			return nil, fmt.Errorf("process runtime: %w", err)
-		}
+	if err := os.MkdirAll(filepath.Join(dir, "code"), 0o711); err != nil {
+		return nil, fmt.Errorf("process runtime: %w", err)
 	}
+	// The processes' sockets live under a short directory of their own: a
+	// unix socket's path must fit in 108 bytes, which a data directory
+	// deep in a project (or a test's temporary directory) may not leave.
+	run, err := os.MkdirTemp("", "strata-run-")
+	if err != nil {
+		return nil, fmt.Errorf("process runtime: %w", err)
+	}
+	if err := os.Chmod(run, 0o711); err != nil {
+		return nil, fmt.Errorf("process runtime: %w", err)
+	}
+	r.run = run
 	if err := r.writeBootstraps(); err != nil {
 		return nil, fmt.Errorf("process runtime: write bootstraps: %w", err)
 	}
 	r.python, r.pyHome = findPython(cfg.Python)
 	r.cg = newCgroups(cfg.Logger)
 	return r, nil
+}
+
+// Close removes the directory of the processes' sockets and this
+// runtime's cgroups; close every instance (the registry) first.
+func (r *Runtime) Close() error {
+	r.cg.close()
+	return os.RemoveAll(r.run)
 }
 
 // writeBootstraps writes the embedded bootstraps to r.boot, replacing

@@ -198,10 +198,19 @@ func (c *cgroups) create(id string, maxProcs int, memBytes int64) (procs []strin
 	return procs, dirs
 }
 
+// close removes the runtime's parent groups (empty once its instances
+// are closed).
+func (c *cgroups) close() {
+	removeCgroups([]string{c.pids, c.memory})
+}
+
 // remove deletes a process's groups once its processes are gone (a
 // group with members cannot be removed; the kill may take a moment).
 func removeCgroups(dirs []string) {
 	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
 		for i := 0; i < 50; i++ {
 			if err := os.Remove(d); err == nil || os.IsNotExist(err) {
 				break

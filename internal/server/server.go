@@ -64,15 +64,17 @@ type Server struct {
 	nodesAt time.Time
 	logTap  func(record.LogLine)
 
-	st  store.Store
-	rt  *wasm.Runtime
-	reg *registry.Registry
-	inv *invoke.Invoker
-	ev  *events.Engine
-	fl  *flow.Engine
-	obj *objects.Engine
-	wfs workflowIndex
-	bnd *bindings.Bindings
+	st store.Store
+	rt *wasm.Runtime
+	// procs runs process functions (kind: process).
+	procs *process.Runtime
+	reg   *registry.Registry
+	inv   *invoke.Invoker
+	ev    *events.Engine
+	fl    *flow.Engine
+	obj   *objects.Engine
+	wfs   workflowIndex
+	bnd   *bindings.Bindings
 	// sink and flowHost answer guests' event and workflow host calls.
 	// They need the engines, which run functions on the runtime, so they
 	// are built after it: the runtime reaches them through the functions
@@ -254,11 +256,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	icfg.Observer = metrics.NewInvocations(s.metrics)
 	// Process functions: their code and sockets live under the data
 	// directory, never inside any sandbox's view.
-	procs, err := process.New(process.Config{Dir: filepath.Join(s.cfg.DataDir, "process"), Logger: quiet(s.log)})
-	if err != nil {
+	if s.procs, err = process.New(process.Config{Dir: filepath.Join(s.cfg.DataDir, "process"), Logger: quiet(s.log)}); err != nil {
 		return fmt.Errorf("start process runtime: %w", err)
 	}
-	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Process: procs, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Process: s.procs, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
 	icfg.Registry = s.reg
 	s.inv = invoke.New(icfg)
 	// Join before any engine claims work under this node's id: a second
@@ -766,6 +767,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.rt != nil {
 			errs = append(errs, s.rt.Close(ctx))
+		}
+		if s.procs != nil {
+			errs = append(errs, s.procs.Close())
 		}
 		if s.members != nil {
 			// After the engines let go of their work: the node is listed
