@@ -91,7 +91,7 @@ func TestSandboxConfines(t *testing.T) {
 	require.NoError(t, iv.err, iv.stderr.String())
 	var got struct {
 		Shadow, Passwd, DataDir, OtherCode, OtherSocket, HostProcEnv string
-		ListRoot, ListRun, WriteCode, WriteUsr, WriteTmp              string
+		ListRoot, ListRun, WriteCode, WriteUsr, WriteTmp             string
 		Procs                                                        int
 		Loopback, Outside                                            string
 		Env                                                          []string

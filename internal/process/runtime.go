@@ -65,8 +65,11 @@ type Runtime struct {
 	pyHome string // its installation prefix, mapped into Python sandboxes
 	boot   string // the directory of the bootstraps, mapped read-only
 	run    string // the processes' private directories (run/<id>)
-	cg     *cgroups
-	seq    atomic.Uint64
+	// forwarder is this executable, which a "provided" sandbox runs as
+	// its Runtime API forwarder (Forward).
+	forwarder string
+	cg        *cgroups
+	seq       atomic.Uint64
 }
 
 // New prepares a Runtime: it writes the bootstraps under cfg.Dir and finds
@@ -124,6 +127,9 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("process runtime: write bootstraps: %w", err)
 	}
 	r.python, r.pyHome = findPython(cfg.Python)
+	if exe, err := os.Executable(); err == nil {
+		r.forwarder, _ = filepath.EvalSymlinks(exe)
+	}
 	r.cg = newCgroups(cfg.Logger)
 	return r, nil
 }
@@ -249,6 +255,9 @@ func (r *Runtime) usable(runtime string) error {
 			return fmt.Errorf("%w: no python3 interpreter for runtime python", ErrUnavailable)
 		}
 	case record.RuntimeProvided:
+		if r.forwarder == "" {
+			return fmt.Errorf("%w: cannot find this executable to forward a provided runtime's Runtime API", ErrUnavailable)
+		}
 	default:
 		return fmt.Errorf("unknown process runtime %q", runtime)
 	}

@@ -67,6 +67,9 @@ func (m *Module) bwrapArgs(runDir string) []string {
 		d := filepath.Dir(filepath.Dir(r.cfg.Node)) // …/bin/node → its prefix
 		a = append(a, "--ro-bind", d, d)
 	}
+	if m.spec.Runtime == record.RuntimeProvided {
+		a = append(a, "--ro-bind", r.forwarder, forwarderPath)
+	}
 	a = append(a, "--chdir", taskRoot, "--")
 	return append(a, m.command()...)
 }
@@ -86,10 +89,13 @@ func (m *Module) command() []string {
 	case record.RuntimePython:
 		cmd = []string{m.r.python, "-u", "-B", "-s", bootRoot + "/bootstrap.py"}
 	default:
-		cmd = []string{bootRoot + "/forward.py", taskRoot + "/bootstrap"}
-		if m.r.python != "" {
-			cmd = append([]string{m.r.python, "-u", "-B", "-s"}, cmd...)
-		}
+		// Go programs (the forwarder, an aws-lambda-go bootstrap) reserve
+		// address space for the heap's arenas and page summaries up front,
+		// more than a gigabyte for some builds: the address space is only
+		// a backstop here, the memory cgroup (where there is one) the
+		// limit.
+		as = mem + 4<<30
+		cmd = []string{forwarderPath, taskRoot + "/bootstrap"}
 	}
 	if _, err := os.Stat("/usr/bin/prlimit"); err != nil {
 		return cmd
