@@ -3,6 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,4 +68,33 @@ func TestExampleLambdaPython(t *testing.T) {
 			t.Fatalf("order %d processed %d times, want once (only failed messages are redelivered):\n%s", n, c, out)
 		}
 	}
+}
+
+// TestExampleLambdaGo builds an aws-lambda-go program as Lambda's
+// provided runtimes take it (a static Linux executable named bootstrap)
+// and serves it through a route of the real binary.
+func TestExampleLambdaGo(t *testing.T) {
+	t.Parallel()
+	dir := copyProject(t, "lambda-go")
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "bootstrap"), ".")
+	build.Dir = filepath.Join(dir, "handler")
+	build.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the bootstrap: %v\n%s", err, out)
+	}
+	d := startDevIn(t, dir)
+	for range 2 {
+		r := do(t, "GET", d.url+"/hello/ada", nil, nil)
+		if r.status != 200 || string(r.body) != "Hello, ada! (hello, deadline in the future: true)" {
+			t.Fatalf("hello: %d %q", r.status, r.body)
+		}
+	}
+	r := do(t, "GET", d.url+"/hello/error", nil, nil)
+	if r.status != 500 {
+		t.Fatalf("a handler error: %d %q, want 500", r.status, r.body)
+	}
+	eventually(t, 10*time.Second, "the handler's error in the logs", func() bool {
+		out, _, _ := run(t, d.dir, nil, "logs", "hello")
+		return strings.Contains(out, `the handler failed: errorString: no greeting for "error"`)
+	})
 }
