@@ -2,11 +2,17 @@ package process_test
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 )
 
@@ -94,4 +100,59 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 }
 
-var _ = process.MaxPayload
+// BenchmarkBareNode is the same hello handler behind a bare Node.js
+// http server on a unix socket, without sandbox or Runtime API: one
+// request and answer per call. BenchmarkWarm/node minus this is what the
+// Runtime API round trip costs on top of Node.js doing the same work.
+func BenchmarkBareNode(b *testing.B) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		b.Skip("no node")
+	}
+	dir := b.TempDir()
+	sock := filepath.Join(dir, "s")
+	script := filepath.Join(dir, "server.js")
+	if err := os.WriteFile(script, []byte(`
+const http = require('http');
+const handler = async (event) => ({ statusCode: 200, body: "hello " + event.name });
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const out = JSON.stringify(await handler(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
+    res.end(out);
+  });
+}).listen(process.argv[2]);
+`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(node, script, sock)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		resp, err := c.Post("http://node/", "application/json", strings.NewReader(`{"name":"ada"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		ds = append(ds, time.Since(t0))
+	}
+	b.StopTimer()
+	percentiles(b, ds, time.Microsecond, "µs")
+}
