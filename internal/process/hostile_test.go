@@ -295,7 +295,13 @@ exports.handler = async () => {
 func TestEndlessOutputIsCutAndKilled(t *testing.T) {
 	r := setup(t) // LogBytes 256 KiB
 	m, err := compile(t, r, record.RuntimeNode, "index.handler", map[string]string{"index.js": `
-exports.handler = async () => { const line = "x".repeat(1023) + "\n"; for (;;) process.stdout.write(line); };`})
+exports.handler = async () => {
+  const line = "x".repeat(1023) + "\n";
+  for (let i = 1; ; i++) {
+    process.stdout.write(line);
+    if (i % 64 === 0) await new Promise((r) => setImmediate(r)); // let the pipe drain
+  }
+};`})
 	require.NoError(t, err)
 	inst := start(t, m)
 	iv := invoke(t, inst, `{}`, 10*time.Second)
@@ -376,4 +382,26 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 	require.ErrorIs(t, err, process.ErrBadArchive)
 	require.ErrorIs(t, process.Unpack([]byte("not gzip"), filepath.Join(t.TempDir(), "x")), process.ErrBadArchive)
 	_ = context.Background
+}
+
+// TestMemoryIsLimited: a handler that takes far more than its function's
+// memory fails: killed by its memory cgroup where the node has one, a
+// MemoryError under the address-space rlimit otherwise.
+func TestMemoryIsLimited(t *testing.T) {
+	r := setup(t)
+	m, err := compile(t, r, record.RuntimePython, "hog.handler", map[string]string{"hog.py": `
+def handler(event, context):
+    chunks = []
+    for _ in range(64):
+        chunks.append(bytearray(16 << 20))
+        for i in range(0, len(chunks[-1]), 4096):
+            chunks[-1][i] = 1
+    return len(chunks)
+`})
+	require.NoError(t, err)
+	inst := start(t, m)
+	iv := invoke(t, inst, `{}`, 20*time.Second)
+	require.Error(t, iv.err, "1 GiB in a 128 MB function")
+	msg := iv.err.Error() + iv.stderr.String()
+	assert.True(t, strings.Contains(msg, "memory limit") || strings.Contains(msg, "MemoryError"), msg)
 }

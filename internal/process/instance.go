@@ -178,6 +178,10 @@ func describeExit(err error) string {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			return "killed by " + ws.Signal().String()
 		}
+		if ee.ExitCode() == 128+int(syscall.SIGKILL) {
+			// bwrap reports its child's death by a signal as 128+n.
+			return "killed (SIGKILL: most often its memory limit)"
+		}
 		return "exit status " + strconv.Itoa(ee.ExitCode())
 	}
 	if err == nil {
@@ -244,11 +248,19 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 		return nil, fmt.Errorf("%s: %w", i.m.spec.Name, ctx.Err())
 	case <-i.logs.overflow:
 		i.breakNow()
-		return nil, &wasm.TrapError{Module: i.m.spec.Name, Message: fmt.Sprintf("the process wrote more than %d bytes of output in one invocation and was killed", i.logs.limit)}
+		return nil, i.overflowError()
 	case <-i.exited:
 		i.broken = true
+		if i.logs.overflowed() {
+			// The pump killed it for its output before Handle saw why.
+			return nil, i.overflowError()
+		}
 		return nil, &wasm.TrapError{Module: i.m.spec.Name, Message: "the process exited during the invocation: " + describeExit(i.exitErr) + tailSuffix(i.logs.tailText())}
 	}
+}
+
+func (i *Instance) overflowError() error {
+	return &wasm.TrapError{Module: i.m.spec.Name, Message: fmt.Sprintf("the process wrote more than %d bytes of output in one invocation and was killed", i.logs.limit)}
 }
 
 func tailSuffix(s string) string {
@@ -323,6 +335,7 @@ type logs struct {
 	n        int64 // bytes this invocation (or since the last one)
 	limit    int64
 	overflow chan struct{}
+	over     bool   // the cap was passed: the process is being killed
 	tail     []byte // the last tailBytes bytes written
 }
 
@@ -368,6 +381,7 @@ func (l *logs) write(p []byte, stderr bool) bool {
 	defer l.mu.Unlock()
 	l.n += int64(len(p))
 	if l.n > l.limit {
+		l.over = true
 		select {
 		case l.overflow <- struct{}{}:
 		default:
@@ -386,6 +400,12 @@ func (l *logs) write(p []byte, stderr bool) bool {
 		l.tail = append(l.tail[:0], l.tail[len(l.tail)-tailBytes:]...)
 	}
 	return true
+}
+
+func (l *logs) overflowed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.over
 }
 
 func (l *logs) tailText() string {
