@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 )
 
@@ -34,20 +35,48 @@ var benchHandlers = map[string]struct {
 	"python": {record.RuntimePython, "app.handler", map[string]string{"app.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello ' + event['name']}\n"}},
 }
 
+// benchModule returns a runtime's hello: for "provided", the aws-lambda-go
+// example built as Lambda's provided runtimes take it.
+func benchModule(b *testing.B, r *process.Runtime, name string) *process.Module {
+	b.Helper()
+	var m *process.Module
+	var err error
+	if name == "provided" {
+		dir := b.TempDir()
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), ".")
+		build.Dir = filepath.Join("..", "..", "examples", "lambda-go", "handler")
+		build.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOPROXY=off")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("build the bootstrap: %v\n%s", err, out)
+		}
+		bin, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err = compile(b, r, record.RuntimeProvided, "", map[string]string{"bootstrap*": string(bin)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	h := benchHandlers[name]
+	m, err = compile(b, r, h.runtime, h.handler, h.files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
 // BenchmarkWarm is one warm invocation of a hello handler through the
 // Runtime API: Handle hands the event to the waiting /next, the bootstrap
 // calls the handler and posts /response. The handler does next to
 // nothing, so this is the round trip's overhead (plus the runtime's own
 // JSON work).
 func BenchmarkWarm(b *testing.B) {
-	for _, name := range []string{"node", "python"} {
+	for _, name := range []string{"node", "python", "provided"} {
 		b.Run(name, func(b *testing.B) {
-			h := benchHandlers[name]
 			r := setup(b)
-			m, err := compile(b, r, h.runtime, h.handler, h.files)
-			if err != nil {
-				b.Fatal(err)
-			}
+			m := benchModule(b, r, name)
 			inst := start(b, m)
 			ds := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
@@ -69,14 +98,10 @@ func BenchmarkWarm(b *testing.B) {
 // bwrap's namespaces and mounts, the interpreter's start, loading the
 // handler, the first invocation.
 func BenchmarkColdStart(b *testing.B) {
-	for _, name := range []string{"node", "python"} {
+	for _, name := range []string{"node", "python", "provided"} {
 		b.Run(name, func(b *testing.B) {
-			h := benchHandlers[name]
 			r := setup(b)
-			m, err := compile(b, r, h.runtime, h.handler, h.files)
-			if err != nil {
-				b.Fatal(err)
-			}
+			m := benchModule(b, r, name)
 			ds := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for range b.N {

@@ -320,7 +320,12 @@ func (i *Instance) cleanup() {
 		}
 		_ = i.srv.Close()
 		_ = os.RemoveAll(i.dir)
-		removeCgroups(i.cgroups)
+		// The kernel frees a group a moment after its last process is
+		// gone; removing it must not hold up the invocation whose
+		// process broke (the pool closes it on that path).
+		if len(i.cgroups) > 0 {
+			go removeCgroups(i.cgroups)
+		}
 	})
 }
 
