@@ -87,7 +87,10 @@ func (m *Module) command() []string {
 		as = mem + 2<<30
 		cmd = []string{m.r.cfg.Node, "--max-old-space-size=" + strconv.Itoa(max(m.spec.MemoryMB*3/4, 16)), bootRoot + "/bootstrap.js"}
 	case record.RuntimePython:
-		cmd = []string{m.r.python, "-u", "-B", "-s", bootRoot + "/bootstrap.py"}
+		// -S: no site module (its start-up is a third of the
+		// interpreter's); dependencies come with the code, in /var/task,
+		// as a Lambda deployment package carries them.
+		cmd = []string{m.r.python, "-u", "-B", "-S", bootRoot + "/bootstrap.py"}
 	default:
 		// Go programs (the forwarder, an aws-lambda-go bootstrap) reserve
 		// address space for the heap's arenas and page summaries up front,
