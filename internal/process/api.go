@@ -13,6 +13,10 @@ import (
 // apiPrefix is the Runtime API's version, as in Lambda.
 const apiPrefix = "/2018-06-01/runtime"
 
+// maxDrain bounds what is read and dropped of a response above
+// MaxPayload before answering 413.
+const maxDrain = 64 << 20
+
 // maxErrorBody bounds what /error and /init/error read.
 const maxErrorBody = 1 << 20
 
@@ -33,10 +37,14 @@ func (i *Instance) api() http.Handler {
 	return mux
 }
 
+// apiError answers a Lambda-style error. Every answer has a
+// Content-Length, which the bootstraps' minimal clients rely on.
 func apiError(w http.ResponseWriter, status int, typ, msg string) {
+	b, _ := json.Marshal(map[string]string{"errorType": typ, "errorMessage": msg})
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"errorType": typ, "errorMessage": msg})
+	_, _ = w.Write(b)
 }
 
 // next hands the runtime the next invocation, waiting for one as long as
@@ -98,6 +106,9 @@ func (i *Instance) response(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > MaxPayload {
+		// Read the rest (within reason) so the connection, and the
+		// request for the next invocation pipelined behind it, survive.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
 		i.finish(p, result{err: fmt.Errorf("%s: the handler's result is above %d bytes (Lambda's 6 MiB): %w", i.m.spec.Name, MaxPayload, wasm.ErrResponseTooLarge)})
 		apiError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("response above %d bytes", MaxPayload))
 		return

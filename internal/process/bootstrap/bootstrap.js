@@ -3,27 +3,72 @@
 // as Lambda's managed nodejs runtime does, over the private socket Strata
 // serves this process alone (STRATA_RUNTIME_SOCKET).
 'use strict';
-const http = require('http');
+const net = require('net');
 const path = require('path');
 const fs = require('fs');
 const url = require('url');
 
 const socketPath = process.env.STRATA_RUNTIME_SOCKET;
 const base = '/2018-06-01/runtime';
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function call(method, p, body, headers) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, agent, method, path: base + p, headers: headers || {} }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
+// A minimal HTTP/1.1 client for the one connection this process keeps to
+// its Runtime API. Requests may be pipelined: a handler's answer and the
+// request for the next invocation go out in one write, so a warm
+// invocation costs one write each way instead of two request/response
+// exchanges (Strata answers with Content-Length always).
+class Client {
+  constructor() { this.connect(); }
+  connect() {
+    this.buf = Buffer.alloc(0);
+    this.waiters = [];
+    this.sock = net.createConnection(socketPath);
+    this.sock.on('data', (d) => { this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; this.drain(); });
+    this.sock.on('error', () => {});
+    this.sock.on('close', () => {
+      const w = this.waiters;
+      this.waiters = [];
+      this.closed = true;
+      for (const x of w) x.reject(new Error('runtime API connection closed'));
     });
-    req.on('error', reject);
-    if (body !== undefined) req.end(body); else req.end();
-  });
+    this.closed = false;
+  }
+  drain() {
+    while (this.waiters.length) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = this.buf.toString('latin1', 0, end).split('\r\n');
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const c = lines[i].indexOf(':');
+        if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
+      }
+      const len = Number(headers['content-length'] || 0);
+      if (this.buf.length < end + 4 + len) return;
+      const body = this.buf.subarray(end + 4, end + 4 + len);
+      this.buf = this.buf.subarray(end + 4 + len);
+      this.waiters.shift().resolve({ status: Number(lines[0].split(' ')[1]), headers, body });
+    }
+  }
+  // send writes reqs ({method, path, body, headers}) at once and returns
+  // a promise of each answer, in order.
+  send(...reqs) {
+    if (this.closed) this.connect();
+    const parts = [];
+    const answers = [];
+    for (const r of reqs) {
+      const body = r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body);
+      let head = `${r.method} ${base}${r.path} HTTP/1.1\r\nHost: runtime\r\nContent-Length: ${body.length}\r\n`;
+      for (const [k, v] of Object.entries(r.headers || {})) head += `${k}: ${String(v).replace(/[^\x20-\x7e]/g, '')}\r\n`;
+      parts.push(Buffer.from(head + '\r\n', 'latin1'), body);
+      answers.push(new Promise((resolve, reject) => this.waiters.push({ resolve, reject })));
+    }
+    this.sock.write(Buffer.concat(parts));
+    return answers;
+  }
 }
+
+const client = new Client();
+const NEXT = { method: 'GET', path: '/invocation/next' };
 
 function errorBody(err) {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -34,9 +79,12 @@ function errorBody(err) {
   });
 }
 
+function errorRequest(p, err) {
+  return { method: 'POST', path: p, body: errorBody(err), headers: { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': 'Runtime.' + ((err && err.name) || 'Error') } };
+}
+
 async function postError(p, err) {
-  const body = errorBody(err);
-  await call('POST', p, body, { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': 'Runtime.' + ((err && err.name) || 'Error') });
+  await client.send(errorRequest(p, err))[0];
 }
 
 async function loadHandler() {
@@ -121,8 +169,14 @@ async function main() {
     process.exit(1);
   });
   process.on('unhandledRejection', (e) => { throw e; });
+  let pending = client.send(NEXT)[0];
   for (;;) {
-    const next = await call('GET', '/invocation/next');
+    let next;
+    try {
+      next = await pending;
+    } catch (e) {
+      next = await client.send(NEXT)[0]; // the connection dropped: once more on a new one
+    }
     if (next.status !== 200) {
       console.error(`runtime API: next answered ${next.status}: ${next.body}`);
       process.exit(1);
@@ -130,21 +184,18 @@ async function main() {
     const id = next.headers['lambda-runtime-aws-request-id'];
     current = id;
     if (next.headers['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = next.headers['lambda-runtime-trace-id'];
-    let event;
+    let answer;
     try {
-      event = next.body.length ? JSON.parse(next.body.toString('utf8')) : null;
-    } catch (e) {
-      await postError(`/invocation/${id}/error`, e);
-      continue;
-    }
-    try {
+      const event = next.body.length ? JSON.parse(next.body.toString('utf8')) : null;
       const result = await invokeHandler(handler, event, next.headers);
-      const body = JSON.stringify(result === undefined ? null : result);
-      await call('POST', `/invocation/${id}/response`, body, { 'Content-Type': 'application/json' });
+      answer = { method: 'POST', path: `/invocation/${id}/response`, body: JSON.stringify(result === undefined ? null : result), headers: { 'Content-Type': 'application/json' } };
     } catch (e) {
-      await postError(`/invocation/${id}/error`, e);
+      answer = errorRequest(`/invocation/${id}/error`, e);
     }
     current = null;
+    const [ack, following] = client.send(answer, NEXT);
+    pending = following;
+    ack.then((a) => { if (a.status !== 202) console.error(`runtime API: ${answer.path} answered ${a.status}: ${a.body}`); }, () => {});
   }
 }
 

@@ -2,7 +2,6 @@
 the function's handler (_HANDLER, "module.function") from LAMBDA_TASK_ROOT
 as Lambda's managed python runtime does, over the private socket Strata
 serves this process alone (STRATA_RUNTIME_SOCKET)."""
-import http.client
 import importlib
 import json
 import os
@@ -15,31 +14,63 @@ SOCKET = os.environ.get("STRATA_RUNTIME_SOCKET", "")
 BASE = "/2018-06-01/runtime"
 
 
-class _Conn(http.client.HTTPConnection):
+class Client:
+    """A minimal HTTP/1.1 client for the one connection this process keeps
+    to its Runtime API. Requests may be pipelined: a handler's answer and
+    the request for the next invocation go out in one write (Strata
+    answers with Content-Length always)."""
+
     def __init__(self):
-        super().__init__("localhost")
+        self.sock = None
+        self.buf = b""
 
     def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(SOCKET)
-        self.sock = s
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(SOCKET)
+        self.buf = b""
+
+    def send(self, *reqs):
+        if self.sock is None:
+            self.connect()
+        out = []
+        for method, path, body, headers in reqs:
+            body = body or b""
+            head = "%s %s%s HTTP/1.1\r\nHost: runtime\r\nContent-Length: %d\r\n" % (method, BASE, path, len(body))
+            for k, v in (headers or {}).items():
+                head += "%s: %s\r\n" % (k, "".join(c for c in str(v) if " " <= c <= "~"))
+            out.append(head.encode("latin-1") + b"\r\n" + body)
+        self.sock.sendall(b"".join(out))
+
+    def read(self):
+        """Reads the next answer: (status, headers, body)."""
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                lines = self.buf[:end].decode("latin-1").split("\r\n")
+                headers = {}
+                for line in lines[1:]:
+                    k, _, v = line.partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                n = int(headers.get("content-length") or 0)
+                if len(self.buf) >= end + 4 + n:
+                    body = self.buf[end + 4:end + 4 + n]
+                    self.buf = self.buf[end + 4 + n:]
+                    return int(lines[0].split(" ")[1]), headers, body
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("runtime API connection closed")
+            self.buf += chunk
 
 
-_conn = _Conn()
+client = Client()
+NEXT = ("GET", "/invocation/next", None, None)
 
 
 def call(method, path, body=None, headers=None):
-    global _conn
-    for attempt in (0, 1):
-        try:
-            _conn.request(method, BASE + path, body=body, headers=headers or {})
-            r = _conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            _conn.close()
-            _conn = _Conn()
-            if attempt:
-                raise
+    client.send((method, path, body, headers))
+    return client.read()
 
 
 def error_body(e):
@@ -50,9 +81,14 @@ def error_body(e):
     }).encode()
 
 
+def error_request(path, e):
+    return ("POST", path, error_body(e), {"Content-Type": "application/json",
+                                         "Lambda-Runtime-Function-Error-Type": "Runtime." + type(e).__name__})
+
+
 def post_error(path, e):
-    call("POST", path, error_body(e), {"Content-Type": "application/json",
-                                      "Lambda-Runtime-Function-Error-Type": "Runtime." + type(e).__name__})
+    client.send(error_request(path, e))
+    return client.read()
 
 
 class Context:
@@ -98,8 +134,13 @@ def main():
             post_error("/init/error", e)
         finally:
             sys.exit(1)
+    client.send(NEXT)
     while True:
-        status, headers, body = call("GET", "/invocation/next")
+        try:
+            status, headers, body = client.read()
+        except (ConnectionError, OSError):
+            client.connect()  # the connection dropped: once more on a new one
+            status, headers, body = call(*NEXT)
         if status != 200:
             print("runtime API: next answered %d: %r" % (status, body[:200]), file=sys.stderr)
             sys.exit(1)
@@ -109,12 +150,19 @@ def main():
         try:
             event = json.loads(body) if body else None
             result = handler(event, Context(headers))
-            out = json.dumps(result).encode()
+            answer = ("POST", "/invocation/%s/response" % rid, json.dumps(result).encode(), {"Content-Type": "application/json"})
         except Exception as e:  # noqa: BLE001 - the handler's failure is the invocation's
             traceback.print_exc()
-            post_error("/invocation/%s/error" % rid, e)
+            answer = error_request("/invocation/%s/error" % rid, e)
+        client.send(answer, NEXT)
+        try:
+            status, _, body = client.read()
+        except (ConnectionError, OSError):
+            client.connect()
+            client.send(NEXT)
             continue
-        call("POST", "/invocation/%s/response" % rid, out, {"Content-Type": "application/json"})
+        if status != 202:
+            print("runtime API: %s answered %d: %r" % (answer[1], status, body[:200]), file=sys.stderr)
 
 
 if __name__ == "__main__":
