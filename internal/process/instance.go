@@ -199,6 +199,14 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 	if i.broken {
 		return nil, wasm.ErrInstanceBroken
 	}
+	select {
+	case <-i.exited:
+		// It died while idle (its memory limit, a stray timer's crash):
+		// the pool replaces it after this invocation fails.
+		i.broken = true
+		return nil, &wasm.TrapError{Module: i.m.spec.Name, Message: "the process had exited while idle: " + describeExit(i.exitErr) + tailSuffix(i.logs.tailText())}
+	default:
+	}
 	project := ""
 	if out.Call != nil {
 		project = out.Call.Project
