@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
 	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
@@ -31,7 +32,8 @@ func TestProcessFunctionPooled(t *testing.T) {
 	require.NoError(t, err)
 	procs, err := process.New(process.Config{Dir: t.TempDir()})
 	require.NoError(t, err)
-	reg := registry.New(registry.Config{Store: st, Process: procs, Logger: slog.New(slog.DiscardHandler)})
+	clk := clock.NewFake(time.Now())
+	reg := registry.New(registry.Config{Store: st, Process: procs, Clock: clk, IdleTimeout: time.Minute, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() {
 		_ = reg.Close(context.Background())
 		_ = procs.Close()
@@ -84,4 +86,25 @@ exports.handler = async (event) => event.hang ? new Promise(() => setInterval(()
 	resp, _, err = call(`{}`, 5*time.Second)
 	require.NoError(t, err)
 	require.NotEqual(t, first, string(resp.Body), "a new process serves")
+
+	// Idle reclaim: without provisioned processes, an idle process is
+	// closed after the idle timeout (scale to zero), and the next
+	// invocation starts a new one.
+	c.Provisioned = 0
+	_, err = st.DeploymentApply(ctx, store.DeploymentApplyParams{
+		Project: "p", NewVersions: []store.NewVersionParams{{Function: "fn", ModuleSHA256: sha(code), Config: c}}, Routes: []record.Route{},
+	})
+	require.NoError(t, err)
+	require.NoError(t, reg.Sync(ctx))
+	d, _, _ = reg.Lookup("fn")
+	resp, cold, err = call(`{}`, 5*time.Second)
+	require.NoError(t, err)
+	require.True(t, cold)
+	warm := string(resp.Body)
+	clk.Advance(2 * time.Minute)
+	require.Equal(t, 1, d.Pool.Reap(), "the idle process is reclaimed")
+	resp, cold, err = call(`{}`, 5*time.Second)
+	require.NoError(t, err)
+	require.True(t, cold, "scale to zero: the next invocation starts a process")
+	require.NotEqual(t, warm, string(resp.Body))
 }
