@@ -332,7 +332,7 @@ func (i *Instance) cleanup() {
 		// gone; removing it must not hold up the invocation whose
 		// process broke (the pool closes it on that path).
 		if len(i.cgroups) > 0 {
-			go removeCgroups(i.cgroups)
+			i.m.r.cg.removeLater(i.cgroups)
 		}
 	})
 }

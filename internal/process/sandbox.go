@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
@@ -156,6 +157,7 @@ const lambdaRegion = "strata"
 // sandbox). Where it may not, rlimits are what limits a process.
 type cgroups struct {
 	pids, memory string // parent directories; "" when unavailable
+	removing     sync.WaitGroup
 }
 
 func newCgroups(log *slog.Logger) *cgroups {
@@ -210,7 +212,27 @@ func (c *cgroups) create(id string, maxProcs int, memBytes int64) (procs []strin
 // close removes the runtime's parent groups (empty once its instances
 // are closed).
 func (c *cgroups) close() {
+	c.removing.Wait()
+	for _, parent := range []string{c.pids, c.memory} {
+		if parent == "" {
+			continue
+		}
+		// Groups of instances never closed (a server stopped before its
+		// pools drained) would keep the parent.
+		left, _ := filepath.Glob(filepath.Join(parent, "p*"))
+		removeCgroups(left)
+	}
 	removeCgroups([]string{c.pids, c.memory})
+}
+
+// removeLater removes an instance's groups in the background; close waits
+// for it.
+func (c *cgroups) removeLater(dirs []string) {
+	c.removing.Add(1)
+	go func() {
+		defer c.removing.Done()
+		removeCgroups(dirs)
+	}()
 }
 
 // remove deletes a process's groups once its processes are gone (a
