@@ -11,8 +11,8 @@ export STRATA_TEST_POSTGRES ?=
 # prometheus scrapes /metrics in the metrics end-to-end test, and haproxy
 # balances the cluster end-to-end test's nodes.
 deps:
-	@if ! command -v clang-14 >/dev/null || ! command -v wrk >/dev/null || ! command -v file >/dev/null || ! command -v openssl >/dev/null || ! command -v python3 >/dev/null || ! command -v curl >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null || ! command -v haproxy >/dev/null || [ ! -d /usr/lib/wasm32-wasi ] || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wrk file openssl python3 curl chromium prometheus haproxy; \
+	@if ! command -v clang-14 >/dev/null || ! command -v wrk >/dev/null || ! command -v file >/dev/null || ! command -v openssl >/dev/null || ! command -v python3 >/dev/null || ! command -v curl >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null || ! command -v haproxy >/dev/null || ! command -v bwrap >/dev/null || [ ! -d /usr/lib/wasm32-wasi ] || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wrk file openssl python3 curl chromium prometheus haproxy bubblewrap; \
 	fi
 	go mod download
 

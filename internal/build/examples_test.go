@@ -110,7 +110,7 @@ func TestExamples(t *testing.T) {
 			}
 			hasGo := false
 			for _, fn := range m.Functions {
-				hasGo = hasGo || fn.Source != ""
+				hasGo = hasGo || fn.Source != "" && fn.Kind != "process"
 			}
 			project := dir
 			if hasGo {
@@ -119,6 +119,9 @@ func TestExamples(t *testing.T) {
 			}
 			for name, fn := range m.Functions {
 				switch {
+				case fn.Kind == "process":
+					// Node.js, Python or a custom bootstrap, packed as it
+					// is (e2e/process_test.go runs them).
 				case fn.Source != "" && fn.Wasm == "":
 					buildExample(t, project, name, fn.Source)
 				case fn.Wasm != "" && fn.Source == "":

@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/build"
 	"github.com/stratahq/strata/internal/client"
 	"github.com/stratahq/strata/internal/manifest"
+	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 )
 
@@ -100,6 +101,11 @@ func readOrBuild(ctx context.Context, m *manifest.Manifest, f manifest.Function)
 			return nil, fmt.Errorf("function %s: read module: %w", f.Name, err)
 		}
 		return wasm, nil
+	}
+	if f.Kind == record.KindProcess {
+		// A process function's code is its directory as it is: packed,
+		// not built.
+		return process.Pack(f.Source)
 	}
 	rel, err := filepath.Rel(m.Dir, f.Source)
 	if err != nil {

@@ -404,8 +404,14 @@ func relevant(name string) bool {
 	if strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") {
 		return false
 	}
+	if base == "bootstrap" {
+		return true // a provided process function's executable
+	}
 	switch filepath.Ext(base) {
 	case ".go", ".wasm", ".yaml", ".yml", ".mod", ".sum":
+		return true
+	case ".js", ".mjs", ".cjs", ".py":
+		// The code of process functions (kind: process), packed as it is.
 		return true
 	case ".json":
 		// State machine definitions (state_machines: in strata.yaml) are

@@ -3,6 +3,7 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stratahq/strata/internal/naming"
@@ -35,7 +36,9 @@ const (
 	MemoryRule      = "must be an integer number of MB between 16 and 4096"
 	TimeoutRule     = `must be a duration like "10s" or "1m30s" between 1ms and 15m`
 	ConcurrencyRule = "must be an integer between 1 and 10000"
-	KindRule        = `must be "reactor" or "command"`
+	KindRule        = `must be "reactor", "command" or "process"`
+	RuntimeRule     = `must be "nodejs", "python" or "provided"`
+	HandlerRule     = `must be "file.function" (like "index.handler"): a file path of letters, digits, _, - and / without "..", then a function name`
 	EventsRule      = `must be "cloudevents" (the default) or "lambda"`
 	EnvKeyRule      = "must be a letter or _ followed by letters, digits or _"
 	SHA256Rule      = "must be 64 lowercase hex digits (a SHA-256)"
@@ -79,10 +82,72 @@ func ValidateMaxConcurrency(n int) error {
 
 // ValidateKind checks an explicit module kind.
 func ValidateKind(k string) error {
-	if k != record.KindReactor && k != record.KindCommand {
+	if k != record.KindReactor && k != record.KindCommand && k != record.KindProcess {
 		return fmt.Errorf("%s, got %q", KindRule, k)
 	}
 	return nil
+}
+
+// ValidateRuntime checks a process function's runtime.
+func ValidateRuntime(r string) error {
+	switch r {
+	case record.RuntimeNode, record.RuntimePython, record.RuntimeProvided:
+		return nil
+	}
+	return fmt.Errorf("%s, got %q", RuntimeRule, r)
+}
+
+// ValidateHandler checks a process function's handler: the bootstraps
+// turn its file part into a path under the code directory, so it must not
+// climb out of it, and its function part into an attribute name.
+func ValidateHandler(h string) error {
+	i := strings.LastIndexByte(h, '.')
+	if i < 0 {
+		return fmt.Errorf("%s, got %q", HandlerRule, h)
+	}
+	file, fn := h[:i], h[i+1:]
+	bad := file == "" || fn == "" || len(h) > 128 || strings.HasPrefix(file, "/") || strings.Contains(file, "..")
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '/' || r == '.') {
+			bad = true
+		}
+	}
+	for _, r := range fn {
+		if r == '-' || r == '/' {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("%s, got %q", HandlerRule, h)
+	}
+	return nil
+}
+
+// validateProcess checks what a process function needs and what only a
+// process function may have.
+func validateProcess(c record.FunctionConfig) []error {
+	var errs []error
+	if c.Kind != record.KindProcess {
+		if c.Runtime != "" || c.Handler != "" {
+			errs = append(errs, fmt.Errorf("runtime, handler: only a process function (kind: process) has them"))
+		}
+		return errs
+	}
+	if err := ValidateRuntime(c.Runtime); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: %w", err))
+	}
+	if c.Runtime != record.RuntimeProvided {
+		if err := ValidateHandler(c.Handler); err != nil {
+			errs = append(errs, fmt.Errorf("handler: %w", err))
+		}
+	}
+	if c.Events != record.EventsLambda {
+		errs = append(errs, fmt.Errorf(`events: a process function takes Lambda event shapes ("lambda"), got %q`, c.Events))
+	}
+	if len(c.Bindings) > 0 || len(c.Workflows) > 0 || len(c.Objects) > 0 || len(c.Fetch) > 0 || len(c.Secrets) > 0 {
+		errs = append(errs, fmt.Errorf("bindings, fetch, secrets, workflows, objects: a process function has none yet (its sandbox has no network and no host calls)"))
+	}
+	return errs
 }
 
 // ValidateEvents checks a function's event shape as versions store it:
@@ -151,6 +216,7 @@ func ValidateConfig(c record.FunctionConfig) error {
 	if err := ValidateEvents(c.Events); err != nil {
 		errs = append(errs, fmt.Errorf("events: %w", err))
 	}
+	errs = append(errs, validateProcess(c)...)
 	errs = append(errs, validateFunctionBindings(c)...)
 	errs = append(errs, validateFunctionWorkflows(c)...)
 	errs = append(errs, validateFunctionObjects(c)...)

@@ -40,7 +40,7 @@ func TestValidateLimits(t *testing.T) {
 
 	assert.NoError(t, ValidateKind("reactor"))
 	assert.NoError(t, ValidateKind("command"))
-	assert.EqualError(t, ValidateKind("Reactor"), `must be "reactor" or "command", got "Reactor"`)
+	assert.EqualError(t, ValidateKind("Reactor"), `must be "reactor", "command" or "process", got "Reactor"`)
 
 	assert.NoError(t, ValidateEvents(""))
 	assert.NoError(t, ValidateEvents("lambda"))
@@ -79,7 +79,7 @@ func TestSpecValidate(t *testing.T) {
 		{"config", func(s *apitype.Spec) {
 			s.Functions[0].Config = record.FunctionConfig{Kind: "wasm", MemoryMB: 1, TimeoutMS: 0, MaxConcurrency: 0, Env: map[string]string{"1A": "x"}}
 		}, []string{
-			`function "api": config: kind: must be "reactor" or "command", got "wasm"`,
+			`function "api": config: kind: must be "reactor", "command" or "process", got "wasm"`,
 			`memory_mb: must be an integer number of MB between 16 and 4096, got 1`,
 			`timeout_ms: must be between 1 and 900000, got 0`,
 			`max_concurrency: must be an integer between 1 and 10000, got 0`,

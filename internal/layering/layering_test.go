@@ -42,7 +42,7 @@ var layers = map[string]int{
 	"internal/sockets": 2, "internal/cluster": 2,
 	// 3: instance pools, the store backends (thin dialect adapters),
 	// configuration.
-	"internal/pool": 3, "internal/metrics": 4, "internal/store/sqlite": 3, "internal/store/postgres": 3, "internal/config": 3,
+	"internal/pool": 3, "internal/process": 3, "internal/metrics": 4, "internal/store/sqlite": 3, "internal/store/postgres": 3, "internal/config": 3,
 	// 4: the registry of deployed versions; 5: the invocation pipeline.
 	"internal/registry": 4, "internal/invoke": 5,
 	// 6: capabilities over invocations, and deploy planning.

@@ -130,10 +130,12 @@ type Topic struct {
 // Function is one function of the manifest, with defaults applied.
 type Function struct {
 	Name           string            `json:"name"`
-	Source         string            `json:"source,omitempty"` // absolute directory of a Go main package
-	Wasm           string            `json:"wasm,omitempty"`   // absolute path of a prebuilt module
-	Kind           string            `json:"kind"`             // reactor, command, or "" (detect from the module)
-	Events         string            `json:"events,omitempty"` // record.EventsLambda, or "" for CloudEvents
+	Source         string            `json:"source,omitempty"`  // absolute directory of a Go main package
+	Wasm           string            `json:"wasm,omitempty"`    // absolute path of a prebuilt module
+	Kind           string            `json:"kind"`              // reactor, command, process, or "" (detect from the module)
+	Runtime        string            `json:"runtime,omitempty"` // a process function's: nodejs, python, provided
+	Handler        string            `json:"handler,omitempty"` // a process function's: "index.handler"
+	Events         string            `json:"events,omitempty"`  // record.EventsLambda, or "" for CloudEvents
 	MemoryMB       int               `json:"memory_mb"`
 	Timeout        time.Duration     `json:"timeout"`
 	MaxConcurrency int               `json:"max_concurrency"`
@@ -200,6 +202,8 @@ func (f Function) Config() record.FunctionConfig {
 		Provisioned:    f.Provisioned,
 		FetchPrivate:   f.FetchPrivate,
 		Events:         f.Events,
+		Runtime:        f.Runtime,
+		Handler:        f.Handler,
 	}
 	if len(f.Env) > 0 {
 		c.Env = maps.Clone(f.Env)

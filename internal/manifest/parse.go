@@ -26,7 +26,7 @@ import (
 // from these lists.
 var (
 	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "objects", "state_machines", "functions"}
-	functionKeys = []string{"source", "wasm", "kind", "events", "memory", "timeout", "max_concurrency", "env", "routes",
+	functionKeys = []string{"source", "wasm", "kind", "runtime", "handler", "events", "memory", "timeout", "max_concurrency", "env", "routes",
 		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
 		"bindings", "fetch", "fetch_private"}
 	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
@@ -515,8 +515,14 @@ func (p *parser) function(e entry) Function {
 		p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s", strings.Join(functionKeys, ", "), describe(e.value))
 		return f
 	}
-	var sourcePos, wasmPos Position
-	kindSet := false
+	var sourcePos, wasmPos, runtimePos, handlerPos Position
+	kindSet, eventsSet := false, false
+	// A process function's source is a directory of any code, not a Go
+	// package: known before the loop, whatever the order of the keys.
+	process := slices.ContainsFunc(entries, func(s entry) bool {
+		k, ok := str(s.value)
+		return s.key == "kind" && ok && k == record.KindProcess
+	})
 	for _, s := range entries {
 		sf := join(field, s.key)
 		if s.value == nil && s.key != "source" && s.key != "wasm" && slices.Contains(functionKeys, s.key) {
@@ -525,7 +531,11 @@ func (p *parser) function(e entry) Function {
 		switch s.key {
 		case "source":
 			sourcePos = s.pos
-			f.Source = p.path(s, sf, true)
+			if process {
+				f.Source = p.dirPath(s, sf)
+			} else {
+				f.Source = p.path(s, sf, true)
+			}
 		case "wasm":
 			wasmPos = s.pos
 			f.Wasm = p.path(s, sf, false)
@@ -539,7 +549,26 @@ func (p *parser) function(e entry) Function {
 			}
 			f.Kind = k
 		case "events":
+			eventsSet = true
 			f.Events = p.events(s, sf)
+		case "runtime":
+			runtimePos = s.pos
+			if r, ok := str(s.value); !ok {
+				p.addf(valuePos(s), sf, "%s, got %s", deploy.RuntimeRule, describe(s.value))
+			} else if err := deploy.ValidateRuntime(r); err != nil {
+				p.addf(valuePos(s), sf, "%v", err)
+			} else {
+				f.Runtime = r
+			}
+		case "handler":
+			handlerPos = s.pos
+			if h, ok := str(s.value); !ok {
+				p.addf(valuePos(s), sf, "%s, got %s", deploy.HandlerRule, describe(s.value))
+			} else if err := deploy.ValidateHandler(h); err != nil {
+				p.addf(valuePos(s), sf, "%v", err)
+			} else {
+				f.Handler = h
+			}
 		case "memory":
 			f.MemoryMB = p.integer(s, sf, deploy.MemoryRule, deploy.ValidateMemoryMB)
 		case "max_concurrency":
@@ -569,7 +598,37 @@ func (p *parser) function(e entry) Function {
 	if !kindSet && sourcePos.Line > 0 {
 		f.Kind = record.KindReactor
 	}
+	p.checkProcess(&f, field, e.pos, wasmPos, runtimePos, handlerPos, eventsSet)
 	return f
+}
+
+// checkProcess checks a process function's settings (kind: process): a
+// source directory of code with a runtime and, for the managed runtimes, a
+// handler; it always takes Lambda event shapes. Other kinds have neither
+// runtime nor handler.
+func (p *parser) checkProcess(f *Function, field string, at, wasmPos, runtimePos, handlerPos Position, eventsSet bool) {
+	if f.Kind != record.KindProcess {
+		if runtimePos.Line > 0 {
+			p.addf(runtimePos, join(field, "runtime"), "only a process function (kind: process) has a runtime")
+		}
+		if handlerPos.Line > 0 {
+			p.addf(handlerPos, join(field, "handler"), "only a process function (kind: process) has a handler")
+		}
+		return
+	}
+	if wasmPos.Line > 0 {
+		p.addf(wasmPos, join(field, "wasm"), "a process function runs the code of its source directory, not a module")
+	}
+	if runtimePos.Line == 0 {
+		p.addf(at, field, "a process function needs runtime: nodejs, python or provided")
+	}
+	if handlerPos.Line == 0 && f.Runtime != record.RuntimeProvided && f.Runtime != "" {
+		p.addf(at, field, `a %s function needs handler: "file.function" (like "index.handler")`, f.Runtime)
+	}
+	if eventsSet && f.Events != record.EventsLambda {
+		p.addf(at, join(field, "events"), "a process function always takes Lambda event shapes (events: lambda)")
+	}
+	f.Events = record.EventsLambda
 }
 
 // events reads a function's event shape: "cloudevents" (stored as empty,
@@ -594,6 +653,22 @@ func later(a, b Position) Position {
 		return a
 	}
 	return b
+}
+
+// dirPath resolves and checks a process function's source: a directory.
+func (p *parser) dirPath(e entry, field string) string {
+	v, ok := str(e.value)
+	if !ok || v == "" {
+		return ""
+	}
+	abs := filepath.Clean(v)
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(p.dir, v)
+	}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		p.addf(valuePos(e), field, "%q is a file; a process function's source is the directory of its code", v)
+	}
+	return abs
 }
 
 // path resolves and checks a source directory or a wasm file. It returns

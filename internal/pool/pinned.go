@@ -24,7 +24,7 @@ type Pinned struct {
 	p  *Pool
 	mu sync.Mutex // one call at a time
 	// inst is guarded by mu; gen counts the instances it has had.
-	inst *wasm.Instance
+	inst Instance
 	gen  uint64
 }
 

@@ -33,6 +33,7 @@ import (
 	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/stratahq/strata/internal/clock"
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -120,7 +121,7 @@ type Stats struct {
 
 // Pool holds the instances of one module. It is safe for concurrent use.
 type Pool struct {
-	m       *wasm.Module
+	m       Module
 	cfg     Config
 	command bool
 	mb      int64 // memory each instance holds from cfg.Budget
@@ -128,8 +129,8 @@ type Pool struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	idle    []idleInstance        // a stack: the top is the most recently used
-	waiters []chan *wasm.Instance // invocations waiting for a released instance, oldest first
+	idle    []idleInstance  // a stack: the top is the most recently used
+	waiters []chan Instance // invocations waiting for a released instance, oldest first
 	busy    int
 	closed  bool
 	stats   Stats
@@ -152,12 +153,17 @@ type Pool struct {
 }
 
 type idleInstance struct {
-	inst  *wasm.Instance
+	inst  Instance
 	since time.Time
 }
 
-// New creates a pool for m and starts its idle reaper. Close stops it.
-func New(m *wasm.Module, cfg Config) *Pool {
+// New creates a pool for the Wasm module m and starts its idle reaper.
+// Close stops it.
+func New(m *wasm.Module, cfg Config) *Pool { return NewOf(Wasm{m}, cfg) }
+
+// NewOf creates a pool for any Module and starts its idle reaper. Close
+// stops it.
+func NewOf(m Module, cfg Config) *Pool {
 	if cfg.MaxInstances < 1 {
 		cfg.MaxInstances = 1
 	}
@@ -174,7 +180,7 @@ func New(m *wasm.Module, cfg Config) *Pool {
 	if cfg.WaitAbove <= 0 {
 		cfg.WaitAbove = runtime.GOMAXPROCS(0)
 	}
-	if m.Kind() == wasm.KindCommand {
+	if m.Kind() == record.KindCommand {
 		cfg.Provisioned = 0
 	}
 	log := cfg.Logger
@@ -184,7 +190,7 @@ func New(m *wasm.Module, cfg Config) *Pool {
 	p := &Pool{
 		m:       m,
 		cfg:     cfg,
-		command: m.Kind() == wasm.KindCommand,
+		command: m.Kind() == record.KindCommand,
 		mb:      int64(m.MemoryMB()),
 		log:     log,
 		drained: make(chan struct{}),
@@ -234,7 +240,7 @@ func (p *Pool) Invoke(ctx context.Context, req *wire.Request, out wasm.Env) (res
 		p.mu.Unlock()
 		return nil, false, err
 	}
-	var inst *wasm.Instance
+	var inst Instance
 	if n := len(p.idle); n > 0 {
 		inst = p.idle[n-1].inst
 		p.idle[n-1] = idleInstance{}
@@ -306,7 +312,7 @@ func (p *Pool) admitLocked() error {
 
 // coldStart creates an instance for an invocation that found none warm,
 // under a span of its own when tracing.
-func (p *Pool) coldStart(ctx context.Context) (*wasm.Instance, error) {
+func (p *Pool) coldStart(ctx context.Context) (Instance, error) {
 	if p.cfg.Tracer == nil {
 		return p.instantiate(ctx, true)
 	}
@@ -326,18 +332,18 @@ const SpanColdStart = "cold start"
 // waitWarmLocked decides whether an invocation that found no idle instance
 // should wait for a released one, and if so registers it as a waiter. The
 // caller holds p.mu and has counted itself in p.busy.
-func (p *Pool) waitWarmLocked() chan *wasm.Instance {
+func (p *Pool) waitWarmLocked() chan Instance {
 	if p.command || p.cfg.WarmWait < 0 || p.busy-1 < p.cfg.WaitAbove {
 		return nil
 	}
-	ch := make(chan *wasm.Instance, 1)
+	ch := make(chan Instance, 1)
 	p.waiters = append(p.waiters, ch)
 	return ch
 }
 
 // awaitWarm waits up to WarmWait for an instance handed over by release
 // (or the filler); nil means none came and the caller cold-starts.
-func (p *Pool) awaitWarm(ch chan *wasm.Instance) *wasm.Instance {
+func (p *Pool) awaitWarm(ch chan Instance) Instance {
 	t := time.NewTimer(p.cfg.WarmWait)
 	defer t.Stop()
 	select {
@@ -364,7 +370,7 @@ func (p *Pool) awaitWarm(ch chan *wasm.Instance) *wasm.Instance {
 // putIdleLocked makes a warm instance available: to the oldest waiting
 // invocation if there is one, else onto the idle stack. The caller holds
 // p.mu.
-func (p *Pool) putIdleLocked(inst *wasm.Instance) {
+func (p *Pool) putIdleLocked(inst Instance) {
 	if len(p.waiters) > 0 {
 		ch := p.waiters[0]
 		p.waiters = p.waiters[1:]
@@ -374,7 +380,7 @@ func (p *Pool) putIdleLocked(inst *wasm.Instance) {
 	p.idle = append(p.idle, idleInstance{inst: inst, since: p.cfg.Clock.Now()})
 }
 
-func (p *Pool) release(inst *wasm.Instance) {
+func (p *Pool) release(inst Instance) {
 	p.mu.Lock()
 	p.busy--
 	keep := inst != nil && !inst.Broken() && !p.closed
@@ -400,7 +406,7 @@ func (p *Pool) release(inst *wasm.Instance) {
 // instantiate creates an instance holding its memory from the budget
 // (reclaim: it may close idle instances to make room). The caller holds
 // no lock.
-func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*wasm.Instance, error) {
+func (p *Pool) instantiate(ctx context.Context, reclaim bool) (Instance, error) {
 	if err := p.cfg.Budget.acquire(p, p.mb, reclaim); err != nil {
 		return nil, err
 	}
@@ -414,7 +420,7 @@ func (p *Pool) instantiate(ctx context.Context, reclaim bool) (*wasm.Instance, e
 
 // closeInstance closes an instance and returns its memory to the budget.
 // The caller holds no lock.
-func (p *Pool) closeInstance(inst *wasm.Instance) {
+func (p *Pool) closeInstance(inst Instance) {
 	_ = inst.Close(context.Background())
 	p.cfg.Budget.release(p.cfg.Project, p.mb)
 }
@@ -501,7 +507,7 @@ func (p *Pool) Reap() int {
 	for n < spare && n < len(p.idle) && p.idle[n].since.Before(cutoff) {
 		n++
 	}
-	victims := make([]*wasm.Instance, n)
+	victims := make([]Instance, n)
 	for i := range n {
 		victims[i] = p.idle[i].inst
 	}

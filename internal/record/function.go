@@ -9,6 +9,14 @@ import (
 const (
 	KindReactor = "reactor" // built with the Go SDK, instance reused
 	KindCommand = "command" // WASI _start, CGI style, fresh instance per request
+	KindProcess = "process" // a sandboxed process speaking AWS Lambda's Runtime API (internal/process)
+)
+
+// Runtimes of a process function (FunctionConfig.Runtime).
+const (
+	RuntimeNode     = "nodejs"   // Strata's Node.js bootstrap loads Handler
+	RuntimePython   = "python"   // Strata's Python bootstrap loads Handler
+	RuntimeProvided = "provided" // the function's own executable "bootstrap"
 )
 
 // Event shapes a function takes (FunctionConfig.Events): how its triggers
@@ -59,6 +67,11 @@ type FunctionConfig struct {
 	// Events is the event shape the function takes: EventsCloudEvents
 	// (empty) or EventsLambda (events: lambda in strata.yaml).
 	Events string `json:"events,omitempty"`
+	// Runtime and Handler are a process function's (Kind KindProcess):
+	// what runs its code, and the handler it loads ("index.handler":
+	// file index, export handler), as Lambda's settings of those names.
+	Runtime string `json:"runtime,omitempty"`
+	Handler string `json:"handler,omitempty"`
 }
 
 // WorkflowConfig is one workflow a function orchestrates.

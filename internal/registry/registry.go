@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratahq/strata/internal/clock"
 	"github.com/stratahq/strata/internal/pool"
+	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
@@ -28,8 +29,11 @@ type Store interface {
 
 // Config configures a Registry.
 type Config struct {
-	Store       Store
-	Runtime     *wasm.Runtime
+	Store   Store
+	Runtime *wasm.Runtime
+	// Process runs process functions (kind: process); nil refuses them
+	// with process.ErrUnavailable.
+	Process     *process.Runtime
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	IdleTimeout time.Duration // idle instances are reclaimed after this (scale to zero)
@@ -82,9 +86,62 @@ type Deployed struct {
 // progress prepares modules before any pool uses them).
 type compiled struct {
 	key        string
-	mod        *wasm.Module
+	mod        module
 	preparedAt time.Time
 	users      int // guarded by Registry.mu
+}
+
+// module is what the registry keeps of a prepared version: a Wasm module
+// (pool.Wasm) or a process function's code (*process.Module).
+type module interface {
+	pool.Module
+	Snapshotted() bool
+	Close(ctx context.Context) error
+}
+
+var (
+	_ module = pool.Wasm{}
+	_ module = processModule{}
+)
+
+// processModule adapts a process module to pool.Module (its Instantiate
+// returns the concrete instance type).
+type processModule struct{ *process.Module }
+
+func (m processModule) Instantiate(ctx context.Context) (pool.Instance, error) {
+	inst, err := m.Module.Instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+// compile compiles a Wasm module or unpacks and trial-starts a process
+// function's code.
+func (reg *Registry) compile(ctx context.Context, function, fn string, bin []byte, c record.FunctionConfig) (module, Prepared, error) {
+	if c.Kind == record.KindProcess {
+		if reg.cfg.Process == nil {
+			return nil, Prepared{}, fmt.Errorf("%s: %w: this node runs no process functions", function, process.ErrUnavailable)
+		}
+		n := 0
+		if i := strings.LastIndexByte(function, '@'); i > 0 {
+			n, _ = strconv.Atoi(function[i+1:])
+		}
+		m, err := reg.cfg.Process.Compile(ctx, bin, process.Spec{
+			Name: function, Function: fn, Version: n, Runtime: c.Runtime, Handler: c.Handler, MemoryMB: c.MemoryMB, Env: c.Env,
+		})
+		if err != nil {
+			return nil, Prepared{}, err
+		}
+		return processModule{m}, Prepared{Kind: record.KindProcess, Init: m.InitTime()}, nil
+	}
+	mod, err := reg.cfg.Runtime.Compile(ctx, bin, wasm.ModuleSpec{
+		Name: function, Function: fn, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
+	})
+	if err != nil {
+		return nil, Prepared{}, err
+	}
+	return pool.Wasm{Module: mod}, Prepared{Kind: mod.Kind(), Compile: mod.CompileTime(), Init: mod.InitTime(), Snapshot: mod.Snapshotted()}, nil
 }
 
 // preparedGrace is how long an unused prepared module is kept for the
@@ -126,7 +183,7 @@ func (reg *Registry) Lookup(function string) (d *Deployed, version int, loading 
 func versionKey(function, sha string, c record.FunctionConfig) string {
 	// Env is part of the instance configuration, so it is part of the key.
 	// So is the function: its instances send events as that function.
-	return fmt.Sprintf("%s|%s|%s|%d|%v", function, sha, c.Kind, c.MemoryMB, c.Env)
+	return fmt.Sprintf("%s|%s|%s|%d|%v|%s|%s", function, sha, c.Kind, c.MemoryMB, c.Env, c.Runtime, c.Handler)
 }
 
 // functionName strips a "@<version>" suffix: Prepare is called with either
@@ -167,13 +224,10 @@ func (reg *Registry) Prepare(ctx context.Context, function string, bin []byte, s
 	if ok {
 		return Prepared{Kind: p.mod.Kind(), Snapshot: p.mod.Snapshotted(), Reused: true}, nil
 	}
-	mod, err := reg.cfg.Runtime.Compile(ctx, bin, wasm.ModuleSpec{
-		Name: function, Function: fn, Kind: c.Kind, MemoryMB: c.MemoryMB, Env: c.Env,
-	})
+	mod, out, err := reg.compile(ctx, function, fn, bin, c)
 	if err != nil {
 		return Prepared{}, err
 	}
-	out := Prepared{Kind: mod.Kind(), Compile: mod.CompileTime(), Init: mod.InitTime(), Snapshot: mod.Snapshotted()}
 	if c.Kind == "" {
 		// Key the module by the kind it turned out to be: that is what the
 		// version records and what Sync looks up.
@@ -280,7 +334,7 @@ func (reg *Registry) activate(ctx context.Context, v record.Version, project str
 			"function", name, "version", v.Number, "max_concurrency", v.Config.MaxConcurrency, "project_concurrency", lim)
 		maxInst = lim
 	}
-	d := &Deployed{Version: v, mod: c, Project: project, Pool: pool.New(c.mod, pool.Config{
+	d := &Deployed{Version: v, mod: c, Project: project, Pool: pool.NewOf(c.mod, pool.Config{
 		MaxInstances: maxInst,
 		IdleTimeout:  reg.cfg.IdleTimeout,
 		Clock:        reg.cfg.Clock,

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -33,6 +34,7 @@ import (
 	"github.com/stratahq/strata/internal/lambdaapi"
 	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/objects"
+	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/registry"
 	"github.com/stratahq/strata/internal/route"
@@ -63,15 +65,17 @@ type Server struct {
 	nodesAt time.Time
 	logTap  func(record.LogLine)
 
-	st  store.Store
-	rt  *wasm.Runtime
-	reg *registry.Registry
-	inv *invoke.Invoker
-	ev  *events.Engine
-	fl  *flow.Engine
-	obj *objects.Engine
-	wfs workflowIndex
-	bnd *bindings.Bindings
+	st store.Store
+	rt *wasm.Runtime
+	// procs runs process functions (kind: process).
+	procs *process.Runtime
+	reg   *registry.Registry
+	inv   *invoke.Invoker
+	ev    *events.Engine
+	fl    *flow.Engine
+	obj   *objects.Engine
+	wfs   workflowIndex
+	bnd   *bindings.Bindings
 	// sink and flowHost answer guests' event and workflow host calls.
 	// They need the engines, which run functions on the runtime, so they
 	// are built after it: the runtime reaches them through the functions
@@ -265,7 +269,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// Invocation metrics come from the invoker (one map lookup and atomic
 	// adds per invocation); pools and the store are read at scrape time.
 	icfg.Observer = metrics.NewInvocations(s.metrics)
-	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
+	// Process functions: their code and sockets live under the data
+	// directory, never inside any sandbox's view.
+	if s.procs, err = process.New(process.Config{Dir: filepath.Join(s.cfg.DataDir, "process"), Logger: quiet(s.log)}); err != nil {
+		return fmt.Errorf("start process runtime: %w", err)
+	}
+	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Process: s.procs, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})
 	icfg.Registry = s.reg
 	s.inv = invoke.New(icfg)
 	// Join before any engine claims work under this node's id: a second
@@ -786,6 +795,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		if s.rt != nil {
 			errs = append(errs, s.rt.Close(ctx))
+		}
+		if s.procs != nil {
+			errs = append(errs, s.procs.Close())
 		}
 		if s.members != nil {
 			// After the engines let go of their work: what they still

@@ -1,0 +1,14 @@
+package process
+
+// Dir is the runtime's directory (code and bootstraps), for tests that
+// prove a sandbox cannot see it.
+func (r *Runtime) Dir() string { return r.cfg.Dir }
+
+// CodeDir is where a module's code is unpacked on the host.
+func (m *Module) CodeDir() string { return m.code }
+
+// RunDir is the host directory of an instance's Runtime API socket.
+func (i *Instance) RunDir() string { return i.dir }
+
+// Exited is closed once the instance's process is gone.
+func (i *Instance) Exited() <-chan struct{} { return i.exited }
