@@ -108,8 +108,8 @@ func Pack(dir string) ([]byte, error) {
 // Unpack writes an archive made by Pack into dir, which must not exist.
 // It trusts nothing in the archive (it arrives over the API): names that
 // are absolute or climb out, links, devices, too many files or bytes are
-// refused, and modes are only ever 0644/0755 (0555/0444 once done: the
-// code is read-only for everyone, the sandbox maps it read-only too).
+// refused, and modes are only ever 0600/0700 (the data directory is the
+// server user's alone; the sandbox maps the code read-only).
 func Unpack(archive []byte, dir string) (err error) {
 	zr, err := gzip.NewReader(bytes.NewReader(archive))
 	if err != nil {
@@ -121,7 +121,7 @@ func Unpack(archive []byte, dir string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, 0o700); err != nil {
 		return err
 	}
 	defer func() {
@@ -149,7 +149,7 @@ func Unpack(archive []byte, dir string) (err error) {
 		target := filepath.Join(tmp, filepath.FromSlash(name))
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
+			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
 		case tar.TypeReg:
@@ -157,11 +157,11 @@ func Unpack(archive []byte, dir string) (err error) {
 			if total > MaxCodeBytes {
 				return fmt.Errorf("%w: more than %d MiB unpacked", ErrBadArchive, MaxCodeBytes>>20)
 			}
-			mode := os.FileMode(0o644)
+			mode := os.FileMode(0o600)
 			if h.Mode&0o111 != 0 {
-				mode = 0o755
+				mode = 0o700
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 				return err
 			}
 			f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)

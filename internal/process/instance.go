@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -161,6 +164,7 @@ func (i *Instance) start(ctx context.Context) error {
 	i.cmd = cmd
 	var readers sync.WaitGroup
 	readers.Add(2)
+	i.logs.pipes = []*os.File{outR, errR}
 	go func() { defer readers.Done(); i.logs.pump(outR, false, i.kill) }()
 	go func() { defer readers.Done(); i.logs.pump(errR, true, i.kill) }()
 	go func() {
@@ -244,6 +248,9 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 	}
 	select {
 	case res := <-p.done:
+		// What the handler printed before it answered is in the pipes
+		// (or in the pumps' hands): it belongs to this invocation.
+		i.logs.settle(settleFor)
 		if res.err != nil {
 			return nil, res.err
 		}
@@ -342,6 +349,10 @@ func (i *Instance) cleanup() {
 // between invocations (init, idle) only into the tail kept for error
 // messages. Output beyond the cap kills the process.
 type logs struct {
+	// pipes are the read ends the pumps drain; busy counts pumps
+	// between taking bytes from a pipe and passing them on (settle).
+	pipes    []*os.File
+	busy     atomic.Int32
 	mu       sync.Mutex
 	stdout   io.Writer
 	stderr   io.Writer
@@ -370,13 +381,51 @@ func (l *logs) end() {
 	l.mu.Unlock()
 }
 
+// settleFor bounds how long an answered invocation waits for the output
+// its process wrote before answering: a process that keeps writing (a
+// stray timer) does not hold the answer up.
+const settleFor = 50 * time.Millisecond
+
+// settle waits until both pipes are empty and no pump holds bytes it has
+// not passed on, or for max: the output a process wrote before it
+// answered then reaches this invocation's logs rather than arriving after
+// end() and being dropped. The pumps usually have it already: one check
+// of each pipe.
+func (l *logs) settle(max time.Duration) {
+	deadline := time.Now().Add(max)
+	for {
+		pending := l.busy.Load() > 0
+		for _, f := range l.pipes {
+			if pending {
+				break
+			}
+			rc, err := f.SyscallConn()
+			if err != nil {
+				continue
+			}
+			_ = rc.Control(func(fd uintptr) {
+				if n, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil && n > 0 {
+					pending = true
+				}
+			})
+		}
+		if !pending || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
 func (l *logs) pump(r *os.File, stderr bool, kill func()) {
 	defer r.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			if !l.write(buf[:n], stderr) {
+			l.busy.Add(1)
+			ok := l.write(buf[:n], stderr)
+			l.busy.Add(-1)
+			if !ok {
 				kill()
 				_, _ = io.Copy(io.Discard, r) // until the process is gone
 				return

@@ -109,7 +109,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	cfg.Dir = dir
 	r := &Runtime{cfg: cfg, boot: filepath.Join(dir, "bootstrap")}
-	if err := os.MkdirAll(filepath.Join(dir, "code"), 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "code"), 0o700); err != nil {
 		return nil, fmt.Errorf("process runtime: %w", err)
 	}
 	// The processes' sockets live under a short directory of their own: a
@@ -148,7 +148,7 @@ func (r *Runtime) writeBootstraps() error {
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := os.Chmod(tmp, 0o700); err != nil {
 		return err
 	}
 	des, err := bootstraps.ReadDir("bootstrap")
@@ -160,7 +160,7 @@ func (r *Runtime) writeBootstraps() error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(tmp, d.Name()), b, 0o444); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, d.Name()), b, 0o400); err != nil {
 			return err
 		}
 	}
