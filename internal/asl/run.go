@@ -72,7 +72,13 @@ type Options struct {
 	// thread's position and the count of its draws, instead of from
 	// crypto/rand: a durable execution replayed from its records then
 	// computes the same values it did the first time.
-	Seed             string
+	Seed string
+	// MaxEvents, when set, caps the execution's history as STANDARD
+	// executions' is capped at AWS (MaxHistoryEvents): the event
+	// numbered MaxEvents is the last; unless it is the execution's
+	// success, the execution fails there with ErrRuntime and the events
+	// its threads would emit past the cap are not emitted.
+	MaxEvents        int
 	ExecutionID      string
 	ExecutionName    string
 	StateMachineID   string
@@ -88,6 +94,10 @@ type execution struct {
 	started time.Time
 	ids     atomic.Int64
 	evMu    sync.Mutex
+	// stop ends the run's context when the history reaches its cap
+	// (capped set); nil without MaxEvents.
+	stop   context.CancelCauseFunc
+	capped atomic.Bool
 }
 
 // contextObj is one state's view of the context object $$; the JSON value
@@ -295,6 +305,12 @@ func Run(ctx context.Context, def *Definition, input []byte, opts Options) (json
 	th := &thread{ex: ex, path: "r"}
 	th.emit(Event{Type: ExecutionStarted, Input: input})
 	parent := ctx
+	if opts.MaxEvents > 0 {
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		ex.stop = stop
+	}
 	if def.TimeoutSeconds > 0 {
 		deadline := opts.Deadline
 		if deadline.IsZero() {
@@ -305,6 +321,13 @@ func Run(ctx context.Context, def *Definition, input []byte, opts Options) (json
 		defer cancel()
 	}
 	out, ferr := th.runMachine(ctx, def.root, in)
+	if ex.capped.Load() && parent.Err() == nil {
+		// An event past the cap was not emitted: the success cannot
+		// be the last event either.
+		ferr = historyFull(opts.MaxEvents)
+		th.emit(Event{Type: ExecutionFailed, Error: ferr.Name, Cause: ferr.Cause})
+		return nil, ferr
+	}
 	if ferr == nil {
 		b := marshal(out)
 		if len(b) > MaxPayload {

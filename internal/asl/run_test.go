@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -186,4 +187,78 @@ func TestSeededRandomIntrinsics(t *testing.T) {
 	if x, y := run(""), run(""); x[0]["u"] == y[0]["u"] {
 		t.Fatalf("unseeded runs drew the same UUID: %v", x)
 	}
+}
+
+// TestHistoryCap runs machines against Options.MaxEvents as AWS caps a
+// STANDARD history: the event numbered MaxEvents is the last, and it is
+// ExecutionSucceeded only if the execution ends there; else the
+// execution fails there.
+func TestHistoryCap(t *testing.T) {
+	// Each Pass is 2 events (Entered, Exited); with ExecutionStarted and
+	// the end, n Pass states make 2n+2 events.
+	chain := func(n int) *Definition {
+		states := map[string]any{}
+		for i := range n {
+			st := map[string]any{"Type": "Pass"}
+			if i == n-1 {
+				st["End"] = true
+			} else {
+				st["Next"] = fmt.Sprintf("P%d", i+1)
+			}
+			states[fmt.Sprintf("P%d", i)] = st
+		}
+		b, _ := json.Marshal(map[string]any{"StartAt": "P0", "States": states})
+		return mustParse(t, string(b))
+	}
+	run := func(def *Definition, max int) ([]Event, error) {
+		var evs []Event
+		_, err := Run(context.Background(), def, []byte(`{}`), Options{MaxEvents: max, OnEvent: func(e Event) { evs = append(evs, e) }})
+		return evs, err
+	}
+
+	// 10 Pass states: 22 events, the 22nd the success. A cap of 22 lets
+	// it finish; 21 does not.
+	evs, err := run(chain(10), 22)
+	require.NoError(t, err)
+	require.Len(t, evs, 22)
+	require.Equal(t, ExecutionSucceeded, evs[21].Type)
+
+	evs, err = run(chain(10), 21)
+	require.Equal(t, ErrRuntime, AsError(err).Name)
+	require.Contains(t, AsError(err).Cause, "maximum number of events in its history (21)")
+	require.Len(t, evs, 21)
+	last := evs[20]
+	require.Equal(t, ExecutionFailed, last.Type)
+	require.Equal(t, int64(21), last.ID)
+	require.Equal(t, ErrRuntime, last.Error)
+
+	// A loop that never ends stops at the cap, and so does one spread
+	// over Parallel branches: no event past it, the last the failure.
+	loop := mustParse(t, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"C"},
+	  "C":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"E"}],"Default":"A"},"E":{"Type":"Succeed"}}}`)
+	evs, err = run(loop, 1000)
+	require.Equal(t, ErrRuntime, AsError(err).Name)
+	require.Len(t, evs, 1000)
+	require.Equal(t, ExecutionFailed, evs[999].Type)
+
+	par := mustParse(t, `{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+	  {"StartAt":"A","States":{"A":{"Type":"Pass","Next":"C"},
+	    "C":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"E"}],"Default":"A"},"E":{"Type":"Succeed"}}},
+	  {"StartAt":"B","States":{"B":{"Type":"Pass","Next":"D"},
+	    "D":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"F"}],"Default":"B"},"F":{"Type":"Succeed"}}}]}}}`)
+	evs, err = run(par, 500)
+	require.Equal(t, ErrRuntime, AsError(err).Name)
+	require.Len(t, evs, 500)
+	require.Equal(t, ExecutionFailed, evs[499].Type)
+	ids := map[int64]bool{}
+	for _, e := range evs {
+		require.False(t, ids[e.ID], "event id %d twice", e.ID)
+		require.LessOrEqual(t, e.ID, int64(500))
+		ids[e.ID] = true
+	}
+
+	// Without a cap nothing changes: 10,000 Pass states, 20,002 events.
+	evs, err = run(chain(10000), 0)
+	require.NoError(t, err)
+	require.Len(t, evs, 20002)
 }

@@ -145,6 +145,30 @@ func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
 		require.Equal(t, "the task failed and was caught", aws.ToString(d.Cause))
 	})
 
+	t.Run("HistoryCap", func(t *testing.T) {
+		// A loop that does not end fills the history: AWS's cap of
+		// 25,000 events ends it, the 25,000th event its failure, and
+		// the history read back stops there too.
+		arn := standard(t, "endless", `{"StartAt":"T","States":{
+		 "T":{"Type":"Task","Resource":"adder","Parameters":{"a":1,"b":2},"ResultPath":"$.sum","Next":"A"},
+		 "A":{"Type":"Pass","Next":"C"},
+		 "C":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"E"}],"Default":"A"},
+		 "E":{"Type":"Succeed"}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusFailed, d.Status)
+		require.Equal(t, "States.Runtime", aws.ToString(d.Error))
+		require.Contains(t, aws.ToString(d.Cause), "maximum number of events in its history (25000)")
+
+		page, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn, ReverseOrder: true, MaxResults: 3})
+		require.NoError(t, err)
+		require.Equal(t, types.HistoryEventTypeExecutionFailed, page.Events[0].Type)
+		require.Equal(t, int64(25000), page.Events[0].Id)
+		require.Equal(t, "States.Runtime", aws.ToString(page.Events[0].ExecutionFailedEventDetails.Error))
+		require.Equal(t, int64(24999), page.Events[1].Id)
+	})
+
 	t.Run("RandomIntrinsicsReplayTheSame", func(t *testing.T) {
 		// States.UUID and States.MathRandom drawn before a Wait that ends
 		// the pass (longer than the engine's in-memory hold) must have

@@ -66,6 +66,9 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 		rp.active = 1
 		opts := asl.Options{
 			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Seed: randomSeed(*ex),
+			// The same cap as the execution ran under, so the replay
+			// ends where it did.
+			MaxEvents: asl.MaxHistoryEvents,
 			// Waits are judged against the execution's end (or now):
 			// a wait the execution did not have to make is not made.
 			Now:       func() time.Time { return rp.end },

@@ -125,7 +125,7 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 		Tasks: d, SleepStep: d.sleep, TaskToken: d.token, OnThread: d.thread,
 		ExecutionID: executionArn(project, machine, name), ExecutionName: name,
 		StateMachineID: machineArn(project, machine), StateMachineName: machine,
-		Seed: randomSeed(ex),
+		Seed: randomSeed(ex), MaxEvents: asl.MaxHistoryEvents,
 	}
 	if def.TimeoutSeconds > 0 {
 		opts.Deadline = start.Add(time.Duration(def.TimeoutSeconds) * time.Second)
