@@ -8,11 +8,14 @@ import (
 
 // Event types, named as in AWS Step Functions execution histories.
 const (
-	ExecutionStarted       = "ExecutionStarted"
-	ExecutionSucceeded     = "ExecutionSucceeded"
-	ExecutionFailed        = "ExecutionFailed"
-	ExecutionTimedOut      = "ExecutionTimedOut"
-	ExecutionAborted       = "ExecutionAborted"
+	ExecutionStarted   = "ExecutionStarted"
+	ExecutionSucceeded = "ExecutionSucceeded"
+	ExecutionFailed    = "ExecutionFailed"
+	ExecutionTimedOut  = "ExecutionTimedOut"
+	ExecutionAborted   = "ExecutionAborted"
+	// ExecutionRedriven is not emitted by Run: a durable execution's
+	// history adds it where a redrive continued the execution.
+	ExecutionRedriven      = "ExecutionRedriven"
 	PassStateEntered       = "PassStateEntered"
 	PassStateExited        = "PassStateExited"
 	TaskStateEntered       = "TaskStateEntered"

@@ -78,7 +78,15 @@ type Options struct {
 	// numbered MaxEvents is the last; unless it is the execution's
 	// success, the execution fails there with ErrRuntime and the events
 	// its threads would emit past the cap are not emitted.
-	MaxEvents        int
+	MaxEvents int
+	// OnStateFailed, when set, is told of every thread (by its path, the
+	// prefix of its effects' keys) that ends with an error of its own
+	// (not one stopped because a sibling failed or the execution ended
+	// from outside, which did not fail by itself): seq is the
+	// count of the thread's effects before the state that failed it
+	// started. A redrive forgets the thread's effects after seq, so that
+	// state runs again and the ones before it do not.
+	OnStateFailed    func(path string, seq int)
 	ExecutionID      string
 	ExecutionName    string
 	StateMachineID   string
@@ -373,8 +381,14 @@ func (th *thread) runMachine(ctx context.Context, m *machine, input any) (any, *
 		if err := ctx.Err(); err != nil {
 			return nil, &Error{Name: ErrTimeout, Cause: "The execution was stopped: " + err.Error()}
 		}
+		seq := th.seq
 		out, next, err := th.runState(ctx, st, doc)
 		if err != nil {
+			// A thread stopped from outside (a sibling branch failed, the
+			// execution stopped or timed out) did not fail by itself.
+			if f := th.ex.opts.OnStateFailed; f != nil && ctx.Err() == nil {
+				f(th.path, seq)
+			}
 			return nil, err
 		}
 		if next == nil {

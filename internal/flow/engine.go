@@ -569,6 +569,32 @@ func (e *Engine) Restart(ctx context.Context, project, id string, fromFailure bo
 	return out, nil
 }
 
+// Redrive reopens a finished, unsuccessful execution of a keyed
+// orchestrator (keyed.go) of project where it ended: the records under
+// forget are dropped, so those effects run again, and every other record
+// is kept, so what succeeded does not. The orchestrator decides which
+// keys (package sfn: the effects of the states that failed). The reopen
+// and the restart event are one store commit. token, kept in the event,
+// lets the caller tell a repeated request from a new one.
+func (e *Engine) Redrive(ctx context.Context, project, id string, forget []string, token string) (*record.FlowExecution, error) {
+	ex, err := e.get(ctx, project, id)
+	if err != nil {
+		return nil, err
+	}
+	if ex.Status == record.FlowRunning || ex.Status == record.FlowCompleted {
+		return nil, fmt.Errorf("%w: execution %s is %s", ErrBadInput, id, ex.Status)
+	}
+	now := e.now()
+	data, _ := json.Marshal(restartData{Forget: forget, Token: token})
+	out, err := e.cfg.Store.FlowReopen(ctx, store.FlowReopenParams{ID: id,
+		Events: []record.FlowEvent{{Type: EvRestarted, Data: data, Time: now}}}, now)
+	if err != nil {
+		return nil, err
+	}
+	e.poke()
+	return out, nil
+}
+
 func (e *Engine) retention(workflow string) time.Duration {
 	if ref, ok := e.cfg.Workflows(workflow); ok && ref.Config.Retention > 0 {
 		return ref.Config.Retention

@@ -55,6 +55,19 @@ type startedData struct {
 
 type restartData struct {
 	DiscardStep int `json:"discard_step,omitempty"`
+	// Forget lists keys of a keyed orchestrator (keyed.go) whose records
+	// the restart drops: those effects run again (Engine.Redrive).
+	Forget []string `json:"forget,omitempty"`
+	// Token is the redrive request's idempotency token (Engine.Redrive).
+	Token string `json:"token,omitempty"`
+}
+
+// Restarted reads an EvRestarted event of a keyed orchestrator: the keys
+// it forgot and the token of the request that made it.
+func Restarted(ev record.FlowEvent) (forget []string, token string) {
+	var rd restartData
+	_ = json.Unmarshal(ev.Data, &rd)
+	return rd.Forget, rd.Token
 }
 
 type callData struct {

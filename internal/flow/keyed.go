@@ -150,6 +150,14 @@ func (r *Run) StartTime() time.Time {
 	return r.e.now()
 }
 
+// Restarts reports how many times the run was reopened where it ended
+// (Engine.Redrive, Engine.Restart from its failure), and when last.
+func (r *Run) Restarts() (int, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.restarts, r.restarted
+}
+
 // Poke wakes a WaitChange of this run: a goroutine of the pass changed
 // what the pass waits for.
 func (r *Run) Poke() { r.wakeUp() }

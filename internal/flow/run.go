@@ -55,6 +55,8 @@ type Run struct {
 	inboxNew  bool                       // the inbox may have changed: reload before deciding
 	cmds      map[int]int                // step → index in hist of its command
 	recorded  map[string]json.RawMessage // keyed orchestrators' records (keyed.go)
+	restarts  int                        // restarts applied (EvRestarted)
+	restarted time.Time                  // the last one's time
 	ncmds     int
 	results   map[int]*wire.FlowResult
 	calls     map[int]*callState
@@ -339,6 +341,11 @@ func (r *Run) apply(i int, ev record.FlowEvent) {
 	case EvRestarted:
 		var rd restartData
 		_ = json.Unmarshal(ev.Data, &rd)
+		r.restarts++
+		r.restarted = ev.Time
+		for _, k := range rd.Forget {
+			delete(r.recorded, k)
+		}
 		if rd.DiscardStep > 0 {
 			delete(r.results, rd.DiscardStep)
 			if cs := r.calls[rd.DiscardStep]; cs != nil {

@@ -169,6 +169,95 @@ func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
 		require.Equal(t, int64(24999), page.Events[1].Id)
 	})
 
+	t.Run("Redrive", func(t *testing.T) {
+		// A Parallel whose first branch succeeds and whose second (a
+		// callback) fails: a redrive runs the failed branch again and
+		// not the other, and the execution then succeeds.
+		arn := standard(t, "redrive", `{"StartAt":"P","States":{
+		 "P":{"Type":"Parallel","Next":"After","Branches":[
+		   {"StartAt":"A","States":{"A":{"Type":"Task","Resource":"adder","Parameters":{"a":1,"b":2,"log":"redrive-branch-a ran"},"End":true}}},
+		   {"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+		     "Parameters":{"FunctionName":"adder","Payload":{"a":1,"b":2,"log.$":"States.Format('redrive token={}', $$.Task.Token)"}},"End":true}}}]},
+		 "After":{"Type":"Pass","Parameters":{"a.$":"$[0].sum","ok.$":"$[1].ok"},"End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("again")})
+		require.NoError(t, err)
+		line := logLine(t, n, "adder", "redrive token=")
+		token := strings.TrimSpace(line[strings.Index(line, "redrive token=")+len("redrive token="):])
+
+		// Not redrivable while it runs.
+		_, err = p.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: start.ExecutionArn})
+		var notRedrivable *types.ExecutionNotRedrivable
+		require.ErrorAs(t, err, &notRedrivable)
+		require.Contains(t, err.Error(), "Execution is RUNNING and cannot be redriven")
+
+		_, err = p.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String("Busy"), Cause: aws.String("try later")})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusFailed, d.Status)
+		require.Equal(t, "Busy", aws.ToString(d.Error))
+		require.Equal(t, types.ExecutionRedriveStatusRedrivable, d.RedriveStatus)
+		require.Equal(t, int32(0), aws.ToInt32(d.RedriveCount))
+
+		// Another project cannot see it, so cannot redrive it.
+		_, err = q.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: start.ExecutionArn})
+		var nx *types.ExecutionDoesNotExist
+		require.ErrorAs(t, err, &nx)
+
+		out, err := p.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: start.ExecutionArn, ClientToken: aws.String("redrive-1")})
+		require.NoError(t, err)
+		require.NotNil(t, out.RedriveDate)
+		// The same request again is the same redrive; a new one is refused.
+		_, err = p.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: start.ExecutionArn, ClientToken: aws.String("redrive-1")})
+		require.NoError(t, err)
+		_, err = p.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: start.ExecutionArn, ClientToken: aws.String("redrive-2")})
+		require.ErrorAs(t, err, &notRedrivable)
+
+		// The callback runs again (its function hands out the token
+		// again); the other branch does not.
+		waitLines := func(marker string, want int) int {
+			var got int
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				got = 0
+				_ = n.c.Logs(ctx, client.LogsParams{Function: "adder"}, func(e apitype.LogEntry) error {
+					if strings.Contains(e.Line, marker) {
+						got++
+					}
+					return nil
+				})
+				if got >= want {
+					break
+				}
+			}
+			return got
+		}
+		require.Equal(t, 2, waitLines("redrive token="+token, 2))
+		_, err = p.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"ok":true}`)})
+		require.NoError(t, err)
+		d = waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		require.JSONEq(t, `{"a":3,"ok":true}`, aws.ToString(d.Output))
+		require.Equal(t, int32(1), aws.ToInt32(d.RedriveCount))
+		require.NotNil(t, d.RedriveDate)
+		require.Equal(t, types.ExecutionRedriveStatusNotRedrivable, d.RedriveStatus)
+		require.Equal(t, "Execution is SUCCEEDED and cannot be redriven", aws.ToString(d.RedriveStatusReason))
+		require.Equal(t, 1, waitLines("redrive-branch-a ran", 1), "the branch that succeeded ran once")
+
+		h, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		var redriven *types.HistoryEvent
+		for i := range h.Events {
+			if h.Events[i].Type == types.HistoryEventTypeExecutionRedriven {
+				redriven = &h.Events[i]
+			}
+		}
+		require.NotNil(t, redriven, "the history shows the redrive")
+		require.Equal(t, int32(1), aws.ToInt32(redriven.ExecutionRedrivenEventDetails.RedriveCount))
+		require.Equal(t, types.HistoryEventTypeExecutionSucceeded, h.Events[len(h.Events)-1].Type)
+
+		_, err = p.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: start.ExecutionArn})
+		require.ErrorAs(t, err, &notRedrivable)
+	})
+
 	t.Run("RandomIntrinsicsReplayTheSame", func(t *testing.T) {
 		// States.UUID and States.MathRandom drawn before a Wait that ends
 		// the pass (longer than the engine's in-memory hold) must have

@@ -28,25 +28,53 @@ import (
 // branch, then in the order each branch emitted them; ids are numbered in
 // that order, so the same execution answers the same history on every
 // call and pages stay consistent.
+//
+// A redriven execution's history is the replay of the path it has taken
+// (the effects a redrive dropped are not in it), with an
+// ExecutionRedriven event at the time of each redrive.
 func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.FlowExecution) ([]asl.Event, error) {
+	return h.replay(ctx, project, ex, nil, nil)
+}
+
+// replay replays ex over its records. onFailed, when set, hears of every
+// thread that failed (asl.Options.OnStateFailed); onKeys, when set, is
+// given the keys of the records the replay read from.
+func (h *Handler) replay(ctx context.Context, project string, ex *record.FlowExecution, onFailed func(string, int), onKeys func([]string)) ([]asl.Event, error) {
 	evs, err := h.cfg.Executions.History(ctx, project, ex.ID, 0)
 	if err != nil {
 		return nil, err
 	}
+	var redriven []time.Time
 	rp := &replay{rec: map[string]record.FlowEvent{}, start: ex.CreatedAt, end: time.Now(),
 		times: map[string]time.Time{}, blocked: map[context.Context]int{}}
 	if !ex.ClosedAt.IsZero() {
 		rp.end = ex.ClosedAt
 	}
 	for _, ev := range evs {
-		if ev.Type == flow.EvRecorded {
+		switch ev.Type {
+		case flow.EvRecorded:
 			if _, ok := rp.rec[ev.Name]; !ok {
 				rp.rec[ev.Name] = ev
 			}
+		case flow.EvStarted:
+			if !ev.Time.IsZero() {
+				rp.start = ev.Time
+			}
+		case flow.EvRestarted:
+			// A redrive: what it dropped is learnt anew after it.
+			forget, _ := flow.Restarted(ev)
+			for _, k := range forget {
+				delete(rp.rec, k)
+			}
+			redriven = append(redriven, ev.Time)
 		}
-		if ev.Type == flow.EvStarted && !ev.Time.IsZero() {
-			rp.start = ev.Time
+	}
+	if onKeys != nil {
+		keys := make([]string, 0, len(rp.rec))
+		for k := range rp.rec {
+			keys = append(keys, k)
 		}
+		onKeys(keys)
 	}
 	project, machine, _ := ParseWorkflow(ex.Workflow)
 	_, _, name, _ := parseExecutionID(ex.ID)
@@ -68,7 +96,8 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Seed: randomSeed(*ex),
 			// The same cap as the execution ran under, so the replay
 			// ends where it did.
-			MaxEvents: asl.MaxHistoryEvents,
+			MaxEvents:     asl.MaxHistoryEvents,
+			OnStateFailed: onFailed,
 			// Waits are judged against the execution's end (or now):
 			// a wait the execution did not have to make is not made.
 			Now:       func() time.Time { return rp.end },
@@ -85,6 +114,9 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 			StateMachineID: machineArn(project, machine), StateMachineName: machine,
 		}
 		_, _ = asl.Run(rctx, d, []byte(inputText(ex.Input)), opts)
+	}
+	for i, at := range redriven {
+		out = append(out, timedEvent{Event: asl.Event{Type: asl.ExecutionRedriven, Index: i + 1, Thread: "r"}, at: at, n: -1})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -108,7 +140,11 @@ func (h *Handler) replayHistory(ctx context.Context, project string, ex *record.
 	}
 	// The end the replay cannot know: a stop, a timeout, a failure
 	// outside the interpreter.
-	ended := len(res) > 0 && strings.HasPrefix(res[len(res)-1].Type, "Execution") && res[len(res)-1].Type != asl.ExecutionStarted
+	last := ""
+	if len(res) > 0 {
+		last = res[len(res)-1].Type
+	}
+	ended := strings.HasPrefix(last, "Execution") && last != asl.ExecutionStarted && last != asl.ExecutionRedriven
 	if !ended && status != "RUNNING" {
 		e := asl.Event{Timestamp: ex.ClosedAt, Error: errName, Cause: cause, ID: int64(len(res) + 1)}
 		switch status {
@@ -365,6 +401,8 @@ func awsEvent(e asl.Event, data bool) map[string]any {
 		resType, res, _ = strings.Cut(rest, ":")
 	}
 	switch {
+	case typ == asl.ExecutionRedriven:
+		m["executionRedrivenEventDetails"] = map[string]any{"redriveCount": e.Index}
 	case typ == asl.ExecutionStarted:
 		d := payload("input", e.Input)
 		d["roleArn"] = ""

@@ -113,6 +113,7 @@ func New(cfg Config) *Handler {
 		"ListExecutions":                 {record.ScopeRead, h.listExecutions},
 		"GetExecutionHistory":            {record.ScopeRead, h.getExecutionHistory},
 		"StopExecution":                  {record.ScopeDeploy, h.stopExecution},
+		"RedriveExecution":               {record.ScopeDeploy, h.redriveExecution},
 		"SendTaskSuccess":                {record.ScopeDeploy, h.sendTaskSuccess},
 		"SendTaskFailure":                {record.ScopeDeploy, h.sendTaskFailure},
 		"SendTaskHeartbeat":              {record.ScopeDeploy, h.sendTaskHeartbeat},

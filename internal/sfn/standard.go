@@ -121,6 +121,11 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 	defer cancel(nil)
 	d := &driver{h: h, r: r, project: project, exec: ex.ID, cancel: cancel, active: 1, waiters: map[*waiter]struct{}{}}
 	start := r.StartTime()
+	timeoutFrom := start
+	if n, at := r.Restarts(); n > 0 && at.After(start) {
+		// A redriven execution's timeout counts from its redrive.
+		timeoutFrom = at
+	}
 	opts := asl.Options{
 		Tasks: d, SleepStep: d.sleep, TaskToken: d.token, OnThread: d.thread,
 		ExecutionID: executionArn(project, machine, name), ExecutionName: name,
@@ -128,7 +133,7 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 		Seed: randomSeed(ex), MaxEvents: asl.MaxHistoryEvents,
 	}
 	if def.TimeoutSeconds > 0 {
-		opts.Deadline = start.Add(time.Duration(def.TimeoutSeconds) * time.Second)
+		opts.Deadline = timeoutFrom.Add(time.Duration(def.TimeoutSeconds) * time.Second)
 		d.deadline = opts.Deadline
 	}
 	input := ex.Input

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type Executions interface {
 	History(ctx context.Context, project, id string, run int) ([]record.FlowEvent, error)
 	Signal(ctx context.Context, project, id, name string, value []byte) error
 	Terminate(ctx context.Context, project, id, reason string) error
+	Redrive(ctx context.Context, project, id string, forget []string, token string) (*record.FlowExecution, error)
 }
 
 // More error types of the execution operations.
@@ -150,6 +152,9 @@ type describeOutput struct {
 	Error           string   `json:"error,omitempty"`
 	Cause           string   `json:"cause,omitempty"`
 	RedriveCount    int      `json:"redriveCount"`
+	RedriveDate     *epoch   `json:"redriveDate,omitempty"`
+	RedriveStatus   string   `json:"redriveStatus"`
+	RedriveReason   string   `json:"redriveStatusReason,omitempty"`
 }
 
 func (h *Handler) describeExecution(ctx context.Context, c *caller, body []byte) (any, error) {
@@ -173,6 +178,17 @@ func (h *Handler) describeExecution(ctx context.Context, c *caller, body []byte)
 		s := string(ex.Output)
 		out.Output, out.OutputDetails = &s, &details{Included: true}
 	}
+	evs, err := h.cfg.Executions.History(ctx, c.project, ex.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	rs := redrivesOf(evs)
+	out.RedriveCount = rs.count
+	if !rs.last.IsZero() {
+		t := epoch(rs.last)
+		out.RedriveDate = &t
+	}
+	out.RedriveStatus, out.RedriveReason = redriveStatus(ex, status, cause, rs)
 	return out, nil
 }
 
@@ -354,10 +370,20 @@ func (h *Handler) callbackTarget(ctx context.Context, c *caller, tok string) (st
 	if err != nil {
 		return "", "", err
 	}
+	// Completed: its outcome is recorded, and no redrive dropped the
+	// record since (a redriven callback waits under the same token).
+	done := false
 	for _, ev := range evs {
-		if ev.Type == flow.EvRecorded && ev.Name == key {
-			return "", "", errorf(errTaskTimedOut, "Task Timed Out: 'Provided task does not exist anymore'")
+		switch {
+		case ev.Type == flow.EvRecorded && ev.Name == key:
+			done = true
+		case ev.Type == flow.EvRestarted && done:
+			forget, _ := flow.Restarted(ev)
+			done = !slices.Contains(forget, key)
 		}
+	}
+	if done {
+		return "", "", errorf(errTaskTimedOut, "Task Timed Out: 'Provided task does not exist anymore'")
 	}
 	return id, key, nil
 }
