@@ -45,6 +45,7 @@ func (a *API) routeStateMachines() {
 	a.handleToken("GET /state-machines/{name}/executions/{execution}", AnyProject, a.machineExecutions("DescribeExecution"))
 	a.handleToken("GET /state-machines/{name}/executions/{execution}/history", AnyProject, a.machineExecutions("GetExecutionHistory"))
 	a.handleToken("POST /state-machines/{name}/executions/{execution}/stop", AnyProject, a.machineExecutions("StopExecution"))
+	a.handleToken("POST /state-machines/{name}/executions/{execution}/redrive", AnyProject, a.machineExecutions("RedriveExecution"))
 }
 
 // machinesProject is the project a request acts on (see oneProject).

@@ -30,7 +30,8 @@ Functions API (docs/stepfunctions.md) reaches the same machines.
 start --sync runs an EXPRESS machine to its end and prints its output;
 start without --sync starts an execution and prints its ARN. A STANDARD
 execution is durable: executions lists them, describe shows one, history
-prints its events as GetExecutionHistory has them, stop aborts it.`,
+prints its events as GetExecutionHistory has them, stop aborts it, redrive
+continues one that failed, timed out or was aborted where it stopped.`,
 	}
 	cmd.AddCommand(
 		newSMListCmd(stdio),
@@ -41,6 +42,7 @@ prints its events as GetExecutionHistory has them, stop aborts it.`,
 		newSMExecutionCmd(stdio, "describe", "Show a STANDARD execution: status, input, output or error"),
 		newSMExecutionCmd(stdio, "history", "Print a STANDARD execution's history events"),
 		newSMExecutionCmd(stdio, "stop", "Stop (abort) a running STANDARD execution"),
+		newSMExecutionCmd(stdio, "redrive", "Continue a failed, timed-out or aborted STANDARD execution where it stopped"),
 	)
 	return cmd
 }
@@ -262,6 +264,12 @@ func newSMExecutionCmd(stdio IO, verb, short string) *cobra.Command {
 					return err
 				}
 				_, err = fmt.Fprintf(stdio.Out, "stopped %s\n", args[1])
+				return err
+			case "redrive":
+				if err := c.StateMachineRedrive(cmd.Context(), project, args[0], args[1]); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(stdio.Out, "redriven %s\n", args[1])
 				return err
 			case "describe":
 				out, err := c.StateMachineDescribe(cmd.Context(), project, args[0], args[1])

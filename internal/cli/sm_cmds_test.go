@@ -163,6 +163,14 @@ func TestSMStandardExecutions(t *testing.T) {
 
 	r = s.run(t, "", "sm", "stop", "nightly", "n-1", "--project", "shop")
 	require.Equal(t, 0, r.code, r.errOut)
+	// It succeeded: not redrivable (the API test redrives a failed
+	// one); another project has no such execution to redrive.
+	r = s.run(t, "", "sm", "redrive", "nightly", "n-1", "--project", "blog")
+	require.Equal(t, cli.ExitFailure, r.code)
+	require.Contains(t, r.errOut, "ExecutionDoesNotExist")
+	r = s.run(t, "", "sm", "redrive", "nightly", "n-1", "--project", "shop")
+	require.Equal(t, cli.ExitFailure, r.code)
+	require.Contains(t, r.errOut, "ExecutionNotRedrivable: Execution is SUCCEEDED and cannot be redriven")
 	r = s.run(t, "", "sm", "stop", "nightly", "nope", "--project", "shop")
 	require.Equal(t, cli.ExitFailure, r.code)
 	require.Contains(t, r.errOut, "ExecutionDoesNotExist")

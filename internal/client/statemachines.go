@@ -94,6 +94,12 @@ func (c *Client) StateMachineStop(ctx context.Context, project, name, execution,
 	return c.getJSON(ctx, http.MethodPost, p, nil, nil)
 }
 
+// StateMachineRedrive continues a failed, timed-out or aborted STANDARD
+// execution where it stopped (RedriveExecution).
+func (c *Client) StateMachineRedrive(ctx context.Context, project, name, execution string) error {
+	return c.getJSON(ctx, http.MethodPost, machinesPath(project, "/"+url.PathEscape(name)+"/executions/"+url.PathEscape(execution)+"/redrive"), nil, nil)
+}
+
 func sep(p string) string {
 	if strings.Contains(p, "?") {
 		return "&"
