@@ -252,14 +252,22 @@ var randomIntrinsics = map[string]func(c *call, vals []any, draw func() [32]byte
 // derived from Options.Seed, the thread's path and its draw count when
 // the execution has a seed, else from crypto/rand.
 func (s *scope) draw() [32]byte {
-	if s.ctx != nil && s.ctx.th != nil && s.ctx.ex.opts.Seed != "" {
-		th := s.ctx.th
-		th.draws++
-		return sha256.Sum256([]byte(s.ctx.ex.opts.Seed + "\x00" + th.path + "\x00" + strconv.Itoa(th.draws)))
+	if s.ctx != nil {
+		return s.ctx.th.draw()
 	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return b
+	return cryptoDraw()
+}
+
+// draw is the thread's next random draw: replayable under Options.Seed,
+// else from crypto/rand. States.UUID, States.MathRandom and JSONata's
+// $random() share the sequence. A nil thread (no execution) draws from
+// crypto/rand.
+func (th *thread) draw() [32]byte {
+	if th == nil || th.ex.opts.Seed == "" {
+		return cryptoDraw()
+	}
+	th.draws++
+	return sha256.Sum256([]byte(th.ex.opts.Seed + "\x00" + th.path + "\x00" + strconv.Itoa(th.draws)))
 }
 
 func intrinsicErr(c *call, format string, args ...any) *Error {

@@ -1,12 +1,14 @@
 package asl
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	jsonata "github.com/xiatechs/jsonata-go"
+	"github.com/xiatechs/jsonata-go/jlib"
 	"github.com/xiatechs/jsonata-go/jtypes"
 )
 
@@ -103,6 +105,10 @@ func compileJ(v any, field, at string, d *diags) *jtemplate {
 type jenv struct {
 	states map[string]any
 	vars   map[string]any
+	// th is the thread evaluating (nil outside an execution): its
+	// random draws and recorded times make $random(), $now() and
+	// $millis() replayable in a durable execution.
+	th *thread
 }
 
 func (t *jtemplate) eval(env *jenv) (any, *Error) {
@@ -150,6 +156,11 @@ func evalJSONata(src, field string, env *jenv) (any, *Error) {
 	if err := e.RegisterVars(vars); err != nil {
 		return nil, queryErr(src, field, err)
 	}
+	if exts := env.replayable(src); exts != nil {
+		if err := e.RegisterExts(exts); err != nil {
+			return nil, queryErr(src, field, err)
+		}
+	}
 	v, err := e.Eval(env.states["input"])
 	if err != nil {
 		return nil, queryErr(src, field, err)
@@ -160,6 +171,38 @@ func evalJSONata(src, field string, env *jenv) (any, *Error) {
 		return nil, queryErr(src, field, derr)
 	}
 	return n, nil
+}
+
+// replayable replaces the library's $random(), $now() and $millis() for
+// an evaluation inside a durable execution (Options.Seed, NowStep) with
+// ones a replay answers the same: $random() takes the thread's seeded
+// draws (as States.MathRandom does), $now() and $millis() one recorded
+// time per evaluation (JSONata gives every call in one evaluation the
+// same time). The time is taken only when src names them, so an
+// expression without them records nothing. Nil: keep the library's.
+func (env *jenv) replayable(src string) map[string]jsonata.Extension {
+	th := env.th
+	if th == nil {
+		return nil
+	}
+	exts := map[string]jsonata.Extension{}
+	if th.ex.opts.Seed != "" && strings.Contains(src, "$random") {
+		exts["random"] = jsonata.Extension{Func: func() float64 {
+			b := th.draw()
+			return float64(binary.LittleEndian.Uint64(b[:8])>>11) / (1 << 53)
+		}}
+	}
+	if th.ex.opts.NowStep != nil && (strings.Contains(src, "$now") || strings.Contains(src, "$millis")) {
+		ms := th.jsonataNow().UnixMilli()
+		exts["millis"] = jsonata.Extension{Func: func() int64 { return ms }}
+		exts["now"] = jsonata.Extension{Func: func(picture, tz jtypes.OptionalString) (string, error) {
+			return jlib.FromMillis(ms, picture, tz)
+		}}
+	}
+	if len(exts) == 0 {
+		return nil
+	}
+	return exts
 }
 
 func queryErr(src, field string, err error) *Error {

@@ -73,6 +73,12 @@ type Options struct {
 	// crypto/rand: a durable execution replayed from its records then
 	// computes the same values it did the first time.
 	Seed string
+	// NowStep, when set, gives JSONata's $now() and $millis() their
+	// time as the thread's next effect under key: a durable execution
+	// records the time of the first pass and answers the record when it
+	// replays, so a state evaluated again after a Wait, a callback or a
+	// crash computes what it did the first time (else: Now).
+	NowStep func(key string) time.Time
 	// MaxEvents, when set, caps the execution's history as STANDARD
 	// executions' is capped at AWS (MaxHistoryEvents): the event
 	// numbered MaxEvents is the last; unless it is the execution's
@@ -174,6 +180,15 @@ type thread struct {
 func (th *thread) nextKey() string {
 	th.seq++
 	return th.path + ":" + strconv.Itoa(th.seq)
+}
+
+// jsonataNow is the time $now() and $millis() give in one evaluation of
+// an expression: a recorded effect of the thread under Options.NowStep.
+func (th *thread) jsonataNow() time.Time {
+	if f := th.ex.opts.NowStep; f != nil {
+		return f(th.nextKey())
+	}
+	return th.ex.opts.Now()
 }
 
 // sleep waits d as the thread's next effect.
@@ -808,10 +823,10 @@ func (th *thread) mapState(ctx context.Context, st *State, in any, cx *contextOb
 	if st.hasTolerance {
 		tolerated = tolerance(st.toleratedCount, st.toleratedPct, len(arr))
 	}
-	var selector func(i int, item any) (any, *Error)
+	var selector func(sub *thread, i int, item any) (any, *Error)
 	if st.itemSelector != nil {
-		selector = func(i int, item any) (any, *Error) {
-			icx := &contextObj{ex: th.ex, th: th, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
+		selector = func(sub *thread, i int, item any) (any, *Error) {
+			icx := &contextObj{ex: th.ex, th: sub, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
 			return st.itemSelector.eval(&scope{doc: in, ctx: icx}, "ItemSelector")
 		}
 	}
@@ -833,7 +848,7 @@ func tolerance(count int, pct float64, n int) int {
 
 // runMap runs the iterations, at most limit at once (0: no limit).
 // tolerated -1 fails the Map on the first failed iteration.
-func (th *thread) runMap(ctx context.Context, st *State, arr []any, limit, tolerated int, selector func(i int, item any) (any, *Error)) (any, *Error) {
+func (th *thread) runMap(ctx context.Context, st *State, arr []any, limit, tolerated int, selector func(sub *thread, i int, item any) (any, *Error)) (any, *Error) {
 	th.emit(Event{Type: MapStateStarted, StateName: st.Name, Length: len(arr)})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -854,7 +869,10 @@ func (th *thread) runMap(ctx context.Context, st *State, arr []any, limit, toler
 			sub := th.child(true, i, item, base, "m", i)
 			itemIn := item
 			if selector != nil {
-				v, err := selector(i, item)
+				// The iteration's thread: the selector's random
+				// draws and recorded times are the iteration's, in
+				// its goroutine.
+				v, err := selector(sub, i, item)
 				if err != nil {
 					mu.Lock()
 					if first == nil {

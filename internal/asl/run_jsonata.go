@@ -14,7 +14,7 @@ import (
 func (th *thread) runStateJ(ctx context.Context, st *State, raw any, cx *contextObj, enteredID int64) (any, *State, *Error) {
 	j := st.j
 	states := map[string]any{"input": raw, "context": cx.value()}
-	env := &jenv{states: states, vars: th.vars}
+	env := &jenv{states: states, vars: th.vars, th: th}
 	fail := func(e *Error) (any, *State, *Error) {
 		if e.Name == ErrRuntime && !e.bare {
 			e = &Error{Name: e.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", st.Name, enteredID, e.Cause)}
@@ -268,11 +268,11 @@ func (th *thread) actJ(ctx context.Context, st *State, raw any, cx *contextObj, 
 	if count >= 0 || pct >= 0 {
 		tolerated = tolerance(count, float64(pct), len(arr))
 	}
-	var selector func(i int, item any) (any, *Error)
+	var selector func(sub *thread, i int, item any) (any, *Error)
 	if j.itemSelector != nil {
-		selector = func(i int, item any) (any, *Error) {
-			icx := &contextObj{ex: th.ex, th: th, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
-			ienv := &jenv{states: map[string]any{"input": raw, "context": icx.value()}, vars: th.vars}
+		selector = func(sub *thread, i int, item any) (any, *Error) {
+			icx := &contextObj{ex: th.ex, th: sub, state: st.Name, entered: cx.entered, inMap: true, itemIndex: i, itemValue: item}
+			ienv := &jenv{states: map[string]any{"input": raw, "context": icx.value()}, vars: th.vars, th: sub}
 			return j.itemSelector.eval(ienv)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -187,6 +188,85 @@ func TestSeededRandomIntrinsics(t *testing.T) {
 	if x, y := run(""), run(""); x[0]["u"] == y[0]["u"] {
 		t.Fatalf("unseeded runs drew the same UUID: %v", x)
 	}
+}
+
+// In a durable execution (Seed and NowStep set), JSONata's $random()
+// takes the thread's seeded draws and $now()/$millis() one recorded time
+// per evaluation, so a replay computes the first pass's values: two runs
+// answering NowStep from one record agree, and every call in one
+// expression sees the same time. Map iterations draw in their own
+// threads (concurrently, under -race). Without them the library's
+// functions run.
+func TestReplayableJSONataFunctions(t *testing.T) {
+	def := mustParse(t, `{"QueryLanguage":"JSONata","StartAt":"P","States":{
+	  "P":{"Type":"Pass","Output":{"r":"{% $random() %}","r2":"{% $random() %}","t":"{% $now() %}","same":"{% $millis() = $millis() %}",
+	    "ms":"{% $millis() %}","y":"{% $now('[Y0001]') %}"},"Next":"M"},
+	  "M":{"Type":"Map","Items":"{% [1,2,3,4,5,6,7,8] %}","MaxConcurrency":8,
+	    "ItemSelector":{"r":"{% $random() %}"},
+	    "ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},
+	    "Output":{"first":"{% $states.input %}","items":"{% $states.result %}"},"End":true}}}`)
+	type run struct {
+		out  map[string]any
+		keys []string
+	}
+	do := func(seed string, rec map[string]time.Time) run {
+		var mu sync.Mutex
+		var keys []string
+		opts := Options{Seed: seed}
+		if rec != nil {
+			opts.NowStep = func(key string) time.Time {
+				mu.Lock()
+				defer mu.Unlock()
+				keys = append(keys, key)
+				if at, ok := rec[key]; ok {
+					return at
+				}
+				at := time.Now().Add(time.Duration(len(rec)+1) * time.Hour)
+				rec[key] = at
+				return at
+			}
+		}
+		out, err := Run(context.Background(), def, []byte(`{}`), opts)
+		require.NoError(t, err)
+		var v map[string]any
+		require.NoError(t, json.Unmarshal(out, &v))
+		return run{v, keys}
+	}
+	rec := map[string]time.Time{}
+	a := do("exec-1", rec)
+	b := do("exec-1", rec)
+	require.Equal(t, a.out, b.out, "one seed and one record, two runs")
+	require.Equal(t, a.keys, b.keys)
+	first := a.out["first"].(map[string]any)
+	// One record per evaluation that names $now or $millis (t, same,
+	// ms, y): each field's expression is one evaluation.
+	require.Len(t, rec, 4, "recorded times: %v", rec)
+	times := map[int64]bool{}
+	for _, v := range rec {
+		times[v.UnixMilli()] = true
+	}
+	require.True(t, times[int64(first["ms"].(float64))], "$millis() is a recorded time")
+	require.Equal(t, true, first["same"])
+	parsed, err := time.Parse(time.RFC3339Nano, first["t"].(string))
+	require.NoError(t, err)
+	require.True(t, times[parsed.UnixMilli()], "$now() is a recorded time")
+	require.Len(t, first["y"], 4)
+	require.NotEqual(t, first["r"], first["r2"], "two draws in one expression")
+	seen := map[any]bool{first["r"]: true}
+	for _, it := range a.out["items"].([]any) {
+		r := it.(map[string]any)["r"]
+		require.False(t, seen[r], "iterations drew the same value")
+		seen[r] = true
+	}
+	c := do("exec-2", map[string]time.Time{})
+	require.NotEqual(t, a.out["first"].(map[string]any)["r"], c.out["first"].(map[string]any)["r"])
+
+	// No seed, no NowStep: the library's $random() and real time.
+	x, y := do("", nil), do("", nil)
+	require.NotEqual(t, x.out["first"].(map[string]any)["r"], y.out["first"].(map[string]any)["r"])
+	tx, err := time.Parse(time.RFC3339Nano, x.out["first"].(map[string]any)["t"].(string))
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), tx, time.Hour)
 }
 
 // TestHistoryCap runs machines against Options.MaxEvents as AWS caps a

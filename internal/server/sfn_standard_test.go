@@ -301,6 +301,40 @@ func testStandard(t *testing.T, n *node, p, q *sfn.Client) {
 		require.NotContains(t, aws.ToString(d2.Output), out.ID)
 	})
 
+	t.Run("JSONataRandomAndNowReplayTheSame", func(t *testing.T) {
+		// JSONata's $random() and $now() evaluated before a Wait that
+		// ends the pass give the same values when the pass is replayed
+		// after it: what the Task was given is what the execution ends
+		// with and what its history shows.
+		arn := standard(t, "minted-j", `{"QueryLanguage":"JSONata","StartAt":"Mint","States":{
+		 "Mint":{"Type":"Pass","Output":{"r":"{% $string($random()) %}","t":"{% $now() %}"},"Next":"Tell"},
+		 "Tell":{"Type":"Task","Resource":"adder","Arguments":{"a":1,"b":2,"log":"{% 'minted ' & $states.input.r & ' ' & $states.input.t %}"},"Output":"{% $states.input %}","Next":"Nap"},
+		 "Nap":{"Type":"Wait","Seconds":3,"Next":"Done"},
+		 "Done":{"Type":"Pass","End":true}}}`)
+		start, err := p.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn)})
+		require.NoError(t, err)
+		d := waitStatus(t, p, *start.ExecutionArn)
+		require.Equal(t, types.ExecutionStatusSucceeded, d.Status, "%v %v", aws.ToString(d.Error), aws.ToString(d.Cause))
+		var out struct{ R, T string }
+		require.NoError(t, json.Unmarshal([]byte(aws.ToString(d.Output)), &out))
+		_, err = time.Parse(time.RFC3339Nano, out.T)
+		require.NoError(t, err, "$now() is an ISO 8601 time: %q", out.T)
+		line := logLine(t, n, "adder", "minted ")
+		require.True(t, strings.HasSuffix(line, "minted "+out.R+" "+out.T),
+			"the Task was given %q; the execution ended with %s", line, aws.ToString(d.Output))
+		h, err := p.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: start.ExecutionArn})
+		require.NoError(t, err)
+		var minted bool
+		for _, e := range h.Events {
+			if e.StateExitedEventDetails != nil && aws.ToString(e.StateExitedEventDetails.Name) == "Mint" {
+				require.Contains(t, aws.ToString(e.StateExitedEventDetails.Output), out.R, "the history replays the same draw")
+				require.Contains(t, aws.ToString(e.StateExitedEventDetails.Output), out.T, "the history replays the same time")
+				minted = true
+			}
+		}
+		require.True(t, minted, "the history has Mint's exit")
+	})
+
 	t.Run("CallbackWithTaskToken", func(t *testing.T) {
 		arn := standard(t, "approve", `{"StartAt":"Ask","States":{
 		 "Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",

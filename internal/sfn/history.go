@@ -93,7 +93,7 @@ func (h *Handler) replay(ctx context.Context, project string, ex *record.FlowExe
 		rp.cancel = cancel
 		rp.active = 1
 		opts := asl.Options{
-			Tasks: rp, SleepStep: rp.sleep, OnThread: rp.thread, Seed: randomSeed(*ex),
+			Tasks: rp, SleepStep: rp.sleep, NowStep: rp.now, OnThread: rp.thread, Seed: randomSeed(*ex),
 			// The same cap as the execution ran under, so the replay
 			// ends where it did.
 			MaxEvents:     asl.MaxHistoryEvents,
@@ -309,6 +309,20 @@ func (rp *replay) sleep(ctx context.Context, key string, d time.Duration) error 
 	rp.advance(threadOf(key), at)
 	rp.mu.Unlock()
 	return nil
+}
+
+// now answers a JSONata $now() from its record; one the execution has
+// not committed yet (it is at that state now) is the thread's time.
+func (rp *replay) now(key string) time.Time {
+	if ev, ok := rp.read(key); ok {
+		var at time.Time
+		if json.Unmarshal(ev.Data, &at) == nil {
+			return at
+		}
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.timeOf(threadOf(key))
 }
 
 func (rp *replay) Invoke(context.Context, string, json.RawMessage, string) (json.RawMessage, error) {

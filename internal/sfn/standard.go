@@ -127,7 +127,7 @@ func (s *standard) Orchestrate(ctx context.Context, r *flow.Run) (flow.Outcome, 
 		timeoutFrom = at
 	}
 	opts := asl.Options{
-		Tasks: d, SleepStep: d.sleep, TaskToken: d.token, OnThread: d.thread,
+		Tasks: d, SleepStep: d.sleep, NowStep: d.now, TaskToken: d.token, OnThread: d.thread,
 		ExecutionID: executionArn(project, machine, name), ExecutionName: name,
 		StateMachineID: machineArn(project, machine), StateMachineName: machine,
 		Seed: randomSeed(ex), MaxEvents: asl.MaxHistoryEvents,
@@ -385,6 +385,22 @@ func (d *driver) sleep(ctx context.Context, key string, dur time.Duration) error
 		}
 	}
 	return d.wait(ctx, func() (bool, time.Time) { return !d.r.Now().Before(at), at })
+}
+
+// now is the time of a JSONata $now()/$millis() evaluation: recorded on
+// the first pass (committed with the pass's next commit, before any Task
+// can act on it) and answered from the record on every replay. A pass
+// that ends before the record is committed computes a new time next
+// time, which nothing outside the execution saw.
+func (d *driver) now(key string) time.Time {
+	var at time.Time
+	if v, ok := d.r.Recorded(key); ok && json.Unmarshal(v, &at) == nil {
+		return at
+	}
+	at = d.r.Now()
+	b, _ := json.Marshal(at)
+	d.r.Record(key, b)
+	return at
 }
 
 // Invoke is not used: InvokeStep is.
