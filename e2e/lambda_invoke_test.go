@@ -12,6 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
+// lambdaClient is the AWS SDK's Lambda client for the dev server d, as a
+// user configures it: the dev token as the access key id, the project as
+// the region.
+func lambdaClient(d *dev, project string) *lambda.Client {
+	return lambda.New(lambda.Options{Region: project, BaseEndpoint: aws.String(d.url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(d.token, "unused", "")})
+}
+
 // TestLambdaInvokeWithDevToken: the Lambda Invoke API of the real binary,
 // under `strata dev`, takes the dev token (.strata/dev.json) as the AWS
 // SDK's access key id, the project named as the region; or as a Bearer
@@ -19,10 +27,7 @@ import (
 func TestLambdaInvokeWithDevToken(t *testing.T) {
 	t.Parallel()
 	d := startDev(t, "hello")
-	client := func(region string) *lambda.Client {
-		return lambda.New(lambda.Options{Region: region, BaseEndpoint: aws.String(d.url), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(d.token, "unused", "")})
-	}
+	client := func(region string) *lambda.Client { return lambdaClient(d, region) }
 	out, err := client("hello").Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`{}`)})
 	if err != nil {
 		t.Fatalf("invoke with the dev token: %v", err)

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 // TestExampleLambdaNode runs an unchanged API Gateway v2 Node.js handler
@@ -38,6 +44,39 @@ func TestExampleLambdaNode(t *testing.T) {
 	eventually(t, 10*time.Second, "the handler's log line", func() bool {
 		out, _, _ := run(t, d.dir, nil, "logs", "api")
 		return strings.Contains(out, "POST /echo (request "+id+")")
+	})
+
+	// The same handler through the Lambda Invoke API with the AWS SDK:
+	// the event is the caller's, the answer the handler's own object, and
+	// Tail returns the invocation's log.
+	ev := `{"version":"2.0","routeKey":"GET /hello/{name}","rawPath":"/hello/grace","pathParameters":{"name":"grace"},
+	  "requestContext":{"http":{"method":"GET","path":"/hello/grace"}},"isBase64Encoded":false}`
+	out, err := lambdaClient(d, "lambda-node").Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName: aws.String("api"), Payload: []byte(ev), LogType: types.LogTypeTail})
+	if err != nil {
+		t.Fatalf("invoke api with the SDK: %v", err)
+	}
+	var res struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err := json.Unmarshal(out.Payload, &res); err != nil || out.StatusCode != 200 || out.FunctionError != nil ||
+		res.StatusCode != 200 || res.Body != "Hello, grace! (api, 128 MB)" {
+		t.Fatalf("invoke api: %d %q %v (%v)", out.StatusCode, out.Payload, aws.ToString(out.FunctionError), err)
+	}
+	logs, err := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+	if err != nil || !strings.Contains(string(logs), "GET /hello/grace (request ") {
+		t.Fatalf("the invocation's log tail: %q (%v)", logs, err)
+	}
+	// Asynchronous: accepted at once, run by the node.
+	async, err := lambdaClient(d, "lambda-node").Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName: aws.String("api"), Payload: []byte(strings.ReplaceAll(ev, "grace", "async")), InvocationType: types.InvocationTypeEvent})
+	if err != nil || async.StatusCode != 202 {
+		t.Fatalf("an Event invocation: %v %+v", err, async)
+	}
+	eventually(t, 10*time.Second, "the Event invocation's log line", func() bool {
+		out, _, _ := run(t, d.dir, nil, "logs", "api")
+		return strings.Contains(out, "GET /hello/async (request ")
 	})
 }
 
@@ -68,6 +107,31 @@ func TestExampleLambdaPython(t *testing.T) {
 			t.Fatalf("order %d processed %d times, want once (only failed messages are redelivered):\n%s", n, c, out)
 		}
 	}
+
+	// The same handler through the Lambda Invoke API with the AWS SDK,
+	// given an SQS batch as a test event: it answers the failed
+	// message's id in batchItemFailures.
+	batch := `{"Records":[
+	  {"messageId":"m-good","body":"{\"id\":7,\"quantity\":1}","attributes":{"ApproximateReceiveCount":"1"},"eventSource":"aws:sqs"},
+	  {"messageId":"m-bad","body":"{\"id\":8,\"quantity\":0}","attributes":{"ApproximateReceiveCount":"1"},"eventSource":"aws:sqs"}]}`
+	res, err := lambdaClient(d, "lambda-python").Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName: aws.String("worker"), Payload: []byte(batch)})
+	if err != nil {
+		t.Fatalf("invoke worker with the SDK: %v", err)
+	}
+	var failures struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(res.Payload, &failures); err != nil || res.FunctionError != nil ||
+		len(failures.BatchItemFailures) != 1 || failures.BatchItemFailures[0].ItemIdentifier != "m-bad" {
+		t.Fatalf("invoke worker: %q %v (%v)", res.Payload, aws.ToString(res.FunctionError), err)
+	}
+	eventually(t, 10*time.Second, "the invoked batch's log line", func() bool {
+		out, _, _ := run(t, d.dir, nil, "logs", "worker")
+		return strings.Contains(out, "processed order 7 x1 (message m-good)")
+	})
 }
 
 // TestExampleLambdaGo builds an aws-lambda-go program as Lambda's
@@ -97,4 +161,35 @@ func TestExampleLambdaGo(t *testing.T) {
 		out, _, _ := run(t, d.dir, nil, "logs", "hello")
 		return strings.Contains(out, `the handler failed: errorString: no greeting for "error"`)
 	})
+
+	// Through the Lambda Invoke API with the AWS SDK: the answer is the
+	// handler's response object; its error is a function error with the
+	// error's type and message, as Lambda reports it.
+	c := lambdaClient(d, "lambda-go")
+	out, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("hello"),
+		Payload: []byte(`{"version":"2.0","rawPath":"/hello/sdk","pathParameters":{"name":"sdk"}}`)})
+	if err != nil {
+		t.Fatalf("invoke hello with the SDK: %v", err)
+	}
+	var res struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err := json.Unmarshal(out.Payload, &res); err != nil || out.FunctionError != nil || res.StatusCode != 200 ||
+		res.Body != "Hello, sdk! (hello, deadline in the future: true)" {
+		t.Fatalf("invoke hello: %q %v (%v)", out.Payload, aws.ToString(out.FunctionError), err)
+	}
+	out, err = c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("hello"),
+		Payload: []byte(`{"version":"2.0","rawPath":"/hello/error","pathParameters":{"name":"error"}}`)})
+	if err != nil {
+		t.Fatalf("invoke hello (error) with the SDK: %v", err)
+	}
+	var fe struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if err := json.Unmarshal(out.Payload, &fe); err != nil || aws.ToString(out.FunctionError) != "Unhandled" ||
+		fe.ErrorType != "errorString" || fe.ErrorMessage != `no greeting for "error"` {
+		t.Fatalf("a handler error through the SDK: %q %v (%v)", out.Payload, aws.ToString(out.FunctionError), err)
+	}
 }

@@ -69,6 +69,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, project, name s
 	}
 	res, err := h.cfg.Invoker.Invoke(r.Context(), req)
 	var fnErr *functionError
+	var he handlerError
 	switch {
 	case err == nil:
 		if s := res.Response.Status; s < 200 || s > 299 {
@@ -92,6 +93,11 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, project, name s
 		fnErr = &functionError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("%s %s Task timed out: %v", time.Now().UTC().Format(time.RFC3339), res.InvocationID, err)}
 	case invoke.IsResponseTooLarge(err):
 		fnErr = &functionError{Type: "Function.ResponseSizeTooLarge", Message: err.Error()}
+	case errors.As(err, &he):
+		// A process's handler reported its own error object: Lambda
+		// answers it as the handler built it.
+		typ, msg := he.LambdaError()
+		fnErr = &functionError{Type: typ, Message: msg}
 	case invoke.IsGuestFailure(err):
 		fnErr = &functionError{Type: "Runtime.ExitError", Message: err.Error()}
 	default:
@@ -122,6 +128,14 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, project, name s
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return nil
+}
+
+// handlerError is a failure whose handler reported its own error object
+// (process.HandlerError: a Node.js, Python or provided handler that threw
+// or returned an error through the Runtime API).
+type handlerError interface {
+	error
+	LambdaError() (typ, message string)
 }
 
 // functionError is a function's failure as Lambda reports it in the

@@ -127,10 +127,14 @@ type lambdaError struct {
 	StackTrace   []string `json:"stackTrace"`
 }
 
-func readLambdaError(r *http.Request) string {
+// readLambdaError reads the error object a runtime posts to /error or
+// /init/error: its type and message (the Lambda-Runtime-Function-Error-Type
+// header's type when the body has none; "Unknown" and the body's start
+// when the body is not an error object).
+func readLambdaError(r *http.Request) (typ, msg string) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxErrorBody))
 	var e lambdaError
-	typ := r.Header.Get("Lambda-Runtime-Function-Error-Type")
+	typ = r.Header.Get("Lambda-Runtime-Function-Error-Type")
 	if err := json.Unmarshal(body, &e); err != nil || e.ErrorMessage == "" && e.ErrorType == "" {
 		if len(body) > 500 {
 			body = body[:500]
@@ -138,13 +142,12 @@ func readLambdaError(r *http.Request) string {
 		if typ == "" {
 			typ = "Unknown"
 		}
-		return fmt.Sprintf("%s: %s", typ, body)
+		return typ, string(body)
 	}
 	if e.ErrorType == "" {
 		e.ErrorType = typ
 	}
-	msg := e.ErrorType + ": " + e.ErrorMessage
-	return msg
+	return e.ErrorType, e.ErrorMessage
 }
 
 func (i *Instance) invocationError(w http.ResponseWriter, r *http.Request) {
@@ -154,8 +157,9 @@ func (i *Instance) invocationError(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "InvalidRequestID", fmt.Sprintf("no invocation %q in flight on this runtime", id))
 		return
 	}
-	msg := readLambdaError(r)
-	if !i.finish(p, result{err: &wasm.TrapError{Module: i.m.spec.Name, Message: "the handler failed: " + msg}}) {
+	typ, msg := readLambdaError(r)
+	herr := &HandlerError{Type: typ, Message: msg, Trap: &wasm.TrapError{Module: i.m.spec.Name, Message: "the handler failed: " + typ + ": " + msg}}
+	if !i.finish(p, result{err: herr}) {
 		apiError(w, http.StatusBadRequest, "InvalidRequestID", fmt.Sprintf("invocation %q was answered already", id))
 		return
 	}
@@ -169,9 +173,9 @@ func (i *Instance) initError(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	msg := readLambdaError(r)
+	typ, msg := readLambdaError(r)
 	i.mu.Lock()
-	i.initErr = msg
+	i.initErr = typ + ": " + msg
 	i.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }

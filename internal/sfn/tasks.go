@@ -98,6 +98,14 @@ func (t *tasks) call(ctx context.Context, name string, payload json.RawMessage) 
 		if ctx.Err() != nil {
 			return 0, "", nil, ctx.Err()
 		}
+		var he interface{ LambdaError() (string, string) }
+		if errors.As(err, &he) {
+			// A process's handler threw: AWS names the error by the
+			// handler's errorType, the error object as the cause.
+			typ, msg := he.LambdaError()
+			b, _ := json.Marshal(map[string]string{"errorType": typ, "errorMessage": msg})
+			return 0, "", nil, &asl.Error{Name: typ, Cause: string(b)}
+		}
 		return 0, "", nil, &asl.Error{Name: lambdaErrorName(err), Cause: err.Error()}
 	}
 	body := res.Response.Body
