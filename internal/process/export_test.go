@@ -12,3 +12,11 @@ func (i *Instance) RunDir() string { return i.dir }
 
 // Exited is closed once the instance's process is gone.
 func (i *Instance) Exited() <-chan struct{} { return i.exited }
+
+// UseForwarder makes the runtime's provided sandboxes run the Runtime API
+// forwarder, as a node that may not enter a sandbox's network namespace
+// does.
+func (r *Runtime) UseForwarder() { r.forwardOnly.Store(true) }
+
+// ForwardOnly reports whether the runtime fell back to the forwarder.
+func (r *Runtime) ForwardOnly() bool { return r.forwardOnly.Load() }

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -97,7 +98,15 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	go func() { _ = i.srv.Serve(ln) }()
 
 	if err := i.start(ctx); err != nil {
+		i.kill()
 		i.cleanup()
+		if errors.Is(err, errNoNetns) {
+			// This node may not listen inside a sandbox: from now
+			// on provided sandboxes run the forwarder.
+			r.forwardOnly.Store(true)
+			r.cfg.Logger.Info("provided runtimes use the Runtime API forwarder", "reason", err)
+			return m.instantiate(ctx)
+		}
 		return nil, err
 	}
 	init := time.NewTimer(r.cfg.InitTimeout)
@@ -133,7 +142,8 @@ func (i *Instance) start(ctx context.Context) error {
 	m := i.m
 	procs, dirs := m.r.cg.create("p"+i.id, m.r.cfg.MaxProcs, int64(m.spec.MemoryMB)<<20)
 	i.cgroups = dirs
-	args := append([]string{m.r.cfg.Bwrap}, m.bwrapArgs(i.dir)...)
+	direct := m.spec.Runtime == record.RuntimeProvided && !m.r.forwardOnly.Load()
+	args := append([]string{m.r.cfg.Bwrap}, m.bwrapArgs(i.dir, direct)...)
 	if len(procs) > 0 {
 		script := `n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 111; shift; n=$((n-1)); done; exec "$@"`
 		args = append(append([]string{"/bin/sh", "-c", script, "sh", strconv.Itoa(len(procs))}, procs...), args...)
@@ -153,6 +163,23 @@ func (i *Instance) start(ctx context.Context) error {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	var infoR, blockW *os.File
+	if direct {
+		var infoW, blockR *os.File
+		if infoR, infoW, err = os.Pipe(); err != nil {
+			return err
+		}
+		if blockR, blockW, err = os.Pipe(); err != nil {
+			infoR.Close()
+			infoW.Close()
+			return err
+		}
+		cmd.ExtraFiles = []*os.File{infoW, blockR} // fds 3 and 4 (bwrapArgs)
+		defer infoR.Close()
+		defer blockW.Close()
+		defer infoW.Close()
+		defer blockR.Close()
+	}
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()
@@ -173,6 +200,32 @@ func (i *Instance) start(ctx context.Context) error {
 		i.exitErr = err
 		close(i.exited)
 	}()
+	if direct {
+		return i.listenInside(infoR, blockW)
+	}
+	return nil
+}
+
+// listenInside opens the Runtime API's TCP listener in a direct provided
+// sandbox's network namespace, serves the Runtime API on it, and lets the
+// sandbox run its bootstrap (netns.go). It listens on every address of
+// that namespace, which has only its loopback, because the loopback may
+// not be up yet.
+func (i *Instance) listenInside(info io.Reader, unblock *os.File) error {
+	pid, err := sandboxPid(info)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", i.m.spec.Name, err)
+	}
+	_, port, _ := net.SplitHostPort(providedAPI)
+	ln, err := listenInNetns(pid, ":"+port)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", i.m.spec.Name, err)
+	}
+	go func() { _ = i.srv.Serve(ln) }()
+	if _, err := unblock.Write([]byte{1}); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start %s: release the sandbox: %w", i.m.spec.Name, err)
+	}
 	return nil
 }
 

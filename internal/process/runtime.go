@@ -66,10 +66,12 @@ type Runtime struct {
 	boot   string // the directory of the bootstraps, mapped read-only
 	run    string // the processes' private directories (run/<id>)
 	// forwarder is this executable, which a "provided" sandbox runs as
-	// its Runtime API forwarder (Forward).
-	forwarder string
-	cg        *cgroups
-	seq       atomic.Uint64
+	// its Runtime API forwarder (Forward) when the node may not listen
+	// inside the sandbox itself (forwardOnly, netns.go).
+	forwarder   string
+	forwardOnly atomic.Bool
+	cg          *cgroups
+	seq         atomic.Uint64
 }
 
 // New prepares a Runtime: it writes the bootstraps under cfg.Dir and finds

@@ -21,7 +21,8 @@ const (
 	runRoot    = "/run/strata"  // this process's Runtime API socket, nothing else
 	socketName = "runtime.sock" // in runRoot
 	// providedAPI is the address a "provided" bootstrap reads from
-	// AWS_LAMBDA_RUNTIME_API: the forwarder listens there on the
+	// AWS_LAMBDA_RUNTIME_API: the node's listener in the sandbox's
+	// network namespace (netns.go), or the forwarder's, is there on the
 	// sandbox's own loopback.
 	providedAPI = "127.0.0.1:9001"
 )
@@ -39,7 +40,11 @@ const sandboxUID = "993"
 // code, no network but its own loopback. The command runs under prlimit,
 // which sets the rlimits from inside the namespaces (so the process count
 // is the sandbox's own).
-func (m *Module) bwrapArgs(runDir string) []string {
+//
+// direct is a provided sandbox whose Runtime API listener the node opens
+// inside it (netns.go): bwrap reports its child on fd 3 and waits on fd 4
+// before running the bootstrap, and no forwarder is mapped.
+func (m *Module) bwrapArgs(runDir string, direct bool) []string {
 	r := m.r
 	a := []string{
 		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -68,16 +73,18 @@ func (m *Module) bwrapArgs(runDir string) []string {
 		d := filepath.Dir(filepath.Dir(r.cfg.Node)) // …/bin/node → its prefix
 		a = append(a, "--ro-bind", d, d)
 	}
-	if m.spec.Runtime == record.RuntimeProvided {
+	if direct {
+		a = append(a, "--info-fd", "3", "--block-fd", "4")
+	} else if m.spec.Runtime == record.RuntimeProvided {
 		a = append(a, "--ro-bind", r.forwarder, forwarderPath)
 	}
 	a = append(a, "--chdir", taskRoot, "--")
-	return append(a, m.command()...)
+	return append(a, m.command(direct)...)
 }
 
 // command is what runs inside the sandbox: prlimit setting the limits,
 // then the runtime.
-func (m *Module) command() []string {
+func (m *Module) command(direct bool) []string {
 	mem := int64(m.spec.MemoryMB) << 20
 	var cmd []string
 	as := mem + 256<<20
@@ -100,6 +107,9 @@ func (m *Module) command() []string {
 		// limit.
 		as = mem + 4<<30
 		cmd = []string{forwarderPath, taskRoot + "/bootstrap"}
+		if direct {
+			cmd = cmd[1:]
+		}
 	}
 	if _, err := os.Stat("/usr/bin/prlimit"); err != nil {
 		return cmd
