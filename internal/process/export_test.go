@@ -20,3 +20,10 @@ func (r *Runtime) UseForwarder() { r.forwardOnly.Store(true) }
 
 // ForwardOnly reports whether the runtime fell back to the forwarder.
 func (r *Runtime) ForwardOnly() bool { return r.forwardOnly.Load() }
+
+// Cgroups are the instance's own groups (pids, memory, cpu), where the
+// node may make them.
+func (i *Instance) Cgroups() []string { return i.cgroups }
+
+// CPULimits is cpuLimits.
+var CPULimits = cpuLimits

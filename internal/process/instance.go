@@ -140,7 +140,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 // process of the sandbox is counted from its first instruction.
 func (i *Instance) start(ctx context.Context) error {
 	m := i.m
-	procs, dirs := m.r.cg.create("p"+i.id, m.r.cfg.MaxProcs, int64(m.spec.MemoryMB)<<20)
+	procs, dirs := m.r.cg.create("p"+i.id, m.r.cfg.MaxProcs, m.spec.MemoryMB)
 	i.cgroups = dirs
 	direct := m.spec.Runtime == record.RuntimeProvided && !m.r.forwardOnly.Load()
 	args := append([]string{m.r.cfg.Bwrap}, m.bwrapArgs(i.dir, direct)...)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,13 +162,35 @@ func (m *Module) env() []string {
 // lambdaRegion is the region events and ARNs name (docs/lambda.md).
 const lambdaRegion = "strata"
 
-// cgroups places each process in cgroup v1 pids and memory groups of its
-// own when this node may create them (a real cap on processes even where
-// rlimits do not bind, as for root, and on the memory of the whole
-// sandbox). Where it may not, rlimits are what limits a process.
+// cgroups places each process in cgroup v1 pids, memory and cpu groups of
+// its own when this node may create them (a real cap on processes even
+// where rlimits do not bind, as for root, on the memory of the whole
+// sandbox, and on its CPU). Where it may not, rlimits are what limits a
+// process (and nothing limits its CPU but the invocation's timeout).
 type cgroups struct {
-	pids, memory string // parent directories; "" when unavailable
-	removing     sync.WaitGroup
+	pids, memory, cpu string // parent directories; "" when unavailable
+	removing          sync.WaitGroup
+}
+
+// cpuPeriod is the CFS period of a sandbox's cpu group (the kernel's
+// default, 100 ms).
+const cpuPeriod = 100_000
+
+// mbPerCPU is Lambda's ratio of memory to CPU: a function gets one vCPU
+// per 1,769 MB of memory.
+const mbPerCPU = 1769
+
+// cpuLimits are a sandbox's CFS quota (µs of CPU per cpuPeriod) and its
+// weight under contention: its memory's share of CPUs as at Lambda, but
+// never less than one whole CPU (below 1,769 MB Lambda gives a fraction
+// of one, which would make an interpreter's cold start several times
+// slower), nor more than the node has. The weight keeps Lambda's
+// proportion: a 3,538 MB function gets twice a 1,769 MB one's share of a
+// contended CPU.
+func cpuLimits(memoryMB, cpus int) (quota int64, shares int) {
+	n := max(float64(memoryMB)/mbPerCPU, 1)
+	n = min(n, float64(max(cpus, 1)))
+	return int64(n * cpuPeriod), max(1024*memoryMB/mbPerCPU, 2)
 }
 
 func newCgroups(log *slog.Logger) *cgroups {
@@ -196,14 +219,15 @@ func newCgroups(log *slog.Logger) *cgroups {
 		}
 		return dir
 	}
-	c.pids, c.memory = try("pids"), try("memory")
-	log.Debug("process sandbox cgroups", "pids", c.pids, "memory", c.memory)
+	c.pids, c.memory, c.cpu = try("pids"), try("memory"), try("cpu")
+	log.Debug("process sandbox cgroups", "pids", c.pids, "memory", c.memory, "cpu", c.cpu)
 	return c
 }
 
 // create makes the groups of one process and returns their cgroup.procs
 // files (the process joins them before it starts the sandbox).
-func (c *cgroups) create(id string, maxProcs int, memBytes int64) (procs []string, dirs []string) {
+func (c *cgroups) create(id string, maxProcs, memoryMB int) (procs []string, dirs []string) {
+	memBytes := int64(memoryMB) << 20
 	if c.pids != "" {
 		d := filepath.Join(c.pids, id)
 		if os.Mkdir(d, 0o755) == nil && os.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.Itoa(maxProcs+8)), 0) == nil {
@@ -216,6 +240,18 @@ func (c *cgroups) create(id string, maxProcs int, memBytes int64) (procs []strin
 			procs, dirs = append(procs, filepath.Join(d, "cgroup.procs")), append(dirs, d)
 		}
 	}
+	if c.cpu != "" {
+		d := filepath.Join(c.cpu, id)
+		quota, shares := cpuLimits(memoryMB, runtime.NumCPU())
+		if os.Mkdir(d, 0o755) == nil &&
+			os.WriteFile(filepath.Join(d, "cpu.cfs_period_us"), []byte(strconv.Itoa(cpuPeriod)), 0) == nil &&
+			os.WriteFile(filepath.Join(d, "cpu.cfs_quota_us"), []byte(strconv.FormatInt(quota, 10)), 0) == nil &&
+			os.WriteFile(filepath.Join(d, "cpu.shares"), []byte(strconv.Itoa(shares)), 0) == nil {
+			procs, dirs = append(procs, filepath.Join(d, "cgroup.procs")), append(dirs, d)
+		} else {
+			_ = os.Remove(d)
+		}
+	}
 	return procs, dirs
 }
 
@@ -223,7 +259,7 @@ func (c *cgroups) create(id string, maxProcs int, memBytes int64) (procs []strin
 // are closed).
 func (c *cgroups) close() {
 	c.removing.Wait()
-	for _, parent := range []string{c.pids, c.memory} {
+	for _, parent := range []string{c.pids, c.memory, c.cpu} {
 		if parent == "" {
 			continue
 		}
@@ -232,7 +268,7 @@ func (c *cgroups) close() {
 		left, _ := filepath.Glob(filepath.Join(parent, "p*"))
 		removeCgroups(left)
 	}
-	removeCgroups([]string{c.pids, c.memory})
+	removeCgroups([]string{c.pids, c.memory, c.cpu})
 }
 
 // removeLater removes an instance's groups in the background; close waits
