@@ -429,7 +429,7 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 			if ch.New.Config.CPUMS > 0 {
 				// Validate could not tell: the kind was not known yet.
 				if err := deploy.CheckCPUKind(results[i].Kind); err != nil {
-					return nil, nil, gateway.Errorf(http.StatusBadRequest, "function %s: cpu_ms: %v (its module is a %s module)", ch.Name, err, results[i].Kind)
+					return nil, nil, gateway.Errorf(http.StatusBadRequest, "function %s: cpu_ms: %v", ch.Name, err)
 				}
 			}
 		}

@@ -91,7 +91,7 @@ func ValidateCPUMS(n int64) error {
 // limit at or above the timeout would never apply.
 func CheckCPUAgainstTimeout(cpuMS, timeoutMS int64) error {
 	if cpuMS > 0 && cpuMS >= timeoutMS {
-		return fmt.Errorf("must be below the timeout (%d ms), got %d; CPU time never outruns the wall clock, so the timeout would always apply first", timeoutMS, cpuMS)
+		return fmt.Errorf("must be below the timeout (%d ms), got %d: CPU time never outruns the wall clock, so the timeout would always end the call first", timeoutMS, cpuMS)
 	}
 	return nil
 }
