@@ -11,14 +11,16 @@ import (
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
 )
 
-// BenchmarkCPULimit measures what a CPU limit costs a warm call: the hello
-// guest (all CPU, the meter's fixed cost shows) and a guest sleeping 1 ms
+// BenchmarkCPULimit measures what a CPU limit costs a warm call: a trivial
+// handler and the hello guest (all CPU: the meter's fixed cost shows), and
+// a guest sleeping 1 ms
 // (a waiting host call: the meter pauses and the thread is unlocked), each
 // with no limit and with one. Compare each pair's ns/op.
 func BenchmarkCPULimit(b *testing.B) {
 	cases := []struct {
 		name, guest, path, query string
 	}{
+		{"trivial", wasmtest.Panic, "/x", "ok=1"},
 		{"hello", wasmtest.Hello, "/hello/world", ""},
 		{"sleep1ms", wasmtest.Sleep, "/", "ms=1"},
 	}
