@@ -4,13 +4,18 @@ package wasm_test
 
 import (
 	"context"
+	"net/url"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/internal/wasm/wasmtest"
+	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // A guest spinning in a loop is stopped by its CPU limit, long before its
@@ -65,4 +70,41 @@ func TestCPULimitLeavesInstanceClean(t *testing.T) {
 		require.NoError(t, err, "call %d", n)
 	}
 	require.False(t, inst.Broken())
+}
+
+// A binding call is not the guest's CPU time, even when the host works on
+// the guest's own goroutine (a SQLite query runs there): here the KV burns
+// 100 ms of CPU on the calling thread, and waits 200 ms, under a limit of
+// 20 ms.
+func TestCPULimitIgnoresBindingCalls(t *testing.T) {
+	t.Parallel()
+	h := newBinder(t)
+	h.host.kv = func(req wire.KVRequest) (*wire.KVResponse, error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start := threadTime(t)
+		for threadTime(t)-start < 100*time.Millisecond {
+		}
+		time.Sleep(200 * time.Millisecond)
+		return &wire.KVResponse{Found: true, Value: []byte("slow")}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	q := url.Values{"op": {"kv-get"}, "key": {"k"}}
+	resp, err := h.inst.Handle(ctx, &wire.Request{Method: "GET", Path: "/", RawQuery: q.Encode()},
+		wasm.Env{Call: &host.Call{Function: "binder-test"}, CPULimit: 20 * time.Millisecond})
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.Status, string(resp.Body))
+	require.Equal(t, "found=true value=slow", string(resp.Body))
+	require.False(t, h.inst.Broken())
+}
+
+// threadTime is the calling thread's CPU time (user and system).
+func threadTime(t *testing.T) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		t.Error(err)
+		return time.Hour
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
