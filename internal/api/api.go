@@ -426,6 +426,12 @@ func (a *API) prepare(ctx context.Context, plan *deploy.Plan, kinds map[string]s
 		// version records what was detected, so it is never ambiguous.
 		if ch.New.Config.Kind == "" {
 			ch.New.Config.Kind = results[i].Kind
+			if ch.New.Config.CPUMS > 0 {
+				// Validate could not tell: the kind was not known yet.
+				if err := deploy.CheckCPUKind(results[i].Kind); err != nil {
+					return nil, nil, gateway.Errorf(http.StatusBadRequest, "function %s: cpu_ms: %v", ch.Name, err)
+				}
+			}
 		}
 		seen[ch.Name] = results[i].Kind
 		stats[ch.Name] = results[i]

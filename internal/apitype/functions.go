@@ -78,7 +78,7 @@ type Prices struct {
 type UsageLine struct {
 	Function    string  `json:"function"`
 	Invocations int64   `json:"invocations"`
-	Errors      int64   `json:"errors"`   // traps, panics, bad responses
+	Errors      int64   `json:"errors"`   // traps, panics, bad responses, over the CPU limit
 	Timeouts    int64   `json:"timeouts"` // interrupted at the deadline
 	Throttles   int64   `json:"throttles"`
 	Canceled    int64   `json:"canceled"` // the caller went away mid-invocation

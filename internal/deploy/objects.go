@@ -218,6 +218,8 @@ func functionObjectFields(o, n record.FunctionConfig) []string {
 		switch {
 		case !ok:
 			out = append(out, "object +"+c.Name)
+		case oc.CPUMS != c.CPUMS:
+			out = append(out, fmt.Sprintf("object ~%s (cpu_ms %d→%d)", c.Name, oc.CPUMS, c.CPUMS))
 		case oc != c:
 			out = append(out, "object ~"+c.Name)
 		}

@@ -346,6 +346,9 @@ func describe(fs apitype.FunctionSpec) []string {
 		"timeout " + timeoutString(c.TimeoutMS),
 		fmt.Sprintf("max_concurrency %d", c.MaxConcurrency),
 	}
+	if c.CPUMS != 0 {
+		out = append(out, fmt.Sprintf("cpu_ms %d", c.CPUMS))
+	}
 	if c.Events != record.EventsCloudEvents {
 		out = append(out, "events "+c.Events)
 	}
@@ -373,6 +376,9 @@ func diff(old record.Version, fs apitype.FunctionSpec) []string {
 	}
 	if o.TimeoutMS != n.TimeoutMS {
 		out = append(out, "timeout "+timeoutString(o.TimeoutMS)+"→"+timeoutString(n.TimeoutMS))
+	}
+	if o.CPUMS != n.CPUMS {
+		out = append(out, fmt.Sprintf("cpu_ms %d→%d", o.CPUMS, n.CPUMS))
 	}
 	if o.Provisioned != n.Provisioned {
 		out = append(out, fmt.Sprintf("provisioned %d→%d", o.Provisioned, n.Provisioned))

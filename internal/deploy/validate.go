@@ -26,6 +26,10 @@ const (
 	MaxConcurrency        = 10000
 	DefaultMaxConcurrency = 64
 
+	// MaxCPUMS is the largest cpu_ms (the longest timeout); 0 is no
+	// limit.
+	MaxCPUMS = 900000
+
 	MaxNameLen = naming.MaxLen
 )
 
@@ -35,6 +39,7 @@ const (
 	NameRule        = naming.Rule
 	MemoryRule      = "must be an integer number of MB between 16 and 4096"
 	TimeoutRule     = `must be a duration like "10s" or "1m30s" between 1ms and 15m`
+	CPURule         = "must be an integer number of milliseconds between 0 (no limit) and 900000"
 	ConcurrencyRule = "must be an integer between 1 and 10000"
 	KindRule        = `must be "reactor", "command" or "process"`
 	RuntimeRule     = `must be "nodejs", "python" or "provided"`
@@ -70,6 +75,60 @@ func ValidateTimeout(d time.Duration) error {
 		return fmt.Errorf("must be a whole number of milliseconds, got %s", d)
 	}
 	return nil
+}
+
+// ValidateCPUMS checks a CPU-time limit on its own; CheckCPU checks it
+// against the function's timeout and kind.
+func ValidateCPUMS(n int64) error {
+	if n < 0 || n > MaxCPUMS {
+		return fmt.Errorf("%s, got %d", CPURule, n)
+	}
+	return nil
+}
+
+// CheckCPUAgainstTimeout checks that a CPU-time limit can be reached
+// before the timeout: CPU time never runs faster than the wall clock, so a
+// limit at or above the timeout would never apply.
+func CheckCPUAgainstTimeout(cpuMS, timeoutMS int64) error {
+	if cpuMS > 0 && cpuMS >= timeoutMS {
+		return fmt.Errorf("must be below the timeout (%d ms), got %d: CPU time never outruns the wall clock, so the timeout would always end the call first", timeoutMS, cpuMS)
+	}
+	return nil
+}
+
+// CheckCPUKind refuses a CPU-time limit on a kind that does not enforce
+// it: a command module (a fresh instance per request, bounded by its
+// timeout) or a process function (its runtime runs outside wazero).
+func CheckCPUKind(kind string) error {
+	if kind == record.KindCommand || kind == record.KindProcess {
+		return fmt.Errorf("is not enforced for a %s function (only reactor functions, built with the Go SDK, have a CPU-time limit); remove it, the timeout bounds the call", kind)
+	}
+	return nil
+}
+
+// validateCPU checks cpu_ms of a function and of its object classes.
+func validateCPU(c record.FunctionConfig) []error {
+	var errs []error
+	check := func(where string, n int64) {
+		if n == 0 {
+			return
+		}
+		err := ValidateCPUMS(n)
+		if err == nil {
+			err = CheckCPUAgainstTimeout(n, c.TimeoutMS)
+		}
+		if err == nil {
+			err = CheckCPUKind(c.Kind)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%scpu_ms: %w", where, err))
+		}
+	}
+	check("", c.CPUMS)
+	for _, o := range c.Objects {
+		check(fmt.Sprintf("object %q: ", o.Name), o.CPUMS)
+	}
+	return errs
 }
 
 // ValidateMaxConcurrency checks a concurrency limit.
@@ -216,6 +275,7 @@ func ValidateConfig(c record.FunctionConfig) error {
 	if err := ValidateEvents(c.Events); err != nil {
 		errs = append(errs, fmt.Errorf("events: %w", err))
 	}
+	errs = append(errs, validateCPU(c)...)
 	errs = append(errs, validateProcess(c)...)
 	errs = append(errs, validateFunctionBindings(c)...)
 	errs = append(errs, validateFunctionWorkflows(c)...)

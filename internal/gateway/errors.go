@@ -52,6 +52,10 @@ func Status(err error) int {
 		return http.StatusTooManyRequests
 	case invoke.IsTimeout(err):
 		return http.StatusGatewayTimeout
+	case invoke.IsCPULimit(err):
+		// The function's own limit, not a passing overload: no
+		// Retry-After (the same request would use as much CPU again).
+		return http.StatusServiceUnavailable
 	case invoke.IsResponseTooLarge(err), invoke.IsBadLambdaResponse(err):
 		return http.StatusBadGateway
 	case invoke.IsGuestFailure(err):

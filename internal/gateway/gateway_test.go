@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratahq/strata/internal/apitype"
 	"github.com/stratahq/strata/internal/invoke"
@@ -209,6 +210,7 @@ func TestPlatformErrors(t *testing.T) {
 		{"body over cap", "POST", "/f/x", strings.Repeat("x", 1025), nil, 413, "limit"},
 		{"throttled", "GET", "/f/x", "", fmt.Errorf("f: %w", pool.ErrAtCapacity), 429, ""},
 		{"timeout", "GET", "/f/x", "", fmt.Errorf("f@1 timed out: %w", wasm.ErrTimeout), 504, "timed out"},
+		{"cpu limit", "GET", "/f/x", "", &wasm.CPULimitError{Module: "f@1", Limit: 50 * time.Millisecond}, 503, "f@1: exceeded CPU time limit of 50 ms"},
 		{"trap", "GET", "/f/x", "", fmt.Errorf("f@1: %w", &wasm.TrapError{Module: "f@1", Message: "secret panic text"}), 500, "function failed"},
 		{"response too large", "GET", "/f/x", "", wasm.ErrResponseTooLarge, 502, ""},
 		{"not deployed", "GET", "/f/x", "", fmt.Errorf("%w: f", invoke.ErrNoFunction), 404, "not deployed"},
@@ -228,8 +230,13 @@ func TestPlatformErrors(t *testing.T) {
 			if tc.status == 405 && rec.Header().Get("Allow") == "" {
 				t.Fatal("405 without Allow")
 			}
-			if (tc.status == 429 || tc.status == 503) && rec.Header().Get("Retry-After") == "" {
+			cpuLimit := invoke.IsCPULimit(tc.invErr)
+			if (tc.status == 429 || tc.status == 503 && !cpuLimit) && rec.Header().Get("Retry-After") == "" {
 				t.Fatalf("%d without Retry-After", tc.status)
+			}
+			if cpuLimit && rec.Header().Get("Retry-After") != "" {
+				// The same request would use as much CPU again.
+				t.Fatalf("over the CPU limit, with Retry-After %q", rec.Header().Get("Retry-After"))
 			}
 			if tc.invErr != nil && rec.Header().Get(apitype.HeaderInvocationID) != "inv-1" {
 				t.Fatalf("invocation id missing on a failed invocation: %v", rec.Header())

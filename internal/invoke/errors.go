@@ -40,6 +40,10 @@ func IsThrottled(err error) bool { return errors.Is(err, pool.ErrAtCapacity) }
 // IsTimeout reports an invocation stopped at its deadline (504).
 func IsTimeout(err error) bool { return errors.Is(err, wasm.ErrTimeout) }
 
+// IsCPULimit reports an invocation stopped for using more CPU time than
+// its cpu_ms (503, no Retry-After: the same request would use as much).
+func IsCPULimit(err error) bool { return errors.Is(err, wasm.ErrCPULimit) }
+
 // IsResponseTooLarge reports a response above the node's limit (502).
 func IsResponseTooLarge(err error) bool { return errors.Is(err, wasm.ErrResponseTooLarge) }
 

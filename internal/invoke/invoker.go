@@ -170,6 +170,9 @@ type Request struct {
 	// (its generation), just before the guest is called.
 	Pinned       *pool.Pinned
 	BeforePinned func(generation uint64)
+	// CPUMS, when not zero, is the invocation's CPU-time limit in place of
+	// its function's cpu_ms (an object class's own).
+	CPUMS int64
 	// AfterPinned, when set, runs as soon as the guest has answered (or
 	// failed), still on the slot, before the invocation is metered: the
 	// objects engine opens the object's input gate there.
@@ -398,7 +401,11 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 	inv.stderr = lineWriter{meter: iv.meter, base: base, stream: "stderr", budget: &inv.budget, dropped: &inv.dropped, tap: r.Logs}
 	stdout, stderr := &inv.stdout, &inv.stderr
 
-	env := wasm.Env{Stdout: stdout, Stderr: stderr, Call: call, Deadline: deadline}
+	cpuMS := v.Config.CPUMS
+	if r.CPUMS != 0 {
+		cpuMS = r.CPUMS
+	}
+	env := wasm.Env{Stdout: stdout, Stderr: stderr, Call: call, Deadline: deadline, CPULimit: time.Duration(cpuMS) * time.Millisecond}
 	var resp *wire.Response
 	var cold bool
 	var err error
@@ -436,6 +443,11 @@ func (iv *Invoker) run(ctx context.Context, d *registry.Deployed, r Request, inv
 		// was stopped with it. Not the function's failure.
 		u.Outcome = record.OutcomeCanceled
 		err = fmt.Errorf("%s@%d: caller went away: %w", v.Function, v.Number, err)
+	case errors.Is(err, wasm.ErrCPULimit):
+		// Counted as an error (the function's own doing), told apart in
+		// the outcome; the instance was discarded, as after a timeout.
+		u.Outcome = record.OutcomeCPULimit
+		err = &wasm.CPULimitError{Module: fmt.Sprintf("%s@%d", v.Function, v.Number), Limit: time.Duration(cpuMS) * time.Millisecond}
 	case errors.Is(err, wasm.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		u.Outcome = record.OutcomeTimeout
 		err = fmt.Errorf("%s@%d timed out after %s: %w", v.Function, v.Number, timeout, wasm.ErrTimeout)

@@ -91,6 +91,11 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, project, name s
 		return errorf(http.StatusBadGateway, errNotReady, "The function is still loading on this node; retry shortly. (%v)", err)
 	case invoke.IsTimeout(err):
 		fnErr = &functionError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("%s %s Task timed out: %v", time.Now().UTC().Format(time.RFC3339), res.InvocationID, err)}
+	case invoke.IsCPULimit(err):
+		// Lambda has no CPU limit of its own; like its timeout, the
+		// function's failure, reported in the body as an error of the
+		// sandbox.
+		fnErr = &functionError{Type: "Sandbox.CPUTimeLimitExceeded", Message: err.Error()}
 	case invoke.IsResponseTooLarge(err):
 		fnErr = &functionError{Type: "Function.ResponseSizeTooLarge", Message: err.Error()}
 	case errors.As(err, &he):

@@ -16,15 +16,22 @@ import (
 	"github.com/stratahq/strata/internal/gateway"
 	"github.com/stratahq/strata/internal/invoke"
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
 // fakeInvoker answers every invocation with the payload, and records the
 // request.
-type fakeInvoker struct{ got invoke.Request }
+type fakeInvoker struct {
+	got invoke.Request
+	err error // when set, every invocation fails with it
+}
 
 func (f *fakeInvoker) Invoke(_ context.Context, r invoke.Request) (*invoke.Result, error) {
 	f.got = r
+	if f.err != nil {
+		return &invoke.Result{InvocationID: "inv-1", Version: 4}, f.err
+	}
 	if r.Logs != nil {
 		r.Logs(record.LogLine{Line: "line one"})
 	}
@@ -134,6 +141,17 @@ func TestPayloadsAndTail(t *testing.T) {
 	assert.Equal(t, "ev-1", w.Header().Get(hdrRequestID))
 	w = post(h, PathPrefix+"fa/invocations", "Bearer tok-a", map[string]string{hdrInvocationType: "DryRun"}, `{}`)
 	assert.Equal(t, 204, w.Code)
+}
+
+// A function stopped over its CPU limit is the function's failure, as a
+// timeout is: 200 with X-Amz-Function-Error and the error in the body.
+func TestCPULimitIsAFunctionError(t *testing.T) {
+	h := newTestHandler(&fakeInvoker{err: &wasm.CPULimitError{Module: "fa@4", Limit: 50 * time.Millisecond}})
+	w := post(h, PathPrefix+"fa/invocations", "Bearer tok-a", nil, `{}`)
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, "Unhandled", w.Header().Get(hdrFunctionError))
+	assert.Equal(t, "inv-1", w.Header().Get(hdrRequestID))
+	assert.JSONEq(t, `{"errorType":"Sandbox.CPUTimeLimitExceeded","errorMessage":"fa@4: exceeded CPU time limit of 50 ms"}`, w.Body.String())
 }
 
 func TestLogTailKeepsTheEnd(t *testing.T) {

@@ -82,9 +82,11 @@ type Object struct {
 	Function     string        `json:"function"`
 	IdleTimeout  time.Duration `json:"idle_timeout,omitempty"`  // how long a live object stays in memory with no event
 	StorageLimit int64         `json:"storage_limit,omitempty"` // bytes of storage one object may hold
+	CPUMS        int64         `json:"cpu_ms,omitempty"`        // CPU time per event, over its function's (0: the function's)
 	Pos          Position      `json:"pos"`                     // of the class's name
 
-	fnPos Position // of the function's name
+	fnPos  Position // of the function's name
+	cpuPos Position // of cpu_ms's value
 }
 
 // StateMachine is a state machine of the project: its type and its
@@ -138,6 +140,7 @@ type Function struct {
 	Events         string            `json:"events,omitempty"`  // record.EventsLambda, or "" for CloudEvents
 	MemoryMB       int               `json:"memory_mb"`
 	Timeout        time.Duration     `json:"timeout"`
+	CPUMS          int64             `json:"cpu_ms,omitempty"` // CPU time per request in ms (0: no limit)
 	MaxConcurrency int               `json:"max_concurrency"`
 	Env            map[string]string `json:"env,omitempty"`
 	Routes         []Route           `json:"routes,omitempty"`
@@ -198,6 +201,7 @@ func (f Function) Config() record.FunctionConfig {
 		Kind:           f.Kind,
 		MemoryMB:       f.MemoryMB,
 		TimeoutMS:      f.Timeout.Milliseconds(),
+		CPUMS:          f.CPUMS,
 		MaxConcurrency: f.MaxConcurrency,
 		Provisioned:    f.Provisioned,
 		FetchPrivate:   f.FetchPrivate,

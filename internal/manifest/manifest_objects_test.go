@@ -44,7 +44,7 @@ func TestSpecWithObjects(t *testing.T) {
 	assert.Equal(t, []record.ObjectClass{
 		{Name: "Counter"},
 		{Name: "Presence_v2", IdleTimeoutMS: 24 * 3600 * 1000, StorageLimitBytes: 1024},
-		{Name: "Room", IdleTimeoutMS: 30000, StorageLimitBytes: 50 << 20},
+		{Name: "Room", IdleTimeoutMS: 30000, StorageLimitBytes: 50 << 20, CPUMS: 50},
 	}, fns["rooms"].Config.Objects)
 	assert.Equal(t, []record.ObjectClass{{Name: "Ledger", StorageLimitBytes: 10 << 30}}, fns["api"].Config.Objects)
 	assert.Equal(t, []record.Binding{
@@ -102,6 +102,14 @@ func TestSpecWithObjects(t *testing.T) {
 	assert.Equal(t, "rooms", p.Change[0].Name)
 	assert.Equal(t, []string{"object ~Room"}, p.Change[0].Fields)
 	assert.Equal(t, []string{"api"}, p.Unchanged)
+
+	// cpu_ms of the function and of its class: shown as other settings.
+	changed = strings.Replace(string(data), "    cpu_ms: 50\n", "    cpu_ms: 70\n", 1)
+	changed = strings.Replace(changed, "    cpu_ms: 200\n", "    cpu_ms: 300\n", 1)
+	p, err = deploy.Compute(specOf(t, changed), st)
+	require.NoError(t, err)
+	require.Len(t, p.Change, 1)
+	assert.Equal(t, []string{"cpu_ms 200→300", "object ~Room (cpu_ms 50→70)"}, p.Change[0].Fields)
 
 	// A route that forwards to an object no longer does: a route change.
 	changed = strings.Replace(string(data), "        object: Room\n", "", 1)

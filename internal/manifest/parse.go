@@ -26,7 +26,7 @@ import (
 // from these lists.
 var (
 	topKeys      = []string{"project", "queues", "topics", "databases", "kv", "secrets", "workflows", "objects", "state_machines", "functions"}
-	functionKeys = []string{"source", "wasm", "kind", "runtime", "handler", "events", "memory", "timeout", "max_concurrency", "env", "routes",
+	functionKeys = []string{"source", "wasm", "kind", "runtime", "handler", "events", "memory", "timeout", "cpu_ms", "max_concurrency", "env", "routes",
 		"queue", "topic", "topics", "schedule", "timezone", "retries", "dead_letter", "provisioned",
 		"bindings", "fetch", "fetch_private"}
 	queueKeys        = []string{"visibility_timeout", "max_receives", "dead_letter", "fifo"}
@@ -515,7 +515,7 @@ func (p *parser) function(e entry) Function {
 		p.addf(valuePos(e), field, "must be a mapping of settings (%s), got %s", strings.Join(functionKeys, ", "), describe(e.value))
 		return f
 	}
-	var sourcePos, wasmPos, runtimePos, handlerPos Position
+	var sourcePos, wasmPos, runtimePos, handlerPos, cpuPos Position
 	kindSet, eventsSet := false, false
 	// A process function's source is a directory of any code, not a Go
 	// package: known before the loop, whatever the order of the keys.
@@ -575,6 +575,9 @@ func (p *parser) function(e entry) Function {
 			f.MaxConcurrency = p.integer(s, sf, deploy.ConcurrencyRule, deploy.ValidateMaxConcurrency)
 		case "timeout":
 			f.Timeout = p.timeout(s, sf)
+		case "cpu_ms":
+			cpuPos = valuePos(s)
+			f.CPUMS = p.cpuMS(s, sf)
 		case "env":
 			f.Env = p.env(s, sf)
 		case "routes":
@@ -599,7 +602,39 @@ func (p *parser) function(e entry) Function {
 		f.Kind = record.KindReactor
 	}
 	p.checkProcess(&f, field, e.pos, wasmPos, runtimePos, handlerPos, eventsSet)
+	p.checkCPU(f.CPUMS, f, cpuPos, join(field, "cpu_ms"), "")
 	return f
+}
+
+// cpuMS reads a cpu_ms: a whole number of milliseconds, 0 for no limit.
+// Out of range, it reads as 0 so that the checks against the timeout do
+// not report it twice.
+func (p *parser) cpuMS(e entry, field string) int64 {
+	bad := false
+	n := p.integer(e, field, deploy.CPURule, func(n int) error {
+		err := deploy.ValidateCPUMS(int64(n))
+		bad = err != nil
+		return err
+	})
+	if bad {
+		return 0
+	}
+	return int64(n)
+}
+
+// checkCPU checks a cpu_ms (a function's or one of its classes') against
+// what it belongs to: below the function's timeout, on a kind that
+// enforces it.
+func (p *parser) checkCPU(ms int64, f Function, pos Position, field, whose string) {
+	if ms <= 0 {
+		return
+	}
+	if err := deploy.CheckCPUAgainstTimeout(ms, f.Timeout.Milliseconds()); err != nil {
+		p.addf(pos, field, "%v%s", err, whose)
+	}
+	if err := deploy.CheckCPUKind(f.Kind); err != nil {
+		p.addf(pos, field, "%v", err)
+	}
 }
 
 // checkProcess checks a process function's settings (kind: process): a

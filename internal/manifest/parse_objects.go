@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 )
 
 // objectKeys are the known keys of a durable object class.
-var objectKeys = []string{"function", "idle_timeout", "storage_limit"}
+var objectKeys = []string{"function", "idle_timeout", "storage_limit", "cpu_ms"}
 
 // objects reads the top-level objects: section. Which functions exist is
 // checked in checkObjects, since they may come later in the file.
@@ -32,6 +33,9 @@ func (p *parser) object(e entry) Object {
 			o.IdleTimeout = p.duration(s, sf, deploy.IdleTimeoutRule, deploy.ValidateObjectIdleTimeout)
 		case "storage_limit":
 			o.StorageLimit = p.size(s, sf, deploy.StorageLimitRule, deploy.ValidateObjectStorageLimit)
+		case "cpu_ms":
+			o.cpuPos = valuePos(s)
+			o.CPUMS = p.cpuMS(s, sf)
 		}
 	})
 	return o
@@ -198,10 +202,12 @@ func (p *parser) checkObjects(m *Manifest) {
 			p.addf(o.fnPos, field, "function %q is a command module (kind: command); durable objects run in reactor functions built with the Go SDK", f.Name)
 			continue
 		}
+		p.checkCPU(o.CPUMS, *f, o.cpuPos, "objects."+o.Name+".cpu_ms", fmt.Sprintf(" (the timeout is function %q's)", f.Name))
 		f.Objects = append(f.Objects, record.ObjectClass{
 			Name:              o.Name,
 			IdleTimeoutMS:     o.IdleTimeout.Milliseconds(),
 			StorageLimitBytes: o.StorageLimit,
+			CPUMS:             o.CPUMS,
 		})
 	}
 	for _, r := range p.objRefs {

@@ -76,6 +76,9 @@ func TestSchemaAgreesWithGoOnObjects(t *testing.T) {
 			}
 			check(t, project(class(map[string]any{"storage_limit": s})))
 		}
+		for _, n := range []any{0, 50, 9999, -1, 900001, "50", 1.5, nil} {
+			check(t, project(class(map[string]any{"cpu_ms": n}))) // below f's 10s timeout, or out of range
+		}
 		for _, fn := range []any{"f", 42, nil, ""} {
 			check(t, project(map[string]any{"Room": map[string]any{"function": fn}}))
 		}

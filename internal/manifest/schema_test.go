@@ -138,6 +138,10 @@ func TestSchemaAgreesWithGo(t *testing.T) {
 		for _, n := range []int{deploy.MinConcurrency - 1, deploy.MinConcurrency, deploy.MaxConcurrency, deploy.MaxConcurrency + 1} {
 			check(t, withFunction(map[string]any{"max_concurrency": n}), deploy.ValidateMaxConcurrency(n))
 		}
+		for _, n := range []int{-1, 0, 50, deploy.MaxCPUMS, deploy.MaxCPUMS + 1} {
+			fn := withFunction(map[string]any{"cpu_ms": n, "timeout": "15m"})
+			check(t, fn, deploy.ValidateCPUMS(int64(n)))
+		}
 		for _, k := range []string{"reactor", "command", "Reactor", "wasm", ""} {
 			check(t, withFunction(map[string]any{"kind": k}), deploy.ValidateKind(k))
 		}

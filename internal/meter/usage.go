@@ -62,7 +62,7 @@ func Summarize(records []record.Usage, prices apitype.Prices) Summary {
 func countOutcome(l *apitype.UsageLine, outcome string, n int64) bool {
 	l.Invocations += n
 	switch outcome {
-	case record.OutcomeError:
+	case record.OutcomeError, record.OutcomeCPULimit:
 		l.Errors += n
 	case record.OutcomeTimeout:
 		l.Timeouts += n

@@ -33,6 +33,7 @@ func TestSummarize(t *testing.T) {
 		record.Usage{Function: "b", Duration: 3 * time.Second, BilledMS: 3000, MemoryMB: 1024, Outcome: record.OutcomeTimeout},
 		record.Usage{Function: "b", Duration: time.Millisecond, BilledMS: 1, MemoryMB: 1024, Outcome: record.OutcomeError, Cold: true},
 		record.Usage{Function: "b", Outcome: record.OutcomeLimited},
+		record.Usage{Function: "b", Duration: 50 * time.Millisecond, BilledMS: 50, MemoryMB: 1024, Outcome: record.OutcomeCPULimit},
 	)
 	rep := Summarize(recs, DefaultPrices)
 	if len(rep.Functions) != 2 || rep.Functions[0].Function != "a" || rep.Functions[1].Function != "b" {
@@ -53,10 +54,11 @@ func TestSummarize(t *testing.T) {
 	if math.Abs(a.CostUSD-wantCost) > 1e-12 {
 		t.Fatalf("a cost = %v, want %v", a.CostUSD, wantCost)
 	}
-	if b.Invocations != 3 || b.Timeouts != 1 || b.Errors != 1 || b.Throttles != 1 || b.ColdStarts != 1 || b.BilledMS != 3001 {
+	// Over the CPU limit counts as an error (and is billed: it ran).
+	if b.Invocations != 4 || b.Timeouts != 1 || b.Errors != 2 || b.Throttles != 1 || b.ColdStarts != 1 || b.BilledMS != 3051 {
 		t.Fatalf("b = %+v", b)
 	}
-	if rep.Total.Invocations != 103 || rep.Total.BilledMS != 8051 || rep.Total.ColdStarts != 2 {
+	if rep.Total.Invocations != 104 || rep.Total.BilledMS != 8101 || rep.Total.ColdStarts != 2 {
 		t.Fatalf("total = %+v", rep.Total)
 	}
 }

@@ -111,7 +111,7 @@ func (m *Invocations) get(k seriesKey) *series {
 		s.duration = m.duration.WithLabelValues(k.project, k.function, k.trigger, k.outcome)
 		s.cold = m.cold.WithLabelValues(k.project, k.function)
 	}
-	if k.outcome == record.OutcomeError || k.outcome == record.OutcomeTimeout {
+	if k.outcome == record.OutcomeError || k.outcome == record.OutcomeTimeout || k.outcome == record.OutcomeCPULimit {
 		s.errors = m.errors.WithLabelValues(k.project, k.function, k.trigger, k.outcome)
 	}
 	m.series[k] = s

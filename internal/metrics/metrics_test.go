@@ -30,29 +30,33 @@ func TestInvocations(t *testing.T) {
 	obs("a", "f", "http", record.OutcomeOK, 3*time.Millisecond, false)
 	obs("a", "f", "http", record.OutcomeError, time.Millisecond, false)
 	obs("a", "f", "queue", record.OutcomeTimeout, time.Second, false)
+	obs("a", "f", "http", record.OutcomeCPULimit, 50*time.Millisecond, false)
 	obs("a", "f", "http", record.OutcomeLimited, 0, false)
 	obs("a", "f", "http", record.OutcomeLimited, 0, false)
 	obs("b", "g", "invoke", record.OutcomeOK, time.Millisecond, true)
 
 	require.Equal(t, map[string]float64{
-		`function="f",outcome="error",project="a",trigger="http"`:    1,
-		`function="f",outcome="limited",project="a",trigger="http"`:  2,
-		`function="f",outcome="ok",project="a",trigger="http"`:       2,
-		`function="f",outcome="timeout",project="a",trigger="queue"`: 1,
-		`function="g",outcome="ok",project="b",trigger="invoke"`:     1,
+		`function="f",outcome="cpu_limit",project="a",trigger="http"`: 1,
+		`function="f",outcome="error",project="a",trigger="http"`:     1,
+		`function="f",outcome="limited",project="a",trigger="http"`:   2,
+		`function="f",outcome="ok",project="a",trigger="http"`:        2,
+		`function="f",outcome="timeout",project="a",trigger="queue"`:  1,
+		`function="g",outcome="ok",project="b",trigger="invoke"`:      1,
 	}, samples(t, reg, "strata_invocations_total"))
 	require.Equal(t, map[string]float64{
-		`function="f",outcome="error",project="a",trigger="http"`:    1,
-		`function="f",outcome="timeout",project="a",trigger="queue"`: 1,
+		`function="f",outcome="cpu_limit",project="a",trigger="http"`: 1,
+		`function="f",outcome="error",project="a",trigger="http"`:     1,
+		`function="f",outcome="timeout",project="a",trigger="queue"`:  1,
 	}, samples(t, reg, "strata_invocation_errors_total"))
 	require.Equal(t, map[string]float64{`function="f",project="a",trigger="http"`: 2}, samples(t, reg, "strata_invocation_throttles_total"))
 	require.Equal(t, map[string]float64{`function="f",project="a"`: 1, `function="g",project="b"`: 1}, samples(t, reg, "strata_cold_starts_total"))
 	// Refused invocations did not run: no duration for them.
 	require.Equal(t, map[string]float64{
-		`function="f",outcome="error",project="a",trigger="http"`:    1,
-		`function="f",outcome="ok",project="a",trigger="http"`:       2,
-		`function="f",outcome="timeout",project="a",trigger="queue"`: 1,
-		`function="g",outcome="ok",project="b",trigger="invoke"`:     1,
+		`function="f",outcome="cpu_limit",project="a",trigger="http"`: 1,
+		`function="f",outcome="error",project="a",trigger="http"`:     1,
+		`function="f",outcome="ok",project="a",trigger="http"`:        2,
+		`function="f",outcome="timeout",project="a",trigger="queue"`:  1,
+		`function="g",outcome="ok",project="b",trigger="invoke"`:      1,
 	}, samples(t, reg, "strata_invocation_duration_seconds"))
 }
 

@@ -491,6 +491,7 @@ func (e *Engine) run(ctx context.Context, key record.ObjectKey, name string, ev 
 		res, err = e.cfg.Invoker.Invoke(ctx, invoke.Request{
 			Function: l.fn, Trigger: triggerObject, TraceParent: headerValue(ev.req, "Traceparent"), Wire: ev.req,
 			Object: l, Pinned: l.slot.pin, BeforePinned: func(uint64) { l.slot.tell(ev.req) }, AfterPinned: handOff,
+			CPUMS: l.cls.CPUMS, // the class's cpu_ms over its function's
 		})
 		if !handed && (errors.Is(err, pool.ErrStalePin) || errors.Is(err, pool.ErrClosed)) && attempt < 2 {
 			// A new version took over: the object moves to it (its guest

@@ -39,13 +39,13 @@ type env struct {
 	cfg Config
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t *testing.T, cfg Config, tweaks ...func(*record.FunctionConfig)) *env {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "strata.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvOn(t, cfg, st)
+	return newEnvOn(t, cfg, st, tweaks...)
 }
 
 // newPostgresEnv is newEnv on the real PostgreSQL (a schema of its own),
@@ -73,7 +73,9 @@ func newPostgresEnv(t *testing.T, cfg Config) *env {
 	return newEnvOn(t, cfg, st)
 }
 
-func newEnvOn(t *testing.T, cfg Config, st store.Store) *env {
+// newEnvOn builds the engine on st. Each tweak, if any, changes the
+// Counter-defining function's config before it is deployed.
+func newEnvOn(t *testing.T, cfg Config, st store.Store, tweaks ...func(*record.FunctionConfig)) *env {
 	t.Helper()
 	ctx := context.Background()
 	var eng *Engine
@@ -95,6 +97,9 @@ func newEnvOn(t *testing.T, cfg Config, st store.Store) *env {
 	bin := wasmtest.Guest(t, wasmtest.Objects)
 	counter := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 2000, MaxConcurrency: 8,
 		Objects: []record.ObjectClass{{Name: "Counter", StorageLimitBytes: 300 << 10}}}
+	for _, tw := range tweaks {
+		tw(&counter)
+	}
 	caller := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 8,
 		Bindings: []record.Binding{{Name: "counter", Kind: record.BindingObject, Resource: "Counter"}}}
 	loner := record.FunctionConfig{Kind: record.KindReactor, MemoryMB: 64, TimeoutMS: 5000, MaxConcurrency: 8}

@@ -28,19 +28,23 @@ const (
 
 // Invocation outcomes recorded in usage.
 const (
-	OutcomeOK       = "ok"       // the guest answered (any HTTP status)
-	OutcomeError    = "error"    // trap, panic, bad response
-	OutcomeTimeout  = "timeout"  // deadline reached, guest interrupted
-	OutcomeLimited  = "limited"  // rejected before running (concurrency, size)
-	OutcomeCanceled = "canceled" // the caller went away; the guest was stopped
+	OutcomeOK       = "ok"        // the guest answered (any HTTP status)
+	OutcomeError    = "error"     // trap, panic, bad response
+	OutcomeTimeout  = "timeout"   // deadline reached, guest interrupted
+	OutcomeLimited  = "limited"   // rejected before running (concurrency, size)
+	OutcomeCanceled = "canceled"  // the caller went away; the guest was stopped
+	OutcomeCPULimit = "cpu_limit" // over its CPU time per request (cpu_ms), guest interrupted
 )
 
 // FunctionConfig is the part of a function version that is not code.
 // Two versions with equal ModuleSHA256 and equal FunctionConfig are the same.
 type FunctionConfig struct {
-	Kind           string            `json:"kind"`
-	MemoryMB       int               `json:"memory_mb"`
-	TimeoutMS      int64             `json:"timeout_ms"`
+	Kind      string `json:"kind"`
+	MemoryMB  int    `json:"memory_mb"`
+	TimeoutMS int64  `json:"timeout_ms"`
+	// CPUMS bounds the on-CPU time of one invocation in milliseconds,
+	// below TimeoutMS (0: no limit; only the timeout applies).
+	CPUMS          int64             `json:"cpu_ms,omitempty"`
 	MaxConcurrency int               `json:"max_concurrency"`
 	Env            map[string]string `json:"env,omitempty"`
 	// Provisioned instances are kept initialised at all times, ahead of

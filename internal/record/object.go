@@ -24,6 +24,9 @@ type ObjectClass struct {
 	// StorageLimitBytes caps one object's storage, keys and values
 	// together (0: the engine's default).
 	StorageLimitBytes int64 `json:"storage_limit_bytes,omitempty"`
+	// CPUMS bounds the on-CPU time of one event of an object of this
+	// class (0: the defining function's cpu_ms applies).
+	CPUMS int64 `json:"cpu_ms,omitempty"`
 }
 
 // ObjectEntry is one storage key of an object.

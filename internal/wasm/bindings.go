@@ -109,6 +109,11 @@ func bindingCall(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(bindingInvalid)
 		return
 	}
+	if i.cpu.pause() {
+		// The call waits (a query, a fetch, another object): not the
+		// guest's CPU time.
+		defer i.cpu.resume()
+	}
 	stack[0] = api.EncodeI32(i.callBinding(ctx, mod.Memory(), stack))
 }
 

@@ -13,6 +13,7 @@ const (
 	callTimedOut       // the invocation's deadline passed
 	callCanceled       // the caller's context ended
 	callFinished       // Handle returned
+	callCPULimit       // the call used up its CPU time (cpuMeter)
 )
 
 // closedChan is the Done channel of a context that ended before anyone
@@ -64,7 +65,9 @@ func (c *callContext) Err() error {
 			return err
 		}
 		return context.Canceled
-	case callFinished:
+	case callFinished, callCPULimit:
+		// A call stopped for its CPU time is reported by Handle
+		// (*CPULimitError); what host calls see is that it ended.
 		return context.Canceled
 	}
 	return nil
@@ -150,11 +153,15 @@ func (w *watch) fire(state int32) {
 	}
 }
 
-// run calls f with c ending at its deadline or with its parent, and the
-// guest interrupted then. When it returns, no callback is running, and c
-// is still running unless its deadline passed or its parent ended.
-func (w *watch) run(c *callContext, f func() error) error {
+// run calls f with c ending at its deadline or with its parent, or when
+// cpu (if not nil) finds it over cpuLimit, and the guest interrupted then.
+// When it returns, no callback is running, and c is still running unless
+// it ended for one of those.
+func (w *watch) run(c *callContext, cpu *cpuMeter, cpuLimit time.Duration, f func() error) error {
 	w.cur.Store(c)
+	if cpu != nil {
+		cpu.begin(cpuLimit)
+	}
 	watchParent := c.parent.Done() != nil
 	if watchParent {
 		if c.parent.Err() != nil {
@@ -166,6 +173,11 @@ func (w *watch) run(c *callContext, f func() error) error {
 		w.deadline.Reset(time.Until(c.deadline))
 	}
 	err := f()
+	if cpu != nil {
+		// Before the state is read below: a check that ends c is over
+		// once end returns.
+		cpu.end()
+	}
 	if c.hasDeadline && !w.deadline.Stop() {
 		<-w.deadlineDone
 	}

@@ -25,6 +25,10 @@
 // Deadlines are enforced by interrupt checks that internal/instrument
 // writes into each module at compile time (interrupt.go), with wazero's
 // WithCloseOnContextDone as the fallback for modules it cannot rewrite.
+// A call's CPU-time limit (Env.CPULimit) ends it the same way: the
+// guest's goroutine is locked to its OS thread and a per-instance timer
+// reads that thread's CPU clock, pausing during host calls that wait
+// (cpulimit.go; Linux only, cpuclock_linux.go).
 // Reactor cold starts restore a memory snapshot taken at compile time when
 // the module allows it (snapshot.go); such a module is compiled once, in
 // its data-stripped form. Guest linear memories are mapped

@@ -3,12 +3,18 @@ package wasm
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 var (
 	// ErrTimeout means the invocation's context deadline passed and the
 	// guest was interrupted. The instance that ran it is discarded.
 	ErrTimeout = errors.New("function timed out")
+
+	// ErrCPULimit is what every *CPULimitError is: the call used more CPU
+	// time than Env.CPULimit and the guest was interrupted. The instance
+	// that ran it is discarded.
+	ErrCPULimit = errors.New("exceeded CPU time limit")
 
 	// ErrResponseTooLarge means the guest produced a response above
 	// Config.MaxResponseBytes.
@@ -35,3 +41,17 @@ type TrapError struct {
 func (e *TrapError) Error() string {
 	return fmt.Sprintf("module %s: %s", e.Module, e.Message)
 }
+
+// CPULimitError is a call stopped for its CPU time (Env.CPULimit). Its
+// text names the function and the limit, as a timeout's does.
+type CPULimitError struct {
+	Module string        // "fn@3"
+	Limit  time.Duration // the limit that was exceeded
+}
+
+func (e *CPULimitError) Error() string {
+	return fmt.Sprintf("%s: %v of %d ms", e.Module, ErrCPULimit, e.Limit.Milliseconds())
+}
+
+// Is makes errors.Is(err, ErrCPULimit) true.
+func (e *CPULimitError) Is(target error) bool { return target == ErrCPULimit }

@@ -65,6 +65,9 @@ func eventSend(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(eventInvalid)
 		return
 	}
+	if i.cpu.pause() {
+		defer i.cpu.resume() // the send waits for the store: not the guest's CPU time
+	}
 	code, text := i.sendEvent(ctx, mod.Memory(), stack)
 	i.result = append(i.result[:0], text...)
 	stack[0] = api.EncodeI32(code)

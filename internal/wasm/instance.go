@@ -35,6 +35,12 @@ type Env struct {
 	// costs a timer per invocation; Handle enforces it with the
 	// instance's own.
 	Deadline time.Time
+	// CPULimit, when not zero, bounds the on-CPU time of the call (the
+	// guest's work, not its waits in host calls): over it the guest is
+	// interrupted, Handle returns a *CPULimitError and the instance is
+	// broken. Enforced on Linux only (cpuclock_linux.go); elsewhere
+	// ignored.
+	CPULimit time.Duration
 }
 
 // Result codes of strata_handle, mirrored from sdk/go (docs/ABI.md).
@@ -66,6 +72,7 @@ type Instance struct {
 	intr   *interrupter // nil when the module's runtime is guarded
 	watch  *watch       // ends a call at its deadline or with its caller; made at the first Handle
 	mem    *cowMemory   // the memory, when mapped from the module's image (Reset)
+	cpu    *cpuMeter    // enforces Env.CPULimit; made at the first call with one
 
 	// Per-invocation state, reached by the host functions through the
 	// instance the context carries (invocationKey).
@@ -86,6 +93,9 @@ type Instance struct {
 // the sleep ends. The guest runs on Handle's goroutine, so nanosleep reads
 // the running call there.
 func (i *Instance) sleep(ns int64) {
+	if i.cpu.pause() {
+		defer i.cpu.resume()
+	}
 	var done <-chan struct{}
 	if i.watch != nil {
 		if c := i.watch.cur.Load(); c != nil {
@@ -317,9 +327,19 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out Env) (*wir
 		i.watch = newWatch(i.intr)
 	}
 	i.stderr.oom = false
-	err := i.watch.run(c, func() error { return i.handle.CallWithStack(c, i.stack) })
+	var cpu *cpuMeter
+	if cpuLimitEnforced && out.CPULimit > 0 {
+		if i.cpu == nil {
+			i.cpu = newCPUMeter(i.watch)
+		}
+		cpu = i.cpu
+	}
+	err := i.watch.run(c, cpu, out.CPULimit, func() error { return i.handle.CallWithStack(c, i.stack) })
 	if err != nil {
 		i.broken = true
+		if c.state.Load() == callCPULimit {
+			return nil, &CPULimitError{Module: i.m.name, Limit: out.CPULimit}
+		}
 		if pd, ok := ctx.Deadline(); ok && !time.Now().Before(pd) {
 			// The instance's timer can end the call an instant before the
 			// caller's context marks its own deadline; wait for it, so a
