@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -41,6 +42,7 @@ type Instance struct {
 	exitErr   error         // set before exited closes
 	invoke    chan *pending // the invocation /next hands out (capacity 1)
 	closing   chan struct{}
+	sem       chan struct{} // binding calls in flight (maxBindingCalls)
 
 	mu      sync.Mutex
 	cur     *pending // the invocation in flight, nil between invocations
@@ -59,6 +61,18 @@ type pending struct {
 	arn      string
 	trace    string
 	done     chan result // capacity 1: the first answer wins
+
+	// For binding calls (bindings.go): the invocation as the host-call
+	// handlers see it, and what ends its calls.
+	call        *host.Call
+	traceParent string
+	parent      context.Context // Handle's
+	// ctx and cancel are made by the first binding call (most
+	// invocations make none), under Instance.mu while this is cur;
+	// calls counts the calls in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
+	calls  sync.WaitGroup
 }
 
 type result struct {
@@ -79,7 +93,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	i := &Instance{
 		m: m, id: fmt.Sprintf("%d-%s", r.seq.Add(1), newID()),
 		ready: make(chan struct{}), exited: make(chan struct{}), closing: make(chan struct{}),
-		invoke: make(chan *pending, 1),
+		invoke: make(chan *pending, 1), sem: make(chan struct{}, maxBindingCalls),
 	}
 	i.logs.limit = r.cfg.LogBytes
 	i.logs.overflow = make(chan struct{}, 1)
@@ -273,6 +287,7 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 		arn:   fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", lambdaRegion, project, i.m.spec.Function),
 		trace: xrayTrace(req.TraceParent),
 		done:  make(chan result, 1),
+		call:  out.Call, traceParent: req.TraceParent, parent: ctx,
 	}
 	if p.id == "" {
 		p.id = newID()
@@ -285,7 +300,15 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 	defer func() {
 		i.mu.Lock()
 		i.cur = nil
+		cancel := p.cancel
 		i.mu.Unlock()
+		// No binding call outlives its invocation: those still running
+		// are cancelled and waited for (no new one is admitted: cur is
+		// no longer p).
+		if cancel != nil {
+			cancel()
+			p.calls.Wait()
+		}
 		select { // not taken by the runtime: take it back
 		case <-i.invoke:
 		default:

@@ -52,6 +52,12 @@ type Config struct {
 	LogBytes            int64 // output one invocation may write before its process is killed
 	FileMB              int   // RLIMIT_FSIZE of the sandbox
 	Logger              *slog.Logger
+	// Bindings and Events serve the binding calls processes make on
+	// their Runtime API socket (docs/process.md, "Bindings"): the same
+	// handlers as the Wasm runtime's (wasm.Config), given the calling
+	// invocation's *host.Call. Nil answers those calls with an error.
+	Bindings wasm.Bindings
+	Events   wasm.EventSink
 }
 
 // ErrUnavailable means this node cannot run process functions (no
