@@ -51,6 +51,7 @@ type Instance struct {
 
 	broken    bool
 	closeOnce sync.Once
+	holdsCode bool // counted as a user of its module's code (releaseCode)
 }
 
 // pending is one invocation between Handle and the runtime's answer.
@@ -111,6 +112,10 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	i.srv = &http.Server{Handler: i.api(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	go func() { _ = i.srv.Serve(ln) }()
 
+	// The code stays on disk while this process has it mapped, even
+	// after its module is closed.
+	_ = r.holdCode(m.code, nil)
+	i.holdsCode = true
 	if err := i.start(ctx); err != nil {
 		i.kill()
 		i.cleanup()
@@ -411,6 +416,9 @@ func (i *Instance) cleanup() {
 		}
 		_ = i.srv.Close()
 		_ = os.RemoveAll(i.dir)
+		if i.holdsCode {
+			i.m.r.releaseCode(i.m.code)
+		}
 		// The kernel frees a group a moment after its last process is
 		// gone; removing it must not hold up the invocation whose
 		// process broke (the pool closes it on that path).
