@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -435,4 +436,143 @@ func normalizeOwnKV(got map[string]any) map[string]any {
 		}
 	}
 	return got
+}
+
+// signal is a writer that closes ready at the first write containing
+// want: the process said it got this far.
+type signal struct {
+	mu    sync.Mutex
+	want  string
+	ready chan struct{}
+	buf   strings.Builder
+}
+
+func newSignal(want string) *signal { return &signal{want: want, ready: make(chan struct{})} }
+
+func (s *signal) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	had := strings.Contains(s.buf.String(), s.want)
+	s.buf.Write(p)
+	if !had && strings.Contains(s.buf.String(), s.want) {
+		close(s.ready)
+	}
+	return len(p), nil
+}
+
+// socketClient speaks HTTP on an instance's Runtime API socket, as the
+// process does: the test stands in for the process's own code.
+func socketClient(inst *process.Instance) *http.Client {
+	sock := filepath.Join(inst.RunDir(), "runtime.sock")
+	return &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+}
+
+// callAnswer is a binding call's status and error type.
+type callAnswer struct {
+	Status int
+	Type   string
+}
+
+func post(t testing.TB, c *http.Client, path, id, body string) callAnswer {
+	req, err := http.NewRequest("POST", "http://runtime"+path, strings.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return callAnswer{}
+	}
+	if id != "" {
+		req.Header.Set("Lambda-Runtime-Aws-Request-Id", id)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Error(err)
+		return callAnswer{}
+	}
+	defer resp.Body.Close()
+	var e struct{ ErrorType string }
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &e)
+	return callAnswer{resp.StatusCode, e.ErrorType}
+}
+
+// waitFor guards a test against hanging; what it waits for must happen.
+func waitFor(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s never happened", what)
+	}
+}
+
+// TestBindingCallsEndWithTheirInvocation: at most 32 calls of one
+// process run at once (more are refused, not queued); when the
+// invocation ends, the calls still running are cancelled and Handle
+// returns only once they have; afterwards the invocation's id is refused,
+// as is any call when no invocation is in flight.
+func TestBindingCallsEndWithTheirInvocation(t *testing.T) {
+	f := setupBindings(t)
+	const limit = 32
+	arrived := make(chan struct{}, limit)
+	cancelled := make(chan struct{}, limit)
+	f.mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+		cancelled <- struct{}{}
+	})
+	inst := start(t, f.compile(t, record.RuntimeNode, "index.handler", map[string]string{
+		"index.js": `exports.handler = async () => { console.log('started'); return new Promise(() => {}); };`,
+	}))
+	c := socketClient(inst)
+	kvGet := `{"op":"get","binding":"cache","key":"k"}`
+	assert.Equal(t, callAnswer{409, "InvocationMismatch"}, post(t, c, "/strata/v1/kv", testInvocation, kvGet), "no invocation in flight")
+
+	started := newSignal("started")
+	done := make(chan struct{})
+	var resp *wire.Response
+	var herr error
+	go func() {
+		defer close(done)
+		resp, herr = inst.Handle(context.Background(), &wire.Request{Method: "POST", Path: "/", Body: []byte(`{}`), InvocationID: testInvocation},
+			wasm.Env{Stdout: started, Stderr: io.Discard, Deadline: time.Now().Add(time.Minute), Call: f.call})
+	}()
+	waitFor(t, started.ready, "the handler starting")
+
+	fetchSlow := fmt.Sprintf(`{"url":"http://api.test:%s/slow"}`, f.port)
+	answers := make(chan callAnswer, limit)
+	for range limit {
+		go func() { answers <- post(t, c, "/strata/v1/fetch", testInvocation, fetchSlow) }()
+	}
+	for i := range limit {
+		select {
+		case <-arrived:
+		case <-done:
+			t.Fatalf("the invocation ended after %d calls arrived: %v", i, herr)
+		}
+	}
+	assert.Equal(t, callAnswer{429, "TooManyRequests"}, post(t, c, "/strata/v1/kv", testInvocation, kvGet), "a 33rd call at once")
+
+	// The runtime answers (the test does, for the stuck handler): the
+	// invocation ends, and with it the calls.
+	ack, err := c.Post("http://runtime/2018-06-01/runtime/invocation/"+testInvocation+"/response", "application/json", strings.NewReader(`"done"`))
+	require.NoError(t, err)
+	ack.Body.Close()
+	require.Equal(t, http.StatusAccepted, ack.StatusCode)
+	waitFor(t, done, "Handle returning")
+	require.NoError(t, herr)
+	assert.Equal(t, `"done"`, string(resp.Body))
+	// Handle waited for every call: each has its answer already.
+	require.Len(t, answers, limit, "Handle returned before its binding calls ended")
+	for range limit {
+		assert.Equal(t, callAnswer{409, "InvocationEnded"}, <-answers)
+	}
+	for range limit {
+		waitFor(t, cancelled, "the outbound request being cancelled")
+	}
+	assert.Equal(t, callAnswer{409, "InvocationMismatch"}, post(t, c, "/strata/v1/kv", testInvocation, kvGet), "the ended invocation's id")
 }
