@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -575,4 +577,27 @@ func TestBindingCallsEndWithTheirInvocation(t *testing.T) {
 		waitFor(t, cancelled, "the outbound request being cancelled")
 	}
 	assert.Equal(t, callAnswer{409, "InvocationMismatch"}, post(t, c, "/strata/v1/kv", testInvocation, kvGet), "the ended invocation's id")
+}
+
+// TestBindingsFromProvided: a custom bootstrap reaches the bindings over
+// HTTP at STRATA_BINDINGS_API, the loopback address its Runtime API is
+// forwarded on.
+func TestBindingsFromProvided(t *testing.T) {
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "./testdata/providedbind")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	bin, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
+	require.NoError(t, err)
+
+	f := setupBindings(t)
+	f.st.kv["shop-cache\x00k"] = []byte("hello")
+	inst := start(t, f.compile(t, record.RuntimeProvided, "", map[string]string{"bootstrap*": string(bin)}))
+	iv := f.invoke(t, inst, map[string]string{"Path": "/kv", "Body": `{"op":"get","binding":"cache","key":"k"}`})
+	require.NoError(t, iv.err, iv.stderr.String())
+	assert.JSONEq(t, `{"status": 200, "body": "{\"found\":true,\"value\":\"aGVsbG8=\"}"}`, string(iv.resp.Body))
+	iv = f.invoke(t, inst, map[string]string{"Path": "/kv", "Body": `{"op":"get","binding":"rival","key":"secret"}`})
+	require.NoError(t, iv.err, iv.stderr.String())
+	assert.Contains(t, string(iv.resp.Body), `"status":403`)
 }
