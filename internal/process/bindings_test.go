@@ -265,6 +265,8 @@ exports.handler = async (event) => {
   const out = {};
   await strata.kv.put('cache', 'k', 'v1');
   out.kv = (await strata.kv.get('cache', 'k')).toString();
+  // More calls at once than the platform admits: the library queues them.
+  out.many = (await Promise.all(Array.from({ length: 50 }, () => strata.kv.get('cache', 'k')))).filter((v) => v.toString() === 'v1').length;
   out.kvMissing = await strata.kv.get('cache', 'nope');
   out.kvList = (await strata.kv.list('cache', 'k')).entries.map((e) => e.key + '=' + e.value.toString());
   out.kvDeleted = await strata.kv.delete('cache', 'k');
@@ -288,6 +290,7 @@ def handler(event, context):
     out = {}
     strata.kv.put("cache", "k", "v1")
     out["kv"] = strata.kv.get("cache", "k").decode()
+    out["many"] = len([v for v in (strata.kv.get("cache", "k") for _ in range(50)) if v == b"v1"])
     out["kvMissing"] = strata.kv.get("cache", "nope")
     out["kvList"] = [k + "=" + v.decode() for k, v, _ in strata.kv.list("cache", "k")[0]]
     out["kvDeleted"] = strata.kv.delete("cache", "k")
@@ -325,7 +328,7 @@ func TestBindingsFromNodeAndPython(t *testing.T) {
 			iv := f.invoke(t, inst, map[string]string{"url": "http://api.test:" + f.port + "/echo"})
 			require.NoError(t, iv.err, iv.stderr.String())
 			require.JSONEq(t, `{
-				"kv": "v1", "kvMissing": null, "kvList": ["k=v1"], "kvDeleted": true,
+				"kv": "v1", "many": 50, "kvMissing": null, "kvList": ["k=v1"], "kvDeleted": true,
 				"exec": {"rowsAffected": 1, "lastInsertId": 1},
 				"rows": [{"id": 1, "name": "ada", "score": 1.5}],
 				"sqlError": "SQLError",

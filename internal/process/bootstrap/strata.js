@@ -4,15 +4,90 @@
 // /strata/v1, naming the invocation it is made for; the platform decides
 // what the function may reach (docs/process.md, "Bindings").
 'use strict';
+const net = require('net');
 const { AsyncLocalStorage } = require('async_hooks');
 
 const socketPath = process.env.STRATA_RUNTIME_SOCKET;
 const PREFIX = '/strata/v1';
-// One connection per call in flight, reused: the platform admits 32 calls
-// at once per process. Loaded on first use: most functions' cold starts
-// need no HTTP client.
-let http = null;
-let agent = null;
+// Connections to the socket, one per call in flight, kept for the next
+// call; at most maxConns open (the platform admits 32 calls at once per
+// process), further calls wait for one. A minimal HTTP/1.1 client, as the
+// bootstrap's: the platform answers every call with a Content-Length, and
+// Node's http module costs more per call than the exchange itself.
+const maxConns = 32;
+const idle = [];
+const queued = [];
+let open = 0;
+
+class Conn {
+  constructor() {
+    this.buf = null;
+    this.pending = null; // {resolve, reject} of the call in flight
+    this.dead = false;
+    this.sock = net.createConnection(socketPath);
+    this.sock.setNoDelay(true);
+    this.sock.on('data', (d) => { this.buf = this.buf ? Buffer.concat([this.buf, d]) : d; this.parse(); });
+    this.sock.on('error', () => {});
+    this.sock.on('close', () => {
+      this.dead = true;
+      const p = this.pending;
+      this.pending = null;
+      if (p) p.reject(new StrataError('ConnectionClosed', 'strata: the platform closed the connection', 0));
+    });
+  }
+  parse() {
+    if (!this.pending) return;
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const lines = this.buf.toString('latin1', 0, end).split('\r\n');
+    const headers = {};
+    for (let i = 1; i < lines.length; i++) {
+      const c = lines[i].indexOf(':');
+      if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
+    }
+    const len = Number(headers['content-length'] || 0);
+    if (this.buf.length < end + 4 + len) return;
+    const body = this.buf.subarray(end + 4, end + 4 + len);
+    this.buf = this.buf.length > end + 4 + len ? this.buf.subarray(end + 4 + len) : null;
+    const p = this.pending;
+    this.pending = null;
+    if (headers.connection === 'close') this.dead = true;
+    p.resolve({ status: Number(lines[0].split(' ')[1]), headers, body });
+  }
+  send(head, body) {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.sock.write(body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+    });
+  }
+}
+
+function acquire() {
+  while (idle.length) {
+    const c = idle.pop();
+    if (!c.dead) return Promise.resolve(c);
+    open--;
+  }
+  if (open < maxConns) {
+    open++;
+    return Promise.resolve(new Conn());
+  }
+  return new Promise((resolve) => queued.push(resolve));
+}
+
+function release(c) {
+  if (c.dead) {
+    c.sock.destroy();
+    open--;
+    if (queued.length && open < maxConns) {
+      open++;
+      queued.shift()(new Conn());
+    }
+    return;
+  }
+  if (queued.length) queued.shift()(c);
+  else idle.push(c);
+}
 
 // The invocation a call belongs to follows the handler's async work
 // (promises, timers), so code still running from an earlier invocation
@@ -48,37 +123,26 @@ function currentId() {
 }
 
 // call sends one binding call and resolves to {status, headers, body}.
-function call(method, path, body, headers) {
+async function call(method, path, body, headers) {
   const id = currentId();
-  return new Promise((resolve, reject) => {
-    if (!id) {
-      reject(new StrataError('NoInvocation', 'strata: binding calls are made while a handler runs', 0));
-      return;
-    }
-    if (agent === null) {
-      http = require('http');
-      agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-    }
-    const buf = body === undefined || body === null ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
-    const h = Object.assign({ 'Lambda-Runtime-Aws-Request-Id': id, 'Content-Length': buf.length }, headers || {});
-    const req = http.request({ socketPath, agent, method, path: PREFIX + path, headers: h }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const b = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-        if (res.statusCode >= 300) {
-          let e;
-          try { e = JSON.parse(b.toString('utf8')); } catch (_) { e = { errorType: 'Error', errorMessage: b.toString('utf8') }; }
-          reject(new StrataError(e.errorType, e.errorMessage, res.statusCode));
-          return;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, body: b });
-      });
-    });
-    req.on('error', reject);
-    req.end(buf);
-  });
+  if (!id) throw new StrataError('NoInvocation', 'strata: binding calls are made while a handler runs', 0);
+  const buf = body === undefined || body === null ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
+  let head = `${method} ${PREFIX}${path} HTTP/1.1\r\nHost: strata\r\nContent-Length: ${buf.length}\r\nLambda-Runtime-Aws-Request-Id: ${id}\r\n`;
+  for (const [k, v] of Object.entries(headers || {})) head += `${k}: ${String(v).replace(/[^\x20-\x7e]/g, '')}\r\n`;
+  head += '\r\n';
+  const c = await acquire();
+  let res;
+  try {
+    res = await c.send(head, buf);
+  } finally {
+    release(c);
+  }
+  if (res.status >= 300) {
+    let e;
+    try { e = JSON.parse(res.body.toString('utf8')); } catch (_) { e = { errorType: 'Error', errorMessage: res.body.toString('utf8') }; }
+    throw new StrataError(e.errorType, e.errorMessage, res.status);
+  }
+  return res;
 }
 
 async function callJSON(path, req) {
