@@ -604,3 +604,17 @@ func TestBindingsFromProvided(t *testing.T) {
 	require.NoError(t, iv.err, iv.stderr.String())
 	assert.Contains(t, string(iv.resp.Body), `"status":403`)
 }
+
+// TestBindingsFromESModule: an ES module handler, which cannot
+// require('strata'), uses the global strata.
+func TestBindingsFromESModule(t *testing.T) {
+	f := setupBindings(t)
+	inst := start(t, f.compile(t, record.RuntimeNode, "index.handler", map[string]string{"index.mjs": `
+export const handler = async () => {
+  await strata.kv.put('cache', 'esm', 'from a module');
+  return (await strata.kv.get('cache', 'esm')).toString();
+};`}))
+	iv := f.invoke(t, inst, map[string]string{})
+	require.NoError(t, iv.err, iv.stderr.String())
+	assert.Equal(t, `"from a module"`, string(iv.resp.Body))
+}

@@ -8,7 +8,7 @@ const path = require('path');
 const fs = require('fs');
 const url = require('url');
 
-const strata = require(path.join(__dirname, 'strata.js'));
+const strata = require(path.join(__dirname, 'strata_lib.js'));
 
 const socketPath = process.env.STRATA_RUNTIME_SOCKET;
 const base = '/2018-06-01/runtime';
@@ -156,8 +156,11 @@ function invokeHandler(handler, event, headers) {
 }
 
 async function main() {
-  // The bindings, for code that does not require('strata').
-  globalThis.strata = strata;
+  // The bindings, for code that does not require('strata') (ES modules).
+  Object.defineProperty(globalThis, 'strata', {
+    get() { strata._invocation.enable(); return strata; },
+    configurable: true,
+  });
   let handler;
   try {
     handler = await loadHandler();
