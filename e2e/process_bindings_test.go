@@ -11,7 +11,8 @@ import (
 // function that keeps notes in a KV namespace and sends jobs to a queue
 // through its bindings (require('strata')), served by routes: what it
 // writes is read back through another invocation, the job lands on the
-// project's queue, and a binding it did not declare is refused.
+// project's queue, and a binding it did not declare and Strata's internal
+// queues are refused.
 func TestProcessBindings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -38,7 +39,7 @@ functions:
     handler: index.handler
     timeout: 5s
     bindings: { cache: notes }
-    routes: ["PUT /notes/{key}", "GET /notes/{key}", "POST /jobs", "GET /undeclared"]
+    routes: ["PUT /notes/{key}", "GET /notes/{key}", "POST /jobs", "GET /undeclared", "POST /internal"]
 `)
 	write("api/index.js", `
 const strata = require('strata');
@@ -57,6 +58,10 @@ exports.handler = async (event) => {
     if (route === 'POST /jobs') {
       const id = await strata.send('jobs', JSON.parse(event.body));
       return { statusCode: 202, body: id };
+    }
+    if (route === 'POST /internal') {
+      await strata.send('_async.api', 'forged');
+      return { statusCode: 200, body: 'sent' };
     }
     await strata.kv.get('elsewhere', 'x');
     return { statusCode: 200, body: 'allowed' };
@@ -85,5 +90,9 @@ exports.handler = async (event) => {
 	r = do(t, "GET", d.url+"/undeclared", nil, nil)
 	if r.status != 403 || !strings.Contains(string(r.body), `NotPermitted: function api@1 has no kv binding "elsewhere"`) {
 		t.Fatalf("an undeclared binding: %d %q", r.status, r.body)
+	}
+	r = do(t, "POST", d.url+"/internal", nil, nil)
+	if r.status != 400 || !strings.Contains(string(r.body), "SendFailed: queue _async.api is internal to Strata") {
+		t.Fatalf("a send to an internal queue: %d %q", r.status, r.body)
 	}
 }
