@@ -583,8 +583,7 @@ func TestBindingCallsEndWithTheirInvocation(t *testing.T) {
 }
 
 // TestBindingsFromProvided: a custom bootstrap reaches the bindings over
-// HTTP at STRATA_BINDINGS_API, the loopback address its Runtime API is
-// forwarded on.
+// HTTP at STRATA_BINDINGS_API, the loopback address of its Runtime API.
 func TestBindingsFromProvided(t *testing.T) {
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "bootstrap"), "./testdata/providedbind")
@@ -594,15 +593,25 @@ func TestBindingsFromProvided(t *testing.T) {
 	bin, err := os.ReadFile(filepath.Join(dir, "bootstrap"))
 	require.NoError(t, err)
 
-	f := setupBindings(t)
-	f.st.kv["shop-cache\x00k"] = []byte("hello")
-	inst := start(t, f.compile(t, record.RuntimeProvided, "", map[string]string{"bootstrap*": string(bin)}))
-	iv := f.invoke(t, inst, map[string]string{"Path": "/kv", "Body": `{"op":"get","binding":"cache","key":"k"}`})
-	require.NoError(t, iv.err, iv.stderr.String())
-	assert.JSONEq(t, `{"status": 200, "body": "{\"found\":true,\"value\":\"aGVsbG8=\"}"}`, string(iv.resp.Body))
-	iv = f.invoke(t, inst, map[string]string{"Path": "/kv", "Body": `{"op":"get","binding":"rival","key":"secret"}`})
-	require.NoError(t, iv.err, iv.stderr.String())
-	assert.Contains(t, string(iv.resp.Body), `"status":403`)
+	// Both ways the node serves a provided sandbox's Runtime API: its own
+	// listener inside the sandbox's network namespace, and the forwarder.
+	for _, forwarder := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forwarder=%t", forwarder), func(t *testing.T) {
+			f := setupBindings(t)
+			if forwarder {
+				f.r.UseForwarder()
+			}
+			f.st.kv["shop-cache\x00k"] = []byte("hello")
+			inst := start(t, f.compile(t, record.RuntimeProvided, "", map[string]string{"bootstrap*": string(bin)}))
+			iv := f.invoke(t, inst, map[string]string{"Path": "/kv", "Body": `{"op":"get","binding":"cache","key":"k"}`})
+			require.NoError(t, iv.err, iv.stderr.String())
+			assert.JSONEq(t, `{"status": 200, "body": "{\"found\":true,\"value\":\"aGVsbG8=\"}"}`, string(iv.resp.Body))
+			iv = f.invoke(t, inst, map[string]string{"Path": "/kv", "Body": `{"op":"get","binding":"rival","key":"secret"}`})
+			require.NoError(t, iv.err, iv.stderr.String())
+			assert.Contains(t, string(iv.resp.Body), `"status":403`)
+			assert.Equal(t, forwarder, f.r.ForwardOnly())
+		})
+	}
 }
 
 // TestBindingsFromESModule: an ES module handler, which cannot

@@ -146,7 +146,7 @@ func (m *Module) env() []string {
 		"STRATA_RUNTIME_SOCKET":           runRoot + "/" + socketName,
 		// Where the bindings are (docs/process.md): the Runtime API's
 		// own endpoint, the loopback address for a provided bootstrap
-		// (the forwarder relays it), the socket for Node.js and Python.
+		// (as AWS_LAMBDA_RUNTIME_API), the socket for Node.js and Python.
 		"STRATA_BINDINGS_API": bindingsAPI(m.spec.Runtime),
 		// require('strata') finds the client library among the
 		// bootstraps (a function's own node_modules come first).
@@ -166,9 +166,9 @@ func (m *Module) env() []string {
 	return out
 }
 
-// bindingsAPI is the STRATA_BINDINGS_API of a runtime: a host:port where
-// the sandbox's loopback serves the Runtime API (provided, through the
-// forwarder, as AWS_LAMBDA_RUNTIME_API), else "unix:" and the socket.
+// bindingsAPI is the STRATA_BINDINGS_API of a runtime: for provided, the
+// host:port on the sandbox's loopback where the Runtime API listens (as
+// AWS_LAMBDA_RUNTIME_API); else "unix:" and the socket.
 func bindingsAPI(runtime string) string {
 	if runtime == record.RuntimeProvided {
 		return providedAPI
