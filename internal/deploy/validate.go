@@ -203,8 +203,20 @@ func validateProcess(c record.FunctionConfig) []error {
 	if c.Events != record.EventsLambda {
 		errs = append(errs, fmt.Errorf(`events: a process function takes Lambda event shapes ("lambda"), got %q`, c.Events))
 	}
-	if len(c.Bindings) > 0 || len(c.Workflows) > 0 || len(c.Objects) > 0 || len(c.Fetch) > 0 || len(c.Secrets) > 0 {
-		errs = append(errs, fmt.Errorf("bindings, fetch, secrets, workflows, objects: a process function has none yet (its sandbox has no network and no host calls)"))
+	// SQL, KV, fetch, secrets, queues and topics reach a process through
+	// its Runtime API socket (docs/process.md); workflows and durable
+	// objects are driven by the Wasm SDK's host calls, which a process
+	// has no counterpart of.
+	if len(c.Workflows) > 0 {
+		errs = append(errs, fmt.Errorf("workflows: a process function cannot orchestrate workflows (they need the Wasm SDK); declare them on a Wasm function and start them from here through a queue"))
+	}
+	if len(c.Objects) > 0 {
+		errs = append(errs, fmt.Errorf("objects: a process function cannot define durable objects (they need the Wasm SDK); define them in a Wasm function"))
+	}
+	for _, b := range c.Bindings {
+		if b.Kind == record.BindingObject {
+			errs = append(errs, fmt.Errorf("bindings: %q: a process function cannot bind durable objects (stubs need the Wasm SDK); it may bind sql databases and kv namespaces", b.Name))
+		}
 	}
 	return errs
 }

@@ -30,6 +30,7 @@ func (i *Instance) api() http.Handler {
 	mux.HandleFunc("POST "+apiPrefix+"/invocation/{id}/response", i.response)
 	mux.HandleFunc("POST "+apiPrefix+"/invocation/{id}/error", i.invocationError)
 	mux.HandleFunc("POST "+apiPrefix+"/init/error", i.initError)
+	i.routeBindings(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "InvalidRequest",
 			fmt.Sprintf("%s %s is not part of the Runtime API (GET %s/invocation/next, POST …/invocation/{id}/response or /error, POST %s/init/error)", r.Method, r.URL.Path, apiPrefix, apiPrefix))

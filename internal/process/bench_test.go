@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -180,4 +181,75 @@ http.createServer((req, res) => {
 	}
 	b.StopTimer()
 	percentiles(b, ds, time.Microsecond, "µs")
+}
+
+// BenchmarkBindingCall is one KV get from a handler through its client
+// library: the request on the process's Runtime API socket, the platform
+// checking the invocation and running the real KV binding (over an
+// in-memory store, so the storage's own time is out), the answer decoded
+// back into the language. Each call is timed inside the process; p50 is
+// what a binding call adds to a handler.
+func BenchmarkBindingCall(b *testing.B) {
+	handlers := map[string]struct {
+		runtime, handler string
+		files            map[string]string
+	}{
+		"node": {record.RuntimeNode, "index.handler", map[string]string{"index.js": `
+const strata = require('strata');
+exports.handler = async (event) => {
+  const ds = [];
+  for (let i = 0; i < event.n; i++) {
+    const t0 = process.hrtime.bigint();
+    const v = await strata.kv.get('cache', 'k');
+    ds.push(Number(process.hrtime.bigint() - t0));
+    if (v === null) throw new Error('no value');
+  }
+  return ds;
+};`}},
+		"python": {record.RuntimePython, "app.handler", map[string]string{"app.py": `
+import time
+import strata
+
+def handler(event, context):
+    ds = []
+    for _ in range(event["n"]):
+        t0 = time.perf_counter_ns()
+        v = strata.kv.get("cache", "k")
+        ds.append(time.perf_counter_ns() - t0)
+        if v is None:
+            raise ValueError("no value")
+    return ds
+`}},
+	}
+	for _, name := range []string{"node", "python"} {
+		b.Run(name, func(b *testing.B) {
+			f := setupBindings(b)
+			f.st.kv["shop-cache\x00k"] = []byte("hello")
+			h := handlers[name]
+			inst := start(b, f.compile(b, h.runtime, h.handler, h.files))
+			// Warm the connections and the interpreter's paths.
+			if iv := f.invoke(b, inst, map[string]int{"n": 50}); iv.err != nil {
+				b.Fatal(iv.err, iv.stderr.String())
+			}
+			ds := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for left := b.N; left > 0; {
+				n := min(left, 1000)
+				left -= n
+				iv := f.invoke(b, inst, map[string]int{"n": n})
+				if iv.err != nil {
+					b.Fatal(iv.err, iv.stderr.String())
+				}
+				var ns []int64
+				if err := json.Unmarshal(iv.resp.Body, &ns); err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range ns {
+					ds = append(ds, time.Duration(d))
+				}
+			}
+			b.StopTimer()
+			percentiles(b, ds, time.Microsecond, "µs")
+		})
+	}
 }

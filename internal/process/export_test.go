@@ -27,3 +27,6 @@ func (i *Instance) Cgroups() []string { return i.cgroups }
 
 // CPULimits is cpuLimits.
 var CPULimits = cpuLimits
+
+// BindingCalls is how many binding calls the instance is serving.
+func (i *Instance) BindingCalls() int { return len(i.sem) }

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
@@ -41,6 +42,7 @@ type Instance struct {
 	exitErr   error         // set before exited closes
 	invoke    chan *pending // the invocation /next hands out (capacity 1)
 	closing   chan struct{}
+	sem       chan struct{} // binding calls in flight (maxBindingCalls)
 
 	mu      sync.Mutex
 	cur     *pending // the invocation in flight, nil between invocations
@@ -49,6 +51,7 @@ type Instance struct {
 
 	broken    bool
 	closeOnce sync.Once
+	holdsCode bool // counted as a user of its module's code (releaseCode)
 }
 
 // pending is one invocation between Handle and the runtime's answer.
@@ -59,6 +62,18 @@ type pending struct {
 	arn      string
 	trace    string
 	done     chan result // capacity 1: the first answer wins
+
+	// For binding calls (bindings.go): the invocation as the host-call
+	// handlers see it, and what ends its calls.
+	call        *host.Call
+	traceParent string
+	parent      context.Context // Handle's
+	// ctx and cancel are made by the first binding call (most
+	// invocations make none), under Instance.mu while this is cur;
+	// calls counts the calls in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
+	calls  sync.WaitGroup
 }
 
 type result struct {
@@ -79,7 +94,7 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	i := &Instance{
 		m: m, id: fmt.Sprintf("%d-%s", r.seq.Add(1), newID()),
 		ready: make(chan struct{}), exited: make(chan struct{}), closing: make(chan struct{}),
-		invoke: make(chan *pending, 1),
+		invoke: make(chan *pending, 1), sem: make(chan struct{}, maxBindingCalls),
 	}
 	i.logs.limit = r.cfg.LogBytes
 	i.logs.overflow = make(chan struct{}, 1)
@@ -97,6 +112,10 @@ func (m *Module) instantiate(ctx context.Context) (*Instance, error) {
 	i.srv = &http.Server{Handler: i.api(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	go func() { _ = i.srv.Serve(ln) }()
 
+	// The code stays on disk while this process has it mapped, even
+	// after its module is closed.
+	_ = r.holdCode(m.code, nil)
+	i.holdsCode = true
 	if err := i.start(ctx); err != nil {
 		i.kill()
 		i.cleanup()
@@ -273,6 +292,7 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 		arn:   fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", lambdaRegion, project, i.m.spec.Function),
 		trace: xrayTrace(req.TraceParent),
 		done:  make(chan result, 1),
+		call:  out.Call, traceParent: req.TraceParent, parent: ctx,
 	}
 	if p.id == "" {
 		p.id = newID()
@@ -285,7 +305,15 @@ func (i *Instance) Handle(ctx context.Context, req *wire.Request, out wasm.Env) 
 	defer func() {
 		i.mu.Lock()
 		i.cur = nil
+		cancel := p.cancel
 		i.mu.Unlock()
+		// No binding call outlives its invocation: those still running
+		// are cancelled and waited for (no new one is admitted: cur is
+		// no longer p).
+		if cancel != nil {
+			cancel()
+			p.calls.Wait()
+		}
 		select { // not taken by the runtime: take it back
 		case <-i.invoke:
 		default:
@@ -388,6 +416,9 @@ func (i *Instance) cleanup() {
 		}
 		_ = i.srv.Close()
 		_ = os.RemoveAll(i.dir)
+		if i.holdsCode {
+			i.m.r.releaseCode(i.m.code)
+		}
 		// The kernel frees a group a moment after its last process is
 		// gone; removing it must not hold up the invocation whose
 		// process broke (the pool closes it on that path).

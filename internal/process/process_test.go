@@ -108,3 +108,49 @@ func TestNodeHello(t *testing.T) {
 	}
 	require.False(t, inst.Broken())
 }
+
+// TestCodeRemovedWhenUnused: a node keeps a version's unpacked code while
+// a module or a live process uses it, and removes it after the last; a
+// new runtime sweeps what an earlier run left.
+func TestCodeRemovedWhenUnused(t *testing.T) {
+	r := setup(t)
+	files := map[string]string{"index.js": nodeHello}
+	m1, err := compile(t, r, record.RuntimeNode, "index.handler", files)
+	require.NoError(t, err)
+	m2, err := compile(t, r, record.RuntimeNode, "index.handler", files)
+	require.NoError(t, err)
+	require.Equal(t, m1.CodeDir(), m2.CodeDir(), "the same code is unpacked once")
+	inst, err := m1.Instantiate(context.Background())
+	require.NoError(t, err)
+
+	require.NoError(t, m1.Close(context.Background()))
+	require.NoError(t, m1.Close(context.Background()), "closing twice releases once")
+	require.DirExists(t, m1.CodeDir(), "m2 uses it")
+	require.NoError(t, m2.Close(context.Background()))
+	require.DirExists(t, m1.CodeDir(), "a live process has it mapped")
+	iv := invoke(t, inst, `{"name":"ada"}`, 5*time.Second)
+	require.NoError(t, iv.err, iv.stderr.String())
+	require.NoError(t, inst.Close(context.Background()))
+	require.NoDirExists(t, m1.CodeDir(), "no one uses it")
+
+	// A failed compile keeps nothing either.
+	bad, err := compile(t, r, record.RuntimeNode, "index.handler", map[string]string{"index.js": `throw new Error("boom")`})
+	require.Error(t, err)
+	require.Nil(t, bad)
+	codes, err := os.ReadDir(filepath.Join(r.Dir(), "code"))
+	require.NoError(t, err)
+	require.Empty(t, codes)
+
+	// What an earlier run left is swept at start.
+	dir := t.TempDir()
+	for _, d := range []string{"code/0123abcd", "code/0123abcd/lib", "code/4567.unpack-89"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "code/0123abcd/lib/x.js"), []byte("x"), 0o600))
+	r2, err := process.New(process.Config{Dir: dir})
+	require.NoError(t, err)
+	defer r2.Close()
+	codes, err = os.ReadDir(filepath.Join(dir, "code"))
+	require.NoError(t, err)
+	require.Empty(t, codes)
+}

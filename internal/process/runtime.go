@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,12 @@ type Config struct {
 	LogBytes            int64 // output one invocation may write before its process is killed
 	FileMB              int   // RLIMIT_FSIZE of the sandbox
 	Logger              *slog.Logger
+	// Bindings and Events serve the binding calls processes make on
+	// their Runtime API socket (docs/process.md, "Bindings"): the same
+	// handlers as the Wasm runtime's (wasm.Config), given the calling
+	// invocation's *host.Call. Nil answers those calls with an error.
+	Bindings wasm.Bindings
+	Events   wasm.EventSink
 }
 
 // ErrUnavailable means this node cannot run process functions (no
@@ -72,6 +79,11 @@ type Runtime struct {
 	forwardOnly atomic.Bool
 	cg          *cgroups
 	seq         atomic.Uint64
+
+	// codeUsers counts, per unpacked code directory, the modules and live
+	// instances using it; the last to go removes it (releaseCode).
+	codeMu    sync.Mutex
+	codeUsers map[string]int
 }
 
 // New prepares a Runtime: it writes the bootstraps under cfg.Dir and finds
@@ -110,8 +122,14 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
-	r := &Runtime{cfg: cfg, boot: filepath.Join(dir, "bootstrap")}
+	r := &Runtime{cfg: cfg, boot: filepath.Join(dir, "bootstrap"), codeUsers: map[string]int{}}
 	if err := os.MkdirAll(filepath.Join(dir, "code"), 0o700); err != nil {
+		return nil, fmt.Errorf("process runtime: %w", err)
+	}
+	// No module uses any code yet: what an earlier run left (code of
+	// versions since replaced, an unpack cut short) goes. What is still
+	// deployed is unpacked again from its blob as it loads.
+	if err := sweepCode(filepath.Join(dir, "code")); err != nil {
 		return nil, fmt.Errorf("process runtime: %w", err)
 	}
 	// The processes' sockets live under a short directory of their own: a
@@ -207,6 +225,9 @@ type Module struct {
 	spec     Spec
 	code     string // the unpacked directory
 	initTime time.Duration
+	// closeOnce: Close releases the code once (the registry may close a
+	// module on more than one path).
+	closeOnce sync.Once
 }
 
 // Compile unpacks a version's code (once per digest on this node) and
@@ -220,14 +241,13 @@ func (r *Runtime) Compile(ctx context.Context, archive []byte, spec Spec) (*Modu
 	}
 	sum := sha256.Sum256(archive)
 	code := filepath.Join(r.cfg.Dir, "code", hex.EncodeToString(sum[:]))
-	if _, err := os.Stat(code); err != nil {
-		if err := Unpack(archive, code); err != nil {
-			return nil, fmt.Errorf("unpack the code of %s: %w", spec.Name, err)
-		}
+	if err := r.holdCode(code, archive); err != nil {
+		return nil, fmt.Errorf("unpack the code of %s: %w", spec.Name, err)
 	}
 	if spec.Runtime == record.RuntimeProvided {
 		fi, err := os.Stat(filepath.Join(code, "bootstrap"))
 		if err != nil || fi.Mode()&0o111 == 0 {
+			r.releaseCode(code)
 			return nil, &InitError{Module: spec.Name, Message: `a "provided" function's directory needs an executable file named bootstrap`}
 		}
 	}
@@ -235,6 +255,7 @@ func (r *Runtime) Compile(ctx context.Context, archive []byte, spec Spec) (*Modu
 	start := time.Now()
 	inst, err := m.instantiate(ctx)
 	if err != nil {
+		r.releaseCode(code)
 		return nil, err
 	}
 	m.initTime = time.Since(start)
@@ -301,9 +322,59 @@ func (m *Module) InitTime() time.Duration    { return m.initTime }
 // Snapshotted is false: processes start from scratch.
 func (m *Module) Snapshotted() bool { return false }
 
-// Close does nothing: the unpacked code stays for the next deploy of the
-// same digest, and instances are closed by their pool.
-func (m *Module) Close(context.Context) error { return nil }
+// Close gives up the module's use of its unpacked code, which is removed
+// once no other module of the same digest and no instance uses it.
+// Instances are closed by their pool.
+func (m *Module) Close(context.Context) error {
+	m.closeOnce.Do(func() { m.r.releaseCode(m.code) })
+	return nil
+}
+
+// holdCode counts a user of an unpacked code directory, unpacking the
+// archive first if no one has (archive nil: it must be there already).
+func (r *Runtime) holdCode(code string, archive []byte) error {
+	r.codeMu.Lock()
+	defer r.codeMu.Unlock()
+	if r.codeUsers[code] == 0 && archive != nil {
+		if _, err := os.Stat(code); err != nil {
+			if err := Unpack(archive, code); err != nil {
+				return err
+			}
+		}
+	}
+	r.codeUsers[code]++
+	return nil
+}
+
+// releaseCode ends a use of an unpacked code directory and removes it
+// when it was the last: a node keeps only the code of what it runs.
+func (r *Runtime) releaseCode(code string) {
+	r.codeMu.Lock()
+	defer r.codeMu.Unlock()
+	r.codeUsers[code]--
+	if r.codeUsers[code] > 0 {
+		return
+	}
+	delete(r.codeUsers, code)
+	if err := os.RemoveAll(code); err != nil {
+		r.cfg.Logger.Warn("remove unused process code", "dir", code, "err", err)
+	}
+}
+
+// sweepCode removes every unpacked code directory (and unpack left over)
+// under dir.
+func sweepCode(dir string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range des {
+		if err := os.RemoveAll(filepath.Join(dir, d.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Instantiate starts one sandboxed process and waits until its runtime
 // asks for its first invocation.

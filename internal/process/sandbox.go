@@ -144,8 +144,15 @@ func (m *Module) env() []string {
 		"AWS_EXECUTION_ENV":               "Strata_" + m.spec.Runtime,
 		"AWS_LAMBDA_RUNTIME_API":          providedAPI,
 		"STRATA_RUNTIME_SOCKET":           runRoot + "/" + socketName,
-		"PYTHONDONTWRITEBYTECODE":         "1",
-		"PYTHONUNBUFFERED":                "1",
+		// Where the bindings are (docs/process.md): the Runtime API's
+		// own endpoint, the loopback address for a provided bootstrap
+		// (as AWS_LAMBDA_RUNTIME_API), the socket for Node.js and Python.
+		"STRATA_BINDINGS_API": bindingsAPI(m.spec.Runtime),
+		// require('strata') finds the client library among the
+		// bootstraps (a function's own node_modules come first).
+		"NODE_PATH":               bootRoot,
+		"PYTHONDONTWRITEBYTECODE": "1",
+		"PYTHONUNBUFFERED":        "1",
 	}
 	out := make([]string, 0, len(m.spec.Env)+len(std))
 	for k, v := range m.spec.Env {
@@ -157,6 +164,16 @@ func (m *Module) env() []string {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// bindingsAPI is the STRATA_BINDINGS_API of a runtime: for provided, the
+// host:port on the sandbox's loopback where the Runtime API listens (as
+// AWS_LAMBDA_RUNTIME_API); else "unix:" and the socket.
+func bindingsAPI(runtime string) string {
+	if runtime == record.RuntimeProvided {
+		return providedAPI
+	}
+	return "unix:" + runRoot + "/" + socketName
 }
 
 // lambdaRegion is the region events and ARNs name (docs/lambda.md).

@@ -8,6 +8,8 @@ const path = require('path');
 const fs = require('fs');
 const url = require('url');
 
+const strata = require(path.join(__dirname, 'strata_lib.js'));
+
 const socketPath = process.env.STRATA_RUNTIME_SOCKET;
 const base = '/2018-06-01/runtime';
 
@@ -154,6 +156,11 @@ function invokeHandler(handler, event, headers) {
 }
 
 async function main() {
+  // The bindings, for code that does not require('strata') (ES modules).
+  Object.defineProperty(globalThis, 'strata', {
+    get() { strata._invocation.enable(); return strata; },
+    configurable: true,
+  });
   let handler;
   try {
     handler = await loadHandler();
@@ -187,12 +194,13 @@ async function main() {
     let answer;
     try {
       const event = next.body.length ? JSON.parse(next.body.toString('utf8')) : null;
-      const result = await invokeHandler(handler, event, next.headers);
+      const result = await strata._invocation.run(id, () => invokeHandler(handler, event, next.headers));
       answer = { method: 'POST', path: `/invocation/${id}/response`, body: JSON.stringify(result === undefined ? null : result), headers: { 'Content-Type': 'application/json' } };
     } catch (e) {
       answer = errorRequest(`/invocation/${id}/error`, e);
     }
     current = null;
+    strata._invocation.end();
     const [ack, following] = client.send(answer, NEXT);
     pending = following;
     ack.then((a) => { if (a.status !== 202) console.error(`runtime API: ${answer.path} answered ${a.status}: ${a.body}`); }, () => {});

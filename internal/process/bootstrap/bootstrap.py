@@ -10,6 +10,8 @@ import sys
 import time
 import traceback
 
+import strata  # beside this file: the bindings (import strata in a handler finds this one)
+
 SOCKET = os.environ.get("STRATA_RUNTIME_SOCKET", "")
 BASE = "/2018-06-01/runtime"
 
@@ -149,7 +151,11 @@ def main():
             os.environ["_X_AMZN_TRACE_ID"] = headers["lambda-runtime-trace-id"]
         try:
             event = json.loads(body) if body else None
-            result = handler(event, Context(headers))
+            strata._begin(rid)
+            try:
+                result = handler(event, Context(headers))
+            finally:
+                strata._end()
             answer = ("POST", "/invocation/%s/response" % rid, json.dumps(result).encode(), {"Content-Type": "application/json"})
         except Exception as e:  # noqa: BLE001 - the handler's failure is the invocation's
             traceback.print_exc()
