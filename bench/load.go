@@ -43,11 +43,13 @@ type loadResult struct {
 	Mean     time.Duration
 }
 
+// rps is the rate of successful answers (2xx or 3xx): a target that
+// answers fast with 429s or 503s under the load is not credited for them.
 func (r loadResult) rps() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
-	return float64(r.Requests) / r.Elapsed.Seconds()
+	return float64(r.Requests-r.Non2xx) / r.Elapsed.Seconds()
 }
 
 // loader generates closed-loop load against a URL: each connection sends its

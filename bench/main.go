@@ -109,10 +109,19 @@ const (
 	targetStrataTrace1  = "strata-trace1"
 )
 
+// The process-function pair, measured only when -targets names them: a
+// Node.js Lambda handler as a Strata process function behind the gateway,
+// and the same handler module behind a bare Node.js http server
+// (bench/peers/node).
+const (
+	targetStrataNode = "strata-node"
+	targetNode       = "node"
+)
+
 // knownTargets is every target -targets accepts, in the order they run:
 // the tracing variants next to the default strata target, so the three
 // are measured close together.
-var knownTargets = []string{targetStrataNoTrace, targetStrata, targetStrataTrace1, targetNetHTTP, targetWorkerd}
+var knownTargets = []string{targetStrataNoTrace, targetStrata, targetStrataTrace1, targetNetHTTP, targetWorkerd, targetStrataNode, targetNode}
 
 // options are the harness's settings, all from flags.
 type options struct {

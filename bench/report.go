@@ -17,11 +17,14 @@ import (
 const (
 	targetRatioNetHTTP = 0.7 // strata req/s ≥ 0.7 × bare net/http
 	targetRatioWorkerd = 2.0 // strata req/s ≥ 2 × workerd
-	targetColdGoP50    = 5 * time.Millisecond
-	targetColdGoP99    = 15 * time.Millisecond
-	targetColdCP50     = 100 * time.Microsecond
-	targetColdCP99     = time.Millisecond
-	targetHandleP50    = 20 * time.Microsecond
+	// A Node.js handler as a process function through the gateway: at
+	// least half the bare Node.js http server's req/s (issue 17).
+	targetRatioNode = 0.5
+	targetColdGoP50 = 5 * time.Millisecond
+	targetColdGoP99 = 15 * time.Millisecond
+	targetColdCP50  = 100 * time.Microsecond
+	targetColdCP99  = time.Millisecond
+	targetHandleP50 = 20 * time.Microsecond
 	// A warm hello instance: at most 1 MB resident and 1.5 MB of Go heap,
 	// and 1,000 of them in 1.5 GB (issue 15).
 	targetMemRSSMB     = 1.0
@@ -358,6 +361,12 @@ func (r *report) finishHTTP() {
 				q := on / off
 				r.Ratios = append(r.Ratios, ratio{Name: v.target + "/" + targetStrataNoTrace, Value: round(q, 3), Target: v.min, Met: q >= v.min})
 			}
+		}
+	}
+	if sn, ok := rps[targetStrataNode]; ok {
+		if n, ok := rps[targetNode]; ok {
+			q := sn / n
+			r.Ratios = append(r.Ratios, ratio{Name: targetStrataNode + "/" + targetNode, Value: round(q, 3), Target: targetRatioNode, Met: q >= targetRatioNode})
 		}
 	}
 	s, ok := rps[targetStrata]

@@ -153,6 +153,28 @@ func (h *harness) startTargetOnce(ctx context.Context, target string) (srv *serv
 		if err != nil {
 			return nil, "", "", err
 		}
+	case targetStrataNode:
+		bin, err := h.strata(ctx)
+		if err != nil {
+			return nil, "", "", err
+		}
+		proj := filepath.Join(h.work, target+"-dev")
+		if err := copyTree(filepath.Join(h.repo, "bench", "peers", "node"), proj); err != nil {
+			return nil, "", "", fmt.Errorf("copy bench/peers/node: %w", err)
+		}
+		if srv, err = startServer("strata dev", proj, logPath, bin, "dev", "--addr", addr); err != nil {
+			return nil, "", "", err
+		}
+		ready = base + "/_strata/health"
+	case targetNode:
+		node, err := exec.LookPath("node")
+		if err != nil {
+			return nil, "", "node not on PATH", nil
+		}
+		dir := filepath.Join(h.repo, "bench", "peers", "node")
+		if srv, err = startServer("node peer", dir, logPath, node, "server.js", addr); err != nil {
+			return nil, "", "", err
+		}
 	case targetNetHTTP:
 		bin := filepath.Join(h.work, "bin", "nethttp")
 		if err := goBuild(ctx, h.log, h.repo, "./bench/peers/nethttp", bin); err != nil {
@@ -178,7 +200,7 @@ func (h *harness) startTargetOnce(ctx context.Context, target string) (srv *serv
 	if err := srv.waitReady(ctx, ready, h.opts.StartTimeout, ""); err != nil {
 		return srv, "", "", err
 	}
-	if target == targetStrata || target == targetStrataNoTrace || target == targetStrataTrace1 {
+	if target == targetStrata || target == targetStrataNoTrace || target == targetStrataTrace1 || target == targetStrataNode {
 		// strata dev answers its health check while it is still building
 		// and deploying the project, so wait for the route itself. Its
 		// "deploy failed" line ends the wait early instead of at the timeout.
