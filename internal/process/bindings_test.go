@@ -21,12 +21,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/stratahq/strata/internal/bindings"
 	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/process"
 	"github.com/stratahq/strata/internal/record"
 	"github.com/stratahq/strata/internal/store"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -147,6 +150,8 @@ type sentEvent struct {
 type recordSink struct {
 	mu   sync.Mutex
 	sent []sentEvent
+	// traceParents are the sent events' traceparent headers, in order.
+	traceParents []string
 }
 
 func (s *recordSink) SendEvent(_ context.Context, ev wasm.OutboundEvent) (string, error) {
@@ -155,6 +160,7 @@ func (s *recordSink) SendEvent(_ context.Context, ev wasm.OutboundEvent) (string
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.traceParents = append(s.traceParents, ev.TraceParent)
 	s.sent = append(s.sent, sentEvent{Caller: ev.Caller, Name: ev.Name, InvocationID: ev.InvocationID, ContentType: ev.Options.ContentType,
 		Type: ev.Options.Type, Topic: ev.Topic, Body: string(ev.Body)})
 	return fmt.Sprintf("ev-%d", len(s.sent)), nil
@@ -173,6 +179,8 @@ type bindingFixture struct {
 	port string
 	mux  *http.ServeMux
 	call *host.Call
+	// spans records the binding calls' spans.
+	spans *tracetest.SpanRecorder
 }
 
 func setupBindings(t testing.TB) *bindingFixture {
@@ -185,8 +193,9 @@ func setupBindings(t testing.TB) *bindingFixture {
 			},
 			kv: map[string][]byte{"rival-cache\x00secret": []byte("rival data")}, secrets: map[string][]byte{},
 		},
-		sink: &recordSink{},
-		mux:  http.NewServeMux(),
+		sink:  &recordSink{},
+		mux:   http.NewServeMux(),
+		spans: tracetest.NewSpanRecorder(),
 	}
 	f.mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -220,7 +229,8 @@ func setupBindings(t testing.TB) *bindingFixture {
 		require.Nil(t, res.Error)
 	}
 
-	r, err := process.New(process.Config{Dir: t.TempDir(), InitTimeout: 5 * time.Second, LogBytes: 256 << 10, Bindings: b, Events: f.sink})
+	tracer := trace.NewTracer(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans)))
+	r, err := process.New(process.Config{Dir: t.TempDir(), InitTimeout: 5 * time.Second, LogBytes: 256 << 10, Bindings: b, Events: f.sink, Tracer: tracer})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	f.r = r
@@ -344,6 +354,38 @@ func TestBindingsFromNodeAndPython(t *testing.T) {
 			orders.Body = ""
 			assert.Equal(t, sentEvent{Caller: "fn", Name: "orders", InvocationID: testInvocation, ContentType: "application/json", Type: "order.created"}, orders)
 			assert.Equal(t, sentEvent{Caller: "fn", Name: "news", InvocationID: testInvocation, ContentType: "text/plain; charset=utf-8", Topic: true, Body: "hi"}, f.sink.sent[1])
+
+			// Each binding call has its span, named and attributed as a
+			// Wasm guest's host call is: the project, the binding, the
+			// fetch's host (not its path), the secret's name (not its
+			// value); a sent message carries its send's span.
+			byName := map[string][]sdktrace.ReadOnlySpan{}
+			for _, sp := range f.spans.Ended() {
+				byName[sp.Name()] = append(byName[sp.Name()], sp)
+			}
+			for _, name := range []string{wasm.SpanKVPut, wasm.SpanKVGet, wasm.SpanKVList, wasm.SpanKVDelete, wasm.SpanSQL, wasm.SpanFetch, wasm.SpanSecret, wasm.SpanQueueSend, wasm.SpanTopicPublish} {
+				require.NotEmpty(t, byName[name], "no %q span among %v", name, byName)
+			}
+			attrs := func(sp sdktrace.ReadOnlySpan) map[string]string {
+				m := map[string]string{}
+				for _, kv := range sp.Attributes() {
+					m[string(kv.Key)] = kv.Value.Emit()
+				}
+				return m
+			}
+			fetch := attrs(byName[wasm.SpanFetch][0])
+			assert.Equal(t, "api.test:"+f.port, fetch[string(trace.KeyHost)])
+			assert.Equal(t, "201", fetch[string(trace.KeyHTTP)])
+			assert.Equal(t, "shop", fetch[string(trace.KeyProject)])
+			assert.Equal(t, "API_KEY", attrs(byName[wasm.SpanSecret][0])[string(trace.KeySecret)])
+			for _, sp := range f.spans.Ended() {
+				for _, v := range attrs(sp) {
+					assert.NotContains(t, v, "shop-key", "a span holds the secret's value")
+				}
+			}
+			send := byName[wasm.SpanQueueSend][0]
+			require.Len(t, f.sink.traceParents, 2)
+			assert.Contains(t, f.sink.traceParents[0], send.SpanContext().TraceID().String()+"-"+send.SpanContext().SpanID().String())
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/record"
+	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -59,6 +60,10 @@ type Config struct {
 	// invocation's *host.Call. Nil answers those calls with an error.
 	Bindings wasm.Bindings
 	Events   wasm.EventSink
+	// Tracer records a span for each binding call, as the Wasm
+	// runtime's does for a host call, a child of the invocation's span;
+	// nil records none.
+	Tracer *trace.Tracer
 }
 
 // ErrUnavailable means this node cannot run process functions (no

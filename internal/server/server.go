@@ -272,7 +272,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// Process functions: their code and sockets live under the data
 	// directory, never inside any sandbox's view.
 	// Their binding calls go to the same handlers as Wasm guests'.
-	if s.procs, err = process.New(process.Config{Dir: filepath.Join(s.cfg.DataDir, "process"), Logger: quiet(s.log), Bindings: s.bnd, Events: sends}); err != nil {
+	if s.procs, err = process.New(process.Config{Dir: filepath.Join(s.cfg.DataDir, "process"), Logger: quiet(s.log), Bindings: s.bnd, Events: sends, Tracer: tracer}); err != nil {
 		return fmt.Errorf("start process runtime: %w", err)
 	}
 	s.reg = registry.New(registry.Config{Store: s.st, Runtime: s.rt, Process: s.procs, Logger: s.log, IdleTimeout: s.cfg.IdleTimeout, Pools: icfg.PoolLimits(), Tracer: tracer})

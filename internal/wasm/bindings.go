@@ -157,10 +157,10 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		sctx, span := i.hostSpan(ctx, SpanSQL, oteltrace.SpanKindClient, trace.KeyBinding.String(r.Binding), trace.KeySQLOp.String(sqlOp(&r)))
+		sctx, span := i.hostSpan(ctx, SpanSQL, oteltrace.SpanKindClient, trace.KeyBinding.String(r.Binding), trace.KeySQLOp.String(SQLOp(&r)))
 		sr, serr := b.SQL(sctx, i.call, r)
 		if span != nil {
-			endSQL(span, &r, sr, serr)
+			EndSQL(span, &r, sr, serr)
 		}
 		resp, err = nonNil(sr, serr)
 	case BindingKV:
@@ -171,10 +171,10 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		sctx, span := i.hostSpan(ctx, kvSpanName(r.Op), oteltrace.SpanKindClient, trace.KeyBinding.String(r.Binding), trace.KeyKVOp.String(r.Op))
+		sctx, span := i.hostSpan(ctx, KVSpanName(r.Op), oteltrace.SpanKindClient, trace.KeyBinding.String(r.Binding), trace.KeyKVOp.String(r.Op))
 		kr, kerr := b.KV(sctx, i.call, r)
 		if span != nil {
-			endKV(span, &r, kr, kerr)
+			EndKV(span, &r, kr, kerr)
 		}
 		resp, err = nonNil(kr, kerr)
 	case BindingFetch:
@@ -185,10 +185,10 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		sctx, span := i.hostSpan(ctx, SpanFetch, oteltrace.SpanKindClient, trace.KeyHost.String(fetchHost(r.URL)))
+		sctx, span := i.hostSpan(ctx, SpanFetch, oteltrace.SpanKindClient, trace.KeyHost.String(FetchHost(r.URL)))
 		fr, ferr := b.Fetch(sctx, i.call, r)
 		if span != nil {
-			endFetch(span, fr, ferr)
+			EndFetch(span, fr, ferr)
 		}
 		resp, err = nonNil(fr, ferr)
 	case BindingSecret:

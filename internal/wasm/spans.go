@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	oteltrace "go.opentelemetry.io/otel/trace"
 
+	"github.com/stratahq/strata/internal/host"
 	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -31,17 +32,25 @@ const (
 // outside one) when the runtime has a tracer; span is nil otherwise, and
 // the callers then skip every attribute.
 func (i *Instance) hostSpan(ctx context.Context, name string, kind oteltrace.SpanKind, attrs ...attribute.KeyValue) (context.Context, oteltrace.Span) {
-	t := i.m.r.cfg.Tracer
+	return StartHostSpan(ctx, i.m.r.cfg.Tracer, i.call, name, kind, attrs...)
+}
+
+// StartHostSpan starts the span of a host call of the invocation c (nil
+// outside one) with t; with no tracer the span is nil and callers skip
+// every attribute. Process functions' binding calls (internal/process)
+// start theirs here too, so a binding call's span reads the same from a
+// Wasm guest and from a Node.js or Python handler.
+func StartHostSpan(ctx context.Context, t *trace.Tracer, c *host.Call, name string, kind oteltrace.SpanKind, attrs ...attribute.KeyValue) (context.Context, oteltrace.Span) {
 	if t == nil {
 		return ctx, nil
 	}
-	if c := i.call; c != nil {
+	if c != nil {
 		attrs = append(attrs, trace.KeyProject.String(c.Project), trace.KeyFunction.String(c.Function))
 	}
 	return t.Start(ctx, name, oteltrace.WithSpanKind(kind), oteltrace.WithAttributes(attrs...))
 }
 
-func kvSpanName(op string) string {
+func KVSpanName(op string) string {
 	switch op {
 	case wire.KVGet:
 		return SpanKVGet
@@ -55,18 +64,18 @@ func kvSpanName(op string) string {
 	return SpanKV
 }
 
-// sqlOp is what a SQL span's operation attribute says: the statement's
+// SQLOp is what a SQL span's operation attribute says: the statement's
 // first words, or the transaction verb.
-func sqlOp(r *wire.SQLRequest) string {
+func SQLOp(r *wire.SQLRequest) string {
 	if r.SQL != "" {
 		return trace.SQLOp(r.SQL)
 	}
 	return strings.ToUpper(r.Op)
 }
 
-// fetchHost is the host of a fetch's URL: never its path or query, which
+// FetchHost is the host of a fetch's URL: never its path or query, which
 // may hold tokens.
-func fetchHost(raw string) string {
+func FetchHost(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
@@ -74,8 +83,8 @@ func fetchHost(raw string) string {
 	return u.Host
 }
 
-// endSQL, endKV, endFetch set what the answer adds and end the span.
-func endSQL(span oteltrace.Span, r *wire.SQLRequest, resp *wire.SQLResponse, err error) {
+// EndSQL, EndKV, EndFetch set what the answer adds and end the span.
+func EndSQL(span oteltrace.Span, r *wire.SQLRequest, resp *wire.SQLResponse, err error) {
 	defer span.End()
 	switch {
 	case err != nil:
@@ -90,7 +99,7 @@ func endSQL(span oteltrace.Span, r *wire.SQLRequest, resp *wire.SQLResponse, err
 	}
 }
 
-func endKV(span oteltrace.Span, r *wire.KVRequest, resp *wire.KVResponse, err error) {
+func EndKV(span oteltrace.Span, r *wire.KVRequest, resp *wire.KVResponse, err error) {
 	defer span.End()
 	switch {
 	case err != nil:
@@ -101,7 +110,7 @@ func endKV(span oteltrace.Span, r *wire.KVRequest, resp *wire.KVResponse, err er
 	}
 }
 
-func endFetch(span oteltrace.Span, resp *wire.FetchResponse, err error) {
+func EndFetch(span oteltrace.Span, resp *wire.FetchResponse, err error) {
 	defer span.End()
 	switch {
 	case err != nil:
