@@ -369,7 +369,7 @@ func TestBindingsFromNodeAndPython(t *testing.T) {
 			attrs := func(sp sdktrace.ReadOnlySpan) map[string]string {
 				m := map[string]string{}
 				for _, kv := range sp.Attributes() {
-					m[string(kv.Key)] = kv.Value.Emit()
+					m[string(kv.Key)] = kv.Value.String()
 				}
 				return m
 			}
