@@ -12,8 +12,27 @@ import (
 // ("objects: put \"k\": ..."). An answer with no text is an empty
 // response: ops that return nothing may leave none.
 func call(ctx context.Context, what string, req *wire.ObjectRequest) (*wire.ObjectResponse, error) {
-	if err := ctx.Err(); err != nil {
+	resp, err := roundTrip(ctx, req)
+	if err != nil {
 		return nil, fmt.Errorf("objects: %s: %w", what, err)
+	}
+	return resp, nil
+}
+
+// callf is call with the operation's name formatted only when the call
+// fails: on the request path (every storage get and put) the guest does
+// not pay fmt for a label it almost never shows.
+func callf(ctx context.Context, req *wire.ObjectRequest, format string, args ...any) (*wire.ObjectResponse, error) {
+	resp, err := roundTrip(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("objects: %s: %w", fmt.Sprintf(format, args...), err)
+	}
+	return resp, nil
+}
+
+func roundTrip(ctx context.Context, req *wire.ObjectRequest) (*wire.ObjectResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	resp := new(wire.ObjectResponse)
 	err := hostcall.CallEncode(hostcall.Object, func(dst []byte) ([]byte, error) {
@@ -29,7 +48,7 @@ func call(ctx context.Context, what string, req *wire.ObjectRequest) (*wire.Obje
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("objects: %s: %w", what, err)
+		return nil, err
 	}
 	return resp, nil
 }

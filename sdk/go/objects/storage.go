@@ -81,7 +81,7 @@ func (s *Storage) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := checkKey("get", key); err != nil {
 		return nil, false, err
 	}
-	resp, err := call(ctx, fmt.Sprintf("get %q", key), &wire.ObjectRequest{Op: wire.ObjectOpGet, TxID: s.tx, Keys: []string{key}})
+	resp, err := callf(ctx, &wire.ObjectRequest{Op: wire.ObjectOpGet, TxID: s.tx, Keys: []string{key}}, "get %q", key)
 	if err != nil {
 		return nil, false, err
 	}
@@ -102,7 +102,7 @@ func (s *Storage) GetMany(ctx context.Context, keys []string) (map[string][]byte
 	if len(keys) == 0 {
 		return out, nil
 	}
-	resp, err := call(ctx, fmt.Sprintf("get %d keys", len(keys)), &wire.ObjectRequest{Op: wire.ObjectOpGet, TxID: s.tx, Keys: keys})
+	resp, err := callf(ctx, &wire.ObjectRequest{Op: wire.ObjectOpGet, TxID: s.tx, Keys: keys}, "get %d keys", len(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +117,8 @@ func (s *Storage) Put(ctx context.Context, key string, value []byte) error {
 	if err := checkEntry(key, value); err != nil {
 		return err
 	}
-	_, err := call(ctx, fmt.Sprintf("put %q", key), &wire.ObjectRequest{Op: wire.ObjectOpPut, TxID: s.tx,
-		Entries: []wire.ObjectEntry{{Key: key, Value: value}}})
+	_, err := callf(ctx, &wire.ObjectRequest{Op: wire.ObjectOpPut, TxID: s.tx,
+		Entries: []wire.ObjectEntry{{Key: key, Value: value}}}, "put %q", key)
 	return err
 }
 
@@ -134,7 +134,7 @@ func (s *Storage) PutMany(ctx context.Context, m map[string][]byte) error {
 		}
 		entries = append(entries, wire.ObjectEntry{Key: k, Value: v})
 	}
-	_, err := call(ctx, fmt.Sprintf("put %d keys", len(m)), &wire.ObjectRequest{Op: wire.ObjectOpPut, TxID: s.tx, Entries: entries})
+	_, err := callf(ctx, &wire.ObjectRequest{Op: wire.ObjectOpPut, TxID: s.tx, Entries: entries}, "put %d keys", len(m))
 	return err
 }
 
@@ -171,8 +171,8 @@ func (s *Storage) List(ctx context.Context, opts ListOptions) ([]Entry, error) {
 	if err := checkKeys("list", []string{opts.Prefix, opts.Start, opts.End}); err != nil {
 		return nil, err
 	}
-	resp, err := call(ctx, fmt.Sprintf("list %q", opts.Prefix), &wire.ObjectRequest{Op: wire.ObjectOpList, TxID: s.tx,
-		Prefix: opts.Prefix, Start: opts.Start, End: opts.End, Limit: opts.Limit, Reverse: opts.Reverse})
+	resp, err := callf(ctx, &wire.ObjectRequest{Op: wire.ObjectOpList, TxID: s.tx,
+		Prefix: opts.Prefix, Start: opts.Start, End: opts.End, Limit: opts.Limit, Reverse: opts.Reverse}, "list %q", opts.Prefix)
 	if err != nil {
 		return nil, err
 	}
