@@ -182,26 +182,34 @@ func (i *Instance) start(ctx context.Context) error {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	// The sandbox's ends of the pipes: closed here once the child has
+	// them, so a bwrap that dies before reporting its child is an EOF
+	// (sandboxPid), not a read that waits for ever.
+	childEnds := []*os.File{outW, errW}
 	var infoR, blockW *os.File
 	if direct {
 		var infoW, blockR *os.File
-		if infoR, infoW, err = os.Pipe(); err != nil {
-			return err
+		if infoR, infoW, err = os.Pipe(); err == nil {
+			if blockR, blockW, err = os.Pipe(); err != nil {
+				infoR.Close()
+				infoW.Close()
+			}
 		}
-		if blockR, blockW, err = os.Pipe(); err != nil {
-			infoR.Close()
-			infoW.Close()
+		if err != nil {
+			for _, f := range []*os.File{outR, outW, errR, errW} {
+				f.Close()
+			}
 			return err
 		}
 		cmd.ExtraFiles = []*os.File{infoW, blockR} // fds 3 and 4 (bwrapArgs)
+		childEnds = append(childEnds, infoW, blockR)
 		defer infoR.Close()
 		defer blockW.Close()
-		defer infoW.Close()
-		defer blockR.Close()
 	}
 	err = cmd.Start()
-	outW.Close()
-	errW.Close()
+	for _, f := range childEnds {
+		f.Close()
+	}
 	if err != nil {
 		outR.Close()
 		errR.Close()

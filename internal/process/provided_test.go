@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -65,5 +66,28 @@ func TestProvidedRuntimeAPI(t *testing.T) {
 			// the privilege falls back to the forwarder.
 			require.Equal(t, mode == "forwarder" || os.Geteuid() != 0, r.ForwardOnly())
 		})
+	}
+}
+
+// A sandbox that dies before bwrap reports its child (here a "bwrap" that
+// exits at once) fails the start with an error instead of waiting for
+// ever on the report.
+func TestProvidedSandboxDiesBeforeReport(t *testing.T) {
+	r, err := process.New(process.Config{Dir: t.TempDir(), InitTimeout: 5 * time.Second, LogBytes: 256 << 10, Bwrap: "/bin/false"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	// Compiling a module starts a sandbox once (its init), so the
+	// failure shows there.
+	pkg := code(t, map[string]string{"bootstrap*": "#!/bin/sh\nexit 0\n"})
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Compile(context.Background(), pkg, process.Spec{Name: "fn@1", Function: "fn", Version: 1, Runtime: record.RuntimeProvided, MemoryMB: 128})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "bwrap's sandbox info: EOF")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the start still waits for a sandbox that is gone")
 	}
 }
