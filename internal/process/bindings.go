@@ -9,10 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
-	oteltrace "go.opentelemetry.io/otel/trace"
-
 	"github.com/stratahq/strata/internal/bindings"
-	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/internal/wasm"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
@@ -219,12 +216,7 @@ func (i *Instance) sql(ctx context.Context, p *pending, w http.ResponseWriter, r
 		bindingError(w, wasm.ErrNoBindings)
 		return
 	}
-	sctx, span := wasm.StartHostSpan(ctx, i.m.r.cfg.Tracer, p.call, wasm.SpanSQL, oteltrace.SpanKindClient,
-		trace.KeyBinding.String(req.Binding), trace.KeySQLOp.String(wasm.SQLOp(&req)))
-	resp, err := nonNil(b.SQL(sctx, p.call, req))
-	if span != nil {
-		wasm.EndSQL(span, &req, resp, err)
-	}
+	resp, err := nonNil(b.SQL(ctx, p.call, req))
 	writeJSON(w, resp, err)
 }
 
@@ -238,12 +230,7 @@ func (i *Instance) kv(ctx context.Context, p *pending, w http.ResponseWriter, r 
 		bindingError(w, wasm.ErrNoBindings)
 		return
 	}
-	sctx, span := wasm.StartHostSpan(ctx, i.m.r.cfg.Tracer, p.call, wasm.KVSpanName(req.Op), oteltrace.SpanKindClient,
-		trace.KeyBinding.String(req.Binding), trace.KeyKVOp.String(req.Op))
-	resp, err := nonNil(b.KV(sctx, p.call, req))
-	if span != nil {
-		wasm.EndKV(span, &req, resp, err)
-	}
+	resp, err := nonNil(b.KV(ctx, p.call, req))
 	writeJSON(w, resp, err)
 }
 
@@ -257,12 +244,7 @@ func (i *Instance) fetch(ctx context.Context, p *pending, w http.ResponseWriter,
 		bindingError(w, wasm.ErrNoBindings)
 		return
 	}
-	sctx, span := wasm.StartHostSpan(ctx, i.m.r.cfg.Tracer, p.call, wasm.SpanFetch, oteltrace.SpanKindClient,
-		trace.KeyHost.String(wasm.FetchHost(req.URL)))
-	resp, err := nonNil(b.Fetch(sctx, p.call, req))
-	if span != nil {
-		wasm.EndFetch(span, resp, err)
-	}
+	resp, err := nonNil(b.Fetch(ctx, p.call, req))
 	writeJSON(w, resp, err)
 }
 
@@ -274,14 +256,7 @@ func (i *Instance) secret(ctx context.Context, p *pending, w http.ResponseWriter
 		bindingError(w, wasm.ErrNoBindings)
 		return
 	}
-	name := r.PathValue("name")
-	sctx, span := wasm.StartHostSpan(ctx, i.m.r.cfg.Tracer, p.call, wasm.SpanSecret, oteltrace.SpanKindInternal, trace.KeySecret.String(name))
-	v, err := b.Secret(sctx, p.call, name)
-	if span != nil {
-		// The name only: the value never reaches a span.
-		trace.FailErr(span, err)
-		span.End()
-	}
+	v, err := b.Secret(ctx, p.call, r.PathValue("name"))
 	if err != nil {
 		bindingError(w, err)
 		return
@@ -332,25 +307,7 @@ func (i *Instance) sendEvent(topic bool) bindingFunc {
 			Caller: i.m.spec.Function, Topic: topic, Name: name, Body: body, Options: opts,
 			InvocationID: p.id, TraceParent: p.traceParent,
 		}
-		spanName, key := wasm.SpanQueueSend, trace.KeyQueue
-		if topic {
-			spanName, key = wasm.SpanTopicPublish, trace.KeyTopic
-		}
-		sctx, span := wasm.StartHostSpan(ctx, i.m.r.cfg.Tracer, p.call, spanName, oteltrace.SpanKindProducer, key.String(name))
-		if span != nil {
-			defer span.End()
-			// The message carries the send's span: its delivery joins
-			// the sender's trace as the send's child.
-			ev.TraceParent = trace.HeaderOr(sctx, ev.TraceParent)
-		}
-		id, err := sink.SendEvent(sctx, ev)
-		if span != nil {
-			if err != nil {
-				trace.FailErr(span, err)
-			} else {
-				span.SetAttributes(trace.KeyEventID.String(id))
-			}
-		}
+		id, err := wasm.SendEvent(ctx, i.m.r.cfg.Tracer, p.call, sink, ev)
 		if err != nil {
 			// The sink's errors are written for the function (which
 			// queue, what to declare) and never name another project.

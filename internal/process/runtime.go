@@ -60,8 +60,8 @@ type Config struct {
 	// invocation's *host.Call. Nil answers those calls with an error.
 	Bindings wasm.Bindings
 	Events   wasm.EventSink
-	// Tracer records a span for each binding call, as the Wasm
-	// runtime's does for a host call, a child of the invocation's span;
+	// Tracer records a span for each binding call and message sent
+	// (wasm.Traced, wasm.SendEvent), a child of the invocation's span;
 	// nil records none.
 	Tracer *trace.Tracer
 }
@@ -104,6 +104,8 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.TmpMB <= 0 {
 		cfg.TmpMB = DefaultTmpMB
 	}
+	// Binding calls record their spans as the Wasm runtime's do.
+	cfg.Bindings = wasm.Traced(cfg.Bindings, cfg.Tracer)
 	if cfg.MaxProcs <= 0 {
 		cfg.MaxProcs = DefaultMaxProcs
 	}

@@ -7,10 +7,8 @@ import (
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
-	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/stratahq/strata/internal/host"
-	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -157,12 +155,7 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		sctx, span := i.hostSpan(ctx, SpanSQL, oteltrace.SpanKindClient, trace.KeyBinding.String(r.Binding), trace.KeySQLOp.String(SQLOp(&r)))
-		sr, serr := b.SQL(sctx, i.call, r)
-		if span != nil {
-			EndSQL(span, &r, sr, serr)
-		}
-		resp, err = nonNil(sr, serr)
+		resp, err = nonNil(b.SQL(ctx, i.call, r))
 	case BindingKV:
 		var r wire.KVRequest
 		if err := json.Unmarshal(req, &r); err != nil {
@@ -171,12 +164,7 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		sctx, span := i.hostSpan(ctx, KVSpanName(r.Op), oteltrace.SpanKindClient, trace.KeyBinding.String(r.Binding), trace.KeyKVOp.String(r.Op))
-		kr, kerr := b.KV(sctx, i.call, r)
-		if span != nil {
-			EndKV(span, &r, kr, kerr)
-		}
-		resp, err = nonNil(kr, kerr)
+		resp, err = nonNil(b.KV(ctx, i.call, r))
 	case BindingFetch:
 		var r wire.FetchRequest
 		if err := json.Unmarshal(req, &r); err != nil {
@@ -185,26 +173,14 @@ func (i *Instance) callBinding(ctx context.Context, mem api.Memory, stack []uint
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		sctx, span := i.hostSpan(ctx, SpanFetch, oteltrace.SpanKindClient, trace.KeyHost.String(FetchHost(r.URL)))
-		fr, ferr := b.Fetch(sctx, i.call, r)
-		if span != nil {
-			EndFetch(span, fr, ferr)
-		}
-		resp, err = nonNil(fr, ferr)
+		resp, err = nonNil(b.Fetch(ctx, i.call, r))
 	case BindingSecret:
 		// The request is the secret's name and the answer its value, raw:
 		// nothing to structure, and values may be binary.
 		if b == nil {
 			return fail(bindingFailed, "%s", ErrNoBindings)
 		}
-		name := string(req)
-		sctx, span := i.hostSpan(ctx, SpanSecret, oteltrace.SpanKindInternal, trace.KeySecret.String(name))
-		v, err := b.Secret(sctx, i.call, name)
-		if span != nil {
-			// The name only: the value never reaches a span.
-			trace.FailErr(span, err)
-			span.End()
-		}
+		v, err := b.Secret(ctx, i.call, string(req))
 		if err != nil {
 			return fail(bindingFailed, "%s", err)
 		}

@@ -7,9 +7,7 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
-	oteltrace "go.opentelemetry.io/otel/trace"
 
-	"github.com/stratahq/strata/internal/trace"
 	"github.com/stratahq/strata/sdk/go/wire"
 )
 
@@ -110,25 +108,7 @@ func (i *Instance) sendEvent(ctx context.Context, mem api.Memory, stack []uint64
 		Body:    append([]byte(nil), body...),
 		Options: *opts, InvocationID: i.invocationID, TraceParent: i.traceParent,
 	}
-	if i.m.r.cfg.Tracer != nil {
-		name, key := SpanQueueSend, trace.KeyQueue
-		if ev.Topic {
-			name, key = SpanTopicPublish, trace.KeyTopic
-		}
-		sctx, span := i.hostSpan(ctx, name, oteltrace.SpanKindProducer, key.String(ev.Name))
-		defer span.End()
-		// The message carries the send's span: its delivery joins the
-		// sender's trace as the send's child.
-		ctx, ev.TraceParent = sctx, trace.HeaderOr(sctx, ev.TraceParent)
-		id, err := sink.SendEvent(ctx, ev)
-		if err != nil {
-			trace.FailErr(span, err)
-			return eventFailed, err.Error()
-		}
-		span.SetAttributes(trace.KeyEventID.String(id))
-		return eventOK, id
-	}
-	id, err := sink.SendEvent(ctx, ev)
+	id, err := SendEvent(ctx, i.m.r.cfg.Tracer, i.call, sink, ev)
 	if err != nil {
 		return eventFailed, err.Error()
 	}

@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MaxFunctionBranches == 0 {
 		cfg.MaxFunctionBranches = DefaultMaxFunctionBranches
 	}
+	cfg.Bindings = Traced(cfg.Bindings, cfg.Tracer)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
