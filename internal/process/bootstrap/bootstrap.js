@@ -36,19 +36,10 @@ class Client {
   }
   drain() {
     while (this.waiters.length) {
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const lines = this.buf.toString('latin1', 0, end).split('\r\n');
-      const headers = {};
-      for (let i = 1; i < lines.length; i++) {
-        const c = lines[i].indexOf(':');
-        if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
-      }
-      const len = Number(headers['content-length'] || 0);
-      if (this.buf.length < end + 4 + len) return;
-      const body = this.buf.subarray(end + 4, end + 4 + len);
-      this.buf = this.buf.subarray(end + 4 + len);
-      this.waiters.shift().resolve({ status: Number(lines[0].split(' ')[1]), headers, body });
+      const r = strata._readResponse(this.buf);
+      if (!r) return;
+      this.buf = this.buf.subarray(r.next);
+      this.waiters.shift().resolve(r);
     }
   }
   // send writes reqs ({method, path, body, headers}) at once and returns

@@ -19,6 +19,25 @@ const idle = [];
 const queued = [];
 let open = 0;
 
+// readResponse reads one whole HTTP/1.1 response from the start of buf
+// (the platform always sends a Content-Length): {status, headers (names
+// lower-cased), body, next (where the following response starts)}, or
+// null while it is incomplete. The bootstrap's Runtime API client reads
+// its answers with it too.
+function readResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = buf.toString('latin1', 0, end).split('\r\n');
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const c = lines[i].indexOf(':');
+    if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
+  }
+  const next = end + 4 + Number(headers['content-length'] || 0);
+  if (buf.length < next) return null;
+  return { status: Number(lines[0].split(' ')[1]), headers, body: buf.subarray(end + 4, next), next };
+}
+
 class Conn {
   constructor() {
     this.buf = null;
@@ -37,22 +56,13 @@ class Conn {
   }
   parse() {
     if (!this.pending) return;
-    const end = this.buf.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    const lines = this.buf.toString('latin1', 0, end).split('\r\n');
-    const headers = {};
-    for (let i = 1; i < lines.length; i++) {
-      const c = lines[i].indexOf(':');
-      if (c > 0) headers[lines[i].slice(0, c).trim().toLowerCase()] = lines[i].slice(c + 1).trim();
-    }
-    const len = Number(headers['content-length'] || 0);
-    if (this.buf.length < end + 4 + len) return;
-    const body = this.buf.subarray(end + 4, end + 4 + len);
-    this.buf = this.buf.length > end + 4 + len ? this.buf.subarray(end + 4 + len) : null;
+    const r = readResponse(this.buf);
+    if (!r) return;
+    this.buf = this.buf.length > r.next ? this.buf.subarray(r.next) : null;
     const p = this.pending;
     this.pending = null;
-    if (headers.connection === 'close') this.dead = true;
-    p.resolve({ status: Number(lines[0].split(' ')[1]), headers, body });
+    if (r.headers.connection === 'close') this.dead = true;
+    p.resolve(r);
   }
   send(head, body) {
     return new Promise((resolve, reject) => {
@@ -305,4 +315,5 @@ const secrets = {
 
 module.exports = { db, kv, fetch, send, publish, secrets, StrataError };
 // For the bootstrap only.
+Object.defineProperty(module.exports, '_readResponse', { value: readResponse, enumerable: false });
 Object.defineProperty(module.exports, '_invocation', { value: { run: runInvocation, end: endInvocation, enable }, enumerable: false });
